@@ -1,0 +1,150 @@
+# punchlab: one flat GNU Makefile.
+#   make            build punch-server, punch-client and punchlab into $(O)/
+#   make check      unit tests (ASan+UBSan), fuzz regression, lab tests on real namespaces
+#   make lab        run every topology in topologies/
+#   make bench      benchmarks, as ratios against a baseline measured in the same run
+#   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 30)
+#   make install    PREFIX=/usr/local DESTDIR=
+# Missing Debian packages are installed first when run as root (ci/install-deps.sh).
+
+O        ?= build
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+CC       ?= cc
+FUZZ_CC  ?= clang
+FUZZ_SECONDS ?= 30
+JOBS     ?=
+TOPOLOGIES ?= $(sort $(wildcard topologies/*.topo))
+LAB_ARGS ?=
+
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wundef -Wwrite-strings -Wnull-dereference \
+        -Wimplicit-fallthrough -Wno-unused-parameter
+ifneq ($(filter 1 true yes,$(WERROR) $(CI)),)
+WARN += -Werror
+endif
+
+# Build configuration comes from pkg-config once the packages are there; the
+# rule below installs them first (make restarts after building an included file).
+ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+-include $(O)/config.mk
+endif
+$(O)/config.mk: ci/install-deps.sh
+	@mkdir -p $(@D)
+	@ci/install-deps.sh build
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags libnl-route-3.0 libnftables json-c inih)"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs libnl-route-3.0 libnftables json-c inih)"; \
+	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@
+
+CPPFLAGS += -D_GNU_SOURCE -Isrc -Ilab $(PKG_CFLAGS)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -MMD -MP
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDLIBS   += $(PKG_LIBS) -lm
+
+MAINS    := src/server/main.c src/client/main.c lab/main.c
+LIB_SRCS := $(filter-out $(MAINS),$(sort $(wildcard src/*/*.c lab/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/fuzz/%)
+REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/replay_%)
+BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
+LAB_TESTS := $(sort $(wildcard tests/lab/*.sh))
+PROGS    := $(O)/punch-server $(O)/punch-client $(O)/punchlab
+
+.PHONY: all check unit fuzz-replay labtest lab bench fuzz install uninstall clean distclean deps
+.DEFAULT_GOAL := all
+
+all: $(PROGS)
+
+deps:
+	@ci/install-deps.sh build lab
+
+$(O)/obj/%.o: %.c $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/san/%.o: %.c $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+$(O)/libpunch.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/libpunch-san.a: $(SAN_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/punch-server: $(O)/obj/src/server/main.o $(O)/libpunch.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/punch-client: $(O)/obj/src/client/main.o $(O)/libpunch.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/punchlab: $(O)/obj/lab/main.o $(O)/libpunch.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests: one cmocka driver per module, always under ASan and UBSan.
+$(O)/tests/test_%: tests/unit/test_%.c $(O)/libpunch-san.a $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(O)/libpunch-san.a $(LDLIBS) $(CMOCKA_LIBS)
+
+# Every fuzz harness is also built as a plain program that replays its seed
+# corpus under the sanitizers, so `make check` needs no clang.
+$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libpunch-san.a $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libpunch-san.a $(LDLIBS)
+
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(O)/config.mk
+	@ci/install-deps.sh fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+$(O)/bench/%: tests/bench/%.c $(O)/libpunch.a $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/libpunch.a $(LDLIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+fuzz-replay: $(REPLAY_BINS)
+	@set -e; for t in $(REPLAY_BINS); do \
+		name=$${t##*/replay_}; echo "== $$t tests/fuzz/corpus/$$name"; \
+		$$t tests/fuzz/corpus/$$name; done
+
+labtest: $(PROGS)
+	@ci/install-deps.sh lab
+	@set -e; pass=0; fail=0; for t in $(LAB_TESTS); do \
+		echo "== $$t"; if O=$(O) sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
+		echo "lab tests: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+check: unit fuzz-replay labtest
+
+lab: $(PROGS)
+	@ci/install-deps.sh lab
+	$(O)/punchlab run $(if $(JOBS),-j $(JOBS)) $(LAB_ARGS) $(TOPOLOGIES)
+
+bench: $(BENCH_BINS) $(PROGS)
+	@set -e; for b in $(BENCH_BINS); do $$b; done
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do name=$${f##*/}; mkdir -p $(O)/fuzz/corpus-$$name; \
+		$$f -max_total_time=$(FUZZ_SECONDS) $(O)/fuzz/corpus-$$name tests/fuzz/corpus/$$name; done
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(wildcard doc/*.1) $(DESTDIR)$(MANDIR)/man1/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,punch-server punch-client punchlab)
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard doc/*.1)))
+
+clean distclean:
+	rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
