@@ -55,6 +55,8 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(O)/tests/replay_%)
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 LAB_TESTS := $(sort $(wildcard tests/lab/*.sh))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(O)/tools/%)
 PROGS    := $(O)/punch-server $(O)/punch-client $(O)/punchlab
 
 .PHONY: all check unit fuzz-replay labtest lab bench fuzz install uninstall clean distclean deps
@@ -104,6 +106,11 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(O)/config.mk
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
+# Helper programs for the lab tests (traffic generators, abusers).
+$(O)/tools/%: tests/tools/%.c $(O)/libpunch.a $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/libpunch.a $(LDLIBS)
+
 $(O)/bench/%: tests/bench/%.c $(O)/libpunch.a $(O)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/libpunch.a $(LDLIBS)
@@ -116,7 +123,7 @@ fuzz-replay: $(REPLAY_BINS)
 		name=$${t##*/replay_}; echo "== $$t tests/fuzz/corpus/$$name"; \
 		$$t tests/fuzz/corpus/$$name; done
 
-labtest: $(PROGS)
+labtest: $(PROGS) $(TOOL_BINS)
 	@ci/install-deps.sh lab
 	@set -e; pass=0; fail=0; for t in $(LAB_TESTS); do \
 		echo "== $$t"; if O=$(O) sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
