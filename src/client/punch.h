@@ -1,0 +1,119 @@
+/* The punching and message-exchange state machine of punch-client.
+ *
+ * Pure: it never touches a socket or reads a clock. The shell feeds it events
+ * (a received datagram with its source address, or "time is now T") and then
+ * drains the datagrams it wants sent (punch_pop()) and sleeps until
+ * punch_deadline(). The same code therefore runs under a fake clock in the
+ * unit tests and under the monotonic clock in the program.
+ *
+ * Life of a session:
+ *  PUNCH     probe every candidate endpoint of the partner (its public one as
+ *            the server saw it, its private ones, and any source address it is
+ *            actually seen sending from) on a backing-off schedule, answer every
+ *            authenticated probe to the address it came from. A path is direct
+ *            once, on one remote address, a PROBE arrived from it and a
+ *            PROBE_ACK arrived from it for a probe sent to it.
+ *  EXCHANGE  send the DATA messages over the path (direct, or wrapped in RELAY
+ *            through the server after the punch timeout), retransmit until
+ *            each is acknowledged, acknowledge the partner's by the path they came.
+ *  LINGER    all sent and received: send BYE, keep answering retransmissions
+ *            until the partner's BYE or a short deadline, so it finishes too.
+ *  DONE      outcome direct, relayed or failed.
+ */
+#ifndef PUNCH_PUNCH_H
+#define PUNCH_PUNCH_H
+
+#include "common/addr.h"
+#include "common/mtime.h"
+#include "proto/wire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PUNCH_MAX_CAND 8     /* candidate endpoints, given and learned */
+#define PUNCH_MSG_MAX 1000   /* most DATA messages one session exchanges */
+#define PUNCH_WINDOW 8       /* DATA messages in flight at once */
+#define PUNCH_RTO_MAX_MS 1000
+
+struct punch_config {
+	uint32_t session_id;
+	uint8_t role;          /* mine: 1 or 2; the partner's messages must carry the other */
+	bool any_role;         /* accept either role (the serverless --peer mode, where both
+				  sides may compute the same role) */
+	uint8_t secret[WIRE_KEY_LEN];
+	struct addr cand[PUNCH_MAX_CAND]; /* the partner's endpoints, best first */
+	size_t n_cand;
+	bool have_server;      /* server is set: relay possible, its packets are not "direct" */
+	struct addr server;    /* the server's UDP address */
+	bool learn;            /* probe addresses the partner is seen sending from */
+	bool relay;            /* fall back to the relay at the punch timeout */
+	bool drop_direct;      /* test switch: drop every packet not from the server */
+	unsigned messages;     /* DATA messages to send (and to expect), <= PUNCH_MSG_MAX */
+	int probe_min_ms;      /* first probe interval */
+	int probe_max_ms;      /* the interval grows by 5/4 each round up to this */
+	int punch_timeout_ms;  /* from creation: give up on a direct path, relay */
+	int rto_ms;            /* first DATA retransmission timeout; doubles up to PUNCH_RTO_MAX_MS */
+	int linger_ms;         /* how long to keep answering after BYE */
+	mtime_ms deadline;     /* absolute: fail when not finished by then */
+};
+
+/* Fill cfg with the defaults (50/200 ms probes, 3 s punch timeout, 5 messages,
+ * 250 ms RTO, 1 s linger, learning and relay on); the caller sets the session
+ * fields, candidates, server and deadline. */
+void punch_config_defaults(struct punch_config *cfg);
+
+enum punch_outcome { PUNCH_RUNNING = 0, PUNCH_DIRECT, PUNCH_RELAYED, PUNCH_FAILED };
+
+struct punch_stats {
+	unsigned probes_sent, probes_received;
+	unsigned acks_sent, acks_received;         /* PROBE_ACKs */
+	unsigned data_sent;                        /* DATA transmissions, retransmissions included */
+	unsigned messages_sent;                    /* my DATA messages acknowledged */
+	unsigned messages_received;                /* distinct DATA messages of the partner */
+	unsigned relayed_in, relayed_out;          /* RELAY-wrapped messages */
+	unsigned stray;                            /* malformed, wrong session/role/type/sender */
+	unsigned forged;                           /* bad tag */
+	unsigned dropped;                          /* --drop-direct */
+	unsigned learned;                          /* candidates added from observed sources */
+	unsigned unexpected_acks;                  /* PROBE_ACK from elsewhere than probed */
+	unsigned tx_overflow;                      /* datagrams not queued: queue full */
+	bool have_path;                            /* direct path found (even if relay carried) */
+	struct addr path;                          /* the partner endpoint used directly */
+	mtime_ms direct_ms;                        /* creation to direct path */
+	bool have_seen_self;
+	struct addr seen_self;                     /* my endpoint as the partner saw it */
+	unsigned rtt_n;
+	mtime_ms rtt_min, rtt_max, rtt_sum;
+};
+
+struct punch;
+
+/* One datagram the machine wants sent. */
+struct punch_tx {
+	struct addr to;
+	size_t len;
+	uint8_t buf[WIRE_MSG_MAX];
+};
+
+/* Create the machine at time now and queue its first probes.
+ * Returns 0, -EINVAL for a bad configuration, or -ENOMEM. */
+int punch_create(const struct punch_config *cfg, mtime_ms now, struct punch **out);
+void punch_destroy(struct punch *p);
+
+/* A datagram arrived on the UDP socket from "from". Any content is safe. */
+void punch_input(struct punch *p, mtime_ms now, const uint8_t *buf, size_t len,
+		 const struct addr *from);
+/* Time has come to now: run whatever is due (probes, retransmissions, fallback, deadlines). */
+void punch_timer(struct punch *p, mtime_ms now);
+/* The absolute time punch_timer() next wants to run; -1 when done. */
+mtime_ms punch_deadline(const struct punch *p);
+/* Take the next datagram to send; returns false when none is queued. */
+bool punch_pop(struct punch *p, struct punch_tx *tx);
+
+/* PUNCH_RUNNING until done; then the outcome, with a reason for PUNCH_FAILED. */
+enum punch_outcome punch_outcome(const struct punch *p, const char **reason);
+const struct punch_stats *punch_stats(const struct punch *p);
+const char *punch_outcome_name(enum punch_outcome o);
+
+#endif
