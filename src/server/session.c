@@ -1,0 +1,883 @@
+/* The punch-server's session and pairing table. See session.h. */
+#include "server/session.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/siphash.h"
+
+struct sess_session;
+
+struct sess_client {
+	uint32_t id;
+	void *ctx;
+	bool hello;
+	uint8_t token[WIRE_TOKEN_LEN];
+	struct sess_session *sess;
+	int slot; /* role - 1 */
+	uint8_t flags;
+	uint16_t local_port;
+	uint8_t n_private;
+	struct wire_endpoint private_eps[WIRE_MAX_PRIVATE];
+	bool registered;
+	int reg_sock;
+	struct addr observed;
+	mtime_ms deadline; /* -1: none */
+	struct sess_client *next_by_id, *next_by_token;
+	struct sess_client *prev, *next;
+};
+
+struct sess_session {
+	char name[WIRE_SESSION_MAX + 1];
+	bool anon; /* empty name: pairs with the next anonymous client */
+	uint32_t id;
+	uint8_t secret[WIRE_KEY_LEN];
+	struct sess_client *c[2];
+	bool introduced;
+	/* The registered public endpoints, as observed, copied at introduction so
+	 * that the relay keeps working after the clients' TCP connections close. */
+	struct addr pub[2];
+	int pub_sock[2];
+	uint64_t relayed[2]; /* from role 1, from role 2 */
+	uint64_t dropped;
+	mtime_ms idle_since; /* last relay traffic, or when the last client left */
+	struct sess_session *next_by_id, *next_by_name;
+	struct sess_session *prev, *next;
+};
+
+struct out_node {
+	struct out_node *next;
+	struct sess_out o;
+};
+
+struct sess_table {
+	struct sess_config cfg;
+	uint8_t hash_key[SIPHASH_KEY_LEN];
+	size_t nbuckets; /* a power of two */
+	struct sess_client **clients_by_id;
+	struct sess_client **clients_by_token;
+	struct sess_session **sessions_by_id;
+	struct sess_session **sessions_by_name;
+	struct sess_client *clients;   /* all clients */
+	struct sess_session *sessions; /* all sessions */
+	struct sess_session *anon_waiting;
+	uint32_t next_id;
+	mtime_ms deadline; /* cached earliest deadline, may be early; -1: none */
+	struct out_node *out_head, **out_tail;
+	struct sess_stats st;
+};
+
+/* Compare secrets without an early exit, so timing says nothing of how much matched. */
+static bool ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint8_t d = 0;
+
+	for (size_t i = 0; i < len; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+/* Bucket of a key. Names and tokens come from the network, so the hash is
+ * keyed with a secret: nobody can aim many names at one bucket. */
+static size_t bucket(const struct sess_table *t, const void *key, size_t len)
+{
+	return (size_t)siphash24(t->hash_key, key, len) & (t->nbuckets - 1);
+}
+
+static size_t bucket_id(const struct sess_table *t, uint32_t id)
+{
+	return bucket(t, &id, sizeof(id));
+}
+
+/* --- outputs --------------------------------------------------------------- */
+
+static struct sess_out *out_new(struct sess_table *t, enum sess_out_kind kind)
+{
+	struct out_node *n = malloc(sizeof(*n));
+
+	if (!n) {
+		t->st.out_dropped++;
+		log_warnx("out of memory: dropping an output");
+		return NULL;
+	}
+	memset(&n->o, 0, offsetof(struct sess_out, buf));
+	n->next = NULL;
+	n->o.kind = kind;
+	*t->out_tail = n;
+	t->out_tail = &n->next;
+	return &n->o;
+}
+
+static void out_tcp(struct sess_table *t, uint32_t id, void *ctx, const struct wire_msg *msg)
+{
+	struct sess_out *o = out_new(t, SESS_OUT_TCP);
+	int n;
+
+	if (!o)
+		return;
+	o->client_id = id;
+	o->ctx = ctx;
+	n = wire_build(o->buf, sizeof(o->buf), msg, NULL);
+	if (n < 0) {
+		/* Only a bug here can build an invalid message; send nothing. */
+		log_warnx("cannot encode %s for client %u", wire_type_name(msg->type), id);
+		o->len = 0;
+		return;
+	}
+	o->len = (size_t)n;
+}
+
+static void out_close(struct sess_table *t, uint32_t id, void *ctx)
+{
+	struct sess_out *o = out_new(t, SESS_OUT_CLOSE);
+
+	if (!o)
+		return;
+	o->client_id = id;
+	o->ctx = ctx;
+}
+
+static void out_udp(struct sess_table *t, int sock, const struct addr *to, const uint8_t *buf, size_t len)
+{
+	struct sess_out *o;
+
+	if (len > sizeof(o->buf))
+		return;
+	o = out_new(t, SESS_OUT_UDP);
+	if (!o)
+		return;
+	o->sock = sock;
+	o->to = *to;
+	memcpy(o->buf, buf, len);
+	o->len = len;
+}
+
+static void out_error(struct sess_table *t, uint32_t id, void *ctx, uint16_t code, const char *reason)
+{
+	struct wire_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_ERROR;
+	m.u.error.code = code;
+	strncpy(m.u.error.reason, reason, WIRE_REASON_MAX);
+	out_tcp(t, id, ctx, &m);
+	out_close(t, id, ctx);
+}
+
+int sess_pop(struct sess_table *t, struct sess_out *out)
+{
+	struct out_node *n = t->out_head;
+
+	if (!n)
+		return 0;
+	t->out_head = n->next;
+	if (!t->out_head)
+		t->out_tail = &t->out_head;
+	memcpy(out, &n->o, offsetof(struct sess_out, buf) + n->o.len);
+	free(n);
+	return 1;
+}
+
+static void want_tick(struct sess_table *t, mtime_ms when)
+{
+	if (t->deadline < 0 || when < t->deadline)
+		t->deadline = when;
+}
+
+/* --- clients --------------------------------------------------------------- */
+
+static struct sess_client *client_find(const struct sess_table *t, uint32_t id)
+{
+	struct sess_client *c;
+
+	for (c = t->clients_by_id[bucket_id(t, id)]; c; c = c->next_by_id)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static struct sess_client *client_find_token(const struct sess_table *t, const uint8_t *token)
+{
+	struct sess_client *c;
+
+	for (c = t->clients_by_token[bucket(t, token, WIRE_TOKEN_LEN)]; c; c = c->next_by_token)
+		if (c->hello && ct_equal(c->token, token, WIRE_TOKEN_LEN))
+			return c;
+	return NULL;
+}
+
+static uint32_t client_new_id(struct sess_table *t)
+{
+	/* Sequential ids; skip 0 and, after a wrap, ids still in use. */
+	do {
+		if (++t->next_id == 0)
+			t->next_id = 1;
+	} while (client_find(t, t->next_id));
+	return t->next_id;
+}
+
+static void client_unlink_token(struct sess_table *t, struct sess_client *c)
+{
+	struct sess_client **pp;
+
+	if (!c->hello)
+		return;
+	for (pp = &t->clients_by_token[bucket(t, c->token, WIRE_TOKEN_LEN)]; *pp; pp = &(*pp)->next_by_token)
+		if (*pp == c) {
+			*pp = c->next_by_token;
+			return;
+		}
+}
+
+static void client_free(struct sess_table *t, struct sess_client *c)
+{
+	struct sess_client **pp;
+
+	for (pp = &t->clients_by_id[bucket_id(t, c->id)]; *pp; pp = &(*pp)->next_by_id)
+		if (*pp == c) {
+			*pp = c->next_by_id;
+			break;
+		}
+	client_unlink_token(t, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	t->st.clients_now--;
+	free(c);
+}
+
+/* --- sessions -------------------------------------------------------------- */
+
+static struct sess_session *session_find(const struct sess_table *t, uint32_t id)
+{
+	struct sess_session *s;
+
+	for (s = t->sessions_by_id[bucket_id(t, id)]; s; s = s->next_by_id)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static struct sess_session *session_find_name(const struct sess_table *t, const char *name)
+{
+	struct sess_session *s;
+
+	for (s = t->sessions_by_name[bucket(t, name, strlen(name))]; s; s = s->next_by_name)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+static void session_unlink_id(struct sess_table *t, struct sess_session *s)
+{
+	struct sess_session **pp;
+
+	for (pp = &t->sessions_by_id[bucket_id(t, s->id)]; *pp; pp = &(*pp)->next_by_id)
+		if (*pp == s) {
+			*pp = s->next_by_id;
+			return;
+		}
+}
+
+/* Give s a fresh random id, unique in the table. Returns 0 or -errno. */
+static int session_new_id(struct sess_table *t, struct sess_session *s)
+{
+	uint32_t id;
+	int r;
+
+	do {
+		r = t->cfg.rand(t->cfg.rand_arg, &id, sizeof(id));
+		if (r < 0)
+			return r;
+	} while (id == 0 || session_find(t, id));
+	if (s->id)
+		session_unlink_id(t, s);
+	s->id = id;
+	s->next_by_id = t->sessions_by_id[bucket_id(t, id)];
+	t->sessions_by_id[bucket_id(t, id)] = s;
+	return 0;
+}
+
+static struct sess_session *session_new(struct sess_table *t, const char *name)
+{
+	struct sess_session *s = calloc(1, sizeof(*s));
+	size_t b;
+
+	if (!s)
+		return NULL;
+	if (session_new_id(t, s) < 0) {
+		free(s);
+		return NULL;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->anon = name[0] == '\0';
+	if (!s->anon) {
+		b = bucket(t, name, strlen(name));
+		s->next_by_name = t->sessions_by_name[b];
+		t->sessions_by_name[b] = s;
+	}
+	s->next = t->sessions;
+	if (s->next)
+		s->next->prev = s;
+	t->sessions = s;
+	t->st.sessions_now++;
+	return s;
+}
+
+static void session_free(struct sess_table *t, struct sess_session *s)
+{
+	struct sess_session **pp;
+
+	session_unlink_id(t, s);
+	if (!s->anon)
+		for (pp = &t->sessions_by_name[bucket(t, s->name, strlen(s->name))]; *pp;
+		     pp = &(*pp)->next_by_name)
+			if (*pp == s) {
+				*pp = s->next_by_name;
+				break;
+			}
+	if (t->anon_waiting == s)
+		t->anon_waiting = NULL;
+	for (int i = 0; i < 2; i++)
+		if (s->c[i])
+			s->c[i]->sess = NULL;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		t->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	t->st.sessions_now--;
+	free(s);
+}
+
+/* How a session is named in the log. */
+static const char *session_label(const struct sess_session *s, char *buf, size_t size)
+{
+	if (s->anon)
+		snprintf(buf, size, "%08x (anonymous)", s->id);
+	else
+		snprintf(buf, size, "%08x '%s'", s->id, s->name);
+	return buf;
+}
+
+static void ep_from_addr(struct wire_endpoint *ep, const struct addr *a)
+{
+	memset(ep, 0, sizeof(*ep));
+	addr_to_wire(a, ep);
+}
+
+/* Both partners are there and registered: tell each the other's endpoints. */
+static void session_try_introduce(struct sess_table *t, struct sess_session *s)
+{
+	struct sess_client *a = s->c[0], *b = s->c[1];
+	char lbl[96], ea[ADDR_STRLEN], eb[ADDR_STRLEN];
+
+	if (s->introduced || !a || !b || !a->registered || !b->registered)
+		return;
+	s->introduced = true;
+	for (int i = 0; i < 2; i++) {
+		s->pub[i] = s->c[i]->observed;
+		s->pub_sock[i] = s->c[i]->reg_sock;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct sess_client *me = s->c[i], *other = s->c[!i];
+		struct addr adv = other->observed;
+		struct wire_msg m;
+
+		/* The classic proof of concept trusts the port the client says it
+		 * bound; a client can ask for that behaviour, to show why it fails
+		 * behind a NAT that rewrites ports. */
+		if (other->flags & WIRE_HELLO_ADVERTISE_LOCAL)
+			addr_set_port(&adv, other->local_port);
+		memset(&m, 0, sizeof(m));
+		m.type = WIRE_PEER;
+		m.u.peer.session_id = s->id;
+		m.u.peer.role = (uint8_t)(i + 1);
+		memcpy(m.u.peer.secret, s->secret, WIRE_KEY_LEN);
+		ep_from_addr(&m.u.peer.self_public, &me->observed);
+		ep_from_addr(&m.u.peer.peer_public, &adv);
+		m.u.peer.n_private = other->n_private;
+		memcpy(m.u.peer.peer_private, other->private_eps, sizeof(m.u.peer.peer_private));
+		out_tcp(t, me->id, me->ctx, &m);
+		me->deadline = -1;
+	}
+	t->st.introduced++;
+	log_info("session %s: introduced client %u (%s) and client %u (%s)%s",
+		 session_label(s, lbl, sizeof(lbl)), a->id, addr_fmt(&a->observed, ea, sizeof(ea)), b->id,
+		 addr_fmt(&b->observed, eb, sizeof(eb)),
+		 (a->flags | b->flags) & WIRE_HELLO_ADVERTISE_LOCAL ? ", advertising local ports as asked" : "");
+}
+
+/* The session now has two clients: a new pair gets a fresh id and secret. */
+static int session_pair(struct sess_table *t, mtime_ms now, struct sess_session *s)
+{
+	char lbl[96];
+	int r;
+
+	r = session_new_id(t, s);
+	if (r == 0)
+		r = t->cfg.rand(t->cfg.rand_arg, s->secret, sizeof(s->secret));
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 2; i++) {
+		s->c[i]->deadline = now + t->cfg.pair_timeout;
+		want_tick(t, s->c[i]->deadline);
+	}
+	t->st.pairs++;
+	log_info("session %s: paired client %u (role 1) with client %u (role 2)",
+		 session_label(s, lbl, sizeof(lbl)), s->c[0]->id, s->c[1]->id);
+	session_try_introduce(t, s);
+	return 0;
+}
+
+static void session_put(struct sess_session *s, struct sess_client *c)
+{
+	int slot = s->c[0] ? 1 : 0;
+
+	s->c[slot] = c;
+	c->sess = s;
+	c->slot = slot;
+}
+
+/* Put a client that said HELLO into its session; pair it if it completes one.
+ * Returns 0, or -EBUSY when the named session is taken, -errno on a failure;
+ * on error the client is in no session. */
+static int client_join(struct sess_table *t, mtime_ms now, struct sess_client *c, const char *name)
+{
+	struct sess_session *s;
+	char lbl[96];
+
+	if (name[0] == '\0' && t->anon_waiting) {
+		s = t->anon_waiting;
+		t->anon_waiting = NULL;
+	} else if (name[0] != '\0' && (s = session_find_name(t, name))) {
+		if (s->introduced || (s->c[0] && s->c[1]))
+			return -EBUSY;
+	} else {
+		s = session_new(t, name);
+		if (!s)
+			return -ENOMEM;
+		if (s->anon)
+			t->anon_waiting = s;
+	}
+	session_put(s, c);
+	if (s->c[0] && s->c[1]) {
+		int r = session_pair(t, now, s);
+
+		if (r < 0) {
+			s->c[c->slot] = NULL;
+			c->sess = NULL;
+			if (s->anon && !t->anon_waiting)
+				t->anon_waiting = s;
+			return r;
+		}
+	} else {
+		log_info("session %s: client %u waits for a partner", session_label(s, lbl, sizeof(lbl)), c->id);
+	}
+	return 0;
+}
+
+/* c leaves its session (its connection is gone). */
+static void client_leave(struct sess_table *t, mtime_ms now, struct sess_client *c)
+{
+	struct sess_session *s = c->sess;
+	struct sess_client *other;
+	char lbl[96];
+
+	if (!s)
+		return;
+	s->c[c->slot] = NULL;
+	c->sess = NULL;
+	other = s->c[!c->slot];
+	if (s->introduced) {
+		/* The partner is told nothing: the pair may be talking directly
+		 * or through the relay, which does not need the control connection. */
+		if (!other) {
+			s->idle_since = now;
+			want_tick(t, now + t->cfg.session_timeout);
+			log_info("session %s: both clients left; relay stays until %lld s without traffic",
+				 session_label(s, lbl, sizeof(lbl)), (long long)(t->cfg.session_timeout / 1000));
+		}
+		return;
+	}
+	if (!other) {
+		session_free(t, s);
+		return;
+	}
+	/* Not introduced yet: the partner waits again. An anonymous one pairs
+	 * with any other waiting anonymous client. */
+	other->deadline = now + t->cfg.pair_timeout;
+	want_tick(t, other->deadline);
+	if (s->anon) {
+		s->c[other->slot] = NULL;
+		other->sess = NULL;
+		session_free(t, s);
+		if (client_join(t, now, other, "") < 0)
+			log_warnx("client %u: cannot rejoin the anonymous queue", other->id);
+		return;
+	}
+	if (other->slot == 1) {
+		/* Keep the waiting client in slot 0, so a newcomer gets role 2. */
+		s->c[0] = other;
+		s->c[1] = NULL;
+		other->slot = 0;
+	}
+	log_info("session %s: client %u waits for a new partner", session_label(s, lbl, sizeof(lbl)), other->id);
+}
+
+/* Drop a client from the table, after its connection was closed or queued for closing. */
+static void client_remove(struct sess_table *t, mtime_ms now, struct sess_client *c, const char *why)
+{
+	log_info("client %u closed: %s", c->id, why);
+	client_leave(t, now, c);
+	client_free(t, c);
+}
+
+/* --- API ------------------------------------------------------------------- */
+
+int sess_create(const struct sess_config *cfg, struct sess_table **out)
+{
+	struct sess_table *t;
+	int r = -ENOMEM;
+
+	if (!cfg || !cfg->rand || cfg->max_clients == 0 || cfg->pair_timeout < 0 || cfg->session_timeout < 0)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->cfg = *cfg;
+	t->deadline = -1;
+	t->out_tail = &t->out_head;
+	t->nbuckets = 64;
+	while (t->nbuckets < cfg->max_clients && t->nbuckets < (1u << 20))
+		t->nbuckets <<= 1;
+	t->clients_by_id = calloc(t->nbuckets, sizeof(*t->clients_by_id));
+	t->clients_by_token = calloc(t->nbuckets, sizeof(*t->clients_by_token));
+	t->sessions_by_id = calloc(t->nbuckets, sizeof(*t->sessions_by_id));
+	t->sessions_by_name = calloc(t->nbuckets, sizeof(*t->sessions_by_name));
+	if (!t->clients_by_id || !t->clients_by_token || !t->sessions_by_id || !t->sessions_by_name)
+		goto cleanup;
+	r = cfg->rand(cfg->rand_arg, t->hash_key, sizeof(t->hash_key));
+	if (r < 0)
+		goto cleanup;
+	*out = t;
+	return 0;
+cleanup:
+	sess_destroy(t);
+	return r;
+}
+
+void sess_destroy(struct sess_table *t)
+{
+	struct out_node *n;
+
+	if (!t)
+		return;
+	while (t->clients) {
+		struct sess_client *c = t->clients;
+
+		t->clients = c->next;
+		free(c);
+	}
+	while (t->sessions) {
+		struct sess_session *s = t->sessions;
+
+		t->sessions = s->next;
+		free(s);
+	}
+	while ((n = t->out_head)) {
+		t->out_head = n->next;
+		free(n);
+	}
+	free(t->clients_by_id);
+	free(t->clients_by_token);
+	free(t->sessions_by_id);
+	free(t->sessions_by_name);
+	free(t);
+}
+
+uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx)
+{
+	uint32_t id = client_new_id(t);
+	struct sess_client *c = NULL;
+	size_t b;
+
+	if (t->st.clients_now < t->cfg.max_clients)
+		c = calloc(1, sizeof(*c));
+	if (!c) {
+		t->st.refused_full++;
+		log_info("client %u refused: %s", id,
+			 t->st.clients_now < t->cfg.max_clients ? "out of memory" : "server full");
+		out_error(t, id, ctx, WIRE_ERR_FULL, "server full");
+		return id;
+	}
+	c->id = id;
+	c->ctx = ctx;
+	/* A client that never says HELLO, or says it slowly, is dropped as well. */
+	c->deadline = now + t->cfg.pair_timeout;
+	want_tick(t, c->deadline);
+	b = bucket_id(t, id);
+	c->next_by_id = t->clients_by_id[b];
+	t->clients_by_id[b] = c;
+	c->next = t->clients;
+	if (c->next)
+		c->next->prev = c;
+	t->clients = c;
+	t->st.clients++;
+	t->st.clients_now++;
+	return id;
+}
+
+void sess_client_bad(struct sess_table *t, mtime_ms now, uint32_t id, const char *reason)
+{
+	struct sess_client *c = client_find(t, id);
+
+	if (!c)
+		return;
+	t->st.protocol_errors++;
+	out_error(t, id, c->ctx, WIRE_ERR_PROTOCOL, reason);
+	client_remove(t, now, c, reason);
+}
+
+void sess_client_closed(struct sess_table *t, mtime_ms now, uint32_t id, const char *why)
+{
+	struct sess_client *c = client_find(t, id);
+
+	if (c)
+		client_remove(t, now, c, why);
+}
+
+static void client_hello(struct sess_table *t, mtime_ms now, struct sess_client *c, const struct wire_msg *msg)
+{
+	const char *name = msg->u.hello.session;
+	struct sess_session *s;
+	struct wire_msg m;
+	char why[128];
+	size_t b;
+	int r;
+
+	if (msg->u.hello.n_private > WIRE_MAX_PRIVATE || strnlen(name, sizeof(msg->u.hello.session)) > WIRE_SESSION_MAX) {
+		sess_client_bad(t, now, c->id, "bad HELLO");
+		return;
+	}
+	/* Names go into log lines: no control characters. */
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			sess_client_bad(t, now, c->id, "control character in session name");
+			return;
+		}
+	/* Refuse a taken session before WELCOME, so the client gets one clear answer. */
+	if (name[0] && (s = session_find_name(t, name)) && (s->introduced || (s->c[0] && s->c[1]))) {
+		t->st.refused_session++;
+		out_error(t, c->id, c->ctx, WIRE_ERR_SESSION, "session already has two clients");
+		snprintf(why, sizeof(why), "session '%s' already has two clients", name);
+		client_remove(t, now, c, why);
+		return;
+	}
+	do {
+		r = t->cfg.rand(t->cfg.rand_arg, c->token, sizeof(c->token));
+	} while (r == 0 && client_find_token(t, c->token));
+	if (r < 0) {
+		errno = -r;
+		log_warn("client %u: no random token", c->id);
+		out_error(t, c->id, c->ctx, WIRE_ERR_PROTOCOL, "server error");
+		client_remove(t, now, c, "no randomness");
+		return;
+	}
+	c->hello = true;
+	b = bucket(t, c->token, WIRE_TOKEN_LEN);
+	c->next_by_token = t->clients_by_token[b];
+	t->clients_by_token[b] = c;
+	c->flags = msg->u.hello.flags;
+	c->local_port = msg->u.hello.local_port;
+	c->n_private = msg->u.hello.n_private;
+	memcpy(c->private_eps, msg->u.hello.private_eps, sizeof(c->private_eps));
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_WELCOME;
+	m.u.welcome.client_id = c->id;
+	memcpy(m.u.welcome.token, c->token, WIRE_TOKEN_LEN);
+	out_tcp(t, c->id, c->ctx, &m);
+
+	r = client_join(t, now, c, name);
+	if (r < 0) {
+		out_error(t, c->id, c->ctx, WIRE_ERR_PROTOCOL, "server error");
+		client_remove(t, now, c, r == -EBUSY ? "session taken" : "cannot join a session");
+	}
+}
+
+void sess_client_msg(struct sess_table *t, mtime_ms now, uint32_t id, const struct wire_msg *msg)
+{
+	struct sess_client *c = client_find(t, id);
+	char why[64];
+
+	if (!c)
+		return;
+	if (msg->type != WIRE_HELLO || c->hello) {
+		snprintf(why, sizeof(why), "unexpected %s on the control connection", wire_type_name(msg->type));
+		sess_client_bad(t, now, id, why);
+		return;
+	}
+	client_hello(t, now, c, msg);
+}
+
+static void udp_register(struct sess_table *t, int sock, const struct addr *from, const struct wire_msg *msg)
+{
+	struct sess_client *c = client_find_token(t, msg->u.reg.token);
+	char ea[ADDR_STRLEN], eb[ADDR_STRLEN];
+	struct wire_msg m;
+	uint8_t buf[WIRE_HDR_LEN + 4 + WIRE_EP_LEN];
+	int n;
+
+	if (!c) {
+		/* Unknown token: whoever sent it gets nothing back. */
+		t->st.reg_bad++;
+		log_debug("REGISTER with an unknown token from %s dropped", addr_fmt(from, ea, sizeof(ea)));
+		return;
+	}
+	if (!c->registered) {
+		log_info("client %u registered: observed %s", c->id, addr_fmt(from, ea, sizeof(ea)));
+	} else if (!addr_equal(from, &c->observed) || sock != c->reg_sock) {
+		if (c->sess && c->sess->introduced) {
+			/* The partner already has our endpoint; a late REGISTER from
+			 * elsewhere is a replay or a NAT rebinding we cannot follow. */
+			t->st.reg_ignored++;
+			log_info("client %u: REGISTER from %s ignored, already introduced with %s", c->id,
+				 addr_fmt(from, ea, sizeof(ea)), addr_fmt(&c->observed, eb, sizeof(eb)));
+			return;
+		}
+		log_info("client %u registered again: observed %s (was %s)", c->id, addr_fmt(from, ea, sizeof(ea)),
+			 addr_fmt(&c->observed, eb, sizeof(eb)));
+	}
+	c->registered = true;
+	c->observed = *from;
+	c->reg_sock = sock;
+	t->st.registers++;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_REG_ACK;
+	m.u.reg_ack.client_id = c->id;
+	ep_from_addr(&m.u.reg_ack.observed, from);
+	n = wire_build(buf, sizeof(buf), &m, NULL);
+	if (n > 0)
+		out_udp(t, sock, from, buf, (size_t)n);
+	if (c->sess)
+		session_try_introduce(t, c->sess);
+}
+
+static void udp_relay(struct sess_table *t, mtime_ms now, int sock, const struct addr *from,
+		      const uint8_t *buf, size_t len, const struct wire_msg *msg)
+{
+	struct sess_session *s = session_find(t, msg->u.relay.session_id);
+	char ea[ADDR_STRLEN];
+	int from_slot = msg->u.relay.role - 1;
+
+	/* Forward only what the session's secret vouches for, from exactly the
+	 * endpoint that registered for that role, and only to the endpoint that
+	 * registered for the other: the relay can be aimed at nobody else. */
+	if (!s || !s->introduced || (from_slot != 0 && from_slot != 1) || !wire_verify(buf, len, s->secret) ||
+	    !addr_equal(from, &s->pub[from_slot]) || sock != s->pub_sock[from_slot]) {
+		t->st.relay_dropped++;
+		if (s)
+			s->dropped++;
+		log_debug("RELAY from %s dropped", addr_fmt(from, ea, sizeof(ea)));
+		return;
+	}
+	out_udp(t, s->pub_sock[!from_slot], &s->pub[!from_slot], buf, len);
+	s->relayed[from_slot]++;
+	s->idle_since = now;
+	t->st.relayed++;
+}
+
+void sess_udp_input(struct sess_table *t, mtime_ms now, int sock, const struct addr *from, const uint8_t *buf,
+		    size_t len)
+{
+	struct wire_msg msg;
+
+	if (wire_parse_datagram(buf, len, &msg) < 0) {
+		if (len >= 4 && buf[0] == WIRE_MAGIC0 && buf[1] == WIRE_MAGIC1 && buf[3] == WIRE_REGISTER)
+			t->st.reg_bad++;
+		else
+			t->st.udp_dropped++;
+		return;
+	}
+	switch (msg.type) {
+	case WIRE_REGISTER:
+		udp_register(t, sock, from, &msg);
+		break;
+	case WIRE_RELAY:
+		udp_relay(t, now, sock, from, buf, len, &msg);
+		break;
+	default:
+		t->st.udp_dropped++;
+		break;
+	}
+}
+
+void sess_tick(struct sess_table *t, mtime_ms now)
+{
+	struct sess_client *c, *cnext;
+	struct sess_session *s, *snext;
+	mtime_ms next = -1;
+	char lbl[96];
+
+	/* Two passes: first those at fault (no HELLO, no partner, not registered),
+	 * so that a registered client whose partner never registered is not
+	 * dropped with it but waits for a new partner. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (c = t->clients; c; c = cnext) {
+			bool paired = c->sess && c->sess->c[!c->slot];
+			const char *why;
+
+			cnext = c->next;
+			if (c->deadline < 0 || now < c->deadline || (pass == 0 && paired && c->registered))
+				continue;
+			why = !c->hello ? "no HELLO in time"
+			      : !paired ? "no partner in time"
+			      : !c->registered ? "no REGISTER in time"
+					       : "partner did not register in time";
+			t->st.timeouts++;
+			out_error(t, c->id, c->ctx, WIRE_ERR_TIMEOUT, why);
+			client_remove(t, now, c, why);
+		}
+	}
+	/* Leaving may have re-paired clients and set new deadlines: collect after. */
+	for (c = t->clients; c; c = c->next)
+		if (c->deadline >= 0 && (next < 0 || c->deadline < next))
+			next = c->deadline;
+	for (s = t->sessions; s; s = snext) {
+		mtime_ms end = s->idle_since + t->cfg.session_timeout;
+
+		snext = s->next;
+		if (!s->introduced || s->c[0] || s->c[1])
+			continue;
+		if (now >= end) {
+			t->st.expired++;
+			log_info("session %s: expired; relayed %llu from role 1, %llu from role 2, dropped %llu",
+				 session_label(s, lbl, sizeof(lbl)), (unsigned long long)s->relayed[0],
+				 (unsigned long long)s->relayed[1], (unsigned long long)s->dropped);
+			session_free(t, s);
+		} else if (next < 0 || end < next) {
+			next = end;
+		}
+	}
+	t->deadline = next;
+}
+
+mtime_ms sess_next_deadline(const struct sess_table *t)
+{
+	return t->deadline;
+}
+
+void sess_get_stats(const struct sess_table *t, struct sess_stats *st)
+{
+	*st = t->st;
+}
