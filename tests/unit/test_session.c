@@ -1,0 +1,669 @@
+/* Unit tests of the punch-server's session table (src/server/session.c),
+ * with a fake clock (plain numbers for "now") and deterministic randomness. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "server/session.h"
+
+#define PAIR_MS 30000
+#define SESSION_MS 120000
+
+struct fake_rand {
+	uint8_t next;
+	int fail;
+};
+
+static int fake_rand(void *arg, void *buf, size_t len)
+{
+	struct fake_rand *fr = arg;
+	uint8_t *p = buf;
+
+	if (fr->fail)
+		return -EIO;
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(++fr->next * 37u + 11u);
+	return 0;
+}
+
+struct fx {
+	struct fake_rand fr;
+	struct sess_table *t;
+};
+
+static int setup_n(void **state, unsigned max_clients)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct sess_config cfg = {
+		.max_clients = max_clients,
+		.pair_timeout = PAIR_MS,
+		.session_timeout = SESSION_MS,
+		.rand = fake_rand,
+	};
+
+	cfg.rand_arg = &fx->fr;
+	assert_int_equal(sess_create(&cfg, &fx->t), 0);
+	*state = fx;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_n(state, 16);
+}
+
+static int setup_small(void **state)
+{
+	return setup_n(state, 2);
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	sess_destroy(fx->t);
+	free(fx);
+	return 0;
+}
+
+static struct addr mkaddr(const char *s)
+{
+	struct addr a;
+
+	assert_int_equal(addr_parse(s, 0, &a), 0);
+	return a;
+}
+
+/* Pop the next output, which must exist and be of kind `kind`. */
+static struct sess_out pop(struct fx *fx, enum sess_out_kind kind)
+{
+	struct sess_out o;
+
+	assert_int_equal(sess_pop(fx->t, &o), 1);
+	assert_int_equal(o.kind, kind);
+	return o;
+}
+
+/* Pop a TCP message for client id and decode it; it must be of type `type`. */
+static struct wire_msg pop_msg(struct fx *fx, uint32_t id, uint8_t type)
+{
+	struct sess_out o = pop(fx, SESS_OUT_TCP);
+	struct wire_msg m;
+
+	assert_int_equal(o.client_id, id);
+	assert_int_equal(wire_parse(o.buf, o.len, &m), (int)o.len);
+	assert_int_equal(m.type, type);
+	return m;
+}
+
+static void assert_no_output(struct fx *fx)
+{
+	struct sess_out o;
+
+	assert_int_equal(sess_pop(fx->t, &o), 0);
+}
+
+static void hello(struct fx *fx, mtime_ms now, uint32_t id, const char *name, uint8_t flags, uint16_t local_port)
+{
+	struct wire_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_HELLO;
+	m.u.hello.flags = flags;
+	m.u.hello.local_port = local_port;
+	snprintf(m.u.hello.session, sizeof(m.u.hello.session), "%s", name);
+	m.u.hello.n_private = 1;
+	m.u.hello.private_eps[0].family = 4;
+	m.u.hello.private_eps[0].port = (uint16_t)(1000 + id);
+	m.u.hello.private_eps[0].addr[0] = 10;
+	m.u.hello.private_eps[0].addr[3] = (uint8_t)id;
+	sess_client_msg(fx->t, now, id, &m);
+}
+
+/* Open a client and say HELLO; returns its id and fills its token from WELCOME. */
+static uint32_t join(struct fx *fx, mtime_ms now, const char *name, uint8_t flags, uint8_t token[WIRE_TOKEN_LEN])
+{
+	uint32_t id = sess_client_open(fx->t, now, NULL);
+	struct wire_msg m;
+
+	assert_int_not_equal(id, 0);
+	hello(fx, now, id, name, flags, 4000);
+	m = pop_msg(fx, id, WIRE_WELCOME);
+	assert_int_equal(m.u.welcome.client_id, id);
+	memcpy(token, m.u.welcome.token, WIRE_TOKEN_LEN);
+	return id;
+}
+
+static size_t build_register(uint8_t *buf, const uint8_t *token)
+{
+	struct wire_msg m;
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_REGISTER;
+	memcpy(m.u.reg.token, token, WIRE_TOKEN_LEN);
+	n = wire_build(buf, WIRE_MSG_MAX, &m, NULL);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+/* REGISTER from `from` and check the REG_ACK that must come back to it. */
+static void do_register(struct fx *fx, mtime_ms now, uint32_t id, const uint8_t *token, const char *from)
+{
+	uint8_t buf[WIRE_MSG_MAX];
+	struct addr a = mkaddr(from), seen;
+	size_t n = build_register(buf, token);
+	struct sess_out o;
+	struct wire_msg m;
+
+	sess_udp_input(fx->t, now, 0, &a, buf, n);
+	o = pop(fx, SESS_OUT_UDP);
+	assert_true(addr_equal(&o.to, &a));
+	assert_true(o.len < n); /* never more bytes back than came in */
+	assert_int_equal(wire_parse_datagram(o.buf, o.len, &m), 0);
+	assert_int_equal(m.type, WIRE_REG_ACK);
+	assert_int_equal(m.u.reg_ack.client_id, id);
+	assert_int_equal(addr_from_wire(&seen, &m.u.reg_ack.observed), 0);
+	assert_true(addr_equal(&seen, &a));
+}
+
+static void assert_ep(const struct wire_endpoint *ep, const char *want)
+{
+	struct addr a, w = mkaddr(want);
+
+	assert_int_equal(addr_from_wire(&a, ep), 0);
+	assert_true(addr_equal(&a, &w));
+}
+
+struct pair {
+	uint32_t a, b;
+	uint8_t ta[WIRE_TOKEN_LEN], tb[WIRE_TOKEN_LEN];
+	struct wire_msg pa, pb; /* the PEER messages */
+};
+
+/* Two clients in session `name`, registered from 198.51.100.1:5001 and
+ * 203.0.113.2:6002, introduced. */
+static void make_pair(struct fx *fx, struct pair *p, const char *name)
+{
+	p->a = join(fx, 0, name, 0, p->ta);
+	p->b = join(fx, 10, name, 0, p->tb);
+	assert_no_output(fx);
+	do_register(fx, 20, p->a, p->ta, "198.51.100.1:5001");
+	assert_no_output(fx);
+	do_register(fx, 30, p->b, p->tb, "203.0.113.2:6002");
+	p->pa = pop_msg(fx, p->a, WIRE_PEER);
+	p->pb = pop_msg(fx, p->b, WIRE_PEER);
+	assert_no_output(fx);
+}
+
+static void test_named_pair(void **state)
+{
+	struct fx *fx = *state;
+	struct pair p;
+	struct sess_stats st;
+
+	make_pair(fx, &p, "alpha");
+	assert_int_not_equal(p.a, p.b);
+	assert_memory_not_equal(p.ta, p.tb, WIRE_TOKEN_LEN);
+	assert_int_equal(p.pa.u.peer.role, 1);
+	assert_int_equal(p.pb.u.peer.role, 2);
+	assert_int_equal(p.pa.u.peer.session_id, p.pb.u.peer.session_id);
+	assert_memory_equal(p.pa.u.peer.secret, p.pb.u.peer.secret, WIRE_KEY_LEN);
+	assert_ep(&p.pa.u.peer.self_public, "198.51.100.1:5001");
+	assert_ep(&p.pa.u.peer.peer_public, "203.0.113.2:6002");
+	assert_ep(&p.pb.u.peer.self_public, "203.0.113.2:6002");
+	assert_ep(&p.pb.u.peer.peer_public, "198.51.100.1:5001");
+	/* Each gets the other's private endpoints from its HELLO. */
+	assert_int_equal(p.pa.u.peer.n_private, 1);
+	assert_int_equal(p.pa.u.peer.peer_private[0].port, 1000 + p.b);
+	assert_int_equal(p.pb.u.peer.peer_private[0].port, 1000 + p.a);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.pairs, 1);
+	assert_int_equal(st.introduced, 1);
+	assert_int_equal(st.clients_now, 2);
+	assert_int_equal(st.sessions_now, 1);
+	/* Introduced clients have no deadline any more (the cached one may be
+	 * early until a tick). */
+	assert_true(sess_next_deadline(fx->t) <= PAIR_MS);
+	sess_tick(fx->t, 40);
+	assert_no_output(fx);
+	assert_int_equal(sess_next_deadline(fx->t), -1);
+}
+
+static void test_anonymous_pairs_in_order(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t t1[16], t2[16], t3[16], t4[16];
+	uint32_t c1 = join(fx, 0, "", 0, t1);
+	uint32_t c2 = join(fx, 0, "", 0, t2);
+	uint32_t c3 = join(fx, 0, "", 0, t3);
+	struct wire_msg m;
+	struct sess_stats st;
+
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.pairs, 1);
+	assert_int_equal(st.sessions_now, 2);
+	do_register(fx, 1, c1, t1, "198.51.100.1:1");
+	do_register(fx, 1, c3, t3, "198.51.100.3:3");
+	assert_no_output(fx); /* c1 and c3 are not partners */
+	do_register(fx, 1, c2, t2, "198.51.100.2:2");
+	m = pop_msg(fx, c1, WIRE_PEER);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.2:2");
+	m = pop_msg(fx, c2, WIRE_PEER);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.1:1");
+	assert_no_output(fx);
+	/* The fourth pairs with the third. */
+	uint32_t c4 = join(fx, 2, "", 0, t4);
+	do_register(fx, 3, c4, t4, "198.51.100.4:4");
+	m = pop_msg(fx, c3, WIRE_PEER);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.4:4");
+	assert_int_equal(m.u.peer.role, 1);
+	pop_msg(fx, c4, WIRE_PEER);
+}
+
+static void test_third_client_refused(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t t1[16], t2[16];
+	uint32_t c3;
+	struct wire_msg m;
+	struct sess_out o;
+	struct sess_stats st;
+
+	join(fx, 0, "full", 0, t1);
+	join(fx, 0, "full", 0, t2);
+	c3 = sess_client_open(fx->t, 0, NULL);
+	hello(fx, 0, c3, "full", 0, 1);
+	m = pop_msg(fx, c3, WIRE_ERROR); /* no WELCOME first */
+	assert_int_equal(m.u.error.code, WIRE_ERR_SESSION);
+	o = pop(fx, SESS_OUT_CLOSE);
+	assert_int_equal(o.client_id, c3);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.refused_session, 1);
+	assert_int_equal(st.clients_now, 2);
+	/* A message for the closed client is ignored. */
+	hello(fx, 0, c3, "other", 0, 1);
+	assert_no_output(fx);
+}
+
+static void test_full(void **state)
+{
+	struct fx *fx = *state; /* max_clients = 2 */
+	uint32_t a = sess_client_open(fx->t, 0, NULL);
+	uint32_t b = sess_client_open(fx->t, 0, NULL);
+	int ctx;
+	uint32_t c = sess_client_open(fx->t, 0, &ctx);
+	struct sess_out o;
+	struct wire_msg m;
+	struct sess_stats st;
+
+	assert_true(a && b && c && a != b && b != c);
+	m = pop_msg(fx, c, WIRE_ERROR);
+	assert_int_equal(m.u.error.code, WIRE_ERR_FULL);
+	o = pop(fx, SESS_OUT_CLOSE);
+	assert_ptr_equal(o.ctx, &ctx);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.refused_full, 1);
+	/* Room again once one leaves. */
+	sess_client_closed(fx->t, 1, a, "test");
+	c = sess_client_open(fx->t, 1, NULL);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.clients_now, 2);
+}
+
+static void test_pair_timeout(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t t1[16];
+	uint32_t silent = sess_client_open(fx->t, 0, NULL);
+	uint32_t lone = join(fx, 1000, "lonely", 0, t1);
+	struct wire_msg m;
+	struct sess_stats st;
+
+	assert_int_equal(sess_next_deadline(fx->t), PAIR_MS);
+	sess_tick(fx->t, PAIR_MS - 1);
+	assert_no_output(fx);
+	sess_tick(fx->t, PAIR_MS);
+	m = pop_msg(fx, silent, WIRE_ERROR); /* never said HELLO */
+	assert_int_equal(m.u.error.code, WIRE_ERR_TIMEOUT);
+	pop(fx, SESS_OUT_CLOSE);
+	assert_no_output(fx);
+	/* The next deadline is the lone client's, counted from its connection. */
+	assert_int_equal(sess_next_deadline(fx->t), 1000 + PAIR_MS);
+	sess_tick(fx->t, 1000 + PAIR_MS);
+	m = pop_msg(fx, lone, WIRE_ERROR);
+	assert_int_equal(m.u.error.code, WIRE_ERR_TIMEOUT);
+	pop(fx, SESS_OUT_CLOSE);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.timeouts, 2);
+	assert_int_equal(st.clients_now, 0);
+	assert_int_equal(st.sessions_now, 0);
+	assert_int_equal(sess_next_deadline(fx->t), -1);
+}
+
+static void test_partner_never_registers(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t ta[16], tb[16], tc[16];
+	uint32_t a = join(fx, 0, "s", 0, ta);
+	uint32_t b = join(fx, 100, "s", 0, tb);
+	struct wire_msg m;
+
+	do_register(fx, 200, a, ta, "198.51.100.1:1");
+	/* Pairing restarts both clients' clocks. */
+	sess_tick(fx->t, 200);
+	assert_no_output(fx);
+	assert_int_equal(sess_next_deadline(fx->t), 100 + PAIR_MS);
+	sess_tick(fx->t, 100 + PAIR_MS);
+	/* Only b, which never registered, is dropped; a waits again. */
+	m = pop_msg(fx, b, WIRE_ERROR);
+	assert_int_equal(m.u.error.code, WIRE_ERR_TIMEOUT);
+	pop(fx, SESS_OUT_CLOSE);
+	assert_no_output(fx);
+	/* A new partner gets role 2 and a fresh secret; a's registration still counts. */
+	uint32_t c = join(fx, 200 + PAIR_MS, "s", 0, tc);
+	do_register(fx, 200 + PAIR_MS, c, tc, "203.0.113.9:9");
+	m = pop_msg(fx, a, WIRE_PEER);
+	assert_int_equal(m.u.peer.role, 1);
+	assert_ep(&m.u.peer.peer_public, "203.0.113.9:9");
+	m = pop_msg(fx, c, WIRE_PEER);
+	assert_int_equal(m.u.peer.role, 2);
+}
+
+static void test_partner_leaves_before_peer(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t t1[16], t2[16], t3[16], t4[16];
+	uint32_t a = join(fx, 0, "", 0, t1);
+	uint32_t b = join(fx, 0, "", 0, t2);
+	uint32_t c = join(fx, 0, "", 0, t3); /* waits */
+	struct wire_msg m;
+
+	/* a leaves before registering: b pairs with the waiting anonymous c. */
+	sess_client_closed(fx->t, 1, a, "test");
+	assert_no_output(fx);
+	do_register(fx, 2, b, t2, "198.51.100.2:2");
+	do_register(fx, 2, c, t3, "198.51.100.3:3");
+	m = pop_msg(fx, c, WIRE_PEER); /* c waited first: role 1 */
+	assert_int_equal(m.u.peer.role, 1);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.2:2");
+	m = pop_msg(fx, b, WIRE_PEER);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.3:3");
+	/* Named: the one left waits and the next arrival pairs with it. */
+	uint32_t d = join(fx, 3, "named", 0, t4);
+	uint8_t t5[16], t6[16];
+	uint32_t e = join(fx, 3, "named", 0, t5);
+
+	sess_client_closed(fx->t, 4, d, "test");
+	uint32_t f = join(fx, 5, "named", 0, t6);
+	do_register(fx, 6, e, t5, "198.51.100.5:5");
+	do_register(fx, 6, f, t6, "198.51.100.6:6");
+	m = pop_msg(fx, e, WIRE_PEER);
+	assert_int_equal(m.u.peer.role, 1);
+	m = pop_msg(fx, f, WIRE_PEER);
+	assert_int_equal(m.u.peer.role, 2);
+	assert_no_output(fx);
+}
+
+static void test_register_rules(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t ta[16], tb[16], bogus[16] = { 1, 2, 3 }, buf[WIRE_MSG_MAX];
+	uint32_t a = join(fx, 0, "r", 0, ta);
+	uint32_t b = join(fx, 0, "r", 0, tb);
+	struct addr x = mkaddr("192.0.2.66:666");
+	struct sess_stats st;
+	struct wire_msg m;
+	size_t n;
+
+	/* Unknown token, truncated, padded wrong, garbage: no answer at all. */
+	n = build_register(buf, bogus);
+	sess_udp_input(fx->t, 1, 0, &x, buf, n);
+	n = build_register(buf, ta);
+	sess_udp_input(fx->t, 1, 0, &x, buf, n - 1);
+	buf[n - 1] = 1;
+	sess_udp_input(fx->t, 1, 0, &x, buf, n);
+	sess_udp_input(fx->t, 1, 0, &x, (const uint8_t *)"garbage", 7);
+	sess_udp_input(fx->t, 1, 0, &x, buf, 0);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.reg_bad, 3);
+	assert_int_equal(st.udp_dropped, 2);
+
+	/* Before PEER the newest address wins. */
+	do_register(fx, 2, a, ta, "198.51.100.1:1111");
+	do_register(fx, 3, a, ta, "198.51.100.1:2222");
+	do_register(fx, 3, a, ta, "198.51.100.1:2222"); /* idempotent */
+	do_register(fx, 4, b, tb, "203.0.113.2:2");
+	m = pop_msg(fx, a, WIRE_PEER);
+	m = pop_msg(fx, b, WIRE_PEER);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.1:2222");
+	assert_no_output(fx);
+
+	/* After PEER: the same address is answered again, another is ignored. */
+	do_register(fx, 5, a, ta, "198.51.100.1:2222");
+	assert_no_output(fx);
+	n = build_register(buf, ta);
+	sess_udp_input(fx->t, 6, 0, &x, buf, n);
+	x = mkaddr("198.51.100.1:2222");
+	sess_udp_input(fx->t, 6, 1, &x, buf, n); /* right address, other server socket */
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.reg_ignored, 2);
+}
+
+static void test_advertise_local(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t ta[16], tb[16];
+	uint32_t a = join(fx, 0, "poc", WIRE_HELLO_ADVERTISE_LOCAL, ta); /* local_port 4000 */
+	uint32_t b = join(fx, 0, "poc", 0, tb);
+	struct wire_msg m;
+
+	do_register(fx, 1, a, ta, "198.51.100.1:61000");
+	do_register(fx, 1, b, tb, "203.0.113.2:62000");
+	m = pop_msg(fx, a, WIRE_PEER);
+	assert_ep(&m.u.peer.self_public, "198.51.100.1:61000");
+	assert_ep(&m.u.peer.peer_public, "203.0.113.2:62000");
+	m = pop_msg(fx, b, WIRE_PEER);
+	/* b is told a's observed IP with the port a claimed: the classic flaw. */
+	assert_ep(&m.u.peer.peer_public, "198.51.100.1:4000");
+}
+
+static size_t build_relay(uint8_t *buf, const struct wire_msg *peer, uint8_t role, const uint8_t *key)
+{
+	struct wire_msg inner, m;
+	int n;
+
+	memset(&inner, 0, sizeof(inner));
+	inner.type = WIRE_DATA;
+	inner.u.p2p.session_id = peer->u.peer.session_id;
+	inner.u.p2p.role = role;
+	inner.u.p2p.seq = 7;
+	inner.u.p2p.payload_len = 5;
+	memcpy(inner.u.p2p.payload, "hello", 5);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_RELAY;
+	m.u.relay.session_id = peer->u.peer.session_id;
+	m.u.relay.role = role;
+	n = wire_build(m.u.relay.inner, sizeof(m.u.relay.inner), &inner, key);
+	assert_true(n > 0);
+	m.u.relay.inner_len = (uint16_t)n;
+	n = wire_build(buf, WIRE_MSG_MAX, &m, key);
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+static void test_relay(void **state)
+{
+	struct fx *fx = *state;
+	struct pair p;
+	uint8_t buf[WIRE_MSG_MAX], wrong_key[WIRE_KEY_LEN] = { 0 };
+	struct addr a = mkaddr("198.51.100.1:5001"), b = mkaddr("203.0.113.2:6002");
+	struct addr other = mkaddr("198.51.100.1:5002");
+	struct sess_out o;
+	struct sess_stats st;
+	size_t n;
+
+	make_pair(fx, &p, "relay");
+	n = build_relay(buf, &p.pa, 1, p.pa.u.peer.secret);
+	sess_udp_input(fx->t, 100, 0, &a, buf, n);
+	o = pop(fx, SESS_OUT_UDP);
+	assert_true(addr_equal(&o.to, &b));
+	assert_int_equal(o.len, n);
+	assert_memory_equal(o.buf, buf, n); /* forwarded unchanged */
+
+	/* Replayed from another port, from the partner's address as role 1, on
+	 * another server socket, with a bad tag, for an unknown session: dropped. */
+	sess_udp_input(fx->t, 100, 0, &other, buf, n);
+	sess_udp_input(fx->t, 100, 0, &b, buf, n);
+	sess_udp_input(fx->t, 100, 1, &a, buf, n);
+	n = build_relay(buf, &p.pa, 1, wrong_key);
+	sess_udp_input(fx->t, 100, 0, &a, buf, n);
+	p.pa.u.peer.session_id ^= 1;
+	n = build_relay(buf, &p.pa, 1, p.pa.u.peer.secret);
+	p.pa.u.peer.session_id ^= 1;
+	sess_udp_input(fx->t, 100, 0, &a, buf, n);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.relayed, 1);
+	assert_int_equal(st.relay_dropped, 5);
+
+	/* The session outlives the control connections, for the relay. */
+	sess_client_closed(fx->t, 200, p.a, "test");
+	sess_client_closed(fx->t, 300, p.b, "test");
+	assert_no_output(fx);
+	sess_tick(fx->t, 300);
+	assert_int_equal(sess_next_deadline(fx->t), 300 + SESSION_MS);
+	n = build_relay(buf, &p.pb, 2, p.pb.u.peer.secret);
+	sess_udp_input(fx->t, 1000, 0, &b, buf, n);
+	o = pop(fx, SESS_OUT_UDP);
+	assert_true(addr_equal(&o.to, &a));
+	/* A third client cannot take the empty slots of an introduced session. */
+	uint32_t c = sess_client_open(fx->t, 1000, NULL);
+	hello(fx, 1000, c, "relay", 0, 1);
+	assert_int_equal(pop_msg(fx, c, WIRE_ERROR).u.error.code, WIRE_ERR_SESSION);
+	pop(fx, SESS_OUT_CLOSE);
+
+	/* Relay traffic keeps it alive; then it expires. */
+	sess_tick(fx->t, 300 + SESSION_MS);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.sessions_now, 1);
+	assert_int_equal(sess_next_deadline(fx->t), 1000 + SESSION_MS);
+	sess_tick(fx->t, 1000 + SESSION_MS);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.sessions_now, 0);
+	assert_int_equal(st.expired, 1);
+	sess_udp_input(fx->t, 1000 + SESSION_MS, 0, &b, buf, n);
+	assert_no_output(fx);
+	/* The name is free again. */
+	uint8_t t[16];
+	join(fx, 1000 + SESSION_MS, "relay", 0, t);
+}
+
+static void test_protocol_errors(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t t1[16];
+	uint32_t a = join(fx, 0, "x", 0, t1);
+	uint32_t b = sess_client_open(fx->t, 0, NULL);
+	struct wire_msg m;
+	struct sess_stats st;
+
+	hello(fx, 1, a, "x", 0, 1); /* a second HELLO */
+	assert_int_equal(pop_msg(fx, a, WIRE_ERROR).u.error.code, WIRE_ERR_PROTOCOL);
+	assert_int_equal(pop(fx, SESS_OUT_CLOSE).client_id, a);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_PEER; /* server-to-client type from a client */
+	sess_client_msg(fx->t, 1, b, &m);
+	assert_int_equal(pop_msg(fx, b, WIRE_ERROR).u.error.code, WIRE_ERR_PROTOCOL);
+	pop(fx, SESS_OUT_CLOSE);
+	uint32_t c = sess_client_open(fx->t, 1, NULL);
+	sess_client_bad(fx->t, 1, c, "bad bytes");
+	m = pop_msg(fx, c, WIRE_ERROR);
+	assert_string_equal(m.u.error.reason, "bad bytes");
+	pop(fx, SESS_OUT_CLOSE);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.protocol_errors, 3);
+	assert_int_equal(st.clients_now, 0);
+	assert_int_equal(st.sessions_now, 0);
+}
+
+static void test_no_randomness(void **state)
+{
+	struct fx *fx = *state;
+	uint32_t a = sess_client_open(fx->t, 0, NULL);
+	struct sess_stats st;
+
+	fx->fr.fail = 1;
+	hello(fx, 0, a, "r", 0, 1);
+	assert_int_equal(pop_msg(fx, a, WIRE_ERROR).u.error.code, WIRE_ERR_PROTOCOL);
+	pop(fx, SESS_OUT_CLOSE);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.clients_now, 0);
+}
+
+/* Many clients and sessions left behind: destroy frees them (ASan checks). */
+static void test_destroy_with_state(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t t[16];
+	struct pair p;
+
+	make_pair(fx, &p, "keep");
+	for (int i = 0; i < 5; i++)
+		join(fx, 0, "", 0, t);
+	sess_client_open(fx->t, 0, NULL);
+	hello(fx, 0, sess_client_open(fx->t, 0, NULL), "pending", 0, 1); /* WELCOME left queued */
+}
+
+static void test_create_rejects(void **state)
+{
+	struct sess_config cfg = { .max_clients = 1, .pair_timeout = 1, .session_timeout = 1 };
+	struct sess_table *t = NULL;
+	struct fake_rand fr = { .fail = 1 };
+
+	assert_int_equal(sess_create(&cfg, &t), -EINVAL); /* no rand */
+	cfg.rand = fake_rand;
+	cfg.rand_arg = &fr;
+	assert_int_equal(sess_create(&cfg, &t), -EIO);
+	cfg.max_clients = 0;
+	assert_int_equal(sess_create(&cfg, &t), -EINVAL);
+	assert_null(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_named_pair, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anonymous_pairs_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_third_client_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_pair_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partner_never_registers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partner_leaves_before_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_advertise_local, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_randomness, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_with_state, setup, teardown),
+		cmocka_unit_test(test_create_rejects),
+	};
+
+	log_init("test_session", LOG_LVL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
