@@ -1,0 +1,69 @@
+/* Network namespaces held by child processes that die with us.
+ *
+ * A namespace lives exactly as long as something references it. Here that
+ * something is a tiny holder process per namespace: it asks the kernel to
+ * SIGKILL it when its parent dies (PR_SET_PDEATHSIG), so even `kill -9` of
+ * the orchestrator takes every namespace, and with it every link, address,
+ * route, qdisc and ruleset inside, down with it. Nothing is ever mounted or
+ * named in /run/netns.
+ *
+ * The main thread never leaves its own namespace: work inside a namespace
+ * runs on a short-lived thread that setns()'d into it (netns_run), and the
+ * sockets it opens stay bound to that namespace afterwards.
+ */
+#ifndef PUNCH_NETNS_H
+#define PUNCH_NETNS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct netns;
+
+/* Create a new network namespace held by a child process, with lo up.
+ * name is for messages only (at most 63 bytes). Call it from the main thread:
+ * the holder's death signal is tied to the thread that forked it, so a
+ * holder forked by a thread that exits would take its namespace along.
+ * Returns 0 and *out, or -errno (-EINVAL for a bad name or a call from
+ * another thread; the holder's own failure, e.g. -EPERM from unshare). */
+int netns_create(const char *name, struct netns **out);
+
+/* Kill and reap the holder and close our handle on the namespace. The
+ * namespace disappears once nothing else (a socket opened in it, another
+ * process) references it. NULL is fine. */
+void netns_destroy(struct netns *ns);
+
+/* An O_CLOEXEC fd for the namespace (/proc/PID/ns/net of the holder), valid
+ * until netns_destroy(). */
+int netns_fd(const struct netns *ns);
+const char *netns_name(const struct netns *ns);
+/* The holder's PID. */
+pid_t netns_pid(const struct netns *ns);
+/* The namespace's inode number (what `ls -l /proc/PID/ns/net` shows). */
+unsigned long netns_inode(const struct netns *ns);
+
+/* Run fn(arg) on a short-lived thread that has setns()'d into ns. Sockets fn
+ * opens stay in ns. Returns fn's return value, or -errno if the thread could
+ * not be started or could not enter ns (fn is then not called). */
+int netns_run(struct netns *ns, int (*fn)(void *arg), void *arg);
+
+/* Write a sysctl inside ns. key: "net.ipv4.ip_forward" (dots become slashes)
+ * or "net/ipv4/conf/all/rp_filter" (taken as is, for names with dots). Only
+ * net.* keys are accepted: other sysctls are not per-namespace and would
+ * change the host. Returns 0, -EINVAL for a bad key, or -errno of the write. */
+int netns_sysctl(struct netns *ns, const char *key, const char *value);
+
+/* Read a sysctl inside ns into buf (trailing newline removed). Same keys as
+ * netns_sysctl. Returns 0 or -errno. */
+int netns_sysctl_get(struct netns *ns, const char *key, char *buf, size_t size);
+
+/* For rootless use: enter a new user namespace in which our uid and gid map
+ * to root, so network namespaces can be created without privileges. Call it
+ * once, first thing, while the process is still single-threaded. Afterwards
+ * it checks that a network namespace can really be created there (a forked
+ * probe), because some systems allow the user namespace but deny what it is
+ * for. Returns 0, or -errno with why (a sentence or two: what the kernel
+ * refused, the setting responsible if one can be identified, and what the
+ * user can do). */
+int netns_userns_enter(char *why, size_t whysize);
+
+#endif
