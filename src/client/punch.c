@@ -652,7 +652,8 @@ mtime_ms punch_deadline(const struct punch *p)
 
 	switch (p->st) {
 	case ST_PUNCH:
-		d = earliest(d, p->next_probe);
+		if (p->n_cand)
+			d = earliest(d, p->next_probe);
 		d = earliest(d, p->punch_deadline);
 		break;
 	case ST_EXCHANGE:
