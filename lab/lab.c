@@ -1,0 +1,279 @@
+#include "lab.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "link.h"
+#include "nat.h"
+#include "netns.h"
+#include "nft.h"
+
+struct lab {
+	int n;
+	struct netns **ns;
+	struct link_ctx **lc;
+	char **rulesets;
+};
+
+static void lab_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void lab_err(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+}
+
+static char *read_file(const char *path, int *rc)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f) {
+		*rc = -errno;
+		return NULL;
+	}
+	{
+		FILE *m = open_memstream(&buf, &len);
+		char chunk[4096];
+		size_t got;
+
+		if (!m) {
+			*rc = -errno;
+			fclose(f);
+			return NULL;
+		}
+		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			fwrite(chunk, 1, got, m);
+		*rc = ferror(f) ? -EIO : 0;
+		fclose(m);
+	}
+	fclose(f);
+	if (*rc < 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, char **out, char *err,
+		       size_t errsize)
+{
+	const struct plan_node *n = &p->nodes[node];
+	const struct topo_nat *nat = &t->nats[n->index];
+	struct nat_ifaces ifc = {
+		.wan_if = n->uplink, .lan_if = n->lan_if, .wan_ip = n->ip, .lan_net = n->lan_net,
+	};
+	char *user, *text = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!nat->rules_file)
+		return nat_ruleset(&nat->behavior, nat->nat, &ifc, out, err, errsize);
+	/* The user's own ruleset: give it our names as nft variables. */
+	user = read_file(nat->rules_file, &rc);
+	if (!user) {
+		lab_err(err, errsize, "%s: %s", nat->rules_file, strerror(-rc));
+		return rc;
+	}
+	if (asprintf(&text,
+		     "# punchlab: names of router %s\n"
+		     "define WAN = \"%s\"\ndefine LAN = \"%s\"\ndefine WANIP = %s\ndefine LANNET = %s\n"
+		     "# %s\n%s",
+		     nat->name, ifc.wan_if, ifc.lan_if, ifc.wan_ip, ifc.lan_net, nat->rules_file, user) < 0) {
+		free(user);
+		return -ENOMEM;
+	}
+	free(user);
+	*out = text;
+	return 0;
+}
+
+struct netns *lab_ns(struct lab *l, int node)
+{
+	return l->ns[node];
+}
+
+const char *lab_ruleset(struct lab *l, int node)
+{
+	return l->rulesets[node];
+}
+
+void lab_down(struct lab *l)
+{
+	if (!l)
+		return;
+	for (int i = l->n - 1; i >= 0; i--) {
+		link_close(l->lc[i]);
+		netns_destroy(l->ns[i]);
+		free(l->rulesets[i]);
+	}
+	free(l->ns);
+	free(l->lc);
+	free(l->rulesets);
+	free(l);
+}
+
+/* Settings every node gets before its interfaces exist, so that "default"
+ * applies to them. Bridge netfilter would send bridged frames through our
+ * NAT hooks (NAT-NOTES pitfall 4); rp_filter is inherited from the host and
+ * would drop asymmetric lab traffic; the internet router must not redirect. */
+static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
+{
+	static const char *const common[][2] = {
+		{ "net.ipv4.conf.all.rp_filter", "0" },
+		{ "net.ipv4.conf.default.rp_filter", "0" },
+		{ "net.ipv4.conf.all.send_redirects", "0" },
+		{ "net.ipv4.conf.default.send_redirects", "0" },
+		{ "net.ipv4.conf.all.accept_redirects", "0" },
+		{ "net.ipv4.conf.default.accept_redirects", "0" },
+		{ "net.ipv6.conf.all.accept_dad", "0" },
+		{ "net.ipv6.conf.default.accept_dad", "0" },
+	};
+	static const char *const bridge[] = {
+		"net.bridge.bridge-nf-call-iptables",
+		"net.bridge.bridge-nf-call-ip6tables",
+		"net.bridge.bridge-nf-call-arptables",
+	};
+	int rc;
+
+	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++) {
+		rc = netns_sysctl(l->ns[i], common[k][0], common[k][1]);
+		if (rc < 0 && rc != -ENOENT) {
+			lab_err(err, errsize, "%s: sysctl %s: %s", n->name, common[k][0], strerror(-rc));
+			return rc;
+		}
+	}
+	if (n->has_bridge)
+		for (size_t k = 0; k < sizeof(bridge) / sizeof(bridge[0]); k++) {
+			/* ENOENT: br_netfilter is not loaded, nothing to turn off. */
+			rc = netns_sysctl(l->ns[i], bridge[k], "0");
+			if (rc < 0 && rc != -ENOENT) {
+				lab_err(err, errsize, "%s: sysctl %s: %s", n->name, bridge[k], strerror(-rc));
+				return rc;
+			}
+		}
+	if (n->forward) {
+		rc = netns_sysctl(l->ns[i], "net.ipv4.ip_forward", "1");
+		if (rc == 0)
+			rc = netns_sysctl(l->ns[i], "net.ipv6.conf.all.forwarding", "1");
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: sysctl forwarding: %s", n->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+#define STEP(call, what, ...)                                                                   \
+	do {                                                                                    \
+		rc = (call);                                                                    \
+		if (rc < 0) {                                                                   \
+			lab_err(err, errsize, "%s: " what ": %s", n->name, __VA_ARGS__,         \
+				link_error(l->lc[i]));                                          \
+			goto cleanup;                                                           \
+		}                                                                               \
+	} while (0)
+
+int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize)
+{
+	struct lab *l;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->ns = calloc((size_t)p->n_nodes, sizeof(*l->ns));
+	l->lc = calloc((size_t)p->n_nodes, sizeof(*l->lc));
+	l->rulesets = calloc((size_t)p->n_nodes, sizeof(*l->rulesets));
+	if (!l->ns || !l->lc || !l->rulesets) {
+		lab_err(err, errsize, "out of memory");
+		goto cleanup;
+	}
+	l->n = p->n_nodes;
+
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+
+		rc = netns_create(n->name, &l->ns[i]);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: creating the network namespace: %s", n->name, strerror(-rc));
+			goto cleanup;
+		}
+		rc = link_open(l->ns[i], &l->lc[i]);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: opening netlink in the namespace: %s", n->name, strerror(-rc));
+			goto cleanup;
+		}
+		rc = node_sysctls(l, n, i, err, errsize);
+		if (rc < 0)
+			goto cleanup;
+		for (int k = 0; k < n->n_ifs; k++)
+			if (n->ifs[k].bridge)
+				STEP(link_bridge(l->lc[i], n->ifs[k].name), "creating bridge %s", n->ifs[k].name);
+	}
+	for (int k = 0; k < p->n_links; k++) {
+		const struct plan_link *lk = &p->links[k];
+		int i = lk->a;
+		const struct plan_node *n = &p->nodes[i];
+
+		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if), "creating veth %s <-> %s:%s",
+		     lk->a_if, p->nodes[lk->b].name, lk->b_if);
+	}
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+
+		for (int k = 0; k < n->n_ifs; k++) {
+			const struct plan_iface *f = &n->ifs[k];
+
+			if (f->master[0])
+				STEP(link_set_master(l->lc[i], f->name, f->master), "enslaving %s to %s", f->name,
+				     f->master);
+			if (f->addr[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr), "address %s on %s", f->addr, f->name);
+			if (f->addr2[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr2), "address %s on %s", f->addr2, f->name);
+			STEP(link_up(l->lc[i], f->name), "bringing %s up", f->name);
+		}
+		for (int k = 0; k < n->n_routes; k++)
+			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL), "route %s via %s",
+			     n->routes[k].dst, n->routes[k].via);
+		if (n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm)
+			STEP(link_netem(l->lc[i], n->uplink, &n->impair), "netem on %s", n->uplink);
+	}
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+		char msg[512], *nfterr = NULL;
+
+		if (n->kind != PLAN_ROUTER)
+			continue;
+		rc = lab_router_ruleset(t, p, i, &l->rulesets[i], msg, sizeof(msg));
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
+			goto cleanup;
+		}
+		rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name,
+				t->nats[n->index].rules_file ? " " : "",
+				t->nats[n->index].rules_file ? t->nats[n->index].rules_file : "",
+				nfterr ? nfterr : strerror(-rc));
+			free(nfterr);
+			goto cleanup;
+		}
+		free(nfterr);
+	}
+	*out = l;
+	return 0;
+cleanup:
+	lab_down(l);
+	return rc < 0 ? rc : -EIO;
+}

@@ -1,0 +1,32 @@
+/* The lab: a plan carried out on the kernel. Every node is a network
+ * namespace held by a child process of ours (netns.c), so the whole lab goes
+ * away with us, even on kill -9. lab_up() builds everything or nothing: on
+ * failure it tears down what it made and says which node and step failed. */
+#ifndef PUNCH_LAB_H
+#define PUNCH_LAB_H
+
+#include <stddef.h>
+
+#include "model.h"
+#include "plan.h"
+
+struct lab;
+struct netns;
+
+/* Build plan p (made from t) on the kernel. Returns 0 and *out, or -errno
+ * with "node: step: what the kernel or nft said" in err. */
+int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize);
+/* Tear the lab down (kill the holders; the namespaces and all in them go). NULL ok. */
+void lab_down(struct lab *l);
+/* The namespace of node i of the plan. */
+struct netns *lab_ns(struct lab *l, int node);
+/* The ruleset loaded in node i, or NULL (for reports and `punchlab list`). */
+const char *lab_ruleset(struct lab *l, int node);
+
+/* The ruleset for router node i: generated from the behaviour, or the user's
+ * own file with defines for its names prepended. Pure but for reading the
+ * user's file. Returns 0 and a malloc'd text, or -errno with a message. */
+int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, char **out, char *err,
+		       size_t errsize);
+
+#endif

@@ -1,0 +1,451 @@
+#include "plan.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERVER_PORT 3478
+#define PEER_PORT_BASE 40001
+
+struct subnet {
+	uint32_t base; /* host byte order */
+	int prefix;
+};
+
+static void plan_err(char *err, size_t errsize, const struct topo *t, int line, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void plan_err(char *err, size_t errsize, const struct topo *t, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(err, errsize, "%s:%d: ", t->path ? t->path : "topology", line);
+	if (n < 0 || (size_t)n >= errsize)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errsize - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static int subnet_parse(const char *s, struct subnet *sn)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	struct in_addr a;
+	size_t len;
+	char *end;
+	long prefix;
+
+	if (!slash || (len = (size_t)(slash - s)) >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, len);
+	ip[len] = '\0';
+	prefix = strtol(slash + 1, &end, 10);
+	if (*end || prefix < 8 || prefix > 30 || inet_pton(AF_INET, ip, &a) != 1)
+		return -EINVAL;
+	sn->prefix = (int)prefix;
+	sn->base = ntohl(a.s_addr) & (0xffffffffu << (32 - prefix));
+	return 0;
+}
+
+static void ip_fmt(uint32_t ip, char *buf, size_t size)
+{
+	struct in_addr a = { .s_addr = htonl(ip) };
+
+	inet_ntop(AF_INET, &a, buf, (socklen_t)size);
+}
+
+/* Host number h of the subnet as "a.b.c.d/prefix" (cidr) or "a.b.c.d" (ip);
+ * -ERANGE when h does not fit. */
+static int subnet_host(const struct subnet *sn, uint32_t h, char *ip, char *cidr)
+{
+	uint32_t size = 1u << (32 - sn->prefix);
+
+	if (h == 0 || h >= size - 1)
+		return -ERANGE;
+	ip_fmt(sn->base + h, ip, PLAN_ADDR);
+	snprintf(cidr, PLAN_ADDR, "%s/%d", ip, sn->prefix);
+	return 0;
+}
+
+/* A user-given address: must lie inside the segment's subnet. */
+static int subnet_given(const struct subnet *sn, const char *given, char *ip, char *cidr)
+{
+	struct in_addr a;
+	uint32_t h, mask = 0xffffffffu << (32 - sn->prefix);
+
+	if (inet_pton(AF_INET, given, &a) != 1)
+		return -EINVAL;
+	h = ntohl(a.s_addr);
+	if ((h & mask) != sn->base)
+		return -ERANGE;
+	return subnet_host(sn, h - sn->base, ip, cidr);
+}
+
+static void subnet_fmt(const struct subnet *sn, char *buf)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	ip_fmt(sn->base, ip, sizeof(ip));
+	snprintf(buf, PLAN_ADDR, "%s/%d", ip, sn->prefix);
+}
+
+static struct plan_node *node_add(struct plan *p, const char *prefix, const char *name,
+				  enum plan_kind kind, int index)
+{
+	struct plan_node *n = &p->nodes[p->n_nodes++];
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s%s", prefix, name);
+	n->kind = kind;
+	n->index = index;
+	return n;
+}
+
+static struct plan_iface *iface_add(struct plan_node *n, const char *name)
+{
+	struct plan_iface *i;
+
+	if (n->n_ifs >= PLAN_MAX_IFS)
+		return NULL;
+	i = &n->ifs[n->n_ifs++];
+	memset(i, 0, sizeof(*i));
+	snprintf(i->name, sizeof(i->name), "%s", name);
+	return i;
+}
+
+static int route_add(struct plan_node *n, const char *dst, const char *via)
+{
+	struct plan_route *r;
+
+	if (n->n_routes >= PLAN_MAX_ROUTES)
+		return -ENOSPC;
+	r = &n->routes[n->n_routes++];
+	snprintf(r->dst, sizeof(r->dst), "%s", dst);
+	snprintf(r->via, sizeof(r->via), "%s", via);
+	return 0;
+}
+
+/* The segment a node hangs off: the internet (inet node) or a router's LAN. */
+struct segment {
+	int node;            /* inet or router node index */
+	struct subnet net;
+	char gw[PLAN_ADDR];  /* the segment's gateway: inet router or the router's LAN address */
+	const char *bridge;  /* "br0" in inet, "lan0" in routers */
+	uint32_t next_host;  /* next automatic host number */
+};
+
+/* Attach node n (index ni) to segment seg with uplink name upname; the
+ * segment side is a bridge port. Gives n its address (given or automatic). */
+static int attach(struct plan *p, struct segment *seg, int ni, const char *upname, const char *given,
+		  char *err, size_t errsize, const struct topo *t, int line)
+{
+	struct plan_node *n = &p->nodes[ni], *s = &p->nodes[seg->node];
+	struct plan_link *l = &p->links[p->n_links++];
+	struct plan_iface *up, *port;
+	char portname[PLAN_IFNAME];
+	int rc;
+
+	snprintf(portname, sizeof(portname), "%s%d", seg->bridge[0] == 'b' ? "p" : "lp", ni);
+	up = iface_add(n, upname);
+	port = iface_add(s, portname);
+	if (!up || !port) {
+		plan_err(err, errsize, t, line, "too many hosts on one segment");
+		return -EINVAL;
+	}
+	snprintf(port->master, sizeof(port->master), "%s", seg->bridge);
+	l->a = seg->node;
+	l->b = ni;
+	snprintf(l->a_if, sizeof(l->a_if), "%s", portname);
+	snprintf(l->b_if, sizeof(l->b_if), "%s", upname);
+	snprintf(n->uplink, sizeof(n->uplink), "%s", upname);
+	if (given && *given) {
+		rc = subnet_given(&seg->net, given, n->ip, up->addr);
+		if (rc < 0) {
+			char net[PLAN_ADDR];
+
+			subnet_fmt(&seg->net, net);
+			plan_err(err, errsize, t, line, "address %s is not a host address of %s", given, net);
+			return -EINVAL;
+		}
+	} else {
+		/* Skip host numbers taken by given addresses of earlier nodes. */
+		for (;;) {
+			char ip[PLAN_ADDR], cidr[PLAN_ADDR];
+			bool taken = false;
+
+			if (subnet_host(&seg->net, seg->next_host++, ip, cidr) < 0) {
+				char net[PLAN_ADDR];
+
+				subnet_fmt(&seg->net, net);
+				plan_err(err, errsize, t, line, "no room left in %s for %s", net, n->name);
+				return -EINVAL;
+			}
+			for (int i = 0; i < p->n_nodes; i++)
+				if (i != ni && strcmp(p->nodes[i].ip, ip) == 0)
+					taken = true;
+			if (!taken) {
+				snprintf(n->ip, sizeof(n->ip), "%s", ip);
+				snprintf(up->addr, sizeof(up->addr), "%s", cidr);
+				break;
+			}
+		}
+	}
+	for (int i = 0; i < p->n_nodes; i++)
+		if (i != ni && strcmp(p->nodes[i].ip, n->ip) == 0) {
+			plan_err(err, errsize, t, line, "address %s is used twice", n->ip);
+			return -EINVAL;
+		}
+	return route_add(n, "default", seg->gw);
+}
+
+static bool nat_has_child_router(const struct topo *t, int i)
+{
+	for (int j = 0; j < t->n_nats; j++)
+		if (t->nats[j].uplink == i)
+			return true;
+	return false;
+}
+
+/* Is some ancestor of NAT i (i itself excluded) translating? */
+static bool nat_behind_translator(const struct topo *t, int i)
+{
+	for (int up = t->nats[i].uplink, guard = 0; up >= 0 && guard <= t->n_nats;
+	     up = t->nats[up].uplink, guard++)
+		if (t->nats[up].nat)
+			return true;
+	return false;
+}
+
+static int lan_subnet(const struct topo *t, int i, struct subnet *sn, char *err, size_t errsize)
+{
+	const struct topo_nat *nat = &t->nats[i];
+	char buf[PLAN_ADDR];
+
+	if (nat->lan_subnet[0]) {
+		if (subnet_parse(nat->lan_subnet, sn) < 0) {
+			plan_err(err, errsize, t, nat->line, "lan = %s: not an IPv4 subnet with a /8../30 prefix",
+				 nat->lan_subnet);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (i >= 200) {
+		plan_err(err, errsize, t, nat->line, "too many routers");
+		return -EINVAL;
+	}
+	if (!nat->nat && !nat_behind_translator(t, i) && i < 14)
+		/* Routed public addresses behind a firewall: a /28 of 198.51.100.0/24. */
+		snprintf(buf, sizeof(buf), "198.51.100.%d/28", 16 * (i + 1));
+	else if (nat->nat && nat_has_child_router(t, i))
+		snprintf(buf, sizeof(buf), "100.64.%d.0/24", i + 1); /* carrier NAT: RFC 6598 space */
+	else if (nat->nat)
+		snprintf(buf, sizeof(buf), "192.168.%d.0/24", i + 1);
+	else
+		snprintf(buf, sizeof(buf), "10.%d.0.0/24", i + 1);
+	return subnet_parse(buf, sn);
+}
+
+/* Routers are placed so that every router comes after the one it sits behind. */
+static int nat_order(const struct topo *t, int *order)
+{
+	int n = 0;
+	bool *done = calloc((size_t)t->n_nats + 1, sizeof(*done));
+
+	if (!done)
+		return -ENOMEM;
+	while (n < t->n_nats) {
+		int before = n;
+
+		for (int i = 0; i < t->n_nats; i++)
+			if (!done[i] && (t->nats[i].uplink < 0 || done[t->nats[i].uplink])) {
+				done[i] = true;
+				order[n++] = i;
+			}
+		if (n == before)
+			break; /* a cycle: the parser refuses these */
+	}
+	free(done);
+	return n == t->n_nats ? 0 : -EINVAL;
+}
+
+int plan_nat_node(const struct plan *p, int nat_index)
+{
+	for (int i = 0; i < p->n_nodes; i++)
+		if (p->nodes[i].kind == PLAN_ROUTER && p->nodes[i].index == nat_index)
+			return i;
+	return -1;
+}
+
+int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsize)
+{
+	struct plan *p = NULL;
+	struct segment *segs = NULL; /* [0] = internet, [1 + i] = LAN of NAT i */
+	int *order = NULL, rc = -EINVAL, max_nodes = 2 + t->n_nats + t->n_peers;
+	struct plan_node *inet, *srv;
+	struct plan_iface *br;
+
+	*out = NULL;
+	if (t->n_peers != 2) {
+		plan_err(err, errsize, t, 1, "a scenario needs exactly two peers, not %d", t->n_peers);
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	segs = calloc((size_t)t->n_nats + 1, sizeof(*segs));
+	order = calloc((size_t)t->n_nats + 1, sizeof(*order));
+	if (p) {
+		p->nodes = calloc((size_t)max_nodes, sizeof(*p->nodes));
+		p->links = calloc((size_t)max_nodes, sizeof(*p->links));
+	}
+	if (!p || !segs || !order || !p->nodes || !p->links) {
+		rc = -ENOMEM;
+		snprintf(err, errsize, "out of memory");
+		goto cleanup;
+	}
+
+	/* The internet: a bridge, and the internet's router address on it. */
+	inet = node_add(p, "", "inet", PLAN_INTERNET, -1);
+	inet->forward = true;
+	inet->has_bridge = true;
+	if (subnet_parse(t->inet_subnet[0] ? t->inet_subnet : "203.0.113.0/24", &segs[0].net) < 0) {
+		plan_err(err, errsize, t, 1, "internet = %s: not an IPv4 subnet with a /8../30 prefix",
+			 t->inet_subnet);
+		goto cleanup;
+	}
+	br = iface_add(inet, "br0");
+	br->bridge = true;
+	if (subnet_host(&segs[0].net, 1, inet->ip, br->addr) < 0) {
+		plan_err(err, errsize, t, 1, "internet subnet too small");
+		goto cleanup;
+	}
+	segs[0].node = 0;
+	segs[0].bridge = "br0";
+	snprintf(segs[0].gw, sizeof(segs[0].gw), "%s", inet->ip);
+	segs[0].next_host = 20;
+
+	/* The server, at .10 and .11 unless given. */
+	srv = node_add(p, "", "server", PLAN_SERVER, -1);
+	p->server_node = 1;
+	p->server_port = SERVER_PORT;
+	{
+		uint32_t keep = segs[0].next_host;
+
+		segs[0].next_host = 10;
+		if (attach(p, &segs[0], 1, "eth0", t->server.addr, err, errsize, t, 1) < 0)
+			goto cleanup;
+		segs[0].next_host = keep;
+	}
+	snprintf(p->server_ip, sizeof(p->server_ip), "%s", srv->ip);
+	{
+		char cidr[PLAN_ADDR];
+		int r2 = t->server.addr2[0] ? subnet_given(&segs[0].net, t->server.addr2, p->server_ip2, cidr)
+					    : subnet_host(&segs[0].net, 11, p->server_ip2, cidr);
+
+		if (r2 < 0 || strcmp(p->server_ip2, p->server_ip) == 0) {
+			plan_err(err, errsize, t, 1, "no usable second server address");
+			goto cleanup;
+		}
+		snprintf(srv->ifs[0].addr2, sizeof(srv->ifs[0].addr2), "%s", cidr);
+	}
+
+	/* Routers, parents first. */
+	if (nat_order(t, order) < 0) {
+		plan_err(err, errsize, t, 1, "the routers' behind = chains form a cycle");
+		goto cleanup;
+	}
+	for (int k = 0; k < t->n_nats; k++) {
+		int i = order[k], ni = p->n_nodes;
+		const struct topo_nat *nat = &t->nats[i];
+		struct segment *up = &segs[nat->uplink < 0 ? 0 : nat->uplink + 1];
+		struct segment *lan = &segs[i + 1];
+		struct plan_node *r = node_add(p, "nat-", nat->name, PLAN_ROUTER, i);
+		struct plan_iface *lif;
+		char lan_ip[PLAN_ADDR];
+
+		r->forward = true;
+		r->has_bridge = true;
+		r->impair = nat->uplink_impair;
+		if (attach(p, up, ni, "wan0", nat->wan_addr, err, errsize, t, nat->line) < 0)
+			goto cleanup;
+		if (lan_subnet(t, i, &lan->net, err, errsize) < 0)
+			goto cleanup;
+		lif = iface_add(r, "lan0");
+		lif->bridge = true;
+		if (subnet_host(&lan->net, 1, lan_ip, lif->addr) < 0) {
+			plan_err(err, errsize, t, nat->line, "LAN subnet too small");
+			goto cleanup;
+		}
+		snprintf(r->lan_if, sizeof(r->lan_if), "lan0");
+		subnet_fmt(&lan->net, r->lan_net);
+		lan->node = ni;
+		lan->bridge = "lan0";
+		snprintf(lan->gw, sizeof(lan->gw), "%s", lan_ip);
+		lan->next_host = 10;
+
+		/* A non-translating router's LAN must be routed to from above:
+		 * on every ancestor up to the first translating one, or the internet. */
+		if (!nat->nat) {
+			const char *hop = r->ip;
+			int anc = nat->uplink;
+
+			for (;;) {
+				int an = anc < 0 ? 0 : plan_nat_node(p, anc);
+
+				if (an < 0 || route_add(&p->nodes[an], r->lan_net, hop) < 0) {
+					plan_err(err, errsize, t, nat->line, "too many routes");
+					goto cleanup;
+				}
+				if (anc < 0 || t->nats[anc].nat)
+					break;
+				hop = p->nodes[an].ip;
+				anc = t->nats[anc].uplink;
+			}
+		}
+	}
+
+	/* Peers. */
+	for (int k = 0; k < t->n_peers; k++) {
+		const struct topo_peer *peer = &t->peers[k];
+		struct segment *seg = &segs[peer->behind < 0 ? 0 : peer->behind + 1];
+		int ni = p->n_nodes;
+		struct plan_node *n = node_add(p, "peer-", peer->name, PLAN_PEER, k);
+		struct plan_peer *pp = &p->peers[k];
+
+		if (peer->behind < 0 && seg->next_host < 100)
+			seg->next_host = 100;
+		n->impair = peer->uplink_impair;
+		if (attach(p, seg, ni, "eth0", peer->addr, err, errsize, t, peer->line) < 0)
+			goto cleanup;
+		pp->node = ni;
+		pp->local_port = (uint16_t)(PEER_PORT_BASE + k);
+		snprintf(pp->ip, sizeof(pp->ip), "%s", n->ip);
+		snprintf(pp->public_ip, sizeof(pp->public_ip), "%s", n->ip);
+		/* The internet sees the WAN address of the outermost translating NAT. */
+		for (int up = peer->behind, guard = 0; up >= 0 && guard <= t->n_nats;
+		     up = t->nats[up].uplink, guard++)
+			if (t->nats[up].nat)
+				snprintf(pp->public_ip, sizeof(pp->public_ip), "%s",
+					 p->nodes[plan_nat_node(p, up)].ip);
+	}
+	*out = p;
+	p = NULL;
+	rc = 0;
+cleanup:
+	plan_free(p);
+	free(segs);
+	free(order);
+	return rc;
+}
+
+void plan_free(struct plan *p)
+{
+	if (!p)
+		return;
+	free(p->nodes);
+	free(p->links);
+	free(p);
+}

@@ -1,0 +1,231 @@
+/* The expected-outcome rule, cell by cell, and the plan it runs on. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "expect.h"
+#include "plan.h"
+#include "topo.h"
+
+/* Build a two-peer topology text: each side is "internet", a preset, or a
+ * "k=v,k=v" list of nat keys; extra is appended to [lab]. */
+static char *topo_text(const char *a, const char *b, const char *extra)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	const char *sides[2] = { a, b };
+
+	assert_non_null(f);
+	fprintf(f, "[lab]\ndescription = test\n%s\n", extra ? extra : "");
+	for (int k = 0; k < 2; k++) {
+		if (strcmp(sides[k], "internet") == 0)
+			continue;
+		fprintf(f, "[nat r%d]\n", k);
+		if (strchr(sides[k], '=')) {
+			char *dup = strdup(sides[k]), *save = NULL;
+
+			for (char *kv = strtok_r(dup, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
+				fprintf(f, "%s\n", kv);
+			free(dup);
+		} else {
+			fprintf(f, "preset = %s\n", sides[k]);
+		}
+	}
+	for (int k = 0; k < 2; k++)
+		fprintf(f, "[peer p%d]\nbehind = %s\n", k, strcmp(sides[k], "internet") ? (k ? "r1" : "r0") : "internet");
+	fclose(f);
+	return text;
+}
+
+static enum outcome derive_text(const char *text, char *why, size_t whysize)
+{
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	char err[256];
+	enum outcome o = OUTCOME_UNSET;
+
+	if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
+		fail_msg("parse: %s\n%s", err, text);
+	if (plan_build(t, &p, err, sizeof(err)) < 0)
+		fail_msg("plan: %s", err);
+	assert_int_equal(expect_derive(t, p, &expect_punch_client, &o, why, whysize), 0);
+	plan_free(p);
+	topo_free(t);
+	return o;
+}
+
+static enum outcome derive(const char *a, const char *b, const char *extra)
+{
+	char *text = topo_text(a, b, extra), why[256];
+	enum outcome o = derive_text(text, why, sizeof(why));
+
+	free(text);
+	return o;
+}
+
+#define EXPECT_CELL(a, b, extra, want)                                                          \
+	do {                                                                                    \
+		enum outcome got_ = derive(a, b, extra);                                        \
+		if (got_ != (want))                                                             \
+			fail_msg("%s x %s (%s): derived %s, want %s", a, b, extra ? extra : "", \
+				 topo_outcome_name(got_), topo_outcome_name(want));             \
+		got_ = derive(b, a, extra);                                                     \
+		if (got_ != (want))                                                             \
+			fail_msg("%s x %s (%s): derived %s, want %s", b, a, extra ? extra : "", \
+				 topo_outcome_name(got_), topo_outcome_name(want));             \
+	} while (0)
+
+static void classic_cells(void **state)
+{
+	(void)state;
+	EXPECT_CELL("firewall", "firewall", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("open", "firewall", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("internet", "port-restricted", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("port-restricted", "port-restricted", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("full-cone", "port-restricted", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("restricted-cone", "port-restricted", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("full-cone", "symmetric", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("restricted-cone", "symmetric", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("port-restricted", "symmetric", NULL, OUTCOME_RELAYED);
+	EXPECT_CELL("firewall", "symmetric", NULL, OUTCOME_RELAYED);
+	EXPECT_CELL("symmetric", "symmetric", NULL, OUTCOME_RELAYED);
+	EXPECT_CELL("symmetric", "symmetric", "relay = no", OUTCOME_FAILED);
+	EXPECT_CELL("udp-blocked", "port-restricted", NULL, OUTCOME_FAILED);
+	EXPECT_CELL("udp-blocked", "firewall", NULL, OUTCOME_FAILED);
+	/* An open host can be reached by anyone who can send: even through a symmetric NAT. */
+	EXPECT_CELL("open", "symmetric", NULL, OUTCOME_DIRECT);
+}
+
+static void address_dependent_cells(void **state)
+{
+	(void)state;
+	/* ADM + APDF against a port-restricted cone: the cone's filter drops the new port. */
+	EXPECT_CELL("mapping=address-dependent,filtering=address-and-port-dependent", "port-restricted", NULL,
+		    OUTCOME_RELAYED);
+	/* ADM against a restricted cone: the cone accepts any port of an address it sent to. */
+	EXPECT_CELL("mapping=address-dependent,filtering=address-dependent", "restricted-cone", NULL,
+		    OUTCOME_DIRECT);
+	/* Endpoint-independent filtering on the ADM side lets the first probe in. */
+	EXPECT_CELL("mapping=address-dependent,filtering=endpoint-independent",
+		    "mapping=address-dependent,filtering=address-dependent", NULL, OUTCOME_DIRECT);
+}
+
+static void learning_matters(void **state)
+{
+	struct expect_abilities no_learn = { .learn = false, .privates = true };
+	char *text = topo_text("full-cone", "symmetric", NULL), err[256], why[256];
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	enum outcome o;
+
+	(void)state;
+	assert_int_equal(topo_parse_buffer("t.topo", text, strlen(text), &t, err, sizeof(err)), 0);
+	assert_int_equal(plan_build(t, &p, err, sizeof(err)), 0);
+	assert_int_equal(expect_derive(t, p, &no_learn, &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_RELAYED);
+	assert_int_equal(expect_derive(t, p, &expect_punch_client, &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_DIRECT);
+	plan_free(p);
+	topo_free(t);
+	free(text);
+}
+
+static void classic_modes(void **state)
+{
+	(void)state;
+	/* The fixed-port script works across port-preserving cones... */
+	EXPECT_CELL("port-restricted", "port-restricted", "mode = fixed-port\nrelay = no", OUTCOME_DIRECT);
+	/* ...and not when a NAT picks its own ports. */
+	EXPECT_CELL("port-restricted", "symmetric", "mode = fixed-port\nrelay = no", OUTCOME_FAILED);
+	/* Advertising the local port works only while ports are preserved. */
+	EXPECT_CELL("port-restricted", "port-restricted", "mode = advertise-local\nrelay = no", OUTCOME_DIRECT);
+	EXPECT_CELL("port-restricted", "mapping=endpoint-independent,filtering=address-and-port-dependent,ports=random",
+		    "mode = advertise-local\nrelay = no", OUTCOME_FAILED);
+}
+
+static void shared_routers(void **state)
+{
+	char why[256];
+	/* Two peers behind one NAT reach each other on the LAN, hairpin or not. */
+	static const char same_lan[] = "[lab]\n[nat home]\npreset = symmetric\n"
+				       "[peer a]\nbehind = home\n[peer b]\nbehind = home\n";
+	/* Two subscribers of one carrier NAT, each behind its own home NAT: only the
+	 * carrier NAT's hairpinning joins them. */
+	static const char cgn[] = "[lab]\n[nat cgn]\npreset = port-restricted\nhairpin = %s\n"
+				  "[nat h1]\npreset = port-restricted\nbehind = cgn\n"
+				  "[nat h2]\npreset = port-restricted\nbehind = cgn\n"
+				  "[peer a]\nbehind = h1\n[peer b]\nbehind = h2\n";
+	char text[1024];
+
+	(void)state;
+	assert_int_equal(derive_text(same_lan, why, sizeof(why)), OUTCOME_DIRECT);
+	snprintf(text, sizeof(text), cgn, "yes");
+	assert_int_equal(derive_text(text, why, sizeof(why)), OUTCOME_DIRECT);
+	snprintf(text, sizeof(text), cgn, "no");
+	assert_int_equal(derive_text(text, why, sizeof(why)), OUTCOME_RELAYED);
+}
+
+static void plan_addresses(void **state)
+{
+	static const char text[] = "[lab]\n[nat fw]\npreset = firewall\n[nat home]\npreset = port-restricted\n"
+				   "[peer a]\nbehind = fw\n[peer b]\nbehind = home\n";
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	char err[256];
+	int fw, home;
+
+	(void)state;
+	assert_int_equal(topo_parse_buffer("t.topo", text, sizeof(text) - 1, &t, err, sizeof(err)), 0);
+	assert_int_equal(plan_build(t, &p, err, sizeof(err)), 0);
+	assert_string_equal(p->nodes[0].name, "inet");
+	assert_string_equal(p->server_ip, "203.0.113.10");
+	assert_string_equal(p->server_ip2, "203.0.113.11");
+	fw = plan_nat_node(p, 0);
+	home = plan_nat_node(p, 1);
+	assert_true(fw > 0 && home > 0);
+	assert_string_equal(p->nodes[fw].lan_net, "198.51.100.16/28");
+	assert_string_equal(p->nodes[home].lan_net, "192.168.2.0/24");
+	/* The firewall's hosts are public: the internet routes to them, and they are what the world sees. */
+	assert_string_equal(p->nodes[0].routes[0].dst, "198.51.100.16/28");
+	assert_string_equal(p->nodes[0].routes[0].via, p->nodes[fw].ip);
+	assert_string_equal(p->peers[0].public_ip, p->peers[0].ip);
+	assert_string_equal(p->peers[1].public_ip, p->nodes[home].ip);
+	assert_int_not_equal(p->peers[0].local_port, p->peers[1].local_port);
+	plan_free(p);
+	topo_free(t);
+}
+
+static void plan_rejects(void **state)
+{
+	static const char text[] = "[lab]\n[nat home]\npreset = port-restricted\nlan = 10.9.0.0/30\n"
+				   "[peer a]\nbehind = home\naddress = 10.9.0.1\n[peer b]\nbehind = home\n";
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(topo_parse_buffer("t.topo", text, sizeof(text) - 1, &t, err, sizeof(err)), 0);
+	assert_int_equal(plan_build(t, &p, err, sizeof(err)), -EINVAL);
+	assert_null(p);
+	assert_non_null(strstr(err, "t.topo:"));
+	topo_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(classic_cells),     cmocka_unit_test(address_dependent_cells),
+		cmocka_unit_test(learning_matters),  cmocka_unit_test(classic_modes),
+		cmocka_unit_test(shared_routers),    cmocka_unit_test(plan_addresses),
+		cmocka_unit_test(plan_rejects),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
