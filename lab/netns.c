@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/nsfs.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -211,6 +212,45 @@ cleanup:
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
+	netns_destroy(ns);
+	return err;
+}
+
+int netns_open_path(const char *path, const char *name, struct netns **out)
+{
+	struct netns *ns;
+	struct stat st;
+	int err;
+
+	*out = NULL;
+	if (path == NULL || name == NULL || name[0] == '\0' || strlen(name) >= NETNS_NAME_MAX)
+		return -EINVAL;
+	ns = calloc(1, sizeof(*ns));
+	if (ns == NULL)
+		return -ENOMEM;
+	ns->pid = -1;
+	ns->pidfd = -1;
+	snprintf(ns->name, sizeof(ns->name), "%s", name);
+	ns->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns->fd < 0) {
+		err = -errno;
+		log_warn("netns %s: open %s", name, path);
+		goto cleanup;
+	}
+	/* Refuse anything setns(CLONE_NEWNET) would refuse later. */
+	if (ioctl(ns->fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		err = -EINVAL;
+		log_warnx("netns %s: %s is not a network namespace", name, path);
+		goto cleanup;
+	}
+	if (fstat(ns->fd, &st) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	ns->inode = (unsigned long)st.st_ino;
+	*out = ns;
+	return 0;
+cleanup:
 	netns_destroy(ns);
 	return err;
 }

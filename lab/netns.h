@@ -27,6 +27,11 @@ struct netns;
  * another thread; the holder's own failure, e.g. -EPERM from unshare). */
 int netns_create(const char *name, struct netns **out);
 
+/* Open an existing network namespace by path (e.g. /run/netns/NAME, or
+ * /proc/PID/ns/net) without a holder: destroying it only closes our fd.
+ * Returns 0 or -errno (-EINVAL if path is not a network namespace). */
+int netns_open_path(const char *path, const char *name, struct netns **out);
+
 /* Kill and reap the holder and close our handle on the namespace. The
  * namespace disappears once nothing else (a socket opened in it, another
  * process) references it. NULL is fine. */
@@ -36,7 +41,7 @@ void netns_destroy(struct netns *ns);
  * until netns_destroy(). */
 int netns_fd(const struct netns *ns);
 const char *netns_name(const struct netns *ns);
-/* The holder's PID. */
+/* The holder's PID, or -1 for netns_open_path(). */
 pid_t netns_pid(const struct netns *ns);
 /* The namespace's inode number (what `ls -l /proc/PID/ns/net` shows). */
 unsigned long netns_inode(const struct netns *ns);

@@ -316,7 +316,9 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 			 t->inet_subnet);
 		goto cleanup;
 	}
-	br = iface_add(inet, "br0");
+	br = iface_add(inet, "br0"); /* a node's first interface: never NULL */
+	if (!br)
+		goto cleanup;
 	br->bridge = true;
 	if (subnet_host(&segs[0].net, 1, inet->ip, br->addr) < 0) {
 		plan_err(err, errsize, t, 1, "internet subnet too small");
@@ -374,6 +376,8 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		if (lan_subnet(t, i, &lan->net, err, errsize) < 0)
 			goto cleanup;
 		lif = iface_add(r, "lan0");
+		if (!lif)
+			goto cleanup;
 		lif->bridge = true;
 		if (subnet_host(&lan->net, 1, lan_ip, lif->addr) < 0) {
 			plan_err(err, errsize, t, nat->line, "LAN subnet too small");

@@ -742,6 +742,26 @@ static void test_count_and_length_rules(void **state)
 	m.u.peer.n_private = WIRE_MAX_PRIVATE + 1;
 	expect_build_rejected(&m);
 	expect_byte_rejected(1, 8 + 1, 5);
+	/* five endpoints that the body really holds (an empty session name
+	 * leaves room for them within the largest HELLO length) */
+	{
+		uint8_t hello[8 + 5 + 5 * WIRE_EP_LEN];
+
+		memset(hello, 0, sizeof(hello));
+		memcpy(hello, (const uint8_t[]){ 0x50, 0x4c, 1, WIRE_HELLO }, 4);
+		for (int k = 0; k < 5; k++) {
+			hello[8 + 5 + k * WIRE_EP_LEN] = 4;
+			hello[8 + 5 + k * WIRE_EP_LEN + 4] = 192;
+		}
+		set_body_len(hello, 5 + 5 * WIRE_EP_LEN);
+		hello[8 + 1] = 5;
+		assert_int_equal(wire_parse(hello, sizeof(hello), &out), -1);
+		/* the same with four is valid */
+		set_body_len(hello, 5 + 4 * WIRE_EP_LEN);
+		hello[8 + 1] = 4;
+		assert_int_equal(wire_parse(hello, sizeof(hello), &out), (int)sizeof(hello) - WIRE_EP_LEN);
+		assert_int_equal(out.u.hello.n_private, 4);
+	}
 	expect_byte_rejected(1, 8 + 1, 3);
 	expect_byte_rejected(2, 8 + 1, 0);
 	expect_byte_rejected(2, 8 + 1, 2);
