@@ -1,0 +1,133 @@
+/* natgen: print the router ruleset lab/nat.c generates for a behaviour.
+ *
+ *   natgen --mapping eim --filtering apdf --ports preserve [--hairpin] [--udp-blocked]
+ *          [--timeout-ms N] --wan-ip 203.0.113.20 --lan-net 10.0.1.0/24
+ *          [--wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64] [--wan-if wan0] [--lan-if lan0]
+ *
+ * --mapping none means no translation (a firewall, or an open router with
+ * --filtering open). Exit status: 0 printed, 2 the combination cannot be built
+ * (the reason on stderr), 1 a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "nat.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: natgen --mapping none|eim|adm|apdm --filtering open|eif|adf|apdf\n"
+		"              [--ports preserve|random|sequential] [--hairpin] [--udp-blocked]\n"
+		"              [--timeout-ms N] [--wan-if IF] [--lan-if IF] [--wan-ip A] [--lan-net N]\n"
+		"              [--wan-ip6 A] [--lan-net6 N]\n");
+}
+
+/* Look a short name up through one of nat.h's name functions. */
+static int lookup(const char *(*name)(int), int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (name(i) && strcmp(name(i), s) == 0)
+			return i;
+	return -1;
+}
+
+static const char *mapping_name(int v) { return nat_mapping_name((enum nat_mapping)v); }
+static const char *filtering_name(int v) { return nat_filtering_name((enum nat_filtering)v); }
+static const char *ports_name(int v) { return nat_ports_name((enum nat_ports)v); }
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mapping", required_argument, NULL, 'm' },
+		{ "filtering", required_argument, NULL, 'f' },
+		{ "ports", required_argument, NULL, 'p' },
+		{ "hairpin", no_argument, NULL, 'H' },
+		{ "udp-blocked", no_argument, NULL, 'U' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "wan-if", required_argument, NULL, 'w' },
+		{ "lan-if", required_argument, NULL, 'l' },
+		{ "wan-ip", required_argument, NULL, 'a' },
+		{ "lan-net", required_argument, NULL, 'n' },
+		{ "wan-ip6", required_argument, NULL, 'A' },
+		{ "lan-net6", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nat_behavior b = { .mapping = MAP_NONE, .filtering = FILTER_APDF, .ports = PORTS_PRESERVE };
+	struct nat_ifaces ifc = { .wan_if = "wan0", .lan_if = "lan0" };
+	char err[256];
+	char *text = NULL;
+	int c, v, ret;
+
+	log_init("natgen", LOG_LVL_INFO);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if ((v = lookup(mapping_name, 4, optarg)) < 0)
+				goto bad;
+			b.mapping = (enum nat_mapping)v;
+			break;
+		case 'f':
+			if ((v = lookup(filtering_name, 4, optarg)) < 0)
+				goto bad;
+			b.filtering = (enum nat_filtering)v;
+			break;
+		case 'p':
+			if ((v = lookup(ports_name, 3, optarg)) < 0)
+				goto bad;
+			b.ports = (enum nat_ports)v;
+			break;
+		case 'H':
+			b.hairpin = true;
+			break;
+		case 'U':
+			b.udp_blocked = true;
+			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			unsigned long ms = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || ms > UINT32_MAX || optarg[0] == '-')
+				goto bad;
+			b.udp_timeout_ms = (uint32_t)ms;
+			break;
+		}
+		case 'w': ifc.wan_if = optarg; break;
+		case 'l': ifc.lan_if = optarg; break;
+		case 'a': ifc.wan_ip = optarg; break;
+		case 'n': ifc.lan_net = optarg; break;
+		case 'A': ifc.wan_ip6 = optarg; break;
+		case 'N': ifc.lan_net6 = optarg; break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 1;
+	}
+	ret = nat_ruleset(&b, b.mapping != MAP_NONE, &ifc, &text, err, sizeof(err));
+	if (ret == -EINVAL) {
+		log_warnx("cannot build: %s", err);
+		return 2;
+	}
+	if (ret < 0) {
+		errno = -ret;
+		log_warn("nat_ruleset");
+		return 1;
+	}
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) == 0 ? 0 : 1;
+bad:
+	log_warnx("bad value for --%s: \"%s\"", opts[c == 'm' ? 0 : c == 'f' ? 1 : c == 'p' ? 2 : 5].name, optarg);
+	usage();
+	return 1;
+}
