@@ -937,7 +937,7 @@ static int section_open_node(struct parser *ps, bool nat, const char *name)
 		ps->lines = ps->peer_aux[ps->cur].lines;
 		ps->keys = peer_keys;
 	}
-	snprintf(ps->label, sizeof(ps->label), "[%s %s]", nat ? "nat" : "peer", name);
+	snprintf(ps->label, sizeof(ps->label), "[%s %.15s]", nat ? "nat" : "peer", name);
 	return 0;
 }
 

@@ -1,0 +1,734 @@
+/* Unit tests of the topology parser: good files give the right model, key by
+ * key; every kind of error gives its "file:line: message"; presets, overrides
+ * and limits. Runs under ASan, so a leak on any path fails the test. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "topo.h"
+
+/* Test inputs live next to this file, wherever make is run from. */
+static const char *input(const char *name)
+{
+	static char path[4096];
+	const char *src = __FILE__;
+	const char *slash = strrchr(src, '/');
+
+	snprintf(path, sizeof(path), "%.*s/topo/%s", slash ? (int)(slash - src) : 1,
+		 slash ? src : ".", name);
+	return path;
+}
+
+static struct topo *parse_ok(const char *text)
+{
+	struct topo *t = NULL;
+	char err[512] = "";
+	int rc = topo_parse_buffer("t.topo", text, strlen(text), &t, err, sizeof(err));
+
+	if (rc != 0)
+		fail_msg("unexpected error %d: %s\n--- input:\n%s", rc, err, text);
+	assert_non_null(t);
+	return t;
+}
+
+/* The parse must fail with -EINVAL, *out NULL, and err starting with
+ * "t.topo:LINE: " and containing want. */
+static void parse_bad(const char *text, int line, const char *want)
+{
+	struct topo *t = (struct topo *)1;
+	char err[512] = "", prefix[32];
+	int rc = topo_parse_buffer("t.topo", text, strlen(text), &t, err, sizeof(err));
+
+	snprintf(prefix, sizeof(prefix), "t.topo:%d: ", line);
+	if (rc != -EINVAL || t != NULL || strncmp(err, prefix, strlen(prefix)) != 0 ||
+	    !strstr(err, want))
+		fail_msg("rc %d, got \"%s\", wanted \"%s...%s\"\n--- input:\n%s", rc, err, prefix,
+			 want, text);
+}
+
+#define PEERS "[peer alice]\nbehind = internet\n[peer bob]\nbehind = internet\n"
+
+static void test_full_file(void **state)
+{
+	struct topo *t = NULL;
+	char err[512];
+	const struct topo_nat *cgn, *a, *b;
+	const struct topo_peer *alice, *bob;
+
+	(void)state;
+	assert_int_equal(topo_parse_file(input("full.topo"), &t, err, sizeof(err)), 0);
+	assert_string_equal(t->path, input("full.topo"));
+	assert_string_equal(t->description,
+			    "Every key set: a CGN in front of a home, and a symmetric NAT");
+	assert_int_equal(t->expect, OUTCOME_RELAYED);
+	assert_string_equal(t->expect_why, "symmetric on one side, and the CGN adds a second mapping");
+	assert_int_equal(t->mode, MODE_ADVERTISE_LOCAL);
+	assert_true(t->relay);
+	assert_int_equal(t->timeout_ms, 60000);
+	assert_int_equal(t->punch_timeout_ms, 2500);
+	assert_int_equal(t->messages, 1000);
+	assert_false(t->ipv6);
+	assert_string_equal(t->inet_subnet, "198.51.100.0/24");
+	assert_string_equal(t->inet_subnet6, "2001:db8:1::/64");
+	assert_string_equal(t->server.addr, "198.51.100.10");
+	assert_string_equal(t->server.addr2, "198.51.100.11");
+	assert_string_equal(t->programs.server, "/usr/bin/my-server --port {server_port}");
+	assert_string_equal(t->programs.client, "/usr/bin/my-client {server} {session} {peer} {role}");
+
+	assert_int_equal(t->n_nats, 3);
+	cgn = &t->nats[0];
+	a = &t->nats[1];
+	b = &t->nats[2];
+	assert_string_equal(cgn->name, "cgn");
+	assert_int_equal(cgn->line, 24);
+	assert_string_equal(cgn->preset, "port-restricted"); /* alias, stored canonical */
+	assert_true(cgn->nat);
+	assert_int_equal(cgn->behavior.mapping, MAP_EIM);
+	assert_int_equal(cgn->behavior.filtering, FILTER_APDF);
+	assert_int_equal(cgn->behavior.ports, PORTS_SEQUENTIAL);
+	assert_false(cgn->behavior.hairpin);
+	assert_false(cgn->behavior.udp_blocked);
+	assert_int_equal(cgn->behavior.udp_timeout_ms, 120000);
+	assert_int_equal(cgn->uplink, -1);
+	assert_null(cgn->rules_file);
+	assert_string_equal(cgn->wan_addr, "198.51.100.20");
+	assert_string_equal(cgn->lan_subnet, "100.64.0.0/10");
+	assert_int_equal(cgn->uplink_impair.delay_ms, 20);
+	assert_int_equal(cgn->uplink_impair.jitter_ms, 5);
+	assert_int_equal(cgn->uplink_impair.loss_ppm, 5000);
+
+	assert_string_equal(a->name, "home-a");
+	assert_string_equal(a->preset, "");
+	assert_true(a->nat);
+	assert_int_equal(a->behavior.mapping, MAP_ADM);
+	assert_int_equal(a->behavior.filtering, FILTER_EIF);
+	assert_int_equal(a->behavior.ports, PORTS_RANDOM);
+	assert_true(a->behavior.hairpin);
+	assert_false(a->behavior.udp_blocked);
+	assert_int_equal(a->behavior.udp_timeout_ms, 0);
+	assert_int_equal(a->uplink, 0);
+	assert_string_equal(a->wan_addr, "100.64.0.20");
+	assert_string_equal(a->lan_subnet, "10.0.1.0/24");
+
+	assert_string_equal(b->preset, "symmetric");
+	assert_int_equal(b->behavior.mapping, MAP_APDM);
+	assert_int_equal(b->behavior.filtering, FILTER_ADF); /* override of the preset */
+	assert_int_equal(b->behavior.ports, PORTS_RANDOM);
+	assert_int_equal(b->uplink, -1);
+	assert_int_equal(b->uplink_impair.loss_ppm, 1000000);
+	assert_string_equal(b->wan_addr, "");
+
+	assert_int_equal(t->n_peers, 2);
+	alice = &t->peers[0];
+	bob = &t->peers[1];
+	assert_string_equal(alice->name, "alice");
+	assert_int_equal(alice->behind, 1);
+	assert_string_equal(alice->addr, "10.0.1.10");
+	assert_int_equal(alice->uplink_impair.delay_ms, 1000);
+	assert_true(alice->keepalive);
+	assert_int_equal(alice->start_delay_ms, 500);
+	assert_string_equal(bob->name, "bob");
+	assert_int_equal(bob->behind, 2);
+	assert_string_equal(bob->addr, "");
+	assert_int_equal(bob->uplink_impair.loss_ppm, 10000);
+	assert_false(bob->keepalive);
+	topo_free(t);
+}
+
+static void test_defaults(void **state)
+{
+	struct topo *t = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(topo_parse_file(input("minimal.topo"), &t, err, sizeof(err)), 0);
+	assert_null(t->description);
+	assert_int_equal(t->expect, OUTCOME_UNSET);
+	assert_null(t->expect_why);
+	assert_int_equal(t->mode, MODE_RENDEZVOUS);
+	assert_true(t->relay);
+	assert_int_equal(t->timeout_ms, 10000);
+	assert_int_equal(t->punch_timeout_ms, 3000);
+	assert_int_equal(t->messages, 5);
+	assert_false(t->ipv6);
+	assert_string_equal(t->inet_subnet, "");
+	assert_string_equal(t->inet_subnet6, "");
+	assert_string_equal(t->server.addr, "");
+	assert_null(t->programs.server);
+	assert_null(t->programs.client);
+	assert_int_equal(t->n_nats, 2);
+	assert_int_equal(t->nats[1].uplink, -1);
+	assert_int_equal(t->nats[1].line, 4);
+	assert_int_equal(t->peers[0].behind, 0);
+	assert_int_equal(t->peers[1].behind, 1);
+	assert_int_equal(t->peers[1].line, 10);
+	topo_free(t);
+}
+
+static void test_ipv6_fixed_port(void **state)
+{
+	struct topo *t = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(topo_parse_file(input("ipv6-firewalls.topo"), &t, err, sizeof(err)), 0);
+	assert_true(t->ipv6);
+	assert_int_equal(t->mode, MODE_FIXED_PORT);
+	assert_false(t->relay); /* fixed-port has no server, so no relay */
+	assert_false(t->nats[0].nat);
+	assert_string_equal(t->nats[0].preset, "firewall");
+	assert_int_equal(t->nats[0].behavior.mapping, MAP_NONE);
+	assert_int_equal(t->nats[0].behavior.filtering, FILTER_APDF);
+	assert_false(t->nats[1].nat);
+	assert_int_equal(t->nats[1].behavior.filtering, FILTER_OPEN);
+	assert_string_equal(t->peers[0].addr, "2001:db8:a::10");
+	topo_free(t);
+}
+
+static void test_crlf_bom_same_lan(void **state)
+{
+	struct topo *t = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(topo_parse_file(input("crlf-same-lan.topo"), &t, err, sizeof(err)), 0);
+	assert_string_equal(t->description, "CRLF line ends and a BOM");
+	assert_int_equal(t->n_nats, 1);
+	assert_true(t->nats[0].behavior.hairpin);
+	assert_int_equal(t->peers[0].behind, 0);
+	assert_int_equal(t->peers[1].behind, 0);
+	topo_free(t);
+}
+
+static void test_bad_files(void **state)
+{
+	struct topo *t = (struct topo *)1;
+	char err[512];
+	char want[600];
+
+	(void)state;
+	assert_int_equal(topo_parse_file(input("bad-cycle.topo"), &t, err, sizeof(err)), -EINVAL);
+	assert_null(t);
+	snprintf(want, sizeof(want), "%s:6: behind = b makes a cycle", input("bad-cycle.topo"));
+	assert_non_null(strstr(err, want));
+	assert_int_equal(topo_parse_file(input("bad-one-peer.topo"), &t, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:5: end of file: a topology needs exactly two [peer] "
+		 "sections, found 1", input("bad-one-peer.topo"));
+	assert_string_equal(err, want);
+	assert_int_equal(topo_parse_file(input("bad-long-line.topo"), &t, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: line too long", input("bad-long-line.topo"));
+	assert_non_null(strstr(err, want));
+	assert_int_equal(topo_parse_file(input("no-such.topo"), &t, err, sizeof(err)), -ENOENT);
+	assert_null(t);
+	assert_non_null(strstr(err, "no-such.topo: No such file or directory"));
+	/* err may be NULL */
+	assert_int_equal(topo_parse_file(input("bad-cycle.topo"), &t, NULL, 0), -EINVAL);
+}
+
+static void test_presets(void **state)
+{
+	static const struct {
+		const char *name;
+		bool nat;
+		enum nat_mapping m;
+		enum nat_filtering f;
+		enum nat_ports p;
+		bool blocked;
+	} want[] = {
+		{ "open", false, MAP_NONE, FILTER_OPEN, PORTS_PRESERVE, false },
+		{ "firewall", false, MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false },
+		{ "outbound-only", false, MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false },
+		{ "full-cone", true, MAP_EIM, FILTER_EIF, PORTS_PRESERVE, false },
+		{ "full", true, MAP_EIM, FILTER_EIF, PORTS_PRESERVE, false },
+		{ "restricted-cone", true, MAP_EIM, FILTER_ADF, PORTS_PRESERVE, false },
+		{ "address-restricted", true, MAP_EIM, FILTER_ADF, PORTS_PRESERVE, false },
+		{ "port-restricted", true, MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false },
+		{ "Port-Restricted-Cone", true, MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false },
+		{ "symmetric", true, MAP_APDM, FILTER_APDF, PORTS_RANDOM, false },
+		{ "udp-blocked", true, MAP_EIM, FILTER_APDF, PORTS_PRESERVE, true },
+	};
+	struct nat_behavior b;
+	bool nat;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		memset(&b, 0xff, sizeof(b));
+		assert_int_equal(topo_preset(want[i].name, &b, &nat), 0);
+		assert_int_equal(nat, want[i].nat);
+		assert_int_equal(b.mapping, want[i].m);
+		assert_int_equal(b.filtering, want[i].f);
+		assert_int_equal(b.ports, want[i].p);
+		assert_int_equal(b.udp_blocked, want[i].blocked);
+		assert_false(b.hairpin);
+		assert_int_equal(b.udp_timeout_ms, 0);
+	}
+	assert_int_equal(topo_preset("cone", &b, &nat), -ENOENT);
+	assert_int_equal(topo_preset("", &b, &nat), -ENOENT);
+}
+
+static void test_overrides(void **state)
+{
+	struct topo *t;
+
+	(void)state;
+	/* Explicit keys win over the preset whatever their order. */
+	t = parse_ok("[nat n]\nmapping = endpoint-independent\npreset = symmetric\n"
+		     "ports = preserve\n[peer a]\nbehind = n\n[peer b]\nbehind = n\n");
+	assert_string_equal(t->nats[0].preset, "symmetric");
+	assert_int_equal(t->nats[0].behavior.mapping, MAP_EIM);
+	assert_int_equal(t->nats[0].behavior.filtering, FILTER_APDF);
+	assert_int_equal(t->nats[0].behavior.ports, PORTS_PRESERVE);
+	assert_true(t->nats[0].nat);
+	topo_free(t);
+	/* mapping = none on a NAT preset turns it into a firewall. */
+	t = parse_ok("[nat n]\npreset = full-cone\nmapping = none\n" PEERS);
+	assert_false(t->nats[0].nat);
+	assert_int_equal(t->nats[0].behavior.filtering, FILTER_EIF);
+	topo_free(t);
+	/* Only mapping given: Linux conntrack's filtering (APDF); only filtering: EIM. */
+	t = parse_ok("[nat n]\nmapping = APDM\n[nat m]\nfiltering = adf\nblock-udp = yes\n" PEERS);
+	assert_int_equal(t->nats[0].behavior.mapping, MAP_APDM);
+	assert_int_equal(t->nats[0].behavior.filtering, FILTER_APDF);
+	assert_int_equal(t->nats[0].behavior.ports, PORTS_PRESERVE);
+	assert_int_equal(t->nats[1].behavior.mapping, MAP_EIM);
+	assert_int_equal(t->nats[1].behavior.filtering, FILTER_ADF);
+	assert_true(t->nats[1].behavior.udp_blocked);
+	topo_free(t);
+	/* udp-blocked preset can be un-blocked. */
+	t = parse_ok("[nat n]\npreset = udp-blocked\nblock-udp = no\n" PEERS);
+	assert_false(t->nats[0].behavior.udp_blocked);
+	topo_free(t);
+}
+
+static void test_values(void **state)
+{
+	static const struct {
+		const char *text;
+		uint32_t ms;
+	} durations[] = {
+		{ "100ms", 100 }, { "3s", 3000 }, { "1m", 60000 }, { "60m", 3600000 },
+		{ "3600s", 3600000 }, { "0001s", 1000 },
+	};
+	static const struct {
+		const char *text;
+		uint32_t ppm;
+	} losses[] = {
+		{ "0%", 0 }, { "1%", 10000 }, { "0.5%", 5000 }, { "0.0001%", 1 }, { "12.25%", 122500 },
+		{ "100%", 1000000 }, { "100.0%", 1000000 },
+	};
+	static const char *const trues[] = { "yes", "true", "on", "1", "YES", "True" };
+	static const char *const falses[] = { "no", "false", "off", "0", "No" };
+	char text[512];
+	struct topo *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		snprintf(text, sizeof(text), "[lab]\ntimeout = %s\npunch-timeout = 100ms\n" PEERS,
+			 durations[i].text);
+		if (durations[i].ms <= 100)
+			snprintf(text, sizeof(text), "[lab]\npunch-timeout = %s\n" PEERS,
+				 durations[i].text);
+		t = parse_ok(text);
+		assert_int_equal(durations[i].ms <= 100 ? t->punch_timeout_ms : t->timeout_ms,
+				 durations[i].ms);
+		topo_free(t);
+	}
+	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
+		snprintf(text, sizeof(text), "[peer a]\nbehind = internet\nloss = %s\n"
+			 "[peer b]\nbehind = internet\n", losses[i].text);
+		t = parse_ok(text);
+		assert_int_equal(t->peers[0].uplink_impair.loss_ppm, losses[i].ppm);
+		topo_free(t);
+	}
+	for (size_t i = 0; i < sizeof(trues) / sizeof(trues[0]); i++) {
+		snprintf(text, sizeof(text), "[lab]\nrelay = %s\n" PEERS, trues[i]);
+		t = parse_ok(text);
+		assert_true(t->relay);
+		topo_free(t);
+	}
+	for (size_t i = 0; i < sizeof(falses) / sizeof(falses[0]); i++) {
+		snprintf(text, sizeof(text), "[lab]\nrelay = %s\n" PEERS, falses[i]);
+		t = parse_ok(text);
+		assert_false(t->relay);
+		topo_free(t);
+	}
+	/* Whitespace, ':' separator, comments, blank lines and a missing final newline. */
+	t = parse_ok("\n  ; comment\n\t# comment\n[ lab ]   ; comment\n  messages:1\n"
+		     "description=  spaced out   ; and a comment\n"
+		     "[peer   a  ]\nbehind = internet\n[peer b]\nbehind = internet");
+	assert_int_equal(t->messages, 1);
+	assert_string_equal(t->description, "spaced out");
+	assert_string_equal(t->peers[0].name, "a");
+	topo_free(t);
+	/* Without whitespace before it, ';' is part of the value; '#' never starts an inline comment. */
+	t = parse_ok("[lab]\ndescription = a;b # c\n" PEERS);
+	assert_string_equal(t->description, "a;b # c");
+	topo_free(t);
+	/* Limits that are allowed. */
+	t = parse_ok("[lab]\nmessages = 1000\ntimeout = 60m\n" PEERS);
+	topo_free(t);
+	t = parse_ok("[nat abcdefghijklmno]\npreset = open\n[peer a-1]\nbehind = abcdefghijklmno\n"
+		     "[peer 0b]\nbehind = internet\n");
+	assert_string_equal(t->nats[0].name, "abcdefghijklmno");
+	topo_free(t);
+}
+
+static void test_syntax_errors(void **state)
+{
+	(void)state;
+	parse_bad("[lab]\ndescription = x\nthis line has no separator\n" PEERS, 3,
+		  "expected 'key = value', a [section] or a comment");
+	parse_bad("[lab\n", 1, "section header without ']'");
+	parse_bad("[lab] trailing\n", 1, "unexpected text after ']'");
+	parse_bad("[router x]\n", 1, "unknown section type '[router x]'");
+	parse_bad("[]\n", 1, "unknown section type '[]'");
+	parse_bad("description = x\n", 1, "'description' outside of any section");
+	parse_bad("[lab]\nfoo = 1\n", 2, "unknown key 'foo' in [lab] (known: description, expect,");
+	parse_bad("[nat n]\npreset = open\nmaping = eim\n", 3, "unknown key 'maping' in [nat n]");
+	parse_bad("[peer a]\nbehind = internet\nbehnd = x\n", 3, "unknown key 'behnd' in [peer a]");
+	parse_bad("[server]\nport = 1\n", 2, "unknown key 'port' in [server]");
+	parse_bad("[lab]\nmessages = 1\n\nmessages = 2\n", 4,
+		  "messages given twice in [lab] (first on line 2)");
+	parse_bad("[lab]\n[lab]\n", 2, "[lab] given twice");
+	parse_bad("[server]\n[server]\n", 2, "[server] given twice");
+	parse_bad("[programs]\n[programs]\n", 2, "[programs] given twice");
+	parse_bad("[lab x]\n", 1, "[lab] takes no name");
+	parse_bad("[nat]\n", 1, "[nat] needs a name: [nat NAME]");
+	parse_bad("[peer   ]\n", 1, "[peer] needs a name");
+	parse_bad("[nat a]\npreset = open\n[peer a]\n", 3,
+		  "the name 'a' is already used on line 1");
+	parse_bad("[peer a]\nbehind = internet\n[peer a]\n", 3, "the name 'a' is already used on line 1");
+	parse_bad("[nat Home]\n", 1, "bad name 'Home'");
+	parse_bad("[nat -a]\n", 1, "bad name '-a'");
+	parse_bad("[nat a_b]\n", 1, "bad name 'a_b'");
+	parse_bad("[nat abcdefghijklmnop]\n", 1, "bad name 'abcdefghijklmnop': names are 1 to 15");
+	parse_bad("[nat two words]\n", 1, "bad name 'two words'");
+	parse_bad("[nat internet]\n", 1, "'internet' is reserved");
+	parse_bad("[lab]\ndescription =\n", 2, "description has an empty value");
+	parse_bad("[lab]\ntimeout = ; nothing\n", 2, "timeout has an empty value");
+	parse_bad(PEERS "[peer carol]\n", 5, "a third [peer]: a topology has exactly two peers");
+	parse_bad("[lab]\n", 1, "end of file: a topology needs exactly two [peer] sections, found 0");
+	parse_bad("", 1, "found 0");
+	parse_bad("[lab]\ndescription = a\001b\n", 2, "control character 0x01");
+	parse_bad("[lab]\r\ndescription = a\rb\r\n", 2, "control character 0x0d");
+}
+
+static void test_value_errors(void **state)
+{
+	(void)state;
+	parse_bad("[lab]\nexpect = works\n", 2,
+		  "bad value 'works' for expect: expected direct | relayed | failed");
+	parse_bad("[lab]\nmode = magic\n", 2,
+		  "bad value 'magic' for mode: expected rendezvous | advertise-local | fixed-port");
+	parse_bad("[lab]\nrelay = maybe\n", 2, "bad value 'maybe' for relay: expected yes | no");
+	parse_bad("[lab]\nipv6 = 2\n", 2, "bad value '2' for ipv6");
+	parse_bad("[lab]\ntimeout = 10\n", 2, "bad duration '10' for timeout: expected a whole "
+		  "number and a unit, ms, s or m");
+	parse_bad("[lab]\ntimeout = 1.5s\n", 2, "bad duration '1.5s'");
+	parse_bad("[lab]\ntimeout = -1s\n", 2, "bad duration '-1s'");
+	parse_bad("[lab]\ntimeout = 10 s\n", 2, "bad duration '10 s'");
+	parse_bad("[lab]\ntimeout = 1h\n", 2, "bad duration '1h'");
+	parse_bad("[lab]\ntimeout = 9999999999s\n", 2, "bad duration");
+	parse_bad("[lab]\ntimeout = 99ms\n", 2, "timeout = 99ms is out of range: 100ms to 3600s");
+	parse_bad("[lab]\ntimeout = 61m\n", 2, "timeout = 61m is out of range");
+	parse_bad("[lab]\nmessages = 0\n", 2, "messages = 0 is out of range: 1 to 1000");
+	parse_bad("[lab]\nmessages = 1001\n", 2, "messages = 1001 is out of range: 1 to 1000");
+	parse_bad("[lab]\nmessages = 99999999999999999999\n", 2, "bad value '99999999999999999999' "
+		  "for messages: expected a whole number, 1 to 1000");
+	parse_bad("[lab]\nmessages = +5\n", 2, "bad value '+5' for messages");
+	parse_bad("[lab]\ninternet = 203.0.113.0\n", 2, "bad subnet '203.0.113.0' for internet: "
+		  "expected ADDRESS/PREFIX");
+	parse_bad("[lab]\ninternet = 203.0.113.0/33\n", 2, "bad subnet");
+	parse_bad("[lab]\ninternet = 203.0.113.0/31\n", 2, "prefix length must be 8 to 30");
+	parse_bad("[lab]\ninternet = 203.0.113.0/x\n", 2, "bad subnet");
+	parse_bad("[lab]\ninternet = 203.0.113.300/24\n", 2, "bad subnet");
+	parse_bad("[lab]\ninternet = 203.0.113.1/24\n", 2,
+		  "has host bits set (did you mean 203.0.113.0/24?)");
+	parse_bad("[lab]\ninternet = 8.8.8.0/24\n", 2, "is outside the ranges a lab may use");
+	parse_bad("[lab]\ninternet = 2001:db8::/64\n", 2, "expected an IPv4 subnet");
+	parse_bad("[lab]\ninternet6 = 203.0.113.0/24\n", 2, "expected an IPv6 subnet");
+	parse_bad("[lab]\ninternet6 = 2001:db8::/127\n", 2, "prefix length must be 16 to 126");
+	parse_bad("[server]\naddress = 203.0.113.999\n", 2, "bad address '203.0.113.999' for address");
+	parse_bad("[server]\naddress = 203.0.113.9/24\n", 2, "expected an address without a prefix");
+	parse_bad("[server]\naddress = 1.1.1.1\n", 2, "outside the ranges a lab may use");
+	parse_bad("[programs]\nclient = prog {srv}\n", 2, "client: unknown placeholder '{srv}'");
+	parse_bad("[programs]\nserver = prog {server\n", 2, "server: '{' without '}'");
+	parse_bad("[programs]\nserver = prog }\n", 2, "server: '}' without '{'");
+	parse_bad("[nat n]\npreset = cone\n", 2, "unknown preset 'cone': expected open | firewall");
+	parse_bad("[nat n]\nmapping = cone\n", 2, "bad value 'cone' for mapping: expected none | "
+		  "endpoint-independent | address-dependent | address-and-port-dependent");
+	parse_bad("[nat n]\nfiltering = x\n", 2, "bad value 'x' for filtering");
+	parse_bad("[nat n]\nports = odd\n", 2,
+		  "bad value 'odd' for ports: expected preserve | random | sequential");
+	parse_bad("[nat n]\nudp-timeout = 1500ms\n", 2, "conntrack timeouts are whole seconds");
+	parse_bad("[nat n]\nudp-timeout = 0s\n", 2, "udp-timeout = 0s is out of range");
+	parse_bad("[nat n]\nbehind = Not-A-Name\n", 2, "bad value 'Not-A-Name' for behind");
+	parse_bad("[nat n]\nlan = 10.0.0.0/7\n", 2, "prefix length must be 8 to 30");
+	parse_bad("[nat n]\nloss = 1\n", 2, "bad value '1' for loss: expected a percentage");
+	parse_bad("[nat n]\nloss = 1.%\n", 2, "bad value '1.%' for loss");
+	parse_bad("[nat n]\nloss = .5%\n", 2, "bad value '.5%' for loss");
+	parse_bad("[nat n]\nloss = 0.00001%\n", 2, "bad value '0.00001%' for loss");
+	parse_bad("[nat n]\nloss = 100.5%\n", 2, "loss = 100.5% is out of range: 0% to 100%");
+	parse_bad("[nat n]\nloss = 1000%\n", 2, "bad value '1000%' for loss");
+	parse_bad("[peer a]\ndelay = 11s\n", 2, "delay = 11s is out of range");
+	parse_bad("[peer a]\nkeepalive = sometimes\n", 2, "bad value 'sometimes' for keepalive");
+}
+
+static void test_semantic_errors(void **state)
+{
+	(void)state;
+	parse_bad("[nat n]\nports = random\nhairpin = yes\n" PEERS, 1,
+		  "[nat n]: give a preset or mapping and filtering");
+	parse_bad("[nat n]\nmapping = eim\nfiltering = none\n" PEERS, 3,
+		  "[nat n]: filtering = none needs mapping = none");
+	parse_bad("[nat n]\npreset = firewall\nports = random\n" PEERS, 3,
+		  "[nat n]: ports needs a translating NAT");
+	parse_bad("[nat n]\npreset = open\nhairpin = yes\n" PEERS, 3,
+		  "[nat n]: hairpin needs a translating NAT");
+	parse_bad("[nat n]\npreset = open\ndelay = 5ms\njitter = 6ms\n" PEERS, 4,
+		  "[nat n]: jitter must not exceed delay");
+	parse_bad("[peer a]\nbehind = internet\njitter = 1ms\n[peer b]\nbehind = internet\n", 3,
+		  "[peer a]: jitter must not exceed delay");
+	parse_bad("[peer a]\naddress = 203.0.113.5\n[peer b]\nbehind = internet\n", 1,
+		  "[peer a]: behind is required");
+	parse_bad("[nat n]\npreset = open\nbehind = m\n" PEERS, 3,
+		  "behind = m: there is no [nat m] (known: internet, n)");
+	parse_bad("[nat n]\npreset = open\n[peer a]\nbehind = x\n[peer b]\nbehind = n\n", 4,
+		  "behind = x: there is no [nat x]");
+	parse_bad("[nat n]\npreset = open\nbehind = n\n" PEERS, 3, "behind = n makes a cycle");
+	parse_bad("[nat a]\npreset=open\nbehind=c\n[nat b]\npreset=open\nbehind=a\n"
+		  "[nat c]\npreset=open\nbehind=b\n" PEERS, 3, "behind = c makes a cycle: [nat a]");
+	parse_bad("[lab]\nipv6 = yes\n[nat fw]\npreset = firewall\n[nat n]\npreset = full-cone\n"
+		  PEERS, 2, "ipv6 = yes, but [nat n] (line 5) translates addresses");
+	parse_bad("[lab]\nmode = fixed-port\nrelay = yes\n" PEERS, 3,
+		  "relay = yes, but mode = fixed-port runs no server, so there is no relay");
+	parse_bad("[lab]\nmode = fixed-port\n[programs]\nserver = x\n" PEERS, 4,
+		  "mode = fixed-port runs no server");
+	parse_bad("[lab]\nexpect-why = because\n" PEERS, 2, "expect-why without expect");
+	parse_bad("[lab]\npunch-timeout = 10s\n" PEERS, 2,
+		  "punch-timeout (10000ms) must be shorter than timeout (10000ms)");
+	parse_bad("[lab]\ntimeout = 2s\n" PEERS, 2, "punch-timeout (3000ms) must be shorter");
+	parse_bad("[peer a]\nbehind = internet\nstart-delay = 10s\n[peer b]\nbehind = internet\n",
+		  3, "start-delay of [peer a] must be shorter than timeout");
+	parse_bad("[nat n]\npreset = open\nrules = does-not-exist.nft\n" PEERS, 3,
+		  "rules file 'does-not-exist.nft': No such file or directory");
+}
+
+static void test_address_errors(void **state)
+{
+	(void)state;
+	parse_bad("[server]\naddress = 198.51.100.1\n" PEERS, 2,
+		  "address = 198.51.100.1 is not inside the internet (203.0.113.0/24)");
+	parse_bad("[server]\naddress = 203.0.113.0\n" PEERS, 2,
+		  "address = 203.0.113.0 is the network address of 203.0.113.0/24");
+	parse_bad("[server]\naddress = 203.0.113.255\n" PEERS, 2, "is the broadcast address");
+	parse_bad("[lab]\ninternet = 198.51.100.0/24\n[server]\naddress2 = 203.0.113.1\n" PEERS, 4,
+		  "address2 = 203.0.113.1 is not inside the internet (198.51.100.0/24)");
+	parse_bad("[server]\naddress = 2001:db8:1::1\n" PEERS, 2,
+		  "not inside the internet (2001:db8::/64)");
+	parse_bad("[server]\naddress = 203.0.113.1\naddress2 = 203.0.113.1\n" PEERS, 3,
+		  "address 203.0.113.1 is already used on line 2");
+	parse_bad("[server]\naddress = 203.0.113.1\n[peer a]\nbehind = internet\n"
+		  "address = 203.0.113.1\n[peer b]\nbehind = internet\n", 5,
+		  "address 203.0.113.1 is already used on line 2");
+	parse_bad("[nat n]\npreset = open\nlan = 203.0.113.128/25\n" PEERS, 3,
+		  "lan = 203.0.113.128/25 overlaps the internet (203.0.113.0/24)");
+	parse_bad("[nat n]\npreset = port-restricted\nlan = 10.0.0.0/8\n"
+		  "[nat m]\npreset = port-restricted\nbehind = n\nlan = 10.1.0.0/16\n" PEERS, 7,
+		  "lan = 10.1.0.0/16 overlaps the lan of [nat n] (10.0.0.0/8), which it sits behind");
+	parse_bad("[nat n]\npreset = firewall\nlan = 198.51.100.0/24\n"
+		  "[nat m]\npreset = firewall\nlan = 198.51.100.0/25\n" PEERS, 6,
+		  "routed (non-NAT) lans must be unique");
+	parse_bad("[nat n]\npreset = port-restricted\n[nat m]\npreset = symmetric\nbehind = n\n"
+		  "wan-address = 10.0.0.2\n" PEERS, 6,
+		  "wan-address = 10.0.0.2 behind [nat n] needs lan in [nat n] to be given too");
+	parse_bad("[nat n]\npreset = port-restricted\nlan = 10.0.0.0/24\n[nat m]\n"
+		  "preset = symmetric\nbehind = n\nwan-address = 10.0.1.2\n" PEERS, 7,
+		  "wan-address = 10.0.1.2 is not inside the lan of [nat n] (10.0.0.0/24)");
+	parse_bad("[nat n]\npreset = port-restricted\nwan-address = 10.0.0.2\n" PEERS, 3,
+		  "wan-address = 10.0.0.2 is not inside the internet (203.0.113.0/24)");
+	parse_bad("[nat n]\npreset = port-restricted\n[peer a]\nbehind = n\naddress = 10.0.0.9\n"
+		  "[peer b]\nbehind = n\n", 5, "address = 10.0.0.9 behind [nat n] needs lan");
+	parse_bad("[nat n]\npreset = port-restricted\nlan = 10.0.0.0/24\n[peer a]\nbehind = n\n"
+		  "address = 10.0.0.255\n[peer b]\nbehind = n\n", 6, "is the broadcast address");
+	parse_bad("[peer a]\nbehind = internet\naddress = 10.0.0.9\n[peer b]\nbehind = internet\n",
+		  3, "address = 10.0.0.9 is not inside the internet");
+}
+
+static void test_rules_file(void **state)
+{
+	char dir[] = "/tmp/test_topo_XXXXXX", name[256], rules[256], text[512], err[512];
+	struct topo *t = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(name, sizeof(name), "%s/lab.topo", dir);
+	snprintf(rules, sizeof(rules), "%s/my-router.nft", dir);
+	f = fopen(rules, "w");
+	assert_non_null(f);
+	fputs("table inet filter {}\n", f);
+	fclose(f);
+	/* Relative to the topology's directory, not the working directory. */
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = my-router.nft\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), 0);
+	assert_string_equal(t->nats[0].rules_file, rules);
+	topo_free(t);
+	/* Absolute paths as written. */
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = %s\n" PEERS, rules);
+	assert_int_equal(topo_parse_buffer("x.topo", text, strlen(text), &t, err, sizeof(err)), 0);
+	assert_string_equal(t->nats[0].rules_file, rules);
+	topo_free(t);
+	/* A directory is not a ruleset; a missing file names the path it tried. */
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = .\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "is not a regular file"));
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = gone.nft\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_null(t);
+	snprintf(text, sizeof(text), "%s:3: rules file '%s/gone.nft': No such file or directory",
+		 name, dir);
+	assert_string_equal(err, text);
+	unlink(rules);
+	rmdir(dir);
+}
+
+static void test_hostile_bytes(void **state)
+{
+	struct topo *t = (struct topo *)1;
+	char err[64];
+	static const char nul[] = "[lab]\ndescription = a\0b\n";
+	char big[4096];
+
+	(void)state;
+	/* The length is the length: an embedded NUL is an error, not the end. */
+	assert_int_equal(topo_parse_buffer("t.topo", nul, sizeof(nul) - 1, &t, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(t);
+	assert_string_equal(err, "t.topo:2: NUL byte in the file (is it text?)");
+	/* Not NUL-terminated: the parser must stop at len (ASan checks). */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "[lab]\ndescription = ", 20);
+	assert_int_equal(topo_parse_buffer("t.topo", big, 300, &t, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.topo:2: line too long (at most 198 characters without indenta");
+	/* A tiny error buffer truncates, never overflows. */
+	assert_int_equal(topo_parse_buffer("t.topo", "[x]", 3, &t, err, 4), -EINVAL);
+	assert_string_equal(err, "t.t");
+	/* Exactly at the line limit is fine. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "[lab]\ndescription = ", 20);
+	memcpy(big + 6 + 198, "\n" PEERS, sizeof(PEERS) + 1);
+	t = parse_ok(big);
+	assert_int_equal(strlen(t->description), 198 - 14);
+	topo_free(t);
+}
+
+static void test_names(void **state)
+{
+	enum outcome o;
+
+	(void)state;
+	assert_string_equal(topo_outcome_name(OUTCOME_UNSET), "unset");
+	assert_string_equal(topo_outcome_name(OUTCOME_DIRECT), "direct");
+	assert_string_equal(topo_outcome_name(OUTCOME_RELAYED), "relayed");
+	assert_string_equal(topo_outcome_name(OUTCOME_FAILED), "failed");
+	assert_string_equal(topo_outcome_name((enum outcome)99), "?");
+	assert_string_equal(topo_mapping_name(MAP_NONE), "none");
+	assert_string_equal(topo_mapping_name(MAP_EIM), "endpoint-independent");
+	assert_string_equal(topo_mapping_name(MAP_ADM), "address-dependent");
+	assert_string_equal(topo_mapping_name(MAP_APDM), "address-and-port-dependent");
+	assert_string_equal(topo_filtering_name(FILTER_OPEN), "none");
+	assert_string_equal(topo_filtering_name(FILTER_EIF), "endpoint-independent");
+	assert_string_equal(topo_filtering_name(FILTER_ADF), "address-dependent");
+	assert_string_equal(topo_filtering_name(FILTER_APDF), "address-and-port-dependent");
+	assert_string_equal(topo_ports_name(PORTS_PRESERVE), "preserve");
+	assert_string_equal(topo_ports_name(PORTS_RANDOM), "random");
+	assert_string_equal(topo_ports_name(PORTS_SEQUENTIAL), "sequential");
+	assert_string_equal(topo_ports_name((enum nat_ports)-1), "?");
+	assert_string_equal(topo_mode_name(MODE_RENDEZVOUS), "rendezvous");
+	assert_string_equal(topo_mode_name(MODE_ADVERTISE_LOCAL), "advertise-local");
+	assert_string_equal(topo_mode_name(MODE_FIXED_PORT), "fixed-port");
+	assert_int_equal(topo_outcome_parse("direct", &o), 0);
+	assert_int_equal(o, OUTCOME_DIRECT);
+	assert_int_equal(topo_outcome_parse("Relayed", &o), 0);
+	assert_int_equal(o, OUTCOME_RELAYED);
+	assert_int_equal(topo_outcome_parse("failed", &o), 0);
+	assert_int_equal(o, OUTCOME_FAILED);
+	assert_int_equal(topo_outcome_parse("unset", &o), -EINVAL);
+	assert_int_equal(topo_outcome_parse("", &o), -EINVAL);
+	/* Each name parses back through the file format. */
+	for (int m = MAP_NONE; m <= MAP_APDM; m++) {
+		char text[256];
+		struct topo *t;
+
+		snprintf(text, sizeof(text), "[nat n]\nmapping = %s\nfiltering = %s\n" PEERS,
+			 topo_mapping_name((enum nat_mapping)m),
+			 topo_filtering_name(m ? (enum nat_filtering)m : FILTER_OPEN));
+		t = parse_ok(text);
+		assert_int_equal(t->nats[0].behavior.mapping, m);
+		topo_free(t);
+	}
+}
+
+static void test_describe(void **state)
+{
+	struct topo *t = NULL;
+	char err[512], *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(topo_parse_file(input("full.topo"), &t, err, sizeof(err)), 0);
+	f = open_memstream(&buf, &size);
+	assert_non_null(f);
+	assert_int_equal(topo_describe(t, f), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, ": Every key set: a CGN in front of a home, and a symmetric NAT\n"));
+	assert_non_null(strstr(buf, "  expect relayed: symmetric on one side"));
+	assert_non_null(strstr(buf, "  mode advertise-local, relay yes, timeout 1m, punch-timeout "
+				    "2500ms, 1000 messages, IPv4\n"));
+	assert_non_null(strstr(buf, "    server: address 198.51.100.10, second address 198.51.100.11\n"));
+	assert_non_null(strstr(buf, "\n    nat cgn (port-restricted): mapping endpoint-independent, "
+				    "filtering address-and-port-dependent, ports sequential, hairpin no, "
+				    "UDP timeout 2m; wan 198.51.100.20, lan 100.64.0.0/10, uplink delay "
+				    "20ms +/- 5ms, uplink loss 0.5%\n"));
+	/* home-a sits behind cgn: indented under it; alice under home-a. */
+	assert_non_null(strstr(buf, "\n      nat home-a: mapping address-dependent"));
+	assert_non_null(strstr(buf, "\n        peer alice: address 10.0.1.10, keepalive, starts "
+				    "500ms late, uplink delay 1s\n"));
+	assert_non_null(strstr(buf, "\n      peer bob: address auto, uplink loss 1%\n"));
+	free(buf);
+	topo_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_ipv6_fixed_port),
+		cmocka_unit_test(test_crlf_bom_same_lan),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_presets),
+		cmocka_unit_test(test_overrides),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_value_errors),
+		cmocka_unit_test(test_semantic_errors),
+		cmocka_unit_test(test_address_errors),
+		cmocka_unit_test(test_rules_file),
+		cmocka_unit_test(test_hostile_bytes),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_describe),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
