@@ -526,7 +526,12 @@ int link_netem(struct link_ctx *lc, const char *ifname, const struct impairment 
 		rtnl_netem_set_loss(q, (int)loss);
 	}
 	err = rtnl_qdisc_add(lc->sk, q, NLM_F_CREATE | NLM_F_REPLACE);
-	if (err < 0)
+	if (err < 0 && lc->kerr == ENOENT) {
+		/* The kernel's answer to an unknown qdisc kind. */
+		lc->kerr = EOPNOTSUPP;
+		err = lc_fail(lc, err, "netem on %s: this kernel has no netem qdisc "
+			      "(CONFIG_NET_SCH_NETEM, module sch_netem)", ifname);
+	} else if (err < 0)
 		err = lc_fail(lc, err, "netem on %s (delay %u ms, jitter %u ms, loss %u ppm)", ifname,
 			      imp->delay_ms, imp->jitter_ms, imp->loss_ppm);
 cleanup:

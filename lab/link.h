@@ -40,8 +40,9 @@ int link_addr(struct link_ctx *lc, const char *ifname, const char *cidr);
  * of via and ifname). Returns 0, -EINVAL, -EEXIST, or -errno. */
 int link_route(struct link_ctx *lc, const char *dst, const char *via, const char *ifname);
 /* Put netem on ifname's root (replacing what is there): delay and jitter in
- * ms, loss in ppm. All zero: no-op. Returns 0, -EINVAL (loss over 1000000),
- * or -errno. */
+ * ms, loss in ppm. All zero: no-op. Returns 0, -EINVAL (loss over 1000000,
+ * delay or jitter over 60 s), -EOPNOTSUPP when the kernel has no netem, or
+ * -errno. */
 int link_netem(struct link_ctx *lc, const char *ifname, const struct impairment *imp);
 /* Read back the netem root qdisc on ifname. Returns 0, -ENOENT when the root
  * qdisc is not netem, or -errno. Values are rounded to whole ms and ppm. */
