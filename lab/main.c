@@ -1,0 +1,523 @@
+/* punchlab: build simulated internets from topology files, run a program pair
+ * in each, and check the outcome against the expectation.
+ *
+ *   punchlab run [-j N] [--tap] [--junit F] [--json F] [--markdown F] FILE...
+ *   punchlab check FILE...     validate only: no privileges, no kernel changes
+ *   punchlab list FILE...      what a file will build
+ *
+ * Each scenario runs in a worker process of its own (so -j N runs N labs at
+ * once); its lab's namespaces are held by the worker's children, which die
+ * with it, and every worker dies with us (PR_SET_PDEATHSIG). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "lab.h"
+#include "netns.h"
+#include "plan.h"
+#include "report.h"
+#include "scenario.h"
+#include "topo.h"
+
+#define PUNCHLAB_VERSION "0.1.0"
+
+enum { EXIT_PASS = 0, EXIT_MISMATCH = 1, EXIT_USAGE = 2, EXIT_SETUP = 3 };
+
+struct opts {
+	int jobs;
+	bool tap;
+	bool verbose;
+	bool color;
+	const char *junit;
+	const char *json;
+	const char *markdown;
+	char bindir[PATH_MAX];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: punchlab run [options] FILE...   build each topology, run the pair, check the outcome\n"
+		"       punchlab check FILE...           validate files (no privileges, no kernel changes)\n"
+		"       punchlab list FILE...            show what each file builds\n"
+		"\n"
+		"run options:\n"
+		"  -j, --jobs N        scenarios in parallel (default: number of CPUs)\n"
+		"      --tap           TAP version 13 on stdout (live lines go to stderr)\n"
+		"      --junit FILE    JUnit XML report\n"
+		"      --json FILE     JSON report, with each client's own report\n"
+		"      --markdown FILE Markdown table (for CI job summaries)\n"
+		"      --bindir DIR    where punch-server and punch-client are (default: beside punchlab)\n"
+		"  -v, --verbose       programs log verbosely; show setup steps\n"
+		"      --no-color      never colour the terminal output\n"
+		"  -h, --help          this text;  --version  the version\n"
+		"\n"
+		"Exit status: 0 every verdict as expected, 1 some mismatch or error, 2 usage, 3 setup.\n"
+		"Topology format: topologies/README.md. Runs as root, or rootless in a user namespace.\n");
+}
+
+/* --- results between a worker and us: one JSON object on a pipe --- */
+
+static void jset_str(struct json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static char *result_to_json(const struct report_scenario *r)
+{
+	struct json_object *o = json_object_new_object(), *peers = json_object_new_array();
+	char *s;
+
+	jset_str(o, "name", r->name);
+	jset_str(o, "file", r->file);
+	jset_str(o, "description", r->description);
+	jset_str(o, "expected", r->expected);
+	jset_str(o, "actual", r->actual);
+	json_object_object_add(o, "pass", json_object_new_boolean(r->pass));
+	jset_str(o, "error", r->error);
+	jset_str(o, "detail", r->detail);
+	json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
+	for (int k = 0; k < 2; k++) {
+		struct json_object *p = json_object_new_object();
+
+		jset_str(p, "name", r->peers[k].name);
+		jset_str(p, "outcome", r->peers[k].outcome);
+		json_object_object_add(p, "exit_code", json_object_new_int(r->peers[k].exit_code));
+		jset_str(p, "json", r->peers[k].json);
+		jset_str(p, "stderr", r->peers[k].stderr_tail);
+		json_object_array_add(peers, p);
+	}
+	json_object_object_add(o, "peers", peers);
+	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return s;
+}
+
+static char *jget_dup(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return strdup(json_object_get_string(v));
+}
+
+static void jget_buf(struct json_object *o, const char *k, char *buf, size_t size)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string))
+		snprintf(buf, size, "%s", json_object_get_string(v));
+}
+
+static int result_from_json(const char *text, struct report_scenario *r)
+{
+	struct json_object *o = json_tokener_parse(text), *v, *peers;
+
+	if (!o)
+		return -EINVAL;
+	r->name = jget_dup(o, "name");
+	r->file = jget_dup(o, "file");
+	r->description = jget_dup(o, "description");
+	jget_buf(o, "expected", r->expected, sizeof(r->expected));
+	jget_buf(o, "actual", r->actual, sizeof(r->actual));
+	r->pass = json_object_object_get_ex(o, "pass", &v) && json_object_get_boolean(v);
+	r->error = jget_dup(o, "error");
+	r->detail = jget_dup(o, "detail");
+	if (json_object_object_get_ex(o, "seconds", &v))
+		r->seconds = json_object_get_double(v);
+	if (json_object_object_get_ex(o, "peers", &peers) && json_object_is_type(peers, json_type_array))
+		for (size_t k = 0; k < 2 && k < json_object_array_length(peers); k++) {
+			struct json_object *p = json_object_array_get_idx(peers, k);
+
+			jget_buf(p, "name", r->peers[k].name, sizeof(r->peers[k].name));
+			jget_buf(p, "outcome", r->peers[k].outcome, sizeof(r->peers[k].outcome));
+			if (json_object_object_get_ex(p, "exit_code", &v))
+				r->peers[k].exit_code = json_object_get_int(v);
+			r->peers[k].json = jget_dup(p, "json");
+			r->peers[k].stderr_tail = jget_dup(p, "stderr");
+		}
+	json_object_put(o);
+	return 0;
+}
+
+/* --- workers --- */
+
+struct worker {
+	pid_t pid;
+	int fd;
+	int index;
+	char *buf;
+	size_t len;
+};
+
+static int worker_start(struct worker *w, const char *path, int index, const struct opts *o)
+{
+	int p[2];
+	pid_t parent = getpid();
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	w->pid = fork();
+	if (w->pid < 0) {
+		int e = errno;
+
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (w->pid == 0) {
+		struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose };
+		struct report_scenario res;
+		char *json;
+		size_t len, off = 0;
+
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
+		scenario_run(path, &so, &res);
+		json = result_to_json(&res);
+		len = json ? strlen(json) : 0;
+		while (off < len) {
+			ssize_t n = write(p[1], json + off, len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				_exit(1);
+			off += (size_t)n;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	w->fd = p[0];
+	w->index = index;
+	w->buf = NULL;
+	w->len = 0;
+	return 0;
+}
+
+/* Read what is there; returns 1 at EOF, 0 for more to come, -errno. */
+static int worker_read(struct worker *w)
+{
+	char chunk[65536];
+	ssize_t n = read(w->fd, chunk, sizeof(chunk));
+	char *nb;
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return 1;
+	nb = realloc(w->buf, w->len + (size_t)n + 1);
+	if (!nb)
+		return -ENOMEM;
+	w->buf = nb;
+	memcpy(w->buf + w->len, chunk, (size_t)n);
+	w->len += (size_t)n;
+	w->buf[w->len] = '\0';
+	return 0;
+}
+
+static void worker_finish(struct worker *w, const char *path, struct report_scenario *r)
+{
+	int status = 0;
+
+	close(w->fd);
+	waitpid(w->pid, &status, 0);
+	memset(r, 0, sizeof(*r));
+	if (!w->buf || result_from_json(w->buf, r) < 0) {
+		r->name = scenario_name(path);
+		r->file = strdup(path);
+		snprintf(r->actual, sizeof(r->actual), "error");
+		if (asprintf(&r->error, "the worker process died (%s %d) without a result",
+			     WIFSIGNALED(status) ? "signal" : "exit status",
+			     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) < 0)
+			r->error = NULL;
+	}
+	free(w->buf);
+	w->buf = NULL;
+}
+
+static int write_report(const char *path, int (*fn)(FILE *, const struct report_scenario *, size_t),
+			const struct report_scenario *rs, size_t n)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f) {
+		log_err("%s", path);
+		return -errno;
+	}
+	if (fn(f, rs, n) < 0 || ferror(f)) {
+		log_errx("%s: could not write the report", path);
+		fclose(f);
+		return -EIO;
+	}
+	if (fclose(f) != 0) {
+		log_err("%s", path);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int cmd_run(int nfiles, char **files, const struct opts *o)
+{
+	struct report_scenario *rs = calloc((size_t)nfiles, sizeof(*rs));
+	struct worker *ws = calloc((size_t)o->jobs, sizeof(*ws));
+	struct pollfd *pfd = calloc((size_t)o->jobs, sizeof(*pfd));
+	FILE *live = o->tap ? stderr : stdout;
+	int next = 0, running = 0, done = 0, failed = 0;
+
+	if (!rs || !ws || !pfd) {
+		log_errx("out of memory");
+		return EXIT_SETUP;
+	}
+	for (int i = 0; i < o->jobs; i++)
+		ws[i].pid = 0;
+	while (done < nfiles) {
+		int np = 0;
+
+		for (int i = 0; i < o->jobs && next < nfiles; i++)
+			if (ws[i].pid == 0) {
+				int rc = worker_start(&ws[i], files[next], next, o);
+
+				if (rc < 0) {
+					log_errx("starting a worker: %s", strerror(-rc));
+					return EXIT_SETUP;
+				}
+				next++;
+				running++;
+			}
+		for (int i = 0; i < o->jobs; i++)
+			if (ws[i].pid > 0) {
+				pfd[np].fd = ws[i].fd;
+				pfd[np].events = POLLIN;
+				np++;
+			}
+		if (poll(pfd, (nfds_t)np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll");
+			return EXIT_SETUP;
+		}
+		for (int i = 0; i < o->jobs; i++) {
+			struct worker *w = &ws[i];
+			int rc;
+
+			if (w->pid <= 0)
+				continue;
+			rc = worker_read(w);
+			if (rc == 0)
+				continue;
+			worker_finish(w, files[w->index], &rs[w->index]);
+			report_live_line(live, &rs[w->index], o->color);
+			fflush(live);
+			if (!rs[w->index].pass || rs[w->index].error)
+				failed++;
+			w->pid = 0;
+			running--;
+			done++;
+		}
+	}
+	if (o->tap)
+		report_tap(stdout, rs, (size_t)nfiles);
+	report_summary(live, rs, (size_t)nfiles, o->color);
+	if (o->junit && write_report(o->junit, report_junit, rs, (size_t)nfiles) < 0)
+		failed++;
+	if (o->json && write_report(o->json, report_json, rs, (size_t)nfiles) < 0)
+		failed++;
+	if (o->markdown && write_report(o->markdown, report_markdown, rs, (size_t)nfiles) < 0)
+		failed++;
+	for (int i = 0; i < nfiles; i++)
+		scenario_result_clear(&rs[i]);
+	free(rs);
+	free(ws);
+	free(pfd);
+	return failed ? EXIT_MISMATCH : EXIT_PASS;
+}
+
+/* Validate without the kernel: parse, plan, derive the expectation, generate
+ * every router's ruleset. */
+static int check_one(const char *path, bool describe)
+{
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	enum outcome expected;
+	char err[1024];
+	int rc;
+
+	rc = topo_parse_file(path, &t, err, sizeof(err));
+	if (rc == 0)
+		rc = plan_build(t, &p, err, sizeof(err));
+	if (rc == 0)
+		rc = scenario_expectation(t, p, &expected, err, sizeof(err));
+	for (int i = 0; rc == 0 && i < p->n_nodes; i++) {
+		char *ruleset = NULL, msg[512];
+
+		if (p->nodes[i].kind != PLAN_ROUTER)
+			continue;
+		rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
+		if (rc < 0)
+			snprintf(err, sizeof(err), "%s:%d: router %s: %s", path, t->nats[p->nodes[i].index].line,
+				 t->nats[p->nodes[i].index].name, msg);
+		free(ruleset);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err);
+		goto cleanup;
+	}
+	if (!describe) {
+		printf("%s: ok (expect %s)\n", path, topo_outcome_name(expected));
+		goto cleanup;
+	}
+	topo_describe(t, stdout);
+	printf("expected outcome: %s%s\n", topo_outcome_name(expected), t->expect ? "" : " (derived)");
+	printf("namespaces:\n");
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+
+		printf("  %-20s", n->name);
+		for (int k = 0; k < n->n_ifs; k++)
+			if (n->ifs[k].addr[0])
+				printf(" %s=%s", n->ifs[k].name, n->ifs[k].addr);
+		for (int k = 0; k < n->n_routes; k++)
+			printf(" route %s via %s", n->routes[k].dst, n->routes[k].via);
+		printf("\n");
+	}
+	for (int k = 0; k < 2; k++)
+		printf("peer %s: %s port %u, seen on the internet as %s\n", t->peers[k].name, p->peers[k].ip,
+		       p->peers[k].local_port, p->peers[k].public_ip);
+cleanup:
+	plan_free(p);
+	topo_free(t);
+	return rc < 0 ? 1 : 0;
+}
+
+static int bindir_default(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	char *slash;
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	return 0;
+}
+
+static const struct option longopts[] = {
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "tap", no_argument, NULL, 'T' },
+	{ "junit", required_argument, NULL, 'J' },
+	{ "json", required_argument, NULL, 'O' },
+	{ "markdown", required_argument, NULL, 'M' },
+	{ "bindir", required_argument, NULL, 'B' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "no-color", no_argument, NULL, 'C' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "j:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v < 1 || v > 256) {
+				log_errx("-j %s: a number of jobs from 1 to 256", optarg);
+				return EXIT_USAGE;
+			}
+			o->jobs = (int)v;
+			break;
+		}
+		case 'T': o->tap = true; break;
+		case 'J': o->junit = optarg; break;
+		case 'O': o->json = optarg; break;
+		case 'M': o->markdown = optarg; break;
+		case 'B': snprintf(o->bindir, sizeof(o->bindir), "%s", optarg); break;
+		case 'v': o->verbose = true; break;
+		case 'C': o->color = false; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN) };
+	const char *cmd;
+	int rc = 0;
+
+	log_init("punchlab", LOG_LVL_INFO);
+	o.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	if (bindir_default(o.bindir, sizeof(o.bindir)) < 0)
+		snprintf(o.bindir, sizeof(o.bindir), ".");
+	if (argc < 2 || argv[1][0] == '-') {
+		/* punchlab --help, punchlab --version */
+		rc = parse_opts(argc, argv, &o);
+		if (rc < 0) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return rc;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list")) {
+		log_errx("unknown command '%s' (run, check, list)", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	rc = parse_opts(argc - 1, argv + 1, &o);
+	if (rc >= 0)
+		return rc;
+	optind++; /* parse_opts saw argv + 1 */
+	if (optind >= argc) {
+		log_errx("%s: no topology files given", cmd);
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "list") == 0) {
+		for (int i = optind; i < argc; i++)
+			rc |= check_one(argv[i], cmd[0] == 'l');
+		return rc ? EXIT_MISMATCH : EXIT_PASS;
+	}
+	for (int i = optind; i < argc; i++)
+		if (access(argv[i], R_OK) < 0) {
+			log_err("%s", argv[i]);
+			return EXIT_USAGE;
+		}
+	if (geteuid() != 0) {
+		char why[512];
+
+		if (netns_userns_enter(why, sizeof(why)) < 0) {
+			log_errx("not root, and rootless mode is not possible here: %s", why);
+			return EXIT_SETUP;
+		}
+		log_info("not root: running rootless in a user namespace");
+	}
+	return cmd_run(argc - optind, argv + optind, &o);
+}

@@ -1,0 +1,351 @@
+#include "scenario.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mtime.h"
+#include "expect.h"
+#include "lab.h"
+#include "netns.h"
+#include "plan.h"
+#include "run.h"
+#include "topo.h"
+
+#define READY_MS 5000      /* the server must be listening within this */
+#define GRACE_MS 3000      /* beyond the clients' own time limit, before they count as hung */
+#define STDERR_TAIL 2048
+
+char *scenario_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t len;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len > 5 && strcmp(base + len - 5, ".topo") == 0)
+		len -= 5;
+	return strndup(base, len);
+}
+
+void scenario_result_clear(struct report_scenario *res)
+{
+	free(res->name);
+	free(res->file);
+	free(res->description);
+	free(res->error);
+	free(res->detail);
+	for (int k = 0; k < 2; k++) {
+		free(res->peers[k].json);
+		free(res->peers[k].stderr_tail);
+	}
+	memset(res, 0, sizeof(*res));
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *err,
+			 size_t errsize)
+{
+	enum outcome derived = OUTCOME_UNSET;
+	char why[256];
+	int rc;
+
+	rc = expect_derive(t, p, &expect_punch_client, &derived, why, sizeof(why));
+	if (t->expect == OUTCOME_UNSET) {
+		if (rc < 0) {
+			snprintf(err, errsize, "%s:1: no expect given, and none can be derived: %s", t->path, why);
+			return -EINVAL;
+		}
+		*out = derived;
+		return 0;
+	}
+	if (rc == 0 && derived != t->expect && !t->expect_why) {
+		snprintf(err, errsize,
+			 "%s:1: expect = %s overrides the derived expectation (%s: %s); say why with expect-why",
+			 t->path, topo_outcome_name(t->expect), topo_outcome_name(derived), why);
+		return -EINVAL;
+	}
+	*out = t->expect;
+	return 0;
+}
+
+/* argv for the built-in programs. Strings live in the caller's buffers. */
+struct argv_buf {
+	const char *v[40];
+	int n;
+	char store[40][128];
+};
+
+static void arg(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void arg(struct argv_buf *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->n >= (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->store[a->n], sizeof(a->store[a->n]), fmt, ap);
+	va_end(ap);
+	a->v[a->n] = a->store[a->n];
+	a->v[++a->n] = NULL;
+}
+
+static void server_argv(struct argv_buf *a, const struct scenario_opts *o, const struct plan *p)
+{
+	arg(a, "%s/punch-server", o->bindir);
+	arg(a, "--listen");
+	arg(a, "%s", p->server_ip);
+	arg(a, "--port");
+	arg(a, "%u", p->server_port);
+	arg(a, "--ready-fd");
+	arg(a, "3");
+	if (o->verbose)
+		arg(a, "-v");
+}
+
+static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const struct topo *t,
+			const struct plan *p, int k, const char *session)
+{
+	const struct plan_peer *me = &p->peers[k], *other = &p->peers[1 - k];
+
+	arg(a, "%s/punch-client", o->bindir);
+	if (t->mode == MODE_FIXED_PORT) {
+		arg(a, "--peer");
+		arg(a, "%s:%u", other->public_ip, other->local_port);
+	} else {
+		arg(a, "--server");
+		arg(a, "%s:%u", p->server_ip, p->server_port);
+	}
+	arg(a, "--session");
+	arg(a, "%s", session);
+	arg(a, "--bind");
+	arg(a, "%s", me->ip);
+	arg(a, "--local-port");
+	arg(a, "%u", me->local_port);
+	arg(a, "--timeout");
+	arg(a, "%ums", t->timeout_ms);
+	arg(a, "--punch-timeout");
+	arg(a, "%ums", t->punch_timeout_ms);
+	arg(a, "--messages");
+	arg(a, "%u", t->messages);
+	if (!t->relay || t->mode == MODE_FIXED_PORT)
+		arg(a, "--no-relay");
+	if (t->mode == MODE_ADVERTISE_LOCAL)
+		arg(a, "--advertise-local");
+	if (o->verbose)
+		arg(a, "-v");
+}
+
+/* The outcome a client reported in its JSON, or "none". */
+static void client_outcome(const char *out, char *outcome, size_t size)
+{
+	struct json_object *j = out ? json_tokener_parse(out) : NULL, *o;
+
+	snprintf(outcome, size, "none");
+	if (j && json_object_object_get_ex(j, "outcome", &o) && json_object_is_type(o, json_type_string))
+		snprintf(outcome, size, "%s", json_object_get_string(o));
+	json_object_put(j);
+}
+
+static char *tail(const char *s, size_t max)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (!s)
+		return NULL;
+	return strdup(len > max ? s + len - max : s);
+}
+
+static void peer_result(struct report_peer *rp, const char *name, struct run_proc *proc)
+{
+	const struct run_result *r = run_result(proc);
+
+	snprintf(rp->name, sizeof(rp->name), "%s", name);
+	client_outcome(r->out, rp->outcome, sizeof(rp->outcome));
+	rp->exit_code = r->exit_code;
+	rp->json = r->out && r->out_len ? strdup(r->out) : NULL;
+	rp->stderr_tail = tail(r->err, STDERR_TAIL);
+}
+
+/* What each side saw, for a mismatch. */
+static char *mismatch_detail(const struct report_scenario *res, struct run_proc *procs[2], const char *why)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	if (why)
+		fprintf(f, "expectation: %s\n", why);
+	for (int k = 0; k < 2; k++) {
+		char how[256];
+		const struct report_peer *rp = &res->peers[k];
+
+		fprintf(f, "%s: %s, %s\n", rp->name, rp->outcome, run_describe(procs[k], how, sizeof(how)));
+		if (rp->json)
+			fprintf(f, "  report: %s", rp->json);
+		if (rp->stderr_tail && *rp->stderr_tail) {
+			const char *last = rp->stderr_tail, *nl;
+			int lines = 0;
+
+			/* the last few lines of its log */
+			for (nl = rp->stderr_tail + strlen(rp->stderr_tail); nl > rp->stderr_tail; nl--)
+				if (nl[-1] == '\n' && ++lines > 6) {
+					last = nl;
+					break;
+				}
+			fprintf(f, "  log:\n");
+			for (const char *line = last; *line;) {
+				const char *end = strchrnul(line, '\n');
+
+				fprintf(f, "    %.*s\n", (int)(end - line), line);
+				line = *end ? end + 1 : end;
+			}
+		}
+	}
+	fclose(f);
+	return text;
+}
+
+static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
+		    struct report_scenario *res, const char *why)
+{
+	struct run_group *g = NULL;
+	struct run_proc *srv = NULL, *cli[2] = { NULL, NULL };
+	struct argv_buf a;
+	int rc;
+
+	rc = run_group_create(&g);
+	if (rc < 0)
+		goto cleanup;
+	if (t->mode != MODE_FIXED_PORT) {
+		memset(&a, 0, sizeof(a));
+		server_argv(&a, o, p);
+		rc = run_add(g, "server", netns_fd(lab_ns(l, p->server_node)), a.v, &srv);
+		if (rc == 0)
+			rc = run_set_ready_fd(srv, 3);
+		if (rc < 0)
+			goto cleanup;
+		run_set_background(srv, true);
+		rc = run_start(g, srv);
+		if (rc >= 0)
+			rc = run_release(g);
+		if (rc >= 0)
+			rc = run_wait_ready(g, srv, mtime_now() + READY_MS);
+		if (rc < 0) {
+			char how[256];
+
+			res->error = xasprintf("punch-server did not become ready: %s (%s)\n%s", strerror(-rc),
+					       run_describe(srv, how, sizeof(how)), run_result(srv)->err);
+			goto cleanup;
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		memset(&a, 0, sizeof(a));
+		client_argv(&a, o, t, p, k, res->name);
+		rc = run_add(g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), a.v, &cli[k]);
+		if (rc < 0)
+			goto cleanup;
+		rc = run_start(g, cli[k]);
+		if (rc < 0)
+			goto cleanup;
+	}
+	/* Both clients start at the same instant: the barrier. */
+	rc = run_release(g);
+	if (rc < 0)
+		goto cleanup;
+	rc = run_wait(g, mtime_now() + t->timeout_ms + GRACE_MS);
+	if (rc < 0)
+		goto cleanup;
+	if (srv)
+		run_stop(g, srv);
+	for (int k = 0; k < 2; k++)
+		peer_result(&res->peers[k], t->peers[k].name, cli[k]);
+
+	/* The verdict: both sides must report the expected outcome. */
+	if (strcmp(res->peers[0].outcome, res->peers[1].outcome) == 0)
+		snprintf(res->actual, sizeof(res->actual), "%s", res->peers[0].outcome);
+	else
+		snprintf(res->actual, sizeof(res->actual), "mixed");
+	res->pass = strcmp(res->actual, res->expected) == 0;
+	if (!res->pass)
+		res->detail = mismatch_detail(res, cli, why);
+	rc = 0;
+cleanup:
+	if (rc < 0 && !res->error)
+		res->error = xasprintf("running the programs: %s", strerror(-rc));
+	run_group_destroy(g);
+	return rc;
+}
+
+int scenario_run(const char *path, const struct scenario_opts *o, struct report_scenario *res)
+{
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	struct lab *l = NULL;
+	enum outcome expected;
+	char err[1024], why[256] = "";
+	mtime_ms start = mtime_now();
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->name = scenario_name(path);
+	res->file = strdup(path);
+	snprintf(res->actual, sizeof(res->actual), "error");
+	rc = topo_parse_file(path, &t, err, sizeof(err));
+	if (rc < 0)
+		goto fail;
+	res->description = t->description ? strdup(t->description) : NULL;
+	rc = plan_build(t, &p, err, sizeof(err));
+	if (rc < 0)
+		goto fail;
+	rc = scenario_expectation(t, p, &expected, err, sizeof(err));
+	if (rc < 0)
+		goto fail;
+	snprintf(res->expected, sizeof(res->expected), "%s", topo_outcome_name(expected));
+	{
+		enum outcome d;
+
+		if (expect_derive(t, p, &expect_punch_client, &d, why, sizeof(why)) == 0 && t->expect_why)
+			snprintf(why, sizeof(why), "%s", t->expect_why);
+	}
+	if (t->programs.server || t->programs.client) {
+		snprintf(err, sizeof(err), "%s: [programs]: running other programs under test is not implemented yet",
+			 path);
+		rc = -ENOTSUP;
+		goto fail;
+	}
+	rc = lab_up(t, p, &l, err, sizeof(err));
+	if (rc < 0)
+		goto fail;
+	rc = run_pair(t, p, l, o, res, why);
+	goto done;
+fail:
+	res->error = strdup(err);
+done:
+	lab_down(l);
+	plan_free(p);
+	topo_free(t);
+	res->seconds = (double)(mtime_now() - start) / 1000.0;
+	return rc < 0 ? rc : 0;
+}

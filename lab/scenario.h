@@ -1,0 +1,35 @@
+/* One scenario: a topology file built into a lab, the program pair run in it,
+ * the outcome compared with the expectation, the lab torn down. */
+#ifndef PUNCH_SCENARIO_H
+#define PUNCH_SCENARIO_H
+
+#include <stdbool.h>
+
+#include "model.h"
+#include "report.h"
+
+struct plan;
+
+struct scenario_opts {
+	const char *bindir;     /* where punch-server and punch-client are */
+	bool verbose;           /* pass -v to the programs, keep their stderr */
+};
+
+/* The expected outcome of t built as p: the topology's own, or the derived
+ * one. Fails (-EINVAL, why in err as "file:line: ...") when an expectation
+ * overrides the derived one without expect-why, or none can be derived. */
+int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *err,
+			 size_t errsize);
+
+/* Run the topology in file path and fill res (all strings malloc'd). Returns
+ * 0 when the scenario ran to a verdict (pass or not), or -errno when the lab
+ * could not run (res->error says why). Free it with scenario_result_clear(). */
+int scenario_run(const char *path, const struct scenario_opts *o, struct report_scenario *res);
+
+/* Free the strings of a result filled by scenario_run(). */
+void scenario_result_clear(struct report_scenario *res);
+
+/* The scenario's name: the file's base name without ".topo" (malloc'd). */
+char *scenario_name(const char *path);
+
+#endif
