@@ -841,7 +841,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (r < 0) {
-		usage(stderr);
+		fprintf(stderr, "try: punch-client --help\n");
 		return EXIT_USAGE;
 	}
 	log_init("punch-client", lvl);
