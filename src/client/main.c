@@ -33,6 +33,16 @@
 #define DEFAULT_PORT 3478
 #define REG_RTO_FIRST 100
 #define REG_RTO_MAX 1000
+#define EARLY_MAX 16 /* partner datagrams kept from before our own introduction */
+
+/* The partner may be introduced a moment before us and probe at once; its
+ * first probes are kept and fed to the machine when it starts, rather than
+ * lost (which would cost a probe interval). */
+struct early_dgram {
+	struct addr from;
+	size_t len;
+	uint8_t buf[WIRE_MSG_MAX];
+};
 
 struct opts {
 	bool have_server, have_peer, have_bind;
@@ -59,6 +69,8 @@ struct client {
 	bool have_public;
 	struct wire_msg peer;   /* the PEER introduction */
 	mtime_ms introduced_at;
+	struct early_dgram early[EARLY_MAX];
+	unsigned n_early;
 	struct punch *punch;
 	enum punch_outcome outcome;
 	char reason[256];
@@ -565,7 +577,16 @@ static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len
 {
 	struct wire_msg m;
 
-	if (!addr_equal(from, &cl->server_udp) || wire_parse_datagram(buf, len, &m) < 0 ||
+	if (!addr_equal(from, &cl->server_udp)) {
+		if (cl->n_early < EARLY_MAX && len <= sizeof(cl->early[0].buf)) {
+			cl->early[cl->n_early].from = *from;
+			cl->early[cl->n_early].len = len;
+			memcpy(cl->early[cl->n_early].buf, buf, len);
+			cl->n_early++;
+		}
+		return;
+	}
+	if (wire_parse_datagram(buf, len, &m) < 0 ||
 	    m.type != WIRE_REG_ACK || m.u.reg_ack.client_id != cl->client_id)
 		return;
 	if (!cl->registered) {
@@ -667,6 +688,10 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 		return -1;
 	}
 	flush_tx(cl);
+	for (unsigned i = 0; i < cl->n_early; i++) {
+		punch_input(cl->punch, mtime_now(), cl->early[i].buf, cl->early[i].len, &cl->early[i].from);
+		flush_tx(cl);
+	}
 	while (punch_outcome(cl->punch, NULL) == PUNCH_RUNNING) {
 		struct pollfd pfd[2] = { { .fd = cl->udp, .events = POLLIN },
 					 { .fd = tcp_open ? cl->tcp : -1, .events = POLLIN } };
