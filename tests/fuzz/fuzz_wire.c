@@ -208,6 +208,46 @@ int main(int argc, char **argv)
 		m.u.relay.inner_len = (uint16_t)n;
 	}
 	rc |= write_seed(argv[1], "relay", &m);
+
+	/* The largest of each variable-size type, so that mutations start
+	 * from the limits too. */
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_HELLO;
+	memset(m.u.hello.session, 'z', WIRE_SESSION_MAX);
+	m.u.hello.n_private = WIRE_MAX_PRIVATE;
+	for (int i = 0; i < WIRE_MAX_PRIVATE; i++)
+		m.u.hello.private_eps[i] = seed_ep(i % 2 ? 6 : 4, (uint8_t)i, 50000);
+	rc |= write_seed(argv[1], "hello_max", &m);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_PEER;
+	m.u.peer.role = 1;
+	m.u.peer.self_public = seed_ep(6, 1, 1);
+	m.u.peer.peer_public = seed_ep(6, 2, 2);
+	m.u.peer.n_private = WIRE_MAX_PRIVATE;
+	for (int i = 0; i < WIRE_MAX_PRIVATE; i++)
+		m.u.peer.peer_private[i] = seed_ep(i % 2 ? 4 : 6, (uint8_t)i, 60000);
+	rc |= write_seed(argv[1], "peer_max", &m);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_ERROR;
+	m.u.error.code = WIRE_ERR_PROTOCOL;
+	memset(m.u.error.reason, '~', WIRE_REASON_MAX);
+	rc |= write_seed(argv[1], "error_max", &m);
+	p2p(&d, WIRE_DATA);
+	d.u.p2p.payload_len = WIRE_PAYLOAD_MAX;
+	for (int i = 0; i < WIRE_PAYLOAD_MAX; i++)
+		d.u.p2p.payload[i] = (uint8_t)i;
+	rc |= write_seed(argv[1], "data_max", &d);
+	m.type = WIRE_RELAY;
+	m.u.relay.session_id = 0x01020304;
+	m.u.relay.role = 2;
+	{
+		int n = wire_build(m.u.relay.inner, sizeof(m.u.relay.inner), &d, fuzz_key);
+
+		if (n < 0)
+			return 1;
+		m.u.relay.inner_len = (uint16_t)n;
+	}
+	rc |= write_seed(argv[1], "relay_max", &m);
 	return rc ? 1 : 0;
 }
 #endif
