@@ -656,7 +656,8 @@ static int rendezvous(struct client *cl)
 			socklen_t flen;
 			ssize_t r;
 
-			for (;;) {
+			/* Bounded, so that a flood cannot hold off the deadline. */
+			for (int i = 0; i < 64; i++) {
 				flen = sizeof(ss);
 				r = recvfrom(cl->udp, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &flen);
 				if (r < 0)
