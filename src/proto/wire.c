@@ -625,7 +625,7 @@ bool wire_verify(const uint8_t *buf, size_t len, const uint8_t *key)
 	put_tag(want, siphash24(key, buf, len - WIRE_TAG_LEN));
 	/* Compare without an early exit, so the time taken says nothing about
 	 * how many leading tag bytes an attacker guessed right. */
-	for (int i = 0; i < WIRE_TAG_LEN; i++)
+	for (size_t i = 0; i < WIRE_TAG_LEN; i++)
 		diff |= (uint8_t)(want[i] ^ buf[len - WIRE_TAG_LEN + i]);
 	return diff == 0;
 }
