@@ -1,0 +1,48 @@
+#!/bin/sh
+# Every shipped topology runs with the verdict it declares, with more jobs
+# than cores (a verdict must not depend on parallelism or load), and every
+# report format is well-formed: TAP through prove, JUnit through xmllint,
+# JSON and Markdown through jq and grep. Nothing of the labs remains after.
+set -u
+O=${O:-build}
+tmp=$(mktemp -d /tmp/punchlab-shipped.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.before"
+nft list ruleset >"$tmp/nft.before" 2>&1
+
+n=$(ls topologies/*.topo | wc -l)
+"$O/punchlab" run -j 4 --tap --junit "$tmp/junit.xml" --json "$tmp/report.json" \
+	--markdown "$tmp/report.md" topologies/*.topo >"$tmp/tap" 2>"$tmp/live"
+rc=$?
+cat "$tmp/live"
+[ $rc -eq 0 ] || fail "punchlab run exited $rc"
+
+# TAP: prove reads it as a test script's output.
+printf '#!/bin/sh\ncat "%s"\n' "$tmp/tap" >"$tmp/tap.sh"
+prove "$tmp/tap.sh" >"$tmp/prove.out" 2>&1 || { cat "$tmp/prove.out"; fail "prove rejects the TAP"; }
+grep -q "^1\.\.$n\$" "$tmp/tap" || fail "TAP plan is not 1..$n"
+
+# JUnit: well-formed, one testcase per topology, no failures.
+xmllint --noout "$tmp/junit.xml" || fail "JUnit XML is not well-formed"
+[ "$(grep -c '<testcase' "$tmp/junit.xml")" -eq "$n" ] || fail "JUnit does not have $n testcases"
+grep -q '<failure' "$tmp/junit.xml" && fail "JUnit reports a failure"
+
+# JSON: every scenario passed, and each peer's own report is embedded.
+jq -e "(.scenarios | length) == $n" "$tmp/report.json" >/dev/null || fail "JSON does not have $n scenarios"
+jq -e '[.scenarios[] | select(.pass != true)] | length == 0' "$tmp/report.json" >/dev/null ||
+	fail "JSON has a scenario that did not pass"
+jq -e '[.scenarios[] | .peers[] | select(.report.outcome == null)] | length == 0' "$tmp/report.json" >/dev/null ||
+	fail "JSON lacks a peer's own report"
+
+# Markdown: a table row per scenario.
+[ "$(grep -c '^| ' "$tmp/report.md")" -ge "$n" ] || fail "Markdown has fewer than $n rows"
+
+# Nothing left behind on the host.
+ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.after"
+nft list ruleset >"$tmp/nft.after" 2>&1
+cmp -s "$tmp/links.before" "$tmp/links.after" || fail "host links changed"
+cmp -s "$tmp/nft.before" "$tmp/nft.after" || fail "host ruleset changed"
+echo "ok: $n topologies as expected; TAP, JUnit, JSON and Markdown well-formed"
