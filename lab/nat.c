@@ -250,6 +250,9 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 	if (ifc->lan_net6 && !valid_net(AF_INET6, ifc->lan_net6))
 		return fail(err, errsize, "LAN IPv6 subnet is not IPv6 address/prefix");
 
+	if (b->udp_timeout_ms > NAT_MAX_TIMEOUT_MS)
+		return fail(err, errsize, "UDP timeout %u ms is more than a day", b->udp_timeout_ms);
+
 	if (!nat) {
 		if (b->mapping != MAP_NONE)
 			return fail(err, errsize, "mapping %s needs address translation: a router without NAT "
@@ -325,7 +328,6 @@ static void objects(struct nat_gen *g, const struct nat_family *f)
 {
 	static const char *const counters[] = {
 		"udp_fwd_out", "udp_fwd_in", "udp_dropped_in", "udp_dropped_out", "udp_hairpin",
-		"udp_dropped_local",
 	};
 	struct nat_text *t = &g->t;
 
@@ -561,7 +563,8 @@ static void input(struct nat_gen *g, const struct nat_family *f)
 	}
 	put(t, "\t\tiifname \"%s\" accept\n", g->lan);
 	put(t, v6 ? "\t\ticmpv6 type echo-request accept\n" : "\t\ticmp type echo-request accept\n");
-	put(t, "\t\tmeta l4proto udp counter name \"udp_dropped_local\"\n");
+	/* Unsolicited UDP to a NAT's external address ends here, not in forward. */
+	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\"\n", g->wan);
 	put(t, "\t}\n");
 }
 

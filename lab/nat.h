@@ -8,10 +8,11 @@
  *
  *   udp_fwd_out        UDP forwarded from the LAN to the WAN
  *   udp_fwd_in         UDP forwarded from the WAN to the LAN (replies, or let in by the filtering)
- *   udp_dropped_in     UDP from the WAN dropped by the filtering (or by udp_blocked)
+ *   udp_dropped_in     UDP from the WAN dropped by the filtering or by udp_blocked, whether
+ *                      it was to be forwarded or addressed to the router (a NAT's external
+ *                      address without a mapping)
  *   udp_dropped_out    UDP from the LAN dropped (udp_blocked only)
  *   udp_hairpin        UDP hairpinned from the LAN back into the LAN (hairpin only)
- *   udp_dropped_local  UDP addressed to the router itself and dropped
  *
  * What each behaviour is built from (see /work/shared/NAT-NOTES.md):
  *   mapping EIM:  preserve = masquerade; random = masquerade into NAT_EIM_RANDOM_*;
@@ -44,6 +45,9 @@
 #define NAT_SEQ_BASE       30000 /* sequential: 30000..30000+NAT_POOL_SIZE-1 */
 #define NAT_ADM_BASE       40000 /* ADM hash buckets: 40000..40000+NAT_POOL_SIZE-1 */
 #define NAT_POOL_SIZE      1024
+
+/* Longest udp_timeout_ms accepted: a day (the kernel keeps timeouts in jiffies). */
+#define NAT_MAX_TIMEOUT_MS (86400U * 1000U)
 
 /* Default lifetime of learned maps and sets: the stock replied UDP conntrack timeout. */
 #define NAT_DEFAULT_MAP_TIMEOUT_S 120

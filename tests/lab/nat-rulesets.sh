@@ -1,0 +1,319 @@
+#!/bin/sh
+# Every ruleset lab/nat.c can generate, on the real kernel (root):
+#  1. loads with nft -f into a throwaway network namespace (unshare -n), loads
+#     a second time over itself, and lists back with its table and counters;
+#  2. a set of behaviours is measured from the network: a client namespace,
+#     a router namespace with the generated ruleset, a server namespace with two
+#     addresses and two ports, RFC 5780 style (mapping: the port the server
+#     observed towards 3 destinations; filtering: whether answers from another
+#     address / port get in; hairpin: a LAN host reaching another through the
+#     external address).
+# Uses only 203.0.113.0/24, 198.51.100.0/24 and 10.0.1.0/24 inside namespaces
+# named nat-<pid>-*; the host's namespace is never touched. Env O = build dir.
+set -u
+
+O=${O:-build}
+NATGEN=${NATGEN:-$O/tools/natgen}
+WANIP=203.0.113.20
+LANNET=10.0.1.0/24
+fail=0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "nat-rulesets: needs root" >&2
+	exit 1
+fi
+for tool in nft ip unshare python3; do
+	command -v $tool >/dev/null 2>&1 || { echo "nat-rulesets: $tool not found" >&2; exit 1; }
+done
+[ -x "$NATGEN" ] || { echo "nat-rulesets: $NATGEN not built" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/nat-rulesets.XXXXXX) || exit 1
+NS=nat-$$
+srvpid=
+cleanup() {
+	if [ -n "$srvpid" ]; then
+		kill "$srvpid" 2>/dev/null
+		wait "$srvpid" 2>/dev/null
+	fi
+	for n in cli rtr srv; do ip netns del $NS-$n 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+bad() {
+	echo "FAIL: $*"
+	fail=$((fail + 1))
+}
+
+# --- 1. every combination loads -------------------------------------------
+
+# load NAME FILE: load twice into a fresh namespace, list it back, check the counters
+load() {
+	if ! unshare -n sh -c 'ip link add wan0 type veth peer name lan0 && nft -f "$1" && nft -f "$1" &&
+			nft list ruleset > "$2"' sh "$2" "$tmp/list" 2> "$tmp/err"; then
+		bad "$1 does not load: $(head -3 "$tmp/err")"
+		return
+	fi
+	for c in udp_fwd_out udp_fwd_in udp_dropped_in udp_dropped_out udp_hairpin; do
+		grep -q "counter $c {" "$tmp/list" || { bad "$1: counter $c missing after load"; return; }
+	done
+	grep -q "table ip6\{0,1\} punchlab {" "$tmp/list" || bad "$1: no punchlab table after load"
+	[ "$(grep -c '^table ' "$tmp/list")" -le 2 ] || bad "$1: more than one table per family"
+}
+
+# gen NAME ARGS...: generate into $tmp/NAME.nft; returns natgen's status
+gen() {
+	name=$1
+	shift
+	"$NATGEN" "$@" > "$tmp/$name.nft" 2> "$tmp/$name.err"
+}
+
+built=0
+refused=0
+for m in eim adm apdm; do
+	for f in eif adf apdf; do
+		for p in preserve random sequential; do
+			for h in "" --hairpin; do
+				name=$m-$f-$p${h:+-hairpin}
+				gen "$name" --mapping $m --filtering $f --ports $p $h --wan-ip $WANIP --lan-net $LANNET
+				rc=$?
+				case $rc in
+				0) built=$((built + 1)); load "$name" "$tmp/$name.nft" ;;
+				2) refused=$((refused + 1)) ;;
+				*) bad "$name: natgen exit $rc: $(cat "$tmp/$name.err")" ;;
+				esac
+			done
+		done
+	done
+done
+# the supported set is part of the contract (lab/nat.h)
+[ $built -eq 33 ] && [ $refused -eq 21 ] || bad "supported NAT combinations: $built built, $refused refused (want 33/21)"
+
+extra() {
+	name=$1
+	shift
+	if gen "$name" "$@"; then
+		built=$((built + 1))
+		load "$name" "$tmp/$name.nft"
+	else
+		bad "$name: natgen refused: $(cat "$tmp/$name.err")"
+	fi
+}
+extra eim-apdf-t5 --mapping eim --filtering apdf --timeout-ms 5000 --wan-ip $WANIP --lan-net $LANNET
+extra eim-eif-hairpin-t5 --mapping eim --filtering eif --hairpin --timeout-ms 5000 --wan-ip $WANIP --lan-net $LANNET
+extra eim-apdf-udpblocked --mapping eim --filtering apdf --udp-blocked --wan-ip $WANIP --lan-net $LANNET
+for f in open eif adf apdf; do
+	extra none-$f --mapping none --filtering $f --wan-ip $WANIP --lan-net 198.51.100.0/24
+	extra none-$f-v6 --mapping none --filtering $f --wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64
+	extra none-$f-dual-t30 --mapping none --filtering $f --timeout-ms 30000 --wan-ip $WANIP \
+		--lan-net 198.51.100.0/24 --wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64
+done
+extra none-apdf-udpblocked --mapping none --filtering apdf --udp-blocked --wan-ip $WANIP --lan-net 198.51.100.0/24
+echo "nat-rulesets: $built rulesets loaded and listed, $refused combinations refused"
+
+# --- 2. behaviour on the wire ---------------------------------------------
+
+cat > "$tmp/probe.py" <<'EOF'
+import socket, sys, select
+S1, S2, P1, P2 = "203.0.113.30", "203.0.113.31", 3478, 3479
+
+def server():
+    socks = {}
+    for ip in (S1, S2):
+        for p in (P1, P2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((ip, p))
+            socks[(ip, p)] = s
+    print("ready", flush=True)
+    while True:
+        for s in select.select(list(socks.values()), [], [])[0]:
+            data, peer = s.recvfrom(2048)
+            me = s.getsockname()
+            mode = data.decode(errors="replace").split()[-1]
+            ip = me[0] if mode in ("same", "port") else (S2 if me[0] == S1 else S1)
+            port = me[1] if mode in ("same", "ip") else (P2 if me[1] == P1 else P1)
+            socks[(ip, port)].sendto(("%s:%d" % peer).encode(), peer)
+
+def sock(local, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((local, port))
+    return s
+
+# Requests are retransmitted (UDP); a missing answer means filtered after 3 x 0.5 s.
+def ask(s, dst, mode):
+    for _ in range(3):
+        s.sendto(("req " + mode).encode(), dst)
+        if select.select([s], [], [], 0.5)[0]:
+            return s.recvfrom(2048)[0].decode()
+    return None
+
+def client(local, base):
+    base = int(base)
+    s = sock(local, base)
+    obs = [ask(s, d, "same") for d in ((S1, P1), (S2, P1), (S1, P2))]
+    if None in obs: m = "NOREPLY"
+    elif obs[0] == obs[1] == obs[2] == "%s:%d" % (local, base): m = "NONE"
+    elif obs[0] == obs[1] == obs[2]: m = "EIM"
+    elif obs[0] == obs[2]: m = "ADM"
+    else: m = "APDM"
+    got = {}
+    for i, mode in enumerate(("ip", "port", "same")):
+        t = sock(local, base + 1 + i)
+        got[mode] = ask(t, (S1, P1), mode) is not None
+        t.close()
+    if not got["same"]: f = "BLOCKED"
+    elif got["ip"]: f = "EIF"
+    elif got["port"]: f = "ADF"
+    else: f = "APDF"
+    print("%s %s %s" % (m, f, " ".join(str(o) for o in obs)))
+
+def hairpin(a, b, base):
+    base = int(base)
+    sa, sb = sock(a, base), sock(b, base + 50)
+    ma, mb = ask(sa, (S1, P1), "same"), ask(sb, (S1, P1), "same")
+    if not ma or not mb:
+        print("NOREPLY"); return
+    ip, port = ma.split(":")
+    for _ in range(3):
+        sb.sendto(b"hello", (ip, int(port)))
+        if select.select([sa], [], [], 0.5)[0]:
+            data, src = sa.recvfrom(2048)
+            print("YES" if "%s:%d" % src == mb else "WRONGSRC %s:%d want %s" % (src[0], src[1], mb))
+            return
+    print("NO")
+
+{"server": lambda: server(), "client": client, "hairpin": hairpin}[sys.argv[1]](*sys.argv[2:])
+EOF
+
+# A fresh lab per ruleset: conntrack entries and numgen counters must not carry
+# over from one measurement to the next (NAT-NOTES pitfall 7).
+topo_down() {
+	if [ -n "$srvpid" ]; then
+		kill "$srvpid" 2>/dev/null
+		wait "$srvpid" 2>/dev/null
+		srvpid=
+	fi
+	for n in cli rtr srv; do ip netns del $NS-$n 2>/dev/null; done
+	return 0
+}
+
+# topo_up RULESET: client(s) - router with RULESET - server with two addresses
+topo_up() {
+	topo_down
+	ip -batch - <<-EOT || return 1
+	netns add $NS-cli
+	netns add $NS-rtr
+	netns add $NS-srv
+	link add lan0 netns $NS-rtr type veth peer name eth0 netns $NS-cli
+	link add wan0 netns $NS-rtr type veth peer name eth0 netns $NS-srv
+	EOT
+	ip -n $NS-cli -batch - <<-EOT || return 1
+	addr add 10.0.1.2/24 dev eth0
+	addr add 10.0.1.3/24 dev eth0
+	addr add 198.51.100.2/24 dev eth0
+	link set eth0 up
+	link set lo up
+	route add default via 10.0.1.1
+	EOT
+	ip -n $NS-rtr -batch - <<-EOT || return 1
+	addr add 10.0.1.1/24 dev lan0
+	addr add 198.51.100.1/24 dev lan0
+	addr add $WANIP/24 dev wan0
+	link set lan0 up
+	link set wan0 up
+	link set lo up
+	EOT
+	# the firewall's LAN uses routed public addresses
+	ip -n $NS-srv -batch - <<-EOT || return 1
+	addr add 203.0.113.30/24 dev eth0
+	addr add 203.0.113.31/24 dev eth0
+	link set eth0 up
+	link set lo up
+	route add 198.51.100.0/24 via $WANIP
+	EOT
+	ip netns exec $NS-rtr sysctl -qw net.ipv4.ip_forward=1 || return 1
+	if ! ip netns exec $NS-rtr nft -f "$tmp/$1.nft" 2> "$tmp/err"; then
+		echo "$1 does not load in the router: $(head -3 "$tmp/err")"
+		return 1
+	fi
+	: > "$tmp/server.out"
+	ip netns exec $NS-srv python3 -u "$tmp/probe.py" server > "$tmp/server.out" 2>&1 &
+	srvpid=$!
+	# wait for the server's sockets (its "ready" line), at most 10 s
+	i=0
+	until grep -q ready "$tmp/server.out" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 $srvpid 2>/dev/null; then
+			echo "probe server did not start: $(cat "$tmp/server.out")"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+counter() {
+	ip netns exec $NS-rtr nft list counter ip punchlab $1 | sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+
+# expect RULESET SOURCE EXPECTED: the mapping and filtering seen from SOURCE:40000
+expect() {
+	topo_up "$1" > "$tmp/up" 2>&1 || { bad "$1: lab setup: $(cat "$tmp/up")"; return 1; }
+	got=$(ip netns exec $NS-cli python3 "$tmp/probe.py" client $2 40000)
+	case "$got" in
+	"$3"*) echo "ok: $1: $got" ;;
+	*) bad "$1: want $3, got $got"; return 1 ;;
+	esac
+}
+
+expect eim-apdf-preserve 10.0.1.2 "EIM APDF $WANIP:40000 "
+# counters tell from the network what went where: 3 mapping probes out, the
+# answers from the other address and port of the filtering probes dropped
+c=$(counter udp_fwd_out)
+[ "${c:-0}" -ge 3 ] && echo "ok: udp_fwd_out counted $c" || bad "udp_fwd_out did not count ($c)"
+c=$(counter udp_dropped_in)
+[ "${c:-0}" -ge 2 ] && echo "ok: udp_dropped_in counted $c" || bad "udp_dropped_in did not count ($c)"
+expect eim-adf-preserve 10.0.1.2 "EIM ADF $WANIP:40000 "
+expect eim-eif-preserve 10.0.1.2 "EIM EIF $WANIP:40000 "
+c=$(counter udp_fwd_in)
+[ "${c:-0}" -ge 5 ] && echo "ok: udp_fwd_in counted $c" || bad "udp_fwd_in did not count ($c)"
+expect eim-apdf-random 10.0.1.2 "EIM APDF $WANIP:2"
+expect eim-eif-sequential 10.0.1.2 "EIM EIF $WANIP:30000 "
+expect eim-apdf-sequential 10.0.1.2 "EIM APDF $WANIP:30000 "
+expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:40"
+expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 "
+expect adm-eif-random 10.0.1.2 "ADM EIF"
+expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 "
+expect apdm-apdf-random 10.0.1.2 "APDM APDF"
+expect apdm-eif-sequential 10.0.1.2 "APDM EIF $WANIP:30000 $WANIP:30001 $WANIP:30002"
+expect apdm-adf-random 10.0.1.2 "APDM ADF"
+expect eim-apdf-udpblocked 10.0.1.2 "NOREPLY BLOCKED"
+c=$(counter udp_dropped_out)
+[ "${c:-0}" -ge 3 ] && echo "ok: udp_dropped_out counted $c" || bad "udp_dropped_out did not count ($c)"
+expect none-apdf 198.51.100.2 "NONE APDF"
+expect none-adf 198.51.100.2 "NONE ADF"
+expect none-eif 198.51.100.2 "NONE EIF"
+expect none-open 198.51.100.2 "NONE EIF"
+expect none-apdf-udpblocked 198.51.100.2 "NOREPLY BLOCKED"
+
+# hairpin: a LAN host reaches another through its external address and sees
+# the sender's external address; only where asked for
+hp() {
+	topo_up "$1" > "$tmp/up" 2>&1 || { bad "$1: lab setup: $(cat "$tmp/up")"; return 1; }
+	got=$(ip netns exec $NS-cli python3 "$tmp/probe.py" hairpin 10.0.1.2 10.0.1.3 41000)
+	[ "$got" = "$2" ] && echo "ok: $1: hairpin $got" || bad "$1: hairpin want $2, got $got"
+}
+hp eim-apdf-preserve-hairpin YES
+hp eim-eif-random-hairpin YES
+c=$(counter udp_hairpin)
+[ "${c:-0}" -ge 1 ] && echo "ok: udp_hairpin counted $c" || bad "udp_hairpin did not count ($c)"
+hp eim-adf-sequential-hairpin YES
+hp eim-apdf-preserve NO
+topo_down
+
+if [ $fail -ne 0 ]; then
+	echo "nat-rulesets: $fail failures"
+	exit 1
+fi
+echo "nat-rulesets: all passed"
+exit 0

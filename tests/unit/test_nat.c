@@ -1,0 +1,394 @@
+/* Unit tests for lab/nat.c: generated rulesets against golden files, refusals,
+ * hostile names and addresses.
+ *
+ * Golden files live in tests/unit/golden/nat/<name>.nft. After an intended
+ * change, rewrite them with PUNCHLAB_UPDATE_GOLDEN=1 and review the diff
+ * before committing. Whether each ruleset loads and behaves is checked on a
+ * real kernel by tests/lab/nat-rulesets.sh.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nat.h"
+
+static const char *golden_dir(void)
+{
+	static char dir[512];
+	const char *file = __FILE__; /* tests/unit/test_nat.c, relative to where make runs */
+	const char *slash = strrchr(file, '/');
+	int n = slash ? (int)(slash - file) : 1;
+
+	snprintf(dir, sizeof(dir), "%.*s/golden/nat", n, slash ? file : ".");
+	return dir;
+}
+
+static bool updating(void)
+{
+	const char *v = getenv("PUNCHLAB_UPDATE_GOLDEN");
+	return v && strcmp(v, "1") == 0;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else if (buf) {
+			buf[n] = '\0';
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static const struct nat_ifaces ifc4 = {
+	.wan_if = "wan0", .lan_if = "lan0", .wan_ip = "203.0.113.20", .lan_net = "10.0.1.0/24",
+};
+
+static const struct nat_ifaces ifc6 = {
+	.wan_if = "wan0", .lan_if = "lan0", .wan_ip6 = "2001:db8::20", .lan_net6 = "2001:db8:1::/64",
+};
+
+static const struct nat_ifaces ifc46 = {
+	.wan_if = "wan0", .lan_if = "lan0", .wan_ip = "203.0.113.20", .lan_net = "198.51.100.0/24",
+	.wan_ip6 = "2001:db8::20", .lan_net6 = "2001:db8:1::/64",
+};
+
+/* Names of the golden files this run produced, to find stale ones. */
+static char seen[256][96];
+static int n_seen;
+
+/* Properties every generated ruleset must have, whatever the behaviour. */
+static void check_shape(const char *name, const char *text, bool v4, bool v6)
+{
+	static const char *const counters[] = {
+		"counter udp_fwd_out { }", "counter udp_fwd_in { }", "counter udp_dropped_in { }",
+		"counter udp_dropped_out { }", "counter udp_hairpin { }",
+	};
+
+	if (strncmp(text, "# ", 2) != 0)
+		fail_msg("%s: does not start with a comment", name);
+	if (strstr(text, "include") || strchr(text, '$'))
+		fail_msg("%s: not self-contained", name);
+	assert_int_equal(!!strstr(text, "table ip punchlab {"), v4);
+	assert_int_equal(!!strstr(text, "table ip6 punchlab {"), v6);
+	assert_null(strstr(text, "table inet"));
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (!strstr(text, counters[i]))
+			fail_msg("%s: no \"%s\"", name, counters[i]);
+	/* Pitfall 3: the router itself accepts nothing unsolicited. */
+	if (!strstr(text, "type filter hook input priority filter; policy drop;"))
+		fail_msg("%s: input chain does not drop by default", name);
+	if (v6 && !strstr(text, "nd-neighbor-solicit"))
+		fail_msg("%s: IPv6 without neighbour discovery", name);
+}
+
+static void golden(const char *name, const struct nat_behavior *b, bool nat, const struct nat_ifaces *ifc)
+{
+	char path[700], err[256];
+	char *text = NULL, *want;
+	int ret;
+
+	ret = nat_ruleset(b, nat, ifc, &text, err, sizeof(err));
+	if (ret != 0)
+		fail_msg("%s: nat_ruleset returned %d: %s", name, ret, err);
+	assert_non_null(text);
+	check_shape(name, text, ifc->wan_ip != NULL, !nat && ifc->wan_ip6 != NULL);
+	assert_true(n_seen < (int)(sizeof(seen) / sizeof(seen[0])));
+	snprintf(seen[n_seen++], sizeof(seen[0]), "%s.nft", name);
+
+	snprintf(path, sizeof(path), "%s/%s.nft", golden_dir(), name);
+	if (updating()) {
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fputs(text, f) >= 0, 1);
+		assert_int_equal(fclose(f), 0);
+	}
+	want = slurp(path);
+	if (!want) {
+		free(text);
+		fail_msg("%s: missing (PUNCHLAB_UPDATE_GOLDEN=1 writes it)", path);
+	}
+	if (strcmp(want, text) != 0) {
+		size_t i = 0;
+		while (want[i] && want[i] == text[i])
+			i++;
+		fprintf(stderr, "%s differs at byte %zu:\n--- golden\n%.80s\n--- generated\n%.80s\n", path, i,
+			want + i, text + i);
+		free(want);
+		free(text);
+		fail_msg("%s: generated ruleset differs from the golden file", name);
+	}
+	free(want);
+	free(text);
+}
+
+/* Every NAT combination: either it builds and matches its golden file, or it
+ * is refused with a reason. */
+static void test_nat_matrix(void **state)
+{
+	int built = 0, refused = 0;
+
+	for (int m = MAP_EIM; m <= MAP_APDM; m++)
+		for (int f = FILTER_EIF; f <= FILTER_APDF; f++)
+			for (int p = PORTS_PRESERVE; p <= PORTS_SEQUENTIAL; p++)
+				for (int h = 0; h < 2; h++) {
+					struct nat_behavior b = { (enum nat_mapping)m, (enum nat_filtering)f,
+								  (enum nat_ports)p, h, false, 0 };
+					char name[96], err[256];
+					static char poison[1];
+					char *text = poison; /* must be reset to NULL on failure */
+
+					snprintf(name, sizeof(name), "%s-%s-%s%s", nat_mapping_name(b.mapping),
+						 nat_filtering_name(b.filtering), nat_ports_name(b.ports),
+						 h ? "-hairpin" : "");
+					int ret = nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err));
+					if (ret == 0) {
+						free(text);
+						golden(name, &b, true, &ifc4);
+						built++;
+					} else {
+						assert_int_equal(ret, -EINVAL);
+						assert_null(text);
+						if (strlen(err) < 20)
+							fail_msg("%s: refused without a reason", name);
+						refused++;
+					}
+				}
+	/* What is supported is part of the contract (see nat.h): of the 27
+	 * without hairpin all but ADM + sequential (3); with hairpin EIM only (9). */
+	assert_int_equal(built, 24 + 9);
+	assert_int_equal(refused, 54 - 33);
+}
+
+static void test_variants(void **state)
+{
+	struct nat_behavior b;
+
+	b = (struct nat_behavior){ MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, false, 5000 };
+	golden("eim-apdf-preserve-t5", &b, true, &ifc4);
+	b = (struct nat_behavior){ MAP_EIM, FILTER_EIF, PORTS_PRESERVE, true, false, 5000 };
+	golden("eim-eif-preserve-hairpin-t5", &b, true, &ifc4);
+	b = (struct nat_behavior){ MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, true, 0 };
+	golden("eim-apdf-preserve-udpblocked", &b, true, &ifc4);
+	b = (struct nat_behavior){ MAP_APDM, FILTER_APDF, PORTS_RANDOM, false, true, 0 };
+	golden("apdm-apdf-random-udpblocked", &b, true, &ifc4);
+
+	/* No translation: firewalls and the open router, IPv4, IPv6 and both. */
+	for (int f = FILTER_OPEN; f <= FILTER_APDF; f++) {
+		char name[64];
+		b = (struct nat_behavior){ MAP_NONE, (enum nat_filtering)f, PORTS_PRESERVE, false, false, 0 };
+		snprintf(name, sizeof(name), "none-%s", nat_filtering_name(b.filtering));
+		golden(name, &b, false, &ifc4);
+		snprintf(name, sizeof(name), "none-%s-v6", nat_filtering_name(b.filtering));
+		golden(name, &b, false, &ifc6);
+	}
+	b = (struct nat_behavior){ MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false, false, 30000 };
+	golden("none-apdf-dual-t30", &b, false, &ifc46);
+	b = (struct nat_behavior){ MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false, true, 0 };
+	golden("none-apdf-udpblocked", &b, false, &ifc46);
+	/* hairpin needs no rules without NAT: same text as without it */
+	b = (struct nat_behavior){ MAP_NONE, FILTER_APDF, PORTS_PRESERVE, true, false, 0 };
+	golden("none-apdf", &b, false, &ifc4);
+}
+
+static int refuse(const struct nat_behavior *b, bool nat, const struct nat_ifaces *ifc, const char *needle)
+{
+	static char poison[1];
+	char err[256];
+	char *text = poison; /* must be reset to NULL on failure */
+	int ret = nat_ruleset(b, nat, ifc, &text, err, sizeof(err));
+
+	assert_int_equal(ret, -EINVAL);
+	assert_null(text);
+	if (!strstr(err, needle))
+		fail_msg("expected \"%s\" in \"%s\"", needle, err);
+	return ret;
+}
+
+static void test_refusals(void **state)
+{
+	struct nat_behavior eim = { MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, false, 0 };
+	struct nat_behavior fw = { MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false, false, 0 };
+	struct nat_behavior b;
+
+	refuse(&fw, true, &ifc4, "needs a mapping");
+	refuse(&eim, false, &ifc4, "needs address translation");
+	b = fw;
+	b.ports = PORTS_RANDOM;
+	refuse(&b, false, &ifc4, "needs address translation");
+	b = eim;
+	b.filtering = FILTER_OPEN;
+	refuse(&b, true, &ifc4, "not possible on a NAT");
+	refuse(&eim, true, &ifc6, "WAN IPv4 address");
+	refuse(&eim, true, &ifc46, "IPv6 address translation");
+	b = eim;
+	b.mapping = MAP_ADM;
+	b.ports = PORTS_SEQUENTIAL;
+	refuse(&b, true, &ifc4, "sequential");
+	b = eim;
+	b.mapping = MAP_APDM;
+	b.hairpin = true;
+	refuse(&b, true, &ifc4, "hairpinning");
+	b = eim;
+	b.mapping = (enum nat_mapping)7;
+	refuse(&b, true, &ifc4, "out of range");
+	b = eim;
+	b.filtering = (enum nat_filtering)-1;
+	refuse(&b, true, &ifc4, "out of range");
+	b = eim;
+	b.ports = (enum nat_ports)3;
+	refuse(&b, true, &ifc4, "out of range");
+	struct nat_ifaces none = { .wan_if = "wan0", .lan_if = "lan0" };
+	refuse(&fw, false, &none, "neither");
+	refuse(NULL, true, &ifc4, "no behaviour");
+	refuse(&eim, true, NULL, "no behaviour");
+	assert_int_equal(nat_ruleset(&eim, true, &ifc4, NULL, NULL, 0), -EINVAL);
+}
+
+/* Names and addresses end up in the ruleset text: anything that could break
+ * out of a string or a statement must be refused. */
+static void test_hostile_ifaces(void **state)
+{
+	static const char *const bad_if[] = {
+		"", "wan\"0", "wan0; flush ruleset", "0123456789abcdef", "wan 0", "wan0\n", "w$an", "lan0",
+	};
+	static const char *const bad_ip[] = {
+		"", "203.0.113", "203.0.113.256", "203.0.113.20 ", "203.0.113.20/24", "2001:db8::1",
+		"203.0.113.20; flush ruleset",
+		"1111111111111111111111111111111111111111111111111111111111111111111111111111111",
+	};
+	static const char *const bad_net[] = {
+		"10.0.1.0", "10.0.1.0/33", "10.0.1.0/-1", "10.0.1.0/", "/24", "10.0.1.0/24x", "10.0.1.0/ 24",
+		"10.0.1.0/24/24", "2001:db8::/64", "10.0.1.0/99999999999999999999",
+	};
+	struct nat_behavior eim = { MAP_EIM, FILTER_EIF, PORTS_PRESERVE, true, false, 0 };
+	struct nat_behavior fw6 = { MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false, false, 0 };
+	struct nat_ifaces i;
+
+	for (size_t k = 0; k < sizeof(bad_if) / sizeof(bad_if[0]); k++) {
+		i = ifc4;
+		i.wan_if = bad_if[k];
+		refuse(&eim, true, &i, "interface");
+	}
+	i = ifc4;
+	i.lan_if = NULL;
+	refuse(&eim, true, &i, "LAN interface");
+	for (size_t k = 0; k < sizeof(bad_ip) / sizeof(bad_ip[0]); k++) {
+		i = ifc4;
+		i.wan_ip = bad_ip[k];
+		refuse(&eim, true, &i, "WAN address");
+	}
+	for (size_t k = 0; k < sizeof(bad_net) / sizeof(bad_net[0]); k++) {
+		i = ifc4;
+		i.lan_net = bad_net[k];
+		refuse(&eim, true, &i, "LAN subnet");
+	}
+	i = ifc6;
+	i.wan_ip6 = "203.0.113.20";
+	refuse(&fw6, false, &i, "WAN IPv6");
+	i = ifc6;
+	i.lan_net6 = "2001:db8:1::/129";
+	refuse(&fw6, false, &i, "LAN IPv6");
+	/* a NULL err buffer is allowed */
+	i = ifc4;
+	i.wan_if = "bad\"";
+	char *text = NULL;
+	assert_int_equal(nat_ruleset(&eim, true, &i, &text, NULL, 0), -EINVAL);
+	assert_null(text);
+}
+
+static void test_timeouts(void **state)
+{
+	struct nat_behavior b = { MAP_EIM, FILTER_EIF, PORTS_PRESERVE, false, false, 1500 };
+	char err[256];
+	char *text = NULL;
+
+	/* rounded up to whole seconds, and the learned maps age with the flows */
+	assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
+	assert_non_null(strstr(text, "policy = { unreplied : 2, replied : 2 }"));
+	assert_non_null(strstr(text, "ct timeout set \"udp_timeout\""));
+	assert_null(strstr(text, "timeout 120s"));
+	assert_non_null(strstr(text, "timeout 2s"));
+	free(text);
+
+	b.udp_timeout_ms = 0;
+	assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
+	assert_null(strstr(text, "ct timeout"));
+	assert_non_null(strstr(text, "timeout 120s"));
+	free(text);
+
+	b.udp_timeout_ms = NAT_MAX_TIMEOUT_MS;
+	assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
+	assert_non_null(strstr(text, "unreplied : 86400,"));
+	free(text);
+	b.udp_timeout_ms = NAT_MAX_TIMEOUT_MS + 1;
+	refuse(&b, true, &ifc4, "timeout");
+	b.udp_timeout_ms = UINT32_MAX;
+	refuse(&b, true, &ifc4, "timeout");
+}
+
+static void test_names(void **state)
+{
+	assert_string_equal(nat_mapping_name(MAP_APDM), "apdm");
+	assert_string_equal(nat_filtering_name(FILTER_OPEN), "open");
+	assert_string_equal(nat_ports_name(PORTS_SEQUENTIAL), "sequential");
+	assert_null(nat_mapping_name((enum nat_mapping)4));
+	assert_null(nat_filtering_name((enum nat_filtering)4));
+	assert_null(nat_ports_name((enum nat_ports)3));
+}
+
+/* Runs last: every golden file must have been produced by some case above. */
+static void test_no_stale_golden(void **state)
+{
+	DIR *d = opendir(golden_dir());
+	struct dirent *e;
+	int files = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		bool found = false;
+		if (n < 5 || strcmp(e->d_name + n - 4, ".nft") != 0)
+			continue;
+		files++;
+		for (int i = 0; i < n_seen && !found; i++)
+			found = strcmp(seen[i], e->d_name) == 0;
+		if (!found) {
+			closedir(d);
+			fail_msg("stale golden file %s/%s: no test case produces it", golden_dir(), e->d_name);
+		}
+	}
+	closedir(d);
+	assert_true(files > 40);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nat_matrix),
+		cmocka_unit_test(test_variants),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_hostile_ifaces),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_no_stale_golden),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
