@@ -363,12 +363,6 @@ int expect_derive(const struct topo *t, const struct plan *p, const struct expec
 		set_why(why, whysize, "IPv6 pairs are not modelled");
 		return -EINVAL;
 	}
-	for (int i = 0; i < t->n_nats; i++)
-		if (t->nats[i].rules_file) {
-			set_why(why, whysize, "router %s runs its own ruleset, whose behaviour is not declared",
-				t->nats[i].name);
-			return -EINVAL;
-		}
 	s = &sim_storage;
 	sim_init(s, t, p);
 	memset(peers, 0, sizeof(peers));

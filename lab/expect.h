@@ -12,7 +12,8 @@
  * (endpoint-independent, address-dependent, address-and-port-dependent; ports
  * preserved or not), its filtering, hairpinning and UDP blocking.
  *
- * The outcome is direct when each peer has both received a probe and had a
+ * A router with its own ruleset (rules = FILE) is taken at its declared
+ * behaviour. The outcome is direct when each peer has both received a probe and had a
  * probe answered on the same remote address; otherwise relayed when both can
  * reach the server over UDP and relaying is allowed; otherwise failed.
  */

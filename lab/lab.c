@@ -260,7 +260,18 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 			lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
 			goto cleanup;
 		}
-		rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
+		if (t->nats[n->index].rules_file) {
+			char wan[64], lan[64], wanip[80], lannet[80];
+			const char *vars[] = { wan, lan, wanip, lannet, NULL };
+
+			snprintf(wan, sizeof(wan), "WAN=\"%s\"", n->uplink);
+			snprintf(lan, sizeof(lan), "LAN=\"%s\"", n->lan_if);
+			snprintf(wanip, sizeof(wanip), "WANIP=%s", n->ip);
+			snprintf(lannet, sizeof(lannet), "LANNET=%s", n->lan_net);
+			rc = nft_load_file(l->ns[i], t->nats[n->index].rules_file, vars, &nfterr);
+		} else {
+			rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
+		}
 		if (rc < 0) {
 			lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name,
 				t->nats[n->index].rules_file ? " " : "",

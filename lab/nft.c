@@ -17,6 +17,8 @@
 
 struct nft_call {
 	const char *cmd;
+	const char *path;               /* run this file instead of cmd */
+	const char *const *vars;        /* "NAME=value" defines, NULL-terminated, or NULL */
 	bool json;
 	char *out;
 	char *err;
@@ -46,7 +48,12 @@ static int nft_in_ns(void *arg)
 	}
 	if (c->json)
 		nft_ctx_output_set_flags(ctx, nft_ctx_output_get_flags(ctx) | NFT_CTX_OUTPUT_JSON);
-	rc = nft_run_cmd_from_buffer(ctx, c->cmd);
+	for (const char *const *v = c->vars; v && *v; v++)
+		if (nft_ctx_add_var(ctx, *v) < 0) {
+			nft_ctx_free(ctx);
+			return -EINVAL;
+		}
+	rc = c->path ? nft_run_cmd_from_filename(ctx, c->path) : nft_run_cmd_from_buffer(ctx, c->cmd);
 	out = nft_ctx_get_output_buffer(ctx);
 	err = nft_ctx_get_error_buffer(ctx);
 	if (rc != 0) {
@@ -87,6 +94,18 @@ int nft_load(struct netns *ns, const char *ruleset, char **errtext)
 	int err;
 
 	if (ruleset == NULL)
+		return -EINVAL;
+	err = nft_call_run(ns, &c, errtext);
+	free(c.out);
+	return err;
+}
+
+int nft_load_file(struct netns *ns, const char *path, const char *const *vars, char **errtext)
+{
+	struct nft_call c = { .path = path, .vars = vars };
+	int err;
+
+	if (path == NULL)
 		return -EINVAL;
 	err = nft_call_run(ns, &c, errtext);
 	free(c.out);

@@ -20,6 +20,11 @@
  * On success *errtext is NULL. errtext may be NULL. */
 int nft_load(struct netns *ns, const char *ruleset, char **errtext);
 
+/* Load a ruleset file (a user's own) the same way, with "NAME=value" defines
+ * (NULL-terminated, may be NULL) available to it as $NAME, so that nft's error
+ * messages point at the user's own file and line. */
+int nft_load_file(struct netns *ns, const char *path, const char *const *vars, char **errtext);
+
 /* Run one nft command in ns ("list ruleset", "list counters", ...), output
  * as JSON or as text into *out (malloc'd, "" when there is none). Returns 0,
  * or -EINVAL (or -errno) with *errtext as for nft_load; *out is then NULL. */

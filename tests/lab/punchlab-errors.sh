@@ -1,0 +1,55 @@
+#!/bin/sh
+# Bad input gets a clear error that says what and where, a non-zero exit,
+# and never a crash or a half-built lab:
+# - a malformed topology: file:line in `check` and in `run`;
+# - a user's ruleset that nft refuses: the router, the file and nft's own
+#   message pointing at the user's line, after the lab built so far was torn down;
+# - a user's own ruleset that loads: runs as declared;
+# - a missing file, an unknown command, a bad option.
+set -u
+O=${O:-build}
+D=tests/lab/data
+tmp=$(mktemp -d /tmp/punchlab-errors.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  /' "$tmp/out"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+
+expect_exit() { # want cmd...: run, keep output in $tmp/out, check the exit status
+	want=$1; shift
+	"$@" >"$tmp/out" 2>&1
+	got=$?
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, want $want"
+}
+says() { grep -qF -- "$1" "$tmp/out" || fail "output lacks: $1"; }
+
+printf '[lab]\nexpect = sideways\n[peer a]\nbehind = internet\n' >"$tmp/bad-value.topo"
+expect_exit 1 "$O/punchlab" check "$tmp/bad-value.topo"
+says "$tmp/bad-value.topo:2: bad value 'sideways' for expect"
+expect_exit 1 "$O/punchlab" run "$tmp/bad-value.topo"
+says "$tmp/bad-value.topo:2:"
+says "0 passed, 0 failed, 1 error"
+
+printf '[lab]\ncolour = blue\n' >"$tmp/unknown-key.topo"
+expect_exit 1 "$O/punchlab" check "$tmp/unknown-key.topo"
+says "$tmp/unknown-key.topo:2:"
+says "colour"
+
+links_before=$(ip -o link show | wc -l)
+expect_exit 1 "$O/punchlab" run "$D/bad-rules.topo"
+says "nat-home-a: loading the ruleset"
+says "$D/bad.nft:3:"
+says "bogus keyword"
+[ "$(ip -o link show | wc -l)" -eq "$links_before" ] || fail "links appeared on the host"
+
+expect_exit 0 "$O/punchlab" run "$D/own-rules.topo"
+says "1 passed, 0 failed"
+
+expect_exit 2 "$O/punchlab" run "$tmp/does-not-exist.topo"
+says "does-not-exist.topo: No such file or directory"
+expect_exit 2 "$O/punchlab" frobnicate x.topo
+says "unknown command 'frobnicate'"
+expect_exit 2 "$O/punchlab" run -j 0 topologies/pr-cone-vs-pr-cone.topo
+says "-j 0: a number of jobs from 1 to 256"
+expect_exit 2 "$O/punchlab" run
+says "no topology files given"
+echo "ok: errors say what and where"
