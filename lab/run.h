@@ -104,7 +104,8 @@ int run_release(struct run_group *g);
 int run_wait_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline);
 
 /* Wait until every started foreground process has exited, reading outputs
- * and reaping as they come. At the deadline, the remaining ones are marked
+ * and reaping as they come (one still held at the barrier counts as running:
+ * release it first, or it times out). At the deadline, the remaining ones are marked
  * timed out, their process groups get SIGTERM, and SIGKILL after the grace.
  * Returns the number of processes that timed out (0: all exited in time),
  * or -errno. */
