@@ -1,10 +1,15 @@
 #include "lab.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "link.h"
@@ -287,4 +292,96 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 cleanup:
 	lab_down(l);
 	return rc < 0 ? rc : -EIO;
+}
+
+#define KEEP_DIR "/run/netns"
+#define KEEP_PREFIX "punchlab-"
+
+void lab_kept_path(const char *name, const char *node, char *buf, size_t size)
+{
+	snprintf(buf, size, KEEP_DIR "/" KEEP_PREFIX "%s.%s", name, node);
+}
+
+/* Make /run/netns a shared mount point, as iproute2 does, so that pins made
+ * here are seen by `ip netns` in every mount namespace. */
+static int keep_dir_ready(void)
+{
+	if (mkdir(KEEP_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("", KEEP_DIR, "none", MS_SHARED | MS_REC, NULL) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	if (mount(KEEP_DIR, KEEP_DIR, "none", MS_BIND | MS_REC, NULL) < 0)
+		return -errno;
+	return mount("", KEEP_DIR, "none", MS_SHARED | MS_REC, NULL) < 0 ? -errno : 0;
+}
+
+static int unpin(const char *path)
+{
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return -errno;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int lab_keep(struct lab *l, const struct plan *p, const char *name, char *err, size_t errsize)
+{
+	char path[512], src[64];
+	int rc = keep_dir_ready(), i;
+
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: %s", KEEP_DIR, strerror(-rc));
+		return rc;
+	}
+	for (i = 0; i < p->n_nodes; i++) {
+		int fd;
+
+		lab_kept_path(name, p->nodes[i].name, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (fd < 0) {
+			rc = -errno;
+			lab_err(err, errsize, "%s: %s%s", path, strerror(errno),
+				errno == EEXIST ? " (a lab of that name is kept: punchlab down it first)" : "");
+			goto undo;
+		}
+		close(fd);
+		snprintf(src, sizeof(src), "/proc/%d/ns/net", (int)netns_pid(l->ns[i]));
+		if (mount(src, path, "none", MS_BIND, NULL) < 0) {
+			rc = -errno;
+			lab_err(err, errsize, "pinning %s at %s: %s", p->nodes[i].name, path, strerror(errno));
+			unlink(path);
+			goto undo;
+		}
+	}
+	return 0;
+undo:
+	while (--i >= 0) {
+		lab_kept_path(name, p->nodes[i].name, path, sizeof(path));
+		unpin(path);
+	}
+	return rc;
+}
+
+int lab_unkeep(const char *name)
+{
+	char prefix[256], path[512];
+	DIR *d = opendir(KEEP_DIR);
+	struct dirent *e;
+	int n = 0, rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	/* Node names have no dot: "punchlab-a." matches a's nodes, not those of "a.b". */
+	snprintf(prefix, sizeof(prefix), KEEP_PREFIX "%s.", name);
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || strchr(e->d_name + strlen(prefix), '.'))
+			continue;
+		snprintf(path, sizeof(path), KEEP_DIR "/%s", e->d_name);
+		rc = unpin(path);
+		if (rc < 0)
+			break;
+		n++;
+	}
+	closedir(d);
+	return rc < 0 ? rc : n;
 }

@@ -23,6 +23,17 @@ struct netns *lab_ns(struct lab *l, int node);
 /* The ruleset loaded in node i, or NULL (for reports and `punchlab list`). */
 const char *lab_ruleset(struct lab *l, int node);
 
+/* --keep: pin every namespace of the lab at /run/netns/punchlab-NAME.NODE (as
+ * `ip netns add` does) so that it outlives us, for `ip netns exec` or
+ * `punchlab shell NAME NODE`; `punchlab down NAME` removes them. Returns 0,
+ * -EEXIST when a lab of that name is already kept, or -errno with err set.
+ * On failure nothing stays pinned. */
+int lab_keep(struct lab *l, const struct plan *p, const char *name, char *err, size_t errsize);
+/* Remove the pins of kept lab NAME; returns how many were removed, or -errno. */
+int lab_unkeep(const char *name);
+/* The path of kept node NODE of lab NAME into buf. */
+void lab_kept_path(const char *name, const char *node, char *buf, size_t size);
+
 /* The ruleset for router node i: generated from the behaviour, or the user's
  * own file with defines for its names prepended. Pure but for reading the
  * user's file. Returns 0 and a malloc'd text, or -errno with a message. */

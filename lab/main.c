@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ struct opts {
 	bool tap;
 	bool verbose;
 	bool color;
+	bool keep;
 	const char *junit;
 	const char *json;
 	const char *markdown;
@@ -52,6 +54,8 @@ static void usage(FILE *f)
 		"usage: punchlab run [options] FILE...   build each topology, run the pair, check the outcome\n"
 		"       punchlab check FILE...           validate files (no privileges, no kernel changes)\n"
 		"       punchlab list FILE...            show what each file builds\n"
+		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
+		"       punchlab down NAME...            take kept labs down\n"
 		"\n"
 		"run options:\n"
 		"  -j, --jobs N        scenarios in parallel (default: number of CPUs)\n"
@@ -62,6 +66,8 @@ static void usage(FILE *f)
 		"      --bindir DIR    where punch-server and punch-client are (default: beside punchlab)\n"
 		"  -v, --verbose       programs log verbosely; show setup steps\n"
 		"      --no-color      never colour the terminal output\n"
+		"      --keep          leave each lab up afterwards, named after its file, for\n"
+		"                      inspection (punchlab shell / ip netns exec punchlab-NAME.NODE)\n"
 		"  -h, --help          this text;  --version  the version\n"
 		"\n"
 		"Exit status: 0 every verdict as expected, 1 some mismatch or error, 2 usage, 3 setup.\n"
@@ -180,7 +186,7 @@ static int worker_start(struct worker *w, const char *path, int index, const str
 		return -e;
 	}
 	if (w->pid == 0) {
-		struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose };
+		struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose, .keep = o->keep };
 		struct report_scenario res;
 		char *json;
 		size_t len, off = 0;
@@ -420,6 +426,65 @@ static int bindir_default(char *buf, size_t size)
 	return 0;
 }
 
+/* punchlab shell NAME NODE [CMD...]: enter a kept node's namespace and exec. */
+static int cmd_shell(int argc, char **argv)
+{
+	char path[512];
+	const char *shell = getenv("SHELL");
+	char sh[PATH_MAX];
+	char *sh_argv[] = { sh, NULL };
+	int fd;
+
+	snprintf(sh, sizeof(sh), "%s", shell && *shell ? shell : "/bin/sh");
+	if (argc < 2) {
+		log_errx("usage: punchlab shell NAME NODE [CMD...]  (NODE: inet, server, nat-X, peer-X)");
+		return EXIT_USAGE;
+	}
+	lab_kept_path(argv[0], argv[1], path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("%s (is lab '%s' kept? punchlab run --keep)", path, argv[0]);
+		return EXIT_USAGE;
+	}
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		log_err("entering %s", path);
+		return EXIT_SETUP;
+	}
+	close(fd);
+	if (argc > 2) {
+		execvp(argv[2], argv + 2);
+		log_err("%s", argv[2]);
+	} else {
+		execv(sh_argv[0], sh_argv);
+		log_err("%s", sh_argv[0]);
+	}
+	return EXIT_SETUP;
+}
+
+static int cmd_down(int argc, char **argv)
+{
+	int rc = EXIT_PASS;
+
+	if (argc < 1) {
+		log_errx("usage: punchlab down NAME...");
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++) {
+		int n = lab_unkeep(argv[i]);
+
+		if (n < 0) {
+			log_errx("%s: %s", argv[i], strerror(-n));
+			rc = EXIT_SETUP;
+		} else if (n == 0) {
+			log_errx("%s: no kept lab of that name", argv[i]);
+			rc = EXIT_MISMATCH;
+		} else {
+			log_info("%s: took down %d namespaces", argv[i], n);
+		}
+	}
+	return rc;
+}
+
 static const struct option longopts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "tap", no_argument, NULL, 'T' },
@@ -429,6 +494,7 @@ static const struct option longopts[] = {
 	{ "bindir", required_argument, NULL, 'B' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "no-color", no_argument, NULL, 'C' },
+	{ "keep", no_argument, NULL, 'K' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -459,6 +525,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'B': snprintf(o->bindir, sizeof(o->bindir), "%s", optarg); break;
 		case 'v': o->verbose = true; break;
 		case 'C': o->color = false; break;
+		case 'K': o->keep = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -487,8 +554,12 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "shell") == 0)
+		return cmd_shell(argc - 2, argv + 2);
+	if (strcmp(cmd, "down") == 0)
+		return cmd_down(argc - 2, argv + 2);
 	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list")) {
-		log_errx("unknown command '%s' (run, check, list)", cmd);
+		log_errx("unknown command '%s' (run, check, list, shell, down)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

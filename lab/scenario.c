@@ -339,6 +339,15 @@ int scenario_run(const char *path, const struct scenario_opts *o, struct report_
 	if (rc < 0)
 		goto fail;
 	rc = run_pair(t, p, l, o, res, why);
+	if (o->keep) {
+		int krc = lab_keep(l, p, res->name, err, sizeof(err));
+
+		if (krc < 0 && !res->error)
+			res->error = xasprintf("--keep: %s", err);
+		else if (krc == 0)
+			log_info("kept lab '%s': punchlab shell %s NODE; punchlab down %s", res->name, res->name,
+				 res->name);
+	}
 	goto done;
 fail:
 	res->error = strdup(err);

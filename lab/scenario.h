@@ -13,6 +13,7 @@ struct plan;
 struct scenario_opts {
 	const char *bindir;     /* where punch-server and punch-client are */
 	bool verbose;           /* pass -v to the programs, keep their stderr */
+	bool keep;              /* leave the lab up afterwards (lab_keep) */
 };
 
 /* The expected outcome of t built as p: the topology's own, or the derived

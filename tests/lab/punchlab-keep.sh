@@ -1,0 +1,32 @@
+#!/bin/sh
+# --keep leaves a lab up under its name after the run (even though punchlab
+# itself has exited), `punchlab shell` opens a node, `punchlab down` takes it
+# away, and then nothing of it remains.
+set -u
+O=${O:-build}
+name=pr-cone-vs-pr-cone
+tmp=$(mktemp -d /tmp/punchlab-keep.XXXXXX) || exit 1
+trap '"$O/punchlab" down "$name" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+[ -e "/run/netns/punchlab-$name.inet" ] && fail "a lab named $name is already kept here"
+
+"$O/punchlab" run --keep "topologies/$name.topo" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "run --keep"; }
+[ "$(ip netns list | grep -c "^punchlab-$name\.")" -eq 6 ] || fail "not 6 kept namespaces: $(ip netns list)"
+
+# The kept nodes are the lab's: alice has her LAN address, her router its ruleset.
+"$O/punchlab" shell "$name" peer-alice ip -br -4 addr show dev eth0 >"$tmp/addr" || fail "shell peer-alice"
+grep -q "192.168.1.10/24" "$tmp/addr" || fail "peer-alice: $(cat "$tmp/addr")"
+"$O/punchlab" shell "$name" nat-home-a nft list tables >"$tmp/tables" || fail "shell nat-home-a"
+grep -q "table ip punchlab" "$tmp/tables" || fail "nat-home-a has no punchlab table"
+# Alice's way to the server leads through her NAT.
+"$O/punchlab" shell "$name" peer-alice ip route get 203.0.113.10 >"$tmp/route" || fail "route"
+grep -q "via 192.168.1.1 dev eth0" "$tmp/route" || fail "alice's route: $(cat "$tmp/route")"
+# A second lab of the same name is refused rather than mixed in.
+"$O/punchlab" run --keep "topologies/$name.topo" >"$tmp/out2" 2>&1 && fail "kept the same name twice"
+grep -q "already kept\|punchlab down it first" "$tmp/out2" || fail "no clear refusal: $(cat "$tmp/out2")"
+
+"$O/punchlab" down "$name" || fail "down"
+ip netns list | grep -q "^punchlab-$name\." && fail "namespaces left after down"
+"$O/punchlab" down "$name" 2>/dev/null && fail "down of a lab that is not kept succeeded"
+echo "ok: kept, inspected, taken down"
