@@ -54,11 +54,26 @@ static const char *const mode_names[] = {
 
 #define NAME_OF(tab, v) ((unsigned)(v) < sizeof(tab) / sizeof(tab[0]) ? tab[v] : "?")
 
-const char *topo_outcome_name(enum outcome o) { return NAME_OF(outcome_names, o); }
-const char *topo_mapping_name(enum nat_mapping m) { return NAME_OF(mapping_names, m); }
-const char *topo_filtering_name(enum nat_filtering f) { return NAME_OF(filtering_names, f); }
-const char *topo_ports_name(enum nat_ports p) { return NAME_OF(ports_names, p); }
-const char *topo_mode_name(enum client_mode m) { return NAME_OF(mode_names, m); }
+const char *topo_outcome_name(enum outcome o)
+{
+	return NAME_OF(outcome_names, o);
+}
+const char *topo_mapping_name(enum nat_mapping m)
+{
+	return NAME_OF(mapping_names, m);
+}
+const char *topo_filtering_name(enum nat_filtering f)
+{
+	return NAME_OF(filtering_names, f);
+}
+const char *topo_ports_name(enum nat_ports p)
+{
+	return NAME_OF(ports_names, p);
+}
+const char *topo_mode_name(enum client_mode m)
+{
+	return NAME_OF(mode_names, m);
+}
 
 int topo_outcome_parse(const char *s, enum outcome *o)
 {
@@ -484,8 +499,14 @@ static int subnet_key(struct parser *ps, const char *key, const char *v, int fam
 
 /* ---- [lab] ---- */
 
-static int lab_description(struct parser *ps, const char *v) { return strdup_to(ps, &ps->t->description, v); }
-static int lab_expect_why(struct parser *ps, const char *v) { return strdup_to(ps, &ps->t->expect_why, v); }
+static int lab_description(struct parser *ps, const char *v)
+{
+	return strdup_to(ps, &ps->t->description, v);
+}
+static int lab_expect_why(struct parser *ps, const char *v)
+{
+	return strdup_to(ps, &ps->t->expect_why, v);
+}
 
 static int lab_expect(struct parser *ps, const char *v)
 {
@@ -507,8 +528,14 @@ static int lab_mode(struct parser *ps, const char *v)
 	return 0;
 }
 
-static int lab_relay(struct parser *ps, const char *v) { return bool_key(ps, "relay", v, &ps->t->relay); }
-static int lab_ipv6(struct parser *ps, const char *v) { return bool_key(ps, "ipv6", v, &ps->t->ipv6); }
+static int lab_relay(struct parser *ps, const char *v)
+{
+	return bool_key(ps, "relay", v, &ps->t->relay);
+}
+static int lab_ipv6(struct parser *ps, const char *v)
+{
+	return bool_key(ps, "ipv6", v, &ps->t->ipv6);
+}
 
 static int lab_timeout(struct parser *ps, const char *v)
 {
@@ -562,8 +589,14 @@ static const struct key lab_keys[] = {
 
 /* ---- [server] and [programs] ---- */
 
-static int server_address(struct parser *ps, const char *v) { return address_key(ps, "address", v, ps->t->server.addr); }
-static int server_address2(struct parser *ps, const char *v) { return address_key(ps, "address2", v, ps->t->server.addr2); }
+static int server_address(struct parser *ps, const char *v)
+{
+	return address_key(ps, "address", v, ps->t->server.addr);
+}
+static int server_address2(struct parser *ps, const char *v)
+{
+	return address_key(ps, "address2", v, ps->t->server.addr2);
+}
 
 static const struct key server_keys[] = {
 	[SK_ADDRESS] = { "address", server_address },
@@ -603,8 +636,14 @@ static int command_key(struct parser *ps, const char *key, const char *v, char *
 	return strdup_to(ps, dst, v);
 }
 
-static int programs_server(struct parser *ps, const char *v) { return command_key(ps, "server", v, &ps->t->programs.server); }
-static int programs_client(struct parser *ps, const char *v) { return command_key(ps, "client", v, &ps->t->programs.client); }
+static int programs_server(struct parser *ps, const char *v)
+{
+	return command_key(ps, "server", v, &ps->t->programs.server);
+}
+static int programs_client(struct parser *ps, const char *v)
+{
+	return command_key(ps, "client", v, &ps->t->programs.client);
+}
 
 static const struct key programs_keys[] = {
 	[PK_SERVER] = { "server", programs_server },
@@ -708,8 +747,14 @@ static int nat_ports(struct parser *ps, const char *v)
 	return 0;
 }
 
-static int nat_hairpin(struct parser *ps, const char *v) { return bool_key(ps, "hairpin", v, &NAUX(ps)->explicit_b.hairpin); }
-static int nat_block_udp(struct parser *ps, const char *v) { return bool_key(ps, "block-udp", v, &NAUX(ps)->explicit_b.udp_blocked); }
+static int nat_hairpin(struct parser *ps, const char *v)
+{
+	return bool_key(ps, "hairpin", v, &NAUX(ps)->explicit_b.hairpin);
+}
+static int nat_block_udp(struct parser *ps, const char *v)
+{
+	return bool_key(ps, "block-udp", v, &NAUX(ps)->explicit_b.udp_blocked);
+}
 
 static int nat_udp_timeout(struct parser *ps, const char *v)
 {
@@ -724,9 +769,18 @@ static int nat_udp_timeout(struct parser *ps, const char *v)
 	return 0;
 }
 
-static int nat_behind(struct parser *ps, const char *v) { return behind_key(ps, v, NAUX(ps)); }
-static int nat_wan(struct parser *ps, const char *v) { return address_key(ps, "wan-address", v, NAT(ps)->wan_addr); }
-static int nat_lan(struct parser *ps, const char *v) { return subnet_key(ps, "lan", v, 0, NAT(ps)->lan_subnet); }
+static int nat_behind(struct parser *ps, const char *v)
+{
+	return behind_key(ps, v, NAUX(ps));
+}
+static int nat_wan(struct parser *ps, const char *v)
+{
+	return address_key(ps, "wan-address", v, NAT(ps)->wan_addr);
+}
+static int nat_lan(struct parser *ps, const char *v)
+{
+	return subnet_key(ps, "lan", v, 0, NAT(ps)->lan_subnet);
+}
 
 static int nat_rules(struct parser *ps, const char *v)
 {
@@ -823,9 +877,18 @@ static int nat_finish(struct parser *ps)
 #define PEER(ps) (&(ps)->t->peers[(ps)->cur])
 #define PAUX(ps) (&(ps)->peer_aux[(ps)->cur])
 
-static int peer_behind(struct parser *ps, const char *v) { return behind_key(ps, v, PAUX(ps)); }
-static int peer_address(struct parser *ps, const char *v) { return address_key(ps, "address", v, PEER(ps)->addr); }
-static int peer_keepalive(struct parser *ps, const char *v) { return bool_key(ps, "keepalive", v, &PEER(ps)->keepalive); }
+static int peer_behind(struct parser *ps, const char *v)
+{
+	return behind_key(ps, v, PAUX(ps));
+}
+static int peer_address(struct parser *ps, const char *v)
+{
+	return address_key(ps, "address", v, PEER(ps)->addr);
+}
+static int peer_keepalive(struct parser *ps, const char *v)
+{
+	return bool_key(ps, "keepalive", v, &PEER(ps)->keepalive);
+}
 
 static int peer_start_delay(struct parser *ps, const char *v)
 {
@@ -1225,6 +1288,7 @@ static int check_lab(struct parser *ps)
 struct host {
 	struct net n;
 	int line;
+	int segment;            /* -1: the internet, else the index of the router whose lan */
 	const char *text;
 };
 
@@ -1269,11 +1333,13 @@ static int check_addresses(struct parser *ps)
 
 	if (t->server.addr[0]) {
 		ON_INTERNET(ps->server_lines[SK_ADDRESS], "address", t->server.addr);
-		hosts[nh++] = (struct host){ .line = ps->server_lines[SK_ADDRESS], .text = t->server.addr };
+		hosts[nh++] = (struct host){ .line = ps->server_lines[SK_ADDRESS], .segment = -1,
+					     .text = t->server.addr };
 	}
 	if (t->server.addr2[0]) {
 		ON_INTERNET(ps->server_lines[SK_ADDRESS2], "address2", t->server.addr2);
-		hosts[nh++] = (struct host){ .line = ps->server_lines[SK_ADDRESS2], .text = t->server.addr2 };
+		hosts[nh++] = (struct host){ .line = ps->server_lines[SK_ADDRESS2], .segment = -1,
+					     .text = t->server.addr2 };
 	}
 	for (int i = 0; i < t->n_nats; i++) {
 		struct topo_nat *n = &t->nats[i];
@@ -1292,9 +1358,9 @@ static int check_addresses(struct parser *ps)
 						    "(%s), which it sits behind", n->lan_subnet,
 						    t->nats[u].name, t->nats[u].lan_subnet);
 			/* Behind a firewall hosts are routed, so its lan must be unique. */
-			for (int j = 0; j < t->n_nats; j++)
-				if (j != i && t->nats[j].lan_subnet[0] && (!n->nat || !t->nats[j].nat) &&
-				    net_overlap(&lans[i], &lans[j]) && j < i)
+			for (int j = 0; j < i; j++)
+				if (t->nats[j].lan_subnet[0] && (!n->nat || !t->nats[j].nat) &&
+				    net_overlap(&lans[i], &lans[j]))
 					return fail(ps, l[NK_LAN], "lan = %s overlaps the lan of [nat %s] "
 						    "(%s), and routed (non-NAT) lans must be unique",
 						    n->lan_subnet, t->nats[j].name, t->nats[j].lan_subnet);
@@ -1315,7 +1381,8 @@ static int check_addresses(struct parser *ps)
 				     u->lan_subnet, where) < 0)
 				return -EINVAL;
 		}
-		hosts[nh++] = (struct host){ .line = l[NK_WAN], .text = n->wan_addr };
+		hosts[nh++] = (struct host){ .line = l[NK_WAN], .segment = n->uplink,
+					     .text = n->wan_addr };
 	}
 	for (int i = 0; i < t->n_peers; i++) {
 		struct topo_peer *p = &t->peers[i];
@@ -1337,20 +1404,21 @@ static int check_addresses(struct parser *ps)
 				     where) < 0)
 				return -EINVAL;
 		}
-		hosts[nh++] = (struct host){ .line = line, .text = p->addr };
+		hosts[nh++] = (struct host){ .line = line, .segment = p->behind, .text = p->addr };
 	}
 #undef ON_INTERNET
-	/* Private addresses repeat legitimately in two different homes; public
-	 * ones (and any two behind the same router) may not. Keep it simple and
-	 * strict: an explicitly given address appears once. */
+	/* Two homes may well use the same private addresses (a classic trap for
+	 * clients that try private endpoints first), so an address need only be
+	 * unique on its own segment: the internet, or one router's lan. */
 	for (int i = 0; i < nh; i++)
 		ip_parse(hosts[i].text, &hosts[i].n);
 	for (int i = 1; i < nh; i++)
 		for (int j = 0; j < i; j++)
-			if (hosts[i].n.family == hosts[j].n.family &&
+			if (hosts[i].segment == hosts[j].segment &&
+			    hosts[i].n.family == hosts[j].n.family &&
 			    memcmp(hosts[i].n.a, hosts[j].n.a, 16) == 0)
-				return fail(ps, hosts[i].line, "address %s is already used on line %d",
-					    hosts[i].text, hosts[j].line);
+				return fail(ps, hosts[i].line, "address %s is already used on line %d, "
+					    "on the same network", hosts[i].text, hosts[j].line);
 	return 0;
 }
 

@@ -535,10 +535,13 @@ static void test_address_errors(void **state)
 	parse_bad("[server]\naddress = 2001:db8:1::1\n" PEERS, 2,
 		  "not inside the internet (2001:db8::/64)");
 	parse_bad("[server]\naddress = 203.0.113.1\naddress2 = 203.0.113.1\n" PEERS, 3,
-		  "address 203.0.113.1 is already used on line 2");
+		  "address 203.0.113.1 is already used on line 2, on the same network");
 	parse_bad("[server]\naddress = 203.0.113.1\n[peer a]\nbehind = internet\n"
 		  "address = 203.0.113.1\n[peer b]\nbehind = internet\n", 5,
-		  "address 203.0.113.1 is already used on line 2");
+		  "address 203.0.113.1 is already used on line 2, on the same network");
+	parse_bad("[nat n]\npreset = port-restricted\nlan = 10.0.0.0/24\n[peer a]\nbehind = n\n"
+		  "address = 10.0.0.9\n[peer b]\nbehind = n\naddress = 10.0.0.9\n", 9,
+		  "address 10.0.0.9 is already used on line 6, on the same network");
 	parse_bad("[nat n]\npreset = open\nlan = 203.0.113.128/25\n" PEERS, 3,
 		  "lan = 203.0.113.128/25 overlaps the internet (203.0.113.0/24)");
 	parse_bad("[nat n]\npreset = port-restricted\nlan = 10.0.0.0/8\n"
@@ -561,6 +564,21 @@ static void test_address_errors(void **state)
 		  "address = 10.0.0.255\n[peer b]\nbehind = n\n", 6, "is the broadcast address");
 	parse_bad("[peer a]\nbehind = internet\naddress = 10.0.0.9\n[peer b]\nbehind = internet\n",
 		  3, "address = 10.0.0.9 is not inside the internet");
+}
+
+static void test_same_private_addresses(void **state)
+{
+	struct topo *t;
+
+	(void)state;
+	/* Two homes with the same private subnet and the same host address. */
+	t = parse_ok("[nat home-a]\npreset = port-restricted\nlan = 192.168.1.0/24\n"
+		     "[nat home-b]\npreset = port-restricted\nlan = 192.168.1.0/24\n"
+		     "[peer alice]\nbehind = home-a\naddress = 192.168.1.10\n"
+		     "[peer bob]\nbehind = home-b\naddress = 192.168.1.10\n");
+	assert_string_equal(t->peers[0].addr, t->peers[1].addr);
+	assert_string_equal(t->nats[0].lan_subnet, "192.168.1.0/24");
+	topo_free(t);
 }
 
 static void test_rules_file(void **state)
@@ -597,6 +615,16 @@ static void test_rules_file(void **state)
 	snprintf(text, sizeof(text), "%s:3: rules file '%s/gone.nft': No such file or directory",
 		 name, dir);
 	assert_string_equal(err, text);
+	/* A file over the size limit is refused before it is parsed. */
+	f = fopen(name, "w");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, TOPO_MAX_FILE, SEEK_SET), 0);
+	fputc('\n', f);
+	fclose(f);
+	assert_int_equal(topo_parse_file(name, &t, err, sizeof(err)), -EFBIG);
+	assert_null(t);
+	assert_non_null(strstr(err, "larger than 1048576 bytes"));
+	unlink(name);
 	unlink(rules);
 	rmdir(dir);
 }
@@ -724,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_semantic_errors),
 		cmocka_unit_test(test_address_errors),
+		cmocka_unit_test(test_same_private_addresses),
 		cmocka_unit_test(test_rules_file),
 		cmocka_unit_test(test_hostile_bytes),
 		cmocka_unit_test(test_names),
