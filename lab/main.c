@@ -387,6 +387,8 @@ static int check_one(const char *path, bool describe)
 	}
 	if (!describe) {
 		printf("%s: ok (expect %s)\n", path, topo_outcome_name(expected));
+		if (scenario_unsupported(t))
+			printf("%s: note: valid, but punchlab run refuses it: %s\n", path, scenario_unsupported(t));
 		goto cleanup;
 	}
 	topo_describe(t, stdout);

@@ -61,6 +61,21 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
+const char *scenario_unsupported(const struct topo *t)
+{
+	if (t->programs.server || t->programs.client)
+		return "[programs]: running other programs under test is not implemented yet";
+	if (t->ipv6)
+		return "ipv6 = yes: IPv6 labs are not implemented yet";
+	for (int k = 0; k < t->n_peers; k++) {
+		if (t->peers[k].keepalive)
+			return "keepalive: not implemented yet";
+		if (t->peers[k].start_delay_ms)
+			return "start-delay: not implemented yet";
+	}
+	return NULL;
+}
+
 int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *err,
 			 size_t errsize)
 {
@@ -329,9 +344,8 @@ int scenario_run(const char *path, const struct scenario_opts *o, struct report_
 		if (expect_derive(t, p, &expect_punch_client, &d, why, sizeof(why)) == 0 && t->expect_why)
 			snprintf(why, sizeof(why), "%s", t->expect_why);
 	}
-	if (t->programs.server || t->programs.client) {
-		snprintf(err, sizeof(err), "%s: [programs]: running other programs under test is not implemented yet",
-			 path);
+	if (scenario_unsupported(t)) {
+		snprintf(err, sizeof(err), "%s: %s", path, scenario_unsupported(t));
 		rc = -ENOTSUP;
 		goto fail;
 	}

@@ -22,6 +22,9 @@ struct scenario_opts {
 int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *err,
 			 size_t errsize);
 
+/* What in t punchlab cannot run yet (a sentence), or NULL. */
+const char *scenario_unsupported(const struct topo *t);
+
 /* Run the topology in file path and fill res (all strings malloc'd). Returns
  * 0 when the scenario ran to a verdict (pass or not), or -errno when the lab
  * could not run (res->error says why). Free it with scenario_result_clear(). */
