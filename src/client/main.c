@@ -839,10 +839,14 @@ static void print_result(const struct client *cl)
 	json_object_object_add(o, "relayed_out", json_object_new_int64(st ? st->relayed_out : 0));
 	json_object_object_add(o, "relayed_in", json_object_new_int64(st ? st->relayed_in : 0));
 	if (st && st->rtt_n) {
+		double avg = round(10.0 * (double)st->rtt_sum / st->rtt_n) / 10;
+		char avg_s[32];
+
+		/* One decimal, written as such: json-c would print 0.20000000000000001. */
+		snprintf(avg_s, sizeof(avg_s), "%.1f", avg);
 		rtt = json_object_new_object();
 		json_object_object_add(rtt, "min", json_object_new_int64(st->rtt_min));
-		json_object_object_add(rtt, "avg",
-				       json_object_new_double(round(10.0 * (double)st->rtt_sum / st->rtt_n) / 10));
+		json_object_object_add(rtt, "avg", json_object_new_double_s(avg, avg_s));
 		json_object_object_add(rtt, "max", json_object_new_int64(st->rtt_max));
 		json_object_object_add(o, "rtt_ms", rtt);
 	} else {
