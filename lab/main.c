@@ -41,6 +41,7 @@ struct opts {
 	bool tap;
 	bool verbose;
 	bool color;
+	bool tty;
 	bool keep;
 	const char *junit;
 	const char *json;
@@ -304,6 +305,14 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 					log_errx("starting a worker: %s", strerror(-rc));
 					return EXIT_SETUP;
 				}
+				/* On a terminal (or with -v), say what is running as it starts. */
+				if (o->tty || o->verbose) {
+					char *name = scenario_name(files[next]);
+
+					fprintf(live, "RUN    %s\n", name ? name : files[next]);
+					fflush(live);
+					free(name);
+				}
 				next++;
 				running++;
 			}
@@ -543,7 +552,8 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	log_init("punchlab", LOG_LVL_INFO);
-	o.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	o.tty = isatty(STDOUT_FILENO);
+	o.color = o.tty && !getenv("NO_COLOR");
 	if (bindir_default(o.bindir, sizeof(o.bindir)) < 0)
 		snprintf(o.bindir, sizeof(o.bindir), ".");
 	if (argc < 2 || argv[1][0] == '-') {
