@@ -1,6 +1,7 @@
 #include "scenario.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include "common/mtime.h"
 #include "expect.h"
 #include "lab.h"
+#include "nft.h"
 #include "netns.h"
 #include "plan.h"
 #include "run.h"
@@ -242,6 +244,67 @@ static char *mismatch_detail(const struct report_scenario *res, struct run_proc 
 	return text;
 }
 
+/* Evidence from the network itself, counted on the internet's bridge: UDP
+ * between the peers' public addresses (a direct path that crossed the
+ * internet) and RELAY messages to and from the server (type byte 48 at
+ * offset 3 of the UDP payload, see wire.h). Counted as frames enter the
+ * bridge, so routed and bridged traffic both count once. */
+static char *evidence_ruleset(const struct plan *p)
+{
+	char *text = NULL;
+
+	if (asprintf(&text,
+		     "# punchlab: what crosses the internet, to check what the programs claim\n"
+		     "table bridge punchlab {\n"
+		     "\tcounter direct_ab { }\n\tcounter direct_ba { }\n"
+		     "\tcounter relay_up { }\n\tcounter relay_down { }\n"
+		     "\tchain prerouting {\n"
+		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
+		     "\t\tip saddr %s ip daddr %s meta l4proto udp counter name direct_ab\n"
+		     "\t\tip saddr %s ip daddr %s meta l4proto udp counter name direct_ba\n"
+		     "\t\tip daddr %s udp dport %u @th,88,8 48 counter name relay_up\n"
+		     "\t\tip saddr %s udp sport %u @th,88,8 48 counter name relay_down\n"
+		     "\t}\n}\n",
+		     p->peers[0].public_ip, p->peers[1].public_ip, p->peers[1].public_ip, p->peers[0].public_ip,
+		     p->server_ip, p->server_port, p->server_ip, p->server_port) < 0)
+		return NULL;
+	return text;
+}
+
+/* Do the peers' direct packets have to cross the internet? Not when they
+ * share a router (same LAN, hairpinning, a carrier NAT). */
+static bool direct_crosses_internet(const struct topo *t)
+{
+	for (int a = t->peers[0].behind, ga = 0; a >= 0 && ga <= t->n_nats; a = t->nats[a].uplink, ga++)
+		for (int b = t->peers[1].behind, gb = 0; b >= 0 && gb <= t->n_nats; b = t->nats[b].uplink, gb++)
+			if (a == b)
+				return false;
+	return true;
+}
+
+/* Does the network agree with what both clients said? NULL if it does, else why not. */
+static char *evidence_check(const struct topo *t, struct lab *l, const char *claim)
+{
+	static const char *const names[] = { "direct_ab", "direct_ba", "relay_up", "relay_down" };
+	uint64_t pk[4] = { 0 }, bytes;
+
+	for (int k = 0; k < 4; k++) {
+		int rc = nft_counter(lab_ns(l, 0), "bridge", "punchlab", names[k], &pk[k], &bytes);
+
+		if (rc < 0)
+			return xasprintf("reading counter %s on the internet: %s", names[k], strerror(-rc));
+	}
+	if (strcmp(claim, "direct") == 0 && direct_crosses_internet(t) && (pk[0] == 0 || pk[1] == 0))
+		return xasprintf("both report direct, but the internet carried %" PRIu64 " and %" PRIu64
+				 " UDP packets between their public addresses",
+				 pk[0], pk[1]);
+	if (strcmp(claim, "relayed") == 0 && (pk[2] == 0 || pk[3] == 0))
+		return xasprintf("both report relayed, but the internet carried %" PRIu64 " RELAY messages to the "
+				 "server and %" PRIu64 " from it",
+				 pk[2], pk[3]);
+	return NULL;
+}
+
 static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
 		    struct report_scenario *res, const char *why)
 {
@@ -303,8 +366,18 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	else
 		snprintf(res->actual, sizeof(res->actual), "mixed");
 	res->pass = strcmp(res->actual, res->expected) == 0;
-	if (!res->pass)
+	if (!res->pass) {
 		res->detail = mismatch_detail(res, cli, why);
+	} else {
+		char *disagree = evidence_check(t, l, res->actual);
+
+		/* A verdict counts only if the network produced it. */
+		if (disagree) {
+			res->pass = false;
+			snprintf(res->actual, sizeof(res->actual), "unproven");
+			res->detail = disagree;
+		}
+	}
 	rc = 0;
 cleanup:
 	if (rc < 0 && !res->error)
@@ -352,6 +425,18 @@ int scenario_run(const char *path, const struct scenario_opts *o, struct report_
 	rc = lab_up(t, p, &l, err, sizeof(err));
 	if (rc < 0)
 		goto fail;
+	{
+		char *ev = evidence_ruleset(p), *nfterr = NULL;
+
+		rc = ev ? nft_load(lab_ns(l, 0), ev, &nfterr) : -ENOMEM;
+		if (rc < 0)
+			snprintf(err, sizeof(err), "inet: loading the evidence counters: %s",
+				 nfterr ? nfterr : strerror(-rc));
+		free(ev);
+		free(nfterr);
+		if (rc < 0)
+			goto fail;
+	}
 	rc = run_pair(t, p, l, o, res, why);
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, sizeof(err));
