@@ -127,7 +127,7 @@ labtest: $(PROGS) $(TOOL_BINS)
 	@ci/install-deps.sh lab
 	@set -e; pass=0; fail=0; for t in $(LAB_TESTS); do \
 		echo "== $$t"; if O=$(O) sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
-		echo "lab tests: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+		echo "lab: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 check: unit fuzz-replay labtest
 
