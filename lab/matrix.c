@@ -200,7 +200,7 @@ static int open_profile(struct parser *ps, const char *name)
 	ps->sect = SECT_PROFILE;
 	ps->cur = &p->s;
 	ps->keys = profile_keys;
-	snprintf(ps->label, sizeof(ps->label), "[profile %s]", name);
+	snprintf(ps->label, sizeof(ps->label), "[profile %.13s]", name);
 	return 0;
 }
 
@@ -239,7 +239,7 @@ static int open_cell(struct parser *ps, char *names)
 	ps->sect = SECT_CELL;
 	ps->cur = NULL;
 	ps->keys = cell_keys;
-	snprintf(ps->label, sizeof(ps->label), "[cell %s %s]", a, b);
+	snprintf(ps->label, sizeof(ps->label), "[cell %.13s %.13s]", a, b);
 	return 0;
 }
 
