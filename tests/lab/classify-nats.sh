@@ -1,0 +1,231 @@
+#!/bin/sh
+# punch-probe classifies every NAT behaviour lab/nat.c can generate, on the
+# real kernel (root): per behaviour a client namespace, a router namespace
+# with the generated ruleset and a server namespace with two addresses
+# running `punch-probe server`; `punch-probe classify --expect-...` from the
+# client must find exactly the declared behaviour. Then rulesets that differ
+# from their declaration: the mismatch must be found and name the property.
+# Cases run JOBS at a time (default 6), each in namespaces cls-<pid>-<n>-*.
+# Uses only 203.0.113.0/24, 198.51.100.0/24 and 10.0.1.0/24 inside those
+# namespaces; the host's namespace is never touched. Env O = build dir.
+set -u
+
+O=${O:-build}
+NATGEN=${NATGEN:-$O/tools/natgen}
+PROBE=${PROBE:-$O/punch-probe}
+JOBS=${JOBS:-6}
+WANIP=203.0.113.20
+S1=203.0.113.30
+S2=203.0.113.31
+# Probe timing: an answer counts as absent after 1.5 s and 5 requests; on
+# veths answers take well under a millisecond, so this is a wide margin.
+PROBE_ARGS="--server $S1 --server2 $S2 --port 3479 --port2 3480 --local-port 61000 --timeout-ms 1500 --tries 5"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "classify-nats: needs root" >&2
+	exit 1
+fi
+for tool in nft ip jq; do
+	command -v $tool >/dev/null 2>&1 || { echo "classify-nats: $tool not found" >&2; exit 1; }
+done
+for f in "$NATGEN" "$PROBE"; do
+	[ -x "$f" ] || { echo "classify-nats: $f not built" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/classify-nats.XXXXXX) || exit 1
+NS=cls-$$
+jobpids=
+
+# Kill what we started (by PID: the case subshells, then the probe servers
+# they recorded), then remove every namespace of ours.
+cleanup() {
+	for p in $jobpids; do kill "$p" 2>/dev/null; done
+	for p in $jobpids; do wait "$p" 2>/dev/null; done
+	for f in "$tmp"/*.srvpid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f")
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
+	for n in $(ip netns list 2>/dev/null | sed -n "s/^\($NS-[0-9]*-[crs]\)\( .*\)\{0,1\}$/\1/p"); do
+		ip netns del "$n" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# lab_up N RULESET: namespaces $NS-N-{c,r,s}, RULESET on the router, the probe
+# server running (its PID in $tmp/N.srvpid). Output: what went wrong.
+lab_up() {
+	c=$NS-$1-c r=$NS-$1-r s=$NS-$1-s # lab_up runs in a case's own subshell
+	ip -batch - <<-EOT || return 1
+	netns add $c
+	netns add $r
+	netns add $s
+	link add lan0 netns $r type veth peer name eth0 netns $c
+	link add wan0 netns $r type veth peer name eth0 netns $s
+	EOT
+	ip -n $c -batch - <<-EOT || return 1
+	addr add 10.0.1.2/24 dev eth0
+	addr add 10.0.1.3/24 dev eth0
+	addr add 198.51.100.2/24 dev eth0
+	link set eth0 up
+	link set lo up
+	route add default via 10.0.1.1
+	EOT
+	ip -n $r -batch - <<-EOT || return 1
+	addr add 10.0.1.1/24 dev lan0
+	addr add 198.51.100.1/24 dev lan0
+	addr add $WANIP/24 dev wan0
+	link set lan0 up
+	link set wan0 up
+	link set lo up
+	EOT
+	# a firewall's hosts use routed public addresses (198.51.100.0/24)
+	ip -n $s -batch - <<-EOT || return 1
+	addr add $S1/24 dev eth0
+	addr add $S2/24 dev eth0
+	link set eth0 up
+	link set lo up
+	route add 198.51.100.0/24 via $WANIP
+	EOT
+	ip netns exec $r sysctl -qw net.ipv4.ip_forward=1 || return 1
+	ip netns exec $r nft -f "$2" || return 1
+	# The server says "ready" on a pipe once its four sockets are bound: the
+	# read returns then, or at EOF if it died first. No polling.
+	mkfifo "$tmp/$1.ready" || return 1
+	ip netns exec $s "$PROBE" server --listen $S1 --listen2 $S2 --port 3479 --port2 3480 -q \
+		--ready-fd 3 3> "$tmp/$1.ready" 2> "$tmp/$1.srv" &
+	echo $! > "$tmp/$1.srvpid"
+	read -r line < "$tmp/$1.ready"
+	[ "$line" = ready ] || { echo "probe server did not start: $(cat "$tmp/$1.srv")"; return 1; }
+}
+
+lab_down() {
+	if [ -s "$tmp/$1.srvpid" ]; then
+		p=$(cat "$tmp/$1.srvpid")
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+		: > "$tmp/$1.srvpid"
+	fi
+	for node in c r s; do ip netns del $NS-$1-$node 2>/dev/null; done
+	return 0
+}
+
+# run_case N NAME "NATGEN ARGS" BIND "EXPECT ARGS" WANT_RC [WANT_MISMATCHES]
+# Writes the verdict line to $tmp/N.res ("ok: ..." or "FAIL: ...").
+run_case() {
+	n=$1 name=$2 gargs=$3 bind=$4 eargs=$5 want_rc=$6 want_mis=${7:-}
+	res="$tmp/$n.res"
+	# shellcheck disable=SC2086
+	if ! "$NATGEN" $gargs --wan-ip $WANIP --lan-net "${bind%.*}.0/24" > "$tmp/$n.nft" 2> "$tmp/$n.err"; then
+		echo "FAIL: $name: natgen $gargs: $(cat "$tmp/$n.err")" > "$res"
+		return
+	fi
+	if ! lab_up "$n" "$tmp/$n.nft" > "$tmp/$n.up" 2>&1; then
+		echo "FAIL: $name: lab setup: $(head -3 "$tmp/$n.up")" > "$res"
+		lab_down "$n"
+		return
+	fi
+	hb=$bind
+	[ "$bind" = 10.0.1.2 ] && hb=10.0.1.3
+	# shellcheck disable=SC2086
+	ip netns exec $NS-$n-c "$PROBE" classify $PROBE_ARGS --bind $bind --hairpin-bind $hb $eargs \
+		> "$tmp/$n.json" 2> "$tmp/$n.log"
+	rc=$?
+	lab_down "$n"
+	got=$(jq -r '"\(.mapping) \(.filtering) \(.ports) hairpin=\(.hairpin) blocked=\(.udp_blocked) \(.elapsed_ms)ms"' \
+		"$tmp/$n.json" 2>/dev/null)
+	mis=$(jq -r '[.mismatches[].property] | join(",")' "$tmp/$n.json" 2>/dev/null)
+	if [ "$rc" != "$want_rc" ]; then
+		echo "FAIL: $name: exit $rc, want $want_rc: $got; mismatches: $mis; $(cat "$tmp/$n.log")" > "$res"
+	elif [ "$mis" != "$want_mis" ]; then
+		echo "FAIL: $name: mismatches \"$mis\", want \"$want_mis\"" > "$res"
+	elif [ -n "$want_mis" ] && ! grep -q "mismatch: ${want_mis%%,*} declared" "$tmp/$n.log"; then
+		echo "FAIL: $name: no mismatch message for ${want_mis%%,*}: $(cat "$tmp/$n.log")" > "$res"
+	else
+		echo "ok: $name: $got${want_mis:+ (mismatch found: $mis)}" > "$res"
+	fi
+}
+
+# --- the cases ------------------------------------------------------------
+
+: > "$tmp/cases"
+add() { printf '%s|%s|%s|%s|%s|%s\n' "$@" >> "$tmp/cases"; }
+
+for m in eim adm apdm; do
+	for f in eif adf apdf; do
+		for p in preserve random sequential; do
+			for h in no yes; do
+				g="--mapping $m --filtering $f --ports $p"
+				[ $h = yes ] && g="$g --hairpin"
+				# only what the generator builds (it refuses 21 combinations)
+				"$NATGEN" $g --wan-ip $WANIP --lan-net 10.0.1.0/24 > /dev/null 2>&1 || continue
+				suffix=
+				[ $h = yes ] && suffix=-hairpin
+				add "$m-$f-$p$suffix" "$g" 10.0.1.2 \
+					"--expect-mapping $m --expect-filtering $f --expect-ports $p --expect-hairpin $h" 0 ""
+			done
+		done
+	done
+done
+for f in open eif adf apdf; do
+	add "firewall-$f" "--mapping none --filtering $f" 198.51.100.2 \
+		"--expect-mapping none --expect-filtering $f --expect-ports preserve --expect-hairpin no" 0 ""
+done
+add eim-apdf-udpblocked "--mapping eim --filtering apdf --udp-blocked" 10.0.1.2 \
+	"--expect-mapping eim --expect-filtering apdf --expect-udp-blocked" 0 ""
+add firewall-udpblocked "--mapping none --filtering apdf --udp-blocked" 198.51.100.2 \
+	"--expect-mapping none --expect-filtering apdf --expect-udp-blocked" 0 ""
+# Declared one thing, built another: each must be caught, naming what differs.
+add "wrong: full cone declared, symmetric loaded" "--mapping apdm --filtering apdf --ports random" 10.0.1.2 \
+	"--expect-mapping eim --expect-filtering eif --expect-ports preserve --expect-hairpin no" 3 \
+	"mapping,filtering,ports"
+add "wrong: hairpin declared, none loaded" "--mapping eim --filtering adf --ports preserve" 10.0.1.2 \
+	"--expect-mapping eim --expect-filtering adf --expect-ports preserve --expect-hairpin yes" 3 "hairpin"
+add "wrong: sequential declared, random loaded" "--mapping eim --filtering apdf --ports random" 10.0.1.2 \
+	"--expect-mapping eim --expect-filtering apdf --expect-ports sequential --expect-hairpin no" 3 "ports"
+add "wrong: ADM declared, EIM loaded" "--mapping eim --filtering apdf --ports preserve" 10.0.1.2 \
+	"--expect-mapping adm --expect-filtering apdf --expect-ports preserve --expect-hairpin no" 3 "mapping"
+add "wrong: UDP declared open, blocked loaded" "--mapping eim --filtering apdf --udp-blocked" 10.0.1.2 \
+	"--expect-mapping eim --expect-filtering apdf --expect-ports preserve" 3 "udp_blocked"
+add "wrong: firewall declared, NAT loaded" "--mapping eim --filtering apdf" 10.0.1.2 \
+	"--expect-mapping none --expect-filtering apdf --expect-ports preserve" 3 "nat,mapping"
+
+# --- run them, JOBS at a time ---------------------------------------------
+
+start=$(date +%s)
+n=0
+total=$(wc -l < "$tmp/cases")
+while IFS='|' read -r name gargs bind eargs want_rc want_mis; do
+	n=$((n + 1))
+	run_case $n "$name" "$gargs" "$bind" "$eargs" "$want_rc" "$want_mis" < /dev/null &
+	jobpids="$jobpids $!"
+	if [ $((n % JOBS)) -eq 0 ] || [ $n -eq "$total" ]; then
+		for p in $jobpids; do wait "$p"; done
+		jobpids=
+	fi
+done < "$tmp/cases"
+
+fail=0
+i=1
+while [ $i -le "$n" ]; do
+	if [ -s "$tmp/$i.res" ]; then
+		cat "$tmp/$i.res"
+		grep -q '^FAIL' "$tmp/$i.res" && fail=$((fail + 1))
+	else
+		echo "FAIL: case $i gave no result"
+		fail=$((fail + 1))
+	fi
+	i=$((i + 1))
+done
+[ "$n" -eq 45 ] || { echo "FAIL: $n cases, want 45 (33 NATs, 4 firewalls, 2 UDP-blocked, 6 wrong)"; fail=$((fail + 1)); }
+left=$(ip netns list | grep -c "^$NS-" || true)
+[ "$left" -eq 0 ] || { echo "FAIL: $left namespaces left behind by the cases"; fail=$((fail + 1)); }
+echo "classify-nats: $n cases in $(( $(date +%s) - start )) s"
+if [ $fail -ne 0 ]; then
+	echo "classify-nats: $fail failures"
+	exit 1
+fi
+echo "classify-nats: all passed"
+exit 0
