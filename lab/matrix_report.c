@@ -400,7 +400,7 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 
 /* ---- SVG ---- */
 
-#define CELL 64
+#define CELL 76
 #define MARGIN 16
 #define CHAR_W 7        /* a generous average width of a 12px sans-serif character */
 
@@ -479,12 +479,12 @@ static void svg_cell(FILE *f, const struct matrix_picture *p, int r, int c,
 			x + CELL - 16, y + 7);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big bad\">%s</text>\n", cx, y + 32,
 			word(s->actual));
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small bad\">expected %s</text>\n", cx,
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small bad\">exp. %s</text>\n", cx,
 			y + 50, word(s->expected));
 		break;
 	case ST_ERROR:
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big\">error</text>\n", cx, y + 32);
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">expected %s</text>\n", cx, y + 50,
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">exp. %s</text>\n", cx, y + 50,
 			word(s->expected));
 		break;
 	default:
@@ -520,7 +520,7 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 	width = left + g.n * CELL + MARGIN + (int)longest * CHAR_W * 71 / 100;
 	if (width < 560)
 		width = 560;
-	height = top + g.n * CELL + 72;
+	height = top + g.n * CELL + 84;
 
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -569,9 +569,11 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 		x += 20 + (int)strlen(legend[st]) * CHAR_W + 20;
 	}
 	k = count(&g);
-	fprintf(f, "<text x=\"%d\" y=\"%d\">%d cells: %d passed, %d failed, %d errors, %d not run. "
-		"Big word: what happened; small: what was expected.</text>\n", MARGIN, y + 24,
-		k.pass + k.fail + k.error + k.none, k.pass, k.fail, k.error, k.none);
+	fprintf(f, "<text x=\"%d\" y=\"%d\">%d cells: %d passed, %d failed, %d error%s, %d not run.</text>\n"
+		"<text x=\"%d\" y=\"%d\">Big word: what happened; small: what was expected.</text>\n",
+		MARGIN, y + 24,
+		k.pass + k.fail + k.error + k.none, k.pass, k.fail, k.error, k.error == 1 ? "" : "s",
+		k.none, MARGIN, y + 42);
 	fputs("</svg>\n", f);
 	free(g.at);
 	return ferror(f) ? -EIO : 0;

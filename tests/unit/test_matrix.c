@@ -508,7 +508,7 @@ static void test_svg(void **state)
 	assert_non_null(strstr(svg, "sym&lt;&amp;&gt;"));
 	assert_null(strstr(svg, "sym<&>"));
 	assert_null(strchr(svg, '\x1b'));
-	assert_non_null(strstr(svg, "expected direct"));
+	assert_non_null(strstr(svg, "exp. direct"));
 	assert_null(strstr(svg, "href"));       /* self-contained: nothing to fetch */
 	if (have("xmllint")) {
 		fd = mkstemp(path);
