@@ -29,6 +29,16 @@ struct sim_map {
 	int n_contacted;
 };
 
+/* A connection-tracking entry: once a flow exists, in either direction,
+ * packets of it pass both ways with the same external port, whatever the
+ * mapping and filtering rules would say of a new flow (as in Linux
+ * conntrack, and in most NATs' session tables). */
+struct sim_flow {
+	struct sim_ep in;
+	struct sim_ep remote;
+	uint16_t ext;
+};
+
 struct sim_node {
 	enum plan_kind kind;
 	uint32_t ip;            /* host address or router WAN address */
@@ -36,6 +46,8 @@ struct sim_node {
 	const struct topo_nat *nat;
 	struct sim_map maps[SIM_MAPS];
 	int n_maps;
+	struct sim_flow flows[SIM_MAPS];
+	int n_flows;
 	uint16_t next_port;
 	bool overflow;          /* more mappings than modelled */
 };
@@ -137,6 +149,29 @@ static bool port_used(const struct sim_node *r, uint16_t port)
 	return false;
 }
 
+/* The newest matching flow: when an endpoint-dependent NAT with endpoint-
+ * independent filtering accepted a peer's probe on the mapping the server saw,
+ * answers to that peer leave through that flow, not through the older mapping
+ * of its own first probe (measured on Linux: such pairs go direct). */
+static struct sim_flow *flow_find(struct sim_node *r, struct sim_ep in, struct sim_ep remote, int ext)
+{
+	for (int i = r->n_flows - 1; i >= 0; i--)
+		if (ep_eq(r->flows[i].remote, remote) &&
+		    (ext >= 0 ? r->flows[i].ext == ext : ep_eq(r->flows[i].in, in)))
+			return &r->flows[i];
+	return NULL;
+}
+
+static bool flow_add(struct sim_node *r, struct sim_ep in, struct sim_ep remote, uint16_t ext)
+{
+	if (r->n_flows >= SIM_MAPS) {
+		r->overflow = true;
+		return false;
+	}
+	r->flows[r->n_flows++] = (struct sim_flow){ in, remote, ext };
+	return true;
+}
+
 /* Outbound through router r: find or create the mapping (RFC 4787 section 4.1),
  * note the destination for filtering, rewrite the source. */
 static bool outbound(struct sim_node *r, struct pkt *pk)
@@ -148,6 +183,17 @@ static bool outbound(struct sim_node *r, struct pkt *pk)
 
 	if (udp_blocked(r))
 		return false;
+	{
+		struct sim_flow *f = flow_find(r, pk->src, pk->dst, -1);
+
+		if (f) {
+			if (translating(r)) {
+				pk->src.ip = r->ip;
+				pk->src.port = f->ext;
+			}
+			return true;
+		}
+	}
 	if (mapping == MAP_ADM)
 		key.ip = pk->dst.ip;
 	else if (mapping == MAP_APDM)
@@ -178,6 +224,8 @@ static bool outbound(struct sim_node *r, struct pkt *pk)
 	}
 	if (m->n_contacted < SIM_CONTACTS && !ep_in(m->contacted, m->n_contacted, pk->dst))
 		m->contacted[m->n_contacted++] = pk->dst;
+	if (!flow_add(r, pk->src, pk->dst, m->ext))
+		return false;
 	if (translating(r)) {
 		pk->src.ip = r->ip;
 		pk->src.port = m->ext;
@@ -225,6 +273,17 @@ static int down(struct sim *s, int n, struct pkt *pk, int depth)
 		return n;
 	if (udp_blocked(r))
 		return -1;
+	{
+		struct sim_ep none = { 0, 0 };
+		struct sim_flow *f = !translating(r)   ? flow_find(r, pk->dst, pk->src, -1)
+				     : pk->dst.ip == r->ip ? flow_find(r, none, pk->src, pk->dst.port)
+							   : NULL;
+
+		if (f) { /* an established flow */
+			pk->dst = f->in;
+			return down_lan(s, n, pk, depth);
+		}
+	}
 	if (translating(r)) {
 		if (pk->dst.ip != r->ip || !(m = map_find_ext(r, pk->dst.port)))
 			return -1;
@@ -235,7 +294,7 @@ static int down(struct sim *s, int n, struct pkt *pk, int depth)
 		if (!m)
 			return r->nat->behavior.filtering == FILTER_OPEN ? down_lan(s, n, pk, depth) : -1;
 	}
-	if (!filter_ok(r, m, pk->src))
+	if (!filter_ok(r, m, pk->src) || !flow_add(r, m->in, pk->src, m->ext))
 		return -1;
 	pk->dst = m->in;
 	return down_lan(s, n, pk, depth);

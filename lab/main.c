@@ -584,6 +584,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "list") == 0) {
+		rc = 0;
 		for (int i = optind; i < argc; i++)
 			rc |= check_one(argv[i], cmd[0] == 'l');
 		return rc ? EXIT_MISMATCH : EXIT_PASS;

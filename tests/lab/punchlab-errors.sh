@@ -22,6 +22,9 @@ expect_exit() { # want cmd...: run, keep output in $tmp/out, check the exit stat
 }
 says() { grep -qF -- "$1" "$tmp/out" || fail "output lacks: $1"; }
 
+expect_exit 0 "$O/punchlab" check topologies/*.topo
+says "ok (expect"
+
 printf '[lab]\nexpect = sideways\n[peer a]\nbehind = internet\n' >"$tmp/bad-value.topo"
 expect_exit 1 "$O/punchlab" check "$tmp/bad-value.topo"
 says "$tmp/bad-value.topo:2: bad value 'sideways' for expect"

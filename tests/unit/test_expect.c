@@ -112,6 +112,15 @@ static void address_dependent_cells(void **state)
 	/* ADM against a restricted cone: the cone accepts any port of an address it sent to. */
 	EXPECT_CELL("mapping=address-dependent,filtering=address-dependent", "restricted-cone", NULL,
 		    OUTCOME_DIRECT);
+	/* An endpoint-dependent NAT with endpoint-independent filtering takes the cone's
+	 * probe in on the mapping the server saw, and answers through that flow (measured:
+	 * direct, for ADM and APDM, ports preserved or random). */
+	EXPECT_CELL("mapping=address-dependent,filtering=endpoint-independent,ports=random", "port-restricted",
+		    NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("mapping=address-and-port-dependent,filtering=endpoint-independent,ports=random",
+		    "port-restricted", NULL, OUTCOME_DIRECT);
+	EXPECT_CELL("mapping=address-and-port-dependent,filtering=address-dependent,ports=random",
+		    "port-restricted", NULL, OUTCOME_RELAYED);
 	/* Endpoint-independent filtering on the ADM side lets the first probe in. */
 	EXPECT_CELL("mapping=address-dependent,filtering=endpoint-independent",
 		    "mapping=address-dependent,filtering=address-dependent", NULL, OUTCOME_DIRECT);
