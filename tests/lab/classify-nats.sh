@@ -112,10 +112,17 @@ lab_down() {
 	return 0
 }
 
-# run_case N NAME "NATGEN ARGS" BIND "EXPECT ARGS" WANT_RC [WANT_MISMATCHES]
+# Loss on the client host, both ways, from its own table (netem may be missing):
+# 15% of UDP datagrams dropped in and out.
+LOSSY_RULES='table inet lossy {
+	chain out { type filter hook output priority 0; meta l4proto udp numgen random mod 100 < 15 counter drop; }
+	chain in { type filter hook input priority 0; meta l4proto udp numgen random mod 100 < 15 counter drop; }
+}'
+
+# run_case N NAME "NATGEN ARGS" BIND "EXPECT ARGS" WANT_RC [WANT_MISMATCHES] [lossy]
 # Writes the verdict line to $tmp/N.res ("ok: ..." or "FAIL: ...").
 run_case() {
-	n=$1 name=$2 gargs=$3 bind=$4 eargs=$5 want_rc=$6 want_mis=${7:-}
+	n=$1 name=$2 gargs=$3 bind=$4 eargs=$5 want_rc=$6 want_mis=${7:-} lossy=${8:-}
 	res="$tmp/$n.res"
 	# shellcheck disable=SC2086
 	if ! "$NATGEN" $gargs --wan-ip $WANIP --lan-net "${bind%.*}.0/24" > "$tmp/$n.nft" 2> "$tmp/$n.err"; then
@@ -129,29 +136,45 @@ run_case() {
 	fi
 	hb=$bind
 	[ "$bind" = 10.0.1.2 ] && hb=10.0.1.3
+	pargs=$PROBE_ARGS
+	if [ -n "$lossy" ]; then
+		# 15% each way: one try of a round trip fails 28% of the time; 10 tries
+		# all fail about 3 times in a million
+		pargs="$pargs --timeout-ms 3000 --tries 10"
+		if ! echo "$LOSSY_RULES" | ip netns exec $NS-$n-c nft -f - 2> "$tmp/$n.err"; then
+			echo "FAIL: $name: loss rules: $(cat "$tmp/$n.err")" > "$res"
+			lab_down "$n"
+			return
+		fi
+	fi
 	# shellcheck disable=SC2086
-	ip netns exec $NS-$n-c "$PROBE" classify $PROBE_ARGS --bind $bind --hairpin-bind $hb $eargs \
+	ip netns exec $NS-$n-c "$PROBE" classify $pargs --bind $bind --hairpin-bind $hb $eargs \
 		> "$tmp/$n.json" 2> "$tmp/$n.log"
 	rc=$?
+	dropped=
+	[ -n "$lossy" ] && dropped=$(ip netns exec $NS-$n-c nft list table inet lossy |
+		sed -n 's/.*packets \([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 	lab_down "$n"
 	got=$(jq -r '"\(.mapping) \(.filtering) \(.ports) hairpin=\(.hairpin) blocked=\(.udp_blocked) \(.elapsed_ms)ms"' \
 		"$tmp/$n.json" 2>/dev/null)
 	mis=$(jq -r '[.mismatches[].property] | join(",")' "$tmp/$n.json" 2>/dev/null)
-	if [ "$rc" != "$want_rc" ]; then
+	if [ -n "$lossy" ] && [ "${dropped:-0}" -eq 0 ]; then
+		echo "FAIL: $name: the loss rules dropped nothing" > "$res"
+	elif [ "$rc" != "$want_rc" ]; then
 		echo "FAIL: $name: exit $rc, want $want_rc: $got; mismatches: $mis; $(cat "$tmp/$n.log")" > "$res"
 	elif [ "$mis" != "$want_mis" ]; then
 		echo "FAIL: $name: mismatches \"$mis\", want \"$want_mis\"" > "$res"
 	elif [ -n "$want_mis" ] && ! grep -q "mismatch: ${want_mis%%,*} declared" "$tmp/$n.log"; then
 		echo "FAIL: $name: no mismatch message for ${want_mis%%,*}: $(cat "$tmp/$n.log")" > "$res"
 	else
-		echo "ok: $name: $got${want_mis:+ (mismatch found: $mis)}" > "$res"
+		echo "ok: $name: $got${want_mis:+ (mismatch found: $mis)}${lossy:+ ($dropped datagrams lost)}" > "$res"
 	fi
 }
 
 # --- the cases ------------------------------------------------------------
 
 : > "$tmp/cases"
-add() { printf '%s|%s|%s|%s|%s|%s\n' "$@" >> "$tmp/cases"; }
+add() { printf '%s|%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:-}" >> "$tmp/cases"; }
 
 for m in eim adm apdm; do
 	for f in eif adf apdf; do
@@ -177,6 +200,14 @@ add eim-apdf-udpblocked "--mapping eim --filtering apdf --udp-blocked" 10.0.1.2 
 	"--expect-mapping eim --expect-filtering apdf --expect-udp-blocked" 0 ""
 add firewall-udpblocked "--mapping none --filtering apdf --udp-blocked" 198.51.100.2 \
 	"--expect-mapping none --expect-filtering apdf --expect-udp-blocked" 0 ""
+# Loss must not change the verdict: retransmissions, and absence concluded only at the deadline.
+for g in "eim adf sequential yes" "adm eif preserve no" "apdm apdf sequential no" "eim eif random yes"; do
+	set -- $g
+	h=
+	[ $4 = yes ] && h=" --hairpin"
+	add "lossy: $1-$2-$3${h:+-hairpin}" "--mapping $1 --filtering $2 --ports $3$h" 10.0.1.2 \
+		"--expect-mapping $1 --expect-filtering $2 --expect-ports $3 --expect-hairpin $4" 0 "" lossy
+done
 # Declared one thing, built another: each must be caught, naming what differs.
 add "wrong: full cone declared, symmetric loaded" "--mapping apdm --filtering apdf --ports random" 10.0.1.2 \
 	"--expect-mapping eim --expect-filtering eif --expect-ports preserve --expect-hairpin no" 3 \
@@ -197,9 +228,9 @@ add "wrong: firewall declared, NAT loaded" "--mapping eim --filtering apdf" 10.0
 start=$(date +%s)
 n=0
 total=$(wc -l < "$tmp/cases")
-while IFS='|' read -r name gargs bind eargs want_rc want_mis; do
+while IFS='|' read -r name gargs bind eargs want_rc want_mis lossy; do
 	n=$((n + 1))
-	run_case $n "$name" "$gargs" "$bind" "$eargs" "$want_rc" "$want_mis" < /dev/null &
+	run_case $n "$name" "$gargs" "$bind" "$eargs" "$want_rc" "$want_mis" "$lossy" < /dev/null &
 	jobpids="$jobpids $!"
 	if [ $((n % JOBS)) -eq 0 ] || [ $n -eq "$total" ]; then
 		for p in $jobpids; do wait "$p"; done
@@ -219,7 +250,7 @@ while [ $i -le "$n" ]; do
 	fi
 	i=$((i + 1))
 done
-[ "$n" -eq 45 ] || { echo "FAIL: $n cases, want 45 (33 NATs, 4 firewalls, 2 UDP-blocked, 6 wrong)"; fail=$((fail + 1)); }
+[ "$n" -eq 49 ] || { echo "FAIL: $n cases, want 49 (33 NATs, 4 firewalls, 2 UDP-blocked, 4 lossy, 6 wrong)"; fail=$((fail + 1)); }
 left=$(ip netns list | grep -c "^$NS-" || true)
 [ "$left" -eq 0 ] || { echo "FAIL: $left namespaces left behind by the cases"; fail=$((fail + 1)); }
 echo "classify-nats: $n cases in $(( $(date +%s) - start )) s"
