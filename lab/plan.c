@@ -139,6 +139,20 @@ struct segment {
 	uint32_t next_host;  /* next automatic host number */
 };
 
+/* Is ip written somewhere in the file, for some node? Automatic addresses step around those. */
+static bool ip_given(const struct topo *t, const char *ip)
+{
+	if (strcmp(t->server.addr, ip) == 0 || strcmp(t->server.addr2, ip) == 0)
+		return true;
+	for (int k = 0; k < t->n_nats; k++)
+		if (strcmp(t->nats[k].wan_addr, ip) == 0)
+			return true;
+	for (int k = 0; k < t->n_peers; k++)
+		if (strcmp(t->peers[k].addr, ip) == 0)
+			return true;
+	return false;
+}
+
 /* Attach node n (index ni) to segment seg with uplink name upname; the
  * segment side is a bridge port. Gives n its address (given or automatic). */
 static int attach(struct plan *p, struct segment *seg, int ni, const char *upname, const char *given,
@@ -173,10 +187,10 @@ static int attach(struct plan *p, struct segment *seg, int ni, const char *upnam
 			return -EINVAL;
 		}
 	} else {
-		/* Skip host numbers taken by given addresses of earlier nodes. */
+		/* Skip host numbers taken by earlier nodes or written in the file. */
 		for (;;) {
 			char ip[PLAN_ADDR], cidr[PLAN_ADDR];
-			bool taken = false;
+			bool taken;
 
 			if (subnet_host(&seg->net, seg->next_host++, ip, cidr) < 0) {
 				char net[PLAN_ADDR];
@@ -185,6 +199,7 @@ static int attach(struct plan *p, struct segment *seg, int ni, const char *upnam
 				plan_err(err, errsize, t, line, "no room left in %s for %s", net, n->name);
 				return -EINVAL;
 			}
+			taken = ip_given(t, ip);
 			for (int i = 0; i < p->n_nodes; i++)
 				if (i != ni && strcmp(p->nodes[i].ip, ip) == 0)
 					taken = true;
@@ -221,7 +236,39 @@ static bool nat_behind_translator(const struct topo *t, int i)
 	return false;
 }
 
-static int lan_subnet(const struct topo *t, int i, struct subnet *sn, char *err, size_t errsize)
+static bool subnet_overlap(const struct subnet *a, const struct subnet *b)
+{
+	int prefix = a->prefix < b->prefix ? a->prefix : b->prefix;
+	uint32_t mask = 0xffffffffu << (32 - prefix);
+
+	return (a->base & mask) == (b->base & mask);
+}
+
+/* Is sn free: not overlapping the internet, a LAN given in the file, or a LAN
+ * chosen before (lans[0..n_lans))? */
+static bool subnet_free(const struct topo *t, const struct subnet *inet, const struct subnet *lans, int n_lans,
+			const struct subnet *sn)
+{
+	struct subnet given;
+
+	if (subnet_overlap(sn, inet))
+		return false;
+	for (int k = 0; k < n_lans; k++)
+		if (subnet_overlap(sn, &lans[k]))
+			return false;
+	for (int k = 0; k < t->n_nats; k++)
+		if (t->nats[k].lan_subnet[0] && subnet_parse(t->nats[k].lan_subnet, &given) == 0 &&
+		    subnet_overlap(sn, &given))
+			return false;
+	return true;
+}
+
+/* The LAN of router i: as given, or the first free one of its kind: a /28 of
+ * 198.51.100.0/24 for firewalls with routed public addresses, 100.64.N.0/24
+ * (RFC 6598) for carrier NATs, 192.168.N.0/24 for home NATs, 10.N.0.0/24 for
+ * firewalls behind a NAT. */
+static int lan_subnet(const struct topo *t, int i, const struct subnet *inet, const struct subnet *lans, int n_lans,
+		      struct subnet *sn, char *err, size_t errsize)
 {
 	const struct topo_nat *nat = &t->nats[i];
 	char buf[PLAN_ADDR];
@@ -234,20 +281,20 @@ static int lan_subnet(const struct topo *t, int i, struct subnet *sn, char *err,
 		}
 		return 0;
 	}
-	if (i >= 200) {
-		plan_err(err, errsize, t, nat->line, "too many routers");
-		return -EINVAL;
+	for (int k = 1; k < 255; k++) {
+		if (!nat->nat && !nat_behind_translator(t, i) && k < 16)
+			snprintf(buf, sizeof(buf), "198.51.100.%d/28", 16 * k);
+		else if (nat->nat && nat_has_child_router(t, i))
+			snprintf(buf, sizeof(buf), "100.64.%d.0/24", k);
+		else if (nat->nat)
+			snprintf(buf, sizeof(buf), "192.168.%d.0/24", k);
+		else
+			snprintf(buf, sizeof(buf), "10.%d.0.0/24", k);
+		if (subnet_parse(buf, sn) == 0 && subnet_free(t, inet, lans, n_lans, sn))
+			return 0;
 	}
-	if (!nat->nat && !nat_behind_translator(t, i) && i < 14)
-		/* Routed public addresses behind a firewall: a /28 of 198.51.100.0/24. */
-		snprintf(buf, sizeof(buf), "198.51.100.%d/28", 16 * (i + 1));
-	else if (nat->nat && nat_has_child_router(t, i))
-		snprintf(buf, sizeof(buf), "100.64.%d.0/24", i + 1); /* carrier NAT: RFC 6598 space */
-	else if (nat->nat)
-		snprintf(buf, sizeof(buf), "192.168.%d.0/24", i + 1);
-	else
-		snprintf(buf, sizeof(buf), "10.%d.0.0/24", i + 1);
-	return subnet_parse(buf, sn);
+	plan_err(err, errsize, t, nat->line, "no free subnet left for the LAN of %s: give one with lan =", nat->name);
+	return -EINVAL;
 }
 
 /* Routers are placed so that every router comes after the one it sits behind. */
@@ -344,9 +391,18 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 	snprintf(p->server_ip, sizeof(p->server_ip), "%s", srv->ip);
 	{
 		char cidr[PLAN_ADDR];
-		int r2 = t->server.addr2[0] ? subnet_given(&segs[0].net, t->server.addr2, p->server_ip2, cidr)
-					    : subnet_host(&segs[0].net, 11, p->server_ip2, cidr);
+		int r2;
 
+		if (t->server.addr2[0]) {
+			r2 = subnet_given(&segs[0].net, t->server.addr2, p->server_ip2, cidr);
+		} else {
+			/* the next host number that nothing else has or is given */
+			uint32_t h = 11;
+
+			do
+				r2 = subnet_host(&segs[0].net, h++, p->server_ip2, cidr);
+			while (r2 == 0 && (strcmp(p->server_ip2, p->server_ip) == 0 || ip_given(t, p->server_ip2)));
+		}
 		if (r2 < 0 || strcmp(p->server_ip2, p->server_ip) == 0) {
 			plan_err(err, errsize, t, 1, "no usable second server address");
 			goto cleanup;
@@ -373,8 +429,16 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		r->impair = nat->uplink_impair;
 		if (attach(p, up, ni, "wan0", nat->wan_addr, err, errsize, t, nat->line) < 0)
 			goto cleanup;
-		if (lan_subnet(t, i, &lan->net, err, errsize) < 0)
-			goto cleanup;
+		{
+			struct subnet chosen[256];
+			int n_chosen = 0;
+
+			/* the LANs of the routers placed before this one */
+			for (int j = 0; j < k && n_chosen < 256; j++)
+				chosen[n_chosen++] = segs[order[j] + 1].net;
+			if (lan_subnet(t, i, &segs[0].net, chosen, n_chosen, &lan->net, err, errsize) < 0)
+				goto cleanup;
+		}
 		lif = iface_add(r, "lan0");
 		if (!lif)
 			goto cleanup;

@@ -200,13 +200,38 @@ static void plan_addresses(void **state)
 	home = plan_nat_node(p, 1);
 	assert_true(fw > 0 && home > 0);
 	assert_string_equal(p->nodes[fw].lan_net, "198.51.100.16/28");
-	assert_string_equal(p->nodes[home].lan_net, "192.168.2.0/24");
+	assert_string_equal(p->nodes[home].lan_net, "192.168.1.0/24");
 	/* The firewall's hosts are public: the internet routes to them, and they are what the world sees. */
 	assert_string_equal(p->nodes[0].routes[0].dst, "198.51.100.16/28");
 	assert_string_equal(p->nodes[0].routes[0].via, p->nodes[fw].ip);
 	assert_string_equal(p->peers[0].public_ip, p->peers[0].ip);
 	assert_string_equal(p->peers[1].public_ip, p->nodes[home].ip);
 	assert_int_not_equal(p->peers[0].local_port, p->peers[1].local_port);
+	plan_free(p);
+	topo_free(t);
+}
+
+/* Automatic addresses step around the ones the file gives. */
+static void plan_steps_around_given(void **state)
+{
+	static const char text[] = "[lab]\n[nat fw1]\npreset = firewall\n[nat fw2]\npreset = firewall\n"
+				   "lan = 198.51.100.16/28\nwan-address = 203.0.113.20\n"
+				   "[peer a]\nbehind = fw1\n[peer b]\nbehind = internet\naddress = 203.0.113.10\n";
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(topo_parse_buffer("t.topo", text, sizeof(text) - 1, &t, err, sizeof(err)), 0);
+	if (plan_build(t, &p, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_string_equal(p->nodes[plan_nat_node(p, 0)].lan_net, "198.51.100.32/28");
+	assert_string_equal(p->nodes[plan_nat_node(p, 1)].lan_net, "198.51.100.16/28");
+	assert_string_equal(p->nodes[plan_nat_node(p, 0)].ip, "203.0.113.21");
+	assert_string_equal(p->nodes[plan_nat_node(p, 1)].ip, "203.0.113.20");
+	assert_string_equal(p->server_ip, "203.0.113.11");
+	assert_string_equal(p->server_ip2, "203.0.113.12");
+	assert_string_equal(p->peers[1].ip, "203.0.113.10");
 	plan_free(p);
 	topo_free(t);
 }
@@ -233,7 +258,7 @@ int main(void)
 		cmocka_unit_test(classic_cells),     cmocka_unit_test(address_dependent_cells),
 		cmocka_unit_test(learning_matters),  cmocka_unit_test(classic_modes),
 		cmocka_unit_test(shared_routers),    cmocka_unit_test(plan_addresses),
-		cmocka_unit_test(plan_rejects),
+		cmocka_unit_test(plan_rejects),      cmocka_unit_test(plan_steps_around_given),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
