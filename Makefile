@@ -43,7 +43,7 @@ CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -MMD -MP
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDLIBS   += $(PKG_LIBS) -lm
 
-MAINS    := src/server/main.c src/client/main.c lab/main.c
+MAINS    := $(wildcard src/*/main.c) lab/main.c
 LIB_SRCS := $(filter-out $(MAINS),$(sort $(wildcard src/*/*.c lab/*.c)))
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
@@ -57,7 +57,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 LAB_TESTS := $(sort $(wildcard tests/lab/*.sh))
 TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(O)/tools/%)
-PROGS    := $(O)/punch-server $(O)/punch-client $(O)/punchlab
+PROGS    := $(O)/punch-server $(O)/punch-client $(O)/punchlab $(if $(wildcard src/probe/main.c),$(O)/punch-probe)
 
 .PHONY: all check unit fuzz-replay labtest lab bench fuzz install uninstall clean distclean deps
 .DEFAULT_GOAL := all
@@ -86,6 +86,8 @@ $(O)/libpunch-san.a: $(SAN_OBJS)
 $(O)/punch-server: $(O)/obj/src/server/main.o $(O)/libpunch.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/punch-client: $(O)/obj/src/client/main.o $(O)/libpunch.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/punch-probe: $(O)/obj/src/probe/main.o $(O)/libpunch.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/punchlab: $(O)/obj/lab/main.o $(O)/libpunch.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -148,7 +150,7 @@ install: $(PROGS)
 	install -m 644 $(wildcard doc/*.1) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,punch-server punch-client punchlab)
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,punch-server punch-client punchlab punch-probe)
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard doc/*.1)))
 
 clean distclean:
