@@ -1,7 +1,7 @@
 # punchlab: one flat GNU Makefile.
 #   make            build punch-server, punch-client and punchlab into $(O)/
 #   make check      unit tests (ASan+UBSan), fuzz regression, lab tests on real namespaces
-#   make lab        run every topology in topologies/
+#   make lab        run every topology in topologies/ and matrix in matrices/ (reports in $(O)/lab/)
 #   make bench      benchmarks, as ratios against a baseline measured in the same run
 #   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 30)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -15,7 +15,7 @@ CC       ?= cc
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 30
 JOBS     ?=
-TOPOLOGIES ?= $(sort $(wildcard topologies/*.topo))
+TOPOLOGIES ?= $(sort $(wildcard topologies/*.topo)) $(sort $(wildcard matrices/*.matrix))
 LAB_ARGS ?=
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual -Wstrict-prototypes \
@@ -135,7 +135,9 @@ check: unit fuzz-replay labtest
 
 lab: $(PROGS)
 	@ci/install-deps.sh lab
-	$(O)/punchlab run $(if $(JOBS),-j $(JOBS)) $(LAB_ARGS) $(TOPOLOGIES)
+	@mkdir -p $(O)/lab
+	$(O)/punchlab run $(if $(JOBS),-j $(JOBS)) --picture $(O)/lab --markdown $(O)/lab/report.md \
+		--junit $(O)/lab/junit.xml --json $(O)/lab/report.json $(LAB_ARGS) $(TOPOLOGIES)
 
 bench: $(BENCH_BINS) $(PROGS)
 	@set -e; for b in $(BENCH_BINS); do $$b; done

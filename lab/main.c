@@ -26,6 +26,8 @@
 
 #include "common/log.h"
 #include "lab.h"
+#include "matrix.h"
+#include "matrix_report.h"
 #include "netns.h"
 #include "plan.h"
 #include "report.h"
@@ -46,6 +48,7 @@ struct opts {
 	const char *junit;
 	const char *json;
 	const char *markdown;
+	const char *picture;
 	char bindir[PATH_MAX];
 };
 
@@ -53,6 +56,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: punchlab run [options] FILE...   build each topology, run the pair, check the outcome\n"
+		"                                        (FILE: a topology, *.topo, or a matrix, *.matrix)\n"
 		"       punchlab check FILE...           validate files (no privileges, no kernel changes)\n"
 		"       punchlab list FILE...            show what each file builds\n"
 		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
@@ -64,6 +68,7 @@ static void usage(FILE *f)
 		"      --junit FILE    JUnit XML report\n"
 		"      --json FILE     JSON report, with each client's own report\n"
 		"      --markdown FILE Markdown table (for CI job summaries)\n"
+		"      --picture DIR   each matrix's picture as DIR/NAME.svg and DIR/NAME.md\n"
 		"      --bindir DIR    where punch-server and punch-client are (default: beside punchlab)\n"
 		"  -v, --verbose       programs log verbosely; show setup steps\n"
 		"      --no-color      never colour the terminal output\n"
@@ -161,6 +166,97 @@ static int result_from_json(const char *text, struct report_scenario *r)
 	return 0;
 }
 
+/* --- jobs: a topology file, or one cell of a matrix file --- */
+
+struct job {
+	const char *path;
+	int cell;               /* -1: path is a topology */
+	int matrix;             /* index into the run's matrices, or -1 */
+	char *name;
+};
+
+static bool is_matrix(const char *path)
+{
+	size_t len = strlen(path);
+
+	return len > 7 && strcmp(path + len - 7, ".matrix") == 0;
+}
+
+/* Expand files into jobs; matrices[] receives each parsed matrix file. */
+static int jobs_expand(int nfiles, char **files, struct job **jobs_out, int *n_out, struct matrix ***mats_out,
+		       int *n_mats)
+{
+	struct job *jobs = NULL;
+	struct matrix **mats = calloc((size_t)nfiles, sizeof(*mats));
+	int n = 0, cap = 0;
+
+	*n_mats = 0;
+	if (!mats)
+		return -ENOMEM;
+	for (int f = 0; f < nfiles; f++) {
+		int cells = 1, mi = -1;
+
+		if (is_matrix(files[f])) {
+			char err[1024];
+
+			if (matrix_parse_file(files[f], &mats[*n_mats], err, sizeof(err)) < 0) {
+				log_errx("%s", err);
+				free(jobs);
+				return -EINVAL;
+			}
+			mi = (*n_mats)++;
+			cells = matrix_n_cells(mats[mi]);
+		}
+		for (int c = 0; c < cells; c++) {
+			char name[256];
+
+			if (n == cap) {
+				struct job *nj = realloc(jobs, (size_t)(cap = cap ? 2 * cap : 16) * sizeof(*jobs));
+
+				if (!nj) {
+					free(jobs);
+					return -ENOMEM;
+				}
+				jobs = nj;
+			}
+			if (mi >= 0)
+				matrix_cell_name(mats[mi], c, name, sizeof(name));
+			jobs[n] = (struct job){ .path = files[f], .cell = mi >= 0 ? c : -1, .matrix = mi };
+			jobs[n].name = mi >= 0 ? strdup(name) : scenario_name(files[f]);
+			n++;
+		}
+	}
+	*jobs_out = jobs;
+	*n_out = n;
+	*mats_out = mats;
+	return 0;
+}
+
+/* In a worker: run one job. */
+static void job_run(const struct job *j, const struct scenario_opts *so, struct report_scenario *res)
+{
+	struct matrix *m = NULL;
+	struct topo *t = NULL;
+	char err[1024];
+
+	if (j->cell < 0) {
+		scenario_run(j->path, so, res);
+		return;
+	}
+	if (matrix_parse_file(j->path, &m, err, sizeof(err)) == 0 &&
+	    matrix_cell_topo(m, j->cell, &t, err, sizeof(err)) == 0) {
+		scenario_run_topo(t, j->name, so, res);
+	} else {
+		memset(res, 0, sizeof(*res));
+		res->name = strdup(j->name);
+		res->file = strdup(j->path);
+		snprintf(res->actual, sizeof(res->actual), "error");
+		res->error = strdup(err);
+	}
+	topo_free(t);
+	matrix_free(m);
+}
+
 /* --- workers --- */
 
 struct worker {
@@ -171,7 +267,7 @@ struct worker {
 	size_t len;
 };
 
-static int worker_start(struct worker *w, const char *path, int index, const struct opts *o)
+static int worker_start(struct worker *w, const struct job *job, int index, const struct opts *o)
 {
 	int p[2];
 	pid_t parent = getpid();
@@ -196,7 +292,7 @@ static int worker_start(struct worker *w, const char *path, int index, const str
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(1);
-		scenario_run(path, &so, &res);
+		job_run(job, &so, &res);
 		json = result_to_json(&res);
 		len = json ? strlen(json) : 0;
 		while (off < len) {
@@ -239,7 +335,7 @@ static int worker_read(struct worker *w)
 	return 0;
 }
 
-static void worker_finish(struct worker *w, const char *path, struct report_scenario *r)
+static void worker_finish(struct worker *w, const struct job *job, struct report_scenario *r)
 {
 	int status = 0;
 
@@ -247,8 +343,8 @@ static void worker_finish(struct worker *w, const char *path, struct report_scen
 	waitpid(w->pid, &status, 0);
 	memset(r, 0, sizeof(*r));
 	if (!w->buf || result_from_json(w->buf, r) < 0) {
-		r->name = scenario_name(path);
-		r->file = strdup(path);
+		r->name = strdup(job->name);
+		r->file = strdup(job->path);
 		snprintf(r->actual, sizeof(r->actual), "error");
 		if (asprintf(&r->error, "the worker process died (%s %d) without a result",
 			     WIFSIGNALED(status) ? "signal" : "exit status",
@@ -280,26 +376,110 @@ static int write_report(const char *path, int (*fn)(FILE *, const struct report_
 	return 0;
 }
 
+/* The pictures of each matrix of the run: on the terminal, and with
+ * --picture DIR as DIR/NAME.svg and DIR/NAME.md. */
+static int matrix_pictures(struct matrix **mats, int n_mats, const struct job *jobs, int n_jobs,
+			   const struct report_scenario *rs, const struct opts *o, FILE *live)
+{
+	int rc = 0;
+
+	for (int mi = 0; mi < n_mats; mi++) {
+		struct matrix *m = mats[mi];
+		int n = matrix_n_cells(m), k = 0;
+		struct matrix_report_cell *cells = calloc((size_t)n, sizeof(*cells));
+		const char **names = calloc((size_t)matrix_n_profiles(m), sizeof(*names));
+		struct matrix_picture pic;
+
+		if (!cells || !names) {
+			free(cells);
+			free(names);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < matrix_n_profiles(m); i++)
+			names[i] = matrix_profile_name(m, i);
+		for (int j = 0; j < n_jobs; j++)
+			if (jobs[j].matrix == mi && k < n) {
+				matrix_cell_pos(m, jobs[j].cell, &cells[k].row, &cells[k].col);
+				cells[k++].result = &rs[j];
+			}
+		pic = (struct matrix_picture){ .title = matrix_name(m), .description = matrix_description(m),
+					       .profiles = names, .n_profiles = matrix_n_profiles(m),
+					       .cells = cells, .n_cells = k };
+		fputc('\n', live);
+		matrix_report_text(live, &pic, o->color);
+		if (o->picture) {
+			char path[PATH_MAX];
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/%s.svg", o->picture, matrix_name(m));
+			f = fopen(path, "we");
+			if (!f || matrix_report_svg(f, &pic) < 0 || fclose(f) != 0) {
+				log_err("%s", path);
+				rc = -EIO;
+			}
+			snprintf(path, sizeof(path), "%s/%s.md", o->picture, matrix_name(m));
+			f = fopen(path, "we");
+			if (!f || matrix_report_markdown(f, &pic) < 0 || fclose(f) != 0) {
+				log_err("%s", path);
+				rc = -EIO;
+			}
+		}
+		free(cells);
+		free(names);
+	}
+	return rc;
+}
+
+/* Fail before an hour of labs, not after: can the reports be written? */
+static int reports_writable(const struct opts *o)
+{
+	const char *files[] = { o->junit, o->json, o->markdown };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		FILE *f;
+
+		if (!files[i])
+			continue;
+		f = fopen(files[i], "we");
+		if (!f) {
+			log_err("%s", files[i]);
+			return -errno;
+		}
+		fclose(f);
+	}
+	if (o->picture && access(o->picture, W_OK) < 0) {
+		log_err("--picture %s", o->picture);
+		return -errno;
+	}
+	return 0;
+}
+
 static int cmd_run(int nfiles, char **files, const struct opts *o)
 {
-	struct report_scenario *rs = calloc((size_t)nfiles, sizeof(*rs));
+	struct job *jobs = NULL;
+	struct matrix **mats = NULL;
+	int n_jobs = 0, n_mats = 0;
+	struct report_scenario *rs;
 	struct worker *ws = calloc((size_t)o->jobs, sizeof(*ws));
 	struct pollfd *pfd = calloc((size_t)o->jobs, sizeof(*pfd));
 	FILE *live = o->tap ? stderr : stdout;
-	int next = 0, running = 0, done = 0, failed = 0;
+	int next = 0, done = 0, failed = 0;
 
+	if (reports_writable(o) < 0)
+		return EXIT_USAGE;
+	if (jobs_expand(nfiles, files, &jobs, &n_jobs, &mats, &n_mats) < 0)
+		return EXIT_USAGE;
+	rs = calloc((size_t)n_jobs + 1, sizeof(*rs));
 	if (!rs || !ws || !pfd) {
 		log_errx("out of memory");
 		return EXIT_SETUP;
 	}
-	for (int i = 0; i < o->jobs; i++)
-		ws[i].pid = 0;
-	while (done < nfiles) {
+	while (done < n_jobs) {
 		int np = 0;
 
-		for (int i = 0; i < o->jobs && next < nfiles; i++)
+		for (int i = 0; i < o->jobs && next < n_jobs; i++)
 			if (ws[i].pid == 0) {
-				int rc = worker_start(&ws[i], files[next], next, o);
+				int rc = worker_start(&ws[i], &jobs[next], next, o);
 
 				if (rc < 0) {
 					log_errx("starting a worker: %s", strerror(-rc));
@@ -307,14 +487,10 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 				}
 				/* On a terminal (or with -v), say what is running as it starts. */
 				if (o->tty || o->verbose) {
-					char *name = scenario_name(files[next]);
-
-					fprintf(live, "RUN    %s\n", name ? name : files[next]);
+					fprintf(live, "RUN    %s\n", jobs[next].name);
 					fflush(live);
-					free(name);
 				}
 				next++;
-				running++;
 			}
 		for (int i = 0; i < o->jobs; i++)
 			if (ws[i].pid > 0) {
@@ -337,27 +513,34 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 			rc = worker_read(w);
 			if (rc == 0)
 				continue;
-			worker_finish(w, files[w->index], &rs[w->index]);
+			worker_finish(w, &jobs[w->index], &rs[w->index]);
 			report_live_line(live, &rs[w->index], o->color);
 			fflush(live);
 			if (!rs[w->index].pass || rs[w->index].error)
 				failed++;
 			w->pid = 0;
-			running--;
 			done++;
 		}
 	}
 	if (o->tap)
-		report_tap(stdout, rs, (size_t)nfiles);
-	report_summary(live, rs, (size_t)nfiles, o->color);
-	if (o->junit && write_report(o->junit, report_junit, rs, (size_t)nfiles) < 0)
+		report_tap(stdout, rs, (size_t)n_jobs);
+	report_summary(live, rs, (size_t)n_jobs, o->color);
+	if (matrix_pictures(mats, n_mats, jobs, n_jobs, rs, o, live) < 0)
 		failed++;
-	if (o->json && write_report(o->json, report_json, rs, (size_t)nfiles) < 0)
+	if (o->junit && write_report(o->junit, report_junit, rs, (size_t)n_jobs) < 0)
 		failed++;
-	if (o->markdown && write_report(o->markdown, report_markdown, rs, (size_t)nfiles) < 0)
+	if (o->json && write_report(o->json, report_json, rs, (size_t)n_jobs) < 0)
 		failed++;
-	for (int i = 0; i < nfiles; i++)
+	if (o->markdown && write_report(o->markdown, report_markdown, rs, (size_t)n_jobs) < 0)
+		failed++;
+	for (int i = 0; i < n_jobs; i++) {
 		scenario_result_clear(&rs[i]);
+		free(jobs[i].name);
+	}
+	for (int i = 0; i < n_mats; i++)
+		matrix_free(mats[i]);
+	free(mats);
+	free(jobs);
 	free(rs);
 	free(ws);
 	free(pfd);
@@ -366,17 +549,14 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 
 /* Validate without the kernel: parse, plan, derive the expectation, generate
  * every router's ruleset. */
-static int check_one(const char *path, bool describe)
+static int check_topo(struct topo *t, const char *path, bool describe)
 {
-	struct topo *t = NULL;
 	struct plan *p = NULL;
 	enum outcome expected;
 	char err[1024];
 	int rc;
 
-	rc = topo_parse_file(path, &t, err, sizeof(err));
-	if (rc == 0)
-		rc = plan_build(t, &p, err, sizeof(err));
+	rc = plan_build(t, &p, err, sizeof(err));
 	if (rc == 0)
 		rc = scenario_expectation(t, p, &expected, err, sizeof(err));
 	for (int i = 0; rc == 0 && i < p->n_nodes; i++) {
@@ -419,8 +599,47 @@ static int check_one(const char *path, bool describe)
 		       p->peers[k].local_port, p->peers[k].public_ip);
 cleanup:
 	plan_free(p);
-	topo_free(t);
 	return rc < 0 ? 1 : 0;
+}
+
+/* check/list one file: a topology, or every cell of a matrix. */
+static int check_one(const char *path, bool describe)
+{
+	struct topo *t = NULL;
+	struct matrix *m = NULL;
+	char err[1024];
+	int rc = 0;
+
+	if (!is_matrix(path)) {
+		if (topo_parse_file(path, &t, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		rc = check_topo(t, path, describe);
+		topo_free(t);
+		return rc;
+	}
+	if (matrix_parse_file(path, &m, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (int c = 0; c < matrix_n_cells(m); c++) {
+		char name[256];
+
+		matrix_cell_name(m, c, name, sizeof(name));
+		if (matrix_cell_topo(m, c, &t, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			rc = 1;
+			continue;
+		}
+		if (describe)
+			printf("== %s\n", name);
+		rc |= check_topo(t, name, describe);
+		topo_free(t);
+		t = NULL;
+	}
+	matrix_free(m);
+	return rc;
 }
 
 static int bindir_default(char *buf, size_t size)
@@ -506,6 +725,7 @@ static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "no-color", no_argument, NULL, 'C' },
 	{ "keep", no_argument, NULL, 'K' },
+	{ "picture", required_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -537,6 +757,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'v': o->verbose = true; break;
 		case 'C': o->color = false; break;
 		case 'K': o->keep = true; break;
+		case 'P': o->picture = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;

@@ -16,6 +16,7 @@
 #include "nft.h"
 #include "netns.h"
 #include "plan.h"
+#include "proto/wire.h"
 #include "run.h"
 #include "topo.h"
 
@@ -311,6 +312,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	struct run_group *g = NULL;
 	struct run_proc *srv = NULL, *cli[2] = { NULL, NULL };
 	struct argv_buf a;
+	char session[WIRE_SESSION_MAX + 1];
 	int rc;
 
 	rc = run_group_create(&g);
@@ -338,9 +340,15 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			goto cleanup;
 		}
 	}
+	/* The session name: the scenario's, in the protocol's alphabet (wire.h). */
+	snprintf(session, sizeof(session), "%s", res->name);
+	for (char *c = session; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+		      *c == '_' || *c == '-'))
+			*c = '.';
 	for (int k = 0; k < 2; k++) {
 		memset(&a, 0, sizeof(a));
-		client_argv(&a, o, t, p, k, res->name);
+		client_argv(&a, o, t, p, k, session);
 		rc = run_add(g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), a.v, &cli[k]);
 		if (rc < 0)
 			goto cleanup;
@@ -386,30 +394,23 @@ cleanup:
 	return rc;
 }
 
-int scenario_run(const char *path, const struct scenario_opts *o, struct report_scenario *res)
+/* Everything after parsing: t is the caller's. */
+static int run_topo(const struct topo *t, const struct scenario_opts *o, struct report_scenario *res, char *err,
+		    size_t errsize)
 {
-	struct topo *t = NULL;
 	struct plan *p = NULL;
 	struct lab *l = NULL;
 	enum outcome expected;
-	char err[1024], why[256] = "";
-	mtime_ms start = mtime_now();
+	char why[256] = "";
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	res->name = scenario_name(path);
-	res->file = strdup(path);
-	snprintf(res->actual, sizeof(res->actual), "error");
-	rc = topo_parse_file(path, &t, err, sizeof(err));
-	if (rc < 0)
-		goto fail;
 	res->description = t->description ? strdup(t->description) : NULL;
-	rc = plan_build(t, &p, err, sizeof(err));
+	rc = plan_build(t, &p, err, errsize);
 	if (rc < 0)
-		goto fail;
-	rc = scenario_expectation(t, p, &expected, err, sizeof(err));
+		goto done;
+	rc = scenario_expectation(t, p, &expected, err, errsize);
 	if (rc < 0)
-		goto fail;
+		goto done;
 	snprintf(res->expected, sizeof(res->expected), "%s", topo_outcome_name(expected));
 	{
 		enum outcome d;
@@ -418,28 +419,28 @@ int scenario_run(const char *path, const struct scenario_opts *o, struct report_
 			snprintf(why, sizeof(why), "%s", t->expect_why);
 	}
 	if (scenario_unsupported(t)) {
-		snprintf(err, sizeof(err), "%s: %s", path, scenario_unsupported(t));
+		snprintf(err, errsize, "%s: %s", t->path, scenario_unsupported(t));
 		rc = -ENOTSUP;
-		goto fail;
+		goto done;
 	}
-	rc = lab_up(t, p, &l, err, sizeof(err));
+	rc = lab_up(t, p, &l, err, errsize);
 	if (rc < 0)
-		goto fail;
+		goto done;
 	{
 		char *ev = evidence_ruleset(p), *nfterr = NULL;
 
 		rc = ev ? nft_load(lab_ns(l, 0), ev, &nfterr) : -ENOMEM;
 		if (rc < 0)
-			snprintf(err, sizeof(err), "inet: loading the evidence counters: %s",
+			snprintf(err, errsize, "inet: loading the evidence counters: %s",
 				 nfterr ? nfterr : strerror(-rc));
 		free(ev);
 		free(nfterr);
 		if (rc < 0)
-			goto fail;
+			goto done;
 	}
 	rc = run_pair(t, p, l, o, res, why);
 	if (o->keep) {
-		int krc = lab_keep(l, p, res->name, err, sizeof(err));
+		int krc = lab_keep(l, p, res->name, err, errsize);
 
 		if (krc < 0 && !res->error)
 			res->error = xasprintf("--keep: %s", err);
@@ -447,13 +448,48 @@ int scenario_run(const char *path, const struct scenario_opts *o, struct report_
 			log_info("kept lab '%s': punchlab shell %s NODE; punchlab down %s", res->name, res->name,
 				 res->name);
 	}
-	goto done;
-fail:
-	res->error = strdup(err);
+	err[0] = '\0';
 done:
 	lab_down(l);
 	plan_free(p);
-	topo_free(t);
+	return rc;
+}
+
+int scenario_run_topo(const struct topo *t, const char *name, const struct scenario_opts *o,
+		      struct report_scenario *res)
+{
+	char err[1024] = "";
+	mtime_ms start = mtime_now();
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->name = strdup(name);
+	res->file = t->path ? strdup(t->path) : NULL;
+	snprintf(res->actual, sizeof(res->actual), "error");
+	rc = run_topo(t, o, res, err, sizeof(err));
+	if (rc < 0 && !res->error)
+		res->error = strdup(err[0] ? err : strerror(-rc));
 	res->seconds = (double)(mtime_now() - start) / 1000.0;
 	return rc < 0 ? rc : 0;
+}
+
+int scenario_run(const char *path, const struct scenario_opts *o, struct report_scenario *res)
+{
+	struct topo *t = NULL;
+	char err[1024], *name = scenario_name(path);
+	int rc;
+
+	rc = topo_parse_file(path, &t, err, sizeof(err));
+	if (rc == 0) {
+		rc = scenario_run_topo(t, name ? name : path, o, res);
+	} else {
+		memset(res, 0, sizeof(*res));
+		res->name = name ? strdup(name) : NULL;
+		res->file = strdup(path);
+		snprintf(res->actual, sizeof(res->actual), "error");
+		res->error = strdup(err);
+	}
+	free(name);
+	topo_free(t);
+	return rc;
 }

@@ -30,6 +30,10 @@ const char *scenario_unsupported(const struct topo *t);
  * could not run (res->error says why). Free it with scenario_result_clear(). */
 int scenario_run(const char *path, const struct scenario_opts *o, struct report_scenario *res);
 
+/* The same for a topology already parsed (a matrix cell), named name. */
+int scenario_run_topo(const struct topo *t, const char *name, const struct scenario_opts *o,
+		      struct report_scenario *res);
+
 /* Free the strings of a result filled by scenario_run(). */
 void scenario_result_clear(struct report_scenario *res);
 
