@@ -1,8 +1,9 @@
 #!/bin/sh
-# Every shipped topology runs with the verdict it declares, with more jobs
-# than cores (a verdict must not depend on parallelism or load), and every
-# report format is well-formed: TAP through prove, JUnit through xmllint,
-# JSON and Markdown through jq and grep. Nothing of the labs remains after.
+# Every shipped topology and every cell of every shipped matrix runs with the
+# verdict it declares, with more jobs than cores (a verdict must not depend on
+# parallelism or load), and every report format is well-formed: TAP through
+# prove, JUnit and the matrix SVGs through xmllint, JSON and Markdown through
+# jq and grep. Nothing of the labs remains after.
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-shipped.XXXXXX) || exit 1
@@ -13,9 +14,14 @@ fail() { echo "FAIL: $*"; exit 1; }
 ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.before"
 nft list ruleset >"$tmp/nft.before" 2>&1
 
-n=$(ls topologies/*.topo | wc -l)
+files="topologies/*.topo matrices/*.matrix"
+# shellcheck disable=SC2086
+n=$("$O/punchlab" check $files | grep -c ': ok (expect')
+[ "$n" -gt 60 ] || fail "only $n scenarios in the shipped files"
+mkdir "$tmp/pictures"
+# shellcheck disable=SC2086
 "$O/punchlab" run -j 4 --tap --junit "$tmp/junit.xml" --json "$tmp/report.json" \
-	--markdown "$tmp/report.md" topologies/*.topo >"$tmp/tap" 2>"$tmp/live"
+	--markdown "$tmp/report.md" --picture "$tmp/pictures" $files >"$tmp/tap" 2>"$tmp/live"
 rc=$?
 cat "$tmp/live"
 [ $rc -eq 0 ] || fail "punchlab run exited $rc"
@@ -37,6 +43,14 @@ jq -e '[.scenarios[] | select(.pass != true)] | length == 0' "$tmp/report.json" 
 jq -e '[.scenarios[] | .peers[] | select(.report.outcome == null)] | length == 0' "$tmp/report.json" >/dev/null ||
 	fail "JSON lacks a peer's own report"
 
+# The matrix pictures: well-formed SVG and a Markdown table per matrix.
+for m in matrices/*.matrix; do
+	name=$(basename "$m" .matrix)
+	xmllint --noout "$tmp/pictures/$name.svg" || fail "$name.svg is not well-formed"
+	grep -q '^| ' "$tmp/pictures/$name.md" || fail "$name.md has no table"
+done
+grep -q "45 cells: 45 passed, 0 failed" "$tmp/live" || fail "the RFC 4787 matrix is not 45 cells as expected"
+
 # Markdown: a table row per scenario.
 [ "$(grep -c '^| ' "$tmp/report.md")" -ge "$n" ] || fail "Markdown has fewer than $n rows"
 
@@ -45,4 +59,4 @@ ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.after"
 nft list ruleset >"$tmp/nft.after" 2>&1
 cmp -s "$tmp/links.before" "$tmp/links.after" || fail "host links changed"
 cmp -s "$tmp/nft.before" "$tmp/nft.after" || fail "host ruleset changed"
-echo "ok: $n topologies as expected; TAP, JUnit, JSON and Markdown well-formed"
+echo "ok: $n scenarios as expected; TAP, JUnit, JSON, Markdown and the matrix pictures well-formed"
