@@ -251,8 +251,12 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		for (int k = 0; k < n->n_routes; k++)
 			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL), "route %s via %s",
 			     n->routes[k].dst, n->routes[k].via);
-		if (n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm)
-			STEP(link_netem(l->lc[i], n->uplink, &n->impair), "netem on %s", n->uplink);
+		if ((n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm) &&
+		    (rc = link_netem(l->lc[i], n->uplink, &n->impair)) < 0) {
+			/* link_error() names the interface and the impairment already */
+			lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[i]));
+			goto cleanup;
+		}
 	}
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
@@ -297,9 +301,21 @@ cleanup:
 #define KEEP_DIR "/run/netns"
 #define KEEP_PREFIX "punchlab-"
 
+/* A lab's name as a file name: a matrix cell's "classic/open-x-open" becomes "classic_open-x-open". */
+static void keep_name(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", name);
+	for (char *c = buf; *c; c++)
+		if (*c == '/')
+			*c = '_';
+}
+
 void lab_kept_path(const char *name, const char *node, char *buf, size_t size)
 {
-	snprintf(buf, size, KEEP_DIR "/" KEEP_PREFIX "%s.%s", name, node);
+	char n[256];
+
+	keep_name(name, n, sizeof(n));
+	snprintf(buf, size, KEEP_DIR "/" KEEP_PREFIX "%s.%s", n, node);
 }
 
 /* Make /run/netns a shared mount point, as iproute2 does, so that pins made
@@ -372,7 +388,8 @@ int lab_unkeep(const char *name)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	/* Node names have no dot: "punchlab-a." matches a's nodes, not those of "a.b". */
-	snprintf(prefix, sizeof(prefix), KEEP_PREFIX "%s.", name);
+	keep_name(name, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), KEEP_PREFIX "%s.", path);
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || strchr(e->d_name + strlen(prefix), '.'))
 			continue;

@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"      --markdown FILE Markdown table (for CI job summaries)\n"
 		"      --picture DIR   each matrix's picture as DIR/NAME.svg and DIR/NAME.md\n"
 		"      --bindir DIR    where punch-server and punch-client are (default: beside punchlab)\n"
-		"  -v, --verbose       programs log verbosely; show setup steps\n"
+		"  -v, --verbose       programs log verbosely (their logs show in mismatch details);\n"
+		"                      a RUN line as each scenario starts\n"
 		"      --no-color      never colour the terminal output\n"
 		"      --keep          leave each lab up afterwards, named after its file, for\n"
 		"                      inspection (punchlab shell / ip netns exec punchlab-NAME.NODE)\n"
@@ -469,6 +470,17 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 		return EXIT_USAGE;
 	if (jobs_expand(nfiles, files, &jobs, &n_jobs, &mats, &n_mats) < 0)
 		return EXIT_USAGE;
+	/* --keep of a name already kept would fail only after its run: say so now. */
+	for (int j = 0; o->keep && j < n_jobs; j++) {
+		char path[512];
+
+		lab_kept_path(jobs[j].name, "inet", path, sizeof(path));
+		if (access(path, F_OK) == 0) {
+			log_errx("--keep: a lab named '%s' is already kept: punchlab down %s first", jobs[j].name,
+				 jobs[j].name);
+			return EXIT_USAGE;
+		}
+	}
 	rs = calloc((size_t)n_jobs + 1, sizeof(*rs));
 	if (!rs || !ws || !pfd) {
 		log_errx("out of memory");

@@ -69,7 +69,7 @@ enum client_mode {
 struct topo_nat {
 	char name[MODEL_NAME_MAX];
 	int line;               /* where the section starts, for messages */
-	char preset[MODEL_NAME_MAX]; /* as written, "" when given by keys */
+	char preset[MODEL_NAME_MAX]; /* canonical preset name ("port-restricted"), "" when given by keys */
 	struct nat_behavior behavior;
 	bool nat;               /* translates addresses (false for firewall/open: hosts get routed public addresses) */
 	int uplink;             /* index into topo.nats of the NAT this one sits behind, or -1: the internet */
@@ -106,6 +106,7 @@ struct topo {
 	char *path;             /* the file it came from */
 	char *description;
 	enum outcome expect;    /* OUTCOME_UNSET = derive from the behaviours */
+	int expect_line;        /* where expect was given, for messages (0: not given) */
 	char *expect_why;       /* required when expect overrides a derived expectation */
 	enum client_mode mode;
 	bool relay;             /* clients may fall back to the server's relay (default yes) */

@@ -97,8 +97,9 @@ int scenario_expectation(const struct topo *t, const struct plan *p, enum outcom
 	}
 	if (rc == 0 && derived != t->expect && !t->expect_why) {
 		snprintf(err, errsize,
-			 "%s:1: expect = %s overrides the derived expectation (%s: %s); say why with expect-why",
-			 t->path, topo_outcome_name(t->expect), topo_outcome_name(derived), why);
+			 "%s:%d: expect = %s overrides the derived expectation (%s: %s); say why with expect-why",
+			 t->path, t->expect_line > 0 ? t->expect_line : 1, topo_outcome_name(t->expect),
+			 topo_outcome_name(derived), why);
 		return -EINVAL;
 	}
 	*out = t->expect;
@@ -228,7 +229,7 @@ static char *mismatch_detail(const struct report_scenario *res, struct run_proc 
 
 			/* the last few lines of its log */
 			for (nl = rp->stderr_tail + strlen(rp->stderr_tail); nl > rp->stderr_tail; nl--)
-				if (nl[-1] == '\n' && ++lines > 6) {
+				if (nl[-1] == '\n' && ++lines > 12) {
 					last = nl;
 					break;
 				}

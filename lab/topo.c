@@ -515,6 +515,7 @@ static int lab_expect(struct parser *ps, const char *v)
 	if (word_key(ps, outcome_words, "expect", v, &o) < 0)
 		return -EINVAL;
 	ps->t->expect = (enum outcome)o;
+	ps->t->expect_line = ps->line;
 	return 0;
 }
 
