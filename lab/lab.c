@@ -380,7 +380,7 @@ undo:
 
 int lab_unkeep(const char *name)
 {
-	char prefix[256], path[512];
+	char prefix[600], path[512];
 	DIR *d = opendir(KEEP_DIR);
 	struct dirent *e;
 	int n = 0, rc = 0;
