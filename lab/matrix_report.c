@@ -3,9 +3,10 @@
 #include "matrix_report.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "textout.h"
 
 #define COLOR_RED "\033[1;31m"
 #define COLOR_GREEN "\033[32m"
@@ -18,11 +19,6 @@ struct grid {
 	int n;
 	const struct report_scenario **at; /* n x n, upper triangle used */
 };
-
-static const char *str(const char *s)
-{
-	return s ? s : "";
-}
 
 static int grid_build(const struct matrix_picture *p, struct grid *g)
 {
@@ -110,81 +106,7 @@ static struct counts count(const struct grid *g)
 	return k;
 }
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), or 0 for an
- * invalid, overlong, surrogate or truncated one. */
-static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80)
-		return *cp = c, 1;
-	if ((c & 0xe0) == 0xc0)
-		len = 2, c &= 0x1f, min = 0x80;
-	else if ((c & 0xf0) == 0xe0)
-		len = 3, c &= 0x0f, min = 0x800;
-	else if ((c & 0xf8) == 0xf0)
-		len = 4, c &= 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return *cp = c, len;
-}
-
 /* ---- terminal ---- */
-
-/* s for a terminal, control characters and invalid bytes as '?'. Returns the
- * columns written, one per character. */
-static size_t put_term(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p), cols = 0;
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_len(p, n, &cp);
-
-		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			fputc('?', f), len = len ? len : 1;
-		else
-			fwrite(p, 1, len, f);
-		cols++;
-		p += len;
-		n -= len;
-	}
-	return cols;
-}
-
-static size_t term_width(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p), cols = 0;
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_len(p, n, &cp);
-
-		len = len ? len : 1;
-		cols++;
-		p += len;
-		n -= len;
-	}
-	return cols;
-}
-
-static void pad(FILE *f, size_t have, size_t want)
-{
-	while (have++ < want)
-		fputc(' ', f);
-}
 
 static void term_cell(FILE *f, const struct report_scenario *s, bool color, size_t width)
 {
@@ -201,13 +123,11 @@ static void term_cell(FILE *f, const struct report_scenario *s, bool color, size
 		fprintf(f, "%s%s%s", on[st], text, COLOR_OFF);
 	else
 		fputs(text, f);
-	pad(f, strlen(text), width);
+	text_pad(f, strlen(text), width);
 }
 
 static void put_problems(FILE *f, const struct matrix_picture *p, const struct grid *g,
 			 bool markdown);
-
-static void put_md(FILE *f, const char *s);
 
 int matrix_report_text(FILE *f, const struct matrix_picture *p, bool color)
 {
@@ -219,29 +139,29 @@ int matrix_report_text(FILE *f, const struct matrix_picture *p, bool color)
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < g.n; i++) {
-		size_t w = term_width(p->profiles[i]);
+		size_t w = text_term_width(p->profiles[i]);
 
 		rw = w > rw ? w : rw;
 		cw = w > cw ? w : cw;
 	}
-	put_term(f, p->title ? p->title : "matrix");
+	text_put_term(f, p->title ? p->title : "matrix", false, "");
 	if (p->description) {
 		fputs(": ", f);
-		put_term(f, p->description);
+		text_put_term(f, p->description, false, "");
 	}
 	fputc('\n', f);
-	pad(f, 0, rw + 2);
+	text_pad(f, 0, rw + 2);
 	for (int c = 0; c < g.n; c++) {
-		pad(f, put_term(f, p->profiles[c]), c + 1 < g.n ? cw + 2 : 0);
+		text_pad(f, text_put_term(f, p->profiles[c], false, ""), c + 1 < g.n ? cw + 2 : 0);
 	}
 	fputc('\n', f);
 	for (int r = 0; r < g.n; r++) {
-		pad(f, put_term(f, p->profiles[r]), rw + 2);
+		text_pad(f, text_put_term(f, p->profiles[r], false, ""), rw + 2);
 		for (int c = 0; c < g.n; c++) {
 			size_t w = c + 1 < g.n ? cw + 2 : 0;
 
 			if (c < r)
-				pad(f, 0, w);
+				text_pad(f, 0, w);
 			else
 				term_cell(f, grid_at(&g, r, c), color, w);
 		}
@@ -274,13 +194,13 @@ static void put_problems(FILE *f, const struct matrix_picture *p, const struct g
 				continue;
 			fputs(markdown ? "- " : "  ", f);
 			if (markdown) {
-				put_md(f, p->profiles[r]);
+				text_put_md(f, p->profiles[r], false);
 				fputs(" × ", f);
-				put_md(f, p->profiles[c]);
+				text_put_md(f, p->profiles[c], false);
 			} else {
-				put_term(f, p->profiles[r]);
+				text_put_term(f, p->profiles[r], false, "");
 				fputs(" x ", f);
-				put_term(f, p->profiles[c]);
+				text_put_term(f, p->profiles[c], false, "");
 			}
 			if (st == ST_FAIL) {
 				fprintf(f, ": %s, expected %s\n", word(s->actual), word(s->expected));
@@ -288,47 +208,15 @@ static void put_problems(FILE *f, const struct matrix_picture *p, const struct g
 			}
 			fputs(": error: ", f);
 			if (markdown)
-				put_md(f, s->error);
+				text_put_md(f, s->error, false);
 			else
-				put_term(f, s->error);
+				text_put_term(f, s->error, false, "");
 			fputc('\n', f);
 		}
 	}
 }
 
 /* ---- Markdown ---- */
-
-/* Text in a table cell or list item: markup as entities, Markdown
- * punctuation backslash-escaped, everything on one line. */
-static void put_md(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_len(p, n, &cp);
-
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", f);
-			len = 1;
-		} else if (cp == '&') {
-			fputs("&amp;", f);
-		} else if (cp == '<') {
-			fputs("&lt;", f);
-		} else if (cp == '>') {
-			fputs("&gt;", f);
-		} else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
-			fputc(' ', f);
-		} else if (cp < 0x80 && strchr("\\`*_[]|#!~$", (int)cp)) {
-			fprintf(f, "\\%c", (char)cp);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
-}
 
 int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 {
@@ -339,15 +227,15 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 	if (rc < 0)
 		return rc;
 	fputs("### Matrix ", f);
-	put_md(f, p->title ? p->title : "matrix");
+	text_put_md(f, p->title ? p->title : "matrix", false);
 	if (p->description) {
 		fputs(": ", f);
-		put_md(f, p->description);
+		text_put_md(f, p->description, false);
 	}
 	fputs("\n\n|  |", f);
 	for (int c = 0; c < g.n; c++) {
 		fputc(' ', f);
-		put_md(f, p->profiles[c]);
+		text_put_md(f, p->profiles[c], false);
 		fputs(" |", f);
 	}
 	fputs("\n| --- |", f);
@@ -356,7 +244,7 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 	fputc('\n', f);
 	for (int r = 0; r < g.n; r++) {
 		fputs("| **", f);
-		put_md(f, p->profiles[r]);
+		text_put_md(f, p->profiles[r], false);
 		fputs("** |", f);
 		for (int c = 0; c < g.n; c++) {
 			const struct report_scenario *s = c >= r ? grid_at(&g, r, c) : NULL;
@@ -404,43 +292,6 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 #define MARGIN 16
 #define CHAR_W 7        /* a generous average width of a 12px sans-serif character */
 
-/* XML character data or attribute value: markup as entities; invalid UTF-8
- * and characters XML 1.0 cannot carry as U+FFFD; newlines and tabs as
- * references, so they survive attribute normalisation. */
-static void put_xml(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_len(p, n, &cp);
-
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", f);
-			len = 1;
-		} else if (cp == '&') {
-			fputs("&amp;", f);
-		} else if (cp == '<') {
-			fputs("&lt;", f);
-		} else if (cp == '>') {
-			fputs("&gt;", f);
-		} else if (cp == '"') {
-			fputs("&quot;", f);
-		} else if (cp == '\'') {
-			fputs("&apos;", f);
-		} else if (cp == '\n' || cp == '\t') {
-			fprintf(f, "&#%u;", (unsigned)cp);
-		} else if (cp < 0x20 || cp == 0xfffe || cp == 0xffff) {
-			fputs("\xef\xbf\xbd", f);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
-}
-
 static const char *const fills[] = { [ST_NONE] = "#eeeeee", [ST_PASS] = "#c8e6c9",
 				     [ST_FAIL] = "#ffcdd2", [ST_ERROR] = "#fff3b0" };
 static const char *const strokes[] = { [ST_NONE] = "#bdbdbd", [ST_PASS] = "#43a047",
@@ -453,14 +304,14 @@ static void svg_cell(FILE *f, const struct matrix_picture *p, int r, int c,
 	int cx = x + CELL / 2;
 
 	fprintf(f, "<g class=\"cell\"><title>");
-	put_xml(f, p->profiles[r]);
+	text_put_xml(f, p->profiles[r], TEXT_XML_ATTR_NO_CR);
 	fputs(" × ", f);
-	put_xml(f, p->profiles[c]);
+	text_put_xml(f, p->profiles[c], TEXT_XML_ATTR_NO_CR);
 	if (st == ST_NONE)
 		fputs(": not run", f);
 	else if (st == ST_ERROR) {
 		fputs(": error: ", f);
-		put_xml(f, s->error);
+		text_put_xml(f, s->error, TEXT_XML_ATTR_NO_CR);
 	} else {
 		fprintf(f, ": %s, expected %s", word(s->actual), word(s->expected));
 	}
@@ -508,7 +359,7 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < g.n; i++) {
-		size_t w = term_width(p->profiles[i]);
+		size_t w = text_term_width(p->profiles[i]);
 
 		longest = w > longest ? w : longest;
 	}
@@ -537,23 +388,23 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 	      "</style>\n", f);
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height);
 	fprintf(f, "<text x=\"%d\" y=\"28\" class=\"title\">", MARGIN);
-	put_xml(f, p->title ? p->title : "matrix");
+	text_put_xml(f, p->title ? p->title : "matrix", TEXT_XML_ATTR_NO_CR);
 	fputs("</text>\n", f);
 	if (p->description) {
 		fprintf(f, "<text x=\"%d\" y=\"48\" class=\"desc\">", MARGIN);
-		put_xml(f, p->description);
+		text_put_xml(f, p->description, TEXT_XML_ATTR_NO_CR);
 		fputs("</text>\n", f);
 	}
 	for (int c = 0; c < g.n; c++) {
 		x = left + c * CELL + CELL / 2;
 		fprintf(f, "<text transform=\"translate(%d %d) rotate(-45)\">", x, top - 6);
-		put_xml(f, p->profiles[c]);
+		text_put_xml(f, p->profiles[c], TEXT_XML_ATTR_NO_CR);
 		fputs("</text>\n", f);
 	}
 	for (int r = 0; r < g.n; r++) {
 		y = top + r * CELL;
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"row\">", left - 8, y + CELL / 2 + 4);
-		put_xml(f, p->profiles[r]);
+		text_put_xml(f, p->profiles[r], TEXT_XML_ATTR_NO_CR);
 		fputs("</text>\n", f);
 		for (int c = r; c < g.n; c++)
 			svg_cell(f, p, r, c, grid_at(&g, r, c), left + c * CELL, y);

@@ -1,6 +1,7 @@
 /* Reporters: pure formatting of scenario results. The only shared
  * difficulty is hostile text, handled by one UTF-8 decoder and one escaper
- * per format. */
+ * per format (the terminal, Markdown-cell and XML ones in textout.c, which
+ * the matrix picture uses too). */
 #include "report.h"
 
 #include <errno.h>
@@ -10,52 +11,12 @@
 
 #include <json-c/json.h>
 
+#include "textout.h"
+
 #define COLOR_RED "\033[1;31m"
 #define COLOR_GREEN "\033[32m"
 #define COLOR_OFF "\033[0m"
 #define NAME_WIDTH 28 /* live lines align on typical names; longer ones push on */
-
-static const char *str(const char *s)
-{
-	return s ? s : "";
-}
-
-/* Decode one UTF-8 sequence from s (n > 0 bytes left). Returns its length
- * and *cp, or 0 for an invalid, overlong, surrogate or truncated one. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if ((c & 0xe0) == 0xc0)
-		len = 2, c &= 0x1f, min = 0x80;
-	else if ((c & 0xf0) == 0xe0)
-		len = 3, c &= 0x0f, min = 0x800;
-	else if ((c & 0xf8) == 0xf0)
-		len = 4, c &= 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
-static bool is_control(uint32_t cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
-}
 
 static int stream_status(FILE *f)
 {
@@ -64,62 +25,6 @@ static int stream_status(FILE *f)
 
 /* ---- terminal ----------------------------------------------------------- */
 
-/* Write s for a terminal: control characters (escape sequences included)
- * and invalid bytes become '?', except newlines when keep_nl. Returns the
- * number of columns written, counting one per character. */
-static size_t put_term(FILE *f, const char *s, bool keep_nl, const char *indent)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p), cols = 0;
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputc('?', f);
-			len = 1;
-		} else if (cp == '\n' && keep_nl) {
-			fputc('\n', f);
-			if (n > 1)
-				fputs(indent, f);
-		} else if (cp == '\t' && keep_nl) {
-			fputc('\t', f);
-		} else if (is_control(cp)) {
-			fputc('?', f);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		cols++;
-		p += len;
-		n -= len;
-	}
-	return cols;
-}
-
-static size_t term_width(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p), cols = 0;
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
-
-		len = len ? len : 1;
-		cols++;
-		p += len;
-		n -= len;
-	}
-	return cols;
-}
-
-static void pad(FILE *f, size_t have, size_t want)
-{
-	while (have++ < want)
-		fputc(' ', f);
-}
-
 /* A colored word padded to width: the escapes must not count as columns. */
 static void put_verdict(FILE *f, const struct report_scenario *s, bool color, size_t width)
 {
@@ -127,7 +32,7 @@ static void put_verdict(FILE *f, const struct report_scenario *s, bool color, si
 	const char *c = s->error || !s->pass ? COLOR_RED : COLOR_GREEN;
 
 	fprintf(f, "%s%s%s", color ? c : "", v, color ? COLOR_OFF : "");
-	pad(f, strlen(v), width);
+	text_pad(f, strlen(v), width);
 }
 
 const char *report_verdict(const struct report_scenario *s)
@@ -143,7 +48,7 @@ static void put_block(FILE *f, const char *label, const char *text)
 	fputs(indent, f);
 	if (label)
 		fputs(label, f);
-	put_term(f, text, true, indent);
+	text_put_term(f, text, true, indent);
 	if (!*text || text[strlen(text) - 1] != '\n')
 		fputc('\n', f);
 }
@@ -151,11 +56,11 @@ static void put_block(FILE *f, const char *label, const char *text)
 int report_live_line(FILE *f, const struct report_scenario *s, bool color)
 {
 	put_verdict(f, s, color, 7);
-	pad(f, put_term(f, s->name, false, ""), NAME_WIDTH);
+	text_pad(f, text_put_term(f, s->name, false, ""), NAME_WIDTH);
 	fputs("  ", f);
-	put_term(f, s->actual[0] ? s->actual : "-", false, "");
+	text_put_term(f, s->actual[0] ? s->actual : "-", false, "");
 	fputs(" (expected ", f);
-	put_term(f, s->expected[0] ? s->expected : "-", false, "");
+	text_put_term(f, s->expected[0] ? s->expected : "-", false, "");
 	fprintf(f, ")  %.2fs\n", s->seconds);
 	if (s->error)
 		put_block(f, "error: ", s->error);
@@ -172,19 +77,19 @@ int report_summary(FILE *f, const struct report_scenario *s, size_t n, bool colo
 	for (size_t i = 0; i < n; i++) {
 		size_t w;
 
-		if ((w = term_width(s[i].name)) > wn)
+		if ((w = text_term_width(s[i].name)) > wn)
 			wn = w;
-		if ((w = term_width(s[i].expected)) > we)
+		if ((w = text_term_width(s[i].expected)) > we)
 			we = w;
-		if ((w = term_width(s[i].actual)) > wa)
+		if ((w = text_term_width(s[i].actual)) > wa)
 			wa = w;
 	}
 	fprintf(f, "%-*s  %-*s  %-*s  %-7s  %s\n", (int)wn, "SCENARIO", (int)we, "EXPECTED",
 		(int)wa, "ACTUAL", "VERDICT", "TIME");
 	for (size_t i = 0; i < n; i++) {
-		pad(f, put_term(f, s[i].name, false, ""), wn + 2);
-		pad(f, put_term(f, s[i].expected, false, ""), we + 2);
-		pad(f, put_term(f, s[i].actual, false, ""), wa + 2);
+		text_pad(f, text_put_term(f, s[i].name, false, ""), wn + 2);
+		text_pad(f, text_put_term(f, s[i].expected, false, ""), we + 2);
+		text_pad(f, text_put_term(f, s[i].actual, false, ""), wa + 2);
 		put_verdict(f, &s[i], color, 9);
 		fprintf(f, "%.2fs\n", s[i].seconds);
 		if (s[i].error)
@@ -206,12 +111,12 @@ int report_summary(FILE *f, const struct report_scenario *s, size_t n, bool colo
 /* A test description: one line, and '#' escaped so it cannot start a directive. */
 static void put_tap_desc(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)str(s);
+	const unsigned char *p = (const unsigned char *)text_str(s);
 	size_t n = strlen((const char *)p);
 
 	while (n) {
 		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
+		size_t len = text_utf8_next(p, n, &cp);
 
 		if (len == 0) {
 			fputs("\xef\xbf\xbd", f);
@@ -219,7 +124,7 @@ static void put_tap_desc(FILE *f, const char *s)
 		} else if (cp == '#' || cp == '\\') {
 			fputc('\\', f);
 			fputc((int)cp, f);
-		} else if (is_control(cp)) {
+		} else if (text_is_control(cp)) {
 			fputc(' ', f);
 		} else {
 			fwrite(p, 1, len, f);
@@ -233,13 +138,13 @@ static void put_tap_desc(FILE *f, const char *s)
  * \uNNNN, so non-ASCII text is written as UTF-8. */
 static void put_yaml_str(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)str(s);
+	const unsigned char *p = (const unsigned char *)text_str(s);
 	size_t n = strlen((const char *)p);
 
 	fputc('"', f);
 	while (n) {
 		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
+		size_t len = text_utf8_next(p, n, &cp);
 
 		if (len == 0) {
 			fputs("\xef\xbf\xbd", f);
@@ -250,9 +155,9 @@ static void put_yaml_str(FILE *f, const char *s)
 			fputs("\\n", f);
 		} else if (cp == '\t') {
 			fputs("\\t", f);
-		} else if (cp < 0x80 && is_control(cp)) {
+		} else if (cp < 0x80 && text_is_control(cp)) {
 			fprintf(f, "\\x%02x", (unsigned)cp);
-		} else if (is_control(cp)) {
+		} else if (text_is_control(cp)) {
 			fputs("\xef\xbf\xbd", f); /* C1 controls: not worth an escape */
 		} else {
 			fwrite(p, 1, len, f);
@@ -303,48 +208,6 @@ int report_tap(FILE *f, const struct report_scenario *s, size_t n)
 
 /* ---- JUnit XML ---------------------------------------------------------- */
 
-/* XML character data or attribute value: the five markup characters as
- * entities; characters XML 1.0 cannot carry at all (controls other than
- * tab, newline, return; U+FFFE/U+FFFF; invalid UTF-8) as U+FFFD. In
- * attributes, newlines and tabs become references so they survive
- * attribute-value normalisation. */
-static void put_xml(FILE *f, const char *s, bool attr)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", f);
-			len = 1;
-		} else if (cp == '&') {
-			fputs("&amp;", f);
-		} else if (cp == '<') {
-			fputs("&lt;", f);
-		} else if (cp == '>') {
-			fputs("&gt;", f);
-		} else if (cp == '"') {
-			fputs("&quot;", f);
-		} else if (cp == '\'') {
-			fputs("&apos;", f);
-		} else if (cp == '\n' || cp == '\t' || cp == '\r') {
-			if (attr || cp == '\r')
-				fprintf(f, "&#%u;", (unsigned)cp);
-			else
-				fputc((int)cp, f);
-		} else if (cp < 0x20 || cp == 0xfffe || cp == 0xffff) {
-			fputs("\xef\xbf\xbd", f);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
-}
-
 /* "punchlab." and the topology file's base name without its extension,
  * so CI tools group scenarios by file. */
 static void put_classname(FILE *f, const char *file)
@@ -364,7 +227,7 @@ static void put_classname(FILE *f, const char *file)
 		if (*c == '.')
 			*c = '_';
 	fputs("punchlab.", f);
-	put_xml(f, name ? name : base, true);
+	text_put_xml(f, name ? name : base, TEXT_XML_ATTR);
 	free(name);
 }
 
@@ -395,7 +258,7 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 		bool any_err = false;
 
 		fputs("    <testcase name=\"", f);
-		put_xml(f, c->name, true);
+		text_put_xml(f, c->name, TEXT_XML_ATTR);
 		fputs("\" classname=\"", f);
 		put_classname(f, c->file);
 		fprintf(f, "\" time=\"%.3f\"", c->seconds);
@@ -406,17 +269,17 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 		fputs(">\n", f);
 		if (c->error) {
 			fputs("      <error message=\"", f);
-			put_xml(f, c->error, true);
+			text_put_xml(f, c->error, TEXT_XML_ATTR);
 			fputs("\" type=\"error\">", f);
-			put_xml(f, c->error, false);
+			text_put_xml(f, c->error, TEXT_XML_DATA);
 			fputs("</error>\n", f);
 		} else if (!c->pass) {
 			fputs("      <failure message=\"expected ", f);
-			put_xml(f, c->expected, true);
+			text_put_xml(f, c->expected, TEXT_XML_ATTR);
 			fputs(", got ", f);
-			put_xml(f, c->actual, true);
+			text_put_xml(f, c->actual, TEXT_XML_ATTR);
 			fputs("\" type=\"mismatch\">", f);
-			put_xml(f, c->detail ? c->detail : "", false);
+			text_put_xml(f, c->detail ? c->detail : "", TEXT_XML_DATA);
 			fputs("</failure>\n", f);
 		}
 		if (has_peers(c)) {
@@ -427,11 +290,11 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 				if (!p->name[0])
 					continue;
 				fputs("peer ", f);
-				put_xml(f, p->name, false);
+				text_put_xml(f, p->name, TEXT_XML_DATA);
 				fprintf(f, " (exit %d, ", p->exit_code);
-				put_xml(f, p->outcome[0] ? p->outcome : "-", false);
+				text_put_xml(f, p->outcome[0] ? p->outcome : "-", TEXT_XML_DATA);
 				fputs("): ", f);
-				put_xml(f, p->json ? p->json : "(no report)", false);
+				text_put_xml(f, p->json ? p->json : "(no report)", TEXT_XML_DATA);
 				if (!p->json || !*p->json || p->json[strlen(p->json) - 1] != '\n')
 					fputc('\n', f);
 				any_err |= p->stderr_tail && *p->stderr_tail;
@@ -446,9 +309,9 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 				if (!p->name[0] || !p->stderr_tail || !*p->stderr_tail)
 					continue;
 				fputs("== ", f);
-				put_xml(f, p->name, false);
+				text_put_xml(f, p->name, TEXT_XML_DATA);
 				fputc('\n', f);
-				put_xml(f, p->stderr_tail, false);
+				text_put_xml(f, p->stderr_tail, TEXT_XML_DATA);
 				if (p->stderr_tail[strlen(p->stderr_tail) - 1] != '\n')
 					fputc('\n', f);
 			}
@@ -479,7 +342,7 @@ static struct json_object *jstr(const char *s)
 		return NULL;
 	while (n) {
 		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
+		size_t len = text_utf8_next(p, n, &cp);
 
 		if (len == 0) {
 			memcpy(buf + out, "\xef\xbf\xbd", 3);
@@ -549,7 +412,7 @@ static struct json_object *jscenario(const struct report_scenario *c)
 
 	if (!o || !peers)
 		goto fail;
-	if (jadd(o, "name", jstr(str(c->name))) || jadd(o, "file", jstr(c->file)) ||
+	if (jadd(o, "name", jstr(text_str(c->name))) || jadd(o, "file", jstr(c->file)) ||
 	    jadd(o, "description", jstr(c->description)) ||
 	    jadd(o, "expected", jstr(c->expected)) || jadd(o, "actual", jstr(c->actual)) ||
 	    jadd(o, "verdict", json_object_new_string(verdict)) ||
@@ -637,46 +500,12 @@ cleanup:
 
 /* ---- Markdown ----------------------------------------------------------- */
 
-/* Text inside a table cell: HTML-escape what GitHub would render as markup,
- * backslash-escape Markdown punctuation, and keep the cell on one line. */
-static void put_md(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)str(s);
-	size_t n = strlen((const char *)p);
-
-	while (n) {
-		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", f);
-			len = 1;
-		} else if (cp == '&') {
-			fputs("&amp;", f);
-		} else if (cp == '<') {
-			fputs("&lt;", f);
-		} else if (cp == '>') {
-			fputs("&gt;", f);
-		} else if (cp == '\n') {
-			fputs("<br>", f);
-		} else if (is_control(cp)) {
-			fputc(' ', f);
-		} else if (cp < 0x80 && strchr("\\`*_[]|#!~$", (int)cp)) {
-			fprintf(f, "\\%c", (char)cp);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
-}
-
 /* A fenced block that the text cannot close: a fence one backtick longer
  * than the longest run of backticks inside. Control characters other than
  * newline and tab are replaced. */
 static void put_md_block(FILE *f, const char *text)
 {
-	const unsigned char *p = (const unsigned char *)str(text);
+	const unsigned char *p = (const unsigned char *)text_str(text);
 	size_t n = strlen((const char *)p), run = 0, longest = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -690,12 +519,12 @@ static void put_md_block(FILE *f, const char *text)
 	fputc('\n', f);
 	while (n) {
 		uint32_t cp;
-		size_t len = utf8_next(p, n, &cp);
+		size_t len = text_utf8_next(p, n, &cp);
 
 		if (len == 0) {
 			fputs("\xef\xbf\xbd", f);
 			len = 1;
-		} else if (is_control(cp) && cp != '\n' && cp != '\t') {
+		} else if (text_is_control(cp) && cp != '\n' && cp != '\t') {
 			fputs("\xef\xbf\xbd", f);
 		} else {
 			fwrite(p, 1, len, f);
@@ -703,7 +532,7 @@ static void put_md_block(FILE *f, const char *text)
 		p += len;
 		n -= len;
 	}
-	if (!*str(text) || str(text)[strlen(str(text)) - 1] != '\n')
+	if (!*text_str(text) || text_str(text)[strlen(text_str(text)) - 1] != '\n')
 		fputc('\n', f);
 	for (size_t i = 0; i < longest; i++)
 		fputc('`', f);
@@ -721,11 +550,11 @@ int report_markdown(FILE *f, const struct report_scenario *s, size_t n)
 		const char *mark = c->error ? "⚠️ ERROR" : c->pass ? "✅ PASS" : "❌ FAIL";
 
 		fputs("| ", f);
-		put_md(f, c->name);
+		text_put_md(f, c->name, true);
 		fputs(" | ", f);
-		put_md(f, c->expected);
+		text_put_md(f, c->expected, true);
 		fputs(" | ", f);
-		put_md(f, c->actual);
+		text_put_md(f, c->actual, true);
 		fprintf(f, " | %s | %.2f s |\n", mark, c->seconds);
 		if (c->error)
 			errors++;
@@ -745,7 +574,7 @@ int report_markdown(FILE *f, const struct report_scenario *s, size_t n)
 		if ((c->pass && !c->error) || !text)
 			continue;
 		fputs("\n<details><summary>", f);
-		put_md(f, c->name);
+		text_put_md(f, c->name, true);
 		fprintf(f, ": %s</summary>\n\n", c->error ? "error" : "mismatch");
 		put_md_block(f, text);
 		fputs("\n</details>\n", f);
