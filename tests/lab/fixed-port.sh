@@ -5,27 +5,9 @@
 # different --session names (so different derived secrets): every packet is
 # rejected as forged and both fail. Loopback only.
 set -u
-O=${O:-build}
-tmp=$(mktemp -d /tmp/punch-client-test.XXXXXX) || exit 1
-pids=""
-
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "fixed-port: FAIL: $*" >&2
-	for f in "$tmp"/*.err "$tmp"/*.json; do [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
-	exit 1
-}
-
-field() {
-	sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" "$1"
-}
+# shellcheck source=lib/punch.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/punch.sh"
+punch_setup fixed-port
 
 # run_pair SESSION_A SESSION_B EXTRA...: both clients, ports chosen here; a
 # port found busy (exit 3, "in use") is retried with another pair.

@@ -4,37 +4,11 @@
 # server's relay, report "relayed" and still exchange every message.
 # Loopback only; nothing outside this script's own processes is touched.
 set -u
-O=${O:-build}
-tmp=$(mktemp -d /tmp/punch-client-test.XXXXXX) || exit 1
-pids=""
+# shellcheck source=lib/punch.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/punch.sh"
+punch_setup loopback-relayed
 
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "loopback-relayed: FAIL: $*" >&2
-	for f in "$tmp"/*.err "$tmp"/*.json; do [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }; done
-	exit 1
-}
-
-# The value of a top-level scalar field in punch-client's one-line JSON.
-field() {
-	sed -n "s/.*\"$2\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" "$1"
-}
-
-# Start the server on a port of its choosing; --ready-fd says when it listens.
-mkfifo "$tmp/ready" || fail "mkfifo"
-"$O/punch-server" --listen 127.0.0.1 --port 0 --ready-fd 3 3>"$tmp/ready" 2>"$tmp/server.err" &
-pids="$pids $!"
-ready=$(timeout 10 head -n 1 "$tmp/ready")
-[ "$ready" = ready ] || fail "server did not get ready"
-port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\) tcp\/udp.*/\1/p' "$tmp/server.err" | head -n 1)
-[ -n "$port" ] || fail "no port in the server's output"
+punch_start_server
 
 session="relayed-$$"
 "$O/punch-client" --server "127.0.0.1:$port" --bind 127.0.0.2 --session "$session" --drop-direct \
