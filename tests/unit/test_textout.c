@@ -94,24 +94,26 @@ static size_t decode(const char *s, size_t n, uint32_t *cp)
 
 static void test_utf8_valid(void **state)
 {
+	static const struct {
+		const char *s;
+		size_t n, len;
+		uint32_t cp;
+	} good[] = {
+		{ "A", 1, 1, 'A' },
+		{ "\x7f", 1, 1, 0x7f },
+		{ "\xc2\x80", 2, 2, 0x80 },                   /* the shortest two-byte one */
+		{ "\xc3\xa9z", 3, 2, 0xe9 },                  /* only the first character */
+		{ "\xe2\x98\x95", 3, 3, 0x2615 },
+		{ "\xef\xbf\xbf", 3, 3, 0xffff },              /* a noncharacter is still UTF-8 */
+		{ "\xf0\x9f\x98\x80", 4, 4, 0x1f600 },
+		{ "\xf4\x8f\xbf\xbf", 4, 4, 0x10ffff },
+	};
 	uint32_t cp;
 
-	assert_int_equal(decode("A", 1, &cp), 1);
-	assert_int_equal(cp, 'A');
-	assert_int_equal(decode("\x7f", 1, &cp), 1);
-	assert_int_equal(cp, 0x7f);
-	assert_int_equal(decode("\xc2\x80", 2, &cp), 2);
-	assert_int_equal(cp, 0x80);
-	assert_int_equal(decode("\xc3\xa9z", 3, &cp), 2);
-	assert_int_equal(cp, 0xe9);
-	assert_int_equal(decode("\xe2\x98\x95", 3, &cp), 3);
-	assert_int_equal(cp, 0x2615);
-	assert_int_equal(decode("\xef\xbf\xbf", 3, &cp), 3);
-	assert_int_equal(cp, 0xffff);
-	assert_int_equal(decode("\xf0\x9f\x98\x80", 4, &cp), 4);
-	assert_int_equal(cp, 0x1f600);
-	assert_int_equal(decode("\xf4\x8f\xbf\xbf", 4, &cp), 4);
-	assert_int_equal(cp, 0x10ffff);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(decode(good[i].s, good[i].n, &cp), good[i].len);
+		assert_int_equal(cp, good[i].cp);
+	}
 }
 
 static void test_utf8_invalid(void **state)
