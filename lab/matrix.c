@@ -13,11 +13,11 @@
  * written back as "key=value" on the same line number of that text (never
  * longer than the line they came from, so topo.c's line limit cannot bite).
  */
+#include "iniread.h"
 #include "matrix.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -75,7 +75,6 @@ enum sect { SECT_NONE, SECT_MATRIX, SECT_SERVER, SECT_PROGRAMS, SECT_PROFILE, SE
 
 struct parser {
 	const char *name;
-	const char *p, *end;
 	int line;
 	bool failed, nomem;
 	char msg[MSG_MAX];
@@ -320,71 +319,6 @@ static int section_header(struct parser *ps, const char *s, size_t len)
 		   "[cell NAME NAME], [server] or [programs]", (int)ilen, s + 1);
 }
 
-/* Would inih find '=' or ':' before an inline comment? The same scan as
- * inih's, so that a line it would refuse gets a message of ours. */
-static bool has_separator(const char *s, size_t len)
-{
-	bool was_space = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '=' || s[i] == ':')
-			return true;
-		if (was_space && s[i] == ';')
-			return false;
-		was_space = isspace((unsigned char)s[i]);
-	}
-	return false;
-}
-
-/* The ini_reader: one line per call, at most num - 1 bytes with its '\n'. */
-static char *reader(char *buf, int num, void *stream)
-{
-	struct parser *ps = stream;
-	const char *s, *eol, *e;
-	size_t len;
-
-	if (ps->failed || ps->p >= ps->end || num < 3)
-		return NULL;
-	s = ps->p;
-	eol = memchr(s, '\n', (size_t)(ps->end - s));
-	e = eol ? eol : ps->end;
-	ps->p = eol ? eol + 1 : ps->end;
-	ps->line++;
-	if (ps->line == 1 && e - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-		s += 3;
-	if (e > s && e[-1] == '\r')
-		e--;
-	for (const char *c = s; c < e; c++) {
-		if (*c == '\0') {
-			BAD(ps, "NUL byte in the file (is it text?)");
-			return NULL;
-		}
-		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
-			BAD(ps, "control character 0x%02x (only tab is allowed)", (unsigned char)*c);
-			return NULL;
-		}
-	}
-	while (s < e && (*s == ' ' || *s == '\t'))
-		s++;
-	len = (size_t)(e - s);
-	if (len > (size_t)num - 2) {
-		BAD(ps, "line too long (at most %d characters without indentation)", num - 2);
-		return NULL;
-	}
-	buf[0] = '\n';
-	buf[1] = '\0';
-	if (len && *s == '[')
-		return section_header(ps, s, len) < 0 ? NULL : buf;
-	if (len && *s != ';' && *s != '#' && !has_separator(s, len)) {
-		BAD(ps, "expected 'key = value', a [section] or a comment");
-		return NULL;
-	}
-	memcpy(buf, s, len);
-	buf[len] = '\n';
-	buf[len + 1] = '\0';
-	return buf;
-}
-
 static int cell_key(struct parser *ps, const char *key, const char *value)
 {
 	struct moverride *o = &ps->m->overrides[ps->m->n_overrides - 1];
@@ -408,13 +342,12 @@ static int cell_key(struct parser *ps, const char *key, const char *value)
 	return 0;
 }
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+static int handler(void *user, const char *name, const char *value)
 {
 	struct parser *ps = user;
 	struct mkey *k;
 	int i;
 
-	(void)section;
 	if (ps->failed)
 		return 0;
 	if (ps->sect == SECT_NONE) {
@@ -478,6 +411,27 @@ static int handler(void *user, const char *section, const char *name, const char
 	ps->cur->n++;
 	return 1;
 }
+
+/* The glue to iniread.c. */
+static int on_section(void *user, const char *s, size_t len)
+{
+	return section_header(user, s, len) < 0 ? -1 : 0;
+}
+
+static void on_bad(void *user, int line, const char *msg)
+{
+	fail(user, line, "%s", msg);
+}
+
+static bool on_failed(void *user)
+{
+	return ((struct parser *)user)->failed;
+}
+
+static const struct iniread_ops ini_ops = {
+	.section = on_section, .key = handler, .bad = on_bad, .failed = on_failed,
+};
+
 
 /* ---- the cell's topology text ---- */
 
@@ -805,7 +759,7 @@ int matrix_parse_buffer(const char *name, const char *text, size_t len, struct m
 			char *err, size_t errsize)
 {
 	struct parser *ps;
-	int rc = -EINVAL, r;
+	int rc = -EINVAL;
 
 	*out = NULL;
 	if (!name)
@@ -817,18 +771,12 @@ int matrix_parse_buffer(const char *name, const char *text, size_t len, struct m
 		return -ENOMEM;
 	}
 	ps->name = name;
-	ps->p = text;
-	ps->end = text + len;
 	ps->m = calloc(1, sizeof(*ps->m));
 	if (!ps->m || !(ps->m->path = strdup(name)) || !(ps->m->name = base_name(name))) {
 		oom(ps);
 		goto cleanup;
 	}
-	r = ini_parse_stream(reader, ps, handler, ps);
-	if (!ps->failed && r > 0)
-		fail(ps, r, "expected 'key = value', a [section] or a comment");
-	else if (!ps->failed && r < 0)
-		fail(ps, ps->line, "the INI reader failed (%d)", r);
+	iniread_parse(text, len, &ps->line, &ini_ops, ps);
 	if (ps->failed)
 		goto cleanup;
 	ps->m->n_lines = ps->line;

@@ -13,12 +13,12 @@
  * addresses against subnets) run after the last line, in file order, so the
  * first error reported is the first one a reader of the file would meet.
  */
+#include "iniread.h"
 #include "topo.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -325,7 +325,6 @@ struct parser {
 	const char *name;       /* for messages */
 	const char *dir;        /* directory of name, for rules = FILE; NULL = as written */
 	size_t dirlen;
-	const char *p, *end;    /* the text not yet read */
 	int line;
 	bool failed;
 	bool nomem;
@@ -1081,86 +1080,11 @@ static int section_header(struct parser *ps, const char *s, size_t len)
 		   "[nat NAME] or [peer NAME]", (int)ilen, s + 1);
 }
 
-/* Would inih find a '=' or ':' on this line before an inline comment? The
- * same scan as inih's find_chars_or_comment(), so that a line it would
- * refuse gets our own message, with what was expected. */
-static bool has_separator(const char *s, size_t len)
-{
-	bool was_space = false;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '=' || s[i] == ':')
-			return true;
-		if (was_space && s[i] == ';')
-			return false;
-		was_space = isspace((unsigned char)s[i]);
-	}
-	return false;
-}
-
-/* The ini_reader: one line per call, at most num - 1 bytes with its '\n'. */
-static char *reader(char *buf, int num, void *stream)
-{
-	struct parser *ps = stream;
-	const char *s, *eol, *e;
-	size_t len;
-
-	if (ps->failed || ps->p >= ps->end || num < 3)
-		return NULL;
-	s = ps->p;
-	eol = memchr(s, '\n', (size_t)(ps->end - s));
-	e = eol ? eol : ps->end;
-	ps->p = eol ? eol + 1 : ps->end;
-	ps->line++;
-
-	if (ps->line == 1 && e - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
-		s += 3;
-	if (e > s && e[-1] == '\r')
-		e--;
-	for (const char *c = s; c < e; c++) {
-		if (*c == '\0') {
-			BAD(ps, "NUL byte in the file (is it text?)");
-			return NULL;
-		}
-		if ((unsigned char)*c < 0x20 && *c != '\t') {
-			BAD(ps, "control character 0x%02x (only tab is allowed)", (unsigned)*c);
-			return NULL;
-		}
-		if (*c == 0x7f) {
-			BAD(ps, "control character 0x7f");
-			return NULL;
-		}
-	}
-	while (s < e && (*s == ' ' || *s == '\t'))
-		s++;
-	len = (size_t)(e - s);
-	if (len > (size_t)num - 2) {
-		BAD(ps, "line too long (at most %d characters without indentation)", num - 2);
-		return NULL;
-	}
-	buf[0] = '\n';
-	buf[1] = '\0';
-	if (len && *s == '[') {
-		if (section_header(ps, s, len) < 0)
-			return NULL;
-		return buf;     /* inih sees a blank line: sections are ours */
-	}
-	if (len && *s != ';' && *s != '#' && !has_separator(s, len)) {
-		BAD(ps, "expected 'key = value', a [section] or a comment");
-		return NULL;
-	}
-	memcpy(buf, s, len);
-	buf[len] = '\n';
-	buf[len + 1] = '\0';
-	return buf;
-}
-
-static int handler(void *user, const char *section, const char *name, const char *value)
+static int handler(void *user, const char *name, const char *value)
 {
 	struct parser *ps = user;
 	int k;
 
-	(void)section; /* ours is in ps: inih's copy is truncated at 49 bytes */
 	if (ps->failed)
 		return 0;
 	if (ps->sect == SECT_NONE) {
@@ -1192,6 +1116,27 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	return ps->keys[k].set(ps, value) == 0;
 }
+
+/* The glue to iniread.c. */
+static int on_section(void *user, const char *s, size_t len)
+{
+	return section_header(user, s, len) < 0 ? -1 : 0;
+}
+
+static void on_bad(void *user, int line, const char *msg)
+{
+	fail(user, line, "%s", msg);
+}
+
+static bool on_failed(void *user)
+{
+	return ((struct parser *)user)->failed;
+}
+
+static const struct iniread_ops ini_ops = {
+	.section = on_section, .key = handler, .bad = on_bad, .failed = on_failed,
+};
+
 
 /* ---- whole-file checks ---- */
 
@@ -1452,7 +1397,7 @@ int topo_parse_buffer(const char *name, const char *text, size_t len, struct top
 {
 	struct parser *ps;
 	const char *slash;
-	int rc = -EINVAL, r;
+	int rc = -EINVAL;
 
 	*out = NULL;
 	if (!name)
@@ -1469,8 +1414,6 @@ int topo_parse_buffer(const char *name, const char *text, size_t len, struct top
 		ps->dir = name;
 		ps->dirlen = slash == name ? 1 : (size_t)(slash - name);
 	}
-	ps->p = text;
-	ps->end = text + len;
 	ps->t = calloc(1, sizeof(*ps->t));
 	if (!ps->t || !(ps->t->path = strdup(name))) {
 		oom(ps);
@@ -1482,11 +1425,7 @@ int topo_parse_buffer(const char *name, const char *text, size_t len, struct top
 	ps->t->punch_timeout_ms = 3000;
 	ps->t->messages = 5;
 
-	r = ini_parse_stream(reader, ps, handler, ps);
-	if (!ps->failed && r > 0)
-		fail(ps, r, "expected 'key = value', a [section] or a comment");
-	else if (!ps->failed && r < 0)
-		fail(ps, ps->line, "the INI reader failed (%d)", r);
+	iniread_parse(text, len, &ps->line, &ini_ops, ps);
 	if (ps->failed)
 		goto cleanup;
 	if (section_finish(ps) < 0 || check_graph(ps) < 0 || check_lab(ps) < 0 ||
