@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct iniread {
@@ -111,4 +112,44 @@ int iniread_parse(const char *text, size_t len, int *line, const struct iniread_
 		ops->bad(user, *line, msg);
 	}
 	return ops->failed(user) ? -EINVAL : 0;
+}
+
+int iniread_load(const char *path, size_t max, const char *what, char **text, size_t *len, char *err,
+		 size_t errsize)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n;
+	int rc = 0;
+
+	*text = NULL;
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errsize, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	buf = malloc(max + 2);
+	if (!buf) {
+		rc = -ENOMEM;
+		snprintf(err, errsize, "%s: out of memory", path);
+		goto cleanup;
+	}
+	/* One byte more than allowed tells a full file from a large one. */
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f)) {
+		rc = -EIO;
+		snprintf(err, errsize, "%s: read error", path);
+	} else if (n > max) {
+		rc = -EFBIG;
+		snprintf(err, errsize, "%s: larger than %zu bytes, not a %s", path, max, what);
+	} else {
+		buf[n] = '\0';
+		*text = buf;
+		*len = n;
+		buf = NULL;
+	}
+cleanup:
+	free(buf);
+	fclose(f);
+	return rc;
 }

@@ -26,4 +26,10 @@ struct iniread_ops {
  * reported an error. */
 int iniread_parse(const char *text, size_t len, int *line, const struct iniread_ops *ops, void *user);
 
+/* Read a whole file of at most max bytes into a malloc'd, NUL-terminated
+ * buffer. Returns 0, or -errno with "path: why" in err (what names the kind
+ * of file for "larger than N bytes, not a WHAT"). */
+int iniread_load(const char *path, size_t max, const char *what, char **text, size_t *len, char *err,
+		 size_t errsize);
+
 #endif

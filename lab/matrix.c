@@ -800,46 +800,19 @@ cleanup:
 
 int matrix_parse_file(const char *path, struct matrix **out, char *err, size_t errsize)
 {
-	FILE *f;
-	char *buf = NULL;
-	size_t n;
+	char *text = NULL, dummy[1];
+	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	f = fopen(path, "r");
-	if (!f) {
-		rc = -errno;
-		if (err && errsize)
-			snprintf(err, errsize, "%s: %s", path, strerror(-rc));
-		return rc;
+	if (!err || !errsize) {
+		err = dummy;
+		errsize = sizeof(dummy);
 	}
-	buf = malloc(TOPO_MAX_FILE + 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		if (err && errsize)
-			snprintf(err, errsize, "%s: out of memory", path);
-		goto cleanup;
-	}
-	/* One byte more than allowed tells a full file from a large one. */
-	n = fread(buf, 1, TOPO_MAX_FILE + 1, f);
-	if (ferror(f)) {
-		rc = -EIO;
-		if (err && errsize)
-			snprintf(err, errsize, "%s: read error", path);
-		goto cleanup;
-	}
-	if (n > TOPO_MAX_FILE) {
-		rc = -EFBIG;
-		if (err && errsize)
-			snprintf(err, errsize, "%s: larger than %d bytes, not a matrix", path,
-				 TOPO_MAX_FILE);
-		goto cleanup;
-	}
-	rc = matrix_parse_buffer(path, buf, n, out, err, errsize);
-
-cleanup:
-	free(buf);
-	fclose(f);
+	rc = iniread_load(path, TOPO_MAX_FILE, "matrix", &text, &len, err, errsize);
+	if (rc == 0)
+		rc = matrix_parse_buffer(path, text, len, out, err, errsize);
+	free(text);
 	return rc;
 }
 

@@ -1448,45 +1448,19 @@ cleanup:
 
 int topo_parse_file(const char *path, struct topo **out, char *err, size_t errsize)
 {
-	FILE *f = NULL;
-	char *buf = NULL;
-	size_t n = 0;
+	char *text = NULL, dummy[1];
+	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	f = fopen(path, "r");
-	if (!f) {
-		rc = -errno;
-		if (err && errsize)
-			snprintf(err, errsize, "%s: %s", path, strerror(-rc));
-		return rc;
+	if (!err || !errsize) {
+		err = dummy;
+		errsize = sizeof(dummy);
 	}
-	buf = malloc(TOPO_MAX_FILE + 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		copy_err(err, errsize, "out of memory");
-		goto cleanup;
-	}
-	/* Read one byte more than allowed, to tell a full file from a large one. */
-	n = fread(buf, 1, TOPO_MAX_FILE + 1, f);
-	if (ferror(f)) {
-		rc = -EIO;
-		if (err && errsize)
-			snprintf(err, errsize, "%s: read error", path);
-		goto cleanup;
-	}
-	if (n > TOPO_MAX_FILE) {
-		rc = -EFBIG;
-		if (err && errsize)
-			snprintf(err, errsize, "%s: larger than %d bytes, not a topology", path,
-				 TOPO_MAX_FILE);
-		goto cleanup;
-	}
-	rc = topo_parse_buffer(path, buf, n, out, err, errsize);
-
-cleanup:
-	free(buf);
-	fclose(f);
+	rc = iniread_load(path, TOPO_MAX_FILE, "topology", &text, &len, err, errsize);
+	if (rc == 0)
+		rc = topo_parse_buffer(path, text, len, out, err, errsize);
+	free(text);
 	return rc;
 }
 
