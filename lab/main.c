@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/num.h"
 #include "lab.h"
 #include "matrix.h"
 #include "matrix_report.h"
@@ -751,10 +752,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "j:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
+			unsigned long v;
 
-			if (*end || v < 1 || v > 256) {
+			if (num_parse_uint(optarg, 256, &v) < 0 || v < 1) {
 				log_errx("-j %s: a number of jobs from 1 to 256", optarg);
 				return EXIT_USAGE;
 			}

@@ -7,6 +7,7 @@
 #include "client/punch.h"
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/num.h"
 #include "common/mtime.h"
 #include "common/siphash.h"
 #include "proto/wire.h"
@@ -135,19 +136,6 @@ static int parse_duration(const char *s, int *ms)
 	return 0;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || *end || *out > max)
-		return -EINVAL;
-	return 0;
-}
-
 enum {
 	OPT_SERVER = 256, OPT_SESSION, OPT_BIND, OPT_LOCAL_PORT, OPT_PEER, OPT_ADVERTISE, OPT_NO_LEARN,
 	OPT_NO_RELAY, OPT_DROP_DIRECT, OPT_MESSAGES, OPT_PUNCH_TIMEOUT, OPT_TIMEOUT, OPT_PROBE, OPT_LINGER,
@@ -214,7 +202,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl
 			o->have_bind = true;
 			break;
 		case OPT_LOCAL_PORT:
-			if (parse_uint(optarg, 65535, &v) < 0) {
+			if (num_parse_uint(optarg, 65535, &v) < 0) {
 				log_errx("--local-port %s: not a port number", optarg);
 				return -EINVAL;
 			}
@@ -240,7 +228,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl
 			o->drop_direct = true;
 			break;
 		case OPT_MESSAGES:
-			if (parse_uint(optarg, PUNCH_MSG_MAX, &v) < 0) {
+			if (num_parse_uint(optarg, PUNCH_MSG_MAX, &v) < 0) {
 				log_errx("--messages %s: a number from 0 to %d", optarg, PUNCH_MSG_MAX);
 				return -EINVAL;
 			}

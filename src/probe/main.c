@@ -25,6 +25,8 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/num.h"
+#include "common/svc.h"
 #include "common/mtime.h"
 #include "nat.h"
 #include "probe/classify.h"
@@ -68,19 +70,6 @@ static void usage(FILE *f)
 		"    --expect-*                 the declared behaviour: compare, exit %d on mismatch\n"
 		"  -v, --verbose  -q, --quiet  -h, --help  -V, --version\n",
 		DEFAULT_PORT, DEFAULT_PORT2, DEFAULT_TIMEOUT_MS, DEFAULT_TRIES, EXIT_MISMATCH);
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 static int parse_ip(const char *s, struct addr *out)
@@ -190,7 +179,6 @@ static int server_main(int argc, char **argv)
 	uint16_t port[2] = { DEFAULT_PORT, DEFAULT_PORT2 };
 	int ready_fd = -1, opt, r, rc = 1;
 	enum log_level lvl = LOG_LVL_INFO;
-	sigset_t mask;
 	char buf[ADDR_STRLEN];
 
 	while ((opt = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
@@ -205,18 +193,17 @@ static int server_main(int argc, char **argv)
 			break;
 		case 'p':
 		case 'P':
-			if (parse_uint(optarg, 65535, &v) < 0 || v == 0) {
+			if (num_parse_uint(optarg, 65535, &v) < 0 || v == 0) {
 				log_errx("--%s %s: not a port number", opt == 'P' ? "port2" : "port", optarg);
 				return 2;
 			}
 			port[opt == 'P'] = (uint16_t)v;
 			break;
 		case 'R':
-			if (parse_uint(optarg, INT_MAX, &v) < 0 || v <= 2 || fcntl((int)v, F_GETFD) < 0) {
+			if (svc_ready_fd_parse(optarg, &ready_fd) < 0) {
 				log_errx("--ready-fd %s: not an open descriptor above 2", optarg);
 				return 2;
 			}
-			ready_fd = (int)v;
 			break;
 		case 'v':
 			lvl = LOG_LVL_DEBUG;
@@ -243,11 +230,9 @@ static int server_main(int argc, char **argv)
 			 "and two different ports");
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (s.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+	s.sigfd = svc_signalfd();
+	if (s.sigfd < 0) {
+		errno = -s.sigfd;
 		log_err("signalfd");
 		goto cleanup;
 	}
@@ -281,11 +266,7 @@ static int server_main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	if (ready_fd >= 0) {
-		if (write(ready_fd, "ready\n", 6) != 6)
-			log_warn("--ready-fd %d", ready_fd);
-		close(ready_fd);
-	}
+	svc_ready(ready_fd);
 	while (!s.stop) {
 		struct epoll_event evs[8];
 		int n = epoll_wait(s.ep, evs, 8, -1);
@@ -631,7 +612,7 @@ static int classify_main(int argc, char **argv)
 		case 'p':
 		case 'P':
 		case 'l':
-			if (parse_uint(optarg, 65535, &v) < 0 || (v == 0 && opt != 'l')) {
+			if (num_parse_uint(optarg, 65535, &v) < 0 || (v == 0 && opt != 'l')) {
 				log_errx("%s: not a port number", optarg);
 				return 2;
 			}
@@ -641,14 +622,14 @@ static int classify_main(int argc, char **argv)
 				port[opt == 'P'] = (uint16_t)v;
 			break;
 		case 't':
-			if (parse_uint(optarg, 600000, &v) < 0 || v < 10) {
+			if (num_parse_uint(optarg, 600000, &v) < 0 || v < 10) {
 				log_errx("--timeout-ms %s: not a number from 10 to 600000", optarg);
 				return 2;
 			}
 			cl.timeout_ms = (int)v;
 			break;
 		case 'n':
-			if (parse_uint(optarg, 100, &v) < 0 || v == 0) {
+			if (num_parse_uint(optarg, 100, &v) < 0 || v == 0) {
 				log_errx("--tries %s: not a number from 1 to 100", optarg);
 				return 2;
 			}

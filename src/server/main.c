@@ -22,6 +22,8 @@
 
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/num.h"
+#include "common/svc.h"
 #include "common/mtime.h"
 #include "proto/wire.h"
 #include "server/session.h"
@@ -140,19 +142,6 @@ static int parse_seconds(const char *s, mtime_ms *out)
 	*out = (mtime_ms)(v * 1000.0 + 0.5);
 	if (*out < 1)
 		*out = 1;
-	return 0;
-}
-
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > max)
-		return -EINVAL;
-	*out = v;
 	return 0;
 }
 
@@ -659,7 +648,6 @@ int main(int argc, char **argv)
 	unsigned long v;
 	uint16_t port = DEFAULT_PORT;
 	bool defaults = false;
-	sigset_t mask;
 	char buf[ADDR_STRLEN];
 
 	log_init(PROG, lvl);
@@ -677,7 +665,7 @@ int main(int argc, char **argv)
 			naddrs++;
 			break;
 		case 'p':
-			if (parse_uint(optarg, 65535, &v) < 0) {
+			if (num_parse_uint(optarg, 65535, &v) < 0) {
 				log_errx("--port %s: not a port number", optarg);
 				return 2;
 			}
@@ -692,18 +680,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'M':
-			if (parse_uint(optarg, 1000000, &v) < 0 || v == 0) {
+			if (num_parse_uint(optarg, 1000000, &v) < 0 || v == 0) {
 				log_errx("--max-clients %s: not a number from 1 to 1000000", optarg);
 				return 2;
 			}
 			cfg.max_clients = (unsigned)v;
 			break;
 		case 'R':
-			if (parse_uint(optarg, INT_MAX, &v) < 0 || v <= 2 || fcntl((int)v, F_GETFD) < 0) {
+			if (svc_ready_fd_parse(optarg, &ready_fd) < 0) {
 				log_errx("--ready-fd %s: not an open descriptor above 2", optarg);
 				return 2;
 			}
-			ready_fd = (int)v;
 			break;
 		case 'v':
 			lvl = LOG_LVL_DEBUG;
@@ -738,11 +725,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < MAX_LISTEN; i++)
 		srv.tcp[i].fd = srv.udp[i].fd = -1;
 	raise_fd_limit();
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 || (srv.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+	srv.sigfd = svc_signalfd();
+	if (srv.sigfd < 0) {
+		errno = -srv.sigfd;
 		log_err("signalfd");
 		goto cleanup;
 	}
@@ -778,11 +763,7 @@ int main(int argc, char **argv)
 	}
 	log_info("pair timeout %lld ms, session timeout %lld ms, at most %u clients", (long long)cfg.pair_timeout,
 		 (long long)cfg.session_timeout, cfg.max_clients);
-	if (ready_fd >= 0) {
-		if (write(ready_fd, "ready\n", 6) != 6)
-			log_warn("--ready-fd %d", ready_fd);
-		close(ready_fd);
-	}
+	svc_ready(ready_fd);
 	if (run(&srv) == 0)
 		rc = 0;
 	log_stats(&srv);
