@@ -561,7 +561,8 @@ static int on_tcp_readable(struct client *cl)
 }
 
 /* Before the introduction the only datagram we want is REG_ACK. */
-static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len, const struct addr *from)
+static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len, const struct addr *from,
+			       mtime_ms now)
 {
 	struct wire_msg m;
 
@@ -582,6 +583,28 @@ static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len
 		if (addr_from_wire(&cl->public, &m.u.reg_ack.observed) == 0)
 			cl->have_public = true;
 		log_debug("registered");
+	}
+}
+
+/* Read what the UDP socket holds, at most 64 datagrams at a time so that a
+ * flood cannot hold off the deadlines, and hand each to fn. */
+static void udp_drain(struct client *cl, mtime_ms now,
+		      void (*fn)(struct client *cl, const uint8_t *buf, size_t len, const struct addr *from,
+				 mtime_ms now))
+{
+	static uint8_t buf[WIRE_MSG_MAX + 1];
+	struct sockaddr_storage ss; /* addr_from_sa() must not copy onto itself */
+	struct addr from;
+	socklen_t flen;
+	ssize_t r;
+
+	for (int i = 0; i < 64; i++) {
+		flen = sizeof(ss);
+		r = recvfrom(cl->udp, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &flen);
+		if (r < 0)
+			break;
+		if (addr_from_sa(&from, (struct sockaddr *)&ss, flen) == 0)
+			fn(cl, buf, (size_t)r, &from, now);
 	}
 }
 
@@ -638,21 +661,7 @@ static int rendezvous(struct client *cl)
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && on_tcp_readable(cl) < 0)
 			return -1;
 		if (pfd[1].revents & POLLIN) {
-			uint8_t buf[WIRE_MSG_MAX + 1];
-			struct sockaddr_storage ss; /* addr_from_sa() must not copy onto itself */
-			struct addr from;
-			socklen_t flen;
-			ssize_t r;
-
-			/* Bounded, so that a flood cannot hold off the deadline. */
-			for (int i = 0; i < 64; i++) {
-				flen = sizeof(ss);
-				r = recvfrom(cl->udp, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &flen);
-				if (r < 0)
-					break;
-				if (addr_from_sa(&from, (struct sockaddr *)&ss, flen) == 0)
-					on_udp_before_peer(cl, buf, (size_t)r, &from);
-			}
+			udp_drain(cl, 0, on_udp_before_peer);
 		}
 	}
 	return 0;
@@ -664,6 +673,13 @@ static void flush_tx(struct client *cl)
 
 	while (punch_pop(cl->punch, &tx))
 		udp_send(cl, &tx.to, tx.buf, tx.len);
+}
+
+static void on_udp_punching(struct client *cl, const uint8_t *buf, size_t len, const struct addr *from,
+			    mtime_ms now)
+{
+	punch_input(cl->punch, now, buf, len, from);
+	flush_tx(cl);
 }
 
 /* Drive the machine until it is done. */
@@ -693,22 +709,7 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 		}
 		now = mtime_now();
 		if (n > 0 && (pfd[0].revents & POLLIN)) {
-			static uint8_t buf[WIRE_MSG_MAX + 1];
-			struct sockaddr_storage ss; /* addr_from_sa() must not copy onto itself */
-			struct addr from;
-			socklen_t flen;
-			ssize_t r;
-
-			/* Bounded, so that a flood cannot starve the timers. */
-			for (int i = 0; i < 64; i++) {
-				flen = sizeof(ss);
-				r = recvfrom(cl->udp, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &flen);
-				if (r < 0)
-					break;
-				if (addr_from_sa(&from, (struct sockaddr *)&ss, flen) == 0)
-					punch_input(cl->punch, now, buf, (size_t)r, &from);
-				flush_tx(cl);
-			}
+			udp_drain(cl, now, on_udp_punching);
 		}
 		if (n > 0 && tcp_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			/* After the introduction the control connection is not needed;
