@@ -566,12 +566,12 @@ static int check_topo(struct topo *t, const char *path, bool describe)
 {
 	struct plan *p = NULL;
 	enum outcome expected;
-	char err[1024];
+	char err[1024], why[256];
 	int rc;
 
 	rc = plan_build(t, &p, err, sizeof(err));
 	if (rc == 0)
-		rc = scenario_expectation(t, p, &expected, err, sizeof(err));
+		rc = scenario_expectation(t, p, &expected, why, sizeof(why), err, sizeof(err));
 	for (int i = 0; rc == 0 && i < p->n_nodes; i++) {
 		char *ruleset = NULL, msg[512];
 
@@ -594,7 +594,8 @@ static int check_topo(struct topo *t, const char *path, bool describe)
 		goto cleanup;
 	}
 	topo_describe(t, stdout);
-	printf("expected outcome: %s%s\n", topo_outcome_name(expected), t->expect ? "" : " (derived)");
+	printf("expected outcome: %s%s%s%s\n", topo_outcome_name(expected), t->expect ? "" : " (derived)",
+	       why[0] ? ": " : "", why);
 	printf("namespaces:\n");
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];

@@ -79,14 +79,15 @@ const char *scenario_unsupported(const struct topo *t)
 	return NULL;
 }
 
-int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *err,
-			 size_t errsize)
+int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *reason,
+			 size_t reasonsize, char *err, size_t errsize)
 {
 	enum outcome derived = OUTCOME_UNSET;
 	char why[256];
 	int rc;
 
 	rc = expect_derive(t, p, &expect_punch_client, &derived, why, sizeof(why));
+	snprintf(reason, reasonsize, "%s", t->expect_why ? t->expect_why : rc == 0 ? why : "");
 	if (t->expect == OUTCOME_UNSET) {
 		if (rc < 0) {
 			snprintf(err, errsize, "%s:1: no expect given, and none can be derived: %s", t->path, why);
@@ -214,7 +215,7 @@ static char *mismatch_detail(const struct report_scenario *res, struct run_proc 
 
 	if (!f)
 		return NULL;
-	if (why)
+	if (why && *why)
 		fprintf(f, "expectation: %s\n", why);
 	for (int k = 0; k < 2; k++) {
 		char how[256];
@@ -409,16 +410,10 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	rc = plan_build(t, &p, err, errsize);
 	if (rc < 0)
 		goto done;
-	rc = scenario_expectation(t, p, &expected, err, errsize);
+	rc = scenario_expectation(t, p, &expected, why, sizeof(why), err, errsize);
 	if (rc < 0)
 		goto done;
 	snprintf(res->expected, sizeof(res->expected), "%s", topo_outcome_name(expected));
-	{
-		enum outcome d;
-
-		if (expect_derive(t, p, &expect_punch_client, &d, why, sizeof(why)) == 0 && t->expect_why)
-			snprintf(why, sizeof(why), "%s", t->expect_why);
-	}
 	if (scenario_unsupported(t)) {
 		snprintf(err, errsize, "%s: %s", t->path, scenario_unsupported(t));
 		rc = -ENOTSUP;

@@ -17,10 +17,11 @@ struct scenario_opts {
 };
 
 /* The expected outcome of t built as p: the topology's own, or the derived
- * one. Fails (-EINVAL, why in err as "file:line: ...") when an expectation
- * overrides the derived one without expect-why, or none can be derived. */
-int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *err,
-			 size_t errsize);
+ * one, and in reason why (expect-why, or the derivation's reason). Fails
+ * (-EINVAL, "file:line: ..." in err) when an expectation overrides the
+ * derived one without expect-why, or none can be derived. */
+int scenario_expectation(const struct topo *t, const struct plan *p, enum outcome *out, char *reason,
+			 size_t reasonsize, char *err, size_t errsize);
 
 /* What in t punchlab cannot run yet (a sentence), or NULL. */
 const char *scenario_unsupported(const struct topo *t);
