@@ -177,12 +177,13 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 	return 0;
 }
 
-#define STEP(call, what, ...)                                                                   \
+/* One netlink step of node n (index i); link_error() already says which
+ * operation failed on what, with the kernel's own message. */
+#define STEP(call)                                                                              \
 	do {                                                                                    \
 		rc = (call);                                                                    \
 		if (rc < 0) {                                                                   \
-			lab_err(err, errsize, "%s: " what ": %s", n->name, __VA_ARGS__,         \
-				link_error(l->lc[i]));                                          \
+			lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[i]));         \
 			goto cleanup;                                                           \
 		}                                                                               \
 	} while (0)
@@ -223,15 +224,14 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 			goto cleanup;
 		for (int k = 0; k < n->n_ifs; k++)
 			if (n->ifs[k].bridge)
-				STEP(link_bridge(l->lc[i], n->ifs[k].name), "creating bridge %s", n->ifs[k].name);
+				STEP(link_bridge(l->lc[i], n->ifs[k].name));
 	}
 	for (int k = 0; k < p->n_links; k++) {
 		const struct plan_link *lk = &p->links[k];
 		int i = lk->a;
 		const struct plan_node *n = &p->nodes[i];
 
-		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if), "creating veth %s <-> %s:%s",
-		     lk->a_if, p->nodes[lk->b].name, lk->b_if);
+		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if));
 	}
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
@@ -240,23 +240,17 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 			const struct plan_iface *f = &n->ifs[k];
 
 			if (f->master[0])
-				STEP(link_set_master(l->lc[i], f->name, f->master), "enslaving %s to %s", f->name,
-				     f->master);
+				STEP(link_set_master(l->lc[i], f->name, f->master));
 			if (f->addr[0])
-				STEP(link_addr(l->lc[i], f->name, f->addr), "address %s on %s", f->addr, f->name);
+				STEP(link_addr(l->lc[i], f->name, f->addr));
 			if (f->addr2[0])
-				STEP(link_addr(l->lc[i], f->name, f->addr2), "address %s on %s", f->addr2, f->name);
-			STEP(link_up(l->lc[i], f->name), "bringing %s up", f->name);
+				STEP(link_addr(l->lc[i], f->name, f->addr2));
+			STEP(link_up(l->lc[i], f->name));
 		}
 		for (int k = 0; k < n->n_routes; k++)
-			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL), "route %s via %s",
-			     n->routes[k].dst, n->routes[k].via);
-		if ((n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm) &&
-		    (rc = link_netem(l->lc[i], n->uplink, &n->impair)) < 0) {
-			/* link_error() names the interface and the impairment already */
-			lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[i]));
-			goto cleanup;
-		}
+			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL));
+		if (n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm)
+			STEP(link_netem(l->lc[i], n->uplink, &n->impair));
 	}
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
