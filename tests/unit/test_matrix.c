@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "golden.h"
+
 #include "expect.h"
 #include "matrix.h"
 #include "matrix_report.h"
@@ -36,54 +38,9 @@ static void src_path(char *out, size_t size, const char *rel)
 	snprintf(out, size, "%.*s%s", p ? (int)(p - src) : 0, src, rel);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-			buf[n] = '\0';
-			*len = (size_t)n;
-		} else {
-			free(buf);
-			buf = NULL;
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 static void check_golden(const char *name, const char *got)
 {
-	char path[512], rel[128];
-	const char *upd = getenv("PUNCHLAB_UPDATE_GOLDEN");
-	char *want;
-	size_t len = 0;
-
-	snprintf(rel, sizeof(rel), "tests/unit/golden/matrix/%s", name);
-	src_path(path, sizeof(path), rel);
-	if (upd && strcmp(upd, "1") == 0) {
-		FILE *f = fopen(path, "wb");
-
-		assert_non_null(f);
-		assert_int_equal(fwrite(got, 1, strlen(got), f), strlen(got));
-		assert_int_equal(fclose(f), 0);
-		return;
-	}
-	want = slurp(path, &len);
-	if (!want)
-		fail_msg("missing golden file %s (PUNCHLAB_UPDATE_GOLDEN=1 writes it)", path);
-	if (len != strlen(got) || memcmp(want, got, len) != 0) {
-		fprintf(stderr, "--- %s differs; got:\n%s\n", path, got);
-		free(want);
-		fail_msg("output differs from %s", path);
-	}
-	free(want);
+	golden_check("matrix", name, got);
 }
 
 static struct matrix *parse_ok(const char *text)
