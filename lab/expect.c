@@ -12,7 +12,7 @@ const struct expect_abilities expect_punch_client = { .learn = true, .privates =
 #define SIM_CONTACTS 16
 #define SIM_CANDS 8
 #define SIM_ROUNDS 8
-#define SIM_NODES 64
+#define SIM_NODES 80 /* 2 + 2 * TOPO_MAX_NATS + 2: every node of the largest plan */
 
 struct sim_ep {
 	uint32_t ip;

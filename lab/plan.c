@@ -153,6 +153,29 @@ static bool ip_given(const struct topo *t, const char *ip)
 	return false;
 }
 
+/* The next automatic host address of segment seg: skips host numbers taken
+ * by nodes other than ni or written in the file. -ERANGE when none is left. */
+static int auto_host(const struct plan *p, struct segment *seg, const struct topo *t, int ni, char *ip_out,
+		     char *cidr_out)
+{
+	for (;;) {
+		char ip[PLAN_ADDR], cidr[PLAN_ADDR];
+		bool taken;
+
+		if (subnet_host(&seg->net, seg->next_host++, ip, cidr) < 0)
+			return -ERANGE;
+		taken = ip_given(t, ip);
+		for (int i = 0; i < p->n_nodes; i++)
+			if (i != ni && (strcmp(p->nodes[i].ip, ip) == 0 || strcmp(p->nodes[i].ip2, ip) == 0))
+				taken = true;
+		if (!taken) {
+			snprintf(ip_out, PLAN_ADDR, "%s", ip);
+			snprintf(cidr_out, PLAN_ADDR, "%s", cidr);
+			return 0;
+		}
+	}
+}
+
 /* Attach node n (index ni) to segment seg with uplink name upname; the
  * segment side is a bridge port. Gives n its address (given or automatic). */
 static int attach(struct plan *p, struct segment *seg, int ni, const char *upname, const char *given,
@@ -187,31 +210,16 @@ static int attach(struct plan *p, struct segment *seg, int ni, const char *upnam
 			return -EINVAL;
 		}
 	} else {
-		/* Skip host numbers taken by earlier nodes or written in the file. */
-		for (;;) {
-			char ip[PLAN_ADDR], cidr[PLAN_ADDR];
-			bool taken;
+		if (auto_host(p, seg, t, ni, n->ip, up->addr) < 0) {
+			char net[PLAN_ADDR];
 
-			if (subnet_host(&seg->net, seg->next_host++, ip, cidr) < 0) {
-				char net[PLAN_ADDR];
-
-				subnet_fmt(&seg->net, net);
-				plan_err(err, errsize, t, line, "no room left in %s for %s", net, n->name);
-				return -EINVAL;
-			}
-			taken = ip_given(t, ip);
-			for (int i = 0; i < p->n_nodes; i++)
-				if (i != ni && strcmp(p->nodes[i].ip, ip) == 0)
-					taken = true;
-			if (!taken) {
-				snprintf(n->ip, sizeof(n->ip), "%s", ip);
-				snprintf(up->addr, sizeof(up->addr), "%s", cidr);
-				break;
-			}
+			subnet_fmt(&seg->net, net);
+			plan_err(err, errsize, t, line, "no room left in %s for %s", net, n->name);
+			return -EINVAL;
 		}
 	}
 	for (int i = 0; i < p->n_nodes; i++)
-		if (i != ni && strcmp(p->nodes[i].ip, n->ip) == 0) {
+		if (i != ni && (strcmp(p->nodes[i].ip, n->ip) == 0 || strcmp(p->nodes[i].ip2, n->ip) == 0)) {
 			plan_err(err, errsize, t, line, "address %s is used twice", n->ip);
 			return -EINVAL;
 		}
@@ -320,19 +328,29 @@ static int nat_order(const struct topo *t, int *order)
 	return n == t->n_nats ? 0 : -EINVAL;
 }
 
-int plan_nat_node(const struct plan *p, int nat_index)
+static int node_of(const struct plan *p, enum plan_kind kind, int index)
 {
 	for (int i = 0; i < p->n_nodes; i++)
-		if (p->nodes[i].kind == PLAN_ROUTER && p->nodes[i].index == nat_index)
+		if (p->nodes[i].kind == kind && p->nodes[i].index == index)
 			return i;
 	return -1;
+}
+
+int plan_nat_node(const struct plan *p, int nat_index)
+{
+	return node_of(p, PLAN_ROUTER, nat_index);
+}
+
+int plan_probe_node(const struct plan *p, int nat_index)
+{
+	return node_of(p, PLAN_PROBE, nat_index);
 }
 
 int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsize)
 {
 	struct plan *p = NULL;
 	struct segment *segs = NULL; /* [0] = internet, [1 + i] = LAN of NAT i */
-	int *order = NULL, rc = -EINVAL, max_nodes = 2 + t->n_nats + t->n_peers;
+	int *order = NULL, rc = -EINVAL, max_nodes = 2 + 2 * t->n_nats + t->n_peers;
 	struct plan_node *inet, *srv;
 	struct plan_iface *br;
 
@@ -408,6 +426,7 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 			goto cleanup;
 		}
 		snprintf(srv->ifs[0].addr2, sizeof(srv->ifs[0].addr2), "%s", cidr);
+		snprintf(srv->ip2, sizeof(srv->ip2), "%s", p->server_ip2);
 	}
 
 	/* Routers, parents first. */
@@ -498,6 +517,33 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 			if (t->nats[up].nat)
 				snprintf(pp->public_ip, sizeof(pp->public_ip), "%s",
 					 p->nodes[plan_nat_node(p, up)].ip);
+	}
+	/* Probe hosts for the self-check (selfcheck.c), last so that they never
+	 * move anyone else's automatic address: one per router LAN with two
+	 * addresses (the second sends the hairpin test, and serves as the second
+	 * probe server address for routers behind this one). A LAN without two
+	 * free addresses gets none; its router is then not classified. */
+	for (int k = 0; k < t->n_nats; k++) {
+		int i = order[k], ni = p->n_nodes;
+		struct segment *lan = &segs[i + 1];
+		const struct plan_node *r = &p->nodes[plan_nat_node(p, i)];
+		char ip[PLAN_ADDR], cidr[PLAN_ADDR], ip2[PLAN_ADDR], cidr2[PLAN_ADDR];
+		struct plan_node *n;
+
+		if (auto_host(p, lan, t, -1, ip, cidr) < 0 || auto_host(p, lan, t, -1, ip2, cidr2) < 0 ||
+		    strcmp(ip, ip2) == 0)
+			continue;
+		n = node_add(p, "probe-", t->nats[i].name, PLAN_PROBE, i);
+		if (attach(p, lan, ni, "eth0", ip, err, errsize, t, t->nats[i].line) < 0)
+			goto cleanup;
+		snprintf(n->ip2, sizeof(n->ip2), "%s", ip2);
+		snprintf(n->ifs[0].addr2, sizeof(n->ifs[0].addr2), "%s", cidr2);
+		/* the LANs of firewalls right behind this router are reached via them, not the router */
+		for (int j = 0; j < r->n_routes; j++)
+			if (strcmp(r->routes[j].dst, "default") != 0 && route_add(n, r->routes[j].dst, r->routes[j].via) < 0) {
+				plan_err(err, errsize, t, t->nats[i].line, "too many routes");
+				goto cleanup;
+			}
 	}
 	*out = p;
 	p = NULL;

@@ -25,7 +25,9 @@
 #define PLAN_MAX_IFS 40
 #define PLAN_MAX_ROUTES 24
 
-enum plan_kind { PLAN_INTERNET, PLAN_SERVER, PLAN_ROUTER, PLAN_PEER };
+/* PLAN_PROBE: a host on a router's LAN for the self-check (selfcheck.c); its
+ * index is the router's NAT index. */
+enum plan_kind { PLAN_INTERNET, PLAN_SERVER, PLAN_ROUTER, PLAN_PEER, PLAN_PROBE };
 
 struct plan_iface {
 	char name[PLAN_IFNAME];
@@ -51,6 +53,7 @@ struct plan_node {
 	bool forward;           /* ip_forward = 1 */
 	bool has_bridge;        /* turn bridge netfilter off (NAT-NOTES pitfall 4) */
 	char ip[PLAN_ADDR];     /* the node's main address, no prefix */
+	char ip2[PLAN_ADDR];    /* probes: the second address, no prefix; else "" */
 	char uplink[PLAN_IFNAME]; /* the interface towards the internet */
 	char lan_if[PLAN_IFNAME]; /* routers: the LAN bridge */
 	char lan_net[PLAN_ADDR];  /* routers: the LAN subnet, "10.0.1.0/24" */
@@ -89,5 +92,7 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 void plan_free(struct plan *p);
 /* Index of the router node that holds NAT i of the topology, or -1. */
 int plan_nat_node(const struct plan *p, int nat_index);
+/* Index of the probe host on the LAN of NAT i, or -1 (no room on that LAN). */
+int plan_probe_node(const struct plan *p, int nat_index);
 
 #endif
