@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ct.h"
 #include "link.h"
 #include "nat.h"
 #include "netns.h"
@@ -22,6 +23,7 @@ struct lab {
 	struct netns **ns;
 	struct link_ctx **lc;
 	char **rulesets;
+	char **owned;   /* routers: "delete table ..." for the tables their ruleset made */
 };
 
 static void lab_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -119,10 +121,12 @@ void lab_down(struct lab *l)
 		link_close(l->lc[i]);
 		netns_destroy(l->ns[i]);
 		free(l->rulesets[i]);
+		free(l->owned[i]);
 	}
 	free(l->ns);
 	free(l->lc);
 	free(l->rulesets);
+	free(l->owned);
 	free(l);
 }
 
@@ -177,6 +181,130 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 	return 0;
 }
 
+/* Generate and load the ruleset of router node i: the generated one in one
+ * transaction, or the user's own file with defines for its names. */
+/* The tables in ns, one "table FAMILY NAME" line each (nft's "list tables"). */
+static int list_tables(struct netns *ns, char **out)
+{
+	char *nfterr = NULL;
+	int rc = nft_query(ns, "list tables", false, out, &nfterr);
+
+	free(nfterr);
+	return rc;
+}
+
+/* "delete table ..." for every table line of after that is not in before. */
+static char *tables_added(const char *before, const char *after)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	for (const char *line = after; *line;) {
+		const char *end = strchrnul(line, '\n');
+		size_t n = (size_t)(end - line);
+		bool known = false;
+
+		for (const char *b = before; *b && !known;) {
+			const char *bend = strchrnul(b, '\n');
+
+			known = (size_t)(bend - b) == n && strncmp(b, line, n) == 0;
+			b = *bend ? bend + 1 : bend;
+		}
+		if (!known && n > 6 && strncmp(line, "table ", 6) == 0)
+			fprintf(f, "delete %.*s\n", (int)n, line);
+		line = *end ? end + 1 : end;
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int router_load(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
+		       size_t errsize)
+{
+	const struct plan_node *n = &p->nodes[i];
+	char msg[512], *nfterr = NULL, *before = NULL, *after = NULL;
+	int rc;
+
+	/* Which tables the router's ruleset makes (a user's file may name any):
+	 * lab_reset_routers() deletes just those, and leaves the rest alone. */
+	rc = list_tables(l->ns[i], &before);
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: listing the ruleset's tables: %s", n->name, strerror(-rc));
+		return rc;
+	}
+
+	free(l->rulesets[i]);
+	l->rulesets[i] = NULL;
+	rc = lab_router_ruleset(t, p, i, &l->rulesets[i], msg, sizeof(msg));
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
+		return rc;
+	}
+	if (t->nats[n->index].rules_file) {
+		char wan[64], lan[64], wanip[80], lannet[80];
+		const char *vars[] = { wan, lan, wanip, lannet, NULL };
+
+		snprintf(wan, sizeof(wan), "WAN=\"%s\"", n->uplink);
+		snprintf(lan, sizeof(lan), "LAN=\"%s\"", n->lan_if);
+		snprintf(wanip, sizeof(wanip), "WANIP=%s", n->ip);
+		snprintf(lannet, sizeof(lannet), "LANNET=%s", n->lan_net);
+		rc = nft_load_file(l->ns[i], t->nats[n->index].rules_file, vars, &nfterr);
+	} else {
+		rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
+	}
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name,
+			t->nats[n->index].rules_file ? " " : "",
+			t->nats[n->index].rules_file ? t->nats[n->index].rules_file : "", nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	if (rc == 0) {
+		rc = list_tables(l->ns[i], &after);
+		free(l->owned[i]);
+		l->owned[i] = rc == 0 ? tables_added(before, after) : NULL;
+		if (rc == 0 && !l->owned[i])
+			rc = -ENOMEM;
+		if (rc < 0)
+			lab_err(err, errsize, "%s: listing the ruleset's tables: %s", n->name, strerror(-rc));
+	}
+	free(before);
+	free(after);
+	return rc;
+}
+
+int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
+{
+	for (int i = 0; i < p->n_nodes; i++) {
+		char *nfterr = NULL;
+		int rc;
+
+		if (p->nodes[i].kind != PLAN_ROUTER)
+			continue;
+		/* the ruleset first, so that nothing can make new state from the old one */
+		rc = l->owned[i] && *l->owned[i] ? nft_load(l->ns[i], l->owned[i], &nfterr) : 0;
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
+				nfterr ? nfterr : strerror(-rc));
+			free(nfterr);
+			return rc;
+		}
+		rc = router_load(l, t, p, i, err, errsize);
+		if (rc < 0)
+			return rc;
+		rc = ct_flush(l->ns[i]);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: flushing connection tracking: %s", p->nodes[i].name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
 /* One netlink step of node n (index i); link_error() already says which
  * operation failed on what, with the kernel's own message. */
 #define STEP(call)                                                                              \
@@ -200,7 +328,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	l->ns = calloc((size_t)p->n_nodes, sizeof(*l->ns));
 	l->lc = calloc((size_t)p->n_nodes, sizeof(*l->lc));
 	l->rulesets = calloc((size_t)p->n_nodes, sizeof(*l->rulesets));
-	if (!l->ns || !l->lc || !l->rulesets) {
+	l->owned = calloc((size_t)p->n_nodes, sizeof(*l->owned));
+	if (!l->ns || !l->lc || !l->rulesets || !l->owned) {
 		lab_err(err, errsize, "out of memory");
 		goto cleanup;
 	}
@@ -253,37 +382,11 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 			STEP(link_netem(l->lc[i], n->uplink, &n->impair));
 	}
 	for (int i = 0; i < p->n_nodes; i++) {
-		const struct plan_node *n = &p->nodes[i];
-		char msg[512], *nfterr = NULL;
-
-		if (n->kind != PLAN_ROUTER)
+		if (p->nodes[i].kind != PLAN_ROUTER)
 			continue;
-		rc = lab_router_ruleset(t, p, i, &l->rulesets[i], msg, sizeof(msg));
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
+		rc = router_load(l, t, p, i, err, errsize);
+		if (rc < 0)
 			goto cleanup;
-		}
-		if (t->nats[n->index].rules_file) {
-			char wan[64], lan[64], wanip[80], lannet[80];
-			const char *vars[] = { wan, lan, wanip, lannet, NULL };
-
-			snprintf(wan, sizeof(wan), "WAN=\"%s\"", n->uplink);
-			snprintf(lan, sizeof(lan), "LAN=\"%s\"", n->lan_if);
-			snprintf(wanip, sizeof(wanip), "WANIP=%s", n->ip);
-			snprintf(lannet, sizeof(lannet), "LANNET=%s", n->lan_net);
-			rc = nft_load_file(l->ns[i], t->nats[n->index].rules_file, vars, &nfterr);
-		} else {
-			rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
-		}
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name,
-				t->nats[n->index].rules_file ? " " : "",
-				t->nats[n->index].rules_file ? t->nats[n->index].rules_file : "",
-				nfterr ? nfterr : strerror(-rc));
-			free(nfterr);
-			goto cleanup;
-		}
-		free(nfterr);
 	}
 	*out = l;
 	return 0;
