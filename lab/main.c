@@ -33,6 +33,7 @@
 #include "plan.h"
 #include "report.h"
 #include "scenario.h"
+#include "selfcheck.h"
 #include "topo.h"
 
 #define PUNCHLAB_VERSION "0.1.0"
@@ -46,6 +47,7 @@ struct opts {
 	bool color;
 	bool tty;
 	bool keep;
+	bool no_selfcheck;
 	const char *junit;
 	const char *json;
 	const char *markdown;
@@ -60,6 +62,8 @@ static void usage(FILE *f)
 		"                                        (FILE: a topology, *.topo, or a matrix, *.matrix)\n"
 		"       punchlab check FILE...           validate files (no privileges, no kernel changes)\n"
 		"       punchlab list FILE...            show what each file builds\n"
+		"       punchlab classify FILE...        build each file's routers and classify them with\n"
+		"                                        punch-probe (a matrix: each profile once)\n"
 		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
 		"       punchlab down NAME...            take kept labs down\n"
 		"\n"
@@ -76,6 +80,8 @@ static void usage(FILE *f)
 		"      --no-color      never colour the terminal output\n"
 		"      --keep          leave each lab up afterwards, named after its file, for\n"
 		"                      inspection (punchlab shell / ip netns exec punchlab-NAME.NODE)\n"
+		"      --no-self-check do not classify the routers before the pair runs (faster;\n"
+		"                      a router that does not behave as declared then goes unnoticed)\n"
 		"  -h, --help          this text;  --version  the version\n"
 		"\n"
 		"Exit status: 0 every verdict as expected, 1 some mismatch or error, 2 usage, 3 setup.\n"
@@ -285,7 +291,8 @@ static int worker_start(struct worker *w, const struct job *job, int index, cons
 		return -e;
 	}
 	if (w->pid == 0) {
-		struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose, .keep = o->keep };
+		struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose, .keep = o->keep,
+					     .no_selfcheck = o->no_selfcheck };
 		struct report_scenario res;
 		char *json;
 		size_t len, off = 0;
@@ -603,7 +610,8 @@ static int check_topo(struct topo *t, const char *path, bool describe)
 		printf("  %-20s", n->name);
 		for (int k = 0; k < n->n_ifs; k++)
 			if (n->ifs[k].addr[0])
-				printf(" %s=%s", n->ifs[k].name, n->ifs[k].addr);
+				printf(" %s=%s%s%s", n->ifs[k].name, n->ifs[k].addr, n->ifs[k].addr2[0] ? "," : "",
+				       n->ifs[k].addr2);
 		for (int k = 0; k < n->n_routes; k++)
 			printf(" route %s via %s", n->routes[k].dst, n->routes[k].via);
 		printf("\n");
@@ -654,6 +662,102 @@ static int check_one(const char *path, bool describe)
 	}
 	matrix_free(m);
 	return rc;
+}
+
+/* --- punchlab classify ----------------------------------------------------- */
+
+/* Build t, classify its routers, print one line per router. Returns 0 when
+ * every router behaves as declared, 1 when one does not (or could not be
+ * classified), 3 when the lab could not be built or the probes not run. */
+static int classify_topo(const struct topo *t, const char *label, const struct opts *o)
+{
+	struct plan *p = NULL;
+	struct lab *l = NULL;
+	struct selfcheck *sc = NULL;
+	char err[1024];
+	int rc, status = EXIT_SETUP;
+
+	printf("%s\n", label);
+	fflush(stdout);
+	rc = plan_build(t, &p, err, sizeof(err));
+	if (rc == 0)
+		rc = lab_up(t, p, &l, err, sizeof(err));
+	if (rc == 0)
+		rc = selfcheck_run(t, p, l, o->bindir, o->verbose, &sc, err, sizeof(err));
+	if (rc < 0) {
+		printf("  error: %s\n", err);
+		goto cleanup;
+	}
+	if (sc->n == 0)
+		printf("  (no routers)\n");
+	status = EXIT_PASS;
+	for (int i = 0; i < sc->n; i++) {
+		const struct selfcheck_nat *e = &sc->nats[i];
+		const char *verdict = !e->checked ? "not classified" : e->why[0] ? "ERROR" : e->match ? "ok" : "MISMATCH";
+		bool bad = e->checked && (e->why[0] || !e->match);
+
+		printf("  %-16s declared %-32s observed %-32s %s%s%s%s%s\n", t->nats[e->nat].name, e->declared,
+		       e->checked && !e->why[0] ? e->observed : "-", o->color && bad ? "\033[31m" : "", verdict,
+		       o->color && bad ? "\033[0m" : "", e->why[0] || e->differs[0] ? ": " : "",
+		       e->why[0] ? e->why : e->differs);
+		if (o->verbose && e->report)
+			printf("    %s\n", e->report);
+		if (bad)
+			status = EXIT_MISMATCH;
+	}
+cleanup:
+	selfcheck_free(sc);
+	lab_down(l);
+	plan_free(p);
+	return status;
+}
+
+static int cmd_classify(int n, char **files, const struct opts *o)
+{
+	int status = EXIT_PASS;
+
+	for (int f = 0; f < n; f++) {
+		struct topo *t = NULL;
+		struct matrix *m = NULL;
+		char err[1024];
+		int rc;
+
+		if (!is_matrix(files[f])) {
+			if (topo_parse_file(files[f], &t, err, sizeof(err)) < 0) {
+				fprintf(stderr, "%s\n", err);
+				status = status > EXIT_MISMATCH ? status : EXIT_MISMATCH;
+				continue;
+			}
+			rc = classify_topo(t, files[f], o);
+			status = rc > status ? rc : status;
+			topo_free(t);
+			continue;
+		}
+		if (matrix_parse_file(files[f], &m, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			status = status > EXIT_MISMATCH ? status : EXIT_MISMATCH;
+			continue;
+		}
+		/* each profile once: the cell of the profile with itself holds it twice */
+		for (int i = 0; i < matrix_n_profiles(m); i++) {
+			char name[256], label[600];
+			int c = matrix_cell_index(m, i, i);
+
+			if (c < 0 || matrix_cell_name(m, c, name, sizeof(name)) < 0 ||
+			    matrix_cell_topo(m, c, &t, err, sizeof(err)) < 0) {
+				fprintf(stderr, "%s: profile %s: %s\n", files[f], matrix_profile_name(m, i), err);
+				status = status > EXIT_MISMATCH ? status : EXIT_MISMATCH;
+				continue;
+			}
+			snprintf(label, sizeof(label), "%s: profile %s", files[f], matrix_profile_name(m, i));
+			rc = classify_topo(t, label, o);
+			status = rc > status ? rc : status;
+			topo_free(t);
+			t = NULL;
+		}
+		matrix_free(m);
+	}
+	return status;
 }
 
 static int bindir_default(char *buf, size_t size)
@@ -739,6 +843,7 @@ static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "no-color", no_argument, NULL, 'C' },
 	{ "keep", no_argument, NULL, 'K' },
+	{ "no-self-check", no_argument, NULL, 'N' },
 	{ "picture", required_argument, NULL, 'P' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -770,6 +875,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'v': o->verbose = true; break;
 		case 'C': o->color = false; break;
 		case 'K': o->keep = true; break;
+		case 'N': o->no_selfcheck = true; break;
 		case 'P': o->picture = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
@@ -804,8 +910,8 @@ int main(int argc, char **argv)
 		return cmd_shell(argc - 2, argv + 2);
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
-	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list")) {
-		log_errx("unknown command '%s' (run, check, list, shell, down)", cmd);
+	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify")) {
+		log_errx("unknown command '%s' (run, check, list, classify, shell, down)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -837,5 +943,7 @@ int main(int argc, char **argv)
 		}
 		log_info("not root: running rootless in a user namespace");
 	}
+	if (strcmp(cmd, "classify") == 0)
+		return cmd_classify(argc - optind, argv + optind, &o);
 	return cmd_run(argc - optind, argv + optind, &o);
 }

@@ -18,6 +18,7 @@
 #include "plan.h"
 #include "proto/wire.h"
 #include "run.h"
+#include "selfcheck.h"
 #include "topo.h"
 
 #define READY_MS 5000      /* the server must be listening within this */
@@ -396,6 +397,39 @@ cleanup:
 	return rc;
 }
 
+/* Classify every router; refuse (res->error, -EPROTO) when one does not
+ * behave as declared, else leave the routers as fresh as lab_up() made them. */
+static int self_check(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
+		      struct report_scenario *res, char *err, size_t errsize)
+{
+	struct selfcheck *sc = NULL;
+	char *refusal;
+	int rc;
+
+	rc = selfcheck_run(t, p, l, o->bindir, o->verbose, &sc, err, errsize);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < sc->n; i++) {
+		const struct selfcheck_nat *e = &sc->nats[i];
+
+		if (!e->checked)
+			log_warnx("%s: self-check: router %s %s", res->name, t->nats[e->nat].name, e->why);
+		else if (e->match)
+			log_debug("%s: self-check: router %s behaves as declared: %s", res->name, t->nats[e->nat].name,
+				  e->observed);
+	}
+	refusal = selfcheck_refusal(t, sc);
+	if (refusal) {
+		res->error = xasprintf("self-check: refusing to run the pair:\n%s", refusal);
+		free(refusal);
+		selfcheck_free(sc);
+		return -EPROTO;
+	}
+	log_debug("%s: self-check: %d routers classified in %d ms", res->name, sc->n, sc->elapsed_ms);
+	selfcheck_free(sc);
+	return lab_reset_routers(l, t, p, err, errsize);
+}
+
 /* Everything after parsing: t is the caller's. */
 static int run_topo(const struct topo *t, const struct scenario_opts *o, struct report_scenario *res, char *err,
 		    size_t errsize)
@@ -422,6 +456,13 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	rc = lab_up(t, p, &l, err, errsize);
 	if (rc < 0)
 		goto done;
+	if (!o->no_selfcheck) {
+		rc = self_check(t, p, l, o, res, err, errsize);
+		if (rc < 0 && res->error)
+			goto keep; /* refused: a kept lab lets the user see why */
+		if (rc < 0)
+			goto done;
+	}
 	{
 		char *ev = evidence_ruleset(p), *nfterr = NULL;
 
@@ -435,6 +476,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 			goto done;
 	}
 	rc = run_pair(t, p, l, o, res, why);
+keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);
 

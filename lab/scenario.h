@@ -14,6 +14,7 @@ struct scenario_opts {
 	const char *bindir;     /* where punch-server and punch-client are */
 	bool verbose;           /* pass -v to the programs, keep their stderr */
 	bool keep;              /* leave the lab up afterwards (lab_keep) */
+	bool no_selfcheck;      /* skip classifying the routers before the pair runs */
 };
 
 /* The expected outcome of t built as p: the topology's own, or the derived

@@ -1,0 +1,76 @@
+/* The self-check: before a scenario runs, classify every router the lab
+ * built with punch-probe (an RFC 5780-style behaviour test) and compare the
+ * classification with the behaviour the topology declares for it.
+ *
+ * Where the probes run (plan.c places them):
+ *  - the classifier on the router's probe host ("probe-NAME", on its LAN,
+ *    two addresses: the second sends the hairpin test);
+ *  - the probe server right outside the router: on the server node (its two
+ *    public addresses) for a router on the internet, on the probe host of the
+ *    router above for a router behind another one. So each router of a
+ *    double NAT is classified on its own, not the pair as a whole.
+ * Every router is classified at the same time: their probes share no router.
+ *
+ * The classification leaves state in the routers (NAT bindings, learned maps,
+ * port counters); lab_reset_routers() removes it before the pair runs.
+ *
+ * selfcheck_run() is the thin shell; the argument building and the reading
+ * of punch-probe's report are pure and unit-tested. */
+#ifndef PUNCH_SELFCHECK_H
+#define PUNCH_SELFCHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "model.h"
+#include "plan.h"
+
+#define SELFCHECK_PORT 3479  /* probe server ports: next to the rendezvous server's 3478 */
+#define SELFCHECK_PORT2 3480
+#define SELFCHECK_LOCAL_PORT 61000 /* the classifier's mapping socket: no peer uses it */
+#define SELFCHECK_ABSENT_MS 1500 /* an answer still missing after this (and 5 requests) is "filtered" */
+
+struct lab;
+
+struct selfcheck_nat {
+	int nat;                /* index into topo.nats */
+	bool checked;           /* false: no probe host fits on its LAN (see why) */
+	bool match;             /* the network behaves as declared */
+	char declared[96];      /* "eim apdf preserve hairpin=no", "firewall adf", "udp-blocked" */
+	char observed[96];      /* the same words, "unknown" where the probe could not tell */
+	char differs[384];      /* "mapping declared eim, observed apdm; ..." or "" */
+	char why[256];          /* not checked, or the probe failed: what happened */
+	char *report;           /* punch-probe's JSON report, or NULL */
+};
+
+struct selfcheck {
+	struct selfcheck_nat *nats;
+	int n;                  /* = topo.n_nats */
+	int elapsed_ms;
+};
+
+/* One router's declared behaviour in the words punch-probe uses: fills
+ * out[0..n) with "--expect-..." arguments (at most 9 strings, static) and
+ * returns n. */
+int selfcheck_expect_args(const struct topo_nat *nat, const char *out[9]);
+/* The declared behaviour as "eim apdf preserve hairpin=no" into buf. */
+void selfcheck_describe_declared(const struct topo_nat *nat, char *buf, size_t size);
+
+/* Read punch-probe's JSON report (one object) into e: observed, match,
+ * differs. Returns 0, or -EBADMSG (with e->why set) when it is not a report. */
+int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
+
+/* Classify every router of lab l (built from t as p) with the programs in
+ * bindir. Returns 0 and *out (free with selfcheck_free) when every router
+ * could be classified or skipped; a router that does not behave as declared
+ * is a result (match false), not an error. -errno with err set when the
+ * probes could not be run at all. */
+int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
+		  struct selfcheck **out, char *err, size_t errsize);
+void selfcheck_free(struct selfcheck *sc);
+
+/* Every mismatch and probe failure as "router NAME: ..." lines (malloc'd),
+ * or NULL when every checked router behaves as declared. */
+char *selfcheck_refusal(const struct topo *t, const struct selfcheck *sc);
+
+#endif

@@ -1,0 +1,84 @@
+#!/bin/sh
+# The self-check: punchlab classifies every router with punch-probe before a
+# pair runs, refuses a scenario whose routers do not behave as declared, and
+# leaves the routers as fresh as if they had never been probed.
+# - `punchlab classify` on every shipped topology and matrix profile reports
+#   exactly the declared behaviour;
+# - rulesets that do something else than declared (tests/lab/data/
+#   wrong-declared.topo) make `run` refuse, naming router, line and property,
+#   before any client starts; `classify` says MISMATCH; with --no-self-check
+#   the same file passes unnoticed (which is why the check exists);
+# - after the check, a sequential-port NAT hands the pair the first port of
+#   its pool: the probe's mappings were flushed;
+# - nothing is left behind.
+set -u
+O=${O:-build}
+D=tests/lab/data
+tmp=$(mktemp -d /tmp/punchlab-selfcheck.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  /' "$tmp/out" | head -40; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+command -v jq >/dev/null || fail "jq not found"
+says() { grep -qF -- "$1" "$tmp/out" || fail "output lacks: $1"; }
+
+# 1. every shipped router classifies as declared
+"$O/punchlab" classify --no-color topologies/*.topo matrices/*.matrix >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || fail "classify of the shipped files exited $rc"
+routers=$(grep -c ' declared ' "$tmp/out")
+oks=$(grep -c ' ok$' "$tmp/out")
+[ "$routers" -ge 30 ] || fail "only $routers routers classified"
+[ "$oks" -eq "$routers" ] || fail "$oks of $routers routers as declared"
+grep -E 'MISMATCH|ERROR|not classified' "$tmp/out" && fail "a shipped router is not as declared"
+# spot checks of what was observed, not only that it matched
+grep -A2 '^topologies/full-cone-vs-symmetric.topo$' "$tmp/out" >"$tmp/fcs"
+grep -q 'home-a .*observed eim eif preserve hairpin=no *ok' "$tmp/fcs" || fail "full cone not observed as eim eif"
+grep -q 'home-b .*observed apdm apdf random hairpin=no *ok' "$tmp/fcs" || fail "symmetric not observed as apdm apdf random"
+grep -A2 '^topologies/udp-blocked.topo$' "$tmp/out" | grep -q 'office-b .*observed udp-blocked *ok' ||
+	fail "udp-blocked router not observed as blocking UDP"
+grep -A1 'profile firewall$' "$tmp/out" | grep -q 'observed firewall apdf *ok' || fail "firewall profile not observed"
+echo "ok: classify: $routers shipped routers behave as declared"
+
+# 2. declared one thing, built another: refused before the pair runs
+"$O/punchlab" run --no-color --json "$tmp/w.json" "$D/wrong-declared.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "run of a wrongly declared lab exited $rc, want 1"
+says "self-check: refusing to run the pair"
+says "router home-a (line 10) does not behave as declared: filtering declared eif, observed apdf"
+says "router home-b (line 14) does not behave as declared: mapping declared apdm, observed eim; ports declared random, observed preserve"
+[ "$(jq -r '.scenarios[0].actual' "$tmp/w.json")" = error ] || fail "not reported as an error"
+[ "$(jq '.scenarios[0].peers | length' "$tmp/w.json")" -eq 0 ] || fail "the clients ran anyway"
+"$O/punchlab" classify --no-color "$D/wrong-declared.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "classify of a wrongly declared lab exited $rc, want 1"
+says "MISMATCH: filtering declared eif, observed apdf"
+says "MISMATCH: mapping declared apdm, observed eim; ports declared random, observed preserve"
+"$O/punchlab" run --no-color --no-self-check "$D/wrong-declared.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] || fail "--no-self-check: exited $rc (the pair of port-restricted cones should go direct)"
+says "PASS   wrong-declared"
+echo "ok: wrong declarations refused, naming router, line and property; unnoticed without the check"
+
+# 3. the routers are reset after the check: the pair gets the first sequential port
+cat >"$tmp/seq.topo" <<'EOT'
+[lab]
+description = sequential ports after the self-check
+[nat seq]
+mapping   = eim
+filtering = apdf
+ports     = sequential
+[nat other]
+preset = port-restricted
+[peer alice]
+behind = seq
+[peer bob]
+behind = other
+EOT
+"$O/punchlab" run --no-color --json "$tmp/seq.json" "$tmp/seq.topo" >"$tmp/out" 2>&1 || fail "sequential-port lab failed"
+public=$(jq -r '.scenarios[0].peers[] | select(.name == "alice") | .report.public' "$tmp/seq.json")
+[ "${public##*:}" = 30000 ] || fail "alice was mapped to $public, want port 30000 (the probe's mappings were not flushed)"
+echo "ok: after the self-check the pair got port 30000, the first of the sequential pool"
+
+# labs are unnamed unless kept: nothing of ours may be pinned
+ip netns list | grep -q '^punchlab-\(seq\|wrong-declared\)' && fail "namespaces left behind"
+echo "punchlab-selfcheck: all passed"

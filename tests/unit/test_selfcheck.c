@@ -1,0 +1,242 @@
+/* The self-check's pure parts: where the planner puts the probe hosts, the
+ * declared behaviour as punch-probe arguments, and reading punch-probe's
+ * report (a match, a mismatch, and reports that must not be believed). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "plan.h"
+#include "selfcheck.h"
+#include "topo.h"
+
+static struct topo *parse(const char *text)
+{
+	struct topo *t = NULL;
+	char err[512] = "";
+
+	if (topo_parse_buffer("t.topo", text, strlen(text), &t, err, sizeof(err)) != 0)
+		fail_msg("parse: %s", err);
+	return t;
+}
+
+static struct plan *plan(const struct topo *t)
+{
+	struct plan *p = NULL;
+	char err[512] = "";
+
+	if (plan_build(t, &p, err, sizeof(err)) != 0)
+		fail_msg("plan: %s", err);
+	return p;
+}
+
+static bool has_route(const struct plan_node *n, const char *dst, const char *via)
+{
+	for (int i = 0; i < n->n_routes; i++)
+		if (strcmp(n->routes[i].dst, dst) == 0 && strcmp(n->routes[i].via, via) == 0)
+			return true;
+	return false;
+}
+
+/* A probe host per router, on its LAN, with two addresses nobody else has,
+ * placed after the peers so that their addresses do not move. */
+static void probes_placed(void **state)
+{
+	struct topo *t = parse("[nat cgn]\npreset = symmetric\n"
+			       "[nat fw]\npreset = firewall\nbehind = cgn\n"
+			       "[nat home]\npreset = full-cone\nbehind = cgn\n"
+			       "[peer a]\nbehind = home\n[peer b]\nbehind = internet\n");
+	struct plan *p = plan(t);
+	int cgn = plan_nat_node(p, 0), fw = plan_nat_node(p, 1), home = plan_nat_node(p, 2);
+	int pc = plan_probe_node(p, 0), pf = plan_probe_node(p, 1), ph = plan_probe_node(p, 2);
+
+	(void)state;
+	assert_true(pc >= 0 && pf >= 0 && ph >= 0);
+	assert_string_equal(p->nodes[pc].name, "probe-cgn");
+	assert_int_equal(p->nodes[pc].kind, PLAN_PROBE);
+	assert_int_equal(p->nodes[pc].index, 0);
+	/* peers first: a's address is the first automatic one of home's LAN */
+	assert_string_equal(p->peers[0].ip, "192.168.1.10");
+	assert_string_equal(p->nodes[ph].ip, "192.168.1.11");
+	assert_string_equal(p->nodes[ph].ip2, "192.168.1.12");
+	assert_string_equal(p->nodes[ph].ifs[0].addr2, "192.168.1.12/24");
+	assert_true(pc > p->peers[0].node && pc > p->peers[1].node);
+	/* on the carrier's LAN, beside the routers behind it, distinct from them */
+	assert_string_equal(p->nodes[pc].routes[0].via, "100.64.1.1");
+	for (int i = 0; i < p->n_nodes; i++)
+		if (i != pc) {
+			assert_string_not_equal(p->nodes[i].ip, p->nodes[pc].ip);
+			assert_string_not_equal(p->nodes[i].ip, p->nodes[pc].ip2);
+		}
+	/* the firewall's routed LAN is reached through the firewall, as from the carrier router */
+	assert_true(has_route(&p->nodes[cgn], p->nodes[fw].lan_net, p->nodes[fw].ip));
+	assert_true(has_route(&p->nodes[pc], p->nodes[fw].lan_net, p->nodes[fw].ip));
+	assert_false(has_route(&p->nodes[ph], p->nodes[fw].lan_net, p->nodes[fw].ip));
+	(void)home;
+	plan_free(p);
+	topo_free(t);
+}
+
+/* A LAN with no room for two more addresses gets no probe host, and the plan still builds. */
+static void probe_needs_room(void **state)
+{
+	struct topo *t = parse("[nat tiny]\npreset = full-cone\nlan = 10.9.0.0/29\n"
+			       "[peer a]\nbehind = tiny\naddress = 10.9.0.5\n[peer b]\nbehind = tiny\naddress = 10.9.0.6\n");
+	struct plan *p = plan(t);
+
+	(void)state;
+	/* hosts .1 (router) .5 .6 (peers); automatic numbers start at 10: none left in a /29 */
+	assert_int_equal(plan_probe_node(p, 0), -1);
+	assert_int_equal(p->n_nodes, 5);
+	plan_free(p);
+	topo_free(t);
+}
+
+static void expect_args(void **state)
+{
+	struct topo *t = parse("[nat n]\npreset = symmetric\n[nat f]\npreset = firewall\nfiltering = adf\n"
+			       "[nat blk]\npreset = udp-blocked\n[nat h]\nmapping = eim\nfiltering = eif\nports = sequential\n"
+			       "hairpin = yes\n[peer a]\nbehind = n\n[peer b]\nbehind = f\n");
+	const char *a[9];
+	char d[96];
+	int n;
+
+	(void)state;
+	n = selfcheck_expect_args(&t->nats[0], a);
+	assert_int_equal(n, 8);
+	assert_string_equal(a[1], "apdm");
+	assert_string_equal(a[3], "apdf");
+	assert_string_equal(a[5], "random");
+	assert_string_equal(a[7], "no");
+	selfcheck_describe_declared(&t->nats[0], d, sizeof(d));
+	assert_string_equal(d, "apdm apdf random hairpin=no");
+
+	/* a firewall translates nothing: mapping none, ports kept */
+	n = selfcheck_expect_args(&t->nats[1], a);
+	assert_int_equal(n, 8);
+	assert_string_equal(a[0], "--expect-mapping");
+	assert_string_equal(a[1], "none");
+	assert_string_equal(a[3], "adf");
+	assert_string_equal(a[5], "preserve");
+	selfcheck_describe_declared(&t->nats[1], d, sizeof(d));
+	assert_string_equal(d, "firewall adf");
+
+	n = selfcheck_expect_args(&t->nats[2], a);
+	assert_int_equal(n, 9);
+	assert_string_equal(a[8], "--expect-udp-blocked");
+	selfcheck_describe_declared(&t->nats[2], d, sizeof(d));
+	assert_string_equal(d, "udp-blocked");
+
+	n = selfcheck_expect_args(&t->nats[3], a);
+	assert_int_equal(n, 8);
+	assert_string_equal(a[5], "sequential");
+	assert_string_equal(a[7], "yes");
+	topo_free(t);
+}
+
+#define REPORT(match, mis)                                                                               \
+	"{\"udp_blocked\":false,\"nat\":true,\"mapping\":\"apdm\",\"filtering\":\"apdf\",\"ports\":\"random\"," \
+	"\"hairpin\":\"no\",\"observations\":{},\"elapsed_ms\":1503,\"match\":" match ",\"mismatches\":[" mis "]}"
+
+static void read_match(void **state)
+{
+	struct selfcheck_nat e = { 0 };
+
+	(void)state;
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	assert_true(e.match);
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no");
+	assert_string_equal(e.differs, "");
+}
+
+static void read_mismatch(void **state)
+{
+	struct selfcheck_nat e = { 0 };
+
+	(void)state;
+	assert_int_equal(selfcheck_read_report(REPORT("false",
+						      "{\"property\":\"mapping\",\"declared\":\"eim\",\"observed\":\"apdm\"},"
+						      "{\"property\":\"ports\",\"declared\":\"preserve\",\"observed\":\"random\"}"),
+					       &e),
+			 0);
+	assert_false(e.match);
+	assert_string_equal(e.differs, "mapping declared eim, observed apdm; ports declared preserve, observed random");
+}
+
+static void read_other_kinds(void **state)
+{
+	struct selfcheck_nat e = { 0 };
+
+	(void)state;
+	assert_int_equal(selfcheck_read_report("{\"udp_blocked\":true,\"nat\":false,\"mapping\":\"unknown\","
+					       "\"filtering\":\"unknown\",\"ports\":\"unknown\",\"hairpin\":\"unknown\","
+					       "\"match\":true,\"mismatches\":[]}",
+					       &e),
+			 0);
+	assert_string_equal(e.observed, "udp-blocked");
+	assert_int_equal(selfcheck_read_report("{\"udp_blocked\":false,\"nat\":false,\"mapping\":\"none\","
+					       "\"filtering\":\"eif\",\"ports\":\"preserve\",\"hairpin\":\"unknown\","
+					       "\"match\":true,\"mismatches\":[]}",
+					       &e),
+			 0);
+	assert_string_equal(e.observed, "firewall eif");
+}
+
+/* Reports that are not what punch-probe writes are not believed either way. */
+static void read_rejects(void **state)
+{
+	static const char *const bad[] = {
+		NULL,
+		"",
+		"not json",
+		"[]",
+		"{\"match\":true,\"mismatches\":[]}",            /* no classification */
+		REPORT("true", "{\"property\":\"mapping\",\"declared\":\"eim\",\"observed\":\"apdm\"}"), /* says match, lists one */
+		REPORT("false", ""),                              /* says mismatch, lists none */
+		REPORT("true", "{\"property\":1}"),
+		REPORT("\"yes\"", ""),
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct selfcheck_nat e = { .match = true };
+
+		assert_int_equal(selfcheck_read_report(bad[i], &e), -EBADMSG);
+		assert_true(strstr(e.why, "not what it documents") != NULL);
+	}
+}
+
+/* A long list of differences is cut at a boundary, never mid-word. */
+static void read_long_mismatch(void **state)
+{
+	char mis[4096] = "", json[8192];
+	struct selfcheck_nat e = { 0 };
+	size_t len;
+
+	(void)state;
+	for (int i = 0; i < 40; i++)
+		snprintf(mis + strlen(mis), sizeof(mis) - strlen(mis), "%s{\"property\":\"p%d\",\"declared\":\"x\",\"observed\":\"y\"}",
+			 i ? "," : "", i);
+	snprintf(json, sizeof(json), REPORT("false", "%s"), mis);
+	assert_int_equal(selfcheck_read_report(json, &e), 0);
+	len = strlen(e.differs);
+	assert_true(len > 0 && len < sizeof(e.differs));
+	assert_string_equal(e.differs + len - 1, "y");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(probes_placed),   cmocka_unit_test(probe_needs_room), cmocka_unit_test(expect_args),
+		cmocka_unit_test(read_match),      cmocka_unit_test(read_mismatch),    cmocka_unit_test(read_other_kinds),
+		cmocka_unit_test(read_rejects),    cmocka_unit_test(read_long_mismatch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
