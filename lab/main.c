@@ -785,7 +785,7 @@ static int cmd_shell(int argc, char **argv)
 
 	snprintf(sh, sizeof(sh), "%s", shell && *shell ? shell : "/bin/sh");
 	if (argc < 2) {
-		log_errx("usage: punchlab shell NAME NODE [CMD...]  (NODE: inet, server, nat-X, peer-X)");
+		log_errx("usage: punchlab shell NAME NODE [CMD...]  (NODE: inet, server, nat-X, peer-X, probe-X)");
 		return EXIT_USAGE;
 	}
 	lab_kept_path(argv[0], argv[1], path, sizeof(path));
