@@ -1,0 +1,36 @@
+/* libFuzzer harness for reading punch-probe's report in the self-check: any
+ * bytes give either a classification or -EBADMSG with a reason, never a
+ * crash, a leak, an unterminated string, or "match" with differences. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "selfcheck.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct selfcheck_nat e;
+	char *text = malloc(size + 1);
+	int rc;
+
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	memset(&e, 0x5a, sizeof(e)); /* no field may be read unset */
+	e.report = NULL;
+	rc = selfcheck_read_report(text, &e);
+	if (rc != 0 && rc != -EBADMSG)
+		abort();
+	if (memchr(e.observed, '\0', sizeof(e.observed)) == NULL || memchr(e.differs, '\0', sizeof(e.differs)) == NULL)
+		abort();
+	if (rc == 0 && e.match && e.differs[0])
+		abort();
+	if (rc != 0 && memchr(e.why, '\0', sizeof(e.why)) == NULL)
+		abort();
+	free(text);
+	return 0;
+}
