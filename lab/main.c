@@ -109,6 +109,7 @@ static char *result_to_json(const struct report_scenario *r)
 	json_object_object_add(o, "pass", json_object_new_boolean(r->pass));
 	jset_str(o, "error", r->error);
 	jset_str(o, "detail", r->detail);
+	jset_str(o, "selfcheck", r->selfcheck);
 	json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
 	for (int k = 0; k < 2; k++) {
 		struct json_object *p = json_object_new_object();
@@ -157,6 +158,7 @@ static int result_from_json(const char *text, struct report_scenario *r)
 	r->pass = json_object_object_get_ex(o, "pass", &v) && json_object_get_boolean(v);
 	r->error = jget_dup(o, "error");
 	r->detail = jget_dup(o, "detail");
+	r->selfcheck = jget_dup(o, "selfcheck");
 	if (json_object_object_get_ex(o, "seconds", &v))
 		r->seconds = json_object_get_double(v);
 	if (json_object_object_get_ex(o, "peers", &peers) && json_object_is_type(peers, json_type_array))

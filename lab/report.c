@@ -418,6 +418,7 @@ static struct json_object *jscenario(const struct report_scenario *c)
 	    jadd(o, "verdict", json_object_new_string(verdict)) ||
 	    jadd(o, "pass", json_object_new_boolean(c->pass && !c->error)) ||
 	    jadd(o, "error", jstr(c->error)) || jadd(o, "detail", jstr(c->detail)) ||
+	    jadd(o, "selfcheck", jstr(c->selfcheck)) ||
 	    jadd(o, "seconds", jseconds(c->seconds)))
 		goto fail;
 	for (size_t k = 0; k < 2; k++) {

@@ -33,6 +33,8 @@ struct report_scenario {
 	bool pass;              /* verdict (ignored when error is set) */
 	char *error;            /* the lab could not run the scenario, or NULL */
 	char *detail;           /* on a mismatch: what each side saw (multi-line), or NULL */
+	char *selfcheck;        /* the self-check, a line per router ("home-a: eim apdf preserve
+				   hairpin=no, as declared"), or NULL when it did not run */
 	double seconds;
 	struct report_peer peers[2];
 };

@@ -44,6 +44,7 @@ void scenario_result_clear(struct report_scenario *res)
 	free(res->description);
 	free(res->error);
 	free(res->detail);
+	free(res->selfcheck);
 	for (int k = 0; k < 2; k++) {
 		free(res->peers[k].json);
 		free(res->peers[k].stderr_tail);
@@ -409,14 +410,23 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 	rc = selfcheck_run(t, p, l, o->bindir, o->verbose, &sc, err, errsize);
 	if (rc < 0)
 		return rc;
-	for (int i = 0; i < sc->n; i++) {
-		const struct selfcheck_nat *e = &sc->nats[i];
+	{
+		size_t len = 0;
+		FILE *f = open_memstream(&res->selfcheck, &len);
 
-		if (!e->checked)
-			log_warnx("%s: self-check: router %s %s", res->name, t->nats[e->nat].name, e->why);
-		else if (e->match)
-			log_debug("%s: self-check: router %s behaves as declared: %s", res->name, t->nats[e->nat].name,
-				  e->observed);
+		for (int i = 0; f && i < sc->n; i++) {
+			const struct selfcheck_nat *e = &sc->nats[i];
+			const char *name = t->nats[e->nat].name;
+
+			if (!e->checked)
+				log_warnx("%s: self-check: router %s %s", res->name, name, e->why);
+			if (!e->checked || e->why[0])
+				fprintf(f, "%s: %s\n", name, e->why);
+			else
+				fprintf(f, "%s: %s%s\n", name, e->observed, e->match ? ", as declared" : ", NOT as declared");
+		}
+		if (!f || fclose(f) != 0)
+			return -ENOMEM;
 	}
 	refusal = selfcheck_refusal(t, sc);
 	if (refusal) {

@@ -43,6 +43,8 @@ static char s_name1[] = "cone-vs-cone";
 static char s_name2[] = "pr-cone-vs-symmetric";
 static char s_name4[] = "detail `ticks`";
 
+static char s_selfcheck1[] = "home-a: eim apdf preserve hairpin=no, as declared\nfw: firewall apdf, as declared\n";
+
 static struct report_scenario fixture[4];
 
 static void fill_peer(struct report_peer *p, const char *name, const char *outcome, int code,
@@ -60,7 +62,7 @@ static int setup(void **state)
 	memset(fixture, 0, sizeof(fixture));
 	fixture[0] = (struct report_scenario){ .name = s_name1, .file = s_file1, .description = s_desc,
 					       .expected = "direct", .actual = "direct", .pass = true,
-					       .seconds = 1.234 };
+					       .selfcheck = s_selfcheck1, .seconds = 1.234 };
 	fill_peer(&fixture[0].peers[0], "alice", "direct", 0, s_json_ok, NULL);
 	fill_peer(&fixture[0].peers[1], "bob", "direct", 0, s_json_ok2, NULL);
 	fixture[1] = (struct report_scenario){ .name = s_name2, .file = s_file2, .expected = "direct",
@@ -424,6 +426,8 @@ static void test_json(void **state)
 	assert_non_null(strstr(json_object_get_string(jget(root, "scenarios.2.name")), "bad\xef\xbf\xbd"));
 	assert_string_equal(json_object_get_string(jget(root, "scenarios.2.verdict")), "error");
 	assert_true(json_object_is_type(jget(root, "scenarios.2.file"), json_type_null));
+	assert_string_equal(json_object_get_string(jget(root, "scenarios.0.selfcheck")), s_selfcheck1);
+	assert_true(json_object_is_type(jget(root, "scenarios.1.selfcheck"), json_type_null));
 	assert_int_equal(json_object_array_length(jget(root, "scenarios.2.peers")), 0);
 	assert_true(json_object_get_double(jget(root, "scenarios.0.seconds")) == 1.234);
 	json_object_put(root);
