@@ -55,7 +55,7 @@ int impair_loss_ruleset(const char *ifname, uint32_t loss_ppm, unsigned dirs, ch
 		return -ENOMEM;
 	/* "table ...; delete table ...": the usual idiom for create-or-replace in one transaction. */
 	fprintf(f,
-		"# punchlab: %u.%04u%% loss on %s (%s), without netem\n"
+		"# punchlab: %u.%04u%% loss on %s (%s)\n"
 		"table " IMPAIR_FAMILY " " IMPAIR_TABLE "\n"
 		"delete table " IMPAIR_FAMILY " " IMPAIR_TABLE "\n"
 		"table " IMPAIR_FAMILY " " IMPAIR_TABLE " {\n",
