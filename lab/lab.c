@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "ct.h"
+#include "impair.h"
 #include "link.h"
 #include "nat.h"
 #include "netns.h"
@@ -181,8 +182,6 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 	return 0;
 }
 
-/* Generate and load the ruleset of router node i: the generated one in one
- * transaction, or the user's own file with defines for its names. */
 /* The tables in ns, one "table FAMILY NAME" line each (nft's "list tables"). */
 static int list_tables(struct netns *ns, char **out)
 {
@@ -224,6 +223,8 @@ static char *tables_added(const char *before, const char *after)
 	return text;
 }
 
+/* Generate and load the ruleset of router node i: the generated one in one
+ * transaction, or the user's own file with defines for its names. */
 static int router_load(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
 		       size_t errsize)
 {
@@ -305,6 +306,44 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
 	return 0;
 }
 
+/* The impairment of node n's uplink. netem where the kernel has it: it
+ * delays, jitters and drops outbound packets, and an nftables ingress chain
+ * drops the same share of inbound ones, so that `loss` means the same on
+ * every kernel: each direction of the link loses that share. Without netem,
+ * loss alone is done by nftables both ways (impair.h); delay and jitter
+ * cannot be, and stay an error that says so. */
+static int node_impair(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
+{
+	const struct impairment *imp = &n->impair;
+	unsigned dirs = IMPAIR_IN;
+	char *text = NULL, *nfterr = NULL;
+	int rc;
+
+	rc = link_netem(l->lc[i], n->uplink, imp);
+	if (rc == -EOPNOTSUPP && imp->delay_ms == 0 && imp->jitter_ms == 0) {
+		log_debug("%s: no netem: %u ppm loss on %s with nftables, both ways", n->name, imp->loss_ppm,
+			  n->uplink);
+		dirs = IMPAIR_IN | IMPAIR_OUT;
+	} else if (rc < 0) {
+		lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[i]));
+		return rc;
+	}
+	if (imp->loss_ppm == 0)
+		return 0;
+	rc = impair_loss_ruleset(n->uplink, imp->loss_ppm, dirs, &text);
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: loss on %s: %s", n->name, n->uplink, strerror(-rc));
+		return rc;
+	}
+	rc = nft_load(l->ns[i], text, &nfterr);
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the loss rules for %s: %s", n->name, n->uplink,
+			nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	free(text);
+	return rc;
+}
+
 /* One netlink step of node n (index i); link_error() already says which
  * operation failed on what, with the kernel's own message. */
 #define STEP(call)                                                                              \
@@ -378,8 +417,11 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		}
 		for (int k = 0; k < n->n_routes; k++)
 			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL));
-		if (n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm)
-			STEP(link_netem(l->lc[i], n->uplink, &n->impair));
+		if (n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm) {
+			rc = node_impair(l, n, i, err, errsize);
+			if (rc < 0)
+				goto cleanup;
+		}
 	}
 	for (int i = 0; i < p->n_nodes; i++) {
 		if (p->nodes[i].kind != PLAN_ROUTER)

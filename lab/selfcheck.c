@@ -18,7 +18,7 @@
 #define READY_MS 5000
 /* A classification asks its questions one after the other; the slowest waits
  * out SELFCHECK_ABSENT_MS for each of a few absent answers. */
-#define CLASSIFY_LIMIT_MS (12 * SELFCHECK_ABSENT_MS)
+#define CLASSIFY_LIMIT_MS (24 * SELFCHECK_ABSENT_MS)
 
 int selfcheck_expect_args(const struct topo_nat *nat, const char *out[9])
 {
@@ -177,6 +177,7 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 	struct run_proc **srv = NULL, **cls = NULL;
 	mtime_ms start = mtime_now();
 	struct argv_buf a;
+	bool lossy = false;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -258,6 +259,9 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		goto cleanup;
 	}
 
+	for (int node = 0; node < p->n_nodes; node++)
+		if (p->nodes[node].impair.loss_ppm)
+			lossy = true;
 	/* Then every classifier at once. */
 	for (int i = 0; i < t->n_nats; i++) {
 		const char *ip = "", *ip2 = "", *exp[9];
@@ -283,10 +287,12 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		arg(&a, "%s", p->nodes[probe].ip2);
 		arg(&a, "--local-port");
 		arg(&a, "%u", SELFCHECK_LOCAL_PORT);
+		/* On a lossy lab, twice the wait and the requests: all of 5 round trips
+		 * lost at 2% each way is 1e-7 per question, all of 10 is 1e-14. */
 		arg(&a, "--timeout-ms");
-		arg(&a, "%u", SELFCHECK_ABSENT_MS);
+		arg(&a, "%u", lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
 		arg(&a, "--tries");
-		arg(&a, "5");
+		arg(&a, "%d", lossy ? 10 : 5);
 		n = selfcheck_expect_args(&t->nats[i], exp);
 		for (int k = 0; k < n; k++)
 			arg(&a, "%s", exp[k]);
