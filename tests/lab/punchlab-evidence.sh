@@ -20,6 +20,7 @@ for outcome in direct relayed; do
 	cp "$tmp/punch-server" "$tmp/$outcome/punch-server"
 	printf '#!/bin/sh\necho %s\n' "'{\"outcome\":\"$outcome\"}'" >"$tmp/$outcome/punch-client"
 	chmod +x "$tmp/$outcome/punch-server" "$tmp/$outcome/punch-client"
+	cp "$O/punch-probe" "$tmp/$outcome/" # the self-check is real: only the pair lies
 done
 
 "$O/punchlab" run --no-color --bindir "$tmp/direct" topologies/pr-cone-vs-pr-cone.topo >"$tmp/out" 2>&1 &&

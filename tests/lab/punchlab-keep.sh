@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 [ -e "/run/netns/punchlab-$name.inet" ] && fail "a lab named $name is already kept here"
 
 "$O/punchlab" run --keep "topologies/$name.topo" >"$tmp/out" 2>&1 || { cat "$tmp/out"; fail "run --keep"; }
-[ "$(ip netns list | grep -c "^punchlab-$name\.")" -eq 6 ] || fail "not 6 kept namespaces: $(ip netns list)"
+[ "$(ip netns list | grep -c "^punchlab-$name\.")" -eq 8 ] || fail "not 8 kept namespaces (6 nodes, 2 probe hosts): $(ip netns list)"
 
 # The kept nodes are the lab's: alice has her LAN address, her router its ruleset.
 "$O/punchlab" shell "$name" peer-alice ip -br -4 addr show dev eth0 >"$tmp/addr" || fail "shell peer-alice"

@@ -10,7 +10,7 @@ fail() { echo "FAIL: $*"; sed 's/^/  /' "$tmp/out"; exit 1; }
 command -v setpriv >/dev/null || { echo "SKIP: no setpriv"; exit 0; }
 
 # The unprivileged user must be able to read the programs and the topologies.
-cp "$O/punchlab" "$O/punch-server" "$O/punch-client" topologies/pr-cone-vs-pr-cone.topo \
+cp "$O/punchlab" "$O/punch-server" "$O/punch-client" "$O/punch-probe" topologies/pr-cone-vs-pr-cone.topo \
 	topologies/pr-cone-vs-symmetric.topo "$tmp/"
 chmod 755 "$tmp"
 chmod a+r "$tmp"/*
