@@ -63,6 +63,7 @@ struct sim_peer {
 	int n_acked;
 	bool registered;
 	struct sim_ep observed;
+	bool expired;           /* its mapping died while it waited for the partner */
 };
 
 struct sim {
@@ -368,6 +369,80 @@ static void sim_register(struct sim *s, struct sim_peer *x)
 		x->registered = true;
 }
 
+/* The kernel's lifetime of a registration's mapping when no udp-timeout is
+ * set: one request and its answer within 2 s leave a UDP conntrack entry at
+ * the unreplied timeout, 30 s. */
+#define SIM_KERNEL_UDP_TIMEOUT_MS 30000
+
+/* Peer k registered, then sent nothing on UDP until its partner, started
+ * start-delay later, was introduced: idle that long. None with keepalive, nor
+ * without a server (fixed-port peers probe from the start). */
+static uint32_t sim_idle_ms(const struct topo *t, int k)
+{
+	uint32_t me = t->peers[k].start_delay_ms, other = t->peers[1 - k].start_delay_ms;
+
+	if (t->mode == MODE_FIXED_PORT || t->peers[k].keepalive || other <= me)
+		return 0;
+	return other - me;
+}
+
+/* The routers on x's way out forget what an idle x had: every router whose
+ * UDP timeout is at most half the idle time loses its mappings and flows
+ * (only x has used it so far: the later peer registers after this). What x
+ * sends next makes new mappings: a new port for random or sequential ports,
+ * the same one again with preserve (outbound() does both). Linux reuses the
+ * port of an expired, not yet collected conntrack entry for flows to other
+ * destinations when an endpoint-independent NAT picks random ports; when the
+ * garbage collector runs is not predictable, so that case is refused, like
+ * an idle time within a factor of two of the timeout (either side of it).
+ * Returns 0, or -EINVAL with why set. */
+static int sim_expire(struct sim *s, const struct topo *t, struct sim_peer *x, int k, char *why, size_t whysize)
+{
+	uint32_t idle = sim_idle_ms(t, k);
+	int hops = 0;
+
+	if (!idle)
+		return 0;
+	for (int n = s->nodes[x->node].parent; n >= 0 && s->nodes[n].kind == PLAN_ROUTER && hops++ < SIM_NODES;
+	     n = s->nodes[n].parent) {
+		struct sim_node *r = &s->nodes[n];
+		const struct nat_behavior *b = &r->nat->behavior;
+		uint32_t to = b->udp_timeout_ms ? b->udp_timeout_ms : SIM_KERNEL_UDP_TIMEOUT_MS;
+
+		if ((uint64_t)idle * 2 <= to)
+			continue; /* alive, with a margin */
+		if (idle < (uint64_t)to * 2) {
+			snprintf(why, whysize, "%s waits %u ms for its partner, too close to the %u ms UDP timeout "
+				 "of %s to tell whether its mapping survives (keep a factor of two either way)",
+				 t->peers[k].name, idle, to, r->nat->name);
+			return -EINVAL;
+		}
+		if (translating(r) && b->mapping == MAP_EIM && b->ports == PORTS_RANDOM) {
+			snprintf(why, whysize, "%s's mapping on %s expires while it waits, and whether Linux gives "
+				 "its next flows the same random port again depends on when conntrack collects the "
+				 "expired entry: not modelled", t->peers[k].name, r->nat->name);
+			return -EINVAL;
+		}
+		r->n_maps = 0;
+		r->n_flows = 0;
+		x->expired = true;
+	}
+	return 0;
+}
+
+/* After an expiry: is the endpoint the server recorded for x still x's own,
+ * both ways? The relay forwards only between recorded endpoints. */
+static bool sim_still_registered(struct sim *s, struct sim_peer *x)
+{
+	struct sim_ep server = { ip_parse(s->p->server_ip), s->p->server_port };
+	struct pkt pk = { x->local, server };
+
+	if (route(s, x->node, &pk) != s->p->server_node || !ep_eq(pk.src, x->observed))
+		return false;
+	pk = (struct pkt){ server, x->observed };
+	return route(s, s->p->server_node, &pk) == x->node && ep_eq(pk.dst, x->local);
+}
+
 /* x probes every candidate; y answers each probe it gets, to where it came from. */
 static void sim_round(struct sim *s, struct sim_peer *x, struct sim_peer *y, const struct expect_abilities *ab)
 {
@@ -430,9 +505,18 @@ int expect_derive(const struct topo *t, const struct plan *p, const struct expec
 		peers[k].local.ip = ip_parse(p->peers[k].ip);
 		peers[k].local.port = p->peers[k].local_port;
 	}
-	if (t->mode != MODE_FIXED_PORT)
-		for (int k = 0; k < 2; k++)
+	if (t->mode != MODE_FIXED_PORT) {
+		/* The earlier peer first: its mappings may expire before the other registers. */
+		int first = t->peers[1].start_delay_ms < t->peers[0].start_delay_ms ? 1 : 0;
+
+		for (int i = 0; i < 2; i++) {
+			int k = i ? 1 - first : first;
+
 			sim_register(s, &peers[k]);
+			if (sim_expire(s, t, &peers[k], k, why, whysize) < 0)
+				return -EINVAL;
+		}
+	}
 	for (int k = 0; k < 2; k++) {
 		struct sim_peer *x = &peers[k], *y = &peers[1 - k];
 
@@ -464,6 +548,16 @@ int expect_derive(const struct topo *t, const struct plan *p, const struct expec
 			return -EINVAL;
 		}
 	direct = sim_direct(&peers[0]) && sim_direct(&peers[1]);
+	for (int k = 0; k < 2; k++)
+		if (!direct && peers[k].expired && peers[k].registered && !sim_still_registered(s, &peers[k])) {
+			/* The server introduced a dead endpoint, and relays only to it. */
+			peers[k].registered = false;
+			set_why(why, whysize, "%s's mapping expired while it waited for its partner; its new one is "
+				"not the endpoint the server saw, so neither a direct path nor the relay reaches it",
+				t->peers[k].name);
+			*out = OUTCOME_FAILED;
+			return 0;
+		}
 	if (direct) {
 		*out = OUTCOME_DIRECT;
 		set_why(why, whysize, "each peer's probes reach the other and are answered on the same endpoints");

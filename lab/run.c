@@ -727,6 +727,25 @@ int run_wait(struct run_group *g, mtime_ms deadline)
 	return late;
 }
 
+static bool done_never(const struct run_group *g, const struct run_proc *unused)
+{
+	return false;
+}
+
+int run_wait_until(struct run_group *g, mtime_ms when)
+{
+	int r = run_pump(g, when, done_never, NULL);
+
+	if (r == -ECHILD) {
+		/* Nothing left to watch: the time still has to pass. */
+		for (mtime_ms now = mtime_now(); now < when; now = mtime_now())
+			if (poll(NULL, 0, mtime_until(now, when)) < 0 && errno != EINTR)
+				return -errno;
+		return 0;
+	}
+	return r == -ETIMEDOUT ? 0 : r;
+}
+
 int run_stop(struct run_group *g, struct run_proc *p)
 {
 	int r;

@@ -111,6 +111,12 @@ int run_wait_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline);
  * or -errno. */
 int run_wait(struct run_group *g, mtime_ms deadline);
 
+/* Let time pass until when, reading outputs and reaping processes that exit
+ * meanwhile, but killing nothing: for starting a later program at its time
+ * while the others run (punchlab's start-delay). Returns 0 at when, or -errno
+ * from poll. */
+int run_wait_until(struct run_group *g, mtime_ms when);
+
 /* Stop one process: SIGTERM to its process group, SIGKILL after the grace,
  * then reap it. A process not yet started or already exited is left as it
  * is. Returns 0 once it is reaped, or -errno. */

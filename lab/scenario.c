@@ -72,12 +72,6 @@ const char *scenario_unsupported(const struct topo *t)
 		return "[programs]: running other programs under test is not implemented yet";
 	if (t->ipv6)
 		return "ipv6 = yes: IPv6 labs are not implemented yet";
-	for (int k = 0; k < t->n_peers; k++) {
-		if (t->peers[k].keepalive)
-			return "keepalive: not implemented yet";
-		if (t->peers[k].start_delay_ms)
-			return "start-delay: not implemented yet";
-	}
 	return NULL;
 }
 
@@ -107,6 +101,20 @@ int scenario_expectation(const struct topo *t, const struct plan *p, enum outcom
 	}
 	*out = t->expect;
 	return 0;
+}
+
+/* keepalive = yes: a third of the shortest UDP timeout of the routers on the
+ * peer's way to the internet (the kernel's 30 s where none is set), so that
+ * even a keepalive lost or held up by a loaded machine leaves one more
+ * before the mapping dies. */
+static uint32_t keepalive_ms(const struct topo *t, int k)
+{
+	uint32_t shortest = 30000;
+
+	for (int n = t->peers[k].behind, hops = 0; n >= 0 && hops <= t->n_nats; n = t->nats[n].uplink, hops++)
+		if (t->nats[n].behavior.udp_timeout_ms && t->nats[n].behavior.udp_timeout_ms < shortest)
+			shortest = t->nats[n].behavior.udp_timeout_ms;
+	return shortest / 3;
 }
 
 /* argv for the built-in programs. Strings live in the caller's buffers. */
@@ -163,8 +171,10 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 	arg(a, "%s", me->ip);
 	arg(a, "--local-port");
 	arg(a, "%u", me->local_port);
+	/* timeout is the whole scenario's: a client that starts later has that much less
+	 * (the parser keeps every start-delay below timeout). */
 	arg(a, "--timeout");
-	arg(a, "%ums", t->timeout_ms);
+	arg(a, "%ums", t->timeout_ms - t->peers[k].start_delay_ms);
 	arg(a, "--punch-timeout");
 	arg(a, "%ums", t->punch_timeout_ms);
 	arg(a, "--messages");
@@ -173,6 +183,10 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 		arg(a, "--no-relay");
 	if (t->mode == MODE_ADVERTISE_LOCAL)
 		arg(a, "--advertise-local");
+	if (t->peers[k].keepalive && t->mode != MODE_FIXED_PORT) {
+		arg(a, "--keepalive");
+		arg(a, "%ums", keepalive_ms(t, k));
+	}
 	if (o->verbose)
 		arg(a, "-v");
 }
@@ -317,6 +331,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	struct run_proc *srv = NULL, *cli[2] = { NULL, NULL };
 	struct argv_buf a;
 	char session[WIRE_SESSION_MAX + 1];
+	mtime_ms t0;
 	int rc;
 
 	rc = run_group_create(&g);
@@ -356,6 +371,8 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		rc = run_add(g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), a.v, &cli[k]);
 		if (rc < 0)
 			goto cleanup;
+		if (t->peers[k].start_delay_ms)
+			continue; /* forked at its time, below */
 		rc = run_start(g, cli[k]);
 		if (rc < 0)
 			goto cleanup;
@@ -364,7 +381,22 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	rc = run_release(g);
 	if (rc < 0)
 		goto cleanup;
-	rc = run_wait(g, mtime_now() + t->timeout_ms + GRACE_MS);
+	t0 = mtime_now();
+	/* start-delay: the other client runs meanwhile; the sooner one first. */
+	for (int i = 0; i < 2; i++) {
+		int k = t->peers[0].start_delay_ms > t->peers[1].start_delay_ms ? 1 - i : i;
+
+		if (!t->peers[k].start_delay_ms)
+			continue;
+		rc = run_wait_until(g, t0 + t->peers[k].start_delay_ms);
+		if (rc >= 0)
+			rc = run_start(g, cli[k]);
+		if (rc >= 0)
+			rc = run_release(g);
+		if (rc < 0)
+			goto cleanup;
+	}
+	rc = run_wait(g, t0 + t->timeout_ms + GRACE_MS);
 	if (rc < 0)
 		goto cleanup;
 	if (srv)

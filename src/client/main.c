@@ -35,6 +35,7 @@
 #define REG_RTO_FIRST 100
 #define REG_RTO_MAX 1000
 #define EARLY_MAX 16 /* partner datagrams kept from before our own introduction */
+#define KEEPALIVE_MIN_MS 100 /* --keepalive: no faster, each one costs the server an answer */
 
 /* The partner may be introduced a moment before us and probe at once; its
  * first probes are kept and fed to the machine when it starts, rather than
@@ -53,6 +54,7 @@ struct opts {
 	bool advertise_local, learn, relay, drop_direct;
 	unsigned messages;
 	int punch_timeout_ms, timeout_ms, probe_min_ms, probe_max_ms, linger_ms;
+	int keepalive_ms; /* 0: silent on UDP while waiting for the partner */
 };
 
 struct client {
@@ -104,6 +106,9 @@ static void usage(FILE *f)
 		"  --timeout DUR          fail when not done after DUR in all (default 10s)\n"
 		"  --probe-interval MIN[,MAX]  probe interval, growing from MIN to MAX (default 50ms,200ms)\n"
 		"  --linger DUR           keep answering after BYE for up to DUR (default 1s)\n"
+		"  --keepalive DUR        while waiting for the partner, re-send REGISTER to the server\n"
+		"                         every DUR (at least 100ms) so that my NAT mapping stays alive\n"
+		"                         (default: silent on UDP until the introduction)\n"
 		"  -v, --verbose          debug logs;  -q, --quiet  warnings and errors only\n"
 		"  -h, --help\n"
 		"\n"
@@ -139,6 +144,7 @@ static int parse_duration(const char *s, int *ms)
 enum {
 	OPT_SERVER = 256, OPT_SESSION, OPT_BIND, OPT_LOCAL_PORT, OPT_PEER, OPT_ADVERTISE, OPT_NO_LEARN,
 	OPT_NO_RELAY, OPT_DROP_DIRECT, OPT_MESSAGES, OPT_PUNCH_TIMEOUT, OPT_TIMEOUT, OPT_PROBE, OPT_LINGER,
+	OPT_KEEPALIVE,
 };
 
 /* Returns 0, 1 for --help, or -EINVAL after saying what is wrong. */
@@ -159,6 +165,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "probe-interval", required_argument, NULL, OPT_PROBE },
 		{ "linger", required_argument, NULL, OPT_LINGER },
+		{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -244,6 +251,12 @@ static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl
 				return -EINVAL;
 			}
 			break;
+		case OPT_KEEPALIVE:
+			if (parse_duration(optarg, &o->keepalive_ms) < 0 || o->keepalive_ms < KEEPALIVE_MIN_MS) {
+				log_errx("--keepalive %s: a duration of at least %dms", optarg, KEEPALIVE_MIN_MS);
+				return -EINVAL;
+			}
+			break;
 		case OPT_PROBE: {
 			char *comma = strchr(optarg, ',');
 
@@ -288,6 +301,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl
 	}
 	if (o->have_peer && o->advertise_local) {
 		log_errx("--advertise-local needs a server");
+		return -EINVAL;
+	}
+	if (o->keepalive_ms && !o->have_server) {
+		log_errx("--keepalive needs a server (it keeps the mapping the server observed alive)");
 		return -EINVAL;
 	}
 	if (o->timeout_ms <= 0) {
@@ -583,6 +600,17 @@ static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len
 		if (addr_from_wire(&cl->public, &m.u.reg_ack.observed) == 0)
 			cl->have_public = true;
 		log_debug("registered");
+	} else {
+		/* The answer to a keepalive: the server now has this endpoint. */
+		struct addr seen;
+		char s1[ADDR_STRLEN], s2[ADDR_STRLEN];
+
+		if (addr_from_wire(&seen, &m.u.reg_ack.observed) == 0 && cl->have_public &&
+		    !addr_equal(&seen, &cl->public)) {
+			log_info("my mapping changed while waiting: %s, was %s", addr_fmt(&seen, s1, sizeof(s1)),
+				 addr_fmt(&cl->public, s2, sizeof(s2)));
+			cl->public = seen;
+		}
 	}
 }
 
@@ -615,7 +643,9 @@ static int rendezvous(struct client *cl)
 	mtime_ms next_reg = -1;
 	int reg_rto = REG_RTO_FIRST, err;
 	char s[ADDR_STRLEN];
+	struct punch_keepalive ka;
 
+	punch_keepalive_init(&ka, cl->o.keepalive_ms);
 	cl->server_udp = cl->o.server;
 	err = open_tcp(cl);
 	if (err < 0) {
@@ -645,11 +675,24 @@ static int rendezvous(struct client *cl)
 		if (cl->welcomed && !cl->registered) {
 			if (next_reg < 0 || now >= next_reg) {
 				send_register(cl);
+				punch_keepalive_sent(&ka, now);
 				next_reg = now + reg_rto;
 				reg_rto = reg_rto * 2 > REG_RTO_MAX ? REG_RTO_MAX : reg_rto * 2;
 			}
 			if (next_reg < wake)
 				wake = next_reg;
+		} else if (cl->registered) {
+			/* Registered and waiting: the server accepts a REGISTER again from
+			 * the same endpoint and answers it, which keeps the mapping alive
+			 * in both directions. Should the mapping have changed anyway, the
+			 * server records the new endpoint before it introduces us. */
+			if (punch_keepalive_due(&ka, now)) {
+				log_debug("keepalive");
+				send_register(cl);
+				punch_keepalive_sent(&ka, now);
+			}
+			if (punch_keepalive_deadline(&ka) >= 0 && punch_keepalive_deadline(&ka) < wake)
+				wake = punch_keepalive_deadline(&ka);
 		}
 		n = poll(pfd, 2, mtime_until(now, wake));
 		if (n < 0 && errno != EINTR) {

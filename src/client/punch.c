@@ -726,3 +726,25 @@ void punch_destroy(struct punch *p)
 {
 	free(p);
 }
+
+void punch_keepalive_init(struct punch_keepalive *k, int interval_ms)
+{
+	k->interval_ms = interval_ms > 0 ? interval_ms : 0;
+	k->next = -1;
+}
+
+void punch_keepalive_sent(struct punch_keepalive *k, mtime_ms now)
+{
+	if (k->interval_ms)
+		k->next = now + k->interval_ms;
+}
+
+bool punch_keepalive_due(const struct punch_keepalive *k, mtime_ms now)
+{
+	return k->next >= 0 && now >= k->next;
+}
+
+mtime_ms punch_keepalive_deadline(const struct punch_keepalive *k)
+{
+	return k->next;
+}

@@ -116,4 +116,26 @@ enum punch_outcome punch_outcome(const struct punch *p, const char **reason);
 const struct punch_stats *punch_stats(const struct punch *p);
 const char *punch_outcome_name(enum punch_outcome o);
 
+/* Keepalives to the server while the client waits for its partner
+ * (--keepalive). Between REG_ACK and the introduction a client has nothing
+ * to send on UDP, and a NAT drops an idle mapping after its UDP timeout: the
+ * endpoint the server observed (and will hand to the partner) would be dead
+ * by the time the partner arrives. A keepalive is due one interval after the
+ * last datagram sent to the server, whatever it was. After the introduction
+ * probes (every 200 ms at most), messages and their retransmissions keep the
+ * mapping busy, so the machine above needs none. Pure, like the machine. */
+struct punch_keepalive {
+	int interval_ms; /* 0: keepalives off */
+	mtime_ms next;   /* -1: off, or nothing sent yet */
+};
+
+/* interval_ms 0 turns keepalives off; negative counts as 0. */
+void punch_keepalive_init(struct punch_keepalive *k, int interval_ms);
+/* A datagram to the server went out at now: the next keepalive is one interval later. */
+void punch_keepalive_sent(struct punch_keepalive *k, mtime_ms now);
+/* True when a keepalive is due at now (never when off or before the first send). */
+bool punch_keepalive_due(const struct punch_keepalive *k, mtime_ms now);
+/* When the next one is due, for the caller's poll; -1 when none is planned. */
+mtime_ms punch_keepalive_deadline(const struct punch_keepalive *k);
+
 #endif

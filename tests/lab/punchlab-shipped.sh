@@ -18,6 +18,8 @@ files="topologies/*.topo matrices/*.matrix"
 # shellcheck disable=SC2086
 n=$("$O/punchlab" check $files | grep -c ': ok (expect')
 [ "$n" -gt 60 ] || fail "only $n scenarios in the shipped files"
+# Every shipped topology is there (16 of them, the two mapping-timeout ones included).
+[ "$(ls topologies/*.topo | wc -l)" -ge 16 ] || fail "fewer than 16 shipped topologies"
 mkdir "$tmp/pictures"
 # shellcheck disable=SC2086
 "$O/punchlab" run -j 4 --tap --junit "$tmp/junit.xml" --json "$tmp/report.json" \
@@ -42,6 +44,12 @@ jq -e '[.scenarios[] | select(.pass != true)] | length == 0' "$tmp/report.json" 
 	fail "JSON has a scenario that did not pass"
 jq -e '[.scenarios[] | .peers[] | select(.report.outcome == null)] | length == 0' "$tmp/report.json" >/dev/null ||
 	fail "JSON lacks a peer's own report"
+
+# The mapping-timeout pair: the same NATs, and keepalive alone makes the difference.
+jq -e '[.scenarios[] | select(.name == "mapping-timeout-no-keepalive" and .actual == "failed")] | length == 1' \
+	"$tmp/report.json" >/dev/null || fail "mapping-timeout-no-keepalive did not end failed"
+jq -e '[.scenarios[] | select(.name == "mapping-timeout-keepalive" and .actual == "direct")] | length == 1' \
+	"$tmp/report.json" >/dev/null || fail "mapping-timeout-keepalive did not end direct"
 
 # The matrix pictures: well-formed SVG and a Markdown table per matrix.
 for m in matrices/*.matrix; do

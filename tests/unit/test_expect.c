@@ -181,6 +181,83 @@ static void shared_routers(void **state)
 	assert_int_equal(derive_text(text, why, sizeof(why)), OUTCOME_RELAYED);
 }
 
+/* A pair where p0 waits behind r0 (the given nat keys) with the given peer
+ * keys, and p1, behind a port-restricted cone, starts start-delay later.
+ * Returns expect_derive()'s code; *o and why as it leaves them. */
+static int derive_wait(const char *r0, const char *p0_keys, const char *delay, const char *extra, enum outcome *o,
+		       char *why, size_t whysize)
+{
+	struct topo *t = NULL;
+	struct plan *p = NULL;
+	char err[256], *text = NULL;
+	int rc;
+
+	assert_true(asprintf(&text,
+			     "[lab]\ntimeout = 2m\n%s\n[nat r0]\n%s\n[nat r1]\npreset = port-restricted\n"
+			     "[peer p0]\nbehind = r0\n%s\n[peer p1]\nbehind = r1\nstart-delay = %s\n",
+			     extra, r0, p0_keys, delay) > 0);
+	if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
+		fail_msg("parse: %s\n%s", err, text);
+	if (plan_build(t, &p, err, sizeof(err)) < 0)
+		fail_msg("plan: %s", err);
+	*o = OUTCOME_UNSET;
+	rc = expect_derive(t, p, &expect_punch_client, o, why, whysize);
+	plan_free(p);
+	topo_free(t);
+	free(text);
+	return rc;
+}
+
+#define APDM_EIF_T2 "mapping = apdm\nfiltering = eif\nports = random\nudp-timeout = 2s"
+
+/* A mapping that expires while its peer waits for the partner. */
+static void mapping_timeout(void **state)
+{
+	char why[256];
+	enum outcome o;
+
+	(void)state;
+	/* Alive (5 s idle is at most half of 30 s, or kept alive): the symmetric
+	 * side's endpoint-independent filtering lets the cone's probes in on the
+	 * endpoint the server saw, and the answers go back by that flow. */
+	assert_int_equal(derive_wait("mapping = apdm\nfiltering = eif\nports = random\nudp-timeout = 30s", "",
+				     "5s", "", &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_DIRECT);
+	assert_int_equal(derive_wait(APDM_EIF_T2, "keepalive = yes", "5s", "", &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_DIRECT);
+	/* Expired: the server hands out a dead endpoint, and relays only to it. */
+	assert_int_equal(derive_wait(APDM_EIF_T2, "", "5s", "", &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_FAILED);
+	assert_non_null(strstr(why, "p0's mapping expired"));
+	assert_int_equal(derive_wait(APDM_EIF_T2, "", "5s", "relay = no", &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_FAILED);
+	/* The waiting peer is the later one: nothing expires. */
+	assert_int_equal(derive_wait(APDM_EIF_T2, "start-delay = 5s", "1s", "", &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_DIRECT);
+	/* Ports preserved: the new mapping takes the same port again, and the
+	 * port-restricted pair punches as if nothing had happened. */
+	assert_int_equal(derive_wait("preset = port-restricted\nudp-timeout = 2s", "", "5s", "", &o, why,
+				     sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_DIRECT);
+	/* Sequential ports: a new port, which the partner's cone does not accept;
+	 * the relay cannot reach the new one either. */
+	assert_int_equal(derive_wait("preset = port-restricted\nports = sequential\nudp-timeout = 2s", "", "5s",
+				     "", &o, why, sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_FAILED);
+	/* The kernel's default lifetime (30 s) without udp-timeout. */
+	assert_int_equal(derive_wait("mapping = apdm\nfiltering = eif\nports = random", "", "61s", "", &o, why,
+				     sizeof(why)), 0);
+	assert_int_equal(o, OUTCOME_FAILED);
+	/* Too close to call, either side of the timeout. */
+	assert_int_equal(derive_wait(APDM_EIF_T2, "", "1500ms", "", &o, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "too close"));
+	assert_int_equal(derive_wait(APDM_EIF_T2, "", "3s", "", &o, why, sizeof(why)), -EINVAL);
+	/* Endpoint-independent random ports: Linux may give the old port again. */
+	assert_int_equal(derive_wait("preset = port-restricted\nports = random\nudp-timeout = 2s", "", "5s", "",
+				     &o, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not modelled"));
+}
+
 static void plan_addresses(void **state)
 {
 	static const char text[] = "[lab]\n[nat fw]\npreset = firewall\n[nat home]\npreset = port-restricted\n"
@@ -259,6 +336,7 @@ int main(void)
 		cmocka_unit_test(learning_matters),  cmocka_unit_test(classic_modes),
 		cmocka_unit_test(shared_routers),    cmocka_unit_test(plan_addresses),
 		cmocka_unit_test(plan_rejects),      cmocka_unit_test(plan_steps_around_given),
+		cmocka_unit_test(mapping_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

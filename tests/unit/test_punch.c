@@ -317,6 +317,38 @@ static void test_data_retransmission_schedule(void **state)
 	punch_destroy(p);
 }
 
+/* --keepalive: due one interval after the last datagram to the server,
+ * whatever it was; never when off or before anything was sent. */
+static void test_keepalive_schedule(void **state)
+{
+	struct punch_keepalive k;
+
+	(void)state;
+	punch_keepalive_init(&k, 0);
+	punch_keepalive_sent(&k, 100);
+	assert_false(punch_keepalive_due(&k, 1000000));
+	assert_int_equal(punch_keepalive_deadline(&k), -1);
+	punch_keepalive_init(&k, -5);
+	punch_keepalive_sent(&k, 100);
+	assert_false(punch_keepalive_due(&k, 1000000));
+
+	punch_keepalive_init(&k, 666);
+	assert_false(punch_keepalive_due(&k, 0));       /* nothing sent yet: not armed */
+	assert_int_equal(punch_keepalive_deadline(&k), -1);
+	punch_keepalive_sent(&k, 1000);                 /* the first REGISTER */
+	assert_int_equal(punch_keepalive_deadline(&k), 1666);
+	assert_false(punch_keepalive_due(&k, 1665));
+	assert_true(punch_keepalive_due(&k, 1666));
+	punch_keepalive_sent(&k, 1400);                 /* a retransmitted REGISTER moves it */
+	assert_false(punch_keepalive_due(&k, 1666));
+	assert_true(punch_keepalive_due(&k, 2066));
+	/* A late wake-up sends one, not a burst: the next is an interval after it. */
+	assert_true(punch_keepalive_due(&k, 5000));
+	punch_keepalive_sent(&k, 5000);
+	assert_false(punch_keepalive_due(&k, 5665));
+	assert_true(punch_keepalive_due(&k, 5666));
+}
+
 static void test_bad_config(void **state)
 {
 	struct punch_config c;
@@ -692,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_probe_schedule),
 		cmocka_unit_test(test_data_retransmission_schedule),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_keepalive_schedule),
 		cmocka_unit_test(test_sim_direct),
 		cmocka_unit_test(test_sim_learning),
 		cmocka_unit_test(test_sim_relay_fallback),

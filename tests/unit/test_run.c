@@ -227,6 +227,47 @@ static void test_signal(void **state)
 	run_group_destroy(g);
 }
 
+/* run_wait_until: time passes, outputs are read and exits reaped, nothing is
+ * killed; a process started afterwards is released on its own. */
+static void test_wait_until(void **state)
+{
+	struct run_group *g;
+	struct run_proc *quick, *slow, *late;
+	mtime_ms t0, t1;
+
+	(void)state;
+	assert_int_equal(run_group_create(&g), 0);
+	quick = add_sh(g, "quick", "echo early; exit 3");
+	slow = add_sh(g, "slow", "exec /bin/sleep 1000");
+	late = add_sh(g, "late", "echo late");
+	assert_int_equal(run_start(g, quick), 0);
+	assert_int_equal(run_start(g, slow), 0);
+	assert_int_equal(run_release(g), 2);
+	t0 = mtime_now();
+	assert_int_equal(run_wait_until(g, t0 + 300), 0);
+	t1 = mtime_now();
+	assert_true(t1 - t0 >= 300);
+	assert_true(t1 - t0 < 300 + 5000);
+	assert_int_equal(run_result(quick)->state, RUN_EXITED); /* reaped meanwhile */
+	assert_int_equal(run_result(quick)->exit_code, 3);
+	assert_string_equal(run_result(quick)->out, "early\n");
+	assert_int_equal(run_result(slow)->state, RUN_RUNNING); /* not killed */
+	assert_false(run_result(slow)->timed_out);
+	assert_int_equal(run_start(g, late), 0);
+	assert_int_equal(run_release(g), 1);
+	assert_int_equal(run_wait(g, mtime_now() + 300), 1); /* only slow times out */
+	assert_string_equal(run_result(late)->out, "late\n");
+	assert_true(run_result(slow)->timed_out);
+	run_group_destroy(g);
+
+	/* With nothing to watch it still waits until the time. */
+	assert_int_equal(run_group_create(&g), 0);
+	t0 = mtime_now();
+	assert_int_equal(run_wait_until(g, t0 + 100), 0);
+	assert_true(mtime_now() - t0 >= 100);
+	run_group_destroy(g);
+}
+
 /* At the deadline: SIGTERM to the group, SIGKILL after the grace. */
 static void test_deadline(void **state)
 {
@@ -498,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_stragglers),
 		cmocka_unit_test(test_destroy_kills),
 		cmocka_unit_test(test_pdeathsig),
+		cmocka_unit_test(test_wait_until),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
