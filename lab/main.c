@@ -612,15 +612,16 @@ static int check_topo(struct topo *t, const char *path, bool describe)
 		printf("  %-20s", n->name);
 		for (int k = 0; k < n->n_ifs; k++)
 			if (n->ifs[k].addr[0])
-				printf(" %s=%s%s%s", n->ifs[k].name, n->ifs[k].addr, n->ifs[k].addr2[0] ? "," : "",
-				       n->ifs[k].addr2);
+				printf(" %s=%s%s%s%s%s", n->ifs[k].name, n->ifs[k].addr, n->ifs[k].addr2[0] ? "," : "",
+				       n->ifs[k].addr2, n->ifs[k].addr6[0] ? "," : "", n->ifs[k].addr6);
 		for (int k = 0; k < n->n_routes; k++)
 			printf(" route %s via %s", n->routes[k].dst, n->routes[k].via);
 		printf("\n");
 	}
 	for (int k = 0; k < 2; k++)
-		printf("peer %s: %s port %u, seen on the internet as %s\n", t->peers[k].name, p->peers[k].ip,
-		       p->peers[k].local_port, p->peers[k].public_ip);
+		printf("peer %s: %s port %u, seen on the internet as %s\n", t->peers[k].name,
+		       t->ipv6 ? p->peers[k].ip6 : p->peers[k].ip, p->peers[k].local_port,
+		       t->ipv6 ? p->peers[k].public_ip6 : p->peers[k].public_ip);
 cleanup:
 	plan_free(p);
 	return rc < 0 ? 1 : 0;

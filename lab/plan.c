@@ -94,6 +94,133 @@ static void subnet_fmt(const struct subnet *sn, char *buf)
 	snprintf(buf, PLAN_ADDR, "%s/%d", ip, sn->prefix);
 }
 
+/* ---- IPv6 (ipv6 = yes): the same segments, dual-stack ---- */
+
+struct subnet6 {
+	uint8_t base[16];
+	int prefix;
+};
+
+static bool is_v6(const char *s)
+{
+	return s && strchr(s, ':');
+}
+
+/* "ADDR/PREFIX" with the parser's IPv6 prefix range, 16 to 126. */
+static int subnet6_parse(const char *s, struct subnet6 *sn)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t len;
+	char *end;
+	long prefix;
+
+	if (!slash || (len = (size_t)(slash - s)) >= sizeof(ip))
+		return -EINVAL;
+	memcpy(ip, s, len);
+	ip[len] = '\0';
+	prefix = strtol(slash + 1, &end, 10);
+	if (*end || prefix < 16 || prefix > 126 || inet_pton(AF_INET6, ip, sn->base) != 1)
+		return -EINVAL;
+	sn->prefix = (int)prefix;
+	for (int i = sn->prefix; i < 128; i++)
+		sn->base[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	return 0;
+}
+
+static bool subnet6_contains(const struct subnet6 *sn, const uint8_t a[16])
+{
+	for (int i = 0; i < sn->prefix; i++)
+		if (((sn->base[i / 8] ^ a[i / 8]) >> (7 - i % 8)) & 1)
+			return false;
+	return true;
+}
+
+static bool subnet6_overlap(const struct subnet6 *a, const struct subnet6 *b)
+{
+	return subnet6_contains(a->prefix < b->prefix ? a : b, a->prefix < b->prefix ? b->base : a->base);
+}
+
+static void subnet6_fmt(const struct subnet6 *sn, char *buf)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, sn->base, ip, sizeof(ip));
+	snprintf(buf, PLAN_ADDR, "%s/%d", ip, sn->prefix);
+}
+
+static void ip6_out(const uint8_t a[16], const struct subnet6 *sn, char *ip, char *cidr)
+{
+	inet_ntop(AF_INET6, a, ip, PLAN_ADDR);
+	if (snprintf(cidr, PLAN_ADDR, "%s/%d", ip, sn->prefix) >= PLAN_ADDR)
+		cidr[0] = '\0'; /* cannot happen: at most 39 + 4 characters */
+}
+
+/* Host number h (in the low 64 bits) of the subnet; -ERANGE when it does not fit. */
+static int subnet6_host(const struct subnet6 *sn, uint64_t h, char *ip, char *cidr)
+{
+	int hostbits = 128 - sn->prefix;
+	uint8_t a[16];
+
+	if (h == 0 || (hostbits < 64 && h >> hostbits))
+		return -ERANGE;
+	memcpy(a, sn->base, sizeof(a));
+	for (int i = 15; i >= 8; i--, h >>= 8)
+		a[i] |= (uint8_t)(h & 0xff); /* the host bits of base are zero */
+	ip6_out(a, sn, ip, cidr);
+	return 0;
+}
+
+/* A user-given IPv6 address: inside the subnet, not its subnet-router anycast (all-zero host) address. */
+static int subnet6_given(const struct subnet6 *sn, const char *given, char *ip, char *cidr)
+{
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET6, given, a) != 1)
+		return -EINVAL;
+	if (!subnet6_contains(sn, a) || memcmp(a, sn->base, sizeof(a)) == 0)
+		return -ERANGE;
+	ip6_out(a, sn, ip, cidr);
+	return 0;
+}
+
+/* IPv4 host number 10 becomes IPv6 host 0x10, so that 203.0.113.10 is 2001:db8::10. */
+static uint64_t host6_of(uint32_t h)
+{
+	uint64_t v = 0, scale = 1;
+
+	do {
+		v += (uint64_t)(h % 10) * scale;
+		scale *= 16;
+		h /= 10;
+	} while (h);
+	return v;
+}
+
+static bool ip6_equal(const char *a, const char *b)
+{
+	uint8_t x[16], y[16];
+
+	return inet_pton(AF_INET6, a, x) == 1 && inet_pton(AF_INET6, b, y) == 1 && memcmp(x, y, 16) == 0;
+}
+
+/* Is this IPv6 address written in the file, or already some node's? */
+static bool ip6_taken(const struct plan *p, const struct topo *t, int ni, const char *ip)
+{
+	if (ip6_equal(t->server.addr, ip) || ip6_equal(t->server.addr2, ip))
+		return true;
+	for (int k = 0; k < t->n_nats; k++)
+		if (ip6_equal(t->nats[k].wan_addr, ip))
+			return true;
+	for (int k = 0; k < t->n_peers; k++)
+		if (ip6_equal(t->peers[k].addr, ip))
+			return true;
+	for (int i = 0; i < p->n_nodes; i++)
+		if (i != ni && ip6_equal(p->nodes[i].ip6, ip))
+			return true;
+	return false;
+}
+
 static struct plan_node *node_add(struct plan *p, const char *prefix, const char *name,
 				  enum plan_kind kind, int index)
 {
@@ -137,6 +264,8 @@ struct segment {
 	char gw[PLAN_ADDR];  /* the segment's gateway: inet router or the router's LAN address */
 	const char *bridge;  /* "br0" in inet, "lan0" in routers */
 	uint32_t next_host;  /* next automatic host number */
+	struct subnet6 net6; /* ipv6 = yes: the segment's IPv6 subnet */
+	char gw6[PLAN_ADDR]; /* and its IPv6 gateway */
 };
 
 /* Is ip written somewhere in the file, for some node? Automatic addresses step around those. */
@@ -176,6 +305,45 @@ static int auto_host(const struct plan *p, struct segment *seg, const struct top
 	}
 }
 
+/* The IPv6 side of attach(): node ni's uplink up gets the given IPv6
+ * address, or the one that mirrors its IPv4 host number (stepping up past
+ * addresses that are taken), and an IPv6 default route. */
+static int attach6(struct plan *p, struct segment *seg, int ni, struct plan_iface *up, const char *given,
+		   char *err, size_t errsize, const struct topo *t, int line)
+{
+	struct plan_node *n = &p->nodes[ni];
+	char net[PLAN_ADDR];
+	struct in_addr a4;
+
+	subnet6_fmt(&seg->net6, net);
+	if (is_v6(given)) {
+		if (subnet6_given(&seg->net6, given, n->ip6, up->addr6) < 0) {
+			plan_err(err, errsize, t, line, "address %s is not a host address of %s", given, net);
+			return -EINVAL;
+		}
+		for (int i = 0; i < p->n_nodes; i++)
+			if (i != ni && ip6_equal(p->nodes[i].ip6, n->ip6)) {
+				plan_err(err, errsize, t, line, "address %s is used twice", n->ip6);
+				return -EINVAL;
+			}
+	} else if (inet_pton(AF_INET, n->ip, &a4) == 1) {
+		uint64_t h = host6_of(ntohl(a4.s_addr) - seg->net.base);
+
+		for (;; h++) {
+			if (subnet6_host(&seg->net6, h, n->ip6, up->addr6) < 0) {
+				plan_err(err, errsize, t, line, "no room left in %s for %s", net, n->name);
+				return -EINVAL;
+			}
+			if (!ip6_taken(p, t, ni, n->ip6))
+				break;
+		}
+	} else {
+		plan_err(err, errsize, t, line, "%s has no IPv4 address to number its IPv6 address by", n->name);
+		return -EINVAL;
+	}
+	return route_add(n, "default6", seg->gw6);
+}
+
 /* Attach node n (index ni) to segment seg with uplink name upname; the
  * segment side is a bridge port. Gives n its address (given or automatic). */
 static int attach(struct plan *p, struct segment *seg, int ni, const char *upname, const char *given,
@@ -185,7 +353,18 @@ static int attach(struct plan *p, struct segment *seg, int ni, const char *upnam
 	struct plan_link *l = &p->links[p->n_links++];
 	struct plan_iface *up, *port;
 	char portname[PLAN_IFNAME];
+	const char *given6 = given;
 	int rc;
+
+	/* An IPv6 address given in the file is attach6()'s; the IPv4 one is then automatic. */
+	if (is_v6(given)) {
+		if (!t->ipv6) {
+			plan_err(err, errsize, t, line, "address %s is IPv6, but the lab is IPv4: add ipv6 = yes "
+				 "to [lab]", given);
+			return -EINVAL;
+		}
+		given = NULL;
+	}
 
 	snprintf(portname, sizeof(portname), "%s%d", seg->bridge[0] == 'b' ? "p" : "lp", ni);
 	up = iface_add(n, upname);
@@ -223,7 +402,10 @@ static int attach(struct plan *p, struct segment *seg, int ni, const char *upnam
 			plan_err(err, errsize, t, line, "address %s is used twice", n->ip);
 			return -EINVAL;
 		}
-	return route_add(n, "default", seg->gw);
+	rc = route_add(n, "default", seg->gw);
+	if (rc == 0 && t->ipv6)
+		rc = attach6(p, seg, ni, up, given6, err, errsize, t, line);
+	return rc;
 }
 
 static bool nat_has_child_router(const struct topo *t, int i)
@@ -281,7 +463,12 @@ static int lan_subnet(const struct topo *t, int i, const struct subnet *inet, co
 	const struct topo_nat *nat = &t->nats[i];
 	char buf[PLAN_ADDR];
 
-	if (nat->lan_subnet[0]) {
+	if (is_v6(nat->lan_subnet) && !t->ipv6) {
+		plan_err(err, errsize, t, nat->line, "lan = %s is IPv6, but the lab is IPv4: add ipv6 = yes to [lab]",
+			 nat->lan_subnet);
+		return -EINVAL;
+	}
+	if (nat->lan_subnet[0] && !is_v6(nat->lan_subnet)) { /* an IPv6 lan is lan_subnet6()'s */
 		if (subnet_parse(nat->lan_subnet, sn) < 0) {
 			plan_err(err, errsize, t, nat->line, "lan = %s: not an IPv4 subnet with a /8../30 prefix",
 				 nat->lan_subnet);
@@ -302,6 +489,46 @@ static int lan_subnet(const struct topo *t, int i, const struct subnet *inet, co
 			return 0;
 	}
 	plan_err(err, errsize, t, nat->line, "no free subnet left for the LAN of %s: give one with lan =", nat->name);
+	return -EINVAL;
+}
+
+/* The IPv6 LAN of router i (ipv6 = yes): as given, or the first
+ * 2001:db8:N::/64 (N = 1, 2, ...) that overlaps neither the internet, nor a
+ * LAN given in the file, nor one chosen before (lans[0..n_lans)). Every
+ * router is non-translating then, so every LAN is routed. */
+static int lan_subnet6(const struct topo *t, int i, const struct subnet6 *inet, const struct subnet6 *lans,
+		       int n_lans, struct subnet6 *sn, char *err, size_t errsize)
+{
+	const struct topo_nat *nat = &t->nats[i];
+	char buf[PLAN_ADDR];
+
+	if (is_v6(nat->lan_subnet)) {
+		if (subnet6_parse(nat->lan_subnet, sn) < 0) {
+			plan_err(err, errsize, t, nat->line, "lan = %s: not an IPv6 subnet with a /16../126 prefix",
+				 nat->lan_subnet);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	for (unsigned k = 1; k <= 0xffff; k++) {
+		bool free_ = true;
+
+		snprintf(buf, sizeof(buf), "2001:db8:%x::/64", k);
+		if (subnet6_parse(buf, sn) < 0 || subnet6_overlap(sn, inet))
+			continue;
+		for (int j = 0; j < n_lans && free_; j++)
+			free_ = !subnet6_overlap(sn, &lans[j]);
+		for (int j = 0; j < t->n_nats && free_; j++) {
+			struct subnet6 given;
+
+			if (is_v6(t->nats[j].lan_subnet) && subnet6_parse(t->nats[j].lan_subnet, &given) == 0)
+				free_ = !subnet6_overlap(sn, &given);
+		}
+		if (free_)
+			return 0;
+	}
+	plan_err(err, errsize, t, nat->line, "no free IPv6 subnet left for the LAN of %s: give one with lan =",
+		 nat->name);
 	return -EINVAL;
 }
 
@@ -393,6 +620,15 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 	segs[0].bridge = "br0";
 	snprintf(segs[0].gw, sizeof(segs[0].gw), "%s", inet->ip);
 	segs[0].next_host = 20;
+	if (t->ipv6) {
+		if (subnet6_parse(t->inet_subnet6[0] ? t->inet_subnet6 : "2001:db8::/64", &segs[0].net6) < 0 ||
+		    subnet6_host(&segs[0].net6, 1, inet->ip6, br->addr6) < 0) {
+			plan_err(err, errsize, t, 1, "internet6 = %s: not an IPv6 subnet with a /16../126 prefix",
+				 t->inet_subnet6);
+			goto cleanup;
+		}
+		snprintf(segs[0].gw6, sizeof(segs[0].gw6), "%s", inet->ip6);
+	}
 
 	/* The server, at .10 and .11 unless given. */
 	srv = node_add(p, "", "server", PLAN_SERVER, -1);
@@ -407,6 +643,12 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		segs[0].next_host = keep;
 	}
 	snprintf(p->server_ip, sizeof(p->server_ip), "%s", srv->ip);
+	snprintf(p->server_ip6, sizeof(p->server_ip6), "%s", srv->ip6);
+	if (is_v6(t->server.addr2)) {
+		plan_err(err, errsize, t, 1, "address2 = %s: the second server address is IPv4 only (it is for "
+			 "probing IPv4 NATs)", t->server.addr2);
+		goto cleanup;
+	}
 	{
 		char cidr[PLAN_ADDR];
 		int r2;
@@ -472,23 +714,39 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		lan->bridge = "lan0";
 		snprintf(lan->gw, sizeof(lan->gw), "%s", lan_ip);
 		lan->next_host = 10;
+		if (t->ipv6) {
+			struct subnet6 chosen6[256];
+			int n_chosen6 = 0;
+
+			for (int j = 0; j < k && n_chosen6 < 256; j++)
+				chosen6[n_chosen6++] = segs[order[j] + 1].net6;
+			if (lan_subnet6(t, i, &segs[0].net6, chosen6, n_chosen6, &lan->net6, err, errsize) < 0)
+				goto cleanup;
+			if (subnet6_host(&lan->net6, 1, lan->gw6, lif->addr6) < 0) {
+				plan_err(err, errsize, t, nat->line, "IPv6 LAN subnet too small");
+				goto cleanup;
+			}
+			subnet6_fmt(&lan->net6, r->lan_net6);
+		}
 
 		/* A non-translating router's LAN must be routed to from above:
 		 * on every ancestor up to the first translating one, or the internet. */
 		if (!nat->nat) {
-			const char *hop = r->ip;
+			const char *hop = r->ip, *hop6 = r->ip6;
 			int anc = nat->uplink;
 
 			for (;;) {
 				int an = anc < 0 ? 0 : plan_nat_node(p, anc);
 
-				if (an < 0 || route_add(&p->nodes[an], r->lan_net, hop) < 0) {
+				if (an < 0 || route_add(&p->nodes[an], r->lan_net, hop) < 0 ||
+				    (t->ipv6 && route_add(&p->nodes[an], r->lan_net6, hop6) < 0)) {
 					plan_err(err, errsize, t, nat->line, "too many routes");
 					goto cleanup;
 				}
 				if (anc < 0 || t->nats[anc].nat)
 					break;
 				hop = p->nodes[an].ip;
+				hop6 = p->nodes[an].ip6;
 				anc = t->nats[anc].uplink;
 			}
 		}
@@ -511,6 +769,8 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		pp->local_port = (uint16_t)(PEER_PORT_BASE + k);
 		snprintf(pp->ip, sizeof(pp->ip), "%s", n->ip);
 		snprintf(pp->public_ip, sizeof(pp->public_ip), "%s", n->ip);
+		snprintf(pp->ip6, sizeof(pp->ip6), "%s", n->ip6);
+		snprintf(pp->public_ip6, sizeof(pp->public_ip6), "%s", n->ip6); /* no IPv6 NAT */
 		/* The internet sees the WAN address of the outermost translating NAT. */
 		for (int up = peer->behind, guard = 0; up >= 0 && guard <= t->n_nats;
 		     up = t->nats[up].uplink, guard++)

@@ -10,6 +10,14 @@
  * non-translating firewalls); the server and every top-level router or peer
  * hang off that bridge. A router's LAN side is a bridge "lan0" inside the
  * router with one port per host behind it.
+ *
+ * With ipv6 = yes the same network is dual-stack: every interface that has an
+ * IPv4 address also gets an IPv6 one (addr6), every node an IPv6 default
+ * route, and the internet's router routes each firewall's IPv6 LAN. No router
+ * translates IPv6 (the parser refuses a NAT with ipv6 = yes). Automatic IPv6
+ * addresses mirror the IPv4 host numbers, written in the same digits:
+ * 203.0.113.10 is 2001:db8::10, 198.51.100.18 (host 2 of a /28) is
+ * 2001:db8:1::2. Without ipv6 = yes every *6 field is "".
  */
 #ifndef PUNCH_PLAN_H
 #define PUNCH_PLAN_H
@@ -23,7 +31,8 @@
 #define PLAN_IFNAME 16
 #define PLAN_ADDR 48
 #define PLAN_MAX_IFS 40
-#define PLAN_MAX_ROUTES 24
+/* A route per routed LAN (at most 32 routers), once per address family, and the defaults. */
+#define PLAN_MAX_ROUTES 72
 
 /* PLAN_PROBE: a host on a router's LAN for the self-check (selfcheck.c); its
  * index is the router's NAT index. */
@@ -35,10 +44,11 @@ struct plan_iface {
 	char addr2[PLAN_ADDR];  /* a second address, or "" */
 	bool bridge;            /* this interface is a bridge created in the node */
 	char master[PLAN_IFNAME]; /* enslave to this bridge, or "" */
+	char addr6[PLAN_ADDR];  /* ipv6 = yes: "2001:db8::10/64", else "" */
 };
 
 struct plan_route {
-	char dst[PLAN_ADDR];    /* "default" or a cidr */
+	char dst[PLAN_ADDR];    /* "default", "default6" (::/0) or a cidr of either family */
 	char via[PLAN_ADDR];
 };
 
@@ -58,6 +68,8 @@ struct plan_node {
 	char lan_if[PLAN_IFNAME]; /* routers: the LAN bridge */
 	char lan_net[PLAN_ADDR];  /* routers: the LAN subnet, "10.0.1.0/24" */
 	struct impairment impair; /* netem on uplink */
+	char ip6[PLAN_ADDR];    /* ipv6 = yes: the node's main IPv6 address, no prefix */
+	char lan_net6[PLAN_ADDR]; /* ipv6 = yes, routers: the IPv6 LAN, "2001:db8:1::/64" */
 };
 
 /* A veth pair: a_if in node a, b_if created straight in node b. */
@@ -72,6 +84,8 @@ struct plan_peer {
 	char ip[PLAN_ADDR];     /* own address */
 	char public_ip[PLAN_ADDR]; /* the address the internet sees (outermost NAT's WAN, or own) */
 	uint16_t local_port;    /* distinct per peer (NAT-NOTES pitfall 5) */
+	char ip6[PLAN_ADDR];    /* ipv6 = yes: own IPv6 address */
+	char public_ip6[PLAN_ADDR]; /* ipv6 = yes: the same (no IPv6 NAT) */
 };
 
 struct plan {
@@ -84,6 +98,7 @@ struct plan {
 	char server_ip2[PLAN_ADDR];
 	uint16_t server_port;
 	struct plan_peer peers[2];
+	char server_ip6[PLAN_ADDR]; /* ipv6 = yes: the server's IPv6 address (it listens on both) */
 };
 
 /* Build the plan for t. Returns 0, or -EINVAL with "file:line: why" in err
