@@ -78,6 +78,8 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 	const struct topo_nat *nat = &t->nats[n->index];
 	struct nat_ifaces ifc = {
 		.wan_if = n->uplink, .lan_if = n->lan_if, .wan_ip = n->ip, .lan_net = n->lan_net,
+		/* ipv6 = yes: the firewall guards both families, with the same behaviour */
+		.wan_ip6 = n->ip6[0] ? n->ip6 : NULL, .lan_net6 = n->lan_net6[0] ? n->lan_net6 : NULL,
 	};
 	char *user, *text = NULL;
 	int rc;
@@ -94,8 +96,11 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 	if (asprintf(&text,
 		     "# punchlab: names of router %s\n"
 		     "define WAN = \"%s\"\ndefine LAN = \"%s\"\ndefine WANIP = %s\ndefine LANNET = %s\n"
+		     "%s%s%s%s%s"
 		     "# %s\n%s",
-		     nat->name, ifc.wan_if, ifc.lan_if, ifc.wan_ip, ifc.lan_net, nat->rules_file, user) < 0) {
+		     nat->name, ifc.wan_if, ifc.lan_if, ifc.wan_ip, ifc.lan_net, ifc.wan_ip6 ? "define WANIP6 = " : "",
+		     ifc.wan_ip6 ? ifc.wan_ip6 : "", ifc.wan_ip6 ? "\ndefine LANNET6 = " : "",
+		     ifc.lan_net6 ? ifc.lan_net6 : "", ifc.wan_ip6 ? "\n" : "", nat->rules_file, user) < 0) {
 		free(user);
 		return -ENOMEM;
 	}
@@ -146,6 +151,10 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 		{ "net.ipv4.conf.default.accept_redirects", "0" },
 		{ "net.ipv6.conf.all.accept_dad", "0" },
 		{ "net.ipv6.conf.default.accept_dad", "0" },
+		/* IPv6 has no send_redirects: hosts ignore redirects instead, so that
+		 * traffic keeps going through the internet's router as planned. */
+		{ "net.ipv6.conf.all.accept_redirects", "0" },
+		{ "net.ipv6.conf.default.accept_redirects", "0" },
 	};
 	static const char *const bridge[] = {
 		"net.bridge.bridge-nf-call-iptables",
@@ -248,13 +257,15 @@ static int router_load(struct lab *l, const struct topo *t, const struct plan *p
 		return rc;
 	}
 	if (t->nats[n->index].rules_file) {
-		char wan[64], lan[64], wanip[80], lannet[80];
-		const char *vars[] = { wan, lan, wanip, lannet, NULL };
+		char wan[64], lan[64], wanip[80], lannet[80], wanip6[80], lannet6[80];
+		const char *vars[] = { wan, lan, wanip, lannet, n->ip6[0] ? wanip6 : NULL, lannet6, NULL };
 
 		snprintf(wan, sizeof(wan), "WAN=\"%s\"", n->uplink);
 		snprintf(lan, sizeof(lan), "LAN=\"%s\"", n->lan_if);
 		snprintf(wanip, sizeof(wanip), "WANIP=%s", n->ip);
 		snprintf(lannet, sizeof(lannet), "LANNET=%s", n->lan_net);
+		snprintf(wanip6, sizeof(wanip6), "WANIP6=%s", n->ip6);
+		snprintf(lannet6, sizeof(lannet6), "LANNET6=%s", n->lan_net6);
 		rc = nft_load_file(l->ns[i], t->nats[n->index].rules_file, vars, &nfterr);
 	} else {
 		rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
@@ -413,6 +424,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 				STEP(link_addr(l->lc[i], f->name, f->addr));
 			if (f->addr2[0])
 				STEP(link_addr(l->lc[i], f->name, f->addr2));
+			if (f->addr6[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr6));
 			STEP(link_up(l->lc[i], f->name));
 		}
 		for (int k = 0; k < n->n_routes; k++)
