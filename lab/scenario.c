@@ -70,8 +70,6 @@ const char *scenario_unsupported(const struct topo *t)
 {
 	if (t->programs.server || t->programs.client)
 		return "[programs]: running other programs under test is not implemented yet";
-	if (t->ipv6)
-		return "ipv6 = yes: IPv6 labs are not implemented yet";
 	return NULL;
 }
 
@@ -139,11 +137,41 @@ static void arg(struct argv_buf *a, const char *fmt, ...)
 	a->v[++a->n] = NULL;
 }
 
-static void server_argv(struct argv_buf *a, const struct scenario_opts *o, const struct plan *p)
+/* The addresses the pair runs over: IPv6 ones with ipv6 = yes (the plan is then dual-stack). */
+static const char *server_ip(const struct topo *t, const struct plan *p)
+{
+	return t->ipv6 ? p->server_ip6 : p->server_ip;
+}
+
+static const char *peer_ip(const struct topo *t, const struct plan_peer *pp)
+{
+	return t->ipv6 ? pp->ip6 : pp->ip;
+}
+
+static const char *peer_public_ip(const struct topo *t, const struct plan_peer *pp)
+{
+	return t->ipv6 ? pp->public_ip6 : pp->public_ip;
+}
+
+/* IP:PORT, or [IPv6]:PORT. */
+static void arg_endpoint(struct argv_buf *a, const char *ip, unsigned port)
+{
+	if (strchr(ip, ':'))
+		arg(a, "[%s]:%u", ip, port);
+	else
+		arg(a, "%s:%u", ip, port);
+}
+
+static void server_argv(struct argv_buf *a, const struct scenario_opts *o, const struct topo *t,
+			const struct plan *p)
 {
 	arg(a, "%s/punch-server", o->bindir);
 	arg(a, "--listen");
 	arg(a, "%s", p->server_ip);
+	if (t->ipv6) {
+		arg(a, "--listen");
+		arg(a, "%s", p->server_ip6);
+	}
 	arg(a, "--port");
 	arg(a, "%u", p->server_port);
 	arg(a, "--ready-fd");
@@ -160,15 +188,15 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 	arg(a, "%s/punch-client", o->bindir);
 	if (t->mode == MODE_FIXED_PORT) {
 		arg(a, "--peer");
-		arg(a, "%s:%u", other->public_ip, other->local_port);
+		arg_endpoint(a, peer_public_ip(t, other), other->local_port);
 	} else {
 		arg(a, "--server");
-		arg(a, "%s:%u", p->server_ip, p->server_port);
+		arg_endpoint(a, server_ip(t, p), p->server_port);
 	}
 	arg(a, "--session");
 	arg(a, "%s", session);
 	arg(a, "--bind");
-	arg(a, "%s", me->ip);
+	arg(a, "%s", peer_ip(t, me));
 	arg(a, "--local-port");
 	arg(a, "%u", me->local_port);
 	/* timeout is the whole scenario's: a client that starts later has that much less
@@ -267,9 +295,12 @@ static char *mismatch_detail(const struct report_scenario *res, struct run_proc 
  * between the peers' public addresses (a direct path that crossed the
  * internet) and RELAY messages to and from the server (type byte 48 at
  * offset 3 of the UDP payload, see wire.h). Counted as frames enter the
- * bridge, so routed and bridged traffic both count once. */
-static char *evidence_ruleset(const struct plan *p)
+ * bridge, so routed and bridged traffic both count once. With ipv6 = yes
+ * the pair runs over IPv6, and the same counters match IPv6 headers. */
+static char *evidence_ruleset(const struct topo *t, const struct plan *p)
 {
+	const char *fam = t->ipv6 ? "ip6" : "ip", *a = peer_public_ip(t, &p->peers[0]),
+		   *b = peer_public_ip(t, &p->peers[1]), *srv = server_ip(t, p);
 	char *text = NULL;
 
 	if (asprintf(&text,
@@ -279,13 +310,12 @@ static char *evidence_ruleset(const struct plan *p)
 		     "\tcounter relay_up { }\n\tcounter relay_down { }\n"
 		     "\tchain prerouting {\n"
 		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
-		     "\t\tip saddr %s ip daddr %s meta l4proto udp counter name direct_ab\n"
-		     "\t\tip saddr %s ip daddr %s meta l4proto udp counter name direct_ba\n"
-		     "\t\tip daddr %s udp dport %u @th,88,8 48 counter name relay_up\n"
-		     "\t\tip saddr %s udp sport %u @th,88,8 48 counter name relay_down\n"
+		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name direct_ab\n"
+		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name direct_ba\n"
+		     "\t\t%s daddr %s udp dport %u @th,88,8 48 counter name relay_up\n"
+		     "\t\t%s saddr %s udp sport %u @th,88,8 48 counter name relay_down\n"
 		     "\t}\n}\n",
-		     p->peers[0].public_ip, p->peers[1].public_ip, p->peers[1].public_ip, p->peers[0].public_ip,
-		     p->server_ip, p->server_port, p->server_ip, p->server_port) < 0)
+		     fam, a, fam, b, fam, b, fam, a, fam, srv, p->server_port, fam, srv, p->server_port) < 0)
 		return NULL;
 	return text;
 }
@@ -339,7 +369,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		goto cleanup;
 	if (t->mode != MODE_FIXED_PORT) {
 		memset(&a, 0, sizeof(a));
-		server_argv(&a, o, p);
+		server_argv(&a, o, t, p);
 		rc = run_add(g, "server", netns_fd(lab_ns(l, p->server_node)), a.v, &srv);
 		if (rc == 0)
 			rc = run_set_ready_fd(srv, 3);
@@ -506,7 +536,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 			goto done;
 	}
 	{
-		char *ev = evidence_ruleset(p), *nfterr = NULL;
+		char *ev = evidence_ruleset(t, p), *nfterr = NULL;
 
 		rc = ev ? nft_load(lab_ns(l, 0), ev, &nfterr) : -ENOMEM;
 		if (rc < 0)
