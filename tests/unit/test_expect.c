@@ -103,6 +103,19 @@ static void classic_cells(void **state)
 	EXPECT_CELL("open", "symmetric", NULL, OUTCOME_DIRECT);
 }
 
+/* ipv6 = yes: only non-translating routers, derived on the dual-stack plan. */
+static void ipv6_cells(void **state)
+{
+	(void)state;
+	EXPECT_CELL("firewall", "firewall", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("internet", "firewall", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("open", "firewall", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("mapping=none,filtering=eif", "firewall", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("firewall", "firewall", "ipv6 = yes\nmode = fixed-port", OUTCOME_DIRECT);
+	EXPECT_CELL("firewall", "preset=firewall,block-udp=yes", "ipv6 = yes", OUTCOME_FAILED);
+	EXPECT_CELL("firewall", "preset=firewall,block-udp=yes", "ipv6 = yes\nrelay = no", OUTCOME_FAILED);
+}
+
 static void address_dependent_cells(void **state)
 {
 	(void)state;
@@ -337,6 +350,7 @@ int main(void)
 		cmocka_unit_test(shared_routers),    cmocka_unit_test(plan_addresses),
 		cmocka_unit_test(plan_rejects),      cmocka_unit_test(plan_steps_around_given),
 		cmocka_unit_test(mapping_timeout),
+		cmocka_unit_test(ipv6_cells),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
