@@ -32,7 +32,16 @@ grep -q "both report direct, but the internet carried 0 and 0 UDP packets" "$tmp
 	fail "a false 'relayed' claim passed"
 grep -q "both report relayed, but the internet carried 0 RELAY messages" "$tmp/out" || fail "no reason given"
 
+# The same over IPv6: the counters match IPv6 headers then.
+"$O/punchlab" run --no-color --bindir "$tmp/direct" topologies/ipv6-firewall-pair.topo >"$tmp/out" 2>&1 &&
+	fail "a false IPv6 'direct' claim passed"
+grep -q "both report direct, but the internet carried 0 and 0 UDP packets" "$tmp/out" || fail "no IPv6 reason given"
+"$O/punchlab" run --no-color --bindir "$tmp/relayed" topologies/ipv6-server-only.topo >"$tmp/out" 2>&1 &&
+	fail "a false IPv6 'relayed' claim passed"
+grep -q "both report relayed, but the internet carried 0 RELAY messages" "$tmp/out" || fail "no IPv6 reason given"
+
 # The real programs, on the same topologies, are believed.
 "$O/punchlab" run --no-color topologies/pr-cone-vs-pr-cone.topo topologies/pr-cone-vs-symmetric.topo \
+	topologies/ipv6-firewall-pair.topo topologies/ipv6-server-only.topo \
 	>"$tmp/out" 2>&1 || fail "the real pair was not believed"
-echo "ok: false claims caught by the network's counters, true ones confirmed"
+echo "ok: false claims caught by the network's counters (IPv4 and IPv6), true ones confirmed"
