@@ -800,7 +800,8 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		snprintf(n->ifs[0].addr2, sizeof(n->ifs[0].addr2), "%s", cidr2);
 		/* the LANs of firewalls right behind this router are reached via them, not the router */
 		for (int j = 0; j < r->n_routes; j++)
-			if (strcmp(r->routes[j].dst, "default") != 0 && route_add(n, r->routes[j].dst, r->routes[j].via) < 0) {
+			if (strncmp(r->routes[j].dst, "default", 7) != 0 && /* "default" and "default6" */
+			    route_add(n, r->routes[j].dst, r->routes[j].via) < 0) {
 				plan_err(err, errsize, t, t->nats[i].line, "too many routes");
 				goto cleanup;
 			}
