@@ -18,8 +18,11 @@ files="topologies/*.topo matrices/*.matrix"
 # shellcheck disable=SC2086
 n=$("$O/punchlab" check $files | grep -c ': ok (expect')
 [ "$n" -gt 60 ] || fail "only $n scenarios in the shipped files"
-# Every shipped topology is there (16 of them, the two mapping-timeout ones included).
-[ "$(ls topologies/*.topo | wc -l)" -ge 16 ] || fail "fewer than 16 shipped topologies"
+# Every shipped topology is there (19 of them, the two mapping-timeout and three IPv6 ones included).
+[ "$(ls topologies/*.topo | wc -l)" -ge 19 ] || fail "fewer than 19 shipped topologies"
+for f in ipv6-firewall-pair ipv6-udp-blocked ipv6-server-only; do
+	[ -f "topologies/$f.topo" ] || fail "topologies/$f.topo is missing"
+done
 mkdir "$tmp/pictures"
 # shellcheck disable=SC2086
 "$O/punchlab" run -j 4 --tap --junit "$tmp/junit.xml" --json "$tmp/report.json" \
