@@ -426,6 +426,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 				STEP(link_addr(l->lc[i], f->name, f->addr2));
 			if (f->addr6[0])
 				STEP(link_addr(l->lc[i], f->name, f->addr6));
+			if (f->addr2_6[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr2_6));
 			STEP(link_up(l->lc[i], f->name));
 		}
 		for (int k = 0; k < n->n_routes; k++)

@@ -612,8 +612,9 @@ static int check_topo(struct topo *t, const char *path, bool describe)
 		printf("  %-20s", n->name);
 		for (int k = 0; k < n->n_ifs; k++)
 			if (n->ifs[k].addr[0])
-				printf(" %s=%s%s%s%s%s", n->ifs[k].name, n->ifs[k].addr, n->ifs[k].addr2[0] ? "," : "",
-				       n->ifs[k].addr2, n->ifs[k].addr6[0] ? "," : "", n->ifs[k].addr6);
+				printf(" %s=%s%s%s%s%s%s%s", n->ifs[k].name, n->ifs[k].addr, n->ifs[k].addr2[0] ? "," : "",
+				       n->ifs[k].addr2, n->ifs[k].addr6[0] ? "," : "", n->ifs[k].addr6,
+				       n->ifs[k].addr2_6[0] ? "," : "", n->ifs[k].addr2_6);
 		for (int k = 0; k < n->n_routes; k++)
 			printf(" route %s via %s", n->routes[k].dst, n->routes[k].via);
 		printf("\n");
@@ -698,8 +699,10 @@ static int classify_topo(const struct topo *t, const char *label, const struct o
 		const struct selfcheck_nat *e = &sc->nats[i];
 		const char *verdict = !e->checked ? "not classified" : e->why[0] ? "ERROR" : e->match ? "ok" : "MISMATCH";
 		bool bad = e->checked && (e->why[0] || !e->match);
+		char name[MODEL_NAME_MAX + 8];
 
-		printf("  %-16s declared %-32s observed %-32s %s%s%s%s%s\n", t->nats[e->nat].name, e->declared,
+		snprintf(name, sizeof(name), "%s%s", t->nats[e->nat].name, e->family == 6 ? " (IPv6)" : "");
+		printf("  %-16s declared %-32s observed %-32s %s%s%s%s%s\n", name, e->declared,
 		       e->checked && !e->why[0] ? e->observed : "-", o->color && bad ? "\033[31m" : "", verdict,
 		       o->color && bad ? "\033[0m" : "", e->why[0] || e->differs[0] ? ": " : "",
 		       e->why[0] ? e->why : e->differs);

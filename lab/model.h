@@ -77,6 +77,7 @@ struct topo_nat {
 	char wan_addr[48];      /* "" = assign automatically */
 	char lan_subnet[48];    /* "" = assign automatically */
 	struct impairment uplink_impair;
+	bool unchecked;         /* self-check = no: the user's rules do what no declaration can say */
 };
 
 struct topo_peer {

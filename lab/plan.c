@@ -216,7 +216,7 @@ static bool ip6_taken(const struct plan *p, const struct topo *t, int ni, const 
 		if (ip6_equal(t->peers[k].addr, ip))
 			return true;
 	for (int i = 0; i < p->n_nodes; i++)
-		if (i != ni && ip6_equal(p->nodes[i].ip6, ip))
+		if (i != ni && (ip6_equal(p->nodes[i].ip6, ip) || ip6_equal(p->nodes[i].ip2_6, ip)))
 			return true;
 	return false;
 }
@@ -342,6 +342,29 @@ static int attach6(struct plan *p, struct segment *seg, int ni, struct plan_ifac
 		return -EINVAL;
 	}
 	return route_add(n, "default6", seg->gw6);
+}
+
+/* ipv6 = yes: node ni's second IPv6 address on its uplink (the self-check's
+ * second probe address), mirroring its second IPv4 one as attach6() does. */
+static int second6(struct plan *p, struct segment *seg, int ni, char *err, size_t errsize, const struct topo *t,
+		   int line)
+{
+	struct plan_node *n = &p->nodes[ni];
+	struct in_addr a4;
+	uint64_t h;
+
+	if (inet_pton(AF_INET, n->ip2, &a4) != 1) {
+		plan_err(err, errsize, t, line, "%s has no second IPv4 address to number its IPv6 one by", n->name);
+		return -EINVAL;
+	}
+	for (h = host6_of(ntohl(a4.s_addr) - seg->net.base);; h++) {
+		if (subnet6_host(&seg->net6, h, n->ip2_6, n->ifs[0].addr2_6) < 0) {
+			plan_err(err, errsize, t, line, "no room left for a second IPv6 address of %s", n->name);
+			return -EINVAL;
+		}
+		if (!ip6_taken(p, t, ni, n->ip2_6) && !ip6_equal(n->ip6, n->ip2_6))
+			return 0;
+	}
 }
 
 /* Attach node n (index ni) to segment seg with uplink name upname; the
@@ -670,6 +693,8 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		snprintf(srv->ifs[0].addr2, sizeof(srv->ifs[0].addr2), "%s", cidr);
 		snprintf(srv->ip2, sizeof(srv->ip2), "%s", p->server_ip2);
 	}
+	if (t->ipv6 && second6(p, &segs[0], 1, err, errsize, t, 1) < 0)
+		goto cleanup;
 
 	/* Routers, parents first. */
 	if (nat_order(t, order) < 0) {
@@ -798,6 +823,8 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 			goto cleanup;
 		snprintf(n->ip2, sizeof(n->ip2), "%s", ip2);
 		snprintf(n->ifs[0].addr2, sizeof(n->ifs[0].addr2), "%s", cidr2);
+		if (t->ipv6 && second6(p, lan, ni, err, errsize, t, t->nats[i].line) < 0)
+			goto cleanup;
 		/* the LANs of firewalls right behind this router are reached via them, not the router */
 		for (int j = 0; j < r->n_routes; j++)
 			if (strncmp(r->routes[j].dst, "default", 7) != 0 && /* "default" and "default6" */

@@ -45,6 +45,7 @@ struct plan_iface {
 	bool bridge;            /* this interface is a bridge created in the node */
 	char master[PLAN_IFNAME]; /* enslave to this bridge, or "" */
 	char addr6[PLAN_ADDR];  /* ipv6 = yes: "2001:db8::10/64", else "" */
+	char addr2_6[PLAN_ADDR]; /* ipv6 = yes: a second IPv6 address (probe hosts, the server), or "" */
 };
 
 struct plan_route {
@@ -64,6 +65,7 @@ struct plan_node {
 	bool has_bridge;        /* turn bridge netfilter off (NAT-NOTES pitfall 4) */
 	char ip[PLAN_ADDR];     /* the node's main address, no prefix */
 	char ip2[PLAN_ADDR];    /* probes: the second address, no prefix; else "" */
+	char ip2_6[PLAN_ADDR];  /* ipv6 = yes, probes and the server: the second IPv6 address */
 	char uplink[PLAN_IFNAME]; /* the interface towards the internet */
 	char lan_if[PLAN_IFNAME]; /* routers: the LAN bridge */
 	char lan_net[PLAN_ADDR];  /* routers: the LAN subnet, "10.0.1.0/24" */

@@ -478,14 +478,16 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 
 		for (int i = 0; f && i < sc->n; i++) {
 			const struct selfcheck_nat *e = &sc->nats[i];
-			const char *name = t->nats[e->nat].name;
+			const char *name = t->nats[e->nat].name, *v6 = e->family == 6 ? " over IPv6" : "";
 
+			if (!e->checked && !t->nats[e->nat].unchecked)
+				log_warnx("%s: self-check: router %s%s not classified: %s", res->name, name, v6, e->why);
 			if (!e->checked)
-				log_warnx("%s: self-check: router %s %s", res->name, name, e->why);
-			if (!e->checked || e->why[0])
-				fprintf(f, "%s: %s\n", name, e->why);
+				fprintf(f, "%s%s: not classified: %s\n", name, v6, e->why);
+			else if (e->why[0])
+				fprintf(f, "%s%s: %s\n", name, v6, e->why);
 			else
-				fprintf(f, "%s: %s%s\n", name, e->observed, e->match ? ", as declared" : ", NOT as declared");
+				fprintf(f, "%s%s: %s%s\n", name, v6, e->observed, e->match ? ", as declared" : ", NOT as declared");
 		}
 		if (!f || fclose(f) != 0)
 			return -ENOMEM;

@@ -145,22 +145,17 @@ static void arg(struct argv_buf *a, const char *fmt, ...)
 	a->v[++a->n] = NULL;
 }
 
-/* Where the probe server for router i runs: node and two addresses. -1 when
- * the router above has no probe host. */
-static int server_for(const struct topo *t, const struct plan *p, int i, const char **ip, const char **ip2)
+/* Where the probe server for router i runs: node and two addresses of the
+ * family. -1 when the router above has no probe host. */
+static int server_for(const struct topo *t, const struct plan *p, int i, int family, const char **ip,
+		      const char **ip2)
 {
-	int up = t->nats[i].uplink, node;
+	int up = t->nats[i].uplink, node = up < 0 ? p->server_node : plan_probe_node(p, up);
 
-	if (up < 0) {
-		*ip = p->server_ip;
-		*ip2 = p->server_ip2;
-		return p->server_node;
-	}
-	node = plan_probe_node(p, up);
 	if (node < 0)
 		return -1;
-	*ip = p->nodes[node].ip;
-	*ip2 = p->nodes[node].ip2;
+	*ip = family == 6 ? p->nodes[node].ip6 : p->nodes[node].ip;
+	*ip2 = family == 6 ? p->nodes[node].ip2_6 : p->nodes[node].ip2;
 	return node;
 }
 
@@ -183,14 +178,14 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 	*out = NULL;
 	err[0] = '\0';
 	if (sc)
-		sc->nats = calloc((size_t)t->n_nats + 1, sizeof(*sc->nats));
-	srv = calloc((size_t)p->n_nodes, sizeof(*srv));
-	cls = calloc((size_t)t->n_nats + 1, sizeof(*cls));
+		sc->nats = calloc(2 * (size_t)t->n_nats + 1, sizeof(*sc->nats));
+	srv = calloc(2 * (size_t)p->n_nodes, sizeof(*srv)); /* [2 * node + (IPv6)] */
+	cls = calloc(2 * (size_t)t->n_nats + 1, sizeof(*cls));
 	if (!sc || !sc->nats || !srv || !cls) {
 		snprintf(err, errsize, "self-check: out of memory");
 		goto cleanup;
 	}
-	sc->n = t->n_nats;
+	sc->n = t->ipv6 ? 2 * t->n_nats : t->n_nats;
 	rc = run_group_create(&g);
 	if (rc < 0) {
 		snprintf(err, errsize, "self-check: %s", strerror(-rc));
@@ -198,20 +193,27 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 	}
 
 	/* Probe servers first: one per node that some router needs outside it. */
-	for (int i = 0; i < t->n_nats; i++) {
-		struct selfcheck_nat *e = &sc->nats[i];
+	for (int k = 0; k < sc->n; k++) {
+		struct selfcheck_nat *e = &sc->nats[k];
 		const char *ip = "", *ip2 = "";
-		int node = server_for(t, p, i, &ip, &ip2);
+		int i = k % t->n_nats, fam = k < t->n_nats ? 4 : 6, node = server_for(t, p, i, fam, &ip, &ip2);
+		struct run_proc **sp;
 
 		e->nat = i;
+		e->family = fam;
 		selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
+		if (t->nats[i].unchecked) {
+			snprintf(e->why, sizeof(e->why), "self-check = no in the file");
+			continue;
+		}
 		if (plan_probe_node(p, i) < 0 || node < 0) {
-			snprintf(e->why, sizeof(e->why), "not classified: no room for a probe host on the LAN of %s",
+			snprintf(e->why, sizeof(e->why), "no room for a probe host on the LAN of %s",
 				 plan_probe_node(p, i) < 0 ? t->nats[i].name : t->nats[t->nats[i].uplink].name);
 			continue;
 		}
 		e->checked = true;
-		if (srv[node])
+		sp = &srv[2 * node + (fam == 6)];
+		if (*sp)
 			continue;
 		memset(&a, 0, sizeof(a));
 		arg(&a, "%s/punch-probe", bindir);
@@ -227,12 +229,12 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		arg(&a, "--ready-fd");
 		arg(&a, "3");
 		arg(&a, verbose ? "-v" : "-q");
-		rc = run_add(g, p->nodes[node].name, netns_fd(lab_ns(l, node)), a.v, &srv[node]);
+		rc = run_add(g, p->nodes[node].name, netns_fd(lab_ns(l, node)), a.v, sp);
 		if (rc == 0)
-			rc = run_set_ready_fd(srv[node], 3);
+			rc = run_set_ready_fd(*sp, 3);
 		if (rc == 0) {
-			run_set_background(srv[node], true);
-			rc = run_start(g, srv[node]);
+			run_set_background(*sp, true);
+			rc = run_start(g, *sp);
 		}
 		if (rc < 0) {
 			snprintf(err, errsize, "self-check: starting the probe server on %s: %s", p->nodes[node].name,
@@ -241,16 +243,16 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		}
 	}
 	rc = run_release(g);
-	for (int node = 0; rc >= 0 && node < p->n_nodes; node++) {
-		if (!srv[node])
+	for (int s = 0; rc >= 0 && s < 2 * p->n_nodes; s++) {
+		if (!srv[s])
 			continue;
-		rc = run_wait_ready(g, srv[node], mtime_now() + READY_MS);
+		rc = run_wait_ready(g, srv[s], mtime_now() + READY_MS);
 		if (rc < 0) {
 			char how[256];
 
 			snprintf(err, errsize, "self-check: the probe server on %s did not become ready: %s (%s) %s",
-				 p->nodes[node].name, strerror(-rc), run_describe(srv[node], how, sizeof(how)),
-				 run_result(srv[node])->err);
+				 p->nodes[s / 2].name, strerror(-rc), run_describe(srv[s], how, sizeof(how)),
+				 run_result(srv[s])->err);
 			goto cleanup;
 		}
 	}
@@ -263,13 +265,13 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		if (p->nodes[node].impair.loss_ppm)
 			lossy = true;
 	/* Then every classifier at once. */
-	for (int i = 0; i < t->n_nats; i++) {
+	for (int k = 0; k < sc->n; k++) {
 		const char *ip = "", *ip2 = "", *exp[9];
-		int probe = plan_probe_node(p, i), n;
+		int i = sc->nats[k].nat, fam = sc->nats[k].family, probe = plan_probe_node(p, i), n;
 
-		if (!sc->nats[i].checked)
+		if (!sc->nats[k].checked)
 			continue;
-		server_for(t, p, i, &ip, &ip2);
+		server_for(t, p, i, fam, &ip, &ip2);
 		memset(&a, 0, sizeof(a));
 		arg(&a, "%s/punch-probe", bindir);
 		arg(&a, "classify");
@@ -282,9 +284,9 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		arg(&a, "--port2");
 		arg(&a, "%u", SELFCHECK_PORT2);
 		arg(&a, "--bind");
-		arg(&a, "%s", p->nodes[probe].ip);
+		arg(&a, "%s", fam == 6 ? p->nodes[probe].ip6 : p->nodes[probe].ip);
 		arg(&a, "--hairpin-bind");
-		arg(&a, "%s", p->nodes[probe].ip2);
+		arg(&a, "%s", fam == 6 ? p->nodes[probe].ip2_6 : p->nodes[probe].ip2);
 		arg(&a, "--local-port");
 		arg(&a, "%u", SELFCHECK_LOCAL_PORT);
 		/* On a lossy lab, twice the wait and the requests: all of 5 round trips
@@ -294,13 +296,13 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		arg(&a, "--tries");
 		arg(&a, "%d", lossy ? 10 : 5);
 		n = selfcheck_expect_args(&t->nats[i], exp);
-		for (int k = 0; k < n; k++)
-			arg(&a, "%s", exp[k]);
+		for (int x = 0; x < n; x++)
+			arg(&a, "%s", exp[x]);
 		if (verbose)
 			arg(&a, "-v");
-		rc = run_add(g, p->nodes[probe].name, netns_fd(lab_ns(l, probe)), a.v, &cls[i]);
+		rc = run_add(g, p->nodes[probe].name, netns_fd(lab_ns(l, probe)), a.v, &cls[k]);
 		if (rc == 0)
-			rc = run_start(g, cls[i]);
+			rc = run_start(g, cls[k]);
 		if (rc < 0) {
 			snprintf(err, errsize, "self-check: starting the classifier on %s: %s", p->nodes[probe].name,
 				 strerror(-rc));
@@ -314,14 +316,14 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		snprintf(err, errsize, "self-check: waiting for the classifiers: %s", strerror(-rc));
 		goto cleanup;
 	}
-	for (int i = 0; i < t->n_nats; i++) {
-		struct selfcheck_nat *e = &sc->nats[i];
+	for (int k = 0; k < sc->n; k++) {
+		struct selfcheck_nat *e = &sc->nats[k];
 		const struct run_result *r;
 		char how[256];
 
-		if (!cls[i])
+		if (!cls[k])
 			continue;
-		r = run_result(cls[i]);
+		r = run_result(cls[k]);
 		e->report = r->out_len ? xstrdup(r->out) : NULL;
 		if (r->exit_code != 0 && r->exit_code != 3) {
 			const char *last = r->err ? r->err : "";
@@ -329,7 +331,7 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 
 			while (len && last[len - 1] == '\n')
 				len--;
-			snprintf(e->why, sizeof(e->why), "punch-probe %s: %.*s", run_describe(cls[i], how, sizeof(how)),
+			snprintf(e->why, sizeof(e->why), "punch-probe %s: %.*s", run_describe(cls[k], how, sizeof(how)),
 				 (int)(len > 160 ? 160 : len), len > 160 ? last + strlen(last) - 160 : last);
 			continue;
 		}
@@ -341,9 +343,9 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 			e->match = false;
 		}
 	}
-	for (int node = 0; node < p->n_nodes; node++)
-		if (srv[node])
-			run_stop(g, srv[node]);
+	for (int s = 0; s < 2 * p->n_nodes; s++)
+		if (srv[s])
+			run_stop(g, srv[s]);
 	sc->elapsed_ms = (int)(mtime_now() - start);
 	*out = sc;
 	sc = NULL;
@@ -382,12 +384,14 @@ char *selfcheck_refusal(const struct topo *t, const struct selfcheck *sc)
 
 		if (!e->checked)
 			continue;
+		const char *v6 = e->family == 6 ? " over IPv6" : "";
+
 		if (e->why[0]) {
-			fprintf(f, "%srouter %s (line %d): could not be classified: %s", bad++ ? "\n" : "", nat->name,
-				nat->line, e->why);
+			fprintf(f, "%srouter %s (line %d)%s: could not be classified: %s", bad++ ? "\n" : "", nat->name,
+				nat->line, v6, e->why);
 		} else if (!e->match) {
-			fprintf(f, "%srouter %s (line %d) does not behave as declared: %s (declared %s, observed %s)",
-				bad++ ? "\n" : "", nat->name, nat->line, e->differs, e->declared, e->observed);
+			fprintf(f, "%srouter %s (line %d)%s does not behave as declared: %s (declared %s, observed %s)",
+				bad++ ? "\n" : "", nat->name, nat->line, v6, e->differs, e->declared, e->observed);
 		}
 	}
 	if (fclose(f) != 0 || !bad) {

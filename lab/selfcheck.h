@@ -10,6 +10,9 @@
  *    router above for a router behind another one. So each router of a
  *    double NAT is classified on its own, not the pair as a whole.
  * Every router is classified at the same time: their probes share no router.
+ * In an ipv6 = yes lab every router is classified over IPv4 and over IPv6.
+ * A router with `self-check = no` (its own rules do what no declaration can
+ * say) is not classified.
  *
  * The classification leaves state in the routers (NAT bindings, learned maps,
  * port counters); lab_reset_routers() removes it before the pair runs.
@@ -34,7 +37,8 @@ struct lab;
 
 struct selfcheck_nat {
 	int nat;                /* index into topo.nats */
-	bool checked;           /* false: no probe host fits on its LAN (see why) */
+	int family;             /* 4, or 6: the same router again over IPv6 (ipv6 = yes labs) */
+	bool checked;           /* false: not classified (self-check = no, or no room for a probe host: why) */
 	bool match;             /* the network behaves as declared */
 	char declared[96];      /* "eim apdf preserve hairpin=no", "firewall adf", "udp-blocked" */
 	char observed[96];      /* the same words, "unknown" where the probe could not tell */
@@ -45,7 +49,7 @@ struct selfcheck_nat {
 
 struct selfcheck {
 	struct selfcheck_nat *nats;
-	int n;                  /* = topo.n_nats */
+	int n;                  /* topo.n_nats, twice that with ipv6 = yes: [n_nats + i] is router i over IPv6 */
 	int elapsed_ms;
 };
 

@@ -309,7 +309,7 @@ enum { LK_DESCRIPTION, LK_EXPECT, LK_EXPECT_WHY, LK_MODE, LK_RELAY, LK_TIMEOUT, 
 enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
 enum { PK_SERVER, PK_CLIENT, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
-       NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_COUNT };
+       NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK, NK_COUNT };
 enum { EK_BEHIND, EK_ADDRESS, EK_DELAY, EK_JITTER, EK_LOSS, EK_KEEPALIVE, EK_START_DELAY,
        EK_COUNT };
 
@@ -811,6 +811,16 @@ static int nat_rules(struct parser *ps, const char *v)
 	return 0;
 }
 
+static int nat_self_check(struct parser *ps, const char *v)
+{
+	bool on;
+
+	if (bool_key(ps, "self-check", v, &on) < 0)
+		return -EINVAL;
+	NAT(ps)->unchecked = !on;
+	return 0;
+}
+
 static const struct key nat_keys[] = {
 	[NK_PRESET] = { "preset", nat_preset },
 	[NK_MAPPING] = { "mapping", nat_mapping },
@@ -826,6 +836,7 @@ static const struct key nat_keys[] = {
 	[NK_DELAY] = { "delay", impair_delay },
 	[NK_JITTER] = { "jitter", impair_jitter },
 	[NK_LOSS] = { "loss", impair_loss },
+	[NK_SELF_CHECK] = { "self-check", nat_self_check },
 	[NK_COUNT] = { NULL, NULL },
 };
 
@@ -869,6 +880,9 @@ static int nat_finish(struct parser *ps)
 			    ps->label);
 	if (n->uplink_impair.jitter_ms > n->uplink_impair.delay_ms)
 		return fail(ps, l[NK_JITTER], "%s: jitter must not exceed delay", ps->label);
+	if (n->unchecked && !n->rules_file)
+		return fail(ps, l[NK_SELF_CHECK], "%s: self-check = no is for a router with its own rules = FILE "
+			    "(a generated ruleset always behaves as declared, and is checked)", ps->label);
 	return 0;
 }
 

@@ -27,9 +27,13 @@ rc=$?
 [ $rc -eq 0 ] || fail "classify of the shipped files exited $rc"
 routers=$(grep -c ' declared ' "$tmp/out")
 oks=$(grep -c ' ok$' "$tmp/out")
+optout=$(grep -c 'not classified: self-check = no in the file$' "$tmp/out")
 [ "$routers" -ge 30 ] || fail "only $routers routers classified"
-[ "$oks" -eq "$routers" ] || fail "$oks of $routers routers as declared"
-grep -E 'MISMATCH|ERROR|not classified' "$tmp/out" && fail "a shipped router is not as declared"
+[ "$optout" -eq 2 ] || fail "$optout lines of routers with self-check = no, want 2 (ipv6-server-only's fw-a, IPv4 and IPv6)"
+[ "$oks" -eq $((routers - optout)) ] || fail "$oks of $routers routers as declared"
+grep -E 'MISMATCH|ERROR' "$tmp/out" && fail "a shipped router is not as declared"
+grep -A4 '^topologies/ipv6-firewall-pair.topo$' "$tmp/out" | grep -q 'fw-a (IPv6) .*observed firewall apdf *ok' ||
+	fail "an IPv6 lab's firewall not classified over IPv6"
 # spot checks of what was observed, not only that it matched
 grep -A2 '^topologies/full-cone-vs-symmetric.topo$' "$tmp/out" >"$tmp/fcs"
 grep -q 'home-a .*observed eim eif preserve hairpin=no *ok' "$tmp/fcs" || fail "full cone not observed as eim eif"
@@ -57,7 +61,15 @@ says "MISMATCH: mapping declared apdm, observed eim; ports declared random, obse
 rc=$?
 [ $rc -eq 0 ] || fail "--no-self-check: exited $rc (the pair of port-restricted cones should go direct)"
 says "PASS   wrong-declared"
-echo "ok: wrong declarations refused, naming router, line and property; unnoticed without the check"
+# over IPv6 too: ipv6-server-only's firewall without its opt-out is caught on its IPv6 side only
+sed 's/^self-check = no.*$//' topologies/ipv6-server-only.topo >"$tmp/v6-wrong.topo"
+cp topologies/ipv6-server-only.nft "$tmp/"
+"$O/punchlab" run --no-color "$tmp/v6-wrong.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "run of an IPv6 router that is not as declared exited $rc, want 1"
+says "over IPv6 does not behave as declared: mapping declared none, observed unknown"
+grep -q 'router fw-a (line [0-9]*) does not behave' "$tmp/out" && fail "fw-a's IPv4 side reported as differing"
+echo "ok: wrong declarations refused, naming router, line and property (IPv4 and IPv6); unnoticed without the check"
 
 # 3. the routers are reset after the check: the pair gets the first sequential port
 cat >"$tmp/seq.topo" <<'EOT'

@@ -98,6 +98,43 @@ static void probe_needs_room(void **state)
 	topo_free(t);
 }
 
+/* ipv6 = yes: the server and the probe hosts get a second IPv6 address too,
+ * mirroring their second IPv4 one, for classifying over IPv6. */
+static void probes_ipv6(void **state)
+{
+	struct topo *t = parse("[lab]\nipv6 = yes\n[nat fw]\npreset = firewall\n"
+			       "[peer a]\nbehind = fw\n[peer b]\nbehind = internet\n");
+	struct plan *p = plan(t);
+	int pr = plan_probe_node(p, 0);
+
+	(void)state;
+	assert_true(pr >= 0);
+	assert_string_equal(p->nodes[p->server_node].ip2_6, "2001:db8::11");
+	assert_string_equal(p->nodes[p->server_node].ifs[0].addr2_6, "2001:db8::11/64");
+	assert_string_equal(p->nodes[pr].ip6, "2001:db8:1::11");
+	assert_string_equal(p->nodes[pr].ip2_6, "2001:db8:1::12");
+	plan_free(p);
+	topo_free(t);
+}
+
+/* self-check = no: only for a router with its own rules, said where. */
+static void self_check_key(void **state)
+{
+	static const char bad[] = "[nat n]\npreset = firewall\nself-check = no\n[peer a]\nbehind = n\n"
+				   "[peer b]\nbehind = internet\n";
+	struct topo *t = NULL;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(topo_parse_buffer("t.topo", bad, strlen(bad), &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.topo:3: [nat n]: self-check = no is for a router with its own rules = FILE"));
+	t = parse("[nat n]\npreset = port-restricted\nrules = tests/lab/data/own-pr-cone.nft\nself-check = no\n"
+		  "[nat m]\npreset = firewall\n[peer a]\nbehind = n\n[peer b]\nbehind = m\n");
+	assert_true(t->nats[0].unchecked);
+	assert_false(t->nats[1].unchecked);
+	topo_free(t);
+}
+
 static void expect_args(void **state)
 {
 	struct topo *t = parse("[nat n]\npreset = symmetric\n[nat f]\npreset = firewall\nfiltering = adf\n"
@@ -234,6 +271,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probes_placed),   cmocka_unit_test(probe_needs_room), cmocka_unit_test(expect_args),
+		cmocka_unit_test(probes_ipv6),     cmocka_unit_test(self_check_key),
 		cmocka_unit_test(read_match),      cmocka_unit_test(read_mismatch),    cmocka_unit_test(read_other_kinds),
 		cmocka_unit_test(read_rejects),    cmocka_unit_test(read_long_mismatch),
 	};
