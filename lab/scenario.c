@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argv.h"
 #include "common/log.h"
 #include "common/mtime.h"
 #include "expect.h"
@@ -115,27 +116,6 @@ static uint32_t keepalive_ms(const struct topo *t, int k)
 	return shortest / 3;
 }
 
-/* argv for the built-in programs. Strings live in the caller's buffers. */
-struct argv_buf {
-	const char *v[40];
-	int n;
-	char store[40][128];
-};
-
-static void arg(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void arg(struct argv_buf *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (a->n >= (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(a->store[a->n], sizeof(a->store[a->n]), fmt, ap);
-	va_end(ap);
-	a->v[a->n] = a->store[a->n];
-	a->v[++a->n] = NULL;
-}
 
 /* The addresses the pair runs over: IPv6 ones with ipv6 = yes (the plan is then dual-stack). */
 static const char *server_ip(const struct topo *t, const struct plan *p)
@@ -157,27 +137,27 @@ static const char *peer_public_ip(const struct topo *t, const struct plan_peer *
 static void arg_endpoint(struct argv_buf *a, const char *ip, unsigned port)
 {
 	if (strchr(ip, ':'))
-		arg(a, "[%s]:%u", ip, port);
+		argv_add(a, "[%s]:%u", ip, port);
 	else
-		arg(a, "%s:%u", ip, port);
+		argv_add(a, "%s:%u", ip, port);
 }
 
 static void server_argv(struct argv_buf *a, const struct scenario_opts *o, const struct topo *t,
 			const struct plan *p)
 {
-	arg(a, "%s/punch-server", o->bindir);
-	arg(a, "--listen");
-	arg(a, "%s", p->server_ip);
+	argv_add(a, "%s/punch-server", o->bindir);
+	argv_add(a, "--listen");
+	argv_add(a, "%s", p->server_ip);
 	if (t->ipv6) {
-		arg(a, "--listen");
-		arg(a, "%s", p->server_ip6);
+		argv_add(a, "--listen");
+		argv_add(a, "%s", p->server_ip6);
 	}
-	arg(a, "--port");
-	arg(a, "%u", p->server_port);
-	arg(a, "--ready-fd");
-	arg(a, "3");
+	argv_add(a, "--port");
+	argv_add(a, "%u", p->server_port);
+	argv_add(a, "--ready-fd");
+	argv_add(a, "3");
 	if (o->verbose)
-		arg(a, "-v");
+		argv_add(a, "-v");
 }
 
 static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const struct topo *t,
@@ -185,38 +165,38 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 {
 	const struct plan_peer *me = &p->peers[k], *other = &p->peers[1 - k];
 
-	arg(a, "%s/punch-client", o->bindir);
+	argv_add(a, "%s/punch-client", o->bindir);
 	if (t->mode == MODE_FIXED_PORT) {
-		arg(a, "--peer");
+		argv_add(a, "--peer");
 		arg_endpoint(a, peer_public_ip(t, other), other->local_port);
 	} else {
-		arg(a, "--server");
+		argv_add(a, "--server");
 		arg_endpoint(a, server_ip(t, p), p->server_port);
 	}
-	arg(a, "--session");
-	arg(a, "%s", session);
-	arg(a, "--bind");
-	arg(a, "%s", peer_ip(t, me));
-	arg(a, "--local-port");
-	arg(a, "%u", me->local_port);
+	argv_add(a, "--session");
+	argv_add(a, "%s", session);
+	argv_add(a, "--bind");
+	argv_add(a, "%s", peer_ip(t, me));
+	argv_add(a, "--local-port");
+	argv_add(a, "%u", me->local_port);
 	/* timeout is the whole scenario's: a client that starts later has that much less
 	 * (the parser keeps every start-delay below timeout). */
-	arg(a, "--timeout");
-	arg(a, "%ums", t->timeout_ms - t->peers[k].start_delay_ms);
-	arg(a, "--punch-timeout");
-	arg(a, "%ums", t->punch_timeout_ms);
-	arg(a, "--messages");
-	arg(a, "%u", t->messages);
+	argv_add(a, "--timeout");
+	argv_add(a, "%ums", t->timeout_ms - t->peers[k].start_delay_ms);
+	argv_add(a, "--punch-timeout");
+	argv_add(a, "%ums", t->punch_timeout_ms);
+	argv_add(a, "--messages");
+	argv_add(a, "%u", t->messages);
 	if (!t->relay || t->mode == MODE_FIXED_PORT)
-		arg(a, "--no-relay");
+		argv_add(a, "--no-relay");
 	if (t->mode == MODE_ADVERTISE_LOCAL)
-		arg(a, "--advertise-local");
+		argv_add(a, "--advertise-local");
 	if (t->peers[k].keepalive && t->mode != MODE_FIXED_PORT) {
-		arg(a, "--keepalive");
-		arg(a, "%ums", keepalive_ms(t, k));
+		argv_add(a, "--keepalive");
+		argv_add(a, "%ums", keepalive_ms(t, k));
 	}
 	if (o->verbose)
-		arg(a, "-v");
+		argv_add(a, "-v");
 }
 
 /* The outcome a client reported in its JSON, or "none". */
@@ -368,9 +348,9 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	if (rc < 0)
 		goto cleanup;
 	if (t->mode != MODE_FIXED_PORT) {
-		memset(&a, 0, sizeof(a));
+		argv_init(&a);
 		server_argv(&a, o, t, p);
-		rc = run_add(g, "server", netns_fd(lab_ns(l, p->server_node)), a.v, &srv);
+		rc = a.overflow ? -E2BIG : run_add(g, "server", netns_fd(lab_ns(l, p->server_node)), a.v, &srv);
 		if (rc == 0)
 			rc = run_set_ready_fd(srv, 3);
 		if (rc < 0)
@@ -396,9 +376,9 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		      *c == '_' || *c == '-'))
 			*c = '.';
 	for (int k = 0; k < 2; k++) {
-		memset(&a, 0, sizeof(a));
+		argv_init(&a);
 		client_argv(&a, o, t, p, k, session);
-		rc = run_add(g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), a.v, &cli[k]);
+		rc = a.overflow ? -E2BIG : run_add(g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), a.v, &cli[k]);
 		if (rc < 0)
 			goto cleanup;
 		if (t->peers[k].start_delay_ms)

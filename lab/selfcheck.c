@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "argv.h"
 #include "common/log.h"
 #include "common/mtime.h"
 #include "lab.h"
@@ -123,27 +123,6 @@ cleanup:
 	return rc;
 }
 
-/* argv in one owned block. */
-struct argv_buf {
-	const char *v[40];
-	int n;
-	char store[40][64];
-};
-
-static void arg(struct argv_buf *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void arg(struct argv_buf *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (a->n >= (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(a->store[a->n], sizeof(a->store[a->n]), fmt, ap);
-	va_end(ap);
-	a->v[a->n] = a->store[a->n];
-	a->v[++a->n] = NULL;
-}
 
 /* Where the probe server for router i runs: node and two addresses of the
  * family. -1 when the router above has no probe host. */
@@ -215,21 +194,21 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		sp = &srv[2 * node + (fam == 6)];
 		if (*sp)
 			continue;
-		memset(&a, 0, sizeof(a));
-		arg(&a, "%s/punch-probe", bindir);
-		arg(&a, "server");
-		arg(&a, "--listen");
-		arg(&a, "%s", ip);
-		arg(&a, "--listen2");
-		arg(&a, "%s", ip2);
-		arg(&a, "--port");
-		arg(&a, "%u", SELFCHECK_PORT);
-		arg(&a, "--port2");
-		arg(&a, "%u", SELFCHECK_PORT2);
-		arg(&a, "--ready-fd");
-		arg(&a, "3");
-		arg(&a, verbose ? "-v" : "-q");
-		rc = run_add(g, p->nodes[node].name, netns_fd(lab_ns(l, node)), a.v, sp);
+		argv_init(&a);
+		argv_add(&a, "%s/punch-probe", bindir);
+		argv_add(&a, "server");
+		argv_add(&a, "--listen");
+		argv_add(&a, "%s", ip);
+		argv_add(&a, "--listen2");
+		argv_add(&a, "%s", ip2);
+		argv_add(&a, "--port");
+		argv_add(&a, "%u", SELFCHECK_PORT);
+		argv_add(&a, "--port2");
+		argv_add(&a, "%u", SELFCHECK_PORT2);
+		argv_add(&a, "--ready-fd");
+		argv_add(&a, "3");
+		argv_add(&a, verbose ? "-v" : "-q");
+		rc = a.overflow ? -E2BIG : run_add(g, p->nodes[node].name, netns_fd(lab_ns(l, node)), a.v, sp);
 		if (rc == 0)
 			rc = run_set_ready_fd(*sp, 3);
 		if (rc == 0) {
@@ -272,35 +251,35 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		if (!sc->nats[k].checked)
 			continue;
 		server_for(t, p, i, fam, &ip, &ip2);
-		memset(&a, 0, sizeof(a));
-		arg(&a, "%s/punch-probe", bindir);
-		arg(&a, "classify");
-		arg(&a, "--server");
-		arg(&a, "%s", ip);
-		arg(&a, "--server2");
-		arg(&a, "%s", ip2);
-		arg(&a, "--port");
-		arg(&a, "%u", SELFCHECK_PORT);
-		arg(&a, "--port2");
-		arg(&a, "%u", SELFCHECK_PORT2);
-		arg(&a, "--bind");
-		arg(&a, "%s", fam == 6 ? p->nodes[probe].ip6 : p->nodes[probe].ip);
-		arg(&a, "--hairpin-bind");
-		arg(&a, "%s", fam == 6 ? p->nodes[probe].ip2_6 : p->nodes[probe].ip2);
-		arg(&a, "--local-port");
-		arg(&a, "%u", SELFCHECK_LOCAL_PORT);
+		argv_init(&a);
+		argv_add(&a, "%s/punch-probe", bindir);
+		argv_add(&a, "classify");
+		argv_add(&a, "--server");
+		argv_add(&a, "%s", ip);
+		argv_add(&a, "--server2");
+		argv_add(&a, "%s", ip2);
+		argv_add(&a, "--port");
+		argv_add(&a, "%u", SELFCHECK_PORT);
+		argv_add(&a, "--port2");
+		argv_add(&a, "%u", SELFCHECK_PORT2);
+		argv_add(&a, "--bind");
+		argv_add(&a, "%s", fam == 6 ? p->nodes[probe].ip6 : p->nodes[probe].ip);
+		argv_add(&a, "--hairpin-bind");
+		argv_add(&a, "%s", fam == 6 ? p->nodes[probe].ip2_6 : p->nodes[probe].ip2);
+		argv_add(&a, "--local-port");
+		argv_add(&a, "%u", SELFCHECK_LOCAL_PORT);
 		/* On a lossy lab, twice the wait and the requests: all of 5 round trips
 		 * lost at 2% each way is 1e-7 per question, all of 10 is 1e-14. */
-		arg(&a, "--timeout-ms");
-		arg(&a, "%u", lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
-		arg(&a, "--tries");
-		arg(&a, "%d", lossy ? 10 : 5);
+		argv_add(&a, "--timeout-ms");
+		argv_add(&a, "%u", lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+		argv_add(&a, "--tries");
+		argv_add(&a, "%d", lossy ? 10 : 5);
 		n = selfcheck_expect_args(&t->nats[i], exp);
 		for (int x = 0; x < n; x++)
-			arg(&a, "%s", exp[x]);
+			argv_add(&a, "%s", exp[x]);
 		if (verbose)
-			arg(&a, "-v");
-		rc = run_add(g, p->nodes[probe].name, netns_fd(lab_ns(l, probe)), a.v, &cls[k]);
+			argv_add(&a, "-v");
+		rc = a.overflow ? -E2BIG : run_add(g, p->nodes[probe].name, netns_fd(lab_ns(l, probe)), a.v, &cls[k]);
 		if (rc == 0)
 			rc = run_start(g, cls[k]);
 		if (rc < 0) {

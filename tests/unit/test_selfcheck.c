@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "argv.h"
 #include "plan.h"
 #include "selfcheck.h"
 #include "topo.h"
@@ -267,11 +268,48 @@ static void read_long_mismatch(void **state)
 	assert_string_equal(e.differs + len - 1, "y");
 }
 
+/* Argument vectors: NULL-terminated; an argument that would be cut, or one
+ * too many, marks the vector unusable instead of running something else. */
+static void argv_limits(void **state)
+{
+	struct argv_buf a;
+	char big[ARGV_LEN + 1];
+
+	(void)state;
+	argv_init(&a);
+	argv_add(&a, "%s/punch-probe", "/usr/bin");
+	argv_add(&a, "--port");
+	argv_add(&a, "%u", 3479u);
+	assert_int_equal(a.n, 3);
+	assert_string_equal(a.v[0], "/usr/bin/punch-probe");
+	assert_string_equal(a.v[2], "3479");
+	assert_null(a.v[3]);
+	assert_false(a.overflow);
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	argv_add(&a, "%s", big + 1); /* exactly ARGV_LEN - 1 bytes: fits */
+	assert_false(a.overflow);
+	argv_add(&a, "%s", big);     /* one more: would be cut */
+	assert_true(a.overflow);
+	assert_int_equal(a.n, 4);
+	assert_null(a.v[4]);
+
+	argv_init(&a);
+	for (int i = 0; i < ARGV_MAX; i++)
+		argv_add(&a, "%d", i);
+	assert_false(a.overflow);
+	argv_add(&a, "one too many");
+	assert_true(a.overflow);
+	assert_int_equal(a.n, ARGV_MAX);
+	assert_null(a.v[ARGV_MAX]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probes_placed),   cmocka_unit_test(probe_needs_room), cmocka_unit_test(expect_args),
-		cmocka_unit_test(probes_ipv6),     cmocka_unit_test(self_check_key),
+		cmocka_unit_test(probes_ipv6),     cmocka_unit_test(self_check_key),   cmocka_unit_test(argv_limits),
 		cmocka_unit_test(read_match),      cmocka_unit_test(read_mismatch),    cmocka_unit_test(read_other_kinds),
 		cmocka_unit_test(read_rejects),    cmocka_unit_test(read_long_mismatch),
 	};
