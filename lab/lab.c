@@ -24,7 +24,7 @@ struct lab {
 	struct netns **ns;
 	struct link_ctx **lc;
 	char **rulesets;
-	char **owned;   /* routers: "delete table ..." for the tables their ruleset made */
+	char **loss;    /* the loss table loaded on a node's uplink (impair.h), or NULL */
 };
 
 static void lab_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -127,12 +127,12 @@ void lab_down(struct lab *l)
 		link_close(l->lc[i]);
 		netns_destroy(l->ns[i]);
 		free(l->rulesets[i]);
-		free(l->owned[i]);
+		free(l->loss[i]);
 	}
 	free(l->ns);
 	free(l->lc);
 	free(l->rulesets);
-	free(l->owned);
+	free(l->loss);
 	free(l);
 }
 
@@ -191,63 +191,14 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 	return 0;
 }
 
-/* The tables in ns, one "table FAMILY NAME" line each (nft's "list tables"). */
-static int list_tables(struct netns *ns, char **out)
-{
-	char *nfterr = NULL;
-	int rc = nft_query(ns, "list tables", false, out, &nfterr);
-
-	free(nfterr);
-	return rc;
-}
-
-/* "delete table ..." for every table line of after that is not in before. */
-static char *tables_added(const char *before, const char *after)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (!f)
-		return NULL;
-	for (const char *line = after; *line;) {
-		const char *end = strchrnul(line, '\n');
-		size_t n = (size_t)(end - line);
-		bool known = false;
-
-		for (const char *b = before; *b && !known;) {
-			const char *bend = strchrnul(b, '\n');
-
-			known = (size_t)(bend - b) == n && strncmp(b, line, n) == 0;
-			b = *bend ? bend + 1 : bend;
-		}
-		if (!known && n > 6 && strncmp(line, "table ", 6) == 0)
-			fprintf(f, "delete %.*s\n", (int)n, line);
-		line = *end ? end + 1 : end;
-	}
-	if (fclose(f) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
 /* Generate and load the ruleset of router node i: the generated one in one
  * transaction, or the user's own file with defines for its names. */
 static int router_load(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
 		       size_t errsize)
 {
 	const struct plan_node *n = &p->nodes[i];
-	char msg[512], *nfterr = NULL, *before = NULL, *after = NULL;
+	char msg[512], *nfterr = NULL;
 	int rc;
-
-	/* Which tables the router's ruleset makes (a user's file may name any):
-	 * lab_reset_routers() deletes just those, and leaves the rest alone. */
-	rc = list_tables(l->ns[i], &before);
-	if (rc < 0) {
-		lab_err(err, errsize, "%s: listing the ruleset's tables: %s", n->name, strerror(-rc));
-		return rc;
-	}
 
 	free(l->rulesets[i]);
 	l->rulesets[i] = NULL;
@@ -275,17 +226,6 @@ static int router_load(struct lab *l, const struct topo *t, const struct plan *p
 			t->nats[n->index].rules_file ? " " : "",
 			t->nats[n->index].rules_file ? t->nats[n->index].rules_file : "", nfterr ? nfterr : strerror(-rc));
 	free(nfterr);
-	if (rc == 0) {
-		rc = list_tables(l->ns[i], &after);
-		free(l->owned[i]);
-		l->owned[i] = rc == 0 ? tables_added(before, after) : NULL;
-		if (rc == 0 && !l->owned[i])
-			rc = -ENOMEM;
-		if (rc < 0)
-			lab_err(err, errsize, "%s: listing the ruleset's tables: %s", n->name, strerror(-rc));
-	}
-	free(before);
-	free(after);
 	return rc;
 }
 
@@ -297,8 +237,10 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
 
 		if (p->nodes[i].kind != PLAN_ROUTER)
 			continue;
-		/* the ruleset first, so that nothing can make new state from the old one */
-		rc = l->owned[i] && *l->owned[i] ? nft_load(l->ns[i], l->owned[i], &nfterr) : 0;
+		/* Everything the lab loaded here is its own: the ruleset and the loss
+		 * table. Flush it all (the loss table comes back in the same
+		 * transaction, so the uplink is never lossless), then the ruleset. */
+		rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
 		if (rc < 0) {
 			lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
 				nfterr ? nfterr : strerror(-rc));
@@ -351,6 +293,12 @@ static int node_impair(struct lab *l, const struct plan_node *n, int i, char *er
 		lab_err(err, errsize, "%s: loading the loss rules for %s: %s", n->name, n->uplink,
 			nfterr ? nfterr : strerror(-rc));
 	free(nfterr);
+	/* kept for lab_reset_routers(), prefixed with the flush it goes with */
+	if (rc == 0 && asprintf(&l->loss[i], "flush ruleset\n%s", text) < 0) {
+		l->loss[i] = NULL;
+		lab_err(err, errsize, "out of memory");
+		rc = -ENOMEM;
+	}
 	free(text);
 	return rc;
 }
@@ -378,8 +326,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	l->ns = calloc((size_t)p->n_nodes, sizeof(*l->ns));
 	l->lc = calloc((size_t)p->n_nodes, sizeof(*l->lc));
 	l->rulesets = calloc((size_t)p->n_nodes, sizeof(*l->rulesets));
-	l->owned = calloc((size_t)p->n_nodes, sizeof(*l->owned));
-	if (!l->ns || !l->lc || !l->rulesets || !l->owned) {
+	l->loss = calloc((size_t)p->n_nodes, sizeof(*l->loss));
+	if (!l->ns || !l->lc || !l->rulesets || !l->loss) {
 		lab_err(err, errsize, "out of memory");
 		goto cleanup;
 	}

@@ -16,9 +16,10 @@ struct netns;
 /* Build plan p (made from t) on the kernel. Returns 0 and *out, or -errno
  * with "node: step: what the kernel or nft said" in err. */
 int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize);
-/* Make every router as fresh as when lab_up() built it: reload its ruleset
- * (counters, learned maps and port counters start again) and flush its
- * connection tracking (its NAT bindings). Returns 0, or -errno with err set. */
+/* Make every router as fresh as when lab_up() built it: flush its ruleset
+ * and load it again (counters, learned maps and port counters start again;
+ * so do a lossy uplink's loss counters) and flush its connection tracking
+ * (its NAT bindings). Returns 0, or -errno with err set. */
 int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize);
 /* Tear the lab down (kill the holders; the namespaces and all in them go). NULL ok. */
 void lab_down(struct lab *l);
