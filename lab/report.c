@@ -109,62 +109,49 @@ int report_summary(FILE *f, const struct report_scenario *s, size_t n, bool colo
 /* ---- TAP ---------------------------------------------------------------- */
 
 /* A test description: one line, and '#' escaped so it cannot start a directive. */
+static void put_tap_char(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == TEXT_INVALID)
+		fputs(TEXT_REPLACEMENT, f);
+	else if (cp == '#' || cp == '\\')
+		fprintf(f, "\\%c", (char)cp);
+	else if (text_is_control(cp))
+		fputc(' ', f);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
 static void put_tap_desc(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)text_str(s);
-	size_t n = strlen((const char *)p);
-
-	while (n) {
-		uint32_t cp;
-		size_t len = text_utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", f);
-			len = 1;
-		} else if (cp == '#' || cp == '\\') {
-			fputc('\\', f);
-			fputc((int)cp, f);
-		} else if (text_is_control(cp)) {
-			fputc(' ', f);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
+	text_walk(f, s, put_tap_char, NULL);
 }
 
 /* A YAML double-quoted scalar. TAP::Parser's YAML reader knows \xNN but not
  * \uNNNN, so non-ASCII text is written as UTF-8. */
+static void put_yaml_char(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == '"' || cp == '\\')
+		fprintf(f, "\\%c", (char)cp);
+	else if (cp == '\n')
+		fputs("\\n", f);
+	else if (cp == '\t')
+		fputs("\\t", f);
+	else if (cp < 0x80 && text_is_control(cp))
+		fprintf(f, "\\x%02x", (unsigned)cp);
+	else if (cp == TEXT_INVALID || text_is_control(cp))
+		fputs(TEXT_REPLACEMENT, f); /* C1 controls: not worth an escape */
+	else
+		fwrite(bytes, 1, len, f);
+}
+
 static void put_yaml_str(FILE *f, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)text_str(s);
-	size_t n = strlen((const char *)p);
-
 	fputc('"', f);
-	while (n) {
-		uint32_t cp;
-		size_t len = text_utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", f);
-			len = 1;
-		} else if (cp == '"' || cp == '\\') {
-			fprintf(f, "\\%c", (char)cp);
-		} else if (cp == '\n') {
-			fputs("\\n", f);
-		} else if (cp == '\t') {
-			fputs("\\t", f);
-		} else if (cp < 0x80 && text_is_control(cp)) {
-			fprintf(f, "\\x%02x", (unsigned)cp);
-		} else if (text_is_control(cp)) {
-			fputs("\xef\xbf\xbd", f); /* C1 controls: not worth an escape */
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
+	text_walk(f, s, put_yaml_char, NULL);
 	fputc('"', f);
 }
 
@@ -327,35 +314,31 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 
 /* A JSON string from arbitrary bytes: json-c writes bytes as they are, so
  * invalid UTF-8 is replaced here (each bad byte by U+FFFD). NULL gives null. */
+static void put_valid(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == TEXT_INVALID)
+		fputs(TEXT_REPLACEMENT, f);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
 static struct json_object *jstr(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	struct json_object *o;
-	size_t n, out = 0;
-	char *buf;
+	struct json_object *o = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
 
 	if (!s)
 		return NULL;
-	n = strlen(s);
-	buf = malloc(n * 3 + 1);
-	if (!buf)
+	f = open_memstream(&buf, &len);
+	if (!f)
 		return NULL;
-	while (n) {
-		uint32_t cp;
-		size_t len = text_utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			memcpy(buf + out, "\xef\xbf\xbd", 3);
-			out += 3;
-			len = 1;
-		} else {
-			memcpy(buf + out, p, len);
-			out += len;
-		}
-		p += len;
-		n -= len;
-	}
-	o = json_object_new_string_len(buf, (int)out);
+	text_walk(f, s, put_valid, NULL);
+	if (fclose(f) == 0)
+		o = json_object_new_string_len(buf, (int)len);
 	free(buf);
 	return o;
 }
@@ -504,6 +487,16 @@ cleanup:
 /* A fenced block that the text cannot close: a fence one backtick longer
  * than the longest run of backticks inside. Control characters other than
  * newline and tab are replaced. */
+static void put_block_char(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == TEXT_INVALID || (text_is_control(cp) && cp != '\n' && cp != '\t'))
+		fputs(TEXT_REPLACEMENT, f);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
 static void put_md_block(FILE *f, const char *text)
 {
 	const unsigned char *p = (const unsigned char *)text_str(text);
@@ -518,21 +511,7 @@ static void put_md_block(FILE *f, const char *text)
 	for (size_t i = 0; i < longest; i++)
 		fputc('`', f);
 	fputc('\n', f);
-	while (n) {
-		uint32_t cp;
-		size_t len = text_utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputs("\xef\xbf\xbd", f);
-			len = 1;
-		} else if (text_is_control(cp) && cp != '\n' && cp != '\t') {
-			fputs("\xef\xbf\xbd", f);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
+	text_walk(f, text, put_block_char, NULL);
 	if (!*text_str(text) || text_str(text)[strlen(text_str(text)) - 1] != '\n')
 		fputc('\n', f);
 	for (size_t i = 0; i < longest; i++)

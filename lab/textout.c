@@ -1,11 +1,8 @@
-/* Text output shared by the reporters. Each writer walks the string one
- * character at a time through text_utf8_next, so an invalid byte is dealt
- * with on its own and can never swallow the bytes after it. */
+/* Text output shared by the reporters. Every writer is a per-character
+ * rule handed to text_walk(), the one loop over the string. */
 #include "textout.h"
 
 #include <string.h>
-
-#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD in UTF-8 */
 
 const char *text_str(const char *s)
 {
@@ -47,53 +44,62 @@ bool text_is_control(uint32_t cp)
 	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
 }
 
-/* ---- terminal ----------------------------------------------------------- */
-
-size_t text_put_term(FILE *f, const char *s, bool keep_nl, const char *indent)
+size_t text_walk(FILE *f, const char *s, text_put_fn *put, void *ctx)
 {
 	const unsigned char *p = (const unsigned char *)text_str(s);
-	size_t n = strlen((const char *)p), cols = 0;
+	size_t n = strlen((const char *)p), count = 0;
 
 	while (n) {
-		uint32_t cp;
+		uint32_t cp = TEXT_INVALID;
 		size_t len = text_utf8_next(p, n, &cp);
 
 		if (len == 0) {
-			fputc('?', f);
+			cp = TEXT_INVALID;
 			len = 1;
-		} else if (cp == '\n' && keep_nl) {
-			fputc('\n', f);
-			if (n > 1)
-				fputs(text_str(indent), f);
-		} else if (cp == '\t' && keep_nl) {
-			fputc('\t', f);
-		} else if (text_is_control(cp)) {
-			fputc('?', f);
-		} else {
-			fwrite(p, 1, len, f);
 		}
-		cols++;
+		if (put)
+			put(f, cp, p, len, len == n, ctx);
+		count++;
 		p += len;
 		n -= len;
 	}
-	return cols;
+	return count;
+}
+
+/* ---- terminal ----------------------------------------------------------- */
+
+struct term_ctx {
+	bool keep_nl;
+	const char *indent;
+};
+
+static void put_term(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	const struct term_ctx *c = ctx;
+
+	if (cp == '\n' && c->keep_nl) {
+		fputc('\n', f);
+		if (!last)
+			fputs(text_str(c->indent), f);
+	} else if (cp == '\t' && c->keep_nl) {
+		fputc('\t', f);
+	} else if (cp == TEXT_INVALID || text_is_control(cp)) {
+		fputc('?', f);
+	} else {
+		fwrite(bytes, 1, len, f);
+	}
+}
+
+size_t text_put_term(FILE *f, const char *s, bool keep_nl, const char *indent)
+{
+	struct term_ctx c = { keep_nl, indent };
+
+	return text_walk(f, s, put_term, &c);
 }
 
 size_t text_term_width(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)text_str(s);
-	size_t n = strlen((const char *)p), cols = 0;
-
-	while (n) {
-		uint32_t cp;
-		size_t len = text_utf8_next(p, n, &cp);
-
-		len = len ? len : 1;
-		cols++;
-		p += len;
-		n -= len;
-	}
-	return cols;
+	return text_walk(NULL, s, NULL, NULL);
 }
 
 void text_pad(FILE *f, size_t have, size_t want)
@@ -104,36 +110,32 @@ void text_pad(FILE *f, size_t have, size_t want)
 
 /* ---- Markdown ----------------------------------------------------------- */
 
+static void put_md(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	bool keep_nl = *(const bool *)ctx;
+
+	(void)last;
+	if (cp == TEXT_INVALID)
+		fputs(TEXT_REPLACEMENT, f);
+	else if (cp == '&')
+		fputs("&amp;", f);
+	else if (cp == '<')
+		fputs("&lt;", f);
+	else if (cp == '>')
+		fputs("&gt;", f);
+	else if (cp == '\n' && keep_nl)
+		fputs("<br>", f);
+	else if (text_is_control(cp))
+		fputc(' ', f);
+	else if (cp < 0x80 && strchr("\\`*_[]|#!~$", (int)cp))
+		fprintf(f, "\\%c", (char)cp);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
 void text_put_md(FILE *f, const char *s, bool keep_nl)
 {
-	const unsigned char *p = (const unsigned char *)text_str(s);
-	size_t n = strlen((const char *)p);
-
-	while (n) {
-		uint32_t cp;
-		size_t len = text_utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputs(REPLACEMENT, f);
-			len = 1;
-		} else if (cp == '&') {
-			fputs("&amp;", f);
-		} else if (cp == '<') {
-			fputs("&lt;", f);
-		} else if (cp == '>') {
-			fputs("&gt;", f);
-		} else if (cp == '\n' && keep_nl) {
-			fputs("<br>", f);
-		} else if (text_is_control(cp)) {
-			fputc(' ', f);
-		} else if (cp < 0x80 && strchr("\\`*_[]|#!~$", (int)cp)) {
-			fprintf(f, "\\%c", (char)cp);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
+	text_walk(f, s, put_md, &keep_nl);
 }
 
 /* ---- XML ---------------------------------------------------------------- */
@@ -144,43 +146,35 @@ void text_put_md(FILE *f, const char *s, bool keep_nl)
 static void put_xml_space(FILE *f, uint32_t cp, enum text_xml mode)
 {
 	if (cp == '\r' && mode == TEXT_XML_ATTR_NO_CR)
-		fputs(REPLACEMENT, f);
+		fputs(TEXT_REPLACEMENT, f);
 	else if (cp == '\r' || mode != TEXT_XML_DATA)
 		fprintf(f, "&#%u;", (unsigned)cp);
 	else
 		fputc((int)cp, f);
 }
 
+static void put_xml(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	if (cp == '&')
+		fputs("&amp;", f);
+	else if (cp == '<')
+		fputs("&lt;", f);
+	else if (cp == '>')
+		fputs("&gt;", f);
+	else if (cp == '"')
+		fputs("&quot;", f);
+	else if (cp == '\'')
+		fputs("&apos;", f);
+	else if (cp == '\n' || cp == '\t' || cp == '\r')
+		put_xml_space(f, cp, *(const enum text_xml *)ctx);
+	else if (cp == TEXT_INVALID || cp < 0x20 || cp == 0xfffe || cp == 0xffff)
+		fputs(TEXT_REPLACEMENT, f);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
 void text_put_xml(FILE *f, const char *s, enum text_xml mode)
 {
-	const unsigned char *p = (const unsigned char *)text_str(s);
-	size_t n = strlen((const char *)p);
-
-	while (n) {
-		uint32_t cp;
-		size_t len = text_utf8_next(p, n, &cp);
-
-		if (len == 0) {
-			fputs(REPLACEMENT, f);
-			len = 1;
-		} else if (cp == '&') {
-			fputs("&amp;", f);
-		} else if (cp == '<') {
-			fputs("&lt;", f);
-		} else if (cp == '>') {
-			fputs("&gt;", f);
-		} else if (cp == '"') {
-			fputs("&quot;", f);
-		} else if (cp == '\'') {
-			fputs("&apos;", f);
-		} else if (cp == '\n' || cp == '\t' || cp == '\r') {
-			put_xml_space(f, cp, mode);
-		} else if (cp < 0x20 || cp == 0xfffe || cp == 0xffff) {
-			fputs(REPLACEMENT, f);
-		} else {
-			fwrite(p, 1, len, f);
-		}
-		p += len;
-		n -= len;
-	}
+	text_walk(f, s, put_xml, &mode);
 }

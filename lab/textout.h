@@ -21,6 +21,21 @@ const char *text_str(const char *s);
  * invalid, overlong, surrogate, out-of-range or truncated sequence. */
 size_t text_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
+#define TEXT_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD in UTF-8: what invalid bytes become */
+
+/* What text_walk() gives for a byte that starts no valid UTF-8 sequence. */
+#define TEXT_INVALID UINT32_MAX
+
+/* Writes one character of a string: its code point cp and its UTF-8 bytes
+ * (len of them), or cp TEXT_INVALID for one invalid byte; last is true for
+ * the string's last character. */
+typedef void text_put_fn(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx);
+
+/* Walks s (NULL reads as "") one character at a time, so an invalid byte is
+ * dealt with on its own and never swallows the bytes after it, calling put
+ * for each (put may be NULL: only count). Returns the number of characters. */
+size_t text_walk(FILE *f, const char *s, text_put_fn *put, void *ctx);
+
 /* Returns whether cp is a C0 or C1 control character, DEL included. */
 bool text_is_control(uint32_t cp);
 
