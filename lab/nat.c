@@ -116,6 +116,30 @@ const char *nat_ports_name(enum nat_ports p)
 	return NULL;
 }
 
+int nat_mapping_parse(const char *s)
+{
+	for (int v = MAP_NONE; v <= MAP_APDM; v++)
+		if (strcmp(nat_mapping_name((enum nat_mapping)v), s) == 0)
+			return v;
+	return -1;
+}
+
+int nat_filtering_parse(const char *s)
+{
+	for (int v = FILTER_OPEN; v <= FILTER_APDF; v++)
+		if (strcmp(nat_filtering_name((enum nat_filtering)v), s) == 0)
+			return v;
+	return -1;
+}
+
+int nat_ports_parse(const char *s)
+{
+	for (int v = PORTS_PRESERVE; v <= PORTS_SEQUENTIAL; v++)
+		if (strcmp(nat_ports_name((enum nat_ports)v), s) == 0)
+			return v;
+	return -1;
+}
+
 static const char *mapping_long(enum nat_mapping m)
 {
 	switch (m) {

@@ -77,5 +77,9 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 const char *nat_mapping_name(enum nat_mapping m);
 const char *nat_filtering_name(enum nat_filtering f);
 const char *nat_ports_name(enum nat_ports p);
+/* The other way round: the value of a short name, or -1 for none of them. */
+int nat_mapping_parse(const char *s);
+int nat_filtering_parse(const char *s);
+int nat_ports_parse(const char *s);
 
 #endif

@@ -536,18 +536,6 @@ static int classify_run(struct probe_client *cl, struct classify_obs *obs)
 	return 0;
 }
 
-static int lookup(const char *(*name)(int), int n, const char *s)
-{
-	for (int i = 0; i < n; i++)
-		if (name(i) && strcmp(name(i), s) == 0)
-			return i;
-	return -1;
-}
-
-static const char *mapping_name(int v) { return nat_mapping_name((enum nat_mapping)v); }
-static const char *filtering_name(int v) { return nat_filtering_name((enum nat_filtering)v); }
-static const char *ports_name(int v) { return nat_ports_name((enum nat_ports)v); }
-
 static int classify_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -638,8 +626,8 @@ static int classify_main(int argc, char **argv)
 		case 'm':
 		case 'f':
 		case 'o':
-			x = lookup(opt == 'm' ? mapping_name : opt == 'f' ? filtering_name : ports_name, opt == 'o' ? 3 : 4,
-				   optarg);
+			x = opt == 'm' ? nat_mapping_parse(optarg) : opt == 'f' ? nat_filtering_parse(optarg)
+								 : nat_ports_parse(optarg);
 			if (x < 0) {
 				log_errx("--expect-%s %s: unknown value",
 					 opt == 'm' ? "mapping" : opt == 'f' ? "filtering" : "ports", optarg);

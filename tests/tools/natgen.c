@@ -25,19 +25,6 @@ static void usage(void)
 		"              [--wan-ip6 A] [--lan-net6 N]\n");
 }
 
-/* Look a short name up through one of nat.h's name functions. */
-static int lookup(const char *(*name)(int), int n, const char *s)
-{
-	for (int i = 0; i < n; i++)
-		if (name(i) && strcmp(name(i), s) == 0)
-			return i;
-	return -1;
-}
-
-static const char *mapping_name(int v) { return nat_mapping_name((enum nat_mapping)v); }
-static const char *filtering_name(int v) { return nat_filtering_name((enum nat_filtering)v); }
-static const char *ports_name(int v) { return nat_ports_name((enum nat_ports)v); }
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -66,17 +53,17 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if ((v = lookup(mapping_name, 4, optarg)) < 0)
+			if ((v = nat_mapping_parse(optarg)) < 0)
 				goto bad;
 			b.mapping = (enum nat_mapping)v;
 			break;
 		case 'f':
-			if ((v = lookup(filtering_name, 4, optarg)) < 0)
+			if ((v = nat_filtering_parse(optarg)) < 0)
 				goto bad;
 			b.filtering = (enum nat_filtering)v;
 			break;
 		case 'p':
-			if ((v = lookup(ports_name, 3, optarg)) < 0)
+			if ((v = nat_ports_parse(optarg)) < 0)
 				goto bad;
 			b.ports = (enum nat_ports)v;
 			break;

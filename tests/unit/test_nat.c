@@ -379,9 +379,26 @@ static void test_no_stale_golden(void **state)
 	assert_true(files > 40);
 }
 
+/* Short names and their values, both ways; nothing else is a name. */
+static void test_name_parse(void **state)
+{
+	(void)state;
+	for (int v = MAP_NONE; v <= MAP_APDM; v++)
+		assert_int_equal(nat_mapping_parse(nat_mapping_name((enum nat_mapping)v)), v);
+	for (int v = FILTER_OPEN; v <= FILTER_APDF; v++)
+		assert_int_equal(nat_filtering_parse(nat_filtering_name((enum nat_filtering)v)), v);
+	for (int v = PORTS_PRESERVE; v <= PORTS_SEQUENTIAL; v++)
+		assert_int_equal(nat_ports_parse(nat_ports_name((enum nat_ports)v)), v);
+	assert_int_equal(nat_mapping_parse("EIM"), -1);
+	assert_int_equal(nat_mapping_parse(""), -1);
+	assert_int_equal(nat_filtering_parse("eim"), -1);
+	assert_int_equal(nat_ports_parse("preserve "), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_name_parse),
 		cmocka_unit_test(test_nat_matrix),
 		cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_refusals),
