@@ -499,6 +499,13 @@ static bool seccomp_filtered(void)
 	return filtered;
 }
 
+static void userns_disabled(int e, char *why, size_t whysize)
+{
+	snprintf(why, whysize, "unshare(CLONE_NEWUSER): %s: user namespaces are disabled "
+		 "(user.max_user_namespaces = 0); enable them with "
+		 "`sysctl -w user.max_user_namespaces=10000`, or run as root", strerror(e));
+}
+
 static void explain_unshare(int e, char *why, size_t whysize)
 {
 	char v[64];
@@ -512,9 +519,7 @@ static void explain_unshare(int e, char *why, size_t whysize)
 	if (e == ENOSPC || e == EUSERS) {
 		read_line("/proc/sys/user/max_user_namespaces", v, sizeof(v));
 		if (strcmp(v, "0") == 0)
-			snprintf(why, whysize, "unshare(CLONE_NEWUSER): %s: user namespaces are disabled "
-				 "(user.max_user_namespaces = 0); enable them with "
-				 "`sysctl -w user.max_user_namespaces=10000`, or run as root", strerror(e));
+			userns_disabled(e, why, whysize);
 		else
 			snprintf(why, whysize, "unshare(CLONE_NEWUSER): %s: the user namespace limit "
 				 "(user.max_user_namespaces = %s) or the nesting depth (32) is reached; "
@@ -530,9 +535,7 @@ static void explain_unshare(int e, char *why, size_t whysize)
 	}
 	read_line("/proc/sys/user/max_user_namespaces", v, sizeof(v));
 	if (strcmp(v, "0") == 0) {
-		snprintf(why, whysize, "unshare(CLONE_NEWUSER): %s: user namespaces are disabled "
-			 "(user.max_user_namespaces = 0); enable them with "
-			 "`sysctl -w user.max_user_namespaces=10000`, or run as root", strerror(e));
+		userns_disabled(e, why, whysize);
 		return;
 	}
 	if (seccomp_filtered()) {
