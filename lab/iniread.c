@@ -153,3 +153,15 @@ cleanup:
 	fclose(f);
 	return rc;
 }
+
+char *iniread_stem(const char *path, const char *suffix)
+{
+	const char *base = strrchr(path, '/');
+	size_t len, slen = strlen(suffix);
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len > slen && strcmp(base + len - slen, suffix) == 0)
+		len -= slen;
+	return strndup(base, len);
+}

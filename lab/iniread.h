@@ -32,4 +32,8 @@ int iniread_parse(const char *text, size_t len, int *line, const struct iniread_
 int iniread_load(const char *path, size_t max, const char *what, char **text, size_t *len, char *err,
 		 size_t errsize);
 
+/* The file's name without its directories and without suffix (".topo"),
+ * malloc'd: what scenarios and matrices are called. NULL when out of memory. */
+char *iniread_stem(const char *path, const char *suffix);
+
 #endif

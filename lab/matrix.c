@@ -743,18 +743,6 @@ void matrix_free(struct matrix *m)
 	free(m);
 }
 
-static char *base_name(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t len;
-
-	base = base ? base + 1 : path;
-	len = strlen(base);
-	if (len > 7 && strcmp(base + len - 7, ".matrix") == 0)
-		len -= 7;
-	return strndup(base, len);
-}
-
 int matrix_parse_buffer(const char *name, const char *text, size_t len, struct matrix **out,
 			char *err, size_t errsize)
 {
@@ -772,7 +760,7 @@ int matrix_parse_buffer(const char *name, const char *text, size_t len, struct m
 	}
 	ps->name = name;
 	ps->m = calloc(1, sizeof(*ps->m));
-	if (!ps->m || !(ps->m->path = strdup(name)) || !(ps->m->name = base_name(name))) {
+	if (!ps->m || !(ps->m->path = strdup(name)) || !(ps->m->name = iniread_stem(name, ".matrix"))) {
 		oom(ps);
 		goto cleanup;
 	}

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/mtime.h"
 #include "expect.h"
+#include "iniread.h"
 #include "lab.h"
 #include "nft.h"
 #include "netns.h"
@@ -28,14 +29,7 @@
 
 char *scenario_name(const char *path)
 {
-	const char *base = strrchr(path, '/');
-	size_t len;
-
-	base = base ? base + 1 : path;
-	len = strlen(base);
-	if (len > 5 && strcmp(base + len - 5, ".topo") == 0)
-		len -= 5;
-	return strndup(base, len);
+	return iniread_stem(path, ".topo");
 }
 
 void scenario_result_clear(struct report_scenario *res)
