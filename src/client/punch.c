@@ -391,6 +391,18 @@ static void on_data(struct punch *p, mtime_ms now, const struct wire_msg *m, con
 		send_relayed(p, &ack);
 	else
 		send_direct(p, &ack, from);
+	/* The partner's own DATA straight from an address proves that way in as
+	 * well as its PROBE would: it stopped probing once it saw a path, and a
+	 * NAT may have answered our probes from that address while its probes
+	 * left from another (a crossing that made the NAT pick a new port). */
+	if (!via_relay) {
+		int ci = find_cand(p, from);
+
+		if (ci >= 0) {
+			p->cand[ci].got_probe = true;
+			check_direct(p, now, ci);
+		}
+	}
 	if (!(p->rx_seen[seq / 8] & (1u << (seq % 8)))) {
 		p->rx_seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
 		p->stats.messages_received++;

@@ -11,8 +11,9 @@
  *            the server saw it, its private ones, and any source address it is
  *            actually seen sending from) on a backing-off schedule, answer every
  *            authenticated probe to the address it came from. A path is direct
- *            once, on one remote address, a PROBE arrived from it and a
- *            PROBE_ACK arrived from it for a probe sent to it.
+ *            once, on one remote address, a PROBE (or the partner's DATA, sent
+ *            once it saw a path) arrived from it and a PROBE_ACK arrived from it
+ *            for a probe sent to it.
  *  EXCHANGE  send the DATA messages over the path (direct, or wrapped in RELAY
  *            through the server after the punch timeout), retransmit until
  *            each is acknowledged, acknowledge the partner's by the path they came.

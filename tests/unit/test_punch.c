@@ -201,6 +201,67 @@ static void test_answer_from_unexpected_port(void **state)
 	punch_destroy(p);
 }
 
+/* What a NAT does when both sides' first packets cross (seen in the lab,
+ * rfc4787 eim-eif x eim-eif): the partner's probe leaves from a new port
+ * (b_new), while our probe to b is answered from b and the partner, having
+ * its path, sends DATA from b. DATA from b is as good as a probe from b. */
+static void test_data_proves_the_way_in(void **state)
+{
+	struct punch_config c;
+	struct punch *p;
+	static struct punch_tx tx;
+	static struct wire_msg m;
+	static uint8_t buf[WIRE_MSG_MAX];
+	struct addr b = A("198.51.100.2:40001"), b_new = A("198.51.100.2:49949");
+	size_t n;
+
+	base_config(&c, 2);
+	c.cand[c.n_cand++] = b;
+	assert_int_equal(punch_create(&c, 0, &p), 0);
+	assert_int_equal(drain(p, &tx, &m), 1);
+	n = build_p2p(buf, WIRE_PROBE, SID, 1, 1, 0, &b, key);
+	punch_input(p, 1, buf, n, &b_new);
+	drain(p, NULL, NULL);
+	n = build_p2p(buf, WIRE_PROBE_ACK, SID, 1, m.u.p2p.seq, m.u.p2p.ts, &b, key);
+	punch_input(p, 2, buf, n, &b);
+	assert_false(punch_stats(p)->have_path); /* probe from b_new, answer from b: not yet */
+	/* the partner, sure of its path, sends DATA from b */
+	n = build_p2p(buf, WIRE_DATA, SID, 1, 1, 0, NULL, key);
+	punch_input(p, 3, buf, n, &b);
+	assert_true(punch_stats(p)->have_path);
+	assert_true(addr_equal(&punch_stats(p)->path, &b));
+	assert_int_equal(punch_stats(p)->messages_received, 1);
+	/* our own DATA now goes to b directly, the partner's is acknowledged there */
+	drain(p, NULL, NULL);
+	punch_destroy(p);
+}
+
+/* DATA from an address that is no candidate, or forged, proves nothing. */
+static void test_data_from_elsewhere_proves_nothing(void **state)
+{
+	struct punch_config c;
+	struct punch *p;
+	static struct punch_tx tx;
+	static struct wire_msg m;
+	static uint8_t buf[WIRE_MSG_MAX];
+	struct addr b = A("198.51.100.2:40001"), other = A("198.51.100.9:7");
+	size_t n;
+
+	base_config(&c, 2);
+	c.cand[c.n_cand++] = b;
+	assert_int_equal(punch_create(&c, 0, &p), 0);
+	assert_int_equal(drain(p, &tx, &m), 1);
+	n = build_p2p(buf, WIRE_PROBE_ACK, SID, 1, m.u.p2p.seq, m.u.p2p.ts, &b, key);
+	punch_input(p, 1, buf, n, &b);
+	n = build_p2p(buf, WIRE_DATA, SID, 1, 1, 0, NULL, key);
+	punch_input(p, 2, buf, n, &other);
+	assert_false(punch_stats(p)->have_path);
+	n = build_p2p(buf, WIRE_DATA, SID, 1, 2, 0, NULL, bad_key);
+	punch_input(p, 3, buf, n, &b);
+	assert_false(punch_stats(p)->have_path);
+	punch_destroy(p);
+}
+
 static void test_forged_and_stray_ignored(void **state)
 {
 	struct punch_config c;
@@ -720,6 +781,8 @@ int main(void)
 		cmocka_unit_test(test_answers_probe_to_source),
 		cmocka_unit_test(test_learns_probe_source),
 		cmocka_unit_test(test_answer_from_unexpected_port),
+		cmocka_unit_test(test_data_proves_the_way_in),
+		cmocka_unit_test(test_data_from_elsewhere_proves_nothing),
 		cmocka_unit_test(test_forged_and_stray_ignored),
 		cmocka_unit_test(test_probe_schedule),
 		cmocka_unit_test(test_data_retransmission_schedule),
