@@ -301,10 +301,6 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 	if (ifc->wan_ip6 || ifc->lan_net6)
 		return fail(err, errsize, "IPv6 address translation is not modelled; IPv6 is only "
 			    "supported on firewalls and open routers");
-	if (b->mapping == MAP_ADM && b->ports == PORTS_SEQUENTIAL)
-		return fail(err, errsize, "address-dependent mapping with sequential ports is not "
-			    "built: the port must be remembered per (internal endpoint, remote address), "
-			    "and nftables cannot replace a learned map element's data when its port changes");
 	if (b->hairpin && b->mapping != MAP_EIM)
 		return fail(err, errsize, "hairpinning is built only for endpoint-independent mapping: "
 			    "it sends LAN traffic through the learned external-port map and re-uses the "
@@ -374,12 +370,16 @@ static void dynset(struct nat_text *t, const char *kind, const char *name, const
 /* The 1024-entry mark -> port map. nft 1.0.6 puts a host-byte-order jhash or
  * numgen result straight into the port (byte-swapped ports), and a "typeof
  * jhash" map key crashes "nft list ruleset" (pitfall 6), hence the detour
- * through meta mark and a map of type mark : inet_service. */
-static void port_pool(struct nat_text *t, unsigned base)
+ * through meta mark and a map of type mark : inet_service. A scattered pool
+ * hands out index i as base + (i * NAT_POOL_STRIDE) mod size: every port once
+ * per lap, as with sequential allocation, but never two in a row one apart:
+ * ports that look random, and are the same in every run. */
+static void port_pool(struct nat_text *t, unsigned base, bool scattered)
 {
 	put(t, "\tmap port_pool {\n\t\ttype mark : inet_service\n\t\telements = {");
 	for (unsigned i = 0; i < NAT_POOL_SIZE; i++)
-		put(t, "%s%s%u : %u", i ? "," : "", i % 8 ? " " : "\n\t\t\t", i, base + i);
+		put(t, "%s%s%u : %u", i ? "," : "", i % 8 ? " " : "\n\t\t\t", i,
+		    base + (scattered ? i * NAT_POOL_STRIDE % NAT_POOL_SIZE : i));
 	put(t, "\n\t\t}\n\t}\n");
 }
 
@@ -391,10 +391,12 @@ static void nat_sets(struct nat_gen *g)
 
 	if (!g->udp_nat)
 		return;
-	if (b->mapping == MAP_ADM)
-		port_pool(t, NAT_ADM_BASE);
 	if (b->ports == PORTS_SEQUENTIAL)
-		port_pool(t, NAT_SEQ_BASE);
+		port_pool(t, NAT_SEQ_BASE, false);
+	else if (b->mapping == MAP_ADM)
+		port_pool(t, NAT_ADM_BASE, true);
+	if (b->mapping == MAP_ADM)
+		dynset(t, "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark", to);
 	if (b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL)
 		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
 	if (b->mapping == MAP_ADM && b->ports == PORTS_PRESERVE) {
@@ -487,8 +489,18 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 				    "add @map_first { ip saddr . udp sport . ip daddr } snat ip to %s : udp sport\n",
 				    pfx, wan_ip);
 			}
-			put(t, "\t\t%s meta mark set jhash ip saddr . udp sport . ip daddr mod %d snat ip to %s "
-			    ": meta mark map @port_pool\n", pfx, NAT_POOL_SIZE, wan_ip);
+			/* One pool index per (internal endpoint, remote address), taken
+			 * in turn and remembered (also in the ct mark, so that the
+			 * learn chain can put it back should the element expire
+			 * first). Distinct endpoints never share a port towards one
+			 * remote address: a hashed port could, and then nf_nat has no
+			 * other port to give the second one and its packets are lost. */
+			put(t, "\t\t%s ip saddr . udp sport . ip daddr @adm_port meta mark set ip saddr . "
+			    "udp sport . ip daddr map @adm_port ct mark set meta mark snat ip to %s : "
+			    "meta mark map @port_pool\n", pfx, wan_ip);
+			put(t, "\t\t%s meta mark set numgen inc mod %d ct mark set meta mark add @adm_port "
+			    "{ ip saddr . udp sport . ip daddr : meta mark } snat ip to %s : meta mark map "
+			    "@port_pool\n", pfx, NAT_POOL_SIZE, wan_ip);
 			break;
 		case MAP_APDM:
 			if (b->ports == PORTS_PRESERVE) {
@@ -537,10 +549,19 @@ static void learn(struct nat_gen *g)
 	const char *w = g->wan;
 	bool seen = g->udp_nat && ((b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL) ||
 				   (b->mapping != MAP_EIM && b->ports == PORTS_PRESERVE));
+	bool adm = g->udp_nat && b->mapping == MAP_ADM;
 
-	if (!g->eif_map && !g->adf_map && !seen)
+	if (!g->eif_map && !g->adf_map && !seen && !adm)
 		return;
 	put(t, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	if (adm)
+		/* An (internal endpoint, remote address) keeps its port for as long
+		 * as it sends; the data is that of the element (update never
+		 * replaces it), the ct mark only fills it in should the element
+		 * have expired between the lookup and the update. */
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original ct original ip saddr . "
+		    "ct original proto-src . ip daddr @adm_port update @adm_port { ct original ip saddr . "
+		    "ct original proto-src . ip daddr : ct mark }\n", w);
 	if (seen) {
 		/* Keep "this internal endpoint has a mapping" alive for as long as
 		 * the endpoint sends, not just from its first flow. */

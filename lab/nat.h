@@ -18,15 +18,17 @@
  *   mapping EIM:  preserve = masquerade; random = masquerade into NAT_EIM_RANDOM_*;
  *                 sequential = the next port of the NAT_SEQ_* pool for a new internal
  *                 endpoint (numgen), later flows re-use it (nf_nat find_appropriate_src)
- *   mapping ADM:  random = port from jhash(internal ip, port, remote ip) through a
- *                 1024-entry mark -> port map (NAT_ADM_*); preserve = as random, except
- *                 that the first remote address of an internal endpoint keeps its port
+ *   mapping ADM:  random = a port per (internal ip, port, remote ip), taken in turn
+ *                 from a scattered 1024-port pool (NAT_ADM_*) and remembered in a
+ *                 dynamic map; sequential = the same from the NAT_SEQ_* pool in order;
+ *                 preserve = as random, except that the first remote address of an
+ *                 internal endpoint keeps its port
  *   mapping APDM: preserve = first flow keeps the port, later ones random;
  *                 random = masquerade random; sequential = numgen port per flow
  *   filtering APDF: conntrack only; ADF/EIF: a map learned after srcnat
  *                 (external port [. remote ip] -> internal endpoint) used for DNAT
  *   hairpin:      EIM only: the EIF map consulted for packets from the LAN
- * Not buildable (-EINVAL): ADM + sequential, hairpin with ADM or APDM, any
+ * Not buildable (-EINVAL): hairpin with ADM or APDM, any
  * translation with IPv6, filtering "open" on a NAT, ports other than preserve
  * without a NAT.
  */
@@ -38,13 +40,17 @@
 
 #include "model.h"
 
-/* External port pools (outside the Linux default ephemeral range 32768-60999
- * for the EIM random pool, so a translated port is visibly not the internal one). */
+/* External port pools, outside the Linux default ephemeral range 32768-60999
+ * and the lab's peer ports (40001 up), so a translated port is visibly not an
+ * internal one and never meets one. */
+#define NAT_ADM_BASE       10000 /* ADM: 10000..10000+NAT_POOL_SIZE-1, scattered */
 #define NAT_EIM_RANDOM_MIN 20000
 #define NAT_EIM_RANDOM_MAX 29999
 #define NAT_SEQ_BASE       30000 /* sequential: 30000..30000+NAT_POOL_SIZE-1 */
-#define NAT_ADM_BASE       40000 /* ADM hash buckets: 40000..40000+NAT_POOL_SIZE-1 */
 #define NAT_POOL_SIZE      1024
+/* Step through a scattered pool: odd, so i -> i * step mod size visits every
+ * port once per lap; far from 1, so neighbours in time are not in port. */
+#define NAT_POOL_STRIDE    613
 
 /* Longest udp_timeout_ms accepted: a day (the kernel keeps timeouts in jiffies). */
 #define NAT_MAX_TIMEOUT_MS (86400U * 1000U)

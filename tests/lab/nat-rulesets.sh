@@ -88,7 +88,7 @@ for m in eim adm apdm; do
 	done
 done
 # the supported set is part of the contract (lab/nat.h)
-[ $built -eq 33 ] && [ $refused -eq 21 ] || bad "supported NAT combinations: $built built, $refused refused (want 33/21)"
+[ $built -eq 36 ] && [ $refused -eq 18 ] || bad "supported NAT combinations: $built built, $refused refused (want 36/18)"
 
 extra() {
 	name=$1
@@ -280,8 +280,12 @@ c=$(counter udp_fwd_in)
 expect eim-apdf-random 10.0.1.2 "EIM APDF $WANIP:2"
 expect eim-eif-sequential 10.0.1.2 "EIM EIF $WANIP:30000 "
 expect eim-apdf-sequential 10.0.1.2 "EIM APDF $WANIP:30000 "
-expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:40"
-expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 "
+# ADM: a pool index per (endpoint, remote address) in turn, the same port again
+# for the other port of a known address: the scattered pool's 0th and 1st, or
+# the sequential pool's
+expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:10000 $WANIP:10613 $WANIP:10000"
+expect adm-apdf-sequential 10.0.1.2 "ADM APDF $WANIP:30000 $WANIP:30001 $WANIP:30000"
+expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 $WANIP:10000 $WANIP:40000"
 expect adm-eif-random 10.0.1.2 "ADM EIF"
 expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 "
 expect apdm-apdf-random 10.0.1.2 "APDM APDF"
