@@ -393,8 +393,8 @@ static void nat_sets(struct nat_gen *g)
 		return;
 	if (b->ports == PORTS_SEQUENTIAL)
 		port_pool(t, NAT_SEQ_BASE, false);
-	else if (b->mapping == MAP_ADM)
-		port_pool(t, NAT_ADM_BASE, true);
+	else if (b->mapping != MAP_EIM)
+		port_pool(t, NAT_SCATTER_BASE, true);
 	if (b->mapping == MAP_ADM)
 		dynset(t, "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark", to);
 	if (b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL)
@@ -503,13 +503,15 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 			    "@port_pool\n", pfx, NAT_POOL_SIZE, wan_ip);
 			break;
 		case MAP_APDM:
-			if (b->ports == PORTS_PRESERVE) {
-				put(t, "\t\t%s ip saddr . udp sport @map_seen masquerade random\n", pfx);
+			/* Every flow the next pool port: never the port of another
+			 * flow (masquerade random may give a flow the port the
+			 * server saw, once in 64k: an endpoint-independent mapping
+			 * by chance), and the same ports in every run. */
+			put(t, "\t\t%s%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
+			    pfx, b->ports == PORTS_PRESERVE ? " ip saddr . udp sport @map_seen" : "",
+			    NAT_POOL_SIZE, wan_ip);
+			if (b->ports == PORTS_PRESERVE)
 				put(t, "\t\t%s add @map_seen { ip saddr . udp sport } masquerade\n", pfx);
-			} else if (b->ports == PORTS_SEQUENTIAL) {
-				put(t, "\t\t%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
-				    pfx, NAT_POOL_SIZE, wan_ip);
-			}
 			break;
 		case MAP_NONE:
 			break;

@@ -19,12 +19,13 @@
  *                 sequential = the next port of the NAT_SEQ_* pool for a new internal
  *                 endpoint (numgen), later flows re-use it (nf_nat find_appropriate_src)
  *   mapping ADM:  random = a port per (internal ip, port, remote ip), taken in turn
- *                 from a scattered 1024-port pool (NAT_ADM_*) and remembered in a
+ *                 from the scattered pool (NAT_SCATTER_*) and remembered in a
  *                 dynamic map; sequential = the same from the NAT_SEQ_* pool in order;
  *                 preserve = as random, except that the first remote address of an
  *                 internal endpoint keeps its port
- *   mapping APDM: preserve = first flow keeps the port, later ones random;
- *                 random = masquerade random; sequential = numgen port per flow
+ *   mapping APDM: random = the next port of the scattered pool per flow (numgen);
+ *                 sequential = the same from the NAT_SEQ_* pool; preserve = first flow
+ *                 of an internal endpoint keeps the port, later ones as random
  *   filtering APDF: conntrack only; ADF/EIF: a map learned after srcnat
  *                 (external port [. remote ip] -> internal endpoint) used for DNAT
  *   hairpin:      EIM only: the EIF map consulted for packets from the LAN
@@ -43,7 +44,7 @@
 /* External port pools, outside the Linux default ephemeral range 32768-60999
  * and the lab's peer ports (40001 up), so a translated port is visibly not an
  * internal one and never meets one. */
-#define NAT_ADM_BASE       10000 /* ADM: 10000..10000+NAT_POOL_SIZE-1, scattered */
+#define NAT_SCATTER_BASE   10000 /* ADM, APDM random: 10000..10000+NAT_POOL_SIZE-1 */
 #define NAT_EIM_RANDOM_MIN 20000
 #define NAT_EIM_RANDOM_MAX 29999
 #define NAT_SEQ_BASE       30000 /* sequential: 30000..30000+NAT_POOL_SIZE-1 */

@@ -282,15 +282,15 @@ expect eim-eif-sequential 10.0.1.2 "EIM EIF $WANIP:30000 "
 expect eim-apdf-sequential 10.0.1.2 "EIM APDF $WANIP:30000 "
 # ADM: a pool index per (endpoint, remote address) in turn, the same port again
 # for the other port of a known address: the scattered pool's 0th and 1st, or
-# the sequential pool's
+# the sequential pool's. APDM below: the next index per flow.
 expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:10000 $WANIP:10613 $WANIP:10000"
 expect adm-apdf-sequential 10.0.1.2 "ADM APDF $WANIP:30000 $WANIP:30001 $WANIP:30000"
 expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 $WANIP:10000 $WANIP:40000"
 expect adm-eif-random 10.0.1.2 "ADM EIF"
-expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 "
-expect apdm-apdf-random 10.0.1.2 "APDM APDF"
+expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 $WANIP:10000 $WANIP:10613"
+expect apdm-apdf-random 10.0.1.2 "APDM APDF $WANIP:10000 $WANIP:10613 $WANIP:10202"
 expect apdm-eif-sequential 10.0.1.2 "APDM EIF $WANIP:30000 $WANIP:30001 $WANIP:30002"
-expect apdm-adf-random 10.0.1.2 "APDM ADF"
+expect apdm-adf-random 10.0.1.2 "APDM ADF $WANIP:10000 $WANIP:10613 $WANIP:10202"
 expect eim-apdf-udpblocked 10.0.1.2 "NOREPLY BLOCKED"
 c=$(counter udp_dropped_out)
 [ "${c:-0}" -ge 3 ] && echo "ok: udp_dropped_out counted $c" || bad "udp_dropped_out did not count ($c)"

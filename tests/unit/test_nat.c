@@ -230,35 +230,50 @@ static int pool_ports(const char *text, unsigned *ports, int max)
 	return n;
 }
 
-/* An address-dependent mapping hands each (internal endpoint, remote
- * address) its own pool index, taken in turn (numgen inc) and remembered, not
- * a hash: two endpoints hashed to one port towards one server lost the second
- * one's packets (nf_nat had no other port to give). The random pool is
- * scattered: every port once per lap, never two neighbours in turn; the
+/* Endpoint-dependent mappings take their ports from a pool in turn
+ * (numgen inc), never from a hash or nf_nat's random choice: an ADM hash gave
+ * two endpoints one port towards one server, and nf_nat, with no other port to
+ * give, lost the second one's packets; masquerade random may hand a symmetric
+ * NAT's second flow the first one's port. An address-dependent mapping
+ * remembers its index per (internal endpoint, remote address). The random pool
+ * is scattered: every port once per lap, never two neighbours in turn; the
  * sequential one is in order. */
-static void test_adm_ports(void **state)
+static void test_pool_ports(void **state)
 {
 	static const struct {
+		enum nat_mapping mapping;
 		enum nat_ports ports;
 		unsigned base;
 		bool scattered;
 	} cases[] = {
-		{ PORTS_RANDOM, NAT_ADM_BASE, true },
-		{ PORTS_PRESERVE, NAT_ADM_BASE, true },
-		{ PORTS_SEQUENTIAL, NAT_SEQ_BASE, false },
+		{ MAP_ADM, PORTS_RANDOM, NAT_SCATTER_BASE, true },
+		{ MAP_ADM, PORTS_PRESERVE, NAT_SCATTER_BASE, true },
+		{ MAP_ADM, PORTS_SEQUENTIAL, NAT_SEQ_BASE, false },
+		{ MAP_APDM, PORTS_RANDOM, NAT_SCATTER_BASE, true },
+		{ MAP_APDM, PORTS_PRESERVE, NAT_SCATTER_BASE, true },
+		{ MAP_APDM, PORTS_SEQUENTIAL, NAT_SEQ_BASE, false },
 	};
 	(void)state;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct nat_behavior b = { MAP_ADM, FILTER_APDF, cases[c].ports, false, false, 0 };
+		struct nat_behavior b = { cases[c].mapping, FILTER_APDF, cases[c].ports, false, false, 0 };
 		unsigned ports[NAT_POOL_SIZE + 1];
 		bool taken[NAT_POOL_SIZE] = { false };
 		char err[256], *text = NULL;
+		const char *udp;
 		int n;
 
 		assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
 		assert_null(strstr(text, "jhash"));
-		assert_non_null(strstr(text, "numgen inc mod 1024 ct mark set meta mark add @adm_port"));
-		assert_non_null(strstr(text, "@adm_port meta mark set ip saddr . udp sport . ip daddr map @adm_port"));
+		/* UDP never reaches a masquerade random (it is left for TCP/ICMP) */
+		udp = strstr(text, "masquerade random");
+		assert_true(!udp || !strncmp(udp - strlen("oifname \"wan0\" "), "oifname \"wan0\" ", 15));
+		if (b.mapping == MAP_ADM) {
+			assert_non_null(strstr(text, "numgen inc mod 1024 ct mark set meta mark add @adm_port"));
+			assert_non_null(strstr(text, "@adm_port meta mark set ip saddr . udp sport . ip daddr "
+						     "map @adm_port"));
+		} else {
+			assert_non_null(strstr(text, "meta mark set numgen inc mod 1024 snat ip to 203.0.113.20 : meta mark map @port_pool"));
+		}
 		n = pool_ports(text, ports, NAT_POOL_SIZE + 1);
 		assert_int_equal(n, NAT_POOL_SIZE);
 		for (int i = 0; i < n; i++) {
@@ -466,7 +481,7 @@ int main(void)
 		cmocka_unit_test(test_nat_matrix),
 		cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_adm_ports),
+		cmocka_unit_test(test_pool_ports),
 		cmocka_unit_test(test_hostile_ifaces),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_names),
