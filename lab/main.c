@@ -68,7 +68,7 @@ static void usage(FILE *f)
 		"       punchlab down NAME...            take kept labs down\n"
 		"\n"
 		"run options:\n"
-		"  -j, --jobs N        scenarios in parallel (default: number of CPUs)\n"
+		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: number of CPUs)\n"
 		"      --tap           TAP version 13 on stdout (live lines go to stderr)\n"
 		"      --junit FILE    JUnit XML report\n"
 		"      --json FILE     JSON report, with each client's own report\n"
@@ -277,7 +277,9 @@ struct worker {
 	size_t len;
 };
 
-static int worker_start(struct worker *w, const struct job *job, int index, const struct opts *o)
+/* Fork a worker for job `index`: the child runs body(fd, arg), writing what
+ * it has to say to fd, and exits with what body returns; it dies with us. */
+static int worker_start(struct worker *w, int index, int (*body)(int fd, const void *arg), const void *arg)
 {
 	int p[2];
 	pid_t parent = getpid();
@@ -293,29 +295,11 @@ static int worker_start(struct worker *w, const struct job *job, int index, cons
 		return -e;
 	}
 	if (w->pid == 0) {
-		struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose, .keep = o->keep,
-					     .no_selfcheck = o->no_selfcheck };
-		struct report_scenario res;
-		char *json;
-		size_t len, off = 0;
-
 		close(p[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
-			_exit(1);
-		job_run(job, &so, &res);
-		json = result_to_json(&res);
-		len = json ? strlen(json) : 0;
-		while (off < len) {
-			ssize_t n = write(p[1], json + off, len - off);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				_exit(1);
-			off += (size_t)n;
-		}
-		_exit(0);
+			_exit(EXIT_SETUP);
+		_exit(body(p[1], arg));
 	}
 	close(p[1]);
 	w->fd = p[0];
@@ -323,6 +307,41 @@ static int worker_start(struct worker *w, const struct job *job, int index, cons
 	w->buf = NULL;
 	w->len = 0;
 	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+struct run_arg {
+	const struct job *job;
+	const struct opts *o;
+};
+
+/* A `run` worker: one scenario, its result as JSON. */
+static int run_body(int fd, const void *arg)
+{
+	const struct run_arg *a = arg;
+	struct scenario_opts so = { .bindir = a->o->bindir, .verbose = a->o->verbose, .keep = a->o->keep,
+				     .no_selfcheck = a->o->no_selfcheck };
+	struct report_scenario res;
+	char *json;
+
+	job_run(a->job, &so, &res);
+	json = result_to_json(&res);
+	return json && write_all(fd, json, strlen(json)) == 0 ? 0 : 1;
 }
 
 /* Read what is there; returns 1 at EOF, 0 for more to come, -errno. */
@@ -346,12 +365,22 @@ static int worker_read(struct worker *w)
 	return 0;
 }
 
-static void worker_finish(struct worker *w, const struct job *job, struct report_scenario *r)
+/* Close and reap a worker whose output ended; returns its wait status. */
+static int worker_reap(struct worker *w)
 {
 	int status = 0;
 
 	close(w->fd);
-	waitpid(w->pid, &status, 0);
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	w->pid = 0;
+	return status;
+}
+
+static void worker_finish(struct worker *w, const struct job *job, struct report_scenario *r)
+{
+	int status = worker_reap(w);
+
 	memset(r, 0, sizeof(*r));
 	if (!w->buf || result_from_json(w->buf, r) < 0) {
 		r->name = strdup(job->name);
@@ -501,7 +530,8 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 
 		for (int i = 0; i < o->jobs && next < n_jobs; i++)
 			if (ws[i].pid == 0) {
-				int rc = worker_start(&ws[i], &jobs[next], next, o);
+				struct run_arg arg = { &jobs[next], o };
+				int rc = worker_start(&ws[i], next, run_body, &arg);
 
 				if (rc < 0) {
 					log_errx("starting a worker: %s", strerror(-rc));
@@ -540,7 +570,6 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 			fflush(live);
 			if (!rs[w->index].pass || rs[w->index].error)
 				failed++;
-			w->pid = 0;
 			done++;
 		}
 	}
@@ -718,52 +747,172 @@ cleanup:
 	return status;
 }
 
-static int cmd_classify(int n, char **files, const struct opts *o)
-{
-	int status = EXIT_PASS;
+struct classify_job {
+	struct topo *t;
+	char *label;
+	int status;             /* exit status, once done */
+	char *out;              /* what its worker printed */
+	bool done;
+};
 
-	for (int f = 0; f < n; f++) {
+struct classify_arg {
+	const struct classify_job *job;
+	const struct opts *o;
+};
+
+/* A `classify` worker: one lab built and classified, its lines on fd. */
+static int classify_body(int fd, const void *arg)
+{
+	const struct classify_arg *a = arg;
+
+	int rc;
+
+	if (dup2(fd, STDOUT_FILENO) < 0)
+		return EXIT_SETUP;
+	rc = classify_topo(a->job->t, a->job->label, a->o);
+	/* the worker ends in _exit(), which flushes nothing */
+	return fflush(stdout) == 0 ? rc : EXIT_SETUP;
+}
+
+static int classify_add(struct classify_job **jobs, int *n, struct topo *t, const char *label)
+{
+	struct classify_job *nj = realloc(*jobs, (size_t)(*n + 1) * sizeof(**jobs));
+
+	if (!nj)
+		return -ENOMEM;
+	*jobs = nj;
+	nj[*n] = (struct classify_job){ .t = t, .label = strdup(label) };
+	if (!nj[*n].label)
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* Every topology, and each profile of a matrix once (the cell of the profile
+ * with itself holds it twice), classified -j at a time in their own labs;
+ * the output comes in the order of the files. */
+static int cmd_classify(int nfiles, char **files, const struct opts *o)
+{
+	struct classify_job *jobs = NULL;
+	struct worker *ws = calloc((size_t)o->jobs, sizeof(*ws));
+	struct pollfd *pfd = calloc((size_t)o->jobs, sizeof(*pfd));
+	int status = EXIT_PASS, n = 0, next = 0, shown = 0;
+
+	if (!ws || !pfd)
+		goto nomem;
+	for (int f = 0; f < nfiles; f++) {
 		struct topo *t = NULL;
 		struct matrix *m = NULL;
 		char err[1024];
-		int rc;
 
 		if (!is_matrix(files[f])) {
 			if (topo_parse_file(files[f], &t, err, sizeof(err)) < 0) {
 				fprintf(stderr, "%s\n", err);
-				status = status > EXIT_MISMATCH ? status : EXIT_MISMATCH;
-				continue;
+				status = EXIT_MISMATCH;
+			} else if (classify_add(&jobs, &n, t, files[f]) < 0) {
+				topo_free(t);
+				goto nomem;
 			}
-			rc = classify_topo(t, files[f], o);
-			status = rc > status ? rc : status;
-			topo_free(t);
 			continue;
 		}
 		if (matrix_parse_file(files[f], &m, err, sizeof(err)) < 0) {
 			fprintf(stderr, "%s\n", err);
-			status = status > EXIT_MISMATCH ? status : EXIT_MISMATCH;
+			status = EXIT_MISMATCH;
 			continue;
 		}
-		/* each profile once: the cell of the profile with itself holds it twice */
 		for (int i = 0; i < matrix_n_profiles(m); i++) {
 			char name[256], label[600];
 			int c = matrix_cell_index(m, i, i);
 
+			t = NULL;
 			if (c < 0 || matrix_cell_name(m, c, name, sizeof(name)) < 0 ||
 			    matrix_cell_topo(m, c, &t, err, sizeof(err)) < 0) {
 				fprintf(stderr, "%s: profile %s: %s\n", files[f], matrix_profile_name(m, i), err);
-				status = status > EXIT_MISMATCH ? status : EXIT_MISMATCH;
+				status = EXIT_MISMATCH;
 				continue;
 			}
 			snprintf(label, sizeof(label), "%s: profile %s", files[f], matrix_profile_name(m, i));
-			rc = classify_topo(t, label, o);
-			status = rc > status ? rc : status;
-			topo_free(t);
-			t = NULL;
+			if (classify_add(&jobs, &n, t, label) < 0) {
+				topo_free(t);
+				matrix_free(m);
+				goto nomem;
+			}
 		}
 		matrix_free(m);
 	}
+	while (shown < n) {
+		int np = 0;
+
+		for (int i = 0; i < o->jobs && next < n; i++)
+			if (ws[i].pid == 0) {
+				struct classify_arg arg = { &jobs[next], o };
+				int rc;
+
+				fflush(stdout); /* nothing buffered may be printed twice */
+				rc = worker_start(&ws[i], next, classify_body, &arg);
+				if (rc < 0) {
+					log_errx("starting a worker: %s", strerror(-rc));
+					status = EXIT_SETUP;
+					goto out;
+				}
+				next++;
+			}
+		for (int i = 0; i < o->jobs; i++)
+			if (ws[i].pid > 0) {
+				pfd[np].fd = ws[i].fd;
+				pfd[np].events = POLLIN;
+				np++;
+			}
+		if (np && poll(pfd, (nfds_t)np, -1) < 0 && errno != EINTR) {
+			log_err("poll");
+			status = EXIT_SETUP;
+			goto out;
+		}
+		for (int i = 0; i < o->jobs; i++) {
+			struct worker *w = &ws[i];
+			struct classify_job *j;
+			int rc, ws_status;
+
+			if (w->pid <= 0 || (rc = worker_read(w)) == 0)
+				continue;
+			j = &jobs[w->index];
+			ws_status = worker_reap(w);
+			j->status = WIFEXITED(ws_status) ? WEXITSTATUS(ws_status) : EXIT_SETUP;
+			j->out = w->buf;
+			w->buf = NULL;
+			if (rc < 0 || !WIFEXITED(ws_status))
+				fprintf(stderr, "%s: the worker process died without finishing\n", j->label);
+			j->done = true;
+		}
+		/* in order: each job as soon as it and all before it are done */
+		for (; shown < n && jobs[shown].done; shown++) {
+			if (jobs[shown].out)
+				fputs(jobs[shown].out, stdout);
+			fflush(stdout);
+			if (jobs[shown].status > status)
+				status = jobs[shown].status;
+		}
+	}
+out:
+	for (int i = 0; ws && i < o->jobs; i++)
+		if (ws[i].pid > 0) {
+			kill(ws[i].pid, SIGKILL);
+			worker_reap(&ws[i]);
+			free(ws[i].buf);
+		}
+	for (int i = 0; i < n; i++) {
+		topo_free(jobs[i].t);
+		free(jobs[i].label);
+		free(jobs[i].out);
+	}
+	free(jobs);
+	free(ws);
+	free(pfd);
 	return status;
+nomem:
+	log_errx("out of memory");
+	status = EXIT_SETUP;
+	goto out;
 }
 
 static int bindir_default(char *buf, size_t size)
