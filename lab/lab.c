@@ -18,6 +18,7 @@
 #include "nat.h"
 #include "netns.h"
 #include "nft.h"
+#include "tapline.h"
 
 struct lab {
 	int n;
@@ -25,7 +26,14 @@ struct lab {
 	struct link_ctx **lc;
 	char **rulesets;
 	char **loss;    /* the loss table loaded on a node's uplink (impair.h), or NULL */
+	struct tapline **dl; /* a node's uplink as a delay line (no netem), or NULL */
+	bool kept;      /* lab_keep() succeeded: the delay lines outlive us */
 };
+
+/* The jitter's PRNG seed of node i's delay line: fixed, so a lab's sequence
+ * of samples is the same every run. Which frame gets which sample still
+ * depends on timing, so no verdict may rest on it. */
+#define DLINE_SEED 0x70756e63686c6162ULL   /* "punchlab" */
 
 static void lab_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -123,6 +131,13 @@ void lab_down(struct lab *l)
 {
 	if (!l)
 		return;
+	/* The forwarders first: they hold the TAP devices (and with them references to the namespaces). */
+	for (int i = 0; l->dl && i < l->n; i++) {
+		if (l->kept)
+			tapline_leave(l->dl[i]);
+		else
+			tapline_stop(l->dl[i]);
+	}
 	for (int i = l->n - 1; i >= 0; i--) {
 		link_close(l->lc[i]);
 		netns_destroy(l->ns[i]);
@@ -133,6 +148,7 @@ void lab_down(struct lab *l)
 	free(l->lc);
 	free(l->rulesets);
 	free(l->loss);
+	free(l->dl);
 	free(l);
 }
 
@@ -263,8 +279,8 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
  * delays, jitters and drops outbound packets, and an nftables ingress chain
  * drops the same share of inbound ones, so that `loss` means the same on
  * every kernel: each direction of the link loses that share. Without netem,
- * loss alone is done by nftables both ways (impair.h); delay and jitter
- * cannot be, and stay an error that says so. */
+ * loss is done by nftables both ways (impair.h), and delay and jitter by the
+ * delay line the uplink already is (lab_up(), tapline.h). */
 static int node_impair(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
 {
 	const struct impairment *imp = &n->impair;
@@ -272,7 +288,14 @@ static int node_impair(struct lab *l, const struct plan_node *n, int i, char *er
 	char *text = NULL, *nfterr = NULL;
 	int rc;
 
-	rc = link_netem(l->lc[i], n->uplink, imp);
+	if (l->dl[i]) {
+		log_debug("%s: no netem: %u ppm loss on %s with nftables, both ways, behind a delay line",
+			  n->name, imp->loss_ppm, n->uplink);
+		dirs = IMPAIR_IN | IMPAIR_OUT;
+		rc = 0;
+	} else {
+		rc = link_netem(l->lc[i], n->uplink, imp);
+	}
 	if (rc == -EOPNOTSUPP && imp->delay_ms == 0 && imp->jitter_ms == 0) {
 		log_debug("%s: no netem: %u ppm loss on %s with nftables, both ways", n->name, imp->loss_ppm,
 			  n->uplink);
@@ -303,6 +326,46 @@ static int node_impair(struct lab *l, const struct plan_node *n, int i, char *er
 	return rc;
 }
 
+/* Link lk, a veth just made, when it is the uplink of a node with delay or
+ * jitter: try netem on the node's end (node_impair() sets it again, with the
+ * loss); where the kernel has none, make the link a delay line instead, under
+ * the same names, so that the rest of lab_up() does not see a difference.
+ * Asking the kernel is the only sure test for netem, and it needs a device. */
+static int uplink_delay(struct lab *l, const struct plan *p, const struct plan_link *lk, char *err,
+			size_t errsize)
+{
+	int node = strcmp(p->nodes[lk->b].uplink, lk->b_if) == 0 ? lk->b :
+		   strcmp(p->nodes[lk->a].uplink, lk->a_if) == 0 ? lk->a : -1;
+	const struct plan_node *n = node >= 0 ? &p->nodes[node] : NULL;
+	int other = node == lk->b ? lk->a : lk->b;
+	const char *other_if = node == lk->b ? lk->a_if : lk->b_if;
+	int rc;
+
+	if (!n || (n->impair.delay_ms == 0 && n->impair.jitter_ms == 0))
+		return 0;
+	rc = link_netem(l->lc[node], n->uplink, &n->impair);
+	if (rc != -EOPNOTSUPP) {
+		if (rc < 0)
+			lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[node]));
+		return rc;
+	}
+	log_debug("%s: no netem: %s becomes a delay line", n->name, n->uplink);
+	rc = link_delete(l->lc[node], n->uplink);
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[node]));
+		return rc;
+	}
+	rc = tapline_start(l->ns[node], n->uplink, l->ns[other], other_if, n->impair.delay_ms,
+			   n->impair.jitter_ms, DLINE_SEED + (uint64_t)node, &l->dl[node], err, errsize);
+	if (rc < 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", err);
+		lab_err(err, errsize, "%s: no netem in this kernel, and no %s", n->name, msg);
+	}
+	return rc;
+}
+
 /* One netlink step of node n (index i); link_error() already says which
  * operation failed on what, with the kernel's own message. */
 #define STEP(call)                                                                              \
@@ -327,7 +390,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	l->lc = calloc((size_t)p->n_nodes, sizeof(*l->lc));
 	l->rulesets = calloc((size_t)p->n_nodes, sizeof(*l->rulesets));
 	l->loss = calloc((size_t)p->n_nodes, sizeof(*l->loss));
-	if (!l->ns || !l->lc || !l->rulesets || !l->loss) {
+	l->dl = calloc((size_t)p->n_nodes, sizeof(*l->dl));
+	if (!l->ns || !l->lc || !l->rulesets || !l->loss || !l->dl) {
 		lab_err(err, errsize, "out of memory");
 		goto cleanup;
 	}
@@ -359,6 +423,9 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		const struct plan_node *n = &p->nodes[i];
 
 		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if));
+		rc = uplink_delay(l, p, lk, err, errsize);
+		if (rc < 0)
+			goto cleanup;
 	}
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
@@ -402,6 +469,10 @@ cleanup:
 
 #define KEEP_DIR "/run/netns"
 #define KEEP_PREFIX "punchlab-"
+/* Kept delay lines' forwarder PIDs, NAME.NODE.dline: not in KEEP_DIR, where
+ * `ip netns` would take every file for a namespace. */
+#define KEEP_PID_DIR "/run/punchlab"
+#define KEEP_PID_SUFFIX ".dline"
 
 /* A lab's name as a file name: a matrix cell's "classic/open-x-open" becomes "classic_open-x-open". */
 static void keep_name(const char *name, char *buf, size_t size)
@@ -433,6 +504,14 @@ static int keep_dir_ready(void)
 	if (mount(KEEP_DIR, KEEP_DIR, "none", MS_BIND | MS_REC, NULL) < 0)
 		return -errno;
 	return mount("", KEEP_DIR, "none", MS_SHARED | MS_REC, NULL) < 0 ? -errno : 0;
+}
+
+static void kept_pid_path(const char *name, const char *node, char *buf, size_t size)
+{
+	char n[256];
+
+	keep_name(name, n, sizeof(n));
+	snprintf(buf, size, KEEP_PID_DIR "/%s.%s" KEEP_PID_SUFFIX, n, node);
 }
 
 static int unpin(const char *path)
@@ -471,8 +550,29 @@ int lab_keep(struct lab *l, const struct plan *p, const char *name, char *err, s
 			goto undo;
 		}
 	}
+	/* The delay lines' forwarders, last: until lab_down() leaves them
+	 * (l->kept), a failure anywhere still takes them down. */
+	for (int k = 0; k < p->n_nodes; k++) {
+		if (!l->dl[k])
+			continue;
+		if (mkdir(KEEP_PID_DIR, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			lab_err(err, errsize, "%s: %s", KEEP_PID_DIR, strerror(errno));
+			goto undo;
+		}
+		kept_pid_path(name, p->nodes[k].name, path, sizeof(path));
+		rc = tapline_detach(l->dl[k], path, err, errsize);
+		if (rc < 0)
+			goto undo;
+	}
+	l->kept = true;
 	return 0;
 undo:
+	for (int k = 0; k < p->n_nodes; k++) {
+		kept_pid_path(name, p->nodes[k].name, path, sizeof(path));
+		if (l->dl[k])
+			unlink(path);
+	}
 	while (--i >= 0) {
 		lab_kept_path(name, p->nodes[i].name, path, sizeof(path));
 		unpin(path);
@@ -500,6 +600,27 @@ int lab_unkeep(const char *name)
 		if (rc < 0)
 			break;
 		n++;
+	}
+	closedir(d);
+	if (rc < 0)
+		return rc;
+	/* The kept delay lines' forwarders, by the PIDs they left. */
+	d = opendir(KEEP_PID_DIR);
+	if (!d)
+		return errno == ENOENT ? n : -errno;
+	keep_name(name, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), "%s.", path);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name), sl = strlen(KEEP_PID_SUFFIX);
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || len <= strlen(prefix) + sl ||
+		    strcmp(e->d_name + len - sl, KEEP_PID_SUFFIX) != 0 ||
+		    memchr(e->d_name + strlen(prefix), '.', len - strlen(prefix) - sl))
+			continue;
+		snprintf(path, sizeof(path), KEEP_PID_DIR "/%s", e->d_name);
+		rc = tapline_kill_kept(path);
+		if (rc < 0)
+			break;
 	}
 	closedir(d);
 	return rc < 0 ? rc : n;

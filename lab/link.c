@@ -294,6 +294,26 @@ int link_bridge(struct link_ctx *lc, const char *name)
 	return err;
 }
 
+int link_delete(struct link_ctx *lc, const char *ifname)
+{
+	struct rtnl_link *link;
+	int idx, err;
+
+	lc_reset(lc);
+	idx = lookup_index(lc, ifname);
+	if (idx < 0)
+		return idx;
+	link = rtnl_link_alloc();
+	if (link == NULL)
+		return lc_invalid(lc, ENOMEM, "deleting %s: out of memory", ifname);
+	rtnl_link_set_ifindex(link, idx);
+	err = rtnl_link_delete(lc->sk, link);
+	if (err < 0)
+		err = lc_fail(lc, err, "deleting %s", ifname);
+	rtnl_link_put(link);
+	return err;
+}
+
 int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 {
 	int idx, master, err;

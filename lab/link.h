@@ -27,6 +27,8 @@ void link_close(struct link_ctx *lc);
 int link_veth(struct link_ctx *lc, const char *name, struct netns *peer_ns, const char *peer_name);
 /* Create a bridge. Returns 0 or -errno. */
 int link_bridge(struct link_ctx *lc, const char *name);
+/* Delete ifname (a veth takes its peer along). Returns 0, -ENODEV, or -errno. */
+int link_delete(struct link_ctx *lc, const char *ifname);
 /* Enslave ifname to bridge. Returns 0, -ENODEV if either is missing, or -errno. */
 int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge);
 /* Set ifname up. Returns 0, -ENODEV, or -errno. */
