@@ -7,8 +7,14 @@
  *                                   until 2 s after the last one for answers,
  *                                   print "sent N received R" (each number
  *                                   counted once)
+ *   udp-count rtt ADDR PORT N       send N numbered datagrams one at a time,
+ *                                   each 100 ms after the previous answer
+ *                                   (or 2 s without one), and print
+ *                                   "rtt SEQ MICROSECONDS" per answer, then
+ *                                   "sent N received R min US max US"
  *
- * tests/lab/punchlab-loss.sh compares R with the loss table's counters.
+ * tests/lab/punchlab-loss.sh compares R with the loss table's counters;
+ * tests/lab/punchlab-delay.sh measures a delay line with rtt.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,9 +39,17 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: udp-count echo ADDR PORT | udp-count send ADDR PORT N\n");
+	fprintf(stderr, "usage: udp-count echo ADDR PORT | udp-count send|rtt ADDR PORT N\n");
 	return 2;
 }
 
@@ -102,6 +116,47 @@ static int do_send(int s, const struct sockaddr_in *sa, long n)
 	return 0;
 }
 
+/* One datagram in flight at a time, so every answer is that datagram's (a
+ * late answer to an earlier one is told apart by its number). */
+static int do_rtt(int s, const struct sockaddr_in *sa, long n)
+{
+	long received = 0;
+	long long min = -1, max = -1;
+
+	if (connect(s, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+		perror("connect");
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		uint32_t seq = htonl((uint32_t)i), got;
+		long long t0 = now_us(), end = t0 + DRAIN_MS * 1000LL, t;
+
+		if (send(s, &seq, sizeof(seq), 0) != sizeof(seq)) {
+			perror("send");
+			return 1;
+		}
+		while ((t = now_us()) < end) {
+			struct pollfd pfd = { .fd = s, .events = POLLIN };
+
+			if (poll(&pfd, 1, (int)((end - t + 999) / 1000)) <= 0 || !(pfd.revents & POLLIN))
+				continue;
+			if (recv(s, &got, sizeof(got), 0) != sizeof(got) || got != seq)
+				continue;
+			t = now_us() - t0;
+			printf("rtt %ld %lld\n", i, t);
+			received++;
+			if (min < 0 || t < min)
+				min = t;
+			if (t > max)
+				max = t;
+			break;
+		}
+		usleep(100000);
+	}
+	printf("sent %ld received %ld min %lld max %lld\n", n, received, min, max);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -115,7 +170,7 @@ int main(int argc, char **argv)
 	if (*end || port < 1 || port > 65535)
 		return usage();
 	sa.sin_port = htons((uint16_t)port);
-	if (strcmp(argv[1], "send") == 0) {
+	if (strcmp(argv[1], "send") == 0 || strcmp(argv[1], "rtt") == 0) {
 		if (argc != 5)
 			return usage();
 		n = strtol(argv[4], &end, 10);
@@ -129,5 +184,7 @@ int main(int argc, char **argv)
 		perror("socket");
 		return 1;
 	}
+	if (n && strcmp(argv[1], "rtt") == 0)
+		return do_rtt(s, &sa, n);
 	return n ? do_send(s, &sa, n) : do_echo(s, &sa);
 }
