@@ -361,7 +361,8 @@ static int uplink_delay(struct lab *l, const struct plan *p, const struct plan_l
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", err);
-		lab_err(err, errsize, "%s: no netem in this kernel, and no %s", n->name, msg);
+		lab_err(err, errsize, "%s: delay on %s: no netem in this kernel, and no delay line: %s", n->name,
+			n->uplink, msg);
 	}
 	return rc;
 }

@@ -80,13 +80,13 @@ static int tap_create(struct netns *ns, const char *ifname, char *err, size_t er
 	if (rc == 0)
 		return t.fd;
 	if (rc == -ENOENT && t.fd < 0 && strcmp(t.step, "TUNSETIFF") != 0)
-		snprintf(err, errsize, "delay line %s: %s: %s (the kernel needs CONFIG_TUN, module tun)", ifname,
+		snprintf(err, errsize, "TAP %s: %s: %s (the kernel needs CONFIG_TUN, module tun)", ifname,
 			 TUN_PATH, strerror(-rc));
 	else if ((rc == -EACCES || rc == -EPERM) && strcmp(t.step, "TUNSETIFF") != 0)
-		snprintf(err, errsize, "delay line %s: %s: %s (only root may open it here: delay and jitter "
+		snprintf(err, errsize, "TAP %s: %s: %s (only root may open it here: delay and jitter "
 			 "without netem need root, not rootless mode)", ifname, TUN_PATH, strerror(-rc));
 	else
-		snprintf(err, errsize, "delay line %s: %s: %s", ifname, t.step, strerror(-rc));
+		snprintf(err, errsize, "TAP %s: %s: %s", ifname, t.step, strerror(-rc));
 	return rc;
 }
 

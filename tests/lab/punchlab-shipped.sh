@@ -18,9 +18,10 @@ files="topologies/*.topo matrices/*.matrix"
 # shellcheck disable=SC2086
 n=$("$O/punchlab" check $files | grep -c ': ok (expect')
 [ "$n" -gt 60 ] || fail "only $n scenarios in the shipped files"
-# Every shipped topology is there (19 of them, the two mapping-timeout and three IPv6 ones included).
-[ "$(ls topologies/*.topo | wc -l)" -ge 19 ] || fail "fewer than 19 shipped topologies"
-for f in ipv6-firewall-pair ipv6-udp-blocked ipv6-server-only; do
+# Every shipped topology is there (20 of them, the two mapping-timeout, three IPv6
+# and the lossy high-latency one included).
+[ "$(ls topologies/*.topo | wc -l)" -ge 20 ] || fail "fewer than 20 shipped topologies"
+for f in ipv6-firewall-pair ipv6-udp-blocked ipv6-server-only lossy-high-latency; do
 	[ -f "topologies/$f.topo" ] || fail "topologies/$f.topo is missing"
 done
 mkdir "$tmp/pictures"

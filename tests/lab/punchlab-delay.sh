@@ -1,0 +1,149 @@
+#!/bin/sh
+# `delay` and `jitter` on an uplink really delay, outbound only, also without
+# netem (a TAP delay line): topologies/lossy-high-latency.topo (150 ms +/- 20
+# ms and 2% loss on home-a's uplink) is run under another name with --keep
+# and must end direct; then 40 UDP round trips from the delayed router to the
+# server each take at least delay - jitter (the line never releases a frame
+# earlier: a bound that cannot flake), spread over more than 10 ms (40
+# uniform samples over 40 ms all within 10 ms: about 1e-22), with a median
+# under two delays (only one direction is delayed); the undelayed router
+# answers faster. `punchlab down` kills the kept forwarder by its PID. A
+# kill -9 of punchlab takes the forwarder along; rootless, a delay line is
+# either built or refused with a clear error.
+set -u
+O=${O:-build}
+name=punchlab-delay-t
+tmp=$(mktemp -d /tmp/punchlab-delay.XXXXXX) || exit 1
+echo_pid=
+run_pid=
+cleanup() {
+	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
+	[ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
+	"$O/punchlab" down "$name" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+[ -e "/run/netns/punchlab-$name.inet" ] && fail "a lab named $name is already kept here"
+
+delay=150000 jitter=20000 # µs, as in the topology
+grep -q '^delay  = 150ms$' topologies/lossy-high-latency.topo &&
+	grep -q '^jitter = 20ms$' topologies/lossy-high-latency.topo || fail "the topology's delay is not 150ms +/- 20ms"
+cp topologies/lossy-high-latency.topo "$tmp/$name.topo"
+
+"$O/punchlab" run --keep --json "$tmp/run.json" "$tmp/$name.topo" >"$tmp/out" 2>&1
+jq -e '.scenarios[0].actual == "direct" and .scenarios[0].pass == true' "$tmp/run.json" >/dev/null ||
+	{ cat "$tmp/out"; fail "the verdict is not direct"; }
+
+# Without netem the uplink is a TAP device, with a forwarder that outlived punchlab.
+pidfile=/run/punchlab/$name.nat-home-a.dline
+fwd=
+if ip netns exec "punchlab-$name.nat-home-a" ip -d link show wan0 | grep -q 'tun type tap'; then
+	[ -f "$pidfile" ] || fail "no $pidfile"
+	fwd=$(cat "$pidfile")
+	[ "$(cat "/proc/$fwd/comm" 2>/dev/null)" = punchlab-dline ] || fail "forwarder $fwd is not running"
+	what="delay line (forwarder $fwd)"
+else
+	ip netns exec "punchlab-$name.nat-home-a" tc qdisc show dev wan0 | grep -q netem ||
+		fail "wan0 is neither a delay line nor under netem"
+	what=netem
+fi
+
+mkfifo "$tmp/ready"
+ip netns exec "punchlab-$name.server" "$O/tools/udp-count" echo 203.0.113.10 9999 >"$tmp/ready" 2>"$tmp/echo.err" &
+echo_pid=$!
+read -r line <"$tmp/ready"
+[ "$line" = ready ] || fail "echo server: $(cat "$tmp/echo.err")"
+ip netns exec "punchlab-$name.nat-home-a" "$O/tools/udp-count" rtt 203.0.113.10 9999 40 >"$tmp/rtt-a" ||
+	fail "udp-count rtt: $(cat "$tmp/rtt-a")"
+ip netns exec "punchlab-$name.nat-home-b" "$O/tools/udp-count" rtt 203.0.113.10 9999 10 >"$tmp/rtt-b" ||
+	fail "udp-count rtt: $(cat "$tmp/rtt-b")"
+kill "$echo_pid" && wait "$echo_pid" 2>/dev/null
+echo_pid=
+
+# 2% loss each way: 30 of 40 answers at least (missing more: about 1e-8).
+awk -v d="$delay" -v j="$jitter" '
+	$1 == "rtt" { v[n++] = $3 }
+	END {
+		if (n < 30) { print "only " n " of 40 answers"; exit 1 }
+		min = max = v[0]
+		for (i = 0; i < n; i++) {
+			if (v[i] < d - j - 1000) { print "an RTT of " v[i] " us, below delay - jitter"; exit 1 }
+			if (v[i] > d + j + 1000000) { print "an RTT of " v[i] " us, over a second too long"; exit 1 }
+			if (v[i] < min) min = v[i]
+			if (v[i] > max) max = v[i]
+		}
+		# the median, by counting
+		for (i = 0; i < n; i++) { below = 0; for (k = 0; k < n; k++) below += v[k] < v[i]; if (below == int(n / 2)) med = v[i] }
+		if (max - min <= 10000) { print "no jitter: RTTs " min " to " max " us"; exit 1 }
+		if (med >= 2 * (d - j)) { print "median RTT " med " us: delayed both ways?"; exit 1 }
+		printf "%d answers, RTT min %.1f ms, median %.1f ms, max %.1f ms\n", n, min / 1000, med / 1000, max / 1000
+	}' "$tmp/rtt-a" >"$tmp/stats-a" || fail "home-a: $(cat "$tmp/stats-a")"
+min_b=$(awk '$1 == "sent" { print $6 }' "$tmp/rtt-b")
+[ "$min_b" -ge 0 ] && [ "$min_b" -lt $((delay - jitter)) ] || fail "home-b's uplink is slow too: min RTT $min_b us"
+echo "home-a (delayed, $what): $(cat "$tmp/stats-a"); home-b: min RTT $min_b us"
+
+"$O/punchlab" down "$name" >/dev/null || fail "down"
+ip netns list | grep -q "^punchlab-$name\." && fail "namespaces left after down"
+[ -e "$pidfile" ] && fail "$pidfile left after down"
+if [ -n "$fwd" ]; then
+	i=0
+	while [ "$(cat "/proc/$fwd/comm" 2>/dev/null)" = punchlab-dline ]; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || fail "forwarder $fwd still runs after down"
+		sleep 0.1
+	done
+fi
+
+# kill -9 of punchlab mid-run: its forwarder dies with it (PR_SET_PDEATHSIG).
+if [ -n "$fwd" ]; then
+	"$O/punchlab" run "$tmp/$name.topo" >"$tmp/out9" 2>&1 &
+	run_pid=$!
+	i=0 kid=
+	while [ -z "$kid" ]; do
+		for p in $(pgrep -x punchlab-dline); do
+			# ours: a descendant of run_pid (directly, or through a worker)
+			pp=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
+			ppp=$(awk '{ print $4 }' "/proc/$pp/stat" 2>/dev/null)
+			if [ "$pp" = "$run_pid" ] || [ "$ppp" = "$run_pid" ]; then kid=$p; fi
+		done
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "no forwarder appeared during the run"
+		[ -n "$kid" ] || sleep 0.05
+	done
+	kill -9 "$run_pid"
+	wait "$run_pid" 2>/dev/null
+	run_pid=
+	i=0
+	while [ "$(cat "/proc/$kid/comm" 2>/dev/null)" = punchlab-dline ]; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || fail "forwarder $kid outlived a kill -9 of punchlab"
+		sleep 0.1
+	done
+	killed="kill -9 took forwarder $kid along"
+else
+	killed="(netem: no forwarder to kill)"
+fi
+
+# Rootless: a delay line needs /dev/net/tun; either it works or the error says why.
+rootless=skipped
+if command -v setpriv >/dev/null; then
+	mkdir "$tmp/rl"
+	cp "$O/punchlab" "$O/punch-server" "$O/punch-client" "$O/punch-probe" "$tmp/$name.topo" "$tmp/rl/"
+	chmod 755 "$tmp"
+	chmod 1777 "$tmp/rl"
+	chmod a+r "$tmp/rl"/*
+	(cd "$tmp/rl" && setpriv --reuid=65534 --regid=65534 --clear-groups ./punchlab run --json run.json \
+		"$name.topo") >"$tmp/rl.out" 2>&1
+	if grep -q "rootless mode is not possible here" "$tmp/rl.out"; then
+		rootless="rootless mode impossible here"
+	elif jq -e '.scenarios[0].actual == "direct"' "$tmp/rl/run.json" >/dev/null 2>&1; then
+		rootless="rootless: direct"
+	else
+		jq -r '.scenarios[0].error' "$tmp/rl/run.json" 2>/dev/null | grep -q '/dev/net/tun: .*rootless' ||
+			{ cat "$tmp/rl.out"; fail "rootless: neither a run nor a clear error"; }
+		rootless="rootless refused: $(jq -r '.scenarios[0].error' "$tmp/rl/run.json")"
+	fi
+fi
+echo "ok: direct with $what; RTTs as configured; down killed the forwarder; $killed; $rootless"
