@@ -624,5 +624,6 @@ int lab_unkeep(const char *name)
 			break;
 	}
 	closedir(d);
+	rmdir(KEEP_PID_DIR);    /* when no other kept lab has a delay line */
 	return rc < 0 ? rc : n;
 }

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -377,16 +378,18 @@ int tapline_kill_kept(const char *pidfile)
 {
 	char path[64], comm[64] = "";
 	FILE *f = fopen(pidfile, "re");
-	int pid = 0, rc = 0;
+	int pid = 0, rc = 0, pidfd;
 
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -errno;
 	if (fscanf(f, "%d", &pid) != 1 || pid <= 1)
 		pid = 0;
 	fclose(f);
-	if (pid > 0) {
-		/* The PID may have been recycled since (a reboot clears /run): only a
-		 * forwarder is killed. */
+	/* A pidfd first, then the name: the PID may have been recycled since,
+	 * and only a forwarder is killed; the pidfd then still means the process
+	 * whose name we read, and tells us when it is gone. */
+	pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	if (pidfd >= 0) {
 		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 		f = fopen(path, "re");
 		if (f) {
@@ -394,8 +397,15 @@ int tapline_kill_kept(const char *pidfile)
 				comm[strcspn(comm, "\n")] = '\0';
 			fclose(f);
 		}
-		if (strcmp(comm, TAPLINE_COMM) == 0 && kill(pid, SIGKILL) == 0)
+		if (strcmp(comm, TAPLINE_COMM) == 0 && pidfd_send_signal(pidfd, SIGKILL, NULL, 0) == 0) {
+			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+			/* Gone, with its TAP devices, before `punchlab down` returns. */
+			while (poll(&pfd, 1, 2000) < 0 && errno == EINTR)
+				;
 			rc = 1;
+		}
+		close(pidfd);
 	}
 	if (unlink(pidfile) < 0 && errno != ENOENT)
 		return -errno;

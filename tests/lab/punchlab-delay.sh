@@ -24,6 +24,12 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# alive PID: a forwarder that still runs (a zombie holds no device: its reaping
+# is up to whichever process inherited it).
+alive() {
+	[ "$(cat "/proc/$1/comm" 2>/dev/null)" = punchlab-dline ] &&
+		[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 [ -e "/run/netns/punchlab-$name.inet" ] && fail "a lab named $name is already kept here"
 
@@ -42,7 +48,7 @@ fwd=
 if ip netns exec "punchlab-$name.nat-home-a" ip -d link show wan0 | grep -q 'tun type tap'; then
 	[ -f "$pidfile" ] || fail "no $pidfile"
 	fwd=$(cat "$pidfile")
-	[ "$(cat "/proc/$fwd/comm" 2>/dev/null)" = punchlab-dline ] || fail "forwarder $fwd is not running"
+	alive "$fwd" || fail "forwarder $fwd is not running"
 	what="delay line (forwarder $fwd)"
 else
 	ip netns exec "punchlab-$name.nat-home-a" tc qdisc show dev wan0 | grep -q netem ||
@@ -89,7 +95,7 @@ ip netns list | grep -q "^punchlab-$name\." && fail "namespaces left after down"
 [ -e "$pidfile" ] && fail "$pidfile left after down"
 if [ -n "$fwd" ]; then
 	i=0
-	while [ "$(cat "/proc/$fwd/comm" 2>/dev/null)" = punchlab-dline ]; do
+	while alive "$fwd"; do
 		i=$((i + 1))
 		[ $i -lt 50 ] || fail "forwarder $fwd still runs after down"
 		sleep 0.1
@@ -116,7 +122,7 @@ if [ -n "$fwd" ]; then
 	wait "$run_pid" 2>/dev/null
 	run_pid=
 	i=0
-	while [ "$(cat "/proc/$kid/comm" 2>/dev/null)" = punchlab-dline ]; do
+	while alive "$kid"; do
 		i=$((i + 1))
 		[ $i -lt 50 ] || fail "forwarder $kid outlived a kill -9 of punchlab"
 		sleep 0.1
