@@ -365,6 +365,21 @@ static int worker_read(struct worker *w)
 	return 0;
 }
 
+/* Wait until a running worker of ws[0..n) has output or has ended. Returns
+ * poll()'s result: 0 with none running, -1 with errno (EINTR: call again). */
+static int workers_wait(const struct worker *ws, int n, struct pollfd *pfd)
+{
+	int np = 0;
+
+	for (int i = 0; i < n; i++)
+		if (ws[i].pid > 0) {
+			pfd[np].fd = ws[i].fd;
+			pfd[np].events = POLLIN;
+			np++;
+		}
+	return np ? poll(pfd, (nfds_t)np, -1) : 0;
+}
+
 /* Close and reap a worker whose output ended; returns its wait status. */
 static int worker_reap(struct worker *w)
 {
@@ -526,8 +541,6 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 		return EXIT_SETUP;
 	}
 	while (done < n_jobs) {
-		int np = 0;
-
 		for (int i = 0; i < o->jobs && next < n_jobs; i++)
 			if (ws[i].pid == 0) {
 				struct run_arg arg = { &jobs[next], o };
@@ -544,13 +557,7 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 				}
 				next++;
 			}
-		for (int i = 0; i < o->jobs; i++)
-			if (ws[i].pid > 0) {
-				pfd[np].fd = ws[i].fd;
-				pfd[np].events = POLLIN;
-				np++;
-			}
-		if (poll(pfd, (nfds_t)np, -1) < 0) {
+		if (workers_wait(ws, o->jobs, pfd) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll");
@@ -841,8 +848,6 @@ static int cmd_classify(int nfiles, char **files, const struct opts *o)
 		matrix_free(m);
 	}
 	while (shown < n) {
-		int np = 0;
-
 		for (int i = 0; i < o->jobs && next < n; i++)
 			if (ws[i].pid == 0) {
 				struct classify_arg arg = { &jobs[next], o };
@@ -857,13 +862,7 @@ static int cmd_classify(int nfiles, char **files, const struct opts *o)
 				}
 				next++;
 			}
-		for (int i = 0; i < o->jobs; i++)
-			if (ws[i].pid > 0) {
-				pfd[np].fd = ws[i].fd;
-				pfd[np].events = POLLIN;
-				np++;
-			}
-		if (np && poll(pfd, (nfds_t)np, -1) < 0 && errno != EINTR) {
+		if (workers_wait(ws, o->jobs, pfd) < 0 && errno != EINTR) {
 			log_err("poll");
 			status = EXIT_SETUP;
 			goto out;
