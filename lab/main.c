@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "common/num.h"
 #include "lab.h"
@@ -309,22 +310,6 @@ static int worker_start(struct worker *w, int index, int (*body)(int fd, const v
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 struct run_arg {
 	const struct job *job;
 	const struct opts *o;
@@ -341,7 +326,7 @@ static int run_body(int fd, const void *arg)
 
 	job_run(a->job, &so, &res);
 	json = result_to_json(&res);
-	return json && write_all(fd, json, strlen(json)) == 0 ? 0 : 1;
+	return json && fd_write_all(fd, json, strlen(json)) == 0 ? 0 : 1;
 }
 
 /* Read what is there; returns 1 at EOF, 0 for more to come, -errno. */

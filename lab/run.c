@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 
 /* After SIGKILL a process goes away at once unless it is stuck in the kernel
@@ -368,9 +369,10 @@ cleanup:
 
 int run_release(struct run_group *g)
 {
-	size_t n = 0, off = 0;
+	size_t n = 0;
 	char *go;
 	mtime_ms now;
+	int rc;
 
 	if (g->barrier_w < 0)
 		return 0;
@@ -383,20 +385,10 @@ int run_release(struct run_group *g)
 	memset(go, 'g', n ? n : 1);
 	/* One write makes every byte visible at once (n is far below PIPE_BUF
 	 * in practice); each waiting child takes one. */
-	while (off < n) {
-		ssize_t w = write(g->barrier_w, go + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-
-			free(go);
-			return -e;
-		}
-		off += (size_t)w;
-	}
+	rc = fd_write_all(g->barrier_w, go, n);
 	free(go);
+	if (rc < 0)
+		return rc;
 	now = mtime_now();
 	for (size_t i = 0; i < g->n; i++) {
 		struct run_proc *p = g->procs[i];

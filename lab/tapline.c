@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 
 #define TUN_PATH "/dev/net/tun"
@@ -99,22 +100,6 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void put_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 /* The forwarder: fds 3 (the node's TAP), 4 (the peer's) and 5 (control). */
 static void fwd_loop(struct dline *d)
 {
@@ -173,13 +158,13 @@ static void fwd_loop(struct dline *d)
 				ctl_open = false;
 			} else if (n == 1 && c == 's') {
 				dline_get_stats(d, &st.out);
-				put_all(CTL, &st, sizeof(st));
+				(void)fd_write_all(CTL, &st, sizeof(st));
 			} else if (n == 1 && c == 'k') {
 				/* --keep: live on after our parent, and away from its terminal. */
 				prctl(PR_SET_PDEATHSIG, 0);
 				setsid();
 				detached = true;
-				put_all(CTL, "k", 1);
+				(void)fd_write_all(CTL, "k", 1);
 			}
 		}
 	}
