@@ -475,7 +475,17 @@ cleanup:
 #define KEEP_PID_DIR "/run/punchlab"
 #define KEEP_PID_SUFFIX ".dline"
 
-/* A lab's name as a file name: a matrix cell's "classic/open-x-open" becomes "classic_open-x-open". */
+/* What a kept lab leaves, one file per node: DIR/PREFIX NAME.NODE SUFFIX,
+ * the name as a file name (a matrix cell's "classic/open-x-open" becomes
+ * "classic_open-x-open"). Node names have no dot, so "a." files are a's
+ * nodes and not those of "a.b". */
+struct kept_kind {
+	const char *dir, *prefix, *suffix;
+};
+
+static const struct kept_kind KEPT_NS = { KEEP_DIR, KEEP_PREFIX, "" };
+static const struct kept_kind KEPT_PID = { KEEP_PID_DIR, "", KEEP_PID_SUFFIX };
+
 static void keep_name(const char *name, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", name);
@@ -484,12 +494,48 @@ static void keep_name(const char *name, char *buf, size_t size)
 			*c = '_';
 }
 
-void lab_kept_path(const char *name, const char *node, char *buf, size_t size)
+static void kept_path(const struct kept_kind *k, const char *name, const char *node, char *buf, size_t size)
 {
 	char n[256];
 
 	keep_name(name, n, sizeof(n));
-	snprintf(buf, size, KEEP_DIR "/" KEEP_PREFIX "%s.%s", n, node);
+	snprintf(buf, size, "%s/%s%s.%s%s", k->dir, k->prefix, n, node, k->suffix);
+}
+
+void lab_kept_path(const char *name, const char *node, char *buf, size_t size)
+{
+	kept_path(&KEPT_NS, name, node, buf, size);
+}
+
+/* fn(path) for each file that lab `name` left of kind k. Returns how many,
+ * 0 when the directory is not there, or the first -errno (of fn too). */
+static int kept_each(const struct kept_kind *k, const char *name, int (*fn)(const char *path))
+{
+	char prefix[600], path[512];
+	size_t pl, sl = strlen(k->suffix);
+	DIR *d = opendir(k->dir);
+	struct dirent *e;
+	int n = 0, rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	keep_name(name, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), "%s%s.", k->prefix, path);
+	pl = strlen(prefix);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (len <= pl + sl || strncmp(e->d_name, prefix, pl) != 0 ||
+		    strcmp(e->d_name + len - sl, k->suffix) != 0 || memchr(e->d_name + pl, '.', len - pl - sl))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", k->dir, e->d_name);
+		rc = fn(path);
+		if (rc < 0)
+			break;
+		n++;
+	}
+	closedir(d);
+	return rc < 0 ? rc : n;
 }
 
 /* Make /run/netns a shared mount point, as iproute2 does, so that pins made
@@ -505,14 +551,6 @@ static int keep_dir_ready(void)
 	if (mount(KEEP_DIR, KEEP_DIR, "none", MS_BIND | MS_REC, NULL) < 0)
 		return -errno;
 	return mount("", KEEP_DIR, "none", MS_SHARED | MS_REC, NULL) < 0 ? -errno : 0;
-}
-
-static void kept_pid_path(const char *name, const char *node, char *buf, size_t size)
-{
-	char n[256];
-
-	keep_name(name, n, sizeof(n));
-	snprintf(buf, size, KEEP_PID_DIR "/%s.%s" KEEP_PID_SUFFIX, n, node);
 }
 
 static int unpin(const char *path)
@@ -561,7 +599,7 @@ int lab_keep(struct lab *l, const struct plan *p, const char *name, char *err, s
 			lab_err(err, errsize, "%s: %s", KEEP_PID_DIR, strerror(errno));
 			goto undo;
 		}
-		kept_pid_path(name, p->nodes[k].name, path, sizeof(path));
+		kept_path(&KEPT_PID, name, p->nodes[k].name, path, sizeof(path));
 		rc = tapline_detach(l->dl[k], path, err, errsize);
 		if (rc < 0)
 			goto undo;
@@ -570,7 +608,7 @@ int lab_keep(struct lab *l, const struct plan *p, const char *name, char *err, s
 	return 0;
 undo:
 	for (int k = 0; k < p->n_nodes; k++) {
-		kept_pid_path(name, p->nodes[k].name, path, sizeof(path));
+		kept_path(&KEPT_PID, name, p->nodes[k].name, path, sizeof(path));
 		if (l->dl[k])
 			unlink(path);
 	}
@@ -583,47 +621,12 @@ undo:
 
 int lab_unkeep(const char *name)
 {
-	char prefix[600], path[512];
-	DIR *d = opendir(KEEP_DIR);
-	struct dirent *e;
-	int n = 0, rc = 0;
+	int n = kept_each(&KEPT_NS, name, unpin), rc;
 
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	/* Node names have no dot: "punchlab-a." matches a's nodes, not those of "a.b". */
-	keep_name(name, path, sizeof(path));
-	snprintf(prefix, sizeof(prefix), KEEP_PREFIX "%s.", path);
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || strchr(e->d_name + strlen(prefix), '.'))
-			continue;
-		snprintf(path, sizeof(path), KEEP_DIR "/%s", e->d_name);
-		rc = unpin(path);
-		if (rc < 0)
-			break;
-		n++;
-	}
-	closedir(d);
-	if (rc < 0)
-		return rc;
+	if (n < 0)
+		return n;
 	/* The kept delay lines' forwarders, by the PIDs they left. */
-	d = opendir(KEEP_PID_DIR);
-	if (!d)
-		return errno == ENOENT ? n : -errno;
-	keep_name(name, path, sizeof(path));
-	snprintf(prefix, sizeof(prefix), "%s.", path);
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name), sl = strlen(KEEP_PID_SUFFIX);
-
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || len <= strlen(prefix) + sl ||
-		    strcmp(e->d_name + len - sl, KEEP_PID_SUFFIX) != 0 ||
-		    memchr(e->d_name + strlen(prefix), '.', len - strlen(prefix) - sl))
-			continue;
-		snprintf(path, sizeof(path), KEEP_PID_DIR "/%s", e->d_name);
-		rc = tapline_kill_kept(path);
-		if (rc < 0)
-			break;
-	}
-	closedir(d);
+	rc = kept_each(&KEPT_PID, name, tapline_kill_kept);
 	rmdir(KEEP_PID_DIR);    /* when no other kept lab has a delay line */
 	return rc < 0 ? rc : n;
 }
