@@ -27,6 +27,7 @@ struct lab {
 	char **rulesets;
 	char **loss;    /* the loss table loaded on a node's uplink (impair.h), or NULL */
 	struct tapline **dl; /* a node's uplink as a delay line (no netem), or NULL */
+	bool *netem;    /* netem is on a node's uplink (uplink_impair()) */
 	bool kept;      /* lab_keep() succeeded: the delay lines outlive us */
 };
 
@@ -149,6 +150,7 @@ void lab_down(struct lab *l)
 	free(l->rulesets);
 	free(l->loss);
 	free(l->dl);
+	free(l->netem);
 	free(l);
 }
 
@@ -275,37 +277,23 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
 	return 0;
 }
 
-/* The impairment of node n's uplink. netem where the kernel has it: it
- * delays, jitters and drops outbound packets, and an nftables ingress chain
+/* The loss on node n's uplink that netem does not do: where netem is on it
+ * (uplink_impair()) it drops outbound packets and an nftables ingress chain
  * drops the same share of inbound ones, so that `loss` means the same on
  * every kernel: each direction of the link loses that share. Without netem,
- * loss is done by nftables both ways (impair.h), and delay and jitter by the
- * delay line the uplink already is (lab_up(), tapline.h). */
-static int node_impair(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
+ * nftables does both ways (impair.h). */
+static int uplink_loss(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
 {
 	const struct impairment *imp = &n->impair;
 	unsigned dirs = IMPAIR_IN;
 	char *text = NULL, *nfterr = NULL;
 	int rc;
 
-	if (l->dl[i]) {
-		log_debug("%s: no netem: %u ppm loss on %s with nftables, both ways, behind a delay line",
-			  n->name, imp->loss_ppm, n->uplink);
+	if (!l->netem[i]) {
+		log_debug("%s: no netem: %u ppm loss on %s with nftables, both ways%s", n->name, imp->loss_ppm,
+			  n->uplink, l->dl[i] ? ", behind a delay line" : "");
 		dirs = IMPAIR_IN | IMPAIR_OUT;
-		rc = 0;
-	} else {
-		rc = link_netem(l->lc[i], n->uplink, imp);
 	}
-	if (rc == -EOPNOTSUPP && imp->delay_ms == 0 && imp->jitter_ms == 0) {
-		log_debug("%s: no netem: %u ppm loss on %s with nftables, both ways", n->name, imp->loss_ppm,
-			  n->uplink);
-		dirs = IMPAIR_IN | IMPAIR_OUT;
-	} else if (rc < 0) {
-		lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[i]));
-		return rc;
-	}
-	if (imp->loss_ppm == 0)
-		return 0;
 	rc = impair_loss_ruleset(n->uplink, imp->loss_ppm, dirs, &text);
 	if (rc < 0) {
 		lab_err(err, errsize, "%s: loss on %s: %s", n->name, n->uplink, strerror(-rc));
@@ -326,13 +314,15 @@ static int node_impair(struct lab *l, const struct plan_node *n, int i, char *er
 	return rc;
 }
 
-/* Link lk, a veth just made, when it is the uplink of a node with delay or
- * jitter: try netem on the node's end (node_impair() sets it again, with the
- * loss); where the kernel has none, make the link a delay line instead, under
- * the same names, so that the rest of lab_up() does not see a difference.
- * Asking the kernel is the only sure test for netem, and it needs a device. */
-static int uplink_delay(struct lab *l, const struct plan *p, const struct plan_link *lk, char *err,
-			size_t errsize)
+/* Link lk, a veth just made, when it is the uplink of an impaired node: netem
+ * on the node's end where the kernel has it (delay, jitter and the outbound
+ * loss; uplink_loss() adds the inbound loss). Where it has none, loss is left
+ * to nftables both ways (uplink_loss()), and delay or jitter make the link a
+ * delay line instead, under the same names, so that the rest of lab_up()
+ * does not see a difference. Asking the kernel is the only sure test for
+ * netem, and it needs a device. */
+static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_link *lk, char *err,
+			 size_t errsize)
 {
 	int node = strcmp(p->nodes[lk->b].uplink, lk->b_if) == 0 ? lk->b :
 		   strcmp(p->nodes[lk->a].uplink, lk->a_if) == 0 ? lk->a : -1;
@@ -341,13 +331,16 @@ static int uplink_delay(struct lab *l, const struct plan *p, const struct plan_l
 	const char *other_if = node == lk->b ? lk->a_if : lk->b_if;
 	int rc;
 
-	if (!n || (n->impair.delay_ms == 0 && n->impair.jitter_ms == 0))
+	if (!n || (n->impair.delay_ms == 0 && n->impair.jitter_ms == 0 && n->impair.loss_ppm == 0))
 		return 0;
 	rc = link_netem(l->lc[node], n->uplink, &n->impair);
-	if (rc != -EOPNOTSUPP) {
-		if (rc < 0)
+	l->netem[node] = rc == 0;
+	if (rc != -EOPNOTSUPP || (n->impair.delay_ms == 0 && n->impair.jitter_ms == 0)) {
+		if (rc < 0 && rc != -EOPNOTSUPP) {
 			lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[node]));
-		return rc;
+			return rc;
+		}
+		return 0;
 	}
 	log_debug("%s: no netem: %s becomes a delay line", n->name, n->uplink);
 	rc = link_delete(l->lc[node], n->uplink);
@@ -392,7 +385,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	l->rulesets = calloc((size_t)p->n_nodes, sizeof(*l->rulesets));
 	l->loss = calloc((size_t)p->n_nodes, sizeof(*l->loss));
 	l->dl = calloc((size_t)p->n_nodes, sizeof(*l->dl));
-	if (!l->ns || !l->lc || !l->rulesets || !l->loss || !l->dl) {
+	l->netem = calloc((size_t)p->n_nodes, sizeof(*l->netem));
+	if (!l->ns || !l->lc || !l->rulesets || !l->loss || !l->dl || !l->netem) {
 		lab_err(err, errsize, "out of memory");
 		goto cleanup;
 	}
@@ -424,7 +418,7 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		const struct plan_node *n = &p->nodes[i];
 
 		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if));
-		rc = uplink_delay(l, p, lk, err, errsize);
+		rc = uplink_impair(l, p, lk, err, errsize);
 		if (rc < 0)
 			goto cleanup;
 	}
@@ -448,8 +442,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		}
 		for (int k = 0; k < n->n_routes; k++)
 			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL));
-		if (n->impair.delay_ms || n->impair.jitter_ms || n->impair.loss_ppm) {
-			rc = node_impair(l, n, i, err, errsize);
+		if (n->impair.loss_ppm) {
+			rc = uplink_loss(l, n, i, err, errsize);
 			if (rc < 0)
 				goto cleanup;
 		}
