@@ -9,6 +9,8 @@
 # Uses only 203.0.113.0/24, 198.51.100.0/24 and 10.0.1.0/24 inside those
 # namespaces; the host's namespace is never touched. Env O = build dir.
 set -u
+# shellcheck source=lib/natlab.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/natlab.sh"
 
 O=${O:-build}
 NATGEN=${NATGEN:-$O/tools/natgen}
@@ -58,38 +60,7 @@ trap 'exit 1' INT TERM HUP
 # server running (its PID in $tmp/N.srvpid). Output: what went wrong.
 lab_up() {
 	c=$NS-$1-c r=$NS-$1-r s=$NS-$1-s # lab_up runs in a case's own subshell
-	ip -batch - <<-EOT || return 1
-	netns add $c
-	netns add $r
-	netns add $s
-	link add lan0 netns $r type veth peer name eth0 netns $c
-	link add wan0 netns $r type veth peer name eth0 netns $s
-	EOT
-	ip -n $c -batch - <<-EOT || return 1
-	addr add 10.0.1.2/24 dev eth0
-	addr add 10.0.1.3/24 dev eth0
-	addr add 198.51.100.2/24 dev eth0
-	link set eth0 up
-	link set lo up
-	route add default via 10.0.1.1
-	EOT
-	ip -n $r -batch - <<-EOT || return 1
-	addr add 10.0.1.1/24 dev lan0
-	addr add 198.51.100.1/24 dev lan0
-	addr add $WANIP/24 dev wan0
-	link set lan0 up
-	link set wan0 up
-	link set lo up
-	EOT
-	# a firewall's hosts use routed public addresses (198.51.100.0/24)
-	ip -n $s -batch - <<-EOT || return 1
-	addr add $S1/24 dev eth0
-	addr add $S2/24 dev eth0
-	link set eth0 up
-	link set lo up
-	route add 198.51.100.0/24 via $WANIP
-	EOT
-	ip netns exec $r sysctl -qw net.ipv4.ip_forward=1 || return 1
+	natlab_net $c $r $s $WANIP $S1 $S2 || return 1
 	ip netns exec $r nft -f "$2" || return 1
 	# The server says "ready" on a pipe once its four sockets are bound: the
 	# read returns then, or at EOF if it died first. No polling.

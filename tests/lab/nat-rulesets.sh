@@ -11,6 +11,8 @@
 # Uses only 203.0.113.0/24, 198.51.100.0/24 and 10.0.1.0/24 inside namespaces
 # named nat-<pid>-*; the host's namespace is never touched. Env O = build dir.
 set -u
+# shellcheck source=lib/natlab.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/natlab.sh"
 
 O=${O:-build}
 NATGEN=${NATGEN:-$O/tools/natgen}
@@ -201,38 +203,7 @@ topo_down() {
 # topo_up RULESET: client(s) - router with RULESET - server with two addresses
 topo_up() {
 	topo_down
-	ip -batch - <<-EOT || return 1
-	netns add $NS-cli
-	netns add $NS-rtr
-	netns add $NS-srv
-	link add lan0 netns $NS-rtr type veth peer name eth0 netns $NS-cli
-	link add wan0 netns $NS-rtr type veth peer name eth0 netns $NS-srv
-	EOT
-	ip -n $NS-cli -batch - <<-EOT || return 1
-	addr add 10.0.1.2/24 dev eth0
-	addr add 10.0.1.3/24 dev eth0
-	addr add 198.51.100.2/24 dev eth0
-	link set eth0 up
-	link set lo up
-	route add default via 10.0.1.1
-	EOT
-	ip -n $NS-rtr -batch - <<-EOT || return 1
-	addr add 10.0.1.1/24 dev lan0
-	addr add 198.51.100.1/24 dev lan0
-	addr add $WANIP/24 dev wan0
-	link set lan0 up
-	link set wan0 up
-	link set lo up
-	EOT
-	# the firewall's LAN uses routed public addresses
-	ip -n $NS-srv -batch - <<-EOT || return 1
-	addr add 203.0.113.30/24 dev eth0
-	addr add 203.0.113.31/24 dev eth0
-	link set eth0 up
-	link set lo up
-	route add 198.51.100.0/24 via $WANIP
-	EOT
-	ip netns exec $NS-rtr sysctl -qw net.ipv4.ip_forward=1 || return 1
+	natlab_net $NS-cli $NS-rtr $NS-srv $WANIP 203.0.113.30 203.0.113.31 || return 1
 	if ! ip netns exec $NS-rtr nft -f "$tmp/$1.nft" 2> "$tmp/err"; then
 		echo "$1 does not load in the router: $(head -3 "$tmp/err")"
 		return 1
