@@ -31,21 +31,30 @@ static void plan_err(char *err, size_t errsize, const struct topo *t, int line, 
 	va_end(ap);
 }
 
-static int subnet_parse(const char *s, struct subnet *sn)
+/* "ADDR/PREFIX" into family's address at out and a prefix from min to max. */
+static int cidr_split(const char *s, int family, void *out, long min, long max, long *prefix)
 {
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
-	struct in_addr a;
 	size_t len;
 	char *end;
-	long prefix;
 
 	if (!slash || (len = (size_t)(slash - s)) >= sizeof(ip))
 		return -EINVAL;
 	memcpy(ip, s, len);
 	ip[len] = '\0';
-	prefix = strtol(slash + 1, &end, 10);
-	if (*end || prefix < 8 || prefix > 30 || inet_pton(AF_INET, ip, &a) != 1)
+	*prefix = strtol(slash + 1, &end, 10);
+	if (*end || *prefix < min || *prefix > max || inet_pton(family, ip, out) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+static int subnet_parse(const char *s, struct subnet *sn)
+{
+	struct in_addr a;
+	long prefix;
+
+	if (cidr_split(s, AF_INET, &a, 8, 30, &prefix) < 0)
 		return -EINVAL;
 	sn->prefix = (int)prefix;
 	sn->base = ntohl(a.s_addr) & (0xffffffffu << (32 - prefix));
@@ -109,18 +118,9 @@ static bool is_v6(const char *s)
 /* "ADDR/PREFIX" with the parser's IPv6 prefix range, 16 to 126. */
 static int subnet6_parse(const char *s, struct subnet6 *sn)
 {
-	char ip[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t len;
-	char *end;
 	long prefix;
 
-	if (!slash || (len = (size_t)(slash - s)) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, len);
-	ip[len] = '\0';
-	prefix = strtol(slash + 1, &end, 10);
-	if (*end || prefix < 16 || prefix > 126 || inet_pton(AF_INET6, ip, sn->base) != 1)
+	if (cidr_split(s, AF_INET6, sn->base, 16, 126, &prefix) < 0)
 		return -EINVAL;
 	sn->prefix = (int)prefix;
 	for (int i = sn->prefix; i < 128; i++)
