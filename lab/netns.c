@@ -125,6 +125,20 @@ static void kill_and_reap(pid_t pid, int pidfd)
 		;
 }
 
+/* A handle with nothing open yet. */
+static struct netns *ns_alloc(const char *name)
+{
+	struct netns *ns = calloc(1, sizeof(*ns));
+
+	if (ns) {
+		ns->pid = -1;
+		ns->pidfd = -1;
+		ns->fd = -1;
+		snprintf(ns->name, sizeof(ns->name), "%s", name);
+	}
+	return ns;
+}
+
 int netns_create(const char *name, struct netns **out)
 {
 	struct netns *ns = NULL;
@@ -145,13 +159,9 @@ int netns_create(const char *name, struct netns **out)
 		log_warnx("netns %s: netns_create must be called from the main thread", name);
 		return -EINVAL;
 	}
-	ns = calloc(1, sizeof(*ns));
+	ns = ns_alloc(name);
 	if (ns == NULL)
 		return -ENOMEM;
-	ns->pid = -1;
-	ns->pidfd = -1;
-	ns->fd = -1;
-	snprintf(ns->name, sizeof(ns->name), "%s", name);
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		err = -errno;
@@ -225,12 +235,9 @@ int netns_open_path(const char *path, const char *name, struct netns **out)
 	*out = NULL;
 	if (path == NULL || name == NULL || name[0] == '\0' || strlen(name) >= NETNS_NAME_MAX)
 		return -EINVAL;
-	ns = calloc(1, sizeof(*ns));
+	ns = ns_alloc(name);
 	if (ns == NULL)
 		return -ENOMEM;
-	ns->pid = -1;
-	ns->pidfd = -1;
-	snprintf(ns->name, sizeof(ns->name), "%s", name);
 	ns->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (ns->fd < 0) {
 		err = -errno;
