@@ -37,16 +37,24 @@ $(O)/config.mk: ci/install-deps.sh
 	   echo "PKG_LIBS := $$(pkg-config --libs libnl-route-3.0 libnftables json-c inih)"; \
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@
 
-CPPFLAGS += -D_GNU_SOURCE -Isrc -Ilab $(PKG_CFLAGS)
+# Layers: src/ (the programs and what they share) sees only src/; lab/ builds
+# on src/. Each layer is its own library and its own include path, so a lab/
+# header included from src/ fails to compile.
+CPPFLAGS += -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+LAB_CPPFLAGS := -Ilab
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -MMD -MP
 SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDLIBS   += $(PKG_LIBS) -lm
 
 MAINS    := $(wildcard src/*/main.c) lab/main.c
-LIB_SRCS := $(filter-out $(MAINS),$(sort $(wildcard src/*/*.c lab/*.c)))
-LIB_OBJS := $(LIB_SRCS:%.c=$(O)/obj/%.o)
-SAN_OBJS := $(LIB_SRCS:%.c=$(O)/san/%.o)
+SRC_SRCS := $(filter-out $(MAINS),$(sort $(wildcard src/*/*.c)))
+LAB_SRCS := $(filter-out $(MAINS),$(sort $(wildcard lab/*.c lab/*/*.c)))
+LIB_SRCS := $(SRC_SRCS) $(LAB_SRCS)
+SRC_OBJS := $(SRC_SRCS:%.c=$(O)/obj/%.o)
+LAB_OBJS := $(LAB_SRCS:%.c=$(O)/obj/%.o)
+SRC_SAN_OBJS := $(SRC_SRCS:%.c=$(O)/san/%.o)
+LAB_SAN_OBJS := $(LAB_SRCS:%.c=$(O)/san/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -67,19 +75,36 @@ all: $(PROGS)
 deps:
 	@ci/install-deps.sh build lab
 
-$(O)/obj/%.o: %.c $(O)/config.mk
+# src/ objects see -Isrc only; lab/ and test objects see -Isrc -Ilab.
+$(O)/obj/src/%.o: src/%.c $(O)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(O)/san/%.o: %.c $(O)/config.mk
+$(O)/san/src/%.o: src/%.c $(O)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
-$(O)/libpunch.a: $(LIB_OBJS)
+$(O)/obj/lab/%.o: lab/%.c $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(LAB_CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/san/lab/%.o: lab/%.c $(O)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(LAB_CPPFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+$(O)/libpunch.a: $(SRC_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(O)/libpunch-san.a: $(SAN_OBJS)
+$(O)/liblab.a: $(LAB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/libpunch-san.a: $(SRC_SAN_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/liblab-san.a: $(LAB_SAN_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
@@ -89,33 +114,33 @@ $(O)/punch-client: $(O)/obj/src/client/main.o $(O)/libpunch.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/punch-probe: $(O)/obj/src/probe/main.o $(O)/libpunch.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(O)/punchlab: $(O)/obj/lab/main.o $(O)/libpunch.a
+$(O)/punchlab: $(O)/obj/lab/main.o $(O)/liblab.a $(O)/libpunch.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit tests: one cmocka driver per module, always under ASan and UBSan.
-$(O)/tests/test_%: tests/unit/test_%.c $(O)/libpunch-san.a $(O)/config.mk
+$(O)/tests/test_%: tests/unit/test_%.c $(O)/liblab-san.a $(O)/libpunch-san.a $(O)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(O)/libpunch-san.a $(LDLIBS) $(CMOCKA_LIBS)
+	$(CC) $(CPPFLAGS) $(LAB_CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< $(O)/liblab-san.a $(O)/libpunch-san.a $(LDLIBS) $(CMOCKA_LIBS)
 
 # Every fuzz harness is also built as a plain program that replays its seed
 # corpus under the sanitizers, so `make check` needs no clang.
-$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/libpunch-san.a $(O)/config.mk
+$(O)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay.c $(O)/liblab-san.a $(O)/libpunch-san.a $(O)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/libpunch-san.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(LAB_CPPFLAGS) $(CFLAGS) $(SANFLAGS) -o $@ $< tests/fuzz/replay.c $(O)/liblab-san.a $(O)/libpunch-san.a $(LDLIBS)
 
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(O)/config.mk
 	@ci/install-deps.sh fuzz
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	$(FUZZ_CC) $(CPPFLAGS) $(LAB_CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 # Helper programs for the lab tests (traffic generators, abusers).
-$(O)/tools/%: tests/tools/%.c $(O)/libpunch.a $(O)/config.mk
+$(O)/tools/%: tests/tools/%.c $(O)/liblab.a $(O)/libpunch.a $(O)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/libpunch.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(LAB_CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/liblab.a $(O)/libpunch.a $(LDLIBS)
 
-$(O)/bench/%: tests/bench/%.c $(O)/libpunch.a $(O)/config.mk
+$(O)/bench/%: tests/bench/%.c $(O)/liblab.a $(O)/libpunch.a $(O)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/libpunch.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(LAB_CPPFLAGS) $(CFLAGS) -o $@ $< $(O)/liblab.a $(O)/libpunch.a $(LDLIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -9,19 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "argv.h"
+#include "model/argv.h"
 #include "common/log.h"
 #include "common/mtime.h"
-#include "expect.h"
-#include "iniread.h"
-#include "lab.h"
-#include "nft.h"
-#include "netns.h"
-#include "plan.h"
+#include "model/outcome.h"
+#include "model/iniread.h"
+#include "kernel/build.h"
+#include "kernel/nft.h"
+#include "kernel/netns.h"
+#include "model/plan.h"
 #include "proto/wire.h"
-#include "run.h"
+#include "kernel/run.h"
 #include "selfcheck.h"
-#include "topo.h"
+#include "model/topo.h"
 
 #define READY_MS 5000      /* the server must be listening within this */
 #define GRACE_MS 3000      /* beyond the clients' own time limit, before they count as hung */
@@ -75,7 +75,7 @@ int scenario_expectation(const struct topo *t, const struct plan *p, enum outcom
 	char why[256];
 	int rc;
 
-	rc = expect_derive(t, p, &expect_punch_client, &derived, why, sizeof(why));
+	rc = outcome_derive(t, p, &outcome_punch_client, &derived, why, sizeof(why));
 	snprintf(reason, reasonsize, "%s", t->expect_why ? t->expect_why : rc == 0 ? why : "");
 	if (t->expect == OUTCOME_UNSET) {
 		if (rc < 0) {

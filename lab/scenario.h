@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "model.h"
-#include "report.h"
+#include "model/model.h"
+#include "report/report.h"
 
 struct plan;
 

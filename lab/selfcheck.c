@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "argv.h"
+#include "model/argv.h"
 #include "common/log.h"
 #include "common/mtime.h"
-#include "lab.h"
-#include "nat.h"
-#include "netns.h"
-#include "run.h"
+#include "kernel/build.h"
+#include "model/nat.h"
+#include "kernel/netns.h"
+#include "kernel/run.h"
 
 #define READY_MS 5000
 /* A classification asks its questions one after the other; the slowest waits

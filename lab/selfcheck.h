@@ -25,8 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "model.h"
-#include "plan.h"
+#include "model/model.h"
+#include "model/plan.h"
 
 #define SELFCHECK_PORT 3479  /* probe server ports: next to the rendezvous server's 3478 */
 #define SELFCHECK_PORT2 3480

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "nat.h"
+#include "nat/behavior.h"
 #include "probe/classify.h"
 
 static enum nat_mapping decide_mapping(const struct classify_obs *obs, bool translated, bool *known)

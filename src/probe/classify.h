@@ -24,7 +24,7 @@
 #include <json-c/json.h>
 
 #include "common/addr.h"
-#include "model.h"
+#include "nat/behavior.h"
 
 #define CLASSIFY_SAMPLES 3 /* port samples besides the mapping socket */
 #define CLASSIFY_MAX_DIFFS 6

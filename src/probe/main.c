@@ -28,7 +28,7 @@
 #include "common/num.h"
 #include "common/svc.h"
 #include "common/mtime.h"
-#include "nat.h"
+#include "nat/behavior.h"
 #include "probe/classify.h"
 #include "probe/probemsg.h"
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "matrix.h"
-#include "matrix_report.h"
-#include "topo.h"
+#include "model/matrix.h"
+#include "report/matrix_report.h"
+#include "model/topo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "link.h"
-#include "netns.h"
-#include "nft.h"
+#include "kernel/link.h"
+#include "kernel/netns.h"
+#include "kernel/nft.h"
 
 #define N 3
 

@@ -1,4 +1,4 @@
-/* natgen: print the router ruleset lab/nat.c generates for a behaviour.
+/* natgen: print the router ruleset lab/model/nat.c generates for a behaviour.
  *
  *   natgen --mapping eim --filtering apdf --ports preserve [--hairpin] [--udp-blocked]
  *          [--timeout-ms N] --wan-ip 203.0.113.20 --lan-net 10.0.1.0/24
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "nat.h"
+#include "model/nat.h"
 
 static void usage(void)
 {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "nat.h"
+#include "model/nat.h"
 #include "probe/classify.h"
 #include "probe/probemsg.h"
 

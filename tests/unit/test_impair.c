@@ -1,4 +1,4 @@
-/* Unit tests for lab/impair.c: the loss ruleset against golden files,
+/* Unit tests for lab/model/impair.c: the loss ruleset against golden files,
  * refusals of what cannot be written safely, and the drop threshold for
  * every share the topology format can express at its edges.
  *
@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "golden.h"
-#include "impair.h"
+#include "model/impair.h"
 
 static size_t count(const char *hay, const char *needle)
 {

@@ -32,10 +32,10 @@
 
 #include "common/log.h"
 #include "common/mtime.h"
-#include "link.h"
-#include "netns.h"
-#include "nft.h"
-#include "tapline.h"
+#include "kernel/link.h"
+#include "kernel/netns.h"
+#include "kernel/nft.h"
+#include "kernel/delay_line.h"
 
 enum { NS_A, NS_R, NS_B, NS_W, NS_COUNT };
 static const char *const ns_names[NS_COUNT] = { "kt-a", "kt-r", "kt-b", "kt-w" };
@@ -425,32 +425,32 @@ static void test_netem(void **state)
  * 30 ms +/- 10 ms from A to R and nothing back. The one-way time A to R is
  * at least the smallest delay, and the forwarder's own counters show every
  * frame A sent scheduled within [20, 40] ms and R's answers passed on. */
-static void test_tapline(void **state)
+static void test_delay_line(void **state)
 {
 	struct link_ctx *a = lab.lc[NS_A], *r = lab.lc[NS_R];
-	struct tapline *t = NULL;
-	struct tapline_stats st;
+	struct delay_line *t = NULL;
+	struct delay_line_stats st;
 	char err[512] = "";
 	int64_t ms;
 	mtime_ms deadline;
 	int rc, ta, tr;
 
 	/* A name taken by a veth: TUNSETIFF refuses, nothing is left running. */
-	rc = tapline_start(lab.ns[NS_A], "a-r", lab.ns[NS_R], "r-t", 30, 10, 1, &t, err, sizeof(err));
+	rc = delay_line_start(lab.ns[NS_A], "a-r", lab.ns[NS_R], "r-t", 30, 10, 1, &t, err, sizeof(err));
 	assert_true(rc < 0);
 	assert_null(t);
 	assert_non_null(strstr(err, "a-r"));
 	assert_int_equal(link_index(r, "r-t"), -ENODEV);
-	assert_int_equal(tapline_start(lab.ns[NS_A], "a-t", lab.ns[NS_R], "r-t", 30, 31, 1, &t, err, sizeof(err)),
+	assert_int_equal(delay_line_start(lab.ns[NS_A], "a-t", lab.ns[NS_R], "r-t", 30, 31, 1, &t, err, sizeof(err)),
 			 -EINVAL);
 
-	rc = tapline_start(lab.ns[NS_A], "a-t", lab.ns[NS_R], "r-t", 30, 10, 1, &t, err, sizeof(err));
+	rc = delay_line_start(lab.ns[NS_A], "a-t", lab.ns[NS_R], "r-t", 30, 10, 1, &t, err, sizeof(err));
 	if (rc == -EACCES || rc == -EPERM || rc == -ENOENT) {
-		printf("SKIP test_tapline: %s\n", err);
+		printf("SKIP test_delay_line: %s\n", err);
 		skip();
 	}
 	if (rc != 0)
-		fail_msg("tapline_start: %s", err);
+		fail_msg("delay_line_start: %s", err);
 	CHECK0(link_addr(a, "a-t", "10.99.0.2/24"), a);
 	CHECK0(link_addr(r, "r-t", "10.99.0.1/24"), r);
 	CHECK0(link_up(a, "a-t"), a);
@@ -462,7 +462,7 @@ static void test_tapline(void **state)
 		assert_true(ms >= 19);
 		udp_roundtrip(tr, ta, "10.99.0.2", 4002, "in");
 	}
-	CHECK0(tapline_stats(t, &st), NULL);
+	CHECK0(delay_line_stats(t, &st), NULL);
 	/* At least the ARP request and the 5 datagrams; no IPv6 here (no addresses), but
 	 * the kernel may send a router solicitation or two. */
 	assert_true(st.out.released >= 6);
@@ -475,7 +475,7 @@ static void test_tapline(void **state)
 	close(tr);
 
 	/* Stopped, the forwarder takes the devices with it. */
-	tapline_stop(t);
+	delay_line_stop(t);
 	deadline = mtime_now() + 5000;
 	while ((link_index(a, "a-t") > 0 || link_index(r, "r-t") > 0) && mtime_now() < deadline)
 		poll(NULL, 0, 20);
@@ -585,7 +585,7 @@ int main(void)
 		cmocka_unit_test(test_bad_ruleset),
 		cmocka_unit_test(test_sysctl_per_namespace),
 		cmocka_unit_test(test_netem),
-		cmocka_unit_test(test_tapline),
+		cmocka_unit_test(test_delay_line),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_destroy_leaves_nothing),
 	};

@@ -1,7 +1,7 @@
-/* Unit tests for matrix files (lab/matrix.c) and the matrix picture
- * (lab/matrix_report.c): the shipped matrices build, plan, derive and
+/* Unit tests for matrix files (lab/model/matrix.c) and the matrix picture
+ * (lab/report/matrix_report.c): the shipped matrices build, plan, derive and
  * generate rulesets for every cell (their derived expectations are a golden
- * file, so a change in expect.c shows up here as a diff to look at); every
+ * file, so a change in model/outcome.c shows up here as a diff to look at); every
  * error names the matrix's own line; the pictures are golden files, and the
  * SVG is checked well-formed with xmllint when it is installed.
  *
@@ -23,12 +23,12 @@
 
 #include "golden.h"
 
-#include "expect.h"
-#include "matrix.h"
-#include "matrix_report.h"
-#include "nat.h"
-#include "plan.h"
-#include "topo.h"
+#include "model/outcome.h"
+#include "model/matrix.h"
+#include "report/matrix_report.h"
+#include "model/nat.h"
+#include "model/plan.h"
+#include "model/topo.h"
 
 static void src_path(char *out, size_t size, const char *rel)
 {
@@ -95,7 +95,7 @@ static struct matrix *check_shipped(const char *file, int profiles, char **table
 		assert_int_equal(t->n_peers, 2);
 		if (plan_build(t, &p, err, sizeof(err)) != 0)
 			fail_msg("%s: plan: %s", name, err);
-		if (expect_derive(t, p, &expect_punch_client, &o, why, sizeof(why)) != 0)
+		if (outcome_derive(t, p, &outcome_punch_client, &o, why, sizeof(why)) != 0)
 			fail_msg("%s: cannot derive: %s", name, why);
 		for (int n = 0; n < t->n_nats; n++) {
 			const struct plan_node *nd = &p->nodes[plan_nat_node(p, n)];

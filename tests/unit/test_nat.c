@@ -1,4 +1,4 @@
-/* Unit tests for lab/nat.c: generated rulesets against golden files, refusals,
+/* Unit tests for lab/model/nat.c: generated rulesets against golden files, refusals,
  * hostile names and addresses.
  *
  * Golden files live in tests/unit/golden/nat/<name>.nft. After an intended
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "nat.h"
+#include "model/nat.h"
 
 static const char *golden_dir(void)
 {
@@ -458,7 +458,8 @@ static void test_no_stale_golden(void **state)
 	assert_true(files > 40);
 }
 
-/* Short names and their values, both ways; nothing else is a name. */
+/* Short names and their values, both ways; the long names and the alias
+ * "none" for open filtering parse too, in any case; nothing else is a name. */
 static void test_name_parse(void **state)
 {
 	(void)state;
@@ -468,7 +469,15 @@ static void test_name_parse(void **state)
 		assert_int_equal(nat_filtering_parse(nat_filtering_name((enum nat_filtering)v)), v);
 	for (int v = PORTS_PRESERVE; v <= PORTS_SEQUENTIAL; v++)
 		assert_int_equal(nat_ports_parse(nat_ports_name((enum nat_ports)v)), v);
-	assert_int_equal(nat_mapping_parse("EIM"), -1);
+	assert_int_equal(nat_mapping_parse("EIM"), MAP_EIM);
+	assert_int_equal(nat_mapping_parse("address-and-port-dependent"), MAP_APDM);
+	assert_int_equal(nat_filtering_parse("none"), FILTER_OPEN);
+	assert_int_equal(nat_filtering_parse("Endpoint-Independent"), FILTER_EIF);
+	assert_string_equal(nat_mapping_long(MAP_ADM), "address-dependent");
+	assert_string_equal(nat_filtering_long(FILTER_OPEN), "open");
+	assert_null(nat_mapping_name((enum nat_mapping)7));
+	assert_int_equal(nat_mapping_parse(NULL), -1);
+	assert_int_equal(nat_mapping_parse("endpoint"), -1);
 	assert_int_equal(nat_mapping_parse(""), -1);
 	assert_int_equal(nat_filtering_parse("eim"), -1);
 	assert_int_equal(nat_ports_parse("preserve "), -1);

@@ -1,7 +1,7 @@
 /* The planner's IPv6 side (ipv6 = yes): a dual-stack plan whose IPv6
  * addresses mirror the IPv4 host numbers, routed firewall LANs, given IPv6
  * addresses and LANs, and the errors for IPv6 values in an IPv4 lab. The
- * IPv4 addressing is covered by test_expect.c's plan_* tests. */
+ * IPv4 addressing is covered by test_outcome.c's plan_* tests. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "plan.h"
-#include "topo.h"
+#include "model/plan.h"
+#include "model/topo.h"
 
 static struct topo *parse(const char *text)
 {

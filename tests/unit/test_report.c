@@ -20,7 +20,7 @@
 #include "golden.h"
 #include <json-c/json.h>
 
-#include "report.h"
+#include "report/report.h"
 
 typedef int (*list_fn)(FILE *, const struct report_scenario *, size_t);
 

@@ -1,4 +1,4 @@
-/* Unit tests for the process runner (lab/run.c), on real processes in the
+/* Unit tests for the process runner (lab/kernel/run.c), on real processes in the
  * current network namespace (netns_fd = -1); no root needed. */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "common/mtime.h"
-#include "run.h"
+#include "kernel/run.h"
 
 /* Generous: the machine may be loaded; only failures take this long. */
 #define LONG_MS 20000

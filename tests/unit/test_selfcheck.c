@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "argv.h"
-#include "plan.h"
+#include "model/argv.h"
+#include "model/plan.h"
 #include "selfcheck.h"
-#include "topo.h"
+#include "model/topo.h"
 
 static struct topo *parse(const char *text)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for the reporters' text output (lab/textout.c): the UTF-8
+/* Unit tests for the reporters' text output (lab/report/textout.c): the UTF-8
  * decoder on every kind of bad sequence, each escaper on hostile text
  * (escape sequences, control characters, markup, quotes, pipes, newlines,
  * invalid UTF-8) with exact expected bytes, and, over many random byte
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "textout.h"
+#include "report/textout.h"
 
 #define FFFD "\xef\xbf\xbd"
 

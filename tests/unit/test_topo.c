@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "topo.h"
+#include "model/topo.h"
 
 /* Test inputs live next to this file, wherever make is run from. */
 static const char *input(const char *name)
@@ -669,18 +669,18 @@ static void test_names(void **state)
 	assert_string_equal(topo_outcome_name(OUTCOME_RELAYED), "relayed");
 	assert_string_equal(topo_outcome_name(OUTCOME_FAILED), "failed");
 	assert_string_equal(topo_outcome_name((enum outcome)99), "?");
-	assert_string_equal(topo_mapping_name(MAP_NONE), "none");
-	assert_string_equal(topo_mapping_name(MAP_EIM), "endpoint-independent");
-	assert_string_equal(topo_mapping_name(MAP_ADM), "address-dependent");
-	assert_string_equal(topo_mapping_name(MAP_APDM), "address-and-port-dependent");
-	assert_string_equal(topo_filtering_name(FILTER_OPEN), "none");
-	assert_string_equal(topo_filtering_name(FILTER_EIF), "endpoint-independent");
-	assert_string_equal(topo_filtering_name(FILTER_ADF), "address-dependent");
-	assert_string_equal(topo_filtering_name(FILTER_APDF), "address-and-port-dependent");
-	assert_string_equal(topo_ports_name(PORTS_PRESERVE), "preserve");
-	assert_string_equal(topo_ports_name(PORTS_RANDOM), "random");
-	assert_string_equal(topo_ports_name(PORTS_SEQUENTIAL), "sequential");
-	assert_string_equal(topo_ports_name((enum nat_ports)-1), "?");
+	assert_string_equal(nat_mapping_long(MAP_NONE), "none");
+	assert_string_equal(nat_mapping_long(MAP_EIM), "endpoint-independent");
+	assert_string_equal(nat_mapping_long(MAP_ADM), "address-dependent");
+	assert_string_equal(nat_mapping_long(MAP_APDM), "address-and-port-dependent");
+	assert_string_equal(nat_filtering_long(FILTER_OPEN), "open");
+	assert_string_equal(nat_filtering_long(FILTER_EIF), "endpoint-independent");
+	assert_string_equal(nat_filtering_long(FILTER_ADF), "address-dependent");
+	assert_string_equal(nat_filtering_long(FILTER_APDF), "address-and-port-dependent");
+	assert_string_equal(nat_ports_name(PORTS_PRESERVE), "preserve");
+	assert_string_equal(nat_ports_name(PORTS_RANDOM), "random");
+	assert_string_equal(nat_ports_name(PORTS_SEQUENTIAL), "sequential");
+	assert_null(nat_ports_name((enum nat_ports)-1));
 	assert_string_equal(topo_mode_name(MODE_RENDEZVOUS), "rendezvous");
 	assert_string_equal(topo_mode_name(MODE_ADVERTISE_LOCAL), "advertise-local");
 	assert_string_equal(topo_mode_name(MODE_FIXED_PORT), "fixed-port");
@@ -698,8 +698,8 @@ static void test_names(void **state)
 		struct topo *t;
 
 		snprintf(text, sizeof(text), "[nat n]\nmapping = %s\nfiltering = %s\n" PEERS,
-			 topo_mapping_name((enum nat_mapping)m),
-			 topo_filtering_name(m ? (enum nat_filtering)m : FILTER_OPEN));
+			 nat_mapping_long((enum nat_mapping)m),
+			 nat_filtering_long(m ? (enum nat_filtering)m : FILTER_OPEN));
 		t = parse_ok(text);
 		assert_int_equal(t->nats[0].behavior.mapping, m);
 		topo_free(t);

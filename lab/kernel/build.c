@@ -1,0 +1,626 @@
+#include "kernel/build.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "kernel/ct.h"
+#include "model/impair.h"
+#include "kernel/link.h"
+#include "model/nat.h"
+#include "kernel/netns.h"
+#include "kernel/nft.h"
+#include "kernel/delay_line.h"
+
+struct lab {
+	int n;
+	struct netns **ns;
+	struct link_ctx **lc;
+	char **rulesets;
+	char **loss;    /* the loss table loaded on a node's uplink (impair.h), or NULL */
+	struct delay_line **dl; /* a node's uplink as a delay line (no netem), or NULL */
+	bool *netem;    /* netem is on a node's uplink (uplink_impair()) */
+	bool kept;      /* lab_keep() succeeded: the delay lines outlive us */
+};
+
+/* The jitter's PRNG seed of node i's delay line: fixed, so a lab's sequence
+ * of samples is the same every run. Which frame gets which sample still
+ * depends on timing, so no verdict may rest on it. */
+#define DELAY_SCHED_SEED 0x70756e63686c6162ULL   /* "punchlab" */
+
+static void lab_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void lab_err(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+}
+
+static char *read_file(const char *path, int *rc)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f) {
+		*rc = -errno;
+		return NULL;
+	}
+	{
+		FILE *m = open_memstream(&buf, &len);
+		char chunk[4096];
+		size_t got;
+
+		if (!m) {
+			*rc = -errno;
+			fclose(f);
+			return NULL;
+		}
+		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			fwrite(chunk, 1, got, m);
+		*rc = ferror(f) ? -EIO : 0;
+		fclose(m);
+	}
+	fclose(f);
+	if (*rc < 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, char **out, char *err,
+		       size_t errsize)
+{
+	const struct plan_node *n = &p->nodes[node];
+	const struct topo_nat *nat = &t->nats[n->index];
+	struct nat_ifaces ifc = {
+		.wan_if = n->uplink, .lan_if = n->lan_if, .wan_ip = n->ip, .lan_net = n->lan_net,
+		/* ipv6 = yes: the firewall guards both families, with the same behaviour */
+		.wan_ip6 = n->ip6[0] ? n->ip6 : NULL, .lan_net6 = n->lan_net6[0] ? n->lan_net6 : NULL,
+	};
+	char *user, *text = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!nat->rules_file)
+		return nat_ruleset(&nat->behavior, nat->nat, &ifc, out, err, errsize);
+	/* The user's own ruleset: give it our names as nft variables. */
+	user = read_file(nat->rules_file, &rc);
+	if (!user) {
+		lab_err(err, errsize, "%s: %s", nat->rules_file, strerror(-rc));
+		return rc;
+	}
+	if (asprintf(&text,
+		     "# punchlab: names of router %s\n"
+		     "define WAN = \"%s\"\ndefine LAN = \"%s\"\ndefine WANIP = %s\ndefine LANNET = %s\n"
+		     "%s%s%s%s%s"
+		     "# %s\n%s",
+		     nat->name, ifc.wan_if, ifc.lan_if, ifc.wan_ip, ifc.lan_net, ifc.wan_ip6 ? "define WANIP6 = " : "",
+		     ifc.wan_ip6 ? ifc.wan_ip6 : "", ifc.wan_ip6 ? "\ndefine LANNET6 = " : "",
+		     ifc.lan_net6 ? ifc.lan_net6 : "", ifc.wan_ip6 ? "\n" : "", nat->rules_file, user) < 0) {
+		free(user);
+		return -ENOMEM;
+	}
+	free(user);
+	*out = text;
+	return 0;
+}
+
+struct netns *lab_ns(struct lab *l, int node)
+{
+	return l->ns[node];
+}
+
+const char *lab_ruleset(struct lab *l, int node)
+{
+	return l->rulesets[node];
+}
+
+void lab_down(struct lab *l)
+{
+	if (!l)
+		return;
+	/* The forwarders first: they hold the TAP devices (and with them references to the namespaces). */
+	for (int i = 0; l->dl && i < l->n; i++) {
+		if (l->kept)
+			delay_line_leave(l->dl[i]);
+		else
+			delay_line_stop(l->dl[i]);
+	}
+	for (int i = l->n - 1; i >= 0; i--) {
+		link_close(l->lc[i]);
+		netns_destroy(l->ns[i]);
+		free(l->rulesets[i]);
+		free(l->loss[i]);
+	}
+	free(l->ns);
+	free(l->lc);
+	free(l->rulesets);
+	free(l->loss);
+	free(l->dl);
+	free(l->netem);
+	free(l);
+}
+
+/* Settings every node gets before its interfaces exist, so that "default"
+ * applies to them. Bridge netfilter would send bridged frames through our
+ * NAT hooks (NAT-NOTES pitfall 4); rp_filter is inherited from the host and
+ * would drop asymmetric lab traffic; the internet router must not redirect. */
+static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
+{
+	static const char *const common[][2] = {
+		{ "net.ipv4.conf.all.rp_filter", "0" },
+		{ "net.ipv4.conf.default.rp_filter", "0" },
+		{ "net.ipv4.conf.all.send_redirects", "0" },
+		{ "net.ipv4.conf.default.send_redirects", "0" },
+		{ "net.ipv4.conf.all.accept_redirects", "0" },
+		{ "net.ipv4.conf.default.accept_redirects", "0" },
+		{ "net.ipv6.conf.all.accept_dad", "0" },
+		{ "net.ipv6.conf.default.accept_dad", "0" },
+		/* IPv6 has no send_redirects: hosts ignore redirects instead, so that
+		 * traffic keeps going through the internet's router as planned. */
+		{ "net.ipv6.conf.all.accept_redirects", "0" },
+		{ "net.ipv6.conf.default.accept_redirects", "0" },
+	};
+	static const char *const bridge[] = {
+		"net.bridge.bridge-nf-call-iptables",
+		"net.bridge.bridge-nf-call-ip6tables",
+		"net.bridge.bridge-nf-call-arptables",
+	};
+	int rc;
+
+	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++) {
+		rc = netns_sysctl(l->ns[i], common[k][0], common[k][1]);
+		if (rc < 0 && rc != -ENOENT) {
+			lab_err(err, errsize, "%s: sysctl %s: %s", n->name, common[k][0], strerror(-rc));
+			return rc;
+		}
+	}
+	if (n->has_bridge)
+		for (size_t k = 0; k < sizeof(bridge) / sizeof(bridge[0]); k++) {
+			/* ENOENT: br_netfilter is not loaded, nothing to turn off. */
+			rc = netns_sysctl(l->ns[i], bridge[k], "0");
+			if (rc < 0 && rc != -ENOENT) {
+				lab_err(err, errsize, "%s: sysctl %s: %s", n->name, bridge[k], strerror(-rc));
+				return rc;
+			}
+		}
+	if (n->forward) {
+		rc = netns_sysctl(l->ns[i], "net.ipv4.ip_forward", "1");
+		if (rc == 0)
+			rc = netns_sysctl(l->ns[i], "net.ipv6.conf.all.forwarding", "1");
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: sysctl forwarding: %s", n->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Generate and load the ruleset of router node i: the generated one in one
+ * transaction, or the user's own file with defines for its names. */
+static int router_load(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
+		       size_t errsize)
+{
+	const struct plan_node *n = &p->nodes[i];
+	char msg[512], *nfterr = NULL;
+	int rc;
+
+	free(l->rulesets[i]);
+	l->rulesets[i] = NULL;
+	rc = lab_router_ruleset(t, p, i, &l->rulesets[i], msg, sizeof(msg));
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
+		return rc;
+	}
+	if (t->nats[n->index].rules_file) {
+		char wan[64], lan[64], wanip[80], lannet[80], wanip6[80], lannet6[80];
+		const char *vars[] = { wan, lan, wanip, lannet, n->ip6[0] ? wanip6 : NULL, lannet6, NULL };
+
+		snprintf(wan, sizeof(wan), "WAN=\"%s\"", n->uplink);
+		snprintf(lan, sizeof(lan), "LAN=\"%s\"", n->lan_if);
+		snprintf(wanip, sizeof(wanip), "WANIP=%s", n->ip);
+		snprintf(lannet, sizeof(lannet), "LANNET=%s", n->lan_net);
+		snprintf(wanip6, sizeof(wanip6), "WANIP6=%s", n->ip6);
+		snprintf(lannet6, sizeof(lannet6), "LANNET6=%s", n->lan_net6);
+		rc = nft_load_file(l->ns[i], t->nats[n->index].rules_file, vars, &nfterr);
+	} else {
+		rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
+	}
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name,
+			t->nats[n->index].rules_file ? " " : "",
+			t->nats[n->index].rules_file ? t->nats[n->index].rules_file : "", nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	return rc;
+}
+
+int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
+{
+	for (int i = 0; i < p->n_nodes; i++) {
+		char *nfterr = NULL;
+		int rc;
+
+		if (p->nodes[i].kind != PLAN_ROUTER)
+			continue;
+		/* Everything the lab loaded here is its own: the ruleset and the loss
+		 * table. Flush it all (the loss table comes back in the same
+		 * transaction, so the uplink is never lossless), then the ruleset. */
+		rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
+				nfterr ? nfterr : strerror(-rc));
+			free(nfterr);
+			return rc;
+		}
+		rc = router_load(l, t, p, i, err, errsize);
+		if (rc < 0)
+			return rc;
+		rc = ct_flush(l->ns[i]);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: flushing connection tracking: %s", p->nodes[i].name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* The loss on node n's uplink that netem does not do: where netem is on it
+ * (uplink_impair()) it drops outbound packets and an nftables ingress chain
+ * drops the same share of inbound ones, so that `loss` means the same on
+ * every kernel: each direction of the link loses that share. Without netem,
+ * nftables does both ways (impair.h). */
+static int uplink_loss(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
+{
+	const struct impairment *imp = &n->impair;
+	unsigned dirs = IMPAIR_IN;
+	char *text = NULL, *nfterr = NULL;
+	int rc;
+
+	if (!l->netem[i]) {
+		log_debug("%s: no netem: %u ppm loss on %s with nftables, both ways%s", n->name, imp->loss_ppm,
+			  n->uplink, l->dl[i] ? ", behind a delay line" : "");
+		dirs = IMPAIR_IN | IMPAIR_OUT;
+	}
+	rc = impair_loss_ruleset(n->uplink, imp->loss_ppm, dirs, &text);
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: loss on %s: %s", n->name, n->uplink, strerror(-rc));
+		return rc;
+	}
+	rc = nft_load(l->ns[i], text, &nfterr);
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the loss rules for %s: %s", n->name, n->uplink,
+			nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	/* kept for lab_reset_routers(), prefixed with the flush it goes with */
+	if (rc == 0 && asprintf(&l->loss[i], "flush ruleset\n%s", text) < 0) {
+		l->loss[i] = NULL;
+		lab_err(err, errsize, "out of memory");
+		rc = -ENOMEM;
+	}
+	free(text);
+	return rc;
+}
+
+/* Link lk, a veth just made, when it is the uplink of an impaired node: netem
+ * on the node's end where the kernel has it (delay, jitter and the outbound
+ * loss; uplink_loss() adds the inbound loss). Where it has none, loss is left
+ * to nftables both ways (uplink_loss()), and delay or jitter make the link a
+ * delay line instead, under the same names, so that the rest of lab_up()
+ * does not see a difference. Asking the kernel is the only sure test for
+ * netem, and it needs a device. */
+static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_link *lk, char *err,
+			 size_t errsize)
+{
+	int node = strcmp(p->nodes[lk->b].uplink, lk->b_if) == 0 ? lk->b :
+		   strcmp(p->nodes[lk->a].uplink, lk->a_if) == 0 ? lk->a : -1;
+	const struct plan_node *n = node >= 0 ? &p->nodes[node] : NULL;
+	int other = node == lk->b ? lk->a : lk->b;
+	const char *other_if = node == lk->b ? lk->a_if : lk->b_if;
+	int rc;
+
+	if (!n || (n->impair.delay_ms == 0 && n->impair.jitter_ms == 0 && n->impair.loss_ppm == 0))
+		return 0;
+	rc = link_netem(l->lc[node], n->uplink, &n->impair);
+	l->netem[node] = rc == 0;
+	if (rc != -EOPNOTSUPP || (n->impair.delay_ms == 0 && n->impair.jitter_ms == 0)) {
+		if (rc < 0 && rc != -EOPNOTSUPP) {
+			lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[node]));
+			return rc;
+		}
+		return 0;
+	}
+	log_debug("%s: no netem: %s becomes a delay line", n->name, n->uplink);
+	rc = link_delete(l->lc[node], n->uplink);
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[node]));
+		return rc;
+	}
+	rc = delay_line_start(l->ns[node], n->uplink, l->ns[other], other_if, n->impair.delay_ms,
+			   n->impair.jitter_ms, DELAY_SCHED_SEED + (uint64_t)node, &l->dl[node], err, errsize);
+	if (rc < 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", err);
+		lab_err(err, errsize, "%s: delay on %s: no netem in this kernel, and no delay line: %s", n->name,
+			n->uplink, msg);
+	}
+	return rc;
+}
+
+/* One netlink step of node n (index i); link_error() already says which
+ * operation failed on what, with the kernel's own message. */
+#define STEP(call)                                                                              \
+	do {                                                                                    \
+		rc = (call);                                                                    \
+		if (rc < 0) {                                                                   \
+			lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[i]));         \
+			goto cleanup;                                                           \
+		}                                                                               \
+	} while (0)
+
+int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize)
+{
+	struct lab *l;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->ns = calloc((size_t)p->n_nodes, sizeof(*l->ns));
+	l->lc = calloc((size_t)p->n_nodes, sizeof(*l->lc));
+	l->rulesets = calloc((size_t)p->n_nodes, sizeof(*l->rulesets));
+	l->loss = calloc((size_t)p->n_nodes, sizeof(*l->loss));
+	l->dl = calloc((size_t)p->n_nodes, sizeof(*l->dl));
+	l->netem = calloc((size_t)p->n_nodes, sizeof(*l->netem));
+	if (!l->ns || !l->lc || !l->rulesets || !l->loss || !l->dl || !l->netem) {
+		lab_err(err, errsize, "out of memory");
+		goto cleanup;
+	}
+	l->n = p->n_nodes;
+
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+
+		rc = netns_create(n->name, &l->ns[i]);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: creating the network namespace: %s", n->name, strerror(-rc));
+			goto cleanup;
+		}
+		rc = link_open(l->ns[i], &l->lc[i]);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: opening netlink in the namespace: %s", n->name, strerror(-rc));
+			goto cleanup;
+		}
+		rc = node_sysctls(l, n, i, err, errsize);
+		if (rc < 0)
+			goto cleanup;
+		for (int k = 0; k < n->n_ifs; k++)
+			if (n->ifs[k].bridge)
+				STEP(link_bridge(l->lc[i], n->ifs[k].name));
+	}
+	for (int k = 0; k < p->n_links; k++) {
+		const struct plan_link *lk = &p->links[k];
+		int i = lk->a;
+		const struct plan_node *n = &p->nodes[i];
+
+		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if));
+		rc = uplink_impair(l, p, lk, err, errsize);
+		if (rc < 0)
+			goto cleanup;
+	}
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+
+		for (int k = 0; k < n->n_ifs; k++) {
+			const struct plan_iface *f = &n->ifs[k];
+
+			if (f->master[0])
+				STEP(link_set_master(l->lc[i], f->name, f->master));
+			if (f->addr[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr));
+			if (f->addr2[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr2));
+			if (f->addr6[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr6));
+			if (f->addr2_6[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr2_6));
+			STEP(link_up(l->lc[i], f->name));
+		}
+		for (int k = 0; k < n->n_routes; k++)
+			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL));
+		if (n->impair.loss_ppm) {
+			rc = uplink_loss(l, n, i, err, errsize);
+			if (rc < 0)
+				goto cleanup;
+		}
+	}
+	for (int i = 0; i < p->n_nodes; i++) {
+		if (p->nodes[i].kind != PLAN_ROUTER)
+			continue;
+		rc = router_load(l, t, p, i, err, errsize);
+		if (rc < 0)
+			goto cleanup;
+	}
+	*out = l;
+	return 0;
+cleanup:
+	lab_down(l);
+	return rc < 0 ? rc : -EIO;
+}
+
+#define KEEP_DIR "/run/netns"
+#define KEEP_PREFIX "punchlab-"
+/* Kept delay lines' forwarder PIDs, NAME.NODE.dline: not in KEEP_DIR, where
+ * `ip netns` would take every file for a namespace. */
+#define KEEP_PID_DIR "/run/punchlab"
+#define KEEP_PID_SUFFIX ".dline"
+
+/* What a kept lab leaves, one file per node: DIR/PREFIX NAME.NODE SUFFIX,
+ * the name as a file name (a matrix cell's "classic/open-x-open" becomes
+ * "classic_open-x-open"). Node names have no dot, so "a." files are a's
+ * nodes and not those of "a.b". */
+struct kept_kind {
+	const char *dir, *prefix, *suffix;
+};
+
+static const struct kept_kind KEPT_NS = { KEEP_DIR, KEEP_PREFIX, "" };
+static const struct kept_kind KEPT_PID = { KEEP_PID_DIR, "", KEEP_PID_SUFFIX };
+
+static void keep_name(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", name);
+	for (char *c = buf; *c; c++)
+		if (*c == '/')
+			*c = '_';
+}
+
+static void kept_path(const struct kept_kind *k, const char *name, const char *node, char *buf, size_t size)
+{
+	char n[256];
+
+	keep_name(name, n, sizeof(n));
+	snprintf(buf, size, "%s/%s%s.%s%s", k->dir, k->prefix, n, node, k->suffix);
+}
+
+void lab_kept_path(const char *name, const char *node, char *buf, size_t size)
+{
+	kept_path(&KEPT_NS, name, node, buf, size);
+}
+
+/* fn(path) for each file that lab `name` left of kind k. Returns how many,
+ * 0 when the directory is not there, or the first -errno (of fn too). */
+static int kept_each(const struct kept_kind *k, const char *name, int (*fn)(const char *path))
+{
+	char prefix[600], path[512];
+	size_t pl, sl = strlen(k->suffix);
+	DIR *d = opendir(k->dir);
+	struct dirent *e;
+	int n = 0, rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	keep_name(name, path, sizeof(path));
+	snprintf(prefix, sizeof(prefix), "%s%s.", k->prefix, path);
+	pl = strlen(prefix);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (len <= pl + sl || strncmp(e->d_name, prefix, pl) != 0 ||
+		    strcmp(e->d_name + len - sl, k->suffix) != 0 || memchr(e->d_name + pl, '.', len - pl - sl))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", k->dir, e->d_name);
+		rc = fn(path);
+		if (rc < 0)
+			break;
+		n++;
+	}
+	closedir(d);
+	return rc < 0 ? rc : n;
+}
+
+/* Make /run/netns a shared mount point, as iproute2 does, so that pins made
+ * here are seen by `ip netns` in every mount namespace. */
+static int keep_dir_ready(void)
+{
+	if (mkdir(KEEP_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mount("", KEEP_DIR, "none", MS_SHARED | MS_REC, NULL) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	if (mount(KEEP_DIR, KEEP_DIR, "none", MS_BIND | MS_REC, NULL) < 0)
+		return -errno;
+	return mount("", KEEP_DIR, "none", MS_SHARED | MS_REC, NULL) < 0 ? -errno : 0;
+}
+
+static int unpin(const char *path)
+{
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+		return -errno;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int lab_keep(struct lab *l, const struct plan *p, const char *name, char *err, size_t errsize)
+{
+	char path[512], src[64];
+	int rc = keep_dir_ready(), i;
+
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: %s", KEEP_DIR, strerror(-rc));
+		return rc;
+	}
+	for (i = 0; i < p->n_nodes; i++) {
+		int fd;
+
+		lab_kept_path(name, p->nodes[i].name, path, sizeof(path));
+		fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (fd < 0) {
+			rc = -errno;
+			lab_err(err, errsize, "%s: %s%s", path, strerror(errno),
+				errno == EEXIST ? " (a lab of that name is kept: punchlab down it first)" : "");
+			goto undo;
+		}
+		close(fd);
+		snprintf(src, sizeof(src), "/proc/%d/ns/net", (int)netns_pid(l->ns[i]));
+		if (mount(src, path, "none", MS_BIND, NULL) < 0) {
+			rc = -errno;
+			lab_err(err, errsize, "pinning %s at %s: %s", p->nodes[i].name, path, strerror(errno));
+			unlink(path);
+			goto undo;
+		}
+	}
+	/* The delay lines' forwarders, last: until lab_down() leaves them
+	 * (l->kept), a failure anywhere still takes them down. */
+	for (int k = 0; k < p->n_nodes; k++) {
+		if (!l->dl[k])
+			continue;
+		if (mkdir(KEEP_PID_DIR, 0755) < 0 && errno != EEXIST) {
+			rc = -errno;
+			lab_err(err, errsize, "%s: %s", KEEP_PID_DIR, strerror(errno));
+			goto undo;
+		}
+		kept_path(&KEPT_PID, name, p->nodes[k].name, path, sizeof(path));
+		rc = delay_line_detach(l->dl[k], path, err, errsize);
+		if (rc < 0)
+			goto undo;
+	}
+	l->kept = true;
+	return 0;
+undo:
+	for (int k = 0; k < p->n_nodes; k++) {
+		kept_path(&KEPT_PID, name, p->nodes[k].name, path, sizeof(path));
+		if (l->dl[k])
+			unlink(path);
+	}
+	while (--i >= 0) {
+		lab_kept_path(name, p->nodes[i].name, path, sizeof(path));
+		unpin(path);
+	}
+	return rc;
+}
+
+int lab_unkeep(const char *name)
+{
+	int n = kept_each(&KEPT_NS, name, unpin), rc;
+
+	if (n < 0)
+		return n;
+	/* The kept delay lines' forwarders, by the PIDs they left. */
+	rc = kept_each(&KEPT_PID, name, delay_line_kill_kept);
+	rmdir(KEEP_PID_DIR);    /* when no other kept lab has a delay line */
+	return rc < 0 ? rc : n;
+}

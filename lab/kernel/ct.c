@@ -1,0 +1,57 @@
+/* Conntrack flush over ctnetlink. See ct.h. */
+#include <errno.h>
+#include <sys/socket.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+
+#include <netlink/errno.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
+#include "kernel/ct.h"
+#include "kernel/netns.h"
+
+/* On the netns_run thread, inside the namespace: IPCTNL_MSG_CT_DELETE without
+ * a tuple is a flush, and family AF_UNSPEC flushes IPv4 and IPv6 alike (the
+ * same request `conntrack -F` sends). */
+static int flush_in_ns(void *arg)
+{
+	struct nfgenmsg hdr = { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0, .res_id = 0 };
+	struct nl_sock *sk = nl_socket_alloc();
+	struct nl_msg *msg = NULL;
+	int rc;
+
+	(void)arg;
+	if (!sk)
+		return -ENOMEM;
+	rc = nl_connect(sk, NETLINK_NETFILTER);
+	if (rc < 0) {
+		rc = -EPROTONOSUPPORT;
+		goto cleanup;
+	}
+	msg = nlmsg_alloc_simple((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK);
+	if (!msg || nlmsg_append(msg, &hdr, sizeof(hdr), NLMSG_ALIGNTO) < 0) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	rc = nl_send_auto(sk, msg);
+	if (rc >= 0)
+		rc = nl_wait_for_ack(sk);
+	/* libnl answers with its own codes (netlink/errno.h), not errnos */
+	if (rc == -NLE_PERM)
+		rc = -EPERM;
+	else if (rc == -NLE_OBJ_NOTFOUND)
+		rc = 0; /* nothing tracked (older kernels say ENOENT for an empty table) */
+	else if (rc < 0)
+		rc = -EIO;
+cleanup:
+	nlmsg_free(msg);
+	nl_socket_free(sk);
+	return rc;
+}
+
+int ct_flush(struct netns *ns)
+{
+	return netns_run(ns, flush_in_ns, NULL);
+}

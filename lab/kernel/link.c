@@ -1,0 +1,600 @@
+/* Links, addresses, routes and qdiscs through libnl-route-3. See link.h.
+ *
+ * libnl 3.7 does not decode netlink extended acks, so the socket asks for
+ * them (NETLINK_EXT_ACK, with NETLINK_CAP_ACK so the kernel does not echo our
+ * request back) and an error callback picks NLMSGERR_ATTR_MSG out of the
+ * NLMSG_ERROR message itself, together with the kernel's exact errno (libnl
+ * would only give us its own, coarser, error code).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <netlink/attr.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/qdisc.h>
+#include <netlink/route/qdisc/netem.h>
+#include <netlink/route/route.h>
+#include <netlink/route/tc.h>
+
+#include "common/log.h"
+#include "kernel/link.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+#define NETEM_MS_MAX 60000u     /* keeps delay/jitter in µs well inside an int */
+
+struct link_ctx {
+	struct netns *ns;
+	struct nl_sock *sk;
+	int kerr;               /* errno of the kernel's last NLMSG_ERROR, 0 if none */
+	char ext[256];          /* its extended-ack message, "" if none */
+	char err[448];          /* what link_error() returns */
+};
+
+/* Called by libnl for every NLMSG_ERROR with a non-zero error. e points into
+ * the received message right after its header; libnl has checked that the
+ * message holds at least a whole struct nlmsgerr, and that nlmsg_len fits the
+ * bytes received. */
+static int on_nl_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	static struct nla_policy policy[NLMSGERR_ATTR_MAX + 1] = {
+		[NLMSGERR_ATTR_MSG] = { .type = NLA_STRING },
+	};
+	struct link_ctx *lc = arg;
+	struct nlmsghdr *h = (struct nlmsghdr *)(void *)((char *)e - NLMSG_HDRLEN);
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	size_t off, len = h->nlmsg_len;
+
+	lc->kerr = -e->error;
+	lc->ext[0] = '\0';
+	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	off = NLMSG_HDRLEN + sizeof(*e);
+	if (!(h->nlmsg_flags & NLM_F_CAPPED)) {
+		/* The whole request is echoed before the attributes. */
+		if (e->msg.nlmsg_len < NLMSG_HDRLEN || e->msg.nlmsg_len > len)
+			return NL_STOP;
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	}
+	off = NLMSG_ALIGN(off);
+	if (off >= len)
+		return NL_STOP;
+	if (nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)(void *)((char *)h + off),
+		      (int)(len - off), policy) < 0)
+		return NL_STOP;
+	if (tb[NLMSGERR_ATTR_MSG])
+		snprintf(lc->ext, sizeof(lc->ext), "%s", (const char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+	/* NL_STOP: libnl returns its own code for e->error; we keep ours. */
+	return NL_STOP;
+}
+
+static void lc_reset(struct link_ctx *lc)
+{
+	lc->kerr = 0;
+	lc->ext[0] = '\0';
+	lc->err[0] = '\0';
+}
+
+static int nlerr_errno(int nlerr)
+{
+	switch (nlerr < 0 ? -nlerr : nlerr) {
+	case NLE_NOMEM: return ENOMEM;
+	case NLE_EXIST: return EEXIST;
+	case NLE_INVAL: return EINVAL;
+	case NLE_RANGE: return ERANGE;
+	case NLE_OPNOTSUPP: return EOPNOTSUPP;
+	case NLE_OBJ_NOTFOUND: return ENOENT;
+	case NLE_NODEV: return ENODEV;
+	case NLE_PERM: return EPERM;
+	case NLE_BUSY: return EBUSY;
+	case NLE_AGAIN: return EAGAIN;
+	case NLE_NOACCESS: return EACCES;
+	case NLE_AF_NOSUPPORT: return EAFNOSUPPORT;
+	case NLE_MSGSIZE: return EMSGSIZE;
+	default: return EIO;
+	}
+}
+
+/* Record a failure: the kernel's errno and extack text if it sent an error,
+ * else libnl's. Returns -errno. */
+static int lc_fail(struct link_ctx *lc, int nlerr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int lc_fail(struct link_ctx *lc, int nlerr, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+	int e = lc->kerr ? lc->kerr : nlerr_errno(nlerr);
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (lc->ext[0])
+		snprintf(lc->err, sizeof(lc->err), "%s: %s", what, lc->ext);
+	else if (lc->kerr)
+		snprintf(lc->err, sizeof(lc->err), "%s: %s", what, strerror(lc->kerr));
+	else
+		snprintf(lc->err, sizeof(lc->err), "%s: %s", what, nl_geterror(nlerr));
+	log_debug("netns %s: %s", netns_name(lc->ns), lc->err);
+	return -e;
+}
+
+/* A failure found before talking to the kernel. */
+static int lc_invalid(struct link_ctx *lc, int e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int lc_invalid(struct link_ctx *lc, int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(lc->err, sizeof(lc->err), fmt, ap);
+	va_end(ap);
+	log_debug("netns %s: %s", netns_name(lc->ns), lc->err);
+	return -e;
+}
+
+static int open_in_ns(void *arg)
+{
+	struct link_ctx *lc = arg;
+	int one = 1, err;
+
+	lc->sk = nl_socket_alloc();
+	if (lc->sk == NULL)
+		return -ENOMEM;
+	err = nl_connect(lc->sk, NETLINK_ROUTE);
+	if (err < 0) {
+		snprintf(lc->err, sizeof(lc->err), "nl_connect: %s", nl_geterror(err));
+		return -nlerr_errno(err);
+	}
+	/* Best effort: older kernels just do without. */
+	setsockopt(nl_socket_get_fd(lc->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(lc->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	err = nl_socket_modify_err_cb(lc->sk, NL_CB_CUSTOM, on_nl_error, lc);
+	if (err < 0)
+		return -nlerr_errno(err);
+	return 0;
+}
+
+int link_open(struct netns *ns, struct link_ctx **out)
+{
+	struct link_ctx *lc;
+	int err;
+
+	*out = NULL;
+	lc = calloc(1, sizeof(*lc));
+	if (lc == NULL)
+		return -ENOMEM;
+	lc->ns = ns;
+	err = netns_run(ns, open_in_ns, lc);
+	if (err < 0) {
+		errno = -err;
+		log_warn("netns %s: opening an rtnetlink socket%s%s", netns_name(ns),
+			 lc->err[0] ? ": " : "", lc->err);
+		link_close(lc);
+		return err;
+	}
+	*out = lc;
+	return 0;
+}
+
+void link_close(struct link_ctx *lc)
+{
+	if (lc == NULL)
+		return;
+	nl_socket_free(lc->sk);
+	free(lc);
+}
+
+const char *link_error(const struct link_ctx *lc)
+{
+	return lc->err;
+}
+
+static bool ifname_ok(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len >= IFNAMSIZ)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '/' || name[i] == ':' || name[i] <= ' ' || name[i] == 0x7f)
+			return false;
+	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* The ifindex of name; records the failure in lc. */
+static int lookup_index(struct link_ctx *lc, const char *name)
+{
+	struct rtnl_link *link = NULL;
+	int err, idx;
+
+	if (!ifname_ok(name))
+		return lc_invalid(lc, EINVAL, "bad interface name \"%s\"", name ? name : "(null)");
+	err = rtnl_link_get_kernel(lc->sk, 0, name, &link);
+	if (err < 0) {
+		if (lc->kerr == ENODEV || err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) {
+			lc->kerr = ENODEV;
+			return lc_fail(lc, err, "interface %s", name);
+		}
+		return lc_fail(lc, err, "looking up interface %s", name);
+	}
+	idx = rtnl_link_get_ifindex(link);
+	rtnl_link_put(link);
+	return idx;
+}
+
+int link_index(struct link_ctx *lc, const char *ifname)
+{
+	lc_reset(lc);
+	return lookup_index(lc, ifname);
+}
+
+int link_veth(struct link_ctx *lc, const char *name, struct netns *peer_ns, const char *peer_name)
+{
+	struct rtnl_link *link = NULL, *peer = NULL;
+	int err;
+
+	lc_reset(lc);
+	if (!ifname_ok(name) || !ifname_ok(peer_name))
+		return lc_invalid(lc, EINVAL, "bad veth names \"%s\"/\"%s\"", name ? name : "(null)",
+				  peer_name ? peer_name : "(null)");
+	link = rtnl_link_veth_alloc();
+	if (link == NULL)
+		return lc_invalid(lc, ENOMEM, "veth %s: out of memory", name);
+	peer = rtnl_link_veth_get_peer(link);
+	rtnl_link_set_name(link, name);
+	rtnl_link_set_name(peer, peer_name);
+	/* IFLA_NET_NS_FD inside VETH_INFO_PEER: the kernel creates the peer
+	 * directly in peer_ns. */
+	if (peer_ns != NULL && peer_ns != lc->ns)
+		rtnl_link_set_ns_fd(peer, netns_fd(peer_ns));
+	err = rtnl_link_add(lc->sk, link, NLM_F_CREATE | NLM_F_EXCL);
+	if (err < 0)
+		err = lc_fail(lc, err, "creating veth %s (peer %s in %s)", name, peer_name,
+			      peer_ns ? netns_name(peer_ns) : netns_name(lc->ns));
+	rtnl_link_put(peer);
+	rtnl_link_put(link);
+	return err;
+}
+
+int link_bridge(struct link_ctx *lc, const char *name)
+{
+	struct rtnl_link *link;
+	int err;
+
+	lc_reset(lc);
+	if (!ifname_ok(name))
+		return lc_invalid(lc, EINVAL, "bad bridge name \"%s\"", name ? name : "(null)");
+	link = rtnl_link_alloc();
+	if (link == NULL)
+		return lc_invalid(lc, ENOMEM, "bridge %s: out of memory", name);
+	rtnl_link_set_name(link, name);
+	err = rtnl_link_set_type(link, "bridge");
+	if (err >= 0)
+		err = rtnl_link_add(lc->sk, link, NLM_F_CREATE | NLM_F_EXCL);
+	if (err < 0)
+		err = lc_fail(lc, err, "creating bridge %s", name);
+	rtnl_link_put(link);
+	return err;
+}
+
+int link_delete(struct link_ctx *lc, const char *ifname)
+{
+	struct rtnl_link *link;
+	int idx, err;
+
+	lc_reset(lc);
+	idx = lookup_index(lc, ifname);
+	if (idx < 0)
+		return idx;
+	link = rtnl_link_alloc();
+	if (link == NULL)
+		return lc_invalid(lc, ENOMEM, "deleting %s: out of memory", ifname);
+	rtnl_link_set_ifindex(link, idx);
+	err = rtnl_link_delete(lc->sk, link);
+	if (err < 0)
+		err = lc_fail(lc, err, "deleting %s", ifname);
+	rtnl_link_put(link);
+	return err;
+}
+
+int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
+{
+	int idx, master, err;
+
+	lc_reset(lc);
+	idx = lookup_index(lc, ifname);
+	if (idx < 0)
+		return idx;
+	master = lookup_index(lc, bridge);
+	if (master < 0)
+		return master;
+	err = rtnl_link_enslave_ifindex(lc->sk, master, idx);
+	if (err < 0)
+		return lc_fail(lc, err, "adding %s to bridge %s", ifname, bridge);
+	return 0;
+}
+
+int link_up(struct link_ctx *lc, const char *ifname)
+{
+	struct rtnl_link *orig = NULL, *change = NULL;
+	int idx, err;
+
+	lc_reset(lc);
+	idx = lookup_index(lc, ifname);
+	if (idx < 0)
+		return idx;
+	orig = rtnl_link_alloc();
+	change = rtnl_link_alloc();
+	if (orig == NULL || change == NULL) {
+		err = lc_invalid(lc, ENOMEM, "%s up: out of memory", ifname);
+		goto cleanup;
+	}
+	rtnl_link_set_ifindex(orig, idx);
+	rtnl_link_set_flags(change, IFF_UP);
+	err = rtnl_link_change(lc->sk, orig, change, 0);
+	if (err < 0)
+		err = lc_fail(lc, err, "setting %s up", ifname);
+cleanup:
+	if (orig)
+		rtnl_link_put(orig);
+	if (change)
+		rtnl_link_put(change);
+	return err;
+}
+
+/* "ADDR/PREFIX" (prefix required) or, with prefix_opt, a bare address (full
+ * length prefix). Returns a new nl_addr or NULL. */
+static struct nl_addr *parse_cidr(const char *text, bool prefix_opt)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned char bin[16];
+	const char *slash;
+	size_t alen;
+	int family, maxlen;
+	long prefix;
+	struct nl_addr *a;
+
+	if (text == NULL || strlen(text) >= sizeof(buf))
+		return NULL;
+	slash = strchr(text, '/');
+	if (slash == NULL && !prefix_opt)
+		return NULL;
+	alen = slash ? (size_t)(slash - text) : strlen(text);
+	memcpy(buf, text, alen);
+	buf[alen] = '\0';
+	if (inet_pton(AF_INET, buf, bin) == 1) {
+		family = AF_INET;
+		maxlen = 32;
+	} else if (inet_pton(AF_INET6, buf, bin) == 1) {
+		family = AF_INET6;
+		maxlen = 128;
+	} else {
+		return NULL;
+	}
+	prefix = maxlen;
+	if (slash) {
+		const char *p = slash + 1;
+		char *end;
+
+		if (*p < '0' || *p > '9' || strlen(p) > 3)
+			return NULL;
+		prefix = strtol(p, &end, 10);
+		if (*end != '\0' || prefix > maxlen)
+			return NULL;
+	}
+	a = nl_addr_build(family, bin, family == AF_INET ? 4 : 16);
+	if (a)
+		nl_addr_set_prefixlen(a, (int)prefix);
+	return a;
+}
+
+int link_addr(struct link_ctx *lc, const char *ifname, const char *cidr)
+{
+	struct nl_addr *local = NULL;
+	struct rtnl_addr *addr = NULL;
+	int idx, err;
+
+	lc_reset(lc);
+	local = parse_cidr(cidr, false);
+	if (local == NULL)
+		return lc_invalid(lc, EINVAL, "bad address \"%s\" (want ADDR/PREFIX)",
+				  cidr ? cidr : "(null)");
+	idx = lookup_index(lc, ifname);
+	if (idx < 0) {
+		err = idx;
+		goto cleanup;
+	}
+	addr = rtnl_addr_alloc();
+	if (addr == NULL) {
+		err = lc_invalid(lc, ENOMEM, "address %s: out of memory", cidr);
+		goto cleanup;
+	}
+	rtnl_addr_set_ifindex(addr, idx);
+	err = rtnl_addr_set_local(addr, local);
+	if (err >= 0 && nl_addr_get_family(local) == AF_INET6)
+		rtnl_addr_set_flags(addr, IFA_F_NODAD);   /* usable at once, no tentative phase */
+	if (err >= 0)
+		err = rtnl_addr_add(lc->sk, addr, NLM_F_EXCL);
+	if (err < 0)
+		err = lc_fail(lc, err, "adding %s to %s", cidr, ifname);
+cleanup:
+	if (addr)
+		rtnl_addr_put(addr);
+	nl_addr_put(local);
+	return err;
+}
+
+int link_route(struct link_ctx *lc, const char *dst, const char *via, const char *ifname)
+{
+	struct nl_addr *daddr = NULL, *gw = NULL;
+	struct rtnl_route *route = NULL;
+	struct rtnl_nexthop *nh = NULL;
+	int idx = 0, err, family;
+
+	lc_reset(lc);
+	if (dst == NULL || (via == NULL && ifname == NULL))
+		return lc_invalid(lc, EINVAL, "route needs a destination and a gateway or a device");
+	if (strcmp(dst, "default") == 0)
+		daddr = parse_cidr("0.0.0.0/0", false);
+	else if (strcmp(dst, "default6") == 0)
+		daddr = parse_cidr("::/0", false);
+	else
+		daddr = parse_cidr(dst, false);
+	if (daddr == NULL)
+		return lc_invalid(lc, EINVAL, "bad route destination \"%s\"", dst);
+	family = nl_addr_get_family(daddr);
+	if (via) {
+		gw = parse_cidr(via, true);
+		if (gw == NULL || nl_addr_get_family(gw) != family ||
+		    nl_addr_get_prefixlen(gw) != (family == AF_INET ? 32 : 128)) {
+			err = lc_invalid(lc, EINVAL, "bad gateway \"%s\" for %s", via, dst);
+			goto cleanup;
+		}
+	}
+	if (ifname) {
+		idx = lookup_index(lc, ifname);
+		if (idx < 0) {
+			err = idx;
+			goto cleanup;
+		}
+	}
+	route = rtnl_route_alloc();
+	nh = rtnl_route_nh_alloc();
+	if (route == NULL || nh == NULL) {
+		err = lc_invalid(lc, ENOMEM, "route %s: out of memory", dst);
+		goto cleanup;
+	}
+	rtnl_route_set_family(route, (uint8_t)family);
+	rtnl_route_set_table(route, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(route, RTPROT_STATIC);
+	rtnl_route_set_type(route, RTN_UNICAST);
+	rtnl_route_set_scope(route, via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+	err = rtnl_route_set_dst(route, daddr);
+	if (err < 0) {
+		err = lc_fail(lc, err, "route %s", dst);
+		goto cleanup;
+	}
+	if (gw)
+		rtnl_route_nh_set_gateway(nh, gw);
+	if (idx > 0)
+		rtnl_route_nh_set_ifindex(nh, idx);
+	rtnl_route_add_nexthop(route, nh);
+	nh = NULL;              /* owned by route now */
+	err = rtnl_route_add(lc->sk, route, NLM_F_EXCL);
+	if (err < 0)
+		err = lc_fail(lc, err, "adding route %s%s%s%s%s", dst, via ? " via " : "", via ? via : "",
+			      ifname ? " dev " : "", ifname ? ifname : "");
+cleanup:
+	if (nh)
+		rtnl_route_nh_free(nh);
+	if (route)
+		rtnl_route_put(route);
+	if (gw)
+		nl_addr_put(gw);
+	nl_addr_put(daddr);
+	return err;
+}
+
+int link_netem(struct link_ctx *lc, const char *ifname, const struct impairment *imp)
+{
+	struct rtnl_qdisc *q = NULL;
+	int idx, err;
+
+	lc_reset(lc);
+	if (imp->delay_ms == 0 && imp->jitter_ms == 0 && imp->loss_ppm == 0)
+		return 0;
+	if (imp->delay_ms > NETEM_MS_MAX || imp->jitter_ms > NETEM_MS_MAX || imp->loss_ppm > 1000000)
+		return lc_invalid(lc, EINVAL, "netem on %s: delay/jitter over %u ms or loss over 100%%",
+				  ifname, NETEM_MS_MAX);
+	idx = lookup_index(lc, ifname);
+	if (idx < 0)
+		return idx;
+	q = rtnl_qdisc_alloc();
+	if (q == NULL)
+		return lc_invalid(lc, ENOMEM, "netem on %s: out of memory", ifname);
+	rtnl_tc_set_ifindex(TC_CAST(q), idx);
+	rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
+	err = rtnl_tc_set_kind(TC_CAST(q), "netem");
+	if (err < 0) {
+		err = lc_fail(lc, err, "netem on %s", ifname);
+		goto cleanup;
+	}
+	if (imp->delay_ms)
+		rtnl_netem_set_delay(q, (int)(imp->delay_ms * 1000));
+	if (imp->jitter_ms)
+		rtnl_netem_set_jitter(q, (int)(imp->jitter_ms * 1000));
+	if (imp->loss_ppm) {
+		/* netem's loss is a fraction of 2^32 - 1. */
+		uint32_t loss = (uint32_t)((uint64_t)imp->loss_ppm * UINT32_MAX / 1000000u);
+		rtnl_netem_set_loss(q, (int)loss);
+	}
+	err = rtnl_qdisc_add(lc->sk, q, NLM_F_CREATE | NLM_F_REPLACE);
+	if (err < 0 && lc->kerr == ENOENT) {
+		/* The kernel's answer to an unknown qdisc kind. */
+		lc->kerr = EOPNOTSUPP;
+		err = lc_fail(lc, err, "netem on %s: this kernel has no netem qdisc "
+			      "(CONFIG_NET_SCH_NETEM, module sch_netem)", ifname);
+	} else if (err < 0)
+		err = lc_fail(lc, err, "netem on %s (delay %u ms, jitter %u ms, loss %u ppm)", ifname,
+			      imp->delay_ms, imp->jitter_ms, imp->loss_ppm);
+cleanup:
+	rtnl_qdisc_put(q);
+	return err;
+}
+
+int link_netem_get(struct link_ctx *lc, const char *ifname, struct impairment *imp)
+{
+	struct nl_cache *cache = NULL;
+	struct rtnl_qdisc *q = NULL;
+	const char *kind;
+	int idx, err, v;
+
+	lc_reset(lc);
+	memset(imp, 0, sizeof(*imp));
+	idx = lookup_index(lc, ifname);
+	if (idx < 0)
+		return idx;
+	err = rtnl_qdisc_alloc_cache(lc->sk, &cache);
+	if (err < 0)
+		return lc_fail(lc, err, "listing qdiscs");
+	q = rtnl_qdisc_get_by_parent(cache, idx, TC_H_ROOT);
+	kind = q ? rtnl_tc_get_kind(TC_CAST(q)) : NULL;
+	if (kind == NULL || strcmp(kind, "netem") != 0) {
+		err = lc_invalid(lc, ENOENT, "no netem root qdisc on %s", ifname);
+		goto cleanup;
+	}
+	v = rtnl_netem_get_delay(q);
+	if (v > 0)
+		imp->delay_ms = (uint32_t)(v + 500) / 1000;
+	v = rtnl_netem_get_jitter(q);
+	if (v > 0)
+		imp->jitter_ms = (uint32_t)(v + 500) / 1000;
+	v = rtnl_netem_get_loss(q);
+	if (v != -NLE_NOATTR) {
+		uint64_t raw = (uint32_t)v;
+		imp->loss_ppm = (uint32_t)((raw * 1000000u + UINT32_MAX / 2) / UINT32_MAX);
+	}
+	err = 0;
+cleanup:
+	if (q)
+		rtnl_qdisc_put(q);
+	nl_cache_free(cache);
+	return err;
+}

@@ -1,0 +1,58 @@
+/* Links, addresses, routes and qdiscs in one network namespace, through
+ * libnl-route-3.
+ *
+ * Each link_ctx owns one rtnetlink socket that was opened inside its
+ * namespace (on a netns_run thread), so every request it makes acts there,
+ * whichever thread sends it. Errors: every function returns 0 or -errno, and
+ * link_error() then holds the kernel's own extended-ack message when it sent
+ * one, else libnl's description.
+ */
+#ifndef PUNCH_LINK_H
+#define PUNCH_LINK_H
+
+#include "model/model.h"
+#include "kernel/netns.h"
+
+struct link_ctx;
+
+/* Open an rtnetlink socket inside ns. lc keeps a pointer to ns: destroy ns
+ * only after link_close(lc). Returns 0 or -errno. */
+int link_open(struct netns *ns, struct link_ctx **out);
+/* NULL is fine. */
+void link_close(struct link_ctx *lc);
+
+/* Create a veth pair: name in lc's namespace, peer_name created straight
+ * inside peer_ns (NULL: lc's own namespace), never in the host namespace.
+ * Both ends start down. Returns 0, -EEXIST, or -errno. */
+int link_veth(struct link_ctx *lc, const char *name, struct netns *peer_ns, const char *peer_name);
+/* Create a bridge. Returns 0 or -errno. */
+int link_bridge(struct link_ctx *lc, const char *name);
+/* Delete ifname (a veth takes its peer along). Returns 0, -ENODEV, or -errno. */
+int link_delete(struct link_ctx *lc, const char *ifname);
+/* Enslave ifname to bridge. Returns 0, -ENODEV if either is missing, or -errno. */
+int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge);
+/* Set ifname up. Returns 0, -ENODEV, or -errno. */
+int link_up(struct link_ctx *lc, const char *ifname);
+/* Add an address: cidr like "203.0.113.10/24" or "2001:db8::10/64" (IPv6 with
+ * IFA_F_NODAD, so it is usable at once). Returns 0, -EINVAL for a bad cidr,
+ * -ENODEV, or -errno. */
+int link_addr(struct link_ctx *lc, const char *ifname, const char *cidr);
+/* Add a route in the main table. dst: "default", "default6" (::/0) or a cidr;
+ * via: gateway address or NULL; ifname: output device or NULL (at least one
+ * of via and ifname). Returns 0, -EINVAL, -EEXIST, or -errno. */
+int link_route(struct link_ctx *lc, const char *dst, const char *via, const char *ifname);
+/* Put netem on ifname's root (replacing what is there): delay and jitter in
+ * ms, loss in ppm. All zero: no-op. Returns 0, -EINVAL (loss over 1000000,
+ * delay or jitter over 60 s), -EOPNOTSUPP when the kernel has no netem, or
+ * -errno. */
+int link_netem(struct link_ctx *lc, const char *ifname, const struct impairment *imp);
+/* Read back the netem root qdisc on ifname. Returns 0, -ENOENT when the root
+ * qdisc is not netem, or -errno. Values are rounded to whole ms and ppm. */
+int link_netem_get(struct link_ctx *lc, const char *ifname, struct impairment *imp);
+/* The ifindex of ifname in lc's namespace, or -ENODEV / -errno. */
+int link_index(struct link_ctx *lc, const char *ifname);
+
+/* The last error text, "" if none. Valid until the next call on lc. */
+const char *link_error(const struct link_ctx *lc);
+
+#endif

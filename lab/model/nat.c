@@ -1,0 +1,680 @@
+/* The NAT/firewall ruleset generator. See nat.h for what each behaviour is
+ * built from; the techniques and their pitfalls were measured on Linux 6.18
+ * with nftables 1.0.6 (doc/nat-notes.md, numbered pitfalls below).
+ *
+ * Everything is generated into one table per family so that a reader of the
+ * counters finds them in one place, and the table is created, deleted and
+ * re-created in the same transaction so that loading twice is harmless.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/nat.h"
+
+/* A growing text buffer. Allocation failure is remembered and reported once
+ * at the end, so the emitters need not check every call. */
+struct nat_text {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool oom;
+};
+
+static void put(struct nat_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct nat_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->oom)
+		return;
+	for (;;) {
+		size_t room = t->cap - t->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(t->p ? t->p + t->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t ncap = t->cap ? t->cap : 4096;
+		while (ncap - t->len <= (size_t)n)
+			ncap *= 2;
+		char *np = realloc(t->p, ncap);
+		if (!np) {
+			t->oom = true;
+			return;
+		}
+		t->p = np;
+		t->cap = ncap;
+	}
+}
+
+/* One address family's spelling. Only the firewall is generated for IPv6:
+ * there is no IPv6 NAT in the model. */
+struct nat_family {
+	const char *table;     /* "ip" / "ip6" */
+	const char *sel;       /* payload selector: "ip" ("ip saddr") or "ip6" */
+	const char *addr_type; /* set key type */
+	const char *wan_ip;
+	const char *lan_net;
+};
+
+struct nat_gen {
+	struct nat_text t;
+	const struct nat_behavior *b;
+	bool nat;
+	const char *wan; /* interface names, already validated */
+	const char *lan;
+	unsigned timeout_s;     /* ct timeout for new UDP flows, 0 = kernel default */
+	unsigned map_timeout_s; /* lifetime of learned maps and sets */
+	bool eif_map;           /* external port -> internal endpoint, learned after srcnat */
+	bool eif_from_wan;      /* ... and used for unsolicited inbound traffic (EIF) */
+	bool adf_map;           /* external port . remote ip -> internal endpoint (ADF) */
+	bool udp_nat;           /* UDP gets its own mapping rules (not blocked) */
+};
+
+/* The common name of a combination, "" when it has none. */
+static const char *nickname(const struct nat_behavior *b, bool nat)
+{
+	if (!nat)
+		return b->filtering == FILTER_OPEN ? " (open router)" : " (outbound-only firewall)";
+	if (b->mapping == MAP_EIM && b->filtering == FILTER_EIF)
+		return " (full cone)";
+	if (b->mapping == MAP_EIM && b->filtering == FILTER_ADF)
+		return " (restricted cone)";
+	if (b->mapping == MAP_EIM && b->filtering == FILTER_APDF)
+		return " (port-restricted cone)";
+	if (b->mapping == MAP_APDM && b->filtering == FILTER_APDF)
+		return " (symmetric)";
+	return "";
+}
+
+/* Names and addresses are pasted into the ruleset text, so anything that could
+ * end a string or a statement is refused rather than escaped. */
+static bool valid_ifname(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strnlen(s, 16);
+	if (n == 0 || n > 15)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_addr(int af, const char *s)
+{
+	unsigned char buf[16];
+
+	if (!s || strnlen(s, 64) >= 64)
+		return false;
+	return inet_pton(af, s, buf) == 1;
+}
+
+/* "address/prefix", prefix in range for the family. */
+static bool valid_net(int af, const char *s)
+{
+	char a[64];
+	const char *slash;
+	char *end;
+	long len;
+	size_t n;
+
+	if (!s || strnlen(s, 70) >= 70)
+		return false;
+	slash = strchr(s, '/');
+	if (!slash)
+		return false;
+	n = (size_t)(slash - s);
+	if (n == 0 || n >= sizeof(a))
+		return false;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	if (!valid_addr(af, a))
+		return false;
+	if (slash[1] < '0' || slash[1] > '9')
+		return false;
+	errno = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (errno || *end != '\0' || len < 0 || len > (af == AF_INET ? 32 : 128))
+		return false;
+	return true;
+}
+
+static int fail(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errsize) {
+		va_start(ap, fmt);
+		vsnprintf(err, errsize, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* Every combination that cannot be built is refused here, with the reason. */
+static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces *ifc, char *err,
+		 size_t errsize)
+{
+	if (!nat_mapping_name(b->mapping) || !nat_filtering_name(b->filtering) ||
+	    !nat_ports_name(b->ports))
+		return fail(err, errsize, "behaviour value out of range (mapping %d, filtering %d, ports %d)",
+			    (int)b->mapping, (int)b->filtering, (int)b->ports);
+	if (!valid_ifname(ifc->wan_if))
+		return fail(err, errsize, "WAN interface name missing or not [A-Za-z0-9._-]{1,15}");
+	if (!valid_ifname(ifc->lan_if))
+		return fail(err, errsize, "LAN interface name missing or not [A-Za-z0-9._-]{1,15}");
+	if (strcmp(ifc->wan_if, ifc->lan_if) == 0)
+		return fail(err, errsize, "WAN and LAN interface are both \"%s\"", ifc->wan_if);
+	if (ifc->wan_ip && !valid_addr(AF_INET, ifc->wan_ip))
+		return fail(err, errsize, "WAN address is not an IPv4 address");
+	if (ifc->lan_net && !valid_net(AF_INET, ifc->lan_net))
+		return fail(err, errsize, "LAN subnet is not IPv4 address/prefix");
+	if (ifc->wan_ip6 && !valid_addr(AF_INET6, ifc->wan_ip6))
+		return fail(err, errsize, "WAN IPv6 address is not an IPv6 address");
+	if (ifc->lan_net6 && !valid_net(AF_INET6, ifc->lan_net6))
+		return fail(err, errsize, "LAN IPv6 subnet is not IPv6 address/prefix");
+
+	if (b->udp_timeout_ms > NAT_MAX_TIMEOUT_MS)
+		return fail(err, errsize, "UDP timeout %u ms is more than a day", b->udp_timeout_ms);
+
+	if (!nat) {
+		if (b->mapping != MAP_NONE)
+			return fail(err, errsize, "mapping %s needs address translation: a router without NAT "
+				    "has no mapping", nat_mapping_name(b->mapping));
+		if (b->ports != PORTS_PRESERVE)
+			return fail(err, errsize, "ports %s needs address translation: without NAT the "
+				    "hosts' own ports are used", nat_ports_name(b->ports));
+		if (!ifc->wan_ip && !ifc->wan_ip6)
+			return fail(err, errsize, "neither an IPv4 nor an IPv6 WAN address given");
+		return 0;
+	}
+
+	if (b->mapping == MAP_NONE)
+		return fail(err, errsize, "a NAT needs a mapping behaviour (eim, adm or apdm); "
+			    "use a firewall or an open router for no translation");
+	if (b->filtering == FILTER_OPEN)
+		return fail(err, errsize, "filtering \"open\" is not possible on a NAT: unsolicited "
+			    "traffic has no mapping to follow; endpoint-independent filtering is the "
+			    "most open a NAT can be");
+	if (!ifc->wan_ip || !ifc->lan_net)
+		return fail(err, errsize, "a NAT needs the WAN IPv4 address and the LAN IPv4 subnet");
+	if (ifc->wan_ip6 || ifc->lan_net6)
+		return fail(err, errsize, "IPv6 address translation is not modelled; IPv6 is only "
+			    "supported on firewalls and open routers");
+	if (b->hairpin && b->mapping != MAP_EIM)
+		return fail(err, errsize, "hairpinning is built only for endpoint-independent mapping: "
+			    "it sends LAN traffic through the learned external-port map and re-uses the "
+			    "sender's existing mapping, which with %s mapping is not the one its peer saw",
+			    nat_mapping_long(b->mapping));
+	return 0;
+}
+
+static void header(struct nat_gen *g, const struct nat_ifaces *ifc)
+{
+	const struct nat_behavior *b = g->b;
+	struct nat_text *t = &g->t;
+
+	put(t, "# punchlab router ruleset, generated by lab/nat.c from a nat_behavior: do not edit.\n");
+	if (g->nat) {
+		put(t, "# NAT%s: mapping %s, filtering %s, ports %s, hairpin %s%s.\n", nickname(b, true),
+		    nat_mapping_long(b->mapping), nat_filtering_long(b->filtering), nat_ports_name(b->ports),
+		    b->hairpin ? "yes" : "no", b->udp_blocked ? ", all forwarded UDP dropped" : "");
+	} else {
+		put(t, "# No NAT%s: hosts behind it use their own routed addresses; filtering %s%s.\n",
+		    nickname(b, false), nat_filtering_long(b->filtering),
+		    b->udp_blocked ? ", all forwarded UDP dropped" : "");
+	}
+	if (g->timeout_s)
+		put(t, "# UDP mapping lifetime %u s (ct timeout object on new flows; learned maps match).\n",
+		    g->timeout_s);
+	else
+		put(t, "# UDP mapping lifetime: kernel default (30 s unreplied, 120 s replied); learned "
+		    "maps %u s.\n", g->map_timeout_s);
+	put(t, "# WAN \"%s\"", g->wan);
+	if (ifc->wan_ip)
+		put(t, " %s", ifc->wan_ip);
+	if (ifc->wan_ip6)
+		put(t, " %s", ifc->wan_ip6);
+	put(t, ", LAN \"%s\"", g->lan);
+	if (ifc->lan_net)
+		put(t, " %s", ifc->lan_net);
+	if (ifc->lan_net6)
+		put(t, " %s", ifc->lan_net6);
+	put(t, ".\n");
+	put(t, "# The router's input chain drops what it did not ask for (NAT-NOTES pitfall 3).\n");
+}
+
+static void objects(struct nat_gen *g, const struct nat_family *f)
+{
+	static const char *const counters[] = {
+		"udp_fwd_out", "udp_fwd_in", "udp_dropped_in", "udp_dropped_out", "udp_hairpin",
+	};
+	struct nat_text *t = &g->t;
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		put(t, "\tcounter %s { }\n", counters[i]);
+	if (g->timeout_s) {
+		put(t, "\tct timeout udp_timeout {\n\t\tprotocol udp\n\t\tl3proto %s\n"
+		    "\t\tpolicy = { unreplied : %u, replied : %u }\n\t}\n", f->table, g->timeout_s,
+		    g->timeout_s);
+	}
+}
+
+static void dynset(struct nat_text *t, const char *kind, const char *name, const char *type,
+		   unsigned timeout_s)
+{
+	put(t, "\t%s %s {\n\t\ttype %s\n\t\tflags dynamic,timeout\n\t\ttimeout %us\n\t}\n", kind, name,
+	    type, timeout_s);
+}
+
+/* The 1024-entry mark -> port map. nft 1.0.6 puts a host-byte-order jhash or
+ * numgen result straight into the port (byte-swapped ports), and a "typeof
+ * jhash" map key crashes "nft list ruleset" (pitfall 6), hence the detour
+ * through meta mark and a map of type mark : inet_service. A scattered pool
+ * hands out index i as base + (i * NAT_POOL_STRIDE) mod size: every port once
+ * per lap, as with sequential allocation, but never two in a row one apart:
+ * ports that look random, and are the same in every run. */
+static void port_pool(struct nat_text *t, unsigned base, bool scattered)
+{
+	put(t, "\tmap port_pool {\n\t\ttype mark : inet_service\n\t\telements = {");
+	for (unsigned i = 0; i < NAT_POOL_SIZE; i++)
+		put(t, "%s%s%u : %u", i ? "," : "", i % 8 ? " " : "\n\t\t\t", i,
+		    base + (scattered ? i * NAT_POOL_STRIDE % NAT_POOL_SIZE : i));
+	put(t, "\n\t\t}\n\t}\n");
+}
+
+static void nat_sets(struct nat_gen *g)
+{
+	const struct nat_behavior *b = g->b;
+	struct nat_text *t = &g->t;
+	unsigned to = g->map_timeout_s;
+
+	if (!g->udp_nat)
+		return;
+	if (b->ports == PORTS_SEQUENTIAL)
+		port_pool(t, NAT_SEQ_BASE, false);
+	else if (b->mapping != MAP_EIM)
+		port_pool(t, NAT_SCATTER_BASE, true);
+	if (b->mapping == MAP_ADM)
+		dynset(t, "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark", to);
+	if (b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL)
+		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
+	if (b->mapping == MAP_ADM && b->ports == PORTS_PRESERVE) {
+		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
+		dynset(t, "set", "map_first", "ipv4_addr . inet_service . ipv4_addr", to);
+	}
+	if (b->mapping == MAP_APDM && b->ports == PORTS_PRESERVE)
+		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
+	if (g->eif_map) {
+		dynset(t, "map", "cone_eif", "inet_service : ipv4_addr . inet_service", to);
+		dynset(t, "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service", to);
+	}
+	if (g->adf_map) {
+		dynset(t, "map", "cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", to);
+		dynset(t, "set", "cone_adf_own", "inet_service . ipv4_addr . ipv4_addr . inet_service", to);
+	}
+}
+
+/* ct timeout policies can only be attached to unconfirmed entries: after
+ * conntrack (priority -200), before confirmation (pitfall 7). */
+static void ct_timeout_chain(struct nat_gen *g)
+{
+	if (!g->timeout_s)
+		return;
+	put(&g->t, "\tchain ct_timeout {\n\t\ttype filter hook prerouting priority filter; policy accept;\n"
+	    "\t\tct state new meta l4proto udp ct timeout set \"udp_timeout\"\n\t}\n");
+}
+
+static void prerouting(struct nat_gen *g, const char *wan_ip)
+{
+	struct nat_text *t = &g->t;
+
+	if (!g->eif_from_wan && !g->adf_map && !(g->eif_map && g->b->hairpin))
+		return;
+	put(t, "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+	if (g->eif_from_wan)
+		put(t, "\t\tiifname \"%s\" ip daddr %s meta l4proto udp dnat ip to udp dport map @cone_eif\n",
+		    g->wan, wan_ip);
+	if (g->adf_map)
+		put(t, "\t\tiifname \"%s\" ip daddr %s meta l4proto udp dnat ip to udp dport . ip saddr "
+		    "map @cone_adf\n", g->wan, wan_ip);
+	if (g->eif_map && g->b->hairpin)
+		put(t, "\t\tiifname \"%s\" ip daddr %s meta l4proto udp dnat ip to udp dport map @cone_eif\n",
+		    g->lan, wan_ip);
+	put(t, "\t}\n");
+}
+
+/* The source NAT. UDP gets the mapping behaviour; everything else (TCP, ICMP)
+ * falls through to plain masquerade, random for a symmetric NAT. */
+static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_net)
+{
+	const struct nat_behavior *b = g->b;
+	struct nat_text *t = &g->t;
+	const char *w = g->wan;
+	char pfx[64];
+
+	snprintf(pfx, sizeof(pfx), "oifname \"%s\" meta l4proto udp", w);
+	put(t, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	if (b->hairpin) {
+		/* Hairpinned traffic leaves on the LAN with the sender's external
+		 * address: with no port given, nf_nat's find_appropriate_src() re-uses
+		 * the sender's existing mapping (RFC 4787 REQ-9). */
+		put(t, "\t\toifname \"%s\" ip saddr %s ct status dnat snat ip to %s\n", g->lan, lan_net, wan_ip);
+	}
+	if (g->udp_nat) {
+		switch (b->mapping) {
+		case MAP_EIM:
+			if (b->ports == PORTS_RANDOM) {
+				/* The internal port is never in this range, so later flows of
+				 * one internal endpoint take find_appropriate_src(): EIM. */
+				put(t, "\t\t%s masquerade to :%d-%d\n", pfx, NAT_EIM_RANDOM_MIN, NAT_EIM_RANDOM_MAX);
+			} else if (b->ports == PORTS_SEQUENTIAL) {
+				/* A known internal endpoint: a range that holds its existing
+				 * port, so find_appropriate_src() re-uses it (EIM). A new one:
+				 * the next port of the pool. */
+				put(t, "\t\t%s ip saddr . udp sport @map_seen snat ip to %s:%d-%d\n", pfx, wan_ip,
+				    NAT_SEQ_BASE, NAT_SEQ_BASE + NAT_POOL_SIZE - 1);
+				put(t, "\t\t%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
+				    pfx, NAT_POOL_SIZE, wan_ip);
+			}
+			break;
+		case MAP_ADM:
+			if (b->ports == PORTS_PRESERVE) {
+				/* The first remote address of an internal endpoint keeps its
+				 * port (a one-port range, so find_appropriate_src() cannot pick
+				 * the hashed port of another remote address); others hash. */
+				put(t, "\t\t%s ip saddr . udp sport . ip daddr @map_first snat ip to %s : udp sport\n",
+				    pfx, wan_ip);
+				put(t, "\t\t%s ip saddr . udp sport != @map_seen add @map_seen { ip saddr . udp sport } "
+				    "add @map_first { ip saddr . udp sport . ip daddr } snat ip to %s : udp sport\n",
+				    pfx, wan_ip);
+			}
+			/* One pool index per (internal endpoint, remote address), taken
+			 * in turn and remembered (also in the ct mark, so that the
+			 * learn chain can put it back should the element expire
+			 * first). Distinct endpoints never share a port towards one
+			 * remote address: a hashed port could, and then nf_nat has no
+			 * other port to give the second one and its packets are lost. */
+			put(t, "\t\t%s ip saddr . udp sport . ip daddr @adm_port meta mark set ip saddr . "
+			    "udp sport . ip daddr map @adm_port ct mark set meta mark snat ip to %s : "
+			    "meta mark map @port_pool\n", pfx, wan_ip);
+			put(t, "\t\t%s meta mark set numgen inc mod %d ct mark set meta mark add @adm_port "
+			    "{ ip saddr . udp sport . ip daddr : meta mark } snat ip to %s : meta mark map "
+			    "@port_pool\n", pfx, NAT_POOL_SIZE, wan_ip);
+			break;
+		case MAP_APDM:
+			/* Every flow the next pool port: never the port of another
+			 * flow (masquerade random may give a flow the port the
+			 * server saw, once in 64k: an endpoint-independent mapping
+			 * by chance), and the same ports in every run. */
+			put(t, "\t\t%s%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
+			    pfx, b->ports == PORTS_PRESERVE ? " ip saddr . udp sport @map_seen" : "",
+			    NAT_POOL_SIZE, wan_ip);
+			if (b->ports == PORTS_PRESERVE)
+				put(t, "\t\t%s add @map_seen { ip saddr . udp sport } masquerade\n", pfx);
+			break;
+		case MAP_NONE:
+			break;
+		}
+	}
+	if (b->mapping == MAP_APDM && b->ports == PORTS_RANDOM)
+		put(t, "\t\toifname \"%s\" masquerade random\n", w);
+	else
+		put(t, "\t\toifname \"%s\" masquerade\n", w);
+	put(t, "\t}\n");
+}
+
+/* One learning chain for one cone map and one conntrack direction. "update"
+ * never replaces the data of an existing element (pitfall 2), so an ownership
+ * set lets only the owner refresh an entry; a stale one (the port now used by
+ * another host) ages out, and then the new owner's "add" takes it. */
+static void learn_chain(struct nat_gen *g, const char *map, const char *key, const char *dir)
+{
+	struct nat_text *t = &g->t;
+	char val[96];
+
+	snprintf(val, sizeof(val), "ct %s ip saddr . ct %s proto-src", dir, dir);
+	put(t, "\tchain learn_%s_%s {\n", map + 5, dir);
+	put(t, "\t\t%s . %s @%s_own update @%s { %s : %s } update @%s_own { %s . %s } return\n", key, val,
+	    map, map, key, val, map, key, val);
+	put(t, "\t\t%s != @%s add @%s { %s : %s } add @%s_own { %s . %s }\n", key, map, map, key, val, map,
+	    key, val);
+	put(t, "\t}\n");
+}
+
+/* Learning happens at srcnat + 10, after the source NAT, where udp sport is
+ * the external port; inside srcnat it is still the internal one (pitfall 1). */
+static void learn(struct nat_gen *g)
+{
+	const struct nat_behavior *b = g->b;
+	struct nat_text *t = &g->t;
+	const char *w = g->wan;
+	bool seen = g->udp_nat && ((b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL) ||
+				   (b->mapping != MAP_EIM && b->ports == PORTS_PRESERVE));
+	bool adm = g->udp_nat && b->mapping == MAP_ADM;
+
+	if (!g->eif_map && !g->adf_map && !seen && !adm)
+		return;
+	put(t, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	if (adm)
+		/* An (internal endpoint, remote address) keeps its port for as long
+		 * as it sends; the data is that of the element (update never
+		 * replaces it), the ct mark only fills it in should the element
+		 * have expired between the lookup and the update. */
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original ct original ip saddr . "
+		    "ct original proto-src . ip daddr @adm_port update @adm_port { ct original ip saddr . "
+		    "ct original proto-src . ip daddr : ct mark }\n", w);
+	if (seen) {
+		/* Keep "this internal endpoint has a mapping" alive for as long as
+		 * the endpoint sends, not just from its first flow. */
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original update @map_seen "
+		    "{ ct original ip saddr . ct original proto-src }\n", w);
+		if (b->mapping == MAP_ADM)
+			put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original ct original ip saddr . "
+			    "ct original proto-src . ip daddr @map_first update @map_first "
+			    "{ ct original ip saddr . ct original proto-src . ip daddr }\n", w);
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *map = i ? "cone_adf" : "cone_eif";
+		if (!(i ? g->adf_map : g->eif_map))
+			continue;
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original jump learn_%s_original\n", w,
+		    map + 5);
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction reply ct status dnat jump "
+		    "learn_%s_reply\n", w, map + 5);
+	}
+	put(t, "\t}\n");
+	if (g->eif_map) {
+		learn_chain(g, "cone_eif", "udp sport", "original");
+		learn_chain(g, "cone_eif", "udp sport", "reply");
+	}
+	if (g->adf_map) {
+		learn_chain(g, "cone_adf", "udp sport . ip daddr", "original");
+		learn_chain(g, "cone_adf", "udp sport . ip daddr", "reply");
+	}
+}
+
+static void input(struct nat_gen *g, const struct nat_family *f)
+{
+	struct nat_text *t = &g->t;
+	bool v6 = f->table[2] == '6';
+
+	put(t, "\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n");
+	put(t, "\t\tiif \"lo\" accept\n");
+	put(t, "\t\tct state established,related accept\n");
+	if (v6) {
+		/* Without neighbour discovery nothing works; router advertisements
+		 * and MLD are not needed by static lab addressing. */
+		put(t, "\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
+		    "nd-router-advert } ip6 hoplimit 255 accept\n");
+	}
+	put(t, "\t\tiifname \"%s\" accept\n", g->lan);
+	put(t, v6 ? "\t\ticmpv6 type echo-request accept\n" : "\t\ticmp type echo-request accept\n");
+	/* Unsolicited UDP to a NAT's external address ends here, not in forward. */
+	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\"\n", g->wan);
+	put(t, "\t}\n");
+}
+
+/* Firewall without NAT, endpoint-independent or address-dependent filtering:
+ * addresses are not translated, so plain sets of what the inside sent out do. */
+static void fw_learn_rules(struct nat_gen *g, const struct nat_family *f)
+{
+	struct nat_text *t = &g->t;
+	const char *w = g->wan, *l = g->lan;
+
+	if (g->b->filtering == FILTER_EIF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp update @fw_eif { %s saddr . udp sport }\n",
+		    l, w, f->sel);
+		put(t, "\t\tiifname \"%s\" meta l4proto udp %s daddr . udp dport @fw_eif counter name "
+		    "\"udp_fwd_in\" accept\n", w, f->sel);
+	} else if (g->b->filtering == FILTER_ADF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp update @fw_adf { %s saddr . "
+		    "udp sport . %s daddr }\n", l, w, f->sel, f->sel);
+		put(t, "\t\tiifname \"%s\" meta l4proto udp %s daddr . udp dport . %s saddr @fw_adf counter "
+		    "name \"udp_fwd_in\" accept\n", w, f->sel, f->sel);
+	}
+}
+
+static void forward(struct nat_gen *g, const struct nat_family *f)
+{
+	const struct nat_behavior *b = g->b;
+	struct nat_text *t = &g->t;
+	const char *w = g->wan, *l = g->lan;
+	bool v6 = f->table[2] == '6';
+	bool open = !g->nat && b->filtering == FILTER_OPEN;
+
+	put(t, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy %s;\n",
+	    open ? "accept" : "drop");
+	if (b->udp_blocked) {
+		put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\" drop\n", w);
+		put(t, "\t\tmeta l4proto udp counter name \"udp_dropped_out\" drop\n");
+	}
+	if (open) {
+		put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_fwd_in\" accept\n", w);
+		put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_fwd_out\" accept\n", l);
+		put(t, "\t}\n");
+		return;
+	}
+	if (g->nat && b->hairpin)
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct status dnat counter name "
+		    "\"udp_hairpin\" accept\n", l, l);
+	put(t, "\t\tiifname \"%s\" meta l4proto udp ct state established,related counter name "
+	    "\"udp_fwd_in\" accept\n", w);
+	if (g->eif_from_wan || g->adf_map) {
+		/* New inbound flows that the cone map DNAT-ed were let in by the filtering. */
+		put(t, "\t\tiifname \"%s\" meta l4proto udp ct status dnat counter name \"udp_fwd_in\" accept\n", w);
+	}
+	if (!g->nat && !b->udp_blocked)
+		fw_learn_rules(g, f);
+	put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp counter name \"udp_fwd_out\" accept\n", l, w);
+	put(t, "\t\tct state established,related accept\n");
+	if (v6) {
+		/* RFC 4890: errors that belong to no flow still carry path MTU news. */
+		put(t, "\t\ticmpv6 type { destination-unreachable, packet-too-big, time-exceeded, "
+		    "parameter-problem } accept\n");
+	}
+	put(t, "\t\tiifname \"%s\" accept\n", l);
+	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\" drop\n", w);
+	put(t, "\t}\n");
+}
+
+static void table(struct nat_gen *g, const struct nat_family *f)
+{
+	struct nat_text *t = &g->t;
+	const struct nat_behavior *b = g->b;
+
+	/* Create-then-delete makes the load idempotent within one transaction. */
+	put(t, "\ntable %s punchlab\ndelete table %s punchlab\ntable %s punchlab {\n", f->table, f->table,
+	    f->table);
+	objects(g, f);
+	if (g->nat)
+		nat_sets(g);
+	if (!g->nat && !b->udp_blocked) {
+		char type[64];
+		if (b->filtering == FILTER_EIF) {
+			snprintf(type, sizeof(type), "%s . inet_service", f->addr_type);
+			dynset(t, "set", "fw_eif", type, g->map_timeout_s);
+		} else if (b->filtering == FILTER_ADF) {
+			snprintf(type, sizeof(type), "%s . inet_service . %s", f->addr_type, f->addr_type);
+			dynset(t, "set", "fw_adf", type, g->map_timeout_s);
+		}
+	}
+	ct_timeout_chain(g);
+	if (g->nat) {
+		prerouting(g, f->wan_ip);
+		postrouting(g, f->wan_ip, f->lan_net);
+		learn(g);
+	}
+	input(g, f);
+	forward(g, f);
+	put(t, "}\n");
+}
+
+int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces *ifc, char **out,
+		char *err, size_t errsize)
+{
+	struct nat_gen g;
+	int ret;
+
+	if (err && errsize)
+		err[0] = '\0';
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!b || !ifc)
+		return fail(err, errsize, "no behaviour or no interfaces given");
+	ret = check(b, nat, ifc, err, errsize);
+	if (ret < 0)
+		return ret;
+
+	memset(&g, 0, sizeof(g));
+	g.b = b;
+	g.nat = nat;
+	g.wan = ifc->wan_if;
+	g.lan = ifc->lan_if;
+	/* Whole seconds, rounded up: the unit of ct timeout policies. */
+	g.timeout_s = (unsigned)((b->udp_timeout_ms + 999ULL) / 1000);
+	g.map_timeout_s = g.timeout_s ? g.timeout_s : NAT_DEFAULT_MAP_TIMEOUT_S;
+	g.udp_nat = nat && !b->udp_blocked;
+	g.eif_map = g.udp_nat && (b->filtering == FILTER_EIF || b->hairpin);
+	g.eif_from_wan = g.udp_nat && b->filtering == FILTER_EIF;
+	g.adf_map = g.udp_nat && b->filtering == FILTER_ADF;
+
+	header(&g, ifc);
+	if (ifc->wan_ip) {
+		struct nat_family f4 = { "ip", "ip", "ipv4_addr", ifc->wan_ip, ifc->lan_net };
+		table(&g, &f4);
+	}
+	if (!nat && ifc->wan_ip6) {
+		struct nat_family f6 = { "ip6", "ip6", "ipv6_addr", ifc->wan_ip6, ifc->lan_net6 };
+		table(&g, &f6);
+	}
+	if (g.t.oom) {
+		free(g.t.p);
+		return -ENOMEM;
+	}
+	*out = g.t.p;
+	return 0;
+}

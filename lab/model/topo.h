@@ -1,0 +1,53 @@
+/* Topology files: parse an INI topology (topologies/README.md is the format
+ * reference) into the model of model.h, and describe a model for humans.
+ *
+ * Pure apart from reading the file itself and checking that a `rules = FILE`
+ * exists: no kernel state, no logging. Every error comes back as one line
+ * "file:line: what is wrong" in the caller's buffer.
+ */
+#ifndef PUNCH_TOPO_H
+#define PUNCH_TOPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "model/model.h"
+
+#define TOPO_NAME_LEN MODEL_NAME_LEN
+#define TOPO_MAX_NATS 32        /* [nat] sections in one file */
+#define TOPO_MAX_FILE (1 << 20) /* larger files are refused, not read */
+
+/* Parse the topology file at path. Returns 0 and a new graph in *out (free it
+ * with topo_free), or -errno with *out = NULL and err = "path:line: message":
+ * -EINVAL for a bad file, -EFBIG for one over TOPO_MAX_FILE, or the error of
+ * opening or reading it. err may be NULL. */
+int topo_parse_file(const char *path, struct topo **out, char *err, size_t errsize);
+
+/* Parse len bytes of text (need not be NUL-terminated). name is used in
+ * messages and as topo.path; `rules = FILE` is resolved relative to the
+ * directory part of name. Returns as topo_parse_file(). */
+int topo_parse_buffer(const char *name, const char *text, size_t len, struct topo **out,
+		      char *err, size_t errsize);
+
+/* Free a graph from the parser, NULL included. */
+void topo_free(struct topo *t);
+
+/* The behaviour of a preset (or one of its aliases, see the README), with
+ * nat = whether it translates addresses. Returns 0 or -ENOENT. */
+int topo_preset(const char *name, struct nat_behavior *b, bool *nat);
+
+/* Names of enum values, exactly as the file format spells them. Never NULL:
+ * an out-of-range value gives "?". topo_outcome_name(OUTCOME_UNSET) is "unset". */
+const char *topo_outcome_name(enum outcome o);
+const char *topo_mode_name(enum client_mode m);
+
+/* "direct", "relayed" or "failed" (any case) to the enum. Returns 0 or -EINVAL. */
+int topo_outcome_parse(const char *s, enum outcome *o);
+
+/* Write a human description of what t will build: the lab settings, each
+ * router with its full behaviour and who sits behind what, as a tree from the
+ * internet down. Returns 0 or -EIO when the stream reports an error. */
+int topo_describe(const struct topo *t, FILE *out);
+
+#endif

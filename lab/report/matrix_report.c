@@ -1,0 +1,431 @@
+/* The matrix picture. One grid is worked out first (which result sits in
+ * which square, and in what state), then each format draws it. */
+#include "report/matrix_report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/textout.h"
+
+#define COLOR_RED "\033[1;31m"
+#define COLOR_GREEN "\033[32m"
+#define COLOR_YELLOW "\033[33m"
+#define COLOR_OFF "\033[0m"
+
+enum state { ST_NONE, ST_PASS, ST_FAIL, ST_ERROR };
+
+struct grid {
+	int n;
+	const struct report_scenario **at; /* n x n, upper triangle used */
+};
+
+static int grid_build(const struct matrix_picture *p, struct grid *g)
+{
+	g->n = 0;
+	g->at = NULL;
+	if (!p || p->n_profiles < 0 || p->n_cells < 0 || (p->n_profiles && !p->profiles) ||
+	    (p->n_cells && !p->cells))
+		return -EINVAL;
+	g->n = p->n_profiles;
+	if (g->n == 0)
+		return 0;
+	g->at = calloc((size_t)g->n * (size_t)g->n, sizeof(*g->at));
+	if (!g->at)
+		return -ENOMEM;
+	for (int i = 0; i < p->n_cells; i++) {
+		int r = p->cells[i].row, c = p->cells[i].col;
+
+		if (r < 0 || c < 0 || r >= g->n || c >= g->n)
+			continue;
+		if (r > c) {
+			int t = r;
+
+			r = c;
+			c = t;
+		}
+		g->at[r * g->n + c] = p->cells[i].result;
+	}
+	return 0;
+}
+
+static const struct report_scenario *grid_at(const struct grid *g, int r, int c)
+{
+	return g->at[r * g->n + c];
+}
+
+static enum state state_of(const struct report_scenario *s)
+{
+	if (!s)
+		return ST_NONE;
+	if (s->error)
+		return ST_ERROR;
+	return s->pass ? ST_PASS : ST_FAIL;
+}
+
+/* "D", "R", "F" for an outcome word, "?" for anything else. */
+static char letter(const char *outcome)
+{
+	if (strcmp(outcome, "direct") == 0)
+		return 'D';
+	if (strcmp(outcome, "relayed") == 0)
+		return 'R';
+	if (strcmp(outcome, "failed") == 0)
+		return 'F';
+	return '?';
+}
+
+/* An outcome word as shown: one of ours, or "?" for anything else, so a
+ * result's own text never reaches a cell unescaped. */
+static const char *word(const char *outcome)
+{
+	static const char *const known[] = { "direct", "relayed", "failed", "error" };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(outcome, known[i]) == 0)
+			return known[i];
+	return "?";
+}
+
+struct counts {
+	int pass, fail, error, none;
+};
+
+static struct counts count(const struct grid *g)
+{
+	struct counts k = { 0, 0, 0, 0 };
+
+	for (int r = 0; r < g->n; r++)
+		for (int c = r; c < g->n; c++)
+			switch (state_of(grid_at(g, r, c))) {
+			case ST_PASS: k.pass++; break;
+			case ST_FAIL: k.fail++; break;
+			case ST_ERROR: k.error++; break;
+			default: k.none++; break;
+			}
+	return k;
+}
+
+/* ---- terminal ---- */
+
+static void term_cell(FILE *f, const struct report_scenario *s, bool color, size_t width)
+{
+	static const char *const on[] = { [ST_PASS] = COLOR_GREEN, [ST_FAIL] = COLOR_RED,
+					   [ST_ERROR] = COLOR_YELLOW };
+	enum state st = state_of(s);
+	char text[4] = "-";
+
+	if (st == ST_ERROR)
+		strcpy(text, "E");
+	else if (st != ST_NONE)
+		snprintf(text, sizeof(text), "%c%s", letter(s->actual), st == ST_FAIL ? "!" : "");
+	if (color && st != ST_NONE)
+		fprintf(f, "%s%s%s", on[st], text, COLOR_OFF);
+	else
+		fputs(text, f);
+	text_pad(f, strlen(text), width);
+}
+
+static void put_problems(FILE *f, const struct matrix_picture *p, const struct grid *g,
+			 bool markdown);
+
+int matrix_report_text(FILE *f, const struct matrix_picture *p, bool color)
+{
+	struct grid g;
+	struct counts k;
+	size_t rw = 0, cw = 3;
+	int rc = grid_build(p, &g);
+
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < g.n; i++) {
+		size_t w = text_term_width(p->profiles[i]);
+
+		rw = w > rw ? w : rw;
+		cw = w > cw ? w : cw;
+	}
+	text_put_term(f, p->title ? p->title : "matrix", false, "");
+	if (p->description) {
+		fputs(": ", f);
+		text_put_term(f, p->description, false, "");
+	}
+	fputc('\n', f);
+	text_pad(f, 0, rw + 2);
+	for (int c = 0; c < g.n; c++) {
+		text_pad(f, text_put_term(f, p->profiles[c], false, ""), c + 1 < g.n ? cw + 2 : 0);
+	}
+	fputc('\n', f);
+	for (int r = 0; r < g.n; r++) {
+		text_pad(f, text_put_term(f, p->profiles[r], false, ""), rw + 2);
+		for (int c = 0; c < g.n; c++) {
+			size_t w = c + 1 < g.n ? cw + 2 : 0;
+
+			if (c < r)
+				text_pad(f, 0, w);
+			else
+				term_cell(f, grid_at(&g, r, c), color, w);
+		}
+		fputc('\n', f);
+	}
+	fputs("D direct, R relayed, F failed (what happened); ! not what was expected; "
+	      "E could not run; - not run\n", f);
+	put_problems(f, p, &g, false);
+	k = count(&g);
+	fprintf(f, "%d cells: %d passed, %d failed", k.pass + k.fail + k.error + k.none, k.pass, k.fail);
+	if (k.error)
+		fprintf(f, ", %d error%s", k.error, k.error == 1 ? "" : "s");
+	if (k.none)
+		fprintf(f, ", %d not run", k.none);
+	fputc('\n', f);
+	free(g.at);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* Each mismatch and error, one per line (one list item in Markdown). */
+static void put_problems(FILE *f, const struct matrix_picture *p, const struct grid *g,
+			 bool markdown)
+{
+	for (int r = 0; r < g->n; r++) {
+		for (int c = r; c < g->n; c++) {
+			const struct report_scenario *s = grid_at(g, r, c);
+			enum state st = state_of(s);
+
+			if (st != ST_FAIL && st != ST_ERROR)
+				continue;
+			fputs(markdown ? "- " : "  ", f);
+			if (markdown) {
+				text_put_md(f, p->profiles[r], false);
+				fputs(" × ", f);
+				text_put_md(f, p->profiles[c], false);
+			} else {
+				text_put_term(f, p->profiles[r], false, "");
+				fputs(" x ", f);
+				text_put_term(f, p->profiles[c], false, "");
+			}
+			if (st == ST_FAIL) {
+				fprintf(f, ": %s, expected %s\n", word(s->actual), word(s->expected));
+				continue;
+			}
+			fputs(": error: ", f);
+			if (markdown)
+				text_put_md(f, s->error, false);
+			else
+				text_put_term(f, s->error, false, "");
+			fputc('\n', f);
+		}
+	}
+}
+
+/* ---- Markdown ---- */
+
+int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
+{
+	struct grid g;
+	struct counts k;
+	int rc = grid_build(p, &g);
+
+	if (rc < 0)
+		return rc;
+	fputs("### Matrix ", f);
+	text_put_md(f, p->title ? p->title : "matrix", false);
+	if (p->description) {
+		fputs(": ", f);
+		text_put_md(f, p->description, false);
+	}
+	fputs("\n\n|  |", f);
+	for (int c = 0; c < g.n; c++) {
+		fputc(' ', f);
+		text_put_md(f, p->profiles[c], false);
+		fputs(" |", f);
+	}
+	fputs("\n| --- |", f);
+	for (int c = 0; c < g.n; c++)
+		fputs(" :-: |", f);
+	fputc('\n', f);
+	for (int r = 0; r < g.n; r++) {
+		fputs("| **", f);
+		text_put_md(f, p->profiles[r], false);
+		fputs("** |", f);
+		for (int c = 0; c < g.n; c++) {
+			const struct report_scenario *s = c >= r ? grid_at(&g, r, c) : NULL;
+
+			switch (c < r ? -1 : (int)state_of(s)) {
+			case ST_PASS:
+				fprintf(f, " ✅ %c |", letter(s->actual));
+				break;
+			case ST_FAIL:
+				fprintf(f, " ❌ %c≠%c |", letter(s->actual), letter(s->expected));
+				break;
+			case ST_ERROR:
+				fputs(" ⚠️ E |", f);
+				break;
+			case ST_NONE:
+				fputs(" – |", f);
+				break;
+			default:
+				fputs("  |", f);
+				break;
+			}
+		}
+		fputc('\n', f);
+	}
+	fputs("\nD direct, R relayed, F failed; ✅ as expected, ❌ actual≠expected, ⚠️ E could not run, "
+	      "– not run.\n\n", f);
+	k = count(&g);
+	fprintf(f, "**%d cells: %d passed, %d failed", k.pass + k.fail + k.error + k.none, k.pass, k.fail);
+	if (k.error)
+		fprintf(f, ", %d error%s", k.error, k.error == 1 ? "" : "s");
+	if (k.none)
+		fprintf(f, ", %d not run", k.none);
+	fputs("**\n", f);
+	if (k.fail || k.error) {
+		fputc('\n', f);
+		put_problems(f, p, &g, true);
+	}
+	free(g.at);
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- SVG ---- */
+
+#define CELL 76
+#define MARGIN 16
+#define CHAR_W 7        /* a generous average width of a 12px sans-serif character */
+
+static const char *const fills[] = { [ST_NONE] = "#eeeeee", [ST_PASS] = "#c8e6c9",
+				     [ST_FAIL] = "#ffcdd2", [ST_ERROR] = "#fff3b0" };
+static const char *const strokes[] = { [ST_NONE] = "#bdbdbd", [ST_PASS] = "#43a047",
+				       [ST_FAIL] = "#c62828", [ST_ERROR] = "#f9a825" };
+
+static void svg_cell(FILE *f, const struct matrix_picture *p, int r, int c,
+		     const struct report_scenario *s, int x, int y)
+{
+	enum state st = state_of(s);
+	int cx = x + CELL / 2;
+
+	fprintf(f, "<g class=\"cell\"><title>");
+	text_put_xml(f, p->profiles[r], TEXT_XML_ATTR_NO_CR);
+	fputs(" × ", f);
+	text_put_xml(f, p->profiles[c], TEXT_XML_ATTR_NO_CR);
+	if (st == ST_NONE)
+		fputs(": not run", f);
+	else if (st == ST_ERROR) {
+		fputs(": error: ", f);
+		text_put_xml(f, s->error, TEXT_XML_ATTR_NO_CR);
+	} else {
+		fprintf(f, ": %s, expected %s", word(s->actual), word(s->expected));
+	}
+	fputs("</title>\n", f);
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"%s\" "
+		"stroke-width=\"%d\"/>\n", x + 2, y + 2, CELL - 4, CELL - 4, fills[st], strokes[st],
+		st == ST_FAIL ? 3 : 1);
+	switch (st) {
+	case ST_PASS:
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big\">%s</text>\n", cx, y + 32,
+			word(s->actual));
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">as expected</text>\n", cx, y + 50);
+		break;
+	case ST_FAIL:
+		fprintf(f, "<path d=\"M%d %dl8 8m0 -8l-8 8\" stroke=\"#c62828\" stroke-width=\"2\"/>\n",
+			x + CELL - 16, y + 7);
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big bad\">%s</text>\n", cx, y + 32,
+			word(s->actual));
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small bad\">exp. %s</text>\n", cx,
+			y + 50, word(s->expected));
+		break;
+	case ST_ERROR:
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big\">error</text>\n", cx, y + 32);
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">exp. %s</text>\n", cx, y + 50,
+			word(s->expected));
+		break;
+	default:
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">not run</text>\n", cx, y + 36);
+		break;
+	}
+	fputs("</g>\n", f);
+}
+
+int matrix_report_svg(FILE *f, const struct matrix_picture *p)
+{
+	static const char *const legend[] = { [ST_PASS] = "as expected",
+					      [ST_FAIL] = "not as expected",
+					      [ST_ERROR] = "could not run", [ST_NONE] = "not run" };
+	static const enum state order[] = { ST_PASS, ST_FAIL, ST_ERROR, ST_NONE };
+	struct grid g;
+	struct counts k;
+	size_t longest = 4;
+	int rc = grid_build(p, &g), left, top, width, height, x, y;
+
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < g.n; i++) {
+		size_t w = text_term_width(p->profiles[i]);
+
+		longest = w > longest ? w : longest;
+	}
+	if (longest > 40)
+		longest = 40;   /* longer names overflow the picture rather than stretch it */
+	left = MARGIN + (int)longest * CHAR_W + 8;
+	/* Column names stand at 45 degrees: they need about 0.71 of their length upwards. */
+	top = 64 + (int)longest * CHAR_W * 71 / 100 + 8;
+	width = left + g.n * CELL + MARGIN + (int)longest * CHAR_W * 71 / 100;
+	if (width < 560)
+		width = 560;
+	height = top + g.n * CELL + 84;
+
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n",
+		width, height, width, height);
+	fputs("<style>\n"
+	      "text { font-size: 12px; fill: #212121; }\n"
+	      ".title { font-size: 18px; font-weight: bold; }\n"
+	      ".desc { font-size: 13px; fill: #424242; }\n"
+	      ".big { font-size: 13px; font-weight: bold; text-anchor: middle; }\n"
+	      ".small { font-size: 10px; text-anchor: middle; }\n"
+	      ".bad { fill: #b71c1c; }\n"
+	      ".row { text-anchor: end; }\n"
+	      "</style>\n", f);
+	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height);
+	fprintf(f, "<text x=\"%d\" y=\"28\" class=\"title\">", MARGIN);
+	text_put_xml(f, p->title ? p->title : "matrix", TEXT_XML_ATTR_NO_CR);
+	fputs("</text>\n", f);
+	if (p->description) {
+		fprintf(f, "<text x=\"%d\" y=\"48\" class=\"desc\">", MARGIN);
+		text_put_xml(f, p->description, TEXT_XML_ATTR_NO_CR);
+		fputs("</text>\n", f);
+	}
+	for (int c = 0; c < g.n; c++) {
+		x = left + c * CELL + CELL / 2;
+		fprintf(f, "<text transform=\"translate(%d %d) rotate(-45)\">", x, top - 6);
+		text_put_xml(f, p->profiles[c], TEXT_XML_ATTR_NO_CR);
+		fputs("</text>\n", f);
+	}
+	for (int r = 0; r < g.n; r++) {
+		y = top + r * CELL;
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"row\">", left - 8, y + CELL / 2 + 4);
+		text_put_xml(f, p->profiles[r], TEXT_XML_ATTR_NO_CR);
+		fputs("</text>\n", f);
+		for (int c = r; c < g.n; c++)
+			svg_cell(f, p, r, c, grid_at(&g, r, c), left + c * CELL, y);
+	}
+	y = top + g.n * CELL + 24;
+	x = MARGIN;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		enum state st = order[i];
+
+		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" fill=\"%s\" stroke=\"%s\" "
+			"stroke-width=\"%d\"/>\n", x, y - 11, fills[st], strokes[st], st == ST_FAIL ? 2 : 1);
+		fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", x + 20, y, legend[st]);
+		x += 20 + (int)strlen(legend[st]) * CHAR_W + 20;
+	}
+	k = count(&g);
+	fprintf(f, "<text x=\"%d\" y=\"%d\">%d cells: %d passed, %d failed, %d error%s, %d not run.</text>\n"
+		"<text x=\"%d\" y=\"%d\">Big word: what happened; small: what was expected.</text>\n",
+		MARGIN, y + 24,
+		k.pass + k.fail + k.error + k.none, k.pass, k.fail, k.error, k.error == 1 ? "" : "s",
+		k.none, MARGIN, y + 42);
+	fputs("</svg>\n", f);
+	free(g.at);
+	return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,563 @@
+/* Reporters: pure formatting of scenario results. The only shared
+ * difficulty is hostile text, handled by one UTF-8 decoder and one escaper
+ * per format (the terminal, Markdown-cell and XML ones in textout.c, which
+ * the matrix picture uses too). */
+#include "report/report.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "report/textout.h"
+
+#define COLOR_RED "\033[1;31m"
+#define COLOR_GREEN "\033[32m"
+#define COLOR_OFF "\033[0m"
+#define NAME_WIDTH 28 /* live lines align on typical names; longer ones push on */
+
+static int stream_status(FILE *f)
+{
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- terminal ----------------------------------------------------------- */
+
+/* A colored word padded to width: the escapes must not count as columns. */
+static void put_verdict(FILE *f, const struct report_scenario *s, bool color, size_t width)
+{
+	const char *v = report_verdict(s);
+	const char *c = s->error || !s->pass ? COLOR_RED : COLOR_GREEN;
+
+	fprintf(f, "%s%s%s", color ? c : "", v, color ? COLOR_OFF : "");
+	text_pad(f, strlen(v), width);
+}
+
+const char *report_verdict(const struct report_scenario *s)
+{
+	return s->error ? "ERROR" : s->pass ? "PASS" : "FAIL";
+}
+
+/* A multi-line text under a line, each line indented. */
+static void put_block(FILE *f, const char *label, const char *text)
+{
+	const char *indent = "       ";
+
+	fputs(indent, f);
+	if (label)
+		fputs(label, f);
+	text_put_term(f, text, true, indent);
+	if (!*text || text[strlen(text) - 1] != '\n')
+		fputc('\n', f);
+}
+
+int report_live_line(FILE *f, const struct report_scenario *s, bool color)
+{
+	put_verdict(f, s, color, 7);
+	text_pad(f, text_put_term(f, s->name, false, ""), NAME_WIDTH);
+	fputs("  ", f);
+	text_put_term(f, s->actual[0] ? s->actual : "-", false, "");
+	fputs(" (expected ", f);
+	text_put_term(f, s->expected[0] ? s->expected : "-", false, "");
+	fprintf(f, ")  %.2fs\n", s->seconds);
+	if (s->error)
+		put_block(f, "error: ", s->error);
+	else if (!s->pass && s->detail)
+		put_block(f, NULL, s->detail);
+	return stream_status(f);
+}
+
+int report_summary(FILE *f, const struct report_scenario *s, size_t n, bool color)
+{
+	size_t wn = strlen("SCENARIO"), we = strlen("EXPECTED"), wa = strlen("ACTUAL");
+	size_t passed = 0, failed = 0, errors = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t w;
+
+		if ((w = text_term_width(s[i].name)) > wn)
+			wn = w;
+		if ((w = text_term_width(s[i].expected)) > we)
+			we = w;
+		if ((w = text_term_width(s[i].actual)) > wa)
+			wa = w;
+	}
+	fprintf(f, "%-*s  %-*s  %-*s  %-7s  %s\n", (int)wn, "SCENARIO", (int)we, "EXPECTED",
+		(int)wa, "ACTUAL", "VERDICT", "TIME");
+	for (size_t i = 0; i < n; i++) {
+		text_pad(f, text_put_term(f, s[i].name, false, ""), wn + 2);
+		text_pad(f, text_put_term(f, s[i].expected, false, ""), we + 2);
+		text_pad(f, text_put_term(f, s[i].actual, false, ""), wa + 2);
+		put_verdict(f, &s[i], color, 9);
+		fprintf(f, "%.2fs\n", s[i].seconds);
+		if (s[i].error)
+			errors++;
+		else if (s[i].pass)
+			passed++;
+		else
+			failed++;
+	}
+	fprintf(f, "\n%zu passed, %zu failed", passed, failed);
+	if (errors)
+		fprintf(f, ", %zu error%s", errors, errors == 1 ? "" : "s");
+	fprintf(f, "\n");
+	return stream_status(f);
+}
+
+/* ---- TAP ---------------------------------------------------------------- */
+
+/* A test description: one line, and '#' escaped so it cannot start a directive. */
+static void put_tap_char(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == TEXT_INVALID)
+		fputs(TEXT_REPLACEMENT, f);
+	else if (cp == '#' || cp == '\\')
+		fprintf(f, "\\%c", (char)cp);
+	else if (text_is_control(cp))
+		fputc(' ', f);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
+static void put_tap_desc(FILE *f, const char *s)
+{
+	text_walk(f, s, put_tap_char, NULL);
+}
+
+/* A YAML double-quoted scalar. TAP::Parser's YAML reader knows \xNN but not
+ * \uNNNN, so non-ASCII text is written as UTF-8. */
+static void put_yaml_char(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == '"' || cp == '\\')
+		fprintf(f, "\\%c", (char)cp);
+	else if (cp == '\n')
+		fputs("\\n", f);
+	else if (cp == '\t')
+		fputs("\\t", f);
+	else if (cp < 0x80 && text_is_control(cp))
+		fprintf(f, "\\x%02x", (unsigned)cp);
+	else if (cp == TEXT_INVALID || text_is_control(cp))
+		fputs(TEXT_REPLACEMENT, f); /* C1 controls: not worth an escape */
+	else
+		fwrite(bytes, 1, len, f);
+}
+
+static void put_yaml_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	text_walk(f, s, put_yaml_char, NULL);
+	fputc('"', f);
+}
+
+int report_tap(FILE *f, const struct report_scenario *s, size_t n)
+{
+	size_t passed = 0;
+
+	fprintf(f, "TAP version 13\n1..%zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		const struct report_scenario *c = &s[i];
+		bool ok = c->pass && !c->error;
+
+		fprintf(f, "%sok %zu - ", ok ? "" : "not ", i + 1);
+		put_tap_desc(f, c->name);
+		fputc('\n', f);
+		if (ok) {
+			passed++;
+			continue;
+		}
+		fputs("  ---\n  expected: ", f);
+		put_yaml_str(f, c->expected);
+		fputs("\n  actual: ", f);
+		put_yaml_str(f, c->actual);
+		if (c->file) {
+			fputs("\n  file: ", f);
+			put_yaml_str(f, c->file);
+		}
+		if (c->error) {
+			fputs("\n  error: ", f);
+			put_yaml_str(f, c->error);
+		}
+		if (c->detail) {
+			fputs("\n  detail: ", f);
+			put_yaml_str(f, c->detail);
+		}
+		fprintf(f, "\n  seconds: %.2f\n  ...\n", c->seconds);
+	}
+	fprintf(f, "# %zu passed, %zu failed\n", passed, n - passed);
+	return stream_status(f);
+}
+
+/* ---- JUnit XML ---------------------------------------------------------- */
+
+/* "punchlab." and the topology file's base name without its extension,
+ * so CI tools group scenarios by file. */
+static void put_classname(FILE *f, const char *file)
+{
+	const char *base, *dot;
+	char *name;
+
+	if (!file || !*file) {
+		fputs("punchlab", f);
+		return;
+	}
+	base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	dot = strrchr(base, '.');
+	name = strndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
+	for (char *c = name; c && *c; c++)
+		if (*c == '.')
+			*c = '_';
+	fputs("punchlab.", f);
+	text_put_xml(f, name ? name : base, TEXT_XML_ATTR);
+	free(name);
+}
+
+static bool has_peers(const struct report_scenario *c)
+{
+	return c->peers[0].name[0] || c->peers[1].name[0];
+}
+
+int report_junit(FILE *f, const struct report_scenario *s, size_t n)
+{
+	size_t failures = 0, errors = 0;
+	double total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].error)
+			errors++;
+		else if (!s[i].pass)
+			failures++;
+		total += s[i].seconds;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	fprintf(f, "<testsuites name=\"punchlab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
+		n, failures, errors, total);
+	fprintf(f, "  <testsuite name=\"punchlab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
+		n, failures, errors, total);
+	for (size_t i = 0; i < n; i++) {
+		const struct report_scenario *c = &s[i];
+		bool any_err = false;
+
+		fputs("    <testcase name=\"", f);
+		text_put_xml(f, c->name, TEXT_XML_ATTR);
+		fputs("\" classname=\"", f);
+		put_classname(f, c->file);
+		fprintf(f, "\" time=\"%.3f\"", c->seconds);
+		if (c->pass && !c->error && !has_peers(c)) {
+			fputs("/>\n", f);
+			continue;
+		}
+		fputs(">\n", f);
+		if (c->error) {
+			fputs("      <error message=\"", f);
+			text_put_xml(f, c->error, TEXT_XML_ATTR);
+			fputs("\" type=\"error\">", f);
+			text_put_xml(f, c->error, TEXT_XML_DATA);
+			fputs("</error>\n", f);
+		} else if (!c->pass) {
+			fputs("      <failure message=\"expected ", f);
+			text_put_xml(f, c->expected, TEXT_XML_ATTR);
+			fputs(", got ", f);
+			text_put_xml(f, c->actual, TEXT_XML_ATTR);
+			fputs("\" type=\"mismatch\">", f);
+			text_put_xml(f, c->detail ? c->detail : "", TEXT_XML_DATA);
+			fputs("</failure>\n", f);
+		}
+		if (has_peers(c)) {
+			fputs("      <system-out>", f);
+			for (size_t k = 0; k < 2; k++) {
+				const struct report_peer *p = &c->peers[k];
+
+				if (!p->name[0])
+					continue;
+				fputs("peer ", f);
+				text_put_xml(f, p->name, TEXT_XML_DATA);
+				fprintf(f, " (exit %d, ", p->exit_code);
+				text_put_xml(f, p->outcome[0] ? p->outcome : "-", TEXT_XML_DATA);
+				fputs("): ", f);
+				text_put_xml(f, p->json ? p->json : "(no report)", TEXT_XML_DATA);
+				if (!p->json || !*p->json || p->json[strlen(p->json) - 1] != '\n')
+					fputc('\n', f);
+				any_err |= p->stderr_tail && *p->stderr_tail;
+			}
+			fputs("</system-out>\n", f);
+		}
+		if (any_err) {
+			fputs("      <system-err>", f);
+			for (size_t k = 0; k < 2; k++) {
+				const struct report_peer *p = &c->peers[k];
+
+				if (!p->name[0] || !p->stderr_tail || !*p->stderr_tail)
+					continue;
+				fputs("== ", f);
+				text_put_xml(f, p->name, TEXT_XML_DATA);
+				fputc('\n', f);
+				text_put_xml(f, p->stderr_tail, TEXT_XML_DATA);
+				if (p->stderr_tail[strlen(p->stderr_tail) - 1] != '\n')
+					fputc('\n', f);
+			}
+			fputs("</system-err>\n", f);
+		}
+		fputs("    </testcase>\n", f);
+	}
+	fputs("  </testsuite>\n</testsuites>\n", f);
+	return stream_status(f);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+/* A JSON string from arbitrary bytes: json-c writes bytes as they are, so
+ * invalid UTF-8 is replaced here (each bad byte by U+FFFD). NULL gives null. */
+static void put_valid(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == TEXT_INVALID)
+		fputs(TEXT_REPLACEMENT, f);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
+static struct json_object *jstr(const char *s)
+{
+	struct json_object *o = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!s)
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	text_walk(f, s, put_valid, NULL);
+	if (fclose(f) == 0)
+		o = json_object_new_string_len(buf, (int)len);
+	free(buf);
+	return o;
+}
+
+/* Seconds rounded to milliseconds, written as such rather than as the
+ * nearest double's 17 digits. */
+static struct json_object *jseconds(double secs)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.3f", secs);
+	return json_object_new_double_s(secs, buf);
+}
+
+/* A peer's report: the object it printed when it parses as exactly one JSON
+ * object (strictly, valid UTF-8, default depth limit); otherwise the text. */
+static struct json_object *jpeer_report(const char *text)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	size_t len;
+
+	if (!text)
+		return NULL;
+	len = strlen(text);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r' ||
+		       text[len - 1] == '\t'))
+		len--;
+	if (len > INT32_MAX)
+		return jstr(text);
+	tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	if (json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = jstr(text);
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+static int jadd(struct json_object *obj, const char *key, struct json_object *val)
+{
+	return json_object_object_add(obj, key, val) == 0 ? 0 : -ENOMEM;
+}
+
+static struct json_object *jscenario(const struct report_scenario *c)
+{
+	struct json_object *o = json_object_new_object(), *peers = json_object_new_array();
+	const char *verdict = c->error ? "error" : c->pass ? "pass" : "fail";
+
+	if (!o || !peers)
+		goto fail;
+	if (jadd(o, "name", jstr(text_str(c->name))) || jadd(o, "file", jstr(c->file)) ||
+	    jadd(o, "description", jstr(c->description)) ||
+	    jadd(o, "expected", jstr(c->expected)) || jadd(o, "actual", jstr(c->actual)) ||
+	    jadd(o, "verdict", json_object_new_string(verdict)) ||
+	    jadd(o, "pass", json_object_new_boolean(c->pass && !c->error)) ||
+	    jadd(o, "error", jstr(c->error)) || jadd(o, "detail", jstr(c->detail)) ||
+	    jadd(o, "selfcheck", jstr(c->selfcheck)) ||
+	    jadd(o, "seconds", jseconds(c->seconds)))
+		goto fail;
+	for (size_t k = 0; k < 2; k++) {
+		const struct report_peer *p = &c->peers[k];
+		struct json_object *po;
+
+		if (!p->name[0])
+			continue;
+		po = json_object_new_object();
+		if (!po || json_object_array_add(peers, po)) {
+			json_object_put(po);
+			goto fail;
+		}
+		if (jadd(po, "name", jstr(p->name)) || jadd(po, "outcome", jstr(p->outcome)) ||
+		    jadd(po, "exit_code", json_object_new_int(p->exit_code)) ||
+		    jadd(po, "report", jpeer_report(p->json)) ||
+		    jadd(po, "stderr_tail", jstr(p->stderr_tail)))
+			goto fail;
+	}
+	if (jadd(o, "peers", peers))
+		goto fail_o;
+	return o;
+fail:
+	json_object_put(peers);
+fail_o:
+	json_object_put(o);
+	return NULL;
+}
+
+int report_json(FILE *f, const struct report_scenario *s, size_t n)
+{
+	struct json_object *root = json_object_new_object(), *sum = json_object_new_object();
+	struct json_object *arr = json_object_new_array();
+	size_t passed = 0, failed = 0, errors = 0;
+	double total = 0;
+	int r = -ENOMEM;
+
+	if (!root || !sum || !arr)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *c = jscenario(&s[i]);
+
+		if (!c || json_object_array_add(arr, c)) {
+			json_object_put(c);
+			goto cleanup;
+		}
+		if (s[i].error)
+			errors++;
+		else if (s[i].pass)
+			passed++;
+		else
+			failed++;
+		total += s[i].seconds;
+	}
+	if (jadd(sum, "total", json_object_new_int64((int64_t)n)) ||
+	    jadd(sum, "passed", json_object_new_int64((int64_t)passed)) ||
+	    jadd(sum, "failed", json_object_new_int64((int64_t)failed)) ||
+	    jadd(sum, "errors", json_object_new_int64((int64_t)errors)) ||
+	    jadd(sum, "seconds", jseconds(total)))
+		goto cleanup;
+	/* Whether or not the add succeeds, the value is no longer ours to free:
+	 * a leak on allocation failure beats a double free. */
+	r = jadd(root, "summary", sum);
+	sum = NULL;
+	if (r || (r = jadd(root, "scenarios", arr)) != 0) {
+		arr = NULL;
+		goto cleanup;
+	}
+	arr = NULL;
+	fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						   JSON_C_TO_STRING_NOSLASHESCAPE), f);
+	fputc('\n', f);
+	r = stream_status(f);
+cleanup:
+	json_object_put(sum);
+	json_object_put(arr);
+	json_object_put(root);
+	return r;
+}
+
+/* ---- Markdown ----------------------------------------------------------- */
+
+/* A fenced block that the text cannot close: a fence one backtick longer
+ * than the longest run of backticks inside. Control characters other than
+ * newline and tab are replaced. */
+static void put_block_char(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	if (cp == TEXT_INVALID || (text_is_control(cp) && cp != '\n' && cp != '\t'))
+		fputs(TEXT_REPLACEMENT, f);
+	else
+		fwrite(bytes, 1, len, f);
+}
+
+static void put_md_block(FILE *f, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text_str(text);
+	size_t n = strlen((const char *)p), run = 0, longest = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		run = p[i] == '`' ? run + 1 : 0;
+		if (run > longest)
+			longest = run;
+	}
+	longest = longest < 3 ? 3 : longest + 1;
+	for (size_t i = 0; i < longest; i++)
+		fputc('`', f);
+	fputc('\n', f);
+	text_walk(f, text, put_block_char, NULL);
+	if (!*text_str(text) || text_str(text)[strlen(text_str(text)) - 1] != '\n')
+		fputc('\n', f);
+	for (size_t i = 0; i < longest; i++)
+		fputc('`', f);
+	fputc('\n', f);
+}
+
+int report_markdown(FILE *f, const struct report_scenario *s, size_t n)
+{
+	size_t passed = 0, failed = 0, errors = 0;
+
+	fputs("| Scenario | Expected | Actual | Verdict | Time |\n", f);
+	fputs("| --- | --- | --- | --- | ---: |\n", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct report_scenario *c = &s[i];
+		const char *mark = c->error ? "⚠️ ERROR" : c->pass ? "✅ PASS" : "❌ FAIL";
+
+		fputs("| ", f);
+		text_put_md(f, c->name, true);
+		fputs(" | ", f);
+		text_put_md(f, c->expected, true);
+		fputs(" | ", f);
+		text_put_md(f, c->actual, true);
+		fprintf(f, " | %s | %.2f s |\n", mark, c->seconds);
+		if (c->error)
+			errors++;
+		else if (c->pass)
+			passed++;
+		else
+			failed++;
+	}
+	fprintf(f, "\n**%zu passed, %zu failed", passed, failed);
+	if (errors)
+		fprintf(f, ", %zu error%s", errors, errors == 1 ? "" : "s");
+	fputs("**\n", f);
+	for (size_t i = 0; i < n; i++) {
+		const struct report_scenario *c = &s[i];
+		const char *text = c->error ? c->error : c->detail;
+
+		if ((c->pass && !c->error) || !text)
+			continue;
+		fputs("\n<details><summary>", f);
+		text_put_md(f, c->name, true);
+		fprintf(f, ": %s</summary>\n\n", c->error ? "error" : "mismatch");
+		put_md_block(f, text);
+		fputs("\n</details>\n", f);
+	}
+	return stream_status(f);
+}
