@@ -184,3 +184,7 @@ clean distclean:
 	rm -rf $(O)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# `make -s print-VAR` prints a variable (the layering test reads the flags with it).
+print-%:
+	@echo '$($*)'
