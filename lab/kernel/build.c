@@ -160,53 +160,39 @@ void lab_down(struct lab *l)
  * would drop asymmetric lab traffic; the internet router must not redirect. */
 static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
 {
-	static const char *const common[][2] = {
-		{ "net.ipv4.conf.all.rp_filter", "0" },
-		{ "net.ipv4.conf.default.rp_filter", "0" },
-		{ "net.ipv4.conf.all.send_redirects", "0" },
-		{ "net.ipv4.conf.default.send_redirects", "0" },
-		{ "net.ipv4.conf.all.accept_redirects", "0" },
-		{ "net.ipv4.conf.default.accept_redirects", "0" },
-		{ "net.ipv6.conf.all.accept_dad", "0" },
-		{ "net.ipv6.conf.default.accept_dad", "0" },
+	static const char *const common[] = {
+		"net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
+		"net.ipv4.conf.all.send_redirects", "net.ipv4.conf.default.send_redirects",
+		"net.ipv4.conf.all.accept_redirects", "net.ipv4.conf.default.accept_redirects",
+		"net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad",
 		/* IPv6 has no send_redirects: hosts ignore redirects instead, so that
 		 * traffic keeps going through the internet's router as planned. */
-		{ "net.ipv6.conf.all.accept_redirects", "0" },
-		{ "net.ipv6.conf.default.accept_redirects", "0" },
+		"net.ipv6.conf.all.accept_redirects", "net.ipv6.conf.default.accept_redirects",
 	};
 	static const char *const bridge[] = {
 		"net.bridge.bridge-nf-call-iptables",
 		"net.bridge.bridge-nf-call-ip6tables",
 		"net.bridge.bridge-nf-call-arptables",
 	};
-	int rc;
+	struct netns_sysctl_set set[16];
+	int n_set = 0, failed, rc;
 
-	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++) {
-		rc = netns_sysctl(l->ns[i], common[k][0], common[k][1]);
-		if (rc < 0 && rc != -ENOENT) {
-			lab_err(err, errsize, "%s: sysctl %s: %s", n->name, common[k][0], strerror(-rc));
-			return rc;
-		}
-	}
+	/* A key the kernel lacks (IPv6 off) is no error; ENOENT for bridge
+	 * netfilter means br_netfilter is not loaded, nothing to turn off. */
+	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+		set[n_set++] = (struct netns_sysctl_set){ common[k], "0", true };
 	if (n->has_bridge)
-		for (size_t k = 0; k < sizeof(bridge) / sizeof(bridge[0]); k++) {
-			/* ENOENT: br_netfilter is not loaded, nothing to turn off. */
-			rc = netns_sysctl(l->ns[i], bridge[k], "0");
-			if (rc < 0 && rc != -ENOENT) {
-				lab_err(err, errsize, "%s: sysctl %s: %s", n->name, bridge[k], strerror(-rc));
-				return rc;
-			}
-		}
+		for (size_t k = 0; k < sizeof(bridge) / sizeof(bridge[0]); k++)
+			set[n_set++] = (struct netns_sysctl_set){ bridge[k], "0", true };
 	if (n->forward) {
-		rc = netns_sysctl(l->ns[i], "net.ipv4.ip_forward", "1");
-		if (rc == 0)
-			rc = netns_sysctl(l->ns[i], "net.ipv6.conf.all.forwarding", "1");
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: sysctl forwarding: %s", n->name, strerror(-rc));
-			return rc;
-		}
+		set[n_set++] = (struct netns_sysctl_set){ "net.ipv4.ip_forward", "1", false };
+		set[n_set++] = (struct netns_sysctl_set){ "net.ipv6.conf.all.forwarding", "1", false };
 	}
-	return 0;
+	rc = netns_sysctl_many(l->ns[i], set, n_set, &failed);
+	if (rc < 0)
+		lab_err(err, errsize, "%s: sysctl %s: %s", n->name, failed >= 0 ? set[failed].key : "(all)",
+			strerror(-rc));
+	return rc;
 }
 
 /* Generate and load the ruleset of router node i: the generated one in one
