@@ -348,6 +348,81 @@ static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_
 
 /* One netlink step of node n (index i); link_error() already says which
  * operation failed on what, with the kernel's own message. */
+/* The interface of node ni named name, or NULL. */
+static const struct plan_iface *node_iface(const struct plan *p, int ni, const char *name)
+{
+	for (int k = 0; k < p->nodes[ni].n_ifs; k++)
+		if (strcmp(p->nodes[ni].ifs[k].name, name) == 0)
+			return &p->nodes[ni].ifs[k];
+	return NULL;
+}
+
+/* Teach every node on the internet segment where the others are: permanent
+ * neighbour entries on its uplink (and on the internet's bridge) for every
+ * address of every other member. A real NAT's next hop is a router whose
+ * link-layer address it already knows; without this the first datagram
+ * between two NATs waits a round trip for ARP on the flat internet subnet,
+ * an artefact of the lab (nat-notes 12). */
+static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_t errsize)
+{
+	struct member {
+		int node;
+		const struct plan_iface *f;  /* the member's interface on the segment */
+		unsigned char mac[LINK_MAC_LEN];
+	} *m;
+	int inet = -1, n_m = 0, rc = 0;
+
+	for (int i = 0; i < p->n_nodes; i++)
+		if (p->nodes[i].kind == PLAN_INTERNET)
+			inet = i;
+	if (inet < 0)
+		return 0;
+	m = calloc((size_t)p->n_links + 1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m[n_m++] = (struct member){ inet, node_iface(p, inet, "br0"), { 0 } };
+	for (int k = 0; k < p->n_links; k++) {
+		const struct plan_link *lk = &p->links[k];
+
+		if (lk->a == inet)
+			m[n_m++] = (struct member){ lk->b, node_iface(p, lk->b, lk->b_if), { 0 } };
+		else if (lk->b == inet)
+			m[n_m++] = (struct member){ lk->a, node_iface(p, lk->a, lk->a_if), { 0 } };
+	}
+	for (int i = 0; i < n_m && rc == 0; i++) {
+		if (!m[i].f)
+			continue;
+		rc = link_mac(l->lc[m[i].node], m[i].f->name, m[i].mac);
+		if (rc < 0)
+			lab_err(err, errsize, "%s: %s", p->nodes[m[i].node].name, link_error(l->lc[m[i].node]));
+	}
+	for (int i = 0; i < n_m && rc == 0; i++) {
+		for (int j = 0; j < n_m && rc == 0 && m[i].f; j++) {
+			const char *addrs[4];
+
+			if (i == j || !m[j].f)
+				continue;
+			addrs[0] = m[j].f->addr, addrs[1] = m[j].f->addr2;
+			addrs[2] = m[j].f->addr6, addrs[3] = m[j].f->addr2_6;
+			for (int a = 0; a < 4 && rc == 0; a++) {
+				char ip[PLAN_ADDR], *slash;
+
+				if (!addrs[a][0])
+					continue;
+				snprintf(ip, sizeof(ip), "%s", addrs[a]);
+				if ((slash = strchr(ip, '/')))
+					*slash = '\0';
+				rc = link_neigh(l->lc[m[i].node], m[i].f->name, ip, m[j].mac);
+				if (rc < 0)
+					lab_err(err, errsize, "%s: %s", p->nodes[m[i].node].name,
+						link_error(l->lc[m[i].node]));
+			}
+		}
+	}
+	free(m);
+	return rc;
+}
+
 #define STEP(call)                                                                              \
 	do {                                                                                    \
 		rc = (call);                                                                    \
@@ -434,6 +509,9 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 				goto cleanup;
 		}
 	}
+	rc = inet_neighbours(l, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
 	for (int i = 0; i < p->n_nodes; i++) {
 		if (p->nodes[i].kind != PLAN_ROUTER)
 			continue;
