@@ -301,7 +301,7 @@ static int child_finish(const char *dir, struct cap_file *f, int n, const char *
 			f[i].kernel_drops = ps.ps_drop;
 		if (pcap_dump_flush(f[i].d) < 0 && !err) {
 			err = errno ? errno : EIO;
-			snprintf(why, whysize, "%s/%s: %s", dir, f[i].pt->file, strerror(err));
+			snprintf(why, whysize, "%.400s/%s: %s", dir, f[i].pt->file, strerror(err));
 		}
 		pcap_dump_close(f[i].d);
 		f[i].d = NULL;
