@@ -189,6 +189,7 @@ struct cap_file {
 	struct capture_budget b;
 	const struct capture_point *pt;
 	uint64_t kernel_drops;
+	char failed[PCAP_ERRBUF_SIZE];  /* why the handle stopped early (its interface went away), or "" */
 };
 
 static void cap_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_char *bytes)
@@ -281,7 +282,7 @@ static void close_except(int *keep, int n)
 static void child_drain(struct cap_file *f, int n)
 {
 	for (int i = 0; i < n; i++)
-		while (pcap_dispatch(f[i].h, -1, cap_packet, (u_char *)&f[i]) > 0)
+		while (!f[i].failed[0] && pcap_dispatch(f[i].h, -1, cap_packet, (u_char *)&f[i]) > 0)
 			;
 }
 
@@ -326,6 +327,9 @@ static int child_finish(const char *dir, struct cap_file *f, int n, const char *
 		fprintf(s, "%s %s %s %llu %llu %llu %llu\n", f[i].pt->file, nodes[i], f[i].pt->ifname,
 			(unsigned long long)f[i].b.packets, (unsigned long long)f[i].b.used,
 			(unsigned long long)f[i].b.dropped, (unsigned long long)f[i].kernel_drops);
+	for (int i = 0; i < n; i++)
+		if (f[i].failed[0])
+			fprintf(s, "# %s: the capture stopped early: %s\n", f[i].pt->file, f[i].failed);
 	if ((ferror(s) | fclose(s)) != 0 && !err) {
 		err = EIO;
 		snprintf(why, whysize, "%.400s: write error", path);
@@ -391,8 +395,10 @@ static void child_main(pid_t parent, int ctl, int status, const char *dir, const
 	for (;;) {
 		int rc;
 
+		/* A handle that failed is polled no more (its error would wake us forever). */
 		for (int i = 0; i < n; i++)
-			pfd[i] = (struct pollfd){ .fd = pcap_get_selectable_fd(f[i].h), .events = POLLIN };
+			pfd[i] = (struct pollfd){ .fd = f[i].failed[0] ? -1 : pcap_get_selectable_fd(f[i].h),
+						  .events = POLLIN };
 		pfd[n] = (struct pollfd){ .fd = ctl, .events = POLLIN };
 		rc = poll(pfd, (nfds_t)n + 1, -1);
 		if (rc < 0 && errno == EINTR)
@@ -400,8 +406,8 @@ static void child_main(pid_t parent, int ctl, int status, const char *dir, const
 		if (rc < 0)
 			break;
 		for (int i = 0; i < n; i++)
-			if (pfd[i].revents)
-				pcap_dispatch(f[i].h, -1, cap_packet, (u_char *)&f[i]);
+			if (pfd[i].revents && pcap_dispatch(f[i].h, -1, cap_packet, (u_char *)&f[i]) < 0)
+				snprintf(f[i].failed, sizeof(f[i].failed), "%s", pcap_geterr(f[i].h));
 		if (pfd[n].revents)
 			break; /* a stop request, or our parent is gone */
 	}
