@@ -502,9 +502,20 @@ static int reports_writable(const struct opts *o)
 		log_err("--picture %s", o->picture);
 		return -errno;
 	}
-	if (o->pcap && ((mkdir(o->pcap, 0755) < 0 && errno != EEXIST) || access(o->pcap, W_OK) < 0)) {
-		log_err("--pcap %s", o->pcap);
-		return -errno;
+	if (o->pcap) {
+		struct stat sb;
+		int e = 0;
+
+		if (mkdir(o->pcap, 0755) < 0 && errno != EEXIST)
+			e = errno;
+		else if (stat(o->pcap, &sb) < 0 || access(o->pcap, W_OK) < 0)
+			e = errno;
+		else if (!S_ISDIR(sb.st_mode))
+			e = ENOTDIR;
+		if (e) {
+			log_errx("--pcap %s: %s", o->pcap, strerror(e));
+			return -e;
+		}
 	}
 	return 0;
 }

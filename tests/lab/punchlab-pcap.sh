@@ -3,7 +3,8 @@
 # each NAT (the peer's private address on the router's LAN, its public one
 # on the WAN and the internet), from the peers' very first frame on; each
 # file stays under its cap (--pcap-cap), the packets left out are counted;
-# --pcap-on-failure keeps only the captures of verdicts not as expected.
+# --pcap-on-failure keeps only the captures of verdicts not as expected;
+# bad options are usage errors; a rootless run captures too.
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-pcap.XXXXXX) || exit 1
@@ -108,4 +109,32 @@ grep -q unproven "$tmp/out" || fail "not unproven"
 	fail "the failing scenario's capture is not kept: $(ls -R "$tmp/onfail")"
 want 0 "$tmp/onfail/pr-cone-vs-pr-cone/inet-br0.pcap" "udp" "UDP on the internet from clients that send nothing"
 
-echo "ok: captures before and after each NAT, ready before the first frame, capped and counted, kept on failure only"
+# Usage errors are found before any lab is built.
+"$O/punchlab" run --pcap-on-failure topologies/pr-cone-vs-pr-cone.topo >"$tmp/out" 2>&1
+[ $? -eq 2 ] || fail "--pcap-on-failure without --pcap: not a usage error"
+grep -q "go with --pcap DIR" "$tmp/out" || fail "no clear message for --pcap-on-failure alone"
+: >"$tmp/afile"
+"$O/punchlab" run --pcap "$tmp/afile" topologies/pr-cone-vs-pr-cone.topo >"$tmp/out" 2>&1
+[ $? -eq 2 ] || fail "--pcap FILE: not a usage error"
+grep -q -- "--pcap $tmp/afile: Not a directory" "$tmp/out" || fail "no clear message for --pcap FILE"
+
+# Rootless (where the kernel allows it): the capture opens its sockets in
+# the user namespace's network namespaces, and the files are the user's.
+if command -v setpriv >/dev/null; then
+	chmod 755 "$tmp"
+	mkdir "$tmp/rl"
+	cp "$O/punchlab" "$O/punch-server" "$O/punch-client" "$O/punch-probe" topologies/pr-cone-vs-pr-cone.topo "$tmp/rl/"
+	chmod 777 "$tmp/rl"
+	chmod a+r "$tmp/rl"/*
+	(cd "$tmp/rl" && setpriv --reuid=65534 --regid=65534 --clear-groups ./punchlab run --no-color --pcap caps \
+		pr-cone-vs-pr-cone.topo) >"$tmp/out" 2>&1
+	rc=$?
+	if ! grep -q "rootless mode is not possible here" "$tmp/out"; then
+		[ $rc -eq 0 ] || fail "rootless run --pcap exited $rc"
+		d=$tmp/rl/caps/pr-cone-vs-pr-cone
+		[ "$(stat -c %u "$d/inet-br0.pcap")" = 65534 ] || fail "the rootless capture is not the user's"
+		want + "$d/nat-home-a-wan0.pcap" "$probe and src host 203.0.113.20 and dst host 203.0.113.21" "a rootless capture of alice's probe after her NAT"
+	fi
+fi
+
+echo "ok: captures before and after each NAT, ready before the first frame, capped and counted, kept on failure only, rootless too"
