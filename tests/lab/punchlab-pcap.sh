@@ -4,7 +4,8 @@
 # on the WAN and the internet), from the peers' very first frame on; each
 # file stays under its cap (--pcap-cap), the packets left out are counted;
 # --pcap-on-failure keeps only the captures of verdicts not as expected;
-# bad options are usage errors; a rootless run captures too.
+# the capture process dies with punchlab; bad options are usage errors; a
+# rootless run captures too.
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-pcap.XXXXXX) || exit 1
@@ -108,6 +109,38 @@ grep -q unproven "$tmp/out" || fail "not unproven"
 [ -s "$tmp/onfail/pr-cone-vs-pr-cone/inet-br0.pcap" ] && [ -s "$tmp/onfail/pr-cone-vs-pr-cone/capture.txt" ] ||
 	fail "the failing scenario's capture is not kept: $(ls -R "$tmp/onfail")"
 want 0 "$tmp/onfail/pr-cone-vs-pr-cone/inet-br0.pcap" "udp" "UDP on the internet from clients that send nothing"
+
+# kill -9 of punchlab takes the capture process with it (it dies with its
+# parent, the worker, which dies with punchlab). udp-blocked runs ~10 s.
+"$O/punchlab" run --no-color --no-self-check --pcap "$tmp/k9" topologies/udp-blocked.topo >"$tmp/out" 2>&1 &
+pl=$!
+deadline=$(( $(date +%s) + 20 ))
+cap=
+while [ -z "$cap" ]; do
+	# The capture process: a punchlab-pcap whose parent is one of punchlab's workers.
+	cap=$(ps -e -o pid=,ppid=,comm= | awk -v root="$pl" '
+		{ pid[NR] = $1; ppid[NR] = $2; comm[NR] = $3 }
+		END {
+			for (i = 1; i <= NR; i++) if (ppid[i] == root) worker[pid[i]] = 1
+			for (i = 1; i <= NR; i++) if ((ppid[i] in worker) && comm[i] == "punchlab-pcap") print pid[i]
+		}')
+	[ "$(date +%s)" -lt "$deadline" ] || { kill -9 "$pl"; fail "no capture process appeared"; }
+	kill -0 "$pl" 2>/dev/null || fail "punchlab ended before the kill"
+done
+kill -9 "$pl"
+wait "$pl" 2>/dev/null
+# Gone, or a zombie waiting for init to reap it (dead all the same); the
+# command name guards against a PID used again meanwhile.
+deadline=$(( $(date +%s) + 10 ))
+while :; do
+	state=$(awk '{ print $2, $3 }' "/proc/$cap/stat" 2>/dev/null)
+	case "$state" in
+	"(punchlab-pcap) Z" | "(punchlab-pcap) X" | "") break ;;
+	"(punchlab-pcap) "*) ;;
+	*) break ;;
+	esac
+	[ "$(date +%s)" -lt "$deadline" ] || fail "the capture process $cap survived kill -9 of punchlab"
+done
 
 # Usage errors are found before any lab is built.
 "$O/punchlab" run --pcap-on-failure topologies/pr-cone-vs-pr-cone.topo >"$tmp/out" 2>&1
