@@ -502,6 +502,21 @@ static int capture_pair(const struct topo *t, const struct plan *p, struct lab *
 		log_warnx("%s: capture: %" PRIu64 " packets left out at the cap, %" PRIu64
 			  " dropped by the kernel (capture.txt)",
 			  res->name, st.dropped_cap, st.dropped_kernel);
+	if (crc == 0 && (rc < 0 || !res->pass)) {
+		/* Where to look, in the detail of the scenario that needs looking at. */
+		char dir[1024];
+
+		if (capture_dir_name(o->pcap_dir, res->name, dir, sizeof(dir)) == 0) {
+			const char *old = res->detail ? res->detail : "";
+			size_t len = strlen(old);
+			char *d = xasprintf("%s%spacket capture: %s/\n", old, len && old[len - 1] != '\n' ? "\n" : "", dir);
+
+			if (d) {
+				free(res->detail);
+				res->detail = d;
+			}
+		}
+	}
 	return rc < 0 ? rc : crc;
 }
 

@@ -106,6 +106,7 @@ chmod +x "$tmp/liars/punch-server" "$tmp/liars/punch-client"
 "$O/punchlab" run --no-color --no-self-check --bindir "$tmp/liars" --pcap "$tmp/onfail" --pcap-on-failure \
 	topologies/pr-cone-vs-pr-cone.topo >"$tmp/out" 2>&1 && fail "the false claim passed"
 grep -q unproven "$tmp/out" || fail "not unproven"
+grep -q "packet capture: $tmp/onfail/pr-cone-vs-pr-cone/" "$tmp/out" || fail "the failure does not say where its capture is"
 [ -s "$tmp/onfail/pr-cone-vs-pr-cone/inet-br0.pcap" ] && [ -s "$tmp/onfail/pr-cone-vs-pr-cone/capture.txt" ] ||
 	fail "the failing scenario's capture is not kept: $(ls -R "$tmp/onfail")"
 want 0 "$tmp/onfail/pr-cone-vs-pr-cone/inet-br0.pcap" "udp" "UDP on the internet from clients that send nothing"
