@@ -372,14 +372,19 @@ static void child_main(pid_t parent, int ctl, int status, const char *dir, const
 	keep[n] = ctl;
 	keep[n + 1] = status;
 	close_except(keep, n + 2);
+	/* Not the caller's terminal or output pipe either, but a socket that
+	 * got 0, 1 or 2 (the caller had closed them) stays. */
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull >= 0) {
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		if (devnull > 2)
-			close(devnull);
+	for (int fd = 0; devnull >= 0 && fd <= 2; fd++) {
+		bool kept = fd == devnull;
+
+		for (int k = 0; k < n + 2; k++)
+			kept = kept || keep[k] == fd;
+		if (!kept)
+			dup2(devnull, fd);
 	}
+	if (devnull > 2)
+		close(devnull);
 	for (int i = 0; i < n; i++) {
 		char path[DIR_MAX + CAPTURE_FILE_MAX + 2];
 
