@@ -13,6 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  /' "$tmp/out"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 command -v tcpdump >/dev/null || fail "tcpdump is not installed (ci/install-deps.sh lab)"
+command -v tshark >/dev/null || fail "tshark is not installed (ci/install-deps.sh lab)"
 
 # count FILE FILTER: how many packets of FILE match FILTER (tcpdump must read it).
 count() {
@@ -65,6 +66,15 @@ want 0 "$d/server-eth0.pcap" "src net 192.168.0.0/16" "a private source address 
 # for its router: nothing in its namespace has talked to it before) is there.
 want + "$d/nat-home-a-lan0.pcap" "arp and arp[6:2] = 1 and arp src host 192.168.1.10" "alice's first IPv4 frame (ARP for her router)"
 want + "$d/nat-home-b-lan0.pcap" "arp and arp[6:2] = 1 and arp src host 192.168.2.10" "bob's first IPv4 frame (ARP for his router)"
+# Wireshark's reader agrees: tshark -r reads every file, packet for packet,
+# and finds alice's PROBE (0x20) after her NAT too.
+for f in "$d"/*.pcap; do
+	tshark -r "$f" >"$tmp/ts" 2>"$tmp/ts.err" || fail "tshark -r ${f##*/}: $(cat "$tmp/ts.err")"
+	[ "$(wc -l <"$tmp/ts")" -eq "$(count "$f" "")" ] || fail "tshark and tcpdump disagree on ${f##*/}"
+done
+tshark -r "$d/nat-home-a-wan0.pcap" -Y 'ip.src == 203.0.113.20 && udp.srcport == 40001 && ip.dst == 203.0.113.21 &&
+	udp.dstport == 40002 && udp.payload[3:1] == 20' >"$tmp/ts" 2>/dev/null
+[ -s "$tmp/ts" ] || fail "tshark finds no PROBE from alice after her NAT"
 # The summary counts what each file holds.
 n=$(count "$d/inet-br0.pcap" "")
 grep -q "^inet-br0.pcap inet br0 $n [0-9]* 0 0$" "$d/capture.txt" || fail "capture.txt does not say $n packets: $(cat "$d/capture.txt")"
