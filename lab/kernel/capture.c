@@ -56,6 +56,8 @@ struct capture_msg {
 	struct capture_stats st;        /* at the stop */
 };
 
+_Static_assert(sizeof(struct capture_msg) <= PIPE_BUF, "a status message must be one atomic pipe write");
+
 struct capture {
 	pid_t pid;
 	int ctl;                        /* our end of the control pipe */
@@ -551,7 +553,7 @@ int capture_start(struct lab *l, const struct plan *p, const char *base, const c
 	c->ctl = c->status = -1;
 	rc = capture_points(p, c->pts, CAPTURE_MAX_POINTS);
 	if (rc < 0) {
-		snprintf(err, errsize, "--pcap: too many interfaces to capture on");
+		snprintf(err, errsize, "--pcap: the lab's capture points: %s", strerror(-rc));
 		goto cleanup;
 	}
 	c->n = rc;
