@@ -33,8 +33,8 @@ endif
 $(O)/config.mk: ci/install-deps.sh
 	@mkdir -p $(@D)
 	@ci/install-deps.sh build
-	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags libnl-route-3.0 libnftables json-c inih)"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs libnl-route-3.0 libnftables json-c inih)"; \
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags libnl-route-3.0 libnftables json-c inih libpcap)"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs libnl-route-3.0 libnftables json-c inih libpcap)"; \
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@
 
 # Layers: src/ (the programs and what they share) sees only src/; lab/ builds
