@@ -324,6 +324,7 @@ static size_t build_relay(uint8_t *buf, const struct client *c, uint32_t seq, co
 	m.type = WIRE_RELAY;
 	m.u.relay.session_id = c->peer.u.peer.session_id;
 	m.u.relay.role = c->peer.u.peer.role;
+	m.u.relay.seq = seq; /* the server forwards each seq once */
 	n = wire_build(m.u.relay.inner, sizeof(m.u.relay.inner), &inner, key);
 	if (n < 0)
 		return 0;
@@ -401,6 +402,7 @@ static void abuse_replay(void)
 	check(r == (ssize_t)n && memcmp(got, relay, n) == 0, "replay: a valid RELAY is forwarded unchanged");
 	send(x, relay, n, 0);     /* replayed from another port */
 	send(b.udp, relay, n, 0); /* reflected from the partner */
+	send(a.udp, relay, n, 0); /* replayed from the right endpoint: seq 1 again */
 	fill_random(bad_key, sizeof(bad_key));
 	n = build_relay(relay, &a, 2, bad_key);
 	send(a.udp, relay, n, 0); /* forged tag */
@@ -408,7 +410,8 @@ static void abuse_replay(void)
 	send(a.udp, relay, n, 0); /* the marker: must be the first thing b gets */
 	r = udp_recv(b.udp, got, sizeof(got), WAIT_MS);
 	check(r == (ssize_t)n && memcmp(got, relay, n) == 0,
-	      "replay: replayed, reflected and forged RELAYs are dropped, the valid one after them passes");
+	      "replay: replayed (from elsewhere and from the right endpoint), reflected and forged RELAYs are "
+	      "dropped, the valid one after them passes");
 	r = udp_recv(a.udp, got, sizeof(got), 0);
 	check(r < 0, "replay: the RELAY reflected from the partner's address is not forwarded back");
 	close(x);
