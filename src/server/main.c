@@ -71,8 +71,9 @@ enum conn_state {
 };
 
 /* One control connection. Small on purpose (a server holds tens of thousands
- * waiting): the input buffer fits one HELLO, and an output buffer exists only
- * while the kernel did not take all that was sent. */
+ * waiting): an input buffer (one HELLO long) exists only while a message
+ * arrived in part, an output buffer only while the kernel did not take all
+ * that was sent. */
 struct conn {
 	struct ev ev;
 	int fd;
@@ -88,7 +89,7 @@ struct conn {
 	struct conn *prev, *next; /* in srv->open or, once closing, srv->closing */
 	struct conn *dead_next;
 	uint8_t *out;       /* NULL when nothing waits to be sent */
-	uint8_t in[CONN_IN_MAX];
+	uint8_t *in;        /* NULL unless a message arrived in part */
 };
 _Static_assert(CONN_IN_MAX < 256, "in_len is a uint8_t");
 
@@ -489,7 +490,9 @@ static void drain(struct server *srv, mtime_ms now)
 
 static void conn_read(struct server *srv, struct conn *c, mtime_ms now)
 {
+	uint8_t buf[CONN_IN_MAX];
 	struct wire_msg msg;
+	size_t len = c->in_len, off = 0;
 	ssize_t n;
 
 	if (c->state != CONN_OPEN) {
@@ -501,7 +504,11 @@ static void conn_read(struct server *srv, struct conn *c, mtime_ms now)
 			conn_kill(srv, c, "closed");
 		return;
 	}
-	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+	/* Read on the stack; only a message cut in two is kept, in a buffer
+	 * of its own, so a waiting client costs no input buffer at all. */
+	if (len)
+		memcpy(buf, c->in, len);
+	n = recv(c->fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT);
 	if (n == 0) {
 		conn_kill(srv, c, "connection closed by client");
 		return;
@@ -511,24 +518,37 @@ static void conn_read(struct server *srv, struct conn *c, mtime_ms now)
 			conn_kill(srv, c, errno == ECONNRESET ? "connection reset by client" : "receive failed");
 		return;
 	}
-	c->in_len = (uint8_t)(c->in_len + n);
-	while (c->state == CONN_OPEN && c->in_len > 0) {
-		int r = wire_parse(c->in, c->in_len, &msg);
+	len += (size_t)n;
+	while (c->state == CONN_OPEN && off < len) {
+		int r = wire_parse(buf + off, len - off, &msg);
 
-		if (r == 0 && c->in_len < sizeof(c->in))
+		if (r == 0 && len < sizeof(buf))
 			break; /* a partial message: wait for the rest */
 		if (r <= 0) {
 			srv->malformed++;
 			RLOG(&srv->rl_conn, now, log_info, "client %u: malformed message, closing", c->id);
 			sess_client_bad(srv->t, now, c->id, "malformed message");
 			drain(srv, now);
+			off = len;
 			break;
 		}
-		memmove(c->in, c->in + r, c->in_len - (size_t)r);
-		c->in_len = (uint8_t)(c->in_len - r);
+		off += (size_t)r;
 		sess_client_msg(srv->t, now, c->id, &msg);
 		drain(srv, now);
 	}
+	if (c->state != CONN_OPEN)
+		off = len;
+	c->in_len = (uint8_t)(len - off);
+	if (c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
+		return;
+	}
+	if (!c->in && !(c->in = malloc(CONN_IN_MAX))) {
+		conn_kill(srv, c, "out of memory");
+		return;
+	}
+	memmove(c->in, buf + off, c->in_len);
 }
 
 static void accept_conns(struct server *srv, struct listener *l, mtime_ms now)
@@ -659,6 +679,7 @@ static void reap(struct server *srv, mtime_ms now)
 				sess_client_closed(srv->t, now, c->id, c->why ? c->why : "closed");
 			close(c->fd);
 			free(c->out);
+			free(c->in);
 			free(c);
 			srv->nconns--;
 		}
@@ -1010,6 +1031,7 @@ cleanup:
 			list_del(l, c);
 			close(c->fd);
 			free(c->out);
+			free(c->in);
 			free(c);
 		}
 	while (srv.dead) {
@@ -1018,6 +1040,7 @@ cleanup:
 		srv.dead = c->dead_next;
 		close(c->fd);
 		free(c->out);
+		free(c->in);
 		free(c);
 	}
 	sess_destroy(srv.t);
