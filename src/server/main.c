@@ -48,8 +48,8 @@
 #define DEFAULT_PER_NET 1024
 #define DEFAULT_UNAUTH_PER_IP 128
 #define DEFAULT_HELLO_MS 5000
-#define LOG_BURST 40
-#define LOG_REFILL_MS 2000
+#define LOG_BURST 20     /* log lines of one kind at once... */
+#define LOG_REFILL_MS 4000 /* ...then one per this many ms */
 
 enum ev_kind { EV_TCP_LISTEN, EV_UDP, EV_CONN, EV_SIGNAL };
 
@@ -206,6 +206,11 @@ static int open_socket(const struct addr *a, int type, int backlog)
 		return -errno;
 	if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto fail;
+	/* The server writes whole messages, once each: no reason to let Nagle
+	 * hold a PEER back behind an unacknowledged WELCOME. Accepted sockets
+	 * inherit the option on Linux, which saves a call per connection. */
+	if (type == SOCK_STREAM && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
 	/* So that :: and 0.0.0.0 can both be bound on the same port. */
 	if (addr_family(a) == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
@@ -304,13 +309,15 @@ static int open_listeners(struct server *srv, const struct addr *addrs, int n, u
 
 /* A rate-limited info (or warning) line of the shell's: under a flood of
  * connections the log says how many lines it left out, not each one. */
-#define RLOG(rl, now, fn, ...)                                                                     \
+#define RLOG(rl, now, fn, fmt, ...)                                                                \
 	do {                                                                                       \
 		uint64_t sup_;                                                                     \
 		if (ratelim_allow((rl), (now), &sup_)) {                                           \
+			char sfx_[64] = "";                                                        \
 			if (sup_)                                                                  \
-				log_info("(%llu similar lines left out)", (unsigned long long)sup_); \
-			fn(__VA_ARGS__);                                                           \
+				snprintf(sfx_, sizeof(sfx_), " (%llu similar lines left out before)",  \
+					 (unsigned long long)sup_);                                \
+			fn(fmt "%s", ##__VA_ARGS__, sfx_);                                         \
 		}                                                                                  \
 	} while (0)
 
@@ -553,8 +560,6 @@ static void conn_read(struct server *srv, struct conn *c, mtime_ms now)
 
 static void accept_conns(struct server *srv, struct listener *l, mtime_ms now)
 {
-	static const int one = 1;
-
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -598,9 +603,6 @@ static void accept_conns(struct server *srv, struct listener *l, mtime_ms now)
 			close(fd);
 			continue;
 		}
-		/* Whole messages, written once each: no reason to let Nagle hold
-		 * a PEER back behind an unacknowledged WELCOME. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->ev.kind = EV_CONN;
 		c->fd = fd;
 		if (ep_add(srv, fd, EPOLLIN, &c->ev) < 0) {

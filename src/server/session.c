@@ -17,8 +17,8 @@
 /* Log classes, each with its own rate limit: a flood of connections must not
  * silence the pairing lines, nor the other way round. */
 enum { LOGC_CONN, LOGC_SESS, LOGC_UDP, LOGC_N };
-#define LOG_BURST 40
-#define LOG_REFILL_MS 2000
+#define LOG_BURST 20
+#define LOG_REFILL_MS 4000
 
 struct sess_session;
 
@@ -102,14 +102,16 @@ struct sess_table {
 };
 
 /* An info line of class cls, unless its rate limit is spent; the first line
- * after a quiet spell says how many were left out. */
-#define SLOG(t, now, cls, ...)                                                                     \
+ * after a quiet spell says how many were left out, in the same line. */
+#define SLOG(t, now, cls, fmt, ...)                                                                \
 	do {                                                                                       \
 		uint64_t sup_;                                                                     \
 		if (ratelim_allow(&(t)->rl[cls], (now), &sup_)) {                                  \
+			char sfx_[64] = "";                                                        \
 			if (sup_)                                                                  \
-				log_info("(%llu similar lines left out)", (unsigned long long)sup_); \
-			log_info(__VA_ARGS__);                                                     \
+				snprintf(sfx_, sizeof(sfx_), " (%llu similar lines left out before)",  \
+					 (unsigned long long)sup_);                                \
+			log_info(fmt "%s", ##__VA_ARGS__, sfx_);                                   \
 		}                                                                                  \
 	} while (0)
 
