@@ -798,10 +798,12 @@ int main(int argc, char **argv)
 	if (start_server(&psi, ps_path, ps_args) < 0 || load_init(&li, &psi) < 0)
 		return 1;
 	{
+		mtime_ms t_open = mtime_now();
 		unsigned got = open_idle(&li, n_idle, 30000);
 		struct slices st = { 0 }, sp = { 0 }, si = { 0 };
 
-		printf("%u idle clients waiting on the second punch-server\n", got);
+		printf("%u idle clients connected, said HELLO and got WELCOME from the second punch-server in %lld ms\n",
+		       got, (long long)(mtime_now() - t_open));
 		/* Half-second slices: more of them average out the rest of the machine better. */
 		for (int r = 0; r < 2 * secs; r++) {
 			slice(&lt, 500, &st);
@@ -853,6 +855,7 @@ int main(int argc, char **argv)
 	{
 		struct slices q1 = { 0 }, mid = { 0 }, q4 = { 0 }, aged = { 0 }, fresh = { 0 };
 		int q = flat_secs / 4;
+		long rss0 = rss_kib(ps.pid);
 
 		l.pairs_on = true;
 		pairs_sweep(&l, mtime_now());
@@ -860,12 +863,13 @@ int main(int argc, char **argv)
 		slice(&l, (flat_secs - 2 * q) * 1000, &mid);
 		slice(&l, q * 1000, &q4);
 		printf("over %d s (%s): first %d s %.0f pairs/s at %.0f ms CPU per 1000, last %d s %.0f pairs/s at %.0f ms; "
-		       "last/first: %.2f in pairs/s, %.2f in CPU per pair (flat: about 1); %llu failed; server RSS %ld KiB\n",
+		       "last/first: %.2f in pairs/s, %.2f in CPU per pair (flat: about 1); %llu failed; server RSS %ld -> %ld KiB "
+		       "after %.0f pairs\n",
 		       flat_secs, flat_secs == 60 ? "--long" : "shortened; --long for 60 s", q, q1.pairs * 1000.0 / q1.ms,
 		       q1.cpu * 1000.0 / (q1.pairs ? q1.pairs : 1), q, q4.pairs * 1000.0 / q4.ms,
 		       q4.cpu * 1000.0 / (q4.pairs ? q4.pairs : 1), (q4.pairs / q4.ms) / (q1.pairs / q1.ms),
 		       (q1.cpu / (q1.pairs ? q1.pairs : 1)) / (q4.cpu / (q4.pairs ? q4.pairs : 1)),
-		       (unsigned long long)l.failed, rss_kib(ps.pid));
+		       (unsigned long long)l.failed, rss0, rss_kib(ps.pid), q1.pairs + mid.pairs + q4.pairs);
 		if (start_server(&psi, ps_path, ps_args) < 0 || load_init(&li, &psi) < 0)
 			return 1;
 		for (int r = 0; r < 6; r++) {
