@@ -92,6 +92,7 @@ struct conn {
 	uint8_t *in;        /* NULL unless a message arrived in part */
 };
 _Static_assert(CONN_IN_MAX < 256, "in_len is a uint8_t");
+_Static_assert(sizeof(struct conn) <= 96, "a waiting client's connection record stays small");
 
 /* A list of connections; the closing one is in linger_end order, since every
  * connection lingers equally long and time only goes forward. */
