@@ -499,6 +499,10 @@ static void drain(struct server *srv, mtime_ms now)
 			break;
 		case SESS_OUT_CLOSE:
 			conn_close_gracefully(srv, c, now);
+			/* Refused at accept: the ERROR went to the kernel (or never
+			 * will), and the descriptor is wanted back now. */
+			if (o->at_once)
+				conn_kill(srv, c, "refused");
 			break;
 		case SESS_OUT_UDP:
 			if (o->sock < 0 || o->sock >= srv->nlisten)

@@ -175,7 +175,7 @@ static void out_tcp(struct sess_table *t, uint32_t id, void *ctx, const struct w
 	o->len = (size_t)n;
 }
 
-static void out_close(struct sess_table *t, uint32_t id, void *ctx)
+static void out_close(struct sess_table *t, uint32_t id, void *ctx, bool at_once)
 {
 	struct sess_out *o = out_new(t, SESS_OUT_CLOSE);
 
@@ -183,6 +183,7 @@ static void out_close(struct sess_table *t, uint32_t id, void *ctx)
 		return;
 	o->client_id = id;
 	o->ctx = ctx;
+	o->at_once = at_once;
 }
 
 static void out_udp(struct sess_table *t, int sock, const struct addr *to, const uint8_t *buf, size_t len)
@@ -209,7 +210,7 @@ static void out_error(struct sess_table *t, uint32_t id, void *ctx, uint16_t cod
 	m.u.error.code = code;
 	strncpy(m.u.error.reason, reason, WIRE_REASON_MAX);
 	out_tcp(t, id, ctx, &m);
-	out_close(t, id, ctx);
+	out_close(t, id, ctx, false);
 }
 
 int sess_pop(struct sess_table *t, struct sess_out *out)
@@ -817,10 +818,20 @@ static bool shed_one(struct sess_table *t, mtime_ms now, const struct sess_src *
 	return true;
 }
 
+/* Refuse a connection just accepted: ERROR(FULL), then close at once. It
+ * has sent nothing we must read first, and a flood of refused connections
+ * must not hold a descriptor each for a linger time. */
 static void refuse(struct sess_table *t, mtime_ms now, uint32_t id, void *ctx, const char *why)
 {
+	struct wire_msg m;
+
 	SLOG(t, now, LOGC_CONN, "client %u refused: %s", id, why);
-	out_error(t, id, ctx, WIRE_ERR_FULL, why);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_ERROR;
+	m.u.error.code = WIRE_ERR_FULL;
+	strncpy(m.u.error.reason, why, WIRE_REASON_MAX);
+	out_tcp(t, id, ctx, &m);
+	out_close(t, id, ctx, true);
 }
 
 uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx, const struct addr *from)

@@ -56,7 +56,8 @@ struct sess_config {
 
 enum sess_out_kind {
 	SESS_OUT_TCP,   /* send buf on client's connection */
-	SESS_OUT_CLOSE, /* flush what was queued for client, then close its connection */
+	SESS_OUT_CLOSE, /* flush what was queued for client, then close its connection
+			   (after the client closes too, or at once when at_once) */
 	SESS_OUT_UDP,   /* send buf to `to` from UDP socket number `sock` */
 };
 
@@ -64,6 +65,7 @@ struct sess_out {
 	enum sess_out_kind kind;
 	uint32_t client_id; /* TCP, CLOSE */
 	void *ctx;          /* TCP, CLOSE: the ctx given to sess_client_open() */
+	bool at_once;       /* CLOSE: a refused connection; close without lingering */
 	int sock;           /* UDP */
 	struct addr to;     /* UDP */
 	size_t len;
