@@ -730,7 +730,7 @@ static void log_stats(const struct server *srv, const char *what)
 	struct sess_stats st;
 
 	sess_get_stats(srv->t, &st);
-	log_info("%s: %llu clients, %llu pairs, %llu introduced, %llu expired; refused %llu full, %llu session, "
+	log_info("%s: %llu clients, %llu pairs, %llu introduced, %llu ended; refused %llu full, %llu session, "
 		 "%llu source limit, %llu shed; %llu timeouts (%llu before HELLO), %llu protocol errors; "
 		 "REGISTER %llu answered, %llu bad, %llu ignored; relay %llu forwarded, %llu dropped "
 		 "(%llu replays, %llu without both partners); %llu other datagrams dropped; %llu UDP send errors; "

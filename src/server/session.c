@@ -675,6 +675,7 @@ static void client_leave(struct sess_table *t, mtime_ms now, struct sess_client 
 		 * The relay stops now (it forwards only between two live control
 		 * connections), and the session goes with its last client. */
 		if (!other) {
+			t->st.expired++;
 			SLOG(t, now, LOGC_SESS, "session %s: both clients left; relayed %u from role 1, %u from role 2, dropped %u",
 			     session_label(s, lbl, sizeof(lbl)), s->relayed[0], s->relayed[1], s->dropped);
 			session_free(t, s);

@@ -81,7 +81,7 @@ struct sess_stats {
 	uint64_t protocol_errors; /* closed for a bad or unexpected message */
 	uint64_t pairs;           /* pairs formed */
 	uint64_t introduced;      /* sessions that got their PEER messages */
-	uint64_t expired;         /* sessions removed after the session timeout */
+	uint64_t expired;         /* introduced sessions ended (both clients gone) */
 	uint64_t registers;       /* REGISTERs answered */
 	uint64_t reg_bad;         /* REGISTERs with no known token, or malformed */
 	uint64_t reg_ignored;     /* REGISTERs from a new address after PEER */

@@ -596,6 +596,7 @@ static void test_relay(void **state)
 	assert_no_output(fx);
 	sess_get_stats(fx->t, &st);
 	assert_int_equal(st.sessions_now, 0);
+	assert_int_equal(st.expired, 1);
 	assert_int_equal(sess_next_deadline(fx->t), -1);
 	/* Replays from the old endpoints after both left go nowhere. */
 	n = build_relay_seq(buf, &p.pa, 1, p.pa.u.peer.secret, 5000);
