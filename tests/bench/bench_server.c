@@ -42,6 +42,7 @@
 #include <malloc.h>
 
 #include "common/addr.h"
+#include "common/log.h"
 #include "common/mtime.h"
 #include "proto/wire.h"
 #include "server/session.h"
@@ -815,6 +816,7 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	log_init("bench_server", LOG_LVL_WARN); /* the session table measured in-process is quiet */
 	snprintf(dir, sizeof(dir), "%s", argv[0]);
 	slash = strrchr(dir, '/');
 	if (slash)
