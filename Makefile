@@ -164,7 +164,9 @@ lab: $(PROGS)
 	$(O)/punchlab run $(if $(JOBS),-j $(JOBS)) --picture $(O)/lab --markdown $(O)/lab/report.md \
 		--junit $(O)/lab/junit.xml --json $(O)/lab/report.json $(LAB_ARGS) $(TOPOLOGIES)
 
-bench: $(BENCH_BINS) $(PROGS)
+# bench_server's thread-per-client baseline server.
+$(O)/bench/tpc-server: LDLIBS += -pthread
+bench: $(BENCH_BINS) $(PROGS) $(O)/bench/tpc-server
 	@set -e; for b in $(BENCH_BINS); do $$b; done
 
 fuzz: $(FUZZ_BINS)
