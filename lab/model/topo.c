@@ -13,6 +13,8 @@
  * addresses against subnets) run after the last line, in file order, so the
  * first error reported is the first one a reader of the file would meet.
  */
+#include "client/defaults.h"
+#include "common/duration.h"
 #include "model/iniread.h"
 #include "model/topo.h"
 
@@ -354,28 +356,24 @@ static int bool_key(struct parser *ps, const char *key, const char *v, bool *out
 	return 0;
 }
 
-/* Durations: an integer and a unit, ms, s or m. */
+/* Durations: a whole number and its unit, ms, s or m (common/duration.h),
+ * which a file must write out: "10" could mean either. */
 static int duration_key(struct parser *ps, const char *key, const char *v, uint32_t min_ms,
 			uint32_t max_ms, uint32_t *out)
 {
-	uint64_t n = 0, ms;
-	const char *p = v;
-	int digits = 0;
+	uint64_t ms;
+	int rc = duration_parse(v, DURATION_UNIT | DURATION_WHOLE, min_ms, max_ms, &ms);
 
-	for (; *p >= '0' && *p <= '9'; p++, digits++)
-		if (digits < 10)
-			n = n * 10 + (uint64_t)(*p - '0');
-	if (digits == 0 || digits > 9 || (strcmp(p, "ms") && strcmp(p, "s") && strcmp(p, "m")))
-		return BAD(ps, "bad duration '%s' for %s: expected a whole number and a unit, "
-			   "ms, s or m (e.g. 500ms, 3s, 1m)", v, key);
-	ms = n * (strcmp(p, "ms") == 0 ? 1 : strcmp(p, "s") == 0 ? 1000 : 60000);
-	if (ms < min_ms || ms > max_ms) {
+	if (rc == -ERANGE && duration_parse(v, DURATION_UNIT | DURATION_WHOLE, 0, UINT32_MAX, &ms) == 0) {
 		char lo[24], hi[24];
 
 		snprintf(lo, sizeof(lo), "%ums", (unsigned)min_ms);
 		snprintf(hi, sizeof(hi), "%us", (unsigned)(max_ms / 1000));
 		return BAD(ps, "%s = %s is out of range: %s to %s", key, v, lo, hi);
 	}
+	if (rc < 0)
+		return BAD(ps, "bad duration '%s' for %s: expected a whole number and a unit, "
+			   "ms, s or m (e.g. 500ms, 3s, 1m)", v, key);
 	*out = (uint32_t)ms;
 	return 0;
 }
@@ -1438,9 +1436,10 @@ int topo_parse_buffer(const char *name, const char *text, size_t len, struct top
 	}
 	ps->t->relay = true;
 	ps->t->mode = MODE_RENDEZVOUS;
-	ps->t->timeout_ms = 10000;
-	ps->t->punch_timeout_ms = 3000;
-	ps->t->messages = 5;
+	/* A key left out of [lab] means what punch-client does when not told. */
+	ps->t->timeout_ms = CLIENT_TIMEOUT_MS;
+	ps->t->punch_timeout_ms = CLIENT_PUNCH_TIMEOUT_MS;
+	ps->t->messages = CLIENT_MESSAGES;
 
 	iniread_parse(text, len, &ps->line, &ini_ops, ps);
 	if (ps->failed)
@@ -1483,25 +1482,14 @@ int topo_parse_file(const char *path, struct topo **out, char *err, size_t errsi
 
 /* ---- description ---- */
 
-static const char *fmt_ms(char *buf, size_t size, uint32_t ms)
-{
-	if (ms && ms % 60000 == 0)
-		snprintf(buf, size, "%um", (unsigned)(ms / 60000));
-	else if (ms % 1000 == 0)
-		snprintf(buf, size, "%us", (unsigned)(ms / 1000));
-	else
-		snprintf(buf, size, "%ums", (unsigned)ms);
-	return buf;
-}
-
 static void describe_impair(const struct impairment *im, FILE *out)
 {
 	char d[24], j[24];
 
 	if (im->delay_ms) {
-		fprintf(out, ", uplink delay %s", fmt_ms(d, sizeof(d), im->delay_ms));
+		fprintf(out, ", uplink delay %s", duration_fmt(im->delay_ms, d, sizeof(d)));
 		if (im->jitter_ms)
-			fprintf(out, " +/- %s", fmt_ms(j, sizeof(j), im->jitter_ms));
+			fprintf(out, " +/- %s", duration_fmt(im->jitter_ms, j, sizeof(j)));
 	}
 	if (im->loss_ppm) {
 		unsigned frac = im->loss_ppm % 10000;
@@ -1544,7 +1532,7 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 		if (b->udp_blocked)
 			fprintf(out, ", all UDP blocked");
 		fprintf(out, ", UDP timeout %s", b->udp_timeout_ms ?
-			fmt_ms(tmo, sizeof(tmo), b->udp_timeout_ms) : "kernel default");
+			duration_fmt(b->udp_timeout_ms, tmo, sizeof(tmo)) : "kernel default");
 		fprintf(out, "; wan %s, lan %s", n->wan_addr[0] ? n->wan_addr : "auto",
 			n->lan_subnet[0] ? n->lan_subnet : "auto");
 		if (n->rules_file)
@@ -1564,7 +1552,7 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 		if (p->keepalive)
 			fprintf(out, ", keepalive");
 		if (p->start_delay_ms)
-			fprintf(out, ", starts %s late", fmt_ms(sd, sizeof(sd), p->start_delay_ms));
+			fprintf(out, ", starts %s late", duration_fmt(p->start_delay_ms, sd, sizeof(sd)));
 		describe_impair(&p->uplink_impair, out);
 		fprintf(out, "\n");
 	}
@@ -1583,7 +1571,7 @@ int topo_describe(const struct topo *t, FILE *out)
 		fprintf(out, "  expect: derived from the behaviours\n");
 	fprintf(out, "  mode %s, relay %s, timeout %s, punch-timeout %s, %u messages, %s\n",
 		topo_mode_name(t->mode), t->relay ? "yes" : "no",
-		fmt_ms(a, sizeof(a), t->timeout_ms), fmt_ms(b, sizeof(b), t->punch_timeout_ms),
+		duration_fmt(t->timeout_ms, a, sizeof(a)), duration_fmt(t->punch_timeout_ms, b, sizeof(b)),
 		(unsigned)t->messages, t->ipv6 ? "IPv6" : "IPv4");
 	if (t->programs.server || t->programs.client)
 		fprintf(out, "  programs: server %s; client %s\n",

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/cli.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/num.h"
 #include "common/svc.h"
@@ -128,21 +130,6 @@ static void usage(FILE *f)
 		"  -h, --help                 this help\n"
 		"  -V, --version              print the version\n",
 		DEFAULT_PORT);
-}
-
-static int parse_seconds(const char *s, mtime_ms *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400 * 7)
-		return -EINVAL;
-	*out = (mtime_ms)(v * 1000.0 + 0.5);
-	if (*out < 1)
-		*out = 1;
-	return 0;
 }
 
 static int ep_add(struct server *srv, int fd, uint32_t events, struct ev *ev)
@@ -628,10 +615,8 @@ int main(int argc, char **argv)
 		{ "pair-timeout", required_argument, NULL, 'P' },
 		{ "session-timeout", required_argument, NULL, 'S' },
 		{ "max-clients", required_argument, NULL, 'M' },
-		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_OPT_READY_FD,
+		CLI_OPTS_LOG,
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -643,14 +628,15 @@ int main(int argc, char **argv)
 		.rand = rand_bytes,
 	};
 	struct addr addrs[MAX_LISTEN];
-	int naddrs = 0, ready_fd = -1, opt, r, rc = 1;
-	enum log_level lvl = LOG_LVL_INFO;
+	int naddrs = 0, opt, r, rc = 1;
+	struct cli_common cc = { .lvl = LOG_LVL_INFO, .ready_fd = -1 };
 	unsigned long v;
+	uint64_t ms;
 	uint16_t port = DEFAULT_PORT;
 	bool defaults = false;
 	char buf[ADDR_STRLEN];
 
-	log_init(PROG, lvl);
+	log_init(PROG, cc.lvl);
 	while ((opt = getopt_long(argc, argv, "l:p:vqhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
@@ -673,11 +659,12 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 		case 'S':
-			if (parse_seconds(optarg, opt == 'P' ? &cfg.pair_timeout : &cfg.session_timeout) < 0) {
-				log_errx("--%s %s: not a number of seconds", opt == 'P' ? "pair-timeout" : "session-timeout",
-					 optarg);
+			if (duration_parse(optarg, 0, 1, 7 * 86400 * 1000, &ms) < 0) {
+				log_errx("--%s %s: not a number of seconds (or a duration: 500ms, 1.5s, 2m) up to a week",
+					 opt == 'P' ? "pair-timeout" : "session-timeout", optarg);
 				return 2;
 			}
+			*(opt == 'P' ? &cfg.pair_timeout : &cfg.session_timeout) = (mtime_ms)ms;
 			break;
 		case 'M':
 			if (num_parse_uint(optarg, 1000000, &v) < 0 || v == 0) {
@@ -686,27 +673,19 @@ int main(int argc, char **argv)
 			}
 			cfg.max_clients = (unsigned)v;
 			break;
-		case 'R':
-			if (svc_ready_fd_parse(optarg, &ready_fd) < 0) {
-				log_errx("--ready-fd %s: not an open descriptor above 2", optarg);
-				return 2;
-			}
-			break;
-		case 'v':
-			lvl = LOG_LVL_DEBUG;
-			break;
-		case 'q':
-			lvl = LOG_LVL_WARN;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		case 'V':
 			printf(PROG " " PROG_VERSION "\n");
 			return 0;
 		default:
-			usage(stderr);
-			return 2;
+			r = cli_opt(opt, optarg, &cc);
+			if (r == CLI_HELP) {
+				usage(stdout);
+				return 0;
+			}
+			if (r < 0) {
+				usage(stderr);
+				return 2;
+			}
 		}
 	}
 	if (optind < argc) {
@@ -714,7 +693,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_init(PROG, lvl);
+	log_init(PROG, cc.lvl);
 	if (naddrs == 0) {
 		addr_any(&addrs[naddrs++], AF_INET, 0);
 		addr_any(&addrs[naddrs++], AF_INET6, 0);
@@ -763,7 +742,7 @@ int main(int argc, char **argv)
 	}
 	log_info("pair timeout %lld ms, session timeout %lld ms, at most %u clients", (long long)cfg.pair_timeout,
 		 (long long)cfg.session_timeout, cfg.max_clients);
-	svc_ready(ready_fd);
+	svc_ready(cc.ready_fd);
 	if (run(&srv) == 0)
 		rc = 0;
 	log_stats(&srv);
