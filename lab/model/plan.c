@@ -1,4 +1,5 @@
 #include "model/plan.h"
+#include "common/cidr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,33 +32,17 @@ static void plan_err(char *err, size_t errsize, const struct topo *t, int line, 
 	va_end(ap);
 }
 
-/* "ADDR/PREFIX" into family's address at out and a prefix from min to max. */
-static int cidr_split(const char *s, int family, void *out, long min, long max, long *prefix)
-{
-	char ip[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t len;
-	char *end;
-
-	if (!slash || (len = (size_t)(slash - s)) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, len);
-	ip[len] = '\0';
-	*prefix = strtol(slash + 1, &end, 10);
-	if (*end || *prefix < min || *prefix > max || inet_pton(family, ip, out) != 1)
-		return -EINVAL;
-	return 0;
-}
-
+/* "ADDR/PREFIX" with the parser's IPv4 prefix range, 8 to 30. */
 static int subnet_parse(const char *s, struct subnet *sn)
 {
-	struct in_addr a;
-	long prefix;
+	struct cidr c;
+	uint32_t a;
 
-	if (cidr_split(s, AF_INET, &a, 8, 30, &prefix) < 0)
+	if (cidr_parse(s, AF_INET, 0, &c) < 0 || c.plen < 8 || c.plen > 30)
 		return -EINVAL;
-	sn->prefix = (int)prefix;
-	sn->base = ntohl(a.s_addr) & (0xffffffffu << (32 - prefix));
+	memcpy(&a, c.a, sizeof(a));
+	sn->prefix = c.plen;
+	sn->base = ntohl(a) & (0xffffffffu << (32 - c.plen));
 	return 0;
 }
 
@@ -118,11 +103,12 @@ static bool is_v6(const char *s)
 /* "ADDR/PREFIX" with the parser's IPv6 prefix range, 16 to 126. */
 static int subnet6_parse(const char *s, struct subnet6 *sn)
 {
-	long prefix;
+	struct cidr c;
 
-	if (cidr_split(s, AF_INET6, sn->base, 16, 126, &prefix) < 0)
+	if (cidr_parse(s, AF_INET6, 0, &c) < 0 || c.plen < 16 || c.plen > 126)
 		return -EINVAL;
-	sn->prefix = (int)prefix;
+	memcpy(sn->base, c.a, sizeof(sn->base));
+	sn->prefix = c.plen;
 	for (int i = sn->prefix; i < 128; i++)
 		sn->base[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
 	return 0;

@@ -14,6 +14,7 @@
  * first error reported is the first one a reader of the file would meet.
  */
 #include "client/defaults.h"
+#include "common/cidr.h"
 #include "common/duration.h"
 #include "model/iniread.h"
 #include "model/topo.h"
@@ -147,44 +148,15 @@ int topo_preset(const char *name, struct nat_behavior *b, bool *nat)
 
 /* ---- addresses ---- */
 
-struct net {
-	int family;
-	uint8_t a[16];
-	int plen;               /* prefix length; full length for a host address */
-};
-
-static int net_bytes(const struct net *n)
+static bool net_overlap(const struct cidr *a, const struct cidr *b)
 {
-	return n->family == AF_INET ? 4 : 16;
-}
-
-/* Does prefix p (its first p->plen bits) contain address or subnet x? */
-static bool net_contains(const struct net *p, const struct net *x)
-{
-	int full = p->plen / 8, rest = p->plen % 8;
-
-	if (p->family != x->family || x->plen < p->plen)
-		return false;
-	if (memcmp(p->a, x->a, (size_t)full) != 0)
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-
-		if ((p->a[full] & mask) != (x->a[full] & mask))
-			return false;
-	}
-	return true;
-}
-
-static bool net_overlap(const struct net *a, const struct net *b)
-{
-	return net_contains(a, b) || net_contains(b, a);
+	return cidr_contains(a, b) || cidr_contains(b, a);
 }
 
 /* The host part of x within subnet p: all zero or (IPv4) all one? */
-static bool net_is_edge(const struct net *p, const struct net *x, bool ones)
+static bool net_is_edge(const struct cidr *p, const struct cidr *x, bool ones)
 {
-	int bits = net_bytes(p) * 8;
+	int bits = cidr_bits(p);
 
 	for (int i = p->plen; i < bits; i++) {
 		int bit = (x->a[i / 8] >> (7 - i % 8)) & 1;
@@ -195,20 +167,10 @@ static bool net_is_edge(const struct net *p, const struct net *x, bool ones)
 	return p->plen < bits;
 }
 
-static int ip_parse(const char *s, struct net *n)
+/* An address, IPv4 or IPv6, without a prefix length. */
+static int ip_parse(const char *s, struct cidr *n)
 {
-	memset(n, 0, sizeof(*n));
-	if (inet_pton(AF_INET, s, n->a) == 1) {
-		n->family = AF_INET;
-		n->plen = 32;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, n->a) == 1) {
-		n->family = AF_INET6;
-		n->plen = 128;
-		return 0;
-	}
-	return -EINVAL;
+	return strchr(s, '/') ? -EINVAL : cidr_parse(s, 0, CIDR_BARE, n);
 }
 
 /* Ranges a lab may use: documentation and private blocks only, so that no
@@ -221,38 +183,12 @@ static const char *const allowed_ranges[] = {
 #define ALLOWED_TEXT "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 10.0.0.0/8, " \
 	"172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 2001:db8::/32, fc00::/7"
 
-static int subnet_split(const char *s, struct net *n)
-{
-	char ip[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t len;
-	long plen = 0;
-
-	if (!slash || slash == s || (len = (size_t)(slash - s)) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, len);
-	ip[len] = '\0';
-	if (ip_parse(ip, n) < 0)
-		return -EINVAL;
-	if (!slash[1] || strlen(slash + 1) > 3)
-		return -EINVAL;
-	for (const char *p = slash + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		plen = plen * 10 + (*p - '0');
-	}
-	if (plen > n->plen)
-		return -EINVAL;
-	n->plen = (int)plen;
-	return 0;
-}
-
-static bool net_allowed(const struct net *n)
+static bool net_allowed(const struct cidr *n)
 {
 	for (size_t i = 0; i < sizeof(allowed_ranges) / sizeof(allowed_ranges[0]); i++) {
-		struct net r;
+		struct cidr r;
 
-		if (subnet_split(allowed_ranges[i], &r) == 0 && net_contains(&r, n))
+		if (cidr_parse(allowed_ranges[i], 0, 0, &r) == 0 && cidr_contains(&r, n))
 			return true;
 	}
 	return false;
@@ -413,7 +349,7 @@ static int strdup_to(struct parser *ps, char **dst, const char *v)
 
 static int address_key(struct parser *ps, const char *key, const char *v, char dst[48])
 {
-	struct net n;
+	struct cidr n;
 
 	if (strchr(v, '/'))
 		return BAD(ps, "%s = %s: expected an address without a prefix length", key, v);
@@ -428,10 +364,10 @@ static int address_key(struct parser *ps, const char *key, const char *v, char d
 
 static int subnet_key(struct parser *ps, const char *key, const char *v, int family, char dst[48])
 {
-	struct net n;
+	struct cidr n;
 	int max, min = family == AF_INET6 ? 16 : 8;
 
-	if (strlen(v) >= 48 || subnet_split(v, &n) < 0)
+	if (strlen(v) >= 48 || cidr_parse(v, 0, 0, &n) < 0)
 		return BAD(ps, "bad subnet '%s' for %s: expected ADDRESS/PREFIX, e.g. %s", v, key,
 			   family == AF_INET6 ? "2001:db8::/64" : "10.0.1.0/24");
 	if (family && n.family != family)
@@ -441,11 +377,11 @@ static int subnet_key(struct parser *ps, const char *key, const char *v, int fam
 	min = n.family == AF_INET ? 8 : 16;
 	if (n.plen < min || n.plen > max)
 		return BAD(ps, "%s = %s: prefix length must be %d to %d", key, v, min, max);
-	if (net_is_edge(&n, &n, false) == false) {
-		struct net z = n;
+	if (cidr_host_bits(&n)) {
+		struct cidr z = n;
 		char buf[INET6_ADDRSTRLEN];
 
-		for (int i = n.plen; i < net_bytes(&n) * 8; i++)
+		for (int i = n.plen; i < cidr_bits(&n); i++)
 			z.a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
 		inet_ntop(n.family, z.a, buf, sizeof(buf));
 		return BAD(ps, "%s = %s has host bits set (did you mean %s/%d?)", key, v, buf, n.plen);
@@ -1247,7 +1183,7 @@ static int check_lab(struct parser *ps)
 
 /* An explicit host address, where it was given, for the duplicate check. */
 struct host {
-	struct net n;
+	struct cidr n;
 	int line;
 	int segment;            /* -1: the internet, else the index of the router whose lan */
 	const char *text;
@@ -1256,12 +1192,12 @@ struct host {
 /* A host address inside the subnet it must sit on, and not its network or
  * broadcast address. where = "the internet (203.0.113.0/24)" etc. */
 static int check_in(struct parser *ps, int line, const char *key, const char *addr,
-		    const struct net *sub, const char *sub_text, const char *where)
+		    const struct cidr *sub, const char *sub_text, const char *where)
 {
-	struct net a;
+	struct cidr a;
 
 	ip_parse(addr, &a);
-	if (!net_contains(sub, &a))
+	if (!cidr_contains(sub, &a))
 		return fail(ps, line, "%s = %s is not inside %s (%s)", key, addr, where, sub_text);
 	if (net_is_edge(sub, &a, false) || (a.family == AF_INET && net_is_edge(sub, &a, true)))
 		return fail(ps, line, "%s = %s is the %s address of %s", key, addr,
@@ -1274,18 +1210,18 @@ static int check_addresses(struct parser *ps)
 	struct topo *t = ps->t;
 	const char *in4 = t->inet_subnet[0] ? t->inet_subnet : "203.0.113.0/24";
 	const char *in6 = t->inet_subnet6[0] ? t->inet_subnet6 : "2001:db8::/64";
-	struct net inet4, inet6, lans[TOPO_MAX_NATS];
+	struct cidr inet4, inet6, lans[TOPO_MAX_NATS];
 	struct host hosts[2 + TOPO_MAX_NATS + 2];
 	int nh = 0;
 
-	subnet_split(in4, &inet4);
-	subnet_split(in6, &inet6);
+	cidr_parse(in4, 0, 0, &inet4);
+	cidr_parse(in6, 0, 0, &inet6);
 	for (int i = 0; i < t->n_nats; i++)
 		if (t->nats[i].lan_subnet[0])
-			subnet_split(t->nats[i].lan_subnet, &lans[i]);
+			cidr_parse(t->nats[i].lan_subnet, 0, 0, &lans[i]);
 
 #define ON_INTERNET(line, key, addr) do { \
-		struct net _a; \
+		struct cidr _a; \
 		ip_parse((addr), &_a); \
 		if (check_in(ps, (line), (key), (addr), _a.family == AF_INET ? &inet4 : &inet6, \
 			     _a.family == AF_INET ? in4 : in6, "the internet") < 0) \
@@ -1307,7 +1243,7 @@ static int check_addresses(struct parser *ps)
 		const int *l = ps->nat_aux[i].lines;
 
 		if (n->lan_subnet[0]) {
-			const struct net *inet = lans[i].family == AF_INET ? &inet4 : &inet6;
+			const struct cidr *inet = lans[i].family == AF_INET ? &inet4 : &inet6;
 
 			if (net_overlap(&lans[i], inet))
 				return fail(ps, l[NK_LAN], "lan = %s overlaps the internet (%s)",
