@@ -3,20 +3,57 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct iniread {
 	const char *p, *end;
-	int *line;
+	struct iniread_err *e;
 	const struct iniread_ops *ops;
 	void *user;
 };
 
+int iniread_fail(struct iniread_err *e, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (e->failed)
+		return -EINVAL;
+	e->failed = true;
+	n = snprintf(e->msg, sizeof(e->msg), "%s:%d: ", e->name, line);
+	if (n < 0 || (size_t)n >= sizeof(e->msg))
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(e->msg + n, sizeof(e->msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int iniread_oom(struct iniread_err *e)
+{
+	if (!e->failed) {
+		e->failed = true;
+		e->nomem = true;
+		snprintf(e->msg, sizeof(e->msg), "%s:%d: out of memory", e->name, e->line);
+	}
+	return -ENOMEM;
+}
+
+int iniread_result(const struct iniread_err *e, int rc, char *err, size_t errsize)
+{
+	if (!e->failed && rc == 0)
+		return 0;
+	if (err && errsize)
+		snprintf(err, errsize, "%s", e->msg);
+	return e->nomem ? -ENOMEM : rc < 0 ? rc : -EINVAL;
+}
+
 static void bad(struct iniread *r, const char *msg)
 {
-	r->ops->bad(r->user, *r->line, msg);
+	iniread_fail(r->e, r->e->line, "%s", msg);
 }
 
 /* Would inih find '=' or ':' on this line before an inline comment? The same
@@ -44,14 +81,14 @@ static char *reader(char *buf, int num, void *stream)
 	char msg[96];
 	size_t len;
 
-	if (r->ops->failed(r->user) || r->p >= r->end || num < 3)
+	if (r->e->failed || r->p >= r->end || num < 3)
 		return NULL;
 	s = r->p;
 	eol = memchr(s, '\n', (size_t)(r->end - s));
 	e = eol ? eol : r->end;
 	r->p = eol ? eol + 1 : r->end;
-	(*r->line)++;
-	if (*r->line == 1 && e - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+	r->e->line++;
+	if (r->e->line == 1 && e - s >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
 		s += 3;
 	if (e > s && e[-1] == '\r')
 		e--;
@@ -98,31 +135,33 @@ static int handler(void *user, const char *section, const char *name, const char
 	return r->ops->key(r->user, name, value);
 }
 
-int iniread_parse(const char *text, size_t len, int *line, const struct iniread_ops *ops, void *user)
+int iniread_parse(const char *text, size_t len, struct iniread_err *e, const struct iniread_ops *ops, void *user)
 {
-	struct iniread r = { .p = text, .end = text + len, .line = line, .ops = ops, .user = user };
+	struct iniread r = { .p = text, .end = text + len, .e = e, .ops = ops, .user = user };
 	int rc = ini_parse_stream(reader, &r, handler, &r);
 
-	if (!ops->failed(user) && rc > 0)
-		ops->bad(user, rc, "expected 'key = value', a [section] or a comment");
-	else if (!ops->failed(user) && rc < 0) {
-		char msg[64];
-
-		snprintf(msg, sizeof(msg), "the INI reader failed (%d)", rc);
-		ops->bad(user, *line, msg);
-	}
-	return ops->failed(user) ? -EINVAL : 0;
+	if (rc > 0)
+		iniread_fail(e, rc, "expected 'key = value', a [section] or a comment");
+	else if (rc < 0)
+		iniread_fail(e, e->line, "the INI reader failed (%d)", rc);
+	if (!e->failed && ops->finish && ops->finish(user) < 0)
+		return -EINVAL;
+	return e->failed ? -EINVAL : 0;
 }
 
 int iniread_load(const char *path, size_t max, const char *what, char **text, size_t *len, char *err,
 		 size_t errsize)
 {
 	FILE *f = fopen(path, "re");
-	char *buf = NULL;
+	char *buf = NULL, dummy[1];
 	size_t n;
 	int rc = 0;
 
 	*text = NULL;
+	if (!err || !errsize) {
+		err = dummy;
+		errsize = sizeof(dummy);
+	}
 	if (!f) {
 		rc = -errno;
 		snprintf(err, errsize, "%s: %s", path, strerror(-rc));
@@ -151,6 +190,19 @@ int iniread_load(const char *path, size_t max, const char *what, char **text, si
 cleanup:
 	free(buf);
 	fclose(f);
+	return rc;
+}
+
+int iniread_parse_file(const char *path, size_t max, const char *what, iniread_text_fn parse, void *out,
+		       char *err, size_t errsize)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = iniread_load(path, max, what, &text, &len, err, errsize);
+
+	if (rc == 0)
+		rc = parse(path, text, len, out, err, errsize);
+	free(text);
 	return rc;
 }
 

@@ -10,27 +10,55 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define INIREAD_MSG_MAX 512
+
+/* A parser's error state, shared with the reader: the first error wins and
+ * reads "name:line: what". */
+struct iniread_err {
+	const char *name;       /* the file's name, for messages */
+	int line;               /* lines read so far: the one being handled */
+	bool failed;            /* reading stops */
+	bool nomem;
+	char msg[INIREAD_MSG_MAX];
+};
+
 struct iniread_ops {
 	/* A "[...]" line, indentation removed; returns 0, or -1 once it reported an error. */
 	int (*section)(void *user, const char *s, size_t len);
 	/* A key = value line (inih's handler contract: non-zero to go on). */
 	int (*key)(void *user, const char *name, const char *value);
-	/* An error the reader found on line. */
-	void (*bad)(void *user, int line, const char *msg);
-	/* Has the caller failed already? Reading stops then. */
-	bool (*failed)(void *user);
+	/* The end of the file, when nothing failed: the checks of the whole.
+	 * Returns 0, or -1 once it reported an error. */
+	int (*finish)(void *user);
 };
 
-/* Parse text[0..len). *line counts the lines read so far (the caller's
- * errors use it). Returns 0, or -EINVAL when the reader or the caller
- * reported an error. */
-int iniread_parse(const char *text, size_t len, int *line, const struct iniread_ops *ops, void *user);
+/* Parse text[0..len), counting lines in e->line and reporting the reader's
+ * errors into e, then call ops->finish. Returns 0, or -EINVAL when the
+ * reader or the caller reported an error (e->failed). */
+int iniread_parse(const char *text, size_t len, struct iniread_err *e, const struct iniread_ops *ops, void *user);
+
+/* Report an error on line (unless one was reported already). Returns -EINVAL. */
+int iniread_fail(struct iniread_err *e, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Report running out of memory on the current line. Returns -ENOMEM. */
+int iniread_oom(struct iniread_err *e);
+/* How a parse ends: rc when nothing failed; else -ENOMEM or -EINVAL, with
+ * the message copied to err (when there is room). */
+int iniread_result(const struct iniread_err *e, int rc, char *err, size_t errsize);
 
 /* Read a whole file of at most max bytes into a malloc'd, NUL-terminated
- * buffer. Returns 0, or -errno with "path: why" in err (what names the kind
- * of file for "larger than N bytes, not a WHAT"). */
+ * buffer. Returns 0, or -errno with "path: why" in err, when there is room
+ * (what names the kind of file for "larger than N bytes, not a WHAT"). */
 int iniread_load(const char *path, size_t max, const char *what, char **text, size_t *len, char *err,
 		 size_t errsize);
+
+/* A parser of a whole text, as topo_parse_buffer() and
+ * matrix_parse_buffer(); out is theirs. */
+typedef int (*iniread_text_fn)(const char *name, const char *text, size_t len, void *out, char *err,
+			       size_t errsize);
+/* iniread_load() path, then parse its text (named path). Returns what either
+ * returns. */
+int iniread_parse_file(const char *path, size_t max, const char *what, iniread_text_fn parse, void *out,
+		       char *err, size_t errsize);
 
 /* The file's name without its directories and without suffix (".topo"),
  * malloc'd: what scenarios and matrices are called. NULL when out of memory. */

@@ -26,7 +26,7 @@
 
 #include "model/topo.h"
 
-#define MSG_MAX 512
+#define MSG_MAX INIREAD_MSG_MAX
 #define MAX_KEYS 16
 #define KEY_MAX 32
 
@@ -74,10 +74,7 @@ struct matrix {
 enum sect { SECT_NONE, SECT_MATRIX, SECT_SERVER, SECT_PROGRAMS, SECT_PROFILE, SECT_CELL };
 
 struct parser {
-	const char *name;
-	int line;
-	bool failed, nomem;
-	char msg[MSG_MAX];
+	struct iniread_err e;   /* the file's name, the line, the first error */
 	struct matrix *m;
 	enum sect sect;
 	char label[64];
@@ -101,35 +98,11 @@ static const char *const cell_keys[] = { "expect", "expect-why", NULL };
 static const char *const server_keys[] = { "address", "address2", NULL };
 static const char *const programs_keys[] = { "server", "client", NULL };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct parser *ps, int line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
+/* An error on line of the file (iniread.c keeps the first). */
+#define fail(ps, line, ...) iniread_fail(&(ps)->e, (line), __VA_ARGS__)
+#define BAD(ps, ...) fail((ps), (ps)->e.line, __VA_ARGS__)
 
-	if (ps->failed)
-		return -EINVAL;
-	ps->failed = true;
-	n = snprintf(ps->msg, sizeof(ps->msg), "%s:%d: ", ps->name, line);
-	if (n < 0 || (size_t)n >= sizeof(ps->msg))
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(ps->msg + n, sizeof(ps->msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-#define BAD(ps, ...) fail((ps), (ps)->line, __VA_ARGS__)
-
-static int oom(struct parser *ps)
-{
-	if (!ps->failed) {
-		ps->failed = true;
-		ps->nomem = true;
-		snprintf(ps->msg, sizeof(ps->msg), "%s:%d: out of memory", ps->name, ps->line);
-	}
-	return -ENOMEM;
-}
+#define oom(ps) iniread_oom(&(ps)->e)
 
 static int name_check(const char *s)
 {
@@ -160,7 +133,7 @@ static int open_single(struct parser *ps, enum sect s, struct msect *sect, const
 		return BAD(ps, "[%s] takes no name (found '%s')", type, name);
 	if (sect->line)
 		return BAD(ps, "[%s] given twice (first on line %d)", type, sect->line);
-	sect->line = ps->line;
+	sect->line = ps->e.line;
 	ps->sect = s;
 	ps->cur = sect;
 	ps->keys = keys;
@@ -195,7 +168,7 @@ static int open_profile(struct parser *ps, const char *name)
 	memset(p, 0, sizeof(*p));
 	strcpy(p->name, name);
 	p->internet = strcmp(name, "internet") == 0;
-	p->s.line = ps->line;
+	p->s.line = ps->e.line;
 	ps->sect = SECT_PROFILE;
 	ps->cur = &p->s;
 	ps->keys = profile_keys;
@@ -231,7 +204,7 @@ static int open_cell(struct parser *ps, char *names)
 	m->overrides = o;
 	o = &m->overrides[m->n_overrides++];
 	memset(o, 0, sizeof(*o));
-	o->line = ps->line;
+	o->line = ps->e.line;
 	o->cell = -1;
 	strcpy(o->a, a);
 	strcpy(o->b, b);
@@ -330,13 +303,13 @@ static int cell_key(struct parser *ps, const char *key, const char *value)
 		if (topo_outcome_parse(value, &o->expect) < 0)
 			return BAD(ps, "bad value '%s' for expect: expected direct | relayed | failed",
 				   value);
-		o->expect_line = ps->line;
+		o->expect_line = ps->e.line;
 		return 0;
 	}
 	if (o->why_line)
 		return BAD(ps, "expect-why given twice in %s (first on line %d)", ps->label,
 			   o->why_line);
-	o->why_line = ps->line;
+	o->why_line = ps->e.line;
 	if (!(o->why = strdup(value)))
 		return oom(ps);
 	return 0;
@@ -348,7 +321,7 @@ static int handler(void *user, const char *name, const char *value)
 	struct mkey *k;
 	int i;
 
-	if (ps->failed)
+	if (ps->e.failed)
 		return 0;
 	if (ps->sect == SECT_NONE) {
 		BAD(ps, "'%s' outside of any section (start with [matrix])", name);
@@ -391,7 +364,7 @@ static int handler(void *user, const char *name, const char *value)
 			BAD(ps, "description given twice in [matrix] (first on line %d)", ps->desc_line);
 			return 0;
 		}
-		ps->desc_line = ps->line;
+		ps->desc_line = ps->e.line;
 		if (!(ps->m->description = strdup(value)))
 			return oom(ps), 0;
 		return 1;
@@ -405,32 +378,13 @@ static int handler(void *user, const char *name, const char *value)
 	/* Each key is known and at most once, so a section never has more than MAX_KEYS. */
 	k = &ps->cur->keys[ps->cur->n];
 	snprintf(k->key, sizeof(k->key), "%s", name);
-	k->line = ps->line;
+	k->line = ps->e.line;
 	if (!(k->value = strdup(value)))
 		return oom(ps), 0;
 	ps->cur->n++;
 	return 1;
 }
 
-/* The glue to iniread.c. */
-static int on_section(void *user, const char *s, size_t len)
-{
-	return section_header(user, s, len) < 0 ? -1 : 0;
-}
-
-static void on_bad(void *user, int line, const char *msg)
-{
-	fail(user, line, "%s", msg);
-}
-
-static bool on_failed(void *user)
-{
-	return ((struct parser *)user)->failed;
-}
-
-static const struct iniread_ops ini_ops = {
-	.section = on_section, .key = handler, .bad = on_bad, .failed = on_failed,
-};
 
 
 /* ---- the cell's topology text ---- */
@@ -700,16 +654,16 @@ static int check_cells(struct parser *ps)
 	struct matrix *m = ps->m;
 
 	if (m->n_profiles == 0)
-		return fail(ps, ps->line > 0 ? ps->line : 1,
+		return fail(ps, ps->e.line > 0 ? ps->e.line : 1,
 			    "end of file: a matrix needs at least one [profile NAME]");
 	for (int i = 0; i < m->n_profiles; i++) {
 		struct topo *t = NULL;
-		int rc = cell_parse(m, i, i, ps->name, &t, ps->msg, sizeof(ps->msg));
+		int rc = cell_parse(m, i, i, ps->e.name, &t, ps->e.msg, sizeof(ps->e.msg));
 
 		topo_free(t);
 		if (rc < 0) {
-			ps->failed = true;
-			ps->nomem = rc == -ENOMEM;
+			ps->e.failed = true;
+			ps->e.nomem = rc == -ENOMEM;
 			return rc;
 		}
 	}
@@ -717,6 +671,27 @@ static int check_cells(struct parser *ps)
 }
 
 /* ---- entry points ---- */
+
+/* The glue to iniread.c. */
+static int on_section(void *user, const char *s, size_t len)
+{
+	return section_header(user, s, len) < 0 ? -1 : 0;
+}
+
+/* The checks of the whole file, once it is read. */
+static int on_finish(void *user)
+{
+	struct parser *ps = user;
+
+	ps->m->n_lines = ps->e.line;
+	if (section_finish(ps) < 0 || check_overrides(ps) < 0 || check_cells(ps) < 0)
+		return -1;
+	return 0;
+}
+
+static const struct iniread_ops ini_ops = {
+	.section = on_section, .key = handler, .finish = on_finish,
+};
 
 static void sect_free(struct msect *s)
 {
@@ -755,53 +730,36 @@ int matrix_parse_buffer(const char *name, const char *text, size_t len, struct m
 	ps = calloc(1, sizeof(*ps));
 	if (!ps) {
 		if (err && errsize)
-			snprintf(err, errsize, "out of memory");
+			snprintf(err, errsize, "%s: out of memory", name);
 		return -ENOMEM;
 	}
-	ps->name = name;
+	ps->e.name = name;
 	ps->m = calloc(1, sizeof(*ps->m));
 	if (!ps->m || !(ps->m->path = strdup(name)) || !(ps->m->name = iniread_stem(name, ".matrix"))) {
 		oom(ps);
 		goto cleanup;
 	}
-	iniread_parse(text, len, &ps->line, &ini_ops, ps);
-	if (ps->failed)
-		goto cleanup;
-	ps->m->n_lines = ps->line;
-	if (section_finish(ps) < 0 || check_overrides(ps) < 0 || check_cells(ps) < 0)
-		goto cleanup;
-	*out = ps->m;
-	ps->m = NULL;
-	rc = 0;
-
-cleanup:
-	if (rc < 0) {
-		if (ps->nomem)
-			rc = -ENOMEM;
-		if (err && errsize)
-			snprintf(err, errsize, "%s", ps->msg);
+	if (iniread_parse(text, len, &ps->e, &ini_ops, ps) == 0) {
+		*out = ps->m;
+		ps->m = NULL;
+		rc = 0;
 	}
+cleanup:
+	rc = iniread_result(&ps->e, rc, err, errsize);
 	matrix_free(ps->m);
 	free(ps);
 	return rc;
 }
 
+static int parse_text(const char *name, const char *text, size_t len, void *out, char *err, size_t errsize)
+{
+	return matrix_parse_buffer(name, text, len, out, err, errsize);
+}
+
 int matrix_parse_file(const char *path, struct matrix **out, char *err, size_t errsize)
 {
-	char *text = NULL, dummy[1];
-	size_t len = 0;
-	int rc;
-
 	*out = NULL;
-	if (!err || !errsize) {
-		err = dummy;
-		errsize = sizeof(dummy);
-	}
-	rc = iniread_load(path, TOPO_MAX_FILE, "matrix", &text, &len, err, errsize);
-	if (rc == 0)
-		rc = matrix_parse_buffer(path, text, len, out, err, errsize);
-	free(text);
-	return rc;
+	return iniread_parse_file(path, TOPO_MAX_FILE, "matrix", parse_text, out, err, errsize);
 }
 
 /* ---- accessors ---- */

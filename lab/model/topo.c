@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MSG_MAX 512
 #define MAX_KEYS 16
 
 /* ---- names ---- */
@@ -223,13 +222,9 @@ struct node_aux {
 };
 
 struct parser {
-	const char *name;       /* for messages */
-	const char *dir;        /* directory of name, for rules = FILE; NULL = as written */
+	struct iniread_err e;   /* the file's name, the line, the first error */
+	const char *dir;        /* directory of the name, for rules = FILE; NULL = as written */
 	size_t dirlen;
-	int line;
-	bool failed;
-	bool nomem;
-	char msg[MSG_MAX];
 	struct topo *t;
 
 	enum sect sect;
@@ -245,26 +240,9 @@ struct parser {
 	struct node_aux peer_aux[3];
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct parser *ps, int line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (ps->failed)
-		return -EINVAL;
-	ps->failed = true;
-	n = snprintf(ps->msg, sizeof(ps->msg), "%s:%d: ", ps->name, line);
-	if (n < 0 || (size_t)n >= sizeof(ps->msg))
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(ps->msg + n, sizeof(ps->msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* An error about the value of the key on the current line. */
-#define BAD(ps, ...) fail((ps), (ps)->line, __VA_ARGS__)
+/* An error on line of the file (iniread.c keeps the first). */
+#define fail(ps, line, ...) iniread_fail(&(ps)->e, (line), __VA_ARGS__)
+#define BAD(ps, ...) fail((ps), (ps)->e.line, __VA_ARGS__)
 
 static int word_key(struct parser *ps, const struct word *w, const char *key, const char *v,
 		    int *value)
@@ -326,15 +304,7 @@ static int name_check(const char *s)
 	return 0;
 }
 
-static int oom(struct parser *ps)
-{
-	if (!ps->failed) {
-		ps->failed = true;
-		ps->nomem = true;
-		snprintf(ps->msg, sizeof(ps->msg), "%s:%d: out of memory", ps->name, ps->line);
-	}
-	return -ENOMEM;
-}
+#define oom(ps) iniread_oom(&(ps)->e)
 
 static int strdup_to(struct parser *ps, char **dst, const char *v)
 {
@@ -411,7 +381,7 @@ static int lab_expect(struct parser *ps, const char *v)
 	if (word_key(ps, outcome_words, "expect", v, &o) < 0)
 		return -EINVAL;
 	ps->t->expect = (enum outcome)o;
-	ps->t->expect_line = ps->line;
+	ps->t->expect_line = ps->e.line;
 	return 0;
 }
 
@@ -929,7 +899,7 @@ static int section_open_node(struct parser *ps, bool nat, const char *name)
 		n = &ps->t->nats[ps->cur];
 		memset(n, 0, sizeof(*n));
 		strcpy(n->name, name);
-		n->line = ps->line;
+		n->line = ps->e.line;
 		n->uplink = -1;
 		ps->lines = ps->nat_aux[ps->cur].lines;
 		ps->keys = nat_keys;
@@ -946,7 +916,7 @@ static int section_open_node(struct parser *ps, bool nat, const char *name)
 		p = &ps->t->peers[ps->cur];
 		memset(p, 0, sizeof(*p));
 		strcpy(p->name, name);
-		p->line = ps->line;
+		p->line = ps->e.line;
 		p->behind = -1;
 		ps->lines = ps->peer_aux[ps->cur].lines;
 		ps->keys = peer_keys;
@@ -1007,7 +977,7 @@ static int section_header(struct parser *ps, const char *s, size_t len)
 	if (section_finish(ps) < 0)
 		return -EINVAL;
 	ps->sect = SECT_NONE;
-	ps->sect_line = ps->line;
+	ps->sect_line = ps->e.line;
 	if (strcmp(type, "lab") == 0)
 		return section_open_single(ps, SECT_LAB, &ps->seen_lab, ps->lab_lines, lab_keys,
 					   "lab", name);
@@ -1036,7 +1006,7 @@ static int handler(void *user, const char *name, const char *value)
 	struct parser *ps = user;
 	int k;
 
-	if (ps->failed)
+	if (ps->e.failed)
 		return 0;
 	if (ps->sect == SECT_NONE) {
 		BAD(ps, "'%s' outside of any section (start with [lab])", name);
@@ -1060,7 +1030,7 @@ static int handler(void *user, const char *name, const char *value)
 		BAD(ps, "%s given twice in %s (first on line %d)", name, ps->label, ps->lines[k]);
 		return 0;
 	}
-	ps->lines[k] = ps->line;
+	ps->lines[k] = ps->e.line;
 	if (!*value) {
 		BAD(ps, "%s has an empty value (leave the key out for the default)", name);
 		return 0;
@@ -1068,25 +1038,6 @@ static int handler(void *user, const char *name, const char *value)
 	return ps->keys[k].set(ps, value) == 0;
 }
 
-/* The glue to iniread.c. */
-static int on_section(void *user, const char *s, size_t len)
-{
-	return section_header(user, s, len) < 0 ? -1 : 0;
-}
-
-static void on_bad(void *user, int line, const char *msg)
-{
-	fail(user, line, "%s", msg);
-}
-
-static bool on_failed(void *user)
-{
-	return ((struct parser *)user)->failed;
-}
-
-static const struct iniread_ops ini_ops = {
-	.section = on_section, .key = handler, .bad = on_bad, .failed = on_failed,
-};
 
 
 /* ---- whole-file checks ---- */
@@ -1144,7 +1095,7 @@ static int check_graph(struct parser *ps)
 				    ps->nat_aux[i].behind, t->nats[i].name);
 	}
 	if (t->n_peers != 2)
-		return fail(ps, ps->line > 0 ? ps->line : 1,
+		return fail(ps, ps->e.line > 0 ? ps->e.line : 1,
 			    "end of file: a topology needs exactly two [peer] sections, found %d",
 			    t->n_peers);
 	return 0;
@@ -1319,6 +1270,26 @@ static int check_addresses(struct parser *ps)
 	return 0;
 }
 
+/* The glue to iniread.c. */
+static int on_section(void *user, const char *s, size_t len)
+{
+	return section_header(user, s, len) < 0 ? -1 : 0;
+}
+
+/* The checks of the whole file, once it is read. */
+static int on_finish(void *user)
+{
+	struct parser *ps = user;
+
+	if (section_finish(ps) < 0 || check_graph(ps) < 0 || check_lab(ps) < 0 || check_addresses(ps) < 0)
+		return -1;
+	return 0;
+}
+
+static const struct iniread_ops ini_ops = {
+	.section = on_section, .key = handler, .finish = on_finish,
+};
+
 /* ---- entry points ---- */
 
 void topo_free(struct topo *t)
@@ -1337,12 +1308,6 @@ void topo_free(struct topo *t)
 	free(t);
 }
 
-static void copy_err(char *err, size_t errsize, const char *msg)
-{
-	if (err && errsize)
-		snprintf(err, errsize, "%s", msg);
-}
-
 int topo_parse_buffer(const char *name, const char *text, size_t len, struct topo **out,
 		      char *err, size_t errsize)
 {
@@ -1356,10 +1321,11 @@ int topo_parse_buffer(const char *name, const char *text, size_t len, struct top
 	/* The parser holds per-node bookkeeping for TOPO_MAX_NATS: heap, not stack. */
 	ps = calloc(1, sizeof(*ps));
 	if (!ps) {
-		copy_err(err, errsize, "out of memory");
+		if (err && errsize)
+			snprintf(err, errsize, "%s: out of memory", name);
 		return -ENOMEM;
 	}
-	ps->name = name;
+	ps->e.name = name;
 	slash = strrchr(name, '/');
 	if (slash) {
 		ps->dir = name;
@@ -1377,43 +1343,27 @@ int topo_parse_buffer(const char *name, const char *text, size_t len, struct top
 	ps->t->punch_timeout_ms = CLIENT_PUNCH_TIMEOUT_MS;
 	ps->t->messages = CLIENT_MESSAGES;
 
-	iniread_parse(text, len, &ps->line, &ini_ops, ps);
-	if (ps->failed)
-		goto cleanup;
-	if (section_finish(ps) < 0 || check_graph(ps) < 0 || check_lab(ps) < 0 ||
-	    check_addresses(ps) < 0)
-		goto cleanup;
-	*out = ps->t;
-	ps->t = NULL;
-	rc = 0;
-
-cleanup:
-	if (rc < 0) {
-		if (ps->nomem)
-			rc = -ENOMEM;
-		copy_err(err, errsize, ps->msg);
+	if (iniread_parse(text, len, &ps->e, &ini_ops, ps) == 0) {
+		*out = ps->t;
+		ps->t = NULL;
+		rc = 0;
 	}
+cleanup:
+	rc = iniread_result(&ps->e, rc, err, errsize);
 	topo_free(ps->t);
 	free(ps);
 	return rc;
 }
 
+static int parse_text(const char *name, const char *text, size_t len, void *out, char *err, size_t errsize)
+{
+	return topo_parse_buffer(name, text, len, out, err, errsize);
+}
+
 int topo_parse_file(const char *path, struct topo **out, char *err, size_t errsize)
 {
-	char *text = NULL, dummy[1];
-	size_t len = 0;
-	int rc;
-
 	*out = NULL;
-	if (!err || !errsize) {
-		err = dummy;
-		errsize = sizeof(dummy);
-	}
-	rc = iniread_load(path, TOPO_MAX_FILE, "topology", &text, &len, err, errsize);
-	if (rc == 0)
-		rc = topo_parse_buffer(path, text, len, out, err, errsize);
-	free(text);
-	return rc;
+	return iniread_parse_file(path, TOPO_MAX_FILE, "topology", parse_text, out, err, errsize);
 }
 
 /* ---- description ---- */
