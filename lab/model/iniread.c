@@ -193,15 +193,49 @@ cleanup:
 	return rc;
 }
 
-int iniread_parse_file(const char *path, size_t max, const char *what, iniread_text_fn parse, void *out,
-		       char *err, size_t errsize)
+int iniread_text(const struct iniread_kind *k, const char *name, const char *text, size_t len, void *out,
+		 char *err, size_t errsize)
 {
-	char *text = NULL;
-	size_t len = 0;
-	int rc = iniread_load(path, max, what, &text, &len, err, errsize);
+	struct iniread_err *e;
+	void *result = NULL;
+	int rc;
 
+	memcpy(out, &result, sizeof(result));
+	if (!name)
+		name = k->unnamed;
+	/* The state holds per-node bookkeeping (TOPO_MAX_NATS): heap, not stack. */
+	e = calloc(1, k->size);
+	if (!e) {
+		if (err && errsize)
+			snprintf(err, errsize, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	e->name = name;
+	rc = k->init(e);
 	if (rc == 0)
-		rc = parse(path, text, len, out, err, errsize);
+		rc = iniread_parse(text, len, e, &k->ops, e);
+	rc = iniread_result(e, rc, err, errsize);
+	if (rc == 0) {
+		/* Hand the result over: the caller's pointer gets it, the state's is cleared. */
+		memcpy(out, (char *)e + k->result, sizeof(result));
+		memset((char *)e + k->result, 0, sizeof(result));
+	}
+	k->done(e);
+	free(e);
+	return rc;
+}
+
+int iniread_file(const struct iniread_kind *k, const char *path, size_t max, const char *what, void *out,
+		 char *err, size_t errsize)
+{
+	char *text = NULL, *none = NULL;
+	size_t len = 0;
+	int rc;
+
+	memcpy(out, &none, sizeof(none));
+	rc = iniread_load(path, max, what, &text, &len, err, errsize);
+	if (rc == 0)
+		rc = iniread_text(k, path, text, len, out, err, errsize);
 	free(text);
 	return rc;
 }

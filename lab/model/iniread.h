@@ -51,14 +51,28 @@ int iniread_result(const struct iniread_err *e, int rc, char *err, size_t errsiz
 int iniread_load(const char *path, size_t max, const char *what, char **text, size_t *len, char *err,
 		 size_t errsize);
 
-/* A parser of a whole text, as topo_parse_buffer() and
- * matrix_parse_buffer(); out is theirs. */
-typedef int (*iniread_text_fn)(const char *name, const char *text, size_t len, void *out, char *err,
-			       size_t errsize);
-/* iniread_load() path, then parse its text (named path). Returns what either
- * returns. */
-int iniread_parse_file(const char *path, size_t max, const char *what, iniread_text_fn parse, void *out,
-		       char *err, size_t errsize);
+/* One kind of file (topology, matrix): its parser's state, calloc'd, of
+ * size bytes and beginning with its struct iniread_err (which is also the
+ * user pointer of its ops), with the result a pointer at offset result; how
+ * the result is made before the first line, and what is left freed. */
+struct iniread_kind {
+	size_t size;
+	size_t result;                  /* offsetof() the result pointer in the state */
+	const char *unnamed;            /* the name of a text that has none */
+	int (*init)(void *state);       /* 0, or -ENOMEM through iniread_oom() */
+	void (*done)(void *state);      /* free the state's leftovers (a result not handed over) */
+	struct iniread_ops ops;
+};
+
+/* Parse text[0..len), named name, as kind k. Returns 0 with the result in
+ * *out (out points to the caller's struct topo *, struct matrix *, ...), or
+ * -ENOMEM or -EINVAL with "name:line: what" in err (when there is room) and
+ * *out NULL. */
+int iniread_text(const struct iniread_kind *k, const char *name, const char *text, size_t len, void *out,
+		 char *err, size_t errsize);
+/* iniread_load() path (at most max bytes, a WHAT), then iniread_text() it. */
+int iniread_file(const struct iniread_kind *k, const char *path, size_t max, const char *what, void *out,
+		 char *err, size_t errsize);
 
 /* The file's name without its directories and without suffix (".topo"),
  * malloc'd: what scenarios and matrices are called. NULL when out of memory. */

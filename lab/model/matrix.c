@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ struct matrix {
 enum sect { SECT_NONE, SECT_MATRIX, SECT_SERVER, SECT_PROGRAMS, SECT_PROFILE, SECT_CELL };
 
 struct parser {
-	struct iniread_err e;   /* the file's name, the line, the first error */
+	struct iniread_err e;   /* first (iniread.h): the file's name, the line, the first error */
 	struct matrix *m;
 	enum sect sect;
 	char label[64];
@@ -689,10 +690,6 @@ static int on_finish(void *user)
 	return 0;
 }
 
-static const struct iniread_ops ini_ops = {
-	.section = on_section, .key = handler, .finish = on_finish,
-};
-
 static void sect_free(struct msect *s)
 {
 	for (int i = 0; i < s->n; i++)
@@ -718,48 +715,37 @@ void matrix_free(struct matrix *m)
 	free(m);
 }
 
+/* Before the first line: the matrix, named after its file. */
+static int parser_init(void *state)
+{
+	struct parser *ps = state;
+
+	ps->m = calloc(1, sizeof(*ps->m));
+	if (!ps->m || !(ps->m->path = strdup(ps->e.name)) || !(ps->m->name = iniread_stem(ps->e.name, ".matrix")))
+		return oom(ps);
+	return 0;
+}
+
+static void parser_done(void *state)
+{
+	matrix_free(((struct parser *)state)->m);
+}
+
+static const struct iniread_kind matrix_kind = {
+	.size = sizeof(struct parser), .result = offsetof(struct parser, m), .unnamed = "<matrix>",
+	.init = parser_init, .done = parser_done,
+	.ops = { .section = on_section, .key = handler, .finish = on_finish },
+};
+
 int matrix_parse_buffer(const char *name, const char *text, size_t len, struct matrix **out,
 			char *err, size_t errsize)
 {
-	struct parser *ps;
-	int rc = -EINVAL;
-
-	*out = NULL;
-	if (!name)
-		name = "<matrix>";
-	ps = calloc(1, sizeof(*ps));
-	if (!ps) {
-		if (err && errsize)
-			snprintf(err, errsize, "%s: out of memory", name);
-		return -ENOMEM;
-	}
-	ps->e.name = name;
-	ps->m = calloc(1, sizeof(*ps->m));
-	if (!ps->m || !(ps->m->path = strdup(name)) || !(ps->m->name = iniread_stem(name, ".matrix"))) {
-		oom(ps);
-		goto cleanup;
-	}
-	if (iniread_parse(text, len, &ps->e, &ini_ops, ps) == 0) {
-		*out = ps->m;
-		ps->m = NULL;
-		rc = 0;
-	}
-cleanup:
-	rc = iniread_result(&ps->e, rc, err, errsize);
-	matrix_free(ps->m);
-	free(ps);
-	return rc;
-}
-
-static int parse_text(const char *name, const char *text, size_t len, void *out, char *err, size_t errsize)
-{
-	return matrix_parse_buffer(name, text, len, out, err, errsize);
+	return iniread_text(&matrix_kind, name, text, len, out, err, errsize);
 }
 
 int matrix_parse_file(const char *path, struct matrix **out, char *err, size_t errsize)
 {
-	*out = NULL;
-	return iniread_parse_file(path, TOPO_MAX_FILE, "matrix", parse_text, out, err, errsize);
+	return iniread_file(&matrix_kind, path, TOPO_MAX_FILE, "matrix", out, err, errsize);
 }
 
 /* ---- accessors ---- */

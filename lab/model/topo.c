@@ -23,6 +23,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,7 +223,7 @@ struct node_aux {
 };
 
 struct parser {
-	struct iniread_err e;   /* the file's name, the line, the first error */
+	struct iniread_err e;   /* first (iniread.h): the file's name, the line, the first error */
 	const char *dir;        /* directory of the name, for rules = FILE; NULL = as written */
 	size_t dirlen;
 	struct topo *t;
@@ -1286,10 +1287,6 @@ static int on_finish(void *user)
 	return 0;
 }
 
-static const struct iniread_ops ini_ops = {
-	.section = on_section, .key = handler, .finish = on_finish,
-};
-
 /* ---- entry points ---- */
 
 void topo_free(struct topo *t)
@@ -1308,62 +1305,48 @@ void topo_free(struct topo *t)
 	free(t);
 }
 
-int topo_parse_buffer(const char *name, const char *text, size_t len, struct topo **out,
-		      char *err, size_t errsize)
+/* Before the first line: the model, with what a file may leave out. */
+static int parser_init(void *state)
 {
-	struct parser *ps;
-	const char *slash;
-	int rc = -EINVAL;
+	struct parser *ps = state;
+	const char *slash = strrchr(ps->e.name, '/');
 
-	*out = NULL;
-	if (!name)
-		name = "<topology>";
-	/* The parser holds per-node bookkeeping for TOPO_MAX_NATS: heap, not stack. */
-	ps = calloc(1, sizeof(*ps));
-	if (!ps) {
-		if (err && errsize)
-			snprintf(err, errsize, "%s: out of memory", name);
-		return -ENOMEM;
-	}
-	ps->e.name = name;
-	slash = strrchr(name, '/');
 	if (slash) {
-		ps->dir = name;
-		ps->dirlen = slash == name ? 1 : (size_t)(slash - name);
+		ps->dir = ps->e.name;
+		ps->dirlen = slash == ps->e.name ? 1 : (size_t)(slash - ps->e.name);
 	}
 	ps->t = calloc(1, sizeof(*ps->t));
-	if (!ps->t || !(ps->t->path = strdup(name))) {
-		oom(ps);
-		goto cleanup;
-	}
+	if (!ps->t || !(ps->t->path = strdup(ps->e.name)))
+		return oom(ps);
 	ps->t->relay = true;
 	ps->t->mode = MODE_RENDEZVOUS;
 	/* A key left out of [lab] means what punch-client does when not told. */
 	ps->t->timeout_ms = CLIENT_TIMEOUT_MS;
 	ps->t->punch_timeout_ms = CLIENT_PUNCH_TIMEOUT_MS;
 	ps->t->messages = CLIENT_MESSAGES;
-
-	if (iniread_parse(text, len, &ps->e, &ini_ops, ps) == 0) {
-		*out = ps->t;
-		ps->t = NULL;
-		rc = 0;
-	}
-cleanup:
-	rc = iniread_result(&ps->e, rc, err, errsize);
-	topo_free(ps->t);
-	free(ps);
-	return rc;
+	return 0;
 }
 
-static int parse_text(const char *name, const char *text, size_t len, void *out, char *err, size_t errsize)
+static void parser_done(void *state)
 {
-	return topo_parse_buffer(name, text, len, out, err, errsize);
+	topo_free(((struct parser *)state)->t);
+}
+
+static const struct iniread_kind topo_kind = {
+	.size = sizeof(struct parser), .result = offsetof(struct parser, t), .unnamed = "<topology>",
+	.init = parser_init, .done = parser_done,
+	.ops = { .section = on_section, .key = handler, .finish = on_finish },
+};
+
+int topo_parse_buffer(const char *name, const char *text, size_t len, struct topo **out,
+		      char *err, size_t errsize)
+{
+	return iniread_text(&topo_kind, name, text, len, out, err, errsize);
 }
 
 int topo_parse_file(const char *path, struct topo **out, char *err, size_t errsize)
 {
-	*out = NULL;
-	return iniread_parse_file(path, TOPO_MAX_FILE, "topology", parse_text, out, err, errsize);
+	return iniread_file(&topo_kind, path, TOPO_MAX_FILE, "topology", out, err, errsize);
 }
 
 /* ---- description ---- */

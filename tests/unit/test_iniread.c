@@ -121,35 +121,91 @@ static void test_fail_oom_result(void **state)
 	assert_string_equal(err, "f.topo:9: out of memory");
 }
 
-static int text_len(const char *name, const char *text, size_t len, void *out, char *err, size_t errsize)
+/* A kind whose result is its key count: init, take and done are seen. */
+struct counter {
+	struct iniread_err e;
+	int *keys;
+	int done_calls;
+};
+
+static int count_key(void *user, const char *name, const char *value)
 {
-	*(size_t *)out = len;
-	return strcmp(text, "fail\n") == 0 ? (snprintf(err, errsize, "%s: failed", name), -EINVAL) : 0;
+	struct counter *c = user;
+
+	(*c->keys)++;
+	return strcmp(value, "oom") ? 1 : (iniread_oom(&c->e), 0);
 }
 
-static void test_parse_file(void **state)
+static int count_section(void *user, const char *s, size_t len)
+{
+	return 0;
+}
+
+static int count_init(void *state)
+{
+	struct counter *c = state;
+
+	c->keys = calloc(1, sizeof(*c->keys));
+	return c->keys ? 0 : iniread_oom(&c->e);
+}
+
+static void count_done(void *state)
+{
+	struct counter *c = state;
+
+	c->done_calls++;
+	free(c->keys); /* NULL once handed over */
+}
+
+static const struct iniread_kind counter_kind = {
+	.size = sizeof(struct counter), .result = offsetof(struct counter, keys), .unnamed = "<counter>",
+	.init = count_init, .done = count_done,
+	.ops = { .section = count_section, .key = count_key },
+};
+
+static void test_text(void **state)
+{
+	static const char text[] = "[s]\na = 1\nb = 2\n";
+	char err[128];
+	int one = 1, *out = &one;
+
+	assert_int_equal(iniread_text(&counter_kind, NULL, text, strlen(text), &out, err, sizeof(err)), 0);
+	assert_int_equal(*out, 2);
+	free(out);
+	out = &one;
+	assert_int_equal(iniread_text(&counter_kind, NULL, "a = 1\nb\n", 8, &out, err, sizeof(err)), -EINVAL);
+	assert_null(out);
+	assert_string_equal(err, "<counter>:2: expected 'key = value', a [section] or a comment");
+	assert_int_equal(iniread_text(&counter_kind, "x.c", "a = oom\n", 8, &out, err, sizeof(err)), -ENOMEM);
+	assert_null(out);
+	assert_string_equal(err, "x.c:1: out of memory");
+}
+
+static void test_file(void **state)
 {
 	char path[] = "/tmp/test_iniread.XXXXXX", err[128];
-	size_t got = 0;
-	int fd = mkstemp(path);
+	int *out = NULL, fd = mkstemp(path);
 
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "abc\n", 4), 4);
+	assert_int_equal(write(fd, "a = 1\n", 6), 6);
 	close(fd);
-	assert_int_equal(iniread_parse_file(path, 100, "thing", text_len, &got, err, sizeof(err)), 0);
-	assert_int_equal(got, 4);
-	assert_int_equal(iniread_parse_file(path, 3, "thing", text_len, &got, err, sizeof(err)), -EFBIG);
+	assert_int_equal(iniread_file(&counter_kind, path, 100, "thing", &out, err, sizeof(err)), 0);
+	assert_int_equal(*out, 1);
+	free(out);
+	assert_int_equal(iniread_file(&counter_kind, path, 3, "thing", &out, err, sizeof(err)), -EFBIG);
+	assert_null(out);
 	assert_non_null(strstr(err, "larger than 3 bytes, not a thing"));
 	/* No room for a message is fine. */
-	assert_int_equal(iniread_parse_file(path, 3, "thing", text_len, &got, NULL, 0), -EFBIG);
+	assert_int_equal(iniread_file(&counter_kind, path, 3, "thing", &out, NULL, 0), -EFBIG);
 	fd = open(path, O_WRONLY | O_TRUNC);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "fail\n", 5), 5);
+	assert_int_equal(write(fd, "a\n", 2), 2);
 	close(fd);
-	assert_int_equal(iniread_parse_file(path, 100, "thing", text_len, &got, err, sizeof(err)), -EINVAL);
-	assert_string_equal(strchr(err, ':'), ": failed");
+	assert_int_equal(iniread_file(&counter_kind, path, 100, "thing", &out, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":1: expected 'key = value'"));
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
 	unlink(path);
-	assert_int_equal(iniread_parse_file(path, 100, "thing", text_len, &got, err, sizeof(err)), -ENOENT);
+	assert_int_equal(iniread_file(&counter_kind, path, 100, "thing", &out, err, sizeof(err)), -ENOENT);
 }
 
 int main(void)
@@ -159,7 +215,8 @@ int main(void)
 		cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_finish_errors),
 		cmocka_unit_test(test_fail_oom_result),
-		cmocka_unit_test(test_parse_file),
+		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
