@@ -324,10 +324,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *
 		if (r != 0)
 			return r;
 	}
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
+	if (cli_no_operands(argc, argv) < 0)
 		return -EINVAL;
-	}
 	return opts_check(o);
 }
 

@@ -1,6 +1,7 @@
 #include "common/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 
 #include "common/svc.h"
 
@@ -27,4 +28,12 @@ int cli_opt(int c, const char *arg, struct cli_common *cc)
 	default:
 		return -ENOENT;
 	}
+}
+
+int cli_no_operands(int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	log_errx("unexpected argument: %s", argv[optind]);
+	return -EINVAL;
 }

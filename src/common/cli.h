@@ -28,5 +28,8 @@ struct cli_common {
  * option that is not shared, or -EINVAL after saying what is wrong (getopt
  * has already said it for '?' and ':'). */
 int cli_opt(int c, const char *arg, struct cli_common *cc);
+/* After getopt: the programs take options only. Returns 0 when argv has
+ * nothing from optind on, or -EINVAL after naming the first operand. */
+int cli_no_operands(int argc, char **argv);
 
 #endif

@@ -185,6 +185,13 @@ static int common_opt(int opt, const char *arg, struct cli_common *cc)
 	return r == -ENOENT ? -EINVAL : r;
 }
 
+/* The probe server's two addresses and two ports, as RFC 5780 needs them:
+ * the addresses different and of one family, the ports different. */
+static bool two_endpoints(const struct addr ip[2], const uint16_t port[2])
+{
+	return addr_family(&ip[0]) == addr_family(&ip[1]) && !addr_equal_ip(&ip[0], &ip[1]) && port[0] != port[1];
+}
+
 struct server_opts {
 	struct addr ip[2];
 	bool have[2];
@@ -227,12 +234,9 @@ static int server_parse(int argc, char **argv, struct server_opts *o)
 		}
 	}
 	log_init(PROG, o->cc.lvl);
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
+	if (cli_no_operands(argc, argv) < 0)
 		return -EINVAL;
-	}
-	if (!o->have[0] || !o->have[1] || addr_family(&o->ip[0]) != addr_family(&o->ip[1]) ||
-	    addr_equal_ip(&o->ip[0], &o->ip[1]) || o->port[0] == o->port[1]) {
+	if (!o->have[0] || !o->have[1] || !two_endpoints(o->ip, o->port)) {
 		log_errx("server: needs --listen and --listen2, two different addresses of one family, "
 			 "and two different ports");
 		return -EINVAL;
@@ -716,17 +720,14 @@ static int classify_parse(int argc, char **argv, struct classify_opts *o, struct
 			return r;
 	}
 	log_init(PROG, o->cc.lvl);
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
+	if (cli_no_operands(argc, argv) < 0)
 		return -EINVAL;
-	}
 	if (!o->have[0] || !o->have[1] || !o->have_bind) {
 		log_errx("classify: needs --server, --server2 and --bind");
 		return -EINVAL;
 	}
-	if (addr_family(&o->ip[0]) != addr_family(&o->ip[1]) || addr_family(&o->ip[0]) != addr_family(&o->bind_ip) ||
-	    (o->have_hair && addr_family(&o->hair_ip) != addr_family(&o->bind_ip)) ||
-	    addr_equal_ip(&o->ip[0], &o->ip[1]) || o->port[0] == o->port[1]) {
+	if (!two_endpoints(o->ip, o->port) || addr_family(&o->ip[0]) != addr_family(&o->bind_ip) ||
+	    (o->have_hair && addr_family(&o->hair_ip) != addr_family(&o->bind_ip))) {
 		log_errx("classify: the server needs two different addresses and two different ports, "
 			 "all of the family of --bind");
 		return -EINVAL;

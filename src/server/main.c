@@ -688,8 +688,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
+	if (cli_no_operands(argc, argv) < 0) {
 		usage(stderr);
 		return 2;
 	}

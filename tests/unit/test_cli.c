@@ -79,6 +79,18 @@ static void test_rows(void **state)
 	assert_int_equal(n, 3);
 }
 
+static void test_no_operands(void **state)
+{
+	char a0[] = "prog", a1[] = "-v", a2[] = "stray";
+	char *argv[] = { a0, a1, a2, NULL };
+
+	optind = 2;
+	assert_int_equal(cli_no_operands(2, argv), 0);
+	assert_int_equal(cli_no_operands(3, argv), -EINVAL);
+	optind = 3;
+	assert_int_equal(cli_no_operands(3, argv), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +98,7 @@ int main(void)
 		cmocka_unit_test(test_not_shared),
 		cmocka_unit_test(test_ready_fd),
 		cmocka_unit_test(test_rows),
+		cmocka_unit_test(test_no_operands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
