@@ -750,11 +750,6 @@ int matrix_parse_file(const char *path, struct matrix **out, char *err, size_t e
 
 /* ---- accessors ---- */
 
-const char *matrix_path(const struct matrix *m)
-{
-	return m->path;
-}
-
 const char *matrix_name(const struct matrix *m)
 {
 	return m->name;
