@@ -240,6 +240,18 @@ int iniread_file(const struct iniread_kind *k, const char *path, size_t max, con
 	return rc;
 }
 
+int iniread_name_check(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > max || s[0] == '-')
+		return -EINVAL;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return -EINVAL;
+	return 0;
+}
+
 char *iniread_stem(const char *path, const char *suffix)
 {
 	const char *base = strrchr(path, '/');

@@ -74,6 +74,11 @@ int iniread_text(const struct iniread_kind *k, const char *name, const char *tex
 int iniread_file(const struct iniread_kind *k, const char *path, size_t max, const char *what, void *out,
 		 char *err, size_t errsize);
 
+/* Is s a name a file may give a section's node or profile: 1 to max of
+ * [a-z0-9-], not starting with '-' (it becomes part of interface and
+ * namespace names)? Returns 0 or -EINVAL. */
+int iniread_name_check(const char *s, size_t max);
+
 /* The file's name without its directories and without suffix (".topo"),
  * malloc'd: what scenarios and matrices are called. NULL when out of memory. */
 char *iniread_stem(const char *path, const char *suffix);

@@ -105,18 +105,6 @@ static const char *const programs_keys[] = { "server", "client", NULL };
 
 #define oom(ps) iniread_oom(&(ps)->e)
 
-static int name_check(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len < 1 || len > MATRIX_NAME_LEN || s[0] == '-')
-		return -EINVAL;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return -EINVAL;
-	return 0;
-}
-
 static int profile_find(const struct matrix *m, const char *name)
 {
 	for (int i = 0; i < m->n_profiles; i++)
@@ -150,7 +138,7 @@ static int open_profile(struct parser *ps, const char *name)
 
 	if (!*name)
 		return BAD(ps, "[profile] needs a name: [profile NAME]");
-	if (name_check(name) < 0)
+	if (iniread_name_check(name, MATRIX_NAME_LEN) < 0)
 		return BAD(ps, "bad profile name '%s': 1 to %d characters a-z, 0-9 and '-', not "
 			   "starting with '-'", name, MATRIX_NAME_LEN);
 	if (strcmp(name, "alice") == 0 || strcmp(name, "bob") == 0)
@@ -197,8 +185,9 @@ static int open_cell(struct parser *ps, char *names)
 		extra++;
 	if (!*a || !*b || *extra)
 		return BAD(ps, "[cell] names two profiles: [cell PROFILE PROFILE]");
-	if (name_check(a) < 0 || name_check(b) < 0)
-		return BAD(ps, "bad profile name '%s' in [cell]", name_check(a) < 0 ? a : b);
+	for (int i = 0; i < 2; i++)
+		if (iniread_name_check(i ? b : a, MATRIX_NAME_LEN) < 0)
+			return BAD(ps, "bad profile name '%s' in [cell]", i ? b : a);
 	o = realloc(m->overrides, sizeof(*o) * (size_t)(m->n_overrides + 1));
 	if (!o)
 		return oom(ps);

@@ -293,18 +293,6 @@ static int duration_key(struct parser *ps, const char *key, const char *v, uint3
 	return 0;
 }
 
-static int name_check(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len < 1 || len > TOPO_NAME_LEN || s[0] == '-')
-		return -EINVAL;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return -EINVAL;
-	return 0;
-}
-
 #define oom(ps) iniread_oom(&(ps)->e)
 
 static int strdup_to(struct parser *ps, char **dst, const char *v)
@@ -562,7 +550,7 @@ static int impair_loss(struct parser *ps, const char *v)
 
 static int behind_key(struct parser *ps, const char *v, struct node_aux *aux)
 {
-	if (strcmp(v, "internet") != 0 && name_check(v) < 0)
+	if (strcmp(v, "internet") != 0 && iniread_name_check(v, TOPO_NAME_LEN) < 0)
 		return BAD(ps, "bad value '%s' for behind: expected internet or the name of a [nat]", v);
 	strcpy(aux->behind, v);
 	return 0;
@@ -879,7 +867,7 @@ static int section_open_node(struct parser *ps, bool nat, const char *name)
 {
 	int line;
 
-	if (name_check(name) < 0)
+	if (iniread_name_check(name, TOPO_NAME_LEN) < 0)
 		return BAD(ps, "bad name '%s': names are 1 to %d characters a-z, 0-9 and '-', "
 			   "not starting with '-'", name, TOPO_NAME_LEN);
 	if (strcmp(name, "internet") == 0)

@@ -208,6 +208,21 @@ static void test_file(void **state)
 	assert_int_equal(iniread_file(&counter_kind, path, 100, "thing", &out, err, sizeof(err)), -ENOENT);
 }
 
+static void test_name_check(void **state)
+{
+	assert_int_equal(iniread_name_check("home-a", 15), 0);
+	assert_int_equal(iniread_name_check("a", 1), 0);
+	assert_int_equal(iniread_name_check("0-9", 15), 0);
+	assert_int_equal(iniread_name_check("abcdefghijklmno", 15), 0);
+	assert_int_equal(iniread_name_check("abcdefghijklmnop", 15), -EINVAL);
+	assert_int_equal(iniread_name_check("", 15), -EINVAL);
+	assert_int_equal(iniread_name_check("-a", 15), -EINVAL);
+	assert_int_equal(iniread_name_check("Home", 15), -EINVAL);
+	assert_int_equal(iniread_name_check("a_b", 15), -EINVAL);
+	assert_int_equal(iniread_name_check("a b", 15), -EINVAL);
+	assert_int_equal(iniread_name_check("a.b", 15), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_fail_oom_result),
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_name_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
