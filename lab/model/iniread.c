@@ -73,6 +73,40 @@ static bool has_separator(const char *s, size_t len)
 	return false;
 }
 
+/* A "[type name]" line (indentation already gone) into sec. Returns 0, or
+ * -1 after reporting what is wrong with it. */
+static int split_header(struct iniread *r, const char *s, size_t len, struct iniread_section *sec)
+{
+	const char *close = memchr(s, ']', len), *rest, *p, *q, *end;
+	size_t tlen, nlen;
+
+	if (!close)
+		return bad(r, "section header without ']'"), -1;
+	for (rest = close + 1; rest < s + len && isspace((unsigned char)*rest); rest++)
+		;
+	if (rest < s + len && *rest != ';' && *rest != '#')
+		return bad(r, "unexpected text after ']' (a comment starts with ';' or '#')"), -1;
+	if ((size_t)(close - s - 1) >= sizeof(sec->name))
+		return bad(r, "section header too long"), -1;
+	sec->inner = s + 1;
+	sec->inner_len = (int)(close - s - 1);
+	for (p = s + 1; p < close && isspace((unsigned char)*p); p++)
+		;
+	for (q = p; q < close && !isspace((unsigned char)*q); q++)
+		;
+	tlen = (size_t)(q - p) < sizeof(sec->type) ? (size_t)(q - p) : sizeof(sec->type) - 1;
+	memcpy(sec->type, p, tlen);
+	sec->type[tlen] = '\0';
+	for (; q < close && isspace((unsigned char)*q); q++)
+		;
+	for (end = close; end > q && isspace((unsigned char)end[-1]); end--)
+		;
+	nlen = (size_t)(end - q);
+	memcpy(sec->name, q, nlen);
+	sec->name[nlen] = '\0';
+	return 0;
+}
+
 /* The ini_reader: one line per call, at most num - 1 bytes with its '\n'. */
 static char *reader(char *buf, int num, void *stream)
 {
@@ -114,9 +148,14 @@ static char *reader(char *buf, int num, void *stream)
 	}
 	buf[0] = '\n';
 	buf[1] = '\0';
-	if (len && *s == '[')
+	if (len && *s == '[') {
+		struct iniread_section sec;
+
 		/* inih sees a blank line: sections are ours */
-		return r->ops->section(r->user, s, len) < 0 ? NULL : buf;
+		if (split_header(r, s, len, &sec) < 0 || r->ops->section(r->user, &sec) < 0)
+			return NULL;
+		return buf;
+	}
 	if (len && *s != ';' && *s != '#' && !has_separator(s, len)) {
 		bad(r, "expected 'key = value', a [section] or a comment");
 		return NULL;

@@ -22,9 +22,18 @@ struct iniread_err {
 	char msg[INIREAD_MSG_MAX];
 };
 
+/* A "[type name]" line, as read: the first word and the rest, trimmed. */
+struct iniread_section {
+	char type[16];          /* cut at 15 characters (no known type is that long) */
+	char name[256];         /* "" when there is none */
+	const char *inner;      /* the text between the brackets, for messages */
+	int inner_len;
+};
+
 struct iniread_ops {
-	/* A "[...]" line, indentation removed; returns 0, or -1 once it reported an error. */
-	int (*section)(void *user, const char *s, size_t len);
+	/* A section header (the reader has refused a header without ']', with
+	 * text after it, or too long). Returns 0, or -1 once it reported an error. */
+	int (*section)(void *user, const struct iniread_section *sec);
 	/* A key = value line (inih's handler contract: non-zero to go on). */
 	int (*key)(void *user, const char *name, const char *value);
 	/* The end of the file, when nothing failed: the checks of the whole.

@@ -229,38 +229,14 @@ static int section_finish(struct parser *ps)
 	return 0;
 }
 
-/* A "[type name]" line, indentation already gone. */
-static int section_header(struct parser *ps, const char *s, size_t len)
+/* A "[type name]" line. */
+static int section_header(struct parser *ps, const struct iniread_section *sec)
 {
-	char inner[256], type[16], *p, *q, *name;
-	const char *close = memchr(s, ']', len), *rest;
-	size_t ilen, tlen;
+	const char *type = sec->type;
+	char name[sizeof(sec->name)];
 
-	if (!close)
-		return BAD(ps, "section header without ']'");
-	for (rest = close + 1; rest < s + len && isspace((unsigned char)*rest); rest++)
-		;
-	if (rest < s + len && *rest != ';' && *rest != '#')
-		return BAD(ps, "unexpected text after ']' (a comment starts with ';' or '#')");
-	ilen = (size_t)(close - s - 1);
-	if (ilen >= sizeof(inner))
-		return BAD(ps, "section header too long");
-	memcpy(inner, s + 1, ilen);
-	inner[ilen] = '\0';
-	for (p = inner; isspace((unsigned char)*p); p++)
-		;
-	for (q = p; *q && !isspace((unsigned char)*q); q++)
-		;
-	tlen = (size_t)(q - p);
-	if (tlen >= sizeof(type))
-		tlen = sizeof(type) - 1;
-	memcpy(type, p, tlen);
-	type[tlen] = '\0';
-	for (name = q; isspace((unsigned char)*name); name++)
-		;
-	for (size_t n = strlen(name); n > 0 && isspace((unsigned char)name[n - 1]); n--)
-		name[n - 1] = '\0';
-
+	/* open_cell() cuts "A B" in place. */
+	snprintf(name, sizeof(name), "%s", sec->name);
 	if (section_finish(ps) < 0)
 		return -EINVAL;
 	ps->sect = SECT_NONE;
@@ -279,7 +255,7 @@ static int section_header(struct parser *ps, const char *s, size_t len)
 		return BAD(ps, "[%s] belongs in a topology file; a matrix has [matrix], [profile NAME] "
 			   "and [cell NAME NAME] (see matrices/README.md)", type);
 	return BAD(ps, "unknown section type '[%.*s]': expected [matrix], [profile NAME], "
-		   "[cell NAME NAME], [server] or [programs]", (int)ilen, s + 1);
+		   "[cell NAME NAME], [server] or [programs]", sec->inner_len, sec->inner);
 }
 
 static int cell_key(struct parser *ps, const char *key, const char *value)
@@ -663,9 +639,9 @@ static int check_cells(struct parser *ps)
 /* ---- entry points ---- */
 
 /* The glue to iniread.c. */
-static int on_section(void *user, const char *s, size_t len)
+static int on_section(void *user, const struct iniread_section *sec)
 {
-	return section_header(user, s, len) < 0 ? -1 : 0;
+	return section_header(user, sec) < 0 ? -1 : 0;
 }
 
 /* The checks of the whole file, once it is read. */

@@ -929,39 +929,10 @@ static int section_open_single(struct parser *ps, enum sect s, bool *seen, int *
 	return 0;
 }
 
-/* A "[type name]" line (indentation already gone). */
-static int section_header(struct parser *ps, const char *s, size_t len)
+/* A "[type name]" line. */
+static int section_header(struct parser *ps, const struct iniread_section *sec)
 {
-	char inner[256], type[16], name[256];
-	const char *close = memchr(s, ']', len), *rest;
-	size_t ilen, tlen;
-	char *p, *q;
-
-	if (!close)
-		return BAD(ps, "section header without ']'");
-	for (rest = close + 1; rest < s + len && isspace((unsigned char)*rest); rest++)
-		;
-	if (rest < s + len && *rest != ';' && *rest != '#')
-		return BAD(ps, "unexpected text after ']' (a comment starts with ';' or '#')");
-	ilen = (size_t)(close - s - 1);
-	if (ilen >= sizeof(inner))
-		return BAD(ps, "section header too long");
-	memcpy(inner, s + 1, ilen);
-	inner[ilen] = '\0';
-	for (p = inner; isspace((unsigned char)*p); p++)
-		;
-	for (q = p; *q && !isspace((unsigned char)*q); q++)
-		;
-	tlen = (size_t)(q - p);
-	if (tlen >= sizeof(type))
-		tlen = sizeof(type) - 1;
-	memcpy(type, p, tlen);
-	type[tlen] = '\0';
-	for (; isspace((unsigned char)*q); q++)
-		;
-	snprintf(name, sizeof(name), "%s", q);
-	for (size_t n = strlen(name); n > 0 && isspace((unsigned char)name[n - 1]); n--)
-		name[n - 1] = '\0';
+	const char *type = sec->type, *name = sec->name;
 
 	if (section_finish(ps) < 0)
 		return -EINVAL;
@@ -987,7 +958,7 @@ static int section_header(struct parser *ps, const char *s, size_t len)
 		return 0;
 	}
 	return BAD(ps, "unknown section type '[%.*s]': expected [lab], [server], [programs], "
-		   "[nat NAME] or [peer NAME]", (int)ilen, s + 1);
+		   "[nat NAME] or [peer NAME]", sec->inner_len, sec->inner);
 }
 
 static int handler(void *user, const char *name, const char *value)
@@ -1260,9 +1231,9 @@ static int check_addresses(struct parser *ps)
 }
 
 /* The glue to iniread.c. */
-static int on_section(void *user, const char *s, size_t len)
+static int on_section(void *user, const struct iniread_section *sec)
 {
-	return section_header(user, s, len) < 0 ? -1 : 0;
+	return section_header(user, sec) < 0 ? -1 : 0;
 }
 
 /* The checks of the whole file, once it is read. */

@@ -23,12 +23,13 @@ struct rec {
 	bool finish_fails;      /* finish reports an error first */
 };
 
-static int on_section(void *user, const char *s, size_t len)
+static int on_section(void *user, const struct iniread_section *sec)
 {
 	struct rec *r = user;
 	size_t n = strlen(r->log);
 
-	snprintf(r->log + n, sizeof(r->log) - n, "%d:%.*s|", r->e.line, (int)len, s);
+	snprintf(r->log + n, sizeof(r->log) - n, "%d:<%s><%s><%.*s>|", r->e.line, sec->type, sec->name,
+		 sec->inner_len, sec->inner);
 	return 0;
 }
 
@@ -64,10 +65,26 @@ static void test_lines_and_finish(void **state)
 	struct rec r = { 0 };
 
 	assert_int_equal(parse(&r, "\xef\xbb\xbf[a b]\r\n  k = v ; c\n\n[c]\nx=1\n"), 0);
-	assert_string_equal(r.log, "1:[a b]|2:k=v|4:[c]|5:x=1|");
+	assert_string_equal(r.log, "1:<a><b><a b>|2:k=v|4:<c><><c>|5:x=1|");
 	assert_int_equal(r.e.line, 5);
 	assert_int_equal(r.finish_calls, 1);
 	assert_false(r.e.failed);
+}
+
+static void test_section_headers(void **state)
+{
+	struct rec r = { 0 };
+
+	assert_int_equal(parse(&r, "  [ nat   home a  ]  ; note\n[peer]\t# x\n[averyveryverylongtype n]\n"), 0);
+	assert_string_equal(r.log, "1:<nat><home a>< nat   home a  >|2:<peer><><peer>|"
+			    "3:<averyveryverylo><n><averyveryverylongtype n>|");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(parse(&r, "[nat\n"), -EINVAL);
+	assert_string_equal(r.e.msg, "t.ini:1: section header without ']'");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(parse(&r, "\n[nat a] x\n"), -EINVAL);
+	assert_string_equal(r.e.msg, "t.ini:2: unexpected text after ']' (a comment starts with ';' or '#')");
+	assert_string_equal(r.log, "");
 }
 
 static void test_reader_errors(void **state)
@@ -136,7 +153,7 @@ static int count_key(void *user, const char *name, const char *value)
 	return strcmp(value, "oom") ? 1 : (iniread_oom(&c->e), 0);
 }
 
-static int count_section(void *user, const char *s, size_t len)
+static int count_section(void *user, const struct iniread_section *sec)
 {
 	return 0;
 }
@@ -227,6 +244,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lines_and_finish),
+		cmocka_unit_test(test_section_headers),
 		cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_finish_errors),
 		cmocka_unit_test(test_fail_oom_result),
