@@ -1,6 +1,6 @@
 # punchlab: one flat GNU Makefile.
 #   make            build punch-server, punch-client and punchlab into $(O)/
-#   make check      unit tests (ASan+UBSan), fuzz regression, lab tests on real namespaces
+#   make check      function lengths, unit tests (ASan+UBSan), fuzz regression, lab tests on real namespaces
 #   make lab        run every topology in topologies/ and matrix in matrices/ (reports in $(O)/lab/)
 #   make bench      benchmarks, as ratios against a baseline measured in the same run
 #   make fuzz       libFuzzer harnesses (FUZZ_SECONDS each, default 30)
@@ -67,7 +67,7 @@ TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(O)/tools/%)
 PROGS    := $(O)/punch-server $(O)/punch-client $(O)/punchlab $(if $(wildcard src/probe/main.c),$(O)/punch-probe)
 
-.PHONY: all check unit fuzz-replay labtest lab bench fuzz install uninstall clean distclean deps
+.PHONY: all check style unit fuzz-replay labtest lab bench fuzz install uninstall clean distclean deps
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -156,7 +156,13 @@ labtest: $(PROGS) $(TOOL_BINS)
 		echo "== $$t"; if O=$(O) sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
 		echo "lab: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
-check: unit fuzz-replay labtest
+# No function in src/ or lab/ longer than a screen (tests/style/func-length.allow
+# names the ones still waiting).
+style:
+	@tests/style/func-length-test.sh
+	@tests/style/func-length.sh
+
+check: style unit fuzz-replay labtest
 
 lab: $(PROGS)
 	@ci/install-deps.sh lab

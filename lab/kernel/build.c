@@ -24,7 +24,6 @@ struct lab {
 	int n;
 	struct netns **ns;
 	struct link_ctx **lc;
-	char **rulesets;
 	char **loss;    /* the loss table loaded on a node's uplink (impair.h), or NULL */
 	struct delay_line **dl; /* a node's uplink as a delay line (no netem), or NULL */
 	bool *netem;    /* netem is on a node's uplink (uplink_impair()) */
@@ -80,6 +79,32 @@ static char *read_file(const char *path, int *rc)
 	return buf;
 }
 
+/* The names of router node n that a user's own ruleset gets as nft
+ * variables: WAN, LAN, WANIP, LANNET and, when the lab has IPv6, WANIP6 and
+ * LANNET6. One spelling, both for loading the file (nft_load_file()'s
+ * NAME=VALUE) and for showing it (define lines). */
+struct router_vars {
+	char text[6][96];
+	const char *vars[7]; /* NAME=VALUE..., NULL */
+};
+
+static void router_vars(const struct plan_node *n, struct router_vars *rv)
+{
+	int k = 0;
+
+	snprintf(rv->text[k++], sizeof(rv->text[0]), "WAN=\"%s\"", n->uplink);
+	snprintf(rv->text[k++], sizeof(rv->text[0]), "LAN=\"%s\"", n->lan_if);
+	snprintf(rv->text[k++], sizeof(rv->text[0]), "WANIP=%s", n->ip);
+	snprintf(rv->text[k++], sizeof(rv->text[0]), "LANNET=%s", n->lan_net);
+	if (n->ip6[0]) {
+		snprintf(rv->text[k++], sizeof(rv->text[0]), "WANIP6=%s", n->ip6);
+		snprintf(rv->text[k++], sizeof(rv->text[0]), "LANNET6=%s", n->lan_net6);
+	}
+	for (int i = 0; i < k; i++)
+		rv->vars[i] = rv->text[i];
+	rv->vars[k] = NULL;
+}
+
 int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, char **out, char *err,
 		       size_t errsize)
 {
@@ -90,7 +115,10 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 		/* ipv6 = yes: the firewall guards both families, with the same behaviour */
 		.wan_ip6 = n->ip6[0] ? n->ip6 : NULL, .lan_net6 = n->lan_net6[0] ? n->lan_net6 : NULL,
 	};
+	struct router_vars rv;
 	char *user, *text = NULL;
+	size_t len = 0;
+	FILE *m;
 	int rc;
 
 	*out = NULL;
@@ -102,18 +130,24 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 		lab_err(err, errsize, "%s: %s", nat->rules_file, strerror(-rc));
 		return rc;
 	}
-	if (asprintf(&text,
-		     "# punchlab: names of router %s\n"
-		     "define WAN = \"%s\"\ndefine LAN = \"%s\"\ndefine WANIP = %s\ndefine LANNET = %s\n"
-		     "%s%s%s%s%s"
-		     "# %s\n%s",
-		     nat->name, ifc.wan_if, ifc.lan_if, ifc.wan_ip, ifc.lan_net, ifc.wan_ip6 ? "define WANIP6 = " : "",
-		     ifc.wan_ip6 ? ifc.wan_ip6 : "", ifc.wan_ip6 ? "\ndefine LANNET6 = " : "",
-		     ifc.lan_net6 ? ifc.lan_net6 : "", ifc.wan_ip6 ? "\n" : "", nat->rules_file, user) < 0) {
+	router_vars(n, &rv);
+	m = open_memstream(&text, &len);
+	if (!m) {
 		free(user);
 		return -ENOMEM;
 	}
+	fprintf(m, "# punchlab: names of router %s\n", nat->name);
+	for (int i = 0; rv.vars[i]; i++) {
+		const char *eq = strchr(rv.vars[i], '=');
+
+		fprintf(m, "define %.*s = %s\n", (int)(eq - rv.vars[i]), rv.vars[i], eq + 1);
+	}
+	fprintf(m, "# %s\n%s", nat->rules_file, user);
 	free(user);
+	if (fclose(m) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
 	*out = text;
 	return 0;
 }
@@ -121,11 +155,6 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 struct netns *lab_ns(struct lab *l, int node)
 {
 	return l->ns[node];
-}
-
-const char *lab_ruleset(struct lab *l, int node)
-{
-	return l->rulesets[node];
 }
 
 void lab_down(struct lab *l)
@@ -142,12 +171,10 @@ void lab_down(struct lab *l)
 	for (int i = l->n - 1; i >= 0; i--) {
 		link_close(l->lc[i]);
 		netns_destroy(l->ns[i]);
-		free(l->rulesets[i]);
 		free(l->loss[i]);
 	}
 	free(l->ns);
 	free(l->lc);
-	free(l->rulesets);
 	free(l->loss);
 	free(l->dl);
 	free(l->netem);
@@ -196,39 +223,32 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 }
 
 /* Generate and load the ruleset of router node i: the generated one in one
- * transaction, or the user's own file with defines for its names. */
+ * transaction, or the user's own file with variables for its names. */
 static int router_load(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
 		       size_t errsize)
 {
 	const struct plan_node *n = &p->nodes[i];
-	char msg[512], *nfterr = NULL;
+	const char *file = t->nats[n->index].rules_file;
+	char msg[512], *nfterr = NULL, *ruleset = NULL;
 	int rc;
 
-	free(l->rulesets[i]);
-	l->rulesets[i] = NULL;
-	rc = lab_router_ruleset(t, p, i, &l->rulesets[i], msg, sizeof(msg));
-	if (rc < 0) {
-		lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
-		return rc;
-	}
-	if (t->nats[n->index].rules_file) {
-		char wan[64], lan[64], wanip[80], lannet[80], wanip6[80], lannet6[80];
-		const char *vars[] = { wan, lan, wanip, lannet, n->ip6[0] ? wanip6 : NULL, lannet6, NULL };
+	if (file) {
+		struct router_vars rv;
 
-		snprintf(wan, sizeof(wan), "WAN=\"%s\"", n->uplink);
-		snprintf(lan, sizeof(lan), "LAN=\"%s\"", n->lan_if);
-		snprintf(wanip, sizeof(wanip), "WANIP=%s", n->ip);
-		snprintf(lannet, sizeof(lannet), "LANNET=%s", n->lan_net);
-		snprintf(wanip6, sizeof(wanip6), "WANIP6=%s", n->ip6);
-		snprintf(lannet6, sizeof(lannet6), "LANNET6=%s", n->lan_net6);
-		rc = nft_load_file(l->ns[i], t->nats[n->index].rules_file, vars, &nfterr);
+		router_vars(n, &rv);
+		rc = nft_load_file(l->ns[i], file, rv.vars, &nfterr);
 	} else {
-		rc = nft_load(l->ns[i], l->rulesets[i], &nfterr);
+		rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
+			return rc;
+		}
+		rc = nft_load(l->ns[i], ruleset, &nfterr);
+		free(ruleset);
 	}
 	if (rc < 0)
-		lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name,
-			t->nats[n->index].rules_file ? " " : "",
-			t->nats[n->index].rules_file ? t->nats[n->index].rules_file : "", nfterr ? nfterr : strerror(-rc));
+		lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name, file ? " " : "", file ? file : "",
+			nfterr ? nfterr : strerror(-rc));
 	free(nfterr);
 	return rc;
 }
@@ -443,11 +463,10 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		return -ENOMEM;
 	l->ns = calloc((size_t)p->n_nodes, sizeof(*l->ns));
 	l->lc = calloc((size_t)p->n_nodes, sizeof(*l->lc));
-	l->rulesets = calloc((size_t)p->n_nodes, sizeof(*l->rulesets));
 	l->loss = calloc((size_t)p->n_nodes, sizeof(*l->loss));
 	l->dl = calloc((size_t)p->n_nodes, sizeof(*l->dl));
 	l->netem = calloc((size_t)p->n_nodes, sizeof(*l->netem));
-	if (!l->ns || !l->lc || !l->rulesets || !l->loss || !l->dl || !l->netem) {
+	if (!l->ns || !l->lc || !l->loss || !l->dl || !l->netem) {
 		lab_err(err, errsize, "out of memory");
 		goto cleanup;
 	}

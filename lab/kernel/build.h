@@ -25,8 +25,6 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
 void lab_down(struct lab *l);
 /* The namespace of node i of the plan. */
 struct netns *lab_ns(struct lab *l, int node);
-/* The ruleset loaded in node i, or NULL (for reports and `punchlab list`). */
-const char *lab_ruleset(struct lab *l, int node);
 
 /* --keep: pin every namespace of the lab at /run/netns/punchlab-NAME.NODE (as
  * `ip netns add` does) so that it outlives us, for `ip netns exec` or
@@ -40,8 +38,10 @@ int lab_unkeep(const char *name);
 void lab_kept_path(const char *name, const char *node, char *buf, size_t size);
 
 /* The ruleset for router node i: generated from the behaviour, or the user's
- * own file with defines for its names prepended. Pure but for reading the
- * user's file. Returns 0 and a malloc'd text, or -errno with a message. */
+ * own file with defines for its names prepended (the same names lab_up()
+ * gives it as variables when it loads the file itself, so that nft's
+ * errors point into the user's file). Pure but for reading the user's
+ * file. Returns 0 and a malloc'd text, or -errno with a message. */
 int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, char **out, char *err,
 		       size_t errsize);
 

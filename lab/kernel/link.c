@@ -32,6 +32,7 @@
 #include <netlink/route/route.h>
 #include <netlink/route/tc.h>
 
+#include "common/cidr.h"
 #include "common/log.h"
 #include "kernel/link.h"
 
@@ -364,45 +365,14 @@ cleanup:
  * length prefix). Returns a new nl_addr or NULL. */
 static struct nl_addr *parse_cidr(const char *text, bool prefix_opt)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	unsigned char bin[16];
-	const char *slash;
-	size_t alen;
-	int family, maxlen;
-	long prefix;
+	struct cidr c;
 	struct nl_addr *a;
 
-	if (text == NULL || strlen(text) >= sizeof(buf))
+	if (text == NULL || cidr_parse(text, 0, prefix_opt ? CIDR_BARE : 0, &c) < 0)
 		return NULL;
-	slash = strchr(text, '/');
-	if (slash == NULL && !prefix_opt)
-		return NULL;
-	alen = slash ? (size_t)(slash - text) : strlen(text);
-	memcpy(buf, text, alen);
-	buf[alen] = '\0';
-	if (inet_pton(AF_INET, buf, bin) == 1) {
-		family = AF_INET;
-		maxlen = 32;
-	} else if (inet_pton(AF_INET6, buf, bin) == 1) {
-		family = AF_INET6;
-		maxlen = 128;
-	} else {
-		return NULL;
-	}
-	prefix = maxlen;
-	if (slash) {
-		const char *p = slash + 1;
-		char *end;
-
-		if (*p < '0' || *p > '9' || strlen(p) > 3)
-			return NULL;
-		prefix = strtol(p, &end, 10);
-		if (*end != '\0' || prefix > maxlen)
-			return NULL;
-	}
-	a = nl_addr_build(family, bin, family == AF_INET ? 4 : 16);
+	a = nl_addr_build(c.family, c.a, c.family == AF_INET ? 4 : 16);
 	if (a)
-		nl_addr_set_prefixlen(a, (int)prefix);
+		nl_addr_set_prefixlen(a, c.plen);
 	return a;
 }
 

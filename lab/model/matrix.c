@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 
 #include "model/topo.h"
 
-#define MSG_MAX 512
+#define MSG_MAX INIREAD_MSG_MAX
 #define MAX_KEYS 16
 #define KEY_MAX 32
 
@@ -74,10 +75,7 @@ struct matrix {
 enum sect { SECT_NONE, SECT_MATRIX, SECT_SERVER, SECT_PROGRAMS, SECT_PROFILE, SECT_CELL };
 
 struct parser {
-	const char *name;
-	int line;
-	bool failed, nomem;
-	char msg[MSG_MAX];
+	struct iniread_err e;   /* first (iniread.h): the file's name, the line, the first error */
 	struct matrix *m;
 	enum sect sect;
 	char label[64];
@@ -101,47 +99,11 @@ static const char *const cell_keys[] = { "expect", "expect-why", NULL };
 static const char *const server_keys[] = { "address", "address2", NULL };
 static const char *const programs_keys[] = { "server", "client", NULL };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct parser *ps, int line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
+/* An error on line of the file (iniread.c keeps the first). */
+#define fail(ps, line, ...) iniread_fail(&(ps)->e, (line), __VA_ARGS__)
+#define BAD(ps, ...) fail((ps), (ps)->e.line, __VA_ARGS__)
 
-	if (ps->failed)
-		return -EINVAL;
-	ps->failed = true;
-	n = snprintf(ps->msg, sizeof(ps->msg), "%s:%d: ", ps->name, line);
-	if (n < 0 || (size_t)n >= sizeof(ps->msg))
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(ps->msg + n, sizeof(ps->msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-#define BAD(ps, ...) fail((ps), (ps)->line, __VA_ARGS__)
-
-static int oom(struct parser *ps)
-{
-	if (!ps->failed) {
-		ps->failed = true;
-		ps->nomem = true;
-		snprintf(ps->msg, sizeof(ps->msg), "%s:%d: out of memory", ps->name, ps->line);
-	}
-	return -ENOMEM;
-}
-
-static int name_check(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len < 1 || len > MATRIX_NAME_LEN || s[0] == '-')
-		return -EINVAL;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return -EINVAL;
-	return 0;
-}
+#define oom(ps) iniread_oom(&(ps)->e)
 
 static int profile_find(const struct matrix *m, const char *name)
 {
@@ -160,7 +122,7 @@ static int open_single(struct parser *ps, enum sect s, struct msect *sect, const
 		return BAD(ps, "[%s] takes no name (found '%s')", type, name);
 	if (sect->line)
 		return BAD(ps, "[%s] given twice (first on line %d)", type, sect->line);
-	sect->line = ps->line;
+	sect->line = ps->e.line;
 	ps->sect = s;
 	ps->cur = sect;
 	ps->keys = keys;
@@ -176,7 +138,7 @@ static int open_profile(struct parser *ps, const char *name)
 
 	if (!*name)
 		return BAD(ps, "[profile] needs a name: [profile NAME]");
-	if (name_check(name) < 0)
+	if (iniread_name_check(name, MATRIX_NAME_LEN) < 0)
 		return BAD(ps, "bad profile name '%s': 1 to %d characters a-z, 0-9 and '-', not "
 			   "starting with '-'", name, MATRIX_NAME_LEN);
 	if (strcmp(name, "alice") == 0 || strcmp(name, "bob") == 0)
@@ -195,7 +157,7 @@ static int open_profile(struct parser *ps, const char *name)
 	memset(p, 0, sizeof(*p));
 	strcpy(p->name, name);
 	p->internet = strcmp(name, "internet") == 0;
-	p->s.line = ps->line;
+	p->s.line = ps->e.line;
 	ps->sect = SECT_PROFILE;
 	ps->cur = &p->s;
 	ps->keys = profile_keys;
@@ -223,15 +185,16 @@ static int open_cell(struct parser *ps, char *names)
 		extra++;
 	if (!*a || !*b || *extra)
 		return BAD(ps, "[cell] names two profiles: [cell PROFILE PROFILE]");
-	if (name_check(a) < 0 || name_check(b) < 0)
-		return BAD(ps, "bad profile name '%s' in [cell]", name_check(a) < 0 ? a : b);
+	for (int i = 0; i < 2; i++)
+		if (iniread_name_check(i ? b : a, MATRIX_NAME_LEN) < 0)
+			return BAD(ps, "bad profile name '%s' in [cell]", i ? b : a);
 	o = realloc(m->overrides, sizeof(*o) * (size_t)(m->n_overrides + 1));
 	if (!o)
 		return oom(ps);
 	m->overrides = o;
 	o = &m->overrides[m->n_overrides++];
 	memset(o, 0, sizeof(*o));
-	o->line = ps->line;
+	o->line = ps->e.line;
 	o->cell = -1;
 	strcpy(o->a, a);
 	strcpy(o->b, b);
@@ -266,38 +229,14 @@ static int section_finish(struct parser *ps)
 	return 0;
 }
 
-/* A "[type name]" line, indentation already gone. */
-static int section_header(struct parser *ps, const char *s, size_t len)
+/* A "[type name]" line. */
+static int section_header(struct parser *ps, const struct iniread_section *sec)
 {
-	char inner[256], type[16], *p, *q, *name;
-	const char *close = memchr(s, ']', len), *rest;
-	size_t ilen, tlen;
+	const char *type = sec->type;
+	char name[sizeof(sec->name)];
 
-	if (!close)
-		return BAD(ps, "section header without ']'");
-	for (rest = close + 1; rest < s + len && isspace((unsigned char)*rest); rest++)
-		;
-	if (rest < s + len && *rest != ';' && *rest != '#')
-		return BAD(ps, "unexpected text after ']' (a comment starts with ';' or '#')");
-	ilen = (size_t)(close - s - 1);
-	if (ilen >= sizeof(inner))
-		return BAD(ps, "section header too long");
-	memcpy(inner, s + 1, ilen);
-	inner[ilen] = '\0';
-	for (p = inner; isspace((unsigned char)*p); p++)
-		;
-	for (q = p; *q && !isspace((unsigned char)*q); q++)
-		;
-	tlen = (size_t)(q - p);
-	if (tlen >= sizeof(type))
-		tlen = sizeof(type) - 1;
-	memcpy(type, p, tlen);
-	type[tlen] = '\0';
-	for (name = q; isspace((unsigned char)*name); name++)
-		;
-	for (size_t n = strlen(name); n > 0 && isspace((unsigned char)name[n - 1]); n--)
-		name[n - 1] = '\0';
-
+	/* open_cell() cuts "A B" in place. */
+	snprintf(name, sizeof(name), "%s", sec->name);
 	if (section_finish(ps) < 0)
 		return -EINVAL;
 	ps->sect = SECT_NONE;
@@ -316,7 +255,7 @@ static int section_header(struct parser *ps, const char *s, size_t len)
 		return BAD(ps, "[%s] belongs in a topology file; a matrix has [matrix], [profile NAME] "
 			   "and [cell NAME NAME] (see matrices/README.md)", type);
 	return BAD(ps, "unknown section type '[%.*s]': expected [matrix], [profile NAME], "
-		   "[cell NAME NAME], [server] or [programs]", (int)ilen, s + 1);
+		   "[cell NAME NAME], [server] or [programs]", sec->inner_len, sec->inner);
 }
 
 static int cell_key(struct parser *ps, const char *key, const char *value)
@@ -330,13 +269,13 @@ static int cell_key(struct parser *ps, const char *key, const char *value)
 		if (topo_outcome_parse(value, &o->expect) < 0)
 			return BAD(ps, "bad value '%s' for expect: expected direct | relayed | failed",
 				   value);
-		o->expect_line = ps->line;
+		o->expect_line = ps->e.line;
 		return 0;
 	}
 	if (o->why_line)
 		return BAD(ps, "expect-why given twice in %s (first on line %d)", ps->label,
 			   o->why_line);
-	o->why_line = ps->line;
+	o->why_line = ps->e.line;
 	if (!(o->why = strdup(value)))
 		return oom(ps);
 	return 0;
@@ -348,7 +287,7 @@ static int handler(void *user, const char *name, const char *value)
 	struct mkey *k;
 	int i;
 
-	if (ps->failed)
+	if (ps->e.failed)
 		return 0;
 	if (ps->sect == SECT_NONE) {
 		BAD(ps, "'%s' outside of any section (start with [matrix])", name);
@@ -391,7 +330,7 @@ static int handler(void *user, const char *name, const char *value)
 			BAD(ps, "description given twice in [matrix] (first on line %d)", ps->desc_line);
 			return 0;
 		}
-		ps->desc_line = ps->line;
+		ps->desc_line = ps->e.line;
 		if (!(ps->m->description = strdup(value)))
 			return oom(ps), 0;
 		return 1;
@@ -405,32 +344,13 @@ static int handler(void *user, const char *name, const char *value)
 	/* Each key is known and at most once, so a section never has more than MAX_KEYS. */
 	k = &ps->cur->keys[ps->cur->n];
 	snprintf(k->key, sizeof(k->key), "%s", name);
-	k->line = ps->line;
+	k->line = ps->e.line;
 	if (!(k->value = strdup(value)))
 		return oom(ps), 0;
 	ps->cur->n++;
 	return 1;
 }
 
-/* The glue to iniread.c. */
-static int on_section(void *user, const char *s, size_t len)
-{
-	return section_header(user, s, len) < 0 ? -1 : 0;
-}
-
-static void on_bad(void *user, int line, const char *msg)
-{
-	fail(user, line, "%s", msg);
-}
-
-static bool on_failed(void *user)
-{
-	return ((struct parser *)user)->failed;
-}
-
-static const struct iniread_ops ini_ops = {
-	.section = on_section, .key = handler, .bad = on_bad, .failed = on_failed,
-};
 
 
 /* ---- the cell's topology text ---- */
@@ -700,16 +620,16 @@ static int check_cells(struct parser *ps)
 	struct matrix *m = ps->m;
 
 	if (m->n_profiles == 0)
-		return fail(ps, ps->line > 0 ? ps->line : 1,
+		return fail(ps, ps->e.line > 0 ? ps->e.line : 1,
 			    "end of file: a matrix needs at least one [profile NAME]");
 	for (int i = 0; i < m->n_profiles; i++) {
 		struct topo *t = NULL;
-		int rc = cell_parse(m, i, i, ps->name, &t, ps->msg, sizeof(ps->msg));
+		int rc = cell_parse(m, i, i, ps->e.name, &t, ps->e.msg, sizeof(ps->e.msg));
 
 		topo_free(t);
 		if (rc < 0) {
-			ps->failed = true;
-			ps->nomem = rc == -ENOMEM;
+			ps->e.failed = true;
+			ps->e.nomem = rc == -ENOMEM;
 			return rc;
 		}
 	}
@@ -717,6 +637,23 @@ static int check_cells(struct parser *ps)
 }
 
 /* ---- entry points ---- */
+
+/* The glue to iniread.c. */
+static int on_section(void *user, const struct iniread_section *sec)
+{
+	return section_header(user, sec) < 0 ? -1 : 0;
+}
+
+/* The checks of the whole file, once it is read. */
+static int on_finish(void *user)
+{
+	struct parser *ps = user;
+
+	ps->m->n_lines = ps->e.line;
+	if (section_finish(ps) < 0 || check_overrides(ps) < 0 || check_cells(ps) < 0)
+		return -1;
+	return 0;
+}
 
 static void sect_free(struct msect *s)
 {
@@ -743,73 +680,40 @@ void matrix_free(struct matrix *m)
 	free(m);
 }
 
+/* Before the first line: the matrix, named after its file. */
+static int parser_init(void *state)
+{
+	struct parser *ps = state;
+
+	ps->m = calloc(1, sizeof(*ps->m));
+	if (!ps->m || !(ps->m->path = strdup(ps->e.name)) || !(ps->m->name = iniread_stem(ps->e.name, ".matrix")))
+		return oom(ps);
+	return 0;
+}
+
+static void parser_done(void *state)
+{
+	matrix_free(((struct parser *)state)->m);
+}
+
+static const struct iniread_kind matrix_kind = {
+	.size = sizeof(struct parser), .result = offsetof(struct parser, m), .unnamed = "<matrix>",
+	.init = parser_init, .done = parser_done,
+	.ops = { .section = on_section, .key = handler, .finish = on_finish },
+};
+
 int matrix_parse_buffer(const char *name, const char *text, size_t len, struct matrix **out,
 			char *err, size_t errsize)
 {
-	struct parser *ps;
-	int rc = -EINVAL;
-
-	*out = NULL;
-	if (!name)
-		name = "<matrix>";
-	ps = calloc(1, sizeof(*ps));
-	if (!ps) {
-		if (err && errsize)
-			snprintf(err, errsize, "out of memory");
-		return -ENOMEM;
-	}
-	ps->name = name;
-	ps->m = calloc(1, sizeof(*ps->m));
-	if (!ps->m || !(ps->m->path = strdup(name)) || !(ps->m->name = iniread_stem(name, ".matrix"))) {
-		oom(ps);
-		goto cleanup;
-	}
-	iniread_parse(text, len, &ps->line, &ini_ops, ps);
-	if (ps->failed)
-		goto cleanup;
-	ps->m->n_lines = ps->line;
-	if (section_finish(ps) < 0 || check_overrides(ps) < 0 || check_cells(ps) < 0)
-		goto cleanup;
-	*out = ps->m;
-	ps->m = NULL;
-	rc = 0;
-
-cleanup:
-	if (rc < 0) {
-		if (ps->nomem)
-			rc = -ENOMEM;
-		if (err && errsize)
-			snprintf(err, errsize, "%s", ps->msg);
-	}
-	matrix_free(ps->m);
-	free(ps);
-	return rc;
+	return iniread_text(&matrix_kind, name, text, len, out, err, errsize);
 }
 
 int matrix_parse_file(const char *path, struct matrix **out, char *err, size_t errsize)
 {
-	char *text = NULL, dummy[1];
-	size_t len = 0;
-	int rc;
-
-	*out = NULL;
-	if (!err || !errsize) {
-		err = dummy;
-		errsize = sizeof(dummy);
-	}
-	rc = iniread_load(path, TOPO_MAX_FILE, "matrix", &text, &len, err, errsize);
-	if (rc == 0)
-		rc = matrix_parse_buffer(path, text, len, out, err, errsize);
-	free(text);
-	return rc;
+	return iniread_file(&matrix_kind, path, TOPO_MAX_FILE, "matrix", out, err, errsize);
 }
 
 /* ---- accessors ---- */
-
-const char *matrix_path(const struct matrix *m)
-{
-	return m->path;
-}
 
 const char *matrix_name(const struct matrix *m)
 {

@@ -43,8 +43,7 @@ int matrix_parse_buffer(const char *name, const char *text, size_t len, struct m
 /* Free a matrix, NULL included. */
 void matrix_free(struct matrix *m);
 
-/* The file it came from, and its name: the base name without ".matrix". */
-const char *matrix_path(const struct matrix *m);
+/* Its name: the base name of the file it came from, without ".matrix". */
 const char *matrix_name(const struct matrix *m);
 /* The [matrix] description, or NULL. */
 const char *matrix_description(const struct matrix *m);

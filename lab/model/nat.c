@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "model/nat.h"
+#include "common/cidr.h"
 
 /* A growing text buffer. Allocation failure is remembered and reported once
  * at the end, so the emitters need not check every call. */
@@ -132,31 +133,9 @@ static bool valid_addr(int af, const char *s)
 /* "address/prefix", prefix in range for the family. */
 static bool valid_net(int af, const char *s)
 {
-	char a[64];
-	const char *slash;
-	char *end;
-	long len;
-	size_t n;
+	struct cidr c;
 
-	if (!s || strnlen(s, 70) >= 70)
-		return false;
-	slash = strchr(s, '/');
-	if (!slash)
-		return false;
-	n = (size_t)(slash - s);
-	if (n == 0 || n >= sizeof(a))
-		return false;
-	memcpy(a, s, n);
-	a[n] = '\0';
-	if (!valid_addr(af, a))
-		return false;
-	if (slash[1] < '0' || slash[1] > '9')
-		return false;
-	errno = 0;
-	len = strtol(slash + 1, &end, 10);
-	if (errno || *end != '\0' || len < 0 || len > (af == AF_INET ? 32 : 128))
-		return false;
-	return true;
+	return s && cidr_parse(s, af, 0, &c) == 0;
 }
 
 static int fail(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct outcome_abilities outcome_punch_client = { .learn = true, .privates = true };
@@ -72,9 +73,6 @@ struct sim {
 	struct sim_node nodes[SIM_NODES];
 	int n;
 };
-
-/* Large (mappings for every router); each lab process derives one scenario at a time. */
-static struct sim sim_storage;
 
 struct pkt {
 	struct sim_ep src, dst;
@@ -481,23 +479,17 @@ static void set_why(char *why, size_t whysize, const char *fmt, ...)
 	va_end(ap);
 }
 
-int outcome_derive(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
+/* outcome_derive() on the simulation s, which it initialises. */
+static int derive(struct sim *s, const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
 		  enum outcome *out, char *why, size_t whysize)
 {
-	struct sim *s;
 	struct sim_peer peers[2];
 	bool direct;
 
-	*out = OUTCOME_UNSET;
-	if (p->n_nodes > SIM_NODES) {
-		set_why(why, whysize, "more than %d nodes: not modelled", SIM_NODES);
-		return -EINVAL;
-	}
 	/* ipv6 = yes: no router translates (the parser refuses an IPv6 NAT), and
 	 * the plan is dual-stack over the same routers, whose rulesets give both
 	 * families the same filtering (nat.c). The IPv4 side of the plan, which
 	 * the model below walks, therefore has the IPv6 pair's outcome. */
-	s = &sim_storage;
 	sim_init(s, t, p);
 	memset(peers, 0, sizeof(peers));
 	for (int k = 0; k < 2; k++) {
@@ -577,4 +569,27 @@ int outcome_derive(const struct topo *t, const struct plan *p, const struct outc
 	else
 		set_why(why, whysize, "no direct path, and relaying is off");
 	return 0;
+}
+
+int outcome_derive(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
+		  enum outcome *out, char *why, size_t whysize)
+{
+	struct sim *s;
+	int rc;
+
+	*out = OUTCOME_UNSET;
+	if (p->n_nodes > SIM_NODES) {
+		set_why(why, whysize, "more than %d nodes: not modelled", SIM_NODES);
+		return -EINVAL;
+	}
+	/* Large (mappings for every router): on the heap, one per call, so that
+	 * derivations need not take turns. */
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		set_why(why, whysize, "out of memory");
+		return -ENOMEM;
+	}
+	rc = derive(s, t, p, ab, out, why, whysize);
+	free(s);
+	return rc;
 }

@@ -1,4 +1,5 @@
 #include "model/plan.h"
+#include "common/cidr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,33 +32,17 @@ static void plan_err(char *err, size_t errsize, const struct topo *t, int line, 
 	va_end(ap);
 }
 
-/* "ADDR/PREFIX" into family's address at out and a prefix from min to max. */
-static int cidr_split(const char *s, int family, void *out, long min, long max, long *prefix)
-{
-	char ip[INET6_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	size_t len;
-	char *end;
-
-	if (!slash || (len = (size_t)(slash - s)) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, len);
-	ip[len] = '\0';
-	*prefix = strtol(slash + 1, &end, 10);
-	if (*end || *prefix < min || *prefix > max || inet_pton(family, ip, out) != 1)
-		return -EINVAL;
-	return 0;
-}
-
+/* "ADDR/PREFIX" with the parser's IPv4 prefix range, 8 to 30. */
 static int subnet_parse(const char *s, struct subnet *sn)
 {
-	struct in_addr a;
-	long prefix;
+	struct cidr c;
+	uint32_t a;
 
-	if (cidr_split(s, AF_INET, &a, 8, 30, &prefix) < 0)
+	if (cidr_parse(s, AF_INET, 0, &c) < 0 || c.plen < 8 || c.plen > 30)
 		return -EINVAL;
-	sn->prefix = (int)prefix;
-	sn->base = ntohl(a.s_addr) & (0xffffffffu << (32 - prefix));
+	memcpy(&a, c.a, sizeof(a));
+	sn->prefix = c.plen;
+	sn->base = ntohl(a) & (0xffffffffu << (32 - c.plen));
 	return 0;
 }
 
@@ -118,11 +103,12 @@ static bool is_v6(const char *s)
 /* "ADDR/PREFIX" with the parser's IPv6 prefix range, 16 to 126. */
 static int subnet6_parse(const char *s, struct subnet6 *sn)
 {
-	long prefix;
+	struct cidr c;
 
-	if (cidr_split(s, AF_INET6, sn->base, 16, 126, &prefix) < 0)
+	if (cidr_parse(s, AF_INET6, 0, &c) < 0 || c.plen < 16 || c.plen > 126)
 		return -EINVAL;
-	sn->prefix = (int)prefix;
+	memcpy(sn->base, c.a, sizeof(sn->base));
+	sn->prefix = c.plen;
 	for (int i = sn->prefix; i < 128; i++)
 		sn->base[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
 	return 0;
@@ -596,250 +582,317 @@ int plan_probe_node(const struct plan *p, int nat_index)
 	return node_of(p, PLAN_PROBE, nat_index);
 }
 
+/* What the phases of plan_build() share. */
+struct builder {
+	const struct topo *t;
+	struct plan *p;
+	struct segment *segs; /* [0] = internet, [1 + i] = LAN of NAT i */
+	int *order;           /* the NATs, parents first */
+	char *err;
+	size_t errsize;
+};
+
+/* The internet: a bridge, and the internet's router address on it. */
+static int build_internet(struct builder *b)
+{
+	const struct topo *t = b->t;
+	struct segment *seg = &b->segs[0];
+	struct plan_node *inet = node_add(b->p, "", "inet", PLAN_INTERNET, -1);
+	struct plan_iface *br;
+
+	inet->forward = true;
+	inet->has_bridge = true;
+	if (subnet_parse(t->inet_subnet[0] ? t->inet_subnet : "203.0.113.0/24", &seg->net) < 0) {
+		plan_err(b->err, b->errsize, t, 1, "internet = %s: not an IPv4 subnet with a /8../30 prefix",
+			 t->inet_subnet);
+		return -EINVAL;
+	}
+	br = iface_add(inet, "br0"); /* a node's first interface: never NULL */
+	if (!br)
+		return -EINVAL;
+	br->bridge = true;
+	if (subnet_host(&seg->net, 1, inet->ip, br->addr) < 0) {
+		plan_err(b->err, b->errsize, t, 1, "internet subnet too small");
+		return -EINVAL;
+	}
+	seg->node = 0;
+	seg->bridge = "br0";
+	snprintf(seg->gw, sizeof(seg->gw), "%s", inet->ip);
+	seg->next_host = 20;
+	if (t->ipv6) {
+		if (subnet6_parse(t->inet_subnet6[0] ? t->inet_subnet6 : "2001:db8::/64", &seg->net6) < 0 ||
+		    subnet6_host(&seg->net6, 1, inet->ip6, br->addr6) < 0) {
+			plan_err(b->err, b->errsize, t, 1, "internet6 = %s: not an IPv6 subnet with a /16../126 prefix",
+				 t->inet_subnet6);
+			return -EINVAL;
+		}
+		snprintf(seg->gw6, sizeof(seg->gw6), "%s", inet->ip6);
+	}
+	return 0;
+}
+
+/* The server's second IPv4 address (for the probe's CHANGE-REQUEST): as
+ * given, or the next host number that nothing else has or is given. */
+static int server_second_ip(struct builder *b, struct plan_node *srv)
+{
+	const struct topo *t = b->t;
+	struct plan *p = b->p;
+	char cidr[PLAN_ADDR];
+	int r2;
+
+	if (is_v6(t->server.addr2)) {
+		plan_err(b->err, b->errsize, t, 1, "address2 = %s: the second server address is IPv4 only (it is "
+			 "for probing IPv4 NATs)", t->server.addr2);
+		return -EINVAL;
+	}
+	if (t->server.addr2[0]) {
+		r2 = subnet_given(&b->segs[0].net, t->server.addr2, p->server_ip2, cidr);
+	} else {
+		uint32_t h = 11;
+
+		do
+			r2 = subnet_host(&b->segs[0].net, h++, p->server_ip2, cidr);
+		while (r2 == 0 && (strcmp(p->server_ip2, p->server_ip) == 0 || ip_given(t, p->server_ip2)));
+	}
+	if (r2 < 0 || strcmp(p->server_ip2, p->server_ip) == 0) {
+		plan_err(b->err, b->errsize, t, 1, "no usable second server address");
+		return -EINVAL;
+	}
+	snprintf(srv->ifs[0].addr2, sizeof(srv->ifs[0].addr2), "%s", cidr);
+	snprintf(srv->ip2, sizeof(srv->ip2), "%s", p->server_ip2);
+	return 0;
+}
+
+/* The server, at .10 and .11 unless given. */
+static int build_server(struct builder *b)
+{
+	struct plan *p = b->p;
+	struct plan_node *srv = node_add(p, "", "server", PLAN_SERVER, -1);
+	uint32_t keep = b->segs[0].next_host;
+
+	p->server_node = 1;
+	p->server_port = SERVER_PORT;
+	b->segs[0].next_host = 10;
+	if (attach(p, &b->segs[0], 1, "eth0", b->t->server.addr, b->err, b->errsize, b->t, 1) < 0)
+		return -EINVAL;
+	b->segs[0].next_host = keep;
+	snprintf(p->server_ip, sizeof(p->server_ip), "%s", srv->ip);
+	snprintf(p->server_ip6, sizeof(p->server_ip6), "%s", srv->ip6);
+	if (server_second_ip(b, srv) < 0)
+		return -EINVAL;
+	if (b->t->ipv6 && second6(p, &b->segs[0], 1, b->err, b->errsize, b->t, 1) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Router k (in parent-first order)'s LAN segment: a subnet apart from the
+ * internet's and from those of the routers placed before it, the router's
+ * lan0 on it as the gateway. */
+static int router_lan(struct builder *b, int k, struct plan_node *r)
+{
+	const struct topo *t = b->t;
+	int i = b->order[k], line = t->nats[i].line;
+	struct segment *lan = &b->segs[i + 1];
+	struct subnet chosen[256];
+	struct subnet6 chosen6[256];
+	int n_chosen = 0;
+	struct plan_iface *lif;
+	char lan_ip[PLAN_ADDR];
+
+	for (int j = 0; j < k && n_chosen < 256; j++, n_chosen++) {
+		chosen[n_chosen] = b->segs[b->order[j] + 1].net;
+		chosen6[n_chosen] = b->segs[b->order[j] + 1].net6;
+	}
+	if (lan_subnet(t, i, &b->segs[0].net, chosen, n_chosen, &lan->net, b->err, b->errsize) < 0)
+		return -EINVAL;
+	lif = iface_add(r, "lan0");
+	if (!lif)
+		return -EINVAL;
+	lif->bridge = true;
+	if (subnet_host(&lan->net, 1, lan_ip, lif->addr) < 0) {
+		plan_err(b->err, b->errsize, t, line, "LAN subnet too small");
+		return -EINVAL;
+	}
+	snprintf(r->lan_if, sizeof(r->lan_if), "lan0");
+	subnet_fmt(&lan->net, r->lan_net);
+	lan->node = (int)(r - b->p->nodes);
+	lan->bridge = "lan0";
+	snprintf(lan->gw, sizeof(lan->gw), "%s", lan_ip);
+	lan->next_host = 10;
+	if (!t->ipv6)
+		return 0;
+	if (lan_subnet6(t, i, &b->segs[0].net6, chosen6, n_chosen, &lan->net6, b->err, b->errsize) < 0)
+		return -EINVAL;
+	if (subnet6_host(&lan->net6, 1, lan->gw6, lif->addr6) < 0) {
+		plan_err(b->err, b->errsize, t, line, "IPv6 LAN subnet too small");
+		return -EINVAL;
+	}
+	subnet6_fmt(&lan->net6, r->lan_net6);
+	return 0;
+}
+
+/* A non-translating router's LAN must be routed to from above: on every
+ * ancestor up to the first translating one, or the internet. */
+static int route_from_above(struct builder *b, const struct topo_nat *nat, const struct plan_node *r)
+{
+	const struct topo *t = b->t;
+	struct plan *p = b->p;
+	const char *hop = r->ip, *hop6 = r->ip6;
+	int anc = nat->uplink;
+
+	for (;;) {
+		int an = anc < 0 ? 0 : plan_nat_node(p, anc);
+
+		if (an < 0 || route_add(&p->nodes[an], r->lan_net, hop) < 0 ||
+		    (t->ipv6 && route_add(&p->nodes[an], r->lan_net6, hop6) < 0)) {
+			plan_err(b->err, b->errsize, t, nat->line, "too many routes");
+			return -EINVAL;
+		}
+		if (anc < 0 || t->nats[anc].nat)
+			return 0;
+		hop = p->nodes[an].ip;
+		hop6 = p->nodes[an].ip6;
+		anc = t->nats[anc].uplink;
+	}
+}
+
+/* Router k in parent-first order: its WAN on its uplink segment, its LAN. */
+static int build_router(struct builder *b, int k)
+{
+	int i = b->order[k], ni = b->p->n_nodes;
+	const struct topo_nat *nat = &b->t->nats[i];
+	struct segment *up = &b->segs[nat->uplink < 0 ? 0 : nat->uplink + 1];
+	struct plan_node *r = node_add(b->p, "nat-", nat->name, PLAN_ROUTER, i);
+
+	r->forward = true;
+	r->has_bridge = true;
+	r->impair = nat->uplink_impair;
+	if (attach(b->p, up, ni, "wan0", nat->wan_addr, b->err, b->errsize, b->t, nat->line) < 0 ||
+	    router_lan(b, k, r) < 0)
+		return -EINVAL;
+	if (!nat->nat)
+		return route_from_above(b, nat, r);
+	return 0;
+}
+
+/* Peer k on the segment it is behind; its public address is the WAN address
+ * of the outermost translating NAT above it. */
+static int build_peer(struct builder *b, int k)
+{
+	const struct topo *t = b->t;
+	struct plan *p = b->p;
+	const struct topo_peer *peer = &t->peers[k];
+	struct segment *seg = &b->segs[peer->behind < 0 ? 0 : peer->behind + 1];
+	int ni = p->n_nodes;
+	struct plan_node *n = node_add(p, "peer-", peer->name, PLAN_PEER, k);
+	struct plan_peer *pp = &p->peers[k];
+
+	if (peer->behind < 0 && seg->next_host < 100)
+		seg->next_host = 100;
+	n->impair = peer->uplink_impair;
+	if (attach(p, seg, ni, "eth0", peer->addr, b->err, b->errsize, t, peer->line) < 0)
+		return -EINVAL;
+	pp->node = ni;
+	pp->local_port = (uint16_t)(PEER_PORT_BASE + k);
+	snprintf(pp->ip, sizeof(pp->ip), "%s", n->ip);
+	snprintf(pp->public_ip, sizeof(pp->public_ip), "%s", n->ip);
+	snprintf(pp->ip6, sizeof(pp->ip6), "%s", n->ip6);
+	snprintf(pp->public_ip6, sizeof(pp->public_ip6), "%s", n->ip6); /* no IPv6 NAT */
+	for (int up = peer->behind, guard = 0; up >= 0 && guard <= t->n_nats; up = t->nats[up].uplink, guard++)
+		if (t->nats[up].nat)
+			snprintf(pp->public_ip, sizeof(pp->public_ip), "%s", p->nodes[plan_nat_node(p, up)].ip);
+	return 0;
+}
+
+/* The probe host on router k's LAN (parent-first order), for the self-check
+ * (selfcheck.c), with two addresses: the second sends the hairpin test, and
+ * serves as the second probe server address for routers behind this one. A
+ * LAN without two free addresses gets none; its router is then not
+ * classified. */
+static int build_probe(struct builder *b, int k)
+{
+	const struct topo *t = b->t;
+	struct plan *p = b->p;
+	int i = b->order[k], ni = p->n_nodes;
+	struct segment *lan = &b->segs[i + 1];
+	const struct plan_node *r = &p->nodes[plan_nat_node(p, i)];
+	char ip[PLAN_ADDR], cidr[PLAN_ADDR], ip2[PLAN_ADDR], cidr2[PLAN_ADDR];
+	struct plan_node *n;
+
+	if (auto_host(p, lan, t, -1, ip, cidr) < 0 || auto_host(p, lan, t, -1, ip2, cidr2) < 0 ||
+	    strcmp(ip, ip2) == 0)
+		return 0;
+	n = node_add(p, "probe-", t->nats[i].name, PLAN_PROBE, i);
+	if (attach(p, lan, ni, "eth0", ip, b->err, b->errsize, t, t->nats[i].line) < 0)
+		return -EINVAL;
+	snprintf(n->ip2, sizeof(n->ip2), "%s", ip2);
+	snprintf(n->ifs[0].addr2, sizeof(n->ifs[0].addr2), "%s", cidr2);
+	if (t->ipv6 && second6(p, lan, ni, b->err, b->errsize, t, t->nats[i].line) < 0)
+		return -EINVAL;
+	/* the LANs of firewalls right behind this router are reached via them, not the router */
+	for (int j = 0; j < r->n_routes; j++)
+		if (strncmp(r->routes[j].dst, "default", 7) != 0 && /* "default" and "default6" */
+		    route_add(n, r->routes[j].dst, r->routes[j].via) < 0) {
+			plan_err(b->err, b->errsize, t, t->nats[i].line, "too many routes");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* The phases, in an order that fixes every automatic address: the internet,
+ * the server, the routers parents first, the peers, and last the probe
+ * hosts, so that they never move anyone else's automatic address. */
+static int build_all(struct builder *b)
+{
+	if (build_internet(b) < 0 || build_server(b) < 0)
+		return -EINVAL;
+	if (nat_order(b->t, b->order) < 0) {
+		plan_err(b->err, b->errsize, b->t, 1, "the routers' behind = chains form a cycle");
+		return -EINVAL;
+	}
+	for (int k = 0; k < b->t->n_nats; k++)
+		if (build_router(b, k) < 0)
+			return -EINVAL;
+	for (int k = 0; k < b->t->n_peers; k++)
+		if (build_peer(b, k) < 0)
+			return -EINVAL;
+	for (int k = 0; k < b->t->n_nats; k++)
+		if (build_probe(b, k) < 0)
+			return -EINVAL;
+	return 0;
+}
+
 int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsize)
 {
-	struct plan *p = NULL;
-	struct segment *segs = NULL; /* [0] = internet, [1 + i] = LAN of NAT i */
-	int *order = NULL, rc = -EINVAL, max_nodes = 2 + 2 * t->n_nats + t->n_peers;
-	struct plan_node *inet, *srv;
-	struct plan_iface *br;
+	struct builder b = { .t = t, .err = err, .errsize = errsize };
+	int rc = -EINVAL, max_nodes = 2 + 2 * t->n_nats + t->n_peers;
 
 	*out = NULL;
 	if (t->n_peers != 2) {
 		plan_err(err, errsize, t, 1, "a scenario needs exactly two peers, not %d", t->n_peers);
 		return -EINVAL;
 	}
-	p = calloc(1, sizeof(*p));
-	segs = calloc((size_t)t->n_nats + 1, sizeof(*segs));
-	order = calloc((size_t)t->n_nats + 1, sizeof(*order));
-	if (p) {
-		p->nodes = calloc((size_t)max_nodes, sizeof(*p->nodes));
-		p->links = calloc((size_t)max_nodes, sizeof(*p->links));
+	b.p = calloc(1, sizeof(*b.p));
+	b.segs = calloc((size_t)t->n_nats + 1, sizeof(*b.segs));
+	b.order = calloc((size_t)t->n_nats + 1, sizeof(*b.order));
+	if (b.p) {
+		b.p->nodes = calloc((size_t)max_nodes, sizeof(*b.p->nodes));
+		b.p->links = calloc((size_t)max_nodes, sizeof(*b.p->links));
 	}
-	if (!p || !segs || !order || !p->nodes || !p->links) {
+	if (!b.p || !b.segs || !b.order || !b.p->nodes || !b.p->links) {
 		rc = -ENOMEM;
 		snprintf(err, errsize, "out of memory");
 		goto cleanup;
 	}
-
-	/* The internet: a bridge, and the internet's router address on it. */
-	inet = node_add(p, "", "inet", PLAN_INTERNET, -1);
-	inet->forward = true;
-	inet->has_bridge = true;
-	if (subnet_parse(t->inet_subnet[0] ? t->inet_subnet : "203.0.113.0/24", &segs[0].net) < 0) {
-		plan_err(err, errsize, t, 1, "internet = %s: not an IPv4 subnet with a /8../30 prefix",
-			 t->inet_subnet);
+	if (build_all(&b) < 0)
 		goto cleanup;
-	}
-	br = iface_add(inet, "br0"); /* a node's first interface: never NULL */
-	if (!br)
-		goto cleanup;
-	br->bridge = true;
-	if (subnet_host(&segs[0].net, 1, inet->ip, br->addr) < 0) {
-		plan_err(err, errsize, t, 1, "internet subnet too small");
-		goto cleanup;
-	}
-	segs[0].node = 0;
-	segs[0].bridge = "br0";
-	snprintf(segs[0].gw, sizeof(segs[0].gw), "%s", inet->ip);
-	segs[0].next_host = 20;
-	if (t->ipv6) {
-		if (subnet6_parse(t->inet_subnet6[0] ? t->inet_subnet6 : "2001:db8::/64", &segs[0].net6) < 0 ||
-		    subnet6_host(&segs[0].net6, 1, inet->ip6, br->addr6) < 0) {
-			plan_err(err, errsize, t, 1, "internet6 = %s: not an IPv6 subnet with a /16../126 prefix",
-				 t->inet_subnet6);
-			goto cleanup;
-		}
-		snprintf(segs[0].gw6, sizeof(segs[0].gw6), "%s", inet->ip6);
-	}
-
-	/* The server, at .10 and .11 unless given. */
-	srv = node_add(p, "", "server", PLAN_SERVER, -1);
-	p->server_node = 1;
-	p->server_port = SERVER_PORT;
-	{
-		uint32_t keep = segs[0].next_host;
-
-		segs[0].next_host = 10;
-		if (attach(p, &segs[0], 1, "eth0", t->server.addr, err, errsize, t, 1) < 0)
-			goto cleanup;
-		segs[0].next_host = keep;
-	}
-	snprintf(p->server_ip, sizeof(p->server_ip), "%s", srv->ip);
-	snprintf(p->server_ip6, sizeof(p->server_ip6), "%s", srv->ip6);
-	if (is_v6(t->server.addr2)) {
-		plan_err(err, errsize, t, 1, "address2 = %s: the second server address is IPv4 only (it is for "
-			 "probing IPv4 NATs)", t->server.addr2);
-		goto cleanup;
-	}
-	{
-		char cidr[PLAN_ADDR];
-		int r2;
-
-		if (t->server.addr2[0]) {
-			r2 = subnet_given(&segs[0].net, t->server.addr2, p->server_ip2, cidr);
-		} else {
-			/* the next host number that nothing else has or is given */
-			uint32_t h = 11;
-
-			do
-				r2 = subnet_host(&segs[0].net, h++, p->server_ip2, cidr);
-			while (r2 == 0 && (strcmp(p->server_ip2, p->server_ip) == 0 || ip_given(t, p->server_ip2)));
-		}
-		if (r2 < 0 || strcmp(p->server_ip2, p->server_ip) == 0) {
-			plan_err(err, errsize, t, 1, "no usable second server address");
-			goto cleanup;
-		}
-		snprintf(srv->ifs[0].addr2, sizeof(srv->ifs[0].addr2), "%s", cidr);
-		snprintf(srv->ip2, sizeof(srv->ip2), "%s", p->server_ip2);
-	}
-	if (t->ipv6 && second6(p, &segs[0], 1, err, errsize, t, 1) < 0)
-		goto cleanup;
-
-	/* Routers, parents first. */
-	if (nat_order(t, order) < 0) {
-		plan_err(err, errsize, t, 1, "the routers' behind = chains form a cycle");
-		goto cleanup;
-	}
-	for (int k = 0; k < t->n_nats; k++) {
-		int i = order[k], ni = p->n_nodes;
-		const struct topo_nat *nat = &t->nats[i];
-		struct segment *up = &segs[nat->uplink < 0 ? 0 : nat->uplink + 1];
-		struct segment *lan = &segs[i + 1];
-		struct plan_node *r = node_add(p, "nat-", nat->name, PLAN_ROUTER, i);
-		struct plan_iface *lif;
-		char lan_ip[PLAN_ADDR];
-
-		r->forward = true;
-		r->has_bridge = true;
-		r->impair = nat->uplink_impair;
-		if (attach(p, up, ni, "wan0", nat->wan_addr, err, errsize, t, nat->line) < 0)
-			goto cleanup;
-		{
-			struct subnet chosen[256];
-			int n_chosen = 0;
-
-			/* the LANs of the routers placed before this one */
-			for (int j = 0; j < k && n_chosen < 256; j++)
-				chosen[n_chosen++] = segs[order[j] + 1].net;
-			if (lan_subnet(t, i, &segs[0].net, chosen, n_chosen, &lan->net, err, errsize) < 0)
-				goto cleanup;
-		}
-		lif = iface_add(r, "lan0");
-		if (!lif)
-			goto cleanup;
-		lif->bridge = true;
-		if (subnet_host(&lan->net, 1, lan_ip, lif->addr) < 0) {
-			plan_err(err, errsize, t, nat->line, "LAN subnet too small");
-			goto cleanup;
-		}
-		snprintf(r->lan_if, sizeof(r->lan_if), "lan0");
-		subnet_fmt(&lan->net, r->lan_net);
-		lan->node = ni;
-		lan->bridge = "lan0";
-		snprintf(lan->gw, sizeof(lan->gw), "%s", lan_ip);
-		lan->next_host = 10;
-		if (t->ipv6) {
-			struct subnet6 chosen6[256];
-			int n_chosen6 = 0;
-
-			for (int j = 0; j < k && n_chosen6 < 256; j++)
-				chosen6[n_chosen6++] = segs[order[j] + 1].net6;
-			if (lan_subnet6(t, i, &segs[0].net6, chosen6, n_chosen6, &lan->net6, err, errsize) < 0)
-				goto cleanup;
-			if (subnet6_host(&lan->net6, 1, lan->gw6, lif->addr6) < 0) {
-				plan_err(err, errsize, t, nat->line, "IPv6 LAN subnet too small");
-				goto cleanup;
-			}
-			subnet6_fmt(&lan->net6, r->lan_net6);
-		}
-
-		/* A non-translating router's LAN must be routed to from above:
-		 * on every ancestor up to the first translating one, or the internet. */
-		if (!nat->nat) {
-			const char *hop = r->ip, *hop6 = r->ip6;
-			int anc = nat->uplink;
-
-			for (;;) {
-				int an = anc < 0 ? 0 : plan_nat_node(p, anc);
-
-				if (an < 0 || route_add(&p->nodes[an], r->lan_net, hop) < 0 ||
-				    (t->ipv6 && route_add(&p->nodes[an], r->lan_net6, hop6) < 0)) {
-					plan_err(err, errsize, t, nat->line, "too many routes");
-					goto cleanup;
-				}
-				if (anc < 0 || t->nats[anc].nat)
-					break;
-				hop = p->nodes[an].ip;
-				hop6 = p->nodes[an].ip6;
-				anc = t->nats[anc].uplink;
-			}
-		}
-	}
-
-	/* Peers. */
-	for (int k = 0; k < t->n_peers; k++) {
-		const struct topo_peer *peer = &t->peers[k];
-		struct segment *seg = &segs[peer->behind < 0 ? 0 : peer->behind + 1];
-		int ni = p->n_nodes;
-		struct plan_node *n = node_add(p, "peer-", peer->name, PLAN_PEER, k);
-		struct plan_peer *pp = &p->peers[k];
-
-		if (peer->behind < 0 && seg->next_host < 100)
-			seg->next_host = 100;
-		n->impair = peer->uplink_impair;
-		if (attach(p, seg, ni, "eth0", peer->addr, err, errsize, t, peer->line) < 0)
-			goto cleanup;
-		pp->node = ni;
-		pp->local_port = (uint16_t)(PEER_PORT_BASE + k);
-		snprintf(pp->ip, sizeof(pp->ip), "%s", n->ip);
-		snprintf(pp->public_ip, sizeof(pp->public_ip), "%s", n->ip);
-		snprintf(pp->ip6, sizeof(pp->ip6), "%s", n->ip6);
-		snprintf(pp->public_ip6, sizeof(pp->public_ip6), "%s", n->ip6); /* no IPv6 NAT */
-		/* The internet sees the WAN address of the outermost translating NAT. */
-		for (int up = peer->behind, guard = 0; up >= 0 && guard <= t->n_nats;
-		     up = t->nats[up].uplink, guard++)
-			if (t->nats[up].nat)
-				snprintf(pp->public_ip, sizeof(pp->public_ip), "%s",
-					 p->nodes[plan_nat_node(p, up)].ip);
-	}
-	/* Probe hosts for the self-check (selfcheck.c), last so that they never
-	 * move anyone else's automatic address: one per router LAN with two
-	 * addresses (the second sends the hairpin test, and serves as the second
-	 * probe server address for routers behind this one). A LAN without two
-	 * free addresses gets none; its router is then not classified. */
-	for (int k = 0; k < t->n_nats; k++) {
-		int i = order[k], ni = p->n_nodes;
-		struct segment *lan = &segs[i + 1];
-		const struct plan_node *r = &p->nodes[plan_nat_node(p, i)];
-		char ip[PLAN_ADDR], cidr[PLAN_ADDR], ip2[PLAN_ADDR], cidr2[PLAN_ADDR];
-		struct plan_node *n;
-
-		if (auto_host(p, lan, t, -1, ip, cidr) < 0 || auto_host(p, lan, t, -1, ip2, cidr2) < 0 ||
-		    strcmp(ip, ip2) == 0)
-			continue;
-		n = node_add(p, "probe-", t->nats[i].name, PLAN_PROBE, i);
-		if (attach(p, lan, ni, "eth0", ip, err, errsize, t, t->nats[i].line) < 0)
-			goto cleanup;
-		snprintf(n->ip2, sizeof(n->ip2), "%s", ip2);
-		snprintf(n->ifs[0].addr2, sizeof(n->ifs[0].addr2), "%s", cidr2);
-		if (t->ipv6 && second6(p, lan, ni, err, errsize, t, t->nats[i].line) < 0)
-			goto cleanup;
-		/* the LANs of firewalls right behind this router are reached via them, not the router */
-		for (int j = 0; j < r->n_routes; j++)
-			if (strncmp(r->routes[j].dst, "default", 7) != 0 && /* "default" and "default6" */
-			    route_add(n, r->routes[j].dst, r->routes[j].via) < 0) {
-				plan_err(err, errsize, t, t->nats[i].line, "too many routes");
-				goto cleanup;
-			}
-	}
-	*out = p;
-	p = NULL;
+	*out = b.p;
+	b.p = NULL;
 	rc = 0;
 cleanup:
-	plan_free(p);
-	free(segs);
-	free(order);
+	plan_free(b.p);
+	free(b.segs);
+	free(b.order);
 	return rc;
 }
 

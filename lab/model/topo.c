@@ -13,6 +13,9 @@
  * addresses against subnets) run after the last line, in file order, so the
  * first error reported is the first one a reader of the file would meet.
  */
+#include "client/defaults.h"
+#include "common/cidr.h"
+#include "common/duration.h"
 #include "model/iniread.h"
 #include "model/topo.h"
 
@@ -20,6 +23,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +31,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MSG_MAX 512
 #define MAX_KEYS 16
 
 /* ---- names ---- */
@@ -145,44 +148,15 @@ int topo_preset(const char *name, struct nat_behavior *b, bool *nat)
 
 /* ---- addresses ---- */
 
-struct net {
-	int family;
-	uint8_t a[16];
-	int plen;               /* prefix length; full length for a host address */
-};
-
-static int net_bytes(const struct net *n)
+static bool net_overlap(const struct cidr *a, const struct cidr *b)
 {
-	return n->family == AF_INET ? 4 : 16;
-}
-
-/* Does prefix p (its first p->plen bits) contain address or subnet x? */
-static bool net_contains(const struct net *p, const struct net *x)
-{
-	int full = p->plen / 8, rest = p->plen % 8;
-
-	if (p->family != x->family || x->plen < p->plen)
-		return false;
-	if (memcmp(p->a, x->a, (size_t)full) != 0)
-		return false;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-
-		if ((p->a[full] & mask) != (x->a[full] & mask))
-			return false;
-	}
-	return true;
-}
-
-static bool net_overlap(const struct net *a, const struct net *b)
-{
-	return net_contains(a, b) || net_contains(b, a);
+	return cidr_contains(a, b) || cidr_contains(b, a);
 }
 
 /* The host part of x within subnet p: all zero or (IPv4) all one? */
-static bool net_is_edge(const struct net *p, const struct net *x, bool ones)
+static bool net_is_edge(const struct cidr *p, const struct cidr *x, bool ones)
 {
-	int bits = net_bytes(p) * 8;
+	int bits = cidr_bits(p);
 
 	for (int i = p->plen; i < bits; i++) {
 		int bit = (x->a[i / 8] >> (7 - i % 8)) & 1;
@@ -193,20 +167,10 @@ static bool net_is_edge(const struct net *p, const struct net *x, bool ones)
 	return p->plen < bits;
 }
 
-static int ip_parse(const char *s, struct net *n)
+/* An address, IPv4 or IPv6, without a prefix length. */
+static int ip_parse(const char *s, struct cidr *n)
 {
-	memset(n, 0, sizeof(*n));
-	if (inet_pton(AF_INET, s, n->a) == 1) {
-		n->family = AF_INET;
-		n->plen = 32;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, n->a) == 1) {
-		n->family = AF_INET6;
-		n->plen = 128;
-		return 0;
-	}
-	return -EINVAL;
+	return strchr(s, '/') ? -EINVAL : cidr_parse(s, 0, CIDR_BARE, n);
 }
 
 /* Ranges a lab may use: documentation and private blocks only, so that no
@@ -219,38 +183,12 @@ static const char *const allowed_ranges[] = {
 #define ALLOWED_TEXT "192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 10.0.0.0/8, " \
 	"172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 2001:db8::/32, fc00::/7"
 
-static int subnet_split(const char *s, struct net *n)
-{
-	char ip[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t len;
-	long plen = 0;
-
-	if (!slash || slash == s || (len = (size_t)(slash - s)) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, len);
-	ip[len] = '\0';
-	if (ip_parse(ip, n) < 0)
-		return -EINVAL;
-	if (!slash[1] || strlen(slash + 1) > 3)
-		return -EINVAL;
-	for (const char *p = slash + 1; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		plen = plen * 10 + (*p - '0');
-	}
-	if (plen > n->plen)
-		return -EINVAL;
-	n->plen = (int)plen;
-	return 0;
-}
-
-static bool net_allowed(const struct net *n)
+static bool net_allowed(const struct cidr *n)
 {
 	for (size_t i = 0; i < sizeof(allowed_ranges) / sizeof(allowed_ranges[0]); i++) {
-		struct net r;
+		struct cidr r;
 
-		if (subnet_split(allowed_ranges[i], &r) == 0 && net_contains(&r, n))
+		if (cidr_parse(allowed_ranges[i], 0, 0, &r) == 0 && cidr_contains(&r, n))
 			return true;
 	}
 	return false;
@@ -285,13 +223,9 @@ struct node_aux {
 };
 
 struct parser {
-	const char *name;       /* for messages */
-	const char *dir;        /* directory of name, for rules = FILE; NULL = as written */
+	struct iniread_err e;   /* first (iniread.h): the file's name, the line, the first error */
+	const char *dir;        /* directory of the name, for rules = FILE; NULL = as written */
 	size_t dirlen;
-	int line;
-	bool failed;
-	bool nomem;
-	char msg[MSG_MAX];
 	struct topo *t;
 
 	enum sect sect;
@@ -307,26 +241,9 @@ struct parser {
 	struct node_aux peer_aux[3];
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct parser *ps, int line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (ps->failed)
-		return -EINVAL;
-	ps->failed = true;
-	n = snprintf(ps->msg, sizeof(ps->msg), "%s:%d: ", ps->name, line);
-	if (n < 0 || (size_t)n >= sizeof(ps->msg))
-		return -EINVAL;
-	va_start(ap, fmt);
-	vsnprintf(ps->msg + n, sizeof(ps->msg) - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* An error about the value of the key on the current line. */
-#define BAD(ps, ...) fail((ps), (ps)->line, __VA_ARGS__)
+/* An error on line of the file (iniread.c keeps the first). */
+#define fail(ps, line, ...) iniread_fail(&(ps)->e, (line), __VA_ARGS__)
+#define BAD(ps, ...) fail((ps), (ps)->e.line, __VA_ARGS__)
 
 static int word_key(struct parser *ps, const struct word *w, const char *key, const char *v,
 		    int *value)
@@ -354,53 +271,29 @@ static int bool_key(struct parser *ps, const char *key, const char *v, bool *out
 	return 0;
 }
 
-/* Durations: an integer and a unit, ms, s or m. */
+/* Durations: a whole number and its unit, ms, s or m (common/duration.h),
+ * which a file must write out: "10" could mean either. */
 static int duration_key(struct parser *ps, const char *key, const char *v, uint32_t min_ms,
 			uint32_t max_ms, uint32_t *out)
 {
-	uint64_t n = 0, ms;
-	const char *p = v;
-	int digits = 0;
+	uint64_t ms;
+	int rc = duration_parse(v, DURATION_UNIT | DURATION_WHOLE, min_ms, max_ms, &ms);
 
-	for (; *p >= '0' && *p <= '9'; p++, digits++)
-		if (digits < 10)
-			n = n * 10 + (uint64_t)(*p - '0');
-	if (digits == 0 || digits > 9 || (strcmp(p, "ms") && strcmp(p, "s") && strcmp(p, "m")))
-		return BAD(ps, "bad duration '%s' for %s: expected a whole number and a unit, "
-			   "ms, s or m (e.g. 500ms, 3s, 1m)", v, key);
-	ms = n * (strcmp(p, "ms") == 0 ? 1 : strcmp(p, "s") == 0 ? 1000 : 60000);
-	if (ms < min_ms || ms > max_ms) {
+	if (rc == -ERANGE && duration_parse(v, DURATION_UNIT | DURATION_WHOLE, 0, UINT32_MAX, &ms) == 0) {
 		char lo[24], hi[24];
 
 		snprintf(lo, sizeof(lo), "%ums", (unsigned)min_ms);
 		snprintf(hi, sizeof(hi), "%us", (unsigned)(max_ms / 1000));
 		return BAD(ps, "%s = %s is out of range: %s to %s", key, v, lo, hi);
 	}
+	if (rc < 0)
+		return BAD(ps, "bad duration '%s' for %s: expected a whole number and a unit, "
+			   "ms, s or m (e.g. 500ms, 3s, 1m)", v, key);
 	*out = (uint32_t)ms;
 	return 0;
 }
 
-static int name_check(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len < 1 || len > TOPO_NAME_LEN || s[0] == '-')
-		return -EINVAL;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return -EINVAL;
-	return 0;
-}
-
-static int oom(struct parser *ps)
-{
-	if (!ps->failed) {
-		ps->failed = true;
-		ps->nomem = true;
-		snprintf(ps->msg, sizeof(ps->msg), "%s:%d: out of memory", ps->name, ps->line);
-	}
-	return -ENOMEM;
-}
+#define oom(ps) iniread_oom(&(ps)->e)
 
 static int strdup_to(struct parser *ps, char **dst, const char *v)
 {
@@ -415,7 +308,7 @@ static int strdup_to(struct parser *ps, char **dst, const char *v)
 
 static int address_key(struct parser *ps, const char *key, const char *v, char dst[48])
 {
-	struct net n;
+	struct cidr n;
 
 	if (strchr(v, '/'))
 		return BAD(ps, "%s = %s: expected an address without a prefix length", key, v);
@@ -430,10 +323,10 @@ static int address_key(struct parser *ps, const char *key, const char *v, char d
 
 static int subnet_key(struct parser *ps, const char *key, const char *v, int family, char dst[48])
 {
-	struct net n;
+	struct cidr n;
 	int max, min = family == AF_INET6 ? 16 : 8;
 
-	if (strlen(v) >= 48 || subnet_split(v, &n) < 0)
+	if (strlen(v) >= 48 || cidr_parse(v, 0, 0, &n) < 0)
 		return BAD(ps, "bad subnet '%s' for %s: expected ADDRESS/PREFIX, e.g. %s", v, key,
 			   family == AF_INET6 ? "2001:db8::/64" : "10.0.1.0/24");
 	if (family && n.family != family)
@@ -443,11 +336,11 @@ static int subnet_key(struct parser *ps, const char *key, const char *v, int fam
 	min = n.family == AF_INET ? 8 : 16;
 	if (n.plen < min || n.plen > max)
 		return BAD(ps, "%s = %s: prefix length must be %d to %d", key, v, min, max);
-	if (net_is_edge(&n, &n, false) == false) {
-		struct net z = n;
+	if (cidr_host_bits(&n)) {
+		struct cidr z = n;
 		char buf[INET6_ADDRSTRLEN];
 
-		for (int i = n.plen; i < net_bytes(&n) * 8; i++)
+		for (int i = n.plen; i < cidr_bits(&n); i++)
 			z.a[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
 		inet_ntop(n.family, z.a, buf, sizeof(buf));
 		return BAD(ps, "%s = %s has host bits set (did you mean %s/%d?)", key, v, buf, n.plen);
@@ -477,7 +370,7 @@ static int lab_expect(struct parser *ps, const char *v)
 	if (word_key(ps, outcome_words, "expect", v, &o) < 0)
 		return -EINVAL;
 	ps->t->expect = (enum outcome)o;
-	ps->t->expect_line = ps->line;
+	ps->t->expect_line = ps->e.line;
 	return 0;
 }
 
@@ -657,7 +550,7 @@ static int impair_loss(struct parser *ps, const char *v)
 
 static int behind_key(struct parser *ps, const char *v, struct node_aux *aux)
 {
-	if (strcmp(v, "internet") != 0 && name_check(v) < 0)
+	if (strcmp(v, "internet") != 0 && iniread_name_check(v, TOPO_NAME_LEN) < 0)
 		return BAD(ps, "bad value '%s' for behind: expected internet or the name of a [nat]", v);
 	strcpy(aux->behind, v);
 	return 0;
@@ -974,7 +867,7 @@ static int section_open_node(struct parser *ps, bool nat, const char *name)
 {
 	int line;
 
-	if (name_check(name) < 0)
+	if (iniread_name_check(name, TOPO_NAME_LEN) < 0)
 		return BAD(ps, "bad name '%s': names are 1 to %d characters a-z, 0-9 and '-', "
 			   "not starting with '-'", name, TOPO_NAME_LEN);
 	if (strcmp(name, "internet") == 0)
@@ -995,7 +888,7 @@ static int section_open_node(struct parser *ps, bool nat, const char *name)
 		n = &ps->t->nats[ps->cur];
 		memset(n, 0, sizeof(*n));
 		strcpy(n->name, name);
-		n->line = ps->line;
+		n->line = ps->e.line;
 		n->uplink = -1;
 		ps->lines = ps->nat_aux[ps->cur].lines;
 		ps->keys = nat_keys;
@@ -1012,7 +905,7 @@ static int section_open_node(struct parser *ps, bool nat, const char *name)
 		p = &ps->t->peers[ps->cur];
 		memset(p, 0, sizeof(*p));
 		strcpy(p->name, name);
-		p->line = ps->line;
+		p->line = ps->e.line;
 		p->behind = -1;
 		ps->lines = ps->peer_aux[ps->cur].lines;
 		ps->keys = peer_keys;
@@ -1036,44 +929,15 @@ static int section_open_single(struct parser *ps, enum sect s, bool *seen, int *
 	return 0;
 }
 
-/* A "[type name]" line (indentation already gone). */
-static int section_header(struct parser *ps, const char *s, size_t len)
+/* A "[type name]" line. */
+static int section_header(struct parser *ps, const struct iniread_section *sec)
 {
-	char inner[256], type[16], name[256];
-	const char *close = memchr(s, ']', len), *rest;
-	size_t ilen, tlen;
-	char *p, *q;
-
-	if (!close)
-		return BAD(ps, "section header without ']'");
-	for (rest = close + 1; rest < s + len && isspace((unsigned char)*rest); rest++)
-		;
-	if (rest < s + len && *rest != ';' && *rest != '#')
-		return BAD(ps, "unexpected text after ']' (a comment starts with ';' or '#')");
-	ilen = (size_t)(close - s - 1);
-	if (ilen >= sizeof(inner))
-		return BAD(ps, "section header too long");
-	memcpy(inner, s + 1, ilen);
-	inner[ilen] = '\0';
-	for (p = inner; isspace((unsigned char)*p); p++)
-		;
-	for (q = p; *q && !isspace((unsigned char)*q); q++)
-		;
-	tlen = (size_t)(q - p);
-	if (tlen >= sizeof(type))
-		tlen = sizeof(type) - 1;
-	memcpy(type, p, tlen);
-	type[tlen] = '\0';
-	for (; isspace((unsigned char)*q); q++)
-		;
-	snprintf(name, sizeof(name), "%s", q);
-	for (size_t n = strlen(name); n > 0 && isspace((unsigned char)name[n - 1]); n--)
-		name[n - 1] = '\0';
+	const char *type = sec->type, *name = sec->name;
 
 	if (section_finish(ps) < 0)
 		return -EINVAL;
 	ps->sect = SECT_NONE;
-	ps->sect_line = ps->line;
+	ps->sect_line = ps->e.line;
 	if (strcmp(type, "lab") == 0)
 		return section_open_single(ps, SECT_LAB, &ps->seen_lab, ps->lab_lines, lab_keys,
 					   "lab", name);
@@ -1094,7 +958,7 @@ static int section_header(struct parser *ps, const char *s, size_t len)
 		return 0;
 	}
 	return BAD(ps, "unknown section type '[%.*s]': expected [lab], [server], [programs], "
-		   "[nat NAME] or [peer NAME]", (int)ilen, s + 1);
+		   "[nat NAME] or [peer NAME]", sec->inner_len, sec->inner);
 }
 
 static int handler(void *user, const char *name, const char *value)
@@ -1102,7 +966,7 @@ static int handler(void *user, const char *name, const char *value)
 	struct parser *ps = user;
 	int k;
 
-	if (ps->failed)
+	if (ps->e.failed)
 		return 0;
 	if (ps->sect == SECT_NONE) {
 		BAD(ps, "'%s' outside of any section (start with [lab])", name);
@@ -1126,7 +990,7 @@ static int handler(void *user, const char *name, const char *value)
 		BAD(ps, "%s given twice in %s (first on line %d)", name, ps->label, ps->lines[k]);
 		return 0;
 	}
-	ps->lines[k] = ps->line;
+	ps->lines[k] = ps->e.line;
 	if (!*value) {
 		BAD(ps, "%s has an empty value (leave the key out for the default)", name);
 		return 0;
@@ -1134,25 +998,6 @@ static int handler(void *user, const char *name, const char *value)
 	return ps->keys[k].set(ps, value) == 0;
 }
 
-/* The glue to iniread.c. */
-static int on_section(void *user, const char *s, size_t len)
-{
-	return section_header(user, s, len) < 0 ? -1 : 0;
-}
-
-static void on_bad(void *user, int line, const char *msg)
-{
-	fail(user, line, "%s", msg);
-}
-
-static bool on_failed(void *user)
-{
-	return ((struct parser *)user)->failed;
-}
-
-static const struct iniread_ops ini_ops = {
-	.section = on_section, .key = handler, .bad = on_bad, .failed = on_failed,
-};
 
 
 /* ---- whole-file checks ---- */
@@ -1210,7 +1055,7 @@ static int check_graph(struct parser *ps)
 				    ps->nat_aux[i].behind, t->nats[i].name);
 	}
 	if (t->n_peers != 2)
-		return fail(ps, ps->line > 0 ? ps->line : 1,
+		return fail(ps, ps->e.line > 0 ? ps->e.line : 1,
 			    "end of file: a topology needs exactly two [peer] sections, found %d",
 			    t->n_peers);
 	return 0;
@@ -1249,7 +1094,7 @@ static int check_lab(struct parser *ps)
 
 /* An explicit host address, where it was given, for the duplicate check. */
 struct host {
-	struct net n;
+	struct cidr n;
 	int line;
 	int segment;            /* -1: the internet, else the index of the router whose lan */
 	const char *text;
@@ -1258,12 +1103,12 @@ struct host {
 /* A host address inside the subnet it must sit on, and not its network or
  * broadcast address. where = "the internet (203.0.113.0/24)" etc. */
 static int check_in(struct parser *ps, int line, const char *key, const char *addr,
-		    const struct net *sub, const char *sub_text, const char *where)
+		    const struct cidr *sub, const char *sub_text, const char *where)
 {
-	struct net a;
+	struct cidr a;
 
 	ip_parse(addr, &a);
-	if (!net_contains(sub, &a))
+	if (!cidr_contains(sub, &a))
 		return fail(ps, line, "%s = %s is not inside %s (%s)", key, addr, where, sub_text);
 	if (net_is_edge(sub, &a, false) || (a.family == AF_INET && net_is_edge(sub, &a, true)))
 		return fail(ps, line, "%s = %s is the %s address of %s", key, addr,
@@ -1276,18 +1121,18 @@ static int check_addresses(struct parser *ps)
 	struct topo *t = ps->t;
 	const char *in4 = t->inet_subnet[0] ? t->inet_subnet : "203.0.113.0/24";
 	const char *in6 = t->inet_subnet6[0] ? t->inet_subnet6 : "2001:db8::/64";
-	struct net inet4, inet6, lans[TOPO_MAX_NATS];
+	struct cidr inet4, inet6, lans[TOPO_MAX_NATS];
 	struct host hosts[2 + TOPO_MAX_NATS + 2];
 	int nh = 0;
 
-	subnet_split(in4, &inet4);
-	subnet_split(in6, &inet6);
+	cidr_parse(in4, 0, 0, &inet4);
+	cidr_parse(in6, 0, 0, &inet6);
 	for (int i = 0; i < t->n_nats; i++)
 		if (t->nats[i].lan_subnet[0])
-			subnet_split(t->nats[i].lan_subnet, &lans[i]);
+			cidr_parse(t->nats[i].lan_subnet, 0, 0, &lans[i]);
 
 #define ON_INTERNET(line, key, addr) do { \
-		struct net _a; \
+		struct cidr _a; \
 		ip_parse((addr), &_a); \
 		if (check_in(ps, (line), (key), (addr), _a.family == AF_INET ? &inet4 : &inet6, \
 			     _a.family == AF_INET ? in4 : in6, "the internet") < 0) \
@@ -1309,7 +1154,7 @@ static int check_addresses(struct parser *ps)
 		const int *l = ps->nat_aux[i].lines;
 
 		if (n->lan_subnet[0]) {
-			const struct net *inet = lans[i].family == AF_INET ? &inet4 : &inet6;
+			const struct cidr *inet = lans[i].family == AF_INET ? &inet4 : &inet6;
 
 			if (net_overlap(&lans[i], inet))
 				return fail(ps, l[NK_LAN], "lan = %s overlaps the internet (%s)",
@@ -1385,6 +1230,22 @@ static int check_addresses(struct parser *ps)
 	return 0;
 }
 
+/* The glue to iniread.c. */
+static int on_section(void *user, const struct iniread_section *sec)
+{
+	return section_header(user, sec) < 0 ? -1 : 0;
+}
+
+/* The checks of the whole file, once it is read. */
+static int on_finish(void *user)
+{
+	struct parser *ps = user;
+
+	if (section_finish(ps) < 0 || check_graph(ps) < 0 || check_lab(ps) < 0 || check_addresses(ps) < 0)
+		return -1;
+	return 0;
+}
+
 /* ---- entry points ---- */
 
 void topo_free(struct topo *t)
@@ -1403,105 +1264,60 @@ void topo_free(struct topo *t)
 	free(t);
 }
 
-static void copy_err(char *err, size_t errsize, const char *msg)
+/* Before the first line: the model, with what a file may leave out. */
+static int parser_init(void *state)
 {
-	if (err && errsize)
-		snprintf(err, errsize, "%s", msg);
+	struct parser *ps = state;
+	const char *slash = strrchr(ps->e.name, '/');
+
+	if (slash) {
+		ps->dir = ps->e.name;
+		ps->dirlen = slash == ps->e.name ? 1 : (size_t)(slash - ps->e.name);
+	}
+	ps->t = calloc(1, sizeof(*ps->t));
+	if (!ps->t || !(ps->t->path = strdup(ps->e.name)))
+		return oom(ps);
+	ps->t->relay = true;
+	ps->t->mode = MODE_RENDEZVOUS;
+	/* A key left out of [lab] means what punch-client does when not told. */
+	ps->t->timeout_ms = CLIENT_TIMEOUT_MS;
+	ps->t->punch_timeout_ms = CLIENT_PUNCH_TIMEOUT_MS;
+	ps->t->messages = CLIENT_MESSAGES;
+	return 0;
 }
+
+static void parser_done(void *state)
+{
+	topo_free(((struct parser *)state)->t);
+}
+
+static const struct iniread_kind topo_kind = {
+	.size = sizeof(struct parser), .result = offsetof(struct parser, t), .unnamed = "<topology>",
+	.init = parser_init, .done = parser_done,
+	.ops = { .section = on_section, .key = handler, .finish = on_finish },
+};
 
 int topo_parse_buffer(const char *name, const char *text, size_t len, struct topo **out,
 		      char *err, size_t errsize)
 {
-	struct parser *ps;
-	const char *slash;
-	int rc = -EINVAL;
-
-	*out = NULL;
-	if (!name)
-		name = "<topology>";
-	/* The parser holds per-node bookkeeping for TOPO_MAX_NATS: heap, not stack. */
-	ps = calloc(1, sizeof(*ps));
-	if (!ps) {
-		copy_err(err, errsize, "out of memory");
-		return -ENOMEM;
-	}
-	ps->name = name;
-	slash = strrchr(name, '/');
-	if (slash) {
-		ps->dir = name;
-		ps->dirlen = slash == name ? 1 : (size_t)(slash - name);
-	}
-	ps->t = calloc(1, sizeof(*ps->t));
-	if (!ps->t || !(ps->t->path = strdup(name))) {
-		oom(ps);
-		goto cleanup;
-	}
-	ps->t->relay = true;
-	ps->t->mode = MODE_RENDEZVOUS;
-	ps->t->timeout_ms = 10000;
-	ps->t->punch_timeout_ms = 3000;
-	ps->t->messages = 5;
-
-	iniread_parse(text, len, &ps->line, &ini_ops, ps);
-	if (ps->failed)
-		goto cleanup;
-	if (section_finish(ps) < 0 || check_graph(ps) < 0 || check_lab(ps) < 0 ||
-	    check_addresses(ps) < 0)
-		goto cleanup;
-	*out = ps->t;
-	ps->t = NULL;
-	rc = 0;
-
-cleanup:
-	if (rc < 0) {
-		if (ps->nomem)
-			rc = -ENOMEM;
-		copy_err(err, errsize, ps->msg);
-	}
-	topo_free(ps->t);
-	free(ps);
-	return rc;
+	return iniread_text(&topo_kind, name, text, len, out, err, errsize);
 }
 
 int topo_parse_file(const char *path, struct topo **out, char *err, size_t errsize)
 {
-	char *text = NULL, dummy[1];
-	size_t len = 0;
-	int rc;
-
-	*out = NULL;
-	if (!err || !errsize) {
-		err = dummy;
-		errsize = sizeof(dummy);
-	}
-	rc = iniread_load(path, TOPO_MAX_FILE, "topology", &text, &len, err, errsize);
-	if (rc == 0)
-		rc = topo_parse_buffer(path, text, len, out, err, errsize);
-	free(text);
-	return rc;
+	return iniread_file(&topo_kind, path, TOPO_MAX_FILE, "topology", out, err, errsize);
 }
 
 /* ---- description ---- */
-
-static const char *fmt_ms(char *buf, size_t size, uint32_t ms)
-{
-	if (ms && ms % 60000 == 0)
-		snprintf(buf, size, "%um", (unsigned)(ms / 60000));
-	else if (ms % 1000 == 0)
-		snprintf(buf, size, "%us", (unsigned)(ms / 1000));
-	else
-		snprintf(buf, size, "%ums", (unsigned)ms);
-	return buf;
-}
 
 static void describe_impair(const struct impairment *im, FILE *out)
 {
 	char d[24], j[24];
 
 	if (im->delay_ms) {
-		fprintf(out, ", uplink delay %s", fmt_ms(d, sizeof(d), im->delay_ms));
+		fprintf(out, ", uplink delay %s", duration_fmt(im->delay_ms, d, sizeof(d)));
 		if (im->jitter_ms)
-			fprintf(out, " +/- %s", fmt_ms(j, sizeof(j), im->jitter_ms));
+			fprintf(out, " +/- %s", duration_fmt(im->jitter_ms, j, sizeof(j)));
 	}
 	if (im->loss_ppm) {
 		unsigned frac = im->loss_ppm % 10000;
@@ -1544,7 +1360,7 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 		if (b->udp_blocked)
 			fprintf(out, ", all UDP blocked");
 		fprintf(out, ", UDP timeout %s", b->udp_timeout_ms ?
-			fmt_ms(tmo, sizeof(tmo), b->udp_timeout_ms) : "kernel default");
+			duration_fmt(b->udp_timeout_ms, tmo, sizeof(tmo)) : "kernel default");
 		fprintf(out, "; wan %s, lan %s", n->wan_addr[0] ? n->wan_addr : "auto",
 			n->lan_subnet[0] ? n->lan_subnet : "auto");
 		if (n->rules_file)
@@ -1564,7 +1380,7 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 		if (p->keepalive)
 			fprintf(out, ", keepalive");
 		if (p->start_delay_ms)
-			fprintf(out, ", starts %s late", fmt_ms(sd, sizeof(sd), p->start_delay_ms));
+			fprintf(out, ", starts %s late", duration_fmt(p->start_delay_ms, sd, sizeof(sd)));
 		describe_impair(&p->uplink_impair, out);
 		fprintf(out, "\n");
 	}
@@ -1583,7 +1399,7 @@ int topo_describe(const struct topo *t, FILE *out)
 		fprintf(out, "  expect: derived from the behaviours\n");
 	fprintf(out, "  mode %s, relay %s, timeout %s, punch-timeout %s, %u messages, %s\n",
 		topo_mode_name(t->mode), t->relay ? "yes" : "no",
-		fmt_ms(a, sizeof(a), t->timeout_ms), fmt_ms(b, sizeof(b), t->punch_timeout_ms),
+		duration_fmt(t->timeout_ms, a, sizeof(a)), duration_fmt(t->punch_timeout_ms, b, sizeof(b)),
 		(unsigned)t->messages, t->ipv6 ? "IPv6" : "IPv4");
 	if (t->programs.server || t->programs.client)
 		fprintf(out, "  programs: server %s; client %s\n",

@@ -4,8 +4,11 @@
  * introduction (PEER), then feeds every datagram and every timeout to the
  * machine and sends what it queues, until the machine is done. The result is
  * one JSON object on stdout; human logs go to stderr. */
+#include "client/defaults.h"
 #include "client/punch.h"
 #include "common/addr.h"
+#include "common/cli.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/num.h"
 #include "common/mtime.h"
@@ -52,9 +55,9 @@ struct opts {
 	struct addr server, peer, bind;
 	const char *session;
 	uint16_t local_port;
-	bool advertise_local, learn, relay, drop_direct;
-	unsigned messages;
-	int punch_timeout_ms, timeout_ms, probe_min_ms, probe_max_ms, linger_ms;
+	bool advertise_local;
+	struct punch_config pc; /* the machine's tuning (learn, relay, messages, timers) */
+	int timeout_ms;
 	int keepalive_ms; /* 0: silent on UDP while waiting for the partner */
 	bool probe_set;   /* --probe-interval given: no pacing from the measured RTT */
 };
@@ -87,6 +90,9 @@ struct client {
 
 static void usage(FILE *f)
 {
+	char pt[DURATION_STRLEN], to[DURATION_STRLEN], pmin[DURATION_STRLEN], pmax[DURATION_STRLEN],
+		linger[DURATION_STRLEN];
+
 	fprintf(f,
 		"usage: punch-client --server HOST[:PORT] [options]\n"
 		"       punch-client --peer HOST:PORT --local-port N [options]\n"
@@ -106,46 +112,28 @@ static void usage(FILE *f)
 		"  --no-learn             do not probe addresses the partner is seen sending from\n"
 		"  --no-relay             never fall back to the server's relay\n"
 		"  --drop-direct          (testing) drop every packet not from the server\n"
-		"  --messages N           DATA messages to exchange each way (default 5, max %d)\n"
-		"  --punch-timeout DUR    give up on a direct path and relay after DUR (default 3s)\n"
-		"  --timeout DUR          fail when not done after DUR in all (default 10s)\n"
+		"  --messages N           DATA messages to exchange each way (default %d, max %d)\n"
+		"  --punch-timeout DUR    give up on a direct path and relay after DUR (default %s)\n"
+		"  --timeout DUR          fail when not done after DUR in all (default %s)\n"
 		"  --probe-interval MIN[,MAX]  probe interval, growing from MIN to MAX (default: MIN from\n"
-		"                         the measured server RTT x 1.5, at least 10ms; MAX 200ms)\n"
-		"  --linger DUR           keep answering after BYE for up to DUR (default 1s)\n"
+		"                         the measured server RTT x 1.5, at least 10ms, else %s; MAX %s)\n"
+		"  --linger DUR           keep answering after BYE for up to DUR (default %s)\n"
 		"  --keepalive DUR        while waiting for the partner, re-send REGISTER to the server\n"
-		"                         every DUR (at least 100ms) so that my NAT mapping stays alive\n"
+		"                         every DUR (at least %dms) so that my NAT mapping stays alive\n"
 		"                         (default: silent on UDP until the introduction)\n"
 		"  -v, --verbose          debug logs;  -q, --quiet  warnings and errors only\n"
 		"  -h, --help\n"
 		"\n"
-		"DUR is a number of seconds, or a number with the unit ms or s (\"500ms\", \"1.5s\").\n"
+		"DUR is a number of seconds, or a number with the unit ms, s or m (\"500ms\", \"1.5s\").\n"
 		"\n"
 		"Exit status: 0 direct, 1 relayed, 2 failed (no partner, no path, messages lost),\n"
 		"3 usage or configuration error, 4 server unreachable or protocol error.\n",
-		DEFAULT_PORT, PUNCH_MSG_MAX);
+		DEFAULT_PORT, CLIENT_MESSAGES, PUNCH_MSG_MAX, duration_fmt(CLIENT_PUNCH_TIMEOUT_MS, pt, sizeof(pt)),
+		duration_fmt(CLIENT_TIMEOUT_MS, to, sizeof(to)), duration_fmt(CLIENT_PROBE_MIN_MS, pmin, sizeof(pmin)),
+		duration_fmt(CLIENT_PROBE_MAX_MS, pmax, sizeof(pmax)), duration_fmt(CLIENT_LINGER_MS, linger, sizeof(linger)),
+		KEEPALIVE_MIN_MS);
 }
 
-/* "3", "3s", "1.5s", "500ms" -> milliseconds. Returns 0 or -EINVAL. */
-static int parse_duration(const char *s, int *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
-		;
-	else if (*end == '\0' || strcmp(end, "s") == 0)
-		v *= 1000;
-	else
-		return -EINVAL;
-	if (v > 24.0 * 3600 * 1000)
-		return -EINVAL;
-	*ms = (int)v;
-	return 0;
-}
 
 enum {
 	OPT_SERVER = 256, OPT_SESSION, OPT_BIND, OPT_LOCAL_PORT, OPT_PEER, OPT_ADVERTISE, OPT_NO_LEARN,
@@ -153,8 +141,161 @@ enum {
 	OPT_KEEPALIVE,
 };
 
+/* A duration option (common/duration.h) of min_ms up to a day into *ms.
+ * Returns 0, or -EINVAL after saying what is wrong. */
+static int opt_duration(const char *name, const char *arg, int min_ms, int *ms)
+{
+	uint64_t v;
+
+	if (duration_parse(arg, 0, (uint64_t)min_ms, 24 * 3600 * 1000, &v) < 0) {
+		log_errx("--%s %s: not a duration from %dms to a day (\"3\", \"1.5s\", \"500ms\")", name, arg,
+			 min_ms);
+		return -EINVAL;
+	}
+	*ms = (int)v;
+	return 0;
+}
+
+/* --probe-interval MIN[,MAX]: MAX defaults to the larger of MIN and the
+ * default ceiling. Returns 0 or -EINVAL after saying what is wrong. */
+static int opt_probe_interval(char *arg, struct punch_config *pc)
+{
+	char *comma = strchr(arg, ',');
+
+	if (comma)
+		*comma = '\0';
+	if (opt_duration("probe-interval", arg, 1, &pc->probe_min_ms) < 0 ||
+	    (comma && opt_duration("probe-interval", comma + 1, 1, &pc->probe_max_ms) < 0))
+		return -EINVAL;
+	if (!comma && pc->probe_max_ms < pc->probe_min_ms)
+		pc->probe_max_ms = pc->probe_min_ms;
+	if (pc->probe_max_ms < pc->probe_min_ms) {
+		log_errx("--probe-interval: MAX is below MIN");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The options that say whom to reach and from where. Returns 0, -ENOENT
+ * for an option of another kind, or -EINVAL after saying what is wrong. */
+static int opt_endpoint(int c, const char *arg, struct opts *o)
+{
+	unsigned long v;
+
+	switch (c) {
+	case OPT_SERVER:
+		if (addr_parse(arg, DEFAULT_PORT, &o->server) < 0 || !addr_port(&o->server)) {
+			log_errx("--server %s: not a numeric IP[:PORT]", arg);
+			return -EINVAL;
+		}
+		o->have_server = true;
+		return 0;
+	case OPT_SESSION:
+		if (strlen(arg) > WIRE_SESSION_MAX ||
+		    strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(arg)) {
+			log_errx("--session %s: at most %d of A-Z a-z 0-9 . _ -", arg, WIRE_SESSION_MAX);
+			return -EINVAL;
+		}
+		o->session = arg;
+		return 0;
+	case OPT_BIND:
+		if (addr_parse(arg, 0, &o->bind) < 0 || addr_port(&o->bind)) {
+			log_errx("--bind %s: not a numeric IP address (use --local-port for the port)", arg);
+			return -EINVAL;
+		}
+		o->have_bind = true;
+		return 0;
+	case OPT_LOCAL_PORT:
+		if (num_parse_uint(arg, 65535, &v) < 0) {
+			log_errx("--local-port %s: not a port number", arg);
+			return -EINVAL;
+		}
+		o->local_port = (uint16_t)v;
+		return 0;
+	case OPT_PEER:
+		if (addr_parse(arg, 0, &o->peer) < 0 || !addr_port(&o->peer)) {
+			log_errx("--peer %s: not a numeric IP:PORT", arg);
+			return -EINVAL;
+		}
+		o->have_peer = true;
+		return 0;
+	case OPT_ADVERTISE:
+		o->advertise_local = true;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+/* The options that tune the punching machine. Returns 0, -ENOENT for an
+ * option of another kind, or -EINVAL after saying what is wrong. */
+static int opt_tuning(int c, char *arg, struct opts *o)
+{
+	unsigned long v;
+
+	switch (c) {
+	case OPT_NO_LEARN:
+		o->pc.learn = false;
+		return 0;
+	case OPT_NO_RELAY:
+		o->pc.relay = false;
+		return 0;
+	case OPT_DROP_DIRECT:
+		o->pc.drop_direct = true;
+		return 0;
+	case OPT_MESSAGES:
+		if (num_parse_uint(arg, PUNCH_MSG_MAX, &v) < 0) {
+			log_errx("--messages %s: a number from 0 to %d", arg, PUNCH_MSG_MAX);
+			return -EINVAL;
+		}
+		o->pc.messages = (unsigned)v;
+		return 0;
+	case OPT_PUNCH_TIMEOUT:
+		return opt_duration("punch-timeout", arg, 0, &o->pc.punch_timeout_ms);
+	case OPT_TIMEOUT:
+		return opt_duration("timeout", arg, 1, &o->timeout_ms);
+	case OPT_LINGER:
+		return opt_duration("linger", arg, 0, &o->pc.linger_ms);
+	case OPT_KEEPALIVE:
+		return opt_duration("keepalive", arg, KEEPALIVE_MIN_MS, &o->keepalive_ms);
+	case OPT_PROBE:
+		o->probe_set = true;
+		return opt_probe_interval(arg, &o->pc);
+	default:
+		return -ENOENT;
+	}
+}
+
+/* What no single option can say wrong. Returns 0 or -EINVAL after saying what. */
+static int opts_check(const struct opts *o)
+{
+	const struct addr *far = o->have_server ? &o->server : &o->peer;
+
+	if (o->have_server == o->have_peer) {
+		log_errx("give exactly one of --server and --peer");
+		return -EINVAL;
+	}
+	if (o->have_peer && !o->local_port) {
+		log_errx("--peer needs a fixed --local-port (the partner must know it)");
+		return -EINVAL;
+	}
+	if (o->have_peer && o->advertise_local) {
+		log_errx("--advertise-local needs a server");
+		return -EINVAL;
+	}
+	if (o->keepalive_ms && !o->have_server) {
+		log_errx("--keepalive needs a server (it keeps the mapping the server observed alive)");
+		return -EINVAL;
+	}
+	if (o->have_bind && addr_family(&o->bind) != addr_family(far)) {
+		log_errx("--bind and the %s are of different address families", o->have_server ? "server" : "peer");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Returns 0, 1 for --help, or -EINVAL after saying what is wrong. */
-static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl)
+static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *cc)
 {
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, OPT_SERVER },
@@ -172,162 +313,27 @@ static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl
 		{ "probe-interval", required_argument, NULL, OPT_PROBE },
 		{ "linger", required_argument, NULL, OPT_LINGER },
 		{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long v;
-	int c;
+	int c, r;
 
 	memset(o, 0, sizeof(*o));
 	o->session = "";
-	o->learn = o->relay = true;
-	o->messages = 5;
-	o->punch_timeout_ms = 3000;
-	o->timeout_ms = 10000;
-	o->probe_min_ms = 50;
-	o->probe_max_ms = 200;
-	o->linger_ms = 1000;
+	punch_config_defaults(&o->pc);
+	o->timeout_ms = CLIENT_TIMEOUT_MS;
 	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_SERVER:
-			if (addr_parse(optarg, DEFAULT_PORT, &o->server) < 0 || !addr_port(&o->server)) {
-				log_errx("--server %s: not a numeric IP[:PORT]", optarg);
-				return -EINVAL;
-			}
-			o->have_server = true;
-			break;
-		case OPT_SESSION:
-			if (strlen(optarg) > WIRE_SESSION_MAX ||
-			    strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
-				    strlen(optarg)) {
-				log_errx("--session %s: at most %d of A-Z a-z 0-9 . _ -", optarg, WIRE_SESSION_MAX);
-				return -EINVAL;
-			}
-			o->session = optarg;
-			break;
-		case OPT_BIND:
-			if (addr_parse(optarg, 0, &o->bind) < 0 || addr_port(&o->bind)) {
-				log_errx("--bind %s: not a numeric IP address (use --local-port for the port)", optarg);
-				return -EINVAL;
-			}
-			o->have_bind = true;
-			break;
-		case OPT_LOCAL_PORT:
-			if (num_parse_uint(optarg, 65535, &v) < 0) {
-				log_errx("--local-port %s: not a port number", optarg);
-				return -EINVAL;
-			}
-			o->local_port = (uint16_t)v;
-			break;
-		case OPT_PEER:
-			if (addr_parse(optarg, 0, &o->peer) < 0 || !addr_port(&o->peer)) {
-				log_errx("--peer %s: not a numeric IP:PORT", optarg);
-				return -EINVAL;
-			}
-			o->have_peer = true;
-			break;
-		case OPT_ADVERTISE:
-			o->advertise_local = true;
-			break;
-		case OPT_NO_LEARN:
-			o->learn = false;
-			break;
-		case OPT_NO_RELAY:
-			o->relay = false;
-			break;
-		case OPT_DROP_DIRECT:
-			o->drop_direct = true;
-			break;
-		case OPT_MESSAGES:
-			if (num_parse_uint(optarg, PUNCH_MSG_MAX, &v) < 0) {
-				log_errx("--messages %s: a number from 0 to %d", optarg, PUNCH_MSG_MAX);
-				return -EINVAL;
-			}
-			o->messages = (unsigned)v;
-			break;
-		case OPT_PUNCH_TIMEOUT:
-		case OPT_TIMEOUT:
-		case OPT_LINGER:
-			if (parse_duration(optarg, c == OPT_PUNCH_TIMEOUT ? &o->punch_timeout_ms
-						   : c == OPT_TIMEOUT     ? &o->timeout_ms
-									  : &o->linger_ms) < 0) {
-				log_errx("%s: not a duration (\"3\", \"3s\", \"500ms\")", optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_KEEPALIVE:
-			if (parse_duration(optarg, &o->keepalive_ms) < 0 || o->keepalive_ms < KEEPALIVE_MIN_MS) {
-				log_errx("--keepalive %s: a duration of at least %dms", optarg, KEEPALIVE_MIN_MS);
-				return -EINVAL;
-			}
-			break;
-		case OPT_PROBE: {
-			char *comma = strchr(optarg, ',');
-
-			if (comma)
-				*comma = '\0';
-			if (parse_duration(optarg, &o->probe_min_ms) < 0 ||
-			    (comma && parse_duration(comma + 1, &o->probe_max_ms) < 0) || o->probe_min_ms <= 0) {
-				log_errx("--probe-interval: MIN[,MAX], durations above zero");
-				return -EINVAL;
-			}
-			o->probe_set = true;
-			if (!comma && o->probe_max_ms < o->probe_min_ms)
-				o->probe_max_ms = o->probe_min_ms;
-			if (o->probe_max_ms < o->probe_min_ms) {
-				log_errx("--probe-interval: MAX is below MIN");
-				return -EINVAL;
-			}
-			break;
-		}
-		case 'v':
-			*lvl = LOG_LVL_DEBUG;
-			break;
-		case 'q':
-			*lvl = LOG_LVL_WARN;
-			break;
-		case 'h':
-			return 1;
-		default:
-			return -EINVAL;
-		}
+		r = opt_endpoint(c, optarg, o);
+		if (r == -ENOENT)
+			r = opt_tuning(c, optarg, o);
+		if (r == -ENOENT)
+			r = cli_opt(c, optarg, cc);
+		if (r != 0)
+			return r;
 	}
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
+	if (cli_no_operands(argc, argv) < 0)
 		return -EINVAL;
-	}
-	if (o->have_server == o->have_peer) {
-		log_errx("give exactly one of --server and --peer");
-		return -EINVAL;
-	}
-	if (o->have_peer && !o->local_port) {
-		log_errx("--peer needs a fixed --local-port (the partner must know it)");
-		return -EINVAL;
-	}
-	if (o->have_peer && o->advertise_local) {
-		log_errx("--advertise-local needs a server");
-		return -EINVAL;
-	}
-	if (o->keepalive_ms && !o->have_server) {
-		log_errx("--keepalive needs a server (it keeps the mapping the server observed alive)");
-		return -EINVAL;
-	}
-	if (o->timeout_ms <= 0) {
-		log_errx("--timeout must be above zero");
-		return -EINVAL;
-	}
-	{
-		const struct addr *far = o->have_server ? &o->server : &o->peer;
-
-		if (o->have_bind && addr_family(&o->bind) != addr_family(far)) {
-			log_errx("--bind and the %s are of different address families",
-				 o->have_server ? "server" : "peer");
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return opts_check(o);
 }
 
 /* The UDP socket, bound to --bind (or any) and --local-port (or ephemeral).
@@ -880,7 +886,7 @@ static void print_result(const struct client *cl)
 	json_object_object_add(o, "stray", json_object_new_int64(st ? st->stray : 0));
 	json_object_object_add(o, "forged", json_object_new_int64(st ? st->forged : 0));
 	json_object_object_add(o, "dropped", json_object_new_int64(st ? st->dropped : 0));
-	json_object_object_add(o, "messages", json_object_new_int64(cl->o.messages));
+	json_object_object_add(o, "messages", json_object_new_int64(cl->o.pc.messages));
 	json_object_object_add(o, "messages_sent", json_object_new_int64(st ? st->messages_sent : 0));
 	json_object_object_add(o, "messages_received", json_object_new_int64(st ? st->messages_received : 0));
 	json_object_object_add(o, "data_sent", json_object_new_int64(st ? st->data_sent : 0));
@@ -909,12 +915,12 @@ int main(int argc, char **argv)
 {
 	static struct client cl;
 	struct punch_config pc;
-	enum log_level lvl = LOG_LVL_INFO;
+	struct cli_common cc = { .lvl = LOG_LVL_INFO, .ready_fd = -1 };
 	int r, err;
 
 	log_init("punch-client", LOG_LVL_INFO);
-	r = parse_opts(argc, argv, &cl.o, &lvl);
-	if (r == 1) {
+	r = parse_opts(argc, argv, &cl.o, &cc);
+	if (r == CLI_HELP) {
 		usage(stdout);
 		return 0;
 	}
@@ -922,7 +928,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "try: punch-client --help\n");
 		return EXIT_USAGE;
 	}
-	log_init("punch-client", lvl);
+	log_init("punch-client", cc.lvl);
 	cl.tcp = cl.udp = -1;
 	cl.srv_rtt = -1;
 	cl.start = mtime_now();
@@ -937,15 +943,7 @@ int main(int argc, char **argv)
 	}
 	cl.udp = err;
 
-	punch_config_defaults(&pc);
-	pc.learn = cl.o.learn;
-	pc.relay = cl.o.relay;
-	pc.drop_direct = cl.o.drop_direct;
-	pc.messages = cl.o.messages;
-	pc.probe_min_ms = cl.o.probe_min_ms;
-	pc.probe_max_ms = cl.o.probe_max_ms;
-	pc.punch_timeout_ms = cl.o.punch_timeout_ms;
-	pc.linger_ms = cl.o.linger_ms;
+	pc = cl.o.pc;
 	pc.deadline = cl.deadline;
 
 	if (cl.o.have_server) {

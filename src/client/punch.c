@@ -1,4 +1,5 @@
 #include "client/punch.h"
+#include "client/defaults.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -63,12 +64,12 @@ void punch_config_defaults(struct punch_config *cfg)
 	cfg->role = 1;
 	cfg->learn = true;
 	cfg->relay = true;
-	cfg->messages = 5;
-	cfg->probe_min_ms = 50;
-	cfg->probe_max_ms = 200;
-	cfg->punch_timeout_ms = 3000;
-	cfg->rto_ms = 250;
-	cfg->linger_ms = 1000;
+	cfg->messages = CLIENT_MESSAGES;
+	cfg->probe_min_ms = CLIENT_PROBE_MIN_MS;
+	cfg->probe_max_ms = CLIENT_PROBE_MAX_MS;
+	cfg->punch_timeout_ms = CLIENT_PUNCH_TIMEOUT_MS;
+	cfg->rto_ms = CLIENT_RTO_MS;
+	cfg->linger_ms = CLIENT_LINGER_MS;
 	cfg->deadline = -1;
 }
 

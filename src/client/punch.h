@@ -61,9 +61,8 @@ struct punch_config {
 	mtime_ms deadline;     /* absolute: fail when not finished by then */
 };
 
-/* Fill cfg with the defaults (50/200 ms probes, 3 s punch timeout, 5 messages,
- * 250 ms RTO, 1 s linger, learning and relay on); the caller sets the session
- * fields, candidates, server and deadline. */
+/* Fill cfg with the defaults (client/defaults.h; learning and relay on); the
+ * caller sets the session fields, candidates, server and deadline. */
 void punch_config_defaults(struct punch_config *cfg);
 
 enum punch_outcome { PUNCH_RUNNING = 0, PUNCH_DIRECT, PUNCH_RELAYED, PUNCH_FAILED };

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/num.h"
 #include "common/svc.h"
@@ -159,137 +160,180 @@ static void server_read(struct probe_server *s, int i)
 	}
 }
 
-static int server_main(int argc, char **argv)
+/* A UDP port option: 1 to 65535, or 0 too with allow_zero. Returns 0 or
+ * -EINVAL after saying what is wrong. */
+static int port_opt(const char *name, const char *arg, bool allow_zero, uint16_t *port)
+{
+	unsigned long v;
+
+	if (num_parse_uint(arg, 65535, &v) < 0 || (v == 0 && !allow_zero)) {
+		log_errx("--%s %s: not a port number", name, arg);
+		return -EINVAL;
+	}
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* The end of an options loop: hand what is not the program's own to
+ * cli_opt(). Returns as cli_opt() does, with -ENOENT turned into -EINVAL. */
+static int common_opt(int opt, const char *arg, struct cli_common *cc)
+{
+	int r = cli_opt(opt, arg, cc);
+
+	if (r == -EINVAL || r == -ENOENT)
+		fprintf(stderr, "try '" PROG " --help'\n");
+	return r == -ENOENT ? -EINVAL : r;
+}
+
+/* The probe server's two addresses and two ports, as RFC 5780 needs them:
+ * the addresses different and of one family, the ports different. */
+static bool two_endpoints(const struct addr ip[2], const uint16_t port[2])
+{
+	return addr_family(&ip[0]) == addr_family(&ip[1]) && !addr_equal_ip(&ip[0], &ip[1]) && port[0] != port[1];
+}
+
+struct server_opts {
+	struct addr ip[2];
+	bool have[2];
+	uint16_t port[2];
+	struct cli_common cc;
+};
+
+/* Returns 0, CLI_HELP, or -EINVAL after saying what is wrong. */
+static int server_parse(int argc, char **argv, struct server_opts *o)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen2", required_argument, NULL, 'L' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "port2", required_argument, NULL, 'P' },
-		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_OPT_READY_FD,
+		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct probe_server s = { .ep = -1, .sigfd = -1, .fd = { -1, -1, -1, -1 } };
-	struct addr ip[2];
-	bool have[2] = { false, false };
-	unsigned long v;
-	uint16_t port[2] = { DEFAULT_PORT, DEFAULT_PORT2 };
-	int ready_fd = -1, opt, r, rc = 1;
-	enum log_level lvl = LOG_LVL_INFO;
-	char buf[ADDR_STRLEN];
+	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 		case 'L':
-			if (parse_ip(optarg, &ip[opt == 'L']) < 0) {
+			if (parse_ip(optarg, &o->ip[opt == 'L']) < 0) {
 				log_errx("--%s %s: not an IP address", opt == 'L' ? "listen2" : "listen", optarg);
-				return 2;
+				return -EINVAL;
 			}
-			have[opt == 'L'] = true;
+			o->have[opt == 'L'] = true;
 			break;
 		case 'p':
 		case 'P':
-			if (num_parse_uint(optarg, 65535, &v) < 0 || v == 0) {
-				log_errx("--%s %s: not a port number", opt == 'P' ? "port2" : "port", optarg);
-				return 2;
-			}
-			port[opt == 'P'] = (uint16_t)v;
+			if (port_opt(opt == 'P' ? "port2" : "port", optarg, false, &o->port[opt == 'P']) < 0)
+				return -EINVAL;
 			break;
-		case 'R':
-			if (svc_ready_fd_parse(optarg, &ready_fd) < 0) {
-				log_errx("--ready-fd %s: not an open descriptor above 2", optarg);
-				return 2;
-			}
-			break;
-		case 'v':
-			lvl = LOG_LVL_DEBUG;
-			break;
-		case 'q':
-			lvl = LOG_LVL_WARN;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			fprintf(stderr, "try '" PROG " --help'\n");
-			return 2;
+			if ((r = common_opt(opt, optarg, &o->cc)) != 0)
+				return r;
 		}
 	}
-	log_init(PROG, lvl);
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
-		return 2;
-	}
-	if (!have[0] || !have[1] || addr_family(&ip[0]) != addr_family(&ip[1]) || addr_equal_ip(&ip[0], &ip[1]) ||
-	    port[0] == port[1]) {
+	log_init(PROG, o->cc.lvl);
+	if (cli_no_operands(argc, argv) < 0)
+		return -EINVAL;
+	if (!o->have[0] || !o->have[1] || !two_endpoints(o->ip, o->port)) {
 		log_errx("server: needs --listen and --listen2, two different addresses of one family, "
 			 "and two different ports");
-		return 2;
+		return -EINVAL;
 	}
-	s.sigfd = svc_signalfd();
-	if (s.sigfd < 0) {
-		errno = -s.sigfd;
+	return 0;
+}
+
+/* The four sockets (two addresses x two ports) and the signalfd, all in one
+ * epoll set: socket i as i, the signalfd as 4. Returns 0, or -1 after
+ * saying what failed. */
+static int server_open(struct probe_server *s, const struct server_opts *o)
+{
+	struct epoll_event sig = { .events = EPOLLIN, .data.u32 = 4 };
+	char buf[ADDR_STRLEN];
+	int r;
+
+	s->sigfd = svc_signalfd();
+	if (s->sigfd < 0) {
+		errno = -s->sigfd;
 		log_err("signalfd");
-		goto cleanup;
+		return -1;
 	}
-	s.ep = epoll_create1(EPOLL_CLOEXEC);
-	if (s.ep < 0) {
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (s->ep < 0) {
 		log_err("epoll_create1");
-		goto cleanup;
+		return -1;
 	}
 	for (int i = 0; i < 4; i++) {
 		struct epoll_event e = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
 
-		s.a[i] = ip[i >> 1];
-		addr_set_port(&s.a[i], port[i & 1]);
-		s.fd[i] = r = udp_socket(&s.a[i]);
+		s->a[i] = o->ip[i >> 1];
+		addr_set_port(&s->a[i], o->port[i & 1]);
+		s->fd[i] = r = udp_socket(&s->a[i]);
 		if (r < 0) {
 			errno = -r;
-			log_err("cannot bind %s", addr_fmt(&s.a[i], buf, sizeof(buf)));
-			goto cleanup;
+			log_err("cannot bind %s", addr_fmt(&s->a[i], buf, sizeof(buf)));
+			return -1;
 		}
-		if (epoll_ctl(s.ep, EPOLL_CTL_ADD, s.fd[i], &e) < 0) {
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->fd[i], &e) < 0) {
 			log_err("epoll_ctl");
-			goto cleanup;
+			return -1;
 		}
-		fprintf(stderr, PROG ": listening on %s udp\n", addr_fmt(&s.a[i], buf, sizeof(buf)));
+		fprintf(stderr, PROG ": listening on %s udp\n", addr_fmt(&s->a[i], buf, sizeof(buf)));
 	}
-	{
-		struct epoll_event e = { .events = EPOLLIN, .data.u32 = 4 };
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &sig) < 0) {
+		log_err("epoll_ctl");
+		return -1;
+	}
+	return 0;
+}
 
-		if (epoll_ctl(s.ep, EPOLL_CTL_ADD, s.sigfd, &e) < 0) {
-			log_err("epoll_ctl");
-			goto cleanup;
-		}
-	}
-	svc_ready(ready_fd);
-	while (!s.stop) {
+/* Answer requests until SIGTERM or SIGINT. Returns 0, or -1 after saying
+ * what failed. */
+static int server_loop(struct probe_server *s)
+{
+	while (!s->stop) {
 		struct epoll_event evs[8];
-		int n = epoll_wait(s.ep, evs, 8, -1);
+		int n = epoll_wait(s->ep, evs, 8, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("epoll_wait");
-			goto cleanup;
+			return -1;
 		}
 		for (int k = 0; k < n; k++) {
 			if (evs[k].data.u32 < 4) {
-				server_read(&s, (int)evs[k].data.u32);
+				server_read(s, (int)evs[k].data.u32);
 			} else {
 				struct signalfd_siginfo si;
 
-				if (read(s.sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 					log_info("signal %u: shutting down", si.ssi_signo);
-					s.stop = true;
+					s->stop = true;
 				}
 			}
 		}
 	}
+	return 0;
+}
+
+static int server_main(int argc, char **argv)
+{
+	struct server_opts o = { .port = { DEFAULT_PORT, DEFAULT_PORT2 }, .cc = { LOG_LVL_INFO, -1 } };
+	struct probe_server s = { .ep = -1, .sigfd = -1, .fd = { -1, -1, -1, -1 } };
+	int r, rc = 1;
+
+	r = server_parse(argc, argv, &o);
+	if (r == CLI_HELP)
+		usage(stdout);
+	if (r != 0)
+		return r == CLI_HELP ? 0 : 2;
+	if (server_open(&s, &o) < 0)
+		goto cleanup;
+	svc_ready(o.cc.ready_fd);
+	if (server_loop(&s) < 0)
+		goto cleanup;
 	rc = 0;
 	log_info("totals: %llu answered, %llu dropped, %llu send errors", s.answered, s.dropped, s.send_errors);
 cleanup:
@@ -536,7 +580,113 @@ static int classify_run(struct probe_client *cl, struct classify_obs *obs)
 	return 0;
 }
 
-static int classify_main(int argc, char **argv)
+struct classify_opts {
+	struct addr ip[2], bind_ip, hair_ip;
+	bool have[2], have_bind, have_hair;
+	uint16_t port[2], local_port;
+	bool expect;            /* some --expect-* given: compare with want */
+	struct nat_behavior want;
+	struct cli_common cc;
+};
+
+/* --server, --server2, --bind, --hairpin-bind, --port, --port2,
+ * --local-port. Returns 0, -ENOENT for another option, or -EINVAL after
+ * saying what is wrong. */
+static int classify_opt_where(int opt, const char *arg, struct classify_opts *o)
+{
+	struct addr *a;
+	bool *have;
+
+	switch (opt) {
+	case 's':
+	case 'S':
+	case 'b':
+	case 'H':
+		a = opt == 's' ? &o->ip[0] : opt == 'S' ? &o->ip[1] : opt == 'b' ? &o->bind_ip : &o->hair_ip;
+		have = opt == 's' ? &o->have[0] : opt == 'S' ? &o->have[1] : opt == 'b' ? &o->have_bind : &o->have_hair;
+		if (parse_ip(arg, a) < 0) {
+			log_errx("%s: not an IP address", arg);
+			return -EINVAL;
+		}
+		*have = true;
+		return 0;
+	case 'p':
+	case 'P':
+		return port_opt(opt == 'P' ? "port2" : "port", arg, false, &o->port[opt == 'P']);
+	case 'l':
+		return port_opt("local-port", arg, true, &o->local_port);
+	default:
+		return -ENOENT;
+	}
+}
+
+/* --expect-*: the declared behaviour. Returns 0, -ENOENT for another
+ * option, or -EINVAL after saying what is wrong. */
+static int classify_opt_expect(int opt, const char *arg, struct classify_opts *o)
+{
+	int x;
+
+	switch (opt) {
+	case 'm':
+		x = nat_mapping_parse(arg);
+		o->want.mapping = (enum nat_mapping)x;
+		break;
+	case 'f':
+		x = nat_filtering_parse(arg);
+		o->want.filtering = (enum nat_filtering)x;
+		break;
+	case 'o':
+		x = nat_ports_parse(arg);
+		o->want.ports = (enum nat_ports)x;
+		break;
+	case 'a':
+		x = strcmp(arg, "yes") == 0 ? 1 : strcmp(arg, "no") == 0 ? 0 : -1;
+		o->want.hairpin = x == 1;
+		break;
+	case 'U':
+		x = 0;
+		o->want.udp_blocked = true;
+		break;
+	default:
+		return -ENOENT;
+	}
+	if (x < 0) {
+		log_errx("--expect-%s %s: unknown value",
+			 opt == 'm' ? "mapping" : opt == 'f' ? "filtering" : opt == 'o' ? "ports" : "hairpin", arg);
+		return -EINVAL;
+	}
+	o->expect = true;
+	return 0;
+}
+
+/* --timeout-ms and --tries, into the client. Returns 0, -ENOENT for
+ * another option, or -EINVAL after saying what is wrong. */
+static int classify_opt_timing(int opt, const char *arg, struct probe_client *cl)
+{
+	unsigned long v;
+
+	switch (opt) {
+	case 't':
+		if (num_parse_uint(arg, 600000, &v) < 0 || v < 10) {
+			log_errx("--timeout-ms %s: not a number from 10 to 600000", arg);
+			return -EINVAL;
+		}
+		cl->timeout_ms = (int)v;
+		return 0;
+	case 'n':
+		if (num_parse_uint(arg, 100, &v) < 0 || v == 0) {
+			log_errx("--tries %s: not a number from 1 to 100", arg);
+			return -EINVAL;
+		}
+		cl->tries = (int)v;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+/* Returns 0, CLI_HELP, or -EINVAL after saying what is wrong. */
+static int classify_parse(int argc, char **argv, struct classify_opts *o, struct probe_client *cl)
 {
 	static const struct option opts[] = {
 		{ "server", required_argument, NULL, 's' },
@@ -553,188 +703,136 @@ static int classify_main(int argc, char **argv)
 		{ "expect-ports", required_argument, NULL, 'o' },
 		{ "expect-hairpin", required_argument, NULL, 'a' },
 		{ "expect-udp-blocked", no_argument, NULL, 'U' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct probe_client cl;
-	struct nat_behavior want = { .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_PRESERVE };
-	struct classify_obs obs;
-	struct classify_result res;
-	struct classify_diff diffs[CLASSIFY_MAX_DIFFS];
-	struct addr ip[2], bind_ip, hair_ip;
-	bool have[2] = { false, false }, have_bind = false, have_hair = false, expect = false;
-	uint16_t port[2] = { DEFAULT_PORT, DEFAULT_PORT2 }, local_port = 0;
-	enum log_level lvl = LOG_LVL_INFO;
-	json_object *out = NULL;
-	unsigned long v;
-	mtime_ms t0;
-	int opt, r, rc = 1, ndiff = 0, x;
-	char buf[ADDR_STRLEN];
+	int opt, r;
 
-	cl.timeout_ms = DEFAULT_TIMEOUT_MS;
-	cl.tries = DEFAULT_TRIES;
-	for (int i = 0; i < SK_N; i++)
-		cl.fd[i] = -1;
 	while ((opt = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 's':
-		case 'S':
-		case 'b':
-		case 'H': {
-			struct addr *a = opt == 's' ? &ip[0] : opt == 'S' ? &ip[1] : opt == 'b' ? &bind_ip : &hair_ip;
-
-			if (parse_ip(optarg, a) < 0) {
-				log_errx("%s: not an IP address", optarg);
-				return 2;
-			}
-			if (opt == 's' || opt == 'S')
-				have[opt == 'S'] = true;
-			else if (opt == 'b')
-				have_bind = true;
-			else
-				have_hair = true;
-			break;
-		}
-		case 'p':
-		case 'P':
-		case 'l':
-			if (num_parse_uint(optarg, 65535, &v) < 0 || (v == 0 && opt != 'l')) {
-				log_errx("%s: not a port number", optarg);
-				return 2;
-			}
-			if (opt == 'l')
-				local_port = (uint16_t)v;
-			else
-				port[opt == 'P'] = (uint16_t)v;
-			break;
-		case 't':
-			if (num_parse_uint(optarg, 600000, &v) < 0 || v < 10) {
-				log_errx("--timeout-ms %s: not a number from 10 to 600000", optarg);
-				return 2;
-			}
-			cl.timeout_ms = (int)v;
-			break;
-		case 'n':
-			if (num_parse_uint(optarg, 100, &v) < 0 || v == 0) {
-				log_errx("--tries %s: not a number from 1 to 100", optarg);
-				return 2;
-			}
-			cl.tries = (int)v;
-			break;
-		case 'm':
-		case 'f':
-		case 'o':
-			x = opt == 'm' ? nat_mapping_parse(optarg) : opt == 'f' ? nat_filtering_parse(optarg)
-								 : nat_ports_parse(optarg);
-			if (x < 0) {
-				log_errx("--expect-%s %s: unknown value",
-					 opt == 'm' ? "mapping" : opt == 'f' ? "filtering" : "ports", optarg);
-				return 2;
-			}
-			if (opt == 'm')
-				want.mapping = (enum nat_mapping)x;
-			else if (opt == 'f')
-				want.filtering = (enum nat_filtering)x;
-			else
-				want.ports = (enum nat_ports)x;
-			expect = true;
-			break;
-		case 'a':
-			if (strcmp(optarg, "yes") && strcmp(optarg, "no")) {
-				log_errx("--expect-hairpin %s: yes or no", optarg);
-				return 2;
-			}
-			want.hairpin = strcmp(optarg, "yes") == 0;
-			expect = true;
-			break;
-		case 'U':
-			want.udp_blocked = true;
-			expect = true;
-			break;
-		case 'v':
-			lvl = LOG_LVL_DEBUG;
-			break;
-		case 'q':
-			lvl = LOG_LVL_WARN;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			fprintf(stderr, "try '" PROG " --help'\n");
-			return 2;
-		}
+		r = classify_opt_where(opt, optarg, o);
+		if (r == -ENOENT)
+			r = classify_opt_expect(opt, optarg, o);
+		if (r == -ENOENT)
+			r = classify_opt_timing(opt, optarg, cl);
+		if (r == -ENOENT)
+			r = common_opt(opt, optarg, &o->cc);
+		if (r != 0)
+			return r;
 	}
-	log_init(PROG, lvl);
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
-		return 2;
-	}
-	if (!have[0] || !have[1] || !have_bind) {
+	log_init(PROG, o->cc.lvl);
+	if (cli_no_operands(argc, argv) < 0)
+		return -EINVAL;
+	if (!o->have[0] || !o->have[1] || !o->have_bind) {
 		log_errx("classify: needs --server, --server2 and --bind");
-		return 2;
+		return -EINVAL;
 	}
-	if (addr_family(&ip[0]) != addr_family(&ip[1]) || addr_family(&ip[0]) != addr_family(&bind_ip) ||
-	    (have_hair && addr_family(&hair_ip) != addr_family(&bind_ip)) || addr_equal_ip(&ip[0], &ip[1]) ||
-	    port[0] == port[1]) {
+	if (!two_endpoints(o->ip, o->port) || addr_family(&o->ip[0]) != addr_family(&o->bind_ip) ||
+	    (o->have_hair && addr_family(&o->hair_ip) != addr_family(&o->bind_ip))) {
 		log_errx("classify: the server needs two different addresses and two different ports, "
 			 "all of the family of --bind");
-		return 2;
+		return -EINVAL;
 	}
+	return 0;
+}
+
+/* The server's four endpoints and the client's sockets. Returns 0, or -1
+ * after saying what failed. */
+static int classify_open(struct probe_client *cl, const struct classify_opts *o)
+{
+	char buf[ADDR_STRLEN];
+	int r;
+
 	for (int i = 0; i < 4; i++) {
-		cl.srv[i] = ip[i >> 1];
-		addr_set_port(&cl.srv[i], port[i & 1]);
+		cl->srv[i] = o->ip[i >> 1];
+		addr_set_port(&cl->srv[i], o->port[i & 1]);
 	}
 	for (int i = 0; i < SK_N; i++) {
-		struct addr a = i == SK_HAIR && have_hair ? hair_ip : bind_ip;
+		struct addr a = i == SK_HAIR && o->have_hair ? o->hair_ip : o->bind_ip;
 
-		addr_set_port(&a, i == SK_MAP ? local_port : 0);
-		cl.fd[i] = r = udp_socket(&a);
-		if (r < 0 || (r = local_addr(cl.fd[i], &cl.local[i])) < 0) {
+		addr_set_port(&a, i == SK_MAP ? o->local_port : 0);
+		cl->fd[i] = r = udp_socket(&a);
+		if (r < 0 || (r = local_addr(cl->fd[i], &cl->local[i])) < 0) {
 			errno = -r;
 			log_err("cannot bind %s", addr_fmt(&a, buf, sizeof(buf)));
-			goto cleanup;
+			return -1;
 		}
 	}
-	t0 = mtime_now();
-	if ((r = classify_run(&cl, &obs)) < 0) {
-		errno = -r;
-		log_err("classify");
-		goto cleanup;
-	}
-	classify_decide(&obs, &res);
-	out = classify_to_json(&obs, &res);
-	if (!out)
-		goto nomem;
-	if (json_object_object_add(out, "server", json_object_new_string(addr_fmt(&cl.srv[0], buf, sizeof(buf)))) < 0 ||
-	    json_object_object_add(out, "server2", json_object_new_string(addr_fmt(&cl.srv[3], buf, sizeof(buf)))) < 0 ||
-	    json_object_object_add(out, "elapsed_ms", json_object_new_int64(mtime_now() - t0)) < 0 ||
-	    json_object_object_add(out, "requests_sent", json_object_new_int64((int64_t)cl.requests)) < 0 ||
-	    json_object_object_add(out, "answers", json_object_new_int64((int64_t)cl.answers)) < 0)
-		goto nomem;
-	if (expect) {
-		bool nat = want.mapping != MAP_NONE;
+	return 0;
+}
 
-		ndiff = classify_compare(&want, nat, &res, diffs);
-		if (classify_json_add_compare(out, &want, nat, diffs, ndiff) < 0)
+/* Decide from obs, print the JSON object and, with --expect-*, compare.
+ * Returns the exit status: 0, EXIT_MISMATCH, or 1 after saying what failed. */
+static int classify_report(const struct probe_client *cl, const struct classify_opts *o,
+			   const struct classify_obs *obs, mtime_ms elapsed)
+{
+	struct classify_result res;
+	struct classify_diff diffs[CLASSIFY_MAX_DIFFS];
+	bool nat = o->want.mapping != MAP_NONE;
+	json_object *out;
+	char buf[ADDR_STRLEN];
+	int ndiff = 0, rc = 1;
+
+	classify_decide(obs, &res);
+	out = classify_to_json(obs, &res);
+	if (!out ||
+	    json_object_object_add(out, "server", json_object_new_string(addr_fmt(&cl->srv[0], buf, sizeof(buf)))) < 0 ||
+	    json_object_object_add(out, "server2", json_object_new_string(addr_fmt(&cl->srv[3], buf, sizeof(buf)))) < 0 ||
+	    json_object_object_add(out, "elapsed_ms", json_object_new_int64(elapsed)) < 0 ||
+	    json_object_object_add(out, "requests_sent", json_object_new_int64((int64_t)cl->requests)) < 0 ||
+	    json_object_object_add(out, "answers", json_object_new_int64((int64_t)cl->answers)) < 0)
+		goto nomem;
+	if (o->expect) {
+		ndiff = classify_compare(&o->want, nat, &res, diffs);
+		if (classify_json_add_compare(out, &o->want, nat, diffs, ndiff) < 0)
 			goto nomem;
 		for (int i = 0; i < ndiff; i++)
 			log_warnx("mismatch: %s declared %s, observed %s", diffs[i].property, diffs[i].declared,
 				  diffs[i].observed);
 	}
 	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
-	if (fflush(stdout) != 0) {
+	if (fflush(stdout) != 0)
 		log_err("stdout");
-		goto cleanup;
-	}
-	rc = ndiff ? EXIT_MISMATCH : 0;
-	goto cleanup;
+	else
+		rc = ndiff ? EXIT_MISMATCH : 0;
+	json_object_put(out);
+	return rc;
 nomem:
 	log_errx("out of memory");
-cleanup:
 	json_object_put(out);
+	return 1;
+}
+
+static int classify_main(int argc, char **argv)
+{
+	static struct probe_client cl;
+	struct classify_opts o = {
+		.want = { .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_PRESERVE },
+		.port = { DEFAULT_PORT, DEFAULT_PORT2 },
+		.cc = { LOG_LVL_INFO, -1 },
+	};
+	struct classify_obs obs;
+	mtime_ms t0;
+	int r, rc = 1;
+
+	cl.timeout_ms = DEFAULT_TIMEOUT_MS;
+	cl.tries = DEFAULT_TRIES;
+	for (int i = 0; i < SK_N; i++)
+		cl.fd[i] = -1;
+	r = classify_parse(argc, argv, &o, &cl);
+	if (r == CLI_HELP)
+		usage(stdout);
+	if (r != 0)
+		return r == CLI_HELP ? 0 : 2;
+	if (classify_open(&cl, &o) < 0)
+		goto cleanup;
+	t0 = mtime_now();
+	if ((r = classify_run(&cl, &obs)) < 0) {
+		errno = -r;
+		log_err("classify");
+		goto cleanup;
+	}
+	rc = classify_report(&cl, &o, &obs, mtime_now() - t0);
+cleanup:
 	for (int i = 0; i < SK_N; i++)
 		if (cl.fd[i] >= 0)
 			close(cl.fd[i]);

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,6 +21,8 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/cli.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/num.h"
 #include "common/svc.h"
@@ -189,21 +190,6 @@ static void usage(FILE *f)
 		"  -V, --version              print the version\n",
 		DEFAULT_PORT, DEFAULT_MAX_CLIENTS, DEFAULT_PER_IP, DEFAULT_PER_NET, DEFAULT_UNAUTH_PER_IP,
 		DEFAULT_BACKLOG);
-}
-
-static int parse_seconds(const char *s, mtime_ms *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 86400 * 7)
-		return -EINVAL;
-	*out = (mtime_ms)(v * 1000.0 + 0.5);
-	if (*out < 1)
-		*out = 1;
-	return 0;
 }
 
 static int ep_add(struct server *srv, int fd, uint32_t events, struct ev *ev)
@@ -853,7 +839,63 @@ static void raise_fd_limit(void)
 	}
 }
 
-int main(int argc, char **argv)
+/* What the command line says. */
+struct srv_opts {
+	struct sess_config cfg;
+	mtime_ms stats_every;
+	struct addr addrs[MAX_LISTEN];
+	int naddrs;
+	uint16_t port;
+	int backlog;
+	bool defaults;          /* no --listen: both wildcards */
+	struct cli_common cc;
+};
+
+/* A duration option (--pair-timeout, --session-timeout, --hello-timeout,
+ * --stats): the shared grammar, bare numbers are seconds. */
+static int opt_duration(const char *name, const char *arg, mtime_ms *out)
+{
+	uint64_t ms;
+
+	if (duration_parse(arg, 0, 1, 7 * 86400 * 1000, &ms) < 0) {
+		log_errx("--%s %s: not a number of seconds (or a duration: 500ms, 1.5s, 2m) up to a week", name,
+			 arg);
+		return -EINVAL;
+	}
+	*out = (mtime_ms)ms;
+	return 0;
+}
+
+/* A count option: --max-per-ip, --max-per-net, --max-unauth-per-ip,
+ * --max-clients (min 1) and --backlog (min 1). */
+static int opt_count(const char *name, const char *arg, unsigned long min, unsigned long max, unsigned *out)
+{
+	unsigned long v;
+
+	if (num_parse_uint(arg, max, &v) < 0 || v < min) {
+		log_errx("--%s %s: not a number from %lu to %lu", name, arg, min, max);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int opt_listen(const char *arg, struct srv_opts *o)
+{
+	if (o->naddrs == MAX_LISTEN) {
+		log_errx("at most %d --listen addresses", MAX_LISTEN);
+		return -EINVAL;
+	}
+	if (addr_parse(arg, 0, &o->addrs[o->naddrs]) < 0 || addr_port(&o->addrs[o->naddrs]) != 0) {
+		log_errx("--listen %s: not an IP address (give the port with --port)", arg);
+		return -EINVAL;
+	}
+	o->naddrs++;
+	return 0;
+}
+
+/* Returns 0 to run, 1 to exit 0 (--help, --version), -EINVAL to exit 2. */
+static int parse_opts(int argc, char **argv, struct srv_opts *o)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -867,134 +909,87 @@ int main(int argc, char **argv)
 		{ "max-unauth-per-ip", required_argument, NULL, 'U' },
 		{ "backlog", required_argument, NULL, 'B' },
 		{ "stats", required_argument, NULL, 'T' },
-		{ "ready-fd", required_argument, NULL, 'R' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_OPT_READY_FD,
+		CLI_OPTS_LOG,
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct server srv; /* large (UDP buffer): not on the stack */
-	struct sess_config cfg = {
-		.max_clients = DEFAULT_MAX_CLIENTS,
-		.pair_timeout = 30000,
-		.session_timeout = 120000,
-		.hello_timeout = DEFAULT_HELLO_MS,
-		.max_per_ip = DEFAULT_PER_IP,
-		.max_per_net = DEFAULT_PER_NET,
-		.max_unauth_per_ip = DEFAULT_UNAUTH_PER_IP,
-		.rand = rand_bytes,
-	};
-	mtime_ms stats_every = 0;
-	struct addr addrs[MAX_LISTEN];
-	int naddrs = 0, ready_fd = -1, opt, r, rc = 1;
-	enum log_level lvl = LOG_LVL_INFO;
-	unsigned long v;
-	uint16_t port = DEFAULT_PORT;
-	bool defaults = false;
-	char buf[ADDR_STRLEN];
+	unsigned port = DEFAULT_PORT, backlog = DEFAULT_BACKLOG;
+	int opt, r = 0;
 
-	log_init(PROG, lvl);
-	while ((opt = getopt_long(argc, argv, "l:p:vqhV", opts, NULL)) != -1) {
+	while (r == 0 && (opt = getopt_long(argc, argv, "l:p:vqhV", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'l':
-			if (naddrs == MAX_LISTEN) {
-				log_errx("at most %d --listen addresses", MAX_LISTEN);
-				return 2;
-			}
-			if (addr_parse(optarg, 0, &addrs[naddrs]) < 0 || addr_port(&addrs[naddrs]) != 0) {
-				log_errx("--listen %s: not an IP address (give the port with --port)", optarg);
-				return 2;
-			}
-			naddrs++;
-			break;
-		case 'p':
-			if (num_parse_uint(optarg, 65535, &v) < 0) {
-				log_errx("--port %s: not a port number", optarg);
-				return 2;
-			}
-			port = (uint16_t)v;
-			break;
-		case 'P':
-		case 'S':
-		case 'H':
-		case 'T':
-			if (parse_seconds(optarg, opt == 'P'   ? &cfg.pair_timeout
-						  : opt == 'S' ? &cfg.session_timeout
-						  : opt == 'H' ? &cfg.hello_timeout
-							       : &stats_every) < 0) {
-				log_errx("--%s %s: not a number of seconds",
-					 opt == 'P'   ? "pair-timeout"
-					 : opt == 'S' ? "session-timeout"
-					 : opt == 'H' ? "hello-timeout"
-						      : "stats",
-					 optarg);
-				return 2;
-			}
-			break;
-		case 'I':
-		case 'N':
-		case 'U':
-			if (num_parse_uint(optarg, 1000000, &v) < 0) {
-				log_errx("--%s %s: not a number from 0 to 1000000",
-					 opt == 'I' ? "max-per-ip" : opt == 'N' ? "max-per-net" : "max-unauth-per-ip", optarg);
-				return 2;
-			}
-			*(opt == 'I' ? &cfg.max_per_ip : opt == 'N' ? &cfg.max_per_net : &cfg.max_unauth_per_ip) =
-				(unsigned)v;
-			break;
-		case 'B':
-			if (num_parse_uint(optarg, 1 << 20, &v) < 0 || v == 0) {
-				log_errx("--backlog %s: not a number from 1 to %d", optarg, 1 << 20);
-				return 2;
-			}
-			srv.backlog = (int)v;
-			break;
-		case 'M':
-			if (num_parse_uint(optarg, 1000000, &v) < 0 || v == 0) {
-				log_errx("--max-clients %s: not a number from 1 to 1000000", optarg);
-				return 2;
-			}
-			cfg.max_clients = (unsigned)v;
-			break;
-		case 'R':
-			if (svc_ready_fd_parse(optarg, &ready_fd) < 0) {
-				log_errx("--ready-fd %s: not an open descriptor above 2", optarg);
-				return 2;
-			}
-			break;
-		case 'v':
-			lvl = LOG_LVL_DEBUG;
-			break;
-		case 'q':
-			lvl = LOG_LVL_WARN;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'l': r = opt_listen(optarg, o); break;
+		case 'p': r = opt_count("port", optarg, 0, 65535, &port); break;
+		case 'P': r = opt_duration("pair-timeout", optarg, &o->cfg.pair_timeout); break;
+		case 'S': r = opt_duration("session-timeout", optarg, &o->cfg.session_timeout); break;
+		case 'H': r = opt_duration("hello-timeout", optarg, &o->cfg.hello_timeout); break;
+		case 'T': r = opt_duration("stats", optarg, &o->stats_every); break;
+		case 'I': r = opt_count("max-per-ip", optarg, 0, 1000000, &o->cfg.max_per_ip); break;
+		case 'N': r = opt_count("max-per-net", optarg, 0, 1000000, &o->cfg.max_per_net); break;
+		case 'U': r = opt_count("max-unauth-per-ip", optarg, 0, 1000000, &o->cfg.max_unauth_per_ip); break;
+		case 'M': r = opt_count("max-clients", optarg, 1, 1000000, &o->cfg.max_clients); break;
+		case 'B': r = opt_count("backlog", optarg, 1, 1 << 20, &backlog); break;
 		case 'V':
 			printf(PROG " " PROG_VERSION "\n");
-			return 0;
+			return 1;
 		default:
-			usage(stderr);
-			return 2;
+			r = cli_opt(opt, optarg, &o->cc);
+			if (r == CLI_HELP) {
+				usage(stdout);
+				return 1;
+			}
+			if (r < 0)
+				usage(stderr);
 		}
 	}
-	if (optind < argc) {
-		log_errx("unexpected argument: %s", argv[optind]);
+	if (r < 0)
+		return -EINVAL;
+	if (cli_no_operands(argc, argv) < 0) {
 		usage(stderr);
-		return 2;
+		return -EINVAL;
 	}
-	log_init(PROG, lvl);
-	if (naddrs == 0) {
-		addr_any(&addrs[naddrs++], AF_INET, 0);
-		addr_any(&addrs[naddrs++], AF_INET6, 0);
-		defaults = true;
+	o->port = (uint16_t)port;
+	o->backlog = (int)backlog;
+	if (o->naddrs == 0) {
+		addr_any(&o->addrs[o->naddrs++], AF_INET, 0);
+		addr_any(&o->addrs[o->naddrs++], AF_INET6, 0);
+		o->defaults = true;
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct server srv; /* large (UDP buffer): not on the stack */
+	static struct srv_opts o = {
+		.cfg = {
+			.max_clients = DEFAULT_MAX_CLIENTS,
+			.pair_timeout = 30000,
+			.session_timeout = 120000,
+			.hello_timeout = DEFAULT_HELLO_MS,
+			.max_per_ip = DEFAULT_PER_IP,
+			.max_per_net = DEFAULT_PER_NET,
+			.max_unauth_per_ip = DEFAULT_UNAUTH_PER_IP,
+			.rand = rand_bytes,
+		},
+		.cc = { .lvl = LOG_LVL_INFO, .ready_fd = -1 },
+	};
+	struct sess_config cfg;
+	mtime_ms stats_every;
+	int r, rc = 1;
+	char buf[ADDR_STRLEN];
+
+	log_init(PROG, o.cc.lvl);
+	r = parse_opts(argc, argv, &o);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	log_init(PROG, o.cc.lvl);
+	cfg = o.cfg;
+	stats_every = o.stats_every;
+	srv.backlog = o.backlog;
 
 	srv.ep = srv.sigfd = srv.reserve_fd = -1;
-	if (!srv.backlog)
-		srv.backlog = DEFAULT_BACKLOG;
 	srv.stats_every = stats_every;
 	srv.next_stats = stats_every > 0 ? mtime_now() + stats_every : -1;
 	ratelim_init(&srv.rl_conn, LOG_BURST, LOG_REFILL_MS);
@@ -1020,10 +1015,10 @@ int main(int argc, char **argv)
 		log_err("session table");
 		goto cleanup;
 	}
-	r = open_listeners(&srv, addrs, naddrs, port, defaults);
+	r = open_listeners(&srv, o.addrs, o.naddrs, o.port, o.defaults);
 	if (r < 0) {
 		errno = -r;
-		log_err("cannot listen on port %u", port);
+		log_err("cannot listen on port %u", o.port);
 		goto cleanup;
 	}
 	srv.sig_ev.kind = EV_SIGNAL;
@@ -1043,7 +1038,7 @@ int main(int argc, char **argv)
 		 (long long)cfg.pair_timeout, (long long)(cfg.hello_timeout < cfg.pair_timeout ? cfg.hello_timeout
 											: cfg.pair_timeout),
 		 cfg.max_clients, cfg.max_per_ip, cfg.max_per_net, cfg.max_unauth_per_ip, srv.backlog);
-	svc_ready(ready_fd);
+	svc_ready(o.cc.ready_fd);
 	if (run(&srv) == 0)
 		rc = 0;
 	log_stats(&srv, "totals");
