@@ -51,6 +51,16 @@ void selfcheck_describe_declared(const struct topo_nat *nat, char *buf, size_t s
 			 nat_filtering_name(b->filtering), nat_ports_name(b->ports), b->hairpin ? "yes" : "no");
 }
 
+void selfcheck_declared(const struct topo_nat *nat, struct result_behavior *out)
+{
+	const struct nat_behavior *b = &nat->behavior;
+
+	*out = (struct result_behavior){ .nat = nat->nat, .udp_blocked = b->udp_blocked,
+					 .mapping = nat->nat ? (int)b->mapping : MAP_NONE,
+					 .filtering = (int)b->filtering,
+					 .ports = nat->nat ? (int)b->ports : PORTS_PRESERVE, .hairpin = b->hairpin };
+}
+
 static const char *jstr(json_object *o, const char *key)
 {
 	json_object *v;
@@ -89,6 +99,11 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e)
 	if (!mapping || !filtering || !ports || !hairpin || blocked < 0 || nat < 0 || match < 0 ||
 	    !json_object_object_get_ex(o, "mismatches", &mis) || !json_object_is_type(mis, json_type_array))
 		goto cleanup;
+	e->observed_b = (struct result_behavior){ .nat = nat, .udp_blocked = blocked,
+						  .mapping = nat_mapping_parse(mapping),
+						  .filtering = nat_filtering_parse(filtering),
+						  .ports = nat_ports_parse(ports),
+						  .hairpin = strcmp(hairpin, "yes") == 0 ? 1 : strcmp(hairpin, "no") == 0 ? 0 : -1 };
 	if (blocked)
 		snprintf(e->observed, sizeof(e->observed), "udp-blocked");
 	else if (!nat)
@@ -114,6 +129,7 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e)
 	if ((match != 0) != (json_object_array_length(mis) == 0))
 		goto cleanup;
 	e->match = match;
+	e->observed_valid = true;
 	rc = 0;
 cleanup:
 	if (rc < 0)
@@ -181,6 +197,7 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		e->nat = i;
 		e->family = fam;
 		selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
+		selfcheck_declared(&t->nats[i], &e->declared_b);
 		if (t->nats[i].unchecked) {
 			snprintf(e->why, sizeof(e->why), "self-check = no in the file");
 			continue;
@@ -345,6 +362,32 @@ void selfcheck_free(struct selfcheck *sc)
 		free(sc->nats[i].report);
 	free(sc->nats);
 	free(sc);
+}
+
+int selfcheck_to_result(const struct topo *t, const struct selfcheck *sc, struct result *r)
+{
+	r->selfcheck_ran = true;
+	r->n_routers = 0;
+	if (sc->n == 0)
+		return 0;
+	r->routers = calloc((size_t)sc->n, sizeof(*r->routers));
+	if (!r->routers)
+		return -ENOMEM;
+	for (int i = 0; i < sc->n; i++) {
+		const struct selfcheck_nat *e = &sc->nats[i];
+		struct result_router *rt = &r->routers[i];
+
+		snprintf(rt->name, sizeof(rt->name), "%s", t->nats[e->nat].name);
+		rt->family = e->family;
+		rt->checked = e->checked;
+		rt->declared = e->declared_b;
+		rt->observed_valid = e->checked && !e->why[0] && e->observed_valid;
+		rt->observed = e->observed_b;
+		rt->match = rt->observed_valid && e->match;
+		snprintf(rt->note, sizeof(rt->note), "%s", e->why[0] ? e->why : e->differs);
+	}
+	r->n_routers = sc->n;
+	return 0;
 }
 
 char *selfcheck_refusal(const struct topo *t, const struct selfcheck *sc)
