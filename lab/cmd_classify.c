@@ -197,7 +197,12 @@ int cmd_classify(int nfiles, char **files, const struct lab_opts *o)
 		c.status = EXIT_SETUP;
 	}
 	if (interrupted) {
-		log_warnx("interrupted: %d of %d labs classified", c.shown, c.n);
+		/* what finished out of order is still worth its lines */
+		for (int i = c.shown; i < c.n; i++)
+			if (c.jobs[i].done && c.jobs[i].out)
+				fputs(c.jobs[i].out, stdout);
+		fflush(stdout);
+		log_warnx("interrupted: the running labs were stopped");
 		c.status = EXIT_INTERRUPTED;
 	}
 	for (int i = 0; i < c.n; i++) {

@@ -160,6 +160,17 @@ static void progress_show(const struct run *r)
 	fflush(r->live);
 }
 
+/* While waiting: the progress line again, its times a second on. */
+static void run_tick(void *ctx)
+{
+	const struct run *r = ctx;
+
+	if (!r->progress)
+		return;
+	progress_clear(r);
+	progress_show(r);
+}
+
 static void run_started(int index, void *ctx)
 {
 	struct run *r = ctx;
@@ -365,7 +376,8 @@ static void run_free(struct run *r)
 int cmd_run(int nfiles, char **files, const struct lab_opts *o)
 {
 	struct run r = { .o = o, .live = o->tap ? stderr : stdout };
-	struct pool_ops ops = { .body = run_body, .started = run_started, .done = run_done, .ctx = &r };
+	struct pool_ops ops = { .body = run_body, .started = run_started, .done = run_done, .tick = run_tick,
+				.ctx = &r };
 	bool interrupted = false;
 	int rc, status = EXIT_USAGE;
 

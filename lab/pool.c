@@ -151,6 +151,7 @@ static int pool_round(struct slot *ws, int slots, int n, int *next, int *running
 		      const sigset_t *old, const struct pool_ops *ops, struct pollfd *pfd, int *map)
 {
 	nfds_t np;
+	int ready;
 
 	for (int i = 0; i < slots && *next < n; i++)
 		if (ws[i].pid == 0) {
@@ -162,8 +163,13 @@ static int pool_round(struct slot *ws, int slots, int n, int *next, int *running
 			(*running)++;
 		}
 	np = poll_set(ws, slots, sfd, pfd, map);
-	if (poll(pfd, np, -1) < 0)
+	ready = poll(pfd, np, ops->tick ? 1000 : -1);
+	if (ready < 0)
 		return errno == EINTR ? 0 : -errno;
+	if (ready == 0) {
+		ops->tick(ops->ctx);
+		return 0;
+	}
 	if (pfd[0].revents) {
 		struct signalfd_siginfo si;
 

@@ -33,6 +33,9 @@ struct pool_ops {
 	 * waitpid) and all it wrote (out, malloc'd, NUL-terminated, len bytes;
 	 * NULL when nothing), which done() now owns. */
 	void (*done)(int index, int wstatus, char *out, size_t len, void *ctx);
+	/* In the pool's process, about once a second while nothing else
+	 * happens (may be NULL): e.g. to refresh a progress line. */
+	void (*tick)(void *ctx);
 	void *ctx;
 };
 
