@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
