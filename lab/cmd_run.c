@@ -192,11 +192,11 @@ static void run_done(int index, int wstatus, char *out, size_t len, void *ctx)
 	const struct job *j = &r->jobs[index];
 
 	if (!out || result_from_json(out, len, res) < 0) {
-		char why[128];
+		char why[160];
 
-		snprintf(why, sizeof(why), "the worker process died (%s %d) without a result",
-			 WIFSIGNALED(wstatus) ? "signal" : "exit status",
-			 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+		snprintf(why, sizeof(why), "the worker process ended (%s %d) %s", WIFSIGNALED(wstatus) ? "signal" : "exit status",
+			 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus),
+			 out ? "with a result that does not decode" : "without a result");
 		result_set_error(res, j->name, j->path, why);
 	}
 	free(out);
