@@ -1,5 +1,6 @@
 /* punchlab's commands, each behind one function that main.c dispatches to:
- * run (cmd_run.c), classify (cmd_classify.c), check and list (cmd_check.c).
+ * run (cmd_run.c), classify (cmd_classify.c), check and list (cmd_check.c),
+ * shell and down (cmd_kept.c).
  * Each returns the process's exit status. */
 #ifndef PUNCH_COMMANDS_H
 #define PUNCH_COMMANDS_H
@@ -45,5 +46,12 @@ int cmd_classify(int nfiles, char **files, const struct lab_opts *o);
 /* punchlab check / list FILE: validate without the kernel; list also
  * describes what the file builds. Returns 0 or 1 for one file. */
 int cmd_check_one(const char *path, bool describe);
+
+/* punchlab shell NAME NODE [CMD...]: a shell (or CMD) in a node of a kept
+ * lab; returns only on failure. */
+int cmd_shell(int argc, char **argv);
+
+/* punchlab down NAME...: take kept labs down. */
+int cmd_down(int argc, char **argv);
 
 #endif
