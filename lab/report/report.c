@@ -378,6 +378,55 @@ cleanup:
 	return r;
 }
 
+int report_json_read(const char *text, size_t len, struct result **out, size_t *n)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *root = NULL, *arr;
+	struct result *rs = NULL;
+	size_t count = 0;
+	int rc = -EBADMSG;
+
+	*out = NULL;
+	*n = 0;
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	if (len <= INT32_MAX)
+		root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "scenarios", &arr) || !json_object_is_type(arr, json_type_array))
+		goto cleanup;
+	count = json_object_array_length(arr);
+	rs = calloc(count + 1, sizeof(*rs));
+	if (!rs) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < count; i++) {
+		rc = result_from_object(json_object_array_get_idx(arr, i), &rs[i]);
+		if (rc < 0) {
+			report_results_free(rs, i);
+			rs = NULL;
+			goto cleanup;
+		}
+	}
+	*out = rs;
+	*n = count;
+	rc = 0;
+cleanup:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+void report_results_free(struct result *rs, size_t n)
+{
+	for (size_t i = 0; rs && i < n; i++)
+		result_clear(&rs[i]);
+	free(rs);
+}
+
 /* ---- Markdown ----------------------------------------------------------- */
 
 /* A fenced block that the text cannot close: a fence one backtick longer

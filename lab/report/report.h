@@ -46,6 +46,13 @@ int report_junit(FILE *f, const struct result *s, size_t n);
  * interrupted, "interrupted": true in the summary. */
 int report_json(FILE *f, const struct result *s, size_t n);
 
+/* Read a document report_json() wrote back into results (for merge and
+ * diff): *out (free with report_results_free) and *n. Returns 0, or
+ * -EBADMSG when the text is not one such document or a scenario does not
+ * decode (result_from_object), or -ENOMEM; *out is NULL then. */
+int report_json_read(const char *text, size_t len, struct result **out, size_t *n);
+void report_results_free(struct result *rs, size_t n);
+
 /* A Markdown table for CI job summaries, the count line, and the detail of
  * each failure in a collapsed block. */
 int report_markdown(FILE *f, const struct result *s, size_t n);

@@ -168,6 +168,36 @@ static void test_report_decodes(void **state)
 	result_clear(&rs[1]);
 }
 
+/* A whole --json report reads back into the results it was written from. */
+static void test_report_read(void **state)
+{
+	struct result rs[2], *back = NULL;
+	char *buf = NULL;
+	size_t len = 0, n = 99;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	fill(&rs[0]);
+	assert_int_equal(result_set_error(&rs[1], "broken", "x.topo", "netns: boom"), 0);
+	assert_int_equal(report_json(f, rs, 2), 0);
+	fclose(f);
+	assert_int_equal(report_json_read(buf, len, &back, &n), 0);
+	assert_int_equal(n, 2);
+	assert_same(&rs[0], &back[0]);
+	assert_string_equal(back[1].error, "netns: boom");
+	report_results_free(back, n);
+	/* not a report, or a report with a scenario that does not decode */
+	assert_int_equal(report_json_read("{\"scenarios\": 1}", 16, &back, &n), -EBADMSG);
+	assert_null(back);
+	assert_int_equal(n, 0);
+	assert_int_equal(report_json_read("{\"scenarios\": [{\"name\": \"x\"}]}", 30, &back, &n), -EBADMSG);
+	assert_null(back);
+	assert_int_equal(report_json_read(buf, len - 3, &back, &n), -EBADMSG);
+	free(buf);
+	result_clear(&rs[0]);
+	result_clear(&rs[1]);
+}
+
 static void test_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -231,6 +261,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_report_decodes),
+		cmocka_unit_test(test_report_read),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_words),
 	};
