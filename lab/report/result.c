@@ -574,7 +574,7 @@ int result_from_json(const char *text, size_t len, struct result *r)
 	tok = json_tokener_new();
 	if (!tok)
 		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, text, (int)len);
 	if (json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len)
 		rc = result_from_object(o, r);

@@ -214,6 +214,7 @@ static void test_refused(void **state)
 		"[{\"name\": \"r\", \"declared\": {\"mapping\": \"sideways\"}}]}",
 		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"peers\": [{\"report\": 5}]}",
 		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\"} trailing",
+		"{\"name\": \"\xff\", \"actual\": \"direct\", \"verdict\": \"pass\"}", /* not UTF-8 */
 		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"peers\": "
 		"[{\"name\": \"a-name-much-longer-than-thirty-one-characters\"}]}",
 	};
