@@ -139,16 +139,16 @@ void result_behavior_describe(const struct result_behavior *b, char *buf, size_t
 
 /* Encode r as a JSON object (a new reference), or NULL out of memory. */
 struct json_object *result_to_object(const struct result *r);
-/* Decode one result object into r (cleared first). Text must be valid
- * UTF-8 (the encoder replaces invalid bytes with U+FFFD, so what it wrote
- * decodes). Unknown keys are
+/* Decode one result object into r (cleared first). Unknown keys are
  * ignored; a missing or mistyped required key (name, verdict, actual) or an
  * unknown word is -EBADMSG. r is left cleared on failure. */
 int result_from_object(struct json_object *o, struct result *r);
 
 /* The same as text: one line of compact JSON (malloc'd), or NULL. */
 char *result_to_json(const struct result *r);
-/* Parse text (exactly one JSON object) into r. -EBADMSG when it is not one. */
+/* Parse text (exactly one JSON object, valid UTF-8: the encoder replaces
+ * invalid bytes with U+FFFD, so what it wrote decodes) into r. -EBADMSG
+ * when it is not one. */
 int result_from_json(const char *text, size_t len, struct result *r);
 
 /* A client's stdout parsed once: the JSON object when it is exactly one
