@@ -6,7 +6,7 @@
 #
 # KILLS runs (default 5; KILLS=50 by hand). The first is killed while both
 # scenarios' clients run (the deepest moment: every kind of process exists);
-# the others after a random 0-20 s, wherever the run happens to be: setting
+# the others after a random 0-16 s (the run takes about 16), wherever it is: setting
 # up, in a scenario, between two (the third starts as the first ends, after
 # about 11 s), tearing down.
 #
@@ -62,7 +62,7 @@ while [ "$i" -le "$KILLS" ]; do
 			sleep 0.05
 		done
 	else
-		ms=$(random_ms 20000)
+		ms=$(random_ms 16000)
 		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 	fi
 	marked "$mark" >"$tmp/procs"
