@@ -6,9 +6,9 @@
 #
 # KILLS runs (default 5; KILLS=50 by hand). The first is killed while both
 # scenarios' clients run (the deepest moment: every kind of process exists);
-# the others after a random 0-16 s (the run takes about 16), wherever it is: setting
-# up, in a scenario, between two (the third starts as the first ends, after
-# about 11 s), tearing down.
+# the others after a random 0-16 s (the run takes about 16), wherever it is:
+# setting up, in a scenario, between two (the third starts in the slot of the
+# first to end), tearing down.
 #
 # Each run carries a marker in its environment, which every process it starts
 # inherits (the runner execs with the same environment), so its processes
