@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,21 +30,6 @@
 char *scenario_name(const char *path)
 {
 	return iniread_stem(path, ".topo");
-}
-
-void scenario_result_clear(struct report_scenario *res)
-{
-	free(res->name);
-	free(res->file);
-	free(res->description);
-	free(res->error);
-	free(res->detail);
-	free(res->selfcheck);
-	for (int k = 0; k < 2; k++) {
-		free(res->peers[k].json);
-		free(res->peers[k].stderr_tail);
-	}
-	memset(res, 0, sizeof(*res));
 }
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -194,17 +178,6 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 		argv_add(a, "-v");
 }
 
-/* The outcome a client reported in its JSON, or "none". */
-static void client_outcome(const char *out, char *outcome, size_t size)
-{
-	struct json_object *j = out ? json_tokener_parse(out) : NULL, *o;
-
-	snprintf(outcome, size, "none");
-	if (j && json_object_object_get_ex(j, "outcome", &o) && json_object_is_type(o, json_type_string))
-		snprintf(outcome, size, "%s", json_object_get_string(o));
-	json_object_put(j);
-}
-
 static char *tail(const char *s, size_t max)
 {
 	size_t len = s ? strlen(s) : 0;
@@ -214,19 +187,20 @@ static char *tail(const char *s, size_t max)
 	return strdup(len > max ? s + len - max : s);
 }
 
-static void peer_result(struct report_peer *rp, const char *name, struct run_proc *proc)
+static void peer_result(struct result_peer *rp, const char *name, struct run_proc *proc)
 {
 	const struct run_result *r = run_result(proc);
 
 	snprintf(rp->name, sizeof(rp->name), "%s", name);
-	client_outcome(r->out, rp->outcome, sizeof(rp->outcome));
+	/* the client's report, parsed once: the outcome and every report read it */
+	rp->report = r->out && r->out_len ? result_peer_report(r->out) : NULL;
+	rp->outcome = result_peer_outcome(rp->report);
 	rp->exit_code = r->exit_code;
-	rp->json = r->out && r->out_len ? strdup(r->out) : NULL;
 	rp->stderr_tail = tail(r->err, STDERR_TAIL);
 }
 
 /* What each side saw, for a mismatch. */
-static char *mismatch_detail(const struct report_scenario *res, struct run_proc *procs[2], const char *why)
+static char *mismatch_detail(const struct result *res, struct run_proc *procs[2], const char *why)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -238,11 +212,12 @@ static char *mismatch_detail(const struct report_scenario *res, struct run_proc 
 		fprintf(f, "expectation: %s\n", why);
 	for (int k = 0; k < 2; k++) {
 		char how[256];
-		const struct report_peer *rp = &res->peers[k];
+		const struct result_peer *rp = &res->peers[k];
 
-		fprintf(f, "%s: %s, %s\n", rp->name, rp->outcome, run_describe(procs[k], how, sizeof(how)));
-		if (rp->json)
-			fprintf(f, "  report: %s", rp->json);
+		fprintf(f, "%s: %s, %s\n", rp->name, result_outcome_name(rp->outcome),
+			run_describe(procs[k], how, sizeof(how)));
+		if (rp->report)
+			fprintf(f, "  report: %s\n", result_peer_report_text(rp));
 		if (rp->stderr_tail && *rp->stderr_tail) {
 			const char *last = rp->stderr_tail, *nl;
 			int lines = 0;
@@ -330,7 +305,7 @@ static char *evidence_check(const struct topo *t, struct lab *l, const char *cla
 }
 
 static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
-		    struct report_scenario *res, const char *why)
+		    struct result *res, const char *why)
 {
 	struct run_group *g = NULL;
 	struct run_proc *srv = NULL, *cli[2] = { NULL, NULL };
@@ -410,20 +385,17 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		peer_result(&res->peers[k], t->peers[k].name, cli[k]);
 
 	/* The verdict: both sides must report the expected outcome. */
-	if (strcmp(res->peers[0].outcome, res->peers[1].outcome) == 0)
-		snprintf(res->actual, sizeof(res->actual), "%s", res->peers[0].outcome);
-	else
-		snprintf(res->actual, sizeof(res->actual), "mixed");
-	res->pass = strcmp(res->actual, res->expected) == 0;
-	if (!res->pass) {
+	res->actual = res->peers[0].outcome == res->peers[1].outcome ? res->peers[0].outcome : RESULT_MIXED;
+	res->verdict = res->actual == result_outcome_of(res->expected) ? VERDICT_PASS : VERDICT_FAIL;
+	if (res->verdict != VERDICT_PASS) {
 		res->detail = mismatch_detail(res, cli, why);
 	} else {
-		char *disagree = evidence_check(t, l, res->actual);
+		char *disagree = evidence_check(t, l, result_outcome_name(res->actual));
 
 		/* A verdict counts only if the network produced it. */
 		if (disagree) {
-			res->pass = false;
-			snprintf(res->actual, sizeof(res->actual), "unproven");
+			res->verdict = VERDICT_FAIL;
+			res->actual = RESULT_UNPROVEN;
 			res->detail = disagree;
 		}
 	}
@@ -438,7 +410,7 @@ cleanup:
 /* Classify every router; refuse (res->error, -EPROTO) when one does not
  * behave as declared, else leave the routers as fresh as lab_up() made them. */
 static int self_check(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
-		      struct report_scenario *res, char *err, size_t errsize)
+		      struct result *res, char *err, size_t errsize)
 {
 	struct selfcheck *sc = NULL;
 	char *refusal;
@@ -447,25 +419,16 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 	rc = selfcheck_run(t, p, l, o->bindir, o->verbose, &sc, err, errsize);
 	if (rc < 0)
 		return rc;
-	{
-		size_t len = 0;
-		FILE *f = open_memstream(&res->selfcheck, &len);
+	for (int i = 0; i < sc->n; i++) {
+		const struct selfcheck_nat *e = &sc->nats[i];
 
-		for (int i = 0; f && i < sc->n; i++) {
-			const struct selfcheck_nat *e = &sc->nats[i];
-			const char *name = t->nats[e->nat].name, *v6 = e->family == 6 ? " over IPv6" : "";
-
-			if (!e->checked && !t->nats[e->nat].unchecked)
-				log_warnx("%s: self-check: router %s%s not classified: %s", res->name, name, v6, e->why);
-			if (!e->checked)
-				fprintf(f, "%s%s: not classified: %s\n", name, v6, e->why);
-			else if (e->why[0])
-				fprintf(f, "%s%s: %s\n", name, v6, e->why);
-			else
-				fprintf(f, "%s%s: %s%s\n", name, v6, e->observed, e->match ? ", as declared" : ", NOT as declared");
-		}
-		if (!f || fclose(f) != 0)
-			return -ENOMEM;
+		if (!e->checked && !t->nats[e->nat].unchecked)
+			log_warnx("%s: self-check: router %s%s not classified: %s", res->name, t->nats[e->nat].name,
+				  e->family == 6 ? " over IPv6" : "", e->why);
+	}
+	if (selfcheck_to_result(t, sc, res) < 0) {
+		selfcheck_free(sc);
+		return -ENOMEM;
 	}
 	refusal = selfcheck_refusal(t, sc);
 	if (refusal) {
@@ -482,7 +445,7 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 /* run_pair, with --pcap captured from before the programs start until after
  * they end; with --pcap-on-failure the capture of a verdict as expected goes. */
 static int capture_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
-			struct report_scenario *res, const char *why, char *err, size_t errsize)
+			struct result *res, const char *why, char *err, size_t errsize)
 {
 	struct capture *cap = NULL;
 	struct capture_stats st;
@@ -495,14 +458,14 @@ static int capture_pair(const struct topo *t, const struct plan *p, struct lab *
 	if (rc < 0)
 		return rc;
 	rc = run_pair(t, p, l, o, res, why);
-	crc = capture_stop(cap, o->pcap_on_failure && rc == 0 && res->pass, &st, err, errsize);
+	crc = capture_stop(cap, o->pcap_on_failure && rc == 0 && res->verdict == VERDICT_PASS, &st, err, errsize);
 	if (crc < 0 && rc == 0 && !res->error)
 		res->error = xasprintf("%s", err); /* the capture asked for is not there */
 	else if (crc == 0 && (st.dropped_cap || st.dropped_kernel))
 		log_warnx("%s: capture: %" PRIu64 " packets left out at the cap, %" PRIu64
 			  " dropped by the kernel (capture.txt)",
 			  res->name, st.dropped_cap, st.dropped_kernel);
-	if (crc == 0 && (rc < 0 || !res->pass)) {
+	if (crc == 0 && (rc < 0 || res->verdict != VERDICT_PASS)) {
 		/* Where to look, in the detail of the scenario that needs looking at. */
 		char dir[1024];
 
@@ -521,7 +484,7 @@ static int capture_pair(const struct topo *t, const struct plan *p, struct lab *
 }
 
 /* Everything after parsing: t is the caller's. */
-static int run_topo(const struct topo *t, const struct scenario_opts *o, struct report_scenario *res, char *err,
+static int run_topo(const struct topo *t, const struct scenario_opts *o, struct result *res, char *err,
 		    size_t errsize)
 {
 	struct plan *p = NULL;
@@ -537,7 +500,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	rc = scenario_expectation(t, p, &expected, why, sizeof(why), err, errsize);
 	if (rc < 0)
 		goto done;
-	snprintf(res->expected, sizeof(res->expected), "%s", topo_outcome_name(expected));
+	res->expected = expected;
 	if (scenario_unsupported(t)) {
 		snprintf(err, errsize, "%s: %s", t->path, scenario_unsupported(t));
 		rc = -ENOTSUP;
@@ -584,7 +547,7 @@ done:
 }
 
 int scenario_run_topo(const struct topo *t, const char *name, const struct scenario_opts *o,
-		      struct report_scenario *res)
+		      struct result *res)
 {
 	char err[1024] = "";
 	mtime_ms start = mtime_now();
@@ -593,15 +556,18 @@ int scenario_run_topo(const struct topo *t, const char *name, const struct scena
 	memset(res, 0, sizeof(*res));
 	res->name = strdup(name);
 	res->file = t->path ? strdup(t->path) : NULL;
-	snprintf(res->actual, sizeof(res->actual), "error");
+	res->actual = RESULT_ERROR;
+	res->verdict = VERDICT_ERROR;
 	rc = run_topo(t, o, res, err, sizeof(err));
 	if (rc < 0 && !res->error)
 		res->error = strdup(err[0] ? err : strerror(-rc));
+	if (res->error)
+		res->verdict = VERDICT_ERROR;
 	res->seconds = (double)(mtime_now() - start) / 1000.0;
 	return rc < 0 ? rc : 0;
 }
 
-int scenario_run(const char *path, const struct scenario_opts *o, struct report_scenario *res)
+int scenario_run(const char *path, const struct scenario_opts *o, struct result *res)
 {
 	struct topo *t = NULL;
 	char err[1024], *name = scenario_name(path);
@@ -612,10 +578,7 @@ int scenario_run(const char *path, const struct scenario_opts *o, struct report_
 		rc = scenario_run_topo(t, name ? name : path, o, res);
 	} else {
 		memset(res, 0, sizeof(*res));
-		res->name = name ? strdup(name) : NULL;
-		res->file = strdup(path);
-		snprintf(res->actual, sizeof(res->actual), "error");
-		res->error = strdup(err);
+		result_set_error(res, name ? name : path, path, err);
 	}
 	free(name);
 	topo_free(t);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
-#include "report/report.h"
+#include "report/result.h"
 
 struct plan;
 
@@ -33,15 +33,12 @@ const char *scenario_unsupported(const struct topo *t);
 
 /* Run the topology in file path and fill res (all strings malloc'd). Returns
  * 0 when the scenario ran to a verdict (pass or not), or -errno when the lab
- * could not run (res->error says why). Free it with scenario_result_clear(). */
-int scenario_run(const char *path, const struct scenario_opts *o, struct report_scenario *res);
+ * could not run (res->error says why). Free it with result_clear(). */
+int scenario_run(const char *path, const struct scenario_opts *o, struct result *res);
 
 /* The same for a topology already parsed (a matrix cell), named name. */
 int scenario_run_topo(const struct topo *t, const char *name, const struct scenario_opts *o,
-		      struct report_scenario *res);
-
-/* Free the strings of a result filled by scenario_run(). */
-void scenario_result_clear(struct report_scenario *res);
+		      struct result *res);
 
 /* The scenario's name: the file's base name without ".topo" (malloc'd). */
 char *scenario_name(const char *path);

@@ -51,6 +51,16 @@ void selfcheck_describe_declared(const struct topo_nat *nat, char *buf, size_t s
 			 nat_filtering_name(b->filtering), nat_ports_name(b->ports), b->hairpin ? "yes" : "no");
 }
 
+void selfcheck_declared(const struct topo_nat *nat, struct result_behavior *out)
+{
+	const struct nat_behavior *b = &nat->behavior;
+
+	*out = (struct result_behavior){ .nat = nat->nat, .udp_blocked = b->udp_blocked,
+					 .mapping = nat->nat ? (int)b->mapping : MAP_NONE,
+					 .filtering = (int)b->filtering,
+					 .ports = nat->nat ? (int)b->ports : PORTS_PRESERVE, .hairpin = b->hairpin };
+}
+
 static const char *jstr(json_object *o, const char *key)
 {
 	json_object *v;
@@ -89,6 +99,11 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e)
 	if (!mapping || !filtering || !ports || !hairpin || blocked < 0 || nat < 0 || match < 0 ||
 	    !json_object_object_get_ex(o, "mismatches", &mis) || !json_object_is_type(mis, json_type_array))
 		goto cleanup;
+	e->observed_b = (struct result_behavior){ .nat = nat, .udp_blocked = blocked,
+						  .mapping = nat_mapping_parse(mapping),
+						  .filtering = nat_filtering_parse(filtering),
+						  .ports = nat_ports_parse(ports),
+						  .hairpin = strcmp(hairpin, "yes") == 0 ? 1 : strcmp(hairpin, "no") == 0 ? 0 : -1 };
 	if (blocked)
 		snprintf(e->observed, sizeof(e->observed), "udp-blocked");
 	else if (!nat)
@@ -114,6 +129,7 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e)
 	if ((match != 0) != (json_object_array_length(mis) == 0))
 		goto cleanup;
 	e->match = match;
+	e->observed_valid = true;
 	rc = 0;
 cleanup:
 	if (rc < 0)
@@ -143,197 +159,266 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
-		  struct selfcheck **out, char *err, size_t errsize)
+/* One self-check in progress: what its steps share. */
+struct sc_run {
+	const struct topo *t;
+	const struct plan *p;
+	struct lab *l;
+	const char *bindir;
+	bool verbose;
+	struct selfcheck *sc;
+	struct run_group *g;
+	struct run_proc **srv;  /* [2 * node + (IPv6)]: the probe servers */
+	struct run_proc **cls;  /* [entry]: the classifiers */
+	char *err;
+	size_t errsize;
+};
+
+static void probe_server_argv(struct argv_buf *a, const struct sc_run *c, const char *ip, const char *ip2)
 {
-	struct selfcheck *sc = calloc(1, sizeof(*sc));
-	struct run_group *g = NULL;
-	struct run_proc **srv = NULL, **cls = NULL;
-	mtime_ms start = mtime_now();
+	argv_init(a);
+	argv_add(a, "%s/punch-probe", c->bindir);
+	argv_add(a, "server");
+	argv_add(a, "--listen");
+	argv_add(a, "%s", ip);
+	argv_add(a, "--listen2");
+	argv_add(a, "%s", ip2);
+	argv_add(a, "--port");
+	argv_add(a, "%u", SELFCHECK_PORT);
+	argv_add(a, "--port2");
+	argv_add(a, "%u", SELFCHECK_PORT2);
+	argv_add(a, "--ready-fd");
+	argv_add(a, "3");
+	argv_add(a, c->verbose ? "-v" : "-q");
+}
+
+/* Entry k: which router and family, what it declares, whether it can be
+ * classified (else why not). Returns the probe server's node, or -1. */
+static int entry_init(struct sc_run *c, int k, const char **ip, const char **ip2)
+{
+	const struct topo *t = c->t;
+	struct selfcheck_nat *e = &c->sc->nats[k];
+	int i = k % t->n_nats, fam = k < t->n_nats ? 4 : 6, node = server_for(t, c->p, i, fam, ip, ip2);
+
+	e->nat = i;
+	e->family = fam;
+	selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
+	selfcheck_declared(&t->nats[i], &e->declared_b);
+	if (t->nats[i].unchecked) {
+		snprintf(e->why, sizeof(e->why), "self-check = no in the file");
+		return -1;
+	}
+	if (plan_probe_node(c->p, i) < 0 || node < 0) {
+		snprintf(e->why, sizeof(e->why), "no room for a probe host on the LAN of %s",
+			 plan_probe_node(c->p, i) < 0 ? t->nats[i].name : t->nats[t->nats[i].uplink].name);
+		return -1;
+	}
+	e->checked = true;
+	return node;
+}
+
+/* Probe servers first: one per node that some router needs outside it. */
+static int start_servers(struct sc_run *c)
+{
 	struct argv_buf a;
-	bool lossy = false;
-	int rc = -ENOMEM;
+	int rc;
 
-	*out = NULL;
-	err[0] = '\0';
-	if (sc)
-		sc->nats = calloc(2 * (size_t)t->n_nats + 1, sizeof(*sc->nats));
-	srv = calloc(2 * (size_t)p->n_nodes, sizeof(*srv)); /* [2 * node + (IPv6)] */
-	cls = calloc(2 * (size_t)t->n_nats + 1, sizeof(*cls));
-	if (!sc || !sc->nats || !srv || !cls) {
-		snprintf(err, errsize, "self-check: out of memory");
-		goto cleanup;
-	}
-	sc->n = t->ipv6 ? 2 * t->n_nats : t->n_nats;
-	rc = run_group_create(&g);
-	if (rc < 0) {
-		snprintf(err, errsize, "self-check: %s", strerror(-rc));
-		goto cleanup;
-	}
-
-	/* Probe servers first: one per node that some router needs outside it. */
-	for (int k = 0; k < sc->n; k++) {
-		struct selfcheck_nat *e = &sc->nats[k];
+	for (int k = 0; k < c->sc->n; k++) {
 		const char *ip = "", *ip2 = "";
-		int i = k % t->n_nats, fam = k < t->n_nats ? 4 : 6, node = server_for(t, p, i, fam, &ip, &ip2);
+		int node = entry_init(c, k, &ip, &ip2);
 		struct run_proc **sp;
 
-		e->nat = i;
-		e->family = fam;
-		selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
-		if (t->nats[i].unchecked) {
-			snprintf(e->why, sizeof(e->why), "self-check = no in the file");
+		if (node < 0)
 			continue;
-		}
-		if (plan_probe_node(p, i) < 0 || node < 0) {
-			snprintf(e->why, sizeof(e->why), "no room for a probe host on the LAN of %s",
-				 plan_probe_node(p, i) < 0 ? t->nats[i].name : t->nats[t->nats[i].uplink].name);
-			continue;
-		}
-		e->checked = true;
-		sp = &srv[2 * node + (fam == 6)];
+		sp = &c->srv[2 * node + (c->sc->nats[k].family == 6)];
 		if (*sp)
 			continue;
-		argv_init(&a);
-		argv_add(&a, "%s/punch-probe", bindir);
-		argv_add(&a, "server");
-		argv_add(&a, "--listen");
-		argv_add(&a, "%s", ip);
-		argv_add(&a, "--listen2");
-		argv_add(&a, "%s", ip2);
-		argv_add(&a, "--port");
-		argv_add(&a, "%u", SELFCHECK_PORT);
-		argv_add(&a, "--port2");
-		argv_add(&a, "%u", SELFCHECK_PORT2);
-		argv_add(&a, "--ready-fd");
-		argv_add(&a, "3");
-		argv_add(&a, verbose ? "-v" : "-q");
-		rc = a.overflow ? -E2BIG : run_add(g, p->nodes[node].name, netns_fd(lab_ns(l, node)), a.v, sp);
+		probe_server_argv(&a, c, ip, ip2);
+		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v, sp);
 		if (rc == 0)
 			rc = run_set_ready_fd(*sp, 3);
 		if (rc == 0) {
 			run_set_background(*sp, true);
-			rc = run_start(g, *sp);
+			rc = run_start(c->g, *sp);
 		}
 		if (rc < 0) {
-			snprintf(err, errsize, "self-check: starting the probe server on %s: %s", p->nodes[node].name,
-				 strerror(-rc));
-			goto cleanup;
+			snprintf(c->err, c->errsize, "self-check: starting the probe server on %s: %s",
+				 c->p->nodes[node].name, strerror(-rc));
+			return rc;
 		}
 	}
-	rc = run_release(g);
-	for (int s = 0; rc >= 0 && s < 2 * p->n_nodes; s++) {
-		if (!srv[s])
+	return 0;
+}
+
+static int wait_servers(struct sc_run *c)
+{
+	int rc = run_release(c->g);
+
+	for (int s = 0; rc >= 0 && s < 2 * c->p->n_nodes; s++) {
+		if (!c->srv[s])
 			continue;
-		rc = run_wait_ready(g, srv[s], mtime_now() + READY_MS);
+		rc = run_wait_ready(c->g, c->srv[s], mtime_now() + READY_MS);
 		if (rc < 0) {
 			char how[256];
 
-			snprintf(err, errsize, "self-check: the probe server on %s did not become ready: %s (%s) %s",
-				 p->nodes[s / 2].name, strerror(-rc), run_describe(srv[s], how, sizeof(how)),
-				 run_result(srv[s])->err);
-			goto cleanup;
+			snprintf(c->err, c->errsize, "self-check: the probe server on %s did not become ready: %s (%s) %s",
+				 c->p->nodes[s / 2].name, strerror(-rc), run_describe(c->srv[s], how, sizeof(how)),
+				 run_result(c->srv[s])->err);
+			return rc;
 		}
 	}
+	if (rc < 0)
+		snprintf(c->err, c->errsize, "self-check: %s", strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
+static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy)
+{
+	const struct plan *p = c->p;
+	const char *ip = "", *ip2 = "", *exp[9];
+	int i = c->sc->nats[k].nat, fam = c->sc->nats[k].family, probe = plan_probe_node(p, i), n;
+
+	server_for(c->t, p, i, fam, &ip, &ip2);
+	argv_init(a);
+	argv_add(a, "%s/punch-probe", c->bindir);
+	argv_add(a, "classify");
+	argv_add(a, "--server");
+	argv_add(a, "%s", ip);
+	argv_add(a, "--server2");
+	argv_add(a, "%s", ip2);
+	argv_add(a, "--port");
+	argv_add(a, "%u", SELFCHECK_PORT);
+	argv_add(a, "--port2");
+	argv_add(a, "%u", SELFCHECK_PORT2);
+	argv_add(a, "--bind");
+	argv_add(a, "%s", fam == 6 ? p->nodes[probe].ip6 : p->nodes[probe].ip);
+	argv_add(a, "--hairpin-bind");
+	argv_add(a, "%s", fam == 6 ? p->nodes[probe].ip2_6 : p->nodes[probe].ip2);
+	argv_add(a, "--local-port");
+	argv_add(a, "%u", SELFCHECK_LOCAL_PORT);
+	/* On a lossy lab, twice the wait and the requests: all of 5 round trips
+	 * lost at 2% each way is 1e-7 per question, all of 10 is 1e-14. */
+	argv_add(a, "--timeout-ms");
+	argv_add(a, "%u", lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+	argv_add(a, "--tries");
+	argv_add(a, "%d", lossy ? 10 : 5);
+	n = selfcheck_expect_args(&c->t->nats[i], exp);
+	for (int x = 0; x < n; x++)
+		argv_add(a, "%s", exp[x]);
+	if (c->verbose)
+		argv_add(a, "-v");
+}
+
+/* Then every classifier at once; returns when all have ended. */
+static int run_classifiers(struct sc_run *c)
+{
+	struct argv_buf a;
+	bool lossy = false;
+	int rc;
+
+	for (int node = 0; node < c->p->n_nodes; node++)
+		if (c->p->nodes[node].impair.loss_ppm)
+			lossy = true;
+	for (int k = 0; k < c->sc->n; k++) {
+		int probe = plan_probe_node(c->p, c->sc->nats[k].nat);
+
+		if (!c->sc->nats[k].checked)
+			continue;
+		classifier_argv(&a, c, k, lossy);
+		rc = a.overflow ? -E2BIG
+				: run_add(c->g, c->p->nodes[probe].name, netns_fd(lab_ns(c->l, probe)), a.v, &c->cls[k]);
+		if (rc == 0)
+			rc = run_start(c->g, c->cls[k]);
+		if (rc < 0) {
+			snprintf(c->err, c->errsize, "self-check: starting the classifier on %s: %s",
+				 c->p->nodes[probe].name, strerror(-rc));
+			return rc;
+		}
+	}
+	rc = run_release(c->g);
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + CLASSIFY_LIMIT_MS);
+	if (rc < 0) {
+		snprintf(c->err, c->errsize, "self-check: waiting for the classifiers: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* What classifier k said: its report read, or why there is none. */
+static void read_classification(struct sc_run *c, int k)
+{
+	struct selfcheck_nat *e = &c->sc->nats[k];
+	const struct run_result *r = run_result(c->cls[k]);
+	char how[256];
+
+	e->report = r->out_len ? xstrdup(r->out) : NULL;
+	if (r->exit_code != 0 && r->exit_code != 3) {
+		const char *last = r->err ? r->err : "";
+		size_t len = strlen(last);
+
+		while (len && last[len - 1] == '\n')
+			len--;
+		snprintf(e->why, sizeof(e->why), "punch-probe %s: %.*s", run_describe(c->cls[k], how, sizeof(how)),
+			 (int)(len > 160 ? 160 : len), len > 160 ? last + strlen(last) - 160 : last);
+		return;
+	}
+	if (selfcheck_read_report(e->report, e) < 0)
+		return;
+	if (e->match != (r->exit_code == 0)) {
+		snprintf(e->why, sizeof(e->why), "punch-probe exited %d but its report says match=%s",
+			 r->exit_code, e->match ? "true" : "false");
+		e->match = false;
+	}
+}
+
+int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
+		  struct selfcheck **out, char *err, size_t errsize)
+{
+	struct sc_run c = { .t = t, .p = p, .l = l, .bindir = bindir, .verbose = verbose, .err = err,
+			    .errsize = errsize };
+	mtime_ms start = mtime_now();
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	err[0] = '\0';
+	c.sc = calloc(1, sizeof(*c.sc));
+	if (c.sc)
+		c.sc->nats = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.sc->nats));
+	c.srv = calloc(2 * (size_t)p->n_nodes, sizeof(*c.srv));
+	c.cls = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.cls));
+	if (!c.sc || !c.sc->nats || !c.srv || !c.cls) {
+		snprintf(err, errsize, "self-check: out of memory");
+		goto cleanup;
+	}
+	c.sc->n = t->ipv6 ? 2 * t->n_nats : t->n_nats;
+	rc = run_group_create(&c.g);
 	if (rc < 0) {
 		snprintf(err, errsize, "self-check: %s", strerror(-rc));
 		goto cleanup;
 	}
-
-	for (int node = 0; node < p->n_nodes; node++)
-		if (p->nodes[node].impair.loss_ppm)
-			lossy = true;
-	/* Then every classifier at once. */
-	for (int k = 0; k < sc->n; k++) {
-		const char *ip = "", *ip2 = "", *exp[9];
-		int i = sc->nats[k].nat, fam = sc->nats[k].family, probe = plan_probe_node(p, i), n;
-
-		if (!sc->nats[k].checked)
-			continue;
-		server_for(t, p, i, fam, &ip, &ip2);
-		argv_init(&a);
-		argv_add(&a, "%s/punch-probe", bindir);
-		argv_add(&a, "classify");
-		argv_add(&a, "--server");
-		argv_add(&a, "%s", ip);
-		argv_add(&a, "--server2");
-		argv_add(&a, "%s", ip2);
-		argv_add(&a, "--port");
-		argv_add(&a, "%u", SELFCHECK_PORT);
-		argv_add(&a, "--port2");
-		argv_add(&a, "%u", SELFCHECK_PORT2);
-		argv_add(&a, "--bind");
-		argv_add(&a, "%s", fam == 6 ? p->nodes[probe].ip6 : p->nodes[probe].ip);
-		argv_add(&a, "--hairpin-bind");
-		argv_add(&a, "%s", fam == 6 ? p->nodes[probe].ip2_6 : p->nodes[probe].ip2);
-		argv_add(&a, "--local-port");
-		argv_add(&a, "%u", SELFCHECK_LOCAL_PORT);
-		/* On a lossy lab, twice the wait and the requests: all of 5 round trips
-		 * lost at 2% each way is 1e-7 per question, all of 10 is 1e-14. */
-		argv_add(&a, "--timeout-ms");
-		argv_add(&a, "%u", lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
-		argv_add(&a, "--tries");
-		argv_add(&a, "%d", lossy ? 10 : 5);
-		n = selfcheck_expect_args(&t->nats[i], exp);
-		for (int x = 0; x < n; x++)
-			argv_add(&a, "%s", exp[x]);
-		if (verbose)
-			argv_add(&a, "-v");
-		rc = a.overflow ? -E2BIG : run_add(g, p->nodes[probe].name, netns_fd(lab_ns(l, probe)), a.v, &cls[k]);
-		if (rc == 0)
-			rc = run_start(g, cls[k]);
-		if (rc < 0) {
-			snprintf(err, errsize, "self-check: starting the classifier on %s: %s", p->nodes[probe].name,
-				 strerror(-rc));
-			goto cleanup;
-		}
-	}
-	rc = run_release(g);
-	if (rc >= 0)
-		rc = run_wait(g, mtime_now() + CLASSIFY_LIMIT_MS);
-	if (rc < 0) {
-		snprintf(err, errsize, "self-check: waiting for the classifiers: %s", strerror(-rc));
+	rc = start_servers(&c);
+	if (rc == 0)
+		rc = wait_servers(&c);
+	if (rc == 0)
+		rc = run_classifiers(&c);
+	if (rc < 0)
 		goto cleanup;
-	}
-	for (int k = 0; k < sc->n; k++) {
-		struct selfcheck_nat *e = &sc->nats[k];
-		const struct run_result *r;
-		char how[256];
-
-		if (!cls[k])
-			continue;
-		r = run_result(cls[k]);
-		e->report = r->out_len ? xstrdup(r->out) : NULL;
-		if (r->exit_code != 0 && r->exit_code != 3) {
-			const char *last = r->err ? r->err : "";
-			size_t len = strlen(last);
-
-			while (len && last[len - 1] == '\n')
-				len--;
-			snprintf(e->why, sizeof(e->why), "punch-probe %s: %.*s", run_describe(cls[k], how, sizeof(how)),
-				 (int)(len > 160 ? 160 : len), len > 160 ? last + strlen(last) - 160 : last);
-			continue;
-		}
-		if (selfcheck_read_report(e->report, e) < 0)
-			continue;
-		if (e->match != (r->exit_code == 0)) {
-			snprintf(e->why, sizeof(e->why), "punch-probe exited %d but its report says match=%s",
-				 r->exit_code, e->match ? "true" : "false");
-			e->match = false;
-		}
-	}
+	for (int k = 0; k < c.sc->n; k++)
+		if (c.cls[k])
+			read_classification(&c, k);
 	for (int s = 0; s < 2 * p->n_nodes; s++)
-		if (srv[s])
-			run_stop(g, srv[s]);
-	sc->elapsed_ms = (int)(mtime_now() - start);
-	*out = sc;
-	sc = NULL;
+		if (c.srv[s])
+			run_stop(c.g, c.srv[s]);
+	c.sc->elapsed_ms = (int)(mtime_now() - start);
+	*out = c.sc;
+	c.sc = NULL;
 	rc = 0;
 cleanup:
-	run_group_destroy(g);
-	selfcheck_free(sc);
-	free(srv);
-	free(cls);
+	run_group_destroy(c.g);
+	selfcheck_free(c.sc);
+	free(c.srv);
+	free(c.cls);
 	return rc;
 }
 
@@ -345,6 +430,32 @@ void selfcheck_free(struct selfcheck *sc)
 		free(sc->nats[i].report);
 	free(sc->nats);
 	free(sc);
+}
+
+int selfcheck_to_result(const struct topo *t, const struct selfcheck *sc, struct result *r)
+{
+	r->selfcheck_ran = true;
+	r->n_routers = 0;
+	if (sc->n == 0)
+		return 0;
+	r->routers = calloc((size_t)sc->n, sizeof(*r->routers));
+	if (!r->routers)
+		return -ENOMEM;
+	for (int i = 0; i < sc->n; i++) {
+		const struct selfcheck_nat *e = &sc->nats[i];
+		struct result_router *rt = &r->routers[i];
+
+		snprintf(rt->name, sizeof(rt->name), "%s", t->nats[e->nat].name);
+		rt->family = e->family;
+		rt->checked = e->checked;
+		rt->declared = e->declared_b;
+		rt->observed_valid = e->checked && !e->why[0] && e->observed_valid;
+		rt->observed = e->observed_b;
+		rt->match = rt->observed_valid && e->match;
+		snprintf(rt->note, sizeof(rt->note), "%s", e->why[0] ? e->why : e->differs);
+	}
+	r->n_routers = sc->n;
+	return 0;
 }
 
 char *selfcheck_refusal(const struct topo *t, const struct selfcheck *sc)

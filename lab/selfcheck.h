@@ -27,6 +27,7 @@
 
 #include "model/model.h"
 #include "model/plan.h"
+#include "report/result.h"
 
 #define SELFCHECK_PORT 3479  /* probe server ports: next to the rendezvous server's 3478 */
 #define SELFCHECK_PORT2 3480
@@ -45,6 +46,9 @@ struct selfcheck_nat {
 	char differs[384];      /* "mapping declared eim, observed apdm; ..." or "" */
 	char why[256];          /* not checked, or the probe failed: what happened */
 	char *report;           /* punch-probe's JSON report, or NULL */
+	struct result_behavior declared_b; /* the same as values */
+	struct result_behavior observed_b; /* valid when observed_valid */
+	bool observed_valid;
 };
 
 struct selfcheck {
@@ -60,6 +64,9 @@ int selfcheck_expect_args(const struct topo_nat *nat, const char *out[9]);
 /* The declared behaviour as "eim apdf preserve hairpin=no" into buf. */
 void selfcheck_describe_declared(const struct topo_nat *nat, char *buf, size_t size);
 
+/* The declared behaviour as values (what selfcheck_describe_declared says). */
+void selfcheck_declared(const struct topo_nat *nat, struct result_behavior *out);
+
 /* Read punch-probe's JSON report (one object) into e: observed, match,
  * differs. Returns 0, or -EBADMSG (with e->why set) when it is not a report. */
 int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
@@ -72,6 +79,10 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
 int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
 		  struct selfcheck **out, char *err, size_t errsize);
 void selfcheck_free(struct selfcheck *sc);
+
+/* The self-check as data into r->routers (r->selfcheck_ran set): one record
+ * per entry of sc. Returns 0 or -ENOMEM. */
+int selfcheck_to_result(const struct topo *t, const struct selfcheck *sc, struct result *r);
 
 /* Every mismatch and probe failure as "router NAME: ..." lines (malloc'd),
  * or NULL when every checked router behaves as declared. */

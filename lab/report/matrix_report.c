@@ -17,7 +17,7 @@ enum state { ST_NONE, ST_PASS, ST_FAIL, ST_ERROR };
 
 struct grid {
 	int n;
-	const struct report_scenario **at; /* n x n, upper triangle used */
+	const struct result **at; /* n x n, upper triangle used */
 };
 
 static int grid_build(const struct matrix_picture *p, struct grid *g)
@@ -49,42 +49,42 @@ static int grid_build(const struct matrix_picture *p, struct grid *g)
 	return 0;
 }
 
-static const struct report_scenario *grid_at(const struct grid *g, int r, int c)
+static const struct result *grid_at(const struct grid *g, int r, int c)
 {
 	return g->at[r * g->n + c];
 }
 
-static enum state state_of(const struct report_scenario *s)
+static enum state state_of(const struct result *s)
 {
 	if (!s)
 		return ST_NONE;
-	if (s->error)
+	if (s->verdict == VERDICT_ERROR)
 		return ST_ERROR;
-	return s->pass ? ST_PASS : ST_FAIL;
+	return s->verdict == VERDICT_PASS ? ST_PASS : ST_FAIL;
 }
 
-/* "D", "R", "F" for an outcome word, "?" for anything else. */
-static char letter(const char *outcome)
+/* "D", "R", "F" for an outcome, "?" for anything else. */
+static char letter(enum result_outcome o)
 {
-	if (strcmp(outcome, "direct") == 0)
-		return 'D';
-	if (strcmp(outcome, "relayed") == 0)
-		return 'R';
-	if (strcmp(outcome, "failed") == 0)
-		return 'F';
-	return '?';
+	switch (o) {
+	case RESULT_DIRECT: return 'D';
+	case RESULT_RELAYED: return 'R';
+	case RESULT_FAILED: return 'F';
+	default: return '?';
+	}
 }
 
-/* An outcome word as shown: one of ours, or "?" for anything else, so a
- * result's own text never reaches a cell unescaped. */
-static const char *word(const char *outcome)
+/* An outcome word as shown: the three outcomes and "error", "?" for the rest. */
+static const char *word(enum result_outcome o)
 {
-	static const char *const known[] = { "direct", "relayed", "failed", "error" };
+	return o == RESULT_DIRECT || o == RESULT_RELAYED || o == RESULT_FAILED || o == RESULT_ERROR ?
+		       result_outcome_name(o) : "?";
+}
 
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(outcome, known[i]) == 0)
-			return known[i];
-	return "?";
+/* The expectation as an outcome (NONE when it was not derived). */
+static enum result_outcome expected_of(const struct result *s)
+{
+	return result_outcome_of(s->expected);
 }
 
 struct counts {
@@ -108,7 +108,7 @@ static struct counts count(const struct grid *g)
 
 /* ---- terminal ---- */
 
-static void term_cell(FILE *f, const struct report_scenario *s, bool color, size_t width)
+static void term_cell(FILE *f, const struct result *s, bool color, size_t width)
 {
 	static const char *const on[] = { [ST_PASS] = COLOR_GREEN, [ST_FAIL] = COLOR_RED,
 					   [ST_ERROR] = COLOR_YELLOW };
@@ -187,7 +187,7 @@ static void put_problems(FILE *f, const struct matrix_picture *p, const struct g
 {
 	for (int r = 0; r < g->n; r++) {
 		for (int c = r; c < g->n; c++) {
-			const struct report_scenario *s = grid_at(g, r, c);
+			const struct result *s = grid_at(g, r, c);
 			enum state st = state_of(s);
 
 			if (st != ST_FAIL && st != ST_ERROR)
@@ -203,14 +203,14 @@ static void put_problems(FILE *f, const struct matrix_picture *p, const struct g
 				text_put_term(f, p->profiles[c], false, "");
 			}
 			if (st == ST_FAIL) {
-				fprintf(f, ": %s, expected %s\n", word(s->actual), word(s->expected));
+				fprintf(f, ": %s, expected %s\n", word(s->actual), word(expected_of(s)));
 				continue;
 			}
 			fputs(": error: ", f);
 			if (markdown)
-				text_put_md(f, s->error, false);
+				text_put_md(f, text_str(s->error), false);
 			else
-				text_put_term(f, s->error, false, "");
+				text_put_term(f, text_str(s->error), false, "");
 			fputc('\n', f);
 		}
 	}
@@ -247,14 +247,14 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 		text_put_md(f, p->profiles[r], false);
 		fputs("** |", f);
 		for (int c = 0; c < g.n; c++) {
-			const struct report_scenario *s = c >= r ? grid_at(&g, r, c) : NULL;
+			const struct result *s = c >= r ? grid_at(&g, r, c) : NULL;
 
 			switch (c < r ? -1 : (int)state_of(s)) {
 			case ST_PASS:
 				fprintf(f, " ✅ %c |", letter(s->actual));
 				break;
 			case ST_FAIL:
-				fprintf(f, " ❌ %c≠%c |", letter(s->actual), letter(s->expected));
+				fprintf(f, " ❌ %c≠%c |", letter(s->actual), letter(expected_of(s)));
 				break;
 			case ST_ERROR:
 				fputs(" ⚠️ E |", f);
@@ -298,7 +298,7 @@ static const char *const strokes[] = { [ST_NONE] = "#bdbdbd", [ST_PASS] = "#43a0
 				       [ST_FAIL] = "#c62828", [ST_ERROR] = "#f9a825" };
 
 static void svg_cell(FILE *f, const struct matrix_picture *p, int r, int c,
-		     const struct report_scenario *s, int x, int y)
+		     const struct result *s, int x, int y)
 {
 	enum state st = state_of(s);
 	int cx = x + CELL / 2;
@@ -311,9 +311,9 @@ static void svg_cell(FILE *f, const struct matrix_picture *p, int r, int c,
 		fputs(": not run", f);
 	else if (st == ST_ERROR) {
 		fputs(": error: ", f);
-		text_put_xml(f, s->error, TEXT_XML_ATTR_NO_CR);
+		text_put_xml(f, text_str(s->error), TEXT_XML_ATTR_NO_CR);
 	} else {
-		fprintf(f, ": %s, expected %s", word(s->actual), word(s->expected));
+		fprintf(f, ": %s, expected %s", word(s->actual), word(expected_of(s)));
 	}
 	fputs("</title>\n", f);
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"%s\" "
@@ -331,12 +331,12 @@ static void svg_cell(FILE *f, const struct matrix_picture *p, int r, int c,
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big bad\">%s</text>\n", cx, y + 32,
 			word(s->actual));
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small bad\">exp. %s</text>\n", cx,
-			y + 50, word(s->expected));
+			y + 50, word(expected_of(s)));
 		break;
 	case ST_ERROR:
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big\">error</text>\n", cx, y + 32);
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">exp. %s</text>\n", cx, y + 50,
-			word(s->expected));
+			word(expected_of(s)));
 		break;
 	default:
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">not run</text>\n", cx, y + 36);

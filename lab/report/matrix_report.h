@@ -23,7 +23,7 @@
  * two cells for one pair the later wins. */
 struct matrix_report_cell {
 	int row, col;
-	const struct report_scenario *result;
+	const struct result *result;
 };
 
 struct matrix_picture {

@@ -23,21 +23,31 @@ static int stream_status(FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+static void count_verdict(const struct result *r, size_t *passed, size_t *failed, size_t *errors)
+{
+	if (r->verdict == VERDICT_ERROR)
+		(*errors)++;
+	else if (r->verdict == VERDICT_PASS)
+		(*passed)++;
+	else
+		(*failed)++;
+}
+
 /* ---- terminal ----------------------------------------------------------- */
 
 /* A colored word padded to width: the escapes must not count as columns. */
-static void put_verdict(FILE *f, const struct report_scenario *s, bool color, size_t width)
+static void put_verdict(FILE *f, const struct result *s, bool color, size_t width)
 {
 	const char *v = report_verdict(s);
-	const char *c = s->error || !s->pass ? COLOR_RED : COLOR_GREEN;
+	const char *c = s->verdict != VERDICT_PASS ? COLOR_RED : COLOR_GREEN;
 
 	fprintf(f, "%s%s%s", color ? c : "", v, color ? COLOR_OFF : "");
 	text_pad(f, strlen(v), width);
 }
 
-const char *report_verdict(const struct report_scenario *s)
+const char *report_verdict(const struct result *s)
 {
-	return s->error ? "ERROR" : s->pass ? "PASS" : "FAIL";
+	return s->verdict == VERDICT_ERROR ? "ERROR" : s->verdict == VERDICT_PASS ? "PASS" : "FAIL";
 }
 
 /* A multi-line text under a line, each line indented. */
@@ -53,23 +63,23 @@ static void put_block(FILE *f, const char *label, const char *text)
 		fputc('\n', f);
 }
 
-int report_live_line(FILE *f, const struct report_scenario *s, bool color)
+int report_live_line(FILE *f, const struct result *s, bool color)
 {
 	put_verdict(f, s, color, 7);
 	text_pad(f, text_put_term(f, s->name, false, ""), NAME_WIDTH);
 	fputs("  ", f);
-	text_put_term(f, s->actual[0] ? s->actual : "-", false, "");
+	text_put_term(f, result_outcome_name(s->actual), false, "");
 	fputs(" (expected ", f);
-	text_put_term(f, s->expected[0] ? s->expected : "-", false, "");
+	text_put_term(f, *result_expected_name(s) ? result_expected_name(s) : "-", false, "");
 	fprintf(f, ")  %.2fs\n", s->seconds);
-	if (s->error)
-		put_block(f, "error: ", s->error);
-	else if (!s->pass && s->detail)
+	if (s->verdict == VERDICT_ERROR)
+		put_block(f, "error: ", text_str(s->error));
+	else if (s->verdict == VERDICT_FAIL && s->detail)
 		put_block(f, NULL, s->detail);
 	return stream_status(f);
 }
 
-int report_summary(FILE *f, const struct report_scenario *s, size_t n, bool color)
+int report_summary(FILE *f, const struct result *s, size_t n, bool color)
 {
 	size_t wn = strlen("SCENARIO"), we = strlen("EXPECTED"), wa = strlen("ACTUAL");
 	size_t passed = 0, failed = 0, errors = 0;
@@ -79,25 +89,20 @@ int report_summary(FILE *f, const struct report_scenario *s, size_t n, bool colo
 
 		if ((w = text_term_width(s[i].name)) > wn)
 			wn = w;
-		if ((w = text_term_width(s[i].expected)) > we)
+		if ((w = text_term_width(result_expected_name(&s[i]))) > we)
 			we = w;
-		if ((w = text_term_width(s[i].actual)) > wa)
+		if ((w = text_term_width(result_outcome_name(s[i].actual))) > wa)
 			wa = w;
 	}
 	fprintf(f, "%-*s  %-*s  %-*s  %-7s  %s\n", (int)wn, "SCENARIO", (int)we, "EXPECTED",
 		(int)wa, "ACTUAL", "VERDICT", "TIME");
 	for (size_t i = 0; i < n; i++) {
 		text_pad(f, text_put_term(f, s[i].name, false, ""), wn + 2);
-		text_pad(f, text_put_term(f, s[i].expected, false, ""), we + 2);
-		text_pad(f, text_put_term(f, s[i].actual, false, ""), wa + 2);
+		text_pad(f, text_put_term(f, result_expected_name(&s[i]), false, ""), we + 2);
+		text_pad(f, text_put_term(f, result_outcome_name(s[i].actual), false, ""), wa + 2);
 		put_verdict(f, &s[i], color, 9);
 		fprintf(f, "%.2fs\n", s[i].seconds);
-		if (s[i].error)
-			errors++;
-		else if (s[i].pass)
-			passed++;
-		else
-			failed++;
+		count_verdict(&s[i], &passed, &failed, &errors);
 	}
 	fprintf(f, "\n%zu passed, %zu failed", passed, failed);
 	if (errors)
@@ -155,14 +160,14 @@ static void put_yaml_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-int report_tap(FILE *f, const struct report_scenario *s, size_t n)
+int report_tap(FILE *f, const struct result *s, size_t n)
 {
 	size_t passed = 0;
 
 	fprintf(f, "TAP version 13\n1..%zu\n", n);
 	for (size_t i = 0; i < n; i++) {
-		const struct report_scenario *c = &s[i];
-		bool ok = c->pass && !c->error;
+		const struct result *c = &s[i];
+		bool ok = c->verdict == VERDICT_PASS;
 
 		fprintf(f, "%sok %zu - ", ok ? "" : "not ", i + 1);
 		put_tap_desc(f, c->name);
@@ -172,9 +177,9 @@ int report_tap(FILE *f, const struct report_scenario *s, size_t n)
 			continue;
 		}
 		fputs("  ---\n  expected: ", f);
-		put_yaml_str(f, c->expected);
+		put_yaml_str(f, result_expected_name(c));
 		fputs("\n  actual: ", f);
-		put_yaml_str(f, c->actual);
+		put_yaml_str(f, result_outcome_name(c->actual));
 		if (c->file) {
 			fputs("\n  file: ", f);
 			put_yaml_str(f, c->file);
@@ -218,20 +223,20 @@ static void put_classname(FILE *f, const char *file)
 	free(name);
 }
 
-static bool has_peers(const struct report_scenario *c)
+static bool has_peers(const struct result *c)
 {
 	return c->peers[0].name[0] || c->peers[1].name[0];
 }
 
-int report_junit(FILE *f, const struct report_scenario *s, size_t n)
+int report_junit(FILE *f, const struct result *s, size_t n)
 {
 	size_t failures = 0, errors = 0;
 	double total = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (s[i].error)
+		if (s[i].verdict == VERDICT_ERROR)
 			errors++;
-		else if (!s[i].pass)
+		else if (s[i].verdict == VERDICT_FAIL)
 			failures++;
 		total += s[i].seconds;
 	}
@@ -241,7 +246,7 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 	fprintf(f, "  <testsuite name=\"punchlab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
 		n, failures, errors, total);
 	for (size_t i = 0; i < n; i++) {
-		const struct report_scenario *c = &s[i];
+		const struct result *c = &s[i];
 		bool any_err = false;
 
 		fputs("    <testcase name=\"", f);
@@ -249,22 +254,22 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 		fputs("\" classname=\"", f);
 		put_classname(f, c->file);
 		fprintf(f, "\" time=\"%.3f\"", c->seconds);
-		if (c->pass && !c->error && !has_peers(c)) {
+		if (c->verdict == VERDICT_PASS && !has_peers(c)) {
 			fputs("/>\n", f);
 			continue;
 		}
 		fputs(">\n", f);
-		if (c->error) {
+		if (c->verdict == VERDICT_ERROR) {
 			fputs("      <error message=\"", f);
-			text_put_xml(f, c->error, TEXT_XML_ATTR);
+			text_put_xml(f, text_str(c->error), TEXT_XML_ATTR);
 			fputs("\" type=\"error\">", f);
-			text_put_xml(f, c->error, TEXT_XML_DATA);
+			text_put_xml(f, text_str(c->error), TEXT_XML_DATA);
 			fputs("</error>\n", f);
-		} else if (!c->pass) {
+		} else if (c->verdict == VERDICT_FAIL) {
 			fputs("      <failure message=\"expected ", f);
-			text_put_xml(f, c->expected, TEXT_XML_ATTR);
+			text_put_xml(f, result_expected_name(c), TEXT_XML_ATTR);
 			fputs(", got ", f);
-			text_put_xml(f, c->actual, TEXT_XML_ATTR);
+			text_put_xml(f, result_outcome_name(c->actual), TEXT_XML_ATTR);
 			fputs("\" type=\"mismatch\">", f);
 			text_put_xml(f, c->detail ? c->detail : "", TEXT_XML_DATA);
 			fputs("</failure>\n", f);
@@ -272,17 +277,18 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 		if (has_peers(c)) {
 			fputs("      <system-out>", f);
 			for (size_t k = 0; k < 2; k++) {
-				const struct report_peer *p = &c->peers[k];
+				const struct result_peer *p = &c->peers[k];
+				const char *json = result_peer_report_text(p);
 
 				if (!p->name[0])
 					continue;
 				fputs("peer ", f);
 				text_put_xml(f, p->name, TEXT_XML_DATA);
 				fprintf(f, " (exit %d, ", p->exit_code);
-				text_put_xml(f, p->outcome[0] ? p->outcome : "-", TEXT_XML_DATA);
+				text_put_xml(f, result_outcome_name(p->outcome), TEXT_XML_DATA);
 				fputs("): ", f);
-				text_put_xml(f, p->json ? p->json : "(no report)", TEXT_XML_DATA);
-				if (!p->json || !*p->json || p->json[strlen(p->json) - 1] != '\n')
+				text_put_xml(f, json ? json : "(no report)", TEXT_XML_DATA);
+				if (!json || !*json || json[strlen(json) - 1] != '\n')
 					fputc('\n', f);
 				any_err |= p->stderr_tail && *p->stderr_tail;
 			}
@@ -291,7 +297,7 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 		if (any_err) {
 			fputs("      <system-err>", f);
 			for (size_t k = 0; k < 2; k++) {
-				const struct report_peer *p = &c->peers[k];
+				const struct result_peer *p = &c->peers[k];
 
 				if (!p->name[0] || !p->stderr_tail || !*p->stderr_tail)
 					continue;
@@ -312,39 +318,12 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 
 /* ---- JSON --------------------------------------------------------------- */
 
-/* A JSON string from arbitrary bytes: json-c writes bytes as they are, so
- * invalid UTF-8 is replaced here (each bad byte by U+FFFD). NULL gives null. */
-static void put_valid(FILE *f, uint32_t cp, const unsigned char *bytes, size_t len, bool last, void *ctx)
+static int jadd(struct json_object *obj, const char *key, struct json_object *val)
 {
-	(void)last;
-	(void)ctx;
-	if (cp == TEXT_INVALID)
-		fputs(TEXT_REPLACEMENT, f);
-	else
-		fwrite(bytes, 1, len, f);
+	return json_object_object_add(obj, key, val) == 0 ? 0 : -ENOMEM;
 }
 
-static struct json_object *jstr(const char *s)
-{
-	struct json_object *o = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	if (!s)
-		return NULL;
-	f = open_memstream(&buf, &len);
-	if (!f)
-		return NULL;
-	text_walk(f, s, put_valid, NULL);
-	if (fclose(f) == 0)
-		o = json_object_new_string_len(buf, (int)len);
-	free(buf);
-	return o;
-}
-
-/* Seconds rounded to milliseconds, written as such rather than as the
- * nearest double's 17 digits. */
+/* Seconds rounded to milliseconds, as result.c writes them. */
 static struct json_object *jseconds(double secs)
 {
 	char buf[32];
@@ -353,85 +332,7 @@ static struct json_object *jseconds(double secs)
 	return json_object_new_double_s(secs, buf);
 }
 
-/* A peer's report: the object it printed when it parses as exactly one JSON
- * object (strictly, valid UTF-8, default depth limit); otherwise the text. */
-static struct json_object *jpeer_report(const char *text)
-{
-	struct json_tokener *tok;
-	struct json_object *o;
-	size_t len;
-
-	if (!text)
-		return NULL;
-	len = strlen(text);
-	while (len && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r' ||
-		       text[len - 1] == '\t'))
-		len--;
-	if (len > INT32_MAX)
-		return jstr(text);
-	tok = json_tokener_new();
-	if (!tok)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	o = json_tokener_parse_ex(tok, text, (int)len);
-	if (json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = jstr(text);
-	}
-	json_tokener_free(tok);
-	return o;
-}
-
-static int jadd(struct json_object *obj, const char *key, struct json_object *val)
-{
-	return json_object_object_add(obj, key, val) == 0 ? 0 : -ENOMEM;
-}
-
-static struct json_object *jscenario(const struct report_scenario *c)
-{
-	struct json_object *o = json_object_new_object(), *peers = json_object_new_array();
-	const char *verdict = c->error ? "error" : c->pass ? "pass" : "fail";
-
-	if (!o || !peers)
-		goto fail;
-	if (jadd(o, "name", jstr(text_str(c->name))) || jadd(o, "file", jstr(c->file)) ||
-	    jadd(o, "description", jstr(c->description)) ||
-	    jadd(o, "expected", jstr(c->expected)) || jadd(o, "actual", jstr(c->actual)) ||
-	    jadd(o, "verdict", json_object_new_string(verdict)) ||
-	    jadd(o, "pass", json_object_new_boolean(c->pass && !c->error)) ||
-	    jadd(o, "error", jstr(c->error)) || jadd(o, "detail", jstr(c->detail)) ||
-	    jadd(o, "selfcheck", jstr(c->selfcheck)) ||
-	    jadd(o, "seconds", jseconds(c->seconds)))
-		goto fail;
-	for (size_t k = 0; k < 2; k++) {
-		const struct report_peer *p = &c->peers[k];
-		struct json_object *po;
-
-		if (!p->name[0])
-			continue;
-		po = json_object_new_object();
-		if (!po || json_object_array_add(peers, po)) {
-			json_object_put(po);
-			goto fail;
-		}
-		if (jadd(po, "name", jstr(p->name)) || jadd(po, "outcome", jstr(p->outcome)) ||
-		    jadd(po, "exit_code", json_object_new_int(p->exit_code)) ||
-		    jadd(po, "report", jpeer_report(p->json)) ||
-		    jadd(po, "stderr_tail", jstr(p->stderr_tail)))
-			goto fail;
-	}
-	if (jadd(o, "peers", peers))
-		goto fail_o;
-	return o;
-fail:
-	json_object_put(peers);
-fail_o:
-	json_object_put(o);
-	return NULL;
-}
-
-int report_json(FILE *f, const struct report_scenario *s, size_t n)
+int report_json(FILE *f, const struct result *s, size_t n)
 {
 	struct json_object *root = json_object_new_object(), *sum = json_object_new_object();
 	struct json_object *arr = json_object_new_array();
@@ -442,18 +343,13 @@ int report_json(FILE *f, const struct report_scenario *s, size_t n)
 	if (!root || !sum || !arr)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *c = jscenario(&s[i]);
+		struct json_object *c = result_to_object(&s[i]);
 
 		if (!c || json_object_array_add(arr, c)) {
 			json_object_put(c);
 			goto cleanup;
 		}
-		if (s[i].error)
-			errors++;
-		else if (s[i].pass)
-			passed++;
-		else
-			failed++;
+		count_verdict(&s[i], &passed, &failed, &errors);
 		total += s[i].seconds;
 	}
 	if (jadd(sum, "total", json_object_new_int64((int64_t)n)) ||
@@ -480,6 +376,55 @@ cleanup:
 	json_object_put(arr);
 	json_object_put(root);
 	return r;
+}
+
+int report_json_read(const char *text, size_t len, struct result **out, size_t *n)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *root = NULL, *arr;
+	struct result *rs = NULL;
+	size_t count = 0;
+	int rc = -EBADMSG;
+
+	*out = NULL;
+	*n = 0;
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	if (len <= INT32_MAX)
+		root = json_tokener_parse_ex(tok, text, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "scenarios", &arr) || !json_object_is_type(arr, json_type_array))
+		goto cleanup;
+	count = json_object_array_length(arr);
+	rs = calloc(count + 1, sizeof(*rs));
+	if (!rs) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < count; i++) {
+		rc = result_from_object(json_object_array_get_idx(arr, i), &rs[i]);
+		if (rc < 0) {
+			report_results_free(rs, i);
+			rs = NULL;
+			goto cleanup;
+		}
+	}
+	*out = rs;
+	*n = count;
+	rc = 0;
+cleanup:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+void report_results_free(struct result *rs, size_t n)
+{
+	for (size_t i = 0; rs && i < n; i++)
+		result_clear(&rs[i]);
+	free(rs);
 }
 
 /* ---- Markdown ----------------------------------------------------------- */
@@ -519,43 +464,38 @@ static void put_md_block(FILE *f, const char *text)
 	fputc('\n', f);
 }
 
-int report_markdown(FILE *f, const struct report_scenario *s, size_t n)
+int report_markdown(FILE *f, const struct result *s, size_t n)
 {
 	size_t passed = 0, failed = 0, errors = 0;
 
 	fputs("| Scenario | Expected | Actual | Verdict | Time |\n", f);
 	fputs("| --- | --- | --- | --- | ---: |\n", f);
 	for (size_t i = 0; i < n; i++) {
-		const struct report_scenario *c = &s[i];
-		const char *mark = c->error ? "⚠️ ERROR" : c->pass ? "✅ PASS" : "❌ FAIL";
+		const struct result *c = &s[i];
+		const char *mark = c->verdict == VERDICT_ERROR ? "⚠️ ERROR" : c->verdict == VERDICT_PASS ? "✅ PASS" : "❌ FAIL";
 
 		fputs("| ", f);
 		text_put_md(f, c->name, true);
 		fputs(" | ", f);
-		text_put_md(f, c->expected, true);
+		text_put_md(f, result_expected_name(c), true);
 		fputs(" | ", f);
-		text_put_md(f, c->actual, true);
+		text_put_md(f, result_outcome_name(c->actual), true);
 		fprintf(f, " | %s | %.2f s |\n", mark, c->seconds);
-		if (c->error)
-			errors++;
-		else if (c->pass)
-			passed++;
-		else
-			failed++;
+		count_verdict(c, &passed, &failed, &errors);
 	}
 	fprintf(f, "\n**%zu passed, %zu failed", passed, failed);
 	if (errors)
 		fprintf(f, ", %zu error%s", errors, errors == 1 ? "" : "s");
 	fputs("**\n", f);
 	for (size_t i = 0; i < n; i++) {
-		const struct report_scenario *c = &s[i];
-		const char *text = c->error ? c->error : c->detail;
+		const struct result *c = &s[i];
+		const char *text = c->verdict == VERDICT_ERROR ? c->error : c->detail;
 
-		if ((c->pass && !c->error) || !text)
+		if (c->verdict == VERDICT_PASS || !text)
 			continue;
 		fputs("\n<details><summary>", f);
 		text_put_md(f, c->name, true);
-		fprintf(f, ": %s</summary>\n\n", c->error ? "error" : "mismatch");
+		fprintf(f, ": %s</summary>\n\n", c->verdict == VERDICT_ERROR ? "error" : "mismatch");
 		put_md_block(f, text);
 		fputs("\n</details>\n", f);
 	}

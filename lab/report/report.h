@@ -15,59 +15,46 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* One program of a scenario; an empty name means the slot is unused. */
-struct report_peer {
-	char name[32];
-	char outcome[16];       /* what the peer reported: "direct", "relayed", "failed" */
-	int exit_code;          /* -1 if it did not exit normally */
-	char *json;             /* the client's JSON report as it printed it, or NULL */
-	char *stderr_tail;      /* the end of its stderr, or NULL */
-};
+#include "report/result.h"
 
-struct report_scenario {
-	char *name;             /* e.g. "pr-cone-vs-symmetric" */
-	char *file;             /* topology file, or NULL */
-	char *description;      /* or NULL */
-	char expected[16];      /* "direct" | "relayed" | "failed" */
-	char actual[16];        /* what happened, or "error" */
-	bool pass;              /* verdict (ignored when error is set) */
-	char *error;            /* the lab could not run the scenario, or NULL */
-	char *detail;           /* on a mismatch: what each side saw (multi-line), or NULL */
-	char *selfcheck;        /* the self-check, a line per router ("home-a: eim apdf preserve
-				   hairpin=no, as declared"), or NULL when it did not run */
-	double seconds;
-	struct report_peer peers[2];
-};
-
-/* The verdict as a word: "ERROR" when error is set, else "PASS" or "FAIL". */
-const char *report_verdict(const struct report_scenario *s);
+/* The reporters read struct result (report/result.h): the one result type. */
+/* The verdict as a word: "PASS", "FAIL" or "ERROR". */
+const char *report_verdict(const struct result *s);
 
 /* One line as a scenario finishes, e.g.
  *   PASS   pr-cone-vs-symmetric        relayed (expected relayed)  1.23s
  * FAIL and ERROR in red when color; the error or the detail of a failure
  * follows, indented. */
-int report_live_line(FILE *f, const struct report_scenario *s, bool color);
+int report_live_line(FILE *f, const struct result *s, bool color);
 
 /* An aligned table (scenario, expected, actual, verdict, time), then the
  * count line "N passed, N failed" (", N error(s)" added when there are any). */
-int report_summary(FILE *f, const struct report_scenario *s, size_t n, bool color);
+int report_summary(FILE *f, const struct result *s, size_t n, bool color);
 
 /* TAP version 13: plan, "ok N - name" lines, a YAML block (expected,
  * actual, error, detail, seconds) under each failure. */
-int report_tap(FILE *f, const struct report_scenario *s, size_t n);
+int report_tap(FILE *f, const struct result *s, size_t n);
 
 /* JUnit XML: one <testsuites> with one <testsuite name="punchlab">; a
  * <testcase> per scenario with <failure> (mismatch) or <error> (could not
  * run), the peers' JSON reports in <system-out> and stderr tails in
  * <system-err>. */
-int report_junit(FILE *f, const struct report_scenario *s, size_t n);
+int report_junit(FILE *f, const struct result *s, size_t n);
 
-/* One JSON document: {"summary": {...}, "scenarios": [...]}; each peer's
- * report is embedded as an object when it parses as one, else as a string. */
-int report_json(FILE *f, const struct report_scenario *s, size_t n);
+/* One JSON document: {"summary": {...}, "scenarios": [...]}, each scenario
+ * the object of result_to_object() (the codec the workers use too); with
+ * interrupted, "interrupted": true in the summary. */
+int report_json(FILE *f, const struct result *s, size_t n);
+
+/* Read a document report_json() wrote back into results (for merge and
+ * diff): *out (free with report_results_free) and *n. Returns 0, or
+ * -EBADMSG when the text is not one such document or a scenario does not
+ * decode (result_from_object), or -ENOMEM; *out is NULL then. */
+int report_json_read(const char *text, size_t len, struct result **out, size_t *n);
+void report_results_free(struct result *rs, size_t n);
 
 /* A Markdown table for CI job summaries, the count line, and the detail of
  * each failure in a collapsed block. */
-int report_markdown(FILE *f, const struct report_scenario *s, size_t n);
+int report_markdown(FILE *f, const struct result *s, size_t n);
 
 #endif

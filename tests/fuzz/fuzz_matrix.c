@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static FILE *devnull;
 	static const char *names[MATRIX_MAX_PROFILES];
 	static struct matrix_report_cell cells[MATRIX_MAX_PROFILES * (MATRIX_MAX_PROFILES + 1) / 2];
-	struct report_scenario res = { .expected = "direct", .actual = "relayed" };
+	struct result res = { .expected = OUTCOME_DIRECT, .actual = RESULT_RELAYED, .verdict = VERDICT_FAIL };
 	struct matrix *m = NULL;
 	char err[512];
 	int rc;

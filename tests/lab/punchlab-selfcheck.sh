@@ -89,7 +89,9 @@ EOT
 "$O/punchlab" run --no-color --json "$tmp/seq.json" "$tmp/seq.topo" >"$tmp/out" 2>&1 || fail "sequential-port lab failed"
 public=$(jq -r '.scenarios[0].peers[] | select(.name == "alice") | .report.public' "$tmp/seq.json")
 [ "${public##*:}" = 30000 ] || fail "alice was mapped to $public, want port 30000 (the probe's mappings were not flushed)"
-jq -r '.scenarios[0].selfcheck' "$tmp/seq.json" | grep -qx 'seq: eim apdf sequential hairpin=no, as declared' ||
+jq -e '[.scenarios[0].selfcheck[] | select(.name == "seq" and .family == 4 and .checked and .match and
+	.observed == {nat: true, udp_blocked: false, mapping: "eim", filtering: "apdf", ports: "sequential",
+		      hairpin: false} and .declared == .observed)] | length == 1' "$tmp/seq.json" >/dev/null ||
 	fail "the JSON report lacks the self-check's line for router seq"
 echo "ok: after the self-check the pair got port 30000, the first of the sequential pool"
 

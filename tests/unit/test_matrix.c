@@ -370,25 +370,28 @@ static void test_accepts(void **state)
 
 /* ---- the picture ---- */
 
-static struct report_scenario res[6];
+static struct result res[6];
 
 static const char *const prof[] = { "open", "sym<&>", "pr" };
 static struct matrix_report_cell pic_cells[6];
 
 static struct matrix_picture picture(void)
 {
-	static const char *const exp[] = { "direct", "direct", "direct", "relayed", "relayed", "direct" };
-	static const char *const act[] = { "direct", "relayed", "direct", "relayed", "error", "direct" };
+	static const enum outcome exp[] = { OUTCOME_DIRECT, OUTCOME_DIRECT, OUTCOME_DIRECT,
+					    OUTCOME_RELAYED, OUTCOME_RELAYED, OUTCOME_DIRECT };
+	static const enum result_outcome act[] = { RESULT_DIRECT, RESULT_RELAYED, RESULT_DIRECT,
+						   RESULT_RELAYED, RESULT_ERROR, RESULT_DIRECT };
 
 	for (int i = 0; i < 6; i++) {
-		snprintf(res[i].expected, sizeof(res[i].expected), "%s", exp[i]);
-		snprintf(res[i].actual, sizeof(res[i].actual), "%s", act[i]);
-		res[i].pass = strcmp(exp[i], act[i]) == 0;
+		res[i].expected = exp[i];
+		res[i].actual = act[i];
+		res[i].verdict = result_outcome_of(exp[i]) == act[i] ? VERDICT_PASS : VERDICT_FAIL;
 		res[i].error = NULL;
 	}
 	static char boom[] = "netns: \"boom\" <b>|\x1b[31m\xff";
 
 	res[4].error = boom;
+	res[4].verdict = VERDICT_ERROR;
 	/* (0,0) (0,1) (0,2) (1,1) (2,1) given swapped, (2,2) not run. */
 	pic_cells[0] = (struct matrix_report_cell){ 0, 0, &res[0] };
 	pic_cells[1] = (struct matrix_report_cell){ 0, 1, &res[1] };

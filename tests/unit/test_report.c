@@ -21,8 +21,9 @@
 #include <json-c/json.h>
 
 #include "report/report.h"
+#include "report/result.h"
 
-typedef int (*list_fn)(FILE *, const struct report_scenario *, size_t);
+typedef int (*list_fn)(FILE *, const struct result *, size_t);
 
 static char s_name3[] = "evil \"quote\" <tag> & 'apos' # hash | pipe\nline2 \033[31mred caf\xc3\xa9 \xe2\x98\x95 bad\xff";
 static char s_err3[] = "could not build: <script>&amp;</script>\nsecond line \x01 ctl";
@@ -43,44 +44,61 @@ static char s_name1[] = "cone-vs-cone";
 static char s_name2[] = "pr-cone-vs-symmetric";
 static char s_name4[] = "detail `ticks`";
 
-static char s_selfcheck1[] = "home-a: eim apdf preserve hairpin=no, as declared\nfw: firewall apdf, as declared\n";
+static struct result_router s_routers1[2] = {
+	{ .name = "home-a", .family = 4, .checked = true, .observed_valid = true, .match = true,
+	  .declared = { .nat = true, .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_PRESERVE, .hairpin = 0 },
+	  .observed = { .nat = true, .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_PRESERVE, .hairpin = 0 } },
+	{ .name = "fw", .family = 4, .checked = true, .observed_valid = true, .match = true,
+	  .declared = { .nat = false, .mapping = MAP_NONE, .filtering = FILTER_APDF, .ports = PORTS_PRESERVE, .hairpin = 0 },
+	  .observed = { .nat = false, .mapping = -1, .filtering = FILTER_APDF, .ports = -1, .hairpin = -1 } },
+};
 
-static struct report_scenario fixture[4];
+static struct result fixture[4];
 
-static void fill_peer(struct report_peer *p, const char *name, const char *outcome, int code,
-		      char *json, char *err)
+/* The peer's report parsed as scenario.c parses it (result_peer_report). */
+static void fill_peer(struct result_peer *p, const char *name, enum result_outcome outcome, int code,
+		      const char *json, char *err)
 {
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->outcome, sizeof(p->outcome), "%s", outcome);
+	p->outcome = outcome;
 	p->exit_code = code;
-	p->json = json;
+	p->report = result_peer_report(json);
 	p->stderr_tail = err;
 }
 
 static int setup(void **state)
 {
 	memset(fixture, 0, sizeof(fixture));
-	fixture[0] = (struct report_scenario){ .name = s_name1, .file = s_file1, .description = s_desc,
-					       .expected = "direct", .actual = "direct", .pass = true,
-					       .selfcheck = s_selfcheck1, .seconds = 1.234 };
-	fill_peer(&fixture[0].peers[0], "alice", "direct", 0, s_json_ok, NULL);
-	fill_peer(&fixture[0].peers[1], "bob", "direct", 0, s_json_ok2, NULL);
-	fixture[1] = (struct report_scenario){ .name = s_name2, .file = s_file2, .expected = "direct",
-					       .actual = "relayed", .pass = false, .detail = s_detail2,
-					       .seconds = 12.5 };
-	fill_peer(&fixture[1].peers[0], "alice", "relayed", 0, s_json_bad, s_stderr);
-	fill_peer(&fixture[1].peers[1], "bob", "relayed", 1, s_json_arr, NULL);
-	fixture[2] = (struct report_scenario){ .name = s_name3, .expected = "relayed", .actual = "error",
-					       .pass = false, .error = s_err3, .seconds = 0.004 };
-	fixture[3] = (struct report_scenario){ .name = s_name4, .file = s_file1, .expected = "failed",
-					       .actual = "direct", .pass = false, .detail = s_detail4,
-					       .seconds = 3 };
-	fill_peer(&fixture[3].peers[0], "carol", "", -1, s_json_trail, s_detail4);
+	fixture[0] = (struct result){ .name = s_name1, .file = s_file1, .description = s_desc,
+				      .expected = OUTCOME_DIRECT, .actual = RESULT_DIRECT, .verdict = VERDICT_PASS,
+				      .routers = s_routers1, .n_routers = 2, .selfcheck_ran = true,
+				      .seconds = 1.234 };
+	fill_peer(&fixture[0].peers[0], "alice", RESULT_DIRECT, 0, s_json_ok, NULL);
+	fill_peer(&fixture[0].peers[1], "bob", RESULT_DIRECT, 0, s_json_ok2, NULL);
+	fixture[1] = (struct result){ .name = s_name2, .file = s_file2, .expected = OUTCOME_DIRECT,
+				      .actual = RESULT_RELAYED, .verdict = VERDICT_FAIL, .detail = s_detail2,
+				      .seconds = 12.5 };
+	fill_peer(&fixture[1].peers[0], "alice", RESULT_RELAYED, 0, s_json_bad, s_stderr);
+	fill_peer(&fixture[1].peers[1], "bob", RESULT_RELAYED, 1, s_json_arr, NULL);
+	fixture[2] = (struct result){ .name = s_name3, .expected = OUTCOME_RELAYED, .actual = RESULT_ERROR,
+				      .verdict = VERDICT_ERROR, .error = s_err3, .seconds = 0.004 };
+	fixture[3] = (struct result){ .name = s_name4, .file = s_file1, .expected = OUTCOME_FAILED,
+				      .actual = RESULT_DIRECT, .verdict = VERDICT_FAIL, .detail = s_detail4,
+				      .seconds = 3 };
+	fill_peer(&fixture[3].peers[0], "carol", RESULT_NONE, -1, s_json_trail, s_detail4);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	for (size_t i = 0; i < 4; i++)
+		for (size_t k = 0; k < 2; k++)
+			json_object_put(fixture[i].peers[k].report);
 	return 0;
 }
 
 /* Render with a function into a NUL-terminated heap string. */
-static char *render(int (*fn)(FILE *, const struct report_scenario *, size_t), size_t n)
+static char *render(int (*fn)(FILE *, const struct result *, size_t), size_t n)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -204,7 +222,8 @@ static void test_summary(void **state)
 
 static void test_summary_counts(void **state)
 {
-	struct report_scenario one = { .name = s_name1, .expected = "direct", .actual = "direct", .pass = true };
+	struct result one = { .name = s_name1, .expected = OUTCOME_DIRECT, .actual = RESULT_DIRECT,
+			      .verdict = VERDICT_PASS };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -426,7 +445,13 @@ static void test_json(void **state)
 	assert_non_null(strstr(json_object_get_string(jget(root, "scenarios.2.name")), "bad\xef\xbf\xbd"));
 	assert_string_equal(json_object_get_string(jget(root, "scenarios.2.verdict")), "error");
 	assert_true(json_object_is_type(jget(root, "scenarios.2.file"), json_type_null));
-	assert_string_equal(json_object_get_string(jget(root, "scenarios.0.selfcheck")), s_selfcheck1);
+	/* The self-check as data: a record per router, behaviours in the short names. */
+	assert_int_equal(json_object_array_length(jget(root, "scenarios.0.selfcheck")), 2);
+	assert_string_equal(json_object_get_string(jget(root, "scenarios.0.selfcheck.0.name")), "home-a");
+	assert_string_equal(json_object_get_string(jget(root, "scenarios.0.selfcheck.0.declared.mapping")), "eim");
+	assert_string_equal(json_object_get_string(jget(root, "scenarios.0.selfcheck.1.observed.mapping")), "unknown");
+	assert_true(json_object_is_type(jget(root, "scenarios.0.selfcheck.1.observed.hairpin"), json_type_null));
+	assert_true(json_object_is_type(jget(root, "scenarios.0.evidence"), json_type_null));
 	assert_true(json_object_is_type(jget(root, "scenarios.1.selfcheck"), json_type_null));
 	assert_int_equal(json_object_array_length(jget(root, "scenarios.2.peers")), 0);
 	assert_true(json_object_get_double(jget(root, "scenarios.0.seconds")) == 1.234);
@@ -485,5 +510,5 @@ int main(void)
 		cmocka_unit_test(test_stream_error),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

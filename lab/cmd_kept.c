@@ -1,0 +1,72 @@
+/* punchlab shell and down: the kept labs (punchlab run --keep). */
+#include "commands.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "kernel/build.h"
+
+/* punchlab shell NAME NODE [CMD...]: enter a kept node's namespace and exec. */
+int cmd_shell(int argc, char **argv)
+{
+	char path[512];
+	const char *shell = getenv("SHELL");
+	char sh[PATH_MAX];
+	char *sh_argv[] = { sh, NULL };
+	int fd;
+
+	snprintf(sh, sizeof(sh), "%s", shell && *shell ? shell : "/bin/sh");
+	if (argc < 2) {
+		log_errx("usage: punchlab shell NAME NODE [CMD...]  (NODE: inet, server, nat-X, peer-X, probe-X)");
+		return EXIT_USAGE;
+	}
+	lab_kept_path(argv[0], argv[1], path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("%s (is lab '%s' kept? punchlab run --keep)", path, argv[0]);
+		return EXIT_USAGE;
+	}
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		log_err("entering %s", path);
+		return EXIT_SETUP;
+	}
+	close(fd);
+	if (argc > 2) {
+		execvp(argv[2], argv + 2);
+		log_err("%s", argv[2]);
+	} else {
+		execv(sh_argv[0], sh_argv);
+		log_err("%s", sh_argv[0]);
+	}
+	return EXIT_SETUP;
+}
+
+int cmd_down(int argc, char **argv)
+{
+	int rc = EXIT_PASS;
+
+	if (argc < 1) {
+		log_errx("usage: punchlab down NAME...");
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++) {
+		int n = lab_unkeep(argv[i]);
+
+		if (n < 0) {
+			log_errx("%s: %s", argv[i], strerror(-n));
+			rc = EXIT_SETUP;
+		} else if (n == 0) {
+			log_errx("%s: no kept lab of that name", argv[i]);
+			rc = EXIT_MISMATCH;
+		} else {
+			log_info("%s: took down %d namespaces", argv[i], n);
+		}
+	}
+	return rc;
+}
