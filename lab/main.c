@@ -123,6 +123,12 @@ static char *result_to_json(const struct report_scenario *r)
 		json_object_array_add(peers, p);
 	}
 	json_object_object_add(o, "peers", peers);
+	if (r->evidence.present) {
+		char *ev = report_evidence_to_json(&r->evidence);
+
+		jset_str(o, "evidence", ev);
+		free(ev);
+	}
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;
@@ -173,6 +179,8 @@ static int result_from_json(const char *text, struct report_scenario *r)
 			r->peers[k].json = jget_dup(p, "json");
 			r->peers[k].stderr_tail = jget_dup(p, "stderr");
 		}
+	if (json_object_object_get_ex(o, "evidence", &v) && json_object_is_type(v, json_type_string))
+		report_evidence_from_json(json_object_get_string(v), &r->evidence);
 	json_object_put(o);
 	return 0;
 }

@@ -40,6 +40,126 @@ const char *report_verdict(const struct report_scenario *s)
 	return s->error ? "ERROR" : s->pass ? "PASS" : "FAIL";
 }
 
+void report_evidence_clear(struct report_evidence *e)
+{
+	free(e->explanation);
+	free(e->json);
+	memset(e, 0, sizeof(*e));
+}
+
+char *report_evidence_line(const struct report_scenario *s)
+{
+	const struct report_evidence *e = &s->evidence;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!e->present || !(f = open_memstream(&text, &len)))
+		return NULL;
+	fprintf(f, "network: %s", e->verdict);
+	for (int k = 0; k < 2; k++) {
+		const char *me = s->peers[k].name[0] ? s->peers[k].name : k ? "peer 2" : "peer 1";
+		const char *other = s->peers[1 - k].name[0] ? s->peers[1 - k].name : k ? "peer 1" : "peer 2";
+
+		fprintf(f, "%s%s received %llu from %s", k ? ", " : "; ", me, e->from_partner[k], other);
+		if (e->endpoint[k][0])
+			fprintf(f, " (%s)", e->endpoint[k]);
+		fprintf(f, " of %llu sent, %llu relayed by the server", e->sent_to_partner[1 - k], e->relayed[k]);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+char *report_evidence_to_json(const struct report_evidence *e)
+{
+	struct json_object *o = json_object_new_object();
+	char *text = NULL;
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "present", json_object_new_boolean(e->present));
+	json_object_object_add(o, "verdict", json_object_new_string(e->verdict));
+	for (int k = 0; k < 2; k++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "from_partner%d", k);
+		json_object_object_add(o, key, json_object_new_uint64(e->from_partner[k]));
+		snprintf(key, sizeof(key), "from_server%d", k);
+		json_object_object_add(o, key, json_object_new_uint64(e->from_server[k]));
+		snprintf(key, sizeof(key), "relayed%d", k);
+		json_object_object_add(o, key, json_object_new_uint64(e->relayed[k]));
+		snprintf(key, sizeof(key), "sent_to_partner%d", k);
+		json_object_object_add(o, key, json_object_new_uint64(e->sent_to_partner[k]));
+		snprintf(key, sizeof(key), "endpoint%d", k);
+		json_object_object_add(o, key, json_object_new_string(e->endpoint[k]));
+	}
+	if (e->explanation)
+		json_object_object_add(o, "explanation", json_object_new_string(e->explanation));
+	if (e->json)
+		json_object_object_add(o, "json", json_object_new_string(e->json));
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return text;
+}
+
+static void jget_text(struct json_object *o, const char *key, char *buf, size_t size)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+		snprintf(buf, size, "%s", json_object_get_string(v));
+}
+
+static unsigned long long jget_count(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int)
+		       ? (unsigned long long)json_object_get_uint64(v)
+		       : 0;
+}
+
+int report_evidence_from_json(const char *text, struct report_evidence *e)
+{
+	struct json_object *o = text ? json_tokener_parse(text) : NULL, *v;
+	int rc = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EINVAL;
+	}
+	e->present = json_object_object_get_ex(o, "present", &v) && json_object_get_boolean(v);
+	jget_text(o, "verdict", e->verdict, sizeof(e->verdict));
+	for (int k = 0; k < 2; k++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "from_partner%d", k);
+		e->from_partner[k] = jget_count(o, key);
+		snprintf(key, sizeof(key), "from_server%d", k);
+		e->from_server[k] = jget_count(o, key);
+		snprintf(key, sizeof(key), "relayed%d", k);
+		e->relayed[k] = jget_count(o, key);
+		snprintf(key, sizeof(key), "sent_to_partner%d", k);
+		e->sent_to_partner[k] = jget_count(o, key);
+		snprintf(key, sizeof(key), "endpoint%d", k);
+		jget_text(o, key, e->endpoint[k], sizeof(e->endpoint[k]));
+	}
+	if (json_object_object_get_ex(o, "explanation", &v) && json_object_is_type(v, json_type_string) &&
+	    !(e->explanation = strdup(json_object_get_string(v))))
+		rc = -ENOMEM;
+	if (json_object_object_get_ex(o, "json", &v) && json_object_is_type(v, json_type_string) &&
+	    !(e->json = strdup(json_object_get_string(v))))
+		rc = -ENOMEM;
+	json_object_put(o);
+	if (rc < 0)
+		report_evidence_clear(e);
+	return rc;
+}
+
 /* A multi-line text under a line, each line indented. */
 static void put_block(FILE *f, const char *label, const char *text)
 {
@@ -66,6 +186,14 @@ int report_live_line(FILE *f, const struct report_scenario *s, bool color)
 		put_block(f, "error: ", s->error);
 	else if (!s->pass && s->detail)
 		put_block(f, NULL, s->detail);
+	if (!s->error && !s->pass && s->evidence.present) {
+		char *line = report_evidence_line(s);
+
+		put_block(f, NULL, line ? line : "network: (no memory)");
+		if (s->evidence.explanation && !(s->detail && strstr(s->detail, s->evidence.explanation)))
+			put_block(f, NULL, s->evidence.explanation);
+		free(line);
+	}
 	return stream_status(f);
 }
 
@@ -155,6 +283,32 @@ static void put_yaml_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The evidence as YAML keys of a scenario's block. */
+static void put_tap_evidence(FILE *f, const struct report_scenario *c)
+{
+	const struct report_evidence *e = &c->evidence;
+
+	if (!e->present)
+		return;
+	fputs("  network: ", f);
+	put_yaml_str(f, e->verdict);
+	fputs("\n  evidence:\n", f);
+	for (int k = 0; k < 2; k++) {
+		fputs("    - peer: ", f);
+		put_yaml_str(f, c->peers[k].name);
+		fprintf(f, "\n      from_partner: %llu\n      from_server: %llu\n      relayed: %llu\n"
+			   "      sent_to_partner: %llu\n      endpoint: ",
+			e->from_partner[k], e->from_server[k], e->relayed[k], e->sent_to_partner[k]);
+		put_yaml_str(f, e->endpoint[k]);
+		fputc('\n', f);
+	}
+	if (e->explanation) {
+		fputs("  explanation: ", f);
+		put_yaml_str(f, e->explanation);
+		fputc('\n', f);
+	}
+}
+
 int report_tap(FILE *f, const struct report_scenario *s, size_t n)
 {
 	size_t passed = 0;
@@ -167,6 +321,11 @@ int report_tap(FILE *f, const struct report_scenario *s, size_t n)
 		fprintf(f, "%sok %zu - ", ok ? "" : "not ", i + 1);
 		put_tap_desc(f, c->name);
 		fputc('\n', f);
+		if (ok && c->evidence.present) {
+			fputs("  ---\n", f);
+			put_tap_evidence(f, c);
+			fputs("  ...\n", f);
+		}
 		if (ok) {
 			passed++;
 			continue;
@@ -187,7 +346,9 @@ int report_tap(FILE *f, const struct report_scenario *s, size_t n)
 			fputs("\n  detail: ", f);
 			put_yaml_str(f, c->detail);
 		}
-		fprintf(f, "\n  seconds: %.2f\n  ...\n", c->seconds);
+		fprintf(f, "\n  seconds: %.2f\n", c->seconds);
+		put_tap_evidence(f, c);
+		fputs("  ...\n", f);
 	}
 	fprintf(f, "# %zu passed, %zu failed\n", passed, n - passed);
 	return stream_status(f);
@@ -249,7 +410,7 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 		fputs("\" classname=\"", f);
 		put_classname(f, c->file);
 		fprintf(f, "\" time=\"%.3f\"", c->seconds);
-		if (c->pass && !c->error && !has_peers(c)) {
+		if (c->pass && !c->error && !has_peers(c) && !c->evidence.present) {
 			fputs("/>\n", f);
 			continue;
 		}
@@ -269,8 +430,24 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 			text_put_xml(f, c->detail ? c->detail : "", TEXT_XML_DATA);
 			fputs("</failure>\n", f);
 		}
-		if (has_peers(c)) {
+		if (has_peers(c) || c->evidence.present) {
 			fputs("      <system-out>", f);
+			if (c->evidence.present) {
+				char *line = report_evidence_line(c);
+
+				text_put_xml(f, line ? line : "network: (no memory)", TEXT_XML_DATA);
+				fputc('\n', f);
+				if (c->evidence.explanation) {
+					text_put_xml(f, c->evidence.explanation, TEXT_XML_DATA);
+					fputc('\n', f);
+				}
+				if (c->evidence.json) {
+					fputs("evidence: ", f);
+					text_put_xml(f, c->evidence.json, TEXT_XML_DATA);
+					fputc('\n', f);
+				}
+				free(line);
+			}
 			for (size_t k = 0; k < 2; k++) {
 				const struct report_peer *p = &c->peers[k];
 
@@ -388,6 +565,44 @@ static int jadd(struct json_object *obj, const char *key, struct json_object *va
 	return json_object_object_add(obj, key, val) == 0 ? 0 : -ENOMEM;
 }
 
+/* {"verdict", "peers": [{name, from_partner, ...}], "explanation", "detail": {...}} */
+static struct json_object *jevidence(const struct report_scenario *c)
+{
+	const struct report_evidence *e = &c->evidence;
+	struct json_object *o = json_object_new_object(), *peers = json_object_new_array();
+
+	if (!o || !peers || jadd(o, "verdict", jstr(e->verdict)))
+		goto fail;
+	for (int k = 0; k < 2; k++) {
+		struct json_object *po = json_object_new_object();
+
+		if (!po || json_object_array_add(peers, po)) {
+			json_object_put(po);
+			goto fail;
+		}
+		if (jadd(po, "name", jstr(c->peers[k].name)) ||
+		    jadd(po, "from_partner", json_object_new_uint64(e->from_partner[k])) ||
+		    jadd(po, "from_server", json_object_new_uint64(e->from_server[k])) ||
+		    jadd(po, "relayed", json_object_new_uint64(e->relayed[k])) ||
+		    jadd(po, "sent_to_partner", json_object_new_uint64(e->sent_to_partner[k])) ||
+		    jadd(po, "endpoint", jstr(e->endpoint[k][0] ? e->endpoint[k] : NULL)))
+			goto fail;
+	}
+	if (jadd(o, "peers", peers)) {
+		peers = NULL;
+		goto fail;
+	}
+	peers = NULL;
+	if (jadd(o, "explanation", jstr(e->explanation)) ||
+	    jadd(o, "detail", e->json ? jpeer_report(e->json) : NULL))
+		goto fail;
+	return o;
+fail:
+	json_object_put(peers);
+	json_object_put(o);
+	return NULL;
+}
+
 static struct json_object *jscenario(const struct report_scenario *c)
 {
 	struct json_object *o = json_object_new_object(), *peers = json_object_new_array();
@@ -422,6 +637,8 @@ static struct json_object *jscenario(const struct report_scenario *c)
 			goto fail;
 	}
 	if (jadd(o, "peers", peers))
+		goto fail_o;
+	if (c->evidence.present && jadd(o, "evidence", jevidence(c)))
 		goto fail_o;
 	return o;
 fail:
@@ -557,6 +774,17 @@ int report_markdown(FILE *f, const struct report_scenario *s, size_t n)
 		text_put_md(f, c->name, true);
 		fprintf(f, ": %s</summary>\n\n", c->error ? "error" : "mismatch");
 		put_md_block(f, text);
+		if (!c->error && c->evidence.present) {
+			char *line = report_evidence_line(c), *both = NULL;
+
+			if (asprintf(&both, "%s\n%s", line ? line : "network: (no memory)",
+				     text_str(c->evidence.explanation)) < 0)
+				both = NULL;
+			fputc('\n', f);
+			put_md_block(f, both ? both : "network: (no memory)");
+			free(line);
+			free(both);
+		}
 		fputs("\n</details>\n", f);
 	}
 	return stream_status(f);

@@ -24,6 +24,21 @@ struct report_peer {
 	char *stderr_tail;      /* the end of its stderr, or NULL */
 };
 
+/* What the network delivered (model/evidence.h), counted where each peer's
+ * host receives; present is false when it was not watched (nothing below is
+ * set then). Indexed like peers[]. */
+struct report_evidence {
+	bool present;
+	char verdict[16];       /* the network's verdict: "direct" | "relayed" | "failed" */
+	unsigned long long from_partner[2];    /* UDP from the partner delivered to peers[k]'s host */
+	unsigned long long from_server[2];     /* UDP from the server delivered to it */
+	unsigned long long relayed[2];         /* of those, RELAY messages (the built-in pair; else 0) */
+	unsigned long long sent_to_partner[2]; /* UDP peers[k] sent towards the partner (attempts) */
+	char endpoint[2][64];   /* the partner endpoint peers[k] received most from, or "" */
+	char *explanation;      /* a sentence or two on what the network saw, or NULL */
+	char *json;             /* the whole evidence (per peer, per router) as a JSON object, or NULL */
+};
+
 struct report_scenario {
 	char *name;             /* e.g. "pr-cone-vs-symmetric" */
 	char *file;             /* topology file, or NULL */
@@ -37,7 +52,23 @@ struct report_scenario {
 				   hairpin=no, as declared"), or NULL when it did not run */
 	double seconds;
 	struct report_peer peers[2];
+	struct report_evidence evidence;
 };
+
+/* Free what an evidence holds and zero it. */
+void report_evidence_clear(struct report_evidence *e);
+
+/* The evidence as a JSON object text, and back (for a worker process to hand
+ * its result over): every field, so that from_json(to_json(e)) == e.
+ * to_json returns a malloc'd text or NULL; from_json returns 0, or -EINVAL
+ * for text that is not such an object (*e is then empty), or -ENOMEM. */
+char *report_evidence_to_json(const struct report_evidence *e);
+int report_evidence_from_json(const char *text, struct report_evidence *e);
+
+/* The evidence in one line, e.g. "network: direct; alice received 12 from
+ * bob (198.51.100.20:40002), bob 11 from alice (203.0.113.21:40001)"; a
+ * malloc'd text, or NULL when there is none (or no memory). */
+char *report_evidence_line(const struct report_scenario *s);
 
 /* The verdict as a word: "ERROR" when error is set, else "PASS" or "FAIL". */
 const char *report_verdict(const struct report_scenario *s);

@@ -1,0 +1,646 @@
+/* Evidence rulesets, the network's verdict and its explanation. See evidence.h. */
+#include "model/evidence.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/topo.h"
+#include "nat/behavior.h"
+#include "proto/wire.h"
+
+/* The pair runs over IPv6 with ipv6 = yes (scenario.c), so the evidence
+ * matches the family the pair uses. */
+struct ev_family {
+	const char *table;  /* "ip" / "ip6" */
+	const char *type;   /* set key type of an address */
+	int af;
+};
+
+static struct ev_family family_of(const struct topo *t)
+{
+	if (t->ipv6)
+		return (struct ev_family){ "ip6", "ipv6_addr", AF_INET6 };
+	return (struct ev_family){ "ip", "ipv4_addr", AF_INET };
+}
+
+/* Addresses are pasted into the ruleset text: only real ones go in. */
+static bool valid_addr(int af, const char *s)
+{
+	unsigned char buf[16];
+
+	return s && inet_pton(af, s, buf) == 1;
+}
+
+static int add_addr(char addrs[][PLAN_ADDR], int n, int max, const char *a)
+{
+	if (!a || !*a || n >= max)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (strcmp(addrs[i], a) == 0)
+			return n;
+	snprintf(addrs[n], PLAN_ADDR, "%s", a);
+	return n + 1;
+}
+
+int evidence_partner_addrs(const struct topo *t, const struct plan *p, int k, char addrs[][PLAN_ADDR], int max)
+{
+	const struct plan_peer *pp = &p->peers[k];
+	int n = 0;
+
+	if (t->ipv6) /* no router translates IPv6 */
+		return add_addr(addrs, n, max, pp->ip6);
+	n = add_addr(addrs, n, max, pp->ip);
+	for (int up = t->peers[k].behind, guard = 0; up >= 0 && guard <= t->n_nats; up = t->nats[up].uplink, guard++)
+		if (t->nats[up].nat && plan_nat_node(p, up) >= 0)
+			n = add_addr(addrs, n, max, p->nodes[plan_nat_node(p, up)].ip);
+	return n;
+}
+
+/* "{ a, b }" of the addresses, or -EINVAL when one is not an address. */
+static int put_addr_set(FILE *f, int af, char addrs[][PLAN_ADDR], int n)
+{
+	fputs("{ ", f);
+	for (int i = 0; i < n; i++) {
+		if (!valid_addr(af, addrs[i]))
+			return -EINVAL;
+		fprintf(f, "%s%s", i ? ", " : "", addrs[i]);
+	}
+	fputs(" }", f);
+	return 0;
+}
+
+/* Close the memstream f writes to *text (fclose sets it), and hand it out. */
+static int finish(FILE *f, char **text, int rc, char **out)
+{
+	if (fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*text);
+		return rc;
+	}
+	*out = *text;
+	return 0;
+}
+
+static void put_head(FILE *f, const struct ev_family *fam)
+{
+	fprintf(f, "table %s " EVIDENCE_TABLE "\ndelete table %s " EVIDENCE_TABLE "\ntable %s " EVIDENCE_TABLE " {\n",
+		fam->table, fam->table, fam->table);
+}
+
+static void put_set(FILE *f, const char *name, const char *type)
+{
+	fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tsize %d\n\t\tflags dynamic\n\t\tcounter\n\t}\n", name, type,
+		EVIDENCE_SET_SIZE);
+}
+
+int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, bool wire, char **out)
+{
+	struct ev_family fam = family_of(t);
+	const struct plan_node *srv = &p->nodes[p->server_node];
+	const char *srv_ip = t->ipv6 ? p->server_ip6 : p->server_ip;
+	char partner[EVIDENCE_MAX_ADDRS][PLAN_ADDR], server[2][PLAN_ADDR];
+	int n_partner = evidence_partner_addrs(t, p, 1 - k, partner, EVIDENCE_MAX_ADDRS), n_server = 0, rc = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	*out = NULL;
+	n_server = add_addr(server, n_server, 2, t->ipv6 ? srv->ip6 : srv->ip);
+	n_server = add_addr(server, n_server, 2, t->ipv6 ? srv->ip2_6 : p->server_ip2);
+	if (n_partner == 0 || n_server == 0 || !valid_addr(fam.af, srv_ip))
+		return -EINVAL;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "# punchlab evidence for peer %s: the UDP that reaches this host, counted on input after\n"
+		   "# every router on the way translated and filtered it (deliveries, not attempts), and\n"
+		   "# what it sent. The partner's addresses: its own and each translating router's on its way.\n",
+		t->peers[k].name);
+	put_head(f, &fam);
+	fputs("\tcounter from_partner { }\n\tcounter from_server { }\n\tcounter relay { }\n"
+	      "\tcounter to_partner { }\n\tcounter to_server { }\n", f);
+	fprintf(f, "\tset partner_eps {\n\t\ttype %s . inet_service\n\t\tsize %d\n\t\tflags dynamic\n\t\tcounter\n\t}\n",
+		fam.type, EVIDENCE_SET_SIZE);
+	fputs("\tchain input {\n\t\ttype filter hook input priority filter + 10; policy accept;\n", f);
+	if (wire) /* magic 'P' 'L' at payload byte 0, the type at byte 3 (wire.h) */
+		fprintf(f, "\t\t%s saddr %s udp sport %u @th,64,16 0x%02x%02x @th,88,8 %d counter name relay\n",
+			fam.table, srv_ip, p->server_port, WIRE_MAGIC0, WIRE_MAGIC1, WIRE_RELAY);
+	fprintf(f, "\t\t%s saddr ", fam.table);
+	rc = put_addr_set(f, fam.af, server, n_server);
+	fputs(" meta l4proto udp counter name from_server\n", f);
+	fprintf(f, "\t\t%s saddr ", fam.table);
+	if (rc == 0)
+		rc = put_addr_set(f, fam.af, partner, n_partner);
+	fprintf(f, " meta l4proto udp counter name from_partner add @partner_eps { %s saddr . udp sport }\n",
+		fam.table);
+	fputs("\t}\n\tchain output {\n\t\ttype filter hook output priority filter + 10; policy accept;\n", f);
+	fprintf(f, "\t\t%s daddr ", fam.table);
+	if (rc == 0)
+		rc = put_addr_set(f, fam.af, server, n_server);
+	fputs(" meta l4proto udp counter name to_server\n", f);
+	fprintf(f, "\t\t%s daddr ", fam.table);
+	if (rc == 0)
+		rc = put_addr_set(f, fam.af, partner, n_partner);
+	fputs(" meta l4proto udp counter name to_partner\n\t}\n}\n", f);
+	return finish(f, &text, rc, out);
+}
+
+int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat, char **out)
+{
+	struct ev_family fam = family_of(t);
+	int node = nat >= 0 && nat < t->n_nats ? plan_nat_node(p, nat) : -1;
+	const struct plan_node *r;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	*out = NULL;
+	if (node < 0)
+		return -EINVAL;
+	r = &p->nodes[node];
+	if (!r->uplink[0] || !r->lan_if[0] || strpbrk(r->uplink, "\"\\ ") || strpbrk(r->lan_if, "\"\\ "))
+		return -EINVAL;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "# punchlab evidence for router %s: UDP per flow as it arrived on \"%s\" (before any\n"
+		   "# translation or filter), the same flows passed into \"%s\" (keyed by the destination\n"
+		   "# they arrived with), and every UDP mapping it made going out. Arrived minus passed is\n"
+		   "# what its filter dropped.\n",
+		t->nats[nat].name, r->uplink, r->lan_if);
+	put_head(f, &fam);
+	{
+		char key4[128], key6[256];
+
+		snprintf(key4, sizeof(key4), "%s . inet_service . %s . inet_service", fam.type, fam.type);
+		put_set(f, "wan_in", key4);
+		put_set(f, "lan_out", key4);
+		/* nft encodes a concatenation's types in 32 bits, six bits
+		 * each: five fields at most (and six IPv6 ones would not fit
+		 * its registers either). The external address is the
+		 * router's WAN address, and no router translates IPv6, so
+		 * those are left out (evidence_expand_mapping()). */
+		if (t->ipv6)
+			snprintf(key6, sizeof(key6), "%s", key4);
+		else
+			snprintf(key6, sizeof(key6), "%s . inet_service . inet_service . %s . inet_service",
+				 fam.type, fam.type);
+		put_set(f, "mappings", key6);
+	}
+	/* raw + 1: after the netdev loss (impair.c), before conntrack, NAT and filter */
+	fprintf(f, "\tchain prerouting {\n\t\ttype filter hook prerouting priority raw + 1; policy accept;\n"
+		   "\t\tiifname \"%s\" meta l4proto udp add @wan_in { %s saddr . udp sport . %s daddr . udp dport }\n"
+		   "\t}\n",
+		r->uplink, fam.table, fam.table);
+	/* srcnat + 20: after the ruleset's own srcnat and learning chains. A
+	 * datagram let in as a reply had its destination translated back: the one
+	 * it arrived with is the reply tuple's; one let in by a DNAT map started
+	 * its connection, so it is the original tuple's. A new connection going
+	 * out of the WAN side is a mapping: internal endpoint (original source),
+	 * external endpoint (the translated source) and the remote one. */
+	fprintf(f, "\tchain postrouting {\n\t\ttype filter hook postrouting priority srcnat + 20; policy accept;\n"
+		   "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct direction reply add @lan_out "
+		   "{ %s saddr . udp sport . ct reply %s daddr . ct reply proto-dst }\n"
+		   "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct direction original add @lan_out "
+		   "{ %s saddr . udp sport . ct original %s daddr . ct original proto-dst }\n"
+		   "\t\toifname \"%s\" meta l4proto udp ct state new add @mappings { ct original %s saddr . "
+		   "ct original proto-src . ",
+		r->uplink, r->lan_if, fam.table, fam.table, r->uplink, r->lan_if, fam.table, fam.table, r->uplink,
+		fam.table);
+	if (!t->ipv6)
+		fprintf(f, "udp sport . ");
+	fprintf(f, "%s daddr . udp dport }\n\t}\n}\n", fam.table);
+	return finish(f, &text, 0, out);
+}
+
+enum outcome evidence_verdict(const struct evidence *e)
+{
+	const struct evidence_peer *a = &e->peers[0], *b = &e->peers[1];
+
+	if (a->from_partner > 0 && b->from_partner > 0)
+		return OUTCOME_DIRECT;
+	if (e->wire ? a->relay > 0 && b->relay > 0 : a->from_server > 0 && b->from_server > 0)
+		return OUTCOME_RELAYED;
+	return OUTCOME_FAILED;
+}
+
+static void put_ep(char *buf, size_t size, const char *addr, const char *port)
+{
+	snprintf(buf, size, strchr(addr, ':') ? "[%s]:%s" : "%s:%s", addr, port);
+}
+
+void evidence_top_endpoint(const struct evidence *e, int k, char *buf, size_t size)
+{
+	const struct evidence_elem *best = NULL;
+
+	for (int i = 0; i < e->peers[k].n_eps; i++)
+		if (e->peers[k].eps[i].n_keys >= 2 && (!best || e->peers[k].eps[i].packets > best->packets))
+			best = &e->peers[k].eps[i];
+	if (best)
+		put_ep(buf, size, best->key[0], best->key[1]);
+	else if (size)
+		buf[0] = '\0';
+}
+
+/* How many of the datagrams of flow in (an arrival) were passed into the LAN. */
+static uint64_t passed(const struct evidence_router *r, const struct evidence_elem *in)
+{
+	for (int i = 0; i < r->n_out; i++) {
+		const struct evidence_elem *o = &r->out[i];
+		bool same = o->n_keys == in->n_keys;
+
+		for (int j = 0; same && j < in->n_keys; j++)
+			same = strcmp(o->key[j], in->key[j]) == 0;
+		if (same)
+			return o->packets;
+	}
+	return 0;
+}
+
+static bool in_list(char addrs[][PLAN_ADDR], int n, const char *a)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(addrs[i], a) == 0)
+			return true;
+	return false;
+}
+
+/* Is NAT nat on peer k's way to the internet? */
+static bool on_chain(const struct topo *t, int k, int nat)
+{
+	for (int up = t->peers[k].behind, guard = 0; up >= 0 && guard <= t->n_nats; up = t->nats[up].uplink, guard++)
+		if (up == nat)
+			return true;
+	return false;
+}
+
+/* The flow from sender k that routers dropped most of: router index and
+ * arrival index, or false when no router dropped any of k's datagrams. */
+static bool worst_drop(const struct topo *t, const struct plan *p, const struct evidence *e, int k, int *ri,
+		       int *ii, uint64_t *dropped)
+{
+	char addrs[EVIDENCE_MAX_ADDRS][PLAN_ADDR];
+	int n = evidence_partner_addrs(t, p, k, addrs, EVIDENCE_MAX_ADDRS);
+	bool found = false;
+
+	*dropped = 0;
+	for (int r = 0; r < e->n_routers; r++)
+		for (int i = 0; i < e->routers[r].n_in; i++) {
+			const struct evidence_elem *in = &e->routers[r].in[i];
+			uint64_t got = passed(&e->routers[r], in);
+			uint64_t d = in->packets > got ? in->packets - got : 0;
+
+			if (in->n_keys == 4 && d > *dropped && in_list(addrs, n, in->key[0])) {
+				*dropped = d;
+				*ri = r;
+				*ii = i;
+				found = true;
+			}
+		}
+	return found;
+}
+
+void evidence_expand_mapping(struct evidence_elem *m, const char *wan_ip)
+{
+	if (m->n_keys == 5) { /* internal addr, port, external port, remote addr, port */
+		memmove(m->key[3], m->key[2], 3 * sizeof(m->key[0]));
+		snprintf(m->key[2], sizeof(m->key[2]), "%s", wan_ip);
+		m->n_keys = 6;
+	} else if (m->n_keys == 4) { /* internal addr, port, remote addr, port */
+		memcpy(m->key[4], m->key[2], 2 * sizeof(m->key[0]));
+		memcpy(m->key[2], m->key[0], 2 * sizeof(m->key[0]));
+		m->n_keys = 6;
+	}
+}
+
+/* A mapping's internal, external and remote endpoint fields (index of the
+ * address; the port follows), once expanded to six keys. */
+static bool mapping_fields(const struct evidence_elem *m, int *in, int *ext, int *rem)
+{
+	*in = 0, *ext = 2, *rem = 4;
+	return m->n_keys == 6;
+}
+
+/* Why router r may have dropped flow in: the mappings it had towards the source. */
+static void put_mapping_reason(FILE *f, const struct topo *t, const struct evidence_router *r,
+			       const struct evidence_elem *in)
+{
+	const struct topo_nat *nat = &t->nats[r->nat];
+	const struct evidence_elem *same_ep = NULL, *same_addr = NULL;
+
+	int mi = 0, me = 0, mr = 0;
+
+	for (int i = 0; i < r->n_maps; i++) {
+		const struct evidence_elem *m = &r->maps[i];
+
+		if (!mapping_fields(m, &mi, &me, &mr) || strcmp(m->key[mr], in->key[0]) != 0)
+			continue;
+		if (strcmp(m->key[mr + 1], in->key[1]) == 0 && strcmp(m->key[me + 1], in->key[3]) == 0)
+			same_ep = m;
+		else if (!same_addr)
+			same_addr = m;
+	}
+	if (same_ep) {
+		char a[EVIDENCE_EP], b[EVIDENCE_EP];
+
+		mapping_fields(same_ep, &mi, &me, &mr);
+		put_ep(a, sizeof(a), same_ep->key[mi], same_ep->key[mi + 1]);
+		put_ep(b, sizeof(b), same_ep->key[me], same_ep->key[me + 1]);
+		fprintf(f, "; it had a mapping %s -> %s towards that very endpoint, so its rules dropped them anyway", a, b);
+	} else if (same_addr) {
+		char b[EVIDENCE_EP], c[EVIDENCE_EP];
+
+		mapping_fields(same_addr, &mi, &me, &mr);
+		put_ep(b, sizeof(b), same_addr->key[me], same_addr->key[me + 1]);
+		put_ep(c, sizeof(c), same_addr->key[mr], same_addr->key[mr + 1]);
+		fprintf(f, "; its mapping towards that address was %s -> %s, no mapping admits them", b, c);
+	} else {
+		fprintf(f, "; it had made no mapping towards that address, so no mapping admits them");
+	}
+	if (nat->rules_file)
+		fprintf(f, " (its rules are the user's own)");
+	else
+		fprintf(f, " (filtering %s)", nat_filtering_name(nat->behavior.filtering));
+}
+
+char *evidence_explain(const struct topo *t, const struct plan *p, const struct evidence *e)
+{
+	enum outcome v = evidence_verdict(e);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	if (v == OUTCOME_DIRECT) {
+		char ep[2][EVIDENCE_EP];
+
+		evidence_top_endpoint(e, 0, ep[0], sizeof(ep[0]));
+		evidence_top_endpoint(e, 1, ep[1], sizeof(ep[1]));
+		fprintf(f, "%s received %" PRIu64 " datagrams from %s at %s and %s %" PRIu64 " from %s at %s, "
+			   "without the server.",
+			t->peers[0].name, e->peers[0].from_partner, t->peers[1].name, ep[0], t->peers[1].name,
+			e->peers[1].from_partner, t->peers[0].name, ep[1]);
+	}
+	for (int k = 0; k < 2 && v != OUTCOME_DIRECT; k++) {
+		const char *me = t->peers[k].name, *other = t->peers[1 - k].name;
+		uint64_t dropped;
+		int r = -1, i = -1;
+
+		if (e->peers[1 - k].from_partner > 0)
+			continue;
+		fflush(f); /* len is the text so far only after a flush */
+		if (len)
+			fputc(' ', f);
+		if (worst_drop(t, p, e, k, &r, &i, &dropped)) {
+			const struct evidence_router *er = &e->routers[r];
+			const struct evidence_elem *in = &er->in[i];
+			char src[EVIDENCE_EP], dst[EVIDENCE_EP];
+			const char *side = on_chain(t, 1 - k, er->nat) ? other : on_chain(t, k, er->nat) ? me : NULL;
+
+			put_ep(src, sizeof(src), in->key[0], in->key[1]);
+			put_ep(dst, sizeof(dst), in->key[2], in->key[3]);
+			if (side)
+				fprintf(f, "%s's router %s (line %d)", side, t->nats[er->nat].name, t->nats[er->nat].line);
+			else
+				fprintf(f, "router %s (line %d)", t->nats[er->nat].name, t->nats[er->nat].line);
+			fprintf(f, " dropped %" PRIu64 " datagram%s from %s to %s", dropped, dropped == 1 ? "" : "s",
+				src, dst);
+			put_mapping_reason(f, t, er, in);
+			fprintf(f, "; %s received none of %s's.", other, me);
+		} else if (e->peers[k].to_partner == 0) {
+			fprintf(f, "%s sent no UDP towards %s's addresses.", me, other);
+		} else {
+			fprintf(f, "%s sent %" PRIu64 " datagrams towards %s's addresses; none reached %s, and no router "
+				   "dropped any of them on its way in.",
+				me, e->peers[k].to_partner, other, other);
+		}
+	}
+	if (v == OUTCOME_FAILED) {
+		if (e->wire)
+			fprintf(f, " The server delivered %" PRIu64 " RELAY messages to %s and %" PRIu64 " to %s.",
+				e->peers[0].relay, t->peers[0].name, e->peers[1].relay, t->peers[1].name);
+		else
+			fprintf(f, " The server delivered %" PRIu64 " datagrams to %s and %" PRIu64 " to %s.",
+				e->peers[0].from_server, t->peers[0].name, e->peers[1].from_server, t->peers[1].name);
+	} else if (v == OUTCOME_RELAYED) {
+		fprintf(f, " Their data went through the server (%" PRIu64 " and %" PRIu64 " %s delivered).",
+			e->wire ? e->peers[0].relay : e->peers[0].from_server,
+			e->wire ? e->peers[1].relay : e->peers[1].from_server, e->wire ? "RELAY messages" : "datagrams");
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static struct json_object *jep(const char *addr, const char *port)
+{
+	char buf[EVIDENCE_EP];
+
+	put_ep(buf, sizeof(buf), addr, port);
+	return json_object_new_string(buf);
+}
+
+static struct json_object *jcount(uint64_t n)
+{
+	return json_object_new_uint64(n);
+}
+
+char *evidence_json(const struct topo *t, const struct evidence *e)
+{
+	struct json_object *o = json_object_new_object(), *peers = json_object_new_array(),
+			   *routers = json_object_new_array();
+	char *text = NULL;
+
+	if (!o || !peers || !routers)
+		goto cleanup;
+	json_object_object_add(o, "verdict", json_object_new_string(topo_outcome_name(evidence_verdict(e))));
+	json_object_object_add(o, "relay_counted_by", json_object_new_string(e->wire ? "RELAY type" : "any UDP from the server"));
+	for (int k = 0; k < 2; k++) {
+		const struct evidence_peer *pk = &e->peers[k];
+		struct json_object *j = json_object_new_object(), *eps = json_object_new_array();
+
+		json_object_object_add(j, "name", json_object_new_string(t->peers[k].name));
+		json_object_object_add(j, "from_partner", jcount(pk->from_partner));
+		json_object_object_add(j, "from_server", jcount(pk->from_server));
+		if (e->wire)
+			json_object_object_add(j, "relay", jcount(pk->relay));
+		json_object_object_add(j, "sent_to_partner", jcount(pk->to_partner));
+		json_object_object_add(j, "sent_to_server", jcount(pk->to_server));
+		for (int i = 0; i < pk->n_eps; i++) {
+			struct json_object *x = json_object_new_object();
+
+			if (pk->eps[i].n_keys < 2)
+				continue;
+			json_object_object_add(x, "from", jep(pk->eps[i].key[0], pk->eps[i].key[1]));
+			json_object_object_add(x, "packets", jcount(pk->eps[i].packets));
+			json_object_array_add(eps, x);
+		}
+		json_object_object_add(j, "partner_endpoints", eps);
+		json_object_array_add(peers, j);
+	}
+	json_object_object_add(o, "peers", peers);
+	peers = NULL;
+	for (int r = 0; r < e->n_routers; r++) {
+		const struct evidence_router *er = &e->routers[r];
+		struct json_object *j = json_object_new_object(), *flows = json_object_new_array(),
+				   *maps = json_object_new_array();
+
+		json_object_object_add(j, "name", json_object_new_string(t->nats[er->nat].name));
+		json_object_object_add(j, "line", json_object_new_int(t->nats[er->nat].line));
+		for (int i = 0; i < er->n_in; i++) {
+			const struct evidence_elem *in = &er->in[i];
+			uint64_t got = passed(er, in);
+			struct json_object *x;
+
+			if (in->n_keys != 4)
+				continue;
+			x = json_object_new_object();
+			json_object_object_add(x, "from", jep(in->key[0], in->key[1]));
+			json_object_object_add(x, "to", jep(in->key[2], in->key[3]));
+			json_object_object_add(x, "arrived", jcount(in->packets));
+			json_object_object_add(x, "passed", jcount(got));
+			json_object_object_add(x, "dropped", jcount(in->packets > got ? in->packets - got : 0));
+			json_object_array_add(flows, x);
+		}
+		for (int i = 0; i < er->n_maps; i++) {
+			const struct evidence_elem *m = &er->maps[i];
+			struct json_object *x;
+			int mi = 0, me = 0, mr = 0;
+
+			if (!mapping_fields(m, &mi, &me, &mr))
+				continue;
+			x = json_object_new_object();
+			json_object_object_add(x, "internal", jep(m->key[mi], m->key[mi + 1]));
+			json_object_object_add(x, "external", jep(m->key[me], m->key[me + 1]));
+			json_object_object_add(x, "remote", jep(m->key[mr], m->key[mr + 1]));
+			json_object_object_add(x, "packets", jcount(m->packets));
+			json_object_array_add(maps, x);
+		}
+		json_object_object_add(j, "inbound", flows);
+		json_object_object_add(j, "mappings", maps);
+		json_object_array_add(routers, j);
+	}
+	json_object_object_add(o, "routers", routers);
+	routers = NULL;
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+cleanup:
+	json_object_put(peers);
+	json_object_put(routers);
+	json_object_put(o);
+	return text;
+}
+
+void evidence_clear(struct evidence *e)
+{
+	for (int k = 0; k < 2; k++)
+		free(e->peers[k].eps);
+	for (int r = 0; r < e->n_routers; r++) {
+		free(e->routers[r].in);
+		free(e->routers[r].out);
+		free(e->routers[r].maps);
+	}
+	free(e->routers);
+	memset(e, 0, sizeof(*e));
+}
+
+/* One key field: an address string or a port number. */
+static bool key_field(struct json_object *v, char *buf, size_t size)
+{
+	if (json_object_is_type(v, json_type_string))
+		return (size_t)snprintf(buf, size, "%s", json_object_get_string(v)) < size;
+	if (json_object_is_type(v, json_type_int))
+		return (size_t)snprintf(buf, size, "%" PRId64, json_object_get_int64(v)) < size;
+	return false;
+}
+
+/* {"elem": {"val": {"concat": [...]} or a scalar, "counter": {"packets": N, ...}}} */
+static bool parse_elem(struct json_object *item, struct evidence_elem *el)
+{
+	struct json_object *elem, *val, *cat, *ctr, *pk;
+
+	memset(el, 0, sizeof(*el));
+	if (json_object_is_type(item, json_type_object) && json_object_object_get_ex(item, "elem", &elem) &&
+	    json_object_is_type(elem, json_type_object)) {
+		if (!json_object_object_get_ex(elem, "val", &val))
+			return false;
+		if (json_object_object_get_ex(elem, "counter", &ctr) && json_object_is_type(ctr, json_type_object) &&
+		    json_object_object_get_ex(ctr, "packets", &pk) && json_object_is_type(pk, json_type_int) &&
+		    json_object_get_int64(pk) >= 0)
+			el->packets = (uint64_t)json_object_get_int64(pk);
+	} else {
+		val = item; /* an element without statements is its bare value */
+	}
+	if (json_object_is_type(val, json_type_object) && json_object_object_get_ex(val, "concat", &cat) &&
+	    json_object_is_type(cat, json_type_array)) {
+		size_t len = json_object_array_length(cat);
+
+		if (len == 0 || len > 6)
+			return false;
+		for (size_t i = 0; i < len; i++)
+			if (!key_field(json_object_array_get_idx(cat, i), el->key[i], sizeof(el->key[i])))
+				return false;
+		el->n_keys = (int)len;
+		return true;
+	}
+	el->n_keys = 1;
+	return key_field(val, el->key[0], sizeof(el->key[0]));
+}
+
+int evidence_parse_set(const char *json, struct evidence_elem **out, int *n)
+{
+	struct json_object *root = json ? json_tokener_parse(json) : NULL, *arr, *set, *elems = NULL;
+	struct evidence_elem *v = NULL;
+	int rc = -EBADMSG, count = 0;
+	size_t len;
+
+	*out = NULL;
+	*n = 0;
+	if (!root || !json_object_object_get_ex(root, "nftables", &arr) || !json_object_is_type(arr, json_type_array))
+		goto cleanup;
+	len = json_object_array_length(arr);
+	for (size_t i = 0; i < len; i++) {
+		struct json_object *item = json_object_array_get_idx(arr, i);
+
+		if (json_object_is_type(item, json_type_object) && json_object_object_get_ex(item, "set", &set) &&
+		    json_object_is_type(set, json_type_object)) {
+			if (json_object_object_get_ex(set, "elem", &elems) && !json_object_is_type(elems, json_type_array))
+				goto cleanup;
+			rc = 0;
+			break;
+		}
+	}
+	if (rc < 0 || !elems)
+		goto cleanup;
+	len = json_object_array_length(elems);
+	if (len > EVIDENCE_SET_SIZE) {
+		rc = -EBADMSG;
+		goto cleanup;
+	}
+	v = calloc(len ? len : 1, sizeof(*v));
+	if (!v) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!parse_elem(json_object_array_get_idx(elems, i), &v[count++])) {
+			rc = -EBADMSG;
+			goto cleanup;
+		}
+	*out = count ? v : NULL;
+	*n = count;
+	if (count)
+		v = NULL;
+cleanup:
+	free(v);
+	json_object_put(root);
+	return rc;
+}
