@@ -522,7 +522,7 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 			json_object_object_add(x, "internal", jep(m->key[mi], m->key[mi + 1]));
 			json_object_object_add(x, "external", jep(m->key[me], m->key[me + 1]));
 			json_object_object_add(x, "remote", jep(m->key[mr], m->key[mr + 1]));
-			json_object_object_add(x, "packets", jcount(m->packets));
+			json_object_object_add(x, "sent_before_reply", jcount(m->packets));
 			json_object_array_add(maps, x);
 		}
 		json_object_object_add(j, "inbound", flows);
