@@ -1,0 +1,51 @@
+/* libFuzzer harness for reading the evidence back: nft's JSON answer to
+ * "list set" (evidence_parse_set) and a worker's evidence hand-over
+ * (report_evidence_from_json). Any bytes give a result or an error code,
+ * never a crash, a leak, an unterminated key, or more keys than a key holds. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/evidence.h"
+#include "report/report.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct evidence_elem *v = NULL;
+	struct report_evidence e;
+	char *text = malloc(size + 1);
+	int n = -1, rc;
+
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	rc = evidence_parse_set(text, &v, &n);
+	if (rc != 0 && rc != -EBADMSG && rc != -ENOMEM)
+		abort();
+	if (rc != 0 && (v || n != 0))
+		abort();
+	for (int i = 0; rc == 0 && i < n; i++) {
+		if (v[i].n_keys < 1 || v[i].n_keys > 6)
+			abort();
+		for (int k = 0; k < v[i].n_keys; k++)
+			if (!memchr(v[i].key[k], '\0', sizeof(v[i].key[k])))
+				abort();
+		evidence_expand_mapping(&v[i], "203.0.113.20");
+		if (v[i].n_keys > 6)
+			abort();
+	}
+	free(v);
+	rc = report_evidence_from_json(text, &e);
+	if (rc != 0 && rc != -EINVAL && rc != -ENOMEM)
+		abort();
+	if (!memchr(e.verdict, '\0', sizeof(e.verdict)) || !memchr(e.endpoint[0], '\0', sizeof(e.endpoint[0])) ||
+	    !memchr(e.endpoint[1], '\0', sizeof(e.endpoint[1])))
+		abort();
+	report_evidence_clear(&e);
+	free(text);
+	return 0;
+}
