@@ -61,10 +61,11 @@ char *report_evidence_line(const struct report_scenario *s)
 		const char *me = s->peers[k].name[0] ? s->peers[k].name : k ? "peer 2" : "peer 1";
 		const char *other = s->peers[1 - k].name[0] ? s->peers[1 - k].name : k ? "peer 1" : "peer 2";
 
-		fprintf(f, "%s%s received %llu from %s", k ? ", " : "; ", me, e->from_partner[k], other);
+		fprintf(f, "; %s received %llu of %llu datagrams from %s", me, e->from_partner[k],
+			e->sent_to_partner[1 - k], other);
 		if (e->endpoint[k][0])
 			fprintf(f, " (%s)", e->endpoint[k]);
-		fprintf(f, " of %llu sent, %llu relayed by the server", e->sent_to_partner[1 - k], e->relayed[k]);
+		fprintf(f, " and %llu relayed", e->relayed[k]);
 	}
 	if (fclose(f) != 0) {
 		free(text);

@@ -65,8 +65,10 @@ void report_evidence_clear(struct report_evidence *e);
 char *report_evidence_to_json(const struct report_evidence *e);
 int report_evidence_from_json(const char *text, struct report_evidence *e);
 
-/* The evidence in one line, e.g. "network: direct; alice received 12 from
- * bob (198.51.100.20:40002), bob 11 from alice (203.0.113.21:40001)"; a
+/* The evidence in one line, e.g. "network: failed; alice received 54 of 108
+ * datagrams from bob (203.0.113.21:40002) and 0 relayed; bob received 0 of
+ * 162 datagrams from alice and 0 relayed" (of what the other sent towards
+ * its addresses); a
  * malloc'd text, or NULL when there is none (or no memory). */
 char *report_evidence_line(const struct report_scenario *s);
 

@@ -472,6 +472,138 @@ static void test_stream_error(void **state)
 	fclose(f);
 }
 
+/* Two scenarios with the network's evidence: one that passed, one whose
+ * explanation holds hostile text; every format must carry the numbers and
+ * the explanation, and the worker hand-over must give back what it got. */
+static struct report_scenario ev_fixture[2];
+
+static void ev_setup(void)
+{
+	static char n1[] = "pr-cone-vs-pr-cone", n2[] = "far-nat-drops";
+	static char why[] = "bob's router home-b (line 15) dropped 108 datagrams from 203.0.113.20:40001 to "
+			    "203.0.113.21:40002; <b>&amp;</b> \"q\" # ]]>";
+	static char json[] = "{\"verdict\":\"failed\",\"routers\":[{\"name\":\"home-b\",\"line\":15}]}";
+	static char detail[] = "expectation: deliberately wrong";
+	struct report_scenario *a = &ev_fixture[0], *b = &ev_fixture[1];
+
+	memset(ev_fixture, 0, sizeof(ev_fixture));
+	a->name = n1;
+	snprintf(a->expected, sizeof(a->expected), "direct");
+	snprintf(a->actual, sizeof(a->actual), "direct");
+	a->pass = true;
+	a->seconds = 1.75;
+	fill_peer(&a->peers[0], "alice", "direct", 0, NULL, NULL);
+	fill_peer(&a->peers[1], "bob", "direct", 0, NULL, NULL);
+	a->evidence.present = true;
+	snprintf(a->evidence.verdict, sizeof(a->evidence.verdict), "direct");
+	a->evidence.from_partner[0] = 13;
+	a->evidence.from_partner[1] = 12;
+	a->evidence.sent_to_partner[0] = 14;
+	a->evidence.sent_to_partner[1] = 16;
+	a->evidence.from_server[0] = a->evidence.from_server[1] = 1;
+	snprintf(a->evidence.endpoint[0], sizeof(a->evidence.endpoint[0]), "203.0.113.21:40002");
+	snprintf(a->evidence.endpoint[1], sizeof(a->evidence.endpoint[1]), "203.0.113.20:40001");
+
+	b->name = n2;
+	snprintf(b->expected, sizeof(b->expected), "direct");
+	snprintf(b->actual, sizeof(b->actual), "failed");
+	b->seconds = 4.5;
+	b->detail = detail;
+	fill_peer(&b->peers[0], "alice", "failed", 2, NULL, NULL);
+	fill_peer(&b->peers[1], "bob", "failed", 2, NULL, NULL);
+	b->evidence.present = true;
+	snprintf(b->evidence.verdict, sizeof(b->evidence.verdict), "failed");
+	b->evidence.from_partner[0] = 54;
+	b->evidence.sent_to_partner[0] = 162;
+	b->evidence.sent_to_partner[1] = 108;
+	snprintf(b->evidence.endpoint[0], sizeof(b->evidence.endpoint[0]), "203.0.113.21:40002");
+	b->evidence.explanation = why;
+	b->evidence.json = json;
+}
+
+static char *ev_render(list_fn fn)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	if (fn) {
+		assert_int_equal(fn(f, ev_fixture, 2), 0);
+	} else {
+		for (size_t i = 0; i < 2; i++)
+			assert_int_equal(report_live_line(f, &ev_fixture[i], false), 0);
+	}
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static void test_evidence_formats(void **state)
+{
+	static const struct {
+		list_fn fn;
+		const char *golden;
+	} formats[] = {
+		{ NULL, "evidence-live.txt" }, { report_tap, "evidence.tap" }, { report_junit, "evidence.xml" },
+		{ report_json, "evidence.json" }, { report_markdown, "evidence.md" },
+	};
+	struct json_object *root;
+
+	(void)state;
+	ev_setup();
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		char *out = ev_render(formats[i].fn);
+
+		check_golden(formats[i].golden, out);
+		/* the failure's explanation, in some escaping, and the numbers */
+		assert_non_null(strstr(out, "home-b (line 15) dropped 108 datagrams from 203.0.113.20:40001"));
+		assert_non_null(strstr(out, "203.0.113.21:40002"));
+		if (formats[i].fn == report_json) {
+			struct json_object *e, *v;
+
+			root = json_tokener_parse(out);
+			assert_non_null(root);
+			e = jget(root, "scenarios");
+			e = json_object_array_get_idx(e, 1);
+			assert_true(json_object_object_get_ex(e, "evidence", &e));
+			assert_true(json_object_object_get_ex(e, "verdict", &v));
+			assert_string_equal(json_object_get_string(v), "failed");
+			assert_true(json_object_object_get_ex(e, "detail", &v));
+			assert_true(json_object_is_type(v, json_type_object)); /* embedded, not a string */
+			assert_true(json_object_object_get_ex(e, "peers", &v));
+			assert_int_equal(json_object_get_int(jget(json_object_array_get_idx(v, 0), "from_partner")), 54);
+			json_object_put(root);
+		}
+		free(out);
+	}
+}
+
+static void test_evidence_handover(void **state)
+{
+	struct report_evidence back;
+	char *text;
+
+	(void)state;
+	ev_setup();
+	text = report_evidence_to_json(&ev_fixture[1].evidence);
+	assert_non_null(text);
+	assert_int_equal(report_evidence_from_json(text, &back), 0);
+	assert_true(back.present);
+	assert_string_equal(back.verdict, "failed");
+	assert_int_equal(back.from_partner[0], 54);
+	assert_int_equal(back.sent_to_partner[1], 108);
+	assert_string_equal(back.endpoint[0], "203.0.113.21:40002");
+	assert_string_equal(back.endpoint[1], "");
+	assert_string_equal(back.explanation, ev_fixture[1].evidence.explanation);
+	assert_string_equal(back.json, ev_fixture[1].evidence.json);
+	report_evidence_clear(&back);
+	assert_null(back.explanation);
+	free(text);
+	assert_int_equal(report_evidence_from_json("[1]", &back), -EINVAL);
+	assert_int_equal(report_evidence_from_json(NULL, &back), -EINVAL);
+	assert_false(back.present);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +615,8 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_stream_error),
+		cmocka_unit_test(test_evidence_formats),
+		cmocka_unit_test(test_evidence_handover),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
