@@ -2,11 +2,13 @@
 #include "kernel/witness.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernel/build.h"
+#include "kernel/ct.h"
 #include "kernel/nft.h"
 #include "model/topo.h"
 
@@ -87,6 +89,37 @@ static int read_peer(struct lab *l, const struct topo *t, const struct plan *p, 
 	return read_set(l, t, p, node, "partner_eps", &ep->eps, &ep->n_eps, err, errsize);
 }
 
+/* Which mappings conntrack still holds now that the pair has ended. */
+static int read_conntrack(struct lab *l, const struct topo *t, const struct plan *p, int node,
+			  struct evidence_router *r, char *err, size_t errsize)
+{
+	struct ct_udp *ct = NULL;
+	struct evidence_ct *v = NULL;
+	int n = 0, rc;
+
+	rc = ct_list_udp(lab_ns(l, node), t->ipv6 ? AF_INET6 : AF_INET, &ct, &n);
+	if (rc == 0 && n > 0 && !(v = calloc((size_t)n, sizeof(*v))))
+		rc = -ENOMEM;
+	if (rc < 0) {
+		snprintf(err, errsize, "%s: listing conntrack: %s", p->nodes[node].name, strerror(-rc));
+		goto cleanup;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(v[i].src, sizeof(v[i].src), "%s", ct[i].orig_src);
+		snprintf(v[i].dst, sizeof(v[i].dst), "%s", ct[i].orig_dst);
+		snprintf(v[i].ext, sizeof(v[i].ext), "%s", ct[i].reply_dst);
+		v[i].ext_port = ct[i].reply_dport;
+		v[i].sport = ct[i].orig_sport;
+		v[i].dport = ct[i].orig_dport;
+		v[i].left_s = ct[i].timeout_s;
+	}
+	evidence_mark_live(r, v, n);
+cleanup:
+	free(v);
+	free(ct);
+	return rc;
+}
+
 int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, struct evidence *e,
 		 char *err, size_t errsize)
 {
@@ -120,6 +153,9 @@ int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool
 			goto cleanup;
 		for (int m = 0; m < r->n_maps; m++)
 			evidence_expand_mapping(&r->maps[m], p->nodes[node].ip);
+		rc = read_conntrack(l, t, p, node, r, err, errsize);
+		if (rc < 0)
+			goto cleanup;
 	}
 	return 0;
 cleanup:

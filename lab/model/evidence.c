@@ -230,9 +230,14 @@ enum outcome evidence_verdict(const struct evidence *e)
 	return OUTCOME_FAILED;
 }
 
+/* "addr:port" or "[addr]:port"; an address is at most 45 characters
+ * (INET6_ADDRSTRLEN - 1) and a port 5, so EVIDENCE_EP always holds it. */
 static void put_ep(char *buf, size_t size, const char *addr, const char *port)
 {
-	snprintf(buf, size, strchr(addr, ':') ? "[%s]:%s" : "%s:%s", addr, port);
+	if (strchr(addr, ':'))
+		snprintf(buf, size, "[%.45s]:%.5s", addr, port);
+	else
+		snprintf(buf, size, "%.45s:%.5s", addr, port);
 }
 
 void evidence_top_endpoint(const struct evidence *e, int k, char *buf, size_t size)
@@ -319,6 +324,31 @@ void evidence_expand_mapping(struct evidence_elem *m, const char *wan_ip)
 	}
 }
 
+void evidence_mark_live(struct evidence_router *r, const struct evidence_ct *ct, int n)
+{
+	for (int i = 0; i < r->n_maps; i++) {
+		struct evidence_elem *m = &r->maps[i];
+
+		m->left_s = -1;
+		if (m->n_keys != 6)
+			continue;
+		for (int j = 0; j < n; j++) {
+			char sport[8], dport[8], eport[8];
+
+			snprintf(sport, sizeof(sport), "%u", ct[j].sport);
+			snprintf(dport, sizeof(dport), "%u", ct[j].dport);
+			snprintf(eport, sizeof(eport), "%u", ct[j].ext_port);
+			if (strcmp(ct[j].src, m->key[0]) == 0 && strcmp(sport, m->key[1]) == 0 &&
+			    strcmp(ct[j].ext, m->key[2]) == 0 && strcmp(eport, m->key[3]) == 0 &&
+			    strcmp(ct[j].dst, m->key[4]) == 0 && strcmp(dport, m->key[5]) == 0) {
+				m->left_s = ct[j].left_s > INT32_MAX ? INT32_MAX : (int32_t)ct[j].left_s;
+				break;
+			}
+		}
+	}
+	r->ct_read = true;
+}
+
 /* A mapping's internal, external and remote endpoint fields (index of the
  * address; the port follows), once expanded to six keys. */
 static bool mapping_fields(const struct evidence_elem *m, int *in, int *ext, int *rem)
@@ -327,41 +357,61 @@ static bool mapping_fields(const struct evidence_elem *m, int *in, int *ext, int
 	return m->n_keys == 6;
 }
 
-/* Why router r may have dropped flow in: the mappings it had towards the source. */
+static bool same_ep(const struct evidence_elem *m, int i, const struct evidence_elem *in, int j)
+{
+	return strcmp(m->key[i], in->key[j]) == 0 && strcmp(m->key[i + 1], in->key[j + 1]) == 0;
+}
+
+static bool gone(const struct evidence_router *r, const struct evidence_elem *m)
+{
+	return r->ct_read && m->left_s < 0;
+}
+
+/* Why router r may have dropped flow in (source key 0-1, destination as it
+ * arrived key 2-3): the mapping that owned the destination, if any, and
+ * whom it was made towards; whether it had expired by the end. */
 static void put_mapping_reason(FILE *f, const struct topo *t, const struct evidence_router *r,
 			       const struct evidence_elem *in)
 {
 	const struct topo_nat *nat = &t->nats[r->nat];
-	const struct evidence_elem *same_ep = NULL, *same_addr = NULL;
-
-	int mi = 0, me = 0, mr = 0;
+	const struct evidence_elem *at = NULL, *towards = NULL;
+	char m_int[EVIDENCE_EP], m_ext[EVIDENCE_EP], m_rem[EVIDENCE_EP], src[EVIDENCE_EP];
 
 	for (int i = 0; i < r->n_maps; i++) {
 		const struct evidence_elem *m = &r->maps[i];
 
-		if (!mapping_fields(m, &mi, &me, &mr) || strcmp(m->key[mr], in->key[0]) != 0)
+		if (m->n_keys != 6)
 			continue;
-		if (strcmp(m->key[mr + 1], in->key[1]) == 0 && strcmp(m->key[me + 1], in->key[3]) == 0)
-			same_ep = m;
-		else if (!same_addr)
-			same_addr = m;
+		/* the mapping at the destination; one made towards the source first */
+		if (same_ep(m, 2, in, 2) && (!at || (same_ep(m, 4, in, 0) && !same_ep(at, 4, in, 0))))
+			at = m;
+		if (!towards && strcmp(m->key[4], in->key[0]) == 0)
+			towards = m;
 	}
-	if (same_ep) {
-		char a[EVIDENCE_EP], b[EVIDENCE_EP];
-
-		mapping_fields(same_ep, &mi, &me, &mr);
-		put_ep(a, sizeof(a), same_ep->key[mi], same_ep->key[mi + 1]);
-		put_ep(b, sizeof(b), same_ep->key[me], same_ep->key[me + 1]);
-		fprintf(f, "; it had a mapping %s -> %s towards that very endpoint, so its rules dropped them anyway", a, b);
-	} else if (same_addr) {
-		char b[EVIDENCE_EP], c[EVIDENCE_EP];
-
-		mapping_fields(same_addr, &mi, &me, &mr);
-		put_ep(b, sizeof(b), same_addr->key[me], same_addr->key[me + 1]);
-		put_ep(c, sizeof(c), same_addr->key[mr], same_addr->key[mr + 1]);
-		fprintf(f, "; its mapping towards that address was %s -> %s, no mapping admits them", b, c);
+	put_ep(src, sizeof(src), in->key[0], in->key[1]);
+	if (at) {
+		put_ep(m_int, sizeof(m_int), at->key[0], at->key[1]);
+		put_ep(m_ext, sizeof(m_ext), at->key[2], at->key[3]);
+		put_ep(m_rem, sizeof(m_rem), at->key[4], at->key[5]);
+		if (same_ep(at, 4, in, 0) && gone(r, at))
+			fprintf(f, "; its mapping there (from %s, made towards that very endpoint) had expired by the end, "
+				   "gone from its conntrack table",
+				m_int);
+		else if (same_ep(at, 4, in, 0))
+			fprintf(f, "; it had a mapping there (from %s) towards that very endpoint, so its rules dropped "
+				   "them anyway",
+				m_int);
+		else
+			fprintf(f, "; its mapping there (from %s) was made towards %s%s, and no mapping admits %s", m_int,
+				m_rem, gone(r, at) ? " and had expired by the end" : "", src);
+	} else if (towards) {
+		put_ep(m_ext, sizeof(m_ext), towards->key[2], towards->key[3]);
+		put_ep(m_rem, sizeof(m_rem), towards->key[4], towards->key[5]);
+		fprintf(f, "; it had no mapping there (its mapping towards that address was %s -> %s%s), so no mapping "
+			   "admits them",
+			m_ext, m_rem, gone(r, towards) ? ", expired by the end" : "");
 	} else {
-		fprintf(f, "; it had made no mapping towards that address, so no mapping admits them");
+		fprintf(f, "; it had made no mapping there nor towards that address, so no mapping admits them");
 	}
 	if (nat->rules_file)
 		fprintf(f, " (its rules are the user's own)");
@@ -523,6 +573,11 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 			json_object_object_add(x, "external", jep(m->key[me], m->key[me + 1]));
 			json_object_object_add(x, "remote", jep(m->key[mr], m->key[mr + 1]));
 			json_object_object_add(x, "sent_before_reply", jcount(m->packets));
+			if (er->ct_read) {
+				json_object_object_add(x, "in_conntrack_at_end", json_object_new_boolean(m->left_s >= 0));
+				if (m->left_s >= 0)
+					json_object_object_add(x, "seconds_left", json_object_new_int(m->left_s));
+			}
 			json_object_array_add(maps, x);
 		}
 		json_object_object_add(j, "inbound", flows);

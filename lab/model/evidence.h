@@ -59,6 +59,17 @@ struct evidence_elem {
 	char key[6][PLAN_ADDR];
 	int n_keys;
 	uint64_t packets;
+	int32_t left_s;         /* mappings, once evidence_mark_live() ran: seconds its conntrack
+				   entry had left when read, or -1: gone (expired) by then */
+};
+
+/* A conntrack entry: its original tuple (src: the internal endpoint, dst:
+ * the remote one), the external endpoint (its reply tuple's destination),
+ * and the seconds it has left. */
+struct evidence_ct {
+	char src[PLAN_ADDR], dst[PLAN_ADDR], ext[PLAN_ADDR];
+	uint16_t sport, dport, ext_port;
+	uint32_t left_s;
 };
 
 /* What peer k's host saw. */
@@ -82,6 +93,7 @@ struct evidence_router {
 	struct evidence_elem *maps; /* mappings made: internal addr, port, external addr, port, remote addr, port
 					(after evidence_expand_mapping()) */
 	int n_maps;
+	bool ct_read;           /* its conntrack table was read: left_s of the maps is set */
 };
 
 struct evidence {
@@ -136,6 +148,14 @@ int evidence_parse_set(const char *json, struct evidence_elem **out, int *n);
  * port, remote addr, port) expanded in place to six: internal, external
  * (the router's wan_ip), remote. Others are left alone. */
 void evidence_expand_mapping(struct evidence_elem *m, const char *wan_ip);
+
+/* Mark each of r's mappings (expanded) with the seconds its conntrack entry
+ * has left, found among the n entries ct by all three endpoints (a mapping
+ * made again after one expired has the same internal and remote endpoints
+ * but, with random ports, another external one), or -1 when none is left:
+ * the mapping expired (or was deleted) before the table was read. Sets
+ * r->ct_read. */
+void evidence_mark_live(struct evidence_router *r, const struct evidence_ct *ct, int n);
 
 /* Free the arrays inside e (not e itself) and zero it. */
 void evidence_clear(struct evidence *e);

@@ -31,7 +31,8 @@ assert alice["endpoint"] == "203.0.113.21:40002", alice
 home_b = [r for r in e["detail"]["routers"] if r["name"] == "home-b"][0]
 flow = [f for f in home_b["inbound"] if f["from"] == "203.0.113.20:40001"][0]
 assert flow["passed"] == 0 and flow["dropped"] == flow["arrived"] > 0, flow
-assert any(m["remote"] == "203.0.113.20:40001" for m in home_b["mappings"]), home_b["mappings"]
+m = [m for m in home_b["mappings"] if m["remote"] == "203.0.113.20:40001"]
+assert m and m[0]["in_conntrack_at_end"] is True, home_b["mappings"]
 PY
 
 # The same scenario, deliberately expected direct.

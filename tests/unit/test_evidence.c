@@ -260,7 +260,8 @@ static void test_explain_far_nat(void **state)
 		 n.p->peers[0].public_ip, n.p->peers[1].public_ip);
 	if (!strstr(text, want))
 		fail_msg("%s\nnot in\n%s", want, text);
-	assert_non_null(strstr(text, "no mapping admits them (filtering apdf)"));
+	assert_non_null(strstr(text, "it had made no mapping there nor towards that address, so no mapping admits them "
+				     "(filtering apdf)"));
 	assert_non_null(strstr(text, "bob received none of alice's"));
 	assert_non_null(strstr(text, "The server delivered 0 RELAY messages to alice and 0 to bob."));
 	free(text);
@@ -269,8 +270,71 @@ static void test_explain_far_nat(void **state)
 	/* the same drop with a mapping towards that very endpoint: the rules, not the filtering model */
 	e = far_nat_drops(&n, true);
 	text = evidence_explain(n.t, n.p, &e);
-	assert_non_null(strstr(text, "towards that very endpoint, so its rules dropped them anyway"));
+	snprintf(want, sizeof(want), "it had a mapping there (from %s:40002) towards that very endpoint, so its rules "
+		 "dropped them anyway", n.p->peers[1].ip);
+	assert_non_null(strstr(text, want));
 	free(text);
+	/* a symmetric NAT's case: the port was mapped towards the server only */
+	snprintf(e.routers[1].maps[0].key[4], PLAN_ADDR, "203.0.113.10");
+	snprintf(e.routers[1].maps[0].key[5], PLAN_ADDR, "3478");
+	text = evidence_explain(n.t, n.p, &e);
+	snprintf(want, sizeof(want), "its mapping there (from %s:40002) was made towards 203.0.113.10:3478, and no "
+		 "mapping admits %s:40001 (filtering apdf)", n.p->peers[1].ip, n.p->peers[0].public_ip);
+	if (!strstr(text, want))
+		fail_msg("%s\nnot in\n%s", want, text);
+	free(text);
+	evidence_clear(&e);
+	unbuild(&n);
+}
+
+/* Conntrack read at the end: the mapping towards the dropped endpoint is gone. */
+static void test_mark_live(void **state)
+{
+	struct net n = build(two_cones);
+	struct evidence e = far_nat_drops(&n, true);
+	struct evidence_ct ct[2] = { 0 };
+	char *text, *json;
+
+	(void)state;
+	/* an entry for another remote port, and one for the server */
+	snprintf(ct[0].src, sizeof(ct[0].src), "%s", n.p->peers[1].ip);
+	ct[0].sport = 40002;
+	snprintf(ct[0].dst, sizeof(ct[0].dst), "%s", n.p->peers[0].public_ip);
+	ct[0].dport = 40009;
+	snprintf(ct[0].ext, sizeof(ct[0].ext), "%s", n.p->peers[1].public_ip);
+	ct[0].ext_port = 40002;
+	ct[0].left_s = 100;
+	snprintf(ct[1].src, sizeof(ct[1].src), "%s", n.p->peers[1].ip);
+	ct[1].sport = 40002;
+	snprintf(ct[1].dst, sizeof(ct[1].dst), "203.0.113.10");
+	ct[1].dport = 3478;
+	ct[1].left_s = 20;
+	evidence_mark_live(&e.routers[1], ct, 2);
+	assert_true(e.routers[1].ct_read);
+	assert_int_equal(e.routers[1].maps[0].left_s, -1);
+	text = evidence_explain(n.t, n.p, &e);
+	assert_non_null(strstr(text, "made towards that very endpoint) had expired by the end, gone from its conntrack"));
+	json = evidence_json(n.t, &e);
+	assert_non_null(strstr(json, "\"in_conntrack_at_end\":false"));
+	free(text);
+	free(json);
+	/* now it is there, with 57 s left */
+	ct[0].dport = 40001;
+	ct[0].left_s = 57;
+	evidence_mark_live(&e.routers[1], ct, 2);
+	assert_int_equal(e.routers[1].maps[0].left_s, 57);
+	text = evidence_explain(n.t, n.p, &e);
+	assert_non_null(strstr(text, "towards that very endpoint, so its rules dropped them anyway"));
+	/* made again on another external port: the one recorded is still gone */
+	ct[0].ext_port = 10613;
+	evidence_mark_live(&e.routers[1], ct, 2);
+	assert_int_equal(e.routers[1].maps[0].left_s, -1);
+	ct[0].ext_port = 40002;
+	evidence_mark_live(&e.routers[1], ct, 2);
+	json = evidence_json(n.t, &e);
+	assert_non_null(strstr(json, "\"in_conntrack_at_end\":true,\"seconds_left\":57"));
+	free(text);
+	free(json);
 	evidence_clear(&e);
 	unbuild(&n);
 }
@@ -396,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_verdict),           cmocka_unit_test(test_explain_far_nat),
 		cmocka_unit_test(test_explain_nothing_sent), cmocka_unit_test(test_explain_direct_and_json),
 		cmocka_unit_test(test_parse_set),         cmocka_unit_test(test_expand_mapping),
+		cmocka_unit_test(test_mark_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
