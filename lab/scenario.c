@@ -352,7 +352,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		enum outcome seen = OUTCOME_FAILED;
 		char werr[512];
 
-		rc = witness_judge(l, t, p, true, &seen, &res->evidence, werr, sizeof(werr));
+		rc = witness_judge(l, t, p, true, t0, &seen, &res->evidence, werr, sizeof(werr));
 		if (rc < 0) {
 			res->error = xasprintf("reading the evidence: %s", werr);
 			goto cleanup;

@@ -10,6 +10,7 @@
 #include "kernel/build.h"
 #include "kernel/ct.h"
 #include "kernel/nft.h"
+#include "common/mtime.h"
 #include "model/topo.h"
 
 static const char *family(const struct topo *t)
@@ -52,25 +53,33 @@ int witness_arm(struct lab *l, const struct topo *t, const struct plan *p, bool 
 	return 0;
 }
 
+/* A set's elements, each stamped with the time of its first datagram
+ * relative to started (the mtime the pair started at). */
 static int read_set(struct lab *l, const struct topo *t, const struct plan *p, int node, const char *name,
-		    struct evidence_elem **out, int *n, char *err, size_t errsize)
+		    mtime_ms started, struct evidence_elem **out, int *n, char *err, size_t errsize)
 {
-	char cmd[128], *json = NULL, *nfterr = NULL;
+	char cmd[128], *text = NULL, *nfterr = NULL;
+	mtime_ms listed;
 	int rc;
 
 	snprintf(cmd, sizeof(cmd), "list set %s " EVIDENCE_TABLE " %s", family(t), name);
-	rc = nft_query(lab_ns(l, node), cmd, true, &json, &nfterr);
+	rc = nft_query(lab_ns(l, node), cmd, false, &text, &nfterr);
+	/* The kernel computed what each element has left while nft dumped the
+	 * set, near the end of the query (after its cache was fetched). */
+	listed = mtime_now();
 	if (rc == 0)
-		rc = evidence_parse_set(json, out, n);
+		rc = evidence_parse_set(text, out, n);
+	if (rc == 0)
+		evidence_stamp(*out, *n, listed - started);
 	if (rc < 0)
 		snprintf(err, errsize, "%s: %s: %s", p->nodes[node].name, cmd, nfterr ? nfterr : strerror(-rc));
-	free(json);
+	free(text);
 	free(nfterr);
 	return rc;
 }
 
-static int read_peer(struct lab *l, const struct topo *t, const struct plan *p, int k, struct evidence_peer *ep,
-		     char *err, size_t errsize)
+static int read_peer(struct lab *l, const struct topo *t, const struct plan *p, int k, mtime_ms started,
+		     struct evidence_peer *ep, char *err, size_t errsize)
 {
 	static const char *const names[] = { "from_partner", "from_server", "relay", "to_partner", "to_server" };
 	uint64_t *dst[] = { &ep->from_partner, &ep->from_server, &ep->relay, &ep->to_partner, &ep->to_server };
@@ -86,7 +95,7 @@ static int read_peer(struct lab *l, const struct topo *t, const struct plan *p, 
 			return rc;
 		}
 	}
-	return read_set(l, t, p, node, "partner_eps", &ep->eps, &ep->n_eps, err, errsize);
+	return read_set(l, t, p, node, "partner_eps", started, &ep->eps, &ep->n_eps, err, errsize);
 }
 
 /* Which mappings conntrack still holds now that the pair has ended. */
@@ -120,15 +129,15 @@ cleanup:
 	return rc;
 }
 
-int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, struct evidence *e,
-		 char *err, size_t errsize)
+int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
+		 struct evidence *e, char *err, size_t errsize)
 {
 	int rc;
 
 	memset(e, 0, sizeof(*e));
 	e->wire = wire;
 	for (int k = 0; k < 2; k++) {
-		rc = read_peer(l, t, p, k, &e->peers[k], err, errsize);
+		rc = read_peer(l, t, p, k, started, &e->peers[k], err, errsize);
 		if (rc < 0)
 			goto cleanup;
 	}
@@ -144,11 +153,11 @@ int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool
 		int node = plan_nat_node(p, i);
 
 		r->nat = i;
-		rc = read_set(l, t, p, node, "wan_in", &r->in, &r->n_in, err, errsize);
+		rc = read_set(l, t, p, node, "wan_in", started, &r->in, &r->n_in, err, errsize);
 		if (rc == 0)
-			rc = read_set(l, t, p, node, "lan_out", &r->out, &r->n_out, err, errsize);
+			rc = read_set(l, t, p, node, "lan_out", started, &r->out, &r->n_out, err, errsize);
 		if (rc == 0)
-			rc = read_set(l, t, p, node, "mappings", &r->maps, &r->n_maps, err, errsize);
+			rc = read_set(l, t, p, node, "mappings", started, &r->maps, &r->n_maps, err, errsize);
 		if (rc < 0)
 			goto cleanup;
 		for (int m = 0; m < r->n_maps; m++)
@@ -163,14 +172,14 @@ cleanup:
 	return rc;
 }
 
-int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, enum outcome *verdict,
-		  struct report_evidence *re, char *err, size_t errsize)
+int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
+		  enum outcome *verdict, struct report_evidence *re, char *err, size_t errsize)
 {
 	struct evidence e;
 	int rc;
 
 	memset(re, 0, sizeof(*re));
-	rc = witness_read(l, t, p, wire, &e, err, errsize);
+	rc = witness_read(l, t, p, wire, started, &e, err, errsize);
 	if (rc < 0)
 		return rc;
 	*verdict = evidence_verdict(&e);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/mtime.h"
 #include "model/evidence.h"
 #include "model/model.h"
 #include "model/plan.h"
@@ -24,16 +25,18 @@ struct lab;
  * router's. Returns 0, or -errno with "node: what nft said" in err. */
 int witness_arm(struct lab *l, const struct topo *t, const struct plan *p, bool wire, char *err, size_t errsize);
 
-/* Read every counter and set witness_arm() loaded into *e (free with
- * evidence_clear()). Returns 0, or -errno with err set. */
-int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, struct evidence *e,
-		 char *err, size_t errsize);
+/* Read every counter and set witness_arm() loaded, and the routers'
+ * conntrack, into *e (free with evidence_clear()); times are in ms after
+ * started (the mtime_now() at which the programs were released). Returns 0,
+ * or -errno with err set. */
+int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
+		 struct evidence *e, char *err, size_t errsize);
 
 /* witness_read(), then the verdict, the numbers, the endpoints, the
  * explanation and the JSON detail into *re (report_evidence_clear() frees
  * it); *verdict is the network's verdict. Returns 0, or -errno with err set
  * (*re is then empty). */
-int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, enum outcome *verdict,
-		  struct report_evidence *re, char *err, size_t errsize);
+int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
+		  enum outcome *verdict, struct report_evidence *re, char *err, size_t errsize);
 
 #endif

@@ -95,8 +95,8 @@ static void put_head(FILE *f, const struct ev_family *fam)
 
 static void put_set(FILE *f, const char *name, const char *type)
 {
-	fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tsize %d\n\t\tflags dynamic\n\t\tcounter\n\t}\n", name, type,
-		EVIDENCE_SET_SIZE);
+	fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tsize %d\n\t\tflags dynamic,timeout\n\t\ttimeout %llds\n\t\tcounter\n\t}\n",
+		name, type, EVIDENCE_SET_SIZE, EVIDENCE_TIMEOUT_MS / 1000);
 }
 
 int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, bool wire, char **out)
@@ -125,8 +125,12 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	put_head(f, &fam);
 	fputs("\tcounter from_partner { }\n\tcounter from_server { }\n\tcounter relay { }\n"
 	      "\tcounter to_partner { }\n\tcounter to_server { }\n", f);
-	fprintf(f, "\tset partner_eps {\n\t\ttype %s . inet_service\n\t\tsize %d\n\t\tflags dynamic\n\t\tcounter\n\t}\n",
-		fam.type, EVIDENCE_SET_SIZE);
+	{
+		char type[64];
+
+		snprintf(type, sizeof(type), "%s . inet_service", fam.type);
+		put_set(f, "partner_eps", type);
+	}
 	fputs("\tchain input {\n\t\ttype filter hook input priority filter + 10; policy accept;\n", f);
 	if (wire) /* magic 'P' 'L' at payload byte 0, the type at byte 3 (wire.h) */
 		fprintf(f, "\t\t%s saddr %s udp sport %u @th,64,16 0x%02x%02x @th,88,8 %d counter name relay\n",
@@ -357,6 +361,15 @@ static bool mapping_fields(const struct evidence_elem *m, int *in, int *ext, int
 	return m->n_keys == 6;
 }
 
+/* ", since +N ms" (or what prefix says) when the time is known, else "". */
+static const char *when(char *buf, size_t size, const char *prefix, int64_t ms)
+{
+	if (ms == INT64_MIN)
+		return "";
+	snprintf(buf, size, "%s%+" PRId64 " ms", prefix, ms);
+	return buf;
+}
+
 static bool same_ep(const struct evidence_elem *m, int i, const struct evidence_elem *in, int j)
 {
 	return strcmp(m->key[i], in->key[j]) == 0 && strcmp(m->key[i + 1], in->key[j + 1]) == 0;
@@ -375,7 +388,7 @@ static void put_mapping_reason(FILE *f, const struct topo *t, const struct evide
 {
 	const struct topo_nat *nat = &t->nats[r->nat];
 	const struct evidence_elem *at = NULL, *towards = NULL;
-	char m_int[EVIDENCE_EP], m_ext[EVIDENCE_EP], m_rem[EVIDENCE_EP], src[EVIDENCE_EP];
+	char m_int[EVIDENCE_EP], m_ext[EVIDENCE_EP], m_rem[EVIDENCE_EP], src[EVIDENCE_EP], since[64];
 
 	for (int i = 0; i < r->n_maps; i++) {
 		const struct evidence_elem *m = &r->maps[i];
@@ -394,16 +407,17 @@ static void put_mapping_reason(FILE *f, const struct topo *t, const struct evide
 		put_ep(m_ext, sizeof(m_ext), at->key[2], at->key[3]);
 		put_ep(m_rem, sizeof(m_rem), at->key[4], at->key[5]);
 		if (same_ep(at, 4, in, 0) && gone(r, at))
-			fprintf(f, "; its mapping there (from %s, made towards that very endpoint) had expired by the end, "
-				   "gone from its conntrack table",
-				m_int);
+			fprintf(f, "; its mapping there (from %s%s, made towards that very endpoint) had expired by the "
+				   "end, gone from its conntrack table",
+				m_int, when(since, sizeof(since), ", since ", at->first_ms));
 		else if (same_ep(at, 4, in, 0))
-			fprintf(f, "; it had a mapping there (from %s) towards that very endpoint, so its rules dropped "
+			fprintf(f, "; it had a mapping there (from %s%s) towards that very endpoint, so its rules dropped "
 				   "them anyway",
-				m_int);
+				m_int, when(since, sizeof(since), ", since ", at->first_ms));
 		else
-			fprintf(f, "; its mapping there (from %s) was made towards %s%s, and no mapping admits %s", m_int,
-				m_rem, gone(r, at) ? " and had expired by the end" : "", src);
+			fprintf(f, "; its mapping there (from %s%s) was made towards %s%s, and no mapping admits %s", m_int,
+				when(since, sizeof(since), ", since ", at->first_ms), m_rem,
+				gone(r, at) ? " and had expired by the end" : "", src);
 	} else if (towards) {
 		put_ep(m_ext, sizeof(m_ext), towards->key[2], towards->key[3]);
 		put_ep(m_rem, sizeof(m_rem), towards->key[4], towards->key[5]);
@@ -431,12 +445,26 @@ char *evidence_explain(const struct topo *t, const struct plan *p, const struct 
 	if (v == OUTCOME_DIRECT) {
 		char ep[2][EVIDENCE_EP];
 
-		evidence_top_endpoint(e, 0, ep[0], sizeof(ep[0]));
-		evidence_top_endpoint(e, 1, ep[1], sizeof(ep[1]));
-		fprintf(f, "%s received %" PRIu64 " datagrams from %s at %s and %s %" PRIu64 " from %s at %s, "
+		char at[2][64];
+
+		for (int k = 0; k < 2; k++) {
+			const struct evidence_elem *first = NULL;
+
+			evidence_top_endpoint(e, k, ep[k], sizeof(ep[k]));
+			for (int i = 0; i < e->peers[k].n_eps; i++)
+				if (e->peers[k].eps[i].first_ms != INT64_MIN &&
+				    (!first || e->peers[k].eps[i].first_ms < first->first_ms))
+					first = &e->peers[k].eps[i];
+			at[k][0] = '\0';
+			if (first)
+				when(at[k], sizeof(at[k]), " (the first at ", first->first_ms);
+			if (at[k][0])
+				strncat(at[k], ")", sizeof(at[k]) - strlen(at[k]) - 1);
+		}
+		fprintf(f, "%s received %" PRIu64 " datagrams from %s at %s%s and %s %" PRIu64 " from %s at %s%s, "
 			   "without the server.",
-			t->peers[0].name, e->peers[0].from_partner, t->peers[1].name, ep[0], t->peers[1].name,
-			e->peers[1].from_partner, t->peers[0].name, ep[1]);
+			t->peers[0].name, e->peers[0].from_partner, t->peers[1].name, ep[0], at[0], t->peers[1].name,
+			e->peers[1].from_partner, t->peers[0].name, ep[1], at[1]);
 	}
 	for (int k = 0; k < 2 && v != OUTCOME_DIRECT; k++) {
 		const char *me = t->peers[k].name, *other = t->peers[1 - k].name;
@@ -460,8 +488,12 @@ char *evidence_explain(const struct topo *t, const struct plan *p, const struct 
 				fprintf(f, "%s's router %s (line %d)", side, t->nats[er->nat].name, t->nats[er->nat].line);
 			else
 				fprintf(f, "router %s (line %d)", t->nats[er->nat].name, t->nats[er->nat].line);
+			char first[64];
+
 			fprintf(f, " dropped %" PRIu64 " datagram%s from %s to %s", dropped, dropped == 1 ? "" : "s",
 				src, dst);
+			if (*when(first, sizeof(first), " (the first arrived at ", in->first_ms))
+				fprintf(f, "%s)", first);
 			put_mapping_reason(f, t, er, in);
 			fprintf(f, "; %s received none of %s's.", other, me);
 		} else if (e->peers[k].to_partner == 0) {
@@ -504,6 +536,13 @@ static struct json_object *jcount(uint64_t n)
 	return json_object_new_uint64(n);
 }
 
+/* A time in ms after the pair started, when known. */
+static void jfirst(struct json_object *o, const char *key, int64_t ms)
+{
+	if (ms != INT64_MIN)
+		json_object_object_add(o, key, json_object_new_int64(ms));
+}
+
 char *evidence_json(const struct topo *t, const struct evidence *e)
 {
 	struct json_object *o = json_object_new_object(), *peers = json_object_new_array(),
@@ -513,6 +552,7 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 	if (!o || !peers || !routers)
 		goto cleanup;
 	json_object_object_add(o, "verdict", json_object_new_string(topo_outcome_name(evidence_verdict(e))));
+	json_object_object_add(o, "times", json_object_new_string("ms after the programs started"));
 	json_object_object_add(o, "relay_counted_by", json_object_new_string(e->wire ? "RELAY type" : "any UDP from the server"));
 	for (int k = 0; k < 2; k++) {
 		const struct evidence_peer *pk = &e->peers[k];
@@ -532,6 +572,7 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 				continue;
 			json_object_object_add(x, "from", jep(pk->eps[i].key[0], pk->eps[i].key[1]));
 			json_object_object_add(x, "packets", jcount(pk->eps[i].packets));
+			jfirst(x, "first_ms", pk->eps[i].first_ms);
 			json_object_array_add(eps, x);
 		}
 		json_object_object_add(j, "partner_endpoints", eps);
@@ -559,6 +600,7 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 			json_object_object_add(x, "arrived", jcount(in->packets));
 			json_object_object_add(x, "passed", jcount(got));
 			json_object_object_add(x, "dropped", jcount(in->packets > got ? in->packets - got : 0));
+			jfirst(x, "first_ms", in->first_ms);
 			json_object_array_add(flows, x);
 		}
 		for (int i = 0; i < er->n_maps; i++) {
@@ -573,6 +615,7 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 			json_object_object_add(x, "external", jep(m->key[me], m->key[me + 1]));
 			json_object_object_add(x, "remote", jep(m->key[mr], m->key[mr + 1]));
 			json_object_object_add(x, "sent_before_reply", jcount(m->packets));
+			jfirst(x, "made_ms", m->first_ms);
 			if (er->ct_read) {
 				json_object_object_add(x, "in_conntrack_at_end", json_object_new_boolean(m->left_s >= 0));
 				if (m->left_s >= 0)
@@ -607,95 +650,211 @@ void evidence_clear(struct evidence *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* One key field: an address string or a port number. */
-static bool key_field(struct json_object *v, char *buf, size_t size)
+/* nft's text listing, split into words: a run of anything but blanks and
+ * ",{}", or one of ",{}" alone. Returns the word's length, 0 at the end. */
+static size_t next_word(const char **p)
 {
-	if (json_object_is_type(v, json_type_string))
-		return (size_t)snprintf(buf, size, "%s", json_object_get_string(v)) < size;
-	if (json_object_is_type(v, json_type_int))
-		return (size_t)snprintf(buf, size, "%" PRId64, json_object_get_int64(v)) < size;
-	return false;
+	const char *s = *p;
+	size_t n = 0;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	*p = s;
+	if (!*s)
+		return 0;
+	if (*s == ',' || *s == '{' || *s == '}')
+		return 1;
+	while (s[n] && !strchr(" \t\n\r,{}", s[n]))
+		n++;
+	return n;
 }
 
-/* {"elem": {"val": {"concat": [...]} or a scalar, "counter": {"packets": N, ...}}} */
-static bool parse_elem(struct json_object *item, struct evidence_elem *el)
+static bool word_is(const char *w, size_t n, const char *lit)
 {
-	struct json_object *elem, *val, *cat, *ctr, *pk;
+	return strlen(lit) == n && memcmp(w, lit, n) == 0;
+}
+
+/* An address or a port as nft prints them numerically. */
+static bool key_word(const char *w, size_t n, char *buf, size_t size)
+{
+	if (n == 0 || n >= size)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefABCDEF:.", w[i]))
+			return false;
+	memcpy(buf, w, n);
+	buf[n] = '\0';
+	return true;
+}
+
+static bool count_word(const char *w, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 19)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (w[i] < '0' || w[i] > '9')
+			return false;
+		x = x * 10 + (uint64_t)(w[i] - '0');
+	}
+	*v = x;
+	return true;
+}
+
+/* "23h59m58s688ms", "1d", "484ms": milliseconds. */
+static bool duration_word(const char *w, size_t n, int64_t *ms)
+{
+	int64_t total = 0;
+	size_t i = 0;
+
+	if (n == 0)
+		return false;
+	while (i < n) {
+		int64_t v = 0, unit;
+		size_t digits = 0;
+
+		while (i < n && w[i] >= '0' && w[i] <= '9' && digits < 12) {
+			v = v * 10 + (w[i++] - '0');
+			digits++;
+		}
+		if (digits == 0 || i >= n)
+			return false;
+		if (w[i] == 'm' && i + 1 < n && w[i + 1] == 's')
+			unit = 1, i += 2;
+		else if (w[i] == 'd')
+			unit = 86400000, i++;
+		else if (w[i] == 'h')
+			unit = 3600000, i++;
+		else if (w[i] == 'm')
+			unit = 60000, i++;
+		else if (w[i] == 's')
+			unit = 1000, i++;
+		else
+			return false;
+		total += v * unit;
+		if (total > EVIDENCE_TIMEOUT_MS * 10)
+			return false;
+	}
+	*ms = total;
+	return true;
+}
+
+/* One element: key words joined by ".", then "counter packets N bytes N",
+ * "expires DURATION", "timeout DURATION" in any order. Leaves *p after it. */
+static bool parse_text_elem(const char **p, struct evidence_elem *el)
+{
+	const char *w;
+	size_t n;
 
 	memset(el, 0, sizeof(*el));
-	if (json_object_is_type(item, json_type_object) && json_object_object_get_ex(item, "elem", &elem) &&
-	    json_object_is_type(elem, json_type_object)) {
-		if (!json_object_object_get_ex(elem, "val", &val))
+	el->expires_ms = -1;
+	for (;;) {
+		if (el->n_keys == 6)
 			return false;
-		if (json_object_object_get_ex(elem, "counter", &ctr) && json_object_is_type(ctr, json_type_object) &&
-		    json_object_object_get_ex(ctr, "packets", &pk) && json_object_is_type(pk, json_type_int) &&
-		    json_object_get_int64(pk) >= 0)
-			el->packets = (uint64_t)json_object_get_int64(pk);
-	} else {
-		val = item; /* an element without statements is its bare value */
+		n = next_word(p);
+		if (!key_word(*p, n, el->key[el->n_keys], sizeof(el->key[0])))
+			return false;
+		el->n_keys++;
+		*p += n;
+		w = *p;
+		n = next_word(&w);
+		if (!word_is(w, n, "."))
+			break;
+		*p = w + n;
 	}
-	if (json_object_is_type(val, json_type_object) && json_object_object_get_ex(val, "concat", &cat) &&
-	    json_object_is_type(cat, json_type_array)) {
-		size_t len = json_object_array_length(cat);
+	for (;;) {
+		uint64_t bytes;
 
-		if (len == 0 || len > 6)
-			return false;
-		for (size_t i = 0; i < len; i++)
-			if (!key_field(json_object_array_get_idx(cat, i), el->key[i], sizeof(el->key[i])))
+		w = *p;
+		n = next_word(&w);
+		if (word_is(w, n, ",") || word_is(w, n, "}"))
+			return true;
+		*p = w + n;
+		if (word_is(w, n, "counter")) {
+			n = next_word(p);
+			if (!word_is(*p, n, "packets"))
 				return false;
-		el->n_keys = (int)len;
-		return true;
+			*p += n;
+			n = next_word(p);
+			if (!count_word(*p, n, &el->packets))
+				return false;
+			*p += n;
+			n = next_word(p);
+			if (!word_is(*p, n, "bytes"))
+				return false;
+			*p += n;
+			n = next_word(p);
+			if (!count_word(*p, n, &bytes))
+				return false;
+			*p += n;
+		} else if (word_is(w, n, "expires") || word_is(w, n, "timeout")) {
+			int64_t ms;
+			bool expires = word_is(w, n, "expires");
+
+			n = next_word(p);
+			if (!duration_word(*p, n, &ms))
+				return false;
+			*p += n;
+			if (expires)
+				el->expires_ms = ms;
+		} else {
+			return false;
+		}
 	}
-	el->n_keys = 1;
-	return key_field(val, el->key[0], sizeof(el->key[0]));
 }
 
-int evidence_parse_set(const char *json, struct evidence_elem **out, int *n)
+int evidence_parse_set(const char *text, struct evidence_elem **out, int *n)
 {
-	struct json_object *root = json ? json_tokener_parse(json) : NULL, *arr, *set, *elems = NULL;
 	struct evidence_elem *v = NULL;
-	int rc = -EBADMSG, count = 0;
-	size_t len;
+	const char *p;
+	int count = 0, cap = 0, rc = -EBADMSG;
+	size_t w;
 
 	*out = NULL;
 	*n = 0;
-	if (!root || !json_object_object_get_ex(root, "nftables", &arr) || !json_object_is_type(arr, json_type_array))
-		goto cleanup;
-	len = json_object_array_length(arr);
-	for (size_t i = 0; i < len; i++) {
-		struct json_object *item = json_object_array_get_idx(arr, i);
+	/* "set NAME {" at the start of a line, then maybe "elements = { ... }" */
+	if (!text || !(p = strstr(text, "\tset ")))
+		return -EBADMSG;
+	p = strstr(p, "elements = {");
+	if (!p)
+		return 0;
+	p += strlen("elements = {");
+	for (;;) {
+		if (count == cap) {
+			struct evidence_elem *nv;
 
-		if (json_object_is_type(item, json_type_object) && json_object_object_get_ex(item, "set", &set) &&
-		    json_object_is_type(set, json_type_object)) {
-			if (json_object_object_get_ex(set, "elem", &elems) && !json_object_is_type(elems, json_type_array))
+			if (cap == EVIDENCE_SET_SIZE)
+				goto cleanup; /* more than the set can hold: not ours */
+			cap = cap ? 4 * cap : 16;
+			nv = realloc(v, (size_t)cap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
 				goto cleanup;
-			rc = 0;
-			break;
+			}
+			v = nv;
 		}
-	}
-	if (rc < 0 || !elems)
-		goto cleanup;
-	len = json_object_array_length(elems);
-	if (len > EVIDENCE_SET_SIZE) {
-		rc = -EBADMSG;
-		goto cleanup;
-	}
-	v = calloc(len ? len : 1, sizeof(*v));
-	if (!v) {
-		rc = -ENOMEM;
-		goto cleanup;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (!parse_elem(json_object_array_get_idx(elems, i), &v[count++])) {
-			rc = -EBADMSG;
+		if (!parse_text_elem(&p, &v[count++]))
 			goto cleanup;
-		}
-	*out = count ? v : NULL;
+		w = next_word(&p);
+		if (word_is(p, w, "}"))
+			break;
+		if (!word_is(p, w, ","))
+			goto cleanup;
+		p += w;
+	}
+	*out = v;
 	*n = count;
-	if (count)
-		v = NULL;
+	v = NULL;
+	rc = 0;
 cleanup:
 	free(v);
-	json_object_put(root);
 	return rc;
 }
+
+void evidence_stamp(struct evidence_elem *v, int n, int64_t listed_ms)
+{
+	for (int i = 0; i < n; i++)
+		v[i].first_ms = v[i].expires_ms >= 0 ? listed_ms - (EVIDENCE_TIMEOUT_MS - v[i].expires_ms) : INT64_MIN;
+}
+

@@ -52,6 +52,10 @@
 #define EVIDENCE_EP 64        /* "203.0.113.21:10815", "[2001:db8::10]:40001" */
 #define EVIDENCE_MAX_ADDRS 34 /* own address and one per router on the way */
 #define EVIDENCE_SET_SIZE 4096
+/* Every dynamic set's element lifetime: longer than any scenario (at most an
+ * hour). Elements are added, never updated, so what an element has left
+ * tells when its first datagram was seen (evidence_stamp()). */
+#define EVIDENCE_TIMEOUT_MS (86400LL * 1000)
 
 /* One element of a dynamic set: its key fields as nft prints them, and the
  * element's packet counter. */
@@ -59,6 +63,9 @@ struct evidence_elem {
 	char key[6][PLAN_ADDR];
 	int n_keys;
 	uint64_t packets;
+	int64_t expires_ms;     /* as read: ms the element has left (-1: none given) */
+	int64_t first_ms;       /* after evidence_stamp(): when it was added, i.e. its first datagram,
+				   in ms after the pair started; INT64_MIN: unknown */
 	int32_t left_s;         /* mappings, once evidence_mark_live() ran: seconds its conntrack
 				   entry had left when read, or -1: gone (expired) by then */
 };
@@ -137,11 +144,17 @@ char *evidence_explain(const struct topo *t, const struct plan *p, const struct 
  * dropped flows and mappings). Returns a malloc'd text or NULL. */
 char *evidence_json(const struct topo *t, const struct evidence *e);
 
-/* Parse nft's JSON answer to "list set FAMILY TABLE NAME" into elements
- * (key fields as strings, numbers in decimal; packets from the element's
- * counter, 0 without one). Returns 0 with *out (malloc'd, NULL when empty)
- * and *n, or -EBADMSG for text that is not such an answer, or -ENOMEM. */
-int evidence_parse_set(const char *json, struct evidence_elem **out, int *n);
+/* Parse nft's text answer to "list set FAMILY TABLE NAME" into elements
+ * (key fields as nft prints them numerically; packets from the element's
+ * counter, 0 without one; expires_ms, -1 without one). Returns 0 with *out
+ * (malloc'd, NULL when the set is empty) and *n, or -EBADMSG for text that
+ * is not such an answer, or -ENOMEM. (Text, not JSON: nft's JSON gives an
+ * element's expiry in whole seconds only.) */
+int evidence_parse_set(const char *text, struct evidence_elem **out, int *n);
+
+/* Set first_ms of the n elements from their expires_ms, read listed_ms after
+ * the pair started: listed_ms - (EVIDENCE_TIMEOUT_MS - expires_ms). */
+void evidence_stamp(struct evidence_elem *v, int n, int64_t listed_ms);
 
 /* A mappings element as read (five keys: internal addr, port, external
  * port, remote addr, port; four where nothing translates: internal addr,

@@ -1,4 +1,4 @@
-/* libFuzzer harness for reading the evidence back: nft's JSON answer to
+/* libFuzzer harness for reading the evidence back: nft's text answer to
  * "list set" (evidence_parse_set) and a worker's evidence hand-over
  * (report_evidence_from_json). Any bytes give a result or an error code,
  * never a crash, a leak, an unterminated key, or more keys than a key holds. */
@@ -34,10 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int k = 0; k < v[i].n_keys; k++)
 			if (!memchr(v[i].key[k], '\0', sizeof(v[i].key[k])))
 				abort();
+		if (v[i].expires_ms < -1 || v[i].expires_ms > 10 * EVIDENCE_TIMEOUT_MS)
+			abort();
 		evidence_expand_mapping(&v[i], "203.0.113.20");
 		if (v[i].n_keys > 6)
 			abort();
 	}
+	if (rc == 0)
+		evidence_stamp(v, n, 1000);
 	free(v);
 	rc = report_evidence_from_json(text, &e);
 	if (rc != 0 && rc != -EINVAL && rc != -ENOMEM)

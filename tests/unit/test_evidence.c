@@ -177,7 +177,7 @@ static void test_router_refusals(void **state)
 static struct evidence_elem elem(int n, const char *k0, const char *k1, const char *k2, const char *k3,
 				 const char *k4, const char *k5, uint64_t packets)
 {
-	struct evidence_elem e = { .n_keys = n, .packets = packets };
+	struct evidence_elem e = { .n_keys = n, .packets = packets, .expires_ms = -1, .first_ms = INT64_MIN };
 	const char *k[6] = { k0, k1, k2, k3, k4, k5 };
 
 	for (int i = 0; i < n; i++)
@@ -254,6 +254,7 @@ static void test_explain_far_nat(void **state)
 	char *text = evidence_explain(n.t, n.p, &e), want[256];
 
 	(void)state;
+	assert_null(strstr(text, " ms")); /* no time where none was read */
 	assert_int_equal(evidence_verdict(&e), OUTCOME_FAILED);
 	assert_non_null(text);
 	snprintf(want, sizeof(want), "bob's router home-b (line 4) dropped 38 datagrams from %s:40001 to %s:40002",
@@ -274,12 +275,16 @@ static void test_explain_far_nat(void **state)
 		 "dropped them anyway", n.p->peers[1].ip);
 	assert_non_null(strstr(text, want));
 	free(text);
-	/* a symmetric NAT's case: the port was mapped towards the server only */
+	/* a symmetric NAT's case: the port was mapped towards the server only, at +8 ms;
+	 * the first datagram arrived at +7 ms */
 	snprintf(e.routers[1].maps[0].key[4], PLAN_ADDR, "203.0.113.10");
 	snprintf(e.routers[1].maps[0].key[5], PLAN_ADDR, "3478");
+	e.routers[1].maps[0].first_ms = 8;
+	e.routers[1].in[0].first_ms = 7;
 	text = evidence_explain(n.t, n.p, &e);
-	snprintf(want, sizeof(want), "its mapping there (from %s:40002) was made towards 203.0.113.10:3478, and no "
-		 "mapping admits %s:40001 (filtering apdf)", n.p->peers[1].ip, n.p->peers[0].public_ip);
+	assert_non_null(strstr(text, "to 203.0.113.21:40002 (the first arrived at +7 ms); "));
+	snprintf(want, sizeof(want), "its mapping there (from %s:40002, since +8 ms) was made towards 203.0.113.10:3478, "
+		 "and no mapping admits %s:40001 (filtering apdf)", n.p->peers[1].ip, n.p->peers[0].public_ip);
 	if (!strstr(text, want))
 		fail_msg("%s\nnot in\n%s", want, text);
 	free(text);
@@ -390,45 +395,67 @@ static void test_explain_direct_and_json(void **state)
 
 static void test_parse_set(void **state)
 {
+	/* as nft 1.0.6 prints it, counters and expiry in either order */
 	static const char *const good =
-		"{\"nftables\": [{\"metainfo\": {\"version\": \"1.0.6\"}}, {\"set\": {\"family\": \"ip\", \"name\": \"in_ep\", "
-		"\"elem\": [{\"elem\": {\"val\": {\"concat\": [\"127.0.0.1\", 5555, 9998]}, \"counter\": {\"packets\": 1, "
-		"\"bytes\": 29}}}, {\"elem\": {\"val\": {\"concat\": [\"2001:db8::1\", 5555, 9999]}, \"counter\": {\"packets\": 3, "
-		"\"bytes\": 87}}}, {\"elem\": {\"val\": {\"concat\": [\"10.0.0.1\", 1]}, \"expires\": 3}}, \"10.9.9.9\"]}}]}";
+		"table ip punchlab_evidence {\n\tset wan_in {\n"
+		"\t\ttype ipv4_addr . inet_service . ipv4_addr . inet_service\n\t\tsize 4096\n"
+		"\t\tflags dynamic,timeout\n\t\tcounter\n\t\ttimeout 1d\n"
+		"\t\telements = { 127.0.0.1 . 5555 . 127.0.0.1 . 9998 counter packets 1 bytes 29 expires 23h59m59s988ms,\n"
+		"\t\t\t     2001:db8::1 . 5555 . 2001:db8::2 . 9999 expires 1d counter packets 3 bytes 87,\n"
+		"\t\t\t     10.0.0.1 . 1 timeout 2h expires 484ms,\n"
+		"\t\t\t     10.9.9.9 }\n\t}\n}\n";
 	struct evidence_elem *v = NULL;
 	int n = -1;
 
 	(void)state;
 	assert_int_equal(evidence_parse_set(good, &v, &n), 0);
 	assert_int_equal(n, 4);
-	assert_int_equal(v[0].n_keys, 3);
+	assert_int_equal(v[0].n_keys, 4);
 	assert_string_equal(v[0].key[0], "127.0.0.1");
-	assert_string_equal(v[0].key[2], "9998");
+	assert_string_equal(v[0].key[3], "9998");
 	assert_int_equal(v[0].packets, 1);
+	assert_int_equal(v[0].expires_ms, 86399988);
 	assert_string_equal(v[1].key[0], "2001:db8::1");
+	assert_string_equal(v[1].key[2], "2001:db8::2");
 	assert_int_equal(v[1].packets, 3);
+	assert_int_equal(v[1].expires_ms, 86400000);
+	assert_int_equal(v[2].n_keys, 2);
 	assert_int_equal(v[2].packets, 0);
+	assert_int_equal(v[2].expires_ms, 484);
 	assert_int_equal(v[3].n_keys, 1);
 	assert_string_equal(v[3].key[0], "10.9.9.9");
+	assert_int_equal(v[3].expires_ms, -1);
+	/* first seen: listed 5000 ms after the start, 12 ms of the day gone */
+	evidence_stamp(v, n, 5000);
+	assert_int_equal(v[0].first_ms, 4988);
+	assert_int_equal(v[1].first_ms, 5000);
+	assert_true(v[3].first_ms == INT64_MIN);
 	free(v);
 	/* an empty set */
-	assert_int_equal(evidence_parse_set("{\"nftables\": [{\"set\": {\"name\": \"x\"}}]}", &v, &n), 0);
+	assert_int_equal(evidence_parse_set("table ip t {\n\tset x {\n\t\ttype ipv4_addr\n\t}\n}\n", &v, &n), 0);
 	assert_int_equal(n, 0);
 	assert_null(v);
-	/* not an answer to list set */
-	assert_int_equal(evidence_parse_set("{\"nftables\": [{\"counter\": {}}]}", &v, &n), -EBADMSG);
-	assert_int_equal(evidence_parse_set("[", &v, &n), -EBADMSG);
+	/* not an answer to list set, or elements that are not ours */
+	static const char *const bad[] = {
+		"", "table ip t {\n}\n", "\tset x {\n\t\telements = { 1.2.3.4 . }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4 counter packets x bytes 1 }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4 counter packets 1 }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4 expires 5 }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4 expires 5x }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4 expires 99999999999999999d }\n",
+		"\tset x {\n\t\telements = { 1 . 2 . 3 . 4 . 5 . 6 . 7 }\n",
+		"\tset x {\n\t\telements = { stun . 1 }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4, }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4 1.2.3.5 }\n",
+		"\tset x {\n\t\telements = { 1.2.3.4",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (evidence_parse_set(bad[i], &v, &n) != -EBADMSG)
+			fail_msg("accepted: %s", bad[i]);
+		assert_null(v);
+		assert_int_equal(n, 0);
+	}
 	assert_int_equal(evidence_parse_set(NULL, &v, &n), -EBADMSG);
-	assert_int_equal(evidence_parse_set("{\"nftables\": [{\"set\": {\"elem\": 3}}]}", &v, &n), -EBADMSG);
-	assert_int_equal(evidence_parse_set("{\"nftables\": [{\"set\": {\"elem\": [{\"elem\": {\"val\": {\"concat\": "
-					    "[1,2,3,4,5,6,7]}}}]}}]}",
-					    &v, &n),
-			 -EBADMSG);
-	assert_int_equal(evidence_parse_set("{\"nftables\": [{\"set\": {\"elem\": [{\"elem\": {\"val\": [true]}}]}}]}", &v,
-					    &n),
-			 -EBADMSG);
-	assert_null(v);
-	assert_int_equal(n, 0);
 }
 
 static void test_expand_mapping(void **state)
