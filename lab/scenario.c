@@ -1,7 +1,6 @@
 #include "scenario.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <json-c/json.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -15,7 +14,6 @@
 #include "model/outcome.h"
 #include "model/iniread.h"
 #include "kernel/build.h"
-#include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
 #include "proto/wire.h"
