@@ -1,12 +1,11 @@
 #!/bin/sh
-# A pair whose every datagram one way is dropped by the far router is
-# `failed`, not `direct`, with the built-in pair: the internet carries the
-# pair's datagrams both ways (what the old counters on its bridge counted),
-# but bob's host receives none of alice's. bob's router drops them with its
-# own rules (data/far-nat-drops.nft), which the self-check's probes do not
-# meet, so the router classifies as declared and then drops. A copy of the
-# scenario that expects `direct` fails, and every report names the router and
-# the dropped flow.
+# A pair whose every datagram is dropped by the far router is `failed`, not
+# `direct`, with the built-in pair: the internet carries the pair's datagrams
+# both ways (what the old counters on its bridge counted), but neither host
+# receives one. Each router drops them with its own rules
+# (data/far-nat-drops.nft), which the self-check's probes do not meet, so it
+# classifies as declared and then drops. A copy of the scenario that expects
+# `direct` fails, and every report names the router and the dropped flow.
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-far-nat.XXXXXX) || exit 1
@@ -25,14 +24,15 @@ alice, bob = e["peers"]
 assert s["actual"] == "failed" and e["verdict"] == "failed", (s["actual"], e["verdict"])
 # attempts both ways (the internet carried them) ...
 assert alice["sent_to_partner"] > 0 and bob["sent_to_partner"] > 0, e
-# ... but only bob's were delivered
-assert bob["from_partner"] == 0 and alice["from_partner"] > 0, e
-assert alice["endpoint"] == "203.0.113.21:40002", alice
-home_b = [r for r in e["detail"]["routers"] if r["name"] == "home-b"][0]
-flow = [f for f in home_b["inbound"] if f["from"] == "203.0.113.20:40001"][0]
-assert flow["passed"] == 0 and flow["dropped"] == flow["arrived"] > 0, flow
-m = [m for m in home_b["mappings"] if m["remote"] == "203.0.113.20:40001"]
-assert m and m[0]["in_conntrack_at_end"] is True, home_b["mappings"]
+# ... and none was delivered
+assert bob["from_partner"] == 0 and alice["from_partner"] == 0, e
+for name, src in (("home-b", "203.0.113.20:40001"), ("home-a", "203.0.113.21:40002")):
+    r = [r for r in e["detail"]["routers"] if r["name"] == name][0]
+    flow = [f for f in r["inbound"] if f["from"] == src][0]
+    assert flow["passed"] == 0 and flow["dropped"] == flow["arrived"] > 0, (name, flow)
+    assert flow["first_ms"] >= 0, flow
+    m = [m for m in r["mappings"] if m["remote"] == src]
+    assert m and m[0]["in_conntrack_at_end"] is True and m[0]["made_ms"] >= 0, (name, r["mappings"])
 PY
 
 # The same scenario, deliberately expected direct.
@@ -42,14 +42,16 @@ sed -e 's/^expect      = failed/expect      = direct/' \
 	"$data/far-nat-drops.topo" >"$tmp/wrong.topo"
 "$O/punchlab" run --no-color --json "$tmp/r.json" --junit "$tmp/r.xml" --markdown "$tmp/r.md" \
 	"$tmp/wrong.topo" >"$tmp/out" 2>&1 && fail "a wrong expectation passed"
-why="bob's router home-b (line 15) dropped [0-9]* datagrams from 203.0.113.20:40001 to 203.0.113.21:40002"
+why="bob's router home-b (line 16) dropped [0-9]* datagrams from 203.0.113.20:40001 to 203.0.113.21:40002"
 grep -q "FAIL   wrong  *failed (expected direct)" "$tmp/out" || fail "no FAIL line"
 grep -q "$why" "$tmp/out" || fail "the live detail does not name the router and the flow"
-grep -q "network: failed; alice received [0-9]* of [0-9]* datagrams from bob (203.0.113.21:40002)" "$tmp/out" ||
+grep -q "alice's router home-a (line 12) dropped [0-9]* datagrams from 203.0.113.21:40002 to 203.0.113.20:40001" \
+	"$tmp/out" || fail "the live detail does not name the other router"
+grep -q "network: failed; alice received 0 of [1-9][0-9]* datagrams from bob and 0 relayed" "$tmp/out" ||
 	fail "the live detail has no evidence line"
-grep -q "router home-b (line 15) dropped [0-9]* datagrams from 203.0.113.20:40001" "$tmp/r.xml" || fail "JUnit: no explanation"
+grep -q "router home-b (line 16) dropped [0-9]* datagrams from 203.0.113.20:40001" "$tmp/r.xml" || fail "JUnit: no explanation"
 grep -q "$why" "$tmp/r.md" || fail "Markdown: no explanation"
 grep -q "$why" "$tmp/r.json" || fail "JSON: no explanation"
 "$O/punchlab" run --no-color --tap "$tmp/wrong.topo" >"$tmp/out" 2>/dev/null
 grep -q "  explanation: \"$why" "$tmp/out" || fail "TAP: no explanation"
-echo "ok: the far NAT's drops make a failed pair, and the explanation names home-b and the dropped flow"
+echo "ok: the far NATs' drops make a failed pair, and the explanation names each router and the dropped flow"
