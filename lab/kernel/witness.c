@@ -157,6 +157,10 @@ int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool
 		if (rc == 0)
 			rc = read_set(l, t, p, node, "lan_out", started, &r->out, &r->n_out, err, errsize);
 		if (rc == 0)
+			rc = read_set(l, t, p, node, "lan_in", started, &r->lan_in, &r->n_lan_in, err, errsize);
+		if (rc == 0)
+			rc = read_set(l, t, p, node, "wan_out", started, &r->wan_out, &r->n_wan_out, err, errsize);
+		if (rc == 0)
 			rc = read_set(l, t, p, node, "mappings", started, &r->maps, &r->n_maps, err, errsize);
 		if (rc < 0)
 			goto cleanup;

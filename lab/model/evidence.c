@@ -176,7 +176,8 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 	fprintf(f, "# punchlab evidence for router %s: UDP per flow as it arrived on \"%s\" (before any\n"
 		   "# translation or filter), the same flows passed into \"%s\" (keyed by the destination\n"
 		   "# they arrived with), and every UDP mapping it made going out. Arrived minus passed is\n"
-		   "# what its filter dropped.\n",
+		   "# what its filter dropped. The same the other way: UDP from the LAN to elsewhere, and\n"
+		   "# what of it left by the WAN side (keyed by its source before translation).\n",
 		t->nats[nat].name, r->uplink, r->lan_if);
 	put_head(f, &fam);
 	{
@@ -185,6 +186,8 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 		snprintf(key4, sizeof(key4), "%s . inet_service . %s . inet_service", fam.type, fam.type);
 		put_set(f, "wan_in", key4);
 		put_set(f, "lan_out", key4);
+		put_set(f, "lan_in", key4);
+		put_set(f, "wan_out", key4);
 		/* nft encodes a concatenation's types in 32 bits, six bits
 		 * each: five fields at most (and six IPv6 ones would not fit
 		 * its registers either). The external address is the
@@ -200,23 +203,32 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 	/* raw + 1: after the netdev loss (impair.c), before conntrack, NAT and filter */
 	fprintf(f, "\tchain prerouting {\n\t\ttype filter hook prerouting priority raw + 1; policy accept;\n"
 		   "\t\tiifname \"%s\" meta l4proto udp add @wan_in { %s saddr . udp sport . %s daddr . udp dport }\n"
+		   /* not to the router itself: that is hairpinning (its WAN address) or its own */
+		   "\t\tiifname \"%s\" meta l4proto udp fib daddr type != local add @lan_in "
+		   "{ %s saddr . udp sport . %s daddr . udp dport }\n"
 		   "\t}\n",
-		r->uplink, fam.table, fam.table);
+		r->uplink, fam.table, fam.table, r->lan_if, fam.table, fam.table);
 	/* srcnat + 20: after the ruleset's own srcnat and learning chains. A
 	 * datagram let in as a reply had its destination translated back: the one
 	 * it arrived with is the reply tuple's; one let in by a DNAT map started
-	 * its connection, so it is the original tuple's. A new connection going
-	 * out of the WAN side is a mapping: internal endpoint (original source),
-	 * external endpoint (the translated source) and the remote one. */
+	 * its connection, so it is the original tuple's. Going out, the source
+	 * before translation is the original tuple's, or for an answer on a
+	 * connection the far side started, the reply tuple's. A new connection
+	 * going out of the WAN side is a mapping: internal endpoint (original
+	 * source), external endpoint (the translated source) and the remote one. */
 	fprintf(f, "\tchain postrouting {\n\t\ttype filter hook postrouting priority srcnat + 20; policy accept;\n"
 		   "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct direction reply add @lan_out "
 		   "{ %s saddr . udp sport . ct reply %s daddr . ct reply proto-dst }\n"
 		   "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct direction original add @lan_out "
 		   "{ %s saddr . udp sport . ct original %s daddr . ct original proto-dst }\n"
+		   "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct direction original add @wan_out "
+		   "{ ct original %s saddr . ct original proto-src . %s daddr . udp dport }\n"
+		   "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct direction reply add @wan_out "
+		   "{ ct reply %s saddr . ct reply proto-src . %s daddr . udp dport }\n"
 		   "\t\toifname \"%s\" meta l4proto udp ct state new add @mappings { ct original %s saddr . "
 		   "ct original proto-src . ",
-		r->uplink, r->lan_if, fam.table, fam.table, r->uplink, r->lan_if, fam.table, fam.table, r->uplink,
-		fam.table);
+		r->uplink, r->lan_if, fam.table, fam.table, r->uplink, r->lan_if, fam.table, fam.table, r->lan_if,
+		r->uplink, fam.table, fam.table, r->lan_if, r->uplink, fam.table, fam.table, r->uplink, fam.table);
 	if (!t->ipv6)
 		fprintf(f, "udp sport . ");
 	fprintf(f, "%s daddr . udp dport }\n\t}\n}\n", fam.table);
@@ -257,11 +269,12 @@ void evidence_top_endpoint(const struct evidence *e, int k, char *buf, size_t si
 		buf[0] = '\0';
 }
 
-/* How many of the datagrams of flow in (an arrival) were passed into the LAN. */
-static uint64_t passed(const struct evidence_router *r, const struct evidence_elem *in)
+/* How many of the datagrams of flow in (an arrival) were passed on: found
+ * among the n elements out by the same key. */
+static uint64_t passed(const struct evidence_elem *out, int n, const struct evidence_elem *in)
 {
-	for (int i = 0; i < r->n_out; i++) {
-		const struct evidence_elem *o = &r->out[i];
+	for (int i = 0; i < n; i++) {
+		const struct evidence_elem *o = &out[i];
 		bool same = o->n_keys == in->n_keys;
 
 		for (int j = 0; same && j < in->n_keys; j++)
@@ -289,10 +302,11 @@ static bool on_chain(const struct topo *t, int k, int nat)
 	return false;
 }
 
-/* The flow from sender k that routers dropped most of: router index and
- * arrival index, or false when no router dropped any of k's datagrams. */
+/* The flow from sender k that routers dropped most of, coming in from their
+ * WAN side or going out from their LAN side: router index, the arrival and
+ * whether it was outbound; false when no router dropped any of k's. */
 static bool worst_drop(const struct topo *t, const struct plan *p, const struct evidence *e, int k, int *ri,
-		       int *ii, uint64_t *dropped)
+		       const struct evidence_elem **flow, bool *outbound, uint64_t *dropped)
 {
 	char addrs[EVIDENCE_MAX_ADDRS][PLAN_ADDR];
 	int n = evidence_partner_addrs(t, p, k, addrs, EVIDENCE_MAX_ADDRS);
@@ -300,16 +314,22 @@ static bool worst_drop(const struct topo *t, const struct plan *p, const struct 
 
 	*dropped = 0;
 	for (int r = 0; r < e->n_routers; r++)
-		for (int i = 0; i < e->routers[r].n_in; i++) {
-			const struct evidence_elem *in = &e->routers[r].in[i];
-			uint64_t got = passed(&e->routers[r], in);
-			uint64_t d = in->packets > got ? in->packets - got : 0;
+		for (int dir = 0; dir < 2; dir++) {
+			const struct evidence_router *er = &e->routers[r];
+			const struct evidence_elem *arr = dir ? er->lan_in : er->in, *out = dir ? er->wan_out : er->out;
+			int n_arr = dir ? er->n_lan_in : er->n_in, n_out = dir ? er->n_wan_out : er->n_out;
 
-			if (in->n_keys == 4 && d > *dropped && in_list(addrs, n, in->key[0])) {
-				*dropped = d;
-				*ri = r;
-				*ii = i;
-				found = true;
+			for (int i = 0; i < n_arr; i++) {
+				uint64_t got = passed(out, n_out, &arr[i]);
+				uint64_t d = arr[i].packets > got ? arr[i].packets - got : 0;
+
+				if (arr[i].n_keys == 4 && d > *dropped && in_list(addrs, n, arr[i].key[0])) {
+					*dropped = d;
+					*ri = r;
+					*flow = &arr[i];
+					*outbound = dir == 1;
+					found = true;
+				}
 			}
 		}
 	return found;
@@ -433,6 +453,19 @@ static void put_mapping_reason(FILE *f, const struct topo *t, const struct evide
 		fprintf(f, " (filtering %s)", nat_filtering_name(nat->behavior.filtering));
 }
 
+/* Why router r may have dropped datagrams going out. */
+static void put_outbound_reason(FILE *f, const struct topo *t, const struct evidence_router *r)
+{
+	const struct topo_nat *nat = &t->nats[r->nat];
+
+	if (nat->rules_file)
+		fprintf(f, " on their way out (its rules are the user's own)");
+	else if (nat->behavior.udp_blocked)
+		fprintf(f, " on their way out (it blocks UDP)");
+	else
+		fprintf(f, " on their way out");
+}
+
 char *evidence_explain(const struct topo *t, const struct plan *p, const struct evidence *e)
 {
 	enum outcome v = evidence_verdict(e);
@@ -468,17 +501,18 @@ char *evidence_explain(const struct topo *t, const struct plan *p, const struct 
 	}
 	for (int k = 0; k < 2 && v != OUTCOME_DIRECT; k++) {
 		const char *me = t->peers[k].name, *other = t->peers[1 - k].name;
+		const struct evidence_elem *in = NULL;
+		bool outbound = false;
 		uint64_t dropped;
-		int r = -1, i = -1;
+		int r = -1;
 
 		if (e->peers[1 - k].from_partner > 0)
 			continue;
 		fflush(f); /* len is the text so far only after a flush */
 		if (len)
 			fputc(' ', f);
-		if (worst_drop(t, p, e, k, &r, &i, &dropped)) {
+		if (worst_drop(t, p, e, k, &r, &in, &outbound, &dropped)) {
 			const struct evidence_router *er = &e->routers[r];
-			const struct evidence_elem *in = &er->in[i];
 			char src[EVIDENCE_EP], dst[EVIDENCE_EP];
 			const char *side = on_chain(t, 1 - k, er->nat) ? other : on_chain(t, k, er->nat) ? me : NULL;
 
@@ -494,7 +528,10 @@ char *evidence_explain(const struct topo *t, const struct plan *p, const struct 
 				src, dst);
 			if (*when(first, sizeof(first), " (the first arrived at ", in->first_ms))
 				fprintf(f, "%s)", first);
-			put_mapping_reason(f, t, er, in);
+			if (outbound)
+				put_outbound_reason(f, t, er);
+			else
+				put_mapping_reason(f, t, er, in);
 			fprintf(f, "; %s received none of %s's.", other, me);
 		} else if (e->peers[k].to_partner == 0) {
 			fprintf(f, "%s sent no UDP towards %s's addresses.", me, other);
@@ -543,6 +580,28 @@ static void jfirst(struct json_object *o, const char *key, int64_t ms)
 		json_object_object_add(o, key, json_object_new_int64(ms));
 }
 
+/* Each arrival of arr: from, to, how many arrived, were passed on, dropped, and the first's time. */
+static void put_flows(struct json_object *flows, const struct evidence_elem *arr, int n_arr,
+		      const struct evidence_elem *out, int n_out)
+{
+	for (int i = 0; i < n_arr; i++) {
+		const struct evidence_elem *in = &arr[i];
+		uint64_t got = passed(out, n_out, in);
+		struct json_object *x;
+
+		if (in->n_keys != 4)
+			continue;
+		x = json_object_new_object();
+		json_object_object_add(x, "from", jep(in->key[0], in->key[1]));
+		json_object_object_add(x, "to", jep(in->key[2], in->key[3]));
+		json_object_object_add(x, "arrived", jcount(in->packets));
+		json_object_object_add(x, "passed", jcount(got));
+		json_object_object_add(x, "dropped", jcount(in->packets > got ? in->packets - got : 0));
+		jfirst(x, "first_ms", in->first_ms);
+		json_object_array_add(flows, x);
+	}
+}
+
 char *evidence_json(const struct topo *t, const struct evidence *e)
 {
 	struct json_object *o = json_object_new_object(), *peers = json_object_new_array(),
@@ -583,26 +642,12 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 	for (int r = 0; r < e->n_routers; r++) {
 		const struct evidence_router *er = &e->routers[r];
 		struct json_object *j = json_object_new_object(), *flows = json_object_new_array(),
-				   *maps = json_object_new_array();
+				   *outflows = json_object_new_array(), *maps = json_object_new_array();
 
 		json_object_object_add(j, "name", json_object_new_string(t->nats[er->nat].name));
 		json_object_object_add(j, "line", json_object_new_int(t->nats[er->nat].line));
-		for (int i = 0; i < er->n_in; i++) {
-			const struct evidence_elem *in = &er->in[i];
-			uint64_t got = passed(er, in);
-			struct json_object *x;
-
-			if (in->n_keys != 4)
-				continue;
-			x = json_object_new_object();
-			json_object_object_add(x, "from", jep(in->key[0], in->key[1]));
-			json_object_object_add(x, "to", jep(in->key[2], in->key[3]));
-			json_object_object_add(x, "arrived", jcount(in->packets));
-			json_object_object_add(x, "passed", jcount(got));
-			json_object_object_add(x, "dropped", jcount(in->packets > got ? in->packets - got : 0));
-			jfirst(x, "first_ms", in->first_ms);
-			json_object_array_add(flows, x);
-		}
+		put_flows(flows, er->in, er->n_in, er->out, er->n_out);
+		put_flows(outflows, er->lan_in, er->n_lan_in, er->wan_out, er->n_wan_out);
 		for (int i = 0; i < er->n_maps; i++) {
 			const struct evidence_elem *m = &er->maps[i];
 			struct json_object *x;
@@ -624,6 +669,7 @@ char *evidence_json(const struct topo *t, const struct evidence *e)
 			json_object_array_add(maps, x);
 		}
 		json_object_object_add(j, "inbound", flows);
+		json_object_object_add(j, "outbound", outflows);
 		json_object_object_add(j, "mappings", maps);
 		json_object_array_add(routers, j);
 	}
@@ -645,6 +691,8 @@ void evidence_clear(struct evidence *e)
 		free(e->routers[r].in);
 		free(e->routers[r].out);
 		free(e->routers[r].maps);
+		free(e->routers[r].lan_in);
+		free(e->routers[r].wan_out);
 	}
 	free(e->routers);
 	memset(e, 0, sizeof(*e));

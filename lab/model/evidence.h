@@ -33,8 +33,12 @@
  * routers: each counts, per flow (source endpoint, destination endpoint as it
  * arrived on its WAN side), the UDP that arrived on its WAN interface and the
  * UDP it passed into its LAN; the difference is what it dropped (its filter,
- * or a user's rules). It also records each UDP mapping it created (conntrack
- * entries going out of its WAN side).
+ * or a user's rules). It also records each UDP mapping it created (a new
+ * conntrack entry going out of its WAN side; its counter counts the
+ * datagrams sent while the entry was still unanswered), and after the pair
+ * its conntrack table tells which mappings had expired (evidence_mark_live).
+ * Every set's elements are added, never refreshed, so when each was first
+ * seen is known too (evidence_stamp).
  */
 #ifndef PUNCH_EVIDENCE_H
 #define PUNCH_EVIDENCE_H
@@ -57,8 +61,8 @@
  * tells when its first datagram was seen (evidence_stamp()). */
 #define EVIDENCE_TIMEOUT_MS (86400LL * 1000)
 
-/* One element of a dynamic set: its key fields as nft prints them, and the
- * element's packet counter. */
+/* One element of a dynamic set: its key fields as nft prints them, the
+ * element's packet counter, and when it was first seen. */
 struct evidence_elem {
 	char key[6][PLAN_ADDR];
 	int n_keys;
@@ -97,6 +101,10 @@ struct evidence_router {
 	int n_in;
 	struct evidence_elem *out;  /* of those, passed into the LAN (same key) */
 	int n_out;
+	struct evidence_elem *lan_in;  /* from the LAN to elsewhere: saddr, sport, daddr, dport */
+	int n_lan_in;
+	struct evidence_elem *wan_out; /* of those, left by the WAN side (source before translation) */
+	int n_wan_out;
 	struct evidence_elem *maps; /* mappings made: internal addr, port, external addr, port, remote addr, port
 					(after evidence_expand_mapping()) */
 	int n_maps;

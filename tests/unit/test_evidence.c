@@ -344,6 +344,40 @@ static void test_mark_live(void **state)
 	unbuild(&n);
 }
 
+/* bob's router blocks UDP: his datagrams die on their way out, towards the server. */
+static void test_explain_outbound(void **state)
+{
+	struct net n = build("[nat home-a]\npreset = port-restricted\n\n[nat office-b]\npreset = udp-blocked\n\n"
+			     "[peer alice]\nbehind = home-a\n\n[peer bob]\nbehind = office-b\n");
+	struct evidence e = { .wire = true };
+	char *text, *json, want[256];
+
+	(void)state;
+	e.peers[1].to_server = 13;
+	e.n_routers = 2;
+	e.routers = calloc(2, sizeof(*e.routers));
+	e.routers[0].nat = 0;
+	e.routers[1].nat = 1;
+	e.routers[1].lan_in = calloc(1, sizeof(struct evidence_elem));
+	e.routers[1].lan_in[0] = elem(4, n.p->peers[1].ip, "40002", "203.0.113.10", "3478", NULL, NULL, 13);
+	e.routers[1].lan_in[0].first_ms = 2;
+	e.routers[1].n_lan_in = 1;
+	text = evidence_explain(n.t, n.p, &e);
+	snprintf(want, sizeof(want), "bob's router office-b (line 4) dropped 13 datagrams from %s:40002 to "
+		 "203.0.113.10:3478 (the first arrived at +2 ms) on their way out (it blocks UDP); alice received "
+		 "none of bob's.", n.p->peers[1].ip);
+	if (!strstr(text, want))
+		fail_msg("%s\nnot in\n%s", want, text);
+	assert_non_null(strstr(text, "alice sent no UDP towards bob's addresses."));
+	json = evidence_json(n.t, &e);
+	assert_non_null(strstr(json, "\"outbound\":[{\"from\":"));
+	assert_non_null(strstr(json, "\"arrived\":13,\"passed\":0,\"dropped\":13,\"first_ms\":2"));
+	free(text);
+	free(json);
+	evidence_clear(&e);
+	unbuild(&n);
+}
+
 static void test_explain_nothing_sent(void **state)
 {
 	struct net n = build(two_cones);
@@ -487,7 +521,7 @@ int main(void)
 		cmocka_unit_test(test_verdict),           cmocka_unit_test(test_explain_far_nat),
 		cmocka_unit_test(test_explain_nothing_sent), cmocka_unit_test(test_explain_direct_and_json),
 		cmocka_unit_test(test_parse_set),         cmocka_unit_test(test_expand_mapping),
-		cmocka_unit_test(test_mark_live),
+		cmocka_unit_test(test_mark_live),         cmocka_unit_test(test_explain_outbound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
