@@ -33,8 +33,8 @@ endif
 $(O)/config.mk: ci/install-deps.sh
 	@mkdir -p $(@D)
 	@ci/install-deps.sh build
-	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags libnl-route-3.0 libnftables json-c inih)"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs libnl-route-3.0 libnftables json-c inih)"; \
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags libnl-route-3.0 libnftables json-c inih libpcap)"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs libnl-route-3.0 libnftables json-c inih libpcap)"; \
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka)"; } > $@
 
 # Layers: src/ (the programs and what they share) sees only src/; lab/ builds
@@ -164,7 +164,9 @@ lab: $(PROGS)
 	$(O)/punchlab run $(if $(JOBS),-j $(JOBS)) --picture $(O)/lab --markdown $(O)/lab/report.md \
 		--junit $(O)/lab/junit.xml --json $(O)/lab/report.json $(LAB_ARGS) $(TOPOLOGIES)
 
-bench: $(BENCH_BINS) $(PROGS)
+# bench_server's thread-per-client baseline server.
+$(O)/bench/tpc-server: LDLIBS += -pthread
+bench: $(BENCH_BINS) $(PROGS) $(O)/bench/tpc-server
 	@set -e; for b in $(BENCH_BINS); do $$b; done
 
 fuzz: $(FUZZ_BINS)
@@ -184,3 +186,7 @@ clean distclean:
 	rm -rf $(O)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# `make -s print-VAR` prints a variable (the layering test reads the flags with it).
+print-%:
+	@echo '$($*)'

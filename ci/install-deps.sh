@@ -4,8 +4,8 @@
 # Usage: ci/install-deps.sh [build|fuzz|lab]...
 set -eu
 
-build_pkgs="gcc make pkg-config libnl-3-dev libnl-route-3-dev libnftables-dev libjson-c-dev libinih-dev libcmocka-dev"
-lab_pkgs="nftables iproute2 jq libxml2-utils perl python3"
+build_pkgs="gcc make pkg-config libnl-3-dev libnl-route-3-dev libnftables-dev libjson-c-dev libinih-dev libcmocka-dev libpcap-dev"
+lab_pkgs="nftables iproute2 jq libxml2-utils perl python3 tcpdump tshark"
 fuzz_pkgs="clang libclang-rt-dev"
 
 want=""

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "common/log.h"
 #include "common/num.h"
 #include "kernel/build.h"
+#include "kernel/capture.h"
 #include "model/matrix.h"
 #include "report/matrix_report.h"
 #include "kernel/netns.h"
@@ -54,6 +56,9 @@ struct opts {
 	const char *markdown;
 	const char *picture;
 	char bindir[PATH_MAX];
+	const char *pcap;       /* --pcap DIR */
+	bool pcap_on_failure;
+	unsigned long pcap_cap; /* --pcap-cap BYTES, 0: the default */
 };
 
 static void usage(FILE *f)
@@ -83,6 +88,11 @@ static void usage(FILE *f)
 		"                      inspection (punchlab shell / ip netns exec punchlab-NAME.NODE)\n"
 		"      --no-self-check do not classify the routers before the pair runs (faster;\n"
 		"                      a router that does not behave as declared then goes unnoticed)\n"
+		"      --pcap DIR      capture the pair's run as DIR/SCENARIO/NODE-IFACE.pcap: the\n"
+		"                      internet, the server, each router's LAN and WAN side (classic\n"
+		"                      pcap, 256 bytes of each frame; tcpdump -r, Wireshark)\n"
+		"      --pcap-on-failure  keep a capture only when the verdict is not the expected one\n"
+		"      --pcap-cap BYTES   at most BYTES per capture file (default 8 MiB; K and M suffixes)\n"
 		"  -h, --help          this text;  --version  the version\n"
 		"\n"
 		"Exit status: 0 every verdict as expected, 1 some mismatch or error, 2 usage, 3 setup.\n"
@@ -328,7 +338,8 @@ static int run_body(int fd, const void *arg)
 {
 	const struct run_arg *a = arg;
 	struct scenario_opts so = { .bindir = a->o->bindir, .verbose = a->o->verbose, .keep = a->o->keep,
-				     .no_selfcheck = a->o->no_selfcheck };
+				     .no_selfcheck = a->o->no_selfcheck, .pcap_dir = a->o->pcap,
+				     .pcap_on_failure = a->o->pcap_on_failure, .pcap_cap = a->o->pcap_cap };
 	struct report_scenario res;
 	char *json;
 
@@ -498,6 +509,21 @@ static int reports_writable(const struct opts *o)
 	if (o->picture && access(o->picture, W_OK) < 0) {
 		log_err("--picture %s", o->picture);
 		return -errno;
+	}
+	if (o->pcap) {
+		struct stat sb;
+		int e = 0;
+
+		if (mkdir(o->pcap, 0755) < 0 && errno != EEXIST)
+			e = errno;
+		else if (stat(o->pcap, &sb) < 0 || access(o->pcap, W_OK) < 0)
+			e = errno;
+		else if (!S_ISDIR(sb.st_mode))
+			e = ENOTDIR;
+		if (e) {
+			log_errx("--pcap %s: %s", o->pcap, strerror(e));
+			return -e;
+		}
 	}
 	return 0;
 }
@@ -992,6 +1018,9 @@ static const struct option longopts[] = {
 	{ "keep", no_argument, NULL, 'K' },
 	{ "no-self-check", no_argument, NULL, 'N' },
 	{ "picture", required_argument, NULL, 'P' },
+	{ "pcap", required_argument, NULL, 'p' },
+	{ "pcap-on-failure", no_argument, NULL, 'F' },
+	{ "pcap-cap", required_argument, NULL, 'Z' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -1024,6 +1053,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'K': o->keep = true; break;
 		case 'N': o->no_selfcheck = true; break;
 		case 'P': o->picture = optarg; break;
+		case 'p': o->pcap = optarg; break;
+		case 'F': o->pcap_on_failure = true; break;
+		case 'Z': {
+			size_t len = strlen(optarg);
+			unsigned long mult = 1, v;
+			char num[32];
+
+			if (len && (optarg[len - 1] == 'K' || optarg[len - 1] == 'M'))
+				mult = optarg[--len] == 'K' ? 1024 : 1024 * 1024;
+			snprintf(num, sizeof(num), "%.*s", (int)len, optarg);
+			if (len >= sizeof(num) || num_parse_uint(num, CAPTURE_CAP_MAX / mult, &v) < 0 ||
+			    v * mult < CAPTURE_CAP_MIN) {
+				log_errx("--pcap-cap %s: bytes per file, from %d to %llu (K and M suffixes)", optarg,
+					 CAPTURE_CAP_MIN, (unsigned long long)CAPTURE_CAP_MAX);
+				return EXIT_USAGE;
+			}
+			o->pcap_cap = v * mult;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -1068,6 +1116,10 @@ int main(int argc, char **argv)
 	optind++; /* parse_opts saw argv + 1 */
 	if (optind >= argc) {
 		log_errx("%s: no topology files given", cmd);
+		return EXIT_USAGE;
+	}
+	if ((o.pcap_on_failure || o.pcap_cap) && !o.pcap) {
+		log_errx("--pcap-on-failure and --pcap-cap go with --pcap DIR");
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "list") == 0) {

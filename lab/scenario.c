@@ -14,6 +14,7 @@
 #include "model/outcome.h"
 #include "model/iniread.h"
 #include "kernel/build.h"
+#include "kernel/capture.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
 #include "proto/wire.h"
@@ -424,6 +425,47 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 	return lab_reset_routers(l, t, p, err, errsize);
 }
 
+/* run_pair, with --pcap captured from before the programs start until after
+ * they end; with --pcap-on-failure the capture of a verdict as expected goes. */
+static int capture_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
+			struct report_scenario *res, const char *why, char *err, size_t errsize)
+{
+	struct capture *cap = NULL;
+	struct capture_stats st;
+	int rc, crc;
+
+	if (!o->pcap_dir)
+		return run_pair(t, p, l, o, res, why);
+	rc = capture_start(l, p, o->pcap_dir, res->name, o->pcap_cap ? o->pcap_cap : CAPTURE_CAP_DEFAULT, &cap, err,
+			   errsize);
+	if (rc < 0)
+		return rc;
+	rc = run_pair(t, p, l, o, res, why);
+	crc = capture_stop(cap, o->pcap_on_failure && rc == 0 && res->pass, &st, err, errsize);
+	if (crc < 0 && rc == 0 && !res->error)
+		res->error = xasprintf("%s", err); /* the capture asked for is not there */
+	else if (crc == 0 && (st.dropped_cap || st.dropped_kernel))
+		log_warnx("%s: capture: %" PRIu64 " packets left out at the cap, %" PRIu64
+			  " dropped by the kernel (capture.txt)",
+			  res->name, st.dropped_cap, st.dropped_kernel);
+	if (crc == 0 && (rc < 0 || !res->pass)) {
+		/* Where to look, in the detail of the scenario that needs looking at. */
+		char dir[1024];
+
+		if (capture_dir_name(o->pcap_dir, res->name, dir, sizeof(dir)) == 0) {
+			const char *old = res->detail ? res->detail : "";
+			size_t len = strlen(old);
+			char *d = xasprintf("%s%spacket capture: %s/\n", old, len && old[len - 1] != '\n' ? "\n" : "", dir);
+
+			if (d) {
+				free(res->detail);
+				res->detail = d;
+			}
+		}
+	}
+	return rc < 0 ? rc : crc;
+}
+
 /* Everything after parsing: t is the caller's. */
 static int run_topo(const struct topo *t, const struct scenario_opts *o, struct report_scenario *res, char *err,
 		    size_t errsize)
@@ -461,7 +503,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	rc = witness_arm(l, t, p, true, err, errsize);
 	if (rc < 0)
 		goto done;
-	rc = run_pair(t, p, l, o, res, why);
+	rc = capture_pair(t, p, l, o, res, why, err, errsize);
 keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);

@@ -4,6 +4,7 @@
 #define PUNCH_SCENARIO_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "model/model.h"
 #include "report/report.h"
@@ -15,6 +16,9 @@ struct scenario_opts {
 	bool verbose;           /* pass -v to the programs, keep their stderr */
 	bool keep;              /* leave the lab up afterwards (lab_keep) */
 	bool no_selfcheck;      /* skip classifying the routers before the pair runs */
+	const char *pcap_dir;   /* --pcap DIR: capture the pair's run (kernel/capture.h), or NULL */
+	bool pcap_on_failure;   /* ... and keep it only when the verdict is not the expected one */
+	uint64_t pcap_cap;      /* bytes per capture file; 0: CAPTURE_CAP_DEFAULT */
 };
 
 /* The expected outcome of t built as p: the topology's own, or the derived

@@ -160,53 +160,39 @@ void lab_down(struct lab *l)
  * would drop asymmetric lab traffic; the internet router must not redirect. */
 static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
 {
-	static const char *const common[][2] = {
-		{ "net.ipv4.conf.all.rp_filter", "0" },
-		{ "net.ipv4.conf.default.rp_filter", "0" },
-		{ "net.ipv4.conf.all.send_redirects", "0" },
-		{ "net.ipv4.conf.default.send_redirects", "0" },
-		{ "net.ipv4.conf.all.accept_redirects", "0" },
-		{ "net.ipv4.conf.default.accept_redirects", "0" },
-		{ "net.ipv6.conf.all.accept_dad", "0" },
-		{ "net.ipv6.conf.default.accept_dad", "0" },
+	static const char *const common[] = {
+		"net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
+		"net.ipv4.conf.all.send_redirects", "net.ipv4.conf.default.send_redirects",
+		"net.ipv4.conf.all.accept_redirects", "net.ipv4.conf.default.accept_redirects",
+		"net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad",
 		/* IPv6 has no send_redirects: hosts ignore redirects instead, so that
 		 * traffic keeps going through the internet's router as planned. */
-		{ "net.ipv6.conf.all.accept_redirects", "0" },
-		{ "net.ipv6.conf.default.accept_redirects", "0" },
+		"net.ipv6.conf.all.accept_redirects", "net.ipv6.conf.default.accept_redirects",
 	};
 	static const char *const bridge[] = {
 		"net.bridge.bridge-nf-call-iptables",
 		"net.bridge.bridge-nf-call-ip6tables",
 		"net.bridge.bridge-nf-call-arptables",
 	};
-	int rc;
+	struct netns_sysctl_set set[16];
+	int n_set = 0, failed, rc;
 
-	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++) {
-		rc = netns_sysctl(l->ns[i], common[k][0], common[k][1]);
-		if (rc < 0 && rc != -ENOENT) {
-			lab_err(err, errsize, "%s: sysctl %s: %s", n->name, common[k][0], strerror(-rc));
-			return rc;
-		}
-	}
+	/* A key the kernel lacks (IPv6 off) is no error; ENOENT for bridge
+	 * netfilter means br_netfilter is not loaded, nothing to turn off. */
+	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+		set[n_set++] = (struct netns_sysctl_set){ common[k], "0", true };
 	if (n->has_bridge)
-		for (size_t k = 0; k < sizeof(bridge) / sizeof(bridge[0]); k++) {
-			/* ENOENT: br_netfilter is not loaded, nothing to turn off. */
-			rc = netns_sysctl(l->ns[i], bridge[k], "0");
-			if (rc < 0 && rc != -ENOENT) {
-				lab_err(err, errsize, "%s: sysctl %s: %s", n->name, bridge[k], strerror(-rc));
-				return rc;
-			}
-		}
+		for (size_t k = 0; k < sizeof(bridge) / sizeof(bridge[0]); k++)
+			set[n_set++] = (struct netns_sysctl_set){ bridge[k], "0", true };
 	if (n->forward) {
-		rc = netns_sysctl(l->ns[i], "net.ipv4.ip_forward", "1");
-		if (rc == 0)
-			rc = netns_sysctl(l->ns[i], "net.ipv6.conf.all.forwarding", "1");
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: sysctl forwarding: %s", n->name, strerror(-rc));
-			return rc;
-		}
+		set[n_set++] = (struct netns_sysctl_set){ "net.ipv4.ip_forward", "1", false };
+		set[n_set++] = (struct netns_sysctl_set){ "net.ipv6.conf.all.forwarding", "1", false };
 	}
-	return 0;
+	rc = netns_sysctl_many(l->ns[i], set, n_set, &failed);
+	if (rc < 0)
+		lab_err(err, errsize, "%s: sysctl %s: %s", n->name, failed >= 0 ? set[failed].key : "(all)",
+			strerror(-rc));
+	return rc;
 }
 
 /* Generate and load the ruleset of router node i: the generated one in one
@@ -362,6 +348,81 @@ static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_
 
 /* One netlink step of node n (index i); link_error() already says which
  * operation failed on what, with the kernel's own message. */
+/* The interface of node ni named name, or NULL. */
+static const struct plan_iface *node_iface(const struct plan *p, int ni, const char *name)
+{
+	for (int k = 0; k < p->nodes[ni].n_ifs; k++)
+		if (strcmp(p->nodes[ni].ifs[k].name, name) == 0)
+			return &p->nodes[ni].ifs[k];
+	return NULL;
+}
+
+/* Teach every node on the internet segment where the others are: permanent
+ * neighbour entries on its uplink (and on the internet's bridge) for every
+ * address of every other member. A real NAT's next hop is a router whose
+ * link-layer address it already knows; without this the first datagram
+ * between two NATs waits a round trip for ARP on the flat internet subnet,
+ * an artefact of the lab (nat-notes 12). */
+static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_t errsize)
+{
+	struct member {
+		int node;
+		const struct plan_iface *f;  /* the member's interface on the segment */
+		unsigned char mac[LINK_MAC_LEN];
+	} *m;
+	int inet = -1, n_m = 0, rc = 0;
+
+	for (int i = 0; i < p->n_nodes; i++)
+		if (p->nodes[i].kind == PLAN_INTERNET)
+			inet = i;
+	if (inet < 0)
+		return 0;
+	m = calloc((size_t)p->n_links + 1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m[n_m++] = (struct member){ inet, node_iface(p, inet, "br0"), { 0 } };
+	for (int k = 0; k < p->n_links; k++) {
+		const struct plan_link *lk = &p->links[k];
+
+		if (lk->a == inet)
+			m[n_m++] = (struct member){ lk->b, node_iface(p, lk->b, lk->b_if), { 0 } };
+		else if (lk->b == inet)
+			m[n_m++] = (struct member){ lk->a, node_iface(p, lk->a, lk->a_if), { 0 } };
+	}
+	for (int i = 0; i < n_m && rc == 0; i++) {
+		if (!m[i].f)
+			continue;
+		rc = link_mac(l->lc[m[i].node], m[i].f->name, m[i].mac);
+		if (rc < 0)
+			lab_err(err, errsize, "%s: %s", p->nodes[m[i].node].name, link_error(l->lc[m[i].node]));
+	}
+	for (int i = 0; i < n_m && rc == 0; i++) {
+		for (int j = 0; j < n_m && rc == 0 && m[i].f; j++) {
+			const char *addrs[4];
+
+			if (i == j || !m[j].f)
+				continue;
+			addrs[0] = m[j].f->addr, addrs[1] = m[j].f->addr2;
+			addrs[2] = m[j].f->addr6, addrs[3] = m[j].f->addr2_6;
+			for (int a = 0; a < 4 && rc == 0; a++) {
+				char ip[PLAN_ADDR], *slash;
+
+				if (!addrs[a][0])
+					continue;
+				snprintf(ip, sizeof(ip), "%s", addrs[a]);
+				if ((slash = strchr(ip, '/')))
+					*slash = '\0';
+				rc = link_neigh(l->lc[m[i].node], m[i].f->name, ip, m[j].mac);
+				if (rc < 0)
+					lab_err(err, errsize, "%s: %s", p->nodes[m[i].node].name,
+						link_error(l->lc[m[i].node]));
+			}
+		}
+	}
+	free(m);
+	return rc;
+}
+
 #define STEP(call)                                                                              \
 	do {                                                                                    \
 		rc = (call);                                                                    \
@@ -448,6 +509,9 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 				goto cleanup;
 		}
 	}
+	rc = inet_neighbours(l, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
 	for (int i = 0; i < p->n_nodes; i++) {
 		if (p->nodes[i].kind != PLAN_ROUTER)
 			continue;

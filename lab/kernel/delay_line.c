@@ -12,6 +12,7 @@
 #include "kernel/delay_line.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -318,24 +319,36 @@ int delay_line_stats(struct delay_line *t, struct delay_line_stats *st)
 	return ctl_ask(t, 's', st, sizeof(*st));
 }
 
+/* The PID file is written (whole, then renamed into place) before the
+ * forwarder is told to detach: should punchlab die between the two, the
+ * forwarder still dies with it and `down` finds a stale file, never a
+ * detached forwarder that no file names. */
 int delay_line_detach(struct delay_line *t, const char *pidfile, char *err, size_t errsize)
 {
-	char ack = 0;
+	char tmp[PATH_MAX], ack = 0;
 	FILE *f;
-	int rc = ctl_ask(t, 'k', &ack, 1);
+	int rc;
 
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile) >= (int)sizeof(tmp)) {
+		snprintf(err, errsize, "%s: name too long", pidfile);
+		return -ENAMETOOLONG;
+	}
+	errno = 0;
+	f = fopen(tmp, "we");
+	if (f == NULL || fprintf(f, "%d\n", (int)t->pid) < 0 || fclose(f) != 0 || rename(tmp, pidfile) < 0) {
+		rc = errno ? -errno : -EIO;
+		snprintf(err, errsize, "%s: %s", pidfile, strerror(-rc));
+		unlink(tmp);
+		return rc;
+	}
+	rc = ctl_ask(t, 'k', &ack, 1);
 	if (rc < 0 || ack != 'k') {
 		snprintf(err, errsize, "delay line forwarder %d: no answer to detach: %s", (int)t->pid,
 			 strerror(rc < 0 ? -rc : EPROTO));
+		unlink(pidfile);
 		return rc < 0 ? rc : -EPROTO;
 	}
 	t->detached = true;
-	f = fopen(pidfile, "we");
-	if (f == NULL || fprintf(f, "%d\n", (int)t->pid) < 0 || fclose(f) != 0) {
-		rc = -errno;
-		snprintf(err, errsize, "%s: %s", pidfile, strerror(errno));
-		return rc ? rc : -EIO;
-	}
 	return 0;
 }
 

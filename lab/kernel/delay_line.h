@@ -47,8 +47,8 @@ int delay_line_start(struct netns *node_ns, const char *node_if, struct netns *p
 pid_t delay_line_pid(const struct delay_line *t);
 /* Its counters so far. Returns 0, or -errno (it died). */
 int delay_line_stats(struct delay_line *t, struct delay_line_stats *st);
-/* --keep: make the forwarder outlive us (it stops dying with its parent and
- * with our end of its control socket) and write its PID to pidfile.
+/* --keep: write the forwarder's PID to pidfile, then make it outlive us (it
+ * stops dying with its parent and with our end of its control socket).
  * delay_line_stop() still kills it; delay_line_leave() leaves it running.
  * Returns 0 or -errno with err set. */
 int delay_line_detach(struct delay_line *t, const char *pidfile, char *err, size_t errsize);

@@ -26,6 +26,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/qdisc.h>
 #include <netlink/route/qdisc/netem.h>
 #include <netlink/route/route.h>
@@ -596,5 +597,67 @@ cleanup:
 	if (q)
 		rtnl_qdisc_put(q);
 	nl_cache_free(cache);
+	return err;
+}
+
+int link_mac(struct link_ctx *lc, const char *ifname, unsigned char mac[LINK_MAC_LEN])
+{
+	struct rtnl_link *link = NULL;
+	struct nl_addr *a;
+	int err;
+
+	lc_reset(lc);
+	if (!ifname_ok(ifname))
+		return lc_invalid(lc, EINVAL, "bad interface name \"%s\"", ifname ? ifname : "(null)");
+	err = rtnl_link_get_kernel(lc->sk, 0, ifname, &link);
+	if (err < 0)
+		return lc_fail(lc, err, "looking up interface %s", ifname);
+	a = rtnl_link_get_addr(link);
+	if (a == NULL || nl_addr_get_len(a) != LINK_MAC_LEN) {
+		err = lc_invalid(lc, EINVAL, "%s has no Ethernet address", ifname);
+	} else {
+		memcpy(mac, nl_addr_get_binary_addr(a), LINK_MAC_LEN);
+		err = 0;
+	}
+	rtnl_link_put(link);
+	return err;
+}
+
+int link_neigh(struct link_ctx *lc, const char *ifname, const char *ip, const unsigned char mac[LINK_MAC_LEN])
+{
+	struct nl_addr *dst = NULL, *ll = NULL;
+	struct rtnl_neigh *n = NULL;
+	int idx, err;
+
+	lc_reset(lc);
+	dst = parse_cidr(ip, true);
+	if (dst == NULL)
+		return lc_invalid(lc, EINVAL, "bad neighbour address \"%s\"", ip ? ip : "(null)");
+	idx = lookup_index(lc, ifname);
+	if (idx < 0) {
+		err = idx;
+		goto cleanup;
+	}
+	ll = nl_addr_build(AF_LLC, mac, LINK_MAC_LEN);
+	n = rtnl_neigh_alloc();
+	if (ll == NULL || n == NULL) {
+		err = lc_invalid(lc, ENOMEM, "neighbour %s: out of memory", ip);
+		goto cleanup;
+	}
+	rtnl_neigh_set_ifindex(n, idx);
+	rtnl_neigh_set_family(n, nl_addr_get_family(dst));
+	err = rtnl_neigh_set_dst(n, dst);
+	if (err >= 0) {
+		rtnl_neigh_set_lladdr(n, ll);
+		rtnl_neigh_set_state(n, NUD_PERMANENT);
+		err = rtnl_neigh_add(lc->sk, n, NLM_F_CREATE | NLM_F_REPLACE);
+	}
+	if (err < 0)
+		err = lc_fail(lc, err, "neighbour %s on %s", ip, ifname);
+cleanup:
+	if (n)
+		rtnl_neigh_put(n);
+	nl_addr_put(ll);
+	nl_addr_put(dst);
 	return err;
 }

@@ -52,6 +52,14 @@ int link_netem_get(struct link_ctx *lc, const char *ifname, struct impairment *i
 /* The ifindex of ifname in lc's namespace, or -ENODEV / -errno. */
 int link_index(struct link_ctx *lc, const char *ifname);
 
+#define LINK_MAC_LEN 6
+/* The Ethernet address of ifname. Returns 0 or -errno. */
+int link_mac(struct link_ctx *lc, const char *ifname, unsigned char mac[LINK_MAC_LEN]);
+/* A permanent neighbour entry: ip (IPv4 or IPv6, no prefix) is at mac on
+ * ifname, so the kernel never asks (ARP or neighbour discovery). Returns 0
+ * or -errno. */
+int link_neigh(struct link_ctx *lc, const char *ifname, const char *ip, const unsigned char mac[LINK_MAC_LEN]);
+
 /* The last error text, "" if none. Valid until the next call on lc. */
 const char *link_error(const struct link_ctx *lc);
 

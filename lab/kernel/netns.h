@@ -14,6 +14,7 @@
 #ifndef PUNCH_NETNS_H
 #define PUNCH_NETNS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -56,6 +57,17 @@ int netns_run(struct netns *ns, int (*fn)(void *arg), void *arg);
  * net.* keys are accepted: other sysctls are not per-namespace and would
  * change the host. Returns 0, -EINVAL for a bad key, or -errno of the write. */
 int netns_sysctl(struct netns *ns, const char *key, const char *value);
+
+/* Several sysctls written inside ns in one visit of the namespace. An
+ * optional key may be missing (-ENOENT: e.g. bridge netfilter not loaded).
+ * Returns 0, or the first failure's -errno with *failed its index (-1 when
+ * the visit itself failed). */
+struct netns_sysctl_set {
+	const char *key;
+	const char *value;
+	bool optional;
+};
+int netns_sysctl_many(struct netns *ns, const struct netns_sysctl_set *set, int n, int *failed);
 
 /* Read a sysctl inside ns into buf (trailing newline removed). Same keys as
  * netns_sysctl. Returns 0 or -errno. */

@@ -2,10 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct iniread {
 	const char *p, *end;
@@ -117,15 +120,33 @@ int iniread_parse(const char *text, size_t len, int *line, const struct iniread_
 int iniread_load(const char *path, size_t max, const char *what, char **text, size_t *len, char *err,
 		 size_t errsize)
 {
-	FILE *f = fopen(path, "re");
+	/* Opened without blocking and checked to be a regular file first: a
+	 * FIFO or a device named as a topology must not hang or feed us. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	FILE *f = NULL;
 	char *buf = NULL;
 	size_t n;
 	int rc = 0;
 
 	*text = NULL;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errsize, "%s: %s", path, strerror(-rc));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errsize, "%s: not a regular file, not a %s", path, what);
+		close(fd);
+		return -EINVAL;
+	}
+	f = fdopen(fd, "r");
 	if (!f) {
 		rc = -errno;
 		snprintf(err, errsize, "%s: %s", path, strerror(-rc));
+		close(fd);
 		return rc;
 	}
 	buf = malloc(max + 2);

@@ -36,6 +36,7 @@
 #define REG_RTO_MAX 1000
 #define EARLY_MAX 16 /* partner datagrams kept from before our own introduction */
 #define KEEPALIVE_MIN_MS 100 /* --keepalive: no faster, each one costs the server an answer */
+#define PROBE_FLOOR_MS 10    /* paced from the server RTT, but no faster than this */
 
 /* The partner may be introduced a moment before us and probe at once; its
  * first probes are kept and fed to the machine when it starts, rather than
@@ -55,6 +56,7 @@ struct opts {
 	unsigned messages;
 	int punch_timeout_ms, timeout_ms, probe_min_ms, probe_max_ms, linger_ms;
 	int keepalive_ms; /* 0: silent on UDP while waiting for the partner */
+	bool probe_set;   /* --probe-interval given: no pacing from the measured RTT */
 };
 
 struct client {
@@ -72,6 +74,9 @@ struct client {
 	bool have_public;
 	struct wire_msg peer;   /* the PEER introduction */
 	mtime_ms introduced_at;
+	mtime_ms hello_at, reg_first_at; /* to measure the round trip to the server */
+	unsigned reg_sent;
+	mtime_ms srv_rtt;       /* -1: not measured */
 	struct early_dgram early[EARLY_MAX];
 	unsigned n_early;
 	struct punch *punch;
@@ -104,7 +109,8 @@ static void usage(FILE *f)
 		"  --messages N           DATA messages to exchange each way (default 5, max %d)\n"
 		"  --punch-timeout DUR    give up on a direct path and relay after DUR (default 3s)\n"
 		"  --timeout DUR          fail when not done after DUR in all (default 10s)\n"
-		"  --probe-interval MIN[,MAX]  probe interval, growing from MIN to MAX (default 50ms,200ms)\n"
+		"  --probe-interval MIN[,MAX]  probe interval, growing from MIN to MAX (default: MIN from\n"
+		"                         the measured server RTT x 1.5, at least 10ms; MAX 200ms)\n"
 		"  --linger DUR           keep answering after BYE for up to DUR (default 1s)\n"
 		"  --keepalive DUR        while waiting for the partner, re-send REGISTER to the server\n"
 		"                         every DUR (at least 100ms) so that my NAT mapping stays alive\n"
@@ -267,6 +273,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, enum log_level *lvl
 				log_errx("--probe-interval: MIN[,MAX], durations above zero");
 				return -EINVAL;
 			}
+			o->probe_set = true;
 			if (!comma && o->probe_max_ms < o->probe_min_ms)
 				o->probe_max_ms = o->probe_min_ms;
 			if (o->probe_max_ms < o->probe_min_ms) {
@@ -509,6 +516,8 @@ static int on_tcp_msg(struct client *cl, const struct wire_msg *m)
 		cl->welcomed = true;
 		cl->client_id = m->u.welcome.client_id;
 		memcpy(cl->token, m->u.welcome.token, sizeof(cl->token));
+		/* HELLO to WELCOME is one round trip to the server. */
+		cl->srv_rtt = mtime_now() - cl->hello_at;
 		log_debug("welcome: client %u", (unsigned)cl->client_id);
 		return 0;
 	case WIRE_PEER:
@@ -597,6 +606,10 @@ static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len
 		return;
 	if (!cl->registered) {
 		cl->registered = true;
+		/* An answer to the only REGISTER sent is a clean sample; after a
+		 * retransmission nobody knows which one it answers. */
+		if (cl->reg_sent == 1 && (cl->srv_rtt < 0 || now - cl->reg_first_at < cl->srv_rtt))
+			cl->srv_rtt = now - cl->reg_first_at;
 		if (addr_from_wire(&cl->public, &m.u.reg_ack.observed) == 0)
 			cl->have_public = true;
 		log_debug("registered");
@@ -654,6 +667,7 @@ static int rendezvous(struct client *cl)
 		return -1;
 	}
 	cl->tcp = err;
+	cl->hello_at = mtime_now();
 	if ((err = send_hello(cl)) < 0) {
 		fail(cl, EXIT_SERVER, "sending HELLO: %s", strerror(-err));
 		return -1;
@@ -674,6 +688,8 @@ static int rendezvous(struct client *cl)
 		}
 		if (cl->welcomed && !cl->registered) {
 			if (next_reg < 0 || now >= next_reg) {
+				if (cl->reg_sent++ == 0)
+					cl->reg_first_at = now;
 				send_register(cl);
 				punch_keepalive_sent(&ka, now);
 				next_reg = now + reg_rto;
@@ -704,7 +720,7 @@ static int rendezvous(struct client *cl)
 		if ((pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && on_tcp_readable(cl) < 0)
 			return -1;
 		if (pfd[1].revents & POLLIN) {
-			udp_drain(cl, 0, on_udp_before_peer);
+			udp_drain(cl, mtime_now(), on_udp_before_peer);
 		}
 	}
 	return 0;
@@ -908,6 +924,7 @@ int main(int argc, char **argv)
 	}
 	log_init("punch-client", lvl);
 	cl.tcp = cl.udp = -1;
+	cl.srv_rtt = -1;
 	cl.start = mtime_now();
 	cl.deadline = cl.start + cl.o.timeout_ms;
 	cl.outcome = PUNCH_FAILED;
@@ -939,6 +956,18 @@ int main(int argc, char **argv)
 		memcpy(pc.secret, cl.peer.u.peer.secret, sizeof(pc.secret));
 		pc.have_server = true;
 		pc.server = cl.server_udp;
+		/* Pace the probes by the round trip measured to the server rather
+		 * than a fixed 50 ms: the partner's answer comes about as fast, so a
+		 * round that got nothing back is retried after about one RTT. */
+		if (!cl.o.probe_set && cl.srv_rtt >= 0) {
+			mtime_ms iv = cl.srv_rtt * 3 / 2;
+
+			pc.probe_min_ms = (int)(iv < PROBE_FLOOR_MS ? PROBE_FLOOR_MS : iv > 200 ? 200 : iv);
+			if (pc.probe_max_ms < pc.probe_min_ms)
+				pc.probe_max_ms = pc.probe_min_ms;
+			log_debug("server RTT %lld ms: probing every %d ms at first", (long long)cl.srv_rtt,
+				  pc.probe_min_ms);
+		}
 		if (addr_from_wire(&pc.cand[pc.n_cand], &cl.peer.u.peer.peer_public) == 0)
 			pc.n_cand++;
 		for (unsigned i = 0; i < cl.peer.u.peer.n_private && i < WIRE_MAX_PRIVATE; i++)

@@ -45,6 +45,7 @@ struct punch {
 	mtime_ms linger_end;
 	mtime_ms next_bye;
 	uint32_t probe_seq;
+	uint32_t relay_seq; /* RELAYs sent: the server forwards each seq once */
 	struct punch_sent sent[PUNCH_SENT_RING];
 	struct punch_cand cand[PUNCH_MAX_CAND];
 	size_t n_cand;
@@ -155,6 +156,7 @@ static void send_relayed(struct punch *p, const struct wire_msg *inner)
 	r.type = WIRE_RELAY;
 	r.u.relay.session_id = p->cfg.session_id;
 	r.u.relay.role = p->cfg.role;
+	r.u.relay.seq = ++p->relay_seq;
 	r.u.relay.inner_len = (uint16_t)n;
 	n = wire_build(buf, sizeof(buf), &r, p->cfg.secret);
 	if (n < 0) {
@@ -337,8 +339,17 @@ static void on_probe(struct punch *p, mtime_ms now, const struct wire_msg *m, co
 	send_direct(p, &ack, from);
 
 	ci = find_cand(p, from);
-	if (ci < 0)
+	if (ci < 0) {
+		/* learn_cand() probes the new address at once. */
 		ci = learn_cand(p, now, from, "probe source");
+	} else if (!p->cand[ci].got_ack && p->st == ST_PUNCH && p->path == PATH_NONE) {
+		/* A triggered check, as ICE does: the partner's probe got through,
+		 * so its NAT is open toward us now; our probe sent before may have
+		 * hit it closed. Probe back at once instead of waiting for the next
+		 * round, which makes the punch take one round trip, not 1.5.
+		 * One probe per probe received: no amplification. */
+		send_probe(p, now, (size_t)ci);
+	}
 	if (ci < 0)
 		return;
 	p->cand[ci].got_probe = true;

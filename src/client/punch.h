@@ -10,7 +10,9 @@
  *  PUNCH     probe every candidate endpoint of the partner (its public one as
  *            the server saw it, its private ones, and any source address it is
  *            actually seen sending from) on a backing-off schedule, answer every
- *            authenticated probe to the address it came from. A path is direct
+ *            authenticated probe to the address it came from, and answer a
+ *            probe from a candidate that has not answered ours yet with a probe
+ *            of our own at once (a triggered check). A path is direct
  *            once, on one remote address, a PROBE (or the partner's DATA, sent
  *            once it saw a path) arrived from it and a PROBE_ACK arrived from it
  *            for a probe sent to it.

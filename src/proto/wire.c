@@ -23,7 +23,7 @@
 #define PROBE_LEN (P2P_HEAD_LEN + WIRE_EP_LEN + WIRE_TAG_LEN)
 #define DATA_FIXED (P2P_HEAD_LEN + 2 + WIRE_TAG_LEN)
 #define SHORT_P2P_LEN (P2P_HEAD_LEN + WIRE_TAG_LEN) /* DATA_ACK, KEEPALIVE, BYE */
-#define RELAY_FIXED (4 + 1 + 3 + 2 + WIRE_TAG_LEN)
+#define RELAY_FIXED (4 + 1 + 3 + 4 + 2 + WIRE_TAG_LEN)
 #define INNER_MIN (WIRE_HDR_LEN + SHORT_P2P_LEN)
 
 _Static_assert(WIRE_INNER_MAX == WIRE_HDR_LEN + DATA_FIXED + WIRE_PAYLOAD_MAX,
@@ -410,6 +410,7 @@ static void parse_body(struct rd *r, struct wire_msg *m)
 		m->u.relay.role = rd_u8(r);
 		rd_fail_if(r, !role_ok(m->u.relay.role));
 		rd_zero(r, 3);
+		m->u.relay.seq = rd_u32(r);
 		m->u.relay.inner_len = rd_u16(r);
 		rd_fail_if(r, m->u.relay.inner_len > WIRE_INNER_MAX);
 		p = rd_take(r, m->u.relay.inner_len);
@@ -565,6 +566,7 @@ static void build_body(struct wr *w, const struct wire_msg *m)
 		wr_u32(w, m->u.relay.session_id);
 		wr_u8(w, m->u.relay.role);
 		wr_zero(w, 3);
+		wr_u32(w, m->u.relay.seq);
 		wr_u16(w, m->u.relay.inner_len);
 		wr_bytes(w, m->u.relay.inner, m->u.relay.inner_len);
 		break;

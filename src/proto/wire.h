@@ -48,8 +48,13 @@
  *   KEEPALIVE 36 session_id 4 | role 1 | reserved 3 | seq 4 | ts 8 | tag 8
  *   BYE      37  session_id 4 | role 1 | reserved 3 | seq 4 | ts 8 | tag 8
  *  UDP client -> server -> partner, authenticated the same way:
- *   RELAY    48  session_id 4 | role 1 | reserved 3 | inner str16 (a whole DATA,
- *                DATA_ACK, BYE or KEEPALIVE message, itself authenticated) | tag 8
+ *   RELAY    48  session_id 4 | role 1 | reserved 3 | seq 4 | inner str16 (a whole
+ *                DATA, DATA_ACK, BYE or KEEPALIVE message, itself authenticated) | tag 8
+ *
+ * A RELAY's seq counts the sender's RELAYs in the session from 1 up; the
+ * server forwards each seq at most once (a sliding window of 64 behind the
+ * highest seen, as IPsec and WireGuard do), so a captured RELAY cannot be
+ * replayed through it.
  *
  * ts is the sender's monotonic clock in milliseconds; an ACK echoes the ts of
  * what it answers so that the sender measures the round trip on its own clock.
@@ -77,7 +82,7 @@
 #define WIRE_PAYLOAD_MAX 1024
 #define WIRE_REGISTER_PAD 48
 #define WIRE_INNER_MAX (WIRE_HDR_LEN + 20 + 2 + WIRE_PAYLOAD_MAX + WIRE_TAG_LEN)
-#define WIRE_BODY_MAX (8 + 2 + WIRE_INNER_MAX + WIRE_TAG_LEN)
+#define WIRE_BODY_MAX (8 + 4 + 2 + WIRE_INNER_MAX + WIRE_TAG_LEN)
 #define WIRE_MSG_MAX (WIRE_HDR_LEN + WIRE_BODY_MAX) /* the largest valid message */
 
 /* HELLO flags */
@@ -162,6 +167,7 @@ struct wire_msg {
 		struct {
 			uint32_t session_id;
 			uint8_t role;
+			uint32_t seq; /* the sender's RELAY counter, from 1 */
 			uint16_t inner_len;
 			uint8_t inner[WIRE_INNER_MAX];
 		} relay;

@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <netinet/tcp.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "common/num.h"
 #include "common/svc.h"
 #include "common/mtime.h"
+#include "common/ratelim.h"
 #include "proto/wire.h"
 #include "server/session.h"
 
@@ -33,10 +35,21 @@
 #define DEFAULT_PORT 3478
 #define MAX_LISTEN 8
 #define CONN_OUT_MAX 4096   /* the server sends a client a few hundred bytes in all */
+/* A client only ever sends one HELLO on its connection, and the largest HELLO
+ * is this long: anything longer is an error, so no more is buffered. */
+#define CONN_IN_MAX (WIRE_HDR_LEN + 5 + WIRE_SESSION_MAX + WIRE_MAX_PRIVATE * WIRE_EP_LEN)
 #define LINGER_MS 2000      /* how long a closing connection may take to flush */
 #define UDP_BURST 64        /* datagrams read per wakeup, so TCP is not starved */
-#define ACCEPT_BURST 64
+#define ACCEPT_BURST 512    /* a burst of connections is taken in few wake-ups */
+#define DEFAULT_BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
 #define UDP_BUF 65536       /* any datagram fits, so an oversized one is read whole and dropped */
+#define DEFAULT_MAX_CLIENTS 16384
+#define DEFAULT_PER_IP 256
+#define DEFAULT_PER_NET 1024
+#define DEFAULT_UNAUTH_PER_IP 128
+#define DEFAULT_HELLO_MS 5000
+#define LOG_BURST 20     /* log lines of one kind at once... */
+#define LOG_REFILL_MS 4000 /* ...then one per this many ms */
 
 enum ev_kind { EV_TCP_LISTEN, EV_UDP, EV_CONN, EV_SIGNAL };
 
@@ -57,21 +70,34 @@ enum conn_state {
 	CONN_DEAD,    /* to be freed after this batch of events */
 };
 
+/* One control connection. Small on purpose (a server holds tens of thousands
+ * waiting): an input buffer (one HELLO long) exists only while a message
+ * arrived in part, an output buffer only while the kernel did not take all
+ * that was sent. */
 struct conn {
 	struct ev ev;
 	int fd;
 	uint32_t id;
-	enum conn_state state;
+	uint8_t state;      /* enum conn_state */
 	bool table_gone;    /* the table forgot the client already */
 	bool want_out;      /* EPOLLOUT registered */
 	bool shut;          /* SHUT_WR done */
+	uint8_t in_len;
+	uint16_t out_len;
 	const char *why;    /* why it died, for the table */
 	mtime_ms linger_end;
-	struct addr peer;
-	struct conn *prev, *next;
-	size_t in_len, out_len;
-	uint8_t in[WIRE_MSG_MAX];
-	uint8_t out[CONN_OUT_MAX];
+	struct conn *prev, *next; /* in srv->open or, once closing, srv->closing */
+	struct conn *dead_next;
+	uint8_t *out;       /* NULL when nothing waits to be sent */
+	uint8_t *in;        /* NULL unless a message arrived in part */
+};
+_Static_assert(CONN_IN_MAX < 256, "in_len is a uint8_t");
+_Static_assert(sizeof(struct conn) <= 96, "a waiting client's connection record stays small");
+
+/* A list of connections; the closing one is in linger_end order, since every
+ * connection lingers equally long and time only goes forward. */
+struct conn_list {
+	struct conn *head, *tail;
 };
 
 struct server {
@@ -83,26 +109,49 @@ struct server {
 	struct listener tcp[MAX_LISTEN], udp[MAX_LISTEN];
 	int nlisten;
 	struct sess_table *t;
-	struct conn *conns;
+	struct conn_list open, closing;
+	struct conn *dead; /* to be freed by reap() */
+	unsigned nconns;
+	int backlog;
+	mtime_ms stats_every, next_stats; /* --stats; next_stats -1: off */
+	struct ratelim rl_conn, rl_err;
+	uint64_t accepted, accept_emfile, accept_errors, out_full, malformed;
 	uint64_t udp_send_errors;
 	struct sess_out out; /* one output at a time, as drain() carries it out */
 	uint8_t udp_buf[UDP_BUF];
 };
 
+/* Random bytes from the kernel, drawn 4 KiB at a time: a pair needs four
+ * draws (two tokens, a session id, a secret), and one system call for
+ * many pairs instead of four per pair is measurable at thousands of pairs
+ * a second. The pool holds getrandom() output only, used once each. */
 static int rand_bytes(void *arg, void *buf, size_t len)
 {
+	static uint8_t pool[4096];
+	static size_t pos, end;
 	uint8_t *p = buf;
 
 	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
+		size_t n;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+		if (pos == end) {
+			ssize_t got = getrandom(pool, sizeof(pool), 0);
+
+			if (got < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			pos = 0;
+			end = (size_t)got;
+			continue;
 		}
+		n = len < end - pos ? len : end - pos;
+		memcpy(p, pool + pos, n);
+		explicit_bzero(pool + pos, n);
+		pos += n;
 		p += n;
-		len -= (size_t)n;
+		len -= n;
 	}
 	return 0;
 }
@@ -119,15 +168,27 @@ static void usage(FILE *f)
 		"  -p, --port N               TCP and UDP port (default %d; 0 = pick a free one,\n"
 		"                             printed at start)\n"
 		"      --pair-timeout SEC     drop a client with no partner after SEC (default 30)\n"
-		"      --session-timeout SEC  forget a session SEC after both clients left and\n"
-		"                             the relay went quiet (default 120)\n"
-		"      --max-clients N        connected clients at once (default 1024)\n"
+		"      --hello-timeout SEC    drop a connection that has not said HELLO after SEC\n"
+		"                             (default 5, at most the pair timeout)\n"
+		"      --session-timeout SEC  accepted for compatibility; a session now ends with\n"
+		"                             its last client, and the relay with either\n"
+		"      --max-clients N        connected clients at once (default %d); when full, a\n"
+		"                             client from a lighter source pushes out the oldest\n"
+		"                             client of the heaviest one\n"
+		"      --max-per-ip N         connections per IP address (default %d; 0 = no limit)\n"
+		"      --max-per-net N        connections per IPv6 /64 (default %d; 0 = no limit)\n"
+		"      --max-unauth-per-ip N  connections per IP that have not said HELLO yet\n"
+		"                             (default %d; 0 = no limit)\n"
+		"      --backlog N            TCP listen backlog (default %d, capped by the kernel's\n"
+		"                             net.core.somaxconn)\n"
+		"      --stats SEC            log a line of counters every SEC (also on SIGUSR1)\n"
 		"      --ready-fd N           write \"ready\\n\" to descriptor N once listening\n"
 		"  -v, --verbose              log more (debug)\n"
 		"  -q, --quiet                log warnings and errors only\n"
 		"  -h, --help                 this help\n"
 		"  -V, --version              print the version\n",
-		DEFAULT_PORT);
+		DEFAULT_PORT, DEFAULT_MAX_CLIENTS, DEFAULT_PER_IP, DEFAULT_PER_NET, DEFAULT_UNAUTH_PER_IP,
+		DEFAULT_BACKLOG);
 }
 
 static int parse_seconds(const char *s, mtime_ms *out)
@@ -152,8 +213,9 @@ static int ep_add(struct server *srv, int fd, uint32_t events, struct ev *ev)
 	return epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &e) < 0 ? -errno : 0;
 }
 
-/* Open one socket bound to a:port. Returns the fd or -errno. */
-static int open_socket(const struct addr *a, int type)
+/* Open one socket bound to a:port, listening with `backlog` for TCP.
+ * Returns the fd or -errno. */
+static int open_socket(const struct addr *a, int type, int backlog)
 {
 	int fd, one = 1, r;
 
@@ -162,12 +224,17 @@ static int open_socket(const struct addr *a, int type)
 		return -errno;
 	if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto fail;
+	/* The server writes whole messages, once each: no reason to let Nagle
+	 * hold a PEER back behind an unacknowledged WELCOME. Accepted sockets
+	 * inherit the option on Linux, which saves a call per connection. */
+	if (type == SOCK_STREAM && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
 	/* So that :: and 0.0.0.0 can both be bound on the same port. */
 	if (addr_family(a) == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
 	if (bind(fd, &a->u.sa, a->len) < 0)
 		goto fail;
-	if (type == SOCK_STREAM && listen(fd, 128) < 0)
+	if (type == SOCK_STREAM && listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -205,7 +272,7 @@ static int open_listeners(struct server *srv, const struct addr *addrs, int n, u
 			int tfd, ufd;
 
 			addr_set_port(&a, p);
-			tfd = open_socket(&a, SOCK_STREAM);
+			tfd = open_socket(&a, SOCK_STREAM, srv->backlog);
 			if (tfd == -EAFNOSUPPORT && defaults) {
 				log_warnx("no IPv%d on this host; not listening on %s", addr_family(&a) == AF_INET6 ? 6 : 4,
 					  addr_fmt_ip(&a, (char[ADDR_STRLEN]){ 0 }, ADDR_STRLEN));
@@ -229,7 +296,7 @@ static int open_listeners(struct server *srv, const struct addr *addrs, int n, u
 				p = addr_port(&got);
 				addr_set_port(&a, p);
 			}
-			ufd = open_socket(&a, SOCK_DGRAM);
+			ufd = open_socket(&a, SOCK_DGRAM, 0);
 			if (ufd < 0) {
 				r = ufd;
 				close(tfd);
@@ -258,13 +325,58 @@ static int open_listeners(struct server *srv, const struct addr *addrs, int n, u
 
 /* --- connections ----------------------------------------------------------- */
 
-static void conn_kill(struct conn *c, const char *why)
+/* A rate-limited info (or warning) line of the shell's: under a flood of
+ * connections the log says how many lines it left out, not each one. */
+#define RLOG(rl, now, fn, fmt, ...)                                                                \
+	do {                                                                                       \
+		uint64_t sup_;                                                                     \
+		if (ratelim_allow((rl), (now), &sup_)) {                                           \
+			char sfx_[64] = "";                                                        \
+			if (sup_)                                                                  \
+				snprintf(sfx_, sizeof(sfx_), " (%llu similar lines left out before)",  \
+					 (unsigned long long)sup_);                                \
+			fn(fmt "%s", ##__VA_ARGS__, sfx_);                                         \
+		}                                                                                  \
+	} while (0)
+
+static void list_add_tail(struct conn_list *l, struct conn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void list_del(struct conn_list *l, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Mark c for reap(), which is the only place a connection is freed. O(1). */
+static void conn_kill(struct server *srv, struct conn *c, const char *why)
 {
 	if (c->state == CONN_DEAD)
 		return;
+	if (c->state == CONN_CLOSING)
+		list_del(&srv->closing, c);
+	else
+		list_del(&srv->open, c);
 	c->state = CONN_DEAD;
 	if (!c->why)
 		c->why = why;
+	c->dead_next = srv->dead;
+	srv->dead = c;
 }
 
 static void conn_update_events(struct server *srv, struct conn *c)
@@ -276,26 +388,45 @@ static void conn_update_events(struct server *srv, struct conn *c)
 		return;
 	if (epoll_ctl(srv->ep, EPOLL_CTL_MOD, c->fd, &e) < 0) {
 		log_warn("client %u: epoll_ctl", c->id);
-		conn_kill(c, "internal error");
+		conn_kill(srv, c, "internal error");
 		return;
 	}
 	c->want_out = want;
 }
 
-/* Write what is buffered; on a closing connection, half-close once all is out. */
-static void conn_flush(struct server *srv, struct conn *c)
+/* Send from buf; returns how much the kernel took, or -1 after killing c. */
+static ssize_t conn_write(struct server *srv, struct conn *c, const uint8_t *buf, size_t len)
 {
-	while (c->out_len > 0) {
-		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			conn_kill(c, errno == EPIPE || errno == ECONNRESET ? "connection reset" : "send failed");
-			return;
+			conn_kill(srv, c, errno == EPIPE || errno == ECONNRESET ? "connection reset" : "send failed");
+			return -1;
 		}
+		off += (size_t)n;
+	}
+	return (ssize_t)off;
+}
+
+/* Write what is buffered; on a closing connection, half-close once all is out. */
+static void conn_flush(struct server *srv, struct conn *c)
+{
+	if (c->out_len > 0) {
+		ssize_t n = conn_write(srv, c, c->out, c->out_len);
+
+		if (n < 0)
+			return;
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
-		c->out_len -= (size_t)n;
+		c->out_len = (uint16_t)(c->out_len - n);
+		if (c->out_len == 0) {
+			free(c->out);
+			c->out = NULL;
+		}
 	}
 	/* FIN after the last byte, then read until the client closes: closing
 	 * with unread input would send a reset that may destroy the ERROR we
@@ -307,19 +438,38 @@ static void conn_flush(struct server *srv, struct conn *c)
 	conn_update_events(srv, c);
 }
 
-static void conn_send(struct server *srv, struct conn *c, const uint8_t *buf, size_t len)
+static void conn_send(struct server *srv, struct conn *c, const uint8_t *buf, size_t len, mtime_ms now)
 {
+	ssize_t n = 0;
+
 	if (c->state == CONN_DEAD || c->shut)
 		return;
-	if (len > sizeof(c->out) - c->out_len) {
+	/* Nothing queued: hand it to the kernel at once, which almost always
+	 * takes it all, so no buffer is ever allocated. */
+	if (c->out_len == 0) {
+		n = conn_write(srv, c, buf, len);
+		if (n < 0 || (size_t)n == len)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (len > (size_t)CONN_OUT_MAX - c->out_len) {
 		/* A client that does not read cannot make the server hold more. */
-		log_info("client %u: output buffer full, dropping it", c->id);
-		conn_kill(c, "output buffer full (client does not read)");
+		srv->out_full++;
+		RLOG(&srv->rl_conn, now, log_info, "client %u: output buffer full, dropping it", c->id);
+		conn_kill(srv, c, "output buffer full (client does not read)");
 		return;
 	}
+	if (!c->out) {
+		c->out = malloc(CONN_OUT_MAX);
+		if (!c->out) {
+			conn_kill(srv, c, "out of memory");
+			return;
+		}
+	}
 	memcpy(c->out + c->out_len, buf, len);
-	c->out_len += len;
-	conn_flush(srv, c);
+	c->out_len = (uint16_t)(c->out_len + len);
+	conn_update_events(srv, c);
 }
 
 static void conn_close_gracefully(struct server *srv, struct conn *c, mtime_ms now)
@@ -327,8 +477,10 @@ static void conn_close_gracefully(struct server *srv, struct conn *c, mtime_ms n
 	c->table_gone = true;
 	if (c->state != CONN_OPEN)
 		return;
+	list_del(&srv->open, c);
 	c->state = CONN_CLOSING;
 	c->linger_end = now + LINGER_MS;
+	list_add_tail(&srv->closing, c);
 	conn_flush(srv, c);
 }
 
@@ -343,10 +495,14 @@ static void drain(struct server *srv, mtime_ms now)
 
 		switch (o->kind) {
 		case SESS_OUT_TCP:
-			conn_send(srv, c, o->buf, o->len);
+			conn_send(srv, c, o->buf, o->len, now);
 			break;
 		case SESS_OUT_CLOSE:
 			conn_close_gracefully(srv, c, now);
+			/* Refused at accept: the ERROR went to the kernel (or never
+			 * will), and the descriptor is wanted back now. */
+			if (o->at_once)
+				conn_kill(srv, c, "refused");
 			break;
 		case SESS_OUT_UDP:
 			if (o->sock < 0 || o->sock >= srv->nlisten)
@@ -363,7 +519,9 @@ static void drain(struct server *srv, mtime_ms now)
 
 static void conn_read(struct server *srv, struct conn *c, mtime_ms now)
 {
+	uint8_t buf[CONN_IN_MAX];
 	struct wire_msg msg;
+	size_t len = c->in_len, off = 0;
 	ssize_t n;
 
 	if (c->state != CONN_OPEN) {
@@ -372,38 +530,54 @@ static void conn_read(struct server *srv, struct conn *c, mtime_ms now)
 
 		n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			conn_kill(c, "closed");
+			conn_kill(srv, c, "closed");
 		return;
 	}
-	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+	/* Read on the stack; only a message cut in two is kept, in a buffer
+	 * of its own, so a waiting client costs no input buffer at all. */
+	if (len)
+		memcpy(buf, c->in, len);
+	n = recv(c->fd, buf + len, sizeof(buf) - len, MSG_DONTWAIT);
 	if (n == 0) {
-		conn_kill(c, "connection closed by client");
+		conn_kill(srv, c, "connection closed by client");
 		return;
 	}
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR)
-			conn_kill(c, errno == ECONNRESET ? "connection reset by client" : "receive failed");
+			conn_kill(srv, c, errno == ECONNRESET ? "connection reset by client" : "receive failed");
 		return;
 	}
-	c->in_len += (size_t)n;
-	while (c->state == CONN_OPEN && c->in_len > 0) {
-		int r = wire_parse(c->in, c->in_len, &msg);
+	len += (size_t)n;
+	while (c->state == CONN_OPEN && off < len) {
+		int r = wire_parse(buf + off, len - off, &msg);
 
-		if (r == 0 && c->in_len < sizeof(c->in))
+		if (r == 0 && len < sizeof(buf))
 			break; /* a partial message: wait for the rest */
 		if (r <= 0) {
-			char a[ADDR_STRLEN];
-
-			log_info("client %u (%s): malformed message, closing", c->id, addr_fmt(&c->peer, a, sizeof(a)));
+			srv->malformed++;
+			RLOG(&srv->rl_conn, now, log_info, "client %u: malformed message, closing", c->id);
 			sess_client_bad(srv->t, now, c->id, "malformed message");
 			drain(srv, now);
+			off = len;
 			break;
 		}
-		memmove(c->in, c->in + r, c->in_len - (size_t)r);
-		c->in_len -= (size_t)r;
+		off += (size_t)r;
 		sess_client_msg(srv->t, now, c->id, &msg);
 		drain(srv, now);
 	}
+	if (c->state != CONN_OPEN)
+		off = len;
+	c->in_len = (uint8_t)(len - off);
+	if (c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
+		return;
+	}
+	if (!c->in && !(c->in = malloc(CONN_IN_MAX))) {
+		conn_kill(srv, c, "out of memory");
+		return;
+	}
+	memmove(c->in, buf + off, c->in_len);
 }
 
 static void accept_conns(struct server *srv, struct listener *l, mtime_ms now)
@@ -411,6 +585,7 @@ static void accept_conns(struct server *srv, struct listener *l, mtime_ms now)
 	for (int i = 0; i < ACCEPT_BURST; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
+		struct addr peer;
 		struct conn *c;
 		char a[ADDR_STRLEN];
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -418,44 +593,55 @@ static void accept_conns(struct server *srv, struct listener *l, mtime_ms now)
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			if ((errno == EMFILE || errno == ENFILE) && srv->reserve_fd >= 0) {
-				/* Out of descriptors: take the connection and close it at
-				 * once, or the listening socket would wake us forever. */
-				log_warn("accept");
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: take the connection with the
+				 * reserve descriptor and close it at once, or the
+				 * listening socket would wake us forever. Counted, and
+				 * logged at a limited rate, not once per connection. */
+				srv->accept_emfile++;
+				RLOG(&srv->rl_err, now, log_warnx, "accept: out of descriptors (%llu connections refused so far)",
+				     (unsigned long long)srv->accept_emfile);
+				if (srv->reserve_fd < 0)
+					return;
 				close(srv->reserve_fd);
 				fd = accept(l->fd, NULL, NULL);
 				if (fd >= 0)
 					close(fd);
 				srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-				return;
+				if (fd < 0)
+					return;
+				continue;
 			}
 			if (errno == ECONNABORTED || errno == EPROTO || errno == ENOBUFS || errno == ENOMEM)
 				continue;
-			log_warn("accept");
+			srv->accept_errors++;
+			RLOG(&srv->rl_err, now, log_warn, "accept");
 			return;
 		}
+		srv->accepted++;
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			log_warnx("out of memory: refusing a connection");
+			RLOG(&srv->rl_err, now, log_warnx, "out of memory: refusing a connection");
 			close(fd);
 			continue;
 		}
 		c->ev.kind = EV_CONN;
 		c->fd = fd;
-		if (addr_from_sa(&c->peer, (struct sockaddr *)&ss, len) < 0)
-			memset(&c->peer, 0, sizeof(c->peer));
 		if (ep_add(srv, fd, EPOLLIN, &c->ev) < 0) {
-			log_warn("epoll_ctl");
+			RLOG(&srv->rl_err, now, log_warn, "epoll_ctl");
 			close(fd);
 			free(c);
 			continue;
 		}
-		c->next = srv->conns;
-		if (c->next)
-			c->next->prev = c;
-		srv->conns = c;
-		c->id = sess_client_open(srv->t, now, c);
-		log_info("client %u connected from %s", c->id, addr_fmt(&c->peer, a, sizeof(a)));
+		list_add_tail(&srv->open, c);
+		srv->nconns++;
+		if (addr_from_sa(&peer, (struct sockaddr *)&ss, len) < 0) {
+			c->id = sess_client_open(srv->t, now, c, NULL);
+		} else {
+			c->id = sess_client_open(srv->t, now, c, &peer);
+			RLOG(&srv->rl_conn, now, log_info, "client %u connected from %s", c->id,
+			     addr_fmt(&peer, a, sizeof(a)));
+		}
 		drain(srv, now);
 	}
 }
@@ -472,7 +658,7 @@ static void udp_read(struct server *srv, struct listener *l, mtime_ms now)
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
-				log_warn("recvfrom");
+				RLOG(&srv->rl_err, now, log_warn, "recvfrom");
 			return;
 		}
 		if (addr_from_sa(&from, (struct sockaddr *)&ss, len) < 0)
@@ -482,88 +668,112 @@ static void udp_read(struct server *srv, struct listener *l, mtime_ms now)
 	}
 }
 
+static void log_stats(const struct server *srv, const char *what);
+
 static void read_signal(struct server *srv)
 {
 	struct signalfd_siginfo si;
-	ssize_t n = read(srv->sigfd, &si, sizeof(si));
 
-	if (n == (ssize_t)sizeof(si)) {
+	while (read(srv->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1) {
+			log_stats(srv, "stats");
+			continue;
+		}
 		log_info("signal %u: shutting down", si.ssi_signo);
 		srv->stop = true;
 	}
 }
 
-/* Free dead connections, telling the table about the ones it still knows.
- * That may make the table speak to others, so drain until nothing is left. */
+/* Free the dead connections, telling the table about the ones it still
+ * knows, then end the lingering that ran out. That may make the table speak
+ * to others (and kill them), so go on until nothing is left. Only the dead
+ * and the expired are looked at: O(1) per connection, never a walk of all. */
 static void reap(struct server *srv, mtime_ms now)
 {
-	bool again = true;
+	for (;;) {
+		struct conn *c;
 
-	while (again) {
-		struct conn *c, *next;
-
-		again = false;
-		for (c = srv->conns; c; c = next) {
-			next = c->next;
-			if (c->state == CONN_CLOSING && now >= c->linger_end)
-				conn_kill(c, "closed");
-			if (c->state != CONN_DEAD)
-				continue;
-			if (!c->table_gone) {
+		while (srv->closing.head && now >= srv->closing.head->linger_end)
+			conn_kill(srv, srv->closing.head, "closed");
+		if (!srv->dead)
+			break;
+		while ((c = srv->dead)) {
+			srv->dead = c->dead_next;
+			if (!c->table_gone)
 				sess_client_closed(srv->t, now, c->id, c->why ? c->why : "closed");
-				again = true;
-			}
-			if (c->prev)
-				c->prev->next = c->next;
-			else
-				srv->conns = c->next;
-			if (c->next)
-				c->next->prev = c->prev;
 			close(c->fd);
+			free(c->out);
+			free(c->in);
 			free(c);
+			srv->nconns--;
 		}
 		drain(srv, now);
 	}
 }
 
-static mtime_ms next_linger(const struct server *srv)
+static long rss_kib(void)
 {
-	mtime_ms best = -1;
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
 
-	for (const struct conn *c = srv->conns; c; c = c->next)
-		if (c->state == CONN_CLOSING && (best < 0 || c->linger_end < best))
-			best = c->linger_end;
-	return best;
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static void log_stats(const struct server *srv)
+/* One line with every counter: on SIGUSR1, every --stats interval, at exit. */
+static void log_stats(const struct server *srv, const char *what)
 {
 	struct sess_stats st;
 
 	sess_get_stats(srv->t, &st);
-	log_info("totals: %llu clients, %llu pairs, %llu introduced, %llu expired; refused %llu full, %llu session; "
-		 "%llu timeouts, %llu protocol errors; REGISTER %llu answered, %llu bad, %llu ignored; "
-		 "relay %llu forwarded, %llu dropped; %llu other datagrams dropped; %llu UDP send errors",
-		 (unsigned long long)st.clients, (unsigned long long)st.pairs, (unsigned long long)st.introduced,
-		 (unsigned long long)st.expired, (unsigned long long)st.refused_full,
-		 (unsigned long long)st.refused_session, (unsigned long long)st.timeouts,
+	log_info("%s: %llu clients, %llu pairs, %llu introduced, %llu ended; refused %llu full, %llu session, "
+		 "%llu source limit, %llu shed; %llu timeouts (%llu before HELLO), %llu protocol errors; "
+		 "REGISTER %llu answered, %llu bad, %llu ignored; relay %llu forwarded, %llu dropped "
+		 "(%llu replays, %llu without both partners); %llu other datagrams dropped; %llu UDP send errors; "
+		 "now %u clients, %u sessions, %u sources, %u connections; accepted %llu, %llu refused for "
+		 "lack of descriptors; %llu malformed, %llu output overflows; %llu log lines left out; RSS %ld KiB",
+		 what, (unsigned long long)st.clients, (unsigned long long)st.pairs,
+		 (unsigned long long)st.introduced, (unsigned long long)st.expired,
+		 (unsigned long long)st.refused_full, (unsigned long long)st.refused_session,
+		 (unsigned long long)st.refused_source, (unsigned long long)st.shed,
+		 (unsigned long long)st.timeouts, (unsigned long long)st.hello_timeouts,
 		 (unsigned long long)st.protocol_errors, (unsigned long long)st.registers,
 		 (unsigned long long)st.reg_bad, (unsigned long long)st.reg_ignored, (unsigned long long)st.relayed,
-		 (unsigned long long)st.relay_dropped, (unsigned long long)st.udp_dropped,
-		 (unsigned long long)srv->udp_send_errors);
+		 (unsigned long long)st.relay_dropped, (unsigned long long)st.relay_replayed,
+		 (unsigned long long)st.relay_orphaned, (unsigned long long)st.udp_dropped,
+		 (unsigned long long)srv->udp_send_errors, st.clients_now, st.sessions_now, st.sources_now,
+		 srv->nconns, (unsigned long long)srv->accepted, (unsigned long long)srv->accept_emfile,
+		 (unsigned long long)srv->malformed, (unsigned long long)srv->out_full,
+		 (unsigned long long)(st.log_suppressed + srv->rl_conn.total_suppressed + srv->rl_err.total_suppressed),
+		 rss_kib());
+}
+
+static mtime_ms earliest(mtime_ms a, mtime_ms b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
 }
 
 static int run(struct server *srv)
 {
-	struct epoll_event evs[64];
+	struct epoll_event evs[256];
 
 	while (!srv->stop) {
 		mtime_ms now = mtime_now();
-		mtime_ms dl = sess_next_deadline(srv->t), lg = next_linger(srv);
+		mtime_ms dl = sess_next_deadline(srv->t);
 		int n, timeout;
 
-		if (lg >= 0 && (dl < 0 || lg < dl))
-			dl = lg;
+		/* Every deadline is O(1) to find: the table's heap top, the
+		 * oldest closing connection, the next stats line. */
+		dl = earliest(dl, srv->closing.head ? srv->closing.head->linger_end : -1);
+		dl = earliest(dl, srv->next_stats);
 		timeout = mtime_until(now, dl);
 		n = epoll_wait(srv->ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
 		if (n < 0) {
@@ -589,6 +799,8 @@ static int run(struct server *srv)
 			case EV_CONN: {
 				struct conn *c = (struct conn *)ev;
 
+				/* Dead ones are freed only after the batch, so the
+				 * pointer is still good here. */
 				if (c->state == CONN_DEAD)
 					break;
 				if (evs[i].events & EPOLLOUT)
@@ -605,8 +817,29 @@ static int run(struct server *srv)
 			drain(srv, now);
 		}
 		reap(srv, now);
+		if (srv->next_stats >= 0 && now >= srv->next_stats) {
+			log_stats(srv, "stats");
+			srv->next_stats = now + srv->stats_every;
+		}
 	}
 	return 0;
+}
+
+/* SIGTERM and SIGINT stop the server, SIGUSR1 logs the counters. */
+static int server_signalfd(void)
+{
+	sigset_t mask;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 static void raise_fd_limit(void)
@@ -628,6 +861,12 @@ int main(int argc, char **argv)
 		{ "pair-timeout", required_argument, NULL, 'P' },
 		{ "session-timeout", required_argument, NULL, 'S' },
 		{ "max-clients", required_argument, NULL, 'M' },
+		{ "hello-timeout", required_argument, NULL, 'H' },
+		{ "max-per-ip", required_argument, NULL, 'I' },
+		{ "max-per-net", required_argument, NULL, 'N' },
+		{ "max-unauth-per-ip", required_argument, NULL, 'U' },
+		{ "backlog", required_argument, NULL, 'B' },
+		{ "stats", required_argument, NULL, 'T' },
 		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -637,11 +876,16 @@ int main(int argc, char **argv)
 	};
 	static struct server srv; /* large (UDP buffer): not on the stack */
 	struct sess_config cfg = {
-		.max_clients = 1024,
+		.max_clients = DEFAULT_MAX_CLIENTS,
 		.pair_timeout = 30000,
 		.session_timeout = 120000,
+		.hello_timeout = DEFAULT_HELLO_MS,
+		.max_per_ip = DEFAULT_PER_IP,
+		.max_per_net = DEFAULT_PER_NET,
+		.max_unauth_per_ip = DEFAULT_UNAUTH_PER_IP,
 		.rand = rand_bytes,
 	};
+	mtime_ms stats_every = 0;
 	struct addr addrs[MAX_LISTEN];
 	int naddrs = 0, ready_fd = -1, opt, r, rc = 1;
 	enum log_level lvl = LOG_LVL_INFO;
@@ -673,11 +917,38 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 		case 'S':
-			if (parse_seconds(optarg, opt == 'P' ? &cfg.pair_timeout : &cfg.session_timeout) < 0) {
-				log_errx("--%s %s: not a number of seconds", opt == 'P' ? "pair-timeout" : "session-timeout",
+		case 'H':
+		case 'T':
+			if (parse_seconds(optarg, opt == 'P'   ? &cfg.pair_timeout
+						  : opt == 'S' ? &cfg.session_timeout
+						  : opt == 'H' ? &cfg.hello_timeout
+							       : &stats_every) < 0) {
+				log_errx("--%s %s: not a number of seconds",
+					 opt == 'P'   ? "pair-timeout"
+					 : opt == 'S' ? "session-timeout"
+					 : opt == 'H' ? "hello-timeout"
+						      : "stats",
 					 optarg);
 				return 2;
 			}
+			break;
+		case 'I':
+		case 'N':
+		case 'U':
+			if (num_parse_uint(optarg, 1000000, &v) < 0) {
+				log_errx("--%s %s: not a number from 0 to 1000000",
+					 opt == 'I' ? "max-per-ip" : opt == 'N' ? "max-per-net" : "max-unauth-per-ip", optarg);
+				return 2;
+			}
+			*(opt == 'I' ? &cfg.max_per_ip : opt == 'N' ? &cfg.max_per_net : &cfg.max_unauth_per_ip) =
+				(unsigned)v;
+			break;
+		case 'B':
+			if (num_parse_uint(optarg, 1 << 20, &v) < 0 || v == 0) {
+				log_errx("--backlog %s: not a number from 1 to %d", optarg, 1 << 20);
+				return 2;
+			}
+			srv.backlog = (int)v;
 			break;
 		case 'M':
 			if (num_parse_uint(optarg, 1000000, &v) < 0 || v == 0) {
@@ -722,10 +993,16 @@ int main(int argc, char **argv)
 	}
 
 	srv.ep = srv.sigfd = srv.reserve_fd = -1;
+	if (!srv.backlog)
+		srv.backlog = DEFAULT_BACKLOG;
+	srv.stats_every = stats_every;
+	srv.next_stats = stats_every > 0 ? mtime_now() + stats_every : -1;
+	ratelim_init(&srv.rl_conn, LOG_BURST, LOG_REFILL_MS);
+	ratelim_init(&srv.rl_err, LOG_BURST, LOG_REFILL_MS);
 	for (int i = 0; i < MAX_LISTEN; i++)
 		srv.tcp[i].fd = srv.udp[i].fd = -1;
 	raise_fd_limit();
-	srv.sigfd = svc_signalfd();
+	srv.sigfd = server_signalfd();
 	if (srv.sigfd < 0) {
 		errno = -srv.sigfd;
 		log_err("signalfd");
@@ -761,18 +1038,33 @@ int main(int argc, char **argv)
 		/* Always printed, even with -q: tests read the port from here. */
 		fprintf(stderr, PROG ": listening on %s tcp/udp\n", addr_fmt(&srv.tcp[i].a, buf, sizeof(buf)));
 	}
-	log_info("pair timeout %lld ms, session timeout %lld ms, at most %u clients", (long long)cfg.pair_timeout,
-		 (long long)cfg.session_timeout, cfg.max_clients);
+	log_info("pair timeout %lld ms, HELLO timeout %lld ms, at most %u clients, %u per IP, %u per /64, "
+		 "%u per IP before HELLO, backlog %d",
+		 (long long)cfg.pair_timeout, (long long)(cfg.hello_timeout < cfg.pair_timeout ? cfg.hello_timeout
+											: cfg.pair_timeout),
+		 cfg.max_clients, cfg.max_per_ip, cfg.max_per_net, cfg.max_unauth_per_ip, srv.backlog);
 	svc_ready(ready_fd);
 	if (run(&srv) == 0)
 		rc = 0;
-	log_stats(&srv);
+	log_stats(&srv, "totals");
 cleanup:
-	while (srv.conns) {
-		struct conn *c = srv.conns;
+	for (struct conn_list *l = &srv.open; l; l = l == &srv.open ? &srv.closing : NULL)
+		while (l->head) {
+			struct conn *c = l->head;
 
-		srv.conns = c->next;
+			list_del(l, c);
+			close(c->fd);
+			free(c->out);
+			free(c->in);
+			free(c);
+		}
+	while (srv.dead) {
+		struct conn *c = srv.dead;
+
+		srv.dead = c->dead_next;
 		close(c->fd);
+		free(c->out);
+		free(c->in);
 		free(c);
 	}
 	sess_destroy(srv.t);

@@ -8,43 +8,70 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/ratelim.h"
 #include "common/siphash.h"
+#include "common/theap.h"
+
+#define REPLAY_WINDOW 64 /* RELAY seqs remembered behind the highest one */
+
+/* Log classes, each with its own rate limit: a flood of connections must not
+ * silence the pairing lines, nor the other way round. */
+enum { LOGC_CONN, LOGC_SESS, LOGC_UDP, LOGC_N };
+#define LOG_BURST 20
+#define LOG_REFILL_MS 4000
 
 struct sess_session;
 
+/* A source of connections: one IP address, or one IPv6 /64. Kept while some
+ * client comes from it. */
+struct sess_src {
+	uint8_t key[17]; /* family (4 or 6), then the address masked to the prefix */
+	unsigned conns, unauth;
+	struct sess_client *oldest, *newest; /* its clients, by age (IP sources only) */
+	struct sess_src *next_in_bucket;
+};
+
+/* One client. Kept small, since a server holds tens of thousands waiting:
+ * the observed endpoint is stored in wire form (20 bytes, not a 128-byte
+ * sockaddr_storage). */
 struct sess_client {
 	uint32_t id;
-	void *ctx;
-	bool hello;
-	uint8_t token[WIRE_TOKEN_LEN];
-	struct sess_session *sess;
-	int slot; /* role - 1 */
+	uint8_t slot; /* role - 1 */
 	uint8_t flags;
-	uint16_t local_port;
-	uint8_t n_private;
-	struct wire_endpoint private_eps[WIRE_MAX_PRIVATE];
+	bool hello;
 	bool registered;
-	int reg_sock;
-	struct addr observed;
-	mtime_ms deadline; /* -1: none */
+	uint8_t n_private;
+	uint8_t reg_sock;
+	uint16_t local_port;
+	void *ctx;
+	struct sess_session *sess;
+	struct theap_node timer; /* the deadline, when queued */
+	struct wire_endpoint observed;
+	uint8_t token[WIRE_TOKEN_LEN];
+	struct wire_endpoint private_eps[WIRE_MAX_PRIVATE];
+	struct sess_src *src_ip, *src_net;
+	struct sess_client *src_prev, *src_next;
 	struct sess_client *next_by_id, *next_by_token;
 	struct sess_client *prev, *next;
+	struct sess_client *due_next; /* sess_tick's list of due clients */
+};
+
+/* The replay window of one direction of the relay. */
+struct replay {
+	uint32_t top;    /* highest seq accepted; 0: none yet */
+	uint64_t bitmap; /* bit i: top - i was accepted */
 };
 
 struct sess_session {
 	char name[WIRE_SESSION_MAX + 1];
 	bool anon; /* empty name: pairs with the next anonymous client */
+	bool introduced;
 	uint32_t id;
 	uint8_t secret[WIRE_KEY_LEN];
 	struct sess_client *c[2];
-	bool introduced;
-	/* The registered public endpoints, as observed, copied at introduction so
-	 * that the relay keeps working after the clients' TCP connections close. */
-	struct addr pub[2];
-	int pub_sock[2];
-	uint64_t relayed[2]; /* from role 1, from role 2 */
-	uint64_t dropped;
-	mtime_ms idle_since; /* last relay traffic, or when the last client left */
+	struct replay rw[2]; /* RELAYs from role 1, from role 2 */
+	uint32_t relayed[2];
+	uint32_t dropped;
 	struct sess_session *next_by_id, *next_by_name;
 	struct sess_session *prev, *next;
 };
@@ -65,11 +92,28 @@ struct sess_table {
 	struct sess_client *clients;   /* all clients */
 	struct sess_session *sessions; /* all sessions */
 	struct sess_session *anon_waiting;
+	struct sess_src **srcs;
+	struct sess_src *heaviest; /* the IP source with the most clients, nearly: see src_put() */
 	uint32_t next_id;
-	mtime_ms deadline; /* cached earliest deadline, may be early; -1: none */
+	struct theap timers;
+	struct ratelim rl[LOGC_N];
 	struct out_node *out_head, **out_tail;
 	struct sess_stats st;
 };
+
+/* An info line of class cls, unless its rate limit is spent; the first line
+ * after a quiet spell says how many were left out, in the same line. */
+#define SLOG(t, now, cls, fmt, ...)                                                                \
+	do {                                                                                       \
+		uint64_t sup_;                                                                     \
+		if (ratelim_allow(&(t)->rl[cls], (now), &sup_)) {                                  \
+			char sfx_[64] = "";                                                        \
+			if (sup_)                                                                  \
+				snprintf(sfx_, sizeof(sfx_), " (%llu similar lines left out before)",  \
+					 (unsigned long long)sup_);                                \
+			log_info(fmt "%s", ##__VA_ARGS__, sfx_);                                   \
+		}                                                                                  \
+	} while (0)
 
 /* Compare secrets without an early exit, so timing says nothing of how much matched. */
 static bool ct_equal(const uint8_t *a, const uint8_t *b, size_t len)
@@ -131,7 +175,7 @@ static void out_tcp(struct sess_table *t, uint32_t id, void *ctx, const struct w
 	o->len = (size_t)n;
 }
 
-static void out_close(struct sess_table *t, uint32_t id, void *ctx)
+static void out_close(struct sess_table *t, uint32_t id, void *ctx, bool at_once)
 {
 	struct sess_out *o = out_new(t, SESS_OUT_CLOSE);
 
@@ -139,6 +183,7 @@ static void out_close(struct sess_table *t, uint32_t id, void *ctx)
 		return;
 	o->client_id = id;
 	o->ctx = ctx;
+	o->at_once = at_once;
 }
 
 static void out_udp(struct sess_table *t, int sock, const struct addr *to, const uint8_t *buf, size_t len)
@@ -165,7 +210,7 @@ static void out_error(struct sess_table *t, uint32_t id, void *ctx, uint16_t cod
 	m.u.error.code = code;
 	strncpy(m.u.error.reason, reason, WIRE_REASON_MAX);
 	out_tcp(t, id, ctx, &m);
-	out_close(t, id, ctx);
+	out_close(t, id, ctx, false);
 }
 
 int sess_pop(struct sess_table *t, struct sess_out *out)
@@ -182,10 +227,143 @@ int sess_pop(struct sess_table *t, struct sess_out *out)
 	return 1;
 }
 
-static void want_tick(struct sess_table *t, mtime_ms when)
+/* Set or clear (when < 0) a client's deadline. */
+static void client_deadline(struct sess_table *t, struct sess_client *c, mtime_ms when)
 {
-	if (t->deadline < 0 || when < t->deadline)
-		t->deadline = when;
+	if (when < 0) {
+		theap_del(&t->timers, &c->timer);
+		return;
+	}
+	if (theap_set(&t->timers, &c->timer, when) < 0)
+		log_warnx("client %u: out of memory for its deadline; it has none", c->id);
+}
+
+static struct addr ep_addr(const struct wire_endpoint *ep)
+{
+	struct addr a;
+
+	if (addr_from_wire(&a, ep) < 0)
+		memset(&a, 0, sizeof(a));
+	return a;
+}
+
+static bool ep_equal(const struct wire_endpoint *ep, const struct addr *a)
+{
+	struct wire_endpoint w;
+
+	memset(&w, 0, sizeof(w));
+	addr_to_wire(a, &w);
+	return w.family == ep->family && w.port == ep->port && memcmp(w.addr, ep->addr, sizeof(w.addr)) == 0;
+}
+
+/* --- sources --------------------------------------------------------------- */
+
+/* The key of a's IP address (plen 0) or of its IPv6 /64 (plen 64). */
+static void src_key(const struct addr *a, bool net, uint8_t key[17])
+{
+	struct wire_endpoint ep;
+
+	memset(&ep, 0, sizeof(ep));
+	addr_to_wire(a, &ep);
+	memset(key, 0, 17);
+	/* An address with interface id 0 must not be taken for its /64. */
+	key[0] = (uint8_t)(ep.family | (net ? 0x80 : 0));
+	memcpy(key + 1, ep.addr, net ? 8 : 16);
+}
+
+static struct sess_src *src_find(const struct sess_table *t, const uint8_t key[17], size_t *b)
+{
+	struct sess_src *s;
+
+	*b = bucket(t, key, 17);
+	for (s = t->srcs[*b]; s; s = s->next_in_bucket)
+		if (memcmp(s->key, key, 17) == 0)
+			return s;
+	return NULL;
+}
+
+/* The source entry for key, made when missing. NULL when out of memory. */
+static struct sess_src *src_get(struct sess_table *t, const uint8_t key[17])
+{
+	size_t b;
+	struct sess_src *s = src_find(t, key, &b);
+
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(s->key, key, 17);
+	s->next_in_bucket = t->srcs[b];
+	t->srcs[b] = s;
+	t->st.sources_now++;
+	return s;
+}
+
+static void src_put_if_unused(struct sess_table *t, struct sess_src *s)
+{
+	struct sess_src **pp;
+
+	if (!s || s->conns)
+		return;
+	for (pp = &t->srcs[bucket(t, s->key, 17)]; *pp; pp = &(*pp)->next_in_bucket)
+		if (*pp == s) {
+			*pp = s->next_in_bucket;
+			break;
+		}
+	if (t->heaviest == s)
+		t->heaviest = NULL;
+	t->st.sources_now--;
+	free(s);
+}
+
+/* Count c against its sources. The heaviest source is tracked as it grows:
+ * the one that floods is the one that keeps growing, so it takes the place
+ * back at its next connection even after others shrank or left. */
+static void src_attach(struct sess_table *t, struct sess_client *c, struct sess_src *ip, struct sess_src *net)
+{
+	c->src_ip = ip;
+	c->src_net = net;
+	if (net)
+		net->conns++;
+	if (!ip)
+		return;
+	ip->conns++;
+	ip->unauth++;
+	c->src_prev = ip->newest;
+	c->src_next = NULL;
+	if (ip->newest)
+		ip->newest->src_next = c;
+	else
+		ip->oldest = c;
+	ip->newest = c;
+	if (!t->heaviest || ip->conns > t->heaviest->conns)
+		t->heaviest = ip;
+}
+
+static void src_detach(struct sess_table *t, struct sess_client *c)
+{
+	struct sess_src *ip = c->src_ip;
+
+	if (ip) {
+		ip->conns--;
+		if (!c->hello)
+			ip->unauth--;
+		if (c->src_prev)
+			c->src_prev->src_next = c->src_next;
+		else
+			ip->oldest = c->src_next;
+		if (c->src_next)
+			c->src_next->src_prev = c->src_prev;
+		else
+			ip->newest = c->src_prev;
+		src_put_if_unused(t, ip);
+	}
+	if (c->src_net) {
+		c->src_net->conns--;
+		src_put_if_unused(t, c->src_net);
+	}
+	c->src_ip = c->src_net = NULL;
 }
 
 /* --- clients --------------------------------------------------------------- */
@@ -243,6 +421,8 @@ static void client_free(struct sess_table *t, struct sess_client *c)
 			break;
 		}
 	client_unlink_token(t, c);
+	theap_del(&t->timers, &c->timer);
+	src_detach(t, c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -368,52 +548,46 @@ static const char *session_label(const struct sess_session *s, char *buf, size_t
 	return buf;
 }
 
-static void ep_from_addr(struct wire_endpoint *ep, const struct addr *a)
-{
-	memset(ep, 0, sizeof(*ep));
-	addr_to_wire(a, ep);
-}
-
-/* Both partners are there and registered: tell each the other's endpoints. */
-static void session_try_introduce(struct sess_table *t, struct sess_session *s)
+/* Both partners are there and registered: tell each the other's endpoints,
+ * one right after the other in the same drain, so that both start punching
+ * at the same instant. */
+static void session_try_introduce(struct sess_table *t, mtime_ms now, struct sess_session *s)
 {
 	struct sess_client *a = s->c[0], *b = s->c[1];
 	char lbl[96], ea[ADDR_STRLEN], eb[ADDR_STRLEN];
+	struct addr oa, ob;
 
 	if (s->introduced || !a || !b || !a->registered || !b->registered)
 		return;
 	s->introduced = true;
 	for (int i = 0; i < 2; i++) {
-		s->pub[i] = s->c[i]->observed;
-		s->pub_sock[i] = s->c[i]->reg_sock;
-	}
-	for (int i = 0; i < 2; i++) {
 		struct sess_client *me = s->c[i], *other = s->c[!i];
-		struct addr adv = other->observed;
 		struct wire_msg m;
 
-		/* The classic proof of concept trusts the port the client says it
-		 * bound; a client can ask for that behaviour, to show why it fails
-		 * behind a NAT that rewrites ports. */
-		if (other->flags & WIRE_HELLO_ADVERTISE_LOCAL)
-			addr_set_port(&adv, other->local_port);
 		memset(&m, 0, sizeof(m));
 		m.type = WIRE_PEER;
 		m.u.peer.session_id = s->id;
 		m.u.peer.role = (uint8_t)(i + 1);
 		memcpy(m.u.peer.secret, s->secret, WIRE_KEY_LEN);
-		ep_from_addr(&m.u.peer.self_public, &me->observed);
-		ep_from_addr(&m.u.peer.peer_public, &adv);
+		m.u.peer.self_public = me->observed;
+		m.u.peer.peer_public = other->observed;
+		/* The classic proof of concept trusts the port the client says it
+		 * bound; a client can ask for that behaviour, to show why it fails
+		 * behind a NAT that rewrites ports. */
+		if (other->flags & WIRE_HELLO_ADVERTISE_LOCAL)
+			m.u.peer.peer_public.port = other->local_port;
 		m.u.peer.n_private = other->n_private;
 		memcpy(m.u.peer.peer_private, other->private_eps, sizeof(m.u.peer.peer_private));
 		out_tcp(t, me->id, me->ctx, &m);
-		me->deadline = -1;
+		client_deadline(t, me, -1);
 	}
 	t->st.introduced++;
-	log_info("session %s: introduced client %u (%s) and client %u (%s)%s",
-		 session_label(s, lbl, sizeof(lbl)), a->id, addr_fmt(&a->observed, ea, sizeof(ea)), b->id,
-		 addr_fmt(&b->observed, eb, sizeof(eb)),
-		 (a->flags | b->flags) & WIRE_HELLO_ADVERTISE_LOCAL ? ", advertising local ports as asked" : "");
+	oa = ep_addr(&a->observed);
+	ob = ep_addr(&b->observed);
+	SLOG(t, now, LOGC_SESS, "session %s: introduced client %u (%s) and client %u (%s)%s",
+	     session_label(s, lbl, sizeof(lbl)), a->id, addr_fmt(&oa, ea, sizeof(ea)), b->id,
+	     addr_fmt(&ob, eb, sizeof(eb)),
+	     (a->flags | b->flags) & WIRE_HELLO_ADVERTISE_LOCAL ? ", advertising local ports as asked" : "");
 }
 
 /* The session now has two clients: a new pair gets a fresh id and secret. */
@@ -427,14 +601,12 @@ static int session_pair(struct sess_table *t, mtime_ms now, struct sess_session 
 		r = t->cfg.rand(t->cfg.rand_arg, s->secret, sizeof(s->secret));
 	if (r < 0)
 		return r;
-	for (int i = 0; i < 2; i++) {
-		s->c[i]->deadline = now + t->cfg.pair_timeout;
-		want_tick(t, s->c[i]->deadline);
-	}
+	for (int i = 0; i < 2; i++)
+		client_deadline(t, s->c[i], now + t->cfg.pair_timeout);
 	t->st.pairs++;
-	log_info("session %s: paired client %u (role 1) with client %u (role 2)",
-		 session_label(s, lbl, sizeof(lbl)), s->c[0]->id, s->c[1]->id);
-	session_try_introduce(t, s);
+	SLOG(t, now, LOGC_SESS, "session %s: paired client %u (role 1) with client %u (role 2)",
+	     session_label(s, lbl, sizeof(lbl)), s->c[0]->id, s->c[1]->id);
+	session_try_introduce(t, now, s);
 	return 0;
 }
 
@@ -444,7 +616,7 @@ static void session_put(struct sess_session *s, struct sess_client *c)
 
 	s->c[slot] = c;
 	c->sess = s;
-	c->slot = slot;
+	c->slot = (uint8_t)slot;
 }
 
 /* Put a client that said HELLO into its session; pair it if it completes one.
@@ -480,7 +652,8 @@ static int client_join(struct sess_table *t, mtime_ms now, struct sess_client *c
 			return r;
 		}
 	} else {
-		log_info("session %s: client %u waits for a partner", session_label(s, lbl, sizeof(lbl)), c->id);
+		SLOG(t, now, LOGC_SESS, "session %s: client %u waits for a partner",
+		     session_label(s, lbl, sizeof(lbl)), c->id);
 	}
 	return 0;
 }
@@ -498,13 +671,14 @@ static void client_leave(struct sess_table *t, mtime_ms now, struct sess_client 
 	c->sess = NULL;
 	other = s->c[!c->slot];
 	if (s->introduced) {
-		/* The partner is told nothing: the pair may be talking directly
-		 * or through the relay, which does not need the control connection. */
+		/* The partner is told nothing: the pair may be talking directly.
+		 * The relay stops now (it forwards only between two live control
+		 * connections), and the session goes with its last client. */
 		if (!other) {
-			s->idle_since = now;
-			want_tick(t, now + t->cfg.session_timeout);
-			log_info("session %s: both clients left; relay stays until %lld s without traffic",
-				 session_label(s, lbl, sizeof(lbl)), (long long)(t->cfg.session_timeout / 1000));
+			t->st.expired++;
+			SLOG(t, now, LOGC_SESS, "session %s: both clients left; relayed %u from role 1, %u from role 2, dropped %u",
+			     session_label(s, lbl, sizeof(lbl)), s->relayed[0], s->relayed[1], s->dropped);
+			session_free(t, s);
 		}
 		return;
 	}
@@ -514,8 +688,7 @@ static void client_leave(struct sess_table *t, mtime_ms now, struct sess_client 
 	}
 	/* Not introduced yet: the partner waits again. An anonymous one pairs
 	 * with any other waiting anonymous client. */
-	other->deadline = now + t->cfg.pair_timeout;
-	want_tick(t, other->deadline);
+	client_deadline(t, other, now + t->cfg.pair_timeout);
 	if (s->anon) {
 		s->c[other->slot] = NULL;
 		other->sess = NULL;
@@ -530,13 +703,14 @@ static void client_leave(struct sess_table *t, mtime_ms now, struct sess_client 
 		s->c[1] = NULL;
 		other->slot = 0;
 	}
-	log_info("session %s: client %u waits for a new partner", session_label(s, lbl, sizeof(lbl)), other->id);
+	SLOG(t, now, LOGC_SESS, "session %s: client %u waits for a new partner", session_label(s, lbl, sizeof(lbl)),
+	     other->id);
 }
 
 /* Drop a client from the table, after its connection was closed or queued for closing. */
 static void client_remove(struct sess_table *t, mtime_ms now, struct sess_client *c, const char *why)
 {
-	log_info("client %u closed: %s", c->id, why);
+	SLOG(t, now, LOGC_CONN, "client %u closed: %s", c->id, why);
 	client_leave(t, now, c);
 	client_free(t, c);
 }
@@ -548,14 +722,18 @@ int sess_create(const struct sess_config *cfg, struct sess_table **out)
 	struct sess_table *t;
 	int r = -ENOMEM;
 
-	if (!cfg || !cfg->rand || cfg->max_clients == 0 || cfg->pair_timeout < 0 || cfg->session_timeout < 0)
+	if (!cfg || !cfg->rand || cfg->max_clients == 0 || cfg->pair_timeout < 0 || cfg->session_timeout < 0 ||
+	    cfg->hello_timeout < 0)
 		return -EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	t->cfg = *cfg;
-	t->deadline = -1;
+	if (t->cfg.hello_timeout == 0 || t->cfg.hello_timeout > t->cfg.pair_timeout)
+		t->cfg.hello_timeout = t->cfg.pair_timeout;
 	t->out_tail = &t->out_head;
+	for (int i = 0; i < LOGC_N; i++)
+		ratelim_init(&t->rl[i], LOG_BURST, LOG_REFILL_MS);
 	t->nbuckets = 64;
 	while (t->nbuckets < cfg->max_clients && t->nbuckets < (1u << 20))
 		t->nbuckets <<= 1;
@@ -563,7 +741,8 @@ int sess_create(const struct sess_config *cfg, struct sess_table **out)
 	t->clients_by_token = calloc(t->nbuckets, sizeof(*t->clients_by_token));
 	t->sessions_by_id = calloc(t->nbuckets, sizeof(*t->sessions_by_id));
 	t->sessions_by_name = calloc(t->nbuckets, sizeof(*t->sessions_by_name));
-	if (!t->clients_by_id || !t->clients_by_token || !t->sessions_by_id || !t->sessions_by_name)
+	t->srcs = calloc(t->nbuckets, sizeof(*t->srcs));
+	if (!t->clients_by_id || !t->clients_by_token || !t->sessions_by_id || !t->sessions_by_name || !t->srcs)
 		goto cleanup;
 	r = cfg->rand(cfg->rand_arg, t->hash_key, sizeof(t->hash_key));
 	if (r < 0)
@@ -597,33 +776,112 @@ void sess_destroy(struct sess_table *t)
 		t->out_head = n->next;
 		free(n);
 	}
+	for (size_t b = 0; t->srcs && b < t->nbuckets; b++)
+		while (t->srcs[b]) {
+			struct sess_src *s = t->srcs[b];
+
+			t->srcs[b] = s->next_in_bucket;
+			free(s);
+		}
+	t->timers.n = 0; /* the nodes are freed already */
+	theap_free(&t->timers);
 	free(t->clients_by_id);
 	free(t->clients_by_token);
 	free(t->sessions_by_id);
 	free(t->sessions_by_name);
+	free(t->srcs);
 	free(t);
 }
 
-uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx)
+/* The table is full: push out the oldest client of the heaviest source, when
+ * that source holds more than one client more than the newcomer's (so that
+ * shedding moves the table toward an even share, and never just swaps one
+ * client of a source for another of the same). Clients that have not said
+ * HELLO go first. Returns true when room was made. */
+static bool shed_one(struct sess_table *t, mtime_ms now, const struct sess_src *mine)
+{
+	struct sess_src *h = t->heaviest;
+	struct sess_client *v;
+	unsigned have = mine ? mine->conns : 0;
+	int steps = 0;
+
+	if (!h || h == mine || h->conns <= have + 1)
+		return false;
+	for (v = h->oldest; v && v->hello && steps < 64; v = v->src_next, steps++)
+		;
+	if (!v)
+		v = h->oldest;
+	if (!v)
+		return false;
+	t->st.shed++;
+	out_error(t, v->id, v->ctx, WIRE_ERR_FULL, "server full: too many connections from your address");
+	client_remove(t, now, v, "shed for a client from a lighter source");
+	return true;
+}
+
+/* Refuse a connection just accepted: ERROR(FULL), then close at once. It
+ * has sent nothing we must read first, and a flood of refused connections
+ * must not hold a descriptor each for a linger time. */
+static void refuse(struct sess_table *t, mtime_ms now, uint32_t id, void *ctx, const char *why)
+{
+	struct wire_msg m;
+
+	SLOG(t, now, LOGC_CONN, "client %u refused: %s", id, why);
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_ERROR;
+	m.u.error.code = WIRE_ERR_FULL;
+	strncpy(m.u.error.reason, why, WIRE_REASON_MAX);
+	out_tcp(t, id, ctx, &m);
+	out_close(t, id, ctx, true);
+}
+
+uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx, const struct addr *from)
 {
 	uint32_t id = client_new_id(t);
 	struct sess_client *c = NULL;
+	struct sess_src *ip = NULL, *net = NULL;
+	uint8_t key[17];
 	size_t b;
 
+	if (from) {
+		src_key(from, false, key);
+		ip = src_get(t, key);
+		if (ip && addr_family(from) == AF_INET6) {
+			src_key(from, true, key);
+			net = src_get(t, key);
+		}
+		if (!ip || (addr_family(from) == AF_INET6 && !net)) {
+			src_put_if_unused(t, ip);
+			t->st.refused_full++;
+			refuse(t, now, id, ctx, "out of memory");
+			return id;
+		}
+		if ((t->cfg.max_per_ip && ip->conns >= t->cfg.max_per_ip) ||
+		    (t->cfg.max_unauth_per_ip && ip->unauth >= t->cfg.max_unauth_per_ip) ||
+		    (net && t->cfg.max_per_net && net->conns >= t->cfg.max_per_net)) {
+			t->st.refused_source++;
+			refuse(t, now, id, ctx, "too many connections from your address");
+			src_put_if_unused(t, ip);
+			src_put_if_unused(t, net);
+			return id;
+		}
+	}
+	if (t->st.clients_now >= t->cfg.max_clients)
+		shed_one(t, now, ip);
 	if (t->st.clients_now < t->cfg.max_clients)
 		c = calloc(1, sizeof(*c));
 	if (!c) {
 		t->st.refused_full++;
-		log_info("client %u refused: %s", id,
-			 t->st.clients_now < t->cfg.max_clients ? "out of memory" : "server full");
-		out_error(t, id, ctx, WIRE_ERR_FULL, "server full");
+		refuse(t, now, id, ctx, t->st.clients_now < t->cfg.max_clients ? "out of memory" : "server full");
+		src_put_if_unused(t, ip);
+		src_put_if_unused(t, net);
 		return id;
 	}
 	c->id = id;
 	c->ctx = ctx;
-	/* A client that never says HELLO, or says it slowly, is dropped as well. */
-	c->deadline = now + t->cfg.pair_timeout;
-	want_tick(t, c->deadline);
+	src_attach(t, c, ip, net);
+	/* A client that never says HELLO, or says it slowly, is dropped soon. */
+	client_deadline(t, c, now + t->cfg.hello_timeout);
 	b = bucket_id(t, id);
 	c->next_by_id = t->clients_by_id[b];
 	t->clients_by_id[b] = c;
@@ -693,6 +951,10 @@ static void client_hello(struct sess_table *t, mtime_ms now, struct sess_client 
 		return;
 	}
 	c->hello = true;
+	if (c->src_ip)
+		c->src_ip->unauth--;
+	/* The pair timeout counts from HELLO; the short HELLO deadline is over. */
+	client_deadline(t, c, now + t->cfg.pair_timeout);
 	b = bucket(t, c->token, WIRE_TOKEN_LEN);
 	c->next_by_token = t->clients_by_token[b];
 	t->clients_by_token[b] = c;
@@ -729,11 +991,13 @@ void sess_client_msg(struct sess_table *t, mtime_ms now, uint32_t id, const stru
 	client_hello(t, now, c, msg);
 }
 
-static void udp_register(struct sess_table *t, int sock, const struct addr *from, const struct wire_msg *msg)
+static void udp_register(struct sess_table *t, mtime_ms now, int sock, const struct addr *from,
+			 const struct wire_msg *msg)
 {
 	struct sess_client *c = client_find_token(t, msg->u.reg.token);
 	char ea[ADDR_STRLEN], eb[ADDR_STRLEN];
 	struct wire_msg m;
+	struct addr was;
 	uint8_t buf[WIRE_HDR_LEN + 4 + WIRE_EP_LEN];
 	int n;
 
@@ -744,56 +1008,103 @@ static void udp_register(struct sess_table *t, int sock, const struct addr *from
 		return;
 	}
 	if (!c->registered) {
-		log_info("client %u registered: observed %s", c->id, addr_fmt(from, ea, sizeof(ea)));
-	} else if (!addr_equal(from, &c->observed) || sock != c->reg_sock) {
+		SLOG(t, now, LOGC_UDP, "client %u registered: observed %s", c->id, addr_fmt(from, ea, sizeof(ea)));
+	} else if (!ep_equal(&c->observed, from) || sock != c->reg_sock) {
+		was = ep_addr(&c->observed);
 		if (c->sess && c->sess->introduced) {
 			/* The partner already has our endpoint; a late REGISTER from
 			 * elsewhere is a replay or a NAT rebinding we cannot follow. */
 			t->st.reg_ignored++;
-			log_info("client %u: REGISTER from %s ignored, already introduced with %s", c->id,
-				 addr_fmt(from, ea, sizeof(ea)), addr_fmt(&c->observed, eb, sizeof(eb)));
+			SLOG(t, now, LOGC_UDP, "client %u: REGISTER from %s ignored, already introduced with %s", c->id,
+			     addr_fmt(from, ea, sizeof(ea)), addr_fmt(&was, eb, sizeof(eb)));
 			return;
 		}
-		log_info("client %u registered again: observed %s (was %s)", c->id, addr_fmt(from, ea, sizeof(ea)),
-			 addr_fmt(&c->observed, eb, sizeof(eb)));
+		SLOG(t, now, LOGC_UDP, "client %u registered again: observed %s (was %s)", c->id,
+		     addr_fmt(from, ea, sizeof(ea)), addr_fmt(&was, eb, sizeof(eb)));
 	}
 	c->registered = true;
-	c->observed = *from;
-	c->reg_sock = sock;
+	memset(&c->observed, 0, sizeof(c->observed));
+	addr_to_wire(from, &c->observed);
+	c->reg_sock = (uint8_t)sock;
 	t->st.registers++;
 
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_REG_ACK;
 	m.u.reg_ack.client_id = c->id;
-	ep_from_addr(&m.u.reg_ack.observed, from);
+	m.u.reg_ack.observed = c->observed;
 	n = wire_build(buf, sizeof(buf), &m, NULL);
 	if (n > 0)
 		out_udp(t, sock, from, buf, (size_t)n);
 	if (c->sess)
-		session_try_introduce(t, c->sess);
+		session_try_introduce(t, now, c->sess);
+}
+
+/* Accept seq once: true when it is new and inside the window (and mark it). */
+static bool replay_check(struct replay *w, uint32_t seq)
+{
+	uint32_t back;
+
+	if (seq == 0)
+		return false;
+	if (seq > w->top) {
+		uint32_t shift = seq - w->top;
+
+		w->bitmap = shift >= REPLAY_WINDOW ? 1 : (w->bitmap << shift) | 1;
+		w->top = seq;
+		return true;
+	}
+	back = w->top - seq;
+	if (back >= REPLAY_WINDOW || (w->bitmap & ((uint64_t)1 << back)))
+		return false;
+	w->bitmap |= (uint64_t)1 << back;
+	return true;
 }
 
 static void udp_relay(struct sess_table *t, mtime_ms now, int sock, const struct addr *from,
 		      const uint8_t *buf, size_t len, const struct wire_msg *msg)
 {
 	struct sess_session *s = session_find(t, msg->u.relay.session_id);
+	struct sess_client *src, *dst;
+	struct addr to;
 	char ea[ADDR_STRLEN];
 	int from_slot = msg->u.relay.role - 1;
 
 	/* Forward only what the session's secret vouches for, from exactly the
 	 * endpoint that registered for that role, and only to the endpoint that
-	 * registered for the other: the relay can be aimed at nobody else. */
-	if (!s || !s->introduced || (from_slot != 0 && from_slot != 1) || !wire_verify(buf, len, s->secret) ||
-	    !addr_equal(from, &s->pub[from_slot]) || sock != s->pub_sock[from_slot]) {
+	 * registered for the other: the relay can be aimed at nobody else. And
+	 * only while both control connections live: a pair that is gone has
+	 * nobody to relay for, whatever its old endpoints still send. */
+	if (!s || !s->introduced || (from_slot != 0 && from_slot != 1) || !wire_verify(buf, len, s->secret)) {
 		t->st.relay_dropped++;
 		if (s)
 			s->dropped++;
 		log_debug("RELAY from %s dropped", addr_fmt(from, ea, sizeof(ea)));
 		return;
 	}
-	out_udp(t, s->pub_sock[!from_slot], &s->pub[!from_slot], buf, len);
+	src = s->c[from_slot];
+	dst = s->c[!from_slot];
+	if (!src || !dst) {
+		t->st.relay_dropped++;
+		t->st.relay_orphaned++;
+		s->dropped++;
+		return;
+	}
+	if (!ep_equal(&src->observed, from) || sock != src->reg_sock) {
+		t->st.relay_dropped++;
+		s->dropped++;
+		log_debug("RELAY from %s dropped", addr_fmt(from, ea, sizeof(ea)));
+		return;
+	}
+	/* Checked last, so that only an authentic RELAY moves the window. */
+	if (!replay_check(&s->rw[from_slot], msg->u.relay.seq)) {
+		t->st.relay_dropped++;
+		t->st.relay_replayed++;
+		s->dropped++;
+		return;
+	}
+	to = ep_addr(&dst->observed);
+	out_udp(t, dst->reg_sock, &to, buf, len);
 	s->relayed[from_slot]++;
-	s->idle_since = now;
 	t->st.relayed++;
 }
 
@@ -811,7 +1122,7 @@ void sess_udp_input(struct sess_table *t, mtime_ms now, int sock, const struct a
 	}
 	switch (msg.type) {
 	case WIRE_REGISTER:
-		udp_register(t, sock, from, &msg);
+		udp_register(t, now, sock, from, &msg);
 		break;
 	case WIRE_RELAY:
 		udp_relay(t, now, sock, from, buf, len, &msg);
@@ -824,60 +1135,62 @@ void sess_udp_input(struct sess_table *t, mtime_ms now, int sock, const struct a
 
 void sess_tick(struct sess_table *t, mtime_ms now)
 {
-	struct sess_client *c, *cnext;
-	struct sess_session *s, *snext;
-	mtime_ms next = -1;
-	char lbl[96];
+	struct sess_client *due = NULL, **tail = &due, *c, *cnext;
+	struct theap_node *n;
 
+	/* Take out what is due, cheapest first: only the due clients are looked at. */
+	while ((n = theap_min(&t->timers)) && n->when <= now) {
+		c = (struct sess_client *)((char *)n - offsetof(struct sess_client, timer));
+		theap_del(&t->timers, n);
+		c->due_next = NULL;
+		*tail = c;
+		tail = &c->due_next;
+	}
 	/* Two passes: first those at fault (no HELLO, no partner, not registered),
 	 * so that a registered client whose partner never registered is not
-	 * dropped with it but waits for a new partner. */
+	 * dropped with it but waits for a new partner. Leaving may give a due
+	 * client a new deadline (its partner left): it is queued again, skip it. */
 	for (int pass = 0; pass < 2; pass++) {
-		for (c = t->clients; c; c = cnext) {
+		struct sess_client **pp = &due;
+
+		for (c = due; c; c = cnext) {
 			bool paired = c->sess && c->sess->c[!c->slot];
 			const char *why;
 
-			cnext = c->next;
-			if (c->deadline < 0 || now < c->deadline || (pass == 0 && paired && c->registered))
+			cnext = c->due_next;
+			if (theap_queued(&c->timer)) {
+				*pp = cnext; /* rescheduled meanwhile */
 				continue;
+			}
+			if (pass == 0 && paired && c->registered) {
+				pp = &c->due_next;
+				continue;
+			}
+			*pp = cnext;
 			why = !c->hello ? "no HELLO in time"
 			      : !paired ? "no partner in time"
 			      : !c->registered ? "no REGISTER in time"
 					       : "partner did not register in time";
 			t->st.timeouts++;
+			if (!c->hello)
+				t->st.hello_timeouts++;
 			out_error(t, c->id, c->ctx, WIRE_ERR_TIMEOUT, why);
 			client_remove(t, now, c, why);
 		}
 	}
-	/* Leaving may have re-paired clients and set new deadlines: collect after. */
-	for (c = t->clients; c; c = c->next)
-		if (c->deadline >= 0 && (next < 0 || c->deadline < next))
-			next = c->deadline;
-	for (s = t->sessions; s; s = snext) {
-		mtime_ms end = s->idle_since + t->cfg.session_timeout;
-
-		snext = s->next;
-		if (!s->introduced || s->c[0] || s->c[1])
-			continue;
-		if (now >= end) {
-			t->st.expired++;
-			log_info("session %s: expired; relayed %llu from role 1, %llu from role 2, dropped %llu",
-				 session_label(s, lbl, sizeof(lbl)), (unsigned long long)s->relayed[0],
-				 (unsigned long long)s->relayed[1], (unsigned long long)s->dropped);
-			session_free(t, s);
-		} else if (next < 0 || end < next) {
-			next = end;
-		}
-	}
-	t->deadline = next;
 }
 
 mtime_ms sess_next_deadline(const struct sess_table *t)
 {
-	return t->deadline;
+	const struct theap_node *n = theap_min(&t->timers);
+
+	return n ? n->when : -1;
 }
 
 void sess_get_stats(const struct sess_table *t, struct sess_stats *st)
 {
 	*st = t->st;
+	st->log_suppressed = 0;
+	for (int i = 0; i < LOGC_N; i++)
+		st->log_suppressed += t->rl[i].total_suppressed;
 }

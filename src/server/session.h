@@ -12,7 +12,19 @@
  * Rules it enforces: the public endpoint of a client is the source address of
  * its REGISTER as observed; the table only ever sends UDP to an address that
  * proved it holds a token (REG_ACK) or that registered for a session (relay);
- * an unknown or malformed datagram gets no answer at all.
+ * an unknown or malformed datagram gets no answer at all. The relay forwards
+ * only while both partners' control connections live, and each RELAY seq at
+ * most once; a session is freed the moment its last client leaves.
+ *
+ * Costs: every event is O(1) or O(log n) in the number of clients. Deadlines
+ * live in a timer heap, so neither a tick nor the next deadline walks the
+ * clients; lookups go through keyed hash tables.
+ *
+ * Sources: each client counts against its IP address and, for IPv6, its /64.
+ * A source over its limit (connections, or connections that have not said
+ * HELLO yet) is refused at once. When the table is full, a newcomer from a
+ * lighter source pushes out the oldest client of the heaviest one, so that
+ * one address cannot lock everyone else out.
  */
 #ifndef PUNCH_SESSION_H
 #define PUNCH_SESSION_H
@@ -32,14 +44,20 @@ typedef int (*sess_rand_fn)(void *arg, void *buf, size_t len);
 struct sess_config {
 	unsigned max_clients;     /* connected clients at once; more get ERROR(FULL) */
 	mtime_ms pair_timeout;    /* ms a client may wait for a partner and its registration */
-	mtime_ms session_timeout; /* ms a session lives without relay traffic once both clients left */
+	mtime_ms session_timeout; /* unused: sessions now end with their last client (kept for
+				     configuration compatibility) */
+	mtime_ms hello_timeout;   /* ms a new connection has to say HELLO; 0: pair_timeout */
+	unsigned max_per_ip;      /* connections per IP address; 0: no limit */
+	unsigned max_per_net;     /* connections per IPv6 /64; 0: no limit */
+	unsigned max_unauth_per_ip; /* connections per IP that have not said HELLO yet; 0: no limit */
 	sess_rand_fn rand;
 	void *rand_arg;
 };
 
 enum sess_out_kind {
 	SESS_OUT_TCP,   /* send buf on client's connection */
-	SESS_OUT_CLOSE, /* flush what was queued for client, then close its connection */
+	SESS_OUT_CLOSE, /* flush what was queued for client, then close its connection
+			   (after the client closes too, or at once when at_once) */
 	SESS_OUT_UDP,   /* send buf to `to` from UDP socket number `sock` */
 };
 
@@ -47,6 +65,7 @@ struct sess_out {
 	enum sess_out_kind kind;
 	uint32_t client_id; /* TCP, CLOSE */
 	void *ctx;          /* TCP, CLOSE: the ctx given to sess_client_open() */
+	bool at_once;       /* CLOSE: a refused connection; close without lingering */
 	int sock;           /* UDP */
 	struct addr to;     /* UDP */
 	size_t len;
@@ -62,7 +81,7 @@ struct sess_stats {
 	uint64_t protocol_errors; /* closed for a bad or unexpected message */
 	uint64_t pairs;           /* pairs formed */
 	uint64_t introduced;      /* sessions that got their PEER messages */
-	uint64_t expired;         /* sessions removed after the session timeout */
+	uint64_t expired;         /* introduced sessions ended (both clients gone) */
 	uint64_t registers;       /* REGISTERs answered */
 	uint64_t reg_bad;         /* REGISTERs with no known token, or malformed */
 	uint64_t reg_ignored;     /* REGISTERs from a new address after PEER */
@@ -70,8 +89,15 @@ struct sess_stats {
 	uint64_t relay_dropped;   /* RELAY datagrams dropped (unknown, bad tag, wrong source, no partner) */
 	uint64_t udp_dropped;     /* other datagrams dropped (garbage, wrong type) */
 	uint64_t out_dropped;     /* outputs lost to an allocation failure */
+	uint64_t refused_source;  /* refused: the source address or /64 is over its limit */
+	uint64_t shed;            /* pushed out of a full table for a client from a lighter source */
+	uint64_t hello_timeouts;  /* closed for not saying HELLO in time (also in timeouts) */
+	uint64_t relay_replayed;  /* RELAYs dropped as replays (also in relay_dropped) */
+	uint64_t relay_orphaned;  /* RELAYs dropped: a partner's control connection is gone (also in relay_dropped) */
+	uint64_t log_suppressed;  /* log lines left out by the rate limit */
 	unsigned clients_now;
 	unsigned sessions_now;
+	unsigned sources_now;     /* distinct source addresses and /64s with a client */
 };
 
 /* Create an empty table. cfg is copied; cfg->rand is required.
@@ -80,10 +106,12 @@ int sess_create(const struct sess_config *cfg, struct sess_table **out);
 /* Free the table and everything in it, including undrained outputs. NULL is fine. */
 void sess_destroy(struct sess_table *t);
 
-/* A TCP connection was accepted. Returns its client id (never 0). When the
- * table is full it queues ERROR(FULL) and CLOSE for that id and keeps nothing.
- * ctx is the shell's handle for the connection, echoed in every output for it. */
-uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx);
+/* A TCP connection was accepted from `from` (NULL: unknown, not counted
+ * against any source). Returns its client id (never 0). When the table is
+ * full and no heavier source can give way, or the source is over a limit, it
+ * queues ERROR(FULL) and CLOSE for that id and keeps nothing. ctx is the
+ * shell's handle for the connection, echoed in every output for it. */
+uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx, const struct addr *from);
 
 /* A complete, decoded TCP message arrived from client id. Anything but one
  * HELLO queues ERROR(PROTOCOL) and CLOSE. */
@@ -104,8 +132,7 @@ void sess_udp_input(struct sess_table *t, mtime_ms now, int sock, const struct a
 /* Expire what is due at now. */
 void sess_tick(struct sess_table *t, mtime_ms now);
 
-/* The earliest time sess_tick() has something to do, or -1 for none. It may be
- * early (a tick then finds nothing due), never late. */
+/* The earliest time sess_tick() has something to do, or -1 for none. O(1). */
 mtime_ms sess_next_deadline(const struct sess_table *t);
 
 /* Take the oldest queued output into *out. Returns 1 if there was one, 0 if not. */

@@ -200,6 +200,7 @@ int main(int argc, char **argv)
 	m.type = WIRE_RELAY;
 	m.u.relay.session_id = 0x01020304;
 	m.u.relay.role = 1;
+	m.u.relay.seq = 1;
 	{
 		int n = wire_build(m.u.relay.inner, sizeof(m.u.relay.inner), &d, fuzz_key);
 
@@ -240,6 +241,7 @@ int main(int argc, char **argv)
 	m.type = WIRE_RELAY;
 	m.u.relay.session_id = 0x01020304;
 	m.u.relay.role = 2;
+	m.u.relay.seq = 0xfffffffe;
 	{
 		int n = wire_build(m.u.relay.inner, sizeof(m.u.relay.inner), &d, fuzz_key);
 

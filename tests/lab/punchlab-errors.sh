@@ -32,6 +32,15 @@ expect_exit 1 "$O/punchlab" run "$tmp/bad-value.topo"
 says "$tmp/bad-value.topo:2:"
 says "0 passed, 0 failed, 1 error"
 
+# A FIFO or a device as a topology or a matrix: refused at once, never read (it would hang).
+mkfifo "$tmp/fifo.topo" "$tmp/fifo.matrix"
+expect_exit 1 timeout 10 "$O/punchlab" check "$tmp/fifo.topo"
+says "$tmp/fifo.topo: not a regular file, not a topology"
+expect_exit 2 timeout 10 "$O/punchlab" run "$tmp/fifo.matrix"
+says "$tmp/fifo.matrix: not a regular file, not a matrix"
+expect_exit 1 timeout 10 "$O/punchlab" check /dev/zero
+says "/dev/zero: not a regular file"
+
 printf '[lab]\ncolour = blue\n' >"$tmp/unknown-key.topo"
 expect_exit 1 "$O/punchlab" check "$tmp/unknown-key.topo"
 says "$tmp/unknown-key.topo:2:"

@@ -3,6 +3,14 @@
  *
  *   punch-abuse --server IP:PORT [--bind IP] [--loris N] [--rounds N]
  *   punch-abuse --server IP:PORT --limits MAX   (server runs with --max-clients MAX)
+ *   punch-abuse --server IP:PORT --bind IP --flood N --seconds S
+ *
+ * --flood keeps N connections from one address busy for S seconds: a third
+ * stall (connect, say nothing), a third send garbage once, a third flood the
+ * server with garbage; each one the server closes comes straight back, and
+ * garbage datagrams go to the UDP port all along. It checks nothing itself
+ * (the legitimate clients pairing meanwhile are the check) and prints how
+ * many connections it made.
  *
  * Each check prints "ok - ..." or "not ok - ..."; the exit status is 0 only
  * when all passed. "No answer" is never judged by waiting an arbitrary time:
@@ -324,6 +332,7 @@ static size_t build_relay(uint8_t *buf, const struct client *c, uint32_t seq, co
 	m.type = WIRE_RELAY;
 	m.u.relay.session_id = c->peer.u.peer.session_id;
 	m.u.relay.role = c->peer.u.peer.role;
+	m.u.relay.seq = seq; /* the server forwards each seq once */
 	n = wire_build(m.u.relay.inner, sizeof(m.u.relay.inner), &inner, key);
 	if (n < 0)
 		return 0;
@@ -401,6 +410,7 @@ static void abuse_replay(void)
 	check(r == (ssize_t)n && memcmp(got, relay, n) == 0, "replay: a valid RELAY is forwarded unchanged");
 	send(x, relay, n, 0);     /* replayed from another port */
 	send(b.udp, relay, n, 0); /* reflected from the partner */
+	send(a.udp, relay, n, 0); /* replayed from the right endpoint: seq 1 again */
 	fill_random(bad_key, sizeof(bad_key));
 	n = build_relay(relay, &a, 2, bad_key);
 	send(a.udp, relay, n, 0); /* forged tag */
@@ -408,7 +418,8 @@ static void abuse_replay(void)
 	send(a.udp, relay, n, 0); /* the marker: must be the first thing b gets */
 	r = udp_recv(b.udp, got, sizeof(got), WAIT_MS);
 	check(r == (ssize_t)n && memcmp(got, relay, n) == 0,
-	      "replay: replayed, reflected and forged RELAYs are dropped, the valid one after them passes");
+	      "replay: replayed (from elsewhere and from the right endpoint), reflected and forged RELAYs are "
+	      "dropped, the valid one after them passes");
 	r = udp_recv(a.udp, got, sizeof(got), 0);
 	check(r < 0, "replay: the RELAY reflected from the partner's address is not forwarded back");
 	close(x);
@@ -563,10 +574,96 @@ static void check_limits(unsigned max)
 	free(t);
 }
 
+/* --- flood ------------------------------------------------------------------ */
+
+/* A nonblocking connection from bind_ip, or -1: a full backlog must not hold the flood up. */
+static int flood_connect(void)
+{
+	struct addr b = bind_ip;
+	int fd = socket(addr_family(&server), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	addr_set_port(&b, 0);
+	if ((bind_ip.len && bind(fd, &b.u.sa, b.len) < 0) ||
+	    (connect(fd, &server.u.sa, server.len) < 0 && errno != EINPROGRESS)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void flood(int n, int seconds)
+{
+	struct pollfd *p = calloc((size_t)n + 1, sizeof(*p));
+	uint8_t *sent = calloc((size_t)n, 1);
+	static uint8_t junk[8192], sink[4096];
+	unsigned long conns = 0, closed = 0;
+	mtime_ms end = mtime_now() + (mtime_ms)seconds * 1000;
+	int u;
+
+	if (!p || !sent)
+		die("calloc");
+	fill_random(junk, sizeof(junk));
+	u = socket(addr_family(&server), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u < 0)
+		die("socket");
+	if (bind_ip.len) {
+		struct addr b = bind_ip;
+
+		addr_set_port(&b, 0);
+		if (bind(u, &b.u.sa, b.len) < 0)
+			die("bind");
+	}
+	for (int i = 0; i < n; i++)
+		p[i].fd = -1;
+	while (mtime_now() < end) {
+		for (int i = 0; i < n; i++) {
+			if (p[i].fd >= 0)
+				continue;
+			p[i].fd = flood_connect();
+			if (p[i].fd < 0)
+				continue;
+			p[i].events = POLLIN | (i % 3 ? POLLOUT : 0);
+			sent[i] = 0;
+			conns++;
+		}
+		for (int k = 0; k < 16; k++)
+			(void)!sendto(u, junk + k, 40 + (size_t)k * 13, MSG_DONTWAIT, &server.u.sa, server.len);
+		if (poll(p, (nfds_t)n, 10) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			if (p[i].revents & POLLOUT) {
+				/* i % 3 == 1: garbage once; 2: garbage as fast as it goes. */
+				(void)!send(p[i].fd, junk, i % 3 == 2 ? sizeof(junk) : 100, MSG_NOSIGNAL | MSG_DONTWAIT);
+				if (i % 3 == 1)
+					p[i].events = POLLIN;
+			}
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				ssize_t r = recv(p[i].fd, sink, sizeof(sink), MSG_DONTWAIT);
+
+				if (r == 0 || (r < 0 && errno != EAGAIN) || (p[i].revents & (POLLHUP | POLLERR))) {
+					close(p[i].fd);
+					p[i].fd = -1;
+					closed++;
+				}
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	close(u);
+	printf("flood: %lu connections from one address in %d s, %lu closed by the server\n", conns, seconds, closed);
+	free(p);
+	free(sent);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: punch-abuse --server IP:PORT [--bind IP] [--loris N] [--rounds N]\n"
-		   "       punch-abuse --server IP:PORT [--bind IP] --limits MAX\n");
+		   "       punch-abuse --server IP:PORT [--bind IP] --limits MAX\n"
+		   "       punch-abuse --server IP:PORT --bind IP --flood N --seconds S\n");
 }
 
 int main(int argc, char **argv)
@@ -575,9 +672,10 @@ int main(int argc, char **argv)
 		{ "server", required_argument, NULL, 's' }, { "bind", required_argument, NULL, 'b' },
 		{ "loris", required_argument, NULL, 'l' },  { "rounds", required_argument, NULL, 'r' },
 		{ "limits", required_argument, NULL, 'L' }, { "help", no_argument, NULL, 'h' },
+		{ "flood", required_argument, NULL, 'F' },  { "seconds", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, nloris = 32, rounds = 3, limits = 0;
+	int opt, nloris = 32, rounds = 3, limits = 0, nflood = 0, seconds = 10;
 	bool have_server = false;
 	struct loris l;
 
@@ -605,6 +703,12 @@ int main(int argc, char **argv)
 		case 'L':
 			limits = atoi(optarg);
 			break;
+		case 'F':
+			nflood = atoi(optarg);
+			break;
+		case 'S':
+			seconds = atoi(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -618,6 +722,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (nflood > 0) {
+		flood(nflood, seconds);
+		return 0;
+	}
 	if (limits) {
 		check_limits((unsigned)limits);
 	} else {

@@ -447,6 +447,7 @@ struct sim {
 	struct addr server;
 	bool direct_blocked;     /* drop every direct packet */
 	bool block_to[2];        /* drop direct packets towards side i */
+	bool nat_opens[2];       /* side i's first direct packet out lifts block_to[i] (a NAT) */
 	unsigned loss_pct;       /* drop this share of packets, server path included */
 	uint32_t rng;            /* a fixed-seed LCG: losses are the same on every run */
 	unsigned n_sent, n_lost;
@@ -469,6 +470,8 @@ static void sim_send(struct sim *s, int side, const struct punch_tx *tx)
 		if (tx->len > 3 && tx->buf[3] == WIRE_RELAY)
 			to = !side;
 	} else {
+		if (s->nat_opens[side])
+			s->block_to[side] = false;
 		for (int i = 0; i < 2; i++)
 			if (addr_equal(&tx->to, &s->reach[!side][i]))
 				to = !side;
@@ -495,7 +498,7 @@ static void sim_flush(struct sim *s)
 	static struct punch_tx tx;
 
 	for (int side = 0; side < 2; side++)
-		while (punch_pop(s->p[side], &tx))
+		while (s->p[side] && punch_pop(s->p[side], &tx))
 			sim_send(s, side, &tx);
 }
 
@@ -591,6 +594,67 @@ static void assert_complete(struct sim *s, enum punch_outcome want, unsigned mes
 		assert_int_equal(st->stray, 0);
 		assert_int_equal(st->forged, 0);
 	}
+}
+
+/* B is introduced 5 ms after A, behind a NAT that drops what comes in until
+ * B sent something out: A's first probe is lost. B's probe gets through; A
+ * answers it with a probe of its own at once (a triggered check) rather than
+ * at its next probe round, so both prove the path one round trip after B's
+ * probe left: B after 1 RTT, A 1 RTT after B's probe reached it. */
+static void test_sim_triggered_check(void **state)
+{
+	struct sim *s = new_sim();
+	struct punch_config c0, c1;
+	const struct punch_stats *a, *b;
+
+	base_config(&c0, 1);
+	base_config(&c1, 2);
+	c0.cand[c0.n_cand++] = s->reach[1][0];
+	c1.cand[c1.n_cand++] = s->reach[0][0];
+	s->block_to[1] = true;
+	s->nat_opens[1] = true;
+	assert_int_equal(punch_create(&c0, 0, &s->p[0]), 0);
+	sim_flush(s); /* A's first probe: dropped by B's NAT */
+	s->now = 5;
+	assert_int_equal(punch_create(&c1, 5, &s->p[1]), 0);
+	sim_flush(s);
+	sim_run(s);
+	assert_complete(s, PUNCH_DIRECT, 5);
+	a = punch_stats(s->p[0]);
+	b = punch_stats(s->p[1]);
+	assert_int_equal(b->direct_ms, 2 * SIM_LAT);
+	/* B's probe reached A at 5 + SIM_LAT; one round trip later A has its proof. */
+	assert_int_equal(a->direct_ms, 5 + SIM_LAT + 2 * SIM_LAT);
+	sim_free(s);
+}
+
+/* Every RELAY carries the next seq, so the server can refuse replays. */
+static void test_relay_seq_counts(void **state)
+{
+	struct punch_config c;
+	struct punch *p;
+	static struct punch_tx tx;
+	struct wire_msg m;
+	uint32_t last = 0;
+
+	base_config(&c, 1);
+	c.punch_timeout_ms = 0; /* straight to the relay */
+	c.cand[c.n_cand++] = A("198.51.100.2:4000");
+	assert_int_equal(punch_create(&c, 0, &p), 0);
+	punch_timer(p, 1);
+	for (int round = 0; round < 3; round++) {
+		while (punch_pop(p, &tx)) {
+			if (!addr_equal(&tx.to, &c.server))
+				continue;
+			assert_int_equal(wire_parse_datagram(tx.buf, tx.len, &m), 0);
+			assert_int_equal(m.type, WIRE_RELAY);
+			assert_int_equal(m.u.relay.seq, last + 1);
+			last = m.u.relay.seq;
+		}
+		punch_timer(p, 1000 * (round + 1)); /* retransmissions */
+	}
+	assert_true(last >= 5);
+	punch_destroy(p);
 }
 
 static void test_sim_direct(void **state)
@@ -796,6 +860,8 @@ int main(void)
 		cmocka_unit_test(test_sim_timeout_fails),
 		cmocka_unit_test(test_sim_losses),
 		cmocka_unit_test(test_sim_one_way_block),
+		cmocka_unit_test(test_sim_triggered_check),
+		cmocka_unit_test(test_relay_seq_counts),
 	};
 
 	log_init("test_punch", LOG_LVL_ERROR);

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "common/log.h"
+#include "common/ratelim.h"
+#include "common/theap.h"
 #include "server/session.h"
 
 #define PAIR_MS 30000
@@ -131,7 +133,7 @@ static void hello(struct fx *fx, mtime_ms now, uint32_t id, const char *name, ui
 /* Open a client and say HELLO; returns its id and fills its token from WELCOME. */
 static uint32_t join(struct fx *fx, mtime_ms now, const char *name, uint8_t flags, uint8_t token[WIRE_TOKEN_LEN])
 {
-	uint32_t id = sess_client_open(fx->t, now, NULL);
+	uint32_t id = sess_client_open(fx->t, now, NULL, NULL);
 	struct wire_msg m;
 
 	assert_int_not_equal(id, 0);
@@ -280,7 +282,7 @@ static void test_third_client_refused(void **state)
 
 	join(fx, 0, "full", 0, t1);
 	join(fx, 0, "full", 0, t2);
-	c3 = sess_client_open(fx->t, 0, NULL);
+	c3 = sess_client_open(fx->t, 0, NULL, NULL);
 	hello(fx, 0, c3, "full", 0, 1);
 	m = pop_msg(fx, c3, WIRE_ERROR); /* no WELCOME first */
 	assert_int_equal(m.u.error.code, WIRE_ERR_SESSION);
@@ -298,10 +300,10 @@ static void test_third_client_refused(void **state)
 static void test_full(void **state)
 {
 	struct fx *fx = *state; /* max_clients = 2 */
-	uint32_t a = sess_client_open(fx->t, 0, NULL);
-	uint32_t b = sess_client_open(fx->t, 0, NULL);
+	uint32_t a = sess_client_open(fx->t, 0, NULL, NULL);
+	uint32_t b = sess_client_open(fx->t, 0, NULL, NULL);
 	int ctx;
-	uint32_t c = sess_client_open(fx->t, 0, &ctx);
+	uint32_t c = sess_client_open(fx->t, 0, &ctx, NULL);
 	struct sess_out o;
 	struct wire_msg m;
 	struct sess_stats st;
@@ -316,7 +318,7 @@ static void test_full(void **state)
 	assert_int_equal(st.refused_full, 1);
 	/* Room again once one leaves. */
 	sess_client_closed(fx->t, 1, a, "test");
-	c = sess_client_open(fx->t, 1, NULL);
+	c = sess_client_open(fx->t, 1, NULL, NULL);
 	assert_no_output(fx);
 	sess_get_stats(fx->t, &st);
 	assert_int_equal(st.clients_now, 2);
@@ -326,7 +328,7 @@ static void test_pair_timeout(void **state)
 {
 	struct fx *fx = *state;
 	uint8_t t1[16];
-	uint32_t silent = sess_client_open(fx->t, 0, NULL);
+	uint32_t silent = sess_client_open(fx->t, 0, NULL, NULL);
 	uint32_t lone = join(fx, 1000, "lonely", 0, t1);
 	struct wire_msg m;
 	struct sess_stats st;
@@ -481,7 +483,8 @@ static void test_advertise_local(void **state)
 	assert_ep(&m.u.peer.peer_public, "198.51.100.1:4000");
 }
 
-static size_t build_relay(uint8_t *buf, const struct wire_msg *peer, uint8_t role, const uint8_t *key)
+static size_t build_relay_seq(uint8_t *buf, const struct wire_msg *peer, uint8_t role, const uint8_t *key,
+			      uint32_t seq)
 {
 	struct wire_msg inner, m;
 	int n;
@@ -497,12 +500,18 @@ static size_t build_relay(uint8_t *buf, const struct wire_msg *peer, uint8_t rol
 	m.type = WIRE_RELAY;
 	m.u.relay.session_id = peer->u.peer.session_id;
 	m.u.relay.role = role;
+	m.u.relay.seq = seq;
 	n = wire_build(m.u.relay.inner, sizeof(m.u.relay.inner), &inner, key);
 	assert_true(n > 0);
 	m.u.relay.inner_len = (uint16_t)n;
 	n = wire_build(buf, WIRE_MSG_MAX, &m, key);
 	assert_true(n > 0);
 	return (size_t)n;
+}
+
+static size_t build_relay(uint8_t *buf, const struct wire_msg *peer, uint8_t role, const uint8_t *key)
+{
+	return build_relay_seq(buf, peer, role, key, 1);
 }
 
 static void test_relay(void **state)
@@ -540,37 +549,315 @@ static void test_relay(void **state)
 	assert_int_equal(st.relayed, 1);
 	assert_int_equal(st.relay_dropped, 5);
 
-	/* The session outlives the control connections, for the relay. */
-	sess_client_closed(fx->t, 200, p.a, "test");
-	sess_client_closed(fx->t, 300, p.b, "test");
+	/* The same RELAY again from the right endpoint is a replay: dropped.
+	 * Newer seqs pass, older ones inside the window pass once. */
+	n = build_relay_seq(buf, &p.pa, 1, p.pa.u.peer.secret, 1);
+	sess_udp_input(fx->t, 110, 0, &a, buf, n);
 	assert_no_output(fx);
-	sess_tick(fx->t, 300);
-	assert_int_equal(sess_next_deadline(fx->t), 300 + SESSION_MS);
-	n = build_relay(buf, &p.pb, 2, p.pb.u.peer.secret);
-	sess_udp_input(fx->t, 1000, 0, &b, buf, n);
+	n = build_relay_seq(buf, &p.pa, 1, p.pa.u.peer.secret, 3);
+	sess_udp_input(fx->t, 110, 0, &a, buf, n);
+	pop(fx, SESS_OUT_UDP);
+	n = build_relay_seq(buf, &p.pa, 1, p.pa.u.peer.secret, 2);
+	sess_udp_input(fx->t, 110, 0, &a, buf, n);
+	pop(fx, SESS_OUT_UDP);
+	sess_udp_input(fx->t, 110, 0, &a, buf, n);
+	assert_no_output(fx);
+	n = build_relay_seq(buf, &p.pa, 1, p.pa.u.peer.secret, 1000); /* far ahead: fine */
+	sess_udp_input(fx->t, 110, 0, &a, buf, n);
+	pop(fx, SESS_OUT_UDP);
+	n = build_relay_seq(buf, &p.pa, 1, p.pa.u.peer.secret, 1000 - 64); /* behind the window */
+	sess_udp_input(fx->t, 110, 0, &a, buf, n);
+	assert_no_output(fx);
+	/* Each direction has its own window: b's seq 1 is new. */
+	n = build_relay_seq(buf, &p.pb, 2, p.pb.u.peer.secret, 1);
+	sess_udp_input(fx->t, 110, 0, &b, buf, n);
 	o = pop(fx, SESS_OUT_UDP);
 	assert_true(addr_equal(&o.to, &a));
-	/* A third client cannot take the empty slots of an introduced session. */
-	uint32_t c = sess_client_open(fx->t, 1000, NULL);
-	hello(fx, 1000, c, "relay", 0, 1);
-	assert_int_equal(pop_msg(fx, c, WIRE_ERROR).u.error.code, WIRE_ERR_SESSION);
-	pop(fx, SESS_OUT_CLOSE);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.relay_replayed, 3);
+	assert_int_equal(st.relayed, 5);
 
-	/* Relay traffic keeps it alive; then it expires. */
-	sess_tick(fx->t, 300 + SESSION_MS);
+	/* The relay forwards only while both control connections live; the
+	 * session ends with its last client (it used to linger for the relay). */
+	sess_client_closed(fx->t, 200, p.a, "test");
+	assert_no_output(fx);
+	n = build_relay_seq(buf, &p.pb, 2, p.pb.u.peer.secret, 2);
+	sess_udp_input(fx->t, 250, 0, &b, buf, n);
 	assert_no_output(fx);
 	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.relay_orphaned, 1);
 	assert_int_equal(st.sessions_now, 1);
-	assert_int_equal(sess_next_deadline(fx->t), 1000 + SESSION_MS);
-	sess_tick(fx->t, 1000 + SESSION_MS);
+	/* A third client cannot take the empty slot of an introduced session. */
+	uint32_t c = sess_client_open(fx->t, 260, NULL, NULL);
+	hello(fx, 260, c, "relay", 0, 1);
+	assert_int_equal(pop_msg(fx, c, WIRE_ERROR).u.error.code, WIRE_ERR_SESSION);
+	pop(fx, SESS_OUT_CLOSE);
+	sess_client_closed(fx->t, 300, p.b, "test");
+	assert_no_output(fx);
 	sess_get_stats(fx->t, &st);
 	assert_int_equal(st.sessions_now, 0);
 	assert_int_equal(st.expired, 1);
-	sess_udp_input(fx->t, 1000 + SESSION_MS, 0, &b, buf, n);
+	assert_int_equal(sess_next_deadline(fx->t), -1);
+	/* Replays from the old endpoints after both left go nowhere. */
+	n = build_relay_seq(buf, &p.pa, 1, p.pa.u.peer.secret, 5000);
+	sess_udp_input(fx->t, 400, 0, &a, buf, n);
 	assert_no_output(fx);
 	/* The name is free again. */
 	uint8_t t[16];
-	join(fx, 1000 + SESSION_MS, "relay", 0, t);
+	join(fx, 400, "relay", 0, t);
+}
+
+static int setup_limits(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct sess_config cfg = {
+		.max_clients = 16,
+		.pair_timeout = PAIR_MS,
+		.hello_timeout = 5000,
+		.max_per_ip = 3,
+		.max_per_net = 4,
+		.max_unauth_per_ip = 2,
+		.rand = fake_rand,
+	};
+
+	cfg.rand_arg = &fx->fr;
+	assert_int_equal(sess_create(&cfg, &fx->t), 0);
+	*state = fx;
+	return 0;
+}
+
+/* Open a connection from `from`; returns its id and whether it was refused. */
+static uint32_t open_from(struct fx *fx, mtime_ms now, const char *from, bool *refused)
+{
+	struct addr a = mkaddr(from);
+	uint32_t id = sess_client_open(fx->t, now, NULL, &a);
+	struct sess_out o;
+
+	*refused = false;
+	if (sess_pop(fx->t, &o)) {
+		struct wire_msg m;
+
+		assert_int_equal(o.kind, SESS_OUT_TCP);
+		assert_int_equal(o.client_id, id);
+		assert_int_equal(wire_parse(o.buf, o.len, &m), (int)o.len);
+		assert_int_equal(m.type, WIRE_ERROR);
+		assert_int_equal(m.u.error.code, WIRE_ERR_FULL);
+		pop(fx, SESS_OUT_CLOSE);
+		*refused = true;
+	}
+	return id;
+}
+
+static void test_hello_timeout(void **state)
+{
+	struct fx *fx = *state; /* hello_timeout 5000 */
+	bool refused;
+	uint32_t silent = open_from(fx, 0, "192.0.2.1:1000", &refused);
+	uint8_t tk[16];
+	struct sess_stats st;
+
+	assert_false(refused);
+	/* Saying HELLO in time ends the short deadline: the pair timeout counts. */
+	uint32_t talker = sess_client_open(fx->t, 0, NULL, NULL);
+	hello(fx, 4000, talker, "h", 0, 1);
+	pop_msg(fx, talker, WIRE_WELCOME);
+	memset(tk, 0, sizeof(tk));
+	assert_int_equal(sess_next_deadline(fx->t), 5000);
+	sess_tick(fx->t, 5000);
+	assert_int_equal(pop_msg(fx, silent, WIRE_ERROR).u.error.code, WIRE_ERR_TIMEOUT);
+	pop(fx, SESS_OUT_CLOSE);
+	assert_no_output(fx);
+	assert_int_equal(sess_next_deadline(fx->t), 4000 + PAIR_MS);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.hello_timeouts, 1);
+	assert_int_equal(st.sources_now, 0);
+}
+
+static void test_source_limits(void **state)
+{
+	struct fx *fx = *state; /* 3 per IP, 2 before HELLO per IP, 4 per /64 */
+	bool refused;
+	uint32_t ids[4];
+	struct sess_stats st;
+
+	/* Two silent connections from one IP; a third before HELLO is refused. */
+	ids[0] = open_from(fx, 0, "192.0.2.1:1000", &refused);
+	assert_false(refused);
+	ids[1] = open_from(fx, 0, "192.0.2.1:1001", &refused);
+	assert_false(refused);
+	open_from(fx, 0, "192.0.2.1:1002", &refused);
+	assert_true(refused);
+	/* Once one says HELLO, another may come: 3 per IP in all. */
+	hello(fx, 1, ids[0], "", 0, 1);
+	pop_msg(fx, ids[0], WIRE_WELCOME);
+	ids[2] = open_from(fx, 1, "192.0.2.1:1003", &refused);
+	assert_false(refused);
+	hello(fx, 1, ids[1], "", 0, 1); /* pairs with ids[0] */
+	pop_msg(fx, ids[1], WIRE_WELCOME);
+	hello(fx, 1, ids[2], "x", 0, 1);
+	pop_msg(fx, ids[2], WIRE_WELCOME);
+	open_from(fx, 1, "192.0.2.1:1004", &refused);
+	assert_true(refused);
+	/* Another IPv4 address is another source. */
+	open_from(fx, 1, "192.0.2.2:1000", &refused);
+	assert_false(refused);
+	/* IPv6: addresses in one /64 share its limit of 4; another /64 does not. */
+	open_from(fx, 2, "[2001:db8:0:1::1]:1", &refused);
+	assert_false(refused);
+	open_from(fx, 2, "[2001:db8:0:1::2]:1", &refused);
+	assert_false(refused);
+	open_from(fx, 2, "[2001:db8:0:1:ffff::3]:1", &refused);
+	assert_false(refused);
+	open_from(fx, 2, "[2001:db8:0:1::4]:1", &refused);
+	assert_false(refused);
+	open_from(fx, 2, "[2001:db8:0:1::5]:1", &refused); /* fifth in the /64 */
+	assert_true(refused);
+	open_from(fx, 2, "[2001:db8:0:2::1]:1", &refused);
+	assert_false(refused);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.refused_source, 3);
+	assert_int_equal(st.clients_now, 9);
+	/* The sources go with their clients. */
+	sess_tick(fx->t, 10 * PAIR_MS);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.clients_now, 1); /* the anonymous partner left waits again */
+	sess_tick(fx->t, 12 * PAIR_MS);
+	while (sess_pop(fx->t, &(struct sess_out){ 0 }))
+		;
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.clients_now, 0);
+	assert_int_equal(st.sources_now, 0);
+}
+
+static void test_shed_heaviest(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct sess_config cfg = {
+		.max_clients = 6,
+		.pair_timeout = PAIR_MS,
+		.rand = fake_rand,
+	};
+	struct sess_stats st;
+	bool refused;
+	uint32_t flood[6];
+	char from[64];
+
+	cfg.rand_arg = &fx->fr;
+	assert_int_equal(sess_create(&cfg, &fx->t), 0);
+	/* One address fills the table (no per-source limit configured). */
+	for (int i = 0; i < 6; i++) {
+		snprintf(from, sizeof(from), "198.51.100.66:%d", 1000 + i);
+		flood[i] = open_from(fx, i, from, &refused);
+		assert_false(refused);
+	}
+	/* The flooder's next one is refused: it is its own heaviest source. */
+	open_from(fx, 10, "198.51.100.66:2000", &refused);
+	assert_true(refused);
+	/* A legitimate pair from elsewhere gets in, pushing out the flooder's oldest. */
+	uint32_t a = sess_client_open(fx->t, 20, NULL, &(struct addr){ 0 });
+	(void)a;
+	while (sess_pop(fx->t, &(struct sess_out){ 0 }))
+		;
+	struct addr la = mkaddr("203.0.113.1:1"), lb = mkaddr("203.0.113.2:1");
+	uint32_t ca = sess_client_open(fx->t, 30, NULL, &la);
+	assert_int_equal(pop_msg(fx, flood[1], WIRE_ERROR).u.error.code, WIRE_ERR_FULL);
+	pop(fx, SESS_OUT_CLOSE);
+	assert_no_output(fx);
+	uint32_t cb = sess_client_open(fx->t, 30, NULL, &lb);
+	assert_int_equal(pop_msg(fx, flood[2], WIRE_ERROR).u.error.code, WIRE_ERR_FULL);
+	pop(fx, SESS_OUT_CLOSE);
+	hello(fx, 31, ca, "legit", 0, 1);
+	pop_msg(fx, ca, WIRE_WELCOME);
+	hello(fx, 31, cb, "legit", 0, 1);
+	pop_msg(fx, cb, WIRE_WELCOME);
+	assert_no_output(fx);
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.shed, 3); /* the third went for the unknown-address client */
+	assert_int_equal(st.pairs, 1);
+	assert_int_equal(st.clients_now, 6);
+	sess_destroy(fx->t);
+	free(fx);
+}
+
+static void test_many_deadlines(void **state)
+{
+	struct fx *fx = *state;
+	struct sess_stats st;
+	uint32_t ids[16];
+	mtime_ms when[16];
+
+	/* Clients open at scrambled times; they time out in deadline order. */
+	for (int i = 0; i < 16; i++) {
+		when[i] = (i * 7) % 16 * 100;
+		ids[i] = sess_client_open(fx->t, when[i], NULL, NULL);
+	}
+	for (mtime_ms tnow = 0; tnow < 16 * 100; tnow += 100) {
+		assert_int_equal(sess_next_deadline(fx->t), tnow + PAIR_MS);
+		sess_tick(fx->t, tnow + PAIR_MS);
+		for (int i = 0; i < 16; i++)
+			if (when[i] == tnow) {
+				assert_int_equal(pop_msg(fx, ids[i], WIRE_ERROR).u.error.code, WIRE_ERR_TIMEOUT);
+				pop(fx, SESS_OUT_CLOSE);
+			}
+		assert_no_output(fx);
+	}
+	sess_get_stats(fx->t, &st);
+	assert_int_equal(st.clients_now, 0);
+	assert_int_equal(sess_next_deadline(fx->t), -1);
+}
+
+static void test_theap(void **state)
+{
+	enum { N = 500 };
+	static struct theap_node nodes[N];
+	struct theap h = { 0 };
+	mtime_ms last = -1;
+	unsigned x = 12345;
+
+	for (int i = 0; i < N; i++) {
+		x = x * 1103515245u + 12345u;
+		assert_int_equal(theap_set(&h, &nodes[i], (mtime_ms)(x % 10000)), 0);
+	}
+	/* Move some, remove some. */
+	for (int i = 0; i < N; i += 3) {
+		x = x * 1103515245u + 12345u;
+		assert_int_equal(theap_set(&h, &nodes[i], (mtime_ms)(x % 10000)), 0);
+	}
+	for (int i = 1; i < N; i += 5)
+		theap_del(&h, &nodes[i]);
+	for (int i = 1; i < N; i += 5)
+		assert_false(theap_queued(&nodes[i]));
+	while (theap_min(&h)) {
+		struct theap_node *n = theap_min(&h);
+
+		assert_true(n->when >= last);
+		last = n->when;
+		theap_del(&h, n);
+	}
+	assert_int_equal(h.n, 0);
+	theap_free(&h);
+}
+
+static void test_ratelim(void **state)
+{
+	struct ratelim r;
+	uint64_t sup = 99;
+	int allowed = 0;
+
+	ratelim_init(&r, 3, 1000);
+	for (int i = 0; i < 10; i++)
+		allowed += ratelim_allow(&r, 0, &sup);
+	assert_int_equal(allowed, 3);
+	assert_false(ratelim_allow(&r, 999, &sup));
+	assert_true(ratelim_allow(&r, 1000, &sup));
+	assert_int_equal(sup, 8); /* the 7 of the burst plus the one at 999 */
+	assert_false(ratelim_allow(&r, 1000, &sup));
+	/* A long quiet spell refills to the burst, no more. */
+	allowed = 0;
+	for (int i = 0; i < 10; i++)
+		allowed += ratelim_allow(&r, 100000, &sup);
+	assert_int_equal(allowed, 3);
+	assert_int_equal(r.total_suppressed, 16);
 }
 
 static void test_protocol_errors(void **state)
@@ -578,7 +865,7 @@ static void test_protocol_errors(void **state)
 	struct fx *fx = *state;
 	uint8_t t1[16];
 	uint32_t a = join(fx, 0, "x", 0, t1);
-	uint32_t b = sess_client_open(fx->t, 0, NULL);
+	uint32_t b = sess_client_open(fx->t, 0, NULL, NULL);
 	struct wire_msg m;
 	struct sess_stats st;
 
@@ -590,7 +877,7 @@ static void test_protocol_errors(void **state)
 	sess_client_msg(fx->t, 1, b, &m);
 	assert_int_equal(pop_msg(fx, b, WIRE_ERROR).u.error.code, WIRE_ERR_PROTOCOL);
 	pop(fx, SESS_OUT_CLOSE);
-	uint32_t c = sess_client_open(fx->t, 1, NULL);
+	uint32_t c = sess_client_open(fx->t, 1, NULL, NULL);
 	sess_client_bad(fx->t, 1, c, "bad bytes");
 	m = pop_msg(fx, c, WIRE_ERROR);
 	assert_string_equal(m.u.error.reason, "bad bytes");
@@ -605,7 +892,7 @@ static void test_protocol_errors(void **state)
 static void test_no_randomness(void **state)
 {
 	struct fx *fx = *state;
-	uint32_t a = sess_client_open(fx->t, 0, NULL);
+	uint32_t a = sess_client_open(fx->t, 0, NULL, NULL);
 	struct sess_stats st;
 
 	fx->fr.fail = 1;
@@ -626,8 +913,8 @@ static void test_destroy_with_state(void **state)
 	make_pair(fx, &p, "keep");
 	for (int i = 0; i < 5; i++)
 		join(fx, 0, "", 0, t);
-	sess_client_open(fx->t, 0, NULL);
-	hello(fx, 0, sess_client_open(fx->t, 0, NULL), "pending", 0, 1); /* WELCOME left queued */
+	sess_client_open(fx->t, 0, NULL, NULL);
+	hello(fx, 0, sess_client_open(fx->t, 0, NULL, NULL), "pending", 0, 1); /* WELCOME left queued */
 }
 
 static void test_create_rejects(void **state)
@@ -662,6 +949,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_randomness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_with_state, setup, teardown),
 		cmocka_unit_test(test_create_rejects),
+		cmocka_unit_test_setup_teardown(test_hello_timeout, setup_limits, teardown),
+		cmocka_unit_test_setup_teardown(test_source_limits, setup_limits, teardown),
+		cmocka_unit_test(test_shed_heaviest),
+		cmocka_unit_test_setup_teardown(test_many_deadlines, setup, teardown),
+		cmocka_unit_test(test_theap),
+		cmocka_unit_test(test_ratelim),
 	};
 
 	log_init("test_session", LOG_LVL_ERROR);

@@ -239,18 +239,20 @@ static size_t sample(int i, struct wire_msg *m)
 		m->type = WIRE_RELAY;
 		m->u.relay.session_id = 1;
 		m->u.relay.role = 1;
+		m->u.relay.seq = 0xfedcba98;
 		m->u.relay.inner_len = make_inner(m->u.relay.inner, WIRE_DATA_ACK, 0);
-		return 8 + 18 + 36;
+		return 8 + 22 + 36;
 	case 20:
 		m->type = WIRE_RELAY;
 		m->u.relay.role = 1;
 		m->u.relay.inner_len = make_inner(m->u.relay.inner, WIRE_KEEPALIVE, 0);
-		return 8 + 18 + 36;
+		return 8 + 22 + 36;
 	case 21:
 		m->type = WIRE_RELAY;
 		m->u.relay.role = 2;
+		m->u.relay.seq = 1;
 		m->u.relay.inner_len = make_inner(m->u.relay.inner, WIRE_BYE, 0);
-		return 8 + 18 + 36;
+		return 8 + 22 + 36;
 	default:
 		fail();
 		return 0;
@@ -663,7 +665,7 @@ static void test_role_rules(void **state)
 			expect_byte_rejected(i, 8 + 4, bad_roles[r]);
 		expect_byte_rejected(19, 8 + 4, bad_roles[r]); /* RELAY */
 		/* a bad role inside the relayed message */
-		expect_byte_rejected(19, 18 + 8 + 4, bad_roles[r]);
+		expect_byte_rejected(19, 22 + 8 + 4, bad_roles[r]);
 
 		sample(4, &m);
 		m.u.peer.role = bad_roles[r];
@@ -834,25 +836,25 @@ static void test_relay_inner_rules(void **state)
 		size_t ilen = encode_sample(11, inner, &probe);
 
 		encode_sample(19, buf, &m);
-		memcpy(buf + 18, inner, ilen);
-		len = 8 + 18 + ilen;
+		memcpy(buf + 22, inner, ilen);
+		len = 8 + 22 + ilen;
 		set_body_len(buf, len - 8);
-		buf[16] = 0;
-		buf[17] = (uint8_t)ilen;
+		buf[20] = 0;
+		buf[21] = (uint8_t)ilen;
 		retag(buf, len);
 		assert_int_equal(wire_parse(buf, len, &out), -1);
 		/* the same bytes with the inner type turned to DATA_ACK fail its
 		 * length check; as a real DATA_ACK it would pass */
-		buf[18 + 3] = WIRE_DATA_ACK;
+		buf[22 + 3] = WIRE_DATA_ACK;
 		retag(buf, len);
 		assert_int_equal(wire_parse(buf, len, &out), -1);
 	}
 	/* inner length one short and one long of the inner message */
-	expect_byte_rejected(19, 17, 35);
-	expect_byte_rejected(19, 17, 37);
+	expect_byte_rejected(19, 21, 35);
+	expect_byte_rejected(19, 21, 37);
 	/* inner message itself malformed: bad magic, inner reserved byte */
-	expect_byte_rejected(19, 18, 'Q');
-	expect_byte_rejected(19, 18 + 6, 1);
+	expect_byte_rejected(19, 22, 'Q');
+	expect_byte_rejected(19, 22 + 6, 1);
 	/* build: inner_len beyond the array, or not matching the inner message */
 	sample(19, &m);
 	m.u.relay.inner_len = WIRE_INNER_MAX + 1;
