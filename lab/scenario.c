@@ -349,6 +349,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	/* The verdict is the network's: what each host received (witness.h). */
 	{
 		enum outcome seen = OUTCOME_FAILED;
+		mtime_ms read_start = mtime_now();
 		char werr[512];
 
 		rc = witness_judge(l, t, p, true, t0, &seen, &res->evidence, werr, sizeof(werr));
@@ -356,6 +357,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			res->error = xasprintf("reading the evidence: %s", werr);
 			goto cleanup;
 		}
+		log_debug("%s: evidence read in %d ms", res->name, (int)(mtime_now() - read_start));
 		snprintf(res->actual, sizeof(res->actual), "%s", topo_outcome_name(seen));
 	}
 	res->pass = strcmp(res->actual, res->expected) == 0;
