@@ -15,11 +15,11 @@
 #include "model/iniread.h"
 #include "kernel/build.h"
 #include "kernel/capture.h"
-#include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
 #include "proto/wire.h"
 #include "kernel/run.h"
+#include "kernel/witness.h"
 #include "selfcheck.h"
 #include "model/topo.h"
 
@@ -241,69 +241,6 @@ static char *mismatch_detail(const struct result *res, struct run_proc *procs[2]
 	return text;
 }
 
-/* Evidence from the network itself, counted on the internet's bridge: UDP
- * between the peers' public addresses (a direct path that crossed the
- * internet) and RELAY messages to and from the server (type byte 48 at
- * offset 3 of the UDP payload, see wire.h). Counted as frames enter the
- * bridge, so routed and bridged traffic both count once. With ipv6 = yes
- * the pair runs over IPv6, and the same counters match IPv6 headers. */
-static char *evidence_ruleset(const struct topo *t, const struct plan *p)
-{
-	const char *fam = t->ipv6 ? "ip6" : "ip", *a = peer_public_ip(t, &p->peers[0]),
-		   *b = peer_public_ip(t, &p->peers[1]), *srv = server_ip(t, p);
-	char *text = NULL;
-
-	if (asprintf(&text,
-		     "# punchlab: what crosses the internet, to check what the programs claim\n"
-		     "table bridge punchlab {\n"
-		     "\tcounter direct_ab { }\n\tcounter direct_ba { }\n"
-		     "\tcounter relay_up { }\n\tcounter relay_down { }\n"
-		     "\tchain prerouting {\n"
-		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
-		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name direct_ab\n"
-		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name direct_ba\n"
-		     "\t\t%s daddr %s udp dport %u @th,88,8 48 counter name relay_up\n"
-		     "\t\t%s saddr %s udp sport %u @th,88,8 48 counter name relay_down\n"
-		     "\t}\n}\n",
-		     fam, a, fam, b, fam, b, fam, a, fam, srv, p->server_port, fam, srv, p->server_port) < 0)
-		return NULL;
-	return text;
-}
-
-/* Do the peers' direct packets have to cross the internet? Not when they
- * share a router (same LAN, hairpinning, a carrier NAT). */
-static bool direct_crosses_internet(const struct topo *t)
-{
-	for (int a = t->peers[0].behind, ga = 0; a >= 0 && ga <= t->n_nats; a = t->nats[a].uplink, ga++)
-		for (int b = t->peers[1].behind, gb = 0; b >= 0 && gb <= t->n_nats; b = t->nats[b].uplink, gb++)
-			if (a == b)
-				return false;
-	return true;
-}
-
-/* Does the network agree with what both clients said? NULL if it does, else why not. */
-static char *evidence_check(const struct topo *t, struct lab *l, const char *claim)
-{
-	static const char *const names[] = { "direct_ab", "direct_ba", "relay_up", "relay_down" };
-	uint64_t pk[4] = { 0 }, bytes;
-
-	for (int k = 0; k < 4; k++) {
-		int rc = nft_counter(lab_ns(l, 0), "bridge", "punchlab", names[k], &pk[k], &bytes);
-
-		if (rc < 0)
-			return xasprintf("reading counter %s on the internet: %s", names[k], strerror(-rc));
-	}
-	if (strcmp(claim, "direct") == 0 && direct_crosses_internet(t) && (pk[0] == 0 || pk[1] == 0))
-		return xasprintf("both report direct, but the internet carried %" PRIu64 " and %" PRIu64
-				 " UDP packets between their public addresses",
-				 pk[0], pk[1]);
-	if (strcmp(claim, "relayed") == 0 && (pk[2] == 0 || pk[3] == 0))
-		return xasprintf("both report relayed, but the internet carried %" PRIu64 " RELAY messages to the "
-				 "server and %" PRIu64 " from it",
-				 pk[2], pk[3]);
-	return NULL;
-}
-
 static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
 		    struct result *res, const char *why)
 {
@@ -384,20 +321,35 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	for (int k = 0; k < 2; k++)
 		peer_result(&res->peers[k], t->peers[k].name, cli[k]);
 
-	/* The verdict: both sides must report the expected outcome. */
-	res->actual = res->peers[0].outcome == res->peers[1].outcome ? res->peers[0].outcome : RESULT_MIXED;
-	res->verdict = res->actual == result_outcome_of(res->expected) ? VERDICT_PASS : VERDICT_FAIL;
-	if (res->verdict != VERDICT_PASS) {
-		res->detail = mismatch_detail(res, cli, why);
-	} else {
-		char *disagree = evidence_check(t, l, result_outcome_name(res->actual));
+	/* The verdict is the network's: what each host received (witness.h). */
+	{
+		enum outcome seen = OUTCOME_FAILED;
+		mtime_ms read_start = mtime_now();
+		char werr[512];
 
-		/* A verdict counts only if the network produced it. */
-		if (disagree) {
-			res->verdict = VERDICT_FAIL;
-			res->actual = RESULT_UNPROVEN;
-			res->detail = disagree;
+		rc = witness_judge(l, t, p, true, t0, &seen, &res->evidence, werr, sizeof(werr));
+		if (rc < 0) {
+			res->error = xasprintf("reading the evidence: %s", werr);
+			goto cleanup;
 		}
+		log_debug("%s: evidence read in %d ms", res->name, (int)(mtime_now() - read_start));
+		res->actual = result_outcome_of(seen);
+	}
+	res->verdict = res->actual == result_outcome_of(res->expected) ? VERDICT_PASS : VERDICT_FAIL;
+	if (res->verdict == VERDICT_PASS &&
+	    (res->peers[0].outcome != res->actual || res->peers[1].outcome != res->actual)) {
+		/* The built-in pair must also see what the network saw: a client
+		 * that claims otherwise is wrong, whichever way. */
+		res->verdict = VERDICT_FAIL;
+		res->detail = xasprintf("the network saw %s, but %s reported %s and %s reported %s\n%s\n",
+					result_outcome_name(res->actual), res->peers[0].name,
+					result_outcome_name(res->peers[0].outcome), res->peers[1].name,
+					result_outcome_name(res->peers[1].outcome), res->evidence.explanation);
+	} else if (res->verdict != VERDICT_PASS) {
+		char *sides = mismatch_detail(res, cli, why);
+
+		res->detail = xasprintf("%s\n%s", res->evidence.explanation, sides ? sides : "");
+		free(sides);
 	}
 	rc = 0;
 cleanup:
@@ -516,18 +468,10 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		if (rc < 0)
 			goto done;
 	}
-	{
-		char *ev = evidence_ruleset(t, p), *nfterr = NULL;
-
-		rc = ev ? nft_load(lab_ns(l, 0), ev, &nfterr) : -ENOMEM;
-		if (rc < 0)
-			snprintf(err, errsize, "inet: loading the evidence counters: %s",
-				 nfterr ? nfterr : strerror(-rc));
-		free(ev);
-		free(nfterr);
-		if (rc < 0)
-			goto done;
-	}
+	/* After the self-check, whose probes must not count. */
+	rc = witness_arm(l, t, p, true, err, errsize);
+	if (rc < 0)
+		goto done;
 	rc = capture_pair(t, p, l, o, res, why, err, errsize);
 keep:
 	if (o->keep) {
