@@ -99,7 +99,8 @@ static const char *const profile_keys[] = {
 };
 static const char *const cell_keys[] = { "expect", "expect-why", NULL };
 static const char *const server_keys[] = { "address", "address2", NULL };
-static const char *const programs_keys[] = { "server", "client", NULL };
+static const char *const programs_keys[] = { "server", "client", "setup", "check", "server-ready",
+					      "client-ready", NULL };
 
 __attribute__((format(printf, 3, 4)))
 static int fail(struct parser *ps, int line, const char *fmt, ...)
