@@ -18,6 +18,7 @@
 #include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
+#include "programs.h"
 #include "proto/wire.h"
 #include "kernel/run.h"
 #include "selfcheck.h"
@@ -63,8 +64,7 @@ static char *xasprintf(const char *fmt, ...)
 
 const char *scenario_unsupported(const struct topo *t)
 {
-	if (t->programs.server || t->programs.client)
-		return "[programs]: running other programs under test is not implemented yet";
+	(void)t;
 	return NULL;
 }
 
@@ -328,6 +328,159 @@ static char *evidence_check(const struct topo *t, struct lab *l, const char *cla
 	return NULL;
 }
 
+/* Programs under test: counters of each peer's UDP with the server, both
+ * ways, next to the evidence table (a rendezvous exchange, a relay or a
+ * lighthouse all look alike here: what they carried is not visible). */
+static char *programs_evidence_ruleset(const struct topo *t, const struct plan *p)
+{
+	const char *fam = t->ipv6 ? "ip6" : "ip", *a = peer_public_ip(t, &p->peers[0]),
+		   *b = peer_public_ip(t, &p->peers[1]), *srv = server_ip(t, p);
+	char *text = NULL;
+
+	if (asprintf(&text,
+		     "# punchlab: each peer's UDP with the server, for programs under test\n"
+		     "table bridge punchlab_prog {\n"
+		     "\tcounter a_up { }\n\tcounter a_down { }\n\tcounter b_up { }\n\tcounter b_down { }\n"
+		     "\tchain prerouting {\n"
+		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
+		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name a_up\n"
+		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name a_down\n"
+		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name b_up\n"
+		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name b_down\n"
+		     "\t}\n}\n",
+		     fam, a, fam, srv, fam, srv, fam, a, fam, b, fam, srv, fam, srv, fam, b) < 0)
+		return NULL;
+	return text;
+}
+
+/* The path a program under test took, from the network alone (what it
+ * printed is not trusted): "direct" when UDP crossed between the peers'
+ * public addresses both ways; "relayed" when it did not, but each peer
+ * exchanged UDP with the server both ways and a check run in both peers
+ * showed data arriving end to end (without a check, traffic with the server
+ * cannot be told from signalling); "failed" when only one direction
+ * crossed; else "unproven". Called only for programs that succeeded. The
+ * counting is the evidence table's (evidence_ruleset): this is the one
+ * place that reads it for programs under test. why says what was counted. */
+static const char *judge_by_network(const struct topo *t, struct lab *l, bool checked, char *why, size_t size)
+{
+	static const char *const names[] = { "direct_ab", "direct_ba", "a_up", "a_down", "b_up", "b_down" };
+	uint64_t pk[6] = { 0 }, bytes;
+	const char *a = t->peers[0].name, *b = t->peers[1].name;
+
+	for (int k = 0; k < 6; k++) {
+		int rc = nft_counter(lab_ns(l, 0), "bridge", k < 2 ? "punchlab" : "punchlab_prog", names[k], &pk[k],
+				     &bytes);
+
+		if (rc < 0 && k < 2) {
+			snprintf(why, size, "reading counter %s on the internet: %s", names[k], strerror(-rc));
+			return "unproven";
+		}
+	}
+	if (!direct_crosses_internet(t)) {
+		snprintf(why, size, "the programs succeeded, but the peers share a router, and the lab counts "
+			 "only what crosses the internet: their path cannot be seen");
+		return "unproven";
+	}
+	if (pk[0] && pk[1]) {
+		snprintf(why, size, "the internet carried %" PRIu64 " UDP packets %s->%s and %" PRIu64 " %s->%s "
+			 "between their public addresses", pk[0], a, b, pk[1], b, a);
+		return "direct";
+	}
+	if (pk[2] && pk[3] && pk[4] && pk[5] && checked) {
+		snprintf(why, size, "no direct path (%" PRIu64 " packets %s->%s, %" PRIu64 " %s->%s), but each peer "
+			 "exchanged UDP with the server (%s %" PRIu64 "/%" PRIu64 ", %s %" PRIu64 "/%" PRIu64
+			 " up/down) and the check passed in both", pk[0], a, b, pk[1], b, a, a, pk[2], pk[3], b,
+			 pk[4], pk[5]);
+		return "relayed";
+	}
+	if (pk[0] || pk[1]) {
+		snprintf(why, size, "the programs exited 0, but UDP crossed one way only: %" PRIu64 " packets %s->%s, "
+			 "%" PRIu64 " %s->%s; nothing came back", pk[0], a, b, pk[1], b, a);
+		return "failed";
+	}
+	if (pk[2] && pk[3] && pk[4] && pk[5])
+		snprintf(why, size, "the programs exited 0, but no UDP crossed between the peers, and traffic with "
+			 "the server alone (%s %" PRIu64 "/%" PRIu64 ", %s %" PRIu64 "/%" PRIu64 " up/down) cannot be "
+			 "told from signalling: give a check that shows data arriving", a, pk[2], pk[3], b, pk[4],
+			 pk[5]);
+	else
+		snprintf(why, size, "the programs exited 0, but the internet carried no UDP between the peers' "
+			 "public addresses and none through the server both ways: nothing shows they reached each "
+			 "other");
+	return "unproven";
+}
+
+/* The session name: the scenario's, in the protocol's alphabet (wire.h). */
+static void session_name(const char *name, char *session, size_t size)
+{
+	snprintf(session, size, "%s", name);
+	for (char *c = session; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+		      *c == '_' || *c == '-'))
+			*c = '.';
+}
+
+/* [programs]: the user's programs, judged by their exit status (or check)
+ * for success and by the network for the path. */
+static int run_user_programs(struct programs *pg, const struct topo *t, const struct plan *p, struct lab *l,
+			     const struct scenario_opts *o, struct report_scenario *res, const char *expect_why)
+{
+	struct programs_result pr;
+	char session[WIRE_SESSION_MAX + 1], why[600], *nfterr = NULL, *ev;
+	const char *actual;
+	int rc;
+
+	ev = t->mode == MODE_FIXED_PORT ? NULL : programs_evidence_ruleset(t, p);
+	if (ev) {
+		rc = nft_load(lab_ns(l, 0), ev, &nfterr);
+		free(ev);
+		if (rc < 0) {
+			res->error = xasprintf("inet: loading the programs' counters: %s", nfterr ? nfterr : strerror(-rc));
+			free(nfterr);
+			return rc;
+		}
+	}
+	session_name(res->name, session, sizeof(session));
+	rc = programs_run(pg, t, p, l, o->verbose, session, res, &pr);
+	if (rc < 0)
+		return rc;
+	if (pr.success) {
+		actual = judge_by_network(t, l, pr.checked, why, sizeof(why));
+	} else {
+		actual = "failed";
+		snprintf(why, sizeof(why), "%s", pr.why);
+	}
+	snprintf(res->actual, sizeof(res->actual), "%s", actual);
+	res->pass = strcmp(res->actual, res->expected) == 0;
+	{
+		char *d = xasprintf("%s%s%s: %s\n%s", expect_why && *expect_why ? "expectation: " : "",
+				    expect_why && *expect_why ? expect_why : "", expect_why && *expect_why ? "\n" : "",
+				    actual, why), *full;
+
+		/* The programs' own output follows the verdict's reason. */
+		for (int k = 0; d && k < 2; k++) {
+			const struct report_peer *rp = &res->peers[k];
+
+			full = xasprintf("%s%s: exit %d\n%s%s%s%s%s%s", d, rp->name, rp->exit_code,
+					 rp->json ? "  stdout:\n" : "", rp->json ? rp->json : "",
+					 rp->json && rp->json[strlen(rp->json) - 1] != '\n' ? "\n" : "",
+					 rp->stderr_tail ? "  stderr:\n" : "", rp->stderr_tail ? rp->stderr_tail : "",
+					 rp->stderr_tail && rp->stderr_tail[strlen(rp->stderr_tail) - 1] != '\n' ? "\n" : "");
+			free(d);
+			d = full;
+		}
+		if (d && res->detail) {
+			full = xasprintf("%s%s", d, res->detail);
+			free(d);
+			d = full;
+		}
+		free(res->detail);
+		res->detail = d;
+	}
+	return 0;
+}
+
 static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
 		    struct report_scenario *res, const char *why)
 {
@@ -363,12 +516,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			goto cleanup;
 		}
 	}
-	/* The session name: the scenario's, in the protocol's alphabet (wire.h). */
-	snprintf(session, sizeof(session), "%s", res->name);
-	for (char *c = session; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-		      *c == '_' || *c == '-'))
-			*c = '.';
+	session_name(res->name, session, sizeof(session));
 	for (int k = 0; k < 2; k++) {
 		argv_init(&a);
 		client_argv(&a, o, t, p, k, session);
@@ -484,6 +632,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 {
 	struct plan *p = NULL;
 	struct lab *l = NULL;
+	struct programs *pg = NULL;
 	enum outcome expected;
 	char why[256] = "";
 	int rc;
@@ -500,6 +649,11 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		snprintf(err, errsize, "%s: %s", t->path, scenario_unsupported(t));
 		rc = -ENOTSUP;
 		goto done;
+	}
+	if (programs_wanted(t)) {
+		rc = programs_prepare(t, p, res->name, o->bindir, &pg, err, errsize);
+		if (rc < 0)
+			goto done;
 	}
 	rc = lab_up(t, p, &l, err, errsize);
 	if (rc < 0)
@@ -523,7 +677,10 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		if (rc < 0)
 			goto done;
 	}
-	rc = run_pair(t, p, l, o, res, why);
+	if (pg)
+		rc = run_user_programs(pg, t, p, l, o, res, why);
+	else
+		rc = run_pair(t, p, l, o, res, why);
 keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);
@@ -537,6 +694,7 @@ keep:
 	err[0] = '\0';
 done:
 	lab_down(l);
+	programs_free(pg, o->keep);
 	plan_free(p);
 	return rc;
 }
