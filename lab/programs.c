@@ -274,7 +274,15 @@ static void fill_peer(struct report_peer *rp, const char *name, struct run_proc 
 	const struct run_result *r = run_result(proc);
 
 	snprintf(rp->name, sizeof(rp->name), "%s", name);
-	snprintf(rp->outcome, sizeof(rp->outcome), "%s", r->exit_code == 0 ? "exit 0" : "failed");
+	/* Not what it claims (nothing a program says is trusted): how it ended. */
+	if (r->timed_out)
+		snprintf(rp->outcome, sizeof(rp->outcome), "timed out");
+	else if (r->setup_errno)
+		snprintf(rp->outcome, sizeof(rp->outcome), "not started");
+	else if (r->signal)
+		snprintf(rp->outcome, sizeof(rp->outcome), "signal %d", r->signal);
+	else
+		snprintf(rp->outcome, sizeof(rp->outcome), "exit %d", r->exit_code);
 	rp->exit_code = r->exit_code;
 	free(rp->json);
 	free(rp->stderr_tail);
@@ -282,7 +290,8 @@ static void fill_peer(struct report_peer *rp, const char *name, struct run_proc 
 	if (rp->json && r->out_dropped) {
 		char *t2 = NULL;
 
-		if (asprintf(&t2, "%s[%zu bytes after this not kept]\n", rp->json, r->out_dropped) >= 0) {
+		if (asprintf(&t2, "%s%s[%zu bytes after this not kept]\n", rp->json,
+			     rp->json[strlen(rp->json) - 1] == '\n' ? "" : "\n", r->out_dropped) >= 0) {
 			free(rp->json);
 			rp->json = t2;
 		}
@@ -479,10 +488,18 @@ judged:
 			ot = tail(r->out, r->out_len, 0, 1024);
 			et = tail(r->err, r->err_len, r->err_dropped, 1024);
 			fprintf(f, "%s: %s\n", run_name(extra[i]), run_describe(extra[i], how, sizeof(how)));
-			if (ot)
-				fprintf(f, "  stdout:\n%s%s", ot, ot[strlen(ot) - 1] == '\n' ? "" : "\n");
-			if (et)
-				fprintf(f, "  stderr:\n%s%s", et, et[strlen(et) - 1] == '\n' ? "" : "\n");
+			for (int j = 0; j < 2; j++) {
+				const char *txt = j ? et : ot;
+
+				if (txt)
+					fprintf(f, "  %s:\n", j ? "stderr" : "stdout");
+				for (const char *line = txt; line && *line;) {
+					const char *end = strchrnul(line, '\n');
+
+					fprintf(f, "    %.*s\n", (int)(end - line), line);
+					line = *end ? end + 1 : end;
+				}
+			}
 			free(ot);
 			free(et);
 		}

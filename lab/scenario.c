@@ -421,6 +421,31 @@ static void session_name(const char *name, char *session, size_t size)
 			*c = '.';
 }
 
+/* label, then the last 12 lines of text, each indented by four spaces;
+ * nothing when text is empty. The reports keep the whole tail. */
+static void put_indented(FILE *f, const char *label, const char *text)
+{
+	const char *from = text;
+	int lines = 0;
+
+	if (!text || !*text)
+		return;
+	for (const char *nl = text + strlen(text) - 1; nl > text; nl--)
+		if (nl[-1] == '\n' && ++lines >= 12) {
+			from = nl;
+			break;
+		}
+	fprintf(f, "%s\n", label);
+	if (from != text)
+		fprintf(f, "    [...]\n");
+	for (const char *line = from; *line;) {
+		const char *end = strchrnul(line, '\n');
+
+		fprintf(f, "    %.*s\n", (int)(end - line), line);
+		line = *end ? end + 1 : end;
+	}
+}
+
 /* [programs]: the user's programs, judged by their exit status (or check)
  * for success and by the network for the path. */
 static int run_user_programs(struct programs *pg, const struct topo *t, const struct plan *p, struct lab *l,
@@ -454,29 +479,31 @@ static int run_user_programs(struct programs *pg, const struct topo *t, const st
 	snprintf(res->actual, sizeof(res->actual), "%s", actual);
 	res->pass = strcmp(res->actual, res->expected) == 0;
 	{
-		char *d = xasprintf("%s%s%s: %s\n%s", expect_why && *expect_why ? "expectation: " : "",
-				    expect_why && *expect_why ? expect_why : "", expect_why && *expect_why ? "\n" : "",
-				    actual, why), *full;
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
 
-		/* The programs' own output follows the verdict's reason. */
-		for (int k = 0; d && k < 2; k++) {
+		if (!f)
+			return -ENOMEM;
+		if (expect_why && *expect_why)
+			fprintf(f, "expectation: %s\n", expect_why);
+		fprintf(f, "%s: %s\n", actual, why);
+		/* The programs' own output follows the verdict's reason, indented. */
+		for (int k = 0; k < 2; k++) {
 			const struct report_peer *rp = &res->peers[k];
 
-			full = xasprintf("%s%s: exit %d\n%s%s%s%s%s%s", d, rp->name, rp->exit_code,
-					 rp->json ? "  stdout:\n" : "", rp->json ? rp->json : "",
-					 rp->json && rp->json[strlen(rp->json) - 1] != '\n' ? "\n" : "",
-					 rp->stderr_tail ? "  stderr:\n" : "", rp->stderr_tail ? rp->stderr_tail : "",
-					 rp->stderr_tail && rp->stderr_tail[strlen(rp->stderr_tail) - 1] != '\n' ? "\n" : "");
-			free(d);
-			d = full;
+			fprintf(f, "%s: %s\n", rp->name, rp->outcome);
+			put_indented(f, "  stdout:", rp->json);
+			put_indented(f, "  stderr:", rp->stderr_tail);
 		}
-		if (d && res->detail) {
-			full = xasprintf("%s%s", d, res->detail);
-			free(d);
-			d = full;
+		if (res->detail)
+			fputs(res->detail, f);
+		if (fclose(f) != 0) {
+			free(text);
+			return -ENOMEM;
 		}
 		free(res->detail);
-		res->detail = d;
+		res->detail = text;
 	}
 	return 0;
 }
