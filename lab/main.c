@@ -65,8 +65,12 @@ static void usage(FILE *f)
 		"       punchlab list FILE...            show what each file builds\n"
 		"       punchlab classify FILE...        build each file's routers and classify them with\n"
 		"                                        punch-probe (a matrix: each profile once)\n"
+		"       punchlab up FILE...              build each lab, self-check it and keep it, running\n"
+		"                                        no pair ([programs] setup runs, its work directory stays)\n"
 		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
-		"       punchlab down NAME...            take kept labs down\n"
+		"       punchlab exec NAME NODE CMD...   run CMD in a node of a kept lab\n"
+		"       punchlab down NAME...            take kept labs down, with every process still\n"
+		"                                        running in their nodes (named as they are ended)\n"
 		"\n"
 		"run options:\n"
 		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: number of CPUs)\n"
@@ -948,6 +952,35 @@ static int cmd_shell(int argc, char **argv)
 	return EXIT_SETUP;
 }
 
+/* punchlab up FILE...: each lab built, self-checked and kept, no pair run. */
+static int cmd_up(int argc, char **argv, const struct opts *o)
+{
+	struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose, .keep = true,
+				    .no_selfcheck = o->no_selfcheck, .up_only = true };
+	int rc = EXIT_PASS;
+
+	for (int i = 0; i < argc; i++) {
+		struct report_scenario res;
+
+		if (strstr(argv[i], ".matrix")) {
+			log_errx("%s: up takes topology files (a matrix is many labs)", argv[i]);
+			rc = EXIT_USAGE;
+			continue;
+		}
+		scenario_run(argv[i], &so, &res);
+		if (res.error) {
+			log_errx("%s: %s", argv[i], res.error);
+			rc = EXIT_MISMATCH;
+		} else {
+			printf("%s: lab '%s' is up%s; punchlab shell %s NODE, punchlab exec %s NODE CMD, "
+			       "punchlab down %s\n", argv[i], res.name, so.no_selfcheck ? "" : " (self-check passed)",
+			       res.name, res.name, res.name);
+		}
+		scenario_result_clear(&res);
+	}
+	return rc;
+}
+
 static int cmd_down(int argc, char **argv)
 {
 	int rc = EXIT_PASS;
@@ -1047,10 +1080,18 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "shell") == 0)
 		return cmd_shell(argc - 2, argv + 2);
+	if (strcmp(cmd, "exec") == 0) {
+		if (argc < 5) {
+			log_errx("usage: punchlab exec NAME NODE CMD...  (NODE: inet, server, nat-X, peer-X, probe-X)");
+			return EXIT_USAGE;
+		}
+		return cmd_shell(argc - 2, argv + 2);
+	}
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
-	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify")) {
-		log_errx("unknown command '%s' (run, check, list, classify, shell, down)", cmd);
+	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify") &&
+	    strcmp(cmd, "up")) {
+		log_errx("unknown command '%s' (run, up, check, list, classify, shell, exec, down)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -1084,5 +1125,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "classify") == 0)
 		return cmd_classify(argc - optind, argv + optind, &o);
+	if (strcmp(cmd, "up") == 0)
+		return cmd_up(argc - optind, argv + optind, &o);
 	return cmd_run(argc - optind, argv + optind, &o);
 }

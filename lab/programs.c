@@ -227,6 +227,31 @@ int programs_prepare(const struct topo *t, const struct plan *p, const char *nam
 		pg->workdir[0] = '\0';
 		goto cleanup;
 	}
+	/* Every program must exist before a lab is built for it. */
+	for (int k = -1; k < 2; k++) {
+		const char *cmds[2] = { k < 0 ? t->programs.server : t->peers[k].program ? t->peers[k].program :
+					t->programs.client, k < 0 ? NULL : t->programs.check };
+
+		for (int c = 0; c < 2; c++) {
+			struct ph_values v;
+			struct ph_bufs b;
+			char **argv = NULL, why[300], found[PATH_MAX];
+
+			if (!cmds[c])
+				continue;
+			ph_fill(pg, t, p, k, name, &v, &b);
+			rc = ph_argv(cmds[c], &v, &argv, why, sizeof(why));
+			if (rc == 0 && (rc = run_which(argv[0], pg->path_env + 5, found, sizeof(found))) < 0)
+				snprintf(why, sizeof(why), "program '%s' %s", argv[0],
+					 rc == -EACCES ? "is not executable" : strchr(argv[0], '/') ? "does not exist" :
+					 "is not on PATH (nor in the lab's own directory)");
+			ph_argv_free(argv);
+			if (rc < 0) {
+				say(err, errsize, "%s: %s", c ? "check" : k < 0 ? "server" : t->peers[k].name, why);
+				goto cleanup;
+			}
+		}
+	}
 	if (t->programs.setup) {
 		struct run_group *g = NULL;
 		struct run_proc *sp = NULL;

@@ -704,7 +704,9 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		if (rc < 0)
 			goto done;
 	}
-	if (pg)
+	if (o->up_only)
+		rc = 0; /* punchlab up: the lab is the user's now */
+	else if (pg)
 		rc = run_user_programs(pg, t, p, l, o, res, why);
 	else
 		rc = run_pair(t, p, l, o, res, why);
