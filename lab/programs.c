@@ -407,6 +407,19 @@ int programs_run(struct programs *pg, const struct topo *t, const struct plan *p
 	/* The peers: at the barrier together, a start-delay later at its time. */
 	for (int k = 0; k < 2; k++) {
 		const char *cmd = t->peers[k].program ? t->peers[k].program : t->programs.client;
+		char builtin[300];
+
+		if (!cmd) {
+			/* Only a server of the user's: the peers are punch-clients, as the built-in pair runs them. */
+			/* Its exit status 1 is "relayed": a success too (the network says which). */
+			snprintf(builtin, sizeof(builtin), "sh -c 'punch-client --server {server} --session {session} --bind "
+				 "{local_ip} --local-port {local_port} --timeout %ums --punch-timeout %ums --messages %u%s%s%s; "
+				 "test $? -le 1'",
+				 (unsigned)(t->timeout_ms - t->peers[k].start_delay_ms), (unsigned)t->punch_timeout_ms,
+				 (unsigned)t->messages, t->relay ? "" : " --no-relay",
+				 t->mode == MODE_ADVERTISE_LOCAL ? " --advertise-local" : "", verbose ? " -v" : "");
+			cmd = builtin;
+		}
 
 		ph_fill(pg, t, p, k, session, &v, &b);
 		rc = prog_add(pg, g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), cmd, &v,

@@ -353,27 +353,64 @@ static char *programs_evidence_ruleset(const struct topo *t, const struct plan *
 	return text;
 }
 
+/* Programs under test: what is delivered to peer k, counted in its own
+ * namespace as it arrives (input hook): UDP from the other peer's public
+ * address, and from the server. The internet's bridge sees attempts, which
+ * cross whether or not the far NAT lets them in; these see deliveries. */
+static char *programs_delivery_ruleset(const struct topo *t, const struct plan *p, int k)
+{
+	const char *fam = t->ipv6 ? "ip6" : "ip", *other = peer_public_ip(t, &p->peers[1 - k]);
+	char *text = NULL;
+
+	if (asprintf(&text,
+		     "# punchlab: what reaches this peer, for programs under test\n"
+		     "table inet punchlab_prog {\n"
+		     "\tcounter from_peer { }\n\tcounter from_server { }\n"
+		     "\tchain input {\n"
+		     "\t\ttype filter hook input priority 0; policy accept;\n"
+		     "\t\t%s saddr %s meta l4proto udp counter name from_peer\n"
+		     "%s%s%s%s%s"
+		     "\t}\n}\n",
+		     fam, other, t->mode == MODE_FIXED_PORT ? "" : "\t\t", t->mode == MODE_FIXED_PORT ? "" : fam,
+		     t->mode == MODE_FIXED_PORT ? "" : " saddr ", t->mode == MODE_FIXED_PORT ? "" : server_ip(t, p),
+		     t->mode == MODE_FIXED_PORT ? "" : " meta l4proto udp counter name from_server\n") < 0)
+		return NULL;
+	return text;
+}
+
 /* The path a program under test took, from the network alone (what it
  * printed is not trusted): "direct" when UDP crossed between the peers'
  * public addresses both ways; "relayed" when it did not, but each peer
  * exchanged UDP with the server both ways and a check run in both peers
  * showed data arriving end to end (without a check, traffic with the server
- * cannot be told from signalling); "failed" when only one direction
+ * cannot be told from signalling), or punch's own RELAY messages crossed
+ * both ways; "failed" when only one direction
  * crossed; else "unproven". Called only for programs that succeeded. The
  * counting is the evidence table's (evidence_ruleset): this is the one
  * place that reads it for programs under test. why says what was counted. */
-static const char *judge_by_network(const struct topo *t, struct lab *l, bool checked, char *why, size_t size)
+static const char *judge_by_network(const struct topo *t, const struct plan *p, struct lab *l, bool checked,
+				    char *why, size_t size)
 {
-	static const char *const names[] = { "direct_ab", "direct_ba", "a_up", "a_down", "b_up", "b_down" };
-	uint64_t pk[6] = { 0 }, bytes;
+	static const char *const names[] = { "direct_ab", "direct_ba", "a_up", "a_down", "b_up", "b_down",
+					     "relay_up", "relay_down" };
+	uint64_t pk[8] = { 0 }, got[2] = { 0, 0 }, bytes;
 	const char *a = t->peers[0].name, *b = t->peers[1].name;
 
-	for (int k = 0; k < 6; k++) {
-		int rc = nft_counter(lab_ns(l, 0), "bridge", k < 2 ? "punchlab" : "punchlab_prog", names[k], &pk[k],
-				     &bytes);
+	for (int k = 0; k < 8; k++) {
+		int rc = nft_counter(lab_ns(l, 0), "bridge", k < 2 || k >= 6 ? "punchlab" : "punchlab_prog", names[k],
+				     &pk[k], &bytes);
 
 		if (rc < 0 && k < 2) {
 			snprintf(why, size, "reading counter %s on the internet: %s", names[k], strerror(-rc));
+			return "unproven";
+		}
+	}
+	/* Delivered: got[0] reached alice from bob's public address, got[1] bob from alice's. */
+	for (int k = 0; k < 2; k++) {
+		int rc = nft_counter(lab_ns(l, p->peers[k].node), "inet", "punchlab_prog", "from_peer", &got[k], &bytes);
+
+		if (rc < 0) {
+			snprintf(why, size, "reading what reached %s: %s", t->peers[k].name, strerror(-rc));
 			return "unproven";
 		}
 	}
@@ -382,9 +419,10 @@ static const char *judge_by_network(const struct topo *t, struct lab *l, bool ch
 			 "only what crosses the internet: their path cannot be seen");
 		return "unproven";
 	}
-	if (pk[0] && pk[1]) {
-		snprintf(why, size, "the internet carried %" PRIu64 " UDP packets %s->%s and %" PRIu64 " %s->%s "
-			 "between their public addresses", pk[0], a, b, pk[1], b, a);
+	if (pk[0] && pk[1] && got[0] && got[1]) {
+		snprintf(why, size, "UDP between their public addresses crossed the internet both ways and arrived: "
+			 "%" PRIu64 " of %" PRIu64 " %s->%s, %" PRIu64 " of %" PRIu64 " %s->%s", got[1], pk[0], a, b,
+			 got[0], pk[1], b, a);
 		return "direct";
 	}
 	if (pk[2] && pk[3] && pk[4] && pk[5] && checked) {
@@ -394,9 +432,17 @@ static const char *judge_by_network(const struct topo *t, struct lab *l, bool ch
 			 pk[4], pk[5]);
 		return "relayed";
 	}
+	/* A program that speaks punch's own protocol (punch-client against a server of
+	 * the user's): its RELAY messages are visible as such, as for the built-in pair. */
+	if (pk[6] && pk[7]) {
+		snprintf(why, size, "no direct path, but the internet carried %" PRIu64 " RELAY messages to the server "
+			 "and %" PRIu64 " from it", pk[6], pk[7]);
+		return "relayed";
+	}
 	if (pk[0] || pk[1]) {
-		snprintf(why, size, "the programs exited 0, but UDP crossed one way only: %" PRIu64 " packets %s->%s, "
-			 "%" PRIu64 " %s->%s; nothing came back", pk[0], a, b, pk[1], b, a);
+		snprintf(why, size, "the programs exited 0, but UDP between them arrived one way at most: %s->%s %" PRIu64
+			 " sent, %" PRIu64 " arrived; %s->%s %" PRIu64 " sent, %" PRIu64 " arrived", a, b, pk[0], got[1],
+			 b, a, pk[1], got[0]);
 		return "failed";
 	}
 	if (pk[2] && pk[3] && pk[4] && pk[5])
@@ -466,12 +512,23 @@ static int run_user_programs(struct programs *pg, const struct topo *t, const st
 			return rc;
 		}
 	}
+	for (int k = 0; k < 2; k++) {
+		ev = programs_delivery_ruleset(t, p, k);
+		rc = ev ? nft_load(lab_ns(l, p->peers[k].node), ev, &nfterr) : -ENOMEM;
+		free(ev);
+		if (rc < 0) {
+			res->error = xasprintf("peer-%s: loading the programs' counters: %s", t->peers[k].name,
+					       nfterr ? nfterr : strerror(-rc));
+			free(nfterr);
+			return rc;
+		}
+	}
 	session_name(res->name, session, sizeof(session));
 	rc = programs_run(pg, t, p, l, o->verbose, session, res, &pr);
 	if (rc < 0)
 		return rc;
 	if (pr.success) {
-		actual = judge_by_network(t, l, pr.checked, why, sizeof(why));
+		actual = judge_by_network(t, p, l, pr.checked, why, sizeof(why));
 	} else {
 		actual = "failed";
 		snprintf(why, sizeof(why), "%s", pr.why);
