@@ -31,9 +31,10 @@ struct programs_result {
 /* Does t run programs of its own (any of server, client, a peer's program)? */
 bool programs_wanted(const struct topo *t);
 
-/* Make the scenario's work directory and run the setup command in it (in
- * our own network namespace, before the lab exists). Returns 0 and *out, or
- * -errno with "setup: ..." in err. */
+/* Check that every program exists, make the scenario's work directory
+ * (named after session, the scenario's name in the protocol's alphabet) and
+ * run the setup command in it (in our own network namespace, before the lab
+ * exists). Returns 0 and *out, or -errno with what went wrong in err. */
 int programs_prepare(const struct topo *t, const struct plan *p, const char *name, const char *bindir,
 		     struct programs **out, char *err, size_t errsize);
 

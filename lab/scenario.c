@@ -735,7 +735,10 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		goto done;
 	}
 	if (programs_wanted(t)) {
-		rc = programs_prepare(t, p, res->name, o->bindir, &pg, err, errsize);
+		char session[WIRE_SESSION_MAX + 1];
+
+		session_name(res->name, session, sizeof(session));
+		rc = programs_prepare(t, p, session, o->bindir, &pg, err, errsize);
 		if (rc < 0)
 			goto done;
 	}

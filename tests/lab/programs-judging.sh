@@ -35,4 +35,11 @@ fi
 for n in claims sends-only hangs; do
 	ls -d /tmp/punchlab-$n.* >/dev/null 2>&1 && fail "work directory of $n left behind"
 done
-echo "ok: unproven, one-way and hung programs judged with their reasons; nothing left running"
+# Honest programs are believed: a server of the user's with punch-clients, relayed (its
+# attempts at a direct path crossed the internet both ways, but none arrived).
+"$O/punchlab" run --no-color --json "$tmp/r2.json" "$d/own-server.topo" >"$tmp/out" 2>&1 ||
+	fail "own-server: not relayed"
+jq -r '.scenarios[0].detail' "$tmp/r2.json" |
+	grep -q "relayed: no direct path, but the internet carried [1-9][0-9]* RELAY messages" ||
+	fail "own-server: no reason in the report"
+echo "ok: unproven, one-way and hung programs judged with their reasons; nothing left running; relayed believed"
