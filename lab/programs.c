@@ -324,7 +324,7 @@ static void fill_peer(struct report_peer *rp, const char *name, struct run_proc 
 	rp->stderr_tail = tail(r->err, r->err_len, r->err_dropped, PROG_TAIL);
 }
 
-/* How a program that was meant to succeed did not: NULL when it did. */
+/* Did the program succeed (exit 0, in time)? If not, why says how it ended. */
 static bool prog_ok(struct run_proc *proc, const char *what, int limit_ms, char *why, size_t size)
 {
 	const struct run_result *r = run_result(proc);
