@@ -73,7 +73,7 @@ static char *tail(const char *s, size_t len, size_t dropped, size_t max)
 
 /* Placeholder values of one program: the server's (k = -1) or peer k's. */
 struct ph_bufs {
-	char server[64], server_port[8], role[4], local_port[8], peer_port[8], other_role[4];
+	char server[80], server_port[12], role[12], local_port[12], peer_port[12], other_role[12];
 };
 
 static void ph_fill(struct programs *pg, const struct topo *t, const struct plan *p, int k, const char *session,
