@@ -18,6 +18,7 @@
 #include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
+#include "model/progverdict.h"
 #include "programs.h"
 #include "proto/wire.h"
 #include "kernel/run.h"
@@ -379,82 +380,45 @@ static char *programs_delivery_ruleset(const struct topo *t, const struct plan *
 }
 
 /* The path a program under test took, from the network alone (what it
- * printed is not trusted): "direct" when UDP crossed between the peers'
- * public addresses both ways; "relayed" when it did not, but each peer
- * exchanged UDP with the server both ways and a check run in both peers
- * showed data arriving end to end (without a check, traffic with the server
- * cannot be told from signalling), or punch's own RELAY messages crossed
- * both ways; "failed" when only one direction
- * crossed; else "unproven". Called only for programs that succeeded. The
- * counting is the evidence table's (evidence_ruleset): this is the one
- * place that reads it for programs under test. why says what was counted. */
+ * printed is not trusted): the counts of the evidence table on the internet
+ * and of what arrived in each peer, decided by progverdict() (its header
+ * says how). This is the one place that counts for programs under test.
+ * Called only for programs that succeeded. why says what was counted. */
 static const char *judge_by_network(const struct topo *t, const struct plan *p, struct lab *l, bool checked,
 				    char *why, size_t size)
 {
-	static const char *const names[] = { "direct_ab", "direct_ba", "a_up", "a_down", "b_up", "b_down",
-					     "relay_up", "relay_down" };
-	uint64_t pk[8] = { 0 }, got[2] = { 0, 0 }, bytes;
-	const char *a = t->peers[0].name, *b = t->peers[1].name;
+	struct progverdict_counts c = { 0 };
+	struct {
+		int node;
+		const char *family, *table, *name;
+		uint64_t *to;
+		bool needed;
+	} read[] = {
+		{ 0, "bridge", "punchlab", "direct_ab", &c.sent_ab, true },
+		{ 0, "bridge", "punchlab", "direct_ba", &c.sent_ba, true },
+		{ 0, "bridge", "punchlab", "relay_up", &c.relay_up, true },
+		{ 0, "bridge", "punchlab", "relay_down", &c.relay_down, true },
+		/* not loaded in fixed-port mode: no server */
+		{ 0, "bridge", "punchlab_prog", "a_up", &c.a_up, false },
+		{ 0, "bridge", "punchlab_prog", "a_down", &c.a_down, false },
+		{ 0, "bridge", "punchlab_prog", "b_up", &c.b_up, false },
+		{ 0, "bridge", "punchlab_prog", "b_down", &c.b_down, false },
+		{ p->peers[1].node, "inet", "punchlab_prog", "from_peer", &c.got_ab, true },
+		{ p->peers[0].node, "inet", "punchlab_prog", "from_peer", &c.got_ba, true },
+	};
+	uint64_t bytes;
 
-	for (int k = 0; k < 8; k++) {
-		int rc = nft_counter(lab_ns(l, 0), "bridge", k < 2 || k >= 6 ? "punchlab" : "punchlab_prog", names[k],
-				     &pk[k], &bytes);
+	for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++) {
+		int rc = nft_counter(lab_ns(l, read[i].node), read[i].family, read[i].table, read[i].name, read[i].to,
+				     &bytes);
 
-		if (rc < 0 && k < 2) {
-			snprintf(why, size, "reading counter %s on the internet: %s", names[k], strerror(-rc));
+		if (rc < 0 && read[i].needed) {
+			snprintf(why, size, "reading counter %s in %s: %s", read[i].name, p->nodes[read[i].node].name,
+				 strerror(-rc));
 			return "unproven";
 		}
 	}
-	/* Delivered: got[0] reached alice from bob's public address, got[1] bob from alice's. */
-	for (int k = 0; k < 2; k++) {
-		int rc = nft_counter(lab_ns(l, p->peers[k].node), "inet", "punchlab_prog", "from_peer", &got[k], &bytes);
-
-		if (rc < 0) {
-			snprintf(why, size, "reading what reached %s: %s", t->peers[k].name, strerror(-rc));
-			return "unproven";
-		}
-	}
-	if (!direct_crosses_internet(t)) {
-		snprintf(why, size, "the programs succeeded, but the peers share a router, and the lab counts "
-			 "only what crosses the internet: their path cannot be seen");
-		return "unproven";
-	}
-	if (pk[0] && pk[1] && got[0] && got[1]) {
-		snprintf(why, size, "UDP between their public addresses crossed the internet both ways and arrived: "
-			 "%" PRIu64 " of %" PRIu64 " %s->%s, %" PRIu64 " of %" PRIu64 " %s->%s", got[1], pk[0], a, b,
-			 got[0], pk[1], b, a);
-		return "direct";
-	}
-	if (pk[2] && pk[3] && pk[4] && pk[5] && checked) {
-		snprintf(why, size, "no direct path (%" PRIu64 " packets %s->%s, %" PRIu64 " %s->%s), but each peer "
-			 "exchanged UDP with the server (%s %" PRIu64 "/%" PRIu64 ", %s %" PRIu64 "/%" PRIu64
-			 " up/down) and the check passed in both", pk[0], a, b, pk[1], b, a, a, pk[2], pk[3], b,
-			 pk[4], pk[5]);
-		return "relayed";
-	}
-	/* A program that speaks punch's own protocol (punch-client against a server of
-	 * the user's): its RELAY messages are visible as such, as for the built-in pair. */
-	if (pk[6] && pk[7]) {
-		snprintf(why, size, "no direct path, but the internet carried %" PRIu64 " RELAY messages to the server "
-			 "and %" PRIu64 " from it", pk[6], pk[7]);
-		return "relayed";
-	}
-	if (pk[0] || pk[1]) {
-		snprintf(why, size, "the programs exited 0, but UDP between them arrived one way at most: %s->%s %" PRIu64
-			 " sent, %" PRIu64 " arrived; %s->%s %" PRIu64 " sent, %" PRIu64 " arrived", a, b, pk[0], got[1],
-			 b, a, pk[1], got[0]);
-		return "failed";
-	}
-	if (pk[2] && pk[3] && pk[4] && pk[5])
-		snprintf(why, size, "the programs exited 0, but no UDP crossed between the peers, and traffic with "
-			 "the server alone (%s %" PRIu64 "/%" PRIu64 ", %s %" PRIu64 "/%" PRIu64 " up/down) cannot be "
-			 "told from signalling: give a check that shows data arriving", a, pk[2], pk[3], b, pk[4],
-			 pk[5]);
-	else
-		snprintf(why, size, "the programs exited 0, but the internet carried no UDP between the peers' "
-			 "public addresses and none through the server both ways: nothing shows they reached each "
-			 "other");
-	return "unproven";
+	return progverdict(&c, t->peers[0].name, t->peers[1].name, !direct_crosses_internet(t), checked, why, size);
 }
 
 /* The session name: the scenario's, in the protocol's alphabet (wire.h). */
