@@ -4,6 +4,7 @@
  *   punchlab run [-j N] [--tap] [--junit F] [--json F] [--markdown F] FILE...
  *   punchlab check FILE...     validate only: no privileges, no kernel changes
  *   punchlab list FILE...      what a file will build
+ *   punchlab up FILE...        a lab built, self-checked and kept, no pair run
  *
  * This file is the command line and the dispatch; the commands are in
  * cmd_*.c (commands.h), their worker processes in pool.c. */
@@ -32,8 +33,12 @@ static void usage(FILE *f)
 		"       punchlab list FILE...            show what each file builds\n"
 		"       punchlab classify FILE...        build each file's routers and classify them with\n"
 		"                                        punch-probe (a matrix: each profile once)\n"
+		"       punchlab up FILE...              build each lab, self-check it and keep it, running\n"
+		"                                        no pair ([programs] setup runs, its work directory stays)\n"
 		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
-		"       punchlab down NAME...            take kept labs down\n"
+		"       punchlab exec NAME NODE CMD...   run CMD in a node of a kept lab\n"
+		"       punchlab down NAME...            take kept labs down, with every process still\n"
+		"                                        running in their nodes (named as they are ended)\n"
 		"\n"
 		"run options:\n"
 		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: number of CPUs)\n"
@@ -180,10 +185,13 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "shell") == 0)
 		return cmd_shell(argc - 2, argv + 2);
+	if (strcmp(cmd, "exec") == 0)
+		return cmd_exec(argc - 2, argv + 2);
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
-	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify")) {
-		log_errx("unknown command '%s' (run, check, list, classify, shell, down)", cmd);
+	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify") &&
+	    strcmp(cmd, "up")) {
+		log_errx("unknown command '%s' (run, up, check, list, classify, shell, exec, down)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -221,5 +229,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "classify") == 0)
 		return cmd_classify(argc - optind, argv + optind, &o);
+	if (strcmp(cmd, "up") == 0)
+		return cmd_up(argc - optind, argv + optind, &o);
 	return cmd_run(argc - optind, argv + optind, &o);
 }

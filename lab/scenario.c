@@ -17,6 +17,8 @@
 #include "kernel/capture.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
+#include "model/progverdict.h"
+#include "programs.h"
 #include "proto/wire.h"
 #include "kernel/run.h"
 #include "kernel/witness.h"
@@ -48,8 +50,7 @@ static char *xasprintf(const char *fmt, ...)
 
 const char *scenario_unsupported(const struct topo *t)
 {
-	if (t->programs.server || t->programs.client)
-		return "[programs]: running other programs under test is not implemented yet";
+	(void)t;
 	return NULL;
 }
 
@@ -241,6 +242,135 @@ static char *mismatch_detail(const struct result *res, struct run_proc *procs[2]
 	return text;
 }
 
+/* The path programs under test took, from the network alone (what they
+ * printed is not trusted): the deliveries the witness counted in each
+ * peer's namespace (witness_arm() ran before the programs), decided by
+ * progverdict() (its header says how), into res->evidence and res->actual.
+ * Called only for programs that succeeded. why gets the reason. */
+static int judge_by_network(const struct topo *t, const struct plan *p, struct lab *l, bool wire,
+			    const struct programs_result *pr, struct result *res, char *why, size_t size)
+{
+	struct evidence e;
+	int rc;
+
+	rc = witness_read(l, t, p, wire, pr->started, &e, why, size);
+	if (rc < 0)
+		return rc;
+	res->actual = result_outcome_parse(progverdict(&e, t->peers[0].name, t->peers[1].name, pr->checked, why, size));
+	rc = witness_fill(t, p, &e, &res->evidence);
+	evidence_clear(&e);
+	/* What the counts support for programs whose protocol is not known is
+	 * progverdict's (server traffic alone is not a relay), not the raw rule. */
+	if (rc == 0)
+		res->evidence.verdict = res->actual;
+	if (rc < 0)
+		snprintf(why, size, "evidence: %s", strerror(-rc));
+	return rc;
+}
+
+/* The session name: the scenario's, in the protocol's alphabet (wire.h). */
+static void session_name(const char *name, char *session, size_t size)
+{
+	snprintf(session, size, "%s", name);
+	for (char *c = session; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+		      *c == '_' || *c == '-'))
+			*c = '.';
+}
+
+/* label, then the last 12 lines of text, each indented by four spaces;
+ * nothing when text is empty. The reports keep the whole tail. */
+static void put_indented(FILE *f, const char *label, const char *text)
+{
+	const char *from = text;
+	int lines = 0;
+
+	if (!text || !*text)
+		return;
+	for (const char *nl = text + strlen(text) - 1; nl > text; nl--)
+		if (nl[-1] == '\n' && ++lines >= 12) {
+			from = nl;
+			break;
+		}
+	fprintf(f, "%s\n", label);
+	if (from != text)
+		fprintf(f, "    [...]\n");
+	for (const char *line = from; *line;) {
+		const char *end = strchrnul(line, '\n');
+
+		fprintf(f, "    %.*s\n", (int)(end - line), line);
+		line = *end ? end + 1 : end;
+	}
+}
+
+/* The detail of a [programs] scenario: the expectation, the verdict's
+ * reason, the explanation of the routers' drops, each program's own output,
+ * indented, then what res->detail held. A malloc'd text or NULL. */
+static char *programs_detail(const struct result *res, const char *expect_why, const char *why)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	if (expect_why && *expect_why)
+		fprintf(f, "expectation: %s\n", expect_why);
+	fprintf(f, "%s: %s\n", result_outcome_name(res->actual), why);
+	if (res->evidence.explanation && *res->evidence.explanation)
+		fprintf(f, "%s\n", res->evidence.explanation);
+	for (int k = 0; k < 2; k++) {
+		const struct result_peer *rp = &res->peers[k];
+
+		if (rp->exit_code >= 0)
+			fprintf(f, "%s: exit %d\n", rp->name, rp->exit_code);
+		else
+			fprintf(f, "%s: did not exit by itself\n", rp->name);
+		put_indented(f, "  stdout:", result_peer_report_text(rp));
+		put_indented(f, "  stderr:", rp->stderr_tail);
+	}
+	if (res->detail)
+		fputs(res->detail, f); /* the server's and the checks' output (programs_run) */
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* [programs]: the user's programs, judged by their exit status (or check)
+ * for success and by the network for the path. */
+static int run_user_programs(struct programs *pg, const struct topo *t, const struct plan *p, struct lab *l,
+			     const struct scenario_opts *o, struct result *res, const char *expect_why)
+{
+	struct programs_result pr;
+	char session[WIRE_SESSION_MAX + 1], why[600], *detail;
+	int rc;
+
+	session_name(res->name, session, sizeof(session));
+	rc = programs_run(pg, t, p, l, o->verbose, session, res, &pr);
+	if (rc < 0)
+		return rc;
+	/* The evidence is read whether they succeeded or not: the routers'
+	 * drops explain a failure too. */
+	rc = judge_by_network(t, p, l, programs_speak_punch(t), &pr, res, why, sizeof(why));
+	if (rc < 0) {
+		res->error = xasprintf("reading the evidence: %s", why);
+		return rc;
+	}
+	if (!pr.success) {
+		res->actual = RESULT_FAILED;
+		snprintf(why, sizeof(why), "%s", pr.why);
+	}
+	res->verdict = res->actual == result_outcome_of(res->expected) ? VERDICT_PASS : VERDICT_FAIL;
+	detail = programs_detail(res, expect_why, why);
+	if (!detail)
+		return -ENOMEM;
+	free(res->detail);
+	res->detail = detail;
+	return 0;
+}
+
 static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
 		    struct result *res, const char *why)
 {
@@ -276,12 +406,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			goto cleanup;
 		}
 	}
-	/* The session name: the scenario's, in the protocol's alphabet (wire.h). */
-	snprintf(session, sizeof(session), "%s", res->name);
-	for (char *c = session; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-		      *c == '_' || *c == '-'))
-			*c = '.';
+	session_name(res->name, session, sizeof(session));
 	for (int k = 0; k < 2; k++) {
 		argv_init(&a);
 		client_argv(&a, o, t, p, k, session);
@@ -396,20 +521,27 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 
 /* run_pair, with --pcap captured from before the programs start until after
  * they end; with --pcap-on-failure the capture of a verdict as expected goes. */
+/* The programs of the scenario: the user's ([programs]) or the built-in pair. */
+static int run_programs(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
+			struct programs *pg, struct result *res, const char *why)
+{
+	return pg ? run_user_programs(pg, t, p, l, o, res, why) : run_pair(t, p, l, o, res, why);
+}
+
 static int capture_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
-			struct result *res, const char *why, char *err, size_t errsize)
+			struct programs *pg, struct result *res, const char *why, char *err, size_t errsize)
 {
 	struct capture *cap = NULL;
 	struct capture_stats st;
 	int rc, crc;
 
 	if (!o->pcap_dir)
-		return run_pair(t, p, l, o, res, why);
+		return run_programs(t, p, l, o, pg, res, why);
 	rc = capture_start(l, p, o->pcap_dir, res->name, o->pcap_cap ? o->pcap_cap : CAPTURE_CAP_DEFAULT, &cap, err,
 			   errsize);
 	if (rc < 0)
 		return rc;
-	rc = run_pair(t, p, l, o, res, why);
+	rc = run_programs(t, p, l, o, pg, res, why);
 	crc = capture_stop(cap, o->pcap_on_failure && rc == 0 && res->verdict == VERDICT_PASS, &st, err, errsize);
 	if (crc < 0 && rc == 0 && !res->error)
 		res->error = xasprintf("%s", err); /* the capture asked for is not there */
@@ -441,6 +573,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 {
 	struct plan *p = NULL;
 	struct lab *l = NULL;
+	struct programs *pg = NULL;
 	enum outcome expected;
 	char why[256] = "";
 	int rc;
@@ -458,6 +591,14 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		rc = -ENOTSUP;
 		goto done;
 	}
+	if (programs_wanted(t)) {
+		char session[WIRE_SESSION_MAX + 1];
+
+		session_name(res->name, session, sizeof(session));
+		rc = programs_prepare(t, p, session, o->bindir, &pg, err, errsize);
+		if (rc < 0)
+			goto done;
+	}
 	rc = lab_up(t, p, &l, err, errsize);
 	if (rc < 0)
 		goto done;
@@ -468,11 +609,16 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		if (rc < 0)
 			goto done;
 	}
-	/* After the self-check, whose probes must not count. */
-	rc = witness_arm(l, t, p, true, err, errsize);
+	if (o->up_only) {
+		rc = 0; /* punchlab up: the lab is the user's now, nothing is counted */
+		goto keep;
+	}
+	/* After the self-check, whose probes must not count. Only the built-in
+	 * protocol's RELAY messages can be told from other UDP by their type. */
+	rc = witness_arm(l, t, p, programs_speak_punch(t), err, errsize);
 	if (rc < 0)
 		goto done;
-	rc = capture_pair(t, p, l, o, res, why, err, errsize);
+	rc = capture_pair(t, p, l, o, pg, res, why, err, errsize);
 keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);
@@ -486,6 +632,7 @@ keep:
 	err[0] = '\0';
 done:
 	lab_down(l);
+	programs_free(pg, o->keep);
 	plan_free(p);
 	return rc;
 }

@@ -3,12 +3,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -157,10 +160,111 @@ struct netns *lab_ns(struct lab *l, int node)
 	return l->ns[node];
 }
 
+/* ---- processes left in a lab's namespaces ---- */
+
+#define SWEEP_MAX 256
+#define SWEEP_GRACE_MS 1000
+
+/* One network namespace of a lab, by its nsfs inode, and what to call it. */
+struct sweep_ns {
+	dev_t dev;
+	ino_t ino;
+	char node[64];
+};
+
+/* End every process whose network namespace is one of ns[0..n), except the
+ * pids in skip (the holders): SIGTERM, then SIGKILL to those still there
+ * after a grace, waited for through pidfds. A program a user started by hand
+ * in a kept lab, or a daemon that left its process group, would otherwise
+ * keep the namespace alive after the lab is gone. say(node, pid, comm) names
+ * each one found. Returns how many were found. */
+static int sweep_netns(const struct sweep_ns *ns, int n, const pid_t *skip, int nskip,
+		       void (*say)(const char *node, int pid, const char *comm))
+{
+	int pids[SWEEP_MAX], fds[SWEEP_MAX], found = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && found < SWEEP_MAX) {
+		char path[64], comm[64] = "?";
+		struct stat st;
+		int pid = atoi(e->d_name), i, k;
+		FILE *f;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		for (k = 0; k < nskip && skip[k] != pid; k++)
+			;
+		if (k < nskip)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		if (stat(path, &st) < 0)
+			continue;
+		for (i = 0; i < n && !(ns[i].dev == st.st_dev && ns[i].ino == st.st_ino); i++)
+			;
+		if (i == n)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if ((f = fopen(path, "re"))) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		if (say)
+			say(ns[i].node, pid, comm);
+		fds[found] = (int)syscall(SYS_pidfd_open, pid, 0);
+		pids[found++] = pid;
+		kill(pid, SIGTERM);
+	}
+	closedir(d);
+	/* Wait for them (a pidfd turns readable when its process exits), then kill what is left. */
+	for (int i = 0; i < found; i++) {
+		struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+
+		if (fds[i] < 0)
+			continue;
+		if (poll(&pf, 1, SWEEP_GRACE_MS / (found < 10 ? 1 : found / 10 + 1)) != 1)
+			kill(pids[i], SIGKILL);
+		close(fds[i]);
+	}
+	return found;
+}
+
+static void sweep_log(const char *node, int pid, const char *comm)
+{
+	log_debug("lab: ending %s (pid %d), left in %s", comm, pid, node);
+}
+
 void lab_down(struct lab *l)
 {
 	if (!l)
 		return;
+	/* Anything a program under test left in our namespaces (one that left its process
+	 * group), unless the lab is kept: then what runs in it is the user's until down. */
+	if (!l->kept && l->n > 0) {
+		struct sweep_ns *ns = calloc((size_t)l->n, sizeof(*ns));
+		pid_t *holders = calloc((size_t)l->n, sizeof(*holders));
+		int k = 0;
+
+		for (int i = 0; ns && holders && i < l->n; i++) {
+			char path[64];
+			struct stat st;
+
+			holders[i] = netns_pid(l->ns[i]);
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)holders[i]);
+			if (holders[i] > 0 && stat(path, &st) == 0) {
+				ns[k].dev = st.st_dev;
+				ns[k].ino = st.st_ino;
+				snprintf(ns[k++].node, sizeof(ns[0].node), "node %d", i);
+			}
+		}
+		if (k)
+			sweep_netns(ns, k, holders, l->n, sweep_log);
+		free(ns);
+		free(holders);
+	}
 	/* The forwarders first: they hold the TAP devices (and with them references to the namespaces). */
 	for (int i = 0; l->dl && i < l->n; i++) {
 		if (l->kept)
@@ -696,9 +800,43 @@ undo:
 	return rc;
 }
 
+/* lab_unkeep() collects the kept namespaces here before it unpins them
+ * (kept_each() passes only a path; punchlab down is single-threaded). */
+static struct {
+	struct sweep_ns ns[64];
+	int n;
+} kept_sweep;
+
+static int kept_collect(const char *path)
+{
+	struct stat st;
+	const char *base = strrchr(path, '/'), *dot = base ? strrchr(base, '.') : NULL;
+
+	if (kept_sweep.n < 64 && stat(path, &st) == 0) {
+		kept_sweep.ns[kept_sweep.n].dev = st.st_dev;
+		kept_sweep.ns[kept_sweep.n].ino = st.st_ino;
+		snprintf(kept_sweep.ns[kept_sweep.n++].node, sizeof(kept_sweep.ns[0].node), "%s",
+			 dot ? dot + 1 : path);
+	}
+	return 0;
+}
+
+static void sweep_say(const char *node, int pid, const char *comm)
+{
+	log_info("ending %s (pid %d), still running in node %s", comm, pid, node);
+}
+
 int lab_unkeep(const char *name)
 {
-	int n = kept_each(&KEPT_NS, name, unpin), rc;
+	int n, rc;
+
+	/* First what still runs in the lab's namespaces: once unpinned, they
+	 * would vanish from `ip netns list` and live on with those processes. */
+	kept_sweep.n = 0;
+	kept_each(&KEPT_NS, name, kept_collect);
+	if (kept_sweep.n)
+		sweep_netns(kept_sweep.ns, kept_sweep.n, NULL, 0, sweep_say);
+	n = kept_each(&KEPT_NS, name, unpin);
 
 	if (n < 0)
 		return n;

@@ -176,6 +176,27 @@ cleanup:
 	return rc;
 }
 
+int witness_fill(const struct topo *t, const struct plan *p, const struct evidence *e, struct result_evidence *re)
+{
+	memset(re, 0, sizeof(*re));
+	re->counted = true;
+	re->verdict = result_outcome_of(evidence_verdict(e));
+	for (int k = 0; k < 2; k++) {
+		re->peers[k].from_partner = e->peers[k].from_partner;
+		re->peers[k].from_server = e->peers[k].from_server;
+		re->peers[k].relayed = e->peers[k].relay;
+		re->peers[k].sent_to_partner = e->peers[k].to_partner;
+		evidence_top_endpoint(e, k, re->peers[k].endpoint, sizeof(re->peers[k].endpoint));
+	}
+	re->explanation = evidence_explain(t, p, e);
+	re->detail = evidence_json(t, e);
+	if (!re->explanation || !re->detail) {
+		result_evidence_clear(re);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
 		  enum outcome *verdict, struct result_evidence *re, char *err, size_t errsize)
 {
@@ -187,22 +208,9 @@ int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, boo
 	if (rc < 0)
 		return rc;
 	*verdict = evidence_verdict(&e);
-	re->counted = true;
-	re->verdict = result_outcome_of(*verdict);
-	for (int k = 0; k < 2; k++) {
-		re->peers[k].from_partner = e.peers[k].from_partner;
-		re->peers[k].from_server = e.peers[k].from_server;
-		re->peers[k].relayed = e.peers[k].relay;
-		re->peers[k].sent_to_partner = e.peers[k].to_partner;
-		evidence_top_endpoint(&e, k, re->peers[k].endpoint, sizeof(re->peers[k].endpoint));
-	}
-	re->explanation = evidence_explain(t, p, &e);
-	re->detail = evidence_json(t, &e);
+	rc = witness_fill(t, p, &e, re);
 	evidence_clear(&e);
-	if (!re->explanation || !re->detail) {
-		result_evidence_clear(re);
-		snprintf(err, errsize, "evidence: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	return 0;
+	if (rc < 0)
+		snprintf(err, errsize, "evidence: %s", strerror(-rc));
+	return rc;
 }

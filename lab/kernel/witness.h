@@ -32,6 +32,11 @@ int witness_arm(struct lab *l, const struct topo *t, const struct plan *p, bool 
 int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
 		 struct evidence *e, char *err, size_t errsize);
 
+/* What e says into *re, the result's evidence: the network's verdict, the
+ * numbers, the endpoints, the explanation and the JSON detail
+ * (result_evidence_clear() frees it). Returns 0 or -ENOMEM (*re empty). */
+int witness_fill(const struct topo *t, const struct plan *p, const struct evidence *e, struct result_evidence *re);
+
 /* witness_read(), then the verdict, the numbers, the endpoints, the
  * explanation and the JSON detail into *re, the result's evidence
  * (result_evidence_clear() frees it); *verdict is the network's verdict.

@@ -522,7 +522,8 @@ static void evidence_from(struct json_object *o, struct result_evidence *e, bool
 	e->counted = true;
 	v = jget(o, "verdict", json_type_string, bad);
 	e->verdict = v ? result_outcome_parse(json_object_get_string(v)) : RESULT_NONE;
-	if (e->verdict != RESULT_DIRECT && e->verdict != RESULT_RELAYED && e->verdict != RESULT_FAILED)
+	if (e->verdict != RESULT_DIRECT && e->verdict != RESULT_RELAYED && e->verdict != RESULT_FAILED &&
+	    e->verdict != RESULT_UNPROVEN)
 		*bad = true;
 	peers = jget(o, "peers", json_type_array, bad);
 	if (!peers || json_object_array_length(peers) != 2) {

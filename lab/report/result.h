@@ -22,7 +22,8 @@
  *       with the short names of nat/behavior.h, "unknown" (hairpin: null)
  *       where the probe could not tell
  *   evidence                       null (not counted) or
- *       { verdict: "direct" | "relayed" | "failed" (the network's),
+ *       { verdict: "direct" | "relayed" | "failed" (the network's), or
+ *                  "unproven" (programs under test: model/progverdict.h),
  *         peers: [ { name, from_partner, from_server, relayed,
  *                    sent_to_partner, endpoint (string | null) } x2 ],
  *         explanation: string | null,
@@ -51,7 +52,7 @@ enum result_outcome {
 	RESULT_RELAYED,
 	RESULT_FAILED,
 	RESULT_MIXED,           /* the two peers reported different outcomes */
-	RESULT_UNPROVEN,        /* the network's counts do not show which path carried the data */
+	RESULT_UNPROVEN,        /* programs under test succeeded, but the counts do not show a path */
 	RESULT_ERROR,           /* the lab could not run the scenario */
 	RESULT_UNKNOWN,         /* a peer reported a word that is none of these */
 };
@@ -97,7 +98,8 @@ struct result_evidence_peer {
 /* The network's evidence and verdict. Filled by witness_judge(). */
 struct result_evidence {
 	bool counted;           /* false: no numbers (not watched, or the run never got that far) */
-	enum result_outcome verdict; /* the network's: DIRECT, RELAYED or FAILED */
+	enum result_outcome verdict; /* the network's: DIRECT, RELAYED or FAILED; for programs under
+					test also UNPROVEN (model/progverdict.h) */
 	struct result_evidence_peer peers[2]; /* indexed like result.peers */
 	char *explanation;      /* a sentence or two on what the network saw (the routers' drops), or NULL */
 	struct json_object *detail; /* everything counted, per peer and per router (evidence_json()), or NULL */

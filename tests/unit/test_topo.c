@@ -56,6 +56,41 @@ static void parse_bad(const char *text, int line, const char *want)
 
 #define PEERS "[peer alice]\nbehind = internet\n[peer bob]\nbehind = internet\n"
 
+/* [programs] with every key, and a peer with its own program. */
+static void test_programs(void **state)
+{
+	struct topo *t;
+
+	(void)state;
+	t = parse_ok("[programs]\nsetup = gen {workdir}\nserver = lh {server_port}\nclient = node {peer}\n"
+		     "server-ready = stdout ^up( and running)?$\nclient-ready = port 4242/udp\n"
+		     "check = ping 10.0.0.{other_role}\n"
+		     "[peer alice]\nbehind = internet\nprogram = other-node --as {peer}\n"
+		     "[peer bob]\nbehind = internet\n");
+	assert_string_equal(t->programs.setup, "gen {workdir}");
+	assert_string_equal(t->programs.check, "ping 10.0.0.{other_role}");
+	assert_int_equal(t->programs.server_ready.kind, READY_STDOUT);
+	assert_string_equal(t->programs.server_ready.pattern, "^up( and running)?$");
+	assert_int_equal(t->programs.client_ready.kind, READY_PORT);
+	assert_int_equal(t->programs.client_ready.port, 4242);
+	assert_int_equal(t->programs.client_ready.proto, 17);
+	assert_string_equal(t->peers[0].program, "other-node --as {peer}");
+	assert_null(t->peers[1].program);
+	topo_free(t);
+	/* port alone: the program's own port, either protocol */
+	t = parse_ok("[programs]\nclient = c\nclient-ready = port\n" PEERS);
+	assert_int_equal(t->programs.client_ready.kind, READY_PORT);
+	assert_int_equal(t->programs.client_ready.port, 0);
+	assert_int_equal(t->programs.client_ready.proto, 0);
+	topo_free(t);
+	/* Each peer its own program, no client: a cross-implementation cell. */
+	t = parse_ok("[peer a]\nbehind = internet\nprogram = impl-one\n[peer b]\nbehind = internet\n"
+		     "program = impl-two\n");
+	assert_null(t->programs.client);
+	assert_string_equal(t->peers[1].program, "impl-two");
+	topo_free(t);
+}
+
 static void test_full_file(void **state)
 {
 	struct topo *t = NULL;
@@ -513,6 +548,22 @@ static void test_semantic_errors(void **state)
 	parse_bad("[lab]\nmode = fixed-port\n[programs]\nserver = x\n" PEERS, 4,
 		  "mode = fixed-port runs no server");
 	parse_bad("[lab]\nexpect-why = because\n" PEERS, 2, "expect-why without expect");
+	/* [programs] beyond server and client */
+	parse_bad("[programs]\nserver = srv {peer}\n", 2, "server: placeholder '{peer}' is per peer");
+	parse_bad("[programs]\nsetup = gen {role}\n", 2, "setup: placeholder '{role}' is per peer");
+	parse_bad("[programs]\nclient = c 'open\n", 2, "client: unbalanced ' quote");
+	parse_bad("[programs]\nserver-ready = soon\n", 2, "bad value 'soon' for server-ready: expected stdout "
+		  "PATTERN");
+	parse_bad("[programs]\nserver-ready = stdout a(b\n", 2, "server-ready: bad pattern 'a(b'");
+	parse_bad("[programs]\nclient-ready = port 70000\n", 2, "client-ready: port 70000 is out of range");
+	parse_bad("[programs]\nclient-ready = port 9/sctp\n", 2, "client-ready: bad value 'port 9/sctp'");
+	parse_bad("[programs]\ncheck = ping x\n" PEERS, 2,
+		  "check belongs to programs under test, but there are none");
+	parse_bad("[programs]\nserver = s\nserver-ready = port\ncheck = c\n" PEERS, 4,
+		  "check without a client program");
+	parse_bad("[programs]\nclient = c\nserver-ready = port\n" PEERS, 3, "server-ready without server");
+	parse_bad("[peer alice]\nbehind = internet\nprogram = mine\n[peer bob]\nbehind = internet\n", 4,
+		  "[peer bob] has no program, but [peer alice] has");
 	parse_bad("[lab]\npunch-timeout = 10s\n" PEERS, 2,
 		  "punch-timeout (10000ms) must be shorter than timeout (10000ms)");
 	parse_bad("[lab]\ntimeout = 2s\n" PEERS, 2, "punch-timeout (3000ms) must be shorter");
@@ -741,6 +792,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_programs),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_ipv6_fixed_port),
 		cmocka_unit_test(test_crlf_bom_same_lan),
