@@ -374,12 +374,7 @@ static int start_server(struct programs *pg, const struct topo *t, const struct 
 		rc = run_set_ready_fd(srv, 3);
 	if (rc < 0)
 		return rc;
-	run_set_background(srv, true);
-	rc = run_start(g, srv);
-	if (rc >= 0)
-		rc = run_release(g);
-	if (rc >= 0)
-		rc = run_wait_ready(g, srv, mtime_now() + SERVER_READY_MS);
+	rc = run_start_ready(g, srv, mtime_now() + SERVER_READY_MS);
 	if (rc < 0) {
 		const struct run_result *r = run_result(srv);
 		char *et = tail(r->err, r->err_len, 0, 1024), *ot = tail(r->out, r->out_len, 0, 512);
@@ -533,28 +528,14 @@ int programs_run(struct programs *pg, const struct topo *t, const struct plan *p
 			goto cleanup;
 		/* With a check the programs are daemons (a VPN, a node): the check ends the run. */
 		run_set_background(cli[k], check);
-		if (t->peers[k].start_delay_ms)
-			continue;
-		rc = run_start(g, cli[k]);
-		if (rc < 0)
-			goto cleanup;
 	}
-	rc = run_release(g);
-	if (rc < 0)
-		goto cleanup;
-	t0 = out->started = mtime_now();
-	for (int i = 0; i < 2; i++) {
-		int k = t->peers[0].start_delay_ms > t->peers[1].start_delay_ms ? 1 - i : i;
+	{
+		const uint32_t delay[2] = { t->peers[0].start_delay_ms, t->peers[1].start_delay_ms };
 
-		if (!t->peers[k].start_delay_ms)
-			continue;
-		rc = run_wait_until(g, t0 + t->peers[k].start_delay_ms);
-		if (rc >= 0)
-			rc = run_start(g, cli[k]);
-		if (rc >= 0)
-			rc = run_release(g);
+		rc = run_start_pair(g, cli, delay, &t0);
 		if (rc < 0)
 			goto cleanup;
+		out->started = t0;
 	}
 	if (check) {
 		rc = start_checks(pg, t, p, l, session, g, cli, chk, t0, out, err, sizeof(err));

@@ -392,12 +392,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			rc = run_set_ready_fd(srv, 3);
 		if (rc < 0)
 			goto cleanup;
-		run_set_background(srv, true);
-		rc = run_start(g, srv);
-		if (rc >= 0)
-			rc = run_release(g);
-		if (rc >= 0)
-			rc = run_wait_ready(g, srv, mtime_now() + READY_MS);
+		rc = run_start_ready(g, srv, mtime_now() + READY_MS);
 		if (rc < 0) {
 			char how[256];
 
@@ -413,28 +408,13 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		rc = a.overflow ? -E2BIG : run_add(g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), a.v, &cli[k]);
 		if (rc < 0)
 			goto cleanup;
-		if (t->peers[k].start_delay_ms)
-			continue; /* forked at its time, below */
-		rc = run_start(g, cli[k]);
-		if (rc < 0)
-			goto cleanup;
 	}
-	/* Both clients start at the same instant: the barrier. */
-	rc = run_release(g);
-	if (rc < 0)
-		goto cleanup;
-	t0 = mtime_now();
-	/* start-delay: the other client runs meanwhile; the sooner one first. */
-	for (int i = 0; i < 2; i++) {
-		int k = t->peers[0].start_delay_ms > t->peers[1].start_delay_ms ? 1 - i : i;
+	/* Both clients start at the same instant (the barrier); one with a
+	 * start-delay at its time while the other runs. */
+	{
+		const uint32_t delay[2] = { t->peers[0].start_delay_ms, t->peers[1].start_delay_ms };
 
-		if (!t->peers[k].start_delay_ms)
-			continue;
-		rc = run_wait_until(g, t0 + t->peers[k].start_delay_ms);
-		if (rc >= 0)
-			rc = run_start(g, cli[k]);
-		if (rc >= 0)
-			rc = run_release(g);
+		rc = run_start_pair(g, cli, delay, &t0);
 		if (rc < 0)
 			goto cleanup;
 	}

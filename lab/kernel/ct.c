@@ -17,17 +17,26 @@
 #include "kernel/ct.h"
 #include "kernel/netns.h"
 
-/* On the netns_run thread, inside the namespace: IPCTNL_MSG_CT_DELETE without
- * a tuple is a flush, and family AF_UNSPEC flushes IPv4 and IPv6 alike (the
- * same request `conntrack -F` sends). */
-static int flush_in_ns(void *arg)
+/* libnl's codes (netlink/errno.h) as errnos: what a caller can act on. */
+static int nl_errno(int rc)
 {
-	struct nfgenmsg hdr = { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0, .res_id = 0 };
+	if (rc == -NLE_PERM)
+		return -EPERM;
+	return rc < 0 ? -EIO : 0;
+}
+
+/* A ctnetlink socket with one request (message type, flags beyond
+ * NLM_F_REQUEST, for family) sent on it; each answer goes to cb (when not
+ * NULL). Returns 0 and *skp (free with nl_socket_free()), or -errno. On the
+ * netns_run thread, so inside the namespace. */
+static int ct_request(uint8_t family, int type, int flags, nl_recvmsg_msg_cb_t cb, void *arg, struct nl_sock **skp)
+{
+	struct nfgenmsg hdr = { .nfgen_family = family, .version = NFNETLINK_V0, .res_id = 0 };
 	struct nl_sock *sk = nl_socket_alloc();
 	struct nl_msg *msg = NULL;
 	int rc;
 
-	(void)arg;
+	*skp = NULL;
 	if (!sk)
 		return -ENOMEM;
 	rc = nl_connect(sk, NETLINK_NETFILTER);
@@ -35,25 +44,39 @@ static int flush_in_ns(void *arg)
 		rc = -EPROTONOSUPPORT;
 		goto cleanup;
 	}
-	msg = nlmsg_alloc_simple((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK);
+	if (cb)
+		nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, cb, arg);
+	msg = nlmsg_alloc_simple((NFNL_SUBSYS_CTNETLINK << 8) | type, NLM_F_REQUEST | flags);
 	if (!msg || nlmsg_append(msg, &hdr, sizeof(hdr), NLMSG_ALIGNTO) < 0) {
 		rc = -ENOMEM;
 		goto cleanup;
 	}
-	rc = nl_send_auto(sk, msg);
-	if (rc >= 0)
-		rc = nl_wait_for_ack(sk);
-	/* libnl answers with its own codes (netlink/errno.h), not errnos */
-	if (rc == -NLE_PERM)
-		rc = -EPERM;
-	else if (rc == -NLE_OBJ_NOTFOUND)
-		rc = 0; /* nothing tracked (older kernels say ENOENT for an empty table) */
-	else if (rc < 0)
-		rc = -EIO;
+	rc = nl_errno(nl_send_auto(sk, msg));
 cleanup:
 	nlmsg_free(msg);
-	nl_socket_free(sk);
+	if (rc < 0)
+		nl_socket_free(sk);
+	else
+		*skp = sk;
 	return rc;
+}
+
+/* IPCTNL_MSG_CT_DELETE without a tuple is a flush, and family AF_UNSPEC
+ * flushes IPv4 and IPv6 alike (the same request `conntrack -F` sends). */
+static int flush_in_ns(void *arg)
+{
+	struct nl_sock *sk;
+	int rc;
+
+	(void)arg;
+	rc = ct_request(AF_UNSPEC, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, NULL, NULL, &sk);
+	if (rc < 0)
+		return rc;
+	rc = nl_wait_for_ack(sk);
+	nl_socket_free(sk);
+	if (rc == -NLE_OBJ_NOTFOUND)
+		return 0; /* nothing tracked (older kernels say ENOENT for an empty table) */
+	return nl_errno(rc);
 }
 
 int ct_flush(struct netns *ns)
@@ -127,37 +150,15 @@ static int on_entry(struct nl_msg *msg, void *arg)
 static int list_in_ns(void *arg)
 {
 	struct ct_list *l = arg;
-	struct nfgenmsg hdr = { .nfgen_family = (uint8_t)l->family, .version = NFNETLINK_V0, .res_id = 0 };
-	struct nl_sock *sk = nl_socket_alloc();
-	struct nl_msg *msg = NULL;
+	struct nl_sock *sk;
 	int rc;
 
-	if (!sk)
-		return -ENOMEM;
-	rc = nl_connect(sk, NETLINK_NETFILTER);
-	if (rc < 0) {
-		rc = -EPROTONOSUPPORT;
-		goto cleanup;
-	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, on_entry, l);
-	msg = nlmsg_alloc_simple((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP);
-	if (!msg || nlmsg_append(msg, &hdr, sizeof(hdr), NLMSG_ALIGNTO) < 0) {
-		rc = -ENOMEM;
-		goto cleanup;
-	}
-	rc = nl_send_auto(sk, msg);
-	if (rc >= 0)
-		rc = nl_recvmsgs_default(sk);
-	if (rc == -NLE_PERM)
-		rc = -EPERM;
-	else if (rc < 0)
-		rc = -EIO;
-	else
-		rc = l->err;
-cleanup:
-	nlmsg_free(msg);
+	rc = ct_request((uint8_t)l->family, IPCTNL_MSG_CT_GET, NLM_F_DUMP, on_entry, l, &sk);
+	if (rc < 0)
+		return rc;
+	rc = nl_errno(nl_recvmsgs_default(sk));
 	nl_socket_free(sk);
-	return rc;
+	return rc < 0 ? rc : l->err;
 }
 
 int ct_list_udp(struct netns *ns, int family, struct ct_udp **out, int *n)

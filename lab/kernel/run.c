@@ -938,6 +938,56 @@ int run_wait_until(struct run_group *g, mtime_ms when)
 	return r == -ETIMEDOUT ? 0 : r;
 }
 
+int run_start_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline)
+{
+	int rc;
+
+	run_set_background(p, true);
+	rc = run_start(g, p);
+	if (rc >= 0)
+		rc = run_release(g);
+	if (rc >= 0)
+		rc = run_wait_ready(g, p, deadline);
+	return rc < 0 ? rc : 0;
+}
+
+/* The later starts of run_start_pair(). */
+static int start_delayed(struct run_group *g, struct run_proc *const procs[2], const uint32_t delay_ms[2], mtime_ms t0)
+{
+	for (int i = 0; i < 2; i++) {
+		int k = delay_ms[0] > delay_ms[1] ? 1 - i : i, rc;
+
+		if (!delay_ms[k])
+			continue;
+		rc = run_wait_until(g, t0 + delay_ms[k]);
+		if (rc >= 0)
+			rc = run_start(g, procs[k]);
+		if (rc >= 0)
+			rc = run_release(g);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int run_start_pair(struct run_group *g, struct run_proc *const procs[2], const uint32_t delay_ms[2], mtime_ms *t0)
+{
+	int rc;
+
+	for (int k = 0; k < 2; k++) {
+		if (delay_ms[k])
+			continue; /* forked at its time */
+		rc = run_start(g, procs[k]);
+		if (rc < 0)
+			return rc;
+	}
+	rc = run_release(g);
+	if (rc < 0)
+		return rc;
+	*t0 = mtime_now();
+	return start_delayed(g, procs, delay_ms, *t0);
+}
+
 int run_stop(struct run_group *g, struct run_proc *p)
 {
 	int r;

@@ -140,6 +140,16 @@ int run_wait(struct run_group *g, mtime_ms deadline);
  * from poll. */
 int run_wait_until(struct run_group *g, mtime_ms when);
 
+/* A background process (a server) started alone, released, and waited for
+ * until it is ready (run_wait_ready()) or deadline. Returns 0 or -errno. */
+int run_start_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline);
+
+/* A pair started together: each procs[k] whose delay_ms[k] is 0 forked,
+ * then all released at one instant (*t0 = mtime_now() then), the others
+ * (punchlab's start-delay) started and released at t0 + delay_ms[k], the
+ * sooner one first, while the rest run. Returns 0, or -errno. */
+int run_start_pair(struct run_group *g, struct run_proc *const procs[2], const uint32_t delay_ms[2], mtime_ms *t0);
+
 /* Stop one process: SIGTERM to its process group, SIGKILL after the grace,
  * then reap it. A process not yet started or already exited is left as it
  * is. Returns 0 once it is reaped, or -errno. */
