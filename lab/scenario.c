@@ -246,7 +246,8 @@ static char *mismatch_detail(const struct result *res, struct run_proc *procs[2]
  * printed is not trusted): the deliveries the witness counted in each
  * peer's namespace (witness_arm() ran before the programs), decided by
  * progverdict() (its header says how), into res->evidence and res->actual.
- * Called only for programs that succeeded. why gets the reason. */
+ * Read for programs that failed too (their actual is then failed, by the
+ * caller): the evidence explains the failure. why gets the reason. */
 static int judge_by_network(const struct topo *t, const struct plan *p, struct lab *l, bool wire,
 			    const struct programs_result *pr, struct result *res, char *why, size_t size)
 {
