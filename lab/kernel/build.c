@@ -60,7 +60,7 @@ static int rules_read(const struct topo *t, const struct topo_nat *nat, char **t
 		      size_t errsize)
 {
 	const char *file = nat->rules_file;
-	char proc[64], msg[PATH_MAX + 160];
+	char msg[PATH_MAX + 160];
 	int fd, rc, line;
 
 	*text = NULL;
@@ -71,8 +71,7 @@ static int rules_read(const struct topo *t, const struct topo_nat *nat, char **t
 	}
 	/* What was opened, not what was named: a link swapped in since the
 	 * topology was read must not lead out of the tree. */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	rc = rulesfile_confine(t->path, proc, msg, sizeof(msg));
+	rc = rulesfile_confine_fd(t->path, fd, file, msg, sizeof(msg));
 	if (rc < 0) {
 		lab_err(err, errsize, "%s", msg);
 		goto cleanup;

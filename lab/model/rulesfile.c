@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The --allow-rules paths, resolved. Set from the command line before any
  * topology is read; process-wide so that every reader of topologies (run,
@@ -37,20 +38,79 @@ bool rulesfile_under(const char *real, const char *root)
 	return real[n] == '\0' || real[n] == '/' || root[n - 1] == '/';
 }
 
-int rulesfile_confine(const char *topo_name, const char *path, char *err, size_t errsize)
+/* path made absolute (from the working directory) with ".", ".." and
+ * repeated slashes taken out as text, without asking the file system.
+ * Returns 0, or -ENAMETOOLONG or -errno from getcwd(). */
+static int normalize(const char *path, char *out, size_t size)
+{
+	char buf[2 * PATH_MAX];
+	size_t n = 0;
+	char *save = NULL, *comp;
+
+	if (path[0] == '/') {
+		if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+			return -ENAMETOOLONG;
+	} else {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		if (snprintf(buf, sizeof(buf), "%s/%s", cwd, path) >= (int)sizeof(buf))
+			return -ENAMETOOLONG;
+	}
+	if (size < 2)
+		return -ENAMETOOLONG;
+	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		size_t len = strlen(comp);
+
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--; /* the slash before it */
+			continue;
+		}
+		if (n + 1 + len + 1 > size)
+			return -ENAMETOOLONG;
+		out[n++] = '/';
+		memcpy(out + n, comp, len);
+		n += len;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
+}
+
+/* The check of rulesfile_confine() and rulesfile_confine_fd(): path is what
+ * to resolve, shown how to name it; lexical: first refuse, without touching
+ * the file system, a path that is outside the tree as written. */
+static int confine(const char *topo_name, const char *path, const char *shown, bool lexical, char *err,
+		   size_t errsize)
 {
 	const char *slash = strrchr(topo_name, '/');
-	char dir[PATH_MAX], *real = NULL, *root = NULL;
+	char dir[PATH_MAX], np[PATH_MAX], nd[PATH_MAX], *real = NULL, *root = NULL;
 	int rc = 0;
 
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
 	else
 		snprintf(dir, sizeof(dir), "%.*s", slash == topo_name ? 1 : (int)(slash - topo_name), topo_name);
+	/* Without --allow-rules, /etc/shadow is refused before it is even
+	 * looked at: no lstat, no "exists or not" for a log to tell. */
+	if (lexical && n_allowed == 0 && normalize(path, np, sizeof(np)) == 0 &&
+	    normalize(dir, nd, sizeof(nd)) == 0 && !rulesfile_under(np, nd)) {
+		rc = -EACCES;
+		snprintf(err, errsize, "rules file '%s' is outside the topology's directory %s (punchlab run "
+			 "--allow-rules PATH allows rules files elsewhere)", np, nd);
+		goto cleanup;
+	}
 	real = realpath(path, NULL);
 	if (!real) {
 		rc = -errno;
-		snprintf(err, errsize, "rules file '%s': %s", path, strerror(-rc));
+		snprintf(err, errsize, "rules file '%s': %s", shown, strerror(-rc));
 		goto cleanup;
 	}
 	root = realpath(dir, NULL);
@@ -67,11 +127,24 @@ int rulesfile_confine(const char *topo_name, const char *path, char *err, size_t
 	rc = -EACCES;
 	snprintf(err, errsize,
 		 "rules file '%s' is outside the topology's directory %s (punchlab run --allow-rules PATH allows "
-		 "rules files elsewhere)", strcmp(real, path) ? real : path, root);
+		 "rules files elsewhere)", real, root);
 cleanup:
 	free(real);
 	free(root);
 	return rc;
+}
+
+int rulesfile_confine(const char *topo_name, const char *path, char *err, size_t errsize)
+{
+	return confine(topo_name, path, path, true, err, errsize);
+}
+
+int rulesfile_confine_fd(const char *topo_name, int fd, const char *shown, char *err, size_t errsize)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return confine(topo_name, proc, shown, false, err, errsize);
 }
 
 static bool word_char(char c)

@@ -9,7 +9,8 @@
  * down to the first error's location, the one line it points at (taken from
  * the text the lab loaded, not from nft) and its marker.
  *
- * Pure apart from realpath() in rulesfile_allow() and rulesfile_confine().
+ * Pure apart from realpath() and getcwd() in rulesfile_allow() and
+ * rulesfile_confine*().
  */
 #ifndef PUNCH_RULESFILE_H
 #define PUNCH_RULESFILE_H
@@ -33,11 +34,17 @@ bool rulesfile_under(const char *real, const char *root);
 
 /* May the rules file path be read for the topology named topo_name (its
  * directory is the tree; a name without '/' lies in the working directory)?
- * Resolves both (symbolic links and "..") and checks the file against the
- * tree and the allowed paths. Returns 0; -EACCES with "rules file 'PATH' is
- * outside ..." in err; or -errno from realpath() with "rules file 'PATH':
- * why". Nothing is opened. */
+ * Without --allow-rules, a path outside the tree as written (".." taken out
+ * as text) is refused before the file system is asked anything; then both
+ * are resolved (symbolic links and "..") and the file is checked against
+ * the tree and the allowed paths. Returns 0; -EACCES with "rules file
+ * 'PATH' is outside ..." in err; or -errno from realpath() with "rules file
+ * 'PATH': why". Nothing is opened. */
 int rulesfile_confine(const char *topo_name, const char *path, char *err, size_t errsize);
+
+/* The same for the file open on fd (by /proc/self/fd/FD: what was opened,
+ * after every link), named shown in messages. */
+int rulesfile_confine_fd(const char *topo_name, int fd, const char *shown, char *err, size_t errsize);
 
 /* Check a rules file's text before it goes to nft: no NUL byte, and no
  * `include` outside comments and strings (nft would read the named file as

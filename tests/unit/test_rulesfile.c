@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,6 +26,30 @@ static void test_under(void **state)
 	assert_false(rulesfile_under("/a", "/a/b"));
 	assert_false(rulesfile_under("/etc/shadow", "/tmp/t"));
 	assert_false(rulesfile_under("/a/b", ""));
+}
+
+/* Outside as written: refused from the text alone (these paths need not
+ * exist); inside as written: the file system decides. */
+static void test_confine_lexical(void **state)
+{
+	char cwd[4096], want[8192], err[8192];
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(rulesfile_confine("t.topo", "/etc/shadow", err, sizeof(err)), -EACCES);
+	snprintf(want, sizeof(want), "rules file '/etc/shadow' is outside the topology's directory %s "
+		 "(punchlab run --allow-rules PATH allows rules files elsewhere)", strcmp(cwd, "/") ? cwd : "/");
+	assert_string_equal(err, want);
+	assert_int_equal(rulesfile_confine("/nonexistent-a/b/t.topo", "/nonexistent-a/b/./x/../../../etc/passwd",
+					   err, sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "rules file '/etc/passwd' is outside the topology's directory /nonexistent-a/b "));
+	assert_int_equal(rulesfile_confine("/nonexistent-a//b/t.topo", "/nonexistent-a/b/../bc/x.nft", err,
+					   sizeof(err)), -EACCES);
+	assert_non_null(strstr(err, "'/nonexistent-a/bc/x.nft' is outside"));
+	/* Inside as written: resolved, and here missing. */
+	assert_int_equal(rulesfile_confine("/nonexistent-a/b/t.topo", "/nonexistent-a/b/c/../x.nft", err,
+					   sizeof(err)), -ENOENT);
+	assert_string_equal(err, "rules file '/nonexistent-a/b/c/../x.nft': No such file or directory");
 }
 
 static void test_scan(void **state)
@@ -148,6 +173,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_under),
+		cmocka_unit_test(test_confine_lexical),
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_nft_error_located),
 		cmocka_unit_test(test_nft_error_own_line),
