@@ -5,7 +5,8 @@
 #   every other line: the terminal and the --json report hold line 3 and no
 #   other line of it (nft's own text would show lines 5 and 6 as well);
 # - /etc/shadow, a path with "..", a link leading out of the topology's
-#   directory: refused with file:line by `check` and `run`, no content shown;
+#   directory: refused with file:line by `check` and `run`, no content shown
+#   (/etc/shadow not even looked at: strace);
 #   --allow-rules DIR lets a file under DIR in;
 # - a file over 1 MiB, a FIFO: refused from their metadata, without hanging;
 # - `include` in a rules file: refused with the file and line (nft would
@@ -63,6 +64,13 @@ expect_exit 1 "$O/punchlab" run --no-color --json "$tmp/shadow.json" "$t/shadow.
 says "$t/shadow.topo:6: rules file '/etc/shadow' is outside"
 never "$tmp/out"
 never "$tmp/shadow.json"
+# Not opened, not even looked at: no file system call of punchlab or of a
+# worker names it.
+command -v strace >/dev/null || fail "strace is not installed (ci/install-deps.sh lab)"
+expect_exit 1 strace -f -qq -e trace=%file -o "$tmp/strace" "$O/punchlab" run --no-color "$t/shadow.topo"
+says "rules file '/etc/shadow' is outside"
+grep -q 'shadow\.topo' "$tmp/strace" || fail "strace saw nothing (not even the topology)"
+grep '"/etc/shadow"' "$tmp/strace" && fail "punchlab asked the file system about /etc/shadow"
 
 cp tests/lab/data/own-pr-cone.nft "$tmp/outside.nft"
 topo ../outside.nft >"$t/dotdot.topo"
