@@ -634,9 +634,9 @@ static int run_pump(struct run_group *g, mtime_ms deadline, run_done_fn done, co
 			if (slot[i] == &p->pidfd) {
 				if (childwatch_exited(p->pidfd, p->pid))
 					proc_reap(p);
-			}
-			else
+			} else {
 				proc_read(p, slot[i], false);
+			}
 		}
 	}
 cleanup:
