@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "kernel/capture.h"
 #include "kernel/netns.h"
+#include "model/rulesfile.h"
 
 #define PUNCHLAB_VERSION "0.1.0"
 
@@ -60,6 +61,8 @@ static void usage(FILE *f)
 		"                      pcap, 256 bytes of each frame; tcpdump -r, Wireshark)\n"
 		"      --pcap-on-failure  keep a capture only when the verdict is not the expected one\n"
 		"      --pcap-cap BYTES   at most BYTES per capture file (default 8 MiB; K and M suffixes)\n"
+		"      --allow-rules PATH  also take rules = FILE from PATH (a file, or a directory and\n"
+		"                      all under it); by default only from the topology's own directory\n"
 		"  -h, --help          this text;  --version  the version\n"
 		"\n"
 		"Exit status: 0 every verdict as expected, 1 some mismatch or error, 2 usage, 3 setup,\n"
@@ -97,6 +100,7 @@ static const struct option longopts[] = {
 	{ "pcap", required_argument, NULL, 'p' },
 	{ "pcap-on-failure", no_argument, NULL, 'F' },
 	{ "pcap-cap", required_argument, NULL, 'Z' },
+	{ "allow-rules", required_argument, NULL, 'R' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -154,6 +158,15 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 			if (opt_pcap_cap(optarg, &o->pcap_cap) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'R': {
+			int r = rulesfile_allow(optarg);
+
+			if (r < 0) {
+				log_errx("--allow-rules %s: %s", optarg, r == -ENOSPC ? "given too often" : strerror(-r));
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
