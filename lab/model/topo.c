@@ -395,11 +395,13 @@ static int lab_ipv6(struct parser *ps, const char *v)
 
 static int lab_timeout(struct parser *ps, const char *v)
 {
+	ps->t->timeout_set = true;
 	return duration_key(ps, "timeout", v, 100, 3600 * 1000, &ps->t->timeout_ms);
 }
 
 static int lab_punch_timeout(struct parser *ps, const char *v)
 {
+	ps->t->punch_timeout_set = true;
 	return duration_key(ps, "punch-timeout", v, 100, 3600 * 1000, &ps->t->punch_timeout_ms);
 }
 
