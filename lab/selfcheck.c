@@ -201,6 +201,7 @@ struct sc_run {
 	struct run_proc **cls;  /* [entry]: the classifiers */
 	bool *slow;             /* [entry]: classify with the long waits (no evidence to end them early) */
 	bool *pending;          /* [entry]: to classify in the next round */
+	bool long_wait;         /* no short wait at all (selfcheck_run_wait()) */
 	char *err;
 	size_t errsize;
 };
@@ -469,7 +470,7 @@ static int classify_all(struct sc_run *c)
 	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
-		c->slow[k] = !fast_possible(c, k);
+		c->slow[k] = c->long_wait || !fast_possible(c, k);
 		c->pending[k] = c->sc->nats[k].checked && !c->slow[k];
 	}
 	rc = classify_round(c);
@@ -494,8 +495,14 @@ static int classify_all(struct sc_run *c)
 int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
 		  struct selfcheck **out, char *err, size_t errsize)
 {
-	struct sc_run c = { .t = t, .p = p, .l = l, .bindir = bindir, .verbose = verbose, .err = err,
-			    .errsize = errsize };
+	return selfcheck_run_wait(t, p, l, bindir, verbose, false, out, err, errsize);
+}
+
+int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
+		       bool long_wait, struct selfcheck **out, char *err, size_t errsize)
+{
+	struct sc_run c = { .t = t, .p = p, .l = l, .bindir = bindir, .verbose = verbose, .long_wait = long_wait,
+			    .err = err, .errsize = errsize };
 	mtime_ms start = mtime_now();
 	int rc = -ENOMEM;
 

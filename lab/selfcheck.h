@@ -94,6 +94,10 @@ bool selfcheck_fast_proven(const char *json, uint64_t dropped);
  * probes could not be run at all. */
 int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
 		  struct selfcheck **out, char *err, size_t errsize);
+/* The same, with long_wait: every router with the long wait only, as before
+ * the short one existed (for tests/bench/bench_selfcheck.c's baseline). */
+int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
+		       bool long_wait, struct selfcheck **out, char *err, size_t errsize);
 void selfcheck_free(struct selfcheck *sc);
 
 /* The self-check as data into r->routers (r->selfcheck_ran set): one record
