@@ -6,7 +6,7 @@
 #
 # KILLS runs (default 5; KILLS=50 by hand). The first is killed while both
 # scenarios' clients run (the deepest moment: every kind of process exists);
-# the others after a random 0-16 s (the run takes about 16), wherever it is:
+# the others after a random 0-9 s (the run takes about 9), wherever it is:
 # setting up, in a scenario, between two (the third starts in the slot of the
 # first to end), tearing down.
 #
@@ -48,7 +48,7 @@ total_procs=0 total_ns=0
 i=1
 while [ "$i" -le "$KILLS" ]; do
 	mark="$$-$i"
-	# Two scenarios that run for their whole time limit (about 10 s), one
+	# Two scenarios that run for their whole time limit (about 4 s), one
 	# through delay lines, on two workers.
 	env PUNCHLAB_KILLTEST="$mark" "$O/punchlab" run -j 2 topologies/udp-blocked.topo \
 		topologies/lossy-high-latency.topo topologies/advertise-local-rewriting.topo \
@@ -62,7 +62,7 @@ while [ "$i" -le "$KILLS" ]; do
 			sleep 0.05
 		done
 	else
-		ms=$(random_ms 16000)
+		ms=$(random_ms 9000)
 		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 	fi
 	marked "$mark" >"$tmp/procs"
