@@ -253,6 +253,34 @@ static int router_load(struct lab *l, const struct topo *t, const struct plan *p
 	return rc;
 }
 
+/* Router node i's generated ruleset loaded afresh: everything flushed, the
+ * loss table and the ruleset, in one transaction. Returns 0 or -errno with
+ * err set. */
+static int router_reload(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
+			 size_t errsize)
+{
+	char msg[512], *nfterr = NULL, *ruleset = NULL, *text = NULL;
+	int rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
+
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: ruleset: %s", p->nodes[i].name, msg);
+		return rc;
+	}
+	if (asprintf(&text, "%s%s", l->loss[i] ? l->loss[i] : "flush ruleset\n", ruleset) < 0) {
+		text = NULL;
+		rc = -ENOMEM;
+	} else {
+		rc = nft_load(l->ns[i], text, &nfterr);
+	}
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the ruleset afresh: %s", p->nodes[i].name,
+			nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	free(text);
+	free(ruleset);
+	return rc;
+}
+
 int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
 {
 	for (int i = 0; i < p->n_nodes; i++) {
@@ -263,15 +291,20 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
 			continue;
 		/* Everything the lab loaded here is its own: the ruleset and the loss
 		 * table. Flush it all (the loss table comes back in the same
-		 * transaction, so the uplink is never lossless), then the ruleset. */
-		rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
-				nfterr ? nfterr : strerror(-rc));
-			free(nfterr);
-			return rc;
+		 * transaction, so the uplink is never lossless), then the ruleset:
+		 * a generated one in that transaction too (one commit, not two). */
+		if (!t->nats[p->nodes[i].index].rules_file) {
+			rc = router_reload(l, t, p, i, err, errsize);
+		} else {
+			rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
+			if (rc < 0) {
+				lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
+					nfterr ? nfterr : strerror(-rc));
+				free(nfterr);
+				return rc;
+			}
+			rc = router_load(l, t, p, i, err, errsize);
 		}
-		rc = router_load(l, t, p, i, err, errsize);
 		if (rc < 0)
 			return rc;
 		rc = ct_flush(l->ns[i]);
