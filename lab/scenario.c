@@ -139,25 +139,6 @@ static void server_argv(struct argv_buf *a, const struct scenario_opts *o, const
 		argv_add(a, "-v");
 }
 
-static bool impaired(const struct impairment *im)
-{
-	return im->delay_ms || im->jitter_ms || im->loss_ppm;
-}
-
-void scenario_timeouts(const struct topo *t, uint32_t *punch_ms, uint32_t *limit_ms)
-{
-	bool quick = true;
-
-	for (int i = 0; i < t->n_nats; i++)
-		quick = quick && !impaired(&t->nats[i].uplink_impair);
-	for (int k = 0; k < t->n_peers; k++)
-		quick = quick && !impaired(&t->peers[k].uplink_impair) && !t->peers[k].start_delay_ms;
-	*punch_ms = quick && !t->punch_timeout_set ? SCENARIO_LAB_PUNCH_MS : t->punch_timeout_ms;
-	*limit_ms = quick && !t->timeout_set ? *punch_ms + SCENARIO_LAB_EXCHANGE_MS : t->timeout_ms;
-	if (*limit_ms > t->timeout_ms)
-		*limit_ms = t->timeout_ms;
-}
-
 static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const struct topo *t,
 			const struct plan *p, int k, const char *session)
 {
@@ -180,7 +161,7 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 	argv_add(a, "%u", me->local_port);
 	/* timeout is the whole scenario's: a client that starts later has that much less
 	 * (the parser keeps every start-delay below timeout). */
-	scenario_timeouts(t, &punch_ms, &limit_ms);
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
 	argv_add(a, "--timeout");
 	argv_add(a, "%ums", limit_ms - t->peers[k].start_delay_ms);
 	argv_add(a, "--punch-timeout");
@@ -398,7 +379,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		if (rc < 0)
 			goto cleanup;
 	}
-	scenario_timeouts(t, &punch_ms, &limit_ms);
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
 	rc = run_wait(g, t0 + limit_ms + GRACE_MS);
 	if (rc < 0)
 		goto cleanup;

@@ -43,16 +43,5 @@ int scenario_run_topo(const struct topo *t, const char *name, const struct scena
 /* The scenario's name: the file's base name without ".topo" (malloc'd). */
 char *scenario_name(const char *path);
 
-/* The clients' timers in a lab without delay or loss, where the file leaves
- * them at the client's defaults (3 s before relaying, 10 s before failing):
- * there a direct path forms within milliseconds of the introduction and a
- * relayed exchange within tens of them, so the defaults only wait for
- * nothing. */
-#define SCENARIO_LAB_PUNCH_MS 1000    /* before relaying */
-#define SCENARIO_LAB_EXCHANGE_MS 3000 /* after that, before failing */
-
-/* The punch timeout and the time limit the clients of t get: the file's,
- * or in a lab without delay or loss what it leaves out the lab's own above. */
-void scenario_timeouts(const struct topo *t, uint32_t *punch_ms, uint32_t *limit_ms);
 
 #endif
