@@ -477,11 +477,11 @@ static int classify_all(struct sc_run *c)
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
 		bool redo = c->sc->nats[k].checked && (c->slow[k] || !evidence_proven(c, k));
 
-		if (redo && !c->slow[k])
+		if (redo && !c->slow[k]) {
 			log_debug("self-check: router %s%s: the short wait is not proven, classifying again",
 				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
-		if (redo && !c->slow[k])
 			again = true;
+		}
 		c->slow[k] = redo;
 		c->pending[k] = redo;
 	}
