@@ -150,7 +150,7 @@ fuzz-replay: $(REPLAY_BINS)
 		name=$${t##*/replay_}; echo "== $$t tests/fuzz/corpus/$$name"; \
 		$$t tests/fuzz/corpus/$$name; done
 
-# Lab tests mostly wait: LABTEST_JOBS at a time, the loopback ones alone (tests/lab-run.sh).
+# Lab tests mostly wait: LABTEST_JOBS at a time, the loopback ones in turn in one slot (tests/lab-run.sh).
 LABTEST_JOBS ?= 4
 labtest: $(PROGS) $(TOOL_BINS)
 	@ci/install-deps.sh lab

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Run lab tests (make labtest): those on network namespaces LABTEST_JOBS at
-# a time, since they mostly wait (on timers, on the kernel); then those on
-# the host's loopback alone and one after the other, since they share
-# 127.0.0.1 and loopback-punch-time measures milliseconds. Each test's output
-# is printed whole when it ends, under its name. A test that fails is named;
-# the exit status is 0 only when every test passed.
+# Run lab tests (make labtest): LABTEST_JOBS at a time, since they mostly
+# wait (on timers, on the kernel). Those on network namespaces each take a
+# slot; those on the host's loopback share 127.0.0.1 and run one after the
+# other in one slot, queued last, so that they meet the fewest others
+# (loopback-punch-time measures milliseconds). Each test's output is printed
+# whole when it ends, under its name. A test that fails is named; the exit
+# status is 0 only when every test passed.
 #
 # Usage: O=build LABTEST_JOBS=4 sh tests/lab-run.sh TEST.sh...
 set -u
@@ -18,7 +19,7 @@ export O tmp
 # one TEST: run it, then print its output and its result in one piece
 one() {
 	name=$(basename "$1" .sh)
-	if sh "$1" > "$tmp/$name.log" 2>&1; then r=ok; else r=FAILED; fi
+	if sh "$1" < /dev/null > "$tmp/$name.log" 2>&1; then r=ok; else r=FAILED; fi
 	echo "$r" > "$tmp/$name.rc"
 	{
 		flock 9
@@ -28,19 +29,25 @@ one() {
 	} 9>"$tmp/lock"
 }
 
+# one item of the queue: a test, or @loopback, the loopback tests in turn
+item() {
+	if [ "$1" = @loopback ]; then
+		while read -r t; do one "$t"; done < "$tmp/lo"
+	else
+		one "$1"
+	fi
+}
+
 : > "$tmp/ns"
 : > "$tmp/lo"
 for t in "$@"; do
 	if grep -q '127\.0\.0\.' "$t"; then echo "$t" >> "$tmp/lo"; else echo "$t" >> "$tmp/ns"; fi
 done
-# xargs runs a fresh sh per test: hand it the function's text.
-body=$(sed -n '/^one() {$/,/^}$/p' "$0")
+[ -s "$tmp/lo" ] && echo @loopback >> "$tmp/ns"
+# xargs runs a fresh sh per item: hand it the functions' text.
+body=$(sed -n '/^one() {$/,/^}$/p; /^item() {$/,/^}$/p' "$0")
 xargs -P "$JOBS" -I{} sh -c "$body"'
-one "$1"' sh {} < "$tmp/ns"
-while read -r t; do
-	sh -c "$body"'
-one "$1"' sh "$t"
-done < "$tmp/lo"
+item "$1"' sh {} < "$tmp/ns"
 
 pass=$(grep -l '^ok$' "$tmp"/*.rc 2>/dev/null | wc -l)
 fail=$(grep -l '^FAILED$' "$tmp"/*.rc 2>/dev/null | wc -l)
