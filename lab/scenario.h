@@ -43,5 +43,4 @@ int scenario_run_topo(const struct topo *t, const char *name, const struct scena
 /* The scenario's name: the file's base name without ".topo" (malloc'd). */
 char *scenario_name(const char *path);
 
-
 #endif
