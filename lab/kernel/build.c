@@ -485,6 +485,25 @@ static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_
 		}                                                                               \
 	} while (0)
 
+/* Every node's namespace, made side by side (netns_create_many()). */
+static int create_namespaces(struct lab *l, const struct plan *p, char *err, size_t errsize)
+{
+	const char **names = calloc((size_t)p->n_nodes + 1, sizeof(*names));
+	int rc;
+
+	if (!names) {
+		lab_err(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < p->n_nodes; i++)
+		names[i] = p->nodes[i].name;
+	rc = netns_create_many(names, p->n_nodes, l->ns);
+	if (rc < 0)
+		lab_err(err, errsize, "creating the %d network namespaces: %s", p->n_nodes, strerror(-rc));
+	free(names);
+	return rc;
+}
+
 int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize)
 {
 	struct lab *l;
@@ -505,14 +524,12 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	}
 	l->n = p->n_nodes;
 
+	rc = create_namespaces(l, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
 
-		rc = netns_create(n->name, &l->ns[i]);
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: creating the network namespace: %s", n->name, strerror(-rc));
-			goto cleanup;
-		}
 		rc = link_open(l->ns[i], &l->lc[i]);
 		if (rc < 0) {
 			lab_err(err, errsize, "%s: opening netlink in the namespace: %s", n->name, strerror(-rc));
