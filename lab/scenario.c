@@ -144,6 +144,7 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 			const struct plan *p, int k, const char *session)
 {
 	const struct plan_peer *me = &p->peers[k], *other = &p->peers[1 - k];
+	uint32_t punch_ms, limit_ms;
 
 	argv_add(a, "%s/punch-client", o->bindir);
 	if (t->mode == MODE_FIXED_PORT) {
@@ -161,10 +162,11 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 	argv_add(a, "%u", me->local_port);
 	/* timeout is the whole scenario's: a client that starts later has that much less
 	 * (the parser keeps every start-delay below timeout). */
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
 	argv_add(a, "--timeout");
-	argv_add(a, "%ums", t->timeout_ms - t->peers[k].start_delay_ms);
+	argv_add(a, "%ums", limit_ms - t->peers[k].start_delay_ms);
 	argv_add(a, "--punch-timeout");
-	argv_add(a, "%ums", t->punch_timeout_ms);
+	argv_add(a, "%ums", punch_ms);
 	argv_add(a, "--messages");
 	argv_add(a, "%u", t->messages);
 	if (!t->relay || t->mode == MODE_FIXED_PORT)
@@ -379,6 +381,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	struct run_proc *srv = NULL, *cli[2] = { NULL, NULL };
 	struct argv_buf a;
 	char session[WIRE_SESSION_MAX + 1];
+	uint32_t punch_ms, limit_ms;
 	mtime_ms t0;
 	int rc;
 
@@ -419,7 +422,8 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		if (rc < 0)
 			goto cleanup;
 	}
-	rc = run_wait(g, t0 + t->timeout_ms + GRACE_MS);
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
+	rc = run_wait(g, t0 + limit_ms + GRACE_MS);
 	if (rc < 0)
 		goto cleanup;
 	if (srv)

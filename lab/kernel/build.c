@@ -432,6 +432,34 @@ static int router_load(struct lab *l, const struct topo *t, const struct plan *p
 	return rc;
 }
 
+/* Router node i's generated ruleset loaded afresh: everything flushed, the
+ * loss table and the ruleset, in one transaction. Returns 0 or -errno with
+ * err set. */
+static int router_reload(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
+			 size_t errsize)
+{
+	char msg[512], *nfterr = NULL, *ruleset = NULL, *text = NULL;
+	int rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
+
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: ruleset: %s", p->nodes[i].name, msg);
+		return rc;
+	}
+	if (asprintf(&text, "%s%s", l->loss[i] ? l->loss[i] : "flush ruleset\n", ruleset) < 0) {
+		text = NULL;
+		rc = -ENOMEM;
+	} else {
+		rc = nft_load(l->ns[i], text, &nfterr);
+	}
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the ruleset afresh: %s", p->nodes[i].name,
+			nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	free(text);
+	free(ruleset);
+	return rc;
+}
+
 int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
 {
 	for (int i = 0; i < p->n_nodes; i++) {
@@ -442,15 +470,20 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
 			continue;
 		/* Everything the lab loaded here is its own: the ruleset and the loss
 		 * table. Flush it all (the loss table comes back in the same
-		 * transaction, so the uplink is never lossless), then the ruleset. */
-		rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
-				nfterr ? nfterr : strerror(-rc));
-			free(nfterr);
-			return rc;
+		 * transaction, so the uplink is never lossless), then the ruleset:
+		 * a generated one in that transaction too (one commit, not two). */
+		if (!t->nats[p->nodes[i].index].rules_file) {
+			rc = router_reload(l, t, p, i, err, errsize);
+		} else {
+			rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
+			if (rc < 0) {
+				lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
+					nfterr ? nfterr : strerror(-rc));
+				free(nfterr);
+				return rc;
+			}
+			rc = router_load(l, t, p, i, err, errsize);
 		}
-		rc = router_load(l, t, p, i, err, errsize);
 		if (rc < 0)
 			return rc;
 		rc = ct_flush(l->ns[i]);
@@ -631,6 +664,25 @@ static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_
 		}                                                                               \
 	} while (0)
 
+/* Every node's namespace, made side by side (netns_create_many()). */
+static int create_namespaces(struct lab *l, const struct plan *p, char *err, size_t errsize)
+{
+	const char **names = calloc((size_t)p->n_nodes + 1, sizeof(*names));
+	int rc;
+
+	if (!names) {
+		lab_err(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < p->n_nodes; i++)
+		names[i] = p->nodes[i].name;
+	rc = netns_create_many(names, p->n_nodes, l->ns);
+	if (rc < 0)
+		lab_err(err, errsize, "creating the %d network namespaces: %s", p->n_nodes, strerror(-rc));
+	free(names);
+	return rc;
+}
+
 int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize)
 {
 	struct lab *l;
@@ -651,14 +703,12 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	}
 	l->n = p->n_nodes;
 
+	rc = create_namespaces(l, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
 
-		rc = netns_create(n->name, &l->ns[i]);
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: creating the network namespace: %s", n->name, strerror(-rc));
-			goto cleanup;
-		}
 		rc = link_open(l->ns[i], &l->lc[i]);
 		if (rc < 0) {
 			lab_err(err, errsize, "%s: opening netlink in the namespace: %s", n->name, strerror(-rc));

@@ -101,6 +101,7 @@ struct topo {
 	bool relay;             /* clients may fall back to the server's relay (default yes) */
 	uint32_t timeout_ms;    /* scenario time limit (default 10 s) */
 	uint32_t punch_timeout_ms; /* how long clients punch before relay fallback (default 3 s) */
+	bool timeout_set, punch_timeout_set; /* given in the file (else the lab may pick its own: scenario.h) */
 	uint32_t messages;      /* messages each client sends over the path (default 5) */
 	bool ipv6;              /* run the pair over IPv6 (firewalls only: no IPv6 NAT) */
 	char inet_subnet[48];   /* "" = 203.0.113.0/24 */

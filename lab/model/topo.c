@@ -399,11 +399,13 @@ static int lab_ipv6(struct parser *ps, const char *v)
 
 static int lab_timeout(struct parser *ps, const char *v)
 {
+	ps->t->timeout_set = true;
 	return duration_key(ps, "timeout", v, 100, 3600 * 1000, &ps->t->timeout_ms);
 }
 
 static int lab_punch_timeout(struct parser *ps, const char *v)
 {
+	ps->t->punch_timeout_set = true;
 	return duration_key(ps, "punch-timeout", v, 100, 3600 * 1000, &ps->t->punch_timeout_ms);
 }
 
@@ -1496,9 +1498,29 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 	}
 }
 
+static bool impaired(const struct impairment *im)
+{
+	return im->delay_ms || im->jitter_ms || im->loss_ppm;
+}
+
+void topo_client_timeouts(const struct topo *t, uint32_t *punch_ms, uint32_t *limit_ms)
+{
+	bool quick = true;
+
+	for (int i = 0; i < t->n_nats; i++)
+		quick = quick && !impaired(&t->nats[i].uplink_impair);
+	for (int k = 0; k < t->n_peers; k++)
+		quick = quick && !impaired(&t->peers[k].uplink_impair) && !t->peers[k].start_delay_ms;
+	*punch_ms = quick && !t->punch_timeout_set ? TOPO_LAB_PUNCH_MS : t->punch_timeout_ms;
+	*limit_ms = quick && !t->timeout_set ? *punch_ms + TOPO_LAB_EXCHANGE_MS : t->timeout_ms;
+	if (*limit_ms > t->timeout_ms)
+		*limit_ms = t->timeout_ms;
+}
+
 int topo_describe(const struct topo *t, FILE *out)
 {
 	char a[24], b[24];
+	uint32_t punch_ms, limit_ms;
 
 	fprintf(out, "%s: %s\n", t->path ? t->path : "topology",
 		t->description ? t->description : "(no description)");
@@ -1507,9 +1529,11 @@ int topo_describe(const struct topo *t, FILE *out)
 			t->expect_why ? ": " : "", t->expect_why ? t->expect_why : "");
 	else
 		fprintf(out, "  expect: derived from the behaviours\n");
-	fprintf(out, "  mode %s, relay %s, timeout %s, punch-timeout %s, %u messages, %s\n",
-		topo_mode_name(t->mode), t->relay ? "yes" : "no",
-		duration_fmt(t->timeout_ms, a, sizeof(a)), duration_fmt(t->punch_timeout_ms, b, sizeof(b)),
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
+	fprintf(out, "  mode %s, relay %s, timeout %s, punch-timeout %s%s, %u messages, %s\n",
+		topo_mode_name(t->mode), t->relay ? "yes" : "no", duration_fmt(limit_ms, a, sizeof(a)),
+		duration_fmt(punch_ms, b, sizeof(b)),
+		punch_ms != t->punch_timeout_ms || limit_ms != t->timeout_ms ? " (the lab's: no delay or loss)" : "",
 		(unsigned)t->messages, t->ipv6 ? "IPv6" : "IPv4");
 	if (t->programs.server || t->programs.client || t->peers[0].program || t->peers[1].program) {
 		fprintf(out, "  programs: server %s; client %s\n",

@@ -210,6 +210,56 @@ static void test_defaults(void **state)
 	topo_free(t);
 }
 
+/* The clients' timers: the lab's own where nothing delays or loses and the
+ * file says nothing; what the file says, always. */
+static void test_client_timeouts(void **state)
+{
+	static const char *const pair = "[nat a]\npreset = full-cone\n[nat b]\npreset = full-cone\n"
+					"[peer x]\nbehind = a\n[peer y]\nbehind = b\n";
+	char text[512];
+	struct topo *t;
+	uint32_t punch, limit;
+
+	(void)state;
+	t = parse_ok(pair);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, TOPO_LAB_PUNCH_MS);
+	assert_int_equal(limit, TOPO_LAB_PUNCH_MS + TOPO_LAB_EXCHANGE_MS);
+	topo_free(t);
+	/* given in the file: kept, the other one still the lab's */
+	snprintf(text, sizeof(text), "[lab]\npunch-timeout = 2s\n%s", pair);
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 2000);
+	assert_int_equal(limit, 2000 + TOPO_LAB_EXCHANGE_MS);
+	topo_free(t);
+	snprintf(text, sizeof(text), "[lab]\ntimeout = 20s\n%s", pair);
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, TOPO_LAB_PUNCH_MS);
+	assert_int_equal(limit, 20000);
+	topo_free(t);
+	/* a delay, a loss or a start-delay: the client's defaults */
+	snprintf(text, sizeof(text), "%s%s", pair, "delay = 10ms\n");
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 3000);
+	assert_int_equal(limit, 10000);
+	topo_free(t);
+	snprintf(text, sizeof(text), "%s%s", pair, "loss = 1%\n");
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 3000);
+	assert_int_equal(limit, 10000);
+	topo_free(t);
+	snprintf(text, sizeof(text), "%s%s", pair, "start-delay = 1s\n");
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 3000);
+	assert_int_equal(limit, 10000);
+	topo_free(t);
+}
+
 static void test_ipv6_fixed_port(void **state)
 {
 	struct topo *t = NULL;
@@ -868,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_programs),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_client_timeouts),
 		cmocka_unit_test(test_ipv6_fixed_port),
 		cmocka_unit_test(test_crlf_bom_same_lan),
 		cmocka_unit_test(test_bad_files),
