@@ -3,8 +3,10 @@
  * per format (the terminal, Markdown-cell and XML ones in textout.c, which
  * the matrix picture uses too). */
 #include "report/report.h"
+#include "report/stats.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +253,9 @@ int report_junit(FILE *f, const struct result *s, size_t n)
 
 		fputs("    <testcase name=\"", f);
 		text_put_xml(f, c->name, TEXT_XML_ATTR);
+		/* each repetition a test of its own name: CI systems merge equal names */
+		if (c->repetition)
+			fprintf(f, "#%d", c->repetition);
 		fputs("\" classname=\"", f);
 		put_classname(f, c->file);
 		fprintf(f, "\" time=\"%.3f\"", c->seconds);
@@ -332,6 +337,59 @@ static struct json_object *jseconds(double secs)
 	return json_object_new_double_s(secs, buf);
 }
 
+/* A number, or null for NAN. */
+static struct json_object *jnum(double v)
+{
+	return isnan(v) ? NULL : json_object_new_double(round(v * 1e4) / 1e4);
+}
+
+/* With repeated runs or a declared rate, "rates": each scenario over its
+ * runs (report/stats.h). Informative: merge and diff work them out again
+ * from the scenarios. Returns 0 or -ENOMEM. */
+static int jrates(struct json_object *root, const struct result *s, size_t n)
+{
+	struct stats_agg *a = NULL;
+	struct json_object *arr;
+	size_t na = 0;
+	int r = -ENOMEM;
+
+	if (stats_aggregate(s, n, &a, &na) < 0)
+		return -ENOMEM;
+	if (!stats_any_rates(a, na)) {
+		free(a);
+		return 0;
+	}
+	arr = json_object_new_array();
+	if (!arr || jadd(root, "rates", arr))
+		goto cleanup;
+	for (size_t i = 0; i < na; i++) {
+		struct json_object *o = json_object_new_object();
+
+		if (!o || json_object_array_add(arr, o)) {
+			json_object_put(o);
+			goto cleanup;
+		}
+		if (jadd(o, "name", json_object_new_string(text_str(a[i].name))) ||
+		    jadd(o, "verdict", json_object_new_string(result_verdict_name(a[i].verdict))) ||
+		    jadd(o, "runs", json_object_new_int64(a[i].runs)) ||
+		    jadd(o, "passed", json_object_new_int64(a[i].passed)) ||
+		    jadd(o, "rate", jnum(a[i].runs ? (double)a[i].passed / a[i].runs : NAN)) ||
+		    jadd(o, "interval", json_object_new_string("wilson-95")) ||
+		    jadd(o, "lo", jnum(a[i].lo)) || jadd(o, "hi", jnum(a[i].hi)) ||
+		    jadd(o, "expect_rate", a[i].expect_rate > 0 ? jnum(a[i].expect_rate) : NULL) ||
+		    jadd(o, "direct", json_object_new_int64(a[i].direct)) ||
+		    jadd(o, "relayed", json_object_new_int64(a[i].relayed)) ||
+		    jadd(o, "failed", json_object_new_int64(a[i].failed)) ||
+		    jadd(o, "other", json_object_new_int64(a[i].other)) ||
+		    jadd(o, "direct_ms_p50", jnum(a[i].p50_ms)) || jadd(o, "direct_ms_p95", jnum(a[i].p95_ms)))
+			goto cleanup;
+	}
+	r = 0;
+cleanup:
+	free(a);
+	return r;
+}
+
 int report_json(FILE *f, const struct result *s, size_t n)
 {
 	struct json_object *root = json_object_new_object(), *sum = json_object_new_object();
@@ -367,6 +425,8 @@ int report_json(FILE *f, const struct result *s, size_t n)
 		goto cleanup;
 	}
 	arr = NULL;
+	if ((r = jrates(root, s, n)) != 0)
+		goto cleanup;
 	fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 						   JSON_C_TO_STRING_NOSLASHESCAPE), f);
 	fputc('\n', f);
