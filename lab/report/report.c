@@ -65,10 +65,28 @@ static void put_block(FILE *f, const char *label, const char *text)
 		fputc('\n', f);
 }
 
+/* The name on a terminal, "#K" after it for the K-th of repeated runs;
+ * returns the width written. */
+static size_t put_name_term(FILE *f, const struct result *s)
+{
+	size_t w = text_put_term(f, s->name, false, "");
+
+	if (s->repetition)
+		w += (size_t)fprintf(f, "#%d", s->repetition);
+	return w;
+}
+
+static size_t name_width(const struct result *s)
+{
+	char rep[16];
+
+	return text_term_width(s->name) + (s->repetition ? (size_t)snprintf(rep, sizeof(rep), "#%d", s->repetition) : 0);
+}
+
 int report_live_line(FILE *f, const struct result *s, bool color)
 {
 	put_verdict(f, s, color, 7);
-	text_pad(f, text_put_term(f, s->name, false, ""), NAME_WIDTH);
+	text_pad(f, put_name_term(f, s), NAME_WIDTH);
 	fputs("  ", f);
 	text_put_term(f, result_outcome_name(s->actual), false, "");
 	fputs(" (expected ", f);
@@ -89,7 +107,7 @@ int report_summary(FILE *f, const struct result *s, size_t n, bool color)
 	for (size_t i = 0; i < n; i++) {
 		size_t w;
 
-		if ((w = text_term_width(s[i].name)) > wn)
+		if ((w = name_width(&s[i])) > wn)
 			wn = w;
 		if ((w = text_term_width(result_expected_name(&s[i]))) > we)
 			we = w;
@@ -99,7 +117,7 @@ int report_summary(FILE *f, const struct result *s, size_t n, bool color)
 	fprintf(f, "%-*s  %-*s  %-*s  %-7s  %s\n", (int)wn, "SCENARIO", (int)we, "EXPECTED",
 		(int)wa, "ACTUAL", "VERDICT", "TIME");
 	for (size_t i = 0; i < n; i++) {
-		text_pad(f, text_put_term(f, s[i].name, false, ""), wn + 2);
+		text_pad(f, put_name_term(f, &s[i]), wn + 2);
 		text_pad(f, text_put_term(f, result_expected_name(&s[i]), false, ""), we + 2);
 		text_pad(f, text_put_term(f, result_outcome_name(s[i].actual), false, ""), wa + 2);
 		put_verdict(f, &s[i], color, 9);
@@ -173,6 +191,8 @@ int report_tap(FILE *f, const struct result *s, size_t n)
 
 		fprintf(f, "%sok %zu - ", ok ? "" : "not ", i + 1);
 		put_tap_desc(f, c->name);
+		if (c->repetition)
+			fprintf(f, " (run %d)", c->repetition);
 		fputc('\n', f);
 		if (ok) {
 			passed++;
@@ -536,6 +556,8 @@ int report_markdown(FILE *f, const struct result *s, size_t n)
 
 		fputs("| ", f);
 		text_put_md(f, c->name, true);
+		if (c->repetition)
+			fprintf(f, " #%d", c->repetition);
 		fputs(" | ", f);
 		text_put_md(f, result_expected_name(c), true);
 		fputs(" | ", f);
@@ -555,6 +577,8 @@ int report_markdown(FILE *f, const struct result *s, size_t n)
 			continue;
 		fputs("\n<details><summary>", f);
 		text_put_md(f, c->name, true);
+		if (c->repetition)
+			fprintf(f, " #%d", c->repetition);
 		fprintf(f, ": %s</summary>\n\n", c->verdict == VERDICT_ERROR ? "error" : "mismatch");
 		put_md_block(f, text);
 		fputs("\n</details>\n", f);
