@@ -92,30 +92,47 @@ static int check_unique(const struct result *rs, size_t n)
 	return 0;
 }
 
+/* The matrix file a result came from: a cell's file is "FILE.matrix[ROW x
+ * COL]" (matrix_cell_topo). Returns false for a topology. */
+static bool matrix_file_of(const char *file, char *path, size_t size)
+{
+	const char *end = file ? strstr(file, ".matrix[") : NULL;
+
+	if (!end || (size_t)(end - file) + 8 > size)
+		return false;
+	snprintf(path, size, "%.*s", (int)(end - file) + 7, file);
+	return true;
+}
+
 /* The matrix files the results name, each parsed once, for the pictures
  * (when a file is not there, its picture is left out with a warning). */
 static int load_matrices(const struct result *rs, size_t n, struct matrix ***mats, int *n_mats)
 {
+	char (*seen)[PATH_MAX] = calloc(n + 1, sizeof(*seen));
+
 	*mats = calloc(n + 1, sizeof(**mats));
 	*n_mats = 0;
-	if (!*mats)
+	if (!*mats || !seen) {
+		free(seen);
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const char *f = rs[i].file;
-		char err[1024];
-		bool seen = false;
+	}
+	for (size_t i = 0, n_seen = 0; i < n; i++) {
+		char err[1024], path[PATH_MAX];
+		bool dup = false;
 
-		if (!f || !cmd_is_matrix(f))
+		if (!matrix_file_of(rs[i].file, path, sizeof(path)))
 			continue;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = rs[j].file && strcmp(rs[j].file, f) == 0;
-		if (seen)
+		for (size_t j = 0; j < n_seen && !dup; j++)
+			dup = strcmp(seen[j], path) == 0;
+		if (dup)
 			continue;
-		if (matrix_parse_file(f, &(*mats)[*n_mats], err, sizeof(err)) < 0)
-			log_warnx("no picture of %s: %s", f, err);
+		memcpy(seen[n_seen++], path, sizeof(path));
+		if (matrix_parse_file(path, &(*mats)[*n_mats], err, sizeof(err)) < 0)
+			log_warnx("no picture of %s: %s", path, err);
 		else
 			(*n_mats)++;
 	}
+	free(seen);
 	return 0;
 }
 
