@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 		return rc;
 	optind++; /* parse_opts saw argv + 1 */
 	if (optind >= argc) {
-		log_errx("%s: no topology files given", cmd);
+		log_errx("%s: no %s given", cmd, strcmp(cmd, "merge") == 0 || strcmp(cmd, "diff") == 0 ? "reports" : "topology files");
 		return EXIT_USAGE;
 	}
 	if ((o.pcap_on_failure || o.pcap_cap) && !o.pcap) {

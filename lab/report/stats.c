@@ -240,7 +240,7 @@ static void put_counts(FILE *f, const struct stats_agg *a, size_t n, const char 
 		fail += a[i].verdict == VERDICT_FAIL;
 		err += a[i].verdict == VERDICT_ERROR;
 	}
-	fprintf(f, "%s%zu scenarios over their runs: %zu passed, %zu failed", open, n, pass, fail);
+	fprintf(f, "%s%zu scenario%s over their runs: %zu passed, %zu failed", open, n, n == 1 ? "" : "s", pass, fail);
 	if (err)
 		fprintf(f, ", %zu error%s", err, err == 1 ? "" : "s");
 	fprintf(f, "%s\n", close);
