@@ -466,12 +466,14 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 	if (longest > 40)
 		longest = 40;   /* longer names overflow the picture rather than stretch it */
 	left = MARGIN + (int)longest * CHAR_W + 8;
+	if (left < MARGIN + 150)
+		left = MARGIN + 150;    /* room for "rows: alice's router" */
 	/* Column names stand at 45 degrees: they need about 0.71 of their length upwards. */
-	top = 64 + (int)longest * CHAR_W * 71 / 100 + 8;
+	top = 84 + (int)longest * CHAR_W * 71 / 100 + 8;
 	width = left + g.n * CELL + MARGIN + (int)longest * CHAR_W * 71 / 100;
 	if (width < 560)
 		width = 560;
-	height = top + g.n * CELL + 84;
+	height = top + g.n * CELL + 100;
 	if (width < 760)
 		width = 760;    /* the legend's width */
 
@@ -499,7 +501,7 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 		fputs("</text>\n", f);
 	}
 	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\">rows: alice's router</text>\n", MARGIN, top - 6);
-	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\">columns: bob's router</text>\n", left, 60);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\">columns: bob's router</text>\n", left, 72);
 	for (int c = 0; c < g.n; c++) {
 		x = left + c * CELL + CELL / 2;
 		fprintf(f, "<text transform=\"translate(%d %d) rotate(-45)\">", x, top - 6);
@@ -526,11 +528,12 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 		"stroke-width=\"3\"/>\n<text x=\"%d\" y=\"%d\">not as expected</text>\n", x, y - 11, x + 20, y);
 	k = count(&g);
 	fprintf(f, "<text x=\"%d\" y=\"%d\">%d cells: %d passed, %d failed, %d error%s, %d not run.</text>\n"
-		"<text x=\"%d\" y=\"%d\">Fill and big word: what happened (the most frequent outcome when repeated, "
-		"the bar: the shares); small: what was expected, or runs as expected.</text>\n",
+		"<text x=\"%d\" y=\"%d\">Fill and big word: what happened (when repeated: the most frequent outcome, "
+		"and the bar:</text>\n<text x=\"%d\" y=\"%d\">the shares of each); small: what was expected, or the "
+		"runs as expected.</text>\n",
 		MARGIN, y + 24,
 		k.pass + k.fail + k.error + k.none, k.pass, k.fail, k.error, k.error == 1 ? "" : "s",
-		k.none, MARGIN, y + 42);
+		k.none, MARGIN, y + 42, MARGIN, y + 58);
 	fputs("</svg>\n", f);
 	grid_free(&g);
 	return ferror(f) ? -EIO : 0;
