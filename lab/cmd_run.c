@@ -388,8 +388,8 @@ static int run_reports(struct run *r, bool interrupted)
 	progress_clear(r);
 	bad = cmd_reports(r->o, r->live, fin, n, r->mats, r->n_mats, &not_passed);
 	if (interrupted)
-		fprintf(r->live, "interrupted: %zu of %d runs finished, %zu not run or stopped\n", n, r->n_jobs,
-			(size_t)r->n_jobs - n);
+		fprintf(r->live, "interrupted: %zu of %d %s finished, %zu not run or stopped\n", n, r->n_jobs,
+			r->o->repeat > 1 ? "runs" : "scenarios", (size_t)r->n_jobs - n);
 	free(fin);
 	return bad + not_passed;
 }
