@@ -171,6 +171,7 @@ static void test_cells(void **state)
 		"description = three\n"
 		"timeout = 20s\n"
 		"relay = no\n"
+		"expect-rate = 80%\n"
 		"[profile internet]\n"
 		"[profile sym]\n"
 		"preset = symmetric\n"
@@ -212,6 +213,7 @@ static void test_cells(void **state)
 	assert_int_equal(t->peers[1].behind, -1);
 	assert_int_equal(t->timeout_ms, 20000);
 	assert_false(t->relay);
+	assert_true(t->expect_rate > 0.7999 && t->expect_rate < 0.8001); /* [matrix] expect-rate: every cell's */
 	assert_string_equal(t->path, "t.matrix[internet x internet]");
 	assert_string_equal(t->description, "internet x internet: three");
 	topo_free(t);
@@ -271,7 +273,7 @@ static void test_errors(void **state)
 	/* Our own checks. */
 	parse_err("", "t.matrix:1: end of file: a matrix needs at least one [profile NAME]");
 	parse_err("[matrix]\nfoo = 1\n", "t.matrix:2: unknown key 'foo' in [matrix] (known: "
-		  "description, mode, relay, timeout, punch-timeout, messages, ipv6, internet, internet6)");
+		  "description, mode, relay, timeout, punch-timeout, messages, ipv6, internet, internet6, expect-rate)");
 	parse_err("[matrix]\nexpect = direct\n", "t.matrix:2: expect belongs in a [cell A B] section: "
 		  "each cell's expectation is derived, or overridden per cell");
 	parse_err("[profile a]\npreset = open\nbehind = x\n", "t.matrix:3: behind is not a profile key: "
