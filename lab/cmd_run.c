@@ -282,7 +282,10 @@ static void run_started(int index, void *ctx)
 	if (!r->o->tty && !r->o->verbose)
 		return;
 	progress_clear(r);
-	fprintf(r->live, "RUN    %s\n", r->jobs[index].name);
+	fprintf(r->live, "RUN    %s", r->jobs[index].name);
+	if (r->jobs[index].rep)
+		fprintf(r->live, "#%d", r->jobs[index].rep);
+	fputc('\n', r->live);
 	progress_show(r);
 	fflush(r->live);
 }

@@ -55,7 +55,9 @@ for i in 1 2 3; do
 	# round robin: 8 over 3 gives 3, 3, 2
 	[ "$n" -eq $((i < 3 ? 3 : 2)) ] || fail "shard $i/3 ran $n scenarios"
 done
-PUNCHLAB=$O/punchlab ci/punchlab-merge.sh "$tmp/out" "$tmp/whole.json" >"$tmp/merge.out" 2>&1
+: >"$tmp/step-summary.md"
+GITHUB_STEP_SUMMARY=$tmp/step-summary.md PUNCHLAB=$O/punchlab ci/punchlab-merge.sh "$tmp/out" "$tmp/whole.json" \
+	>"$tmp/merge.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] || { cat "$tmp/merge.out"; fail "the merge (and diff against the whole) exited $rc"; }
 key='[.scenarios[] | [.name, .verdict, .actual, .expected]] | sort'
@@ -72,6 +74,10 @@ xmllint --noout "$tmp/out/report.xml" "$tmp/out/pictures/classic.svg" || fail "m
 grep -q '| \*\*port-restr\*\* |' "$tmp/out/pictures/classic.md" || fail "no matrix picture in the merge"
 grep -q "columns: bob's router" "$tmp/out/pictures/classic.svg" || fail "the picture does not say whose NAT"
 grep -q '^\*\*8 passed, 0 failed\*\*' "$tmp/out/summary.md" || fail "the merged summary does not count 8"
+# The GitHub job summary: the picture, the summary, the diff against the base.
+grep -q '^### Matrix classic' "$tmp/step-summary.md" || fail "no picture in the job summary"
+grep -q '^\*\*8 passed, 0 failed\*\*' "$tmp/step-summary.md" || fail "no summary in the job summary"
+grep -q '^8 scenarios: 0 regressed' "$tmp/step-summary.md" || fail "no diff in the job summary"
 
 # Shards given twice overlap: refused, not counted twice.
 cp "$tmp/out/shard-1.json" "$tmp/again.json"
