@@ -563,17 +563,9 @@ static void userns_disabled(int e, char *why, size_t whysize)
 		 "`sysctl -w user.max_user_namespaces=10000`, or run as root", strerror(e));
 }
 
-/* AppArmor's restriction of unprivileged user namespaces (Ubuntu 23.10 and
- * later, GitHub's hosted runners): creating one still succeeds, but the
- * process is confined to a profile without capabilities in it, so the id
- * maps or the network namespace fail. Where it is on, say exactly that and
- * the two ways out. Returns true when it wrote why. */
-static bool explain_apparmor(const char *step, int e, char *why, size_t whysize)
+bool netns_apparmor_why(const char *restrict_value, const char *step, int e, char *why, size_t whysize)
 {
-	char v[64];
-
-	read_line("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", v, sizeof(v));
-	if (strcmp(v, "1") != 0)
+	if (!restrict_value || strcmp(restrict_value, "1") != 0)
 		return false;
 	snprintf(why, whysize, "%s: %s: AppArmor restricts unprivileged user namespaces "
 		 "(kernel.apparmor_restrict_unprivileged_userns = 1, as on Ubuntu 23.10 and later and "
@@ -581,6 +573,15 @@ static bool explain_apparmor(const char *step, int e, char *why, size_t whysize)
 		 "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or load an AppArmor "
 		 "profile granting `userns,` to punchlab", step, strerror(e));
 	return true;
+}
+
+/* netns_apparmor_why with this kernel's setting. */
+static bool explain_apparmor(const char *step, int e, char *why, size_t whysize)
+{
+	char v[64];
+
+	read_line("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", v, sizeof(v));
+	return netns_apparmor_why(v, step, e, why, whysize);
 }
 
 static void explain_unshare(int e, char *why, size_t whysize)
