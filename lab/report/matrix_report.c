@@ -408,6 +408,8 @@ static void svg_title(FILE *f, const struct matrix_picture *p, const struct grid
 		fprintf(f, ": %u of %u runs as expected (%s), 95%% interval %.0f%%-%.0f%%; direct %u, relayed %u, "
 			"failed %u, other %u", a->passed, a->runs, word(expected_of(s)), 100 * a->lo, 100 * a->hi,
 			a->direct, a->relayed, a->failed, a->other);
+		if (a->n_ms)
+			fprintf(f, "; to direct p50 %.0f ms, p95 %.0f ms", a->p50_ms, a->p95_ms);
 	} else {
 		fprintf(f, ": %s, expected %s", word(s->actual), word(expected_of(s)));
 	}

@@ -508,7 +508,7 @@ static void test_picture_rates(void **state)
 			       { .expected = OUTCOME_DIRECT, .actual = RESULT_RELAYED, .verdict = VERDICT_FAIL } };
 	struct stats_agg a[2] = {
 		{ .runs = 20, .passed = 18, .direct = 18, .failed = 2, .verdict = VERDICT_PASS,
-		  .outcome = RESULT_DIRECT, .expect_rate = 0.9 },
+		  .outcome = RESULT_DIRECT, .expect_rate = 0.9, .n_ms = 18, .p50_ms = 120, .p95_ms = 480 },
 		{ .runs = 20, .passed = 8, .direct = 8, .relayed = 12, .verdict = VERDICT_FAIL,
 		  .outcome = RESULT_RELAYED },
 	};
@@ -538,6 +538,7 @@ static void test_picture_rates(void **state)
 	assert_non_null(strstr(out[2], "18/20 as exp."));
 	assert_non_null(strstr(out[2], "8/20 as exp."));
 	assert_non_null(strstr(out[2], "95% interval 70%-97%"));
+	assert_non_null(strstr(out[2], "to direct p50 120 ms, p95 480 ms"));
 	/* the failing cell: relayed fill, red frame; the passing one not framed */
 	assert_non_null(strstr(out[2], "fill=\"#90caf9\" stroke=\"#d50000\""));
 	assert_non_null(strstr(out[2], "fill=\"#81c784\" stroke=\"#757575\""));
