@@ -15,9 +15,10 @@
  *   never retried away.
  * - with expect-rate = R: pass when the 95% Wilson interval of k/n reaches
  *   R (its upper bound >= R), i.e. when the runs do not show, at 95%
- *   confidence, that the true rate is below R. If the true rate is R or
- *   more, such a check fails in at most about 2.5% of runs of the suite
- *   (one-sided), and less the higher the true rate is: an honest rule that
+ *   confidence, that the true rate is below R. If the true rate is R, such
+ *   a check fails in about 2.5% of runs of the suite (one-sided; the
+ *   Wilson interval's coverage is close to, not exactly, nominal at small
+ *   n), and far less when the true rate is higher: an honest rule that
  *   only fails on evidence. More runs narrow the interval, so a rate truly
  *   below R fails more surely with a larger --repeat.
  */
