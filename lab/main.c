@@ -130,7 +130,7 @@ static int opt_pcap_cap(const char *arg, unsigned long *out)
 	return 0;
 }
 
-/* One more --only GLOB. Returns 0 or -ENOMEM after saying so. */
+/* One more --only GLOB. Returns 0 or -E2BIG after saying so. */
 static int opt_only(struct lab_opts *o, const char *glob)
 {
 	static const char *only[64];
@@ -140,7 +140,7 @@ static int opt_only(struct lab_opts *o, const char *glob)
 		n++;
 	if (n + 1 >= sizeof(only) / sizeof(only[0])) {
 		log_errx("--only %s: at most %zu patterns", glob, sizeof(only) / sizeof(only[0]) - 1);
-		return -ENOMEM;
+		return -E2BIG;
 	}
 	only[n] = glob;
 	o->only = only;
