@@ -40,6 +40,7 @@ struct run {
 	struct job *jobs;
 	int n_jobs;
 	struct matrix **mats;
+	char **mat_paths;       /* the file each of mats was parsed from */
 	int n_mats;
 	struct result *rs;      /* rs[i]: job i's result, once done[i] */
 	bool *done;
@@ -138,6 +139,47 @@ static double topo_rate(const char *path)
 	return rate;
 }
 
+/* Has the scenario already been selected? The same file (or cell) named
+ * twice, e.g. by two cell patterns, runs once. Another file of the same
+ * name runs, with a warning: its results share the name in rates, merge and
+ * diff. */
+static bool job_known(const struct run *r, const char *path, int matrix, int cell, const char *name)
+{
+	for (int j = 0; j < r->n_jobs; j++) {
+		const struct job *k = &r->jobs[j];
+
+		if (strcmp(k->name, name) != 0 || k->rep > 1)
+			continue;
+		if (matrix >= 0 ? k->matrix == matrix && k->cell == cell : k->matrix < 0 && strcmp(k->path, path) == 0)
+			return true;
+		log_warnx("%s and %s are both scenario '%s': their results are counted together in rates, "
+			  "merge and diff", k->path, path, name);
+		return false;
+	}
+	return false;
+}
+
+/* The matrix in path, parsed once however often it is named. Returns its
+ * index, or -errno after saying why. */
+static int matrix_get(struct run *r, const char *path)
+{
+	char err[1024];
+
+	for (int i = 0; i < r->n_mats; i++)
+		if (strcmp(r->mat_paths[i], path) == 0)
+			return i;
+	if (matrix_parse_file(path, &r->mats[r->n_mats], err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		return -EINVAL;
+	}
+	r->mat_paths[r->n_mats] = strdup(path);
+	if (!r->mat_paths[r->n_mats]) {
+		matrix_free(r->mats[r->n_mats]);
+		return -ENOMEM;
+	}
+	return r->n_mats++;
+}
+
 /* Files into jobs; each matrix file is parsed here, once. A matrix may
  * carry a cell pattern, FILE.matrix:PATTERN; --only, --shard and --repeat
  * apply to all. */
@@ -147,20 +189,21 @@ static int jobs_expand(struct run *r, int nfiles, char **files)
 	int cap = 0;
 
 	r->mats = calloc((size_t)nfiles, sizeof(*r->mats));
-	if (!r->mats)
+	r->mat_paths = calloc((size_t)nfiles, sizeof(*r->mat_paths));
+	if (!r->mats || !r->mat_paths)
 		return -ENOMEM;
 	for (int f = 0; f < nfiles; f++) {
-		char err[1024], name[256], path[PATH_MAX];
+		char name[256], path[PATH_MAX];
 		const char *pattern;
 		struct matrix *m;
-		int mi, before = r->n_jobs;
+		int mi, matched = 0;
 
 		if (cmd_file_pattern(files[f], path, sizeof(path), &pattern) < 0)
 			return -ENAMETOOLONG;
 		if (!cmd_is_matrix(path)) {
 			char *sname = scenario_name(files[f]);
 
-			if (sname && !job_wanted(r->o, sname, NULL)) {
+			if (sname && (!job_wanted(r->o, sname, NULL) || job_known(r, files[f], -1, -1, sname))) {
 				free(sname);
 				continue;
 			}
@@ -168,20 +211,21 @@ static int jobs_expand(struct run *r, int nfiles, char **files)
 				return -ENOMEM;
 			continue;
 		}
-		if (matrix_parse_file(path, &r->mats[r->n_mats], err, sizeof(err)) < 0) {
-			log_errx("%s", err);
-			return -EINVAL;
-		}
-		mi = r->n_mats++;
+		mi = matrix_get(r, path);
+		if (mi < 0)
+			return mi;
 		m = r->mats[mi];
 		for (int c = 0; c < matrix_n_cells(m); c++) {
 			matrix_cell_name(m, c, name, sizeof(name));
 			if (!job_wanted(r->o, name, pattern))
 				continue;
+			matched++;
+			if (job_known(r, files[f], mi, c, name))
+				continue;
 			if (job_select(r, &cap, &seen, files[f], mi, c, strdup(name), 0) < 0)
 				return -ENOMEM;
 		}
-		if (pattern && r->n_jobs == before && !r->o->shard_n && !r->o->only) {
+		if (pattern && !matched && !r->o->only) {
 			log_errx("%s: no cell matches '%s' (cells are ROW-x-COL: punchlab list %s)", path, pattern,
 				 path);
 			return -EINVAL;
@@ -403,9 +447,12 @@ static void run_free(struct run *r)
 		result_clear(&r->rs[i]);
 		free(r->jobs[i].name);
 	}
-	for (int i = 0; i < r->n_mats; i++)
+	for (int i = 0; i < r->n_mats; i++) {
 		matrix_free(r->mats[i]);
+		free(r->mat_paths[i]);
+	}
 	free(r->mats);
+	free(r->mat_paths);
 	free(r->jobs);
 	free(r->rs);
 	free(r->done);
