@@ -5,7 +5,7 @@
 #   pattern and --only, two topologies) partition it, and their merge has the
 #   same scenarios with the same verdicts and outcomes as the unsharded run,
 #   its JSON, JUnit, Markdown and matrix picture well-formed;
-# - overlapping shards are refused;
+# - overlapping shards are refused; a cell or file named twice runs once;
 # - punchlab diff of the unsharded report against the merged one finds
 #   nothing to report and exits 0; against a run where a scenario is broken
 #   (its second NAT made symmetric while it still expects direct) it flags
@@ -112,6 +112,14 @@ grep -q 'pr-cone-vs-symmetric' "$tmp/diff.out" && fail "diff lists an unchanged 
 grep -q '^improved   pr-cone-vs-pr-cone' "$tmp/diff2.out" || fail "the fix is not an improvement"
 "$O/punchlab" diff "$tmp/whole.json" "$tmp/nonexistent.json" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "diff of a missing report did not exit 2"
+
+# One cell named by two patterns, and one file twice: each runs once, one picture.
+"$O/punchlab" run --no-color --no-self-check --json "$tmp/twice.json" 'matrices/classic.matrix:open-x-open' \
+	'matrices/classic.matrix:open-x-op*' topologies/pr-cone-vs-pr-cone.topo topologies/pr-cone-vs-pr-cone.topo \
+	>"$tmp/twice.out" 2>&1 || { cat "$tmp/twice.out"; fail "the run of a cell named twice failed"; }
+[ "$(jq -c '[.scenarios[].name]' "$tmp/twice.json")" = '["classic/open-x-open","pr-cone-vs-pr-cone"]' ] ||
+	fail "a scenario named twice did not run once: $(jq -c '[.scenarios[].name]' "$tmp/twice.json")"
+[ "$(grep -c '^classic: ' "$tmp/twice.out")" -eq 1 ] || fail "not one picture of the matrix named twice"
 
 # Repetitions: unique JUnit names, a rate and an interval.
 "$O/punchlab" run --no-color -j 2 --no-self-check --repeat 3 --junit "$tmp/rep.xml" --json "$tmp/rep.json" \
