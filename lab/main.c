@@ -21,6 +21,7 @@
 #include "kernel/capture.h"
 #include "kernel/netns.h"
 #include "report/stats.h"
+#include "model/rulesfile.h"
 
 #define PUNCHLAB_VERSION "0.1.0"
 
@@ -66,6 +67,8 @@ static void usage(FILE *f)
 		"      --only GLOB     only the scenarios whose name matches (e.g. 'rfc4787/eim-*');\n"
 		"                      may be given more than once. FILE.matrix:PATTERN picks cells\n"
 		"      --shard I/N     only the I-th of N deterministic parts of the scenarios (CI)\n"
+		"      --allow-rules PATH  also take rules = FILE from PATH (a file, or a directory and\n"
+		"                      all under it); by default only from the topology's own directory\n"
 		"  -h, --help          this text;  --version  the version\n"
 		"\n"
 		"Exit status: 0 every verdict as expected, 1 some mismatch or error, 2 usage, 3 setup,\n"
@@ -103,9 +106,10 @@ static const struct option longopts[] = {
 	{ "pcap", required_argument, NULL, 'p' },
 	{ "pcap-on-failure", no_argument, NULL, 'F' },
 	{ "pcap-cap", required_argument, NULL, 'Z' },
-	{ "repeat", required_argument, NULL, 'R' },
+	{ "repeat", required_argument, NULL, 'X' },
 	{ "shard", required_argument, NULL, 'S' },
 	{ "only", required_argument, NULL, 'G' },
+	{ "allow-rules", required_argument, NULL, 'R' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -180,7 +184,7 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 			if (opt_pcap_cap(optarg, &o->pcap_cap) < 0)
 				return EXIT_USAGE;
 			break;
-		case 'R': {
+		case 'X': {
 			unsigned long v;
 
 			if (num_parse_uint(optarg, 10000, &v) < 0 || v < 1) {
@@ -200,6 +204,15 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 			if (opt_only(o, optarg) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'R': {
+			int r = rulesfile_allow(optarg);
+
+			if (r < 0) {
+				log_errx("--allow-rules %s: %s", optarg, r == -ENOSPC ? "given too often" : strerror(-r));
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;

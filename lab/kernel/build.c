@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "kernel/ct.h"
 #include "model/impair.h"
@@ -19,6 +22,8 @@
 #include "kernel/netns.h"
 #include "kernel/nft.h"
 #include "kernel/delay_line.h"
+#include "kernel/userfile.h"
+#include "model/rulesfile.h"
 
 struct lab {
 	int n;
@@ -46,37 +51,46 @@ static void lab_err(char *err, size_t errsize, const char *fmt, ...)
 	va_end(ap);
 }
 
-static char *read_file(const char *path, int *rc)
+/* Read router nat's own rules file the way the lab loads it
+ * (rulesfile.h): opened as the invoking user without blocking, still inside
+ * the topology's tree (or an allowed path) once every link is followed, a
+ * regular file of at most RULESFILE_MAX bytes, including nothing. Returns 0
+ * with *text (malloc'd) and *len, or -errno with "FILE: why" in err. */
+static int rules_read(const struct topo *t, const struct topo_nat *nat, char **text, size_t *len, char *err,
+		      size_t errsize)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
+	const char *file = nat->rules_file;
+	char msg[PATH_MAX + 160];
+	int fd, rc, line;
 
-	if (!f) {
-		*rc = -errno;
-		return NULL;
+	*text = NULL;
+	fd = userfile_open(file);
+	if (fd < 0) {
+		lab_err(err, errsize, "rules file '%s': %s", file, strerror(-fd));
+		return fd;
 	}
-	{
-		FILE *m = open_memstream(&buf, &len);
-		char chunk[4096];
-		size_t got;
-
-		if (!m) {
-			*rc = -errno;
-			fclose(f);
-			return NULL;
-		}
-		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			fwrite(chunk, 1, got, m);
-		*rc = ferror(f) ? -EIO : 0;
-		fclose(m);
+	/* What was opened, not what was named: a link swapped in since the
+	 * topology was read must not lead out of the tree. */
+	rc = rulesfile_confine_fd(t->path, fd, file, msg, sizeof(msg));
+	if (rc < 0) {
+		lab_err(err, errsize, "%s", msg);
+		goto cleanup;
 	}
-	fclose(f);
-	if (*rc < 0) {
-		free(buf);
-		return NULL;
+	rc = userfile_read_fd(fd, RULESFILE_MAX, text, len);
+	if (rc == -EINVAL)
+		lab_err(err, errsize, "rules file '%s' is not a regular file", file);
+	else if (rc == -EFBIG)
+		lab_err(err, errsize, "rules file '%s' is larger than %d bytes", file, RULESFILE_MAX);
+	else if (rc < 0)
+		lab_err(err, errsize, "rules file '%s': %s", file, strerror(-rc));
+	if (rc == 0 && (rc = rulesfile_scan(*text, *len, &line, msg, sizeof(msg))) < 0) {
+		lab_err(err, errsize, "%s:%d: %s", file, line, msg);
+		free(*text);
+		*text = NULL;
 	}
-	return buf;
+cleanup:
+	close(fd);
+	return rc;
 }
 
 /* The names of router node n that a user's own ruleset gets as nft
@@ -117,7 +131,7 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 	};
 	struct router_vars rv;
 	char *user, *text = NULL;
-	size_t len = 0;
+	size_t len = 0, ulen;
 	FILE *m;
 	int rc;
 
@@ -125,11 +139,9 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 	if (!nat->rules_file)
 		return nat_ruleset(&nat->behavior, nat->nat, &ifc, out, err, errsize);
 	/* The user's own ruleset: give it our names as nft variables. */
-	user = read_file(nat->rules_file, &rc);
-	if (!user) {
-		lab_err(err, errsize, "%s: %s", nat->rules_file, strerror(-rc));
+	rc = rules_read(t, nat, &user, &ulen, err, errsize);
+	if (rc < 0)
 		return rc;
-	}
 	router_vars(n, &rv);
 	m = open_memstream(&text, &len);
 	if (!m) {
@@ -222,33 +234,68 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 	return rc;
 }
 
+/* Load router node i's own rules file: read as rules_read() says, handed
+ * to nft from memory (a memfd, named /proc/self/fd/N: nft reads exactly the
+ * text that was checked, and its line numbers are the file's), and nft's
+ * error cut down to the line it points at (rulesfile_nft_error()). */
+static int router_load_own(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
+			   size_t errsize)
+{
+	const struct plan_node *n = &p->nodes[i];
+	const struct topo_nat *nat = &t->nats[n->index];
+	char name[64], msg[512], *text = NULL, *nfterr = NULL, *shown = NULL;
+	struct router_vars rv;
+	size_t len = 0;
+	int rc, mfd;
+
+	rc = rules_read(t, nat, &text, &len, msg, sizeof(msg));
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: %s", n->name, msg);
+		return rc;
+	}
+	mfd = memfd_create("punchlab-rules", MFD_CLOEXEC);
+	rc = mfd < 0 ? -errno : fd_write_all(mfd, text, len);
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: rules file '%s': memfd: %s", n->name, nat->rules_file, strerror(-rc));
+		goto cleanup;
+	}
+	snprintf(name, sizeof(name), "/proc/self/fd/%d", mfd);
+	router_vars(n, &rv);
+	rc = nft_load_file(l->ns[i], name, rv.vars, &nfterr);
+	if (rc < 0) {
+		shown = nfterr ? rulesfile_nft_error(nfterr, name, nat->rules_file, text, len) : NULL;
+		lab_err(err, errsize, "%s: loading the ruleset %s: %s", n->name, nat->rules_file,
+			shown && shown[0] ? shown : strerror(-rc));
+	}
+cleanup:
+	if (mfd >= 0)
+		close(mfd);
+	free(shown);
+	free(nfterr);
+	free(text);
+	return rc;
+}
+
 /* Generate and load the ruleset of router node i: the generated one in one
  * transaction, or the user's own file with variables for its names. */
 static int router_load(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
 		       size_t errsize)
 {
 	const struct plan_node *n = &p->nodes[i];
-	const char *file = t->nats[n->index].rules_file;
 	char msg[512], *nfterr = NULL, *ruleset = NULL;
 	int rc;
 
-	if (file) {
-		struct router_vars rv;
-
-		router_vars(n, &rv);
-		rc = nft_load_file(l->ns[i], file, rv.vars, &nfterr);
-	} else {
-		rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
-			return rc;
-		}
-		rc = nft_load(l->ns[i], ruleset, &nfterr);
-		free(ruleset);
+	if (t->nats[n->index].rules_file)
+		return router_load_own(l, t, p, i, err, errsize);
+	rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: ruleset: %s", n->name, msg);
+		return rc;
 	}
+	rc = nft_load(l->ns[i], ruleset, &nfterr);
+	free(ruleset);
 	if (rc < 0)
-		lab_err(err, errsize, "%s: loading the ruleset%s%s: %s", n->name, file ? " " : "", file ? file : "",
-			nfterr ? nfterr : strerror(-rc));
+		lab_err(err, errsize, "%s: loading the ruleset: %s", n->name, nfterr ? nfterr : strerror(-rc));
 	free(nfterr);
 	return rc;
 }

@@ -33,6 +33,7 @@
 
 #include "common/fdio.h"
 #include "common/log.h"
+#include "kernel/childwatch.h"
 
 #define TUN_PATH "/dev/net/tun"
 #define BURST 64                /* frames read per device per round, so neither way starves */
@@ -372,9 +373,53 @@ void delay_line_leave(struct delay_line *t)
 	free(t);
 }
 
-int delay_line_kill_kept(const char *pidfile)
+/* Is pid a forwarder (by its name)? */
+static bool is_forwarder(int pid)
 {
 	char path[64], comm[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	return strcmp(comm, DELAY_LINE_COMM) == 0;
+}
+
+/* Gone, or a zombie (which holds no device), by /proc/PID/stat's state. */
+static bool pid_gone(int pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	if (fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	fclose(f);
+	return state == 'Z' || state == 'X';
+}
+
+/* Without pidfd_open (ENOSYS, or EPERM from a seccomp filter): by the PID
+ * alone, which could in principle be recycled between the name check and
+ * the kill; then poll /proc until it is gone (2 s at most). Returns 1 when
+ * a forwarder was killed, else 0. */
+static int kill_kept_by_pid(int pid)
+{
+	if (!is_forwarder(pid) || kill(pid, SIGKILL) < 0)
+		return 0;
+	for (int i = 0; i < 200 && !pid_gone(pid); i++)
+		poll(NULL, 0, 10);
+	return 1;
+}
+
+int delay_line_kill_kept(const char *pidfile)
+{
 	FILE *f = fopen(pidfile, "re");
 	int pid = 0, rc = 0, pidfd;
 
@@ -386,16 +431,14 @@ int delay_line_kill_kept(const char *pidfile)
 	/* A pidfd first, then the name: the PID may have been recycled since,
 	 * and only a forwarder is killed; the pidfd then still means the process
 	 * whose name we read, and tells us when it is gone. */
-	pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+	pidfd = -1;
+	errno = ENOSYS; /* as the kernel says it, also for PUNCHLAB_NO_PIDFD (childwatch.h) */
+	if (pid > 0 && !childwatch_fallback())
+		pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0 && pid > 0 && (errno == ENOSYS || errno == EPERM))
+		rc = kill_kept_by_pid(pid);
 	if (pidfd >= 0) {
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		f = fopen(path, "re");
-		if (f) {
-			if (fgets(comm, sizeof(comm), f))
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
-		if (strcmp(comm, DELAY_LINE_COMM) == 0 && pidfd_send_signal(pidfd, SIGKILL, NULL, 0) == 0) {
+		if (is_forwarder(pid) && pidfd_send_signal(pidfd, SIGKILL, NULL, 0) == 0) {
 			struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
 			/* Gone, with its TAP devices, before `punchlab down` returns. */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "kernel/childwatch.h"
 #include "kernel/netns.h"
 
 #define NETNS_NAME_MAX 64
@@ -181,8 +182,10 @@ int netns_create(const char *name, struct netns **out)
 	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
-	ns->pidfd = pidfd_open(ns->pid, 0);
-	if (ns->pidfd < 0 && errno != ENOSYS) {
+	/* without pidfds (childwatch.h) the holder is killed and reaped by its PID */
+	errno = ENOSYS;
+	ns->pidfd = childwatch_fallback() ? -1 : pidfd_open(ns->pid, 0);
+	if (ns->pidfd < 0 && errno != ENOSYS && errno != EPERM) {
 		err = -errno;
 		log_warn("netns %s: pidfd_open", name);
 		goto cleanup;

@@ -17,6 +17,7 @@
 
 #include "common/fdio.h"
 #include "common/log.h"
+#include "kernel/childwatch.h"
 
 /* After SIGKILL a process goes away at once unless it is stuck in the kernel
  * (uninterruptible sleep); do not hang forever on such a one. */
@@ -343,10 +344,13 @@ int run_start(struct run_group *g, struct run_proc *p)
 	/* Also set the group from here, so it exists whichever side runs first. */
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
 		log_warn("run %s: setpgid", p->name);
-	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* a pidfd, or where the kernel has none a SIGCHLD pipe (childwatch.h) */
+	p->pidfd = childwatch_open(pid);
 	if (p->pidfd < 0) {
-		r = -errno;
-		log_warn("run %s: pidfd_open", p->name);
+		r = p->pidfd;
+		p->pidfd = -1;
+		errno = -r;
+		log_warn("run %s: watching its exit", p->name);
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
@@ -541,14 +545,10 @@ static void proc_reap(struct run_proc *p)
 	siginfo_t si;
 
 	kill(-p->pid, SIGKILL);
-	memset(&si, 0, sizeof(si));
-	while (waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED) < 0) {
-		if (errno == EINTR)
-			continue;
+	if (childwatch_reap(p->pidfd, p->pid, &si) < 0) {
 		/* Someone else reaped it (a waitpid(-1) elsewhere in the caller). */
 		log_warn("run %s: waitid", p->name);
 		si.si_code = 0;
-		break;
 	}
 	if (si.si_code == CLD_EXITED) {
 		p->res.exit_code = si.si_status;
@@ -557,7 +557,7 @@ static void proc_reap(struct run_proc *p)
 	}
 	p->t_end = mtime_now();
 	p->res.state = RUN_EXITED;
-	xclose(&p->pidfd);
+	childwatch_close(&p->pidfd);
 	/* A straggler that left the group may still hold the pipes: take what is
 	 * buffered and close, rather than wait for an end of file. */
 	proc_read(p, &p->fd_status, true);
@@ -631,10 +631,12 @@ static int run_pump(struct run_group *g, mtime_ms deadline, run_done_fn done, co
 
 			if (!pfd[i].revents || *slot[i] != pfd[i].fd)
 				continue; /* closed meanwhile by a reap */
-			if (slot[i] == &p->pidfd)
-				proc_reap(p);
-			else
+			if (slot[i] == &p->pidfd) {
+				if (childwatch_exited(p->pidfd, p->pid))
+					proc_reap(p);
+			} else {
 				proc_read(p, slot[i], false);
+			}
 		}
 	}
 cleanup:

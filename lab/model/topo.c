@@ -17,11 +17,13 @@
 #include "common/cidr.h"
 #include "common/duration.h"
 #include "model/iniread.h"
+#include "model/rulesfile.h"
 #include "model/topo.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -706,8 +708,12 @@ static int nat_lan(struct parser *ps, const char *v)
 	return subnet_key(ps, "lan", v, 0, NAT(ps)->lan_subnet);
 }
 
+/* rules = FILE: only from the topology's own tree or an --allow-rules path,
+ * a regular file within RULESFILE_MAX (rulesfile.h); checked here for a
+ * file:line error, and again when it is read. Nothing is opened here. */
 static int nat_rules(struct parser *ps, const char *v)
 {
+	char why[PATH_MAX + 160];
 	struct stat st;
 	char *path;
 	int n;
@@ -718,6 +724,11 @@ static int nat_rules(struct parser *ps, const char *v)
 		n = asprintf(&path, "%.*s/%s", (int)ps->dirlen, ps->dir, v);
 	if (n < 0)
 		return oom(ps);
+	if (rulesfile_confine(ps->e.name, path, why, sizeof(why)) < 0) {
+		BAD(ps, "%s", why);
+		free(path);
+		return -EINVAL;
+	}
 	if (stat(path, &st) < 0) {
 		int e = errno;
 
@@ -725,8 +736,11 @@ static int nat_rules(struct parser *ps, const char *v)
 		free(path);
 		return -EINVAL;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		BAD(ps, "rules file '%s' is not a regular file", path);
+	if (!S_ISREG(st.st_mode) || st.st_size > RULESFILE_MAX) {
+		if (!S_ISREG(st.st_mode))
+			BAD(ps, "rules file '%s' is not a regular file", path);
+		else
+			BAD(ps, "rules file '%s' is larger than %d bytes", path, RULESFILE_MAX);
 		free(path);
 		return -EINVAL;
 	}

@@ -2,7 +2,8 @@
  * reference) into the model of model.h, and describe a model for humans.
  *
  * Pure apart from reading the file itself and checking that a `rules = FILE`
- * exists: no kernel state, no logging. Every error comes back as one line
+ * lies in the topology's tree (rulesfile.h), exists, is a regular file and
+ * is not too large (nothing of it is opened here): no kernel state, no logging. Every error comes back as one line
  * "file:line: what is wrong" in the caller's buffer.
  */
 #ifndef PUNCH_TOPO_H

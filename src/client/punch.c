@@ -660,15 +660,6 @@ void punch_timer(struct punch *p, mtime_ms now)
 	}
 }
 
-static mtime_ms earliest(mtime_ms a, mtime_ms b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 mtime_ms punch_deadline(const struct punch *p)
 {
 	mtime_ms d = p->cfg.deadline;
@@ -677,20 +668,20 @@ mtime_ms punch_deadline(const struct punch *p)
 	switch (p->st) {
 	case ST_PUNCH:
 		if (p->n_cand)
-			d = earliest(d, p->next_probe);
-		d = earliest(d, p->punch_deadline);
+			d = mtime_earliest(d, p->next_probe);
+		d = mtime_earliest(d, p->punch_deadline);
 		break;
 	case ST_EXCHANGE:
 		for (unsigned seq = 1; seq <= p->cfg.messages && inflight < PUNCH_WINDOW; seq++) {
 			if (p->out[seq].acked)
 				continue;
 			inflight++;
-			d = earliest(d, p->out[seq].sent ? p->out[seq].next : 0);
+			d = mtime_earliest(d, p->out[seq].sent ? p->out[seq].next : 0);
 		}
 		break;
 	case ST_LINGER:
-		d = earliest(d, p->linger_end);
-		d = earliest(d, p->next_bye);
+		d = mtime_earliest(d, p->linger_end);
+		d = mtime_earliest(d, p->next_bye);
 		break;
 	case ST_DONE:
 		return -1;

@@ -20,3 +20,12 @@ int mtime_until(mtime_ms now, mtime_ms deadline)
 		return INT32_MAX;
 	return (int)(deadline - now);
 }
+
+mtime_ms mtime_earliest(mtime_ms a, mtime_ms b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/num.h"
 
-int svc_signalfd(void)
+int svc_signalfd(int extra_sig)
 {
 	sigset_t mask;
 	int fd;
@@ -19,6 +19,8 @@ int svc_signalfd(void)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	if (extra_sig)
+		sigaddset(&mask, extra_sig);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);

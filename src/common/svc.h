@@ -4,9 +4,9 @@
 #ifndef PUNCH_SVC_H
 #define PUNCH_SVC_H
 
-/* Ignore SIGPIPE, block SIGTERM and SIGINT and return a non-blocking
- * signalfd for them, or -errno. */
-int svc_signalfd(void);
+/* Ignore SIGPIPE, block SIGTERM, SIGINT and extra_sig (0: none) and return
+ * a non-blocking signalfd for them, or -errno. */
+int svc_signalfd(int extra_sig);
 /* Parse a --ready-fd argument: an open descriptor above 2. Returns 0 and
  * *fd, or -EINVAL. */
 int svc_ready_fd_parse(const char *arg, int *fd);

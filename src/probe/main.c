@@ -253,7 +253,7 @@ static int server_open(struct probe_server *s, const struct server_opts *o)
 	char buf[ADDR_STRLEN];
 	int r;
 
-	s->sigfd = svc_signalfd();
+	s->sigfd = svc_signalfd(0);
 	if (s->sigfd < 0) {
 		errno = -s->sigfd;
 		log_err("signalfd");

@@ -738,15 +738,6 @@ static void log_stats(const struct server *srv, const char *what)
 		 rss_kib());
 }
 
-static mtime_ms earliest(mtime_ms a, mtime_ms b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 static int run(struct server *srv)
 {
 	struct epoll_event evs[256];
@@ -758,8 +749,8 @@ static int run(struct server *srv)
 
 		/* Every deadline is O(1) to find: the table's heap top, the
 		 * oldest closing connection, the next stats line. */
-		dl = earliest(dl, srv->closing.head ? srv->closing.head->linger_end : -1);
-		dl = earliest(dl, srv->next_stats);
+		dl = mtime_earliest(dl, srv->closing.head ? srv->closing.head->linger_end : -1);
+		dl = mtime_earliest(dl, srv->next_stats);
 		timeout = mtime_until(now, dl);
 		n = epoll_wait(srv->ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
 		if (n < 0) {
@@ -809,23 +800,6 @@ static int run(struct server *srv)
 		}
 	}
 	return 0;
-}
-
-/* SIGTERM and SIGINT stop the server, SIGUSR1 logs the counters. */
-static int server_signalfd(void)
-{
-	sigset_t mask;
-	int fd;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	return fd < 0 ? -errno : fd;
 }
 
 static void raise_fd_limit(void)
@@ -997,7 +971,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < MAX_LISTEN; i++)
 		srv.tcp[i].fd = srv.udp[i].fd = -1;
 	raise_fd_limit();
-	srv.sigfd = server_signalfd();
+	srv.sigfd = svc_signalfd(SIGUSR1); /* SIGTERM and SIGINT stop the server, SIGUSR1 logs the counters */
 	if (srv.sigfd < 0) {
 		errno = -srv.sigfd;
 		log_err("signalfd");

@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
+#include "model/rulesfile.h"
 #include "model/topo.h"
 
 /* Test inputs live next to this file, wherever make is run from. */
@@ -632,9 +634,9 @@ static void test_rules_file(void **state)
 	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), 0);
 	assert_string_equal(t->nats[0].rules_file, rules);
 	topo_free(t);
-	/* Absolute paths as written. */
+	/* Absolute paths as written, inside the topology's tree. */
 	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = %s\n" PEERS, rules);
-	assert_int_equal(topo_parse_buffer("x.topo", text, strlen(text), &t, err, sizeof(err)), 0);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), 0);
 	assert_string_equal(t->nats[0].rules_file, rules);
 	topo_free(t);
 	/* A directory is not a ruleset; a missing file names the path it tried. */
@@ -658,6 +660,78 @@ static void test_rules_file(void **state)
 	assert_non_null(strstr(err, "larger than 1048576 bytes"));
 	unlink(name);
 	unlink(rules);
+	rmdir(dir);
+}
+
+/* A rules file outside the topology's directory tree is refused with
+ * file:line, without being opened (/etc/shadow, "..", a link leading out),
+ * until --allow-rules names it; a FIFO and an oversized file are refused
+ * from their metadata. */
+static void test_rules_confined(void **state)
+{
+	char dir[] = "/tmp/test_topo_XXXXXX", sub[64], name[128], path[128], text[1024], err[1024];
+	struct topo *t = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(name, sizeof(name), "%s/lab.topo", sub);
+	snprintf(path, sizeof(path), "%s/outside.nft", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("table inet filter {}\n", f);
+	fclose(f);
+
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = /etc/shadow\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_null(t);
+	snprintf(text, sizeof(text), "%s:3: rules file '/etc/shadow' is outside the topology's directory %s "
+		 "(punchlab run --allow-rules PATH allows rules files elsewhere)", name, sub);
+	assert_string_equal(err, text);
+
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = ../outside.nft\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":3: rules file '"));
+	assert_non_null(strstr(err, "/outside.nft' is outside the topology's directory"));
+
+	/* A link inside the tree that leads out is followed, and refused. */
+	snprintf(path, sizeof(path), "%s/link.nft", sub);
+	assert_int_equal(symlink("/etc/shadow", path), 0);
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = link.nft\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "rules file '/etc/shadow' is outside"));
+	unlink(path);
+
+	/* A FIFO is refused from stat() alone: nothing blocks. */
+	snprintf(path, sizeof(path), "%s/fifo.nft", sub);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = fifo.nft\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fifo.nft' is not a regular file"));
+	unlink(path);
+
+	/* Over RULESFILE_MAX: refused from its size, not read. */
+	snprintf(path, sizeof(path), "%s/big.nft", sub);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, RULESFILE_MAX, SEEK_SET), 0);
+	fputc('\n', f);
+	fclose(f);
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = big.nft\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "big.nft' is larger than 1048576 bytes"));
+	unlink(path);
+
+	/* --allow-rules DIR lets a file under it in (for the rest of the process: last). */
+	assert_int_equal(rulesfile_allow(dir), 0);
+	snprintf(text, sizeof(text), "[nat n]\npreset = firewall\nrules = ../outside.nft\n" PEERS);
+	assert_int_equal(topo_parse_buffer(name, text, strlen(text), &t, err, sizeof(err)), 0);
+	topo_free(t);
+	snprintf(path, sizeof(path), "%s/outside.nft", dir);
+	unlink(path);
+	rmdir(sub);
 	rmdir(dir);
 }
 
@@ -787,6 +861,7 @@ int main(void)
 		cmocka_unit_test(test_address_errors),
 		cmocka_unit_test(test_same_private_addresses),
 		cmocka_unit_test(test_rules_file),
+		cmocka_unit_test(test_rules_confined),
 		cmocka_unit_test(test_hostile_bytes),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_describe),
