@@ -4,6 +4,7 @@
 #include "commands.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "pool.h"
 #include "report/matrix_report.h"
 #include "report/report.h"
+#include "report/stats.h"
 #include "scenario.h"
 
 /* A job: a topology file, or one cell of a matrix file parsed once, here,
@@ -29,6 +31,8 @@ struct job {
 	int cell;               /* -1: path is a topology */
 	int matrix;             /* index into the run's matrices, or -1 */
 	char *name;
+	int rep;                /* 1..--repeat, or 0 */
+	double expect_rate;     /* the topology's, 0: none */
 };
 
 struct run {
@@ -36,6 +40,7 @@ struct run {
 	struct job *jobs;
 	int n_jobs;
 	struct matrix **mats;
+	char **mat_paths;       /* the file each of mats was parsed from */
 	int n_mats;
 	struct result *rs;      /* rs[i]: job i's result, once done[i] */
 	bool *done;
@@ -69,34 +74,161 @@ static int job_add(struct run *r, int *cap, const char *path, int matrix, int ce
 	return 0;
 }
 
-/* Files into jobs; each matrix file is parsed here, once. */
+/* Does the scenario name pass --only (any pattern), and for a matrix cell
+ * the file's cell pattern (against "ROW-x-COL" in either order)? */
+static bool job_wanted(const struct lab_opts *o, const char *name, const char *cell_pattern)
+{
+	bool any = !o->only;
+
+	for (int i = 0; o->only && o->only[i]; i++)
+		any |= fnmatch(o->only[i], name, 0) == 0;
+	if (any && cell_pattern) {
+		const char *cell = strchr(name, '/') ? strchr(name, '/') + 1 : name;
+		const char *x = strstr(cell, "-x-");
+		char swapped[256];
+
+		if (fnmatch(cell_pattern, cell, 0) == 0)
+			return true;
+		if (!x)
+			return false;
+		snprintf(swapped, sizeof(swapped), "%s-x-%.*s", x + 3, (int)(x - cell), cell);
+		return fnmatch(cell_pattern, swapped, 0) == 0;
+	}
+	return any;
+}
+
+/* A wanted scenario: in this shard (counted over all wanted scenarios, so
+ * that every shard sees the same order), then once per repetition. */
+static int job_select(struct run *r, int *cap, size_t *seen, const char *path, int matrix, int cell, char *name,
+		      double rate)
+{
+	const struct lab_opts *o = r->o;
+	int reps = o->repeat > 1 ? o->repeat : 1;
+
+	if (!name)
+		return -ENOMEM;
+	if (o->shard_n && !stats_shard_has((*seen)++, o->shard_i, o->shard_n)) {
+		free(name);
+		return 0;
+	}
+	for (int k = 0; k < reps; k++) {
+		char *copy = k + 1 < reps ? strdup(name) : name;
+
+		if (job_add(r, cap, path, matrix, cell, copy) < 0) {
+			if (copy != name)
+				free(name);
+			return -ENOMEM;
+		}
+		r->jobs[r->n_jobs - 1].rep = o->repeat > 1 ? k + 1 : 0;
+		r->jobs[r->n_jobs - 1].expect_rate = rate;
+	}
+	return 0;
+}
+
+/* A topology's expect-rate (0 when none, or when it does not parse: the
+ * worker reports that). */
+static double topo_rate(const char *path)
+{
+	struct topo *t = NULL;
+	char err[256];
+	double rate = 0;
+
+	if (topo_parse_file(path, &t, err, sizeof(err)) == 0)
+		rate = t->expect_rate;
+	topo_free(t);
+	return rate;
+}
+
+/* Has the scenario already been selected? The same file (or cell) named
+ * twice, e.g. by two cell patterns, runs once. Another file of the same
+ * name runs, with a warning: its results share the name in rates, merge and
+ * diff. */
+static bool job_known(const struct run *r, const char *path, int matrix, int cell, const char *name)
+{
+	for (int j = 0; j < r->n_jobs; j++) {
+		const struct job *k = &r->jobs[j];
+
+		if (strcmp(k->name, name) != 0 || k->rep > 1)
+			continue;
+		if (matrix >= 0 ? k->matrix == matrix && k->cell == cell : k->matrix < 0 && strcmp(k->path, path) == 0)
+			return true;
+		log_warnx("%s and %s are both scenario '%s': their results are counted together in rates, "
+			  "merge and diff", k->path, path, name);
+		return false;
+	}
+	return false;
+}
+
+/* The matrix in path, parsed once however often it is named. Returns its
+ * index, or -errno after saying why. */
+static int matrix_get(struct run *r, const char *path)
+{
+	char err[1024];
+
+	for (int i = 0; i < r->n_mats; i++)
+		if (strcmp(r->mat_paths[i], path) == 0)
+			return i;
+	if (matrix_parse_file(path, &r->mats[r->n_mats], err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		return -EINVAL;
+	}
+	r->mat_paths[r->n_mats] = strdup(path);
+	if (!r->mat_paths[r->n_mats]) {
+		matrix_free(r->mats[r->n_mats]);
+		return -ENOMEM;
+	}
+	return r->n_mats++;
+}
+
+/* Files into jobs; each matrix file is parsed here, once. A matrix may
+ * carry a cell pattern, FILE.matrix:PATTERN; --only, --shard and --repeat
+ * apply to all. */
 static int jobs_expand(struct run *r, int nfiles, char **files)
 {
+	size_t seen = 0;
 	int cap = 0;
 
 	r->mats = calloc((size_t)nfiles, sizeof(*r->mats));
-	if (!r->mats)
+	r->mat_paths = calloc((size_t)nfiles, sizeof(*r->mat_paths));
+	if (!r->mats || !r->mat_paths)
 		return -ENOMEM;
 	for (int f = 0; f < nfiles; f++) {
-		char err[1024], name[256];
+		char name[256], path[PATH_MAX];
+		const char *pattern;
 		struct matrix *m;
-		int mi;
+		int mi, matched = 0;
 
-		if (!cmd_is_matrix(files[f])) {
-			if (job_add(r, &cap, files[f], -1, -1, scenario_name(files[f])) < 0)
+		if (cmd_file_pattern(files[f], path, sizeof(path), &pattern) < 0)
+			return -ENAMETOOLONG;
+		if (!cmd_is_matrix(path)) {
+			char *sname = scenario_name(files[f]);
+
+			if (sname && (!job_wanted(r->o, sname, NULL) || job_known(r, files[f], -1, -1, sname))) {
+				free(sname);
+				continue;
+			}
+			if (job_select(r, &cap, &seen, files[f], -1, -1, sname, topo_rate(files[f])) < 0)
 				return -ENOMEM;
 			continue;
 		}
-		if (matrix_parse_file(files[f], &r->mats[r->n_mats], err, sizeof(err)) < 0) {
-			log_errx("%s", err);
-			return -EINVAL;
-		}
-		mi = r->n_mats++;
+		mi = matrix_get(r, path);
+		if (mi < 0)
+			return mi;
 		m = r->mats[mi];
 		for (int c = 0; c < matrix_n_cells(m); c++) {
 			matrix_cell_name(m, c, name, sizeof(name));
-			if (job_add(r, &cap, files[f], mi, c, strdup(name)) < 0)
+			if (!job_wanted(r->o, name, pattern))
+				continue;
+			matched++;
+			if (job_known(r, files[f], mi, c, name))
+				continue;
+			if (job_select(r, &cap, &seen, files[f], mi, c, strdup(name), 0) < 0)
 				return -ENOMEM;
+		}
+		if (pattern && !matched && !r->o->only) {
+			log_errx("%s: no cell matches '%s' (cells are ROW-x-COL: punchlab list %s)", path, pattern,
+				 path);
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -112,15 +244,28 @@ static int run_body(int fd, int index, void *ctx)
 				    .pcap_on_failure = r->o->pcap_on_failure, .pcap_cap = r->o->pcap_cap };
 	struct result res = { 0 };
 	struct topo *t = NULL;
-	char err[1024], *json;
+	char err[1024], *json, pcap[PATH_MAX];
 	int rc;
 
+	/* Each repetition its own capture directory, DIR/rK, so that none
+	 * overwrites another's. */
+	if (j->rep && so.pcap_dir) {
+		snprintf(pcap, sizeof(pcap), "%s/r%d", so.pcap_dir, j->rep);
+		if (mkdir(pcap, 0755) < 0 && errno != EEXIST)
+			log_warn("%s", pcap);
+		so.pcap_dir = pcap;
+	}
 	if (j->cell < 0)
 		scenario_run(j->path, &so, &res);
 	else if (matrix_cell_topo(r->mats[j->matrix], j->cell, &t, err, sizeof(err)) == 0)
 		scenario_run_topo(t, j->name, &so, &res);
 	else
 		result_set_error(&res, j->name, j->path, err);
+	if (t)
+		res.expect_rate = t->expect_rate;
+	else if (j->cell < 0)
+		res.expect_rate = j->expect_rate;
+	res.repetition = j->rep;
 	topo_free(t);
 	json = result_to_json(&res);
 	rc = json && fd_write_all(fd, json, strlen(json)) == 0 ? 0 : 1;
@@ -181,7 +326,10 @@ static void run_started(int index, void *ctx)
 	if (!r->o->tty && !r->o->verbose)
 		return;
 	progress_clear(r);
-	fprintf(r->live, "RUN    %s\n", r->jobs[index].name);
+	fprintf(r->live, "RUN    %s", r->jobs[index].name);
+	if (r->jobs[index].rep)
+		fprintf(r->live, "#%d", r->jobs[index].rep);
+	fputc('\n', r->live);
 	progress_show(r);
 	fflush(r->live);
 }
@@ -212,79 +360,6 @@ static void run_done(int index, int wstatus, char *out, size_t len, void *ctx)
 	report_live_line(r->live, res, r->o->color);
 	progress_show(r);
 	fflush(r->live);
-}
-
-static int write_report(const char *path, int (*fn)(FILE *, const struct result *, size_t),
-			const struct result *rs, size_t n)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f) {
-		log_err("%s", path);
-		return -errno;
-	}
-	if (fn(f, rs, n) < 0 || ferror(f)) {
-		log_errx("%s: could not write the report", path);
-		fclose(f);
-		return -EIO;
-	}
-	if (fclose(f) != 0) {
-		log_err("%s", path);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* One picture of matrix m to path by fn. */
-static int picture_write(const char *dir, const char *name, const char *ext,
-			 int (*fn)(FILE *, const struct matrix_picture *), const struct matrix_picture *pic)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
-	f = fopen(path, "we");
-	if (!f || fn(f, pic) < 0 || fclose(f) != 0) {
-		log_err("%s", path);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Matrix mi's picture: on the terminal, and with --picture DIR as
- * DIR/NAME.svg and DIR/NAME.md. Cells that did not run show as such. */
-static int matrix_picture(const struct run *r, int mi)
-{
-	struct matrix *m = r->mats[mi];
-	int n = matrix_n_cells(m), k = 0, rc = 0;
-	struct matrix_report_cell *cells = calloc((size_t)n + 1, sizeof(*cells));
-	const char **names = calloc((size_t)matrix_n_profiles(m) + 1, sizeof(*names));
-	struct matrix_picture pic;
-
-	if (!cells || !names) {
-		free(cells);
-		free(names);
-		return -ENOMEM;
-	}
-	for (int i = 0; i < matrix_n_profiles(m); i++)
-		names[i] = matrix_profile_name(m, i);
-	for (int j = 0; j < r->n_jobs; j++)
-		if (r->jobs[j].matrix == mi && k < n) {
-			matrix_cell_pos(m, r->jobs[j].cell, &cells[k].row, &cells[k].col);
-			cells[k++].result = r->done[j] ? &r->rs[j] : NULL;
-		}
-	pic = (struct matrix_picture){ .title = matrix_name(m), .description = matrix_description(m),
-				       .profiles = names, .n_profiles = matrix_n_profiles(m),
-				       .cells = cells, .n_cells = k };
-	fputc('\n', r->live);
-	matrix_report_text(r->live, &pic, r->o->color);
-	if (r->o->picture) {
-		rc |= picture_write(r->o->picture, matrix_name(m), "svg", matrix_report_svg, &pic);
-		rc |= picture_write(r->o->picture, matrix_name(m), "md", matrix_report_markdown, &pic);
-	}
-	free(cells);
-	free(names);
-	return rc ? -EIO : 0;
 }
 
 /* Fail before an hour of labs, not after: can the reports be written? */
@@ -343,13 +418,13 @@ static int keep_names_free(const struct run *r)
 }
 
 /* Everything after the pool: the summary, pictures and reports of what
- * finished (in file order). Returns how many could not be written. */
+ * finished (in file order), by cmd_reports. Returns how many scenarios did
+ * not pass over their runs plus how many outputs could not be written. */
 static int run_reports(struct run *r, bool interrupted)
 {
 	struct result *fin = calloc((size_t)r->n_jobs + 1, sizeof(*fin));
-	const struct lab_opts *o = r->o;
 	size_t n = 0;
-	int bad = 0;
+	int bad, not_passed = 0;
 
 	if (!fin)
 		return 1;
@@ -358,22 +433,12 @@ static int run_reports(struct run *r, bool interrupted)
 		if (r->done[i])
 			fin[n++] = r->rs[i];
 	progress_clear(r);
-	if (o->tap)
-		report_tap(stdout, fin, n);
-	report_summary(r->live, fin, n, o->color);
+	bad = cmd_reports(r->o, r->live, fin, n, r->mats, r->n_mats, &not_passed);
 	if (interrupted)
-		fprintf(r->live, "interrupted: %zu of %d scenarios finished, %zu not run or stopped\n", n, r->n_jobs,
-			(size_t)r->n_jobs - n);
-	for (int mi = 0; mi < r->n_mats; mi++)
-		bad += matrix_picture(r, mi) < 0;
-	if (o->junit)
-		bad += write_report(o->junit, report_junit, fin, n) < 0;
-	if (o->json)
-		bad += write_report(o->json, report_json, fin, n) < 0;
-	if (o->markdown)
-		bad += write_report(o->markdown, report_markdown, fin, n) < 0;
+		fprintf(r->live, "interrupted: %zu of %d %s finished, %zu not run or stopped\n", n, r->n_jobs,
+			r->o->repeat > 1 ? "runs" : "scenarios", (size_t)r->n_jobs - n);
 	free(fin);
-	return bad;
+	return bad + not_passed;
 }
 
 static void run_free(struct run *r)
@@ -382,9 +447,12 @@ static void run_free(struct run *r)
 		result_clear(&r->rs[i]);
 		free(r->jobs[i].name);
 	}
-	for (int i = 0; i < r->n_mats; i++)
+	for (int i = 0; i < r->n_mats; i++) {
 		matrix_free(r->mats[i]);
+		free(r->mat_paths[i]);
+	}
 	free(r->mats);
+	free(r->mat_paths);
 	free(r->jobs);
 	free(r->rs);
 	free(r->done);
@@ -420,7 +488,9 @@ int cmd_run(int nfiles, char **files, const struct lab_opts *o)
 	if (interrupted)
 		log_warnx("interrupted (%s): the running scenarios were stopped",
 			  pool_signal() ? strsignal(pool_signal()) : "signal");
-	r.failed += run_reports(&r, interrupted);
+	/* The verdict is over each scenario's runs (report/stats.h): a failed
+	 * run of a scenario without expect-rate fails it. */
+	r.failed = run_reports(&r, interrupted);
 	status = interrupted ? EXIT_INTERRUPTED : rc < 0 ? EXIT_SETUP : r.failed ? EXIT_MISMATCH : EXIT_PASS;
 out:
 	run_free(&r);

@@ -1,12 +1,14 @@
 /* punchlab's commands, each behind one function that main.c dispatches to:
  * run (cmd_run.c), classify (cmd_classify.c), check and list (cmd_check.c),
- * up, shell, exec and down (cmd_kept.c).
+ * up, shell, exec and down (cmd_kept.c), merge (cmd_merge.c), diff (cmd_diff.c); the
+ * reports of a set of results, shared by run and merge (cmd_report.c).
  * Each returns the process's exit status. */
 #ifndef PUNCH_COMMANDS_H
 #define PUNCH_COMMANDS_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 /* Exit statuses (documented in punchlab --help, README.md and punchlab(1)). */
 enum {
@@ -34,7 +36,31 @@ struct lab_opts {
 	const char *pcap;       /* --pcap DIR */
 	bool pcap_on_failure;
 	unsigned long pcap_cap; /* --pcap-cap BYTES, 0: the default */
+	int repeat;             /* --repeat N: each scenario N times (0 or 1: once) */
+	unsigned shard_i, shard_n; /* --shard I/N (shard_n 0: all) */
+	const char **only;      /* --only GLOB patterns (any may match), NULL-terminated, or NULL */
 };
+
+struct result;
+struct matrix;
+
+/* After a run or a merge: on live the summary (per run), the rate table
+ * (when a scenario ran more than once or declares expect-rate), each
+ * matrix's picture (results found by cell name; with --picture DIR also
+ * DIR/NAME.svg and .md); --tap on stdout; the --junit, --json and
+ * --markdown files. *not_passed: scenarios whose verdict over all their
+ * runs (report/stats.h) is not pass. Returns how many outputs could not be
+ * written. */
+int cmd_reports(const struct lab_opts *o, FILE *live, const struct result *rs, size_t n,
+		struct matrix *const *mats, int n_mats, int *not_passed);
+
+/* Read the JSON report at path (report_json_read) into *out and *n (free
+ * with report_results_free). Returns 0, or -errno after saying why. */
+int cmd_report_load(const char *path, struct result **out, size_t *n);
+
+/* Split "FILE.matrix:PATTERN" (a cell pattern) into the file, copied into
+ * path, and *pattern (into arg; NULL without one). Returns 0 or -ENAMETOOLONG. */
+int cmd_file_pattern(const char *arg, char *path, size_t size, const char **pattern);
 
 /* Is path a matrix file (by its name, *.matrix)? */
 bool cmd_is_matrix(const char *path);
@@ -42,6 +68,14 @@ bool cmd_is_matrix(const char *path);
 /* punchlab run FILE...: every scenario -j at a time, a line for each as it
  * ends, then the summary, the matrix pictures and the reports. */
 int cmd_run(int nfiles, char **files, const struct lab_opts *o);
+
+/* punchlab merge [--json F] [--markdown F] [--junit F] [--picture DIR]
+ * REPORT.json...: the JSON reports of the shards of one run as one report. */
+int cmd_merge(int nfiles, char **files, const struct lab_opts *o);
+
+/* punchlab diff BASE.json NEW.json: what regressed, improved or changed
+ * rate beyond noise; 1 when something regressed (stats_change_is_bad). */
+int cmd_diff(const char *base, const char *new, const struct lab_opts *o);
 
 /* punchlab classify FILE...: each file's routers classified in a lab. */
 int cmd_classify(int nfiles, char **files, const struct lab_opts *o);

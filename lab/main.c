@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "kernel/capture.h"
 #include "kernel/netns.h"
+#include "report/stats.h"
 #include "model/rulesfile.h"
 
 #define PUNCHLAB_VERSION "0.1.0"
@@ -40,6 +41,10 @@ static void usage(FILE *f)
 		"       punchlab exec NAME NODE CMD...   run CMD in a node of a kept lab\n"
 		"       punchlab down NAME...            take kept labs down, with every process still\n"
 		"                                        running in their nodes (named as they are ended)\n"
+		"       punchlab merge [--json F] [--markdown F] [--junit F] [--picture DIR] REPORT.json...\n"
+		"                                        join the JSON reports of shards into one report\n"
+		"       punchlab diff BASE.json NEW.json what regressed, improved or changed rate beyond noise\n"
+		"                                        (exit 1 when something regressed)\n"
 		"\n"
 		"run options:\n"
 		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: 8 per CPU,\n"
@@ -62,6 +67,12 @@ static void usage(FILE *f)
 		"                      pcap, 256 bytes of each frame; tcpdump -r, Wireshark)\n"
 		"      --pcap-on-failure  keep a capture only when the verdict is not the expected one\n"
 		"      --pcap-cap BYTES   at most BYTES per capture file (default 8 MiB; K and M suffixes)\n"
+		"      --repeat N      run each scenario N times, each in a fresh lab, and report its\n"
+		"                      success rate with a 95%% Wilson interval and p50/p95 time to\n"
+		"                      the direct path; a failed run is never retried\n"
+		"      --only GLOB     only the scenarios whose name matches (e.g. 'rfc4787/eim-*');\n"
+		"                      may be given more than once. FILE.matrix:PATTERN picks cells\n"
+		"      --shard I/N     only the I-th of N deterministic parts of the scenarios (CI)\n"
 		"      --allow-rules PATH  also take rules = FILE from PATH (a file, or a directory and\n"
 		"                      all under it); by default only from the topology's own directory\n"
 		"  -h, --help          this text;  --version  the version\n"
@@ -125,6 +136,9 @@ static const struct option longopts[] = {
 	{ "pcap", required_argument, NULL, 'p' },
 	{ "pcap-on-failure", no_argument, NULL, 'F' },
 	{ "pcap-cap", required_argument, NULL, 'Z' },
+	{ "repeat", required_argument, NULL, 'X' },
+	{ "shard", required_argument, NULL, 'S' },
+	{ "only", required_argument, NULL, 'G' },
 	{ "allow-rules", required_argument, NULL, 'R' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -147,6 +161,23 @@ static int opt_pcap_cap(const char *arg, unsigned long *out)
 		return -EINVAL;
 	}
 	*out = v * mult;
+	return 0;
+}
+
+/* One more --only GLOB. Returns 0 or -E2BIG after saying so. */
+static int opt_only(struct lab_opts *o, const char *glob)
+{
+	static const char *only[64];
+	size_t n = 0;
+
+	while (only[n])
+		n++;
+	if (n + 1 >= sizeof(only) / sizeof(only[0])) {
+		log_errx("--only %s: at most %zu patterns", glob, sizeof(only) / sizeof(only[0]) - 1);
+		return -E2BIG;
+	}
+	only[n] = glob;
+	o->only = only;
 	return 0;
 }
 
@@ -181,6 +212,26 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 		case 'F': o->pcap_on_failure = true; break;
 		case 'Z':
 			if (opt_pcap_cap(optarg, &o->pcap_cap) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'X': {
+			unsigned long v;
+
+			if (num_parse_uint(optarg, 10000, &v) < 0 || v < 1) {
+				log_errx("--repeat %s: a number of runs from 1 to 10000", optarg);
+				return EXIT_USAGE;
+			}
+			o->repeat = (int)v;
+			break;
+		}
+		case 'S':
+			if (stats_shard_parse(optarg, &o->shard_i, &o->shard_n) < 0) {
+				log_errx("--shard %s: I/N, the I-th of N parts (1 <= I <= N)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'G':
+			if (opt_only(o, optarg) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'R': {
@@ -228,8 +279,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
 	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify") &&
-	    strcmp(cmd, "up")) {
-		log_errx("unknown command '%s' (run, up, check, list, classify, shell, exec, down)", cmd);
+	    strcmp(cmd, "up") && strcmp(cmd, "merge") && strcmp(cmd, "diff")) {
+		log_errx("unknown command '%s' (run, up, check, list, classify, shell, exec, down, merge, diff)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -238,12 +289,25 @@ int main(int argc, char **argv)
 		return rc;
 	optind++; /* parse_opts saw argv + 1 */
 	if (optind >= argc) {
-		log_errx("%s: no topology files given", cmd);
+		log_errx("%s: no %s given", cmd, strcmp(cmd, "merge") == 0 || strcmp(cmd, "diff") == 0 ? "reports" : "topology files");
 		return EXIT_USAGE;
 	}
 	if ((o.pcap_on_failure || o.pcap_cap) && !o.pcap) {
 		log_errx("--pcap-on-failure and --pcap-cap go with --pcap DIR");
 		return EXIT_USAGE;
+	}
+	if (o.keep && o.repeat > 1) {
+		log_errx("--keep keeps one lab per scenario: not with --repeat");
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "merge") == 0)
+		return cmd_merge(argc - optind, argv + optind, &o);
+	if (strcmp(cmd, "diff") == 0) {
+		if (argc - optind != 2) {
+			log_errx("diff: BASE.json NEW.json");
+			return EXIT_USAGE;
+		}
+		return cmd_diff(argv[optind], argv[optind + 1], &o);
 	}
 	if (strcmp(cmd, "check") == 0 || strcmp(cmd, "list") == 0) {
 		rc = 0;
@@ -251,11 +315,16 @@ int main(int argc, char **argv)
 			rc |= cmd_check_one(argv[i], cmd[0] == 'l');
 		return rc ? EXIT_MISMATCH : EXIT_PASS;
 	}
-	for (int i = optind; i < argc; i++)
-		if (access(argv[i], R_OK) < 0) {
-			log_err("%s", argv[i]);
+	for (int i = optind; i < argc; i++) {
+		char path[PATH_MAX];
+		const char *pattern;
+
+		/* FILE.matrix:PATTERN: the file must be there */
+		if (cmd_file_pattern(argv[i], path, sizeof(path), &pattern) < 0 || access(path, R_OK) < 0) {
+			log_err("%s", path);
 			return EXIT_USAGE;
 		}
+	}
 	if (geteuid() != 0) {
 		char why[512];
 

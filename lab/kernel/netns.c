@@ -624,6 +624,27 @@ static void userns_disabled(int e, char *why, size_t whysize)
 		 "`sysctl -w user.max_user_namespaces=10000`, or run as root", strerror(e));
 }
 
+bool netns_apparmor_why(const char *restrict_value, const char *step, int e, char *why, size_t whysize)
+{
+	if (!restrict_value || strcmp(restrict_value, "1") != 0)
+		return false;
+	snprintf(why, whysize, "%s: %s: AppArmor restricts unprivileged user namespaces "
+		 "(kernel.apparmor_restrict_unprivileged_userns = 1, as on Ubuntu 23.10 and later and "
+		 "GitHub's hosted runners); run punchlab as root (sudo), or lift the restriction with "
+		 "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or load an AppArmor "
+		 "profile granting `userns,` to punchlab", step, strerror(e));
+	return true;
+}
+
+/* netns_apparmor_why with this kernel's setting. */
+static bool explain_apparmor(const char *step, int e, char *why, size_t whysize)
+{
+	char v[64];
+
+	read_line("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", v, sizeof(v));
+	return netns_apparmor_why(v, step, e, why, whysize);
+}
+
 static void explain_unshare(int e, char *why, size_t whysize)
 {
 	char v[64];
@@ -656,6 +677,8 @@ static void explain_unshare(int e, char *why, size_t whysize)
 		userns_disabled(e, why, whysize);
 		return;
 	}
+	if (explain_apparmor("unshare(CLONE_NEWUSER)", e, why, whysize))
+		return;
 	if (seccomp_filtered()) {
 		snprintf(why, whysize, "unshare(CLONE_NEWUSER): %s: a seccomp filter is installed on "
 			 "this process (a container runtime or sandbox?) and probably denies it; run "
@@ -693,7 +716,7 @@ int netns_userns_enter(char *why, size_t whysize)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	char map[64], v[64];
+	char map[64];
 	int err, e;
 
 	snprintf(why, whysize, "ok");
@@ -705,18 +728,22 @@ int netns_userns_enter(char *why, size_t whysize)
 	/* Without "deny" an unprivileged process may not write gid_map. */
 	err = write_file("/proc/self/setgroups", "deny");
 	if (err < 0 && err != -ENOENT) {
-		snprintf(why, whysize, "writing /proc/self/setgroups: %s", strerror(-err));
+		if (!explain_apparmor("writing /proc/self/setgroups", -err, why, whysize))
+			snprintf(why, whysize, "writing /proc/self/setgroups: %s", strerror(-err));
 		return err;
 	}
 	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
 	err = write_file("/proc/self/uid_map", map);
 	if (err < 0) {
-		snprintf(why, whysize, "writing /proc/self/uid_map \"0 %u 1\": %s; a security module "
-			 "may deny id mapping; run as root", (unsigned)uid, strerror(-err));
+		if (!explain_apparmor("writing /proc/self/uid_map", -err, why, whysize))
+			snprintf(why, whysize, "writing /proc/self/uid_map \"0 %u 1\": %s; a security module "
+				 "may deny id mapping; run as root", (unsigned)uid, strerror(-err));
 		return err;
 	}
 	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
 	err = write_file("/proc/self/gid_map", map);
+	if (err < 0 && explain_apparmor("writing /proc/self/gid_map", -err, why, whysize))
+		return err;
 	if (err < 0) {
 		snprintf(why, whysize, "writing /proc/self/gid_map \"0 %u 1\": %s; run as root",
 			 (unsigned)gid, strerror(-err));
@@ -724,15 +751,10 @@ int netns_userns_enter(char *why, size_t whysize)
 	}
 	e = probe_netns();
 	if (e != 0) {
-		read_line("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", v, sizeof(v));
-		if (strcmp(v, "1") == 0)
-			snprintf(why, whysize, "a user namespace was created but a network namespace "
-				 "cannot be made in it (%s): AppArmor restricts unprivileged user "
-				 "namespaces (kernel.apparmor_restrict_unprivileged_userns = 1); allow "
-				 "it with an AppArmor profile granting `userns,` to punchlab, or "
-				 "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`, or run as root",
-				 strerror(e));
-		else if (seccomp_filtered())
+		if (explain_apparmor("a user namespace was created but not a network namespace in it", e,
+				     why, whysize))
+			return -e;
+		if (seccomp_filtered())
 			snprintf(why, whysize, "a user namespace was created but a network namespace "
 				 "cannot be made in it (%s): a seccomp filter on this process probably "
 				 "denies unshare(CLONE_NEWNET); run as root", strerror(e));

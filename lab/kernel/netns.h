@@ -89,4 +89,14 @@ int netns_sysctl_get(struct netns *ns, const char *key, char *buf, size_t size);
  * user can do). */
 int netns_userns_enter(char *why, size_t whysize);
 
+/* AppArmor's restriction of unprivileged user namespaces (Ubuntu 23.10 and
+ * later, GitHub's hosted runners): creating one still succeeds, but the
+ * process is confined to a profile without capabilities in it, so the id
+ * maps or the network namespace fail. Given the value of
+ * /proc/sys/kernel/apparmor_restrict_unprivileged_userns (NULL or "" when
+ * absent), the step that failed and its errno: when the restriction is on,
+ * writes why (the setting and the ways out: sudo, or the sysctl = 0) and
+ * returns true; else returns false and leaves why alone. Pure. */
+bool netns_apparmor_why(const char *restrict_value, const char *step, int e, char *why, size_t whysize);
+
 #endif

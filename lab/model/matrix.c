@@ -89,7 +89,7 @@ struct parser {
  * the same address twice, and a profile is one router, not a chain. */
 static const char *const matrix_keys[] = {
 	"description", "mode", "relay", "timeout", "punch-timeout", "messages", "ipv6", "internet",
-	"internet6", NULL,
+	"internet6", "expect-rate", NULL,
 };
 static const char *const profile_keys[] = {
 	"preset", "mapping", "filtering", "ports", "hairpin", "udp-timeout", "block-udp", "rules",

@@ -97,6 +97,7 @@ struct topo {
 	enum outcome expect;    /* OUTCOME_UNSET = derive from the behaviours */
 	int expect_line;        /* where expect was given, for messages (0: not given) */
 	char *expect_why;       /* required when expect overrides a derived expectation */
+	double expect_rate;     /* share of runs expected as expected (report/stats.h); 0: every run */
 	enum client_mode mode;
 	bool relay;             /* clients may fall back to the server's relay (default yes) */
 	uint32_t timeout_ms;    /* scenario time limit (default 10 s) */

@@ -210,7 +210,7 @@ struct key {
 };
 
 enum { LK_DESCRIPTION, LK_EXPECT, LK_EXPECT_WHY, LK_MODE, LK_RELAY, LK_TIMEOUT, LK_PUNCH_TIMEOUT,
-       LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_COUNT };
+       LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_EXPECT_RATE, LK_COUNT };
 enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
 enum { PK_SERVER, PK_CLIENT, PK_SETUP, PK_CHECK, PK_SERVER_READY, PK_CLIENT_READY, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
@@ -378,6 +378,33 @@ static int lab_expect(struct parser *ps, const char *v)
 	return 0;
 }
 
+/* expect-rate = 0.9 or 90%: the share of runs that must end as expected
+ * (report/stats.h has the rule), from 0.01 to 1, two decimals at most. */
+static int lab_expect_rate(struct parser *ps, const char *v)
+{
+	size_t len = strlen(v), digits;
+	bool pct = len > 0 && v[len - 1] == '%';
+	unsigned whole = 0, frac = 0, scale = 1;
+	const char *dot;
+
+	if (pct)
+		len--;
+	dot = memchr(v, '.', len);
+	digits = dot ? (size_t)(dot - v) : len;
+	if (digits == 0 || digits > 3 || strspn(v, "0123456789") != digits ||
+	    (dot && (len - digits - 1 == 0 || len - digits - 1 > 2 ||
+		     strspn(dot + 1, "0123456789") != len - digits - 1)))
+		return BAD(ps, "bad value '%s' for expect-rate: a share of runs such as 0.9 or 90%%", v);
+	for (size_t i = 0; i < digits; i++)
+		whole = whole * 10 + (unsigned)(v[i] - '0');
+	for (size_t i = digits + 1; dot && i < len; i++, scale *= 10)
+		frac = frac * 10 + (unsigned)(v[i] - '0');
+	ps->t->expect_rate = (whole + (double)frac / scale) / (pct ? 100 : 1);
+	if (!(ps->t->expect_rate >= 0.01 && ps->t->expect_rate <= 1))
+		return BAD(ps, "expect-rate = %s is out of range: 0.01 to 1 (1%% to 100%%)", v);
+	return 0;
+}
+
 static int lab_mode(struct parser *ps, const char *v)
 {
 	int m = 0;
@@ -446,6 +473,7 @@ static const struct key lab_keys[] = {
 	[LK_IPV6] = { "ipv6", lab_ipv6 },
 	[LK_INTERNET] = { "internet", lab_internet },
 	[LK_INTERNET6] = { "internet6", lab_internet6 },
+	[LK_EXPECT_RATE] = { "expect-rate", lab_expect_rate },
 	[LK_COUNT] = { NULL, NULL },
 };
 
@@ -1529,6 +1557,9 @@ int topo_describe(const struct topo *t, FILE *out)
 			t->expect_why ? ": " : "", t->expect_why ? t->expect_why : "");
 	else
 		fprintf(out, "  expect: derived from the behaviours\n");
+	if (t->expect_rate > 0)
+		fprintf(out, "  expect-rate %g: passes while the runs' 95%% Wilson interval reaches it\n",
+			t->expect_rate);
 	topo_client_timeouts(t, &punch_ms, &limit_ms);
 	fprintf(out, "  mode %s, relay %s, timeout %s, punch-timeout %s%s, %u messages, %s\n",
 		topo_mode_name(t->mode), t->relay ? "yes" : "no", duration_fmt(limit_ms, a, sizeof(a)),

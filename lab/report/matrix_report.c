@@ -18,12 +18,20 @@ enum state { ST_NONE, ST_PASS, ST_FAIL, ST_ERROR };
 struct grid {
 	int n;
 	const struct result **at; /* n x n, upper triangle used */
+	const struct stats_agg **agg; /* the same cells' runs, or NULL */
 };
+
+static void grid_free(struct grid *g)
+{
+	free(g->at);
+	free(g->agg);
+}
 
 static int grid_build(const struct matrix_picture *p, struct grid *g)
 {
 	g->n = 0;
 	g->at = NULL;
+	g->agg = NULL;
 	if (!p || p->n_profiles < 0 || p->n_cells < 0 || (p->n_profiles && !p->profiles) ||
 	    (p->n_cells && !p->cells))
 		return -EINVAL;
@@ -31,8 +39,11 @@ static int grid_build(const struct matrix_picture *p, struct grid *g)
 	if (g->n == 0)
 		return 0;
 	g->at = calloc((size_t)g->n * (size_t)g->n, sizeof(*g->at));
-	if (!g->at)
+	g->agg = calloc((size_t)g->n * (size_t)g->n, sizeof(*g->agg));
+	if (!g->at || !g->agg) {
+		grid_free(g);
 		return -ENOMEM;
+	}
 	for (int i = 0; i < p->n_cells; i++) {
 		int r = p->cells[i].row, c = p->cells[i].col;
 
@@ -45,6 +56,7 @@ static int grid_build(const struct matrix_picture *p, struct grid *g)
 			c = t;
 		}
 		g->at[r * g->n + c] = p->cells[i].result;
+		g->agg[r * g->n + c] = p->cells[i].result ? p->cells[i].agg : NULL;
 	}
 	return 0;
 }
@@ -61,6 +73,37 @@ static enum state state_of(const struct result *s)
 	if (s->verdict == VERDICT_ERROR)
 		return ST_ERROR;
 	return s->verdict == VERDICT_PASS ? ST_PASS : ST_FAIL;
+}
+
+/* A cell's state: over all its runs when it has them. */
+static enum state cell_state(const struct grid *g, int r, int c)
+{
+	const struct stats_agg *a = g->agg[r * g->n + c];
+
+	if (a && a->runs)
+		return a->verdict == VERDICT_ERROR ? ST_ERROR : a->verdict == VERDICT_PASS ? ST_PASS : ST_FAIL;
+	return state_of(grid_at(g, r, c));
+}
+
+/* What happened in a cell: its most frequent outcome over its runs. */
+static enum result_outcome cell_outcome(const struct grid *g, int r, int c)
+{
+	const struct stats_agg *a = g->agg[r * g->n + c];
+
+	return a && a->runs ? a->outcome : grid_at(g, r, c)->actual;
+}
+
+/* The cell's runs when it ran more than once, else NULL. */
+static const struct stats_agg *cell_rates(const struct grid *g, int r, int c)
+{
+	const struct stats_agg *a = g->agg[r * g->n + c];
+
+	return a && a->runs > 1 ? a : NULL;
+}
+
+static int pct(unsigned k, unsigned n)
+{
+	return n ? (int)(100.0 * k / n + 0.5) : 0;
 }
 
 /* "D", "R", "F" for an outcome, "?" for anything else. */
@@ -97,7 +140,7 @@ static struct counts count(const struct grid *g)
 
 	for (int r = 0; r < g->n; r++)
 		for (int c = r; c < g->n; c++)
-			switch (state_of(grid_at(g, r, c))) {
+			switch (cell_state(g, r, c)) {
 			case ST_PASS: k.pass++; break;
 			case ST_FAIL: k.fail++; break;
 			case ST_ERROR: k.error++; break;
@@ -108,17 +151,20 @@ static struct counts count(const struct grid *g)
 
 /* ---- terminal ---- */
 
-static void term_cell(FILE *f, const struct result *s, bool color, size_t width)
+static void term_cell(FILE *f, const struct grid *g, int r, int c, bool color, size_t width)
 {
 	static const char *const on[] = { [ST_PASS] = COLOR_GREEN, [ST_FAIL] = COLOR_RED,
 					   [ST_ERROR] = COLOR_YELLOW };
-	enum state st = state_of(s);
-	char text[4] = "-";
+	enum state st = cell_state(g, r, c);
+	const struct stats_agg *a = cell_rates(g, r, c);
+	char text[16] = "-";
 
 	if (st == ST_ERROR)
 		strcpy(text, "E");
 	else if (st != ST_NONE)
-		snprintf(text, sizeof(text), "%c%s", letter(s->actual), st == ST_FAIL ? "!" : "");
+		snprintf(text, sizeof(text), "%c%s", letter(cell_outcome(g, r, c)), st == ST_FAIL ? "!" : "");
+	if (a && st != ST_ERROR)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%d%%", pct(a->passed, a->runs));
 	if (color && st != ST_NONE)
 		fprintf(f, "%s%s%s", on[st], text, COLOR_OFF);
 	else
@@ -133,7 +179,7 @@ int matrix_report_text(FILE *f, const struct matrix_picture *p, bool color)
 {
 	struct grid g;
 	struct counts k;
-	size_t rw = 0, cw = 3;
+	size_t rw = 0, cw = 6;
 	int rc = grid_build(p, &g);
 
 	if (rc < 0)
@@ -163,12 +209,13 @@ int matrix_report_text(FILE *f, const struct matrix_picture *p, bool color)
 			if (c < r)
 				text_pad(f, 0, w);
 			else
-				term_cell(f, grid_at(&g, r, c), color, w);
+				term_cell(f, &g, r, c, color, w);
 		}
 		fputc('\n', f);
 	}
-	fputs("D direct, R relayed, F failed (what happened); ! not what was expected; "
-	      "E could not run; - not run\n", f);
+	fputs("rows: alice's router, columns: bob's router\n"
+	      "D direct, R relayed, F failed (what happened, the most frequent when repeated); "
+	      "! not what was expected; N% runs as expected; E could not run; - not run\n", f);
 	put_problems(f, p, &g, false);
 	k = count(&g);
 	fprintf(f, "%d cells: %d passed, %d failed", k.pass + k.fail + k.error + k.none, k.pass, k.fail);
@@ -177,7 +224,7 @@ int matrix_report_text(FILE *f, const struct matrix_picture *p, bool color)
 	if (k.none)
 		fprintf(f, ", %d not run", k.none);
 	fputc('\n', f);
-	free(g.at);
+	grid_free(&g);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -188,7 +235,8 @@ static void put_problems(FILE *f, const struct matrix_picture *p, const struct g
 	for (int r = 0; r < g->n; r++) {
 		for (int c = r; c < g->n; c++) {
 			const struct result *s = grid_at(g, r, c);
-			enum state st = state_of(s);
+			const struct stats_agg *a = cell_rates(g, r, c);
+			enum state st = cell_state(g, r, c);
 
 			if (st != ST_FAIL && st != ST_ERROR)
 				continue;
@@ -201,6 +249,11 @@ static void put_problems(FILE *f, const struct matrix_picture *p, const struct g
 				text_put_term(f, p->profiles[r], false, "");
 				fputs(" x ", f);
 				text_put_term(f, p->profiles[c], false, "");
+			}
+			if (st == ST_FAIL && a) {
+				fprintf(f, ": %u of %u runs as expected (%s), D%u R%u F%u\n", a->passed, a->runs,
+					word(expected_of(s)), a->direct, a->relayed, a->failed);
+				continue;
 			}
 			if (st == ST_FAIL) {
 				fprintf(f, ": %s, expected %s\n", word(s->actual), word(expected_of(s)));
@@ -248,13 +301,20 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 		fputs("** |", f);
 		for (int c = 0; c < g.n; c++) {
 			const struct result *s = c >= r ? grid_at(&g, r, c) : NULL;
+			const struct stats_agg *a = c >= r && s ? cell_rates(&g, r, c) : NULL;
 
-			switch (c < r ? -1 : (int)state_of(s)) {
+			switch (c < r ? -1 : (int)cell_state(&g, r, c)) {
 			case ST_PASS:
-				fprintf(f, " ✅ %c |", letter(s->actual));
+				fprintf(f, " ✅ %c", letter(cell_outcome(&g, r, c)));
+				if (a)
+					fprintf(f, " %u/%u", a->passed, a->runs);
+				fputs(" |", f);
 				break;
 			case ST_FAIL:
-				fprintf(f, " ❌ %c≠%c |", letter(s->actual), letter(expected_of(s)));
+				fprintf(f, " ❌ %c≠%c", letter(cell_outcome(&g, r, c)), letter(expected_of(s)));
+				if (a)
+					fprintf(f, " %u/%u", a->passed, a->runs);
+				fputs(" |", f);
 				break;
 			case ST_ERROR:
 				fputs(" ⚠️ E |", f);
@@ -269,7 +329,8 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 		}
 		fputc('\n', f);
 	}
-	fputs("\nD direct, R relayed, F failed; ✅ as expected, ❌ actual≠expected, ⚠️ E could not run, "
+	fputs("\nRows: alice's router, columns: bob's router. D direct, R relayed, F failed (the most frequent "
+	      "when repeated, with runs as expected / runs); ✅ as expected, ❌ actual≠expected, ⚠️ E could not run, "
 	      "– not run.\n\n", f);
 	k = count(&g);
 	fprintf(f, "**%d cells: %d passed, %d failed", k.pass + k.fail + k.error + k.none, k.pass, k.fail);
@@ -282,7 +343,7 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 		fputc('\n', f);
 		put_problems(f, p, &g, true);
 	}
-	free(g.at);
+	grid_free(&g);
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -292,65 +353,106 @@ int matrix_report_markdown(FILE *f, const struct matrix_picture *p)
 #define MARGIN 16
 #define CHAR_W 7        /* a generous average width of a 12px sans-serif character */
 
-static const char *const fills[] = { [ST_NONE] = "#eeeeee", [ST_PASS] = "#c8e6c9",
-				     [ST_FAIL] = "#ffcdd2", [ST_ERROR] = "#fff3b0" };
-static const char *const strokes[] = { [ST_NONE] = "#bdbdbd", [ST_PASS] = "#43a047",
-				       [ST_FAIL] = "#c62828", [ST_ERROR] = "#f9a825" };
+/* A cell is filled by what happened, so that the picture answers "does it
+ * punch?" at a glance; whether that was expected is drawn apart, as a red
+ * frame and cross. */
+enum fill { FILL_DIRECT, FILL_RELAYED, FILL_FAILED, FILL_ERROR, FILL_NONE, FILL_N };
+static const char *const fills[FILL_N] = { "#81c784", "#90caf9", "#cfd8dc", "#fff176", "#ffffff" };
+static const char *const fill_names[FILL_N] = { "direct", "relayed", "failed", "could not run", "not run" };
 
-static void svg_cell(FILE *f, const struct matrix_picture *p, int r, int c,
-		     const struct result *s, int x, int y)
+static enum fill fill_of(enum state st, enum result_outcome o)
 {
-	enum state st = state_of(s);
-	int cx = x + CELL / 2;
+	if (st == ST_NONE)
+		return FILL_NONE;
+	if (st == ST_ERROR)
+		return FILL_ERROR;
+	return o == RESULT_DIRECT ? FILL_DIRECT : o == RESULT_RELAYED ? FILL_RELAYED : FILL_FAILED;
+}
 
-	fprintf(f, "<g class=\"cell\"><title>");
+/* The shares of direct, relayed and failed runs as a bar along the bottom. */
+static void svg_bar(FILE *f, const struct stats_agg *a, int x, int y)
+{
+	unsigned parts[] = { a->direct, a->relayed, a->failed, a->other };
+	int w = CELL - 12, at = x + 6;
+
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"8\" fill=\"#ffffff\" stroke=\"#616161\" "
+		"stroke-width=\"0.5\"/>\n", at, y + CELL - 16, w);
+	for (size_t i = 0; i < 4; i++) {
+		int len = (int)((double)w * parts[i] / a->runs + 0.5);
+
+		if (len > x + 6 + w - at)
+			len = x + 6 + w - at;
+		if (len > 0)
+			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"8\" fill=\"%s\"/>\n", at,
+				y + CELL - 16, len, i < 3 ? fills[i] : fills[FILL_ERROR]);
+		at += len;
+	}
+}
+
+static void svg_title(FILE *f, const struct matrix_picture *p, const struct grid *g, int r, int c)
+{
+	const struct result *s = grid_at(g, r, c);
+	const struct stats_agg *a = s ? cell_rates(g, r, c) : NULL;
+	enum state st = s ? cell_state(g, r, c) : ST_NONE;
+
+	fputs("<title>alice behind ", f);
 	text_put_xml(f, p->profiles[r], TEXT_XML_ATTR_NO_CR);
-	fputs(" × ", f);
+	fputs(", bob behind ", f);
 	text_put_xml(f, p->profiles[c], TEXT_XML_ATTR_NO_CR);
 	if (st == ST_NONE)
 		fputs(": not run", f);
-	else if (st == ST_ERROR) {
+	else if (st == ST_ERROR && !a) {
 		fputs(": error: ", f);
 		text_put_xml(f, text_str(s->error), TEXT_XML_ATTR_NO_CR);
+	} else if (a) {
+		fprintf(f, ": %u of %u runs as expected (%s), 95%% interval %.0f%%-%.0f%%; direct %u, relayed %u, "
+			"failed %u, other %u", a->passed, a->runs, word(expected_of(s)), 100 * a->lo, 100 * a->hi,
+			a->direct, a->relayed, a->failed, a->other);
+		if (a->n_ms)
+			fprintf(f, "; to direct p50 %.0f ms, p95 %.0f ms", a->p50_ms, a->p95_ms);
 	} else {
 		fprintf(f, ": %s, expected %s", word(s->actual), word(expected_of(s)));
 	}
 	fputs("</title>\n", f);
+}
+
+static void svg_cell(FILE *f, const struct matrix_picture *p, const struct grid *g, int r, int c, int x, int y)
+{
+	const struct result *s = grid_at(g, r, c);
+	const struct stats_agg *a = s ? cell_rates(g, r, c) : NULL;
+	enum state st = s ? cell_state(g, r, c) : ST_NONE;
+	enum fill fl = fill_of(st, s ? cell_outcome(g, r, c) : RESULT_NONE);
+	int cx = x + CELL / 2;
+
+	fputs("<g class=\"cell\">", f);
+	svg_title(f, p, g, r, c);
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"%s\" "
-		"stroke-width=\"%d\"/>\n", x + 2, y + 2, CELL - 4, CELL - 4, fills[st], strokes[st],
-		st == ST_FAIL ? 3 : 1);
-	switch (st) {
-	case ST_PASS:
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big\">%s</text>\n", cx, y + 32,
-			word(s->actual));
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">as expected</text>\n", cx, y + 50);
-		break;
-	case ST_FAIL:
-		fprintf(f, "<path d=\"M%d %dl8 8m0 -8l-8 8\" stroke=\"#c62828\" stroke-width=\"2\"/>\n",
-			x + CELL - 16, y + 7);
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big bad\">%s</text>\n", cx, y + 32,
-			word(s->actual));
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small bad\">exp. %s</text>\n", cx,
-			y + 50, word(expected_of(s)));
-		break;
-	case ST_ERROR:
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big\">error</text>\n", cx, y + 32);
-		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">exp. %s</text>\n", cx, y + 50,
-			word(expected_of(s)));
-		break;
-	default:
+		"stroke-width=\"%d\"%s/>\n", x + 2, y + 2, CELL - 4, CELL - 4, fills[fl],
+		st == ST_FAIL ? "#d50000" : "#757575", st == ST_FAIL ? 4 : 1,
+		st == ST_NONE ? " stroke-dasharray=\"4 3\"" : "");
+	if (st == ST_FAIL)
+		fprintf(f, "<path d=\"M%d %dl8 8m0 -8l-8 8\" stroke=\"#d50000\" stroke-width=\"2\"/>\n",
+			x + CELL - 16, y + 8);
+	if (st == ST_NONE) {
 		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small\">not run</text>\n", cx, y + 36);
-		break;
+	} else {
+		fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"big%s\">%s</text>\n", cx, y + (a ? 26 : 32),
+			st == ST_FAIL ? " bad" : "", st == ST_ERROR && !a ? "error" : word(cell_outcome(g, r, c)));
+		if (a)
+			fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small%s\">%u/%u as exp.</text>\n", cx, y + 42,
+				st == ST_FAIL ? " bad" : "", a->passed, a->runs);
+		else
+			fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"small%s\">%s%s</text>\n", cx, y + 50,
+				st == ST_FAIL ? " bad" : "", st == ST_PASS ? "as expected" : "exp. ",
+				st == ST_PASS ? "" : word(expected_of(s)));
+		if (a)
+			svg_bar(f, a, x, y);
 	}
 	fputs("</g>\n", f);
 }
 
 int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 {
-	static const char *const legend[] = { [ST_PASS] = "as expected",
-					      [ST_FAIL] = "not as expected",
-					      [ST_ERROR] = "could not run", [ST_NONE] = "not run" };
-	static const enum state order[] = { ST_PASS, ST_FAIL, ST_ERROR, ST_NONE };
 	struct grid g;
 	struct counts k;
 	size_t longest = 4;
@@ -366,12 +468,16 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 	if (longest > 40)
 		longest = 40;   /* longer names overflow the picture rather than stretch it */
 	left = MARGIN + (int)longest * CHAR_W + 8;
+	if (left < MARGIN + 150)
+		left = MARGIN + 150;    /* room for "rows: alice's router" */
 	/* Column names stand at 45 degrees: they need about 0.71 of their length upwards. */
-	top = 64 + (int)longest * CHAR_W * 71 / 100 + 8;
+	top = 84 + (int)longest * CHAR_W * 71 / 100 + 8;
 	width = left + g.n * CELL + MARGIN + (int)longest * CHAR_W * 71 / 100;
 	if (width < 560)
 		width = 560;
-	height = top + g.n * CELL + 84;
+	height = top + g.n * CELL + 100;
+	if (width < 760)
+		width = 760;    /* the legend's width */
 
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -385,6 +491,7 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 	      ".small { font-size: 10px; text-anchor: middle; }\n"
 	      ".bad { fill: #b71c1c; }\n"
 	      ".row { text-anchor: end; }\n"
+	      ".axis { font-size: 12px; font-style: italic; fill: #424242; }\n"
 	      "</style>\n", f);
 	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width, height);
 	fprintf(f, "<text x=\"%d\" y=\"28\" class=\"title\">", MARGIN);
@@ -395,6 +502,8 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 		text_put_xml(f, p->description, TEXT_XML_ATTR_NO_CR);
 		fputs("</text>\n", f);
 	}
+	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\">rows: alice's router</text>\n", MARGIN, top - 6);
+	fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\">columns: bob's router</text>\n", left, 72);
 	for (int c = 0; c < g.n; c++) {
 		x = left + c * CELL + CELL / 2;
 		fprintf(f, "<text transform=\"translate(%d %d) rotate(-45)\">", x, top - 6);
@@ -407,25 +516,27 @@ int matrix_report_svg(FILE *f, const struct matrix_picture *p)
 		text_put_xml(f, p->profiles[r], TEXT_XML_ATTR_NO_CR);
 		fputs("</text>\n", f);
 		for (int c = r; c < g.n; c++)
-			svg_cell(f, p, r, c, grid_at(&g, r, c), left + c * CELL, y);
+			svg_cell(f, p, &g, r, c, left + c * CELL, y);
 	}
 	y = top + g.n * CELL + 24;
 	x = MARGIN;
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		enum state st = order[i];
-
-		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" fill=\"%s\" stroke=\"%s\" "
-			"stroke-width=\"%d\"/>\n", x, y - 11, fills[st], strokes[st], st == ST_FAIL ? 2 : 1);
-		fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", x + 20, y, legend[st]);
-		x += 20 + (int)strlen(legend[st]) * CHAR_W + 20;
+	for (int i = 0; i < FILL_N; i++) {
+		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" fill=\"%s\" stroke=\"#757575\"/>\n",
+			x, y - 11, fills[i]);
+		fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", x + 20, y, fill_names[i]);
+		x += 20 + (int)strlen(fill_names[i]) * CHAR_W + 16;
 	}
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" fill=\"#ffffff\" stroke=\"#d50000\" "
+		"stroke-width=\"3\"/>\n<text x=\"%d\" y=\"%d\">not as expected</text>\n", x, y - 11, x + 20, y);
 	k = count(&g);
 	fprintf(f, "<text x=\"%d\" y=\"%d\">%d cells: %d passed, %d failed, %d error%s, %d not run.</text>\n"
-		"<text x=\"%d\" y=\"%d\">Big word: what happened; small: what was expected.</text>\n",
+		"<text x=\"%d\" y=\"%d\">Fill and big word: what happened (when repeated: the most frequent outcome, "
+		"and the bar:</text>\n<text x=\"%d\" y=\"%d\">the shares of each); small: what was expected, or the "
+		"runs as expected.</text>\n",
 		MARGIN, y + 24,
 		k.pass + k.fail + k.error + k.none, k.pass, k.fail, k.error, k.error == 1 ? "" : "s",
-		k.none, MARGIN, y + 42);
+		k.none, MARGIN, y + 42, MARGIN, y + 58);
 	fputs("</svg>\n", f);
-	free(g.at);
+	grid_free(&g);
 	return ferror(f) ? -EIO : 0;
 }

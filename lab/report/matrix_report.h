@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "report/report.h"
+#include "report/stats.h"
 
 /* One cell: the profiles it pairs (in either order) and its result, or NULL
  * while it has not run. Cells naming a profile out of range are ignored; of
@@ -24,6 +25,7 @@
 struct matrix_report_cell {
 	int row, col;
 	const struct result *result;
+	const struct stats_agg *agg;    /* all runs of the cell (--repeat), or NULL: result alone */
 };
 
 struct matrix_picture {
@@ -35,20 +37,26 @@ struct matrix_picture {
 	int n_cells;
 };
 
-/* An aligned table: each cell D, R or F (direct, relayed, failed: what
+/* The row's profile is alice's router, the column's bob's (matrix.h); every
+ * format says so on its axes. A cell that ran more than once (agg with runs
+ * > 1) shows its most frequent outcome and its pass rate.
+ *
+ * An aligned table: each cell D, R or F (direct, relayed, failed: what
  * happened), "!" after it when that was not the expectation, E when the lab
- * could not run the cell, "-" when it has not run; green, red and yellow when
- * color. A legend, each mismatch and error on its own line, and the count
- * line follow. */
+ * could not run the cell, "-" when it has not run, the pass rate in percent
+ * after it when repeated; green, red and yellow when color. A legend, each
+ * mismatch and error on its own line, and the count line follow. */
 int matrix_report_text(FILE *f, const struct matrix_picture *p, bool color);
 
 /* A Markdown heading and table (same cells, with marks), the legend, the
  * count line and a list of mismatches and errors. */
 int matrix_report_markdown(FILE *f, const struct matrix_picture *p);
 
-/* A standalone SVG document: title, profile names on both axes, a coloured
- * square per cell with the outcome and the expectation (mismatches with a
- * red frame and a cross), a tooltip per cell and a legend. */
+/* A standalone SVG document: title, profile names on both axes (saying whose
+ * NAT each is), a square per cell filled by what happened (direct green,
+ * relayed blue, failed grey, error yellow), a bar of the shares of each
+ * outcome and the pass rate when repeated, a mismatch marked apart by a red
+ * frame and a cross, a tooltip per cell and a legend. */
 int matrix_report_svg(FILE *f, const struct matrix_picture *p);
 
 #endif

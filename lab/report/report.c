@@ -3,9 +3,11 @@
  * per format (the terminal, Markdown-cell and XML ones in textout.c, which
  * the matrix picture uses too). */
 #include "report/report.h"
+#include "report/stats.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +93,28 @@ static void put_block(FILE *f, const char *label, const char *text)
 		fputc('\n', f);
 }
 
+/* The name on a terminal, "#K" after it for the K-th of repeated runs;
+ * returns the width written. */
+static size_t put_name_term(FILE *f, const struct result *s)
+{
+	size_t w = text_put_term(f, s->name, false, "");
+
+	if (s->repetition)
+		w += (size_t)fprintf(f, "#%d", s->repetition);
+	return w;
+}
+
+static size_t name_width(const struct result *s)
+{
+	char rep[16];
+
+	return text_term_width(s->name) + (s->repetition ? (size_t)snprintf(rep, sizeof(rep), "#%d", s->repetition) : 0);
+}
+
 int report_live_line(FILE *f, const struct result *s, bool color)
 {
 	put_verdict(f, s, color, 7);
-	text_pad(f, text_put_term(f, s->name, false, ""), NAME_WIDTH);
+	text_pad(f, put_name_term(f, s), NAME_WIDTH);
 	fputs("  ", f);
 	text_put_term(f, result_outcome_name(s->actual), false, "");
 	fputs(" (expected ", f);
@@ -123,7 +143,7 @@ int report_summary(FILE *f, const struct result *s, size_t n, bool color)
 	for (size_t i = 0; i < n; i++) {
 		size_t w;
 
-		if ((w = text_term_width(s[i].name)) > wn)
+		if ((w = name_width(&s[i])) > wn)
 			wn = w;
 		if ((w = text_term_width(result_expected_name(&s[i]))) > we)
 			we = w;
@@ -133,7 +153,7 @@ int report_summary(FILE *f, const struct result *s, size_t n, bool color)
 	fprintf(f, "%-*s  %-*s  %-*s  %-7s  %s\n", (int)wn, "SCENARIO", (int)we, "EXPECTED",
 		(int)wa, "ACTUAL", "VERDICT", "TIME");
 	for (size_t i = 0; i < n; i++) {
-		text_pad(f, text_put_term(f, s[i].name, false, ""), wn + 2);
+		text_pad(f, put_name_term(f, &s[i]), wn + 2);
 		text_pad(f, text_put_term(f, result_expected_name(&s[i]), false, ""), we + 2);
 		text_pad(f, text_put_term(f, result_outcome_name(s[i].actual), false, ""), wa + 2);
 		put_verdict(f, &s[i], color, 9);
@@ -235,6 +255,8 @@ int report_tap(FILE *f, const struct result *s, size_t n)
 
 		fprintf(f, "%sok %zu - ", ok ? "" : "not ", i + 1);
 		put_tap_desc(f, c->name);
+		if (c->repetition)
+			fprintf(f, " (run %d)", c->repetition);
 		fputc('\n', f);
 		if (ok && c->evidence.counted) {
 			fputs("  ---\n", f);
@@ -348,6 +370,9 @@ int report_junit(FILE *f, const struct result *s, size_t n)
 
 		fputs("    <testcase name=\"", f);
 		text_put_xml(f, c->name, TEXT_XML_ATTR);
+		/* each repetition a test of its own name: CI systems merge equal names */
+		if (c->repetition)
+			fprintf(f, "#%d", c->repetition);
 		fputs("\" classname=\"", f);
 		put_classname(f, c->file);
 		fprintf(f, "\" time=\"%.3f\"", c->seconds);
@@ -430,6 +455,59 @@ static struct json_object *jseconds(double secs)
 	return json_object_new_double_s(secs, buf);
 }
 
+/* A number, or null for NAN. */
+static struct json_object *jnum(double v)
+{
+	return isnan(v) ? NULL : json_object_new_double(round(v * 1e4) / 1e4);
+}
+
+/* With repeated runs or a declared rate, "rates": each scenario over its
+ * runs (report/stats.h). Informative: merge and diff work them out again
+ * from the scenarios. Returns 0 or -ENOMEM. */
+static int jrates(struct json_object *root, const struct result *s, size_t n)
+{
+	struct stats_agg *a = NULL;
+	struct json_object *arr;
+	size_t na = 0;
+	int r = -ENOMEM;
+
+	if (stats_aggregate(s, n, &a, &na) < 0)
+		return -ENOMEM;
+	if (!stats_any_rates(a, na)) {
+		free(a);
+		return 0;
+	}
+	arr = json_object_new_array();
+	if (!arr || jadd(root, "rates", arr))
+		goto cleanup;
+	for (size_t i = 0; i < na; i++) {
+		struct json_object *o = json_object_new_object();
+
+		if (!o || json_object_array_add(arr, o)) {
+			json_object_put(o);
+			goto cleanup;
+		}
+		if (jadd(o, "name", json_object_new_string(text_str(a[i].name))) ||
+		    jadd(o, "verdict", json_object_new_string(result_verdict_name(a[i].verdict))) ||
+		    jadd(o, "runs", json_object_new_int64(a[i].runs)) ||
+		    jadd(o, "passed", json_object_new_int64(a[i].passed)) ||
+		    jadd(o, "rate", jnum(a[i].runs ? (double)a[i].passed / a[i].runs : NAN)) ||
+		    jadd(o, "interval", json_object_new_string("wilson-95")) ||
+		    jadd(o, "lo", jnum(a[i].lo)) || jadd(o, "hi", jnum(a[i].hi)) ||
+		    jadd(o, "expect_rate", a[i].expect_rate > 0 ? jnum(a[i].expect_rate) : NULL) ||
+		    jadd(o, "direct", json_object_new_int64(a[i].direct)) ||
+		    jadd(o, "relayed", json_object_new_int64(a[i].relayed)) ||
+		    jadd(o, "failed", json_object_new_int64(a[i].failed)) ||
+		    jadd(o, "other", json_object_new_int64(a[i].other)) ||
+		    jadd(o, "direct_ms_p50", jnum(a[i].p50_ms)) || jadd(o, "direct_ms_p95", jnum(a[i].p95_ms)))
+			goto cleanup;
+	}
+	r = 0;
+cleanup:
+	free(a);
+	return r;
+}
+
 int report_json(FILE *f, const struct result *s, size_t n)
 {
 	struct json_object *root = json_object_new_object(), *sum = json_object_new_object();
@@ -465,6 +543,8 @@ int report_json(FILE *f, const struct result *s, size_t n)
 		goto cleanup;
 	}
 	arr = NULL;
+	if ((r = jrates(root, s, n)) != 0)
+		goto cleanup;
 	fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 						   JSON_C_TO_STRING_NOSLASHESCAPE), f);
 	fputc('\n', f);
@@ -574,6 +654,8 @@ int report_markdown(FILE *f, const struct result *s, size_t n)
 
 		fputs("| ", f);
 		text_put_md(f, c->name, true);
+		if (c->repetition)
+			fprintf(f, " #%d", c->repetition);
 		fputs(" | ", f);
 		text_put_md(f, result_expected_name(c), true);
 		fputs(" | ", f);
@@ -593,6 +675,8 @@ int report_markdown(FILE *f, const struct result *s, size_t n)
 			continue;
 		fputs("\n<details><summary>", f);
 		text_put_md(f, c->name, true);
+		if (c->repetition)
+			fprintf(f, " #%d", c->repetition);
 		fprintf(f, ": %s</summary>\n\n", c->verdict == VERDICT_ERROR ? "error" : "mismatch");
 		put_md_block(f, text);
 		if (c->verdict == VERDICT_FAIL && c->evidence.counted) {

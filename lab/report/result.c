@@ -322,6 +322,9 @@ struct json_object *result_to_object(const struct result *r)
 	v = jpeers(r);
 	if (!v || jadd(o, "peers", v))
 		goto fail;
+	if (jadd(o, "repetition", r->repetition > 0 ? json_object_new_int(r->repetition) : NULL) ||
+	    jadd(o, "expect_rate", r->expect_rate > 0 ? json_object_new_double(r->expect_rate) : NULL))
+		goto fail;
 	return o;
 fail:
 	json_object_put(o);
@@ -599,6 +602,30 @@ static void words_from(struct json_object *o, struct result *r, bool *bad)
 		*bad = true;
 }
 
+/* The optional repetition (1..1000000) and expect_rate (0, 1]. */
+static void repeat_from(struct json_object *o, struct result *r, bool *bad)
+{
+	struct json_object *v;
+
+	if ((v = jget(o, "repetition", json_type_int, bad)) != NULL) {
+		int64_t k = json_object_get_int64(v);
+
+		if (k < 1 || k > 1000000)
+			*bad = true;
+		else
+			r->repetition = (int)k;
+	}
+	if (json_object_object_get_ex(o, "expect_rate", &v) && v) {
+		double x = json_object_get_double(v);
+
+		if (!(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)) ||
+		    !(x > 0 && x <= 1))
+			*bad = true;
+		else
+			r->expect_rate = x;
+	}
+}
+
 int result_from_object(struct json_object *o, struct result *r)
 {
 	struct json_object *v;
@@ -626,6 +653,7 @@ int result_from_object(struct json_object *o, struct result *r)
 	}
 	if ((v = jget(o, "peers", json_type_array, &bad)) != NULL)
 		peers_from(v, r, &bad);
+	repeat_from(o, r, &bad);
 	if (!r->name || (r->verdict == VERDICT_ERROR) != (r->error != NULL))
 		bad = true;
 	if (rc == 0 && bad)

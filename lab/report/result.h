@@ -30,6 +30,8 @@
  *         detail: the per-peer, per-router object of evidence_json() | null }
  *   seconds                        number, milliseconds' precision
  *   peers                          [ { name, outcome, exit_code, report, stderr_tail } ]
+ *   repetition                     1..N with --repeat N, else null
+ *   expect_rate                    the topology's expect-rate (0..1], else null
  *       report: the client's JSON object, or its text when it printed no
  *       single JSON object, or null
  */
@@ -129,6 +131,8 @@ struct result {
 	struct result_evidence evidence;
 	double seconds;
 	struct result_peer peers[2];
+	int repetition;         /* 1..N of punchlab run --repeat N; 0: not repeated */
+	double expect_rate;     /* the topology's expect-rate (report/stats.h); 0: none */
 };
 
 /* The words: "none" "direct" "relayed" "failed" "mixed" "unproven" "error"

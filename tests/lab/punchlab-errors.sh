@@ -5,7 +5,8 @@
 # - a user's ruleset that nft refuses: the router, the file and nft's own
 #   message pointing at the user's line, after the lab built so far was torn down;
 # - a user's own ruleset that loads: runs as declared;
-# - a missing file, an unknown command, a bad option.
+# - a missing file, an unknown command, a bad option;
+# - bad --repeat, --shard, cell patterns; merge and diff of what is not a report.
 set -u
 O=${O:-build}
 D=tests/lab/data
@@ -64,4 +65,31 @@ expect_exit 2 "$O/punchlab" run -j 0 topologies/pr-cone-vs-pr-cone.topo
 says "-j 0: a number of jobs from 1 to 256"
 expect_exit 2 "$O/punchlab" run
 says "no topology files given"
+
+expect_exit 2 "$O/punchlab" run --repeat 0 topologies/pr-cone-vs-pr-cone.topo
+says "--repeat 0: a number of runs from 1 to 10000"
+for bad in 0/3 4/3 3 1/0 x/2; do
+	expect_exit 2 "$O/punchlab" run --shard "$bad" topologies/pr-cone-vs-pr-cone.topo
+	says "--shard $bad: I/N, the I-th of N parts (1 <= I <= N)"
+done
+expect_exit 2 "$O/punchlab" run --keep --repeat 2 topologies/pr-cone-vs-pr-cone.topo
+says "--keep keeps one lab per scenario: not with --repeat"
+expect_exit 2 "$O/punchlab" run 'matrices/classic.matrix:nothing-x-here'
+says "matrices/classic.matrix: no cell matches 'nothing-x-here'"
+expect_exit 2 "$O/punchlab" run "$tmp/nope.matrix:open-x-open"
+says "nope.matrix: No such file or directory"
+printf '[lab]\nexpect-rate = 1.5\n[peer a]\nbehind = internet\n' >"$tmp/bad-rate.topo"
+expect_exit 1 "$O/punchlab" check "$tmp/bad-rate.topo"
+says "$tmp/bad-rate.topo:2: expect-rate = 1.5 is out of range: 0.01 to 1"
+printf '{"scenarios": [{"name": "x"}]}' >"$tmp/not-a-report.json"
+expect_exit 2 "$O/punchlab" merge "$tmp/not-a-report.json"
+says "not-a-report.json: not a punchlab JSON report"
+expect_exit 2 "$O/punchlab" merge "$tmp/absent.json"
+says "absent.json: No such file or directory"
+expect_exit 2 "$O/punchlab" merge
+says "merge: no reports given"
+expect_exit 2 "$O/punchlab" diff "$tmp/not-a-report.json"
+says "diff: BASE.json NEW.json"
+expect_exit 2 "$O/punchlab" diff "$tmp/not-a-report.json" "$tmp/not-a-report.json"
+says "not a punchlab JSON report"
 echo "ok: errors say what and where"

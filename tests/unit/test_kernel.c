@@ -601,8 +601,32 @@ static void test_create_many(void **state)
 		assert_null(ns[i]);
 }
 
+/* What a rootless start says under AppArmor's user namespace restriction,
+ * from the sysctl's value (pure: runs without privileges too). */
+static void test_apparmor_why(void **state)
+{
+	char why[512] = "untouched";
+
+	(void)state;
+	assert_false(netns_apparmor_why(NULL, "unshare(CLONE_NEWUSER)", EPERM, why, sizeof(why)));
+	assert_false(netns_apparmor_why("", "unshare(CLONE_NEWUSER)", EPERM, why, sizeof(why)));
+	assert_false(netns_apparmor_why("0", "unshare(CLONE_NEWUSER)", EPERM, why, sizeof(why)));
+	assert_string_equal(why, "untouched");
+	assert_true(netns_apparmor_why("1", "writing /proc/self/uid_map", EPERM, why, sizeof(why)));
+	assert_non_null(strstr(why, "writing /proc/self/uid_map: Operation not permitted: AppArmor restricts "
+				    "unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns = 1"));
+	assert_non_null(strstr(why, "run punchlab as root (sudo)"));
+	assert_non_null(strstr(why, "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"));
+	/* cut to the buffer, still a string */
+	assert_true(netns_apparmor_why("1", "x", EACCES, why, 16));
+	assert_int_equal(strlen(why), 15);
+}
+
 int main(void)
 {
+	const struct CMUnitTest pure[] = {
+		cmocka_unit_test(test_apparmor_why),
+	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp_forwarded_and_counted),
 		cmocka_unit_test(test_counter_lookup_errors),
@@ -616,6 +640,8 @@ int main(void)
 	};
 
 	log_init("test_kernel", getenv("PUNCH_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_WARN);
+	if (cmocka_run_group_tests_name("pure", pure, NULL, NULL) != 0)
+		return 1;
 	if (geteuid() != 0) {
 		char why[512];
 		int rc = netns_userns_enter(why, sizeof(why));

@@ -171,6 +171,7 @@ static void test_cells(void **state)
 		"description = three\n"
 		"timeout = 20s\n"
 		"relay = no\n"
+		"expect-rate = 80%\n"
 		"[profile internet]\n"
 		"[profile sym]\n"
 		"preset = symmetric\n"
@@ -212,6 +213,7 @@ static void test_cells(void **state)
 	assert_int_equal(t->peers[1].behind, -1);
 	assert_int_equal(t->timeout_ms, 20000);
 	assert_false(t->relay);
+	assert_true(t->expect_rate > 0.7999 && t->expect_rate < 0.8001); /* [matrix] expect-rate: every cell's */
 	assert_string_equal(t->path, "t.matrix[internet x internet]");
 	assert_string_equal(t->description, "internet x internet: three");
 	topo_free(t);
@@ -271,7 +273,7 @@ static void test_errors(void **state)
 	/* Our own checks. */
 	parse_err("", "t.matrix:1: end of file: a matrix needs at least one [profile NAME]");
 	parse_err("[matrix]\nfoo = 1\n", "t.matrix:2: unknown key 'foo' in [matrix] (known: "
-		  "description, mode, relay, timeout, punch-timeout, messages, ipv6, internet, internet6)");
+		  "description, mode, relay, timeout, punch-timeout, messages, ipv6, internet, internet6, expect-rate)");
 	parse_err("[matrix]\nexpect = direct\n", "t.matrix:2: expect belongs in a [cell A B] section: "
 		  "each cell's expectation is derived, or overridden per cell");
 	parse_err("[profile a]\npreset = open\nbehind = x\n", "t.matrix:3: behind is not a profile key: "
@@ -393,12 +395,12 @@ static struct matrix_picture picture(void)
 	res[4].error = boom;
 	res[4].verdict = VERDICT_ERROR;
 	/* (0,0) (0,1) (0,2) (1,1) (2,1) given swapped, (2,2) not run. */
-	pic_cells[0] = (struct matrix_report_cell){ 0, 0, &res[0] };
-	pic_cells[1] = (struct matrix_report_cell){ 0, 1, &res[1] };
-	pic_cells[2] = (struct matrix_report_cell){ 0, 2, &res[2] };
-	pic_cells[3] = (struct matrix_report_cell){ 1, 1, &res[3] };
-	pic_cells[4] = (struct matrix_report_cell){ 2, 1, &res[4] };
-	pic_cells[5] = (struct matrix_report_cell){ 7, 1, &res[5] }; /* out of range: ignored */
+	pic_cells[0] = (struct matrix_report_cell){ 0, 0, &res[0], NULL };
+	pic_cells[1] = (struct matrix_report_cell){ 0, 1, &res[1], NULL };
+	pic_cells[2] = (struct matrix_report_cell){ 0, 2, &res[2], NULL };
+	pic_cells[3] = (struct matrix_report_cell){ 1, 1, &res[3], NULL };
+	pic_cells[4] = (struct matrix_report_cell){ 2, 1, &res[4], NULL };
+	pic_cells[5] = (struct matrix_report_cell){ 7, 1, &res[5], NULL }; /* out of range: ignored */
 	return (struct matrix_picture){ .title = "demo", .description = "a \"small\" & <odd> one",
 					.profiles = prof, .n_profiles = 3, .cells = pic_cells,
 					.n_cells = 6 };
@@ -469,6 +471,13 @@ static void test_svg(void **state)
 	assert_null(strstr(svg, "sym<&>"));
 	assert_null(strchr(svg, '\x1b'));
 	assert_non_null(strstr(svg, "exp. direct"));
+	/* filled by what happened, not by whether it was expected: the
+	 * passing direct and relayed cells differ, the mismatch is framed */
+	assert_non_null(strstr(svg, "fill=\"#81c784\" stroke=\"#757575\" stroke-width=\"1\""));
+	assert_non_null(strstr(svg, "fill=\"#90caf9\" stroke=\"#757575\" stroke-width=\"1\""));
+	assert_non_null(strstr(svg, "fill=\"#90caf9\" stroke=\"#d50000\" stroke-width=\"4\""));
+	assert_non_null(strstr(svg, "rows: alice's router"));
+	assert_non_null(strstr(svg, "columns: bob's router"));
 	assert_null(strstr(svg, "href"));       /* self-contained: nothing to fetch */
 	if (have("xmllint")) {
 		fd = mkstemp(path);
@@ -487,6 +496,54 @@ static void test_svg(void **state)
 		unlink(path);
 	}
 	free(svg);
+}
+
+/* A repeated matrix: two cells over 20 runs each, one as expected 18
+ * times (passes with expect-rate 0.9), one relayed 12 times where direct
+ * was expected (fails). */
+static void test_picture_rates(void **state)
+{
+	static const char *const two[] = { "eim", "apdm" };
+	struct result r[2] = { { .expected = OUTCOME_DIRECT, .actual = RESULT_DIRECT, .verdict = VERDICT_PASS },
+			       { .expected = OUTCOME_DIRECT, .actual = RESULT_RELAYED, .verdict = VERDICT_FAIL } };
+	struct stats_agg a[2] = {
+		{ .runs = 20, .passed = 18, .direct = 18, .failed = 2, .verdict = VERDICT_PASS,
+		  .outcome = RESULT_DIRECT, .expect_rate = 0.9, .n_ms = 18, .p50_ms = 120, .p95_ms = 480 },
+		{ .runs = 20, .passed = 8, .direct = 8, .relayed = 12, .verdict = VERDICT_FAIL,
+		  .outcome = RESULT_RELAYED },
+	};
+	struct matrix_report_cell cells[2] = { { 0, 0, &r[0], &a[0] }, { 0, 1, &r[1], &a[1] } };
+	struct matrix_picture p = { .title = "rates", .profiles = two, .n_profiles = 2, .cells = cells,
+				    .n_cells = 2 };
+	char *out[3] = { NULL, NULL, NULL };
+	size_t len;
+
+	for (int i = 0; i < 2; i++)
+		stats_wilson(a[i].passed, a[i].runs, STATS_Z95, &a[i].lo, &a[i].hi);
+	for (int i = 0; i < 3; i++) {
+		FILE *f = open_memstream(&out[i], &len);
+
+		assert_int_equal(i == 0 ? matrix_report_text(f, &p, false) :
+				 i == 1 ? matrix_report_markdown(f, &p) : matrix_report_svg(f, &p), 0);
+		assert_int_equal(fclose(f), 0);
+	}
+	check_golden("picture-rates.txt", out[0]);
+	check_golden("picture-rates.md", out[1]);
+	check_golden("picture-rates.svg", out[2]);
+	assert_non_null(strstr(out[0], "D90%"));
+	assert_non_null(strstr(out[0], "R!40%"));
+	assert_non_null(strstr(out[0], "eim x apdm: 8 of 20 runs as expected (direct), D8 R12 F0"));
+	assert_non_null(strstr(out[1], "✅ D 18/20"));
+	assert_non_null(strstr(out[1], "❌ R≠D 8/20"));
+	assert_non_null(strstr(out[2], "18/20 as exp."));
+	assert_non_null(strstr(out[2], "8/20 as exp."));
+	assert_non_null(strstr(out[2], "95% interval 70%-97%"));
+	assert_non_null(strstr(out[2], "to direct p50 120 ms, p95 480 ms"));
+	/* the failing cell: relayed fill, red frame; the passing one not framed */
+	assert_non_null(strstr(out[2], "fill=\"#90caf9\" stroke=\"#d50000\""));
+	assert_non_null(strstr(out[2], "fill=\"#81c784\" stroke=\"#757575\""));
+	for (int i = 0; i < 3; i++)
+		free(out[i]);
 }
 
 static void test_picture_edges(void **state)
@@ -521,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_svg),
+		cmocka_unit_test(test_picture_rates),
 		cmocka_unit_test(test_picture_edges),
 	};
 

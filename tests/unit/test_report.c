@@ -5,6 +5,7 @@
  *
  * PUNCHLAB_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -461,6 +462,54 @@ static void test_json(void **state)
 
 /* ---- Markdown ------------------------------------------------------------- */
 
+/* Repeated runs: each a test of its own name in JUnit and TAP, the rates
+ * in the JSON report (and none without repetitions or rates). */
+static void test_repeated(void **state)
+{
+	static char lossy[] = "lossy", nopath[] = "no path";
+	struct result rs[3] = {
+		{ .name = lossy, .expected = OUTCOME_DIRECT, .actual = RESULT_DIRECT, .verdict = VERDICT_PASS,
+		  .repetition = 1, .expect_rate = 0.9 },
+		{ .name = lossy, .expected = OUTCOME_DIRECT, .actual = RESULT_FAILED, .verdict = VERDICT_FAIL,
+		  .repetition = 2, .expect_rate = 0.9, .detail = nopath },
+		{ .name = lossy, .expected = OUTCOME_DIRECT, .actual = RESULT_DIRECT, .verdict = VERDICT_PASS,
+		  .repetition = 3, .expect_rate = 0.9 },
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct json_object *root, *r;
+
+	(void)state;
+	assert_int_equal(report_junit(f, rs, 3), 0);
+	assert_int_equal(report_tap(f, rs, 3), 0);
+	assert_int_equal(report_json(f, rs, 3), 0);
+	fclose(f);
+	assert_non_null(strstr(buf, "<testcase name=\"lossy#1\""));
+	assert_non_null(strstr(buf, "<testcase name=\"lossy#2\""));
+	assert_non_null(strstr(buf, "<testcase name=\"lossy#3\""));
+	assert_non_null(strstr(buf, "not ok 2 - lossy (run 2)"));
+	root = json_tokener_parse(strstr(buf, "{\n"));
+	assert_non_null(root);
+	r = jget(root, "rates.0");
+	assert_non_null(r);
+	assert_string_equal(json_object_get_string(jget(r, "name")), "lossy");
+	assert_int_equal(json_object_get_int(jget(r, "runs")), 3);
+	assert_int_equal(json_object_get_int(jget(r, "passed")), 2);
+	assert_int_equal(json_object_get_int(jget(r, "failed")), 1);
+	/* 2 of 3: Wilson [0.2077, 0.9385]; reaches 0.9, so it passes */
+	assert_true(fabs(json_object_get_double(jget(r, "lo")) - 0.2077) < 1e-3);
+	assert_true(fabs(json_object_get_double(jget(r, "hi")) - 0.9385) < 1e-3);
+	assert_string_equal(json_object_get_string(jget(r, "verdict")), "pass");
+	assert_int_equal(json_object_get_int(jget(root, "scenarios.1.repetition")), 2);
+	json_object_put(root);
+	free(buf);
+	/* the ordinary fixture has no rates */
+	buf = render(report_json, 4);
+	assert_null(strstr(buf, "\"rates\""));
+	free(buf);
+}
+
 static void test_markdown(void **state)
 {
 	char *md = render(report_markdown, 4), *line, *save = NULL;
@@ -650,6 +699,7 @@ int main(void)
 		cmocka_unit_test(test_tap),
 		cmocka_unit_test(test_junit),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_repeated),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_stream_error),
 		cmocka_unit_test(test_evidence_formats),

@@ -115,6 +115,8 @@ static void assert_same(const struct result *a, const struct result *b)
 	assert_string_equal(a->evidence.explanation, b->evidence.explanation);
 	assert_true(json_object_equal(a->evidence.detail, b->evidence.detail));
 	assert_true(a->seconds > b->seconds - 0.0005 && a->seconds < b->seconds + 0.0005);
+	assert_int_equal(a->repetition, b->repetition);
+	assert_true(a->expect_rate == b->expect_rate);
 	for (int k = 0; k < 2; k++) {
 		assert_string_equal(a->peers[k].name, b->peers[k].name);
 		assert_int_equal(a->peers[k].outcome, b->peers[k].outcome);
@@ -130,6 +132,8 @@ static void test_roundtrip(void **state)
 
 	(void)state;
 	fill(&a);
+	a.repetition = 7;
+	a.expect_rate = 0.85;
 	text = result_to_json(&a);
 	assert_non_null(text);
 	assert_null(strchr(text, '\n')); /* one line on the pipe */
@@ -230,6 +234,11 @@ static void test_refused(void **state)
 		"{\"name\": \"\xff\", \"actual\": \"direct\", \"verdict\": \"pass\"}", /* not UTF-8 */
 		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"peers\": "
 		"[{\"name\": \"a-name-much-longer-than-thirty-one-characters\"}]}",
+		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"repetition\": 0}",
+		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"repetition\": 1.5}",
+		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"expect_rate\": 0}",
+		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"expect_rate\": 1.01}",
+		"{\"name\": \"x\", \"actual\": \"direct\", \"verdict\": \"pass\", \"expect_rate\": \"0.9\"}",
 	};
 	struct result r;
 

@@ -2,6 +2,7 @@
  * key; every kind of error gives its "file:line: message"; presets, overrides
  * and limits. Runs under ASan, so a leak on any path fails the test. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -508,6 +509,37 @@ static void test_syntax_errors(void **state)
 	parse_bad("[lab]\r\ndescription = a\rb\r\n", 2, "control character 0x0d");
 }
 
+/* expect-rate: a share as a fraction or a percentage, 0.01 to 1. */
+static void test_expect_rate(void **state)
+{
+	static const struct {
+		const char *text;
+		double rate;
+	} ok[] = { { "0.9", 0.9 }, { "90%", 0.9 }, { "1", 1 }, { "100%", 1 }, { "0.01", 0.01 }, { "1%", 0.01 },
+		   { "0.95", 0.95 }, { "97.5%", 0.975 }, { "1.0", 1 } };
+	static const char *const bad[] = { "", "x", ".9", "0.", "0.999", "1.5", "2", "0", "0.00", "0.5%",
+					   "101%", "-0.5", "0,9", "9e-1", "90 %", "1000" };
+	char text[256];
+	struct topo *t;
+
+	(void)state;
+	t = parse_ok(PEERS);
+	assert_true(t->expect_rate == 0); /* none: every run must pass */
+	topo_free(t);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[lab]\nexpect-rate = %s\n" PEERS, ok[i].text);
+		t = parse_ok(text);
+		assert_true(fabs(t->expect_rate - ok[i].rate) < 1e-9);
+		topo_free(t);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[lab]\nexpect-rate = %s\n" PEERS, bad[i]);
+		parse_bad(text, 2, "expect-rate");
+	}
+	parse_bad("[lab]\nexpect-rate = 0.001\n" PEERS, 2, "bad value '0.001' for expect-rate: a share of runs");
+	parse_bad("[lab]\nexpect-rate = 0\n" PEERS, 2, "expect-rate = 0 is out of range: 0.01 to 1");
+}
+
 static void test_value_errors(void **state)
 {
 	(void)state;
@@ -926,6 +958,7 @@ int main(void)
 		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_expect_rate),
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_semantic_errors),
 		cmocka_unit_test(test_address_errors),

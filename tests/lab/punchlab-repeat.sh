@@ -1,0 +1,81 @@
+#!/bin/sh
+# --repeat: success rates with a Wilson interval, never a retry.
+# - topologies/lossy-link.topo 20 times: 20 runs, each its own JUnit test
+#   (lossy-link#1..#20) and JSON repetition, a rate line with its 95%
+#   interval on the terminal, the rates block in the JSON report, the
+#   rate table in Markdown; the verdict over the runs is pass only if every
+#   run passed (the topology declares no expect-rate), and the exit status
+#   agrees.
+# - tests/lab/data/coin-flip.topo (expect-rate = 0.5; direct only some of
+#   the time) 10 times: however the coin falls, exactly 10 runs are reported
+#   (none retried), the JSON's counts add up, the interval is the Wilson
+#   interval of those counts worked out here independently (python3), and the
+#   verdict and exit status follow the documented rule (pass when the upper
+#   bound reaches 0.5). The outcome is chance; the checks are not.
+# Nothing of the labs remains after.
+set -u
+O=${O:-build}
+tmp=$(mktemp -d /tmp/punchlab-repeat.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+command -v jq >/dev/null || { echo "SKIP: no jq"; exit 0; }
+command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
+ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.before"
+
+"$O/punchlab" run --no-color --no-self-check -j 2 --repeat 20 --json "$tmp/lossy.json" --junit "$tmp/lossy.xml" \
+	--markdown "$tmp/lossy.md" topologies/lossy-link.topo >"$tmp/lossy.out" 2>&1
+rc=$?
+[ "$(jq '.scenarios | length' "$tmp/lossy.json")" -eq 20 ] || fail "not 20 runs in the JSON report"
+[ "$(jq -c '[.scenarios[].repetition] | sort' "$tmp/lossy.json")" = "$(seq -s, 1 20 | sed 's/.*/[&]/')" ] ||
+	fail "repetitions are not 1..20 once each"
+for k in $(seq 1 20); do
+	grep -q "<testcase name=\"lossy-link#$k\"" "$tmp/lossy.xml" || fail "no JUnit test lossy-link#$k"
+done
+passed=$(jq '[.scenarios[] | select(.verdict == "pass")] | length' "$tmp/lossy.json")
+[ "$(jq -c '.rates[0] | [.name, .runs, .passed, .interval]' "$tmp/lossy.json")" = "[\"lossy-link\",20,$passed,\"wilson-95\"]" ] ||
+	fail "the rates block does not count the runs: $(jq -c '.rates' "$tmp/lossy.json")"
+line=$(grep '^[A-Z]* *lossy-link  [0-9]*/20 [0-9]*% \[[0-9.]*%, [0-9.]*%\]  D[0-9]* R[0-9]* F[0-9]*' "$tmp/lossy.out") ||
+	fail "no rate line with an interval: $(tail -3 "$tmp/lossy.out")"
+grep -q '^| lossy-link | ' "$tmp/lossy.md" || fail "no rate table in the Markdown report"
+if [ "$passed" -eq 20 ]; then
+	[ $rc -eq 0 ] || fail "20 of 20 passed but the exit status is $rc"
+	echo "$line" | grep -q '^PASS   lossy-link  20/20 100% \[83.9%, 100.0%\]' || fail "wrong rate line: $line"
+else
+	[ $rc -eq 1 ] || fail "$passed of 20 passed without expect-rate, but the exit status is $rc, want 1"
+	echo "$line" | grep -q '^FAIL' || fail "a failed run did not fail the scenario: $line"
+fi
+echo "lossy-link: $line"
+
+"$O/punchlab" run --no-color --no-self-check -j 2 --repeat 10 --json "$tmp/coin.json" \
+	tests/lab/data/coin-flip.topo >"$tmp/coin.out" 2>&1
+rc=$?
+[ "$(jq '.scenarios | length' "$tmp/coin.json")" -eq 10 ] || fail "not exactly 10 runs of coin-flip: a retry?"
+python3 - "$tmp/coin.json" "$rc" <<'PY' || fail "coin-flip's rate, interval or verdict is not the documented rule"
+import json, math, sys
+doc = json.load(open(sys.argv[1]))
+rc = int(sys.argv[2])
+runs = doc["scenarios"]
+k = sum(1 for r in runs if r["verdict"] == "pass")
+n = len(runs)
+errors = sum(1 for r in runs if r["verdict"] == "error")
+r = doc["rates"][0]
+z = 1.959963984540054
+p = k / n
+den = 1 + z * z / n
+mid = (p + z * z / (2 * n)) / den
+half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+lo, hi = (0.0 if k == 0 else mid - half), (1.0 if k == n else mid + half)
+assert r["runs"] == n and r["passed"] == k, r
+assert r["expect_rate"] == 0.5, r
+assert r["direct"] + r["relayed"] + r["failed"] + r["other"] == n, r
+assert abs(r["lo"] - lo) < 1e-3 and abs(r["hi"] - hi) < 1e-3, (r, lo, hi)
+want = "error" if errors else ("pass" if hi >= 0.5 else "fail")
+assert r["verdict"] == want, (r, want)
+assert rc == (0 if want == "pass" else 1), (rc, want)
+print("coin-flip: %d of %d direct as expected, 95%% interval [%.3f, %.3f], expect-rate 0.5: %s" % (k, n, lo, hi, want))
+PY
+
+ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.after"
+cmp -s "$tmp/links.before" "$tmp/links.after" || fail "links left behind"
+echo "ok: --repeat gives rates with Wilson intervals and verdicts by the rule, no retries"
