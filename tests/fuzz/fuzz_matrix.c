@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (matrix_cell_topo(m, i, &t, err, sizeof(err)) != 0 || t->n_peers != 2)
 			abort();
 		topo_free(t);
-		cells[i] = (struct matrix_report_cell){ r, c, i % 2 ? &res : NULL };
+		cells[i] = (struct matrix_report_cell){ r, c, i % 2 ? &res : NULL, NULL };
 	}
 	for (int i = 0; i < matrix_n_profiles(m); i++)
 		names[i] = matrix_profile_name(m, i);
