@@ -82,6 +82,8 @@ struct nat_gen {
 	bool eif_from_wan;      /* ... and used for unsolicited inbound traffic (EIF) */
 	bool adf_map;           /* external port . remote ip -> internal endpoint (ADF) */
 	bool udp_nat;           /* UDP gets its own mapping rules (not blocked) */
+	bool zoned;             /* inbound sessions admitted by the filtering: LAN flows in zone 1 */
+	bool sess;              /* ... and replies ride an admitted session (set @sess) */
 };
 
 /* The common name of a combination, "" when it has none. */
@@ -331,6 +333,8 @@ static void nat_sets(struct nat_gen *g)
 		dynset(t, "map", "cone_eif", "inet_service : ipv4_addr . inet_service", to);
 		dynset(t, "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service", to);
 	}
+	if (g->sess)
+		dynset(t, "set", "sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", to);
 	if (g->adf_map) {
 		dynset(t, "map", "cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", to);
 		dynset(t, "set", "cone_adf_own", "inet_service . ipv4_addr . ipv4_addr . inet_service", to);
@@ -345,6 +349,38 @@ static void ct_timeout_chain(struct nat_gen *g)
 		return;
 	put(&g->t, "\tchain ct_timeout {\n\t\ttype filter hook prerouting priority filter; policy accept;\n"
 	    "\t\tct state new meta l4proto udp ct timeout set \"udp_timeout\"\n\t}\n");
+}
+
+/* Remote endpoints are never rewritten (doc/nat-notes.md item 10). An inbound
+ * session that the filtering admits (DNAT through a cone map) has the inside
+ * tuple "host:port -> remote:port" as its reply direction; when the host
+ * already has an outbound flow to that very remote endpoint (another mapping,
+ * with ADM or APDM), that tuple is the outbound flow's original direction,
+ * and nf_nat's null binding at postrouting resolves the clash by giving the
+ * *remote* side a new source port. So every flow the LAN starts keeps its
+ * original (LAN-side) tuple in conntrack zone 1 ("ct original zone": its reply
+ * tuple stays in zone 0, where the WAN's packets are looked up), while an
+ * inbound session lives in zone 0 in both directions: the two tuples are in
+ * different zones and never clash. A LAN packet is looked up in zone 1 first
+ * (its own outbound flow), then in zone 0 as a reply (an admitted session).
+ *
+ * Which of the two a reply to an admitted packet takes is the declared
+ * inbound-reply rule; with "session" (a reply leaves from the mapping the
+ * packet arrived on, the newest session winning), a LAN packet of a pair with
+ * an admitted session (set @sess) stays in zone 0 and so only finds the
+ * session. With EIM both are the same mapping, so no set is needed. */
+static void zone_chain(struct nat_gen *g)
+{
+	struct nat_text *t = &g->t;
+
+	if (!g->zoned)
+		return;
+	put(t, "\tchain zone {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+	if (g->sess)
+		put(t, "\t\tiifname \"%s\" meta l4proto udp ip saddr . udp sport . ip daddr . udp dport @sess "
+		    "update @sess { ip saddr . udp sport . ip daddr . udp dport } return\n", g->lan);
+	put(t, "\t\tiifname \"%s\" meta l4proto udp ct original zone set 1\n", g->lan);
+	put(t, "\t}\n");
 }
 
 static void prerouting(struct nat_gen *g, const char *wan_ip)
@@ -382,6 +418,15 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 		 * address: with no port given, nf_nat's find_appropriate_src() re-uses
 		 * the sender's existing mapping (RFC 4787 REQ-9). */
 		put(t, "\t\toifname \"%s\" ip saddr %s ct status dnat snat ip to %s\n", g->lan, lan_net, wan_ip);
+	}
+	if (g->zoned) {
+		/* An admitted inbound flow keeps the remote endpoint: a one-port
+		 * source "translation" to itself, which nf_nat never moves. Should
+		 * its tuple clash after all (not in any case the zones leave), the
+		 * packet is dropped at confirmation (conntrack insert_failed)
+		 * instead of reaching the host from an endpoint that does not exist. */
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct status dnat snat ip to ip saddr : "
+		    "udp sport\n", w, g->lan);
 	}
 	if (g->udp_nat) {
 		switch (b->mapping) {
@@ -580,6 +625,10 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 	if (g->nat && b->hairpin)
 		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct status dnat counter name "
 		    "\"udp_hairpin\" accept\n", l, l);
+	if (g->sess)
+		/* An admitted session's (host, remote) pair, for as long as the remote sends. */
+		put(t, "\t\tiifname \"%s\" meta l4proto udp ct direction original ct status dnat update @sess "
+		    "{ ct reply ip saddr . ct reply proto-src . ct reply ip daddr . ct reply proto-dst }\n", w);
 	put(t, "\t\tiifname \"%s\" meta l4proto udp ct state established,related counter name "
 	    "\"udp_fwd_in\" accept\n", w);
 	if (g->eif_from_wan || g->adf_map) {
@@ -622,6 +671,7 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 		}
 	}
 	ct_timeout_chain(g);
+	zone_chain(g);
 	if (g->nat) {
 		prerouting(g, f->wan_ip);
 		postrouting(g, f->wan_ip, f->lan_net);
@@ -661,6 +711,8 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.eif_map = g.udp_nat && (b->filtering == FILTER_EIF || b->hairpin);
 	g.eif_from_wan = g.udp_nat && b->filtering == FILTER_EIF;
 	g.adf_map = g.udp_nat && b->filtering == FILTER_ADF;
+	g.zoned = g.eif_from_wan || g.adf_map;
+	g.sess = g.zoned && b->mapping != MAP_EIM;
 
 	header(&g, ifc);
 	if (ifc->wan_ip) {

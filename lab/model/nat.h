@@ -29,6 +29,11 @@
  *   filtering APDF: conntrack only; ADF/EIF: a map learned after srcnat
  *                 (external port [. remote ip] -> internal endpoint) used for DNAT
  *   hairpin:      EIM only: the EIF map consulted for packets from the LAN
+ *   EIF/ADF:      LAN flows keep their LAN-side tuple in conntrack zone 1, so an
+ *                 admitted inbound session never clashes with them and nf_nat never
+ *                 rewrites a remote endpoint (doc/nat-notes.md item 10); replies of a
+ *                 (host, remote) pair with an admitted session ride that session
+ *                 (set @sess: "newest session wins")
  * Not buildable (-EINVAL): hairpin with ADM or APDM, any
  * translation with IPv6, filtering "open" on a NAT, ports other than preserve
  * without a NAT.

@@ -185,7 +185,31 @@ def hairpin(a, b, base):
             return
     print("NO")
 
-{"server": lambda: server(), "client": client, "hairpin": hairpin}[sys.argv[1]](*sys.argv[2:])
+# The tuple clash of doc/nat-notes.md item 10, provoked every time: an
+# outbound flow LOCAL:BASE -> S2:P2 (mapping E1), then S2:P2 sends, unsolicited,
+# to the mapping S1:P1 saw (E0). The inside reply tuple of that inbound flow is
+# the outbound flow's own tuple. Prints where the inbound packet came from as
+# delivered to the host, and which mapping the host's next packet to S2:P2
+# leaves from ("session": E0, "mapping": E1).
+# HOW "ip": E0 is the mapping towards S1:P1 (answered from S2:P2, another
+# address); "port": towards S2:P1 (answered from S2:P2, another port).
+def clash(local, base, how):
+    s = sock(local, int(base))
+    e1 = ask(s, (S2, P2), "same")
+    e0 = None
+    for _ in range(3):
+        s.sendto(b"req both" if how == "ip" else b"req port", (S1 if how == "ip" else S2, P1))
+        if select.select([s], [], [], 0.5)[0]:
+            data, src = s.recvfrom(2048)
+            e0 = data.decode()
+            break
+    if e1 is None or e0 is None:
+        print("NOREPLY %s %s" % (e1, e0)); return
+    via = ask(s, (S2, P2), "same")
+    how = "session" if via == e0 else "mapping" if via == e1 else "other"
+    print("FROM %s:%d %s e0 %s e1 %s next %s" % (src[0], src[1], how, e0, e1, via))
+
+{"server": lambda: server(), "client": client, "hairpin": hairpin, "clash": clash}[sys.argv[1]](*sys.argv[2:])
 EOF
 
 # A fresh lab per ruleset: conntrack entries and numgen counters must not carry
@@ -284,6 +308,26 @@ c=$(counter udp_hairpin)
 [ "${c:-0}" -ge 1 ] && echo "ok: udp_hairpin counted $c" || bad "udp_hairpin did not count ($c)"
 hp eim-adf-sequential-hairpin YES
 hp eim-apdf-preserve NO
+
+# The remote endpoint is what the sender's NAT used, always (doc/nat-notes.md
+# item 10): the inbound flow's inside tuple is made to equal an outbound flow's
+# on every run, and the host must see 203.0.113.31:3479, then its reply must
+# leave from the mapping the packet arrived on (inbound-reply = session).
+clash() {
+	topo_up "$1" > "$tmp/up" 2>&1 || { bad "$1: lab setup: $(cat "$tmp/up")"; return 1; }
+	got=$(ip netns exec $NS-cli python3 "$tmp/probe.py" clash 10.0.1.2 40000 $2)
+	case "$got" in
+	"FROM 203.0.113.31:3479 $3 "*) echo "ok: $1: clash: $got" ;;
+	*) bad "$1: clash: want FROM 203.0.113.31:3479 $3, got $got" ;;
+	esac
+}
+for p in preserve random sequential; do
+	clash apdm-eif-$p ip session
+	clash adm-eif-$p ip session
+	clash apdm-adf-$p port session
+done
+clash eim-eif-random ip session
+clash eim-adf-random port session
 topo_down
 
 if [ $fail -ne 0 ]; then
