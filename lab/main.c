@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +51,7 @@ struct opts {
 	bool tty;
 	bool keep;
 	bool no_selfcheck;
+	unsigned long long seed; /* the routers' port pools (--seed; else drawn, and printed) */
 	const char *junit;
 	const char *json;
 	const char *markdown;
@@ -83,6 +86,8 @@ static void usage(FILE *f)
 		"                      inspection (punchlab shell / ip netns exec punchlab-NAME.NODE)\n"
 		"      --no-self-check do not classify the routers before the pair runs (faster;\n"
 		"                      a router that does not behave as declared then goes unnoticed)\n"
+		"      --seed N        the seed of the routers' port allocation (default: a fresh one,\n"
+		"                      printed and recorded in every report): the same N, the same ports\n"
 		"  -h, --help          this text;  --version  the version\n"
 		"\n"
 		"Exit status: 0 every verdict as expected, 1 some mismatch or error, 2 usage, 3 setup.\n"
@@ -320,7 +325,7 @@ static int run_body(int fd, const void *arg)
 {
 	const struct run_arg *a = arg;
 	struct scenario_opts so = { .bindir = a->o->bindir, .verbose = a->o->verbose, .keep = a->o->keep,
-				     .no_selfcheck = a->o->no_selfcheck };
+				     .no_selfcheck = a->o->no_selfcheck, .seed = a->o->seed };
 	struct report_scenario res;
 	char *json;
 
@@ -525,6 +530,7 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 		log_errx("out of memory");
 		return EXIT_SETUP;
 	}
+	log_info("seed %llu (--seed %llu hands out the same ports again)", o->seed, o->seed);
 	while (done < n_jobs) {
 		for (int i = 0; i < o->jobs && next < n_jobs; i++)
 			if (ws[i].pid == 0) {
@@ -558,6 +564,7 @@ static int cmd_run(int nfiles, char **files, const struct opts *o)
 			if (rc == 0)
 				continue;
 			worker_finish(w, &jobs[w->index], &rs[w->index]);
+			rs[w->index].seed = o->seed;
 			report_live_line(live, &rs[w->index], o->color);
 			fflush(live);
 			if (!rs[w->index].pass || rs[w->index].error)
@@ -984,6 +991,7 @@ static const struct option longopts[] = {
 	{ "keep", no_argument, NULL, 'K' },
 	{ "no-self-check", no_argument, NULL, 'N' },
 	{ "picture", required_argument, NULL, 'P' },
+	{ "seed", required_argument, NULL, 'S' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -1016,6 +1024,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'K': o->keep = true; break;
 		case 'N': o->no_selfcheck = true; break;
 		case 'P': o->picture = optarg; break;
+		case 'S': {
+			char *end;
+
+			errno = 0;
+			o->seed = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-') {
+				log_errx("--seed %s: a number from 0 to 18446744073709551615", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("punchlab %s\n", PUNCHLAB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
@@ -1027,10 +1046,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = { .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN) };
+	uint64_t drawn;
 	const char *cmd;
 	int rc = 0;
 
 	log_init("punchlab", LOG_LVL_INFO);
+	/* A fresh seed per run unless --seed gives one: ports differ run to run. */
+	if (getrandom(&drawn, sizeof(drawn), 0) != (ssize_t)sizeof(drawn))
+		drawn = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	o.seed = drawn;
 	o.tty = isatty(STDOUT_FILENO);
 	o.color = o.tty && !getenv("NO_COLOR");
 	if (bindir_default(o.bindir, sizeof(o.bindir)) < 0)

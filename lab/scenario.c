@@ -486,8 +486,11 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	struct lab *l = NULL;
 	enum outcome expected;
 	char why[256] = "";
+	struct topo seeded = *t; /* the run's seed for the routers' port pools */
 	int rc;
 
+	seeded.seed = o->seed;
+	t = &seeded;
 	res->description = t->description ? strdup(t->description) : NULL;
 	rc = plan_build(t, &p, err, errsize);
 	if (rc < 0)

@@ -15,6 +15,7 @@ struct scenario_opts {
 	bool verbose;           /* pass -v to the programs, keep their stderr */
 	bool keep;              /* leave the lab up afterwards (lab_keep) */
 	bool no_selfcheck;      /* skip classifying the routers before the pair runs */
+	uint64_t seed;          /* the run's seed: each router's port pool (nat_router_seed) */
 };
 
 /* The expected outcome of t built as p: the topology's own, or the derived

@@ -82,6 +82,9 @@ struct nat_gen {
 	bool eif_from_wan;      /* ... and used for unsolicited inbound traffic (EIF) */
 	bool adf_map;           /* external port . remote ip -> internal endpoint (ADF) */
 	bool udp_nat;           /* UDP gets its own mapping rules (not blocked) */
+	uint16_t *pool;         /* the external ports in the order they are handed out */
+	size_t npool;
+	unsigned lo, hi;        /* the port range */
 	bool zoned;             /* inbound sessions admitted by the filtering: LAN flows in zone 1 */
 	bool sess;              /* ... and replies ride an admitted session (set @sess) */
 };
@@ -198,6 +201,31 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 	if (ifc->lan_net6 && !valid_net(AF_INET6, ifc->lan_net6))
 		return fail(err, errsize, "LAN IPv6 subnet is not IPv6 address/prefix");
 
+	{
+		unsigned lo, hi;
+
+		nat_port_range(b, &lo, &hi);
+		if (lo == 0 || lo > hi)
+			return fail(err, errsize, "port range %u-%u is empty", lo, hi);
+		if (b->port_step && b->ports != PORTS_SEQUENTIAL)
+			return fail(err, errsize, "port-step is for ports = sequential, not %s",
+				    nat_ports_name(b->ports));
+		if (b->port_start && b->ports != PORTS_SEQUENTIAL)
+			return fail(err, errsize, "port-start is for ports = sequential, not %s",
+				    nat_ports_name(b->ports));
+		if (b->port_step >= hi - lo + 1 && hi > lo)
+			return fail(err, errsize, "port-step %u is not smaller than the port range %u-%u",
+				    b->port_step, lo, hi);
+		if (b->port_start && (b->port_start < lo || b->port_start > hi))
+			return fail(err, errsize, "port-start %u is outside the port range %u-%u", b->port_start,
+				    lo, hi);
+		if (b->ports == PORTS_BLOCK)
+			return fail(err, errsize, "ports = block is not built yet");
+		if (b->inbound_reply == INBOUND_REPLY_NEW_MAPPING)
+			return fail(err, errsize, "inbound-reply = new-mapping is not built yet");
+		if (!nat_inbound_reply_name(b->inbound_reply))
+			return fail(err, errsize, "inbound-reply value %d out of range", (int)b->inbound_reply);
+	}
 	if (b->udp_timeout_ms > NAT_MAX_TIMEOUT_MS)
 		return fail(err, errsize, "UDP timeout %u ms is more than a day", b->udp_timeout_ms);
 
@@ -248,6 +276,20 @@ static void header(struct nat_gen *g, const struct nat_ifaces *ifc)
 		    nickname(b, false), nat_filtering_long(b->filtering),
 		    b->udp_blocked ? ", all forwarded UDP dropped" : "");
 	}
+	if (g->udp_nat) {
+		put(t, "# UDP ports: ");
+		if (b->ports == PORTS_SEQUENTIAL)
+			put(t, "sequential from %u, step %u, in %u-%u", g->pool[0], b->port_step ? b->port_step : 1,
+			    g->lo, g->hi);
+		else
+			put(t, "%s%s, uniform in %u-%u", b->ports == PORTS_PRESERVE ? "preserved when free, else " : "",
+			    "random", g->lo, g->hi);
+		put(t, " (a pool of %zu drawn from seed %016llx); a port still in use is never handed out again.\n",
+		    g->npool, (unsigned long long)ifc->seed);
+	}
+	if (g->zoned)
+		put(t, "# A reply to an admitted inbound packet: inbound-reply %s.\n",
+		    nat_inbound_reply_name(b->inbound_reply));
 	if (g->timeout_s)
 		put(t, "# UDP mapping lifetime %u s (ct timeout object on new flows; learned maps match).\n",
 		    g->timeout_s);
@@ -291,19 +333,116 @@ static void dynset(struct nat_text *t, const char *kind, const char *name, const
 	    type, timeout_s);
 }
 
-/* The 1024-entry mark -> port map. nft 1.0.6 puts a host-byte-order jhash or
- * numgen result straight into the port (byte-swapped ports), and a "typeof
- * jhash" map key crashes "nft list ruleset" (pitfall 6), hence the detour
- * through meta mark and a map of type mark : inet_service. A scattered pool
- * hands out index i as base + (i * NAT_POOL_STRIDE) mod size: every port once
- * per lap, as with sequential allocation, but never two in a row one apart:
- * ports that look random, and are the same in every run. */
-static void port_pool(struct nat_text *t, unsigned base, bool scattered)
+/* splitmix64: a small, well-mixed generator; the run's seed makes every
+ * router's ports, and the same seed makes them again. */
+static uint64_t mix64(uint64_t *state)
 {
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n): multiply-and-reject, so no port is more likely than another. */
+static uint32_t below(uint64_t *state, uint32_t n)
+{
+	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+	uint64_t x;
+
+	do
+		x = mix64(state);
+	while (x >= limit);
+	return (uint32_t)(x % n);
+}
+
+uint64_t nat_router_seed(uint64_t run_seed, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, st;
+
+	for (const char *c = name ? name : ""; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	st = run_seed ^ h;
+	return mix64(&st);
+}
+
+void nat_port_range(const struct nat_behavior *b, unsigned *lo, unsigned *hi)
+{
+	*lo = b->port_min ? b->port_min : NAT_PORT_MIN_DEFAULT;
+	*hi = b->port_max ? b->port_max : NAT_PORT_MAX_DEFAULT;
+}
+
+static unsigned gcd(unsigned a, unsigned b)
+{
+	while (b) {
+		unsigned r = a % b;
+		a = b;
+		b = r;
+	}
+	return a;
+}
+
+ssize_t nat_port_pool(const struct nat_behavior *b, uint64_t seed, uint16_t *out, size_t max)
+{
+	unsigned lo, hi, n;
+	uint64_t st = seed;
+	size_t k;
+
+	nat_port_range(b, &lo, &hi);
+	if (lo > hi || lo == 0)
+		return -EINVAL;
+	n = hi - lo + 1;
+	if (b->ports == PORTS_SEQUENTIAL) {
+		unsigned step = b->port_step ? b->port_step : 1, start;
+
+		if (step >= n && n > 1)
+			return -EINVAL;
+		start = b->port_start ? b->port_start : lo + below(&st, n);
+		if (start < lo || start > hi)
+			return -EINVAL;
+		/* Every step-th port from the start, round the range: n / gcd
+		 * distinct ports before the first comes again. */
+		k = n / gcd(n, step % n ? step % n : n);
+		if (k > max)
+			k = max;
+		for (size_t i = 0; i < k; i++)
+			out[i] = (uint16_t)(lo + (start - lo + (uint64_t)i * step) % n);
+		return (ssize_t)k;
+	}
+	/* A uniform sample without replacement: the first k of a Fisher-Yates
+	 * shuffle of the whole range. */
+	uint16_t *all = malloc((size_t)n * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		all[i] = (uint16_t)(lo + i);
+	k = n < max ? n : max;
+	for (size_t i = 0; i < k; i++) {
+		size_t j = i + below(&st, (uint32_t)(n - i));
+		uint16_t tmp = all[i];
+		all[i] = all[j];
+		all[j] = tmp;
+		out[i] = all[i];
+	}
+	free(all);
+	return (ssize_t)k;
+}
+
+/* The pool as two maps: index (1-based, as a mark: nft 1.0.6 writes numgen
+ * results in host byte order, so they cannot be a port themselves, pitfall 6)
+ * -> port, and port -> index, through which the learn chain marks the index
+ * of every external port in use as busy. */
+static void port_pool(struct nat_gen *g)
+{
+	struct nat_text *t = &g->t;
+
 	put(t, "\tmap port_pool {\n\t\ttype mark : inet_service\n\t\telements = {");
-	for (unsigned i = 0; i < NAT_POOL_SIZE; i++)
-		put(t, "%s%s%u : %u", i ? "," : "", i % 8 ? " " : "\n\t\t\t", i,
-		    base + (scattered ? i * NAT_POOL_STRIDE % NAT_POOL_SIZE : i));
+	for (size_t i = 0; i < g->npool; i++)
+		put(t, "%s%s%zu : %u", i ? "," : "", i % 8 ? " " : "\n\t\t\t", i + 1, g->pool[i]);
+	put(t, "\n\t\t}\n\t}\n");
+	put(t, "\tmap port_idx {\n\t\ttype inet_service : mark\n\t\telements = {");
+	for (size_t i = 0; i < g->npool; i++)
+		put(t, "%s%s%u : %zu", i ? "," : "", i % 8 ? " " : "\n\t\t\t", g->pool[i], i + 1);
 	put(t, "\n\t\t}\n\t}\n");
 }
 
@@ -315,14 +454,17 @@ static void nat_sets(struct nat_gen *g)
 
 	if (!g->udp_nat)
 		return;
-	if (b->ports == PORTS_SEQUENTIAL)
-		port_pool(t, NAT_SEQ_BASE, false);
-	else if (b->mapping != MAP_EIM)
-		port_pool(t, NAT_SCATTER_BASE, true);
+	port_pool(g);
+	/* External ports in use, by port and by pool index, for as long as
+	 * their flows send (refreshed by the learn chain in both directions). */
+	dynset(t, "set", "busy_port", "inet_service", to);
+	dynset(t, "set", "busy_idx", "mark", to);
+	if (b->mapping == MAP_EIM)
+		dynset(t, "map", "eim_port", "ipv4_addr . inet_service : mark", to);
+	if (b->mapping == MAP_EIM && b->ports == PORTS_PRESERVE)
+		dynset(t, "set", "eim_keep", "ipv4_addr . inet_service", to);
 	if (b->mapping == MAP_ADM)
 		dynset(t, "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark", to);
-	if (b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL)
-		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
 	if (b->mapping == MAP_ADM && b->ports == PORTS_PRESERVE) {
 		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
 		dynset(t, "set", "map_first", "ipv4_addr . inet_service . ipv4_addr", to);
@@ -402,6 +544,22 @@ static void prerouting(struct nat_gen *g, const char *wan_ip)
 	put(t, "\t}\n");
 }
 
+/* A new mapping: the next index of the pool (numgen inc, the same order for
+ * the same seed), its port unless that port is still in use (the pool came
+ * round, or another rule holds it): then nf_nat's own random choice in the
+ * range, which never takes a port in use. A one-port "snat to" whose port is
+ * taken would lose the packet at conntrack confirmation; the busy check
+ * keeps the pool from ever asking for one. add: a statement remembering the
+ * index for the mapping's key, or "". */
+static void alloc(struct nat_gen *g, const char *pfx, const char *wan_ip, const char *add)
+{
+	struct nat_text *t = &g->t;
+
+	put(t, "\t\t%s meta mark set numgen inc mod %zu offset 1\n", pfx, g->npool);
+	put(t, "\t\t%s meta mark @busy_idx snat ip to %s : %u-%u random\n", pfx, wan_ip, g->lo, g->hi);
+	put(t, "\t\t%s %sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, wan_ip);
+}
+
 /* The source NAT. UDP gets the mapping behaviour; everything else (TCP, ICMP)
  * falls through to plain masquerade, random for a symmetric NAT. */
 static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_net)
@@ -431,54 +589,50 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 	if (g->udp_nat) {
 		switch (b->mapping) {
 		case MAP_EIM:
-			if (b->ports == PORTS_RANDOM) {
-				/* The internal port is never in this range, so later flows of
-				 * one internal endpoint take find_appropriate_src(): EIM. */
-				put(t, "\t\t%s masquerade to :%d-%d\n", pfx, NAT_EIM_RANDOM_MIN, NAT_EIM_RANDOM_MAX);
-			} else if (b->ports == PORTS_SEQUENTIAL) {
-				/* A known internal endpoint: a range that holds its existing
-				 * port, so find_appropriate_src() re-uses it (EIM). A new one:
-				 * the next port of the pool. */
-				put(t, "\t\t%s ip saddr . udp sport @map_seen snat ip to %s:%d-%d\n", pfx, wan_ip,
-				    NAT_SEQ_BASE, NAT_SEQ_BASE + NAT_POOL_SIZE - 1);
-				put(t, "\t\t%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
-				    pfx, NAT_POOL_SIZE, wan_ip);
+			/* A known internal endpoint keeps its pool port for every
+			 * destination (RFC 4787 REQ-1); preserve: its own port. */
+			put(t, "\t\t%s ip saddr . udp sport @eim_port meta mark set ip saddr . udp sport map @eim_port "
+			    "ct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, wan_ip);
+			if (b->ports == PORTS_PRESERVE) {
+				put(t, "\t\t%s ip saddr . udp sport @eim_keep snat ip to %s : udp sport\n", pfx, wan_ip);
+				/* A new endpoint keeps its port unless another internal
+				 * endpoint holds it (no port overloading, REQ-3), else
+				 * it falls back to a random port of the pool. */
+				put(t, "\t\t%s udp sport != @busy_port add @eim_keep { ip saddr . udp sport } snat ip to "
+				    "%s : udp sport\n", pfx, wan_ip);
 			}
+			alloc(g, pfx, wan_ip, "add @eim_port { ip saddr . udp sport : meta mark } ");
 			break;
 		case MAP_ADM:
 			if (b->ports == PORTS_PRESERVE) {
 				/* The first remote address of an internal endpoint keeps its
-				 * port (a one-port range, so find_appropriate_src() cannot pick
-				 * the hashed port of another remote address); others hash. */
+				 * port (a one-port range, so nf_nat cannot pick another),
+				 * unless another internal endpoint holds it; others take a
+				 * pool port. */
 				put(t, "\t\t%s ip saddr . udp sport . ip daddr @map_first snat ip to %s : udp sport\n",
 				    pfx, wan_ip);
-				put(t, "\t\t%s ip saddr . udp sport != @map_seen add @map_seen { ip saddr . udp sport } "
-				    "add @map_first { ip saddr . udp sport . ip daddr } snat ip to %s : udp sport\n",
-				    pfx, wan_ip);
+				put(t, "\t\t%s ip saddr . udp sport != @map_seen udp sport != @busy_port add @map_seen "
+				    "{ ip saddr . udp sport } add @map_first { ip saddr . udp sport . ip daddr } snat ip to "
+				    "%s : udp sport\n", pfx, wan_ip);
 			}
-			/* One pool index per (internal endpoint, remote address), taken
-			 * in turn and remembered (also in the ct mark, so that the
-			 * learn chain can put it back should the element expire
-			 * first). Distinct endpoints never share a port towards one
-			 * remote address: a hashed port could, and then nf_nat has no
-			 * other port to give the second one and its packets are lost. */
+			/* One pool index per (internal endpoint, remote address),
+			 * remembered (also in the ct mark, so that the learn chain can
+			 * put it back should the element expire first). Distinct
+			 * endpoints never share a port towards one remote address. */
 			put(t, "\t\t%s ip saddr . udp sport . ip daddr @adm_port meta mark set ip saddr . "
 			    "udp sport . ip daddr map @adm_port ct mark set meta mark snat ip to %s : "
 			    "meta mark map @port_pool\n", pfx, wan_ip);
-			put(t, "\t\t%s meta mark set numgen inc mod %d ct mark set meta mark add @adm_port "
-			    "{ ip saddr . udp sport . ip daddr : meta mark } snat ip to %s : meta mark map "
-			    "@port_pool\n", pfx, NAT_POOL_SIZE, wan_ip);
+			alloc(g, pfx, wan_ip, "add @adm_port { ip saddr . udp sport . ip daddr : meta mark } ");
 			break;
 		case MAP_APDM:
 			/* Every flow the next pool port: never the port of another
-			 * flow (masquerade random may give a flow the port the
-			 * server saw, once in 64k: an endpoint-independent mapping
-			 * by chance), and the same ports in every run. */
-			put(t, "\t\t%s%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
-			    pfx, b->ports == PORTS_PRESERVE ? " ip saddr . udp sport @map_seen" : "",
-			    NAT_POOL_SIZE, wan_ip);
+			 * live flow, and the same ports for the same seed. Preserve: the
+			 * first flow of an internal endpoint keeps its port when free
+			 * (port-preserving symmetric NAT). */
 			if (b->ports == PORTS_PRESERVE)
-				put(t, "\t\t%s add @map_seen { ip saddr . udp sport } masquerade\n", pfx);
+				put(t, "\t\t%s ip saddr . udp sport != @map_seen udp sport != @busy_port add @map_seen "
+				    "{ ip saddr . udp sport } snat ip to %s : udp sport\n", pfx, wan_ip);
+			alloc(g, pfx, wan_ip, "");
 			break;
 		case MAP_NONE:
 			break;
@@ -516,30 +670,49 @@ static void learn(struct nat_gen *g)
 	const struct nat_behavior *b = g->b;
 	struct nat_text *t = &g->t;
 	const char *w = g->wan;
-	bool seen = g->udp_nat && ((b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL) ||
-				   (b->mapping != MAP_EIM && b->ports == PORTS_PRESERVE));
+	bool seen = g->udp_nat && b->mapping != MAP_EIM && b->ports == PORTS_PRESERVE;
 	bool adm = g->udp_nat && b->mapping == MAP_ADM;
+	const char *o = "meta l4proto udp ct direction original";
 
-	if (!g->eif_map && !g->adf_map && !seen && !adm)
+	if (!g->eif_map && !g->adf_map && !g->udp_nat)
 		return;
 	put(t, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	if (g->udp_nat) {
+		/* Every external port in use is busy for as long as its flow sends
+		 * either way: outbound it is the source port after the NAT, inbound
+		 * the reply tuple's destination. */
+		put(t, "\t\toifname \"%s\" %s update @busy_port { udp sport }\n", w, o);
+		put(t, "\t\toifname \"%s\" %s meta mark set udp sport map @port_idx update @busy_idx { meta mark }\n",
+		    w, o);
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction reply update @busy_port "
+		    "{ ct reply proto-dst }\n", g->lan);
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction reply meta mark set ct reply proto-dst "
+		    "map @port_idx update @busy_idx { meta mark }\n", g->lan);
+	}
+	if (g->udp_nat && b->mapping == MAP_EIM) {
+		/* An internal endpoint keeps its port for as long as it sends; the
+		 * data is that of the element (update never replaces it), the ct
+		 * mark only fills it in should the element have expired between the
+		 * lookup and the update. */
+		put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src @eim_port update "
+		    "@eim_port { ct original ip saddr . ct original proto-src : ct mark }\n", w, o);
+		if (b->ports == PORTS_PRESERVE)
+			put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src @eim_keep update "
+			    "@eim_keep { ct original ip saddr . ct original proto-src }\n", w, o);
+	}
 	if (adm)
-		/* An (internal endpoint, remote address) keeps its port for as long
-		 * as it sends; the data is that of the element (update never
-		 * replaces it), the ct mark only fills it in should the element
-		 * have expired between the lookup and the update. */
-		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original ct original ip saddr . "
-		    "ct original proto-src . ip daddr @adm_port update @adm_port { ct original ip saddr . "
-		    "ct original proto-src . ip daddr : ct mark }\n", w);
+		/* The same per (internal endpoint, remote address). */
+		put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src . ip daddr @adm_port "
+		    "update @adm_port { ct original ip saddr . ct original proto-src . ip daddr : ct mark }\n", w, o);
 	if (seen) {
 		/* Keep "this internal endpoint has a mapping" alive for as long as
 		 * the endpoint sends, not just from its first flow. */
-		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original update @map_seen "
-		    "{ ct original ip saddr . ct original proto-src }\n", w);
+		put(t, "\t\toifname \"%s\" %s update @map_seen { ct original ip saddr . ct original proto-src }\n",
+		    w, o);
 		if (b->mapping == MAP_ADM)
-			put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original ct original ip saddr . "
-			    "ct original proto-src . ip daddr @map_first update @map_first "
-			    "{ ct original ip saddr . ct original proto-src . ip daddr }\n", w);
+			put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src . ip daddr "
+			    "@map_first update @map_first { ct original ip saddr . ct original proto-src . ip daddr }\n",
+			    w, o);
 	}
 	for (int i = 0; i < 2; i++) {
 		const char *map = i ? "cone_adf" : "cone_eif";
@@ -714,6 +887,20 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.zoned = g.eif_from_wan || g.adf_map;
 	g.sess = g.zoned && b->mapping != MAP_EIM;
 
+	nat_port_range(b, &g.lo, &g.hi);
+	if (g.udp_nat) {
+		ssize_t k;
+
+		g.pool = malloc(NAT_POOL_MAX * sizeof(*g.pool));
+		if (!g.pool)
+			return -ENOMEM;
+		k = nat_port_pool(b, ifc->seed, g.pool, NAT_POOL_MAX);
+		if (k <= 0) {
+			free(g.pool);
+			return k < 0 ? (int)k : -EINVAL;
+		}
+		g.npool = (size_t)k;
+	}
 	header(&g, ifc);
 	if (ifc->wan_ip) {
 		struct nat_family f4 = { "ip", "ip", "ipv4_addr", ifc->wan_ip, ifc->lan_net };
@@ -723,6 +910,7 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 		struct nat_family f6 = { "ip6", "ip6", "ipv6_addr", ifc->wan_ip6, ifc->lan_net6 };
 		table(&g, &f6);
 	}
+	free(g.pool);
 	if (g.t.oom) {
 		free(g.t.p);
 		return -ENOMEM;

@@ -160,6 +160,8 @@ int report_tap(FILE *f, const struct report_scenario *s, size_t n)
 	size_t passed = 0;
 
 	fprintf(f, "TAP version 13\n1..%zu\n", n);
+	if (n)
+		fprintf(f, "# seed %llu\n", (unsigned long long)s[0].seed);
 	for (size_t i = 0; i < n; i++) {
 		const struct report_scenario *c = &s[i];
 		bool ok = c->pass && !c->error;
@@ -240,6 +242,9 @@ int report_junit(FILE *f, const struct report_scenario *s, size_t n)
 		n, failures, errors, total);
 	fprintf(f, "  <testsuite name=\"punchlab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
 		n, failures, errors, total);
+	if (n)
+		fprintf(f, "    <properties>\n      <property name=\"seed\" value=\"%llu\"/>\n    </properties>\n",
+			(unsigned long long)s[0].seed);
 	for (size_t i = 0; i < n; i++) {
 		const struct report_scenario *c = &s[i];
 		bool any_err = false;
@@ -402,6 +407,7 @@ static struct json_object *jscenario(const struct report_scenario *c)
 	    jadd(o, "pass", json_object_new_boolean(c->pass && !c->error)) ||
 	    jadd(o, "error", jstr(c->error)) || jadd(o, "detail", jstr(c->detail)) ||
 	    jadd(o, "selfcheck", jstr(c->selfcheck)) ||
+	    jadd(o, "seed", json_object_new_uint64(c->seed)) ||
 	    jadd(o, "seconds", jseconds(c->seconds)))
 		goto fail;
 	for (size_t k = 0; k < 2; k++) {
@@ -547,6 +553,9 @@ int report_markdown(FILE *f, const struct report_scenario *s, size_t n)
 	if (errors)
 		fprintf(f, ", %zu error%s", errors, errors == 1 ? "" : "s");
 	fputs("**\n", f);
+	if (n)
+		fprintf(f, "\nSeed %llu (`punchlab run --seed %llu` hands out the same ports).\n",
+			(unsigned long long)s[0].seed, (unsigned long long)s[0].seed);
 	for (size_t i = 0; i < n; i++) {
 		const struct report_scenario *c = &s[i];
 		const char *text = c->error ? c->error : c->detail;

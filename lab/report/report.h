@@ -12,6 +12,7 @@
 #define PUNCH_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -37,6 +38,7 @@ struct report_scenario {
 				   hairpin=no, as declared"), or NULL when it did not run */
 	double seconds;
 	struct report_peer peers[2];
+	uint64_t seed;          /* the run's seed: punchlab run --seed replays its ports */
 };
 
 /* The verdict as a word: "ERROR" when error is set, else "PASS" or "FAIL". */

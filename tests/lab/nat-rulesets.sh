@@ -209,7 +209,18 @@ def clash(local, base, how):
     how = "session" if via == e0 else "mapping" if via == e1 else "other"
     print("FROM %s:%d %s e0 %s e1 %s next %s" % (src[0], src[1], how, e0, e1, via))
 
-{"server": lambda: server(), "client": client, "hairpin": hairpin, "clash": clash}[sys.argv[1]](*sys.argv[2:])
+# COUNT internal endpoints LOCAL:BASE.. each ask S1:P1 once: the external
+# ports, in order.
+def many(local, base, count):
+    out = []
+    for i in range(int(count)):
+        s = sock(local, int(base) + i)
+        got = ask(s, (S1, P1), "same")
+        out.append(got.split(":")[1] if got else "NOREPLY")
+        s.close()
+    print(" ".join(out))
+
+{"server": lambda: server(), "client": client, "hairpin": hairpin, "clash": clash, "many": many}[sys.argv[1]](*sys.argv[2:])
 EOF
 
 # A fresh lab per ruleset: conntrack entries and numgen counters must not carry
@@ -272,20 +283,30 @@ expect eim-adf-preserve 10.0.1.2 "EIM ADF $WANIP:40000 "
 expect eim-eif-preserve 10.0.1.2 "EIM EIF $WANIP:40000 "
 c=$(counter udp_fwd_in)
 [ "${c:-0}" -ge 5 ] && echo "ok: udp_fwd_in counted $c" || bad "udp_fwd_in did not count ($c)"
-expect eim-apdf-random 10.0.1.2 "EIM APDF $WANIP:2"
-expect eim-eif-sequential 10.0.1.2 "EIM EIF $WANIP:30000 "
-expect eim-apdf-sequential 10.0.1.2 "EIM APDF $WANIP:30000 "
+# Ports come from the router's pool, drawn from the seed (natgen --seed 0
+# --router router here), handed out in turn: pool N is the Nth.
+pool() {
+	sed -n '/map port_pool {/,/}/p' "$tmp/$2.nft" | tr ',' '\n' |
+		sed -n "s/^[[:space:]]*$1 : \([0-9]*\)$/\1/p"
+}
+p1=$(pool 1 eim-apdf-random)
+[ -n "$p1" ] && [ "$p1" != 40000 ] || bad "eim-apdf-random: no pool port 1 ($p1)"
+expect eim-apdf-random 10.0.1.2 "EIM APDF $WANIP:$p1 $WANIP:$p1 $WANIP:$p1"
+p1=$(pool 1 eim-eif-sequential)
+expect eim-eif-sequential 10.0.1.2 "EIM EIF $WANIP:$p1 "
+expect eim-apdf-sequential 10.0.1.2 "EIM APDF $WANIP:$p1 "
 # ADM: a pool index per (endpoint, remote address) in turn, the same port again
-# for the other port of a known address: the scattered pool's 0th and 1st, or
-# the sequential pool's. APDM below: the next index per flow.
-expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:10000 $WANIP:10613 $WANIP:10000"
-expect adm-apdf-sequential 10.0.1.2 "ADM APDF $WANIP:30000 $WANIP:30001 $WANIP:30000"
-expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 $WANIP:10000 $WANIP:40000"
+# for the other port of a known address. APDM below: the next index per flow.
+expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:$(pool 1 adm-apdf-random) $WANIP:$(pool 2 adm-apdf-random) $WANIP:$(pool 1 adm-apdf-random)"
+p1=$(pool 1 adm-apdf-sequential)
+expect adm-apdf-sequential 10.0.1.2 "ADM APDF $WANIP:$p1 $WANIP:$((p1 + 1)) $WANIP:$p1"
+expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 $WANIP:$(pool 1 adm-adf-preserve) $WANIP:40000"
 expect adm-eif-random 10.0.1.2 "ADM EIF"
-expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 $WANIP:10000 $WANIP:10613"
-expect apdm-apdf-random 10.0.1.2 "APDM APDF $WANIP:10000 $WANIP:10613 $WANIP:10202"
-expect apdm-eif-sequential 10.0.1.2 "APDM EIF $WANIP:30000 $WANIP:30001 $WANIP:30002"
-expect apdm-adf-random 10.0.1.2 "APDM ADF $WANIP:10000 $WANIP:10613 $WANIP:10202"
+expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 $WANIP:$(pool 1 apdm-apdf-preserve) $WANIP:$(pool 2 apdm-apdf-preserve)"
+expect apdm-apdf-random 10.0.1.2 "APDM APDF $WANIP:$(pool 1 apdm-apdf-random) $WANIP:$(pool 2 apdm-apdf-random) $WANIP:$(pool 3 apdm-apdf-random)"
+p1=$(pool 1 apdm-eif-sequential)
+expect apdm-eif-sequential 10.0.1.2 "APDM EIF $WANIP:$p1 $WANIP:$((p1 + 1)) $WANIP:$((p1 + 2))"
+expect apdm-adf-random 10.0.1.2 "APDM ADF $WANIP:$(pool 1 apdm-adf-random) $WANIP:$(pool 2 apdm-adf-random) $WANIP:$(pool 3 apdm-adf-random)"
 expect eim-apdf-udpblocked 10.0.1.2 "NOREPLY BLOCKED"
 c=$(counter udp_dropped_out)
 [ "${c:-0}" -ge 3 ] && echo "ok: udp_dropped_out counted $c" || bad "udp_dropped_out did not count ($c)"
@@ -328,6 +349,35 @@ for p in preserve random sequential; do
 done
 clash eim-eif-random ip session
 clash eim-adf-random port session
+
+# 200 internal endpoints through an EIM ports = random NAT (range 1024-65535):
+# 200 distinct ports (no two endpoints meet on one), spread over the range
+# (chi-square over 16 bins below 37.7, p = 0.001), the pool's first 200 in
+# turn; another seed gives others, the same seed the same.
+spread() {
+	"$NATGEN" --mapping eim --filtering apdf --ports random --seed $2 --wan-ip $WANIP \
+		--lan-net $LANNET > "$tmp/$1.nft" || { bad "$1: natgen"; return 1; }
+	topo_up "$1" > "$tmp/up" 2>&1 || { bad "$1: lab setup: $(cat "$tmp/up")"; return 1; }
+	ip netns exec $NS-cli python3 "$tmp/probe.py" many 10.0.1.2 42000 200 > "$tmp/$1.ports"
+	want=$(i=1; while [ $i -le 200 ]; do pool $i "$1"; i=$((i + 1)); done | tr '\n' ' ')
+	[ "$(cat "$tmp/$1.ports") " = "$want" ] || bad "$1: ports are not the pool's in turn"
+	python3 - "$tmp/$1.ports" <<-'PYEOF' || bad "$1: ports not distinct or not spread"
+	import sys
+	p = [int(x) for x in open(sys.argv[1]).read().split()]
+	bins = [0] * 16
+	for x in p: bins[(x - 1024) * 16 // 64512] += 1
+	chi = sum((b - len(p) / 16) ** 2 / (len(p) / 16) for b in bins)
+	print("ok: %d ports, %d distinct, %d..%d, chi-square %.1f" % (len(p), len(set(p)), min(p), max(p), chi))
+	sys.exit(0 if len(p) == 200 and len(set(p)) == 200 and chi < 37.7 else 1)
+	PYEOF
+}
+spread seed11 11
+spread seed12 12
+spread seed11again 11
+cmp -s "$tmp/seed11.ports" "$tmp/seed11again.ports" && echo "ok: --seed 11 twice: the same 200 ports" ||
+	bad "--seed 11 twice gave different ports"
+cmp -s "$tmp/seed11.ports" "$tmp/seed12.ports" && bad "--seed 11 and 12 gave the same ports" ||
+	echo "ok: --seed 11 and 12: different ports"
 topo_down
 
 if [ $fail -ne 0 ]; then
