@@ -29,10 +29,12 @@ struct sim_map {
 	int n_contacted;
 };
 
-/* A connection-tracking entry: once a flow exists, in either direction,
- * packets of it pass both ways with the same external port, whatever the
- * mapping and filtering rules would say of a new flow (as in Linux
- * conntrack, and in most NATs' session tables). */
+/* A session: once a flow exists, packets of it pass both ways with the same
+ * external port, whatever the mapping and filtering rules would say of a new
+ * flow. An outbound packet makes one (RFC 4787 section 4.1: the mapping it
+ * used, section 5: what it opened). An inbound packet that the filtering
+ * admits makes one only under the declared rule inbound-reply = session; with
+ * new-mapping the reply is an outbound packet like any other. */
 struct sim_flow {
 	struct sim_ep in;
 	struct sim_ep remote;
@@ -150,10 +152,11 @@ static bool port_used(const struct sim_node *r, uint16_t port)
 	return false;
 }
 
-/* The newest matching flow: when an endpoint-dependent NAT with endpoint-
- * independent filtering accepted a peer's probe on the mapping the server saw,
- * answers to that peer leave through that flow, not through the older mapping
- * of its own first probe (measured on Linux: such pairs go direct). */
+/* The newest matching flow. RFC 4787 does not say which mapping a reply to an
+ * admitted inbound packet leaves from; the declared rule does: with
+ * inbound-reply = session it leaves from the mapping the packet arrived on,
+ * the newest session winning over an older mapping towards the same remote
+ * endpoint (which is why the newest flow is found first). */
 static struct sim_flow *flow_find(struct sim_node *r, struct sim_ep in, struct sim_ep remote, int ext)
 {
 	for (int i = r->n_flows - 1; i >= 0; i--)
@@ -295,7 +298,12 @@ static int down(struct sim *s, int n, struct pkt *pk, int depth)
 		if (!m)
 			return r->nat->behavior.filtering == FILTER_OPEN ? down_lan(s, n, pk, depth) : -1;
 	}
-	if (!filter_ok(r, m, pk->src) || !flow_add(r, m->in, pk->src, m->ext))
+	if (!filter_ok(r, m, pk->src))
+		return -1;
+	/* inbound-reply: only a session makes the reply leave from this mapping;
+	 * without translation there is only one external endpoint anyway. */
+	if ((!translating(r) || r->nat->behavior.inbound_reply == INBOUND_REPLY_SESSION) &&
+	    !flow_add(r, m->in, pk->src, m->ext))
 		return -1;
 	pk->dst = m->in;
 	return down_lan(s, n, pk, depth);
