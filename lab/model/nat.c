@@ -87,6 +87,7 @@ struct nat_gen {
 	unsigned lo, hi;        /* the port range */
 	bool zoned;             /* inbound sessions admitted by the filtering: LAN flows in zone 1 */
 	bool sess;              /* ... and replies ride an admitted session (set @sess) */
+	bool stateless;         /* inbound-reply new-mapping: admitted packets pass untracked */
 };
 
 /* The common name of a combination, "" when it has none. */
@@ -221,8 +222,6 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 				    lo, hi);
 		if (b->ports == PORTS_BLOCK)
 			return fail(err, errsize, "ports = block is not built yet");
-		if (b->inbound_reply == INBOUND_REPLY_NEW_MAPPING)
-			return fail(err, errsize, "inbound-reply = new-mapping is not built yet");
 		if (!nat_inbound_reply_name(b->inbound_reply))
 			return fail(err, errsize, "inbound-reply value %d out of range", (int)b->inbound_reply);
 	}
@@ -287,7 +286,7 @@ static void header(struct nat_gen *g, const struct nat_ifaces *ifc)
 		put(t, " (a pool of %zu drawn from seed %016llx); a port still in use is never handed out again.\n",
 		    g->npool, (unsigned long long)ifc->seed);
 	}
-	if (g->zoned)
+	if (g->zoned || g->stateless)
 		put(t, "# A reply to an admitted inbound packet: inbound-reply %s.\n",
 		    nat_inbound_reply_name(b->inbound_reply));
 	if (g->timeout_s)
@@ -475,6 +474,17 @@ static void nat_sets(struct nat_gen *g)
 		dynset(t, "map", "cone_eif", "inet_service : ipv4_addr . inet_service", to);
 		dynset(t, "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service", to);
 	}
+	if (g->stateless) {
+		dynset(t, "set", "out_rev", "inet_service . ipv4_addr . inet_service", to);
+		if (g->eif_map) {
+			dynset(t, "map", "cone_eif_ip", "inet_service : ipv4_addr", to);
+			dynset(t, "map", "cone_eif_port", "inet_service : inet_service", to);
+		}
+		if (g->adf_map) {
+			dynset(t, "map", "cone_adf_ip", "inet_service . ipv4_addr : ipv4_addr", to);
+			dynset(t, "map", "cone_adf_port", "inet_service . ipv4_addr : inet_service", to);
+		}
+	}
 	if (g->sess)
 		dynset(t, "set", "sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", to);
 	if (g->adf_map) {
@@ -522,6 +532,33 @@ static void zone_chain(struct nat_gen *g)
 		put(t, "\t\tiifname \"%s\" meta l4proto udp ip saddr . udp sport . ip daddr . udp dport @sess "
 		    "update @sess { ip saddr . udp sport . ip daddr . udp dport } return\n", g->lan);
 	put(t, "\t\tiifname \"%s\" meta l4proto udp ct original zone set 1\n", g->lan);
+	put(t, "\t}\n");
+}
+
+/* inbound-reply = new-mapping: a packet the filtering admits makes no
+ * session, so the host's reply is an outbound packet like any other and takes
+ * the mapping towards its destination. Before conntrack (priority raw) a
+ * packet from the WAN that is no reply of a LAN flow (set @out_rev) and that
+ * the cone map admits is taken out of connection tracking and its destination
+ * rewritten to the internal endpoint, statelessly: no conntrack entry, so no
+ * LAN packet can ever match one, and nf_nat never sees (or rewrites) the
+ * remote endpoint. */
+static void stateless_chain(struct nat_gen *g, const char *wan_ip)
+{
+	struct nat_text *t = &g->t;
+	char pfx[96];
+
+	if (!g->stateless)
+		return;
+	snprintf(pfx, sizeof(pfx), "iifname \"%s\" ip daddr %s meta l4proto udp", g->wan, wan_ip);
+	put(t, "\tchain inbound {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+	put(t, "\t\t%s udp dport . ip saddr . udp sport @out_rev return\n", pfx);
+	if (g->eif_from_wan)
+		put(t, "\t\t%s udp dport @cone_eif notrack ip daddr set udp dport map @cone_eif_ip "
+		    "udp dport set udp dport map @cone_eif_port\n", pfx);
+	if (g->adf_map)
+		put(t, "\t\t%s udp dport . ip saddr @cone_adf notrack ip daddr set udp dport . ip saddr map "
+		    "@cone_adf_ip udp dport set udp dport . ip saddr map @cone_adf_port\n", pfx);
 	put(t, "\t}\n");
 }
 
@@ -654,13 +691,23 @@ static void learn_chain(struct nat_gen *g, const char *map, const char *key, con
 	struct nat_text *t = &g->t;
 	char val[96];
 
+	char upd[256] = "", add[256] = "";
+
 	snprintf(val, sizeof(val), "ct %s ip saddr . ct %s proto-src", dir, dir);
+	if (g->stateless) {
+		/* The same entry as two maps, address and port, for the stateless
+		 * rewrite of admitted packets (a concatenation cannot be set). */
+		snprintf(upd, sizeof(upd), " update @%s_ip { %s : ct %s ip saddr } update @%s_port { %s : ct %s "
+			 "proto-src }", map, key, dir, map, key, dir);
+		snprintf(add, sizeof(add), " add @%s_ip { %s : ct %s ip saddr } add @%s_port { %s : ct %s "
+			 "proto-src }", map, key, dir, map, key, dir);
+	}
 	put(t, "\tchain learn_%s_%s {\n", map + 5, dir);
-	put(t, "\t\t%s . %s @%s_own update @%s { %s : %s } update @%s_own { %s . %s } return\n", key, val,
-	    map, map, key, val, map, key, val);
-	put(t, "\t\t%s != @%s add @%s { %s : %s } add @%s_own { %s . %s }\n", key, map, map, key, val, map,
-	    key, val);
-	put(t, "\t}\n");
+	put(t, "\t\t%s . %s @%s_own update @%s { %s : %s } update @%s_own { %s . %s }%s return\n", key, val,
+	    map, map, key, val, map, key, val, upd);
+	put(t, "\t\t%s != @%s add @%s { %s : %s } add @%s_own { %s . %s }%s", key, map, map, key, val, map,
+	    key, val, add);
+	put(t, "\n\t}\n");
 }
 
 /* Learning happens at srcnat + 10, after the source NAT, where udp sport is
@@ -689,6 +736,9 @@ static void learn(struct nat_gen *g)
 		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction reply meta mark set ct reply proto-dst "
 		    "map @port_idx update @busy_idx { meta mark }\n", g->lan);
 	}
+	if (g->stateless)
+		/* What a reply of a LAN flow looks like from the WAN: conntrack's. */
+		put(t, "\t\toifname \"%s\" %s update @out_rev { udp sport . ip daddr . udp dport }\n", w, o);
 	if (g->udp_nat && b->mapping == MAP_EIM) {
 		/* An internal endpoint keeps its port for as long as it sends; the
 		 * data is that of the element (update never replaces it), the ct
@@ -804,6 +854,10 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 		    "{ ct reply ip saddr . ct reply proto-src . ct reply ip daddr . ct reply proto-dst }\n", w);
 	put(t, "\t\tiifname \"%s\" meta l4proto udp ct state established,related counter name "
 	    "\"udp_fwd_in\" accept\n", w);
+	if (g->stateless)
+		/* Admitted, rewritten and untracked before conntrack (stateless_chain). */
+		put(t, "\t\tiifname \"%s\" meta l4proto udp ct state untracked counter name \"udp_fwd_in\" accept\n",
+		    w);
 	if (g->eif_from_wan || g->adf_map) {
 		/* New inbound flows that the cone map DNAT-ed were let in by the filtering. */
 		put(t, "\t\tiifname \"%s\" meta l4proto udp ct status dnat counter name \"udp_fwd_in\" accept\n", w);
@@ -845,6 +899,8 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	}
 	ct_timeout_chain(g);
 	zone_chain(g);
+	if (g->nat)
+		stateless_chain(g, f->wan_ip);
 	if (g->nat) {
 		prerouting(g, f->wan_ip);
 		postrouting(g, f->wan_ip, f->lan_net);
@@ -884,8 +940,9 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.eif_map = g.udp_nat && (b->filtering == FILTER_EIF || b->hairpin);
 	g.eif_from_wan = g.udp_nat && b->filtering == FILTER_EIF;
 	g.adf_map = g.udp_nat && b->filtering == FILTER_ADF;
-	g.zoned = g.eif_from_wan || g.adf_map;
+	g.zoned = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_SESSION;
 	g.sess = g.zoned && b->mapping != MAP_EIM;
+	g.stateless = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
 
 	nat_port_range(b, &g.lo, &g.hi);
 	if (g.udp_nat) {

@@ -193,9 +193,13 @@ def hairpin(a, b, base):
 # leaves from ("session": E0, "mapping": E1).
 # HOW "ip": E0 is the mapping towards S1:P1 (answered from S2:P2, another
 # address); "port": towards S2:P1 (answered from S2:P2, another port).
+# "fresh": no flow to S2:P2 before; "new" then says the reply took a new
+# mapping (neither E0 nor E1).
 def clash(local, base, how):
     s = sock(local, int(base))
-    e1 = ask(s, (S2, P2), "same")
+    fresh = how == "fresh"
+    if fresh: how = "ip"
+    e1 = "none" if fresh else ask(s, (S2, P2), "same")
     e0 = None
     for _ in range(3):
         s.sendto(b"req both" if how == "ip" else b"req port", (S1 if how == "ip" else S2, P1))
@@ -206,7 +210,7 @@ def clash(local, base, how):
     if e1 is None or e0 is None:
         print("NOREPLY %s %s" % (e1, e0)); return
     via = ask(s, (S2, P2), "same")
-    how = "session" if via == e0 else "mapping" if via == e1 else "other"
+    how = "session" if via == e0 else "mapping" if via == e1 else "new" if fresh and via else "other"
     print("FROM %s:%d %s e0 %s e1 %s next %s" % (src[0], src[1], how, e0, e1, via))
 
 # COUNT internal endpoints LOCAL:BASE.. each ask S1:P1 once: the external
@@ -349,6 +353,20 @@ for p in preserve random sequential; do
 done
 clash eim-eif-random ip session
 clash eim-adf-random port session
+# inbound-reply, declared: "session" answers from the mapping the packet
+# arrived on; "new-mapping" from the mapping towards the sender, the existing
+# one or a new one; the sender's endpoint arrives unchanged either way.
+for m in adm apdm; do
+	for f in eif adf; do
+		gen $m-$f-nm --mapping $m --filtering $f --ports random --inbound-reply new-mapping \
+			--wan-ip $WANIP --lan-net $LANNET || bad "$m-$f-nm: natgen: $(cat "$tmp/$m-$f-nm.err")"
+		load $m-$f-nm "$tmp/$m-$f-nm.nft"
+	done
+	clash $m-eif-nm ip mapping
+	clash $m-eif-nm fresh new
+	clash $m-eif-random fresh session
+done
+clash apdm-adf-nm port mapping
 
 # 200 internal endpoints through an EIM ports = random NAT (range 1024-65535):
 # 200 distinct ports (no two endpoints meet on one), spread over the range

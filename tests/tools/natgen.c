@@ -4,6 +4,7 @@
  *          [--timeout-ms N] --wan-ip 203.0.113.20 --lan-net 10.0.1.0/24
  *          [--wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64] [--wan-if wan0] [--lan-if lan0]
  *          [--seed N] [--router NAME] [--port-range LO-HI] [--port-step N] [--port-start N]
+ *          [--inbound-reply session|new-mapping]
  *
  * The router's seed is nat_router_seed(--seed, --router), as punchlab makes it.
  *
@@ -26,7 +27,8 @@ static void usage(void)
 		"              [--ports preserve|random|sequential] [--hairpin] [--udp-blocked]\n"
 		"              [--timeout-ms N] [--wan-if IF] [--lan-if IF] [--wan-ip A] [--lan-net N]\n"
 		"              [--wan-ip6 A] [--lan-net6 N] [--seed N] [--router NAME]\n"
-		"              [--port-range LO-HI] [--port-step N] [--port-start N]\n");
+		"              [--port-range LO-HI] [--port-step N] [--port-start N]\n"
+		"              [--inbound-reply session|new-mapping]\n");
 }
 
 int main(int argc, char **argv)
@@ -49,6 +51,7 @@ int main(int argc, char **argv)
 		{ "port-range", required_argument, NULL, 'R' },
 		{ "port-step", required_argument, NULL, 'S' },
 		{ "port-start", required_argument, NULL, 'B' },
+		{ "inbound-reply", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -106,6 +109,11 @@ int main(int argc, char **argv)
 				goto bad;
 			break;
 		case 'r': router = optarg; break;
+		case 'I':
+			if ((v = nat_inbound_reply_parse(optarg)) < 0)
+				goto bad;
+			b.inbound_reply = (enum nat_inbound_reply)v;
+			break;
 		case 'R':
 			if (sscanf(optarg, "%u-%u%c", &lo, &hi, &tail) != 2 || lo > 65535 || hi > 65535)
 				goto bad;

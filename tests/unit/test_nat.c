@@ -196,6 +196,14 @@ static void test_variants(void **state)
 	b = (struct nat_behavior){ .mapping = MAP_APDM, .filtering = FILTER_APDF, .ports = PORTS_RANDOM,
 				   .udp_blocked = true };
 	golden("apdm-apdf-random-udpblocked", &b, true, &ifc4);
+	/* inbound-reply = new-mapping: admitted packets pass untracked */
+	b = (struct nat_behavior){ .mapping = MAP_APDM, .filtering = FILTER_EIF, .ports = PORTS_RANDOM,
+				   .port_min = 61000, .port_max = 61015,
+				   .inbound_reply = INBOUND_REPLY_NEW_MAPPING };
+	golden("apdm-eif-random-new-mapping", &b, true, &ifc4);
+	b.mapping = MAP_ADM;
+	b.filtering = FILTER_ADF;
+	golden("adm-adf-random-new-mapping", &b, true, &ifc4);
 	/* the default port range: a pool of NAT_POOL_MAX ports from 1024-65535 */
 	b = (struct nat_behavior){ .mapping = MAP_APDM, .filtering = FILTER_EIF, .ports = PORTS_RANDOM };
 	golden("apdm-eif-random-default-range", &b, true, &ifc4);
