@@ -553,8 +553,11 @@ static void test_no_stale_golden(void **state)
 		for (int i = 0; i < n_seen && !found; i++)
 			found = strcmp(seen[i], e->d_name) == 0;
 		if (!found) {
+			char name[256]; /* e points into d: copy before closing it */
+
+			snprintf(name, sizeof(name), "%s", e->d_name);
 			closedir(d);
-			fail_msg("stale golden file %s/%s: no test case produces it", golden_dir(), e->d_name);
+			fail_msg("stale golden file %s/%s: no test case produces it", golden_dir(), name);
 		}
 	}
 	closedir(d);
