@@ -116,6 +116,7 @@ static char *result_to_json(const struct report_scenario *r)
 	jset_str(o, "error", r->error);
 	jset_str(o, "detail", r->detail);
 	jset_str(o, "selfcheck", r->selfcheck);
+	jset_str(o, "conntrack", r->conntrack);
 	json_object_object_add(o, "seconds", json_object_new_double(r->seconds));
 	for (int k = 0; k < 2; k++) {
 		struct json_object *p = json_object_new_object();
@@ -165,6 +166,7 @@ static int result_from_json(const char *text, struct report_scenario *r)
 	r->error = jget_dup(o, "error");
 	r->detail = jget_dup(o, "detail");
 	r->selfcheck = jget_dup(o, "selfcheck");
+	r->conntrack = jget_dup(o, "conntrack");
 	if (json_object_object_get_ex(o, "seconds", &v))
 		r->seconds = json_object_get_double(v);
 	if (json_object_object_get_ex(o, "peers", &peers) && json_object_is_type(peers, json_type_array))

@@ -15,6 +15,7 @@
 #include "model/outcome.h"
 #include "model/iniread.h"
 #include "kernel/build.h"
+#include "kernel/ct.h"
 #include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
@@ -40,6 +41,7 @@ void scenario_result_clear(struct report_scenario *res)
 	free(res->error);
 	free(res->detail);
 	free(res->selfcheck);
+	free(res->conntrack);
 	for (int k = 0; k < 2; k++) {
 		free(res->peers[k].json);
 		free(res->peers[k].stderr_tail);
@@ -479,6 +481,30 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 }
 
 /* Everything after parsing: t is the caller's. */
+/* Evidence: what each router's conntrack holds after the pair ran, the
+ * mappings as the kernel made them ("ROUTER: ENTRY" lines), or NULL. */
+static char *routers_conntrack(const struct plan *p, struct lab *l)
+{
+	char *text = NULL, *ct;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m)
+		return NULL;
+	for (int i = 0; i < p->n_nodes; i++) {
+		if (p->nodes[i].kind != PLAN_ROUTER || ct_dump_udp(lab_ns(l, i), &ct) < 0)
+			continue;
+		for (char *line = strtok(ct, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(m, "%s: %s\n", p->nodes[i].name, line);
+		free(ct);
+	}
+	if (fclose(m) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 static int run_topo(const struct topo *t, const struct scenario_opts *o, struct report_scenario *res, char *err,
 		    size_t errsize)
 {
@@ -527,6 +553,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 			goto done;
 	}
 	rc = run_pair(t, p, l, o, res, why);
+	res->conntrack = routers_conntrack(p, l);
 keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);

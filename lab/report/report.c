@@ -408,6 +408,7 @@ static struct json_object *jscenario(const struct report_scenario *c)
 	    jadd(o, "error", jstr(c->error)) || jadd(o, "detail", jstr(c->detail)) ||
 	    jadd(o, "selfcheck", jstr(c->selfcheck)) ||
 	    jadd(o, "seed", json_object_new_uint64(c->seed)) ||
+	    jadd(o, "conntrack", jstr(c->conntrack)) ||
 	    jadd(o, "seconds", jseconds(c->seconds)))
 		goto fail;
 	for (size_t k = 0; k < 2; k++) {

@@ -39,6 +39,8 @@ struct report_scenario {
 	double seconds;
 	struct report_peer peers[2];
 	uint64_t seed;          /* the run's seed: punchlab run --seed replays its ports */
+	char *conntrack;        /* evidence: each router's UDP conntrack entries after the pair
+				   ran, "ROUTER: ENTRY" lines, or NULL */
 };
 
 /* The verdict as a word: "ERROR" when error is set, else "PASS" or "FAIL". */
