@@ -27,7 +27,8 @@
 #include "nat/behavior.h"
 
 #define CLASSIFY_SAMPLES 3 /* port samples besides the mapping socket */
-#define CLASSIFY_MAX_DIFFS 6
+#define CLASSIFY_MAX_DIFFS 8
+#define CLASSIFY_MAX_STEP 16 /* a larger distance between fresh ports is not "sequential" */
 
 enum classify_dest { CLASSIFY_A1P1 = 0, CLASSIFY_A2P1, CLASSIFY_A2P2, CLASSIFY_NDEST };
 
@@ -61,6 +62,14 @@ struct classify_result {
 	enum nat_filtering filtering; /* never FILTER_OPEN: from inside, open looks like EIF */
 	bool ports_known;
 	enum nat_ports ports;
+	/* Port allocation as seen: whether T1 kept its local port, the distance
+	 * between the external ports of consecutive fresh sockets when it is the
+	 * same each time (sequential; 0: none), and the lowest and highest
+	 * external port that was not a preserved one (n_alloc of them). */
+	bool port_preserving;
+	unsigned port_step;
+	unsigned alloc_lo, alloc_hi;
+	int n_alloc;
 	enum classify_tri hairpin;
 };
 
@@ -75,13 +84,19 @@ struct classify_diff {
 void classify_decide(const struct classify_obs *obs, struct classify_result *res);
 
 /* Compare a declared behaviour (nat false: a firewall or open router with
- * routed addresses) with a classification. Declared filtering "open" is taken
+ * routed addresses) with a classification. For a translating NAT also the
+ * port allocation: a sequential NAT's step (port-step, default 1) and every
+ * allocated (not preserved) port inside the declared port-range. Declared filtering "open" is taken
  * as EIF, hairpin is compared for translating NATs only, and nothing but
  * udp_blocked is compared for a NAT declared or found to block UDP.
  * Fills diffs[0..n) (at most CLASSIFY_MAX_DIFFS) and returns n: 0 = matches.
  * Every pointer in diffs points at static strings. */
 int classify_compare(const struct nat_behavior *declared, bool nat, const struct classify_result *res,
 		     struct classify_diff *diffs);
+
+/* --expect-port-step N (step true: 1..CLASSIFY_MAX_STEP) or --expect-port-range
+ * LO-HI into b. Returns 0, or -EINVAL for anything else. */
+int classify_parse_port_opt(bool step, const char *v, struct nat_behavior *b);
 
 /* "preserve"... as nat.h names them, or "unknown". */
 const char *classify_mapping_name(const struct classify_result *res);

@@ -52,7 +52,7 @@ static void usage(FILE *f)
 		"                   [--local-port N] [--hairpin-bind IP] [--timeout-ms N] [--tries N]\n"
 		"                   [--expect-mapping none|eim|adm|apdm] [--expect-filtering open|eif|adf|apdf]\n"
 		"                   [--expect-ports preserve|random|sequential] [--expect-hairpin yes|no]\n"
-		"                   [--expect-udp-blocked]\n"
+		"                   [--expect-udp-blocked] [--expect-port-step N] [--expect-port-range LO-HI]\n"
 		"Classifies the NAT between a host and a probe server (RFC 5780 / RFC 4787).\n"
 		"\n"
 		"  server:\n"
@@ -553,6 +553,8 @@ static int classify_main(int argc, char **argv)
 		{ "expect-ports", required_argument, NULL, 'o' },
 		{ "expect-hairpin", required_argument, NULL, 'a' },
 		{ "expect-udp-blocked", no_argument, NULL, 'U' },
+		{ "expect-port-step", required_argument, NULL, 'Z' },
+		{ "expect-port-range", required_argument, NULL, 'Y' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -651,6 +653,15 @@ static int classify_main(int argc, char **argv)
 			break;
 		case 'U':
 			want.udp_blocked = true;
+			expect = true;
+			break;
+		case 'Z':
+		case 'Y':
+			if (classify_parse_port_opt(opt == 'Z', optarg, &want) < 0) {
+				log_errx("--expect-port-%s %s: %s", opt == 'Z' ? "step" : "range", optarg,
+					 opt == 'Z' ? "a step 1..16" : "LO-HI, ports 1..65535");
+				return 2;
+			}
 			expect = true;
 			break;
 		case 'v':
