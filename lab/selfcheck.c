@@ -277,6 +277,21 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 		n = selfcheck_expect_args(&t->nats[i], exp);
 		for (int x = 0; x < n; x++)
 			argv_add(&a, "%s", exp[x]);
+		if (t->nats[i].nat) {
+			/* the declared inbound-reply rule and port allocation, observed too */
+			const struct nat_behavior *b = &t->nats[i].behavior;
+
+			argv_add(&a, "--expect-inbound-reply");
+			argv_add(&a, "%s", nat_inbound_reply_name(b->inbound_reply));
+			if (b->port_step) {
+				argv_add(&a, "--expect-port-step");
+				argv_add(&a, "%u", b->port_step);
+			}
+			if (b->port_min) {
+				argv_add(&a, "--expect-port-range");
+				argv_add(&a, "%u-%u", b->port_min, b->port_max);
+			}
+		}
 		if (verbose)
 			argv_add(&a, "-v");
 		rc = a.overflow ? -E2BIG : run_add(g, p->nodes[probe].name, netns_fd(lab_ns(l, probe)), a.v, &cls[k]);

@@ -145,6 +145,22 @@ void classify_decide(const struct classify_obs *obs, struct classify_result *res
 		res->ports_known = true;
 	}
 	res->hairpin = obs->hairpin;
+	/* The reply to the admitted packet: from the filtering socket's own
+	 * mapping (the session it arrived on) or from another one (a mapping
+	 * towards the sender). Telling them apart needs a mapping that differs
+	 * towards the sender: EIM never does, ADM not for another port only. */
+	if (res->translated && obs->reply.answered && obs->samples[0].answered && res->mapping_known &&
+	    (res->mapping == MAP_APDM || (res->mapping == MAP_ADM && obs->reply_other_address))) {
+		res->inbound_reply_known = true;
+		res->inbound_reply = addr_equal(&obs->reply.mapped, &obs->samples[0].mapped)
+					     ? INBOUND_REPLY_SESSION
+					     : INBOUND_REPLY_NEW_MAPPING;
+	}
+}
+
+const char *classify_inbound_reply_name(const struct classify_result *res)
+{
+	return res->inbound_reply_known ? nat_inbound_reply_name(res->inbound_reply) : "unknown";
 }
 
 const char *classify_mapping_name(const struct classify_result *res)
@@ -215,6 +231,9 @@ int classify_compare(const struct nat_behavior *declared, bool nat, const struct
 	if (!res->ports_known || res->ports != (nat ? declared->ports : PORTS_PRESERVE))
 		add_diff(diffs, &n, "ports", nat_ports_name(nat ? declared->ports : PORTS_PRESERVE),
 			 classify_ports_name(res));
+	if (nat && res->translated && res->inbound_reply_known && res->inbound_reply != declared->inbound_reply)
+		add_diff(diffs, &n, "inbound_reply", nat_inbound_reply_name(declared->inbound_reply),
+			 classify_inbound_reply_name(res));
 	if (nat && res->translated && res->ports_known && declared->ports == PORTS_SEQUENTIAL &&
 	    res->ports == PORTS_SEQUENTIAL && res->port_step != (declared->port_step ? declared->port_step : 1u))
 		add_diff(diffs, &n, "port_step", step_name(declared->port_step ? declared->port_step : 1u),
@@ -233,17 +252,27 @@ int classify_compare(const struct nat_behavior *declared, bool nat, const struct
 	return n;
 }
 
-int classify_parse_port_opt(bool step, const char *v, struct nat_behavior *b)
+int classify_parse_expect(const char *what, const char *v, struct nat_behavior *b)
 {
 	unsigned lo, hi;
 	char tail;
 
-	if (step) {
+	if (strcmp(what, "inbound-reply") == 0) {
+		int r = nat_inbound_reply_parse(v);
+
+		if (r < 0)
+			return -EINVAL;
+		b->inbound_reply = (enum nat_inbound_reply)r;
+		return 0;
+	}
+	if (strcmp(what, "port-step") == 0) {
 		if (sscanf(v, "%u%c", &lo, &tail) != 1 || lo < 1 || lo > CLASSIFY_MAX_STEP || v[0] == '-')
 			return -EINVAL;
 		b->port_step = (uint16_t)lo;
 		return 0;
 	}
+	if (strcmp(what, "port-range") != 0)
+		return -EINVAL;
 	if (sscanf(v, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1 || hi > 65535 || lo > hi || v[0] == '-')
 		return -EINVAL;
 	b->port_min = (uint16_t)lo;
@@ -305,6 +334,7 @@ json_object *classify_to_json(const struct classify_obs *obs, const struct class
 	put(o, "filtering", str(res->udp_blocked ? "unknown" : classify_filtering_name(res), &ok), &ok);
 	put(o, "ports", str(res->udp_blocked ? "unknown" : classify_ports_name(res), &ok), &ok);
 	put(o, "hairpin", str(classify_tri_name(res->hairpin), &ok), &ok);
+	put(o, "inbound_reply", str(classify_inbound_reply_name(res), &ok), &ok);
 	put(o, "port_preserving", json_object_new_boolean(res->port_preserving), &ok);
 	put(o, "port_step", res->port_step ? json_object_new_int((int)res->port_step) : NULL, &ok);
 	put(o, "allocated_ports", json_object_new_int(res->n_alloc), &ok);
@@ -334,6 +364,7 @@ json_object *classify_to_json(const struct classify_obs *obs, const struct class
 	put(ob, "filtering", filt, &ok);
 	put(ob, "hairpin", str(classify_tri_name(obs->hairpin), &ok), &ok);
 	put(ob, "hairpin_from_mapped", json_object_new_boolean(obs->hairpin_from_mapped), &ok);
+	put(ob, "reply_mapping", mapped_json(&obs->reply), &ok);
 	put(o, "observations", ob, &ok);
 	if (!ok) {
 		json_object_put(o);

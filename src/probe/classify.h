@@ -51,6 +51,11 @@ struct classify_obs {
 	/* hairpin: tested only when T1 gave a mapping */
 	enum classify_tri hairpin;
 	bool hairpin_from_mapped; /* the hairpinned packet came from the sender's own mapping */
+	/* inbound-reply: after an answer from another address (and port), or
+	 * else another port, got in, the filtering socket asks that server
+	 * socket directly; the mapping it saw (answered: false when not asked). */
+	struct classify_mapped reply;
+	bool reply_other_address; /* the admitted answer came from another address, not only port */
 };
 
 struct classify_result {
@@ -66,6 +71,8 @@ struct classify_result {
 	 * between the external ports of consecutive fresh sockets when it is the
 	 * same each time (sequential; 0: none), and the lowest and highest
 	 * external port that was not a preserved one (n_alloc of them). */
+	bool inbound_reply_known; /* only an endpoint-dependent mapping can show it */
+	enum nat_inbound_reply inbound_reply;
 	bool port_preserving;
 	unsigned port_step;
 	unsigned alloc_lo, alloc_hi;
@@ -94,15 +101,17 @@ void classify_decide(const struct classify_obs *obs, struct classify_result *res
 int classify_compare(const struct nat_behavior *declared, bool nat, const struct classify_result *res,
 		     struct classify_diff *diffs);
 
-/* --expect-port-step N (step true: 1..CLASSIFY_MAX_STEP) or --expect-port-range
- * LO-HI into b. Returns 0, or -EINVAL for anything else. */
-int classify_parse_port_opt(bool step, const char *v, struct nat_behavior *b);
+/* One --expect-WHAT VALUE of punch-probe classify into b: "port-step" (1..
+ * CLASSIFY_MAX_STEP), "port-range" (LO-HI) or "inbound-reply" (session |
+ * new-mapping). Returns 0, or -EINVAL for anything else. */
+int classify_parse_expect(const char *what, const char *v, struct nat_behavior *b);
 
 /* "preserve"... as nat.h names them, or "unknown". */
 const char *classify_mapping_name(const struct classify_result *res);
 const char *classify_filtering_name(const struct classify_result *res);
 const char *classify_ports_name(const struct classify_result *res);
 const char *classify_tri_name(enum classify_tri t); /* "yes" "no" "unknown" */
+const char *classify_inbound_reply_name(const struct classify_result *res); /* or "unknown" */
 
 /* The classification and the raw observations as one JSON object (see
  * punch-probe(1) for its fields). Returns a new object, or NULL when out of

@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"                   [--expect-mapping none|eim|adm|apdm] [--expect-filtering open|eif|adf|apdf]\n"
 		"                   [--expect-ports preserve|random|sequential] [--expect-hairpin yes|no]\n"
 		"                   [--expect-udp-blocked] [--expect-port-step N] [--expect-port-range LO-HI]\n"
+		"                   [--expect-inbound-reply session|new-mapping]\n"
 		"Classifies the NAT between a host and a probe server (RFC 5780 / RFC 4787).\n"
 		"\n"
 		"  server:\n"
@@ -533,6 +534,14 @@ static int classify_run(struct probe_client *cl, struct classify_obs *obs)
 	obs->hairpin = tri(q[nq - 1].done);
 	obs->hairpin_from_mapped = q[nq - 1].done && obs->samples[1].answered &&
 				   addr_equal(&q[nq - 1].from, &obs->samples[1].mapped);
+	/* inbound-reply: answer the server socket whose packet got in (classify.h) */
+	if (obs->filter_change_ip_port == CLASSIFY_YES || obs->filter_change_port == CLASSIFY_YES) {
+		obs->reply_other_address = obs->filter_change_ip_port == CLASSIFY_YES;
+		if ((r = q_request(cl, &q[0], SK_FILT, obs->reply_other_address ? 3 : 1, 0)) < 0 ||
+		    (r = ask(cl, q, 1)) < 0)
+			return r;
+		take_mapped(&obs->reply, &q[0], &cl->local[SK_FILT]);
+	}
 	return 0;
 }
 
@@ -555,6 +564,7 @@ static int classify_main(int argc, char **argv)
 		{ "expect-udp-blocked", no_argument, NULL, 'U' },
 		{ "expect-port-step", required_argument, NULL, 'Z' },
 		{ "expect-port-range", required_argument, NULL, 'Y' },
+		{ "expect-inbound-reply", required_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -655,15 +665,19 @@ static int classify_main(int argc, char **argv)
 			want.udp_blocked = true;
 			expect = true;
 			break;
-		case 'Z':
+		case 'X':
 		case 'Y':
-			if (classify_parse_port_opt(opt == 'Z', optarg, &want) < 0) {
-				log_errx("--expect-port-%s %s: %s", opt == 'Z' ? "step" : "range", optarg,
-					 opt == 'Z' ? "a step 1..16" : "LO-HI, ports 1..65535");
+		case 'Z': {
+			const char *what = opt == 'X' ? "inbound-reply" : opt == 'Y' ? "port-range" : "port-step";
+
+			if (classify_parse_expect(what, optarg, &want) < 0) {
+				log_errx("--expect-%s %s: not %s", what, optarg,
+					 opt == 'X' ? "session or new-mapping" : opt == 'Y' ? "LO-HI" : "a step 1..16");
 				return 2;
 			}
 			expect = true;
 			break;
+		}
 		case 'v':
 			lvl = LOG_LVL_DEBUG;
 			break;

@@ -513,6 +513,53 @@ static void test_compare(void **state)
 	assert_true(n <= CLASSIFY_MAX_DIFFS);
 }
 
+/* inbound-reply: the filtering socket's answer to the server socket whose
+ * packet got in leaves from its own mapping (session) or another one. */
+static void test_inbound_reply(void **state)
+{
+	struct classify_obs o;
+	struct classify_result r;
+	struct nat_behavior b = { .mapping = MAP_APDM, .filtering = FILTER_EIF, .ports = PORTS_RANDOM };
+	struct classify_diff d[CLASSIFY_MAX_DIFFS];
+	int n;
+
+	(void)state;
+	/* APDM + EIF: sample 0 (the filtering socket) at :30001 */
+	o = obs_of(W "30000", W "30004", W "30005", 30001, 41234, 22222, Y, Y, Y, N);
+	mapped(&o.reply, "10.0.1.2:45001", W "30001");
+	o.reply_other_address = true;
+	r = decide(o);
+	assert_true(r.inbound_reply_known);
+	assert_int_equal(r.inbound_reply, INBOUND_REPLY_SESSION);
+	assert_int_equal(classify_compare(&b, true, &r, d), 0);
+	mapped(&o.reply, "10.0.1.2:45001", W "30006");
+	r = decide(o);
+	assert_int_equal(r.inbound_reply, INBOUND_REPLY_NEW_MAPPING);
+	assert_string_equal(classify_inbound_reply_name(&r), "new-mapping");
+	n = classify_compare(&b, true, &r, d);
+	assert_string_equal(props(d, n), "inbound_reply");
+	assert_string_equal(d[0].declared, "session");
+	/* not asked: unknown, and unknown is no mismatch (EIM cannot show it) */
+	o.reply.answered = false;
+	r = decide(o);
+	assert_false(r.inbound_reply_known);
+	assert_string_equal(classify_inbound_reply_name(&r), "unknown");
+	/* ADM, answer from another port only: the mapping towards that address
+	 * is the same either way, so it cannot tell */
+	o = obs_of(W "30000", W "30004", W "30004", 30001, 30002, 30003, Y, Y, N, N);
+	mapped(&o.reply, "10.0.1.2:45001", W "30001");
+	o.reply_other_address = false;
+	r = decide(o);
+	assert_int_equal(r.mapping, MAP_ADM);
+	assert_false(r.inbound_reply_known);
+	/* EIM: never */
+	o = obs_of(W "30000", W "30000", W "30000", 30001, 30002, 30003, Y, Y, Y, N);
+	mapped(&o.reply, "10.0.1.2:45001", W "30001");
+	o.reply_other_address = true;
+	r = decide(o);
+	assert_false(r.inbound_reply_known);
+}
+
 static void test_compare_special(void **state)
 {
 	struct nat_behavior fw = { .mapping = MAP_NONE, .filtering = FILTER_OPEN, .ports = PORTS_PRESERVE };
@@ -628,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_filtering),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_hairpin),
+		cmocka_unit_test(test_inbound_reply),
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_compare_special),
 		cmocka_unit_test(test_json),
