@@ -287,6 +287,10 @@ int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, con
 				argv_add(&a, "--expect-port-step");
 				argv_add(&a, "%u", b->port_step);
 			}
+			if (b->ports == PORTS_BLOCK && b->block_size) {
+				argv_add(&a, "--expect-block-size");
+				argv_add(&a, "%u", b->block_size);
+			}
 			if (b->port_min) {
 				argv_add(&a, "--expect-port-range");
 				argv_add(&a, "%u-%u", b->port_min, b->port_max);

@@ -83,6 +83,7 @@ struct nat_gen {
 	bool adf_map;           /* external port . remote ip -> internal endpoint (ADF) */
 	bool udp_nat;           /* UDP gets its own mapping rules (not blocked) */
 	uint16_t *pool;         /* the external ports in the order they are handed out */
+	unsigned bs;            /* ports = block: the block size (the pool is whole blocks) */
 	size_t npool;
 	unsigned lo, hi;        /* the port range */
 	bool zoned;             /* inbound sessions admitted by the filtering: LAN flows in zone 1 */
@@ -220,8 +221,18 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 		if (b->port_start && (b->port_start < lo || b->port_start > hi))
 			return fail(err, errsize, "port-start %u is outside the port range %u-%u", b->port_start,
 				    lo, hi);
-		if (b->ports == PORTS_BLOCK)
-			return fail(err, errsize, "ports = block is not built yet");
+		if (b->block_size && b->ports != PORTS_BLOCK)
+			return fail(err, errsize, "block-size is for ports = block, not %s", nat_ports_name(b->ports));
+		if (b->ports == PORTS_BLOCK) {
+			unsigned bs = b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT;
+
+			if (bs > hi - lo + 1)
+				return fail(err, errsize, "block-size %u is larger than the port range %u-%u", bs, lo,
+					    hi);
+			if (bs > NAT_POOL_MAX)
+				return fail(err, errsize, "block-size %u is larger than a router's pool (%d ports)", bs,
+					    NAT_POOL_MAX);
+		}
 		if (!nat_inbound_reply_name(b->inbound_reply))
 			return fail(err, errsize, "inbound-reply value %d out of range", (int)b->inbound_reply);
 	}
@@ -280,6 +291,9 @@ static void header(struct nat_gen *g, const struct nat_ifaces *ifc)
 		if (b->ports == PORTS_SEQUENTIAL)
 			put(t, "sequential from %u, step %u, in %u-%u", g->pool[0], b->port_step ? b->port_step : 1,
 			    g->lo, g->hi);
+		else if (b->ports == PORTS_BLOCK)
+			put(t, "a block of %u per subscriber (RFC 7422), %zu blocks, random within each, in %u-%u",
+			    g->bs, g->npool / g->bs, g->lo, g->hi);
 		else
 			put(t, "%s%s, uniform in %u-%u", b->ports == PORTS_PRESERVE ? "preserved when free, else " : "",
 			    "random", g->lo, g->hi);
@@ -408,6 +422,41 @@ ssize_t nat_port_pool(const struct nat_behavior *b, uint64_t seed, uint16_t *out
 			out[i] = (uint16_t)(lo + (start - lo + (uint64_t)i * step) % n);
 		return (ssize_t)k;
 	}
+	if (b->ports == PORTS_BLOCK) {
+		unsigned bs = b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT, nblk = n / bs, use;
+		uint32_t *blk;
+
+		if (bs == 0 || nblk == 0 || bs > max)
+			return -EINVAL;
+		/* RFC 7422: the range cut into aligned blocks of bs ports; as many
+		 * blocks as the pool holds, drawn from the seed, each block's
+		 * ports in an order drawn from the seed. */
+		use = (unsigned)(max / bs) < nblk ? (unsigned)(max / bs) : nblk;
+		blk = malloc(nblk * sizeof(*blk));
+		if (!blk)
+			return -ENOMEM;
+		for (unsigned i = 0; i < nblk; i++)
+			blk[i] = i;
+		for (unsigned i = 0; i < use; i++) {
+			unsigned j = i + below(&st, nblk - i), base;
+			uint32_t tmp = blk[i];
+
+			blk[i] = blk[j];
+			blk[j] = tmp;
+			base = lo + blk[i] * bs;
+			for (unsigned p = 0; p < bs; p++)
+				out[i * bs + p] = (uint16_t)(base + p);
+			for (unsigned p = 0; p + 1 < bs; p++) {
+				unsigned q = p + below(&st, bs - p);
+				uint16_t x = out[i * bs + p];
+
+				out[i * bs + p] = out[i * bs + q];
+				out[i * bs + q] = x;
+			}
+		}
+		free(blk);
+		return (ssize_t)use * bs;
+	}
 	/* A uniform sample without replacement: the first k of a Fisher-Yates
 	 * shuffle of the whole range. */
 	uint16_t *all = malloc((size_t)n * sizeof(*all));
@@ -458,6 +507,8 @@ static void nat_sets(struct nat_gen *g)
 	 * their flows send (refreshed by the learn chain in both directions). */
 	dynset(t, "set", "busy_port", "inet_service", to);
 	dynset(t, "set", "busy_idx", "mark", to);
+	if (b->ports == PORTS_BLOCK)
+		dynset(t, "map", "sub_block", "ipv4_addr : mark", to);
 	if (b->mapping == MAP_EIM)
 		dynset(t, "map", "eim_port", "ipv4_addr . inet_service : mark", to);
 	if (b->mapping == MAP_EIM && b->ports == PORTS_PRESERVE)
@@ -592,6 +643,32 @@ static void alloc(struct nat_gen *g, const char *pfx, const char *wan_ip, const 
 {
 	struct nat_text *t = &g->t;
 
+	if (g->b->ports == PORTS_BLOCK) {
+		/* A subscriber (internal address) gets the next block and keeps
+		 * it (map sub_block); within block k its own counter (a numgen per
+		 * rule) walks the block's part of the pool, and a port in use
+		 * falls to nf_nat's random choice inside the block. The ct mark
+		 * holds the block only until the last rule sets the pool index. */
+		size_t nb = g->npool / g->bs;
+
+		put(t, "\t\t%s ip saddr != @sub_block meta mark set numgen inc mod %zu offset 1 add @sub_block "
+		    "{ ip saddr : meta mark }\n", pfx, nb);
+		put(t, "\t\t%s ct mark set ip saddr map @sub_block\n", pfx);
+		for (size_t k = 0; k < nb; k++) {
+			unsigned blo = 65535, bhi = 0;
+
+			for (size_t i = k * g->bs; i < (k + 1) * g->bs; i++) {
+				blo = g->pool[i] < blo ? g->pool[i] : blo;
+				bhi = g->pool[i] > bhi ? g->pool[i] : bhi;
+			}
+			put(t, "\t\t%s ct mark %zu meta mark set numgen inc mod %u offset %zu\n", pfx, k + 1, g->bs,
+			    k * g->bs + 1);
+			put(t, "\t\t%s ct mark %zu meta mark @busy_idx snat ip to %s : %u-%u random\n", pfx, k + 1,
+			    wan_ip, blo, bhi);
+		}
+		put(t, "\t\t%s %sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, wan_ip);
+		return;
+	}
 	put(t, "\t\t%s meta mark set numgen inc mod %zu offset 1\n", pfx, g->npool);
 	put(t, "\t\t%s meta mark @busy_idx snat ip to %s : %u-%u random\n", pfx, wan_ip, g->lo, g->hi);
 	put(t, "\t\t%s %sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, wan_ip);
@@ -736,6 +813,11 @@ static void learn(struct nat_gen *g)
 		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction reply meta mark set ct reply proto-dst "
 		    "map @port_idx update @busy_idx { meta mark }\n", g->lan);
 	}
+	if (g->udp_nat && b->ports == PORTS_BLOCK)
+		/* A subscriber keeps its block for as long as it sends (the data
+		 * is the element's: update never replaces it). */
+		put(t, "\t\toifname \"%s\" %s ct original ip saddr @sub_block update @sub_block "
+		    "{ ct original ip saddr : ct mark }\n", w, o);
 	if (g->stateless)
 		/* What a reply of a LAN flow looks like from the WAN: conntrack's. */
 		put(t, "\t\toifname \"%s\" %s update @out_rev { udp sport . ip daddr . udp dport }\n", w, o);
@@ -945,6 +1027,7 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.stateless = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
 
 	nat_port_range(b, &g.lo, &g.hi);
+	g.bs = b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT;
 	if (g.udp_nat) {
 		ssize_t k;
 

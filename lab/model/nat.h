@@ -24,6 +24,8 @@
  *                 preserve = the first remote address keeps the port when free
  *   mapping APDM: the next pool port per flow; preserve = the first flow of an
  *                 internal endpoint keeps its port when free
+ *   ports block:  a subscriber (internal address) gets the next block of the
+ *                 pool (map sub_block), and its mappings walk that block
  *   A pool port still in use (busy_idx) is never handed out again: the mapping
  *   then takes nf_nat's own random choice in the range.
  *   filtering APDF: conntrack only; ADF/EIF: a map learned after srcnat

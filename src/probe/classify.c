@@ -32,7 +32,8 @@ static bool preserved(const struct classify_mapped *m)
 	return m->answered && addr_port(&m->mapped) == addr_port(&m->local);
 }
 
-/* The lowest and highest external port that is not the socket's own. */
+/* The lowest and highest external port that is not the socket's own, of
+ * the sockets on the mapping socket's address. */
 static void alloc_range(const struct classify_obs *obs, struct classify_result *res)
 {
 	const struct classify_mapped *all[CLASSIFY_NDEST + CLASSIFY_SAMPLES];
@@ -46,7 +47,8 @@ static void alloc_range(const struct classify_obs *obs, struct classify_result *
 	for (int i = 0; i < k; i++) {
 		unsigned p = addr_port(&all[i]->mapped);
 
-		if (!all[i]->answered || preserved(all[i]))
+		/* one subscriber's: a block NAT gives another address another block */
+		if (!all[i]->answered || preserved(all[i]) || !addr_equal_ip(&all[i]->local, &all[0]->local))
 			continue;
 		res->alloc_lo = p < res->alloc_lo ? p : res->alloc_lo;
 		res->alloc_hi = p > res->alloc_hi ? p : res->alloc_hi;
@@ -228,9 +230,18 @@ int classify_compare(const struct nat_behavior *declared, bool nat, const struct
 	if (!res->filtering_known || res->filtering != want_filter)
 		add_diff(diffs, &n, "filtering", nat_filtering_name(declared->filtering),
 			 classify_filtering_name(res));
-	if (!res->ports_known || res->ports != (nat ? declared->ports : PORTS_PRESERVE))
+	if (nat && declared->ports == PORTS_BLOCK) {
+		/* From one host a block NAT hands out random ports inside one block. */
+		unsigned bs = declared->block_size ? declared->block_size : NAT_BLOCK_SIZE_DEFAULT;
+
+		if (!res->ports_known || res->ports != PORTS_RANDOM)
+			add_diff(diffs, &n, "ports", "block", classify_ports_name(res));
+		else if (!res->n_alloc || res->alloc_hi - res->alloc_lo >= bs)
+			add_diff(diffs, &n, "ports", "block", "random, wider than a block");
+	} else if (!res->ports_known || res->ports != (nat ? declared->ports : PORTS_PRESERVE)) {
 		add_diff(diffs, &n, "ports", nat_ports_name(nat ? declared->ports : PORTS_PRESERVE),
 			 classify_ports_name(res));
+	}
 	if (nat && res->translated && res->inbound_reply_known && res->inbound_reply != declared->inbound_reply)
 		add_diff(diffs, &n, "inbound_reply", nat_inbound_reply_name(declared->inbound_reply),
 			 classify_inbound_reply_name(res));
@@ -269,6 +280,12 @@ int classify_parse_expect(const char *what, const char *v, struct nat_behavior *
 		if (sscanf(v, "%u%c", &lo, &tail) != 1 || lo < 1 || lo > CLASSIFY_MAX_STEP || v[0] == '-')
 			return -EINVAL;
 		b->port_step = (uint16_t)lo;
+		return 0;
+	}
+	if (strcmp(what, "block-size") == 0) {
+		if (sscanf(v, "%u%c", &lo, &tail) != 1 || lo < 1 || lo > 65535 || v[0] == '-')
+			return -EINVAL;
+		b->block_size = (uint16_t)lo;
 		return 0;
 	}
 	if (strcmp(what, "port-range") != 0)

@@ -70,7 +70,8 @@ struct classify_result {
 	/* Port allocation as seen: whether T1 kept its local port, the distance
 	 * between the external ports of consecutive fresh sockets when it is the
 	 * same each time (sequential; 0: none), and the lowest and highest
-	 * external port that was not a preserved one (n_alloc of them). */
+	 * external port that was not a preserved one, of the sockets on the
+	 * mapping socket's address (n_alloc of them). */
 	bool inbound_reply_known; /* only an endpoint-dependent mapping can show it */
 	enum nat_inbound_reply inbound_reply;
 	bool port_preserving;
@@ -102,8 +103,10 @@ int classify_compare(const struct nat_behavior *declared, bool nat, const struct
 		     struct classify_diff *diffs);
 
 /* One --expect-WHAT VALUE of punch-probe classify into b: "port-step" (1..
- * CLASSIFY_MAX_STEP), "port-range" (LO-HI) or "inbound-reply" (session |
- * new-mapping). Returns 0, or -EINVAL for anything else. */
+ * CLASSIFY_MAX_STEP), "port-range" (LO-HI), "block-size" (1..65535) or
+ * "inbound-reply" (session | new-mapping). Returns 0, or -EINVAL for anything
+ * else. A NAT declared ports = block matches random ports that all lie
+ * within one block-size span. */
 int classify_parse_expect(const char *what, const char *v, struct nat_behavior *b);
 
 /* "preserve"... as nat.h names them, or "unknown". */

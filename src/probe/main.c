@@ -51,9 +51,9 @@ static void usage(FILE *f)
 		"       " PROG " classify --server A1 --server2 A2 [--port P1] [--port2 P2] --bind IP\n"
 		"                   [--local-port N] [--hairpin-bind IP] [--timeout-ms N] [--tries N]\n"
 		"                   [--expect-mapping none|eim|adm|apdm] [--expect-filtering open|eif|adf|apdf]\n"
-		"                   [--expect-ports preserve|random|sequential] [--expect-hairpin yes|no]\n"
+		"                   [--expect-ports preserve|random|sequential|block] [--expect-hairpin yes|no]\n"
 		"                   [--expect-udp-blocked] [--expect-port-step N] [--expect-port-range LO-HI]\n"
-		"                   [--expect-inbound-reply session|new-mapping]\n"
+		"                   [--expect-inbound-reply session|new-mapping] [--expect-block-size N]\n"
 		"Classifies the NAT between a host and a probe server (RFC 5780 / RFC 4787).\n"
 		"\n"
 		"  server:\n"
@@ -565,6 +565,7 @@ static int classify_main(int argc, char **argv)
 		{ "expect-port-step", required_argument, NULL, 'Z' },
 		{ "expect-port-range", required_argument, NULL, 'Y' },
 		{ "expect-inbound-reply", required_argument, NULL, 'X' },
+		{ "expect-block-size", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -665,14 +666,18 @@ static int classify_main(int argc, char **argv)
 			want.udp_blocked = true;
 			expect = true;
 			break;
+		case 'W':
 		case 'X':
 		case 'Y':
 		case 'Z': {
-			const char *what = opt == 'X' ? "inbound-reply" : opt == 'Y' ? "port-range" : "port-step";
+			const char *what = opt == 'W'	? "block-size"
+					   : opt == 'X' ? "inbound-reply"
+					   : opt == 'Y' ? "port-range"
+							: "port-step";
 
 			if (classify_parse_expect(what, optarg, &want) < 0) {
 				log_errx("--expect-%s %s: not %s", what, optarg,
-					 opt == 'X' ? "session or new-mapping" : opt == 'Y' ? "LO-HI" : "a step 1..16");
+					 opt == 'X' ? "session or new-mapping" : opt == 'Y' ? "LO-HI" : "a number in range");
 				return 2;
 			}
 			expect = true;

@@ -185,6 +185,8 @@ done
 # Port allocation as declared: a sequential NAT's step, the port range.
 add "step 2" "--mapping apdm --filtering apdf --ports sequential --port-step 2" 10.0.1.2 \
 	"--expect-mapping apdm --expect-filtering apdf --expect-ports sequential --expect-hairpin no --expect-port-step 2" 0 ""
+add "block 256" "--mapping apdm --filtering adf --ports block --block-size 256" 10.0.1.2 \
+	"--expect-mapping apdm --expect-filtering adf --expect-ports block --expect-hairpin no --expect-block-size 256" 0 ""
 add "range 20000-20999" "--mapping eim --filtering apdf --ports random --port-range 20000-20999" 10.0.1.2 \
 	"--expect-mapping eim --expect-filtering apdf --expect-ports random --expect-hairpin no --expect-port-range 20000-20999" 0 ""
 add "wrong: step 1 declared, step 2 loaded" "--mapping eim --filtering apdf --ports sequential --port-step 2" 10.0.1.2 \
@@ -243,7 +245,7 @@ while [ $i -le "$n" ]; do
 	fi
 	i=$((i + 1))
 done
-[ "$n" -eq 61 ] || { echo "FAIL: $n cases, want 61 (36 NATs, 4 firewalls, 2 UDP-blocked, 4 lossy, 2 port allocation, 3 new-mapping, 10 wrong)"; fail=$((fail + 1)); }
+[ "$n" -eq 62 ] || { echo "FAIL: $n cases, want 62 (36 NATs, 4 firewalls, 2 UDP-blocked, 4 lossy, 3 port allocation, 3 new-mapping, 10 wrong)"; fail=$((fail + 1)); }
 left=$(ip netns list | grep -c "^$NS-" || true)
 [ "$left" -eq 0 ] || { echo "FAIL: $left namespaces left behind by the cases"; fail=$((fail + 1)); }
 echo "classify-nats: $n cases in $(( $(date +%s) - start )) s"

@@ -105,6 +105,9 @@ extra() {
 extra eim-apdf-t5 --mapping eim --filtering apdf --timeout-ms 5000 --wan-ip $WANIP --lan-net $LANNET
 extra eim-eif-hairpin-t5 --mapping eim --filtering eif --hairpin --timeout-ms 5000 --wan-ip $WANIP --lan-net $LANNET
 extra eim-apdf-udpblocked --mapping eim --filtering apdf --udp-blocked --wan-ip $WANIP --lan-net $LANNET
+for m in eim adm apdm; do
+	extra $m-eif-block --mapping $m --filtering eif --ports block --wan-ip $WANIP --lan-net $LANNET
+done
 for f in open eif adf apdf; do
 	extra none-$f --mapping none --filtering $f --wan-ip $WANIP --lan-net 198.51.100.0/24
 	extra none-$f-v6 --mapping none --filtering $f --wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64
@@ -389,6 +392,28 @@ spread() {
 	sys.exit(0 if len(p) == 200 and len(set(p)) == 200 and chi < 37.7 else 1)
 	PYEOF
 }
+# ports = block (RFC 7422): two subscribers, 10 endpoints each, through
+# blocks of 64 ports: each subscriber's ports in one aligned block of its own.
+blocks() {
+	"$NATGEN" --mapping apdm --filtering apdf --ports block --block-size 64 --port-range 20000-29999 \
+		--seed 4 --wan-ip $WANIP --lan-net $LANNET > "$tmp/block.nft" || { bad "block: natgen"; return 1; }
+	topo_up block > "$tmp/up" 2>&1 || { bad "block: lab setup: $(cat "$tmp/up")"; return 1; }
+	for h in 2 3; do
+		ip netns exec $NS-cli python3 "$tmp/probe.py" many 10.0.1.$h 43000 10 > "$tmp/block.$h"
+	done
+	python3 - "$tmp/block.2" "$tmp/block.3" <<-'PYEOF' || bad "block: subscribers' ports not one block each"
+	import sys
+	blk = []
+	for f in sys.argv[1:]:
+	    p = [int(x) for x in open(f).read().split()]
+	    b = {(x - 20000) // 64 for x in p}
+	    print("ok: subscriber %d: %d ports, distinct %d, block(s) %s" % (len(blk) + 1, len(p), len(set(p)), sorted(b)))
+	    if len(p) != 10 or len(set(p)) != 10 or len(b) != 1: sys.exit(1)
+	    blk.append(b.pop())
+	sys.exit(0 if blk[0] != blk[1] else 1)
+	PYEOF
+}
+blocks
 spread seed11 11
 spread seed12 12
 spread seed11again 11

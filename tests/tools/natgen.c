@@ -4,7 +4,7 @@
  *          [--timeout-ms N] --wan-ip 203.0.113.20 --lan-net 10.0.1.0/24
  *          [--wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64] [--wan-if wan0] [--lan-if lan0]
  *          [--seed N] [--router NAME] [--port-range LO-HI] [--port-step N] [--port-start N]
- *          [--inbound-reply session|new-mapping]
+ *          [--inbound-reply session|new-mapping] [--block-size N]
  *
  * The router's seed is nat_router_seed(--seed, --router), as punchlab makes it.
  *
@@ -24,11 +24,11 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: natgen --mapping none|eim|adm|apdm --filtering open|eif|adf|apdf\n"
-		"              [--ports preserve|random|sequential] [--hairpin] [--udp-blocked]\n"
+		"              [--ports preserve|random|sequential|block] [--hairpin] [--udp-blocked]\n"
 		"              [--timeout-ms N] [--wan-if IF] [--lan-if IF] [--wan-ip A] [--lan-net N]\n"
 		"              [--wan-ip6 A] [--lan-net6 N] [--seed N] [--router NAME]\n"
 		"              [--port-range LO-HI] [--port-step N] [--port-start N]\n"
-		"              [--inbound-reply session|new-mapping]\n");
+		"              [--inbound-reply session|new-mapping] [--block-size N]\n");
 }
 
 int main(int argc, char **argv)
@@ -52,6 +52,7 @@ int main(int argc, char **argv)
 		{ "port-step", required_argument, NULL, 'S' },
 		{ "port-start", required_argument, NULL, 'B' },
 		{ "inbound-reply", required_argument, NULL, 'I' },
+		{ "block-size", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -119,6 +120,11 @@ int main(int argc, char **argv)
 				goto bad;
 			b.port_min = (uint16_t)lo;
 			b.port_max = (uint16_t)hi;
+			break;
+		case 'K':
+			if (sscanf(optarg, "%u%c", &n, &tail) != 1 || n > 65535)
+				goto bad;
+			b.block_size = (uint16_t)n;
 			break;
 		case 'S':
 		case 'B':

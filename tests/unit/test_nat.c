@@ -204,6 +204,10 @@ static void test_variants(void **state)
 	b.mapping = MAP_ADM;
 	b.filtering = FILTER_ADF;
 	golden("adm-adf-random-new-mapping", &b, true, &ifc4);
+	/* ports = block: 4 blocks of 8 in a 32-port range */
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_BLOCK,
+				   .block_size = 8, .port_min = 61000, .port_max = 61031 };
+	golden("eim-apdf-block", &b, true, &ifc4);
 	/* the default port range: a pool of NAT_POOL_MAX ports from 1024-65535 */
 	b = (struct nat_behavior){ .mapping = MAP_APDM, .filtering = FILTER_EIF, .ports = PORTS_RANDOM };
 	golden("apdm-eif-random-default-range", &b, true, &ifc4);
@@ -339,6 +343,53 @@ static void test_sequential_pool(void **state)
 	assert_int_equal(nat_port_pool(&b, 99, a, NAT_POOL_MAX), NAT_POOL_MAX);
 	for (int i = 1; i < NAT_POOL_MAX; i++)
 		assert_int_equal(a[i], a[i - 1] == 65535 ? 1024 : a[i - 1] + 1);
+}
+
+/* ports = block (RFC 7422): whole aligned blocks of the range, each its
+ * block-size ports once, in an order drawn from the seed; as many blocks as a
+ * pool holds; others for another seed. */
+static void test_block_pool(void **state)
+{
+	static uint16_t a[NAT_POOL_MAX], b2[NAT_POOL_MAX];
+	struct nat_behavior b = { .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_BLOCK,
+				  .block_size = 64, .port_min = 20000, .port_max = 29999 };
+	bool blk_used[10000 / 64] = { false };
+	ssize_t n;
+	(void)state;
+
+	n = nat_port_pool(&b, 5, a, NAT_POOL_MAX);
+	assert_int_equal(n, NAT_POOL_MAX); /* 64 of the 156 blocks */
+	for (ssize_t k = 0; k < n / 64; k++) {
+		unsigned base = (a[k * 64] - 20000) / 64 * 64 + 20000;
+		bool got[64] = { false };
+		bool ordered = true;
+
+		assert_false(blk_used[(base - 20000) / 64]);
+		blk_used[(base - 20000) / 64] = true;
+		for (int i = 0; i < 64; i++) {
+			unsigned p = a[k * 64 + i];
+
+			assert_in_range(p, base, base + 63);
+			assert_false(got[p - base]);
+			got[p - base] = true;
+			ordered = ordered && p == base + (unsigned)i;
+		}
+		assert_false(ordered); /* random within the block */
+	}
+	assert_int_equal(nat_port_pool(&b, 6, b2, NAT_POOL_MAX), NAT_POOL_MAX);
+	assert_memory_not_equal(a, b2, sizeof(a));
+	/* the range holds fewer blocks than the pool: all of them, the rest cut off */
+	b.port_max = 20199; /* 3 whole blocks of 64, 8 ports left over */
+	assert_int_equal(nat_port_pool(&b, 5, a, NAT_POOL_MAX), 192);
+	for (int i = 0; i < 192; i++)
+		assert_in_range(a[i], 20000, 20191);
+	/* a block larger than the range, or than a pool */
+	b.block_size = 300;
+	assert_int_equal(nat_port_pool(&b, 5, a, NAT_POOL_MAX), -EINVAL);
+	b.block_size = 8192;
+	b.port_max = 0;
+	b.port_min = 0;
+	assert_int_equal(nat_port_pool(&b, 5, a, NAT_POOL_MAX), -EINVAL);
 }
 
 /* The ruleset hands out exactly the pool nat_port_pool() draws, through
@@ -598,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_pool_ports),
 		cmocka_unit_test(test_random_pool),
+		cmocka_unit_test(test_block_pool),
 		cmocka_unit_test(test_sequential_pool),
 		cmocka_unit_test(test_hostile_ifaces),
 		cmocka_unit_test(test_timeouts),
