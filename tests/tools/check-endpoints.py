@@ -17,7 +17,9 @@ the run (the report's "conntrack" evidence):
 
 A conntrack entry gives a mapping either way: an outbound flow (original
 source = the host, reply destination = its mapping) or an admitted inbound
-session (reply source = the host, original destination = its mapping).
+session (reply source = the host, original destination = its mapping). A NAT
+with inbound-reply = new-mapping lets admitted packets in untracked: then R
+need only be a mapping of X's (towards another remote).
 Prints one line per checked endpoint; exit status 1 if any is unexplained.
 """
 import json
@@ -71,9 +73,14 @@ def check(scn):
             if yl == e:
                 rs |= {m for (_, h, m, r) in es if h == xl and r == e} | {xl}
             ok = any(mapped(es, xl, r, e) for r in rs)
+            how = "a mapping of %s on its router (conntrack)" % yl
+            if not ok and any(e2[1] == xl and e2[2] in rs for e2 in es):
+                # X's router let E's packets in untracked (inbound-reply =
+                # new-mapping): R is still a mapping of X's, towards others
+                ok = True
+                how += ", towards %s's mapping %s (admitted untracked)" % (peers[x]["name"], "/".join(sorted(rs)))
             results.append((ok, "%s %s = %s: %s" % (scn["name"], what, e,
-                            "a mapping of %s on its router (conntrack)" % yl if ok else
-                            "NOT a mapping conntrack shows for %s" % yl)))
+                            how if ok else "NOT a mapping conntrack shows for %s" % yl)))
     return results
 
 
