@@ -286,6 +286,8 @@ static void header(struct nat_gen *g, const struct nat_ifaces *ifc)
 		    nickname(b, false), nat_filtering_long(b->filtering),
 		    b->udp_blocked ? ", all forwarded UDP dropped" : "");
 	}
+	if (b->icmp_unreachable)
+		put(t, "# Unsolicited UDP from outside is answered with ICMP port unreachable, not dropped silently.\n");
 	if (g->udp_nat) {
 		put(t, "# UDP ports: ");
 		if (b->ports == PORTS_SEQUENTIAL)
@@ -882,8 +884,11 @@ static void input(struct nat_gen *g, const struct nat_family *f)
 	}
 	put(t, "\t\tiifname \"%s\" accept\n", g->lan);
 	put(t, v6 ? "\t\ticmpv6 type echo-request accept\n" : "\t\ticmp type echo-request accept\n");
-	/* Unsolicited UDP to a NAT's external address ends here, not in forward. */
-	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\"\n", g->wan);
+	/* Unsolicited UDP to a NAT's external address ends here, not in forward:
+	 * dropped by the policy, or refused out loud (unsolicited = icmp-unreachable). */
+	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\"%s\n", g->wan,
+	    !g->b->icmp_unreachable ? "" : v6 ? " reject with icmpv6 type port-unreachable"
+					       : " reject with icmp type port-unreachable");
 	put(t, "\t}\n");
 }
 
@@ -954,7 +959,9 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 		    "parameter-problem } accept\n");
 	}
 	put(t, "\t\tiifname \"%s\" accept\n", l);
-	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\" drop\n", w);
+	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\" %s\n", w,
+	    !b->icmp_unreachable ? "drop" : v6 ? "reject with icmpv6 type port-unreachable"
+					   : "reject with icmp type port-unreachable");
 	put(t, "\t}\n");
 }
 

@@ -53,10 +53,12 @@
 /* Most ports a router's pool holds. The pool is a uniform sample without
  * replacement of the port range, drawn from the router's seed; a map of all
  * 64512 ports (and its inverse) took 0.5 s to load per router with nft 1.0.6,
- * one of 4096 about 30 ms (doc/nat-notes.md). Past this many mappings in one
+ * one of 4096 about 30 ms (doc/nat-notes.md); rootless (in a user namespace,
+ * where the netlink send buffer cannot be raised) a batch with two 4096-element
+ * maps fails with EMSGSIZE, two of 2048 load. Past this many mappings in one
  * map lifetime the pool comes round, and a port still in use is skipped to
  * nf_nat's own random choice, never handed out twice. */
-#define NAT_POOL_MAX 4096
+#define NAT_POOL_MAX 2048
 
 /* Longest udp_timeout_ms accepted: a day (the kernel keeps timeouts in jiffies). */
 #define NAT_MAX_TIMEOUT_MS (86400U * 1000U)

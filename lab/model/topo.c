@@ -273,7 +273,8 @@ enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
 enum { PK_SERVER, PK_CLIENT, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
        NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK,
-       NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE, NK_INBOUND_REPLY, NK_COUNT };
+       NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE, NK_INBOUND_REPLY, NK_UNSOLICITED,
+       NK_COUNT };
 _Static_assert(NK_COUNT <= MAX_KEYS, "struct node_aux lines[] too small for the [nat] keys");
 enum { EK_BEHIND, EK_ADDRESS, EK_DELAY, EK_JITTER, EK_LOSS, EK_KEEPALIVE, EK_START_DELAY,
        EK_COUNT };
@@ -894,6 +895,14 @@ static int nat_inbound_reply(struct parser *ps, const char *v)
 	return 0;
 }
 
+static int nat_unsolicited(struct parser *ps, const char *v)
+{
+	if (strcmp(v, "drop") && strcmp(v, "icmp-unreachable"))
+		return BAD(ps, "bad value '%s' for unsolicited: expected drop | icmp-unreachable", v);
+	NAUX(ps)->explicit_b.icmp_unreachable = strcmp(v, "icmp-unreachable") == 0;
+	return 0;
+}
+
 static const struct key nat_keys[] = {
 	[NK_PRESET] = { "preset", nat_preset },
 	[NK_MAPPING] = { "mapping", nat_mapping },
@@ -915,6 +924,7 @@ static const struct key nat_keys[] = {
 	[NK_PORT_START] = { "port-start", nat_port_start },
 	[NK_BLOCK_SIZE] = { "block-size", nat_block_size },
 	[NK_INBOUND_REPLY] = { "inbound-reply", nat_inbound_reply },
+	[NK_UNSOLICITED] = { "unsolicited", nat_unsolicited },
 	[NK_COUNT] = { NULL, NULL },
 };
 
@@ -956,6 +966,8 @@ static int nat_finish(struct parser *ps)
 		b.block_size = a->explicit_b.block_size;
 	if (l[NK_INBOUND_REPLY])
 		b.inbound_reply = a->explicit_b.inbound_reply;
+	if (l[NK_UNSOLICITED])
+		b.icmp_unreachable = a->explicit_b.icmp_unreachable;
 	n->behavior = b;
 	n->nat = b.mapping != MAP_NONE;
 	if (n->nat && b.filtering == FILTER_OPEN)
@@ -1655,6 +1667,19 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 				nat_filtering_long(b->filtering));
 		if (b->udp_blocked)
 			fprintf(out, ", all UDP blocked");
+		/* the allocation and inbound-reply keys, when given */
+		if (n->nat && b->port_min)
+			fprintf(out, ", port-range %u-%u", b->port_min, b->port_max);
+		if (n->nat && b->port_step)
+			fprintf(out, ", port-step %u", b->port_step);
+		if (n->nat && b->port_start)
+			fprintf(out, ", port-start %u", b->port_start);
+		if (n->nat && b->ports == PORTS_BLOCK)
+			fprintf(out, ", block-size %u", b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT);
+		if (n->nat && b->inbound_reply != INBOUND_REPLY_SESSION)
+			fprintf(out, ", inbound-reply %s", nat_inbound_reply_name(b->inbound_reply));
+		if (b->icmp_unreachable)
+			fprintf(out, ", unsolicited UDP answered with ICMP port unreachable");
 		fprintf(out, ", UDP timeout %s", b->udp_timeout_ms ?
 			fmt_ms(tmo, sizeof(tmo), b->udp_timeout_ms) : "kernel default");
 		fprintf(out, "; wan %s, lan %s", n->wan_addr[0] ? n->wan_addr : "auto",

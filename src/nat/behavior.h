@@ -67,6 +67,8 @@ struct nat_behavior {
 	uint16_t port_start;    /* sequential: the first port; 0: a port drawn from the seed */
 	uint16_t block_size;    /* ports = block: ports per subscriber; 0: NAT_BLOCK_SIZE_DEFAULT */
 	enum nat_inbound_reply inbound_reply;
+	bool icmp_unreachable;  /* answer unsolicited UDP from outside with ICMP port unreachable
+				   instead of dropping it silently */
 };
 
 /* RFC 7422's examples use blocks of a few hundred to a few thousand ports. */

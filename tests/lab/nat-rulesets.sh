@@ -227,7 +227,27 @@ def many(local, base, count):
         s.close()
     print(" ".join(out))
 
-{"server": lambda: server(), "client": client, "hairpin": hairpin, "clash": clash, "many": many}[sys.argv[1]](*sys.argv[2:])
+# From outside: one unsolicited datagram to IP:PORT; "REFUSED" when an ICMP
+# port unreachable comes back (a connected socket reports it), "SILENT" when
+# nothing does within a second.
+def knock(ip, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((S2, 0))
+    s.connect((ip, int(port)))
+    s.settimeout(1.0)
+    for _ in range(3):
+        try:
+            s.send(b"knock")
+            s.recv(2048)
+            print("ANSWERED"); return
+        except ConnectionRefusedError:
+            print("REFUSED"); return
+        except socket.timeout:
+            pass
+    print("SILENT")
+
+{"server": lambda: server(), "client": client, "hairpin": hairpin, "clash": clash, "many": many,
+ "knock": knock}[sys.argv[1]](*sys.argv[2:])
 EOF
 
 # A fresh lab per ruleset: conntrack entries and numgen counters must not carry
@@ -356,6 +376,24 @@ for p in preserve random sequential; do
 done
 clash eim-eif-random ip session
 clash eim-adf-random port session
+# unsolicited = icmp-unreachable: an unsolicited datagram is refused out loud,
+# to the NAT's address and to a port it filters; the default stays silent;
+# the mapping works the same.
+gen eim-apdf-icmp --mapping eim --filtering apdf --icmp-unreachable --wan-ip $WANIP --lan-net $LANNET ||
+	bad "eim-apdf-icmp: natgen: $(cat "$tmp/eim-apdf-icmp.err")"
+load eim-apdf-icmp "$tmp/eim-apdf-icmp.nft"
+for r in eim-apdf-icmp eim-apdf-preserve; do
+	want=SILENT
+	[ $r = eim-apdf-icmp ] && want=REFUSED
+	expect $r 10.0.1.2 "EIM APDF $WANIP:40000 " || continue
+	got=$(ip netns exec $NS-srv python3 "$tmp/probe.py" knock $WANIP 40000)
+	[ "$got" = $want ] && echo "ok: $r: unsolicited to a filtered mapping: $got" ||
+		bad "$r: unsolicited to a filtered mapping: want $want, got $got"
+	got=$(ip netns exec $NS-srv python3 "$tmp/probe.py" knock $WANIP 5555)
+	[ "$got" = $want ] && echo "ok: $r: unsolicited to no mapping: $got" ||
+		bad "$r: unsolicited to no mapping: want $want, got $got"
+done
+
 # inbound-reply, declared: "session" answers from the mapping the packet
 # arrived on; "new-mapping" from the mapping towards the sender, the existing
 # one or a new one; the sender's endpoint arrives unchanged either way.

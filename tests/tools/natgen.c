@@ -4,7 +4,7 @@
  *          [--timeout-ms N] --wan-ip 203.0.113.20 --lan-net 10.0.1.0/24
  *          [--wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64] [--wan-if wan0] [--lan-if lan0]
  *          [--seed N] [--router NAME] [--port-range LO-HI] [--port-step N] [--port-start N]
- *          [--inbound-reply session|new-mapping] [--block-size N]
+ *          [--inbound-reply session|new-mapping] [--block-size N] [--icmp-unreachable]
  *
  * The router's seed is nat_router_seed(--seed, --router), as punchlab makes it.
  *
@@ -28,7 +28,7 @@ static void usage(void)
 		"              [--timeout-ms N] [--wan-if IF] [--lan-if IF] [--wan-ip A] [--lan-net N]\n"
 		"              [--wan-ip6 A] [--lan-net6 N] [--seed N] [--router NAME]\n"
 		"              [--port-range LO-HI] [--port-step N] [--port-start N]\n"
-		"              [--inbound-reply session|new-mapping] [--block-size N]\n");
+		"              [--inbound-reply session|new-mapping] [--block-size N] [--icmp-unreachable]\n");
 }
 
 int main(int argc, char **argv)
@@ -53,6 +53,7 @@ int main(int argc, char **argv)
 		{ "port-start", required_argument, NULL, 'B' },
 		{ "inbound-reply", required_argument, NULL, 'I' },
 		{ "block-size", required_argument, NULL, 'K' },
+		{ "icmp-unreachable", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -120,6 +121,9 @@ int main(int argc, char **argv)
 				goto bad;
 			b.port_min = (uint16_t)lo;
 			b.port_max = (uint16_t)hi;
+			break;
+		case 'C':
+			b.icmp_unreachable = true;
 			break;
 		case 'K':
 			if (sscanf(optarg, "%u%c", &n, &tail) != 1 || n > 65535)

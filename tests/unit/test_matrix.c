@@ -278,7 +278,7 @@ static void test_errors(void **state)
 		  "a profile is one router straight on the internet with automatic addresses");
 	parse_err("[profile a]\nfoo = 1\n", "t.matrix:2: unknown key 'foo' in [profile a] (known: "
 		  "preset, mapping, filtering, ports, hairpin, udp-timeout, block-udp, rules, delay, "
-		  "jitter, loss, port-range, port-step, port-start, block-size, inbound-reply)");
+		  "jitter, loss, port-range, port-step, port-start, block-size, inbound-reply, unsolicited)");
 	parse_err("[profile a]\npreset = open\npreset = open\n",
 		  "t.matrix:3: preset given twice in [profile a] (first on line 2)");
 	parse_err("[profile a]\npreset = open\n[profile a]\n",
