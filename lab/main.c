@@ -30,6 +30,9 @@
 #include "common/log.h"
 #include "common/num.h"
 #include "kernel/build.h"
+#include "kernel/ct.h"
+#include "kernel/nft.h"
+#include "model/nat.h"
 #include "model/matrix.h"
 #include "report/matrix_report.h"
 #include "kernel/netns.h"
@@ -70,6 +73,7 @@ static void usage(FILE *f)
 		"                                        punch-probe (a matrix: each profile once)\n"
 		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
 		"       punchlab down NAME...            take kept labs down\n"
+		"       punchlab rebind NAME ROUTER      a kept NAT forgets its mappings (NAT rebinding)\n"
 		"\n"
 		"run options:\n"
 		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: number of CPUs)\n"
@@ -960,6 +964,44 @@ static int cmd_shell(int argc, char **argv)
 	return EXIT_SETUP;
 }
 
+/* punchlab rebind NAME ROUTER: the kept router forgets every mapping, as a
+ * NAT that rebinds does: its learned mapping sets and its conntrack table
+ * are flushed, so each flow's next packet takes a new external port. */
+static int cmd_rebind(int argc, char **argv)
+{
+	char path[512], node[64], *listing = NULL, *cmds = NULL, *err = NULL;
+	struct netns *ns = NULL;
+	int n, rc = EXIT_SETUP;
+
+	if (argc != 2) {
+		log_errx("usage: punchlab rebind NAME ROUTER  (ROUTER: a [nat] of the kept lab)");
+		return EXIT_USAGE;
+	}
+	snprintf(node, sizeof(node), "nat-%s", argv[1]);
+	lab_kept_path(argv[0], node, path, sizeof(path));
+	if (netns_open_path(path, node, &ns) < 0) {
+		log_err("%s (is lab '%s' kept, with a router '%s'?)", path, argv[0], argv[1]);
+		return EXIT_USAGE;
+	}
+	if (nft_query(ns, "list table ip punchlab", false, &listing, &err) < 0) {
+		log_errx("%s: no generated NAT ruleset to rebind: %s", node, err ? err : "?");
+		goto cleanup;
+	}
+	n = nat_rebind_commands(listing, &cmds);
+	if (n < 0 || (n > 0 && nft_load(ns, cmds, &err) < 0) || ct_flush(ns) < 0) {
+		log_errx("%s: rebinding: %s", node, err ? err : "failed");
+		goto cleanup;
+	}
+	log_info("%s rebound: %d learned mapping sets and its conntrack table flushed", node, n);
+	rc = EXIT_PASS;
+cleanup:
+	free(listing);
+	free(cmds);
+	free(err);
+	netns_destroy(ns); /* opened by path: only closes our handle */
+	return rc;
+}
+
 static int cmd_down(int argc, char **argv)
 {
 	int rc = EXIT_PASS;
@@ -1078,6 +1120,8 @@ int main(int argc, char **argv)
 		return cmd_shell(argc - 2, argv + 2);
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
+	if (strcmp(cmd, "rebind") == 0)
+		return cmd_rebind(argc - 2, argv + 2);
 	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify")) {
 		log_errx("unknown command '%s' (run, check, list, classify, shell, down)", cmd);
 		usage(stderr);

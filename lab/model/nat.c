@@ -1000,6 +1000,41 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	put(t, "}\n");
 }
 
+int nat_rebind_commands(const char *listing, char **out)
+{
+	static const char *const state[] = {
+		"eim_port", "eim_keep", "adm_port", "map_seen", "map_first", "sess", "sub_block", "out_rev",
+		"cone_eif", "cone_eif_own", "cone_eif_ip", "cone_eif_port",
+		"cone_adf", "cone_adf_own", "cone_adf_ip", "cone_adf_port",
+	};
+	struct nat_text t = { 0 };
+	int n = 0;
+
+	*out = NULL;
+	for (const char *line = listing; line && *line;) {
+		const char *end = strchr(line, '\n'), *p = line;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char kind[8], name[32];
+
+		while (*p == '\t' || *p == ' ')
+			p++;
+		if (sscanf(p, "%7s %31s {", kind, name) == 2 && (!strcmp(kind, "set") || !strcmp(kind, "map")))
+			for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
+				if (!strcmp(name, state[i])) {
+					put(&t, "flush %s ip punchlab %s\n", kind, name);
+					n++;
+				}
+		line += len + (end ? 1 : 0);
+	}
+	put(&t, "%s", "");
+	if (t.oom) {
+		free(t.p);
+		return -ENOMEM;
+	}
+	*out = t.p;
+	return n;
+}
+
 int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces *ifc, char **out,
 		char *err, size_t errsize)
 {

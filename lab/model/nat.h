@@ -90,6 +90,15 @@ void nat_port_range(const struct nat_behavior *b, unsigned *lo, unsigned *hi);
  * empty range or a bad step/start, -ENOMEM. */
 ssize_t nat_port_pool(const struct nat_behavior *b, uint64_t seed, uint16_t *out, size_t max);
 
+/* NAT rebinding: the nft commands that make a router forget every mapping it
+ * made, from its listing ("nft list table ip punchlab"): a flush of each
+ * learned mapping set and map it holds (eim_port, adm_port, cone maps,
+ * sessions, port blocks...). The busy sets are kept, so a flow's next packet
+ * (after conntrack is flushed too) gets a mapping with another port. *out is
+ * malloc'd ("" when there is nothing to flush). Returns the number of sets
+ * flushed, or -ENOMEM. */
+int nat_rebind_commands(const char *listing, char **out);
+
 /* Generate the complete ruleset for a router with behaviour b ("nat" false = no
  * translation: firewall or open router; hosts behind it have routed public
  * addresses). Returns 0 and a malloc'd NUL-terminated text in *out (free it),

@@ -431,6 +431,25 @@ static void test_pool_ports(void **state)
 		}
 }
 
+/* Rebinding flushes the learned mapping state the listing holds, never the
+ * busy sets nor anything else. */
+static void test_rebind(void **state)
+{
+	const char *listing = "table ip punchlab {\n\tmap port_pool {\n\t\ttype mark : inet_service\n\t}\n"
+			      "\tset busy_port {\n\t}\n\tmap eim_port {\n\t}\n\tset eim_keep {\n\t}\n"
+			      "\tmap cone_eif {\n\t}\n\tset sess {\n\t}\n\tchain learn {\n\t}\n}\n";
+	char *out = NULL;
+	(void)state;
+
+	assert_int_equal(nat_rebind_commands(listing, &out), 4);
+	assert_string_equal(out, "flush map ip punchlab eim_port\nflush set ip punchlab eim_keep\n"
+			    "flush map ip punchlab cone_eif\nflush set ip punchlab sess\n");
+	free(out);
+	assert_int_equal(nat_rebind_commands("table ip other {\n}\n", &out), 0);
+	assert_string_equal(out, "");
+	free(out);
+}
+
 static int refuse(const struct nat_behavior *b, bool nat, const struct nat_ifaces *ifc, const char *needle)
 {
 	static char poison[1];
@@ -656,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_pool_ports),
 		cmocka_unit_test(test_random_pool),
 		cmocka_unit_test(test_block_pool),
+		cmocka_unit_test(test_rebind),
 		cmocka_unit_test(test_sequential_pool),
 		cmocka_unit_test(test_hostile_ifaces),
 		cmocka_unit_test(test_timeouts),
