@@ -480,12 +480,11 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 	return lab_reset_routers(l, t, p, err, errsize);
 }
 
-/* Everything after parsing: t is the caller's. */
 /* Evidence: what each router's conntrack holds after the pair ran, the
  * mappings as the kernel made them ("ROUTER: ENTRY" lines), or NULL. */
 static char *routers_conntrack(const struct plan *p, struct lab *l)
 {
-	char *text = NULL, *ct;
+	char *text = NULL, *ct, *save = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&text, &len);
 
@@ -494,7 +493,7 @@ static char *routers_conntrack(const struct plan *p, struct lab *l)
 	for (int i = 0; i < p->n_nodes; i++) {
 		if (p->nodes[i].kind != PLAN_ROUTER || ct_dump_udp(lab_ns(l, i), &ct) < 0)
 			continue;
-		for (char *line = strtok(ct, "\n"); line; line = strtok(NULL, "\n"))
+		for (char *line = strtok_r(ct, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			fprintf(m, "%s: %s\n", p->nodes[i].name, line);
 		free(ct);
 	}
@@ -505,6 +504,7 @@ static char *routers_conntrack(const struct plan *p, struct lab *l)
 	return text;
 }
 
+/* Everything after parsing: t is the caller's. */
 static int run_topo(const struct topo *t, const struct scenario_opts *o, struct report_scenario *res, char *err,
 		    size_t errsize)
 {
