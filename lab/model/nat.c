@@ -260,9 +260,9 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 			    "most open a NAT can be");
 	if (!ifc->wan_ip || !ifc->lan_net)
 		return fail(err, errsize, "a NAT needs the WAN IPv4 address and the LAN IPv4 subnet");
-	if (ifc->wan_ip6 || ifc->lan_net6)
-		return fail(err, errsize, "IPv6 address translation is not modelled; IPv6 is only "
-			    "supported on firewalls and open routers");
+	if (!ifc->wan_ip6 != !ifc->lan_net6)
+		return fail(err, errsize, "a dual-stack NAT needs both the WAN IPv6 address and the LAN "
+			    "IPv6 subnet (there is no IPv6 NAT: IPv6 is firewalled with the same filtering)");
 	if (b->hairpin && b->mapping != MAP_EIM)
 		return fail(err, errsize, "hairpinning is built only for endpoint-independent mapping: "
 			    "it sends LAN traffic through the learned external-port map and re-uses the "
@@ -1088,8 +1088,15 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 		struct nat_family f4 = { "ip", "ip", "ipv4_addr", ifc->wan_ip, ifc->lan_net };
 		table(&g, &f4);
 	}
-	if (!nat && ifc->wan_ip6) {
+	if (ifc->wan_ip6) {
 		struct nat_family f6 = { "ip6", "ip6", "ipv6_addr", ifc->wan_ip6, ifc->lan_net6 };
+
+		/* A NAT's IPv6 side: no translation (there is no IPv6 NAT), a
+		 * stateful firewall with the NAT's filtering, as on dual-stack
+		 * routers (NAT44 and an IPv6 firewall). */
+		g.nat = false;
+		g.udp_nat = g.eif_map = g.eif_from_wan = g.adf_map = false;
+		g.zoned = g.sess = g.stateless = false;
 		table(&g, &f6);
 	}
 	free(g.pool);

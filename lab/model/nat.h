@@ -36,9 +36,11 @@
  *                 rewrites a remote endpoint (doc/nat-notes.md item 10); replies of a
  *                 (host, remote) pair with an admitted session ride that session
  *                 (set @sess: "newest session wins")
- * Not buildable (-EINVAL): hairpin with ADM or APDM, any
- * translation with IPv6, filtering "open" on a NAT, ports other than preserve
- * without a NAT.
+ * A NAT given IPv6 addresses too is a dual-stack router: NAT for IPv4, and for
+ * IPv6 (there is no IPv6 NAT) the firewall with the NAT's filtering.
+ * Not buildable (-EINVAL): hairpin with ADM or APDM, filtering "open" on a
+ * NAT, ports other than preserve without a NAT, a NAT with only one of the
+ * WAN IPv6 address and the LAN IPv6 subnet.
  */
 #ifndef PUNCH_NAT_H
 #define PUNCH_NAT_H

@@ -46,6 +46,7 @@ struct sim_node {
 	uint32_t ip;            /* host address or router WAN address */
 	int parent;             /* segment owner: inet or a router; -1 for inet */
 	const struct topo_nat *nat;
+	bool v6;                /* ipv6 = yes: the pair's packets are IPv6 */
 	struct sim_map maps[SIM_MAPS];
 	int n_maps;
 	struct sim_flow flows[SIM_MAPS];
@@ -108,9 +109,11 @@ static uint32_t ip_parse(const char *s)
 	return inet_pton(AF_INET, s, &a) == 1 ? ntohl(a.s_addr) : 0;
 }
 
+/* With ipv6 = yes the pair meets over IPv6, which no router translates: a
+ * dual-stack NAT only firewalls IPv6, with its filtering. */
 static bool translating(const struct sim_node *n)
 {
-	return n->kind == PLAN_ROUTER && n->nat->nat;
+	return n->kind == PLAN_ROUTER && n->nat->nat && !n->v6;
 }
 
 static bool udp_blocked(const struct sim_node *n)
@@ -356,6 +359,7 @@ static void sim_init(struct sim *s, const struct topo *t, const struct plan *p)
 		n->ip = ip_parse(p->nodes[i].ip);
 		n->parent = -1;
 		n->next_port = 20000;
+		n->v6 = t->ipv6;
 		if (n->kind == PLAN_ROUTER)
 			n->nat = &t->nats[p->nodes[i].index];
 	}
@@ -501,10 +505,12 @@ int outcome_derive(const struct topo *t, const struct plan *p, const struct outc
 		set_why(why, whysize, "more than %d nodes: not modelled", SIM_NODES);
 		return -EINVAL;
 	}
-	/* ipv6 = yes: no router translates (the parser refuses an IPv6 NAT), and
-	 * the plan is dual-stack over the same routers, whose rulesets give both
-	 * families the same filtering (nat.c). The IPv4 side of the plan, which
-	 * the model below walks, therefore has the IPv6 pair's outcome. */
+	/* ipv6 = yes: no router translates IPv6 (a dual-stack NAT firewalls it
+	 * with its filtering: translating() is false then), and the plan is
+	 * dual-stack over the same routers, whose rulesets give both families
+	 * the same filtering (nat.c). The IPv4 side of the plan, walked below
+	 * with every router taken as non-translating, therefore has the IPv6
+	 * pair's outcome. */
 	s = &sim_storage;
 	sim_init(s, t, p);
 	memset(peers, 0, sizeof(peers));

@@ -755,20 +755,25 @@ int plan_build(const struct topo *t, struct plan **out, char *err, size_t errsiz
 		}
 
 		/* A non-translating router's LAN must be routed to from above:
-		 * on every ancestor up to the first translating one, or the internet. */
-		if (!nat->nat) {
+		 * on every ancestor up to the first translating one, or the internet.
+		 * With ipv6 = yes every IPv6 LAN, a NAT's too (a dual-stack NAT only
+		 * firewalls IPv6), up to the internet. */
+		if (!nat->nat || t->ipv6) {
 			const char *hop = r->ip, *hop6 = r->ip6;
 			int anc = nat->uplink;
+			bool v4 = !nat->nat;
 
 			for (;;) {
 				int an = anc < 0 ? 0 : plan_nat_node(p, anc);
 
-				if (an < 0 || route_add(&p->nodes[an], r->lan_net, hop) < 0 ||
+				if (an < 0 || (v4 && route_add(&p->nodes[an], r->lan_net, hop) < 0) ||
 				    (t->ipv6 && route_add(&p->nodes[an], r->lan_net6, hop6) < 0)) {
 					plan_err(err, errsize, t, nat->line, "too many routes");
 					goto cleanup;
 				}
-				if (anc < 0 || t->nats[anc].nat)
+				if (anc >= 0 && t->nats[anc].nat)
+					v4 = false;
+				if (anc < 0 || (!v4 && !t->ipv6))
 					break;
 				hop = p->nodes[an].ip;
 				hop6 = p->nodes[an].ip6;

@@ -1344,12 +1344,9 @@ static int check_lab(struct parser *ps)
 {
 	struct topo *t = ps->t;
 
-	if (t->ipv6)
-		for (int i = 0; i < t->n_nats; i++)
-			if (t->nats[i].nat)
-				return fail(ps, ps->lab_lines[LK_IPV6], "ipv6 = yes, but [nat %s] "
-					    "(line %d) translates addresses: there is no IPv6 NAT, use "
-					    "preset = firewall or open", t->nats[i].name, t->nats[i].line);
+	/* ipv6 = yes with a translating [nat]: a dual-stack router, NAT for IPv4
+	 * and a stateful firewall with the same filtering for IPv6 (there is no
+	 * IPv6 NAT); the pair meets over IPv6. */
 	if (t->mode == MODE_FIXED_PORT) {
 		if (ps->lab_lines[LK_RELAY] && t->relay)
 			return fail(ps, ps->lab_lines[LK_RELAY], "relay = yes, but mode = fixed-port "

@@ -109,7 +109,7 @@ static void golden(const char *name, const struct nat_behavior *b, bool nat, con
 	if (ret != 0)
 		fail_msg("%s: nat_ruleset returned %d: %s", name, ret, err);
 	assert_non_null(text);
-	check_shape(name, text, ifc->wan_ip != NULL, !nat && ifc->wan_ip6 != NULL);
+	check_shape(name, text, ifc->wan_ip != NULL, ifc->wan_ip6 != NULL); /* a NAT firewalls IPv6 too */
 	assert_true(n_seen < (int)(sizeof(seen) / sizeof(seen[0])));
 	snprintf(seen[n_seen++], sizeof(seen[0]), "%s.nft", name);
 
@@ -204,6 +204,10 @@ static void test_variants(void **state)
 	b.mapping = MAP_ADM;
 	b.filtering = FILTER_ADF;
 	golden("adm-adf-random-new-mapping", &b, true, &ifc4);
+	/* mixed dual stack: NAT for IPv4, a firewall with the same filtering for IPv6 */
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_ADF, .port_min = 61000,
+				   .port_max = 61015 };
+	golden("eim-adf-dual-stack", &b, true, &ifc46);
 	/* unsolicited = icmp-unreachable: refused out loud, NAT and IPv6 firewall */
 	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .icmp_unreachable = true,
 				   .port_min = 61000, .port_max = 61015 };
@@ -479,7 +483,13 @@ static void test_refusals(void **state)
 	b.filtering = FILTER_OPEN;
 	refuse(&b, true, &ifc4, "not possible on a NAT");
 	refuse(&eim, true, &ifc6, "WAN IPv4 address");
-	refuse(&eim, true, &ifc46, "IPv6 address translation");
+	{
+		/* a dual-stack NAT needs its IPv6 firewall's LAN too */
+		struct nat_ifaces half = ifc46;
+
+		half.lan_net6 = NULL;
+		refuse(&eim, true, &half, "both the WAN IPv6 address and the LAN IPv6 subnet");
+	}
 	b = eim;
 	b.mapping = MAP_APDM;
 	b.hairpin = true;

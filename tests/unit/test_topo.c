@@ -554,8 +554,9 @@ static void test_semantic_errors(void **state)
 	parse_bad("[nat n]\npreset = open\nbehind = n\n" PEERS, 3, "behind = n makes a cycle");
 	parse_bad("[nat a]\npreset=open\nbehind=c\n[nat b]\npreset=open\nbehind=a\n"
 		  "[nat c]\npreset=open\nbehind=b\n" PEERS, 3, "behind = c makes a cycle: [nat a]");
-	parse_bad("[lab]\nipv6 = yes\n[nat fw]\npreset = firewall\n[nat n]\npreset = full-cone\n"
-		  PEERS, 2, "ipv6 = yes, but [nat n] (line 5) translates addresses");
+	/* ipv6 = yes with a NAT: a dual-stack router (NAT44, IPv6 firewall), accepted */
+	topo_free(parse_ok("[lab]\nipv6 = yes\n[nat fw]\npreset = firewall\n[nat n]\n"
+			   "preset = full-cone\n" PEERS));
 	parse_bad("[lab]\nmode = fixed-port\nrelay = yes\n" PEERS, 3,
 		  "relay = yes, but mode = fixed-port runs no server, so there is no relay");
 	parse_bad("[lab]\nmode = fixed-port\n[programs]\nserver = x\n" PEERS, 4,
