@@ -114,6 +114,10 @@ static void ipv6_cells(void **state)
 	EXPECT_CELL("firewall", "firewall", "ipv6 = yes\nmode = fixed-port", OUTCOME_DIRECT);
 	EXPECT_CELL("firewall", "preset=firewall,block-udp=yes", "ipv6 = yes", OUTCOME_FAILED);
 	EXPECT_CELL("firewall", "preset=firewall,block-udp=yes", "ipv6 = yes\nrelay = no", OUTCOME_FAILED);
+	/* mixed dual stack: over IPv6 a NAT is a firewall with its filtering */
+	EXPECT_CELL("port-restricted", "firewall", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("symmetric", "symmetric", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("symmetric", "port-restricted", "ipv6 = yes", OUTCOME_DIRECT);
 }
 
 static void address_dependent_cells(void **state)
