@@ -30,6 +30,7 @@
 #include "common/mtime.h"
 #include "nat/behavior.h"
 #include "probe/classify.h"
+#include "probe/knock.h"
 #include "probe/probemsg.h"
 
 #define PROG "punch-probe"
@@ -54,6 +55,8 @@ static void usage(FILE *f)
 		"                   [--expect-ports preserve|random|sequential|block] [--expect-hairpin yes|no]\n"
 		"                   [--expect-udp-blocked] [--expect-port-step N] [--expect-port-range LO-HI]\n"
 		"                   [--expect-inbound-reply session|new-mapping] [--expect-block-size N]\n"
+		"       " PROG " knock --to IP:PORT [--bind IP] [--timeout-ms N] [--tries N]\n"
+		"                   [--expect-unsolicited drop|icmp-unreachable]\n"
 		"Classifies the NAT between a host and a probe server (RFC 5780 / RFC 4787).\n"
 		"\n"
 		"  server:\n"
@@ -778,6 +781,8 @@ int main(int argc, char **argv)
 		return server_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "classify") == 0)
 		return classify_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "knock") == 0)
+		return knock_main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;
