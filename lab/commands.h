@@ -1,12 +1,13 @@
 /* punchlab's commands, each behind one function that main.c dispatches to:
  * run (cmd_run.c), classify (cmd_classify.c), check and list (cmd_check.c),
- * shell and down (cmd_kept.c).
+ * shell, down and rebind (cmd_kept.c).
  * Each returns the process's exit status. */
 #ifndef PUNCH_COMMANDS_H
 #define PUNCH_COMMANDS_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit statuses (documented in punchlab --help, README.md and punchlab(1)). */
 enum {
@@ -26,6 +27,7 @@ struct lab_opts {
 	bool tty;
 	bool keep;
 	bool no_selfcheck;
+	uint64_t seed;          /* the routers' port pools (--seed; else drawn, and printed) */
 	const char *junit;
 	const char *json;
 	const char *markdown;
@@ -56,5 +58,8 @@ int cmd_shell(int argc, char **argv);
 
 /* punchlab down NAME...: take kept labs down. */
 int cmd_down(int argc, char **argv);
+
+/* punchlab rebind NAME ROUTER: the kept router forgets every mapping. */
+int cmd_rebind(int argc, char **argv);
 
 #endif

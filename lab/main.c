@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -35,6 +37,7 @@ static void usage(FILE *f)
 		"                                        punch-probe (a matrix: each profile once)\n"
 		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
 		"       punchlab down NAME...            take kept labs down\n"
+		"       punchlab rebind NAME ROUTER      a kept NAT forgets its mappings (NAT rebinding)\n"
 		"\n"
 		"run options:\n"
 		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: number of CPUs)\n"
@@ -51,6 +54,8 @@ static void usage(FILE *f)
 		"                      inspection (punchlab shell / ip netns exec punchlab-NAME.NODE)\n"
 		"      --no-self-check do not classify the routers before the pair runs (faster;\n"
 		"                      a router that does not behave as declared then goes unnoticed)\n"
+		"      --seed N        the seed of the routers' port allocation (default: a fresh one,\n"
+		"                      printed and recorded in every report): the same N, the same ports\n"
 		"      --pcap DIR      capture the pair's run as DIR/SCENARIO/NODE-IFACE.pcap: the\n"
 		"                      internet, the server, each router's LAN and WAN side (classic\n"
 		"                      pcap, 256 bytes of each frame; tcpdump -r, Wireshark)\n"
@@ -96,6 +101,7 @@ static const struct option longopts[] = {
 	{ "pcap-on-failure", no_argument, NULL, 'F' },
 	{ "pcap-cap", required_argument, NULL, 'Z' },
 	{ "allow-rules", required_argument, NULL, 'R' },
+	{ "seed", required_argument, NULL, 'S' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -117,6 +123,22 @@ static int opt_pcap_cap(const char *arg, unsigned long *out)
 		return -EINVAL;
 	}
 	*out = v * mult;
+	return 0;
+}
+
+/* --seed N: 0 to UINT64_MAX, decimal. Returns 0 or -EINVAL after saying why. */
+static int opt_seed(const char *arg, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || end == arg || arg[0] < '0' || arg[0] > '9') {
+		log_errx("--seed %s: a number from 0 to 18446744073709551615", arg);
+		return -EINVAL;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -153,6 +175,10 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 			if (opt_pcap_cap(optarg, &o->pcap_cap) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'S':
+			if (opt_seed(optarg, &o->seed) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'R': {
 			int r = rulesfile_allow(optarg);
 
@@ -177,6 +203,9 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	log_init("punchlab", LOG_LVL_INFO);
+	/* A fresh seed per run unless --seed gives one: ports differ run to run. */
+	if (getrandom(&o.seed, sizeof(o.seed), 0) != (ssize_t)sizeof(o.seed))
+		o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	o.tty = isatty(STDOUT_FILENO);
 	o.color = o.tty && !getenv("NO_COLOR");
 	if (bindir_default(o.bindir, sizeof(o.bindir)) < 0)
@@ -195,8 +224,10 @@ int main(int argc, char **argv)
 		return cmd_shell(argc - 2, argv + 2);
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
+	if (strcmp(cmd, "rebind") == 0)
+		return cmd_rebind(argc - 2, argv + 2);
 	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify")) {
-		log_errx("unknown command '%s' (run, check, list, classify, shell, down)", cmd);
+		log_errx("unknown command '%s' (run, check, list, classify, shell, down, rebind)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

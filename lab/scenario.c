@@ -15,6 +15,7 @@
 #include "model/iniread.h"
 #include "kernel/build.h"
 #include "kernel/capture.h"
+#include "kernel/ct.h"
 #include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
@@ -483,6 +484,30 @@ static int capture_pair(const struct topo *t, const struct plan *p, struct lab *
 	return rc < 0 ? rc : crc;
 }
 
+/* Evidence: what each router's conntrack holds after the pair ran, the
+ * mappings as the kernel made them ("ROUTER: ENTRY" lines), or NULL. */
+static char *routers_conntrack(const struct plan *p, struct lab *l)
+{
+	char *text = NULL, *ct, *save = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m)
+		return NULL;
+	for (int i = 0; i < p->n_nodes; i++) {
+		if (p->nodes[i].kind != PLAN_ROUTER || ct_dump_udp(lab_ns(l, i), &ct) < 0)
+			continue;
+		for (char *line = strtok_r(ct, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			fprintf(m, "%s: %s\n", p->nodes[i].name, line);
+		free(ct);
+	}
+	if (fclose(m) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* Everything after parsing: t is the caller's. */
 static int run_topo(const struct topo *t, const struct scenario_opts *o, struct result *res, char *err,
 		    size_t errsize)
@@ -491,8 +516,12 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	struct lab *l = NULL;
 	enum outcome expected;
 	char why[256] = "";
+	struct topo seeded = *t; /* the run's seed for the routers' port pools */
 	int rc;
 
+	seeded.seed = o->seed;
+	t = &seeded;
+	res->seed = o->seed;
 	res->description = t->description ? strdup(t->description) : NULL;
 	rc = plan_build(t, &p, err, errsize);
 	if (rc < 0)
@@ -529,6 +558,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 			goto done;
 	}
 	rc = capture_pair(t, p, l, o, res, why, err, errsize);
+	res->conntrack = routers_conntrack(p, l);
 keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);

@@ -1,5 +1,8 @@
 /* Conntrack flush over ctnetlink. See ct.h. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
@@ -49,6 +52,43 @@ cleanup:
 	nlmsg_free(msg);
 	nl_socket_free(sk);
 	return rc;
+}
+
+/* On the netns_run thread: /proc/thread-self/net is this thread's namespace
+ * (/proc/self/net would be the process's). */
+static int dump_in_ns(void *arg)
+{
+	char **out = arg, line[512];
+	size_t len = 0;
+	FILE *f = fopen("/proc/thread-self/net/nf_conntrack", "re"), *m;
+	int rc = 0;
+
+	*out = NULL;
+	if (!f)
+		return -errno;
+	m = open_memstream(out, &len);
+	if (!m) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "ipv4", 4) == 0 && strstr(line, " udp "))
+			fputs(line + strspn(line, "ipv4 2"), m);
+	if (ferror(f))
+		rc = -EIO;
+	fclose(f);
+	if (fclose(m) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int ct_dump_udp(struct netns *ns, char **out)
+{
+	return netns_run(ns, dump_in_ns, out);
 }
 
 int ct_flush(struct netns *ns)

@@ -11,4 +11,10 @@ struct netns;
 /* Delete every conntrack entry (both families) in ns. Returns 0 or -errno. */
 int ct_flush(struct netns *ns);
 
+/* The IPv4 UDP conntrack entries of ns, one line each as the kernel's
+ * nf_conntrack file writes them ("udp 17 29 src=... dst=... sport=... dport=...
+ * src=... dst=... sport=... dport=... [zone=N]"), in *out (malloc'd, "" when
+ * none). Returns 0 or -errno. */
+int ct_dump_udp(struct netns *ns, char **out);
+
 #endif

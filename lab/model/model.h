@@ -93,6 +93,8 @@ struct topo {
 	int n_nats;
 	struct topo_peer *peers; /* exactly two for a scenario */
 	int n_peers;
+	uint64_t seed;          /* the run's seed (punchlab run --seed), not a key: each router's
+				   port pool is drawn from nat_router_seed(seed, its name) */
 };
 
 #endif

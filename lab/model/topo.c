@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_KEYS 16
+#define MAX_KEYS 32
 
 /* ---- names ---- */
 
@@ -110,18 +110,18 @@ struct preset {
 /* RFC 4787 terms. port-restricted is what Linux masquerade plus conntrack
  * gives by default; symmetric adds random ports (masquerade random). */
 static const struct preset presets[] = {
-	{ "open", { NULL }, false, { MAP_NONE, FILTER_OPEN, PORTS_PRESERVE, false, false, 0 } },
+	{ "open", { NULL }, false, { .mapping = MAP_NONE, .filtering = FILTER_OPEN } },
 	{ "firewall", { "outbound-only", NULL }, false,
-	  { MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false, false, 0 } },
+	  { .mapping = MAP_NONE, .filtering = FILTER_APDF } },
 	{ "full-cone", { "full", "full-cone-nat", NULL }, true,
-	  { MAP_EIM, FILTER_EIF, PORTS_PRESERVE, false, false, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_EIF } },
 	{ "restricted-cone", { "restricted", "address-restricted-cone", "address-restricted" }, true,
-	  { MAP_EIM, FILTER_ADF, PORTS_PRESERVE, false, false, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_ADF } },
 	{ "port-restricted", { "port-restricted-cone", NULL }, true,
-	  { MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, false, 0 } },
-	{ "symmetric", { NULL }, true, { MAP_APDM, FILTER_APDF, PORTS_RANDOM, false, false, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_APDF } },
+	{ "symmetric", { NULL }, true, { .mapping = MAP_APDM, .filtering = FILTER_APDF, .ports = PORTS_RANDOM } },
 	{ "udp-blocked", { "blocked", NULL }, true,
-	  { MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, true, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_APDF, .udp_blocked = true } },
 };
 #define N_PRESETS (sizeof(presets) / sizeof(presets[0]))
 
@@ -212,7 +212,10 @@ enum { LK_DESCRIPTION, LK_EXPECT, LK_EXPECT_WHY, LK_MODE, LK_RELAY, LK_TIMEOUT, 
 enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
 enum { PK_SERVER, PK_CLIENT, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
-       NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK, NK_COUNT };
+       NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK,
+       NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE, NK_INBOUND_REPLY, NK_UNSOLICITED,
+       NK_COUNT };
+_Static_assert(NK_COUNT <= MAX_KEYS, "struct node_aux lines[] too small for the [nat] keys");
 enum { EK_BEHIND, EK_ADDRESS, EK_DELAY, EK_JITTER, EK_LOSS, EK_KEEPALIVE, EK_START_DELAY,
        EK_COUNT };
 
@@ -731,6 +734,82 @@ static int nat_self_check(struct parser *ps, const char *v)
 	return 0;
 }
 
+/* A port number 1..65535, nothing else on the value. */
+static int port_number(const char *v, unsigned *out)
+{
+	char *end;
+	unsigned long n;
+
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n == 0 || n > 65535)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int nat_port_range_key(struct parser *ps, const char *v)
+{
+	char lo[8], hi[8];
+	const char *dash = strchr(v, '-');
+	unsigned a, b;
+
+	if (!dash || (size_t)(dash - v) >= sizeof(lo) || strlen(dash + 1) >= sizeof(hi))
+		return BAD(ps, "bad value '%s' for port-range: expected LOW-HIGH, ports 1..65535", v);
+	memcpy(lo, v, (size_t)(dash - v));
+	lo[dash - v] = '\0';
+	strcpy(hi, dash + 1);
+	if (port_number(lo, &a) < 0 || port_number(hi, &b) < 0)
+		return BAD(ps, "bad value '%s' for port-range: expected LOW-HIGH, ports 1..65535", v);
+	if (a > b)
+		return BAD(ps, "port-range = %s: LOW is above HIGH", v);
+	NAUX(ps)->explicit_b.port_min = (uint16_t)a;
+	NAUX(ps)->explicit_b.port_max = (uint16_t)b;
+	return 0;
+}
+
+static int nat_u16_key(struct parser *ps, const char *key, const char *v, uint16_t *out)
+{
+	unsigned n;
+
+	if (port_number(v, &n) < 0)
+		return BAD(ps, "bad value '%s' for %s: expected a number 1..65535", v, key);
+	*out = (uint16_t)n;
+	return 0;
+}
+static int nat_port_step(struct parser *ps, const char *v)
+{
+	return nat_u16_key(ps, "port-step", v, &NAUX(ps)->explicit_b.port_step);
+}
+static int nat_port_start(struct parser *ps, const char *v)
+{
+	return nat_u16_key(ps, "port-start", v, &NAUX(ps)->explicit_b.port_start);
+}
+static int nat_block_size(struct parser *ps, const char *v)
+{
+	return nat_u16_key(ps, "block-size", v, &NAUX(ps)->explicit_b.block_size);
+}
+
+static int nat_inbound_reply(struct parser *ps, const char *v)
+{
+	int r = nat_inbound_reply_parse(v);
+
+	if (r < 0)
+		return BAD(ps, "bad value '%s' for inbound-reply: expected session | new-mapping", v);
+	NAUX(ps)->explicit_b.inbound_reply = (enum nat_inbound_reply)r;
+	return 0;
+}
+
+static int nat_unsolicited(struct parser *ps, const char *v)
+{
+	if (strcmp(v, "drop") && strcmp(v, "icmp-unreachable"))
+		return BAD(ps, "bad value '%s' for unsolicited: expected drop | icmp-unreachable", v);
+	NAUX(ps)->explicit_b.icmp_unreachable = strcmp(v, "icmp-unreachable") == 0;
+	return 0;
+}
+
 static const struct key nat_keys[] = {
 	[NK_PRESET] = { "preset", nat_preset },
 	[NK_MAPPING] = { "mapping", nat_mapping },
@@ -747,6 +826,12 @@ static const struct key nat_keys[] = {
 	[NK_JITTER] = { "jitter", impair_jitter },
 	[NK_LOSS] = { "loss", impair_loss },
 	[NK_SELF_CHECK] = { "self-check", nat_self_check },
+	[NK_PORT_RANGE] = { "port-range", nat_port_range_key },
+	[NK_PORT_STEP] = { "port-step", nat_port_step },
+	[NK_PORT_START] = { "port-start", nat_port_start },
+	[NK_BLOCK_SIZE] = { "block-size", nat_block_size },
+	[NK_INBOUND_REPLY] = { "inbound-reply", nat_inbound_reply },
+	[NK_UNSOLICITED] = { "unsolicited", nat_unsolicited },
 	[NK_COUNT] = { NULL, NULL },
 };
 
@@ -757,7 +842,7 @@ static int nat_finish(struct parser *ps)
 	struct topo_nat *n = NAT(ps);
 	struct node_aux *a = NAUX(ps);
 	const int *l = a->lines;
-	struct nat_behavior b = { MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, false, 0 };
+	struct nat_behavior b = { .mapping = MAP_EIM, .filtering = FILTER_APDF };
 
 	if (!a->preset && !l[NK_MAPPING] && !l[NK_FILTERING])
 		return fail(ps, ps->sect_line, "%s: give a preset or mapping and filtering "
@@ -776,6 +861,20 @@ static int nat_finish(struct parser *ps)
 		b.udp_blocked = a->explicit_b.udp_blocked;
 	if (l[NK_UDP_TIMEOUT])
 		b.udp_timeout_ms = a->explicit_b.udp_timeout_ms;
+	if (l[NK_PORT_RANGE]) {
+		b.port_min = a->explicit_b.port_min;
+		b.port_max = a->explicit_b.port_max;
+	}
+	if (l[NK_PORT_STEP])
+		b.port_step = a->explicit_b.port_step;
+	if (l[NK_PORT_START])
+		b.port_start = a->explicit_b.port_start;
+	if (l[NK_BLOCK_SIZE])
+		b.block_size = a->explicit_b.block_size;
+	if (l[NK_INBOUND_REPLY])
+		b.inbound_reply = a->explicit_b.inbound_reply;
+	if (l[NK_UNSOLICITED])
+		b.icmp_unreachable = a->explicit_b.icmp_unreachable;
 	n->behavior = b;
 	n->nat = b.mapping != MAP_NONE;
 	if (n->nat && b.filtering == FILTER_OPEN)
@@ -785,6 +884,31 @@ static int nat_finish(struct parser *ps)
 	if (!n->nat && l[NK_PORTS])
 		return fail(ps, l[NK_PORTS], "%s: ports needs a translating NAT (mapping is none)",
 			    ps->label);
+	{
+		/* The allocation keys, checked where they were written. */
+		unsigned lo = b.port_min ? b.port_min : NAT_PORT_MIN_DEFAULT;
+		unsigned hi = b.port_max ? b.port_max : NAT_PORT_MAX_DEFAULT;
+		static const int akeys[] = { NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE };
+
+		for (size_t i = 0; i < sizeof(akeys) / sizeof(akeys[0]); i++)
+			if (!n->nat && l[akeys[i]])
+				return fail(ps, l[akeys[i]], "%s: %s needs a translating NAT (mapping is none)",
+					    ps->label, nat_keys[akeys[i]].name);
+		if ((l[NK_PORT_STEP] || l[NK_PORT_START]) && b.ports != PORTS_SEQUENTIAL)
+			return fail(ps, l[NK_PORT_STEP] ? l[NK_PORT_STEP] : l[NK_PORT_START],
+				    "%s: port-step and port-start are for ports = sequential", ps->label);
+		if (l[NK_BLOCK_SIZE] && b.ports != PORTS_BLOCK)
+			return fail(ps, l[NK_BLOCK_SIZE], "%s: block-size is for ports = block", ps->label);
+		if (b.port_step && b.port_step >= hi - lo + 1)
+			return fail(ps, l[NK_PORT_STEP], "%s: port-step %u is not smaller than the port range "
+				    "%u-%u", ps->label, b.port_step, lo, hi);
+		if (b.port_start && (b.port_start < lo || b.port_start > hi))
+			return fail(ps, l[NK_PORT_START], "%s: port-start %u is outside the port range %u-%u",
+				    ps->label, b.port_start, lo, hi);
+		if (b.block_size && b.block_size > hi - lo + 1)
+			return fail(ps, l[NK_BLOCK_SIZE], "%s: block-size %u is larger than the port range %u-%u",
+				    ps->label, b.block_size, lo, hi);
+	}
 	if (!n->nat && b.hairpin)
 		return fail(ps, l[NK_HAIRPIN], "%s: hairpin needs a translating NAT (mapping is none)",
 			    ps->label);
@@ -1079,12 +1203,9 @@ static int check_lab(struct parser *ps)
 {
 	struct topo *t = ps->t;
 
-	if (t->ipv6)
-		for (int i = 0; i < t->n_nats; i++)
-			if (t->nats[i].nat)
-				return fail(ps, ps->lab_lines[LK_IPV6], "ipv6 = yes, but [nat %s] "
-					    "(line %d) translates addresses: there is no IPv6 NAT, use "
-					    "preset = firewall or open", t->nats[i].name, t->nats[i].line);
+	/* ipv6 = yes with a translating [nat]: a dual-stack router, NAT for IPv4
+	 * and a stateful firewall with the same filtering for IPv6 (there is no
+	 * IPv6 NAT); the pair meets over IPv6. */
 	if (t->mode == MODE_FIXED_PORT) {
 		if (ps->lab_lines[LK_RELAY] && t->relay)
 			return fail(ps, ps->lab_lines[LK_RELAY], "relay = yes, but mode = fixed-port "
@@ -1373,6 +1494,19 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 				nat_filtering_long(b->filtering));
 		if (b->udp_blocked)
 			fprintf(out, ", all UDP blocked");
+		/* the allocation and inbound-reply keys, when given */
+		if (n->nat && b->port_min)
+			fprintf(out, ", port-range %u-%u", b->port_min, b->port_max);
+		if (n->nat && b->port_step)
+			fprintf(out, ", port-step %u", b->port_step);
+		if (n->nat && b->port_start)
+			fprintf(out, ", port-start %u", b->port_start);
+		if (n->nat && b->ports == PORTS_BLOCK)
+			fprintf(out, ", block-size %u", b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT);
+		if (n->nat && b->inbound_reply != INBOUND_REPLY_SESSION)
+			fprintf(out, ", inbound-reply %s", nat_inbound_reply_name(b->inbound_reply));
+		if (b->icmp_unreachable)
+			fprintf(out, ", unsolicited UDP answered with ICMP port unreachable");
 		fprintf(out, ", UDP timeout %s", b->udp_timeout_ms ?
 			duration_fmt(b->udp_timeout_ms, tmo, sizeof(tmo)) : "kernel default");
 		fprintf(out, "; wan %s, lan %s", n->wan_addr[0] ? n->wan_addr : "auto",

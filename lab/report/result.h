@@ -23,6 +23,9 @@
  *       where the probe could not tell
  *   evidence                       null (not counted) or
  *       { a, b, direct_ab, direct_ba, relayed_ab, relayed_ba }
+ *   seed                           number: the run's seed (punchlab run --seed N replays its ports)
+ *   conntrack                      string: each router's UDP conntrack entries after the
+ *                                  pair ran, "ROUTER: ENTRY" lines; null when not taken
  *   seconds                        number, milliseconds' precision
  *   peers                          [ { name, outcome, exit_code, report, stderr_tail } ]
  *       report: the client's JSON object, or its text when it printed no
@@ -113,6 +116,9 @@ struct result {
 	int n_routers;
 	bool selfcheck_ran;
 	struct result_evidence evidence;
+	uint64_t seed;          /* the run's seed: punchlab run --seed replays its ports */
+	char *conntrack;        /* evidence: each router's UDP conntrack entries after the pair
+				   ran, "ROUTER: ENTRY" lines (the kernel's text), or NULL */
 	double seconds;
 	struct result_peer peers[2];
 };

@@ -47,6 +47,8 @@ static void fill(struct result *r)
 	r->evidence = (struct result_evidence){ .counted = true, .a = "198.51.100.1:4000", .b = "[2001:db8::2]:4001",
 						.direct_ab = 5, .direct_ba = UINT64_C(1) << 40, .relayed_ab = 0,
 						.relayed_ba = 7 };
+	r->seed = UINT64_MAX; /* above INT64_MAX: the codec keeps all 64 bits */
+	r->conntrack = strdup("home: udp      17 29 src=10.0.1.10 dst=203.0.113.10 sport=4000 dport=3478\n");
 	r->seconds = 12.345;
 	snprintf(r->peers[0].name, sizeof(r->peers[0].name), "alice");
 	r->peers[0].outcome = RESULT_RELAYED;
@@ -101,6 +103,9 @@ static void assert_same(const struct result *a, const struct result *b)
 	assert_true(a->evidence.direct_ba == b->evidence.direct_ba);
 	assert_true(a->evidence.relayed_ab == b->evidence.relayed_ab);
 	assert_true(a->evidence.relayed_ba == b->evidence.relayed_ba);
+	assert_true(a->seed == b->seed);
+	if (a->conntrack || b->conntrack)
+		assert_string_equal(a->conntrack, b->conntrack);
 	assert_true(a->seconds > b->seconds - 0.0005 && a->seconds < b->seconds + 0.0005);
 	for (int k = 0; k < 2; k++) {
 		assert_string_equal(a->peers[k].name, b->peers[k].name);
