@@ -344,7 +344,7 @@ static void parse_body(struct rd *r, struct wire_msg *m)
 	switch (m->type) {
 	case WIRE_HELLO:
 		m->u.hello.flags = rd_u8(r);
-		rd_fail_if(r, m->u.hello.flags & ~WIRE_HELLO_ADVERTISE_LOCAL);
+		rd_fail_if(r, m->u.hello.flags & ~WIRE_HELLO_FLAGS);
 		m->u.hello.n_private = rd_u8(r);
 		rd_fail_if(r, m->u.hello.n_private > WIRE_MAX_PRIVATE);
 		m->u.hello.local_port = rd_u16(r);
@@ -495,7 +495,7 @@ static void build_body(struct wr *w, const struct wire_msg *m)
 {
 	switch (m->type) {
 	case WIRE_HELLO:
-		wr_fail_if(w, m->u.hello.flags & ~WIRE_HELLO_ADVERTISE_LOCAL);
+		wr_fail_if(w, m->u.hello.flags & ~WIRE_HELLO_FLAGS);
 		wr_fail_if(w, m->u.hello.n_private > WIRE_MAX_PRIVATE);
 		wr_u8(w, m->u.hello.flags);
 		wr_u8(w, m->u.hello.n_private);

@@ -58,6 +58,13 @@
  *
  * ts is the sender's monotonic clock in milliseconds; an ACK echoes the ts of
  * what it answers so that the sender measures the round trip on its own clock.
+ * TCP punching (HELLO flag TCP, both partners): the peer-to-peer messages
+ * above travel on a TCP connection between the partners, one after the other
+ * on the stream as on the control connection, still tagged; the server then
+ * introduces each by the source endpoint of its control connection (PEER flag
+ * TCP), which the client opened from the port it punches from. REGISTER and
+ * RELAY stay on UDP: the relay is the fallback for both transports.
+ *
  * "to" is the endpoint a probe was sent to; "seen_from" is the source address
  * the answerer saw the probe come from (how a peer learns its own mapping).
  */
@@ -87,6 +94,12 @@
 
 /* HELLO flags */
 #define WIRE_HELLO_ADVERTISE_LOCAL 0x01 /* report my public endpoint as observed IP + my local_port */
+#define WIRE_HELLO_TCP 0x02 /* I punch TCP from this connection's local port: introduce me by the
+			       source endpoint of this control connection, not of my REGISTER */
+#define WIRE_HELLO_FLAGS (WIRE_HELLO_ADVERTISE_LOCAL | WIRE_HELLO_TCP)
+
+/* PEER flags */
+#define WIRE_PEER_TCP 0x01 /* both punch TCP: the public endpoints are the control connections' sources */
 
 enum wire_type {
 	WIRE_HELLO = 1,

@@ -47,6 +47,7 @@ struct sess_client {
 	struct sess_session *sess;
 	struct theap_node timer; /* the deadline, when queued */
 	struct wire_endpoint observed;
+	struct wire_endpoint tcp_observed; /* the control connection's source; family 0: unknown */
 	uint8_t token[WIRE_TOKEN_LEN];
 	struct wire_endpoint private_eps[WIRE_MAX_PRIVATE];
 	struct sess_src *src_ip, *src_net;
@@ -556,10 +557,15 @@ static void session_try_introduce(struct sess_table *t, mtime_ms now, struct ses
 	struct sess_client *a = s->c[0], *b = s->c[1];
 	char lbl[96], ea[ADDR_STRLEN], eb[ADDR_STRLEN];
 	struct addr oa, ob;
+	bool tcp;
 
 	if (s->introduced || !a || !b || !a->registered || !b->registered)
 		return;
 	s->introduced = true;
+	/* TCP punching needs both sides at it, and the endpoints they punch from:
+	 * their control connections' sources. A pair with one TCP side gets the
+	 * UDP endpoints and no TCP flag, and the TCP side says it cannot punch. */
+	tcp = (a->flags & b->flags & WIRE_HELLO_TCP) && a->tcp_observed.family && b->tcp_observed.family;
 	for (int i = 0; i < 2; i++) {
 		struct sess_client *me = s->c[i], *other = s->c[!i];
 		struct wire_msg m;
@@ -569,8 +575,9 @@ static void session_try_introduce(struct sess_table *t, mtime_ms now, struct ses
 		m.u.peer.session_id = s->id;
 		m.u.peer.role = (uint8_t)(i + 1);
 		memcpy(m.u.peer.secret, s->secret, WIRE_KEY_LEN);
-		m.u.peer.self_public = me->observed;
-		m.u.peer.peer_public = other->observed;
+		m.u.peer.flags = tcp ? WIRE_PEER_TCP : 0;
+		m.u.peer.self_public = tcp ? me->tcp_observed : me->observed;
+		m.u.peer.peer_public = tcp ? other->tcp_observed : other->observed;
 		/* The classic proof of concept trusts the port the client says it
 		 * bound; a client can ask for that behaviour, to show why it fails
 		 * behind a NAT that rewrites ports. */
@@ -582,11 +589,11 @@ static void session_try_introduce(struct sess_table *t, mtime_ms now, struct ses
 		client_deadline(t, me, -1);
 	}
 	t->st.introduced++;
-	oa = ep_addr(&a->observed);
-	ob = ep_addr(&b->observed);
-	SLOG(t, now, LOGC_SESS, "session %s: introduced client %u (%s) and client %u (%s)%s",
+	oa = ep_addr(tcp ? &a->tcp_observed : &a->observed);
+	ob = ep_addr(tcp ? &b->tcp_observed : &b->observed);
+	SLOG(t, now, LOGC_SESS, "session %s: introduced client %u (%s) and client %u (%s)%s%s",
 	     session_label(s, lbl, sizeof(lbl)), a->id, addr_fmt(&oa, ea, sizeof(ea)), b->id,
-	     addr_fmt(&ob, eb, sizeof(eb)),
+	     addr_fmt(&ob, eb, sizeof(eb)), tcp ? " for TCP" : "",
 	     (a->flags | b->flags) & WIRE_HELLO_ADVERTISE_LOCAL ? ", advertising local ports as asked" : "");
 }
 
@@ -879,6 +886,8 @@ uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx, const s
 	}
 	c->id = id;
 	c->ctx = ctx;
+	if (from)
+		addr_to_wire(from, &c->tcp_observed);
 	src_attach(t, c, ip, net);
 	/* A client that never says HELLO, or says it slowly, is dropped soon. */
 	client_deadline(t, c, now + t->cfg.hello_timeout);

@@ -483,6 +483,54 @@ static void test_advertise_local(void **state)
 	assert_ep(&m.u.peer.peer_public, "198.51.100.1:4000");
 }
 
+/* Open a client from a TCP source and say HELLO with flags; returns its id. */
+static uint32_t join_from(struct fx *fx, mtime_ms now, const char *name, uint8_t flags, const char *src,
+			  uint8_t token[WIRE_TOKEN_LEN])
+{
+	struct addr a = mkaddr(src);
+	uint32_t id = sess_client_open(fx->t, now, NULL, &a);
+	struct wire_msg m;
+
+	hello(fx, now, id, name, flags, 4000);
+	m = pop_msg(fx, id, WIRE_WELCOME);
+	memcpy(token, m.u.welcome.token, WIRE_TOKEN_LEN);
+	return id;
+}
+
+static void test_tcp_introduction(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t ta[16], tb[16], tc[16], td[16];
+	uint32_t a = join_from(fx, 0, "tcp", WIRE_HELLO_TCP, "198.51.100.1:40001", ta);
+	uint32_t b = join_from(fx, 0, "tcp", WIRE_HELLO_TCP, "203.0.113.2:40002", tb);
+	uint32_t c, d;
+	struct wire_msg m;
+
+	/* Still introduced only after both REGISTERs (the relay needs them),
+	 * but by the control connections' sources. */
+	do_register(fx, 1, a, ta, "198.51.100.1:61000");
+	assert_no_output(fx);
+	do_register(fx, 1, b, tb, "203.0.113.2:62000");
+	m = pop_msg(fx, a, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, WIRE_PEER_TCP);
+	assert_ep(&m.u.peer.self_public, "198.51.100.1:40001");
+	assert_ep(&m.u.peer.peer_public, "203.0.113.2:40002");
+	m = pop_msg(fx, b, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, WIRE_PEER_TCP);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.1:40001");
+	/* One TCP side and one UDP side: UDP endpoints, no TCP flag. */
+	c = join_from(fx, 2, "mixed", WIRE_HELLO_TCP, "198.51.100.3:40003", tc);
+	d = join_from(fx, 2, "mixed", 0, "203.0.113.4:40004", td);
+	do_register(fx, 3, c, tc, "198.51.100.3:61003");
+	do_register(fx, 3, d, td, "203.0.113.4:62004");
+	m = pop_msg(fx, c, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, 0);
+	assert_ep(&m.u.peer.peer_public, "203.0.113.4:62004");
+	m = pop_msg(fx, d, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, 0);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.3:61003");
+}
+
 static size_t build_relay_seq(uint8_t *buf, const struct wire_msg *peer, uint8_t role, const uint8_t *key,
 			      uint32_t seq)
 {
@@ -944,6 +992,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partner_leaves_before_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_advertise_local, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_introduction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_randomness, setup, teardown),

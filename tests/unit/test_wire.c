@@ -132,7 +132,7 @@ static size_t sample(int i, struct wire_msg *m)
 		return 8 + 5;
 	case 1: /* largest HELLO */
 		m->type = WIRE_HELLO;
-		m->u.hello.flags = WIRE_HELLO_ADVERTISE_LOCAL;
+		m->u.hello.flags = WIRE_HELLO_FLAGS; /* both defined bits */
 		m->u.hello.local_port = 65535;
 		memset(m->u.hello.session, 'x', WIRE_SESSION_MAX);
 		memcpy(m->u.hello.session, "Az09._-", 7);
@@ -770,8 +770,8 @@ static void test_count_and_length_rules(void **state)
 	expect_byte_rejected(5, 8 + 64, 5);
 	expect_byte_rejected(5, 8 + 64, 3);
 	expect_byte_rejected(4, 8 + 64, 1);
-	/* HELLO flags: only the defined bit */
-	for (int bit = 1; bit < 8; bit++) {
+	/* HELLO flags: only the defined bits (ADVERTISE_LOCAL, TCP) */
+	for (int bit = 2; bit < 8; bit++) {
 		expect_byte_rejected(2, 8, (uint8_t)(1 << bit));
 		sample(2, &m);
 		m.u.hello.flags = (uint8_t)(1 << bit);
