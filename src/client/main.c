@@ -6,6 +6,7 @@
  * one JSON object on stdout; human logs go to stderr. */
 #include "client/defaults.h"
 #include "client/punch.h"
+#include "client/tcppunch.h"
 #include "common/addr.h"
 #include "common/cli.h"
 #include "common/duration.h"
@@ -60,6 +61,7 @@ struct opts {
 	int timeout_ms;
 	int keepalive_ms; /* 0: silent on UDP while waiting for the partner */
 	bool probe_set;   /* --probe-interval given: no pacing from the measured RTT */
+	bool tcp;         /* --tcp: punch TCP by simultaneous open from the control connection's port */
 };
 
 struct client {
@@ -83,6 +85,8 @@ struct client {
 	struct early_dgram early[EARLY_MAX];
 	unsigned n_early;
 	struct punch *punch;
+	struct addr tcp_local;  /* --tcp: the port everything TCP is bound to */
+	struct tp *tp;          /* --tcp: the punching sockets */
 	enum punch_outcome outcome;
 	char reason[256];
 	int exit_code;
@@ -109,6 +113,10 @@ static void usage(FILE *f)
 		"                         concept); needs --local-port; the secret is derived from --session\n"
 		"                         and is NOT secret\n"
 		"  --advertise-local      ask the server to report my local port instead of the observed one\n"
+		"  --tcp                  punch TCP instead of UDP: simultaneous open from the port of the\n"
+		"                         control connection (--local-port, else ephemeral), which the server\n"
+		"                         observes and hands to the partner; both sides need --tcp; the\n"
+		"                         relay fallback stays on UDP\n"
 		"  --no-learn             do not probe addresses the partner is seen sending from\n"
 		"  --no-relay             never fall back to the server's relay\n"
 		"  --drop-direct          (testing) drop every packet not from the server\n"
@@ -138,7 +146,7 @@ static void usage(FILE *f)
 enum {
 	OPT_SERVER = 256, OPT_SESSION, OPT_BIND, OPT_LOCAL_PORT, OPT_PEER, OPT_ADVERTISE, OPT_NO_LEARN,
 	OPT_NO_RELAY, OPT_DROP_DIRECT, OPT_MESSAGES, OPT_PUNCH_TIMEOUT, OPT_TIMEOUT, OPT_PROBE, OPT_LINGER,
-	OPT_KEEPALIVE,
+	OPT_KEEPALIVE, OPT_TCP,
 };
 
 /* A duration option (common/duration.h) of min_ms up to a day into *ms.
@@ -221,6 +229,9 @@ static int opt_endpoint(int c, const char *arg, struct opts *o)
 		return 0;
 	case OPT_ADVERTISE:
 		o->advertise_local = true;
+		return 0;
+	case OPT_TCP:
+		o->tcp = true;
 		return 0;
 	default:
 		return -ENOENT;
@@ -313,6 +324,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *
 		{ "probe-interval", required_argument, NULL, OPT_PROBE },
 		{ "linger", required_argument, NULL, OPT_LINGER },
 		{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+		{ "tcp", no_argument, NULL, OPT_TCP },
 		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -374,10 +386,23 @@ static int open_tcp(struct client *cl)
 	socklen_t elen = sizeof(int);
 	int fd, err = 0, soerr = 0;
 
-	fd = socket(addr_family(&cl->o.server), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
+	if (cl->o.tcp) {
+		/* The control connection leaves from the port we punch from, so
+		 * that its source, as the server sees it, is our TCP mapping. */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		fd = tp_socket(&cl->tcp_local);
+		if (fd < 0)
+			return fd;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    addr_from_sa(&cl->tcp_local, (struct sockaddr *)&ss, sl) < 0) {
+			err = -errno;
+			goto cleanup;
+		}
+	} else if ((fd = socket(addr_family(&cl->o.server), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
 		return -errno;
-	if (cl->o.have_bind) {
+	} else if (cl->o.have_bind) {
 		a = cl->o.bind;
 		addr_set_port(&a, 0);
 		if (bind(fd, &a.u.sa, a.len) < 0) {
@@ -479,8 +504,8 @@ static int send_hello(struct client *cl)
 
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_HELLO;
-	m.u.hello.flags = cl->o.advertise_local ? WIRE_HELLO_ADVERTISE_LOCAL : 0;
-	m.u.hello.local_port = addr_port(&cl->local);
+	m.u.hello.flags = (cl->o.advertise_local ? WIRE_HELLO_ADVERTISE_LOCAL : 0) | (cl->o.tcp ? WIRE_HELLO_TCP : 0);
+	m.u.hello.local_port = addr_port(cl->o.tcp ? &cl->tcp_local : &cl->local);
 	snprintf(m.u.hello.session, sizeof(m.u.hello.session), "%s", cl->o.session);
 	/* A wildcard-bound UDP socket has no address of its own to report; the
 	 * control connection's local address is the one that reaches the server. */
@@ -492,6 +517,8 @@ static int send_hello(struct client *cl)
 		    addr_from_sa(&priv, (struct sockaddr *)&ss, len) == 0)
 			addr_set_port(&priv, addr_port(&cl->local));
 	}
+	if (cl->o.tcp)
+		addr_set_port(&priv, addr_port(&cl->tcp_local));
 	addr_to_wire(&priv, &m.u.hello.private_eps[0]);
 	m.u.hello.n_private = 1;
 	return tcp_send(cl, &m);
@@ -616,10 +643,12 @@ static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len
 		 * retransmission nobody knows which one it answers. */
 		if (cl->reg_sent == 1 && (cl->srv_rtt < 0 || now - cl->reg_first_at < cl->srv_rtt))
 			cl->srv_rtt = now - cl->reg_first_at;
-		if (addr_from_wire(&cl->public, &m.u.reg_ack.observed) == 0)
+		/* With --tcp "public" is the TCP endpoint the introduction brings;
+		 * the UDP mapping only serves the relay. */
+		if (!cl->o.tcp && !cl->introduced && addr_from_wire(&cl->public, &m.u.reg_ack.observed) == 0)
 			cl->have_public = true;
 		log_debug("registered");
-	} else {
+	} else if (!cl->o.tcp) {
 		/* The answer to a keepalive: the server now has this endpoint. */
 		struct addr seen;
 		char s1[ADDR_STRLEN], s2[ADDR_STRLEN];
@@ -736,8 +765,23 @@ static void flush_tx(struct client *cl)
 {
 	static struct punch_tx tx;
 
-	while (punch_pop(cl->punch, &tx))
-		udp_send(cl, &tx.to, tx.buf, tx.len);
+	/* With --tcp everything for the partner goes on TCP; the server (the
+	 * relay) is still reached on UDP. */
+	while (punch_pop(cl->punch, &tx)) {
+		if (cl->tp && !(cl->o.have_server && addr_equal(&tx.to, &cl->server_udp)))
+			tp_send(cl->tp, mtime_now(), &tx.to, tx.buf, tx.len);
+		else
+			udp_send(cl, &tx.to, tx.buf, tx.len);
+	}
+}
+
+/* A whole message arrived on a TCP connection to the partner. */
+static void on_tcp_punching(void *arg, const uint8_t *buf, size_t len, const struct addr *from)
+{
+	struct client *cl = arg;
+
+	punch_input(cl->punch, mtime_now(), buf, len, from);
+	flush_tx(cl);
 }
 
 static void on_udp_punching(struct client *cl, const uint8_t *buf, size_t len, const struct addr *from,
@@ -763,10 +807,11 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 		flush_tx(cl);
 	}
 	while (punch_outcome(cl->punch, NULL) == PUNCH_RUNNING) {
-		struct pollfd pfd[2] = { { .fd = cl->udp, .events = POLLIN },
-					 { .fd = tcp_open ? cl->tcp : -1, .events = POLLIN } };
+		struct pollfd pfd[2 + TP_MAX_CONN + 1] = { { .fd = cl->udp, .events = POLLIN },
+							  { .fd = tcp_open ? cl->tcp : -1, .events = POLLIN } };
+		size_t ntp = cl->tp ? tp_pollfds(cl->tp, pfd + 2, TP_MAX_CONN + 1) : 0;
 		mtime_ms now = mtime_now();
-		int n = poll(pfd, 2, mtime_until(now, punch_deadline(cl->punch)));
+		int n = poll(pfd, (nfds_t)(2 + ntp), mtime_until(now, punch_deadline(cl->punch)));
 
 		if (n < 0 && errno != EINTR) {
 			fail(cl, EXIT_FAILED, "poll: %s", strerror(errno));
@@ -776,6 +821,8 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 		if (n > 0 && (pfd[0].revents & POLLIN)) {
 			udp_drain(cl, now, on_udp_punching);
 		}
+		if (n > 0 && ntp)
+			tp_service(cl->tp, now, pfd + 2, ntp, on_tcp_punching, cl);
 		if (n > 0 && tcp_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			/* After the introduction the control connection is not needed;
 			 * a server that closes it or sends more is only worth a note. */
@@ -857,11 +904,13 @@ static void print_result(const struct client *cl)
 	json_object_object_add(o, "reason",
 			       cl->outcome == PUNCH_FAILED ? json_object_new_string(cl->reason) : NULL);
 	json_object_object_add(o, "mode", json_object_new_string(mode));
+	json_object_object_add(o, "transport", json_object_new_string(cl->o.tcp ? "tcp" : "udp"));
 	json_object_object_add(o, "session", json_object_new_string(cl->o.session));
 	json_object_object_add(o, "session_id",
 			       cl->introduced ? json_object_new_int64(cl->peer.u.peer.session_id) : NULL);
 	json_object_object_add(o, "role", cl->introduced ? json_object_new_int(cl->peer.u.peer.role) : NULL);
-	json_object_object_add(o, "local", json_addr(&cl->local, cl->udp >= 0));
+	json_object_object_add(o, "local", cl->o.tcp ? json_addr(&cl->tcp_local, addr_port(&cl->tcp_local))
+						       : json_addr(&cl->local, cl->udp >= 0));
 	json_object_object_add(o, "public", json_addr(&cl->public, cl->have_public));
 	json_object_object_add(o, "public_seen_by_peer",
 			       st ? json_addr(&st->seen_self, st->have_seen_self) : NULL);
@@ -892,6 +941,19 @@ static void print_result(const struct client *cl)
 	json_object_object_add(o, "data_sent", json_object_new_int64(st ? st->data_sent : 0));
 	json_object_object_add(o, "relayed_out", json_object_new_int64(st ? st->relayed_out : 0));
 	json_object_object_add(o, "relayed_in", json_object_new_int64(st ? st->relayed_in : 0));
+	if (cl->tp) {
+		/* How the far network answered our SYNs: RST, ICMP or nothing. */
+		const struct tp_stats *ts = tp_stats(cl->tp);
+		json_object *t = json_object_new_object();
+
+		json_object_object_add(t, "connects", json_object_new_int64(ts->connects));
+		json_object_object_add(t, "established", json_object_new_int64(ts->established));
+		json_object_object_add(t, "accepted", json_object_new_int64(ts->accepted));
+		json_object_object_add(t, "refused", json_object_new_int64(ts->refused));
+		json_object_object_add(t, "unreachable", json_object_new_int64(ts->unreachable));
+		json_object_object_add(t, "other_errors", json_object_new_int64(ts->other_errors));
+		json_object_object_add(o, "tcp", t);
+	}
 	if (st && st->rtt_n) {
 		double avg = round(10.0 * (double)st->rtt_sum / st->rtt_n) / 10;
 		char avg_s[32];
@@ -942,6 +1004,15 @@ int main(int argc, char **argv)
 		return EXIT_USAGE; /* a bad --bind or a busy --local-port */
 	}
 	cl.udp = err;
+	if (cl.o.tcp) {
+		/* Same port number as UDP when --local-port is given, else the
+		 * kernel picks one when the control connection binds. */
+		if (cl.o.have_bind)
+			cl.tcp_local = cl.o.bind;
+		else
+			addr_any(&cl.tcp_local, addr_family(&cl.local), 0);
+		addr_set_port(&cl.tcp_local, cl.o.local_port);
+	}
 
 	pc = cl.o.pc;
 	pc.deadline = cl.deadline;
@@ -949,6 +1020,10 @@ int main(int argc, char **argv)
 	if (cl.o.have_server) {
 		if (rendezvous(&cl) < 0)
 			goto out;
+		if (cl.o.tcp && !(cl.peer.u.peer.flags & WIRE_PEER_TCP)) {
+			fail(&cl, EXIT_FAILED, "the partner does not punch TCP (both sides need --tcp)");
+			goto out;
+		}
 		pc.session_id = cl.peer.u.peer.session_id;
 		pc.role = cl.peer.u.peer.role;
 		memcpy(pc.secret, cl.peer.u.peer.secret, sizeof(pc.secret));
@@ -996,6 +1071,13 @@ int main(int argc, char **argv)
 			 pc.role);
 		cl.reason[0] = '\0';
 	}
+	if (cl.o.tcp && (err = tp_create(&cl.tcp_local, &cl.tp)) < 0) {
+		char s[ADDR_STRLEN];
+
+		fail(&cl, cl.o.have_server ? EXIT_SERVER : EXIT_USAGE, "cannot listen on TCP %s: %s",
+		     addr_fmt(&cl.tcp_local, s, sizeof(s)), strerror(-err));
+		goto out;
+	}
 	punch_loop(&cl, &pc);
 out:
 	print_result(&cl);
@@ -1004,6 +1086,7 @@ out:
 	else
 		log_info("%s", punch_outcome_name(cl.outcome));
 	punch_destroy(cl.punch);
+	tp_destroy(cl.tp);
 	if (cl.tcp >= 0)
 		close(cl.tcp);
 	if (cl.udp >= 0)
