@@ -162,6 +162,9 @@ int main(int argc, char **argv)
 	rc |= write_seed(argv[1], "peer", &m);
 	m.u.peer.flags = WIRE_PEER_TCP;
 	rc |= write_seed(argv[1], "peer_tcp", &m);
+	m.u.peer.flags = WIRE_PEER_PREDICT;
+	m.u.peer.peer_step = -2;
+	rc |= write_seed(argv[1], "peer_predict", &m);
 
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_ERROR;
