@@ -1213,6 +1213,10 @@ static json_object *json_predict(const struct client *cl, const struct punch_sta
 	json_object *o = json_object_new_object();
 	const struct punch_config *pc = cl->pc;
 	unsigned n = pc ? (unsigned)(pc->n_spray + pc->spray_socks) : 0;
+
+	/* The budget may stop a side before all its targets: it uses fewer. */
+	if (pc && n > pc->spray_budget)
+		n = pc->spray_budget;
 	bool pair = cl->have_my_step && cl->have_peer_step && (!cl->my_step) != (!cl->peer_step);
 
 	json_object_object_add(o, "method", json_object_new_string(predict_method_name(cl->o.predict)));

@@ -17,9 +17,8 @@
 #              not the one b's SYNs leave from, so no direct path: relayed
 #              through the server (UDP), exit 1
 #
-# Addresses: 10.0.1.0/24 and 10.0.2.0/24 behind the NATs, 198.51.100.0/24 and
-# 203.0.113.0/24 between the NATs and the server's namespace. Everything is
-# deleted on exit; the host's own namespace is not touched.
+# The namespaces and addresses: lib/nsnat.sh. Everything is deleted on exit;
+# the host's own namespace is not touched.
 set -u
 # shellcheck source=lib/punch.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib/punch.sh"
@@ -75,73 +74,9 @@ grep -q 'partner does not punch TCP' "$tmp/c.json" || fail "mixed: no reason giv
 rm -f "$tmp"/*.json "$tmp"/*.err
 
 # --- namespaces ---------------------------------------------------------------
-ns="htcp-$$"
-made=""
-ns_cleanup() {
-	for n in $made; do ip netns del "$n" 2>/dev/null; done
-	punch_cleanup
-}
-trap ns_cleanup EXIT
-for n in s na nb a b; do
-	ip netns add "$ns-$n" || fail "cannot create namespace $ns-$n"
-	made="$made $ns-$n"
-	ip -n "$ns-$n" link set lo up
-done
-# veth PAIR: $1 ns end1 addr1, $4 ns end2 addr2
-veth() {
-	ip link add "$2" netns "$ns-$1" type veth peer name "$5" netns "$ns-$4" || fail "veth $2"
-	ip -n "$ns-$1" addr add "$3" dev "$2"
-	ip -n "$ns-$4" addr add "$6" dev "$5"
-	ip -n "$ns-$1" link set "$2" up
-	ip -n "$ns-$4" link set "$5" up
-}
-veth a eth0 10.0.1.2/24 na in 10.0.1.1/24
-veth na out 198.51.100.2/24 s pa 198.51.100.1/24
-veth b eth0 10.0.2.2/24 nb in 10.0.2.1/24
-veth nb out 203.0.113.2/24 s pb 203.0.113.1/24
-ip -n "$ns-a" route add default via 10.0.1.1
-ip -n "$ns-b" route add default via 10.0.2.1
-ip -n "$ns-na" route add default via 198.51.100.1
-ip -n "$ns-nb" route add default via 203.0.113.1
-for n in s na nb; do ip netns exec "$ns-$n" sysctl -qw net.ipv4.ip_forward=1; done
-
-# nat NS UNSOLICITED MASQ: a NAT on "out" with a stateful firewall that lets
-# in only what belongs to a connection from inside; the unsolicited rest is
-# dropped ("drop") or refused ("reject with tcp reset"). MASQ is "masquerade"
-# (keeps the source port where it can: endpoint-independent for TCP) or
-# "masquerade random" (a random port per connection: endpoint-dependent).
-nat() {
-	ip netns exec "$ns-$1" nft -f - <<EOF || fail "nft in $1"
-flush ruleset
-table ip htcp {
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		ct state established,related accept
-		iifname "out" meta l4proto tcp $2
-		iifname "out" drop
-	}
-	chain input {
-		type filter hook input priority filter; policy accept;
-		ct state established,related accept
-		iifname "out" drop
-	}
-	chain postrouting {
-		type nat hook postrouting priority srcnat;
-		oifname "out" $3
-	}
-}
-EOF
-}
-
-ns_start_server() {
-	rm -f "$tmp/ready" "$tmp/server.err"
-	mkfifo "$tmp/ready" || fail "mkfifo"
-	ip netns exec "$ns-s" "$O/punch-server" --listen 198.51.100.1 --port 3478 --ready-fd 3 \
-		3>"$tmp/ready" 2>"$tmp/server.err" &
-	srv=$!
-	pids="$pids $srv"
-	[ "$(timeout 10 head -n 1 "$tmp/ready")" = ready ] || fail "server in $ns-s did not get ready"
-}
+# shellcheck source=lib/nsnat.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/nsnat.sh"
+nsnat_setup htcp
 
 # ns_pair NAME: one --tcp client in a and one in b; exit codes in ra, rb.
 ns_pair() {

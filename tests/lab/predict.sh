@@ -1,0 +1,86 @@
+#!/bin/sh
+# Port prediction (punch-client --predict) through namespaces this script
+# builds itself (lib/nsnat.sh, prefix hpred-<pid>-): a behind an endpoint-
+# independent, port-restricted NAT (na: masquerade keeps the port; only
+# answers to a's own flows come in), b behind an endpoint-dependent one (nb:
+# masquerade fully-random over 40000-40999, a range of R = 1000 so that the
+# numbers below make the birthday method all but certain; same filtering).
+# fully-random, not random: "random" seeds the search for a free port with a
+# hash of the addresses and the destination port only, so b's many sockets
+# toward a's one endpoint would get a run of consecutive ports, which any
+# prediction hits far more often than the birthday formula says.
+#
+#   none       no prediction: b's packets to a leave from a port a never sent
+#              to, a's go to the port b used for the server: relayed (1, 1)
+#   birthday   --predict birthday --predict-ports 150: a (the easy side) probes
+#              150 random ports of b's address, b opens 150 mappings toward a;
+#              the chance they miss is C(850,150)/C(1000,150) < 1e-10: direct
+#              (0, 0), and the report's p_expected says so
+#   budget     the same with --predict-budget 40 --predict-rate 100: the UDP
+#              datagrams a sent toward b's side, counted by an nftables counter
+#              on na, are at most the 40 prediction probes plus what a's report
+#              says it sent otherwise; a's own count of prediction probes is 40
+#
+# Caveat: b's NAT gives its two registrations the same random port with
+# chance 1/1000, in which case b looks endpoint-independent (step 0).
+set -u
+# shellcheck source=lib/punch.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/punch.sh"
+punch_setup predict
+
+[ "$(id -u)" -eq 0 ] || { echo "predict: skip (needs root for namespaces)"; exit 77; }
+# shellcheck source=lib/nsnat.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/nsnat.sh"
+nsnat_setup hpred
+
+jqf() { jq -r "$2" "$1"; }
+
+# pair NAME ARGS...: a client in a and one in b with the same ARGS; exit codes in ra, rb.
+pair() {
+	name=$1
+	shift
+	ip netns exec "$ns-a" "$O/punch-client" --server 198.51.100.1:3478 --server2 198.51.100.3 \
+		--session "$name" --timeout 8 "$@" >"$tmp/$name-a.json" 2>"$tmp/$name-a.err" &
+	pa=$!
+	pids="$pids $pa"
+	ip netns exec "$ns-b" "$O/punch-client" --server 198.51.100.1:3478 --server2 198.51.100.3 \
+		--session "$name" --timeout 8 "$@" >"$tmp/$name-b.json" 2>"$tmp/$name-b.err" &
+	pb=$!
+	pids="$pids $pb"
+	wait "$pa"; ra=$?
+	wait "$pb"; rb=$?
+}
+
+ns_start_server 198.51.100.3
+nat na drop masquerade
+nat nb drop "meta l4proto udp masquerade to :40000-40999 fully-random"
+
+pair none
+[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ] || fail "none: exits $ra $rb, want 1 1 (relayed)"
+
+pair birthday --predict birthday --predict-ports 150 --predict-range 40000-40999
+[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "birthday: exits $ra $rb, want 0 0 (direct)"
+j="$tmp/birthday-a.json"
+[ "$(jqf "$j" .predict.my_step)" = 0 ] || fail "birthday: a's NAT should look endpoint-independent"
+[ "$(jqf "$j" .predict.peer_step)" != 0 ] || fail "birthday: b's NAT should look endpoint-dependent"
+[ "$(jqf "$j" .predict.targets)" = 150 ] || fail "birthday: a did not aim at 150 ports"
+[ "$(jqf "$tmp/birthday-b.json" .predict.sockets)" = 150 ] || fail "birthday: b did not open 150 sockets"
+jqf "$j" '.predict.p_expected > 0.9999999' | grep -qx true || fail "birthday: p_expected not near 1"
+case "$(field "$j" peer_used)" in '"203.0.113.2:'4[0-9][0-9][0-9][0-9]'"') ;;
+*) fail "birthday: a's path is not to one of b's NAT's ports" ;; esac
+
+before=$(nat_counted na)
+pair budget --predict birthday --predict-ports 150 --predict-range 40000-40999 --predict-budget 40 \
+	--predict-rate 100 --punch-timeout 2
+after=$(nat_counted na)
+j="$tmp/budget-a.json"
+sent=$(jqf "$j" .predict.sent)
+[ "$sent" -le 40 ] || fail "budget: a says it sent $sent prediction probes, over the budget of 40"
+other=$(jqf "$j" '(.probes_sent - .predict.sent) + .acks_sent + .data_sent + 2')
+counted=$((after - before))
+[ "$counted" -le $((40 + other)) ] ||
+	fail "budget: the network counted $counted datagrams from a toward b, more than 40 + $other"
+[ "$counted" -ge "$sent" ] || fail "budget: the network counted $counted datagrams, fewer than the $sent a reports"
+
+echo "predict: ok"
+exit 0
