@@ -1320,6 +1320,33 @@ static void print_result(const struct client *cl)
 	json_object_put(o);
 }
 
+/* --tcp: the address everything TCP is bound to: the same port number as
+ * UDP when --local-port is given, else one the kernel picks when the control
+ * connection binds (or, without a server, the --local-port). */
+static void tcp_local_init(struct client *cl)
+{
+	if (cl->o.have_bind)
+		cl->tcp_local = cl->o.bind;
+	else
+		addr_any(&cl->tcp_local, addr_family(&cl->local), 0);
+	addr_set_port(&cl->tcp_local, cl->o.local_port);
+}
+
+/* --tcp: the listener and the connection attempts' home, on tcp_local.
+ * Returns 0, or -1 when the run ended (cl set). */
+static int tcp_start(struct client *cl)
+{
+	char s[ADDR_STRLEN];
+	int err = tp_create(&cl->tcp_local, &cl->tp);
+
+	if (err < 0) {
+		fail(cl, cl->o.have_server ? EXIT_SERVER : EXIT_USAGE, "cannot listen on TCP %s: %s",
+		     addr_fmt(&cl->tcp_local, s, sizeof(s)), strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct client cl;
@@ -1351,15 +1378,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE; /* a bad --bind or a busy --local-port */
 	}
 	cl.udp = err;
-	if (cl.o.tcp) {
-		/* Same port number as UDP when --local-port is given, else the
-		 * kernel picks one when the control connection binds. */
-		if (cl.o.have_bind)
-			cl.tcp_local = cl.o.bind;
-		else
-			addr_any(&cl.tcp_local, addr_family(&cl.local), 0);
-		addr_set_port(&cl.tcp_local, cl.o.local_port);
-	}
+	if (cl.o.tcp)
+		tcp_local_init(&cl);
 
 	pc = cl.o.pc;
 	pc.deadline = cl.deadline;
@@ -1421,13 +1441,8 @@ int main(int argc, char **argv)
 	if (cl.o.predict && predict_setup(&cl, &pc) < 0)
 		goto out;
 	cl.pc = &pc;
-	if (cl.o.tcp && (err = tp_create(&cl.tcp_local, &cl.tp)) < 0) {
-		char s[ADDR_STRLEN];
-
-		fail(&cl, cl.o.have_server ? EXIT_SERVER : EXIT_USAGE, "cannot listen on TCP %s: %s",
-		     addr_fmt(&cl.tcp_local, s, sizeof(s)), strerror(-err));
+	if (cl.o.tcp && tcp_start(&cl) < 0)
 		goto out;
-	}
 	punch_loop(&cl, &pc);
 out:
 	print_result(&cl);
