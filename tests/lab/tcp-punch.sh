@@ -24,8 +24,6 @@ set -u
 . "$(dirname "$0")/lib/punch.sh"
 punch_setup tcp-punch
 
-[ "$(id -u)" -eq 0 ] || { echo "tcp-punch: skip (needs root for namespaces)"; exit 77; }
-
 # jq reads the nested "tcp" object of the report.
 jqf() { jq -r "$2" "$1"; }
 
@@ -74,6 +72,7 @@ grep -q 'partner does not punch TCP' "$tmp/c.json" || fail "mixed: no reason giv
 rm -f "$tmp"/*.json "$tmp"/*.err
 
 # --- namespaces ---------------------------------------------------------------
+[ "$(id -u)" = 0 ] || { echo "SKIP: the namespace part needs root (loopback part ok)"; exit 0; }
 # shellcheck source=lib/nsnat.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib/nsnat.sh"
 nsnat_setup htcp
