@@ -5,10 +5,10 @@
 # answers to a's own flows come in), b behind an endpoint-dependent one (nb:
 # masquerade fully-random over 40000-40999, a range of R = 1000 so that the
 # numbers below make the birthday method all but certain; same filtering).
-# fully-random, not random: "random" seeds the search for a free port with a
-# hash of the addresses and the destination port only, so b's many sockets
-# toward a's one endpoint would get a run of consecutive ports, which any
-# prediction hits far more often than the birthday formula says.
+# fully-random: a port drawn at random for every new flow, which is the model
+# behind the birthday formula. (On this machine's kernel plain "random" spread
+# 30 sockets' flows to one destination over the range just as well; it is
+# documented as a hash-seeded search, so the test does not rely on it.)
 #
 #   none       no prediction: b's packets to a leave from a port a never sent
 #              to, a's go to the port b used for the server: relayed (1, 1)
