@@ -265,19 +265,17 @@ static void spray_pump(struct punch *p, mtime_ms now)
 
 	if (p->next_spray < 0 || p->path != PATH_NONE || p->st != ST_PUNCH || now < p->next_spray)
 		return;
-	if (p->spray_next == 0 && p->stats.spray_passes == 0)
-		p->stats.spray_passes = 1;
 	/* At most half the queue per call: the shell drains it after each call. */
 	allow = predict_budget_allow(&p->spray_budget, now, PUNCH_QLEN / 2);
 	for (unsigned k = 0; k < allow; k++) {
+		if (p->spray_next == 0)
+			p->stats.spray_passes++;
 		send_spray(p, now, p->spray_next);
 		if (++p->spray_next == n_targets) {
 			p->spray_next = 0;
 			p->next_spray = now + p->probe_iv;
 			predict_budget_spend(&p->spray_budget, k + 1);
-			if (p->spray_budget.sent < p->spray_budget.budget)
-				p->stats.spray_passes++;
-			else
+			if (p->spray_budget.sent >= p->spray_budget.budget)
 				p->next_spray = -1;
 			return;
 		}

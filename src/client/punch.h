@@ -94,7 +94,7 @@ struct punch_stats {
 	unsigned unexpected_acks;                  /* PROBE_ACK from elsewhere than probed */
 	unsigned tx_overflow;                      /* datagrams not queued: queue full */
 	unsigned spray_sent;                       /* prediction probes (also in probes_sent) */
-	unsigned spray_passes;                     /* passes over the targets begun */
+	unsigned spray_passes;                     /* passes over the targets begun (one sent at least) */
 	bool have_path;                            /* direct path found (even if relay carried) */
 	struct addr path;                          /* the partner endpoint used directly */
 	mtime_ms direct_ms;                        /* creation to direct path */

@@ -21,6 +21,10 @@
 #              on na, are at most the 40 prediction probes plus what a's report
 #              says it sent otherwise; a's own count of prediction probes is 40
 #
+#   sequential a NAT that allocates by a step, hand-written for the flows here:
+#              relayed without prediction, direct with --predict sequential in
+#              the first pass over the predicted ports
+#
 # Caveat: b's NAT gives its two registrations the same random port with
 # chance 1/1000, in which case b looks endpoint-independent (step 0).
 set -u
@@ -81,6 +85,30 @@ counted=$((after - before))
 [ "$counted" -le $((40 + other)) ] ||
 	fail "budget: the network counted $counted datagrams from a toward b, more than 40 + $other"
 [ "$counted" -ge "$sent" ] || fail "budget: the network counted $counted datagrams, fewer than the $sent a reports"
+
+# A sequential NAT, written out for the flows of this test: each new
+# destination of b gets the next port by a step of 2 (40000 for the server,
+# 40002 for its second address, 40004 for a; 40010... in the second run).
+# Without prediction a aims at 40000 and b's probes come from 40004: relayed.
+# With it a's first target is 40014: direct, and within the first pass.
+# seq_nat BASE: b's flows to the server, its second address and a from BASE,
+# BASE + 2, BASE + 4. Each run gets its own BASE: the last run's conntrack
+# entries still hold its ports.
+seq_nat() {
+	nat nb drop "meta l4proto udp ip daddr 198.51.100.1 snat to 203.0.113.2:$1
+		oifname \"out\" meta l4proto udp ip daddr 198.51.100.3 snat to 203.0.113.2:$(($1 + 2))
+		oifname \"out\" meta l4proto udp ip daddr 198.51.100.2 snat to 203.0.113.2:$(($1 + 4))"
+}
+seq_nat 40000
+pair seqnone
+[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ] || fail "sequential NAT, no prediction: exits $ra $rb, want 1 1 (relayed)"
+seq_nat 40010
+pair seq --predict sequential
+[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "sequential: exits $ra $rb, want 0 0 (direct)"
+j="$tmp/seq-a.json"
+[ "$(jqf "$j" .predict.peer_step)" = 2 ] || fail "sequential: a was not told b's step of 2"
+[ "$(field "$j" peer_used)" = '"203.0.113.2:40014"' ] || fail "sequential: a's path is not to b's next port"
+[ "$(jqf "$j" .predict.passes)" = 1 ] || fail "sequential: predicted, but not in the first pass"
 
 echo "predict: ok"
 exit 0
