@@ -18,6 +18,15 @@
  *    no answer) is closed and the next PROBE retries, so the SYNs are paced
  *    like the UDP probes, no faster.
  *
+ * Which endpoint the server hands the partner: the source of the control
+ * connection, not a separate TCP registration. That connection already
+ * leaves from P, so its source as the server sees it is the NAT's mapping of
+ * P, at no cost; the handshake has proved the source address, so it needs no
+ * token as a UDP REGISTER does; and a second connection from P to the same
+ * server address and port would be the same 4-tuple as the first, so a
+ * registration would need yet another server port for what an endpoint-
+ * independent NAT maps the same way anyway.
+ *
  * Once a connection is up, the machine's messages travel on it framed as on
  * the control connection (wire_parse() finds the boundaries) and everything
  * that arrives on it is handed back with the connection's remote address as
