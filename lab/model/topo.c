@@ -1461,6 +1461,9 @@ int topo_describe(const struct topo *t, FILE *out)
 		topo_mode_name(t->mode), t->relay ? "yes" : "no",
 		duration_fmt(t->timeout_ms, a, sizeof(a)), duration_fmt(t->punch_timeout_ms, b, sizeof(b)),
 		(unsigned)t->messages, t->ipv6 ? "IPv6" : "IPv4");
+	if (t->tcp || t->predict)
+		fprintf(out, "  transport %s%s%s\n", t->tcp ? "tcp" : "udp",
+			t->predict ? ", port prediction " : "", t->predict ? predict_method_name(t->predict) : "");
 	if (t->programs.server || t->programs.client)
 		fprintf(out, "  programs: server %s; client %s\n",
 			t->programs.server ? t->programs.server : "punch-server (built in)",
