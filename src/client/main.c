@@ -947,7 +947,7 @@ static void flush_tx(struct client *cl)
 			continue;
 		}
 		if (cl->tp && !(cl->o.have_server && addr_equal(&tx.to, &cl->server_udp)))
-			tp_send(cl->tp, mtime_now(), &tx.to, tx.buf, tx.len);
+			tp_send(cl->tp, &tx.to, tx.buf, tx.len);
 		else
 			udp_send(cl, &tx.to, tx.buf, tx.len);
 	}
@@ -1034,7 +1034,7 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 			udp_drain(cl, now, on_udp_punching);
 		}
 		if (n > 0 && ntp)
-			tp_service(cl->tp, now, pfd + 2, ntp, on_tcp_punching, cl);
+			tp_service(cl->tp, pfd + 2, ntp, on_tcp_punching, cl);
 		for (unsigned i = 0; n > 0 && i < cl->n_spray_fd; i++)
 			if (pfd[base + i].revents & POLLIN)
 				spray_drain(cl, i + 1, now);

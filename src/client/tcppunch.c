@@ -180,11 +180,10 @@ static void conn_write(struct tp_conn *c)
 	}
 }
 
-void tp_send(struct tp *t, mtime_ms now, const struct addr *to, const uint8_t *buf, size_t len)
+void tp_send(struct tp *t, const struct addr *to, const uint8_t *buf, size_t len)
 {
 	struct tp_conn *c = conn_find(t, to);
 
-	(void)now;
 	if (!c) {
 		conn_start(t, to);
 		return;
@@ -310,10 +309,9 @@ static void conn_read(struct tp *t, struct tp_conn *c,
 	}
 }
 
-void tp_service(struct tp *t, mtime_ms now, const struct pollfd *pfd, size_t n,
+void tp_service(struct tp *t, const struct pollfd *pfd, size_t n,
 		void (*deliver)(void *arg, const uint8_t *buf, size_t len, const struct addr *from), void *arg)
 {
-	(void)now;
 	if (n && pfd[0].fd == t->lfd && (pfd[0].revents & POLLIN))
 		do_accept(t);
 	for (size_t i = 0; i + 1 < n && i < TP_MAX_CONN; i++) {

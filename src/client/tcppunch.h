@@ -35,7 +35,6 @@
 #define PUNCH_TCPPUNCH_H
 
 #include "common/addr.h"
-#include "common/mtime.h"
 
 #include <poll.h>
 #include <stdbool.h>
@@ -71,7 +70,7 @@ void tp_destroy(struct tp *t);
 /* Send one message to `to`: on the connection to it when there is one, else
  * start a connection attempt (when none is pending) and drop the message:
  * the machine sends again. */
-void tp_send(struct tp *t, mtime_ms now, const struct addr *to, const uint8_t *buf, size_t len);
+void tp_send(struct tp *t, const struct addr *to, const uint8_t *buf, size_t len);
 
 /* Fill up to max pollfds (TP_MAX_CONN + 1 is enough) for the caller's poll();
  * returns how many. */
@@ -79,7 +78,7 @@ size_t tp_pollfds(const struct tp *t, struct pollfd *pfd, size_t max);
 
 /* After poll(): accept, finish connects, read and write. Each complete
  * message that arrived goes to deliver with the connection's remote address. */
-void tp_service(struct tp *t, mtime_ms now, const struct pollfd *pfd, size_t n,
+void tp_service(struct tp *t, const struct pollfd *pfd, size_t n,
 		void (*deliver)(void *arg, const uint8_t *buf, size_t len, const struct addr *from), void *arg);
 
 const struct tp_stats *tp_stats(const struct tp *t);

@@ -64,8 +64,8 @@ static void spin(struct tp *x, struct got *gx, struct tp *y, struct got *gy, con
 		size_t nx = tp_pollfds(x, p, TP_MAX_CONN + 1), ny = tp_pollfds(y, p + nx, TP_MAX_CONN + 1);
 
 		if (poll(p, (nfds_t)(nx + ny), 10) > 0) {
-			tp_service(x, mtime_now(), p, nx, deliver, gx);
-			tp_service(y, mtime_now(), p + nx, ny, deliver, gy);
+			tp_service(x, p, nx, deliver, gx);
+			tp_service(y, p + nx, ny, deliver, gy);
 		}
 	}
 }
@@ -95,7 +95,7 @@ static void test_connect_accept_and_framing(void **state)
 	assert_int_equal(tp_create(&la, &a), 0);
 	assert_int_equal(tp_create(&lb, &b), 0);
 	n = message(buf, 1);
-	tp_send(a, mtime_now(), &lb, buf, n); /* starts the attempt; dropped */
+	tp_send(a, &lb, buf, n); /* starts the attempt; dropped */
 	spin(a, &ga, b, &gb, &tp_stats(a)->established, 1);
 	spin(a, &ga, b, &gb, &tp_stats(b)->accepted, 1);
 	assert_int_equal(tp_stats(a)->connects, 1);
@@ -105,7 +105,7 @@ static void test_connect_accept_and_framing(void **state)
 	/* Three messages at once: the stream carries them one after the other. */
 	for (uint32_t id = 10; id < 13; id++) {
 		n = message(buf, id);
-		tp_send(a, mtime_now(), &lb, buf, n);
+		tp_send(a, &lb, buf, n);
 	}
 	spin(a, &ga, b, &gb, &gb.n, 3);
 	assert_int_equal(gb.n, 3);
@@ -113,7 +113,7 @@ static void test_connect_accept_and_framing(void **state)
 	assert_true(addr_equal(&gb.from, &la)); /* the remote is a's own port: one port for all */
 	/* and back, on the accepted connection, without a new attempt */
 	n = message(buf, 20);
-	tp_send(b, mtime_now(), &la, buf, n);
+	tp_send(b, &la, buf, n);
 	spin(a, &ga, b, &gb, &ga.n, 1);
 	assert_int_equal(ga.n, 1);
 	assert_int_equal(tp_stats(b)->connects, 0);
@@ -134,13 +134,13 @@ static void test_refused_counted(void **state)
 	(void)state;
 	assert_int_equal(tp_create(&la, &a), 0);
 	assert_int_equal(tp_create(&lx, &x), 0);
-	tp_send(a, mtime_now(), &nobody, buf, n);
+	tp_send(a, &nobody, buf, n);
 	spin(a, &ga, x, &gx, &tp_stats(a)->refused, 1);
 	assert_int_equal(tp_stats(a)->connects, 1);
 	assert_int_equal(tp_stats(a)->refused, 1);
 	assert_int_equal(tp_stats(a)->established, 0);
 	/* the next send tries again */
-	tp_send(a, mtime_now(), &nobody, buf, n);
+	tp_send(a, &nobody, buf, n);
 	spin(a, &ga, x, &gx, &tp_stats(a)->refused, 2);
 	assert_int_equal(tp_stats(a)->connects, 2);
 	assert_int_equal(tp_stats(a)->refused, 2);
