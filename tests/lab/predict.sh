@@ -3,7 +3,7 @@
 # builds itself (lib/nsnat.sh, prefix hpred-<pid>-): a behind an endpoint-
 # independent, port-restricted NAT (na: masquerade keeps the port; only
 # answers to a's own flows come in), b behind an endpoint-dependent one (nb:
-# masquerade fully-random over 40000-40999, a range of R = 1000 so that the
+# masquerade fully-random over 40000-43999, a range of R = 4000 so that the
 # numbers below make the birthday method all but certain; same filtering).
 # fully-random: a port drawn at random for every new flow, which is the model
 # behind the birthday formula. (On this machine's kernel plain "random" spread
@@ -12,9 +12,9 @@
 #
 #   none       no prediction: b's packets to a leave from a port a never sent
 #              to, a's go to the port b used for the server: relayed (1, 1)
-#   birthday   --predict birthday --predict-ports 150: a (the easy side) probes
-#              150 random ports of b's address, b opens 150 mappings toward a;
-#              the chance they miss is C(850,150)/C(1000,150) < 1e-10: direct
+#   birthday   --predict birthday --predict-ports 300: a (the easy side) probes
+#              300 random ports of b's address, b opens 300 mappings toward a;
+#              the chance they miss is C(3700,300)/C(4000,300) < 1e-10: direct
 #              (0, 0), and the report's p_expected says so
 #   budget     the same with --predict-budget 40 --predict-rate 100: the UDP
 #              datagrams a sent toward b's side, counted by an nftables counter
@@ -26,7 +26,7 @@
 #              the first pass over the predicted ports
 #
 # Caveat: b's NAT gives its two registrations the same random port with
-# chance 1/1000, in which case b looks endpoint-independent (step 0).
+# chance 1/4000, in which case b looks endpoint-independent (step 0).
 set -u
 # shellcheck source=lib/punch.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib/punch.sh"
@@ -57,24 +57,24 @@ pair() {
 
 ns_start_server 198.51.100.3
 nat na drop masquerade
-nat nb drop "meta l4proto udp masquerade to :40000-40999 fully-random"
+nat nb drop "meta l4proto udp masquerade to :40000-43999 fully-random"
 
 pair none
 [ "$ra" -eq 1 ] && [ "$rb" -eq 1 ] || fail "none: exits $ra $rb, want 1 1 (relayed)"
 
-pair birthday --predict birthday --predict-ports 150 --predict-range 40000-40999
+pair birthday --predict birthday --predict-ports 300 --predict-range 40000-43999
 [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "birthday: exits $ra $rb, want 0 0 (direct)"
 j="$tmp/birthday-a.json"
 [ "$(jqf "$j" .predict.my_step)" = 0 ] || fail "birthday: a's NAT should look endpoint-independent"
 [ "$(jqf "$j" .predict.peer_step)" != 0 ] || fail "birthday: b's NAT should look endpoint-dependent"
-[ "$(jqf "$j" .predict.targets)" = 150 ] || fail "birthday: a did not aim at 150 ports"
-[ "$(jqf "$tmp/birthday-b.json" .predict.sockets)" = 150 ] || fail "birthday: b did not open 150 sockets"
+[ "$(jqf "$j" .predict.targets)" = 300 ] || fail "birthday: a did not aim at 300 ports"
+[ "$(jqf "$tmp/birthday-b.json" .predict.sockets)" = 300 ] || fail "birthday: b did not open 300 sockets"
 jqf "$j" '.predict.p_expected > 0.9999999' | grep -qx true || fail "birthday: p_expected not near 1"
 case "$(field "$j" peer_used)" in '"203.0.113.2:'4[0-9][0-9][0-9][0-9]'"') ;;
 *) fail "birthday: a's path is not to one of b's NAT's ports" ;; esac
 
 before=$(nat_counted na)
-pair budget --predict birthday --predict-ports 150 --predict-range 40000-40999 --predict-budget 40 \
+pair budget --predict birthday --predict-ports 300 --predict-range 40000-43999 --predict-budget 40 \
 	--predict-rate 100 --punch-timeout 2
 after=$(nat_counted na)
 j="$tmp/budget-a.json"
@@ -87,10 +87,11 @@ counted=$((after - before))
 [ "$counted" -ge "$sent" ] || fail "budget: the network counted $counted datagrams, fewer than the $sent a reports"
 
 # A sequential NAT, written out for the flows of this test: each new
-# destination of b gets the next port by a step of 2 (40000 for the server,
-# 40002 for its second address, 40004 for a; 40010... in the second run).
-# Without prediction a aims at 40000 and b's probes come from 40004: relayed.
-# With it a's first target is 40014: direct, and within the first pass.
+# destination of b gets the next port by a step of 2 (45000 for the server,
+# 45002 for its second address, 45004 for a; 45010... in the second run;
+# outside the random range above, whose flows' conntrack entries live on).
+# Without prediction a aims at 45000 and b's probes come from 45004: relayed.
+# With it a's first target is 45014: direct, and within the first pass.
 # seq_nat BASE: b's flows to the server, its second address and a from BASE,
 # BASE + 2, BASE + 4. Each run gets its own BASE: the last run's conntrack
 # entries still hold its ports.
@@ -99,15 +100,15 @@ seq_nat() {
 		oifname \"out\" meta l4proto udp ip daddr 198.51.100.3 snat to 203.0.113.2:$(($1 + 2))
 		oifname \"out\" meta l4proto udp ip daddr 198.51.100.2 snat to 203.0.113.2:$(($1 + 4))"
 }
-seq_nat 40000
+seq_nat 45000
 pair seqnone
 [ "$ra" -eq 1 ] && [ "$rb" -eq 1 ] || fail "sequential NAT, no prediction: exits $ra $rb, want 1 1 (relayed)"
-seq_nat 40010
+seq_nat 45010
 pair seq --predict sequential
 [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "sequential: exits $ra $rb, want 0 0 (direct)"
 j="$tmp/seq-a.json"
 [ "$(jqf "$j" .predict.peer_step)" = 2 ] || fail "sequential: a was not told b's step of 2"
-[ "$(field "$j" peer_used)" = '"203.0.113.2:40014"' ] || fail "sequential: a's path is not to b's next port"
+[ "$(field "$j" peer_used)" = '"203.0.113.2:45014"' ] || fail "sequential: a's path is not to b's next port"
 [ "$(jqf "$j" .predict.passes)" = 1 ] || fail "sequential: predicted, but not in the first pass"
 
 echo "predict: ok"
