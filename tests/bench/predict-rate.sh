@@ -14,11 +14,11 @@
 # Prints the formula's chance, the measured rate with its 95% Wilson
 # interval, and whether the predicted chance lies inside it.
 set -u
-# shellcheck source=../lab/lib/punch.sh
+# shellcheck source=../lab/lib/punch.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/../lab/lib/punch.sh"
 punch_setup predict-rate
 [ "$(id -u)" = 0 ] || { echo "predict-rate: needs root"; exit 1; }
-# shellcheck source=../lab/lib/nsnat.sh
+# shellcheck source=../lab/lib/nsnat.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/../lab/lib/nsnat.sh"
 nsnat_setup hrate
 

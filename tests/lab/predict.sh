@@ -60,10 +60,10 @@ nat na drop masquerade
 nat nb drop "meta l4proto udp masquerade to :40000-43999 fully-random"
 
 pair none
-[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ] || fail "none: exits $ra $rb, want 1 1 (relayed)"
+[ "$ra $rb" = "1 1" ] || fail "none: exits $ra $rb, want 1 1 (relayed)"
 
 pair birthday --predict birthday --predict-ports 300 --predict-range 40000-43999
-[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "birthday: exits $ra $rb, want 0 0 (direct)"
+[ "$ra $rb" = "0 0" ] || fail "birthday: exits $ra $rb, want 0 0 (direct)"
 j="$tmp/birthday-a.json"
 [ "$(jqf "$j" .predict.my_step)" = 0 ] || fail "birthday: a's NAT should look endpoint-independent"
 [ "$(jqf "$j" .predict.peer_step)" != 0 ] || fail "birthday: b's NAT should look endpoint-dependent"
@@ -102,10 +102,10 @@ seq_nat() {
 }
 seq_nat 45000
 pair seqnone
-[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ] || fail "sequential NAT, no prediction: exits $ra $rb, want 1 1 (relayed)"
+[ "$ra $rb" = "1 1" ] || fail "sequential NAT, no prediction: exits $ra $rb, want 1 1 (relayed)"
 seq_nat 45010
 pair seq --predict sequential
-[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "sequential: exits $ra $rb, want 0 0 (direct)"
+[ "$ra $rb" = "0 0" ] || fail "sequential: exits $ra $rb, want 0 0 (direct)"
 j="$tmp/seq-a.json"
 [ "$(jqf "$j" .predict.peer_step)" = 2 ] || fail "sequential: a was not told b's step of 2"
 [ "$(field "$j" peer_used)" = '"203.0.113.2:45014"' ] || fail "sequential: a's path is not to b's next port"

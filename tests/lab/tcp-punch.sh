@@ -96,7 +96,7 @@ ns_start_server
 nat na drop masquerade
 nat nb drop masquerade
 ns_pair dropdrop
-[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "drop/drop: exits $ra $rb, want 0 0 (direct)"
+[ "$ra $rb" = "0 0" ] || fail "drop/drop: exits $ra $rb, want 0 0 (direct)"
 for s in a b; do
 	j="$tmp/dropdrop-$s.json"
 	[ "$(jqf "$j" .tcp.established)" -ge 1 ] || fail "drop/drop $s: no connection of its own completed"
@@ -108,11 +108,11 @@ done
 
 nat nb "reject with tcp reset" masquerade
 ns_pair droprst
-[ "$ra" -eq 0 ] && [ "$rb" -eq 0 ] || fail "drop/rst: exits $ra $rb, want 0 0 (direct)"
+[ "$ra $rb" = "0 0" ] || fail "drop/rst: exits $ra $rb, want 0 0 (direct)"
 
 nat nb drop "masquerade random"
 ns_pair random
-[ "$ra" -eq 1 ] && [ "$rb" -eq 1 ] || fail "random: exits $ra $rb, want 1 1 (relayed)"
+[ "$ra $rb" = "1 1" ] || fail "random: exits $ra $rb, want 1 1 (relayed)"
 for s in a b; do
 	j="$tmp/random-$s.json"
 	[ "$(field "$j" messages_received)" = 5 ] || fail "random $s: the relay did not carry all messages"

@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2154  # $tmp, $O, $pids come from lib/punch.sh
 # Two clients behind two NATs and a server that also routes between the
 # NATs' public sides, in namespaces named $ns-{s,na,nb,a,b} (tcp-punch.sh,
 # predict.sh); sourced after lib/punch.sh, never run on its own.
