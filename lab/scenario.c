@@ -268,8 +268,10 @@ static char *evidence_ruleset(const struct topo *t, const struct plan *p)
 {
 	const char *fam = t->ipv6 ? "ip6" : "ip", *a = peer_public_ip(t, &p->peers[0]),
 		   *b = peer_public_ip(t, &p->peers[1]), *srv = server_ip(t, p);
-	/* A direct path is of the pair's transport; the relay is UDP for both. */
-	const char *proto = t->tcp ? "tcp" : "udp";
+	/* A direct path is of the pair's transport; the relay is UDP for both.
+	 * For TCP only what flows on a connection counts: neither a SYN that
+	 * may have been dropped nor the RST a NAT answers one with. */
+	const char *proto = t->tcp ? "tcp flags & (syn | rst) == 0" : "meta l4proto udp";
 	char *text = NULL;
 
 	if (asprintf(&text,
@@ -279,8 +281,8 @@ static char *evidence_ruleset(const struct topo *t, const struct plan *p)
 		     "\tcounter relay_up { }\n\tcounter relay_down { }\n"
 		     "\tchain prerouting {\n"
 		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
-		     "\t\t%s saddr %s %s daddr %s meta l4proto %s counter name direct_ab\n"
-		     "\t\t%s saddr %s %s daddr %s meta l4proto %s counter name direct_ba\n"
+		     "\t\t%s saddr %s %s daddr %s %s counter name direct_ab\n"
+		     "\t\t%s saddr %s %s daddr %s %s counter name direct_ba\n"
 		     "\t\t%s daddr %s udp dport %u @th,88,8 48 counter name relay_up\n"
 		     "\t\t%s saddr %s udp sport %u @th,88,8 48 counter name relay_down\n"
 		     "\t}\n}\n",
