@@ -317,7 +317,7 @@ static char *evidence_check(const struct topo *t, struct lab *l, const char *cla
 	if (strcmp(claim, "direct") == 0 && direct_crosses_internet(t) && (pk[0] == 0 || pk[1] == 0))
 		return xasprintf("both report direct, but the internet carried %" PRIu64 " and %" PRIu64
 				 " %s packets between their public addresses",
-				 pk[0], pk[1], t->tcp ? "TCP" : "UDP");
+				 pk[0], pk[1], t->tcp ? "TCP (on a connection)" : "UDP");
 	if (strcmp(claim, "relayed") == 0 && (pk[2] == 0 || pk[3] == 0))
 		return xasprintf("both report relayed, but the internet carried %" PRIu64 " RELAY messages to the "
 				 "server and %" PRIu64 " from it",
