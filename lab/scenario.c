@@ -19,6 +19,7 @@
 #include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
+#include "client/predict.h"
 #include "proto/wire.h"
 #include "kernel/run.h"
 #include "selfcheck.h"
@@ -132,6 +133,10 @@ static void server_argv(struct argv_buf *a, const struct scenario_opts *o, const
 		argv_add(a, "--listen");
 		argv_add(a, "%s", p->server_ip6);
 	}
+	if (t->predict) { /* the second observation of a predicting client */
+		argv_add(a, "--listen");
+		argv_add(a, "%s", p->server_ip2);
+	}
 	argv_add(a, "--port");
 	argv_add(a, "%u", p->server_port);
 	argv_add(a, "--ready-fd");
@@ -174,6 +179,18 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 	if (t->peers[k].keepalive && t->mode != MODE_FIXED_PORT) {
 		argv_add(a, "--keepalive");
 		argv_add(a, "%ums", keepalive_ms(t, k));
+	}
+	if (t->tcp)
+		argv_add(a, "--tcp");
+	if (t->predict) {
+		argv_add(a, "--predict");
+		argv_add(a, "%s", predict_method_name(t->predict));
+		argv_add(a, "--server2");
+		argv_add(a, "%s", p->server_ip2);
+		if (t->predict_ports) {
+			argv_add(a, "--predict-ports");
+			argv_add(a, "%u", (unsigned)t->predict_ports);
+		}
 	}
 	if (o->verbose)
 		argv_add(a, "-v");
@@ -252,6 +269,10 @@ static char *evidence_ruleset(const struct topo *t, const struct plan *p)
 {
 	const char *fam = t->ipv6 ? "ip6" : "ip", *a = peer_public_ip(t, &p->peers[0]),
 		   *b = peer_public_ip(t, &p->peers[1]), *srv = server_ip(t, p);
+	/* A direct path is of the pair's transport; the relay is UDP for both.
+	 * For TCP only what flows on a connection counts: neither a SYN that
+	 * may have been dropped nor the RST a NAT answers one with. */
+	const char *proto = t->tcp ? "tcp flags & (syn | rst) == 0" : "meta l4proto udp";
 	char *text = NULL;
 
 	if (asprintf(&text,
@@ -261,12 +282,12 @@ static char *evidence_ruleset(const struct topo *t, const struct plan *p)
 		     "\tcounter relay_up { }\n\tcounter relay_down { }\n"
 		     "\tchain prerouting {\n"
 		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
-		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name direct_ab\n"
-		     "\t\t%s saddr %s %s daddr %s meta l4proto udp counter name direct_ba\n"
+		     "\t\t%s saddr %s %s daddr %s %s counter name direct_ab\n"
+		     "\t\t%s saddr %s %s daddr %s %s counter name direct_ba\n"
 		     "\t\t%s daddr %s udp dport %u @th,88,8 48 counter name relay_up\n"
 		     "\t\t%s saddr %s udp sport %u @th,88,8 48 counter name relay_down\n"
 		     "\t}\n}\n",
-		     fam, a, fam, b, fam, b, fam, a, fam, srv, p->server_port, fam, srv, p->server_port) < 0)
+		     fam, a, fam, b, proto, fam, b, fam, a, proto, fam, srv, p->server_port, fam, srv, p->server_port) < 0)
 		return NULL;
 	return text;
 }
@@ -296,8 +317,8 @@ static char *evidence_check(const struct topo *t, struct lab *l, const char *cla
 	}
 	if (strcmp(claim, "direct") == 0 && direct_crosses_internet(t) && (pk[0] == 0 || pk[1] == 0))
 		return xasprintf("both report direct, but the internet carried %" PRIu64 " and %" PRIu64
-				 " UDP packets between their public addresses",
-				 pk[0], pk[1]);
+				 " %s packets between their public addresses",
+				 pk[0], pk[1], t->tcp ? "TCP (on a connection)" : "UDP");
 	if (strcmp(claim, "relayed") == 0 && (pk[2] == 0 || pk[3] == 0))
 		return xasprintf("both report relayed, but the internet carried %" PRIu64 " RELAY messages to the "
 				 "server and %" PRIu64 " from it",

@@ -14,6 +14,7 @@
  * first error reported is the first one a reader of the file would meet.
  */
 #include "client/defaults.h"
+#include "client/predict.h"
 #include "common/cidr.h"
 #include "common/duration.h"
 #include "model/iniread.h"
@@ -80,6 +81,13 @@ static const struct word mode_words[] = {
 };
 static const struct word outcome_words[] = {
 	{ "direct", OUTCOME_DIRECT }, { "relayed", OUTCOME_RELAYED }, { "failed", OUTCOME_FAILED },
+	{ NULL, 0 },
+};
+static const struct word transport_words[] = {
+	{ "udp", 0 }, { "tcp", 1 }, { NULL, 0 },
+};
+static const struct word predict_words[] = {
+	{ "none", PREDICT_NONE }, { "sequential", PREDICT_SEQUENTIAL }, { "birthday", PREDICT_BIRTHDAY },
 	{ NULL, 0 },
 };
 static const struct word bool_words[] = {
@@ -208,7 +216,8 @@ struct key {
 };
 
 enum { LK_DESCRIPTION, LK_EXPECT, LK_EXPECT_WHY, LK_MODE, LK_RELAY, LK_TIMEOUT, LK_PUNCH_TIMEOUT,
-       LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_COUNT };
+       LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_TRANSPORT, LK_PREDICT, LK_PREDICT_PORTS,
+       LK_COUNT };
 enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
 enum { PK_SERVER, PK_CLIENT, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
@@ -433,6 +442,37 @@ static int lab_internet6(struct parser *ps, const char *v)
 	return subnet_key(ps, "internet6", v, AF_INET6, ps->t->inet_subnet6);
 }
 
+static int lab_transport(struct parser *ps, const char *v)
+{
+	int tcp;
+
+	if (word_key(ps, transport_words, "transport", v, &tcp) < 0)
+		return -EINVAL;
+	ps->t->tcp = tcp;
+	return 0;
+}
+
+static int lab_predict(struct parser *ps, const char *v)
+{
+	return word_key(ps, predict_words, "predict", v, &ps->t->predict);
+}
+
+static int lab_predict_ports(struct parser *ps, const char *v)
+{
+	unsigned n = 0;
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 4 || strspn(v, "0123456789") != len)
+		return BAD(ps, "bad value '%s' for predict-ports: expected a whole number, 1 to %d", v,
+			   PREDICT_PORTS_MAX);
+	for (const char *p = v; *p; p++)
+		n = n * 10 + (unsigned)(*p - '0');
+	if (n < 1 || n > PREDICT_PORTS_MAX)
+		return BAD(ps, "predict-ports = %s is out of range: 1 to %d", v, PREDICT_PORTS_MAX);
+	ps->t->predict_ports = n;
+	return 0;
+}
+
 static const struct key lab_keys[] = {
 	[LK_DESCRIPTION] = { "description", lab_description },
 	[LK_EXPECT] = { "expect", lab_expect },
@@ -445,6 +485,9 @@ static const struct key lab_keys[] = {
 	[LK_IPV6] = { "ipv6", lab_ipv6 },
 	[LK_INTERNET] = { "internet", lab_internet },
 	[LK_INTERNET6] = { "internet6", lab_internet6 },
+	[LK_TRANSPORT] = { "transport", lab_transport },
+	[LK_PREDICT] = { "predict", lab_predict },
+	[LK_PREDICT_PORTS] = { "predict-ports", lab_predict_ports },
 	[LK_COUNT] = { NULL, NULL },
 };
 
@@ -1199,6 +1242,23 @@ static int check_graph(struct parser *ps)
 	return 0;
 }
 
+/* transport and predict against the rest of [lab]. */
+static int check_lab_client(struct parser *ps)
+{
+	const struct topo *t = ps->t;
+
+	if (t->predict && t->mode == MODE_FIXED_PORT)
+		return fail(ps, ps->lab_lines[LK_PREDICT], "predict needs the server's two addresses; "
+			    "mode = fixed-port runs no server");
+	if (t->predict && t->tcp)
+		return fail(ps, ps->lab_lines[LK_PREDICT], "predict is for UDP; transport = tcp");
+	if (t->predict && t->ipv6)
+		return fail(ps, ps->lab_lines[LK_PREDICT], "predict is for IPv4 NATs; ipv6 = yes has none");
+	if (ps->lab_lines[LK_PREDICT_PORTS] && !t->predict)
+		return fail(ps, ps->lab_lines[LK_PREDICT_PORTS], "predict-ports without predict");
+	return 0;
+}
+
 static int check_lab(struct parser *ps)
 {
 	struct topo *t = ps->t;
@@ -1224,7 +1284,7 @@ static int check_lab(struct parser *ps)
 			return fail(ps, ps->peer_aux[i].lines[EK_START_DELAY], "start-delay of [peer %s] "
 				    "must be shorter than timeout (%ums)", t->peers[i].name,
 				    (unsigned)t->timeout_ms);
-	return 0;
+	return check_lab_client(ps);
 }
 
 /* An explicit host address, where it was given, for the duplicate check. */
@@ -1549,6 +1609,9 @@ int topo_describe(const struct topo *t, FILE *out)
 		topo_mode_name(t->mode), t->relay ? "yes" : "no",
 		duration_fmt(t->timeout_ms, a, sizeof(a)), duration_fmt(t->punch_timeout_ms, b, sizeof(b)),
 		(unsigned)t->messages, t->ipv6 ? "IPv6" : "IPv4");
+	if (t->tcp || t->predict)
+		fprintf(out, "  transport %s%s%s\n", t->tcp ? "tcp" : "udp",
+			t->predict ? ", port prediction " : "", t->predict ? predict_method_name(t->predict) : "");
 	if (t->programs.server || t->programs.client)
 		fprintf(out, "  programs: server %s; client %s\n",
 			t->programs.server ? t->programs.server : "punch-server (built in)",

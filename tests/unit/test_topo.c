@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "client/predict.h"
 #include "model/rulesfile.h"
 #include "model/topo.h"
 
@@ -532,6 +533,38 @@ static void test_value_errors(void **state)
 	parse_bad("[peer a]\nkeepalive = sometimes\n", 2, "bad value 'sometimes' for keepalive");
 }
 
+/* transport, predict and predict-ports: values, defaults and what they exclude. */
+static void test_transport_and_predict(void **state)
+{
+	struct topo *t;
+
+	(void)state;
+	t = parse_ok("[lab]\n" PEERS);
+	assert_false(t->tcp);
+	assert_int_equal(t->predict, PREDICT_NONE);
+	assert_int_equal(t->predict_ports, 0);
+	topo_free(t);
+	t = parse_ok("[lab]\ntransport = tcp\n" PEERS);
+	assert_true(t->tcp);
+	topo_free(t);
+	t = parse_ok("[lab]\npredict = birthday\npredict-ports = 400\n" PEERS);
+	assert_int_equal(t->predict, PREDICT_BIRTHDAY);
+	assert_int_equal(t->predict_ports, 400);
+	topo_free(t);
+	t = parse_ok("[lab]\npredict = sequential\n" PEERS);
+	assert_int_equal(t->predict, PREDICT_SEQUENTIAL);
+	topo_free(t);
+	parse_bad("[lab]\ntransport = sctp\n", 2, "bad value 'sctp' for transport: expected udp | tcp");
+	parse_bad("[lab]\npredict = guess\n", 2,
+		  "bad value 'guess' for predict: expected none | sequential | birthday");
+	parse_bad("[lab]\npredict = birthday\npredict-ports = 0\n", 3, "predict-ports = 0 is out of range: 1 to 1024");
+	parse_bad("[lab]\npredict = birthday\npredict-ports = 1025\n", 3, "out of range");
+	parse_bad("[lab]\npredict = birthday\npredict-ports = x\n", 3, "bad value 'x' for predict-ports");
+	parse_bad("[lab]\npredict-ports = 8\n" PEERS, 2, "predict-ports without predict");
+	parse_bad("[lab]\npredict = sequential\nmode = fixed-port\n" PEERS, 2, "mode = fixed-port runs no server");
+	parse_bad("[lab]\ntransport = tcp\npredict = birthday\n" PEERS, 3, "predict is for UDP");
+}
+
 static void test_semantic_errors(void **state)
 {
 	(void)state;
@@ -875,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_port_keys),
 		cmocka_unit_test(test_semantic_errors),
+		cmocka_unit_test(test_transport_and_predict),
 		cmocka_unit_test(test_address_errors),
 		cmocka_unit_test(test_same_private_addresses),
 		cmocka_unit_test(test_rules_file),
