@@ -9,6 +9,7 @@
  * cmd_*.c (commands.h), their worker processes in pool.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,13 +130,11 @@ static int opt_pcap_cap(const char *arg, unsigned long *out)
 /* --seed N: 0 to UINT64_MAX, decimal. Returns 0 or -EINVAL after saying why. */
 static int opt_seed(const char *arg, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	unsigned long v;
 
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || *end || end == arg || arg[0] < '0' || arg[0] > '9') {
-		log_errx("--seed %s: a number from 0 to 18446744073709551615", arg);
+	_Static_assert(sizeof(unsigned long) >= sizeof(uint64_t), "num_parse_uint must take a 64-bit seed");
+	if (num_parse_uint(arg, UINT64_MAX, &v) < 0) {
+		log_errx("--seed %s: a number from 0 to %" PRIu64, arg, UINT64_MAX);
 		return -EINVAL;
 	}
 	*out = v;

@@ -17,6 +17,7 @@
 #include "client/predict.h"
 #include "common/cidr.h"
 #include "common/duration.h"
+#include "common/num.h"
 #include "model/iniread.h"
 #include "model/rulesfile.h"
 #include "model/topo.h"
@@ -780,14 +781,9 @@ static int nat_self_check(struct parser *ps, const char *v)
 /* A port number 1..65535, nothing else on the value. */
 static int port_number(const char *v, unsigned *out)
 {
-	char *end;
 	unsigned long n;
 
-	if (v[0] < '0' || v[0] > '9')
-		return -1;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end || n == 0 || n > 65535)
+	if (num_parse_uint(v, 65535, &n) < 0 || n == 0)
 		return -1;
 	*out = (unsigned)n;
 	return 0;

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/mtime.h"
+#include "common/num.h"
 #include "probe/knock.h"
 
 const char *knock_answer_name(enum knock_answer a)
@@ -84,6 +86,52 @@ cleanup:
 	return rc;
 }
 
+/* knock's command line. */
+struct knock_opts {
+	struct addr to, bind_to;
+	bool have_to, have_bind;
+	int timeout_ms, tries;
+	const char *expect;     /* --expect-unsolicited, or NULL */
+};
+
+/* knock's own options (--to, --bind, --timeout-ms, --tries,
+ * --expect-unsolicited). Returns 0, -ENOENT for another option, or -EINVAL
+ * after saying what is wrong. */
+static int knock_opt(int opt, const char *arg, struct knock_opts *o)
+{
+	unsigned long v;
+
+	switch (opt) {
+	case 't':
+	case 'b':
+		if (addr_parse(arg, 0, opt == 't' ? &o->to : &o->bind_to) < 0 ||
+		    (opt == 't' && addr_port(&o->to) == 0)) {
+			log_errx("--%s %s: not %s", opt == 't' ? "to" : "bind", arg, opt == 't' ? "IP:PORT" : "an address");
+			return -EINVAL;
+		}
+		*(opt == 't' ? &o->have_to : &o->have_bind) = true;
+		return 0;
+	case 'T':
+	case 'n':
+		if (num_parse_uint(arg, opt == 'T' ? 60000 : 100, &v) < 0 || v < 1) {
+			log_errx("--%s %s: not a number from 1 to %d", opt == 'T' ? "timeout-ms" : "tries", arg,
+				 opt == 'T' ? 60000 : 100);
+			return -EINVAL;
+		}
+		*(opt == 'T' ? &o->timeout_ms : &o->tries) = (int)v;
+		return 0;
+	case 'e':
+		if (strcmp(arg, "drop") && strcmp(arg, "icmp-unreachable")) {
+			log_errx("--expect-unsolicited %s: drop or icmp-unreachable", arg);
+			return -EINVAL;
+		}
+		o->expect = arg;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
 int knock_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -92,73 +140,44 @@ int knock_main(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "tries", required_argument, NULL, 'n' },
 		{ "expect-unsolicited", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct addr to, bind_to;
-	bool have_to = false, have_bind = false;
-	const char *expect = NULL;
-	int timeout_ms = 1500, tries = 3, opt, rc;
+	struct knock_opts o = { .timeout_ms = 1500, .tries = 3 };
+	struct cli_common cc = { .lvl = LOG_LVL_INFO, .ready_fd = -1 };
+	int opt, rc;
 	enum knock_answer got;
 	char b[ADDR_STRLEN];
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			if (addr_parse(optarg, 0, &to) < 0 || addr_port(&to) == 0) {
-				log_errx("--to %s: not IP:PORT", optarg);
-				return 2;
-			}
-			have_to = true;
-			break;
-		case 'b':
-			if (addr_parse(optarg, 0, &bind_to) < 0) {
-				log_errx("--bind %s: not an address", optarg);
-				return 2;
-			}
-			have_bind = true;
-			break;
-		case 'T':
-		case 'n': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*end || end == optarg || v < 1 || v > (opt == 'T' ? 60000 : 100)) {
-				log_errx("--%s %s: out of range", opt == 'T' ? "timeout-ms" : "tries", optarg);
-				return 2;
-			}
-			*(opt == 'T' ? &timeout_ms : &tries) = (int)v;
-			break;
-		}
-		case 'e':
-			if (strcmp(optarg, "drop") && strcmp(optarg, "icmp-unreachable")) {
-				log_errx("--expect-unsolicited %s: drop or icmp-unreachable", optarg);
-				return 2;
-			}
-			expect = optarg;
-			break;
-		case 'h':
+	while ((opt = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
+		rc = knock_opt(opt, optarg, &o);
+		if (rc == -ENOENT)
+			rc = cli_opt(opt, optarg, &cc);
+		if (rc == CLI_HELP) {
 			printf("usage: punch-probe knock --to IP:PORT [--bind IP] [--timeout-ms N] [--tries N]\n"
-			       "                         [--expect-unsolicited drop|icmp-unreachable]\n");
+			       "                         [--expect-unsolicited drop|icmp-unreachable] [-v|-q]\n");
 			return 0;
-		default:
-			return 2;
 		}
+		if (rc != 0)
+			return 2;
 	}
-	if (!have_to || optind != argc) {
+	log_init("punch-probe", cc.lvl);
+	if (cli_no_operands(argc, argv) < 0)
+		return 2;
+	if (!o.have_to) {
 		log_errx("usage: punch-probe knock --to IP:PORT [options]");
 		return 2;
 	}
-	rc = knock(&to, have_bind ? &bind_to : NULL, timeout_ms, tries, &got);
+	rc = knock(&o.to, o.have_bind ? &o.bind_to : NULL, o.timeout_ms, o.tries, &got);
 	if (rc < 0) {
-		log_errx("knock %s: %s", addr_fmt(&to, b, sizeof(b)), strerror(-rc));
+		log_errx("knock %s: %s", addr_fmt(&o.to, b, sizeof(b)), strerror(-rc));
 		return 1;
 	}
-	printf("{\"to\":\"%s\",\"answer\":\"%s\"", addr_fmt(&to, b, sizeof(b)), knock_answer_name(got));
-	if (expect) {
-		bool match = strcmp(expect, "drop") == 0 ? got == KNOCK_SILENT : got == KNOCK_REFUSED;
+	printf("{\"to\":\"%s\",\"answer\":\"%s\"", addr_fmt(&o.to, b, sizeof(b)), knock_answer_name(got));
+	if (o.expect) {
+		bool match = strcmp(o.expect, "drop") == 0 ? got == KNOCK_SILENT : got == KNOCK_REFUSED;
 
-		printf(",\"expected\":\"%s\",\"match\":%s}\n", expect, match ? "true" : "false");
+		printf(",\"expected\":\"%s\",\"match\":%s}\n", o.expect, match ? "true" : "false");
 		return match ? 0 : 3;
 	}
 	printf("}\n");
