@@ -150,11 +150,11 @@ fuzz-replay: $(REPLAY_BINS)
 		name=$${t##*/replay_}; echo "== $$t tests/fuzz/corpus/$$name"; \
 		$$t tests/fuzz/corpus/$$name; done
 
+# Lab tests mostly wait: LABTEST_JOBS at a time, the loopback ones in turn in one slot (tests/lab-run.sh).
+LABTEST_JOBS ?= 4
 labtest: $(PROGS) $(TOOL_BINS)
 	@ci/install-deps.sh lab
-	@set -e; pass=0; fail=0; for t in $(LAB_TESTS); do \
-		echo "== $$t"; if O=$(O) sh $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; done; \
-		echo "lab: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+	@O=$(O) LABTEST_JOBS=$(LABTEST_JOBS) sh tests/lab-run.sh $(LAB_TESTS)
 
 # No function in src/ or lab/ longer than a screen (tests/style/func-length.allow
 # names the ones still waiting).

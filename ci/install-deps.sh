@@ -5,7 +5,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libnl-3-dev libnl-route-3-dev libnftables-dev libjson-c-dev libinih-dev libcmocka-dev libpcap-dev"
-lab_pkgs="nftables iproute2 jq libxml2-utils perl python3 strace tcpdump tshark"
+lab_pkgs="nftables iproute2 jq libxml2-utils perl python3 strace tcpdump tshark iputils-ping nebula"
 fuzz_pkgs="clang libclang-rt-dev"
 
 want=""

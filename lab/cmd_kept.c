@@ -1,4 +1,4 @@
-/* punchlab shell, down and rebind: the kept labs (punchlab run --keep). */
+/* punchlab up, shell, exec, down and rebind: the kept labs (punchlab up, punchlab run --keep). */
 #include "commands.h"
 
 #include <fcntl.h>
@@ -15,6 +15,8 @@
 #include "kernel/netns.h"
 #include "kernel/nft.h"
 #include "model/nat.h"
+#include "report/result.h"
+#include "scenario.h"
 
 /* punchlab shell NAME NODE [CMD...]: enter a kept node's namespace and exec. */
 int cmd_shell(int argc, char **argv)
@@ -49,6 +51,44 @@ int cmd_shell(int argc, char **argv)
 		log_err("%s", sh_argv[0]);
 	}
 	return EXIT_SETUP;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	if (argc < 3) {
+		log_errx("usage: punchlab exec NAME NODE CMD...  (NODE: inet, server, nat-X, peer-X, probe-X)");
+		return EXIT_USAGE;
+	}
+	return cmd_shell(argc, argv);
+}
+
+int cmd_up(int nfiles, char **files, const struct lab_opts *o)
+{
+	struct scenario_opts so = { .bindir = o->bindir, .verbose = o->verbose, .keep = true,
+				    .no_selfcheck = o->no_selfcheck, .up_only = true };
+	int rc = EXIT_PASS;
+
+	for (int i = 0; i < nfiles; i++) {
+		struct result res;
+
+		if (cmd_is_matrix(files[i])) {
+			log_errx("%s: up takes topology files (a matrix is many labs)", files[i]);
+			rc = EXIT_USAGE;
+			continue;
+		}
+		/* No pair runs, so there is no verdict: only an error counts. */
+		if (scenario_run(files[i], &so, &res) < 0 || res.error) {
+			log_errx("%s: %s", files[i], res.error ? res.error : "could not bring the lab up");
+			rc = EXIT_MISMATCH;
+		} else {
+			printf("%s: lab '%s' is up%s; punchlab shell %s NODE, punchlab exec %s NODE CMD, "
+			       "punchlab down %s\n",
+			       files[i], res.name, so.no_selfcheck ? "" : " (self-check passed)", res.name, res.name,
+			       res.name);
+		}
+		result_clear(&res);
+	}
+	return rc;
 }
 
 int cmd_down(int argc, char **argv)

@@ -1,6 +1,6 @@
 /* punchlab's commands, each behind one function that main.c dispatches to:
  * run (cmd_run.c), classify (cmd_classify.c), check and list (cmd_check.c),
- * shell, down and rebind (cmd_kept.c).
+ * up, shell, exec, down and rebind (cmd_kept.c).
  * Each returns the process's exit status. */
 #ifndef PUNCH_COMMANDS_H
 #define PUNCH_COMMANDS_H
@@ -56,7 +56,16 @@ int cmd_check_one(const char *path, bool describe);
  * lab; returns only on failure. */
 int cmd_shell(int argc, char **argv);
 
-/* punchlab down NAME...: take kept labs down. */
+/* punchlab exec NAME NODE CMD...: CMD in a node of a kept lab (a command
+ * is required); returns only on failure. */
+int cmd_exec(int argc, char **argv);
+
+/* punchlab up FILE...: each topology's lab built, self-checked and kept,
+ * no pair run ([programs] setup runs and its work directory stays). */
+int cmd_up(int nfiles, char **files, const struct lab_opts *o);
+
+/* punchlab down NAME...: take kept labs down, ending every process still
+ * in their namespaces. */
 int cmd_down(int argc, char **argv);
 
 /* punchlab rebind NAME ROUTER: the kept router forgets every mapping. */

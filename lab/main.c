@@ -4,6 +4,7 @@
  *   punchlab run [-j N] [--tap] [--junit F] [--json F] [--markdown F] FILE...
  *   punchlab check FILE...     validate only: no privileges, no kernel changes
  *   punchlab list FILE...      what a file will build
+ *   punchlab up FILE...        a lab built, self-checked and kept, no pair run
  *
  * This file is the command line and the dispatch; the commands are in
  * cmd_*.c (commands.h), their worker processes in pool.c. */
@@ -36,12 +37,17 @@ static void usage(FILE *f)
 		"       punchlab list FILE...            show what each file builds\n"
 		"       punchlab classify FILE...        build each file's routers and classify them with\n"
 		"                                        punch-probe (a matrix: each profile once)\n"
+		"       punchlab up FILE...              build each lab, self-check it and keep it, running\n"
+		"                                        no pair ([programs] setup runs, its work directory stays)\n"
 		"       punchlab shell NAME NODE [CMD...] a shell (or CMD) in a node of a kept lab\n"
-		"       punchlab down NAME...            take kept labs down\n"
+		"       punchlab exec NAME NODE CMD...   run CMD in a node of a kept lab\n"
+		"       punchlab down NAME...            take kept labs down, with every process still\n"
+		"                                        running in their nodes (named as they are ended)\n"
 		"       punchlab rebind NAME ROUTER      a kept NAT forgets its mappings (NAT rebinding)\n"
 		"\n"
 		"run options:\n"
-		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: number of CPUs)\n"
+		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: 8 per CPU,\n"
+		"                      as memory allows; scenarios mostly wait)\n"
 		"      --tap           TAP version 13 on stdout (live lines go to stderr)\n"
 		"      --junit FILE    JUnit XML report\n"
 		"      --json FILE     JSON report, with each client's own report\n"
@@ -70,6 +76,30 @@ static void usage(FILE *f)
 		"130 interrupted (SIGINT, SIGTERM or SIGHUP: the running scenarios are stopped, and the\n"
 		"summary and reports cover what finished).\n"
 		"Topology format: topologies/README.md. Runs as root, or rootless in a user namespace.\n");
+}
+
+/* The default -j. A scenario mostly waits (on timers, on its programs): the
+ * rfc4787 matrix used about 2.7 s of CPU in a 69 s run. So the number of
+ * CPUs is not what limits it; the kernel's serialised lab building and
+ * memory are. Measured on 2 cores (doc/punchlab.1): the matrix takes 16.4 s
+ * at -j 2, 7.3 s at 6, 6.4 s at 8, 5.9 s at 12 and 16; the whole shipped set
+ * 48 s at 2, 15 s at 8, 11 s at 16, with the same verdicts. Eight per CPU,
+ * then, as long as memory holds JOBS_MEM_MIB per scenario (about 8 MiB was
+ * measured: an eightfold margin), and at most JOBS_MAX. */
+#define JOBS_PER_CPU 8
+#define JOBS_MEM_MIB 64
+#define JOBS_MAX 64
+
+static int jobs_default(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	long jobs = (cpus > 0 ? cpus : 1) * JOBS_PER_CPU;
+
+	if (pages > 0 && psize > 0 && pages / (JOBS_MEM_MIB * 1024L * 1024L / psize) < jobs)
+		jobs = pages / (JOBS_MEM_MIB * 1024L * 1024L / psize);
+	if (jobs > JOBS_MAX)
+		jobs = JOBS_MAX;
+	return jobs < 1 ? 1 : (int)jobs;
 }
 
 static int bindir_default(char *buf, size_t size)
@@ -197,7 +227,7 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct lab_opts o = { .jobs = (int)sysconf(_SC_NPROCESSORS_ONLN) };
+	struct lab_opts o = { .jobs = jobs_default() };
 	const char *cmd;
 	int rc = 0;
 
@@ -221,12 +251,15 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "shell") == 0)
 		return cmd_shell(argc - 2, argv + 2);
+	if (strcmp(cmd, "exec") == 0)
+		return cmd_exec(argc - 2, argv + 2);
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
 	if (strcmp(cmd, "rebind") == 0)
 		return cmd_rebind(argc - 2, argv + 2);
-	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify")) {
-		log_errx("unknown command '%s' (run, check, list, classify, shell, down, rebind)", cmd);
+	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify") &&
+	    strcmp(cmd, "up")) {
+		log_errx("unknown command '%s' (run, up, check, list, classify, shell, exec, down, rebind)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -264,5 +297,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "classify") == 0)
 		return cmd_classify(argc - optind, argv + optind, &o);
+	if (strcmp(cmd, "up") == 0)
+		return cmd_up(argc - optind, argv + optind, &o);
 	return cmd_run(argc - optind, argv + optind, &o);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "model/argv.h"
 #include "common/log.h"
@@ -16,12 +17,14 @@
 #include "kernel/build.h"
 #include "kernel/capture.h"
 #include "kernel/ct.h"
-#include "kernel/nft.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
 #include "client/predict.h"
+#include "model/progverdict.h"
+#include "programs.h"
 #include "proto/wire.h"
 #include "kernel/run.h"
+#include "kernel/witness.h"
 #include "selfcheck.h"
 #include "model/topo.h"
 
@@ -50,8 +53,7 @@ static char *xasprintf(const char *fmt, ...)
 
 const char *scenario_unsupported(const struct topo *t)
 {
-	if (t->programs.server || t->programs.client)
-		return "[programs]: running other programs under test is not implemented yet";
+	(void)t;
 	return NULL;
 }
 
@@ -149,6 +151,7 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 			const struct plan *p, int k, const char *session)
 {
 	const struct plan_peer *me = &p->peers[k], *other = &p->peers[1 - k];
+	uint32_t punch_ms, limit_ms;
 
 	argv_add(a, "%s/punch-client", o->bindir);
 	if (t->mode == MODE_FIXED_PORT) {
@@ -166,10 +169,11 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 	argv_add(a, "%u", me->local_port);
 	/* timeout is the whole scenario's: a client that starts later has that much less
 	 * (the parser keeps every start-delay below timeout). */
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
 	argv_add(a, "--timeout");
-	argv_add(a, "%ums", t->timeout_ms - t->peers[k].start_delay_ms);
+	argv_add(a, "%ums", limit_ms - t->peers[k].start_delay_ms);
 	argv_add(a, "--punch-timeout");
-	argv_add(a, "%ums", t->punch_timeout_ms);
+	argv_add(a, "%ums", punch_ms);
 	argv_add(a, "--messages");
 	argv_add(a, "%u", t->messages);
 	if (!t->relay || t->mode == MODE_FIXED_PORT)
@@ -259,71 +263,134 @@ static char *mismatch_detail(const struct result *res, struct run_proc *procs[2]
 	return text;
 }
 
-/* Evidence from the network itself, counted on the internet's bridge: UDP
- * between the peers' public addresses (a direct path that crossed the
- * internet) and RELAY messages to and from the server (type byte 48 at
- * offset 3 of the UDP payload, see wire.h). Counted as frames enter the
- * bridge, so routed and bridged traffic both count once. With ipv6 = yes
- * the pair runs over IPv6, and the same counters match IPv6 headers. */
-static char *evidence_ruleset(const struct topo *t, const struct plan *p)
+/* The path programs under test took, from the network alone (what they
+ * printed is not trusted): the deliveries the witness counted in each
+ * peer's namespace (witness_arm() ran before the programs), decided by
+ * progverdict() (its header says how), into res->evidence and res->actual.
+ * Read for programs that failed too (their actual is then failed, by the
+ * caller): the evidence explains the failure. why gets the reason. */
+static int judge_by_network(const struct topo *t, const struct plan *p, struct lab *l, bool wire,
+			    const struct programs_result *pr, struct result *res, char *why, size_t size)
 {
-	const char *fam = t->ipv6 ? "ip6" : "ip", *a = peer_public_ip(t, &p->peers[0]),
-		   *b = peer_public_ip(t, &p->peers[1]), *srv = server_ip(t, p);
-	/* A direct path is of the pair's transport; the relay is UDP for both.
-	 * For TCP only what flows on a connection counts: neither a SYN that
-	 * may have been dropped nor the RST a NAT answers one with. */
-	const char *proto = t->tcp ? "tcp flags & (syn | rst) == 0" : "meta l4proto udp";
-	char *text = NULL;
+	struct evidence e;
+	int rc;
 
-	if (asprintf(&text,
-		     "# punchlab: what crosses the internet, to check what the programs claim\n"
-		     "table bridge punchlab {\n"
-		     "\tcounter direct_ab { }\n\tcounter direct_ba { }\n"
-		     "\tcounter relay_up { }\n\tcounter relay_down { }\n"
-		     "\tchain prerouting {\n"
-		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
-		     "\t\t%s saddr %s %s daddr %s %s counter name direct_ab\n"
-		     "\t\t%s saddr %s %s daddr %s %s counter name direct_ba\n"
-		     "\t\t%s daddr %s udp dport %u @th,88,8 48 counter name relay_up\n"
-		     "\t\t%s saddr %s udp sport %u @th,88,8 48 counter name relay_down\n"
-		     "\t}\n}\n",
-		     fam, a, fam, b, proto, fam, b, fam, a, proto, fam, srv, p->server_port, fam, srv, p->server_port) < 0)
+	rc = witness_read(l, t, p, wire, pr->started, &e, why, size);
+	if (rc < 0)
+		return rc;
+	res->actual = result_outcome_parse(progverdict(&e, t->peers[0].name, t->peers[1].name, pr->checked, why, size));
+	rc = witness_fill(t, p, &e, &res->evidence);
+	evidence_clear(&e);
+	/* What the counts support for programs whose protocol is not known is
+	 * progverdict's (server traffic alone is not a relay), not the raw rule. */
+	if (rc == 0)
+		res->evidence.verdict = res->actual;
+	if (rc < 0)
+		snprintf(why, size, "evidence: %s", strerror(-rc));
+	return rc;
+}
+
+/* The session name: the scenario's, in the protocol's alphabet (wire.h). */
+static void session_name(const char *name, char *session, size_t size)
+{
+	snprintf(session, size, "%s", name);
+	for (char *c = session; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+		      *c == '_' || *c == '-'))
+			*c = '.';
+}
+
+/* label, then the last 12 lines of text, each indented by four spaces;
+ * nothing when text is empty. The reports keep the whole tail. */
+static void put_indented(FILE *f, const char *label, const char *text)
+{
+	const char *from = text;
+	int lines = 0;
+
+	if (!text || !*text)
+		return;
+	for (const char *nl = text + strlen(text) - 1; nl > text; nl--)
+		if (nl[-1] == '\n' && ++lines >= 12) {
+			from = nl;
+			break;
+		}
+	fprintf(f, "%s\n", label);
+	if (from != text)
+		fprintf(f, "    [...]\n");
+	for (const char *line = from; *line;) {
+		const char *end = strchrnul(line, '\n');
+
+		fprintf(f, "    %.*s\n", (int)(end - line), line);
+		line = *end ? end + 1 : end;
+	}
+}
+
+/* The detail of a [programs] scenario: the expectation, the verdict's
+ * reason, the explanation of the routers' drops, each program's own output,
+ * indented, then what res->detail held. A malloc'd text or NULL. */
+static char *programs_detail(const struct result *res, const char *expect_why, const char *why)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
 		return NULL;
+	if (expect_why && *expect_why)
+		fprintf(f, "expectation: %s\n", expect_why);
+	fprintf(f, "%s: %s\n", result_outcome_name(res->actual), why);
+	if (res->evidence.explanation && *res->evidence.explanation)
+		fprintf(f, "%s\n", res->evidence.explanation);
+	for (int k = 0; k < 2; k++) {
+		const struct result_peer *rp = &res->peers[k];
+
+		if (rp->exit_code >= 0)
+			fprintf(f, "%s: exit %d\n", rp->name, rp->exit_code);
+		else
+			fprintf(f, "%s: did not exit by itself\n", rp->name);
+		put_indented(f, "  stdout:", result_peer_report_text(rp));
+		put_indented(f, "  stderr:", rp->stderr_tail);
+	}
+	if (res->detail)
+		fputs(res->detail, f); /* the server's and the checks' output (programs_run) */
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
 	return text;
 }
 
-/* Do the peers' direct packets have to cross the internet? Not when they
- * share a router (same LAN, hairpinning, a carrier NAT). */
-static bool direct_crosses_internet(const struct topo *t)
+/* [programs]: the user's programs, judged by their exit status (or check)
+ * for success and by the network for the path. */
+static int run_user_programs(struct programs *pg, const struct topo *t, const struct plan *p, struct lab *l,
+			     const struct scenario_opts *o, struct result *res, const char *expect_why)
 {
-	for (int a = t->peers[0].behind, ga = 0; a >= 0 && ga <= t->n_nats; a = t->nats[a].uplink, ga++)
-		for (int b = t->peers[1].behind, gb = 0; b >= 0 && gb <= t->n_nats; b = t->nats[b].uplink, gb++)
-			if (a == b)
-				return false;
-	return true;
-}
+	struct programs_result pr;
+	char session[WIRE_SESSION_MAX + 1], why[600], *detail;
+	int rc;
 
-/* Does the network agree with what both clients said? NULL if it does, else why not. */
-static char *evidence_check(const struct topo *t, struct lab *l, const char *claim)
-{
-	static const char *const names[] = { "direct_ab", "direct_ba", "relay_up", "relay_down" };
-	uint64_t pk[4] = { 0 }, bytes;
-
-	for (int k = 0; k < 4; k++) {
-		int rc = nft_counter(lab_ns(l, 0), "bridge", "punchlab", names[k], &pk[k], &bytes);
-
-		if (rc < 0)
-			return xasprintf("reading counter %s on the internet: %s", names[k], strerror(-rc));
+	session_name(res->name, session, sizeof(session));
+	rc = programs_run(pg, t, p, l, o->verbose, session, res, &pr);
+	if (rc < 0)
+		return rc;
+	/* The evidence is read whether they succeeded or not: the routers'
+	 * drops explain a failure too. */
+	rc = judge_by_network(t, p, l, programs_speak_punch(t), &pr, res, why, sizeof(why));
+	if (rc < 0) {
+		res->error = xasprintf("reading the evidence: %s", why);
+		return rc;
 	}
-	if (strcmp(claim, "direct") == 0 && direct_crosses_internet(t) && (pk[0] == 0 || pk[1] == 0))
-		return xasprintf("both report direct, but the internet carried %" PRIu64 " and %" PRIu64
-				 " %s packets between their public addresses",
-				 pk[0], pk[1], t->tcp ? "TCP (on a connection)" : "UDP");
-	if (strcmp(claim, "relayed") == 0 && (pk[2] == 0 || pk[3] == 0))
-		return xasprintf("both report relayed, but the internet carried %" PRIu64 " RELAY messages to the "
-				 "server and %" PRIu64 " from it",
-				 pk[2], pk[3]);
-	return NULL;
+	if (!pr.success) {
+		res->actual = RESULT_FAILED;
+		snprintf(why, sizeof(why), "%s", pr.why);
+	}
+	res->verdict = res->actual == result_outcome_of(res->expected) ? VERDICT_PASS : VERDICT_FAIL;
+	detail = programs_detail(res, expect_why, why);
+	if (!detail)
+		return -ENOMEM;
+	free(res->detail);
+	res->detail = detail;
+	return 0;
 }
 
 static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
@@ -333,6 +400,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	struct run_proc *srv = NULL, *cli[2] = { NULL, NULL };
 	struct argv_buf a;
 	char session[WIRE_SESSION_MAX + 1];
+	uint32_t punch_ms, limit_ms;
 	mtime_ms t0;
 	int rc;
 
@@ -347,12 +415,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			rc = run_set_ready_fd(srv, 3);
 		if (rc < 0)
 			goto cleanup;
-		run_set_background(srv, true);
-		rc = run_start(g, srv);
-		if (rc >= 0)
-			rc = run_release(g);
-		if (rc >= 0)
-			rc = run_wait_ready(g, srv, mtime_now() + READY_MS);
+		rc = run_start_ready(g, srv, mtime_now() + READY_MS);
 		if (rc < 0) {
 			char how[256];
 
@@ -361,44 +424,25 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			goto cleanup;
 		}
 	}
-	/* The session name: the scenario's, in the protocol's alphabet (wire.h). */
-	snprintf(session, sizeof(session), "%s", res->name);
-	for (char *c = session; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-		      *c == '_' || *c == '-'))
-			*c = '.';
+	session_name(res->name, session, sizeof(session));
 	for (int k = 0; k < 2; k++) {
 		argv_init(&a);
 		client_argv(&a, o, t, p, k, session);
 		rc = a.overflow ? -E2BIG : run_add(g, t->peers[k].name, netns_fd(lab_ns(l, p->peers[k].node)), a.v, &cli[k]);
 		if (rc < 0)
 			goto cleanup;
-		if (t->peers[k].start_delay_ms)
-			continue; /* forked at its time, below */
-		rc = run_start(g, cli[k]);
-		if (rc < 0)
-			goto cleanup;
 	}
-	/* Both clients start at the same instant: the barrier. */
-	rc = run_release(g);
-	if (rc < 0)
-		goto cleanup;
-	t0 = mtime_now();
-	/* start-delay: the other client runs meanwhile; the sooner one first. */
-	for (int i = 0; i < 2; i++) {
-		int k = t->peers[0].start_delay_ms > t->peers[1].start_delay_ms ? 1 - i : i;
+	/* Both clients start at the same instant (the barrier); one with a
+	 * start-delay at its time while the other runs. */
+	{
+		const uint32_t delay[2] = { t->peers[0].start_delay_ms, t->peers[1].start_delay_ms };
 
-		if (!t->peers[k].start_delay_ms)
-			continue;
-		rc = run_wait_until(g, t0 + t->peers[k].start_delay_ms);
-		if (rc >= 0)
-			rc = run_start(g, cli[k]);
-		if (rc >= 0)
-			rc = run_release(g);
+		rc = run_start_pair(g, cli, delay, &t0);
 		if (rc < 0)
 			goto cleanup;
 	}
-	rc = run_wait(g, t0 + t->timeout_ms + GRACE_MS);
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
+	rc = run_wait(g, t0 + limit_ms + GRACE_MS);
 	if (rc < 0)
 		goto cleanup;
 	if (srv)
@@ -406,20 +450,35 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 	for (int k = 0; k < 2; k++)
 		peer_result(&res->peers[k], t->peers[k].name, cli[k]);
 
-	/* The verdict: both sides must report the expected outcome. */
-	res->actual = res->peers[0].outcome == res->peers[1].outcome ? res->peers[0].outcome : RESULT_MIXED;
-	res->verdict = res->actual == result_outcome_of(res->expected) ? VERDICT_PASS : VERDICT_FAIL;
-	if (res->verdict != VERDICT_PASS) {
-		res->detail = mismatch_detail(res, cli, why);
-	} else {
-		char *disagree = evidence_check(t, l, result_outcome_name(res->actual));
+	/* The verdict is the network's: what each host received (witness.h). */
+	{
+		enum outcome seen = OUTCOME_FAILED;
+		mtime_ms read_start = mtime_now();
+		char werr[512];
 
-		/* A verdict counts only if the network produced it. */
-		if (disagree) {
-			res->verdict = VERDICT_FAIL;
-			res->actual = RESULT_UNPROVEN;
-			res->detail = disagree;
+		rc = witness_judge(l, t, p, true, t0, &seen, &res->evidence, werr, sizeof(werr));
+		if (rc < 0) {
+			res->error = xasprintf("reading the evidence: %s", werr);
+			goto cleanup;
 		}
+		log_debug("%s: evidence read in %d ms", res->name, (int)(mtime_now() - read_start));
+		res->actual = result_outcome_of(seen);
+	}
+	res->verdict = res->actual == result_outcome_of(res->expected) ? VERDICT_PASS : VERDICT_FAIL;
+	if (res->verdict == VERDICT_PASS &&
+	    (res->peers[0].outcome != res->actual || res->peers[1].outcome != res->actual)) {
+		/* The built-in pair must also see what the network saw: a client
+		 * that claims otherwise is wrong, whichever way. */
+		res->verdict = VERDICT_FAIL;
+		res->detail = xasprintf("the network saw %s, but %s reported %s and %s reported %s\n%s\n",
+					result_outcome_name(res->actual), res->peers[0].name,
+					result_outcome_name(res->peers[0].outcome), res->peers[1].name,
+					result_outcome_name(res->peers[1].outcome), res->evidence.explanation);
+	} else if (res->verdict != VERDICT_PASS) {
+		char *sides = mismatch_detail(res, cli, why);
+
+		res->detail = xasprintf("%s\n%s", res->evidence.explanation, sides ? sides : "");
+		free(sides);
 	}
 	rc = 0;
 cleanup:
@@ -466,20 +525,27 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 
 /* run_pair, with --pcap captured from before the programs start until after
  * they end; with --pcap-on-failure the capture of a verdict as expected goes. */
+/* The programs of the scenario: the user's ([programs]) or the built-in pair. */
+static int run_programs(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
+			struct programs *pg, struct result *res, const char *why)
+{
+	return pg ? run_user_programs(pg, t, p, l, o, res, why) : run_pair(t, p, l, o, res, why);
+}
+
 static int capture_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
-			struct result *res, const char *why, char *err, size_t errsize)
+			struct programs *pg, struct result *res, const char *why, char *err, size_t errsize)
 {
 	struct capture *cap = NULL;
 	struct capture_stats st;
 	int rc, crc;
 
 	if (!o->pcap_dir)
-		return run_pair(t, p, l, o, res, why);
+		return run_programs(t, p, l, o, pg, res, why);
 	rc = capture_start(l, p, o->pcap_dir, res->name, o->pcap_cap ? o->pcap_cap : CAPTURE_CAP_DEFAULT, &cap, err,
 			   errsize);
 	if (rc < 0)
 		return rc;
-	rc = run_pair(t, p, l, o, res, why);
+	rc = run_programs(t, p, l, o, pg, res, why);
 	crc = capture_stop(cap, o->pcap_on_failure && rc == 0 && res->verdict == VERDICT_PASS, &st, err, errsize);
 	if (crc < 0 && rc == 0 && !res->error)
 		res->error = xasprintf("%s", err); /* the capture asked for is not there */
@@ -506,20 +572,34 @@ static int capture_pair(const struct topo *t, const struct plan *p, struct lab *
 }
 
 /* Evidence: what each router's conntrack holds after the pair ran, the
- * mappings as the kernel made them ("ROUTER: ENTRY" lines), or NULL. */
+ * IPv4 UDP mappings as the kernel made them, one "ROUTER: ENTRY" line each in
+ * the kernel's own notation ("udp 17 TTL src= dst= sport= dport= src= dst=
+ * sport= dport= [ASSURED] [zone=N]", as conntrack -L writes them), or NULL. */
 static char *routers_conntrack(const struct plan *p, struct lab *l)
 {
-	char *text = NULL, *ct, *save = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&text, &len);
 
 	if (!m)
 		return NULL;
 	for (int i = 0; i < p->n_nodes; i++) {
-		if (p->nodes[i].kind != PLAN_ROUTER || ct_dump_udp(lab_ns(l, i), &ct) < 0)
+		struct ct_udp *ct = NULL;
+		int n = 0;
+
+		if (p->nodes[i].kind != PLAN_ROUTER || ct_list_udp(lab_ns(l, i), AF_INET, &ct, &n) < 0)
 			continue;
-		for (char *line = strtok_r(ct, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			fprintf(m, "%s: %s\n", p->nodes[i].name, line);
+		for (int j = 0; j < n; j++) {
+			const struct ct_udp *e = &ct[j];
+
+			fprintf(m, "%s: udp      17 %u src=%s dst=%s sport=%u dport=%u src=%s dst=%s sport=%u dport=%u%s",
+				p->nodes[i].name, (unsigned)e->timeout_s, e->orig_src, e->orig_dst, e->orig_sport,
+				e->orig_dport, e->reply_src, e->reply_dst, e->reply_sport, e->reply_dport,
+				e->assured ? " [ASSURED]" : "");
+			if (e->zone)
+				fprintf(m, " zone=%u", (unsigned)e->zone);
+			fputc('\n', m);
+		}
 		free(ct);
 	}
 	if (fclose(m) != 0) {
@@ -535,6 +615,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 {
 	struct plan *p = NULL;
 	struct lab *l = NULL;
+	struct programs *pg = NULL;
 	enum outcome expected;
 	char why[256] = "";
 	struct topo seeded = *t; /* the run's seed for the routers' port pools */
@@ -556,6 +637,14 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		rc = -ENOTSUP;
 		goto done;
 	}
+	if (programs_wanted(t)) {
+		char session[WIRE_SESSION_MAX + 1];
+
+		session_name(res->name, session, sizeof(session));
+		rc = programs_prepare(t, p, session, o->bindir, &pg, err, errsize);
+		if (rc < 0)
+			goto done;
+	}
 	rc = lab_up(t, p, &l, err, errsize);
 	if (rc < 0)
 		goto done;
@@ -566,19 +655,16 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 		if (rc < 0)
 			goto done;
 	}
-	{
-		char *ev = evidence_ruleset(t, p), *nfterr = NULL;
-
-		rc = ev ? nft_load(lab_ns(l, 0), ev, &nfterr) : -ENOMEM;
-		if (rc < 0)
-			snprintf(err, errsize, "inet: loading the evidence counters: %s",
-				 nfterr ? nfterr : strerror(-rc));
-		free(ev);
-		free(nfterr);
-		if (rc < 0)
-			goto done;
+	if (o->up_only) {
+		rc = 0; /* punchlab up: the lab is the user's now, nothing is counted */
+		goto keep;
 	}
-	rc = capture_pair(t, p, l, o, res, why, err, errsize);
+	/* After the self-check, whose probes must not count. Only the built-in
+	 * protocol's RELAY messages can be told from other UDP by their type. */
+	rc = witness_arm(l, t, p, programs_speak_punch(t), err, errsize);
+	if (rc < 0)
+		goto done;
+	rc = capture_pair(t, p, l, o, pg, res, why, err, errsize);
 	res->conntrack = routers_conntrack(p, l);
 keep:
 	if (o->keep) {
@@ -593,6 +679,7 @@ keep:
 	err[0] = '\0';
 done:
 	lab_down(l);
+	programs_free(pg, o->keep);
 	plan_free(p);
 	return rc;
 }

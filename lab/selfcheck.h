@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/model.h"
 #include "model/plan.h"
@@ -33,6 +34,13 @@
 #define SELFCHECK_PORT2 3480
 #define SELFCHECK_LOCAL_PORT 61000 /* the classifier's mapping socket: no peer uses it */
 #define SELFCHECK_ABSENT_MS 1500 /* an answer still missing after this (and 5 requests) is "filtered" */
+/* The short wait of a lab without delay or loss, where an answer is there
+ * within a millisecond or dropped by the router: what is still missing after
+ * it counts only when the router's drop counters account for every request
+ * (selfcheck_fast_proven()); otherwise the router is classified again with
+ * SELFCHECK_ABSENT_MS. */
+#define SELFCHECK_FAST_MS 200
+#define SELFCHECK_FAST_TRIES 4
 
 struct lab;
 
@@ -71,6 +79,14 @@ void selfcheck_declared(const struct topo_nat *nat, struct result_behavior *out)
  * differs. Returns 0, or -EBADMSG (with e->why set) when it is not a report. */
 int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
 
+/* Does a classification made with the short wait stand on evidence? json is
+ * punch-probe's report, dropped the UDP packets its router counted as
+ * dropped (udp_dropped_in + udp_dropped_out, nat.h). True when every request
+ * of an unanswered question is one of those drops ("absent_requests" equals
+ * dropped: no answer was merely late) and the hairpin packet came back
+ * hairpinned or refused by ICMP (no counter sees it). */
+bool selfcheck_fast_proven(const char *json, uint64_t dropped);
+
 /* Classify every router of lab l (built from t as p) with the programs in
  * bindir. Returns 0 and *out (free with selfcheck_free) when every router
  * could be classified or skipped; a router that does not behave as declared
@@ -78,6 +94,10 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
  * probes could not be run at all. */
 int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
 		  struct selfcheck **out, char *err, size_t errsize);
+/* The same, with long_wait: every router with the long wait only, as before
+ * the short one existed (for tests/bench/bench_selfcheck.c's baseline). */
+int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
+		       bool long_wait, struct selfcheck **out, char *err, size_t errsize);
 void selfcheck_free(struct selfcheck *sc);
 
 /* The self-check as data into r->routers (r->selfcheck_ran set): one record

@@ -3,7 +3,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +14,13 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/fdio.h"
 #include "common/log.h"
+#include "common/mtime.h"
+#include "kernel/childwatch.h"
 #include "kernel/ct.h"
 #include "model/impair.h"
 #include "kernel/link.h"
@@ -170,10 +176,136 @@ struct netns *lab_ns(struct lab *l, int node)
 	return l->ns[node];
 }
 
+/* ---- processes left in a lab's namespaces ---- */
+
+#define SWEEP_MAX 256
+#define SWEEP_GRACE_MS 1000
+
+/* One network namespace of a lab, by its nsfs inode, and what to call it. */
+struct sweep_ns {
+	dev_t dev;
+	ino_t ino;
+	char node[64];
+};
+
+/* Without a pidfd (childwatch.h: no pidfd_open, or PUNCHLAB_NO_PIDFD): has
+ * pid left namespace n (exited: a zombie has no namespace link either) by
+ * deadline? Polled every 10 ms. Only a process still in it is killed after,
+ * so a recycled PID elsewhere is not. */
+static bool sweep_gone_by(int pid, const struct sweep_ns *n, mtime_ms deadline)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	for (;;) {
+		if (stat(path, &st) < 0 || st.st_dev != n->dev || st.st_ino != n->ino)
+			return true;
+		if (mtime_now() >= deadline)
+			return false;
+		poll(NULL, 0, 10);
+	}
+}
+
+/* End every process whose network namespace is one of ns[0..n), except the
+ * pids in skip (the holders): SIGTERM, then SIGKILL to those still there
+ * after a grace, waited for through pidfds (or by polling /proc without). A program a user started by hand
+ * in a kept lab, or a daemon that left its process group, would otherwise
+ * keep the namespace alive after the lab is gone. say(node, pid, comm) names
+ * each one found. Returns how many were found. */
+static int sweep_netns(const struct sweep_ns *ns, int n, const pid_t *skip, int nskip,
+		       void (*say)(const char *node, int pid, const char *comm))
+{
+	int pids[SWEEP_MAX], fds[SWEEP_MAX], in[SWEEP_MAX], found = 0;
+	bool no_pidfd = childwatch_fallback();
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && found < SWEEP_MAX) {
+		char path[64], comm[64] = "?";
+		struct stat st;
+		int pid = atoi(e->d_name), i, k;
+		FILE *f;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		for (k = 0; k < nskip && skip[k] != pid; k++)
+			;
+		if (k < nskip)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		if (stat(path, &st) < 0)
+			continue;
+		for (i = 0; i < n && !(ns[i].dev == st.st_dev && ns[i].ino == st.st_ino); i++)
+			;
+		if (i == n)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if ((f = fopen(path, "re"))) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		if (say)
+			say(ns[i].node, pid, comm);
+		fds[found] = no_pidfd ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+		in[found] = i;
+		pids[found++] = pid;
+		kill(pid, SIGTERM);
+	}
+	closedir(d);
+	/* Wait for them (a pidfd turns readable when its process exits), then kill what is left. */
+	for (int i = 0; i < found; i++) {
+		struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+		int grace = SWEEP_GRACE_MS / (found < 10 ? 1 : found / 10 + 1);
+
+		if (fds[i] < 0) {
+			if (!sweep_gone_by(pids[i], &ns[in[i]], mtime_now() + grace))
+				kill(pids[i], SIGKILL);
+			continue;
+		}
+		if (poll(&pf, 1, grace) != 1)
+			kill(pids[i], SIGKILL);
+		close(fds[i]);
+	}
+	return found;
+}
+
+static void sweep_log(const char *node, int pid, const char *comm)
+{
+	log_debug("lab: ending %s (pid %d), left in %s", comm, pid, node);
+}
+
 void lab_down(struct lab *l)
 {
 	if (!l)
 		return;
+	/* Anything a program under test left in our namespaces (one that left its process
+	 * group), unless the lab is kept: then what runs in it is the user's until down. */
+	if (!l->kept && l->n > 0) {
+		struct sweep_ns *ns = calloc((size_t)l->n, sizeof(*ns));
+		pid_t *holders = calloc((size_t)l->n, sizeof(*holders));
+		int k = 0;
+
+		for (int i = 0; ns && holders && i < l->n; i++) {
+			char path[64];
+			struct stat st;
+
+			holders[i] = netns_pid(l->ns[i]);
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)holders[i]);
+			if (holders[i] > 0 && stat(path, &st) == 0) {
+				ns[k].dev = st.st_dev;
+				ns[k].ino = st.st_ino;
+				snprintf(ns[k++].node, sizeof(ns[0].node), "node %d", i);
+			}
+		}
+		if (k)
+			sweep_netns(ns, k, holders, l->n, sweep_log);
+		free(ns);
+		free(holders);
+	}
 	/* The forwarders first: they hold the TAP devices (and with them references to the namespaces). */
 	for (int i = 0; l->dl && i < l->n; i++) {
 		if (l->kept)
@@ -301,6 +433,34 @@ static int router_load(struct lab *l, const struct topo *t, const struct plan *p
 	return rc;
 }
 
+/* Router node i's generated ruleset loaded afresh: everything flushed, the
+ * loss table and the ruleset, in one transaction. Returns 0 or -errno with
+ * err set. */
+static int router_reload(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
+			 size_t errsize)
+{
+	char msg[512], *nfterr = NULL, *ruleset = NULL, *text = NULL;
+	int rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
+
+	if (rc < 0) {
+		lab_err(err, errsize, "%s: ruleset: %s", p->nodes[i].name, msg);
+		return rc;
+	}
+	if (asprintf(&text, "%s%s", l->loss[i] ? l->loss[i] : "flush ruleset\n", ruleset) < 0) {
+		text = NULL;
+		rc = -ENOMEM;
+	} else {
+		rc = nft_load(l->ns[i], text, &nfterr);
+	}
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the ruleset afresh: %s", p->nodes[i].name,
+			nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	free(text);
+	free(ruleset);
+	return rc;
+}
+
 int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
 {
 	for (int i = 0; i < p->n_nodes; i++) {
@@ -311,15 +471,20 @@ int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p,
 			continue;
 		/* Everything the lab loaded here is its own: the ruleset and the loss
 		 * table. Flush it all (the loss table comes back in the same
-		 * transaction, so the uplink is never lossless), then the ruleset. */
-		rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
-				nfterr ? nfterr : strerror(-rc));
-			free(nfterr);
-			return rc;
+		 * transaction, so the uplink is never lossless), then the ruleset:
+		 * a generated one in that transaction too (one commit, not two). */
+		if (!t->nats[p->nodes[i].index].rules_file) {
+			rc = router_reload(l, t, p, i, err, errsize);
+		} else {
+			rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
+			if (rc < 0) {
+				lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
+					nfterr ? nfterr : strerror(-rc));
+				free(nfterr);
+				return rc;
+			}
+			rc = router_load(l, t, p, i, err, errsize);
 		}
-		rc = router_load(l, t, p, i, err, errsize);
 		if (rc < 0)
 			return rc;
 		rc = ct_flush(l->ns[i]);
@@ -500,6 +665,25 @@ static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_
 		}                                                                               \
 	} while (0)
 
+/* Every node's namespace, made side by side (netns_create_many()). */
+static int create_namespaces(struct lab *l, const struct plan *p, char *err, size_t errsize)
+{
+	const char **names = calloc((size_t)p->n_nodes + 1, sizeof(*names));
+	int rc;
+
+	if (!names) {
+		lab_err(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	for (int i = 0; i < p->n_nodes; i++)
+		names[i] = p->nodes[i].name;
+	rc = netns_create_many(names, p->n_nodes, l->ns);
+	if (rc < 0)
+		lab_err(err, errsize, "creating the %d network namespaces: %s", p->n_nodes, strerror(-rc));
+	free(names);
+	return rc;
+}
+
 int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize)
 {
 	struct lab *l;
@@ -520,14 +704,12 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	}
 	l->n = p->n_nodes;
 
+	rc = create_namespaces(l, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
 
-		rc = netns_create(n->name, &l->ns[i]);
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: creating the network namespace: %s", n->name, strerror(-rc));
-			goto cleanup;
-		}
 		rc = link_open(l->ns[i], &l->lc[i]);
 		if (rc < 0) {
 			lab_err(err, errsize, "%s: opening netlink in the namespace: %s", n->name, strerror(-rc));
@@ -744,9 +926,43 @@ undo:
 	return rc;
 }
 
+/* lab_unkeep() collects the kept namespaces here before it unpins them
+ * (kept_each() passes only a path; punchlab down is single-threaded). */
+static struct {
+	struct sweep_ns ns[64];
+	int n;
+} kept_sweep;
+
+static int kept_collect(const char *path)
+{
+	struct stat st;
+	const char *base = strrchr(path, '/'), *dot = base ? strrchr(base, '.') : NULL;
+
+	if (kept_sweep.n < 64 && stat(path, &st) == 0) {
+		kept_sweep.ns[kept_sweep.n].dev = st.st_dev;
+		kept_sweep.ns[kept_sweep.n].ino = st.st_ino;
+		snprintf(kept_sweep.ns[kept_sweep.n++].node, sizeof(kept_sweep.ns[0].node), "%s",
+			 dot ? dot + 1 : path);
+	}
+	return 0;
+}
+
+static void sweep_say(const char *node, int pid, const char *comm)
+{
+	log_info("ending %s (pid %d), still running in node %s", comm, pid, node);
+}
+
 int lab_unkeep(const char *name)
 {
-	int n = kept_each(&KEPT_NS, name, unpin), rc;
+	int n, rc;
+
+	/* First what still runs in the lab's namespaces: once unpinned, they
+	 * would vanish from `ip netns list` and live on with those processes. */
+	kept_sweep.n = 0;
+	kept_each(&KEPT_NS, name, kept_collect);
+	if (kept_sweep.n)
+		sweep_netns(kept_sweep.ns, kept_sweep.n, NULL, 0, sweep_say);
+	n = kept_each(&KEPT_NS, name, unpin);
 
 	if (n < 0)
 		return n;

@@ -140,17 +140,17 @@ static struct netns *ns_alloc(const char *name)
 	return ns;
 }
 
-int netns_create(const char *name, struct netns **out)
+/* First half of netns_create(): the holder forked, *rfd the pipe on which it
+ * reports. Returns 0 and *out (with a holder) or -errno. */
+static int ns_spawn(const char *name, struct netns **out, int *rfd)
 {
 	struct netns *ns = NULL;
 	int pipefd[2] = { -1, -1 };
-	int err = 0, cerr = 0;
+	int err = 0;
 	pid_t parent = getpid();
-	char path[64];
-	struct stat st;
-	ssize_t n;
 
 	*out = NULL;
+	*rfd = -1;
 	if (name == NULL || name[0] == '\0' || strlen(name) >= NETNS_NAME_MAX) {
 		log_warnx("netns: bad namespace name");
 		return -EINVAL;
@@ -190,42 +190,100 @@ int netns_create(const char *name, struct netns **out)
 		log_warn("netns %s: pidfd_open", name);
 		goto cleanup;
 	}
-	do
-		n = read(pipefd[0], &cerr, sizeof(cerr));
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(cerr)) {
-		err = n < 0 ? -errno : -ECHILD;
-		log_warnx("netns %s: the holder process died before it was ready", name);
-		goto cleanup;
-	}
-	if (cerr != 0) {
-		err = -cerr;
-		errno = cerr;
-		log_warn("netns %s: creating the network namespace", name);
-		goto cleanup;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)ns->pid);
-	ns->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ns->fd < 0) {
-		err = -errno;
-		log_warn("netns %s: open %s", name, path);
-		goto cleanup;
-	}
-	if (fstat(ns->fd, &st) < 0) {
-		err = -errno;
-		log_warn("netns %s: fstat %s", name, path);
-		goto cleanup;
-	}
-	ns->inode = (unsigned long)st.st_ino;
-	log_debug("netns %s: holder %d, net:[%lu]", name, (int)ns->pid, ns->inode);
 	*out = ns;
-	ns = NULL;
+	*rfd = pipefd[0];
+	return 0;
 cleanup:
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
 	netns_destroy(ns);
+	return err;
+}
+
+/* Second half: the holder's report read from rfd (closed here), the
+ * namespace opened. Returns 0, or -errno (ns is then still the caller's to
+ * destroy). */
+static int ns_ready(struct netns *ns, int rfd)
+{
+	int err = 0, cerr = 0;
+	char path[64];
+	struct stat st;
+	ssize_t n;
+
+	do
+		n = read(rfd, &cerr, sizeof(cerr));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(cerr)) {
+		err = n < 0 ? -errno : -ECHILD;
+		log_warnx("netns %s: the holder process died before it was ready", ns->name);
+		goto cleanup;
+	}
+	if (cerr != 0) {
+		err = -cerr;
+		errno = cerr;
+		log_warn("netns %s: creating the network namespace", ns->name);
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)ns->pid);
+	ns->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns->fd < 0) {
+		err = -errno;
+		log_warn("netns %s: open %s", ns->name, path);
+		goto cleanup;
+	}
+	if (fstat(ns->fd, &st) < 0) {
+		err = -errno;
+		log_warn("netns %s: fstat %s", ns->name, path);
+		goto cleanup;
+	}
+	ns->inode = (unsigned long)st.st_ino;
+	log_debug("netns %s: holder %d, net:[%lu]", ns->name, (int)ns->pid, ns->inode);
+cleanup:
+	close(rfd);
+	return err;
+}
+
+int netns_create(const char *name, struct netns **out)
+{
+	struct netns *ns;
+	int rfd, err = ns_spawn(name, &ns, &rfd);
+
+	if (err < 0)
+		return err;
+	err = ns_ready(ns, rfd);
+	if (err < 0) {
+		netns_destroy(ns);
+		return err;
+	}
+	*out = ns;
+	return 0;
+}
+
+int netns_create_many(const char *const *names, int n, struct netns **out)
+{
+	int *rfd = calloc((size_t)n + 1, sizeof(*rfd)), err = 0, k;
+
+	if (!rfd)
+		return -ENOMEM;
+	for (k = 0; k < n; k++)
+		out[k] = NULL;
+	/* Every holder forked first: their unshare() calls then run at once. */
+	for (k = 0; k < n && err == 0; k++)
+		err = ns_spawn(names[k], &out[k], &rfd[k]);
+	for (int i = 0; i < k; i++) {
+		int r = out[i] ? ns_ready(out[i], rfd[i]) : 0;
+
+		if (r < 0 && err == 0)
+			err = r;
+	}
+	/* One failure: none of them. */
+	for (int i = 0; err < 0 && i < n; i++) {
+		netns_destroy(out[i]);
+		out[i] = NULL;
+	}
+	free(rfd);
 	return err;
 }
 

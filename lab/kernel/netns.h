@@ -28,6 +28,12 @@ struct netns;
  * another thread; the holder's own failure, e.g. -EPERM from unshare). */
 int netns_create(const char *name, struct netns **out);
 
+/* netns_create() for n names at once: every holder is forked before any is
+ * waited for, so the kernel builds the namespaces side by side. Fills
+ * out[0..n) and returns 0, or returns the first failure's -errno with every
+ * out[i] NULL (none is left). */
+int netns_create_many(const char *const *names, int n, struct netns **out);
+
 /* Open an existing network namespace by path (e.g. /run/netns/NAME, or
  * /proc/PID/ns/net) without a holder: destroying it only closes our fd.
  * Returns 0 or -errno (-EINVAL if path is not a network namespace). */

@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <regex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +25,8 @@
  * (uninterruptible sleep); do not hang forever on such a one. */
 #define RUN_KILL_WAIT_MS 5000
 #define RUN_READY_LINE 32
+#define RUN_LINE_MAX 4096  /* stdout line matched against a ready pattern */
+#define RUN_PORT_POLL_MS 20
 
 /* Steps of the child's setup, reported to the parent over the status pipe. */
 enum run_step {
@@ -32,6 +36,7 @@ enum run_step {
 	STEP_SETNS,
 	STEP_DEVNULL,
 	STEP_FDS,
+	STEP_CHDIR,
 	STEP_EXEC,
 };
 
@@ -42,6 +47,7 @@ static const char *const step_names[] = {
 	[STEP_SETNS] = "setns",
 	[STEP_DEVNULL] = "open /dev/null",
 	[STEP_FDS] = "arranging descriptors",
+	[STEP_CHDIR] = "chdir",
 	[STEP_EXEC] = "exec",
 };
 
@@ -58,6 +64,15 @@ struct run_proc {
 	int netns_fd;
 	int ready_child_fd;     /* descriptor number in the child, or -1 */
 	bool background;
+	char **env;             /* extra environment entries, or NULL */
+	char **envp;            /* the child's whole environment, made by run_start() */
+	char *dir;              /* working directory, or NULL */
+	bool has_re;            /* ready by a stdout line matching re */
+	regex_t re;
+	char *line;             /* the stdout line so far, RUN_LINE_MAX + 1 */
+	size_t line_len;
+	uint16_t ready_port;    /* ready by a socket on this port, 0: not */
+	int ready_proto;
 
 	pid_t pid;
 	int pidfd;
@@ -119,6 +134,14 @@ static void proc_free(struct run_proc *p)
 		for (char **a = p->argv; *a; a++)
 			free(*a);
 	free(p->argv);
+	for (char **e = p->env; e && *e; e++)
+		free(*e);
+	free(p->env);
+	free(p->envp);
+	free(p->dir);
+	free(p->line);
+	if (p->has_re)
+		regfree(&p->re);
 	free(p->name);
 	free(p->out);
 	free(p->err);
@@ -178,6 +201,80 @@ int run_set_ready_fd(struct run_proc *p, int child_fd)
 		return -EINVAL;
 	p->ready_child_fd = child_fd;
 	return 0;
+}
+
+int run_set_env(struct run_proc *p, const char *const env[])
+{
+	size_t n = 0;
+
+	if (p->res.state != RUN_ADDED || p->env)
+		return -EINVAL;
+	while (env[n])
+		if (!strchr(env[n++], '='))
+			return -EINVAL;
+	p->env = calloc(n + 1, sizeof(*p->env));
+	if (!p->env)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!(p->env[i] = strdup(env[i])))
+			return -ENOMEM; /* proc_free() takes the partial vector */
+	return 0;
+}
+
+int run_set_dir(struct run_proc *p, const char *dir)
+{
+	free(p->dir);
+	p->dir = strdup(dir);
+	return p->dir ? 0 : -ENOMEM;
+}
+
+int run_set_ready_pattern(struct run_proc *p, const char *regex)
+{
+	if (p->has_re || p->res.state != RUN_ADDED)
+		return -EINVAL;
+	p->line = malloc(RUN_LINE_MAX + 1);
+	if (!p->line)
+		return -ENOMEM;
+	if (regcomp(&p->re, regex, REG_EXTENDED | REG_NOSUB) != 0)
+		return -EINVAL;
+	p->has_re = true;
+	return 0;
+}
+
+void run_set_ready_port(struct run_proc *p, uint16_t port, int proto)
+{
+	p->ready_port = port;
+	p->ready_proto = proto;
+}
+
+int run_which(const char *name, const char *path, char *buf, size_t size)
+{
+	struct stat st;
+	int rc = -ENOENT;
+
+	if (!name[0])
+		return -ENOENT;
+	if (strchr(name, '/')) {
+		if (snprintf(buf, size, "%s", name) >= (int)size)
+			return -ENAMETOOLONG;
+		if (stat(buf, &st) < 0 || !S_ISREG(st.st_mode))
+			return -ENOENT;
+		return access(buf, X_OK) == 0 ? 0 : -EACCES;
+	}
+	for (const char *d = path ? path : "/usr/local/bin:/usr/bin:/bin"; d;) {
+		const char *end = strchr(d, ':');
+		int len = end ? (int)(end - d) : (int)strlen(d);
+
+		if (snprintf(buf, size, "%.*s/%s", len, len ? d : ".", name) >= (int)size)
+			return -ENAMETOOLONG;
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(buf, X_OK) == 0)
+				return 0;
+			rc = -EACCES;
+		}
+		d = end ? end + 1 : NULL;
+	}
+	return rc;
 }
 
 void run_set_background(struct run_proc *p, bool background)
@@ -275,6 +372,8 @@ static _Noreturn void run_child(const struct run_proc *p, pid_t parent, int barr
 	}
 	if (fcntl(fb, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fs, F_SETFD, FD_CLOEXEC) < 0)
 		child_fail(status_w, STEP_FDS, p, STDERR_FILENO);
+	if (p->dir && chdir(p->dir) < 0)
+		child_fail(status_w, STEP_CHDIR, p, STDERR_FILENO);
 	/* Hold nothing else: in particular no other copy of the barrier's write
 	 * end, nor other processes' pipes, nor the namespace fd. */
 	if (top > 3 && close_range(3, (unsigned)top - 1, 0) < 0)
@@ -291,7 +390,10 @@ static _Noreturn void run_child(const struct run_proc *p, pid_t parent, int barr
 		_exit(RUN_EXIT_SETUP);
 	close(fb);
 
-	execv(p->argv[0], p->argv);
+	if (p->envp)
+		execve(p->argv[0], p->argv, p->envp);
+	else
+		execv(p->argv[0], p->argv);
 	child_fail(fs, STEP_EXEC, p, STDERR_FILENO);
 }
 
@@ -306,6 +408,33 @@ static int set_nonblock(int fd)
 	return 0;
 }
 
+/* The child's environment: ours, with p->env's entries replacing those of
+ * the same name. Made in the parent: the child only execs it. */
+static int make_envp(struct run_proc *p)
+{
+	size_t n = 0, k = 0, m = 0;
+
+	while (environ[n])
+		n++;
+	while (p->env[m])
+		m++;
+	p->envp = calloc(n + m + 1, sizeof(*p->envp));
+	if (!p->envp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(environ[i], "=");
+		bool replaced = false;
+
+		for (size_t j = 0; j < m && !replaced; j++)
+			replaced = strncmp(p->env[j], environ[i], len + 1) == 0;
+		if (!replaced)
+			p->envp[k++] = environ[i];
+	}
+	for (size_t j = 0; j < m; j++)
+		p->envp[k++] = p->env[j];
+	return 0;
+}
+
 int run_start(struct run_group *g, struct run_proc *p)
 {
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, pr[2] = { -1, -1 }, ps[2] = { -1, -1 };
@@ -314,6 +443,8 @@ int run_start(struct run_group *g, struct run_proc *p)
 
 	if (p->res.state != RUN_ADDED)
 		return -EALREADY;
+	if (p->env && !p->envp && (r = make_envp(p)) < 0)
+		return r;
 	/* The barrier is made on the first start after a release. The runner
 	 * keeps its read end too, so writing to it can never raise SIGPIPE. */
 	if (g->barrier_w < 0) {
@@ -458,6 +589,21 @@ static void err_append(struct run_proc *p, const char *buf, size_t n)
 	p->err[p->err_len] = '\0';
 }
 
+/* Match each complete stdout line against the ready pattern. */
+static void line_append(struct run_proc *p, const char *buf, size_t n)
+{
+	for (size_t i = 0; i < n && !p->res.ready; i++) {
+		if (buf[i] == '\n') {
+			p->line[p->line_len] = '\0';
+			if (regexec(&p->re, p->line, 0, NULL, 0) == 0)
+				p->res.ready = true;
+			p->line_len = 0;
+		} else if (p->line_len < RUN_LINE_MAX) {
+			p->line[p->line_len++] = buf[i] ? buf[i] : ' ';
+		}
+	}
+}
+
 static void ready_append(struct run_proc *p, const char *buf, size_t n)
 {
 	for (size_t i = 0; i < n && !p->res.ready; i++) {
@@ -514,6 +660,8 @@ static void proc_read(struct run_proc *p, int *fd, bool drain)
 			xclose(fd);
 			return;
 		}
+		if (fd == &p->fd_out && p->has_re && !p->res.ready)
+			line_append(p, buf, (size_t)r);
 		if (fd == &p->fd_out)
 			out_append(p, buf, (size_t)r);
 		else if (fd == &p->fd_err)
@@ -674,21 +822,73 @@ static bool done_exited(const struct run_group *g, const struct run_proc *p)
 
 static bool done_ready(const struct run_group *g, const struct run_proc *p)
 {
-	return p->res.ready || !proc_live(p) || p->fd_ready < 0;
+	return p->res.ready || !proc_live(p) || (p->ready_child_fd >= 0 && p->fd_ready < 0);
+}
+
+/* Is a socket on the port in one of /proc/PID/net/{udp,udp6,tcp,tcp6}? The
+ * files are those of the process's own network namespace. A UDP socket
+ * counts once bound, a TCP one once listening (state 0A). */
+static bool port_bound(pid_t pid, uint16_t port, int proto)
+{
+	static const struct {
+		const char *file;
+		int proto;
+	} files[] = { { "udp", 17 }, { "udp6", 17 }, { "tcp", 6 }, { "tcp6", 6 } };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[64], line[512];
+		FILE *f;
+		bool found = false;
+
+		if (proto && proto != files[i].proto)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, files[i].file);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f)) {
+			unsigned lport, state;
+			char *colon = strchr(line, ':');
+
+			/* "  sl  local_address rem_address   st ...": "0: 0A00A8C0:1092 00000000:0000 07" */
+			colon = colon ? strchr(colon + 1, ':') : NULL;
+			if (!colon || sscanf(colon + 1, "%x %*s %x", &lport, &state) != 2)
+				continue;
+			found = lport == port && (files[i].proto == 17 || state == 0x0A);
+		}
+		fclose(f);
+		if (found)
+			return true;
+	}
+	return false;
 }
 
 int run_wait_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline)
 {
 	int r;
 
-	if (p->ready_child_fd < 0 || p->res.state == RUN_ADDED || p->res.state == RUN_WAITING)
+	if ((p->ready_child_fd < 0 && !p->has_re && !p->ready_port) || p->res.state == RUN_ADDED ||
+	    p->res.state == RUN_WAITING)
 		return -EINVAL;
-	r = run_pump(g, deadline, done_ready, p);
-	if (p->res.ready)
-		return 0;
-	if (r == -ETIMEDOUT || (r < 0 && r != -ECHILD))
-		return r;
-	return -ESRCH;
+	for (;;) {
+		mtime_ms now = mtime_now(), until = deadline;
+
+		/* No event says a socket was bound: look every RUN_PORT_POLL_MS. */
+		if (p->ready_port) {
+			if (proc_live(p) && port_bound(p->pid, p->ready_port, p->ready_proto))
+				p->res.ready = true;
+			if (!p->res.ready && (deadline < 0 || now + RUN_PORT_POLL_MS < deadline))
+				until = now + RUN_PORT_POLL_MS;
+		}
+		r = run_pump(g, until, done_ready, p);
+		if (p->res.ready)
+			return 0;
+		if (r == -ETIMEDOUT && until != deadline)
+			continue;
+		if (r == -ETIMEDOUT || (r < 0 && r != -ECHILD))
+			return r;
+		return -ESRCH;
+	}
 }
 
 int run_wait(struct run_group *g, mtime_ms deadline)
@@ -738,6 +938,56 @@ int run_wait_until(struct run_group *g, mtime_ms when)
 		return 0;
 	}
 	return r == -ETIMEDOUT ? 0 : r;
+}
+
+int run_start_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline)
+{
+	int rc;
+
+	run_set_background(p, true);
+	rc = run_start(g, p);
+	if (rc >= 0)
+		rc = run_release(g);
+	if (rc >= 0)
+		rc = run_wait_ready(g, p, deadline);
+	return rc < 0 ? rc : 0;
+}
+
+/* The later starts of run_start_pair(). */
+static int start_delayed(struct run_group *g, struct run_proc *const procs[2], const uint32_t delay_ms[2], mtime_ms t0)
+{
+	for (int i = 0; i < 2; i++) {
+		int k = delay_ms[0] > delay_ms[1] ? 1 - i : i, rc;
+
+		if (!delay_ms[k])
+			continue;
+		rc = run_wait_until(g, t0 + delay_ms[k]);
+		if (rc >= 0)
+			rc = run_start(g, procs[k]);
+		if (rc >= 0)
+			rc = run_release(g);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int run_start_pair(struct run_group *g, struct run_proc *const procs[2], const uint32_t delay_ms[2], mtime_ms *t0)
+{
+	int rc;
+
+	for (int k = 0; k < 2; k++) {
+		if (delay_ms[k])
+			continue; /* forked at its time */
+		rc = run_start(g, procs[k]);
+		if (rc < 0)
+			return rc;
+	}
+	rc = run_release(g);
+	if (rc < 0)
+		return rc;
+	*t0 = mtime_now();
+	return start_delayed(g, procs, delay_ms, *t0);
 }
 
 int run_stop(struct run_group *g, struct run_proc *p)

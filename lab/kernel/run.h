@@ -86,6 +86,27 @@ int run_add(struct run_group *g, const char *name, int netns_fd, const char *con
  * custom) on which the program writes "ready\n" once it serves (punch-server
  * --ready-fd 3). Before run_start() only. Returns 0 or -EINVAL. */
 int run_set_ready_fd(struct run_proc *p, int child_fd);
+/* Extra environment entries ("NAME=value", copied) on top of the runner's
+ * own environment; an entry replaces one of the same name. Before
+ * run_start() only. Returns 0, -EINVAL or -ENOMEM. */
+int run_set_env(struct run_proc *p, const char *const env[]);
+/* The working directory of the child (copied). Returns 0 or -ENOMEM. */
+int run_set_dir(struct run_proc *p, const char *dir);
+/* Readiness by a line of stdout matching regex (POSIX extended), looked for
+ * in every line as it comes (lines longer than 4 KiB are matched on their
+ * first 4 KiB), beyond the stdout cap too. Returns 0, or -EINVAL for a bad
+ * pattern. */
+int run_set_ready_pattern(struct run_proc *p, const char *regex);
+/* Readiness by a socket in the child's network namespace: a UDP socket bound
+ * to port, or a TCP one listening on it (proto 17 or 6; 0: either). Looked up
+ * in /proc/PID/net every 20 ms while run_wait_ready() waits. */
+void run_set_ready_port(struct run_proc *p, uint16_t port, int proto);
+
+/* Find program name on path (colon-separated; name with a '/' is taken as
+ * it is) as an executable regular file. Returns 0 with the path in buf,
+ * -ENOENT, -EACCES (found, not executable) or -ENAMETOOLONG. */
+int run_which(const char *name, const char *path, char *buf, size_t size);
+
 /* A background process (a server) is not waited for by run_wait(), and not
  * killed at its deadline: end it with run_stop(). Its output is still read. */
 void run_set_background(struct run_proc *p, bool background);
@@ -98,9 +119,11 @@ int run_start(struct run_group *g, struct run_proc *p);
  * released, or -errno. */
 int run_release(struct run_group *g);
 
-/* Wait until p has written "ready" on its ready fd. Returns 0 when it did,
- * -ETIMEDOUT at the deadline, -ESRCH if it exited or closed the fd first,
- * -EINVAL if it has no ready fd or was not released, or -errno from poll. */
+/* Wait until p is ready: it has written "ready" on its ready fd, printed a
+ * line matching its pattern, or bound its port. Returns 0 when it is,
+ * -ETIMEDOUT at the deadline, -ESRCH if it exited (or closed the ready fd)
+ * first, -EINVAL if it has no way to say so or was not released, or -errno
+ * from poll. */
 int run_wait_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline);
 
 /* Wait until every started foreground process has exited, reading outputs
@@ -116,6 +139,16 @@ int run_wait(struct run_group *g, mtime_ms deadline);
  * while the others run (punchlab's start-delay). Returns 0 at when, or -errno
  * from poll. */
 int run_wait_until(struct run_group *g, mtime_ms when);
+
+/* A background process (a server) started alone, released, and waited for
+ * until it is ready (run_wait_ready()) or deadline. Returns 0 or -errno. */
+int run_start_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline);
+
+/* A pair started together: each procs[k] whose delay_ms[k] is 0 forked,
+ * then all released at one instant (*t0 = mtime_now() then), the others
+ * (punchlab's start-delay) started and released at t0 + delay_ms[k], the
+ * sooner one first, while the rest run. Returns 0, or -errno. */
+int run_start_pair(struct run_group *g, struct run_proc *const procs[2], const uint32_t delay_ms[2], mtime_ms *t0);
 
 /* Stop one process: SIGTERM to its process group, SIGKILL after the grace,
  * then reap it. A process not yet started or already exited is left as it

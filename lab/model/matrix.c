@@ -99,7 +99,8 @@ static const char *const profile_keys[] = {
 };
 static const char *const cell_keys[] = { "expect", "expect-why", NULL };
 static const char *const server_keys[] = { "address", "address2", NULL };
-static const char *const programs_keys[] = { "server", "client", NULL };
+static const char *const programs_keys[] = { "server", "client", "setup", "check", "server-ready",
+					      "client-ready", NULL };
 
 /* An error on line of the file (iniread.c keeps the first). */
 #define fail(ps, line, ...) iniread_fail(&(ps)->e, (line), __VA_ARGS__)

@@ -58,6 +58,7 @@ struct topo_peer {
 	struct impairment uplink_impair;
 	bool keepalive;         /* send keepalives while idle (for mapping-timeout scenarios) */
 	uint32_t start_delay_ms; /* start this peer later than the other (e.g. after a mapping expired) */
+	char *program;          /* program = COMMAND: this peer's own program instead of [programs] client */
 };
 
 struct topo_server {
@@ -65,12 +66,29 @@ struct topo_server {
 	char addr2[48];         /* second public address (behaviour probes); "" = automatic */
 };
 
+/* How a program under test says it is ready: a line of its stdout that
+ * matches a pattern, or a socket bound to a port in its namespace. */
+enum ready_kind {
+	READY_NONE = 0,         /* not given: the default of its role */
+	READY_STDOUT,           /* stdout REGEX (POSIX extended) */
+	READY_PORT,             /* port [N][/udp|/tcp]: a UDP socket bound, or a TCP one listening */
+};
+
+struct topo_ready {
+	enum ready_kind kind;
+	char *pattern;          /* READY_STDOUT */
+	uint16_t port;          /* READY_PORT; 0 = the program's own ({server_port}, {local_port}) */
+	int proto;              /* READY_PORT: 0 either, 17 UDP, 6 TCP */
+};
+
 /* Programs under test; NULL = the built-in punch-server / punch-client.
- * Placeholders expanded by the runner: {server} {server_ip} {server_port} {peer} {session}
- * {role} {peer_ip} {peer_port} {local_port}. */
+ * Placeholders (model/placeholders.h) are expanded by the runner. */
 struct topo_programs {
 	char *server;
 	char *client;
+	char *setup;            /* run once in the work directory before the lab is built */
+	char *check;            /* run in each peer once both are ready; its exit status is the verdict */
+	struct topo_ready server_ready, client_ready;
 };
 
 struct topo {
@@ -83,6 +101,7 @@ struct topo {
 	bool relay;             /* clients may fall back to the server's relay (default yes) */
 	uint32_t timeout_ms;    /* scenario time limit (default 10 s) */
 	uint32_t punch_timeout_ms; /* how long clients punch before relay fallback (default 3 s) */
+	bool timeout_set, punch_timeout_set; /* given in the file (else the lab may pick its own: scenario.h) */
 	uint32_t messages;      /* messages each client sends over the path (default 5) */
 	bool ipv6;              /* run the pair over IPv6 (firewalls only: no IPv6 NAT) */
 	char inet_subnet[48];   /* "" = 203.0.113.0/24 */

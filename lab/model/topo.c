@@ -21,8 +21,10 @@
 #include "model/iniread.h"
 #include "model/rulesfile.h"
 #include "model/topo.h"
+#include "model/placeholders.h"
 
 #include <arpa/inet.h>
+#include <regex.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -220,14 +222,14 @@ enum { LK_DESCRIPTION, LK_EXPECT, LK_EXPECT_WHY, LK_MODE, LK_RELAY, LK_TIMEOUT, 
        LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_TRANSPORT, LK_PREDICT, LK_PREDICT_PORTS,
        LK_COUNT };
 enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
-enum { PK_SERVER, PK_CLIENT, PK_COUNT };
+enum { PK_SERVER, PK_CLIENT, PK_SETUP, PK_CHECK, PK_SERVER_READY, PK_CLIENT_READY, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
        NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK,
        NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE, NK_INBOUND_REPLY, NK_UNSOLICITED,
        NK_COUNT };
 _Static_assert(NK_COUNT <= MAX_KEYS, "struct node_aux lines[] too small for the [nat] keys");
 enum { EK_BEHIND, EK_ADDRESS, EK_DELAY, EK_JITTER, EK_LOSS, EK_KEEPALIVE, EK_START_DELAY,
-       EK_COUNT };
+       EK_PROGRAM, EK_COUNT };
 
 /* What the parser keeps about a router or peer beyond the model. */
 struct node_aux {
@@ -410,11 +412,13 @@ static int lab_ipv6(struct parser *ps, const char *v)
 
 static int lab_timeout(struct parser *ps, const char *v)
 {
+	ps->t->timeout_set = true;
 	return duration_key(ps, "timeout", v, 100, 3600 * 1000, &ps->t->timeout_ms);
 }
 
 static int lab_punch_timeout(struct parser *ps, const char *v)
 {
+	ps->t->punch_timeout_set = true;
 	return duration_key(ps, "punch-timeout", v, 100, 3600 * 1000, &ps->t->punch_timeout_ms);
 }
 
@@ -509,50 +513,98 @@ static const struct key server_keys[] = {
 	[SK_COUNT] = { NULL, NULL },
 };
 
-/* Placeholders the runner expands (model.h, struct topo_programs). */
-static const char *const placeholders[] = {
-	"server", "server_ip", "server_port", "peer", "session", "role", "peer_ip", "peer_port",
-	"local_port",
-};
-
-static int command_key(struct parser *ps, const char *key, const char *v, char **dst)
+/* A command with placeholders (model/placeholders.h); mask: which it may use. */
+static int command_key(struct parser *ps, const char *key, const char *v, unsigned mask, char **dst)
 {
-	for (const char *p = v; *p; p++) {
-		const char *close;
-		size_t len, i, n = sizeof(placeholders) / sizeof(placeholders[0]);
+	char why[400];
 
-		if (*p == '}')
-			return BAD(ps, "%s: '}' without '{' in '%s'", key, v);
-		if (*p != '{')
-			continue;
-		close = strchr(p + 1, '}');
-		if (!close)
-			return BAD(ps, "%s: '{' without '}' in '%s'", key, v);
-		len = (size_t)(close - p - 1);
-		for (i = 0; i < n; i++)
-			if (strlen(placeholders[i]) == len && strncmp(placeholders[i], p + 1, len) == 0)
-				break;
-		if (i == n)
-			return BAD(ps, "%s: unknown placeholder '%.*s': expected {server} {server_ip} "
-				   "{server_port} {peer} {session} {role} {peer_ip} {peer_port} {local_port}",
-				   key, (int)(len + 2), p);
-		p = close;
-	}
+	if (ph_check(v, mask, why, sizeof(why)) < 0)
+		return BAD(ps, "%s: %s", key, why);
 	return strdup_to(ps, dst, v);
 }
 
 static int programs_server(struct parser *ps, const char *v)
 {
-	return command_key(ps, "server", v, &ps->t->programs.server);
+	return command_key(ps, "server", v, PH_LAB_MASK, &ps->t->programs.server);
 }
 static int programs_client(struct parser *ps, const char *v)
 {
-	return command_key(ps, "client", v, &ps->t->programs.client);
+	return command_key(ps, "client", v, PH_ALL_MASK, &ps->t->programs.client);
+}
+static int programs_setup(struct parser *ps, const char *v)
+{
+	return command_key(ps, "setup", v, PH_LAB_MASK, &ps->t->programs.setup);
+}
+static int programs_check(struct parser *ps, const char *v)
+{
+	return command_key(ps, "check", v, PH_ALL_MASK, &ps->t->programs.check);
+}
+
+/* stdout REGEX | port [N][/udp|/tcp] */
+static int ready_key(struct parser *ps, const char *key, const char *v, struct topo_ready *r)
+{
+	if (strncmp(v, "stdout", 6) == 0 && (v[6] == ' ' || v[6] == '\t')) {
+		const char *pat = v + 7;
+		regex_t re;
+		int rc;
+
+		while (*pat == ' ' || *pat == '\t')
+			pat++;
+		rc = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB);
+		if (rc != 0) {
+			char why[128];
+
+			regerror(rc, &re, why, sizeof(why));
+			return BAD(ps, "%s: bad pattern '%s': %s", key, pat, why);
+		}
+		regfree(&re);
+		r->kind = READY_STDOUT;
+		return strdup_to(ps, &r->pattern, pat);
+	}
+	if (strncmp(v, "port", 4) == 0 && (v[4] == '\0' || v[4] == ' ' || v[4] == '/')) {
+		const char *p = v + 4;
+		unsigned long port = 0;
+
+		while (*p == ' ')
+			p++;
+		if (*p >= '0' && *p <= '9') {
+			char *end;
+
+			port = strtoul(p, &end, 10);
+			if (port == 0 || port > 65535)
+				return BAD(ps, "%s: port %lu is out of range: 1 to 65535", key, port);
+			p = end;
+		}
+		r->proto = 0;
+		if (strcmp(p, "/udp") == 0)
+			r->proto = 17;
+		else if (strcmp(p, "/tcp") == 0)
+			r->proto = 6;
+		else if (*p)
+			return BAD(ps, "%s: bad value '%s': expected port, port N, port N/udp or port N/tcp", key, v);
+		r->kind = READY_PORT;
+		r->port = (uint16_t)port;
+		return 0;
+	}
+	return BAD(ps, "bad value '%s' for %s: expected stdout PATTERN (a line the program prints when "
+		   "ready) or port [N][/udp|/tcp] (a socket it binds)", v, key);
+}
+static int programs_server_ready(struct parser *ps, const char *v)
+{
+	return ready_key(ps, "server-ready", v, &ps->t->programs.server_ready);
+}
+static int programs_client_ready(struct parser *ps, const char *v)
+{
+	return ready_key(ps, "client-ready", v, &ps->t->programs.client_ready);
 }
 
 static const struct key programs_keys[] = {
 	[PK_SERVER] = { "server", programs_server },
 	[PK_CLIENT] = { "client", programs_client },
+	[PK_SETUP] = { "setup", programs_setup },
+	[PK_CHECK] = { "check", programs_check },
+	[PK_SERVER_READY] = { "server-ready", programs_server_ready },
+	[PK_CLIENT_READY] = { "client-ready", programs_client_ready },
 	[PK_COUNT] = { NULL, NULL },
 };
 
@@ -982,6 +1034,11 @@ static int peer_start_delay(struct parser *ps, const char *v)
 	return duration_key(ps, "start-delay", v, 0, 3600 * 1000, &PEER(ps)->start_delay_ms);
 }
 
+static int peer_program(struct parser *ps, const char *v)
+{
+	return command_key(ps, "program", v, PH_ALL_MASK, &PEER(ps)->program);
+}
+
 static const struct key peer_keys[] = {
 	[EK_BEHIND] = { "behind", peer_behind },
 	[EK_ADDRESS] = { "address", peer_address },
@@ -990,6 +1047,7 @@ static const struct key peer_keys[] = {
 	[EK_LOSS] = { "loss", impair_loss },
 	[EK_KEEPALIVE] = { "keepalive", peer_keepalive },
 	[EK_START_DELAY] = { "start-delay", peer_start_delay },
+	[EK_PROGRAM] = { "program", peer_program },
 	[EK_COUNT] = { NULL, NULL },
 };
 
@@ -1255,6 +1313,37 @@ static int check_lab_client(struct parser *ps)
 	return 0;
 }
 
+/* [programs]: the keys that only mean something with a program under test,
+ * and a program for each peer once any peer has one. */
+static int programs_finish(struct parser *ps)
+{
+	struct topo *t = ps->t;
+	const int *l = ps->programs_lines;
+	bool any = t->programs.client || t->peers[0].program || t->peers[1].program;
+
+	if (!any && !t->programs.server) {
+		static const int extra[] = { PK_SETUP, PK_CHECK, PK_SERVER_READY, PK_CLIENT_READY };
+
+		for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+			if (l[extra[i]])
+				return fail(ps, l[extra[i]], "%s belongs to programs under test, but there are none: "
+					    "give client (or server) in [programs]", programs_keys[extra[i]].name);
+		return 0;
+	}
+	if (l[PK_SERVER_READY] && !t->programs.server)
+		return fail(ps, l[PK_SERVER_READY], "server-ready without server: the built-in punch-server "
+			    "says it is ready by itself");
+	if (!any && (l[PK_CHECK] || l[PK_CLIENT_READY]))
+		return fail(ps, l[PK_CHECK] ? l[PK_CHECK] : l[PK_CLIENT_READY], "%s without a client program: "
+			    "give client in [programs]", l[PK_CHECK] ? "check" : "client-ready");
+	for (int k = 0; any && k < 2; k++)
+		if (!t->programs.client && !t->peers[k].program)
+			return fail(ps, t->peers[k].line, "[peer %s] has no program, but [peer %s] has: give "
+				    "client in [programs], or program in [peer %s]", t->peers[k].name,
+				    t->peers[1 - k].name, t->peers[k].name);
+	return 0;
+}
+
 static int check_lab(struct parser *ps)
 {
 	struct topo *t = ps->t;
@@ -1271,6 +1360,8 @@ static int check_lab(struct parser *ps)
 				    "server; remove server from [programs]");
 		t->relay = false;
 	}
+	if (programs_finish(ps) < 0)
+		return -EINVAL;
 	if (t->punch_timeout_ms >= t->timeout_ms)
 		return fail(ps, ps->lab_lines[LK_PUNCH_TIMEOUT] ? ps->lab_lines[LK_PUNCH_TIMEOUT]
 			    : ps->lab_lines[LK_TIMEOUT], "punch-timeout (%ums) must be shorter than "
@@ -1446,9 +1537,15 @@ void topo_free(struct topo *t)
 	for (int i = 0; i < t->n_nats; i++)
 		free(t->nats[i].rules_file);
 	free(t->nats);
+	for (int i = 0; i < t->n_peers; i++)
+		free(t->peers[i].program);
 	free(t->peers);
 	free(t->programs.server);
 	free(t->programs.client);
+	free(t->programs.setup);
+	free(t->programs.check);
+	free(t->programs.server_ready.pattern);
+	free(t->programs.client_ready.pattern);
 	free(t->description);
 	free(t->expect_why);
 	free(t->path);
@@ -1590,9 +1687,29 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 	}
 }
 
+static bool impaired(const struct impairment *im)
+{
+	return im->delay_ms || im->jitter_ms || im->loss_ppm;
+}
+
+void topo_client_timeouts(const struct topo *t, uint32_t *punch_ms, uint32_t *limit_ms)
+{
+	bool quick = true;
+
+	for (int i = 0; i < t->n_nats; i++)
+		quick = quick && !impaired(&t->nats[i].uplink_impair);
+	for (int k = 0; k < t->n_peers; k++)
+		quick = quick && !impaired(&t->peers[k].uplink_impair) && !t->peers[k].start_delay_ms;
+	*punch_ms = quick && !t->punch_timeout_set ? TOPO_LAB_PUNCH_MS : t->punch_timeout_ms;
+	*limit_ms = quick && !t->timeout_set ? *punch_ms + TOPO_LAB_EXCHANGE_MS : t->timeout_ms;
+	if (*limit_ms > t->timeout_ms)
+		*limit_ms = t->timeout_ms;
+}
+
 int topo_describe(const struct topo *t, FILE *out)
 {
 	char a[24], b[24];
+	uint32_t punch_ms, limit_ms;
 
 	fprintf(out, "%s: %s\n", t->path ? t->path : "topology",
 		t->description ? t->description : "(no description)");
@@ -1601,17 +1718,28 @@ int topo_describe(const struct topo *t, FILE *out)
 			t->expect_why ? ": " : "", t->expect_why ? t->expect_why : "");
 	else
 		fprintf(out, "  expect: derived from the behaviours\n");
-	fprintf(out, "  mode %s, relay %s, timeout %s, punch-timeout %s, %u messages, %s\n",
-		topo_mode_name(t->mode), t->relay ? "yes" : "no",
-		duration_fmt(t->timeout_ms, a, sizeof(a)), duration_fmt(t->punch_timeout_ms, b, sizeof(b)),
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
+	fprintf(out, "  mode %s, relay %s, timeout %s, punch-timeout %s%s, %u messages, %s\n",
+		topo_mode_name(t->mode), t->relay ? "yes" : "no", duration_fmt(limit_ms, a, sizeof(a)),
+		duration_fmt(punch_ms, b, sizeof(b)),
+		punch_ms != t->punch_timeout_ms || limit_ms != t->timeout_ms ? " (the lab's: no delay or loss)" : "",
 		(unsigned)t->messages, t->ipv6 ? "IPv6" : "IPv4");
 	if (t->tcp || t->predict)
 		fprintf(out, "  transport %s%s%s\n", t->tcp ? "tcp" : "udp",
 			t->predict ? ", port prediction " : "", t->predict ? predict_method_name(t->predict) : "");
-	if (t->programs.server || t->programs.client)
+	if (t->programs.server || t->programs.client || t->peers[0].program || t->peers[1].program) {
 		fprintf(out, "  programs: server %s; client %s\n",
+			t->mode == MODE_FIXED_PORT ? "none (fixed-port)" :
 			t->programs.server ? t->programs.server : "punch-server (built in)",
-			t->programs.client ? t->programs.client : "punch-client (built in)");
+			t->programs.client ? t->programs.client : "per peer");
+		for (int k = 0; k < t->n_peers; k++)
+			if (t->peers[k].program)
+				fprintf(out, "    %s runs: %s\n", t->peers[k].name, t->peers[k].program);
+		if (t->programs.setup)
+			fprintf(out, "    setup: %s\n", t->programs.setup);
+		if (t->programs.check)
+			fprintf(out, "    check: %s\n", t->programs.check);
+	}
 	fprintf(out, "  internet %s, %s\n", t->inet_subnet[0] ? t->inet_subnet : "203.0.113.0/24",
 		t->inet_subnet6[0] ? t->inet_subnet6 : "2001:db8::/64");
 	if (t->mode != MODE_FIXED_PORT)

@@ -51,4 +51,17 @@ int topo_outcome_parse(const char *s, enum outcome *o);
  * internet down. Returns 0 or -EIO when the stream reports an error. */
 int topo_describe(const struct topo *t, FILE *out);
 
+/* The clients' timers in a lab without delay, loss or start-delay, where
+ * the file leaves them at the client's defaults (3 s before relaying, 10 s
+ * before failing): there a direct path forms within milliseconds of the
+ * introduction (11 ms at most over the shipped set) and a relayed exchange
+ * within tens of them, so the defaults would only wait for nothing. */
+#define TOPO_LAB_PUNCH_MS 1000    /* before relaying */
+#define TOPO_LAB_EXCHANGE_MS 3000 /* after that, before failing */
+
+/* The punch timeout and the time limit t's clients get: the file's, or in a
+ * lab without delay, loss or start-delay, for what the file leaves out, the
+ * lab's own above. */
+void topo_client_timeouts(const struct topo *t, uint32_t *punch_ms, uint32_t *limit_ms);
+
 #endif

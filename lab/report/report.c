@@ -5,6 +5,7 @@
 #include "report/report.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,33 @@ const char *report_verdict(const struct result *s)
 	return s->verdict == VERDICT_ERROR ? "ERROR" : s->verdict == VERDICT_PASS ? "PASS" : "FAIL";
 }
 
+char *report_evidence_line(const struct result *s)
+{
+	const struct result_evidence *e = &s->evidence;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!e->counted || !(f = open_memstream(&text, &len)))
+		return NULL;
+	fprintf(f, "network: %s", result_outcome_name(e->verdict));
+	for (int k = 0; k < 2; k++) {
+		const char *me = s->peers[k].name[0] ? s->peers[k].name : k ? "peer 2" : "peer 1";
+		const char *other = s->peers[1 - k].name[0] ? s->peers[1 - k].name : k ? "peer 1" : "peer 2";
+
+		fprintf(f, "; %s received %" PRIu64 " of %" PRIu64 " datagrams from %s", me,
+			e->peers[k].from_partner, e->peers[1 - k].sent_to_partner, other);
+		if (e->peers[k].endpoint[0])
+			fprintf(f, " (%s)", e->peers[k].endpoint);
+		fprintf(f, " and %" PRIu64 " relayed", e->peers[k].relayed);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* A multi-line text under a line, each line indented. */
 static void put_block(FILE *f, const char *label, const char *text)
 {
@@ -76,6 +104,14 @@ int report_live_line(FILE *f, const struct result *s, bool color)
 		put_block(f, "error: ", text_str(s->error));
 	else if (s->verdict == VERDICT_FAIL && s->detail)
 		put_block(f, NULL, s->detail);
+	if (s->verdict == VERDICT_FAIL && s->evidence.counted) {
+		char *line = report_evidence_line(s);
+
+		put_block(f, NULL, line ? line : "network: (no memory)");
+		if (s->evidence.explanation && !(s->detail && strstr(s->detail, s->evidence.explanation)))
+			put_block(f, NULL, s->evidence.explanation);
+		free(line);
+	}
 	return stream_status(f);
 }
 
@@ -160,6 +196,34 @@ static void put_yaml_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The evidence as YAML keys of a scenario's block. */
+static void put_tap_evidence(FILE *f, const struct result *c)
+{
+	const struct result_evidence *e = &c->evidence;
+
+	if (!e->counted)
+		return;
+	fputs("  network: ", f);
+	put_yaml_str(f, result_outcome_name(e->verdict));
+	fputs("\n  evidence:\n", f);
+	for (int k = 0; k < 2; k++) {
+		fputs("    - peer: ", f);
+		put_yaml_str(f, c->peers[k].name);
+		fprintf(f,
+			"\n      from_partner: %" PRIu64 "\n      from_server: %" PRIu64 "\n      relayed: %" PRIu64
+			"\n      sent_to_partner: %" PRIu64 "\n      endpoint: ",
+			e->peers[k].from_partner, e->peers[k].from_server, e->peers[k].relayed,
+			e->peers[k].sent_to_partner);
+		put_yaml_str(f, e->peers[k].endpoint);
+		fputc('\n', f);
+	}
+	if (e->explanation) {
+		fputs("  explanation: ", f);
+		put_yaml_str(f, e->explanation);
+		fputc('\n', f);
+	}
+}
+
 int report_tap(FILE *f, const struct result *s, size_t n)
 {
 	size_t passed = 0;
@@ -174,6 +238,11 @@ int report_tap(FILE *f, const struct result *s, size_t n)
 		fprintf(f, "%sok %zu - ", ok ? "" : "not ", i + 1);
 		put_tap_desc(f, c->name);
 		fputc('\n', f);
+		if (ok && c->evidence.counted) {
+			fputs("  ---\n", f);
+			put_tap_evidence(f, c);
+			fputs("  ...\n", f);
+		}
 		if (ok) {
 			passed++;
 			continue;
@@ -194,7 +263,9 @@ int report_tap(FILE *f, const struct result *s, size_t n)
 			fputs("\n  detail: ", f);
 			put_yaml_str(f, c->detail);
 		}
-		fprintf(f, "\n  seconds: %.2f\n  ...\n", c->seconds);
+		fprintf(f, "\n  seconds: %.2f\n", c->seconds);
+		put_tap_evidence(f, c);
+		fputs("  ...\n", f);
 	}
 	fprintf(f, "# %zu passed, %zu failed\n", passed, n - passed);
 	return stream_status(f);
@@ -230,6 +301,32 @@ static bool has_peers(const struct result *c)
 	return c->peers[0].name[0] || c->peers[1].name[0];
 }
 
+/* The network's evidence at the top of a testcase's <system-out>: the line,
+ * the explanation, and everything counted as one JSON object. */
+static void put_junit_evidence(FILE *f, const struct result *c)
+{
+	char *line;
+
+	if (!c->evidence.counted)
+		return;
+	line = report_evidence_line(c);
+	text_put_xml(f, line ? line : "network: (no memory)", TEXT_XML_DATA);
+	fputc('\n', f);
+	free(line);
+	if (c->evidence.explanation) {
+		text_put_xml(f, c->evidence.explanation, TEXT_XML_DATA);
+		fputc('\n', f);
+	}
+	if (c->evidence.detail) {
+		fputs("evidence: ", f);
+		text_put_xml(f,
+			     json_object_to_json_string_ext(c->evidence.detail,
+							    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+			     TEXT_XML_DATA);
+		fputc('\n', f);
+	}
+}
+
 int report_junit(FILE *f, const struct result *s, size_t n)
 {
 	size_t failures = 0, errors = 0;
@@ -259,7 +356,7 @@ int report_junit(FILE *f, const struct result *s, size_t n)
 		fputs("\" classname=\"", f);
 		put_classname(f, c->file);
 		fprintf(f, "\" time=\"%.3f\"", c->seconds);
-		if (c->verdict == VERDICT_PASS && !has_peers(c)) {
+		if (c->verdict == VERDICT_PASS && !has_peers(c) && !c->evidence.counted) {
 			fputs("/>\n", f);
 			continue;
 		}
@@ -279,8 +376,9 @@ int report_junit(FILE *f, const struct result *s, size_t n)
 			text_put_xml(f, c->detail ? c->detail : "", TEXT_XML_DATA);
 			fputs("</failure>\n", f);
 		}
-		if (has_peers(c)) {
+		if (has_peers(c) || c->evidence.counted) {
 			fputs("      <system-out>", f);
+			put_junit_evidence(f, c);
 			for (size_t k = 0; k < 2; k++) {
 				const struct result_peer *p = &c->peers[k];
 				const char *json = result_peer_report_text(p);
@@ -505,6 +603,17 @@ int report_markdown(FILE *f, const struct result *s, size_t n)
 		text_put_md(f, c->name, true);
 		fprintf(f, ": %s</summary>\n\n", c->verdict == VERDICT_ERROR ? "error" : "mismatch");
 		put_md_block(f, text);
+		if (c->verdict == VERDICT_FAIL && c->evidence.counted) {
+			char *line = report_evidence_line(c), *both = NULL;
+
+			if (asprintf(&both, "%s\n%s", line ? line : "network: (no memory)",
+				     text_str(c->evidence.explanation)) < 0)
+				both = NULL;
+			fputc('\n', f);
+			put_md_block(f, both ? both : "network: (no memory)");
+			free(line);
+			free(both);
+		}
 		fputs("\n</details>\n", f);
 	}
 	return stream_status(f);

@@ -21,6 +21,13 @@
 /* The verdict as a word: "PASS", "FAIL" or "ERROR". */
 const char *report_verdict(const struct result *s);
 
+/* The network's evidence in one line, e.g. "network: failed; alice received
+ * 54 of 108 datagrams from bob (203.0.113.21:40002) and 0 relayed; bob
+ * received 0 of 162 datagrams from alice and 0 relayed" (of what the other
+ * sent towards its addresses): a malloc'd text, or NULL when nothing was
+ * counted (or no memory). */
+char *report_evidence_line(const struct result *s);
+
 /* One line as a scenario finishes, e.g.
  *   PASS   pr-cone-vs-symmetric        relayed (expected relayed)  1.23s
  * FAIL and ERROR in red when color; the error or the detail of a failure
@@ -32,8 +39,9 @@ int report_live_line(FILE *f, const struct result *s, bool color);
 int report_summary(FILE *f, const struct result *s, size_t n, bool color);
 
 /* TAP version 13: plan, "# seed N" (the run's, from the first result),
- * "ok N - name" lines, a YAML block (expected,
- * actual, error, detail, seconds) under each failure. */
+ * "ok N - name" lines, a YAML block (expected, actual, error, detail,
+ * seconds) under each failure; the network's evidence (network, evidence,
+ * explanation) in the block of every scenario where it was counted. */
 int report_tap(FILE *f, const struct result *s, size_t n);
 
 /* JUnit XML: one <testsuites> with one <testsuite name="punchlab"> whose

@@ -83,6 +83,13 @@ void result_behavior_describe(const struct result_behavior *b, char *buf, size_t
 		snprintf(buf, size, "%s %s %s hairpin=%s", m ? m : "?", f ? f : "?", p ? p : "?", h);
 }
 
+void result_evidence_clear(struct result_evidence *e)
+{
+	free(e->explanation);
+	json_object_put(e->detail);
+	memset(e, 0, sizeof(*e));
+}
+
 void result_clear(struct result *r)
 {
 	free(r->name);
@@ -92,6 +99,7 @@ void result_clear(struct result *r)
 	free(r->detail);
 	free(r->routers);
 	free(r->conntrack);
+	result_evidence_clear(&r->evidence);
 	for (int k = 0; k < 2; k++) {
 		json_object_put(r->peers[k].report);
 		free(r->peers[k].stderr_tail);
@@ -210,22 +218,55 @@ static struct json_object *jselfcheck(const struct result *r)
 	return a;
 }
 
-static struct json_object *jevidence(const struct result_evidence *e)
+/* One peer's counts, named like the result's peer k. */
+static struct json_object *jevidence_peer(const struct result *r, int k)
 {
-	struct json_object *o;
+	const struct result_evidence_peer *ep = &r->evidence.peers[k];
+	struct json_object *o = json_object_new_object();
 
-	if (!e->counted)
-		return NULL;
-	o = json_object_new_object();
-	if (o && (jadd(o, "a", jstr(e->a)) || jadd(o, "b", jstr(e->b)) ||
-		  jadd(o, "direct_ab", json_object_new_uint64(e->direct_ab)) ||
-		  jadd(o, "direct_ba", json_object_new_uint64(e->direct_ba)) ||
-		  jadd(o, "relayed_ab", json_object_new_uint64(e->relayed_ab)) ||
-		  jadd(o, "relayed_ba", json_object_new_uint64(e->relayed_ba)))) {
+	if (o && (jadd(o, "name", jstr(r->peers[k].name)) ||
+		  jadd(o, "from_partner", json_object_new_uint64(ep->from_partner)) ||
+		  jadd(o, "from_server", json_object_new_uint64(ep->from_server)) ||
+		  jadd(o, "relayed", json_object_new_uint64(ep->relayed)) ||
+		  jadd(o, "sent_to_partner", json_object_new_uint64(ep->sent_to_partner)) ||
+		  jadd(o, "endpoint", jstr(ep->endpoint[0] ? ep->endpoint : NULL)))) {
 		json_object_put(o);
 		return NULL;
 	}
 	return o;
+}
+
+static struct json_object *jevidence(const struct result *r)
+{
+	const struct result_evidence *e = &r->evidence;
+	struct json_object *o, *peers;
+
+	if (!e->counted)
+		return NULL;
+	o = json_object_new_object();
+	peers = json_object_new_array();
+	if (!o || !peers || jadd(o, "verdict", json_object_new_string(result_outcome_name(e->verdict))))
+		goto fail;
+	for (int k = 0; k < 2; k++) {
+		struct json_object *po = jevidence_peer(r, k);
+
+		if (!po || json_object_array_add(peers, po)) {
+			json_object_put(po);
+			goto fail;
+		}
+	}
+	if (jadd(o, "peers", peers)) {
+		peers = NULL;
+		goto fail;
+	}
+	peers = NULL;
+	if (jadd(o, "explanation", jstr(e->explanation)) || jadd(o, "detail", json_object_get(e->detail)))
+		goto fail;
+	return o;
+fail:
+	json_object_put(peers);
+	json_object_put(o);
+	return NULL;
 }
 
 static struct json_object *jpeers(const struct result *r)
@@ -274,7 +315,7 @@ struct json_object *result_to_object(const struct result *r)
 	v = jselfcheck(r);
 	if ((r->selfcheck_ran && !v) || jadd(o, "selfcheck", v))
 		goto fail;
-	v = jevidence(&r->evidence);
+	v = jevidence(r);
 	if ((r->evidence.counted && !v) || jadd(o, "evidence", v))
 		goto fail;
 	if (jadd(o, "seed", json_object_new_uint64(r->seed)) || jadd(o, "conntrack", jstr(r->conntrack)) ||
@@ -467,15 +508,47 @@ static int selfcheck_from(struct json_object *a, struct result *r, bool *bad)
 	return 0;
 }
 
+static uint64_t jcount(struct json_object *o, const char *key, bool *bad)
+{
+	int64_t n = jint(o, key, bad);
+
+	if (n < 0)
+		*bad = true;
+	return n < 0 ? 0 : (uint64_t)n;
+}
+
 static void evidence_from(struct json_object *o, struct result_evidence *e, bool *bad)
 {
+	struct json_object *v, *peers;
+
 	e->counted = true;
-	jcopy(o, "a", e->a, sizeof(e->a), bad);
-	jcopy(o, "b", e->b, sizeof(e->b), bad);
-	e->direct_ab = (uint64_t)jint(o, "direct_ab", bad);
-	e->direct_ba = (uint64_t)jint(o, "direct_ba", bad);
-	e->relayed_ab = (uint64_t)jint(o, "relayed_ab", bad);
-	e->relayed_ba = (uint64_t)jint(o, "relayed_ba", bad);
+	v = jget(o, "verdict", json_type_string, bad);
+	e->verdict = v ? result_outcome_parse(json_object_get_string(v)) : RESULT_NONE;
+	if (e->verdict != RESULT_DIRECT && e->verdict != RESULT_RELAYED && e->verdict != RESULT_FAILED &&
+	    e->verdict != RESULT_UNPROVEN)
+		*bad = true;
+	peers = jget(o, "peers", json_type_array, bad);
+	if (!peers || json_object_array_length(peers) != 2) {
+		*bad = true;
+		return;
+	}
+	for (size_t k = 0; k < 2; k++) {
+		struct json_object *p = json_object_array_get_idx(peers, k);
+		struct result_evidence_peer *ep = &e->peers[k];
+
+		if (!json_object_is_type(p, json_type_object)) {
+			*bad = true;
+			return;
+		}
+		ep->from_partner = jcount(p, "from_partner", bad);
+		ep->from_server = jcount(p, "from_server", bad);
+		ep->relayed = jcount(p, "relayed", bad);
+		ep->sent_to_partner = jcount(p, "sent_to_partner", bad);
+		jcopy(p, "endpoint", ep->endpoint, sizeof(ep->endpoint), bad);
+	}
+	e->explanation = jdup(o, "explanation", bad);
+	if ((v = jget(o, "detail", json_type_object, bad)) != NULL)
+		e->detail = json_object_get(v);
 }
 
 static void peers_from(struct json_object *a, struct result *r, bool *bad)

@@ -22,7 +22,12 @@
  *       with the short names of nat/behavior.h, "unknown" (hairpin: null)
  *       where the probe could not tell
  *   evidence                       null (not counted) or
- *       { a, b, direct_ab, direct_ba, relayed_ab, relayed_ba }
+ *       { verdict: "direct" | "relayed" | "failed" (the network's), or
+ *                  "unproven" (programs under test: model/progverdict.h),
+ *         peers: [ { name, from_partner, from_server, relayed,
+ *                    sent_to_partner, endpoint (string | null) } x2 ],
+ *         explanation: string | null,
+ *         detail: the per-peer, per-router object of evidence_json() | null }
  *   seed                           number: the run's seed (punchlab run --seed N replays its ports)
  *   conntrack                      string: each router's UDP conntrack entries after the
  *                                  pair ran, "ROUTER: ENTRY" lines; null when not taken
@@ -50,7 +55,7 @@ enum result_outcome {
 	RESULT_RELAYED,
 	RESULT_FAILED,
 	RESULT_MIXED,           /* the two peers reported different outcomes */
-	RESULT_UNPROVEN,        /* both said the same, the network's counters disagree */
+	RESULT_UNPROVEN,        /* programs under test succeeded, but the counts do not show a path */
 	RESULT_ERROR,           /* the lab could not run the scenario */
 	RESULT_UNKNOWN,         /* a peer reported a word that is none of these */
 };
@@ -83,15 +88,24 @@ struct result_router {
 	char note[384];         /* why it was not classified or the probe failed, or what differs; "" */
 };
 
-/* What crossed the internet between the peers, counted by the lab (not said
- * by the programs). Filled by the evidence counting of scenario.c. */
+/* What one peer's host received, counted in its own namespace by the lab
+ * (model/evidence.h, kernel/witness.h), not said by the programs. */
+struct result_evidence_peer {
+	uint64_t from_partner;  /* UDP from the partner delivered to this peer's host */
+	uint64_t from_server;   /* UDP from the server delivered to it */
+	uint64_t relayed;       /* of those, RELAY messages (the built-in pair; else 0) */
+	uint64_t sent_to_partner; /* UDP this peer sent towards the partner (attempts) */
+	char endpoint[64];      /* the partner endpoint it received most from, "IP:PORT" or "[IPv6]:PORT", or "" */
+};
+
+/* The network's evidence and verdict. Filled by witness_judge(). */
 struct result_evidence {
-	bool counted;           /* false: no numbers (the run never got that far) */
-	char a[64], b[64];      /* the endpoints, "IP:PORT" or "[IPv6]:PORT", as the internet saw them */
-	uint64_t direct_ab;     /* datagrams delivered from a to b directly */
-	uint64_t direct_ba;
-	uint64_t relayed_ab;    /* datagrams from a delivered to b through the relay */
-	uint64_t relayed_ba;
+	bool counted;           /* false: no numbers (not watched, or the run never got that far) */
+	enum result_outcome verdict; /* the network's: DIRECT, RELAYED or FAILED; for programs under
+					test also UNPROVEN (model/progverdict.h) */
+	struct result_evidence_peer peers[2]; /* indexed like result.peers */
+	char *explanation;      /* a sentence or two on what the network saw (the routers' drops), or NULL */
+	struct json_object *detail; /* everything counted, per peer and per router (evidence_json()), or NULL */
 };
 
 /* One program of the pair; an empty name means the slot is unused. */
@@ -167,6 +181,8 @@ enum result_outcome result_peer_outcome(struct json_object *report);
  * printed; NULL without one. Valid until the report changes. */
 const char *result_peer_report_text(const struct result_peer *p);
 
+/* Free what e holds and zero it. */
+void result_evidence_clear(struct result_evidence *e);
 /* Free what r holds and zero it. */
 void result_clear(struct result *r);
 

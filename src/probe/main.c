@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -363,6 +365,11 @@ struct probe_client {
 	int timeout_ms;
 	int tries;
 	unsigned long requests, answers, strays;
+	/* Requests whose question went unanswered: each answer (or, for udp
+	 * blocked, the request itself) must have been dropped somewhere. The lab
+	 * holds this against its routers' drop counters (selfcheck.c). */
+	unsigned long absent_requests;
+	bool hairpin_refused;   /* the hairpin packet came back as ICMP port unreachable */
 };
 
 /* One question: a message sent from one socket, retransmitted, until the
@@ -377,6 +384,7 @@ struct question {
 	int len;
 	int sent;
 	bool done;
+	bool refused;          /* done, but by an ICMP port unreachable: positively not answered */
 	struct probemsg ans;
 	struct addr from;
 };
@@ -463,6 +471,46 @@ static void client_recv(struct probe_client *cl, int sk, struct question *qs, in
 	}
 }
 
+/* The ICMP errors queued on socket sk (IP_RECVERR): a port unreachable
+ * quoting a pending question's own message ends that question as refused.
+ * A router that hands a packet to its own stack instead of hairpinning it
+ * says so at once, so the classifier need not wait for what cannot come. */
+static void client_errqueue(struct probe_client *cl, int sk, struct question *qs, int nq)
+{
+	for (int k = 0; k < RECV_BURST; k++) {
+		uint8_t buf[RECV_BUF];
+		union {
+			char buf[512];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		const struct sock_extended_err *ee = NULL;
+		struct probemsg m;
+		ssize_t n = recvmsg(cl->fd[sk], &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+
+		if (n < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			    (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR))
+				ee = (const struct sock_extended_err *)CMSG_DATA(c);
+		if (!ee || ee->ee_errno != ECONNREFUSED ||
+		    (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6) ||
+		    probemsg_parse(buf, (size_t)n, &m) < 0)
+			continue;
+		for (int i = 0; i < nq; i++) {
+			struct question *q = &qs[i];
+
+			if (q->done || q->send_sk != sk || q->txid != m.txid || q->type != m.type)
+				continue;
+			q->done = q->refused = true;
+			break;
+		}
+	}
+}
+
 /* Ask questions qs[0..nq) at once: each is sent `tries` times spread over
  * the timeout, and counts as unanswered only once the timeout has passed.
  * Returns 0 or -errno (a local failure, not an unanswered question). */
@@ -496,8 +544,12 @@ static int ask(struct probe_client *cl, struct question *qs, int nq)
 			if (q->sent < cl->tries && start + (mtime_ms)q->sent * interval < wake)
 				wake = start + (mtime_ms)q->sent * interval;
 		}
-		if (!pending || now >= deadline)
+		if (!pending || now >= deadline) {
+			for (int i = 0; i < nq; i++)
+				if (!qs[i].done && qs[i].type == PROBEMSG_ANSWER)
+					cl->absent_requests += (unsigned long)qs[i].sent;
 			return 0;
+		}
 		for (int i = 0; i < SK_N; i++) {
 			pfd[i].fd = cl->fd[i];
 			pfd[i].events = POLLIN;
@@ -509,9 +561,12 @@ static int ask(struct probe_client *cl, struct question *qs, int nq)
 				continue;
 			return -errno;
 		}
-		for (int i = 0; i < SK_N; i++)
+		for (int i = 0; i < SK_N; i++) {
+			if (pfd[i].revents & POLLERR)
+				client_errqueue(cl, i, qs, nq);
 			if (pfd[i].revents & (POLLIN | POLLERR))
 				client_recv(cl, i, qs, nq);
+		}
 	}
 }
 
@@ -578,8 +633,9 @@ static int classify_run(struct probe_client *cl, struct classify_obs *obs)
 		obs->filter_change_port = tri(q[2].done);
 		obs->filter_change_ip_port = tri(q[3].done);
 	}
-	obs->hairpin = tri(q[nq - 1].done);
-	obs->hairpin_from_mapped = q[nq - 1].done && obs->samples[1].answered &&
+	obs->hairpin = tri(q[nq - 1].done && !q[nq - 1].refused);
+	cl->hairpin_refused = q[nq - 1].refused;
+	obs->hairpin_from_mapped = obs->hairpin == CLASSIFY_YES && obs->samples[1].answered &&
 				   addr_equal(&q[nq - 1].from, &obs->samples[1].mapped);
 	/* inbound-reply: answer the server socket whose packet got in (classify.h) */
 	if (obs->filter_change_ip_port == CLASSIFY_YES || obs->filter_change_port == CLASSIFY_YES) {
@@ -766,6 +822,17 @@ static int classify_parse(int argc, char **argv, struct classify_opts *o, struct
 	return 0;
 }
 
+/* Queue ICMP errors on socket fd (read by client_errqueue). Returns 0 or -errno. */
+static int recv_errors(int fd, int family)
+{
+	int on = 1;
+
+	if (family == AF_INET6 ? setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on))
+			       : setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on)))
+		return -errno;
+	return 0;
+}
+
 /* The server's four endpoints and the client's sockets. Returns 0, or -1
  * after saying what failed. */
 static int classify_open(struct probe_client *cl, const struct classify_opts *o)
@@ -782,6 +849,8 @@ static int classify_open(struct probe_client *cl, const struct classify_opts *o)
 
 		addr_set_port(&a, i == SK_MAP ? o->local_port : 0);
 		cl->fd[i] = r = udp_socket(&a);
+		if (r >= 0)
+			r = recv_errors(cl->fd[i], addr_family(&a));
 		if (r < 0 || (r = local_addr(cl->fd[i], &cl->local[i])) < 0) {
 			errno = -r;
 			log_err("cannot bind %s", addr_fmt(&a, buf, sizeof(buf)));
@@ -810,7 +879,9 @@ static int classify_report(const struct probe_client *cl, const struct classify_
 	    json_object_object_add(out, "server2", json_object_new_string(addr_fmt(&cl->srv[3], buf, sizeof(buf)))) < 0 ||
 	    json_object_object_add(out, "elapsed_ms", json_object_new_int64(elapsed)) < 0 ||
 	    json_object_object_add(out, "requests_sent", json_object_new_int64((int64_t)cl->requests)) < 0 ||
-	    json_object_object_add(out, "answers", json_object_new_int64((int64_t)cl->answers)) < 0)
+	    json_object_object_add(out, "answers", json_object_new_int64((int64_t)cl->answers)) < 0 ||
+	    json_object_object_add(out, "absent_requests", json_object_new_int64((int64_t)cl->absent_requests)) < 0 ||
+	    json_object_object_add(out, "hairpin_refused", json_object_new_boolean(cl->hairpin_refused)) < 0)
 		goto nomem;
 	if (o->expect) {
 		ndiff = classify_compare(&o->want, nat, &res, diffs);

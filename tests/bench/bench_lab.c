@@ -8,6 +8,12 @@
  * run in turn (A B A B ...) in the same process, so load hits both alike; the
  * result is the ratio of the medians.
  *
+ * It also measures what the generated router ruleset's preamble costs
+ * (`table ip punchlab` + `delete table ip punchlab`, which makes a load
+ * replace an older table: nat.c): the first router's ruleset loaded into a
+ * fresh namespace as generated, and without those two lines, in turn. The
+ * difference is the kernel's wait for the deleted table to be released.
+ *
  * Usage: bench_lab [TOPOLOGY [ROUNDS]]   (root; default the pr-cone pair, 9 rounds)
  */
 #include <errno.h>
@@ -19,6 +25,8 @@
 
 #include "common/mtime.h"
 #include "kernel/build.h"
+#include "kernel/netns.h"
+#include "kernel/nft.h"
 #include "model/plan.h"
 #include "model/topo.h"
 
@@ -146,6 +154,84 @@ static int write_scripts(const struct topo *t, const struct plan *p, const char 
 	return 0;
 }
 
+/* text without its "table F punchlab" + "delete table F punchlab" line pairs (malloc'd). */
+static char *strip_preamble(const char *text)
+{
+	char *out = strdup(text), *w = out;
+	const char *r = text;
+
+	if (!out)
+		return NULL;
+	while (*r) {
+		const char *nl = strchrnul(r, '\n'), *next = *nl ? nl + 1 : nl;
+		size_t len = (size_t)(nl - r);
+
+		if ((len == strlen("table ip punchlab") && strncmp(r, "table ip punchlab", len) == 0) ||
+		    (len == strlen("table ip6 punchlab") && strncmp(r, "table ip6 punchlab", len) == 0) ||
+		    (len > 13 && strncmp(r, "delete table ", 13) == 0)) {
+			r = next;
+			continue;
+		}
+		memmove(w, r, (size_t)(next - r));
+		w += next - r;
+		r = next;
+	}
+	*w = '\0';
+	return out;
+}
+
+/* One load of text into a fresh namespace: its time in *ms. Returns 0 or -1. */
+static int load_once(const char *text, double *ms)
+{
+	struct netns *ns = NULL;
+	char *nfterr = NULL;
+	mtime_ms t0;
+	int rc;
+
+	if (netns_create("plbench-nft", &ns) < 0)
+		return -1;
+	t0 = mtime_now();
+	rc = nft_load(ns, text, &nfterr);
+	*ms = (double)(mtime_now() - t0);
+	if (rc < 0)
+		fprintf(stderr, "bench_lab: nft: %s\n", nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
+	netns_destroy(ns);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The preamble's cost, on the first router of p. Returns 0 or -1. */
+static int bench_preamble(const struct topo *t, const struct plan *p, int rounds)
+{
+	char *with = NULL, *without = NULL, err[256];
+	double *a = calloc((size_t)rounds, sizeof(double)), *b = calloc((size_t)rounds, sizeof(double));
+	int rc = -1, node = -1;
+
+	for (int i = 0; i < p->n_nodes && node < 0; i++)
+		if (p->nodes[i].kind == PLAN_ROUTER)
+			node = i;
+	if (!a || !b || node < 0 || lab_router_ruleset(t, p, node, &with, err, sizeof(err)) < 0 ||
+	    !(without = strip_preamble(with)) || strcmp(with, without) == 0)
+		goto cleanup;
+	for (int r = 0; r < rounds; r++)
+		if (load_once(with, &a[r]) < 0 || load_once(without, &b[r]) < 0)
+			goto cleanup;
+	{
+		double ma = median(a, rounds), mb = median(b, rounds);
+
+		printf("  router ruleset load (%s), as generated:      %8.1f ms\n", p->nodes[node].name, ma);
+		printf("  the same without its table/delete preamble:  %8.1f ms  (the preamble costs %.1f ms a load)\n",
+		       mb, ma - mb);
+	}
+	rc = 0;
+cleanup:
+	free(with);
+	free(without);
+	free(a);
+	free(b);
+	return rc;
+}
+
 static int sh(const char *dir, const char *script)
 {
 	char cmd[600];
@@ -211,6 +297,10 @@ int main(int argc, char **argv)
 		printf("  punchlab lab_up + lab_down:           %8.1f ms\n", a);
 		printf("  hand-written ip/nft script, up + down: %8.1f ms  (baseline, %s/up.sh)\n", b, dir);
 		printf("  ratio: punchlab is %.1fx faster\n", a > 0 ? b / a : 0.0);
+	}
+	if (bench_preamble(t, p, rounds) < 0) {
+		fprintf(stderr, "bench_lab: measuring the ruleset preamble failed\n");
+		goto cleanup;
 	}
 	rc = 0;
 cleanup:

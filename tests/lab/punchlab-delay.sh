@@ -12,7 +12,8 @@
 # either built or refused with a clear error.
 set -u
 O=${O:-build}
-name=punchlab-delay-t
+# with our PID: kept labs are host-wide, and other runs of this test may share the host
+name=punchlab-delay-$$
 tmp=$(mktemp -d /tmp/punchlab-delay.XXXXXX) || exit 1
 echo_pid=
 run_pid=

@@ -44,14 +44,22 @@ now_ms() { date +%s%3N; }
 # A random number of milliseconds in [0, $1).
 random_ms() { echo $(( $(od -An -N4 -tu4 /dev/urandom) % $1 )); }
 
+# The slow scenarios as they were written before the lab picked its own
+# shorter timers (topologies/README.md): with timeout = 10s given, each runs
+# its whole 10 s, whatever the machine's load.
+mkdir "$tmp/slow"
+for f in udp-blocked advertise-local-rewriting; do
+	sed '/^\[lab\]$/a timeout = 10s' "topologies/$f.topo" > "$tmp/slow/$f.topo"
+done
+
 total_procs=0 total_ns=0
 i=1
 while [ "$i" -le "$KILLS" ]; do
 	mark="$$-$i"
 	# Two scenarios that run for their whole time limit (about 10 s), one
 	# through delay lines, on two workers.
-	env PUNCHLAB_KILLTEST="$mark" "$O/punchlab" run -j 2 topologies/udp-blocked.topo \
-		topologies/lossy-high-latency.topo topologies/advertise-local-rewriting.topo \
+	env PUNCHLAB_KILLTEST="$mark" "$O/punchlab" run -j 2 "$tmp/slow/udp-blocked.topo" \
+		topologies/lossy-high-latency.topo "$tmp/slow/advertise-local-rewriting.topo" \
 		>"$tmp/out" 2>&1 &
 	pl=$!
 	if [ "$i" -eq 1 ]; then

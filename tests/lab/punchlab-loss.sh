@@ -9,7 +9,8 @@
 # (tests/lab/punchlab-delay.sh measures it).
 set -u
 O=${O:-build}
-name=punchlab-loss-t
+# with our PID: kept labs are host-wide, and other runs of this test may share the host
+name=punchlab-loss-$$
 tmp=$(mktemp -d /tmp/punchlab-loss.XXXXXX) || exit 1
 echo_pid=
 cleanup() {

@@ -115,7 +115,7 @@ printf '#!/bin/sh\necho %s\n' "'{\"outcome\":\"direct\"}'" >"$tmp/liars/punch-cl
 chmod +x "$tmp/liars/punch-server" "$tmp/liars/punch-client"
 "$O/punchlab" run --no-color --no-self-check --bindir "$tmp/liars" --pcap "$tmp/onfail" --pcap-on-failure \
 	topologies/pr-cone-vs-pr-cone.topo >"$tmp/out" 2>&1 && fail "the false claim passed"
-grep -q unproven "$tmp/out" || fail "not unproven"
+grep -q "failed (expected direct)" "$tmp/out" || fail "not judged failed by the network"
 grep -q "packet capture: $tmp/onfail/pr-cone-vs-pr-cone/" "$tmp/out" || fail "the failure does not say where its capture is"
 [ -s "$tmp/onfail/pr-cone-vs-pr-cone/inet-br0.pcap" ] && [ -s "$tmp/onfail/pr-cone-vs-pr-cone/capture.txt" ] ||
 	fail "the failing scenario's capture is not kept: $(ls -R "$tmp/onfail")"

@@ -46,7 +46,9 @@ grep -q '<failure' "$tmp/junit.xml" && fail "JUnit reports a failure"
 jq -e "(.scenarios | length) == $n" "$tmp/report.json" >/dev/null || fail "JSON does not have $n scenarios"
 jq -e '[.scenarios[] | select(.pass != true)] | length == 0' "$tmp/report.json" >/dev/null ||
 	fail "JSON has a scenario that did not pass"
-jq -e '[.scenarios[] | .peers[] | select(.report.outcome == null)] | length == 0' "$tmp/report.json" >/dev/null ||
+# (The built-in pair's: programs under test ([programs]) print what they like.)
+jq -e '[.scenarios[] | select(.name | test("^(nebula/|your-program$|builtin-as-programs$|python-rendezvous$)") | not) | .peers[] |
+	select(.report.outcome == null)] | length == 0' "$tmp/report.json" >/dev/null ||
 	fail "JSON lacks a peer's own report"
 
 # The mapping-timeout pair: the same NATs, and keepalive alone makes the difference.

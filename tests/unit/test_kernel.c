@@ -577,6 +577,30 @@ static void test_destroy_leaves_nothing(void **state)
 	assert_true(link_index(w, "lo") > 0);
 }
 
+/* Namespaces made side by side: each its own, with a live holder; one bad
+ * name and none is left. */
+static void test_create_many(void **state)
+{
+	static const char *const names[] = { "many-a", "many-b", "many-c" };
+	static const char *const bad[] = { "many-a", "", "many-c" };
+	struct netns *ns[3];
+
+	(void)state;
+	assert_int_equal(netns_create_many(names, 3, ns), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(ns[i]);
+		assert_string_equal(netns_name(ns[i]), names[i]);
+		assert_int_equal(kill(netns_pid(ns[i]), 0), 0);
+		for (int j = 0; j < i; j++)
+			assert_true(netns_inode(ns[i]) != netns_inode(ns[j]));
+	}
+	for (int i = 0; i < 3; i++)
+		netns_destroy(ns[i]);
+	assert_int_equal(netns_create_many(bad, 3, ns), -EINVAL);
+	for (int i = 0; i < 3; i++)
+		assert_null(ns[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -587,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_netem),
 		cmocka_unit_test(test_delay_line),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_create_many),
 		cmocka_unit_test(test_destroy_leaves_nothing),
 	};
 

@@ -497,6 +497,150 @@ static void test_stream_error(void **state)
 	fclose(f);
 }
 
+/* Two scenarios with the network's evidence: one that passed, one whose
+ * explanation holds hostile text; every format must carry the numbers and
+ * the explanation, and the result codec (the workers' hand-over) must give
+ * back what it got. */
+static struct result ev_fixture[2];
+
+static void ev_setup(void)
+{
+	static char n1[] = "pr-cone-vs-pr-cone", n2[] = "far-nat-drops";
+	static char why[] = "bob's router home-b (line 15) dropped 108 datagrams from 203.0.113.20:40001 to "
+			    "203.0.113.21:40002; <b>&amp;</b> \"q\" # ]]>";
+	static char detail[] = "expectation: deliberately wrong";
+	struct result *a = &ev_fixture[0], *b = &ev_fixture[1];
+
+	memset(ev_fixture, 0, sizeof(ev_fixture));
+	*a = (struct result){ .name = n1, .expected = OUTCOME_DIRECT, .actual = RESULT_DIRECT,
+			      .verdict = VERDICT_PASS, .seconds = 1.75 };
+	fill_peer(&a->peers[0], "alice", RESULT_DIRECT, 0, NULL, NULL);
+	fill_peer(&a->peers[1], "bob", RESULT_DIRECT, 0, NULL, NULL);
+	a->evidence = (struct result_evidence){
+		.counted = true,
+		.verdict = RESULT_DIRECT,
+		.peers = { { .from_partner = 13, .from_server = 1, .sent_to_partner = 14, .endpoint = "203.0.113.21:40002" },
+			   { .from_partner = 12, .from_server = 1, .sent_to_partner = 16, .endpoint = "203.0.113.20:40001" } },
+	};
+
+	*b = (struct result){ .name = n2, .expected = OUTCOME_DIRECT, .actual = RESULT_FAILED,
+			      .verdict = VERDICT_FAIL, .detail = detail, .seconds = 4.5 };
+	fill_peer(&b->peers[0], "alice", RESULT_FAILED, 2, NULL, NULL);
+	fill_peer(&b->peers[1], "bob", RESULT_FAILED, 2, NULL, NULL);
+	b->evidence = (struct result_evidence){
+		.counted = true,
+		.verdict = RESULT_FAILED,
+		.peers = { { .from_partner = 54, .sent_to_partner = 162, .endpoint = "203.0.113.21:40002" },
+			   { .sent_to_partner = 108 } },
+		.explanation = why,
+		.detail = json_tokener_parse("{\"verdict\":\"failed\",\"routers\":[{\"name\":\"home-b\",\"line\":15}]}"),
+	};
+	assert_non_null(b->evidence.detail);
+}
+
+static void ev_teardown(void)
+{
+	json_object_put(ev_fixture[1].evidence.detail);
+	memset(ev_fixture, 0, sizeof(ev_fixture));
+}
+
+static char *ev_render(list_fn fn)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	if (fn) {
+		assert_int_equal(fn(f, ev_fixture, 2), 0);
+	} else {
+		for (size_t i = 0; i < 2; i++)
+			assert_int_equal(report_live_line(f, &ev_fixture[i], false), 0);
+	}
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static void check_evidence_json(const char *out)
+{
+	struct json_object *root = json_tokener_parse(out), *e, *v;
+
+	assert_non_null(root);
+	e = json_object_array_get_idx(jget(root, "scenarios"), 1);
+	assert_true(json_object_object_get_ex(e, "evidence", &e));
+	assert_true(json_object_object_get_ex(e, "verdict", &v));
+	assert_string_equal(json_object_get_string(v), "failed");
+	assert_true(json_object_object_get_ex(e, "detail", &v));
+	assert_true(json_object_is_type(v, json_type_object)); /* embedded, not a string */
+	assert_true(json_object_object_get_ex(e, "peers", &v));
+	assert_int_equal(json_object_get_int(jget(json_object_array_get_idx(v, 0), "from_partner")), 54);
+	json_object_put(root);
+}
+
+static void test_evidence_formats(void **state)
+{
+	static const struct {
+		list_fn fn;
+		const char *golden;
+	} formats[] = {
+		{ NULL, "evidence-live.txt" }, { report_tap, "evidence.tap" }, { report_junit, "evidence.xml" },
+		{ report_json, "evidence.json" }, { report_markdown, "evidence.md" },
+	};
+
+	(void)state;
+	ev_setup();
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		char *out = ev_render(formats[i].fn);
+
+		check_golden(formats[i].golden, out);
+		/* the failure's explanation, in some escaping, and the numbers */
+		assert_non_null(strstr(out, "home-b (line 15) dropped 108 datagrams from 203.0.113.20:40001"));
+		assert_non_null(strstr(out, "203.0.113.21:40002"));
+		if (formats[i].fn == report_json)
+			check_evidence_json(out);
+		free(out);
+	}
+	ev_teardown();
+}
+
+/* The evidence crosses the worker pipe in the one result codec. */
+static void test_evidence_handover(void **state)
+{
+	struct result back;
+	char *text;
+
+	(void)state;
+	ev_setup();
+	text = result_to_json(&ev_fixture[1]);
+	assert_non_null(text);
+	assert_int_equal(result_from_json(text, strlen(text), &back), 0);
+	assert_true(back.evidence.counted);
+	assert_int_equal(back.evidence.verdict, RESULT_FAILED);
+	assert_true(back.evidence.peers[0].from_partner == 54);
+	assert_true(back.evidence.peers[0].sent_to_partner == 162);
+	assert_true(back.evidence.peers[1].sent_to_partner == 108);
+	assert_string_equal(back.evidence.peers[0].endpoint, "203.0.113.21:40002");
+	assert_string_equal(back.evidence.peers[1].endpoint, "");
+	assert_string_equal(back.evidence.explanation, ev_fixture[1].evidence.explanation);
+	assert_true(json_object_equal(back.evidence.detail, ev_fixture[1].evidence.detail));
+	result_clear(&back);
+	assert_null(back.evidence.explanation);
+	free(text);
+	/* an outcome word that is not one of the network's three verdicts does not decode */
+	text = result_to_json(&ev_fixture[0]);
+	assert_non_null(text);
+	{
+		char *at = strstr(text, "\"verdict\":\"direct\",\"peers\"");
+
+		assert_non_null(at);
+		memcpy(at + strlen("\"verdict\":\""), "mixed\" ", 7);
+		assert_int_equal(result_from_json(text, strlen(text), &back), -EBADMSG);
+		assert_false(back.evidence.counted);
+	}
+	free(text);
+	ev_teardown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +652,8 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_stream_error),
+		cmocka_unit_test(test_evidence_formats),
+		cmocka_unit_test(test_evidence_handover),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

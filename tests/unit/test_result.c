@@ -44,9 +44,16 @@ static void fill(struct result *r)
 		.declared = { .nat = false, .udp_blocked = true, .mapping = MAP_NONE, .filtering = FILTER_OPEN },
 		.note = "self-check = no in the file",
 	};
-	r->evidence = (struct result_evidence){ .counted = true, .a = "198.51.100.1:4000", .b = "[2001:db8::2]:4001",
-						.direct_ab = 5, .direct_ba = UINT64_C(1) << 40, .relayed_ab = 0,
-						.relayed_ba = 7 };
+	r->evidence = (struct result_evidence){
+		.counted = true,
+		.verdict = RESULT_RELAYED,
+		.peers = { { .from_partner = 0, .from_server = 9, .relayed = 7, .sent_to_partner = 5,
+			     .endpoint = "198.51.100.1:4000" },
+			   { .from_partner = UINT64_C(1) << 40, .from_server = 8, .relayed = 6,
+			     .endpoint = "[2001:db8::2]:4001" } },
+		.explanation = strdup("alice's router home-a (line 3) dropped 5 datagrams \"<&>\" caf\xc3\xa9"),
+		.detail = json_tokener_parse("{\"routers\":[{\"name\":\"home-a\",\"line\":3,\"dropped\":5}]}"),
+	};
 	r->seed = UINT64_MAX; /* above INT64_MAX: the codec keeps all 64 bits */
 	r->conntrack = strdup("home: udp      17 29 src=10.0.1.10 dst=203.0.113.10 sport=4000 dport=3478\n");
 	r->seconds = 12.345;
@@ -97,12 +104,18 @@ static void assert_same(const struct result *a, const struct result *b)
 		assert_string_equal(x->note, y->note);
 	}
 	assert_int_equal(a->evidence.counted, b->evidence.counted);
-	assert_string_equal(a->evidence.a, b->evidence.a);
-	assert_string_equal(a->evidence.b, b->evidence.b);
-	assert_true(a->evidence.direct_ab == b->evidence.direct_ab);
-	assert_true(a->evidence.direct_ba == b->evidence.direct_ba);
-	assert_true(a->evidence.relayed_ab == b->evidence.relayed_ab);
-	assert_true(a->evidence.relayed_ba == b->evidence.relayed_ba);
+	assert_int_equal(a->evidence.verdict, b->evidence.verdict);
+	for (int k = 0; k < 2; k++) {
+		const struct result_evidence_peer *x = &a->evidence.peers[k], *y = &b->evidence.peers[k];
+
+		assert_true(x->from_partner == y->from_partner);
+		assert_true(x->from_server == y->from_server);
+		assert_true(x->relayed == y->relayed);
+		assert_true(x->sent_to_partner == y->sent_to_partner);
+		assert_string_equal(x->endpoint, y->endpoint);
+	}
+	assert_string_equal(a->evidence.explanation, b->evidence.explanation);
+	assert_true(json_object_equal(a->evidence.detail, b->evidence.detail));
 	assert_true(a->seed == b->seed);
 	if (a->conntrack || b->conntrack)
 		assert_string_equal(a->conntrack, b->conntrack);

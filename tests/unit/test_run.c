@@ -373,6 +373,73 @@ static void test_ready(void **state)
 	run_group_destroy(g);
 }
 
+/* Readiness by a stdout line matching a pattern (also past the stdout cap),
+ * and by a bound UDP port; extra environment and working directory. */
+static void test_ready_pattern_port(void **state)
+{
+	struct run_group *g;
+	struct run_proc *pat, *late, *never, *port, *env;
+	const char *const extra[] = { "PUNCHLAB_PEER=alice", "HOME=/nowhere", NULL };
+	char path[256];
+
+	(void)state;
+	assert_int_equal(run_group_create(&g), 0);
+	/* 2 MiB of noise first: the line is found beyond RUN_OUT_MAX. */
+	pat = add_sh(g, "pat", "head -c 2097152 /dev/zero | tr '\\0' x; echo; echo 'Nebula interface is active'; "
+			       "exec /bin/sleep 1000");
+	late = add_sh(g, "late", "printf 'partial up'; exec /bin/sleep 1000");
+	never = add_sh(g, "never", "echo starting; exit 4");
+	port = add_sh(g, "port", "exec python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,"
+				 "socket.SOCK_DGRAM); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1], flush=True); "
+				 "time.sleep(1000)'");
+	env = add_sh(g, "env", "echo \"$PUNCHLAB_PEER $HOME $(pwd)\"");
+	assert_int_equal(run_set_ready_pattern(pat, "^Nebula interface is (active|up)$"), 0);
+	assert_int_equal(run_set_ready_pattern(late, "up$"), 0);
+	assert_int_equal(run_set_ready_pattern(never, "ready"), 0);
+	assert_int_equal(run_set_ready_pattern(env, "a(b"), -EINVAL);
+	assert_int_equal(run_set_env(env, extra), 0);
+	assert_int_equal(run_set_dir(env, "/tmp"), 0);
+	for (struct run_proc *p, **pp = (struct run_proc *[]){ pat, late, never, port, env, NULL }; (p = *pp); pp++) {
+		run_set_background(p, p != env);
+		assert_int_equal(run_start(g, p), 0);
+	}
+	assert_int_equal(run_release(g), 5);
+	assert_int_equal(run_wait_ready(g, pat, mtime_now() + LONG_MS), 0);
+	assert_int_equal(run_result(pat)->out_len, RUN_OUT_MAX); /* the cap still holds */
+	/* Only a complete line counts. */
+	assert_int_equal(run_wait_ready(g, late, mtime_now() + 300), -ETIMEDOUT);
+	assert_int_equal(run_wait_ready(g, never, mtime_now() + LONG_MS), -ESRCH);
+	/* The port: learn which one it bound from its first line, then wait for it. */
+	while (!strchr(run_result(port)->out, '\n'))
+		assert_int_equal(run_wait_until(g, mtime_now() + 20), 0);
+	run_set_ready_port(port, (uint16_t)atoi(run_result(port)->out), 17);
+	assert_int_equal(run_wait_ready(g, port, mtime_now() + LONG_MS), 0);
+	assert_int_equal(run_wait(g, mtime_now() + LONG_MS), 0);
+	assert_string_equal(run_result(env)->out, "alice /nowhere /tmp\n");
+	run_group_destroy(g);
+
+	/* A port nobody binds: -ETIMEDOUT, no earlier. */
+	assert_int_equal(run_group_create(&g), 0);
+	never = add_sh(g, "never", "exec /bin/sleep 1000");
+	run_set_ready_port(never, 9, 6);
+	run_set_background(never, true);
+	assert_int_equal(run_start(g, never), 0);
+	assert_int_equal(run_release(g), 1);
+	{
+		mtime_ms t0 = mtime_now();
+
+		assert_int_equal(run_wait_ready(g, never, t0 + 200), -ETIMEDOUT);
+		assert_true(mtime_now() >= t0 + 200);
+	}
+	run_group_destroy(g);
+
+	assert_int_equal(run_which("sh", "/nonexistent:/bin", path, sizeof(path)), 0);
+	assert_string_equal(path, "/bin/sh");
+	assert_int_equal(run_which("punchlab-no-such", "/bin:/usr/bin", path, sizeof(path)), -ENOENT);
+	assert_int_equal(run_which("/etc/passwd", NULL, path, sizeof(path)), -EACCES);
+	assert_int_equal(run_which("/no/such", NULL, path, sizeof(path)), -ENOENT);
+}
+
 /* A child that cannot exec says so, with exit code 127. */
 static void test_exec_fails(void **state)
 {
@@ -534,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_signal),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_ready),
+		cmocka_unit_test(test_ready_pattern_port),
 		cmocka_unit_test(test_exec_fails),
 		cmocka_unit_test(test_add_invalid),
 		cmocka_unit_test(test_stragglers),

@@ -268,6 +268,35 @@ static void read_long_mismatch(void **state)
 	assert_string_equal(e.differs + len - 1, "y");
 }
 
+/* The short wait stands only when the router's drop counters account for
+ * every unanswered request and the hairpin is answered or refused. */
+#define FAST(blocked, absent, refused, hairpin)                                                    \
+	"{\"udp_blocked\":" blocked ",\"absent_requests\":" absent ",\"hairpin_refused\":" refused \
+	",\"observations\":{\"hairpin\":\"" hairpin "\"}}"
+
+static void fast_proven(void **state)
+{
+	(void)state;
+	/* APDF: both filtering questions' 4 requests dropped, hairpin refused by ICMP */
+	assert_true(selfcheck_fast_proven(FAST("false", "8", "true", "no"), 8));
+	/* one answer merely late: forwarded, not dropped */
+	assert_false(selfcheck_fast_proven(FAST("false", "8", "true", "no"), 7));
+	/* drops the classifier cannot account for */
+	assert_false(selfcheck_fast_proven(FAST("false", "8", "true", "no"), 9));
+	/* EIF with hairpin: nothing absent, nothing dropped */
+	assert_true(selfcheck_fast_proven(FAST("false", "0", "false", "yes"), 0));
+	/* a hairpin neither answered nor refused: no evidence it will not come */
+	assert_false(selfcheck_fast_proven(FAST("false", "0", "false", "no"), 0));
+	/* UDP blocked: T1's requests dropped on the way out, no hairpin tried */
+	assert_true(selfcheck_fast_proven(FAST("true", "4", "false", "unknown"), 4));
+	assert_false(selfcheck_fast_proven(FAST("true", "4", "false", "unknown"), 0));
+	/* reports without the counts (an older punch-probe) prove nothing */
+	assert_false(selfcheck_fast_proven(REPORT("true", ""), 0));
+	assert_false(selfcheck_fast_proven(NULL, 0));
+	assert_false(selfcheck_fast_proven("not json", 0));
+	assert_false(selfcheck_fast_proven(FAST("false", "-1", "true", "no"), 0));
+}
+
 /* Argument vectors: NULL-terminated; an argument that would be cut, or one
  * too many, marks the vector unusable instead of running something else. */
 static void argv_limits(void **state)
@@ -311,7 +340,7 @@ int main(void)
 		cmocka_unit_test(probes_placed),   cmocka_unit_test(probe_needs_room), cmocka_unit_test(expect_args),
 		cmocka_unit_test(probes_ipv6),     cmocka_unit_test(self_check_key),   cmocka_unit_test(argv_limits),
 		cmocka_unit_test(read_match),      cmocka_unit_test(read_mismatch),    cmocka_unit_test(read_other_kinds),
-		cmocka_unit_test(read_rejects),    cmocka_unit_test(read_long_mismatch),
+		cmocka_unit_test(read_rejects),    cmocka_unit_test(read_long_mismatch), cmocka_unit_test(fast_proven),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,6 +59,41 @@ static void parse_bad(const char *text, int line, const char *want)
 
 #define PEERS "[peer alice]\nbehind = internet\n[peer bob]\nbehind = internet\n"
 
+/* [programs] with every key, and a peer with its own program. */
+static void test_programs(void **state)
+{
+	struct topo *t;
+
+	(void)state;
+	t = parse_ok("[programs]\nsetup = gen {workdir}\nserver = lh {server_port}\nclient = node {peer}\n"
+		     "server-ready = stdout ^up( and running)?$\nclient-ready = port 4242/udp\n"
+		     "check = ping 10.0.0.{other_role}\n"
+		     "[peer alice]\nbehind = internet\nprogram = other-node --as {peer}\n"
+		     "[peer bob]\nbehind = internet\n");
+	assert_string_equal(t->programs.setup, "gen {workdir}");
+	assert_string_equal(t->programs.check, "ping 10.0.0.{other_role}");
+	assert_int_equal(t->programs.server_ready.kind, READY_STDOUT);
+	assert_string_equal(t->programs.server_ready.pattern, "^up( and running)?$");
+	assert_int_equal(t->programs.client_ready.kind, READY_PORT);
+	assert_int_equal(t->programs.client_ready.port, 4242);
+	assert_int_equal(t->programs.client_ready.proto, 17);
+	assert_string_equal(t->peers[0].program, "other-node --as {peer}");
+	assert_null(t->peers[1].program);
+	topo_free(t);
+	/* port alone: the program's own port, either protocol */
+	t = parse_ok("[programs]\nclient = c\nclient-ready = port\n" PEERS);
+	assert_int_equal(t->programs.client_ready.kind, READY_PORT);
+	assert_int_equal(t->programs.client_ready.port, 0);
+	assert_int_equal(t->programs.client_ready.proto, 0);
+	topo_free(t);
+	/* Each peer its own program, no client: a cross-implementation cell. */
+	t = parse_ok("[peer a]\nbehind = internet\nprogram = impl-one\n[peer b]\nbehind = internet\n"
+		     "program = impl-two\n");
+	assert_null(t->programs.client);
+	assert_string_equal(t->peers[1].program, "impl-two");
+	topo_free(t);
+}
+
 static void test_full_file(void **state)
 {
 	struct topo *t = NULL;
@@ -173,6 +208,56 @@ static void test_defaults(void **state)
 	assert_int_equal(t->peers[0].behind, 0);
 	assert_int_equal(t->peers[1].behind, 1);
 	assert_int_equal(t->peers[1].line, 10);
+	topo_free(t);
+}
+
+/* The clients' timers: the lab's own where nothing delays or loses and the
+ * file says nothing; what the file says, always. */
+static void test_client_timeouts(void **state)
+{
+	static const char *const pair = "[nat a]\npreset = full-cone\n[nat b]\npreset = full-cone\n"
+					"[peer x]\nbehind = a\n[peer y]\nbehind = b\n";
+	char text[512];
+	struct topo *t;
+	uint32_t punch, limit;
+
+	(void)state;
+	t = parse_ok(pair);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, TOPO_LAB_PUNCH_MS);
+	assert_int_equal(limit, TOPO_LAB_PUNCH_MS + TOPO_LAB_EXCHANGE_MS);
+	topo_free(t);
+	/* given in the file: kept, the other one still the lab's */
+	snprintf(text, sizeof(text), "[lab]\npunch-timeout = 2s\n%s", pair);
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 2000);
+	assert_int_equal(limit, 2000 + TOPO_LAB_EXCHANGE_MS);
+	topo_free(t);
+	snprintf(text, sizeof(text), "[lab]\ntimeout = 20s\n%s", pair);
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, TOPO_LAB_PUNCH_MS);
+	assert_int_equal(limit, 20000);
+	topo_free(t);
+	/* a delay, a loss or a start-delay: the client's defaults */
+	snprintf(text, sizeof(text), "%s%s", pair, "delay = 10ms\n");
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 3000);
+	assert_int_equal(limit, 10000);
+	topo_free(t);
+	snprintf(text, sizeof(text), "%s%s", pair, "loss = 1%\n");
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 3000);
+	assert_int_equal(limit, 10000);
+	topo_free(t);
+	snprintf(text, sizeof(text), "%s%s", pair, "start-delay = 1s\n");
+	t = parse_ok(text);
+	topo_client_timeouts(t, &punch, &limit);
+	assert_int_equal(punch, 3000);
+	assert_int_equal(limit, 10000);
 	topo_free(t);
 }
 
@@ -597,6 +682,22 @@ static void test_semantic_errors(void **state)
 	parse_bad("[lab]\nmode = fixed-port\n[programs]\nserver = x\n" PEERS, 4,
 		  "mode = fixed-port runs no server");
 	parse_bad("[lab]\nexpect-why = because\n" PEERS, 2, "expect-why without expect");
+	/* [programs] beyond server and client */
+	parse_bad("[programs]\nserver = srv {peer}\n", 2, "server: placeholder '{peer}' is per peer");
+	parse_bad("[programs]\nsetup = gen {role}\n", 2, "setup: placeholder '{role}' is per peer");
+	parse_bad("[programs]\nclient = c 'open\n", 2, "client: unbalanced ' quote");
+	parse_bad("[programs]\nserver-ready = soon\n", 2, "bad value 'soon' for server-ready: expected stdout "
+		  "PATTERN");
+	parse_bad("[programs]\nserver-ready = stdout a(b\n", 2, "server-ready: bad pattern 'a(b'");
+	parse_bad("[programs]\nclient-ready = port 70000\n", 2, "client-ready: port 70000 is out of range");
+	parse_bad("[programs]\nclient-ready = port 9/sctp\n", 2, "client-ready: bad value 'port 9/sctp'");
+	parse_bad("[programs]\ncheck = ping x\n" PEERS, 2,
+		  "check belongs to programs under test, but there are none");
+	parse_bad("[programs]\nserver = s\nserver-ready = port\ncheck = c\n" PEERS, 4,
+		  "check without a client program");
+	parse_bad("[programs]\nclient = c\nserver-ready = port\n" PEERS, 3, "server-ready without server");
+	parse_bad("[peer alice]\nbehind = internet\nprogram = mine\n[peer bob]\nbehind = internet\n", 4,
+		  "[peer bob] has no program, but [peer alice] has");
 	parse_bad("[lab]\npunch-timeout = 10s\n" PEERS, 2,
 		  "punch-timeout (10000ms) must be shorter than timeout (10000ms)");
 	parse_bad("[lab]\ntimeout = 2s\n" PEERS, 2, "punch-timeout (3000ms) must be shorter");
@@ -897,7 +998,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_programs),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_client_timeouts),
 		cmocka_unit_test(test_ipv6_fixed_port),
 		cmocka_unit_test(test_crlf_bom_same_lan),
 		cmocka_unit_test(test_bad_files),

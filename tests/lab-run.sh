@@ -1,0 +1,56 @@
+#!/bin/sh
+# Run lab tests (make labtest): LABTEST_JOBS at a time, since they mostly
+# wait (on timers, on the kernel). Those on network namespaces each take a
+# slot; those on the host's loopback share 127.0.0.1 and run one after the
+# other in one slot, queued last, so that they meet the fewest others
+# (loopback-punch-time measures milliseconds). Each test's output is printed
+# whole when it ends, under its name. A test that fails is named; the exit
+# status is 0 only when every test passed.
+#
+# Usage: O=build LABTEST_JOBS=4 sh tests/lab-run.sh TEST.sh...
+set -u
+O=${O:-build}
+JOBS=${LABTEST_JOBS:-4}
+tmp=$(mktemp -d /tmp/lab-run.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM HUP
+export O tmp
+
+# one TEST: run it, then print its output and its result in one piece
+one() {
+	name=$(basename "$1" .sh)
+	if sh "$1" < /dev/null > "$tmp/$name.log" 2>&1; then r=ok; else r=FAILED; fi
+	echo "$r" > "$tmp/$name.rc"
+	{
+		flock 9
+		echo "== $1"
+		cat "$tmp/$name.log"
+		[ "$r" = ok ] || echo "FAILED: $1"
+	} 9>"$tmp/lock"
+}
+
+# one item of the queue: a test, or @loopback, the loopback tests in turn
+item() {
+	if [ "$1" = @loopback ]; then
+		while read -r t; do one "$t"; done < "$tmp/lo"
+	else
+		one "$1"
+	fi
+}
+
+: > "$tmp/ns"
+: > "$tmp/lo"
+for t in "$@"; do
+	if grep -q '127\.0\.0\.' "$t"; then echo "$t" >> "$tmp/lo"; else echo "$t" >> "$tmp/ns"; fi
+done
+[ -s "$tmp/lo" ] && echo @loopback >> "$tmp/ns"
+# xargs runs a fresh sh per item: hand it the functions' text.
+body=$(sed -n '/^one() {$/,/^}$/p; /^item() {$/,/^}$/p' "$0")
+xargs -P "$JOBS" -I{} sh -c "$body"'
+item "$1"' sh {} < "$tmp/ns"
+
+pass=$(grep -l '^ok$' "$tmp"/*.rc 2>/dev/null | wc -l)
+fail=$(grep -l '^FAILED$' "$tmp"/*.rc 2>/dev/null | wc -l)
+missing=$(( $# - pass - fail ))
+echo "lab: $pass passed, $fail failed$([ $missing -eq 0 ] || echo ", $missing did not report")"
+[ "$fail" -eq 0 ] && [ "$missing" -eq 0 ]
