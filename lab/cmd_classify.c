@@ -28,7 +28,10 @@ static int classify_topo(const struct topo *t, const char *label, const struct l
 	struct selfcheck *sc = NULL;
 	char err[1024];
 	int rc, status = EXIT_SETUP;
+	struct topo seeded = *t; /* the run's seed for the routers' port pools */
 
+	seeded.seed = o->seed;
+	t = &seeded;
 	printf("%s\n", label);
 	fflush(stdout);
 	rc = plan_build(t, &p, err, sizeof(err));

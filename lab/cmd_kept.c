@@ -1,4 +1,4 @@
-/* punchlab up, shell, exec and down: the kept labs (punchlab up, punchlab run --keep). */
+/* punchlab up, shell, exec, down and rebind: the kept labs (punchlab up, punchlab run --keep). */
 #include "commands.h"
 
 #include <fcntl.h>
@@ -11,6 +11,10 @@
 
 #include "common/log.h"
 #include "kernel/build.h"
+#include "kernel/ct.h"
+#include "kernel/netns.h"
+#include "kernel/nft.h"
+#include "model/nat.h"
 #include "report/result.h"
 #include "scenario.h"
 
@@ -108,5 +112,43 @@ int cmd_down(int argc, char **argv)
 			log_info("%s: took down %d namespaces", argv[i], n);
 		}
 	}
+	return rc;
+}
+
+/* punchlab rebind NAME ROUTER: the kept router forgets every mapping, as a
+ * NAT that rebinds does: its learned mapping sets and its conntrack table
+ * are flushed, so each flow's next packet takes a new external port. */
+int cmd_rebind(int argc, char **argv)
+{
+	char path[512], node[64], *listing = NULL, *cmds = NULL, *err = NULL;
+	struct netns *ns = NULL;
+	int n, rc = EXIT_SETUP;
+
+	if (argc != 2) {
+		log_errx("usage: punchlab rebind NAME ROUTER  (ROUTER: a [nat] of the kept lab)");
+		return EXIT_USAGE;
+	}
+	snprintf(node, sizeof(node), "nat-%s", argv[1]);
+	lab_kept_path(argv[0], node, path, sizeof(path));
+	if (netns_open_path(path, node, &ns) < 0) {
+		log_err("%s (is lab '%s' kept, with a router '%s'?)", path, argv[0], argv[1]);
+		return EXIT_USAGE;
+	}
+	if (nft_query(ns, "list table ip punchlab", false, &listing, &err) < 0) {
+		log_errx("%s: no generated NAT ruleset to rebind: %s", node, err ? err : "?");
+		goto cleanup;
+	}
+	n = nat_rebind_commands(listing, &cmds);
+	if (n < 0 || (n > 0 && nft_load(ns, cmds, &err) < 0) || ct_flush(ns) < 0) {
+		log_errx("%s: rebinding: %s", node, err ? err : "failed");
+		goto cleanup;
+	}
+	log_info("%s rebound: %d learned mapping sets and its conntrack table flushed", node, n);
+	rc = EXIT_PASS;
+cleanup:
+	free(listing);
+	free(cmds);
+	free(err);
+	netns_destroy(ns); /* opened by path: only closes our handle */
 	return rc;
 }

@@ -241,7 +241,8 @@ static int run_body(int fd, int index, void *ctx)
 	const struct job *j = &r->jobs[index];
 	struct scenario_opts so = { .bindir = r->o->bindir, .verbose = r->o->verbose, .keep = r->o->keep,
 				    .no_selfcheck = r->o->no_selfcheck, .pcap_dir = r->o->pcap,
-				    .pcap_on_failure = r->o->pcap_on_failure, .pcap_cap = r->o->pcap_cap };
+				    .pcap_on_failure = r->o->pcap_on_failure, .pcap_cap = r->o->pcap_cap,
+				    .seed = r->o->seed };
 	struct result res = { 0 };
 	struct topo *t = NULL;
 	char err[1024], *json, pcap[PATH_MAX];
@@ -349,6 +350,7 @@ static void run_done(int index, int wstatus, char *out, size_t len, void *ctx)
 			 out ? "with a result that does not decode" : "without a result");
 		result_set_error(res, j->name, j->path, why);
 	}
+	res->seed = r->o->seed; /* also on a result the worker could not write */
 	free(out);
 	r->done[index] = true;
 	r->n_done++;
@@ -481,6 +483,8 @@ int cmd_run(int nfiles, char **files, const struct lab_opts *o)
 		log_errx("out of memory");
 		goto out;
 	}
+	log_info("seed %llu (--seed %llu hands out the same ports again)", (unsigned long long)o->seed,
+		 (unsigned long long)o->seed);
 	r.start = mtime_now();
 	rc = pool_run(r.n_jobs, o->jobs, &ops, &interrupted);
 	if (rc < 0)

@@ -1,7 +1,7 @@
 /* punchlab's commands, each behind one function that main.c dispatches to:
  * run (cmd_run.c), classify (cmd_classify.c), check and list (cmd_check.c),
- * up, shell, exec and down (cmd_kept.c), merge (cmd_merge.c), diff (cmd_diff.c); the
- * reports of a set of results, shared by run and merge (cmd_report.c).
+ * up, shell, exec, down and rebind (cmd_kept.c), merge (cmd_merge.c), diff (cmd_diff.c);
+ * the reports of a set of results, shared by run and merge (cmd_report.c).
  * Each returns the process's exit status. */
 #ifndef PUNCH_COMMANDS_H
 #define PUNCH_COMMANDS_H
@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 
 /* Exit statuses (documented in punchlab --help, README.md and punchlab(1)). */
 enum {
@@ -28,6 +29,7 @@ struct lab_opts {
 	bool tty;
 	bool keep;
 	bool no_selfcheck;
+	uint64_t seed;          /* the routers' port pools (--seed; else drawn, and printed) */
 	const char *junit;
 	const char *json;
 	const char *markdown;
@@ -99,5 +101,8 @@ int cmd_up(int nfiles, char **files, const struct lab_opts *o);
 /* punchlab down NAME...: take kept labs down, ending every process still
  * in their namespaces. */
 int cmd_down(int argc, char **argv);
+
+/* punchlab rebind NAME ROUTER: the kept router forgets every mapping. */
+int cmd_rebind(int argc, char **argv);
 
 #endif

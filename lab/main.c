@@ -10,10 +10,13 @@
  * cmd_*.c (commands.h), their worker processes in pool.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -45,6 +48,7 @@ static void usage(FILE *f)
 		"                                        join the JSON reports of shards into one report\n"
 		"       punchlab diff BASE.json NEW.json what regressed, improved or changed rate beyond noise\n"
 		"                                        (exit 1 when something regressed)\n"
+		"       punchlab rebind NAME ROUTER      a kept NAT forgets its mappings (NAT rebinding)\n"
 		"\n"
 		"run options:\n"
 		"  -j, --jobs N        scenarios (classify: labs) in parallel (default: 8 per CPU,\n"
@@ -62,6 +66,8 @@ static void usage(FILE *f)
 		"                      inspection (punchlab shell / ip netns exec punchlab-NAME.NODE)\n"
 		"      --no-self-check do not classify the routers before the pair runs (faster;\n"
 		"                      a router that does not behave as declared then goes unnoticed)\n"
+		"      --seed N        the seed of the routers' port allocation (default: a fresh one,\n"
+		"                      printed and recorded in every report): the same N, the same ports\n"
 		"      --pcap DIR      capture the pair's run as DIR/SCENARIO/NODE-IFACE.pcap: the\n"
 		"                      internet, the server, each router's LAN and WAN side (classic\n"
 		"                      pcap, 256 bytes of each frame; tcpdump -r, Wireshark)\n"
@@ -140,6 +146,7 @@ static const struct option longopts[] = {
 	{ "shard", required_argument, NULL, 'S' },
 	{ "only", required_argument, NULL, 'G' },
 	{ "allow-rules", required_argument, NULL, 'R' },
+	{ "seed", required_argument, NULL, 'E' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -178,6 +185,20 @@ static int opt_only(struct lab_opts *o, const char *glob)
 	}
 	only[n] = glob;
 	o->only = only;
+	return 0;
+}
+
+/* --seed N: 0 to UINT64_MAX, decimal. Returns 0 or -EINVAL after saying why. */
+static int opt_seed(const char *arg, uint64_t *out)
+{
+	unsigned long v;
+
+	_Static_assert(sizeof(unsigned long) >= sizeof(uint64_t), "num_parse_uint must take a 64-bit seed");
+	if (num_parse_uint(arg, UINT64_MAX, &v) < 0) {
+		log_errx("--seed %s: a number from 0 to %" PRIu64, arg, UINT64_MAX);
+		return -EINVAL;
+	}
+	*out = v;
 	return 0;
 }
 
@@ -234,6 +255,10 @@ static int parse_opts(int argc, char **argv, struct lab_opts *o)
 			if (opt_only(o, optarg) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'E':
+			if (opt_seed(optarg, &o->seed) < 0)
+				return EXIT_USAGE;
+			break;
 		case 'R': {
 			int r = rulesfile_allow(optarg);
 
@@ -258,6 +283,9 @@ int main(int argc, char **argv)
 	int rc = 0;
 
 	log_init("punchlab", LOG_LVL_INFO);
+	/* A fresh seed per run unless --seed gives one: ports differ run to run. */
+	if (getrandom(&o.seed, sizeof(o.seed), 0) != (ssize_t)sizeof(o.seed))
+		o.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	o.tty = isatty(STDOUT_FILENO);
 	o.color = o.tty && !getenv("NO_COLOR");
 	if (bindir_default(o.bindir, sizeof(o.bindir)) < 0)
@@ -278,9 +306,11 @@ int main(int argc, char **argv)
 		return cmd_exec(argc - 2, argv + 2);
 	if (strcmp(cmd, "down") == 0)
 		return cmd_down(argc - 2, argv + 2);
+	if (strcmp(cmd, "rebind") == 0)
+		return cmd_rebind(argc - 2, argv + 2);
 	if (strcmp(cmd, "run") && strcmp(cmd, "check") && strcmp(cmd, "list") && strcmp(cmd, "classify") &&
 	    strcmp(cmd, "up") && strcmp(cmd, "merge") && strcmp(cmd, "diff")) {
-		log_errx("unknown command '%s' (run, up, check, list, classify, shell, exec, down, merge, diff)", cmd);
+		log_errx("unknown command '%s' (run, up, check, list, classify, shell, exec, down, rebind, merge, diff)", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

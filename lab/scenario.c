@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "model/argv.h"
 #include "common/log.h"
@@ -15,8 +16,10 @@
 #include "model/iniread.h"
 #include "kernel/build.h"
 #include "kernel/capture.h"
+#include "kernel/ct.h"
 #include "kernel/netns.h"
 #include "model/plan.h"
+#include "client/predict.h"
 #include "model/progverdict.h"
 #include "programs.h"
 #include "proto/wire.h"
@@ -132,6 +135,10 @@ static void server_argv(struct argv_buf *a, const struct scenario_opts *o, const
 		argv_add(a, "--listen");
 		argv_add(a, "%s", p->server_ip6);
 	}
+	if (t->predict) { /* the second observation of a predicting client */
+		argv_add(a, "--listen");
+		argv_add(a, "%s", p->server_ip2);
+	}
 	argv_add(a, "--port");
 	argv_add(a, "%u", p->server_port);
 	argv_add(a, "--ready-fd");
@@ -176,6 +183,18 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 	if (t->peers[k].keepalive && t->mode != MODE_FIXED_PORT) {
 		argv_add(a, "--keepalive");
 		argv_add(a, "%ums", keepalive_ms(t, k));
+	}
+	if (t->tcp)
+		argv_add(a, "--tcp");
+	if (t->predict) {
+		argv_add(a, "--predict");
+		argv_add(a, "%s", predict_method_name(t->predict));
+		argv_add(a, "--server2");
+		argv_add(a, "%s", p->server_ip2);
+		if (t->predict_ports) {
+			argv_add(a, "--predict-ports");
+			argv_add(a, "%u", (unsigned)t->predict_ports);
+		}
 	}
 	if (o->verbose)
 		argv_add(a, "-v");
@@ -552,6 +571,44 @@ static int capture_pair(const struct topo *t, const struct plan *p, struct lab *
 	return rc < 0 ? rc : crc;
 }
 
+/* Evidence: what each router's conntrack holds after the pair ran, the
+ * IPv4 UDP mappings as the kernel made them, one "ROUTER: ENTRY" line each in
+ * the kernel's own notation ("udp 17 TTL src= dst= sport= dport= src= dst=
+ * sport= dport= [ASSURED] [zone=N]", as conntrack -L writes them), or NULL. */
+static char *routers_conntrack(const struct plan *p, struct lab *l)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m)
+		return NULL;
+	for (int i = 0; i < p->n_nodes; i++) {
+		struct ct_udp *ct = NULL;
+		int n = 0;
+
+		if (p->nodes[i].kind != PLAN_ROUTER || ct_list_udp(lab_ns(l, i), AF_INET, &ct, &n) < 0)
+			continue;
+		for (int j = 0; j < n; j++) {
+			const struct ct_udp *e = &ct[j];
+
+			fprintf(m, "%s: udp      17 %u src=%s dst=%s sport=%u dport=%u src=%s dst=%s sport=%u dport=%u%s",
+				p->nodes[i].name, (unsigned)e->timeout_s, e->orig_src, e->orig_dst, e->orig_sport,
+				e->orig_dport, e->reply_src, e->reply_dst, e->reply_sport, e->reply_dport,
+				e->assured ? " [ASSURED]" : "");
+			if (e->zone)
+				fprintf(m, " zone=%u", (unsigned)e->zone);
+			fputc('\n', m);
+		}
+		free(ct);
+	}
+	if (fclose(m) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 /* Everything after parsing: t is the caller's. */
 static int run_topo(const struct topo *t, const struct scenario_opts *o, struct result *res, char *err,
 		    size_t errsize)
@@ -561,8 +618,12 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	struct programs *pg = NULL;
 	enum outcome expected;
 	char why[256] = "";
+	struct topo seeded = *t; /* the run's seed for the routers' port pools */
 	int rc;
 
+	seeded.seed = o->seed;
+	t = &seeded;
+	res->seed = o->seed;
 	res->description = t->description ? strdup(t->description) : NULL;
 	rc = plan_build(t, &p, err, errsize);
 	if (rc < 0)
@@ -604,6 +665,7 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	if (rc < 0)
 		goto done;
 	rc = capture_pair(t, p, l, o, pg, res, why, err, errsize);
+	res->conntrack = routers_conntrack(p, l);
 keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);

@@ -19,6 +19,7 @@ struct scenario_opts {
 	const char *pcap_dir;   /* --pcap DIR: capture the pair's run (kernel/capture.h), or NULL */
 	bool pcap_on_failure;   /* ... and keep it only when the verdict is not the expected one */
 	uint64_t pcap_cap;      /* bytes per capture file; 0: CAPTURE_CAP_DEFAULT */
+	uint64_t seed;          /* the run's seed: each router's port pool (nat_router_seed) */
 	bool up_only;           /* punchlab up: build, self-check and keep the lab, run no pair */
 };
 

@@ -304,11 +304,47 @@ static int wait_servers(struct sc_run *c)
 	return rc < 0 ? rc : 0;
 }
 
+/* The declared behaviour as --expect-* options: over IPv6 a dual-stack NAT
+ * is a firewall with its filtering; over IPv4 a NAT's inbound-reply rule and
+ * port allocation are observed too. */
+static void classifier_expect_argv(struct argv_buf *a, const struct topo_nat *nat, int fam)
+{
+	const struct nat_behavior *b = &nat->behavior;
+	struct topo_nat as6 = *nat;
+	const char *exp[9];
+	int n;
+
+	if (fam == 6 && as6.nat) {
+		as6.nat = false;
+		as6.behavior.mapping = MAP_NONE;
+		as6.behavior.ports = PORTS_PRESERVE;
+	}
+	n = selfcheck_expect_args(fam == 6 ? &as6 : nat, exp);
+	for (int x = 0; x < n; x++)
+		argv_add(a, "%s", exp[x]);
+	if (!nat->nat || fam == 6)
+		return;
+	argv_add(a, "--expect-inbound-reply");
+	argv_add(a, "%s", nat_inbound_reply_name(b->inbound_reply));
+	if (b->port_step) {
+		argv_add(a, "--expect-port-step");
+		argv_add(a, "%u", b->port_step);
+	}
+	if (b->ports == PORTS_BLOCK && b->block_size) {
+		argv_add(a, "--expect-block-size");
+		argv_add(a, "%u", b->block_size);
+	}
+	if (b->port_min) {
+		argv_add(a, "--expect-port-range");
+		argv_add(a, "%u-%u", b->port_min, b->port_max);
+	}
+}
+
 static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow)
 {
 	const struct plan *p = c->p;
-	const char *ip = "", *ip2 = "", *exp[9];
-	int i = c->sc->nats[k].nat, fam = c->sc->nats[k].family, probe = plan_probe_node(p, i), n;
+	const char *ip = "", *ip2 = "";
+	int i = c->sc->nats[k].nat, fam = c->sc->nats[k].family, probe = plan_probe_node(p, i);
 
 	server_for(c->t, p, i, fam, &ip, &ip2);
 	argv_init(a);
@@ -336,9 +372,7 @@ static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, b
 	argv_add(a, "%u", !slow ? SELFCHECK_FAST_MS : lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
 	argv_add(a, "--tries");
 	argv_add(a, "%d", !slow ? SELFCHECK_FAST_TRIES : lossy ? 10 : 5);
-	n = selfcheck_expect_args(&c->t->nats[i], exp);
-	for (int x = 0; x < n; x++)
-		argv_add(a, "%s", exp[x]);
+	classifier_expect_argv(a, &c->t->nats[i], fam);
 	if (c->verbose)
 		argv_add(a, "-v");
 }

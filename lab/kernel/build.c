@@ -134,6 +134,7 @@ int lab_router_ruleset(const struct topo *t, const struct plan *p, int node, cha
 		.wan_if = n->uplink, .lan_if = n->lan_if, .wan_ip = n->ip, .lan_net = n->lan_net,
 		/* ipv6 = yes: the firewall guards both families, with the same behaviour */
 		.wan_ip6 = n->ip6[0] ? n->ip6 : NULL, .lan_net6 = n->lan_net6[0] ? n->lan_net6 : NULL,
+		.seed = nat_router_seed(t->seed, nat->name),
 	};
 	struct router_vars rv;
 	char *user, *text = NULL;

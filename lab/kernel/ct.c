@@ -130,6 +130,8 @@ static int on_entry(struct nl_msg *msg, void *arg)
 		e.timeout_s = ntohl(nla_get_u32(tb[CTA_TIMEOUT]));
 	if (tb[CTA_STATUS])
 		e.assured = (ntohl(nla_get_u32(tb[CTA_STATUS])) & IPS_ASSURED) != 0;
+	if (tb[CTA_ZONE])
+		e.zone = ntohs(nla_get_u16(tb[CTA_ZONE]));
 	if (l->n == l->cap) {
 		int cap = l->cap ? 2 * l->cap : 16;
 		struct ct_udp *v = realloc(l->v, (size_t)cap * sizeof(*v));

@@ -19,6 +19,7 @@ struct ct_udp {
 	uint16_t orig_sport, orig_dport, reply_sport, reply_dport;
 	uint32_t timeout_s;     /* seconds left before it expires */
 	bool assured;           /* seen both ways */
+	uint16_t zone;          /* its conntrack zone (CTA_ZONE), 0 for the default zone */
 };
 
 /* Delete every conntrack entry (both families) in ns. Returns 0 or -errno. */

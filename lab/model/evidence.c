@@ -106,6 +106,11 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	const char *srv_ip = t->ipv6 ? p->server_ip6 : p->server_ip;
 	char partner[EVIDENCE_MAX_ADDRS][PLAN_ADDR], server[2][PLAN_ADDR];
 	int n_partner = evidence_partner_addrs(t, p, 1 - k, partner, EVIDENCE_MAX_ADDRS), n_server = 0, rc = 0;
+	/* The direct path is of the pair's transport (the relay is UDP either
+	 * way). For TCP only what flows on a connection counts: neither a SYN
+	 * that a router may have dropped nor the RST it answers one with. */
+	const char *direct = t->tcp ? "tcp flags & (syn | rst) == 0" : "meta l4proto udp";
+	const char *sport = t->tcp ? "tcp sport" : "udp sport";
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -118,10 +123,10 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	f = open_memstream(&text, &len);
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "# punchlab evidence for peer %s: the UDP that reaches this host, counted on input after\n"
+	fprintf(f, "# punchlab evidence for peer %s: the %s that reaches this host, counted on input after\n"
 		   "# every router on the way translated and filtered it (deliveries, not attempts), and\n"
 		   "# what it sent. The partner's addresses: its own and each translating router's on its way.\n",
-		t->peers[k].name);
+		t->peers[k].name, t->tcp ? "UDP (from the partner: TCP on a connection, no SYN, no RST)" : "UDP");
 	put_head(f, &fam);
 	fputs("\tcounter from_partner { }\n\tcounter from_server { }\n\tcounter relay { }\n"
 	      "\tcounter to_partner { }\n\tcounter to_server { }\n", f);
@@ -141,8 +146,8 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	fprintf(f, "\t\t%s saddr ", fam.table);
 	if (rc == 0)
 		rc = put_addr_set(f, fam.af, partner, n_partner);
-	fprintf(f, " meta l4proto udp counter name from_partner add @partner_eps { %s saddr . udp sport }\n",
-		fam.table);
+	fprintf(f, " %s counter name from_partner add @partner_eps { %s saddr . %s }\n", direct, fam.table,
+		sport);
 	fputs("\t}\n\tchain output {\n\t\ttype filter hook output priority filter + 10; policy accept;\n", f);
 	fprintf(f, "\t\t%s daddr ", fam.table);
 	if (rc == 0)
@@ -151,7 +156,7 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	fprintf(f, "\t\t%s daddr ", fam.table);
 	if (rc == 0)
 		rc = put_addr_set(f, fam.af, partner, n_partner);
-	fputs(" meta l4proto udp counter name to_partner\n\t}\n}\n", f);
+	fprintf(f, " %s counter name to_partner\n\t}\n}\n", direct);
 	return finish(f, &text, rc, out);
 }
 

@@ -93,7 +93,9 @@ static const char *const matrix_keys[] = {
 };
 static const char *const profile_keys[] = {
 	"preset", "mapping", "filtering", "ports", "hairpin", "udp-timeout", "block-udp", "rules",
-	"delay", "jitter", "loss", NULL,
+	"delay", "jitter", "loss", "port-range", "port-step", "port-start", "block-size", "inbound-reply",
+	"unsolicited",
+	NULL,
 };
 static const char *const cell_keys[] = { "expect", "expect-why", NULL };
 static const char *const server_keys[] = { "address", "address2", NULL };

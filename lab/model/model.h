@@ -107,12 +107,17 @@ struct topo {
 	bool ipv6;              /* run the pair over IPv6 (firewalls only: no IPv6 NAT) */
 	char inet_subnet[48];   /* "" = 203.0.113.0/24 */
 	char inet_subnet6[48];  /* "" = 2001:db8::/64 */
+	bool tcp;               /* transport = tcp: the clients punch TCP (punch-client --tcp) */
+	int predict;            /* predict = ...: an enum predict_method (client/predict.h), 0 = none */
+	uint32_t predict_ports; /* predict-ports: 0 = the client's default */
 	struct topo_server server;
 	struct topo_programs programs;
 	struct topo_nat *nats;
 	int n_nats;
 	struct topo_peer *peers; /* exactly two for a scenario */
 	int n_peers;
+	uint64_t seed;          /* the run's seed (punchlab run --seed), not a key: each router's
+				   port pool is drawn from nat_router_seed(seed, its name) */
 };
 
 #endif

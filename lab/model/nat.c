@@ -83,6 +83,13 @@ struct nat_gen {
 	bool eif_from_wan;      /* ... and used for unsolicited inbound traffic (EIF) */
 	bool adf_map;           /* external port . remote ip -> internal endpoint (ADF) */
 	bool udp_nat;           /* UDP gets its own mapping rules (not blocked) */
+	uint16_t *pool;         /* the external ports in the order they are handed out */
+	unsigned bs;            /* ports = block: the block size (the pool is whole blocks) */
+	size_t npool;
+	unsigned lo, hi;        /* the port range */
+	bool zoned;             /* inbound sessions admitted by the filtering: LAN flows in zone 1 */
+	bool sess;              /* ... and replies ride an admitted session (set @sess) */
+	bool stateless;         /* inbound-reply new-mapping: admitted packets pass untracked */
 };
 
 /* The common name of a combination, "" when it has none. */
@@ -175,6 +182,39 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 	if (ifc->lan_net6 && !valid_net(AF_INET6, ifc->lan_net6))
 		return fail(err, errsize, "LAN IPv6 subnet is not IPv6 address/prefix");
 
+	{
+		unsigned lo, hi;
+
+		nat_port_range(b, &lo, &hi);
+		if (lo == 0 || lo > hi)
+			return fail(err, errsize, "port range %u-%u is empty", lo, hi);
+		if (b->port_step && b->ports != PORTS_SEQUENTIAL)
+			return fail(err, errsize, "port-step is for ports = sequential, not %s",
+				    nat_ports_name(b->ports));
+		if (b->port_start && b->ports != PORTS_SEQUENTIAL)
+			return fail(err, errsize, "port-start is for ports = sequential, not %s",
+				    nat_ports_name(b->ports));
+		if (b->port_step >= hi - lo + 1 && hi > lo)
+			return fail(err, errsize, "port-step %u is not smaller than the port range %u-%u",
+				    b->port_step, lo, hi);
+		if (b->port_start && (b->port_start < lo || b->port_start > hi))
+			return fail(err, errsize, "port-start %u is outside the port range %u-%u", b->port_start,
+				    lo, hi);
+		if (b->block_size && b->ports != PORTS_BLOCK)
+			return fail(err, errsize, "block-size is for ports = block, not %s", nat_ports_name(b->ports));
+		if (b->ports == PORTS_BLOCK) {
+			unsigned bs = b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT;
+
+			if (bs > hi - lo + 1)
+				return fail(err, errsize, "block-size %u is larger than the port range %u-%u", bs, lo,
+					    hi);
+			if (bs > NAT_POOL_MAX)
+				return fail(err, errsize, "block-size %u is larger than a router's pool (%d ports)", bs,
+					    NAT_POOL_MAX);
+		}
+		if (!nat_inbound_reply_name(b->inbound_reply))
+			return fail(err, errsize, "inbound-reply value %d out of range", (int)b->inbound_reply);
+	}
 	if (b->udp_timeout_ms > NAT_MAX_TIMEOUT_MS)
 		return fail(err, errsize, "UDP timeout %u ms is more than a day", b->udp_timeout_ms);
 
@@ -199,9 +239,9 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 			    "most open a NAT can be");
 	if (!ifc->wan_ip || !ifc->lan_net)
 		return fail(err, errsize, "a NAT needs the WAN IPv4 address and the LAN IPv4 subnet");
-	if (ifc->wan_ip6 || ifc->lan_net6)
-		return fail(err, errsize, "IPv6 address translation is not modelled; IPv6 is only "
-			    "supported on firewalls and open routers");
+	if (!ifc->wan_ip6 != !ifc->lan_net6)
+		return fail(err, errsize, "a dual-stack NAT needs both the WAN IPv6 address and the LAN "
+			    "IPv6 subnet (there is no IPv6 NAT: IPv6 is firewalled with the same filtering)");
 	if (b->hairpin && b->mapping != MAP_EIM)
 		return fail(err, errsize, "hairpinning is built only for endpoint-independent mapping: "
 			    "it sends LAN traffic through the learned external-port map and re-uses the "
@@ -225,6 +265,25 @@ static void header(struct nat_gen *g, const struct nat_ifaces *ifc)
 		    nickname(b, false), nat_filtering_long(b->filtering),
 		    b->udp_blocked ? ", all forwarded UDP dropped" : "");
 	}
+	if (b->icmp_unreachable)
+		put(t, "# Unsolicited UDP from outside is answered with ICMP port unreachable, not dropped silently.\n");
+	if (g->udp_nat) {
+		put(t, "# UDP ports: ");
+		if (b->ports == PORTS_SEQUENTIAL)
+			put(t, "sequential from %u, step %u, in %u-%u", g->pool[0], b->port_step ? b->port_step : 1,
+			    g->lo, g->hi);
+		else if (b->ports == PORTS_BLOCK)
+			put(t, "a block of %u per subscriber (RFC 7422), %zu blocks, random within each, in %u-%u",
+			    g->bs, g->npool / g->bs, g->lo, g->hi);
+		else
+			put(t, "%s%s, uniform in %u-%u", b->ports == PORTS_PRESERVE ? "preserved when free, else " : "",
+			    "random", g->lo, g->hi);
+		put(t, " (a pool of %zu drawn from seed %016llx); a port still in use is never handed out again.\n",
+		    g->npool, (unsigned long long)ifc->seed);
+	}
+	if (g->zoned || g->stateless)
+		put(t, "# A reply to an admitted inbound packet: inbound-reply %s.\n",
+		    nat_inbound_reply_name(b->inbound_reply));
 	if (g->timeout_s)
 		put(t, "# UDP mapping lifetime %u s (ct timeout object on new flows; learned maps match).\n",
 		    g->timeout_s);
@@ -268,19 +327,151 @@ static void dynset(struct nat_text *t, const char *kind, const char *name, const
 	    type, timeout_s);
 }
 
-/* The 1024-entry mark -> port map. nft 1.0.6 puts a host-byte-order jhash or
- * numgen result straight into the port (byte-swapped ports), and a "typeof
- * jhash" map key crashes "nft list ruleset" (pitfall 6), hence the detour
- * through meta mark and a map of type mark : inet_service. A scattered pool
- * hands out index i as base + (i * NAT_POOL_STRIDE) mod size: every port once
- * per lap, as with sequential allocation, but never two in a row one apart:
- * ports that look random, and are the same in every run. */
-static void port_pool(struct nat_text *t, unsigned base, bool scattered)
+/* splitmix64: a small, well-mixed generator; the run's seed makes every
+ * router's ports, and the same seed makes them again. */
+static uint64_t mix64(uint64_t *state)
 {
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n): multiply-and-reject, so no port is more likely than another. */
+static uint32_t below(uint64_t *state, uint32_t n)
+{
+	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+	uint64_t x;
+
+	do
+		x = mix64(state);
+	while (x >= limit);
+	return (uint32_t)(x % n);
+}
+
+uint64_t nat_router_seed(uint64_t run_seed, const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, st;
+
+	for (const char *c = name ? name : ""; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+	st = run_seed ^ h;
+	return mix64(&st);
+}
+
+void nat_port_range(const struct nat_behavior *b, unsigned *lo, unsigned *hi)
+{
+	*lo = b->port_min ? b->port_min : NAT_PORT_MIN_DEFAULT;
+	*hi = b->port_max ? b->port_max : NAT_PORT_MAX_DEFAULT;
+}
+
+static unsigned gcd(unsigned a, unsigned b)
+{
+	while (b) {
+		unsigned r = a % b;
+		a = b;
+		b = r;
+	}
+	return a;
+}
+
+ssize_t nat_port_pool(const struct nat_behavior *b, uint64_t seed, uint16_t *out, size_t max)
+{
+	unsigned lo, hi, n;
+	uint64_t st = seed;
+	size_t k;
+
+	nat_port_range(b, &lo, &hi);
+	if (lo > hi || lo == 0)
+		return -EINVAL;
+	n = hi - lo + 1;
+	if (b->ports == PORTS_SEQUENTIAL) {
+		unsigned step = b->port_step ? b->port_step : 1, start;
+
+		if (step >= n && n > 1)
+			return -EINVAL;
+		start = b->port_start ? b->port_start : lo + below(&st, n);
+		if (start < lo || start > hi)
+			return -EINVAL;
+		/* Every step-th port from the start, round the range: n / gcd
+		 * distinct ports before the first comes again. */
+		k = n / gcd(n, step % n ? step % n : n);
+		if (k > max)
+			k = max;
+		for (size_t i = 0; i < k; i++)
+			out[i] = (uint16_t)(lo + (start - lo + (uint64_t)i * step) % n);
+		return (ssize_t)k;
+	}
+	if (b->ports == PORTS_BLOCK) {
+		unsigned bs = b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT, nblk = n / bs, use;
+		uint32_t *blk;
+
+		if (bs == 0 || nblk == 0 || bs > max)
+			return -EINVAL;
+		/* RFC 7422: the range cut into aligned blocks of bs ports; as many
+		 * blocks as the pool holds, drawn from the seed, each block's
+		 * ports in an order drawn from the seed. */
+		use = (unsigned)(max / bs) < nblk ? (unsigned)(max / bs) : nblk;
+		blk = malloc(nblk * sizeof(*blk));
+		if (!blk)
+			return -ENOMEM;
+		for (unsigned i = 0; i < nblk; i++)
+			blk[i] = i;
+		for (unsigned i = 0; i < use; i++) {
+			unsigned j = i + below(&st, nblk - i), base;
+			uint32_t tmp = blk[i];
+
+			blk[i] = blk[j];
+			blk[j] = tmp;
+			base = lo + blk[i] * bs;
+			for (unsigned p = 0; p < bs; p++)
+				out[i * bs + p] = (uint16_t)(base + p);
+			for (unsigned p = 0; p + 1 < bs; p++) {
+				unsigned q = p + below(&st, bs - p);
+				uint16_t x = out[i * bs + p];
+
+				out[i * bs + p] = out[i * bs + q];
+				out[i * bs + q] = x;
+			}
+		}
+		free(blk);
+		return (ssize_t)use * bs;
+	}
+	/* A uniform sample without replacement: the first k of a Fisher-Yates
+	 * shuffle of the whole range. */
+	uint16_t *all = malloc((size_t)n * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		all[i] = (uint16_t)(lo + i);
+	k = n < max ? n : max;
+	for (size_t i = 0; i < k; i++) {
+		size_t j = i + below(&st, (uint32_t)(n - i));
+		uint16_t tmp = all[i];
+		all[i] = all[j];
+		all[j] = tmp;
+		out[i] = all[i];
+	}
+	free(all);
+	return (ssize_t)k;
+}
+
+/* The pool as two maps: index (1-based, as a mark: nft 1.0.6 writes numgen
+ * results in host byte order, so they cannot be a port themselves, pitfall 6)
+ * -> port, and port -> index, through which the learn chain marks the index
+ * of every external port in use as busy. */
+static void port_pool(struct nat_gen *g)
+{
+	struct nat_text *t = &g->t;
+
 	put(t, "\tmap port_pool {\n\t\ttype mark : inet_service\n\t\telements = {");
-	for (unsigned i = 0; i < NAT_POOL_SIZE; i++)
-		put(t, "%s%s%u : %u", i ? "," : "", i % 8 ? " " : "\n\t\t\t", i,
-		    base + (scattered ? i * NAT_POOL_STRIDE % NAT_POOL_SIZE : i));
+	for (size_t i = 0; i < g->npool; i++)
+		put(t, "%s%s%zu : %u", i ? "," : "", i % 8 ? " " : "\n\t\t\t", i + 1, g->pool[i]);
+	put(t, "\n\t\t}\n\t}\n");
+	put(t, "\tmap port_idx {\n\t\ttype inet_service : mark\n\t\telements = {");
+	for (size_t i = 0; i < g->npool; i++)
+		put(t, "%s%s%u : %zu", i ? "," : "", i % 8 ? " " : "\n\t\t\t", g->pool[i], i + 1);
 	put(t, "\n\t\t}\n\t}\n");
 }
 
@@ -292,14 +483,19 @@ static void nat_sets(struct nat_gen *g)
 
 	if (!g->udp_nat)
 		return;
-	if (b->ports == PORTS_SEQUENTIAL)
-		port_pool(t, NAT_SEQ_BASE, false);
-	else if (b->mapping != MAP_EIM)
-		port_pool(t, NAT_SCATTER_BASE, true);
+	port_pool(g);
+	/* External ports in use, by port and by pool index, for as long as
+	 * their flows send (refreshed by the learn chain in both directions). */
+	dynset(t, "set", "busy_port", "inet_service", to);
+	dynset(t, "set", "busy_idx", "mark", to);
+	if (b->ports == PORTS_BLOCK)
+		dynset(t, "map", "sub_block", "ipv4_addr : mark", to);
+	if (b->mapping == MAP_EIM)
+		dynset(t, "map", "eim_port", "ipv4_addr . inet_service : mark", to);
+	if (b->mapping == MAP_EIM && b->ports == PORTS_PRESERVE)
+		dynset(t, "set", "eim_keep", "ipv4_addr . inet_service", to);
 	if (b->mapping == MAP_ADM)
 		dynset(t, "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark", to);
-	if (b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL)
-		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
 	if (b->mapping == MAP_ADM && b->ports == PORTS_PRESERVE) {
 		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
 		dynset(t, "set", "map_first", "ipv4_addr . inet_service . ipv4_addr", to);
@@ -310,6 +506,19 @@ static void nat_sets(struct nat_gen *g)
 		dynset(t, "map", "cone_eif", "inet_service : ipv4_addr . inet_service", to);
 		dynset(t, "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service", to);
 	}
+	if (g->stateless) {
+		dynset(t, "set", "out_rev", "inet_service . ipv4_addr . inet_service", to);
+		if (g->eif_map) {
+			dynset(t, "map", "cone_eif_ip", "inet_service : ipv4_addr", to);
+			dynset(t, "map", "cone_eif_port", "inet_service : inet_service", to);
+		}
+		if (g->adf_map) {
+			dynset(t, "map", "cone_adf_ip", "inet_service . ipv4_addr : ipv4_addr", to);
+			dynset(t, "map", "cone_adf_port", "inet_service . ipv4_addr : inet_service", to);
+		}
+	}
+	if (g->sess)
+		dynset(t, "set", "sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", to);
 	if (g->adf_map) {
 		dynset(t, "map", "cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", to);
 		dynset(t, "set", "cone_adf_own", "inet_service . ipv4_addr . ipv4_addr . inet_service", to);
@@ -324,6 +533,65 @@ static void ct_timeout_chain(struct nat_gen *g)
 		return;
 	put(&g->t, "\tchain ct_timeout {\n\t\ttype filter hook prerouting priority filter; policy accept;\n"
 	    "\t\tct state new meta l4proto udp ct timeout set \"udp_timeout\"\n\t}\n");
+}
+
+/* Remote endpoints are never rewritten (doc/nat-notes.md item 10). An inbound
+ * session that the filtering admits (DNAT through a cone map) has the inside
+ * tuple "host:port -> remote:port" as its reply direction; when the host
+ * already has an outbound flow to that very remote endpoint (another mapping,
+ * with ADM or APDM), that tuple is the outbound flow's original direction,
+ * and nf_nat's null binding at postrouting resolves the clash by giving the
+ * *remote* side a new source port. So every flow the LAN starts keeps its
+ * original (LAN-side) tuple in conntrack zone 1 ("ct original zone": its reply
+ * tuple stays in zone 0, where the WAN's packets are looked up), while an
+ * inbound session lives in zone 0 in both directions: the two tuples are in
+ * different zones and never clash. A LAN packet is looked up in zone 1 first
+ * (its own outbound flow), then in zone 0 as a reply (an admitted session).
+ *
+ * Which of the two a reply to an admitted packet takes is the declared
+ * inbound-reply rule; with "session" (a reply leaves from the mapping the
+ * packet arrived on, the newest session winning), a LAN packet of a pair with
+ * an admitted session (set @sess) stays in zone 0 and so only finds the
+ * session. With EIM both are the same mapping, so no set is needed. */
+static void zone_chain(struct nat_gen *g)
+{
+	struct nat_text *t = &g->t;
+
+	if (!g->zoned)
+		return;
+	put(t, "\tchain zone {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+	if (g->sess)
+		put(t, "\t\tiifname \"%s\" meta l4proto udp ip saddr . udp sport . ip daddr . udp dport @sess "
+		    "update @sess { ip saddr . udp sport . ip daddr . udp dport } return\n", g->lan);
+	put(t, "\t\tiifname \"%s\" meta l4proto udp ct original zone set 1\n", g->lan);
+	put(t, "\t}\n");
+}
+
+/* inbound-reply = new-mapping: a packet the filtering admits makes no
+ * session, so the host's reply is an outbound packet like any other and takes
+ * the mapping towards its destination. Before conntrack (priority raw) a
+ * packet from the WAN that is no reply of a LAN flow (set @out_rev) and that
+ * the cone map admits is taken out of connection tracking and its destination
+ * rewritten to the internal endpoint, statelessly: no conntrack entry, so no
+ * LAN packet can ever match one, and nf_nat never sees (or rewrites) the
+ * remote endpoint. */
+static void stateless_chain(struct nat_gen *g, const char *wan_ip)
+{
+	struct nat_text *t = &g->t;
+	char pfx[96];
+
+	if (!g->stateless)
+		return;
+	snprintf(pfx, sizeof(pfx), "iifname \"%s\" ip daddr %s meta l4proto udp", g->wan, wan_ip);
+	put(t, "\tchain inbound {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+	put(t, "\t\t%s udp dport . ip saddr . udp sport @out_rev return\n", pfx);
+	if (g->eif_from_wan)
+		put(t, "\t\t%s udp dport @cone_eif notrack ip daddr set udp dport map @cone_eif_ip "
+		    "udp dport set udp dport map @cone_eif_port\n", pfx);
+	if (g->adf_map)
+		put(t, "\t\t%s udp dport . ip saddr @cone_adf notrack ip daddr set udp dport . ip saddr map "
+		    "@cone_adf_ip udp dport set udp dport . ip saddr map @cone_adf_port\n", pfx);
+	put(t, "\t}\n");
 }
 
 static void prerouting(struct nat_gen *g, const char *wan_ip)
@@ -345,6 +613,48 @@ static void prerouting(struct nat_gen *g, const char *wan_ip)
 	put(t, "\t}\n");
 }
 
+/* A new mapping: the next index of the pool (numgen inc, the same order for
+ * the same seed), its port unless that port is still in use (the pool came
+ * round, or another rule holds it): then nf_nat's own random choice in the
+ * range, which never takes a port in use. A one-port "snat to" whose port is
+ * taken would lose the packet at conntrack confirmation; the busy check
+ * keeps the pool from ever asking for one. add: a statement remembering the
+ * index for the mapping's key, or "". */
+static void alloc(struct nat_gen *g, const char *pfx, const char *wan_ip, const char *add)
+{
+	struct nat_text *t = &g->t;
+
+	if (g->b->ports == PORTS_BLOCK) {
+		/* A subscriber (internal address) gets the next block and keeps
+		 * it (map sub_block); within block k its own counter (a numgen per
+		 * rule) walks the block's part of the pool, and a port in use
+		 * falls to nf_nat's random choice inside the block. The ct mark
+		 * holds the block only until the last rule sets the pool index. */
+		size_t nb = g->npool / g->bs;
+
+		put(t, "\t\t%s ip saddr != @sub_block meta mark set numgen inc mod %zu offset 1 add @sub_block "
+		    "{ ip saddr : meta mark }\n", pfx, nb);
+		put(t, "\t\t%s ct mark set ip saddr map @sub_block\n", pfx);
+		for (size_t k = 0; k < nb; k++) {
+			unsigned blo = 65535, bhi = 0;
+
+			for (size_t i = k * g->bs; i < (k + 1) * g->bs; i++) {
+				blo = g->pool[i] < blo ? g->pool[i] : blo;
+				bhi = g->pool[i] > bhi ? g->pool[i] : bhi;
+			}
+			put(t, "\t\t%s ct mark %zu meta mark set numgen inc mod %u offset %zu\n", pfx, k + 1, g->bs,
+			    k * g->bs + 1);
+			put(t, "\t\t%s ct mark %zu meta mark @busy_idx snat ip to %s : %u-%u random\n", pfx, k + 1,
+			    wan_ip, blo, bhi);
+		}
+		put(t, "\t\t%s %sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, wan_ip);
+		return;
+	}
+	put(t, "\t\t%s meta mark set numgen inc mod %zu offset 1\n", pfx, g->npool);
+	put(t, "\t\t%s meta mark @busy_idx snat ip to %s : %u-%u random\n", pfx, wan_ip, g->lo, g->hi);
+	put(t, "\t\t%s %sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, wan_ip);
+}
+
 /* The source NAT. UDP gets the mapping behaviour; everything else (TCP, ICMP)
  * falls through to plain masquerade, random for a symmetric NAT. */
 static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_net)
@@ -362,57 +672,62 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 		 * the sender's existing mapping (RFC 4787 REQ-9). */
 		put(t, "\t\toifname \"%s\" ip saddr %s ct status dnat snat ip to %s\n", g->lan, lan_net, wan_ip);
 	}
+	if (g->zoned) {
+		/* An admitted inbound flow keeps the remote endpoint: a one-port
+		 * source "translation" to itself, which nf_nat never moves. Should
+		 * its tuple clash after all (not in any case the zones leave), the
+		 * packet is dropped at confirmation (conntrack insert_failed)
+		 * instead of reaching the host from an endpoint that does not exist. */
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct status dnat snat ip to ip saddr : "
+		    "udp sport\n", w, g->lan);
+	}
 	if (g->udp_nat) {
 		switch (b->mapping) {
 		case MAP_EIM:
-			if (b->ports == PORTS_RANDOM) {
-				/* The internal port is never in this range, so later flows of
-				 * one internal endpoint take find_appropriate_src(): EIM. */
-				put(t, "\t\t%s masquerade to :%d-%d\n", pfx, NAT_EIM_RANDOM_MIN, NAT_EIM_RANDOM_MAX);
-			} else if (b->ports == PORTS_SEQUENTIAL) {
-				/* A known internal endpoint: a range that holds its existing
-				 * port, so find_appropriate_src() re-uses it (EIM). A new one:
-				 * the next port of the pool. */
-				put(t, "\t\t%s ip saddr . udp sport @map_seen snat ip to %s:%d-%d\n", pfx, wan_ip,
-				    NAT_SEQ_BASE, NAT_SEQ_BASE + NAT_POOL_SIZE - 1);
-				put(t, "\t\t%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
-				    pfx, NAT_POOL_SIZE, wan_ip);
+			/* A known internal endpoint keeps its pool port for every
+			 * destination (RFC 4787 REQ-1); preserve: its own port. */
+			put(t, "\t\t%s ip saddr . udp sport @eim_port meta mark set ip saddr . udp sport map @eim_port "
+			    "ct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, wan_ip);
+			if (b->ports == PORTS_PRESERVE) {
+				put(t, "\t\t%s ip saddr . udp sport @eim_keep snat ip to %s : udp sport\n", pfx, wan_ip);
+				/* A new endpoint keeps its port unless another internal
+				 * endpoint holds it (no port overloading, REQ-3), else
+				 * it falls back to a random port of the pool. */
+				put(t, "\t\t%s udp sport != @busy_port add @eim_keep { ip saddr . udp sport } snat ip to "
+				    "%s : udp sport\n", pfx, wan_ip);
 			}
+			alloc(g, pfx, wan_ip, "add @eim_port { ip saddr . udp sport : meta mark } ");
 			break;
 		case MAP_ADM:
 			if (b->ports == PORTS_PRESERVE) {
 				/* The first remote address of an internal endpoint keeps its
-				 * port (a one-port range, so find_appropriate_src() cannot pick
-				 * the hashed port of another remote address); others hash. */
+				 * port (a one-port range, so nf_nat cannot pick another),
+				 * unless another internal endpoint holds it; others take a
+				 * pool port. */
 				put(t, "\t\t%s ip saddr . udp sport . ip daddr @map_first snat ip to %s : udp sport\n",
 				    pfx, wan_ip);
-				put(t, "\t\t%s ip saddr . udp sport != @map_seen add @map_seen { ip saddr . udp sport } "
-				    "add @map_first { ip saddr . udp sport . ip daddr } snat ip to %s : udp sport\n",
-				    pfx, wan_ip);
+				put(t, "\t\t%s ip saddr . udp sport != @map_seen udp sport != @busy_port add @map_seen "
+				    "{ ip saddr . udp sport } add @map_first { ip saddr . udp sport . ip daddr } snat ip to "
+				    "%s : udp sport\n", pfx, wan_ip);
 			}
-			/* One pool index per (internal endpoint, remote address), taken
-			 * in turn and remembered (also in the ct mark, so that the
-			 * learn chain can put it back should the element expire
-			 * first). Distinct endpoints never share a port towards one
-			 * remote address: a hashed port could, and then nf_nat has no
-			 * other port to give the second one and its packets are lost. */
+			/* One pool index per (internal endpoint, remote address),
+			 * remembered (also in the ct mark, so that the learn chain can
+			 * put it back should the element expire first). Distinct
+			 * endpoints never share a port towards one remote address. */
 			put(t, "\t\t%s ip saddr . udp sport . ip daddr @adm_port meta mark set ip saddr . "
 			    "udp sport . ip daddr map @adm_port ct mark set meta mark snat ip to %s : "
 			    "meta mark map @port_pool\n", pfx, wan_ip);
-			put(t, "\t\t%s meta mark set numgen inc mod %d ct mark set meta mark add @adm_port "
-			    "{ ip saddr . udp sport . ip daddr : meta mark } snat ip to %s : meta mark map "
-			    "@port_pool\n", pfx, NAT_POOL_SIZE, wan_ip);
+			alloc(g, pfx, wan_ip, "add @adm_port { ip saddr . udp sport . ip daddr : meta mark } ");
 			break;
 		case MAP_APDM:
 			/* Every flow the next pool port: never the port of another
-			 * flow (masquerade random may give a flow the port the
-			 * server saw, once in 64k: an endpoint-independent mapping
-			 * by chance), and the same ports in every run. */
-			put(t, "\t\t%s%s meta mark set numgen inc mod %d snat ip to %s : meta mark map @port_pool\n",
-			    pfx, b->ports == PORTS_PRESERVE ? " ip saddr . udp sport @map_seen" : "",
-			    NAT_POOL_SIZE, wan_ip);
+			 * live flow, and the same ports for the same seed. Preserve: the
+			 * first flow of an internal endpoint keeps its port when free
+			 * (port-preserving symmetric NAT). */
 			if (b->ports == PORTS_PRESERVE)
-				put(t, "\t\t%s add @map_seen { ip saddr . udp sport } masquerade\n", pfx);
+				put(t, "\t\t%s ip saddr . udp sport != @map_seen udp sport != @busy_port add @map_seen "
+				    "{ ip saddr . udp sport } snat ip to %s : udp sport\n", pfx, wan_ip);
+			alloc(g, pfx, wan_ip, "");
 			break;
 		case MAP_NONE:
 			break;
@@ -434,13 +749,23 @@ static void learn_chain(struct nat_gen *g, const char *map, const char *key, con
 	struct nat_text *t = &g->t;
 	char val[96];
 
+	char upd[256] = "", add[256] = "";
+
 	snprintf(val, sizeof(val), "ct %s ip saddr . ct %s proto-src", dir, dir);
+	if (g->stateless) {
+		/* The same entry as two maps, address and port, for the stateless
+		 * rewrite of admitted packets (a concatenation cannot be set). */
+		snprintf(upd, sizeof(upd), " update @%s_ip { %s : ct %s ip saddr } update @%s_port { %s : ct %s "
+			 "proto-src }", map, key, dir, map, key, dir);
+		snprintf(add, sizeof(add), " add @%s_ip { %s : ct %s ip saddr } add @%s_port { %s : ct %s "
+			 "proto-src }", map, key, dir, map, key, dir);
+	}
 	put(t, "\tchain learn_%s_%s {\n", map + 5, dir);
-	put(t, "\t\t%s . %s @%s_own update @%s { %s : %s } update @%s_own { %s . %s } return\n", key, val,
-	    map, map, key, val, map, key, val);
-	put(t, "\t\t%s != @%s add @%s { %s : %s } add @%s_own { %s . %s }\n", key, map, map, key, val, map,
-	    key, val);
-	put(t, "\t}\n");
+	put(t, "\t\t%s . %s @%s_own update @%s { %s : %s } update @%s_own { %s . %s }%s return\n", key, val,
+	    map, map, key, val, map, key, val, upd);
+	put(t, "\t\t%s != @%s add @%s { %s : %s } add @%s_own { %s . %s }%s", key, map, map, key, val, map,
+	    key, val, add);
+	put(t, "\n\t}\n");
 }
 
 /* Learning happens at srcnat + 10, after the source NAT, where udp sport is
@@ -450,30 +775,57 @@ static void learn(struct nat_gen *g)
 	const struct nat_behavior *b = g->b;
 	struct nat_text *t = &g->t;
 	const char *w = g->wan;
-	bool seen = g->udp_nat && ((b->mapping == MAP_EIM && b->ports == PORTS_SEQUENTIAL) ||
-				   (b->mapping != MAP_EIM && b->ports == PORTS_PRESERVE));
+	bool seen = g->udp_nat && b->mapping != MAP_EIM && b->ports == PORTS_PRESERVE;
 	bool adm = g->udp_nat && b->mapping == MAP_ADM;
+	const char *o = "meta l4proto udp ct direction original";
 
-	if (!g->eif_map && !g->adf_map && !seen && !adm)
+	if (!g->eif_map && !g->adf_map && !g->udp_nat)
 		return;
 	put(t, "\tchain learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	if (g->udp_nat) {
+		/* Every external port in use is busy for as long as its flow sends
+		 * either way: outbound it is the source port after the NAT, inbound
+		 * the reply tuple's destination. */
+		put(t, "\t\toifname \"%s\" %s update @busy_port { udp sport }\n", w, o);
+		put(t, "\t\toifname \"%s\" %s meta mark set udp sport map @port_idx update @busy_idx { meta mark }\n",
+		    w, o);
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction reply update @busy_port "
+		    "{ ct reply proto-dst }\n", g->lan);
+		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction reply meta mark set ct reply proto-dst "
+		    "map @port_idx update @busy_idx { meta mark }\n", g->lan);
+	}
+	if (g->udp_nat && b->ports == PORTS_BLOCK)
+		/* A subscriber keeps its block for as long as it sends (the data
+		 * is the element's: update never replaces it). */
+		put(t, "\t\toifname \"%s\" %s ct original ip saddr @sub_block update @sub_block "
+		    "{ ct original ip saddr : ct mark }\n", w, o);
+	if (g->stateless)
+		/* What a reply of a LAN flow looks like from the WAN: conntrack's. */
+		put(t, "\t\toifname \"%s\" %s update @out_rev { udp sport . ip daddr . udp dport }\n", w, o);
+	if (g->udp_nat && b->mapping == MAP_EIM) {
+		/* An internal endpoint keeps its port for as long as it sends; the
+		 * data is that of the element (update never replaces it), the ct
+		 * mark only fills it in should the element have expired between the
+		 * lookup and the update. */
+		put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src @eim_port update "
+		    "@eim_port { ct original ip saddr . ct original proto-src : ct mark }\n", w, o);
+		if (b->ports == PORTS_PRESERVE)
+			put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src @eim_keep update "
+			    "@eim_keep { ct original ip saddr . ct original proto-src }\n", w, o);
+	}
 	if (adm)
-		/* An (internal endpoint, remote address) keeps its port for as long
-		 * as it sends; the data is that of the element (update never
-		 * replaces it), the ct mark only fills it in should the element
-		 * have expired between the lookup and the update. */
-		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original ct original ip saddr . "
-		    "ct original proto-src . ip daddr @adm_port update @adm_port { ct original ip saddr . "
-		    "ct original proto-src . ip daddr : ct mark }\n", w);
+		/* The same per (internal endpoint, remote address). */
+		put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src . ip daddr @adm_port "
+		    "update @adm_port { ct original ip saddr . ct original proto-src . ip daddr : ct mark }\n", w, o);
 	if (seen) {
 		/* Keep "this internal endpoint has a mapping" alive for as long as
 		 * the endpoint sends, not just from its first flow. */
-		put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original update @map_seen "
-		    "{ ct original ip saddr . ct original proto-src }\n", w);
+		put(t, "\t\toifname \"%s\" %s update @map_seen { ct original ip saddr . ct original proto-src }\n",
+		    w, o);
 		if (b->mapping == MAP_ADM)
-			put(t, "\t\toifname \"%s\" meta l4proto udp ct direction original ct original ip saddr . "
-			    "ct original proto-src . ip daddr @map_first update @map_first "
-			    "{ ct original ip saddr . ct original proto-src . ip daddr }\n", w);
+			put(t, "\t\toifname \"%s\" %s ct original ip saddr . ct original proto-src . ip daddr "
+			    "@map_first update @map_first { ct original ip saddr . ct original proto-src . ip daddr }\n",
+			    w, o);
 	}
 	for (int i = 0; i < 2; i++) {
 		const char *map = i ? "cone_adf" : "cone_eif";
@@ -511,8 +863,11 @@ static void input(struct nat_gen *g, const struct nat_family *f)
 	}
 	put(t, "\t\tiifname \"%s\" accept\n", g->lan);
 	put(t, v6 ? "\t\ticmpv6 type echo-request accept\n" : "\t\ticmp type echo-request accept\n");
-	/* Unsolicited UDP to a NAT's external address ends here, not in forward. */
-	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\"\n", g->wan);
+	/* Unsolicited UDP to a NAT's external address ends here, not in forward:
+	 * dropped by the policy, or refused out loud (unsolicited = icmp-unreachable). */
+	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\"%s\n", g->wan,
+	    !g->b->icmp_unreachable ? "" : v6 ? " reject with icmpv6 type port-unreachable"
+					       : " reject with icmp type port-unreachable");
 	put(t, "\t}\n");
 }
 
@@ -559,8 +914,16 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 	if (g->nat && b->hairpin)
 		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp ct status dnat counter name "
 		    "\"udp_hairpin\" accept\n", l, l);
+	if (g->sess)
+		/* An admitted session's (host, remote) pair, for as long as the remote sends. */
+		put(t, "\t\tiifname \"%s\" meta l4proto udp ct direction original ct status dnat update @sess "
+		    "{ ct reply ip saddr . ct reply proto-src . ct reply ip daddr . ct reply proto-dst }\n", w);
 	put(t, "\t\tiifname \"%s\" meta l4proto udp ct state established,related counter name "
 	    "\"udp_fwd_in\" accept\n", w);
+	if (g->stateless)
+		/* Admitted, rewritten and untracked before conntrack (stateless_chain). */
+		put(t, "\t\tiifname \"%s\" meta l4proto udp ct state untracked counter name \"udp_fwd_in\" accept\n",
+		    w);
 	if (g->eif_from_wan || g->adf_map) {
 		/* New inbound flows that the cone map DNAT-ed were let in by the filtering. */
 		put(t, "\t\tiifname \"%s\" meta l4proto udp ct status dnat counter name \"udp_fwd_in\" accept\n", w);
@@ -575,7 +938,9 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 		    "parameter-problem } accept\n");
 	}
 	put(t, "\t\tiifname \"%s\" accept\n", l);
-	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\" drop\n", w);
+	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\" %s\n", w,
+	    !b->icmp_unreachable ? "drop" : v6 ? "reject with icmpv6 type port-unreachable"
+					   : "reject with icmp type port-unreachable");
 	put(t, "\t}\n");
 }
 
@@ -601,6 +966,9 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 		}
 	}
 	ct_timeout_chain(g);
+	zone_chain(g);
+	if (g->nat)
+		stateless_chain(g, f->wan_ip);
 	if (g->nat) {
 		prerouting(g, f->wan_ip);
 		postrouting(g, f->wan_ip, f->lan_net);
@@ -609,6 +977,41 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	input(g, f);
 	forward(g, f);
 	put(t, "}\n");
+}
+
+int nat_rebind_commands(const char *listing, char **out)
+{
+	static const char *const state[] = {
+		"eim_port", "eim_keep", "adm_port", "map_seen", "map_first", "sess", "sub_block", "out_rev",
+		"cone_eif", "cone_eif_own", "cone_eif_ip", "cone_eif_port",
+		"cone_adf", "cone_adf_own", "cone_adf_ip", "cone_adf_port",
+	};
+	struct nat_text t = { 0 };
+	int n = 0;
+
+	*out = NULL;
+	for (const char *line = listing; line && *line;) {
+		const char *end = strchr(line, '\n'), *p = line;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		char kind[8], name[32];
+
+		while (*p == '\t' || *p == ' ')
+			p++;
+		if (sscanf(p, "%7s %31s {", kind, name) == 2 && (!strcmp(kind, "set") || !strcmp(kind, "map")))
+			for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
+				if (!strcmp(name, state[i])) {
+					put(&t, "flush %s ip punchlab %s\n", kind, name);
+					n++;
+				}
+		line += len + (end ? 1 : 0);
+	}
+	put(&t, "%s", "");
+	if (t.oom) {
+		free(t.p);
+		return -ENOMEM;
+	}
+	*out = t.p;
+	return n;
 }
 
 int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces *ifc, char **out,
@@ -640,16 +1043,42 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.eif_map = g.udp_nat && (b->filtering == FILTER_EIF || b->hairpin);
 	g.eif_from_wan = g.udp_nat && b->filtering == FILTER_EIF;
 	g.adf_map = g.udp_nat && b->filtering == FILTER_ADF;
+	g.zoned = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_SESSION;
+	g.sess = g.zoned && b->mapping != MAP_EIM;
+	g.stateless = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
 
+	nat_port_range(b, &g.lo, &g.hi);
+	g.bs = b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT;
+	if (g.udp_nat) {
+		ssize_t k;
+
+		g.pool = malloc(NAT_POOL_MAX * sizeof(*g.pool));
+		if (!g.pool)
+			return -ENOMEM;
+		k = nat_port_pool(b, ifc->seed, g.pool, NAT_POOL_MAX);
+		if (k <= 0) {
+			free(g.pool);
+			return k < 0 ? (int)k : -EINVAL;
+		}
+		g.npool = (size_t)k;
+	}
 	header(&g, ifc);
 	if (ifc->wan_ip) {
 		struct nat_family f4 = { "ip", "ip", "ipv4_addr", ifc->wan_ip, ifc->lan_net };
 		table(&g, &f4);
 	}
-	if (!nat && ifc->wan_ip6) {
+	if (ifc->wan_ip6) {
 		struct nat_family f6 = { "ip6", "ip6", "ipv6_addr", ifc->wan_ip6, ifc->lan_net6 };
+
+		/* A NAT's IPv6 side: no translation (there is no IPv6 NAT), a
+		 * stateful firewall with the NAT's filtering, as on dual-stack
+		 * routers (NAT44 and an IPv6 firewall). */
+		g.nat = false;
+		g.udp_nat = g.eif_map = g.eif_from_wan = g.adf_map = false;
+		g.zoned = g.sess = g.stateless = false;
 		table(&g, &f6);
 	}
+	free(g.pool);
 	if (g.t.oom) {
 		free(g.t.p);
 		return -ENOMEM;

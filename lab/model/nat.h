@@ -15,43 +15,52 @@
  *   udp_hairpin        UDP hairpinned from the LAN back into the LAN (hairpin only)
  *
  * What each behaviour is built from (see doc/nat-notes.md):
- *   mapping EIM:  preserve = masquerade; random = masquerade into NAT_EIM_RANDOM_*;
- *                 sequential = the next port of the NAT_SEQ_* pool for a new internal
- *                 endpoint (numgen), later flows re-use it (nf_nat find_appropriate_src)
- *   mapping ADM:  random = a port per (internal ip, port, remote ip), taken in turn
- *                 from the scattered pool (NAT_SCATTER_*) and remembered in a
- *                 dynamic map; sequential = the same from the NAT_SEQ_* pool in order;
- *                 preserve = as random, except that the first remote address of an
- *                 internal endpoint keeps its port
- *   mapping APDM: random = the next port of the scattered pool per flow (numgen);
- *                 sequential = the same from the NAT_SEQ_* pool; preserve = first flow
- *                 of an internal endpoint keeps the port, later ones as random
+ * Ports come from the router's pool (nat_port_pool: drawn from its seed, in
+ * the port range), handed out in turn (numgen inc) and remembered per mapping:
+ *   mapping EIM:  a pool port per internal endpoint (map eim_port), for every
+ *                 destination; preserve = the endpoint's own port unless another
+ *                 endpoint holds it (set busy_port), else a pool port
+ *   mapping ADM:  a pool port per (internal ip, port, remote ip) (map adm_port);
+ *                 preserve = the first remote address keeps the port when free
+ *   mapping APDM: the next pool port per flow; preserve = the first flow of an
+ *                 internal endpoint keeps its port when free
+ *   ports block:  a subscriber (internal address) gets the next block of the
+ *                 pool (map sub_block), and its mappings walk that block
+ *   A pool port still in use (busy_idx) is never handed out again: the mapping
+ *   then takes nf_nat's own random choice in the range.
  *   filtering APDF: conntrack only; ADF/EIF: a map learned after srcnat
  *                 (external port [. remote ip] -> internal endpoint) used for DNAT
  *   hairpin:      EIM only: the EIF map consulted for packets from the LAN
- * Not buildable (-EINVAL): hairpin with ADM or APDM, any
- * translation with IPv6, filtering "open" on a NAT, ports other than preserve
- * without a NAT.
+ *   EIF/ADF:      LAN flows keep their LAN-side tuple in conntrack zone 1, so an
+ *                 admitted inbound session never clashes with them and nf_nat never
+ *                 rewrites a remote endpoint (doc/nat-notes.md item 10); replies of a
+ *                 (host, remote) pair with an admitted session ride that session
+ *                 (set @sess: "newest session wins")
+ * A NAT given IPv6 addresses too is a dual-stack router: NAT for IPv4, and for
+ * IPv6 (there is no IPv6 NAT) the firewall with the NAT's filtering.
+ * Not buildable (-EINVAL): hairpin with ADM or APDM, filtering "open" on a
+ * NAT, ports other than preserve without a NAT, a NAT with only one of the
+ * WAN IPv6 address and the LAN IPv6 subnet.
  */
 #ifndef PUNCH_NAT_H
 #define PUNCH_NAT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "model/model.h"
 
-/* External port pools, outside the Linux default ephemeral range 32768-60999
- * and the lab's peer ports (40001 up), so a translated port is visibly not an
- * internal one and never meets one. */
-#define NAT_SCATTER_BASE   10000 /* ADM, APDM random: 10000..10000+NAT_POOL_SIZE-1 */
-#define NAT_EIM_RANDOM_MIN 20000
-#define NAT_EIM_RANDOM_MAX 29999
-#define NAT_SEQ_BASE       30000 /* sequential: 30000..30000+NAT_POOL_SIZE-1 */
-#define NAT_POOL_SIZE      1024
-/* Step through a scattered pool: odd, so i -> i * step mod size visits every
- * port once per lap; far from 1, so neighbours in time are not in port. */
-#define NAT_POOL_STRIDE    613
+/* Most ports a router's pool holds. The pool is a uniform sample without
+ * replacement of the port range, drawn from the router's seed; a map of all
+ * 64512 ports (and its inverse) took 0.5 s to load per router with nft 1.0.6,
+ * one of 4096 about 30 ms (doc/nat-notes.md); rootless (in a user namespace,
+ * where the netlink send buffer cannot be raised) a batch with two 4096-element
+ * maps fails with EMSGSIZE, two of 2048 load. Past this many mappings in one
+ * map lifetime the pool comes round, and a port still in use is skipped to
+ * nf_nat's own random choice, never handed out twice. */
+#define NAT_POOL_MAX 2048
 
 /* Longest udp_timeout_ms accepted: a day (the kernel keeps timeouts in jiffies). */
 #define NAT_MAX_TIMEOUT_MS (86400U * 1000U)
@@ -66,7 +75,31 @@ struct nat_ifaces {
 	const char *lan_net;  /* the LAN IPv4 subnet, e.g. "10.0.1.0/24" */
 	const char *wan_ip6;  /* optional, for IPv6 firewalls */
 	const char *lan_net6; /* optional */
+	uint64_t seed;        /* this router's seed (nat_router_seed): its port pool */
 };
+
+/* A router's seed from the run's seed and the router's name: independent of
+ * the order routers are built in, different for every router and run. */
+uint64_t nat_router_seed(uint64_t run_seed, const char *name);
+
+/* The external port range of b: port-range, or NAT_PORT_{MIN,MAX}_DEFAULT. */
+void nat_port_range(const struct nat_behavior *b, unsigned *lo, unsigned *hi);
+
+/* The ports a NAT with behaviour b hands out, in order, for seed: random and
+ * preserve (its fallback) a uniform sample without replacement of the range;
+ * sequential every port-step-th from port-start (or a port drawn from the
+ * seed) round the range. At most max; returns how many, or -EINVAL for an
+ * empty range or a bad step/start, -ENOMEM. */
+ssize_t nat_port_pool(const struct nat_behavior *b, uint64_t seed, uint16_t *out, size_t max);
+
+/* NAT rebinding: the nft commands that make a router forget every mapping it
+ * made, from its listing ("nft list table ip punchlab"): a flush of each
+ * learned mapping set and map it holds (eim_port, adm_port, cone maps,
+ * sessions, port blocks...). The busy sets are kept, so a flow's next packet
+ * (after conntrack is flushed too) gets a mapping with another port. *out is
+ * malloc'd ("" when there is nothing to flush). Returns the number of sets
+ * flushed, or -ENOMEM. */
+int nat_rebind_commands(const char *listing, char **out);
 
 /* Generate the complete ruleset for a router with behaviour b ("nat" false = no
  * translation: firewall or open router; hosts behind it have routed public

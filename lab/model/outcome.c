@@ -30,10 +30,12 @@ struct sim_map {
 	int n_contacted;
 };
 
-/* A connection-tracking entry: once a flow exists, in either direction,
- * packets of it pass both ways with the same external port, whatever the
- * mapping and filtering rules would say of a new flow (as in Linux
- * conntrack, and in most NATs' session tables). */
+/* A session: once a flow exists, packets of it pass both ways with the same
+ * external port, whatever the mapping and filtering rules would say of a new
+ * flow. An outbound packet makes one (RFC 4787 section 4.1: the mapping it
+ * used, section 5: what it opened). An inbound packet that the filtering
+ * admits makes one only under the declared rule inbound-reply = session; with
+ * new-mapping the reply is an outbound packet like any other. */
 struct sim_flow {
 	struct sim_ep in;
 	struct sim_ep remote;
@@ -45,6 +47,7 @@ struct sim_node {
 	uint32_t ip;            /* host address or router WAN address */
 	int parent;             /* segment owner: inet or a router; -1 for inet */
 	const struct topo_nat *nat;
+	bool v6;                /* ipv6 = yes: the pair's packets are IPv6 */
 	struct sim_map maps[SIM_MAPS];
 	int n_maps;
 	struct sim_flow flows[SIM_MAPS];
@@ -104,9 +107,11 @@ static uint32_t ip_parse(const char *s)
 	return inet_pton(AF_INET, s, &a) == 1 ? ntohl(a.s_addr) : 0;
 }
 
+/* With ipv6 = yes the pair meets over IPv6, which no router translates: a
+ * dual-stack NAT only firewalls IPv6, with its filtering. */
 static bool translating(const struct sim_node *n)
 {
-	return n->kind == PLAN_ROUTER && n->nat->nat;
+	return n->kind == PLAN_ROUTER && n->nat->nat && !n->v6;
 }
 
 static bool udp_blocked(const struct sim_node *n)
@@ -148,10 +153,11 @@ static bool port_used(const struct sim_node *r, uint16_t port)
 	return false;
 }
 
-/* The newest matching flow: when an endpoint-dependent NAT with endpoint-
- * independent filtering accepted a peer's probe on the mapping the server saw,
- * answers to that peer leave through that flow, not through the older mapping
- * of its own first probe (measured on Linux: such pairs go direct). */
+/* The newest matching flow. RFC 4787 does not say which mapping a reply to an
+ * admitted inbound packet leaves from; the declared rule does: with
+ * inbound-reply = session it leaves from the mapping the packet arrived on,
+ * the newest session winning over an older mapping towards the same remote
+ * endpoint (which is why the newest flow is found first). */
 static struct sim_flow *flow_find(struct sim_node *r, struct sim_ep in, struct sim_ep remote, int ext)
 {
 	for (int i = r->n_flows - 1; i >= 0; i--)
@@ -293,7 +299,12 @@ static int down(struct sim *s, int n, struct pkt *pk, int depth)
 		if (!m)
 			return r->nat->behavior.filtering == FILTER_OPEN ? down_lan(s, n, pk, depth) : -1;
 	}
-	if (!filter_ok(r, m, pk->src) || !flow_add(r, m->in, pk->src, m->ext))
+	if (!filter_ok(r, m, pk->src))
+		return -1;
+	/* inbound-reply: only a session makes the reply leave from this mapping;
+	 * without translation there is only one external endpoint anyway. */
+	if ((!translating(r) || r->nat->behavior.inbound_reply == INBOUND_REPLY_SESSION) &&
+	    !flow_add(r, m->in, pk->src, m->ext))
 		return -1;
 	pk->dst = m->in;
 	return down_lan(s, n, pk, depth);
@@ -346,6 +357,7 @@ static void sim_init(struct sim *s, const struct topo *t, const struct plan *p)
 		n->ip = ip_parse(p->nodes[i].ip);
 		n->parent = -1;
 		n->next_port = 20000;
+		n->v6 = t->ipv6;
 		if (n->kind == PLAN_ROUTER)
 			n->nat = &t->nats[p->nodes[i].index];
 	}
@@ -486,10 +498,12 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 	struct sim_peer peers[2];
 	bool direct;
 
-	/* ipv6 = yes: no router translates (the parser refuses an IPv6 NAT), and
-	 * the plan is dual-stack over the same routers, whose rulesets give both
-	 * families the same filtering (nat.c). The IPv4 side of the plan, which
-	 * the model below walks, therefore has the IPv6 pair's outcome. */
+	/* ipv6 = yes: no router translates IPv6 (a dual-stack NAT firewalls it
+	 * with its filtering: translating() is false then), and the plan is
+	 * dual-stack over the same routers, whose rulesets give both families
+	 * the same filtering (nat.c). The IPv4 side of the plan, walked below
+	 * with every router taken as non-translating, therefore has the IPv6
+	 * pair's outcome. */
 	sim_init(s, t, p);
 	memset(peers, 0, sizeof(peers));
 	for (int k = 0; k < 2; k++) {

@@ -12,6 +12,21 @@
  * (endpoint-independent, address-dependent, address-and-port-dependent; ports
  * preserved or not), its filtering, hairpinning and UDP blocking.
  *
+ * The rules, in words. RFC 4787 section 4.1: an outbound packet uses the
+ * mapping of its internal endpoint (EIM), of its internal endpoint and
+ * destination address (ADM) or destination address and port (APDM); a new
+ * mapping keeps the internal port when preserving and it is free, else takes
+ * a new one. Section 5, applied to the mapping a packet arrives on: EIF
+ * admits anything, ADF what comes from an address that mapping has sent to,
+ * APDF from an address and port it has sent to. Every packet that passed
+ * makes a session, which carries later packets of the same flow both ways.
+ * Added to the RFC, declared per NAT (inbound-reply): a reply to an admitted
+ * inbound packet leaves from the mapping it arrived on, the newest session
+ * winning ("session"), or from the mapping any outbound packet to that
+ * destination would use ("new-mapping"). tests/unit/test_outcome.c holds the
+ * resulting table for every pair of the nine mapping x filtering NATs under
+ * both rules, each cell with its reasoning.
+ *
  * A router with its own ruleset (rules = FILE) is taken at its declared
  * behaviour. The outcome is direct when each peer has both received a probe and had a
  * probe answered on the same remote address; otherwise relayed when both can

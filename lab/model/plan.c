@@ -732,23 +732,28 @@ static int router_lan(struct builder *b, int k, struct plan_node *r)
 }
 
 /* A non-translating router's LAN must be routed to from above: on every
- * ancestor up to the first translating one, or the internet. */
+ * ancestor up to the first translating one, or the internet. With ipv6 = yes
+ * every IPv6 LAN, a NAT's too (a dual-stack NAT only firewalls IPv6), up to
+ * the internet. */
 static int route_from_above(struct builder *b, const struct topo_nat *nat, const struct plan_node *r)
 {
 	const struct topo *t = b->t;
 	struct plan *p = b->p;
 	const char *hop = r->ip, *hop6 = r->ip6;
 	int anc = nat->uplink;
+	bool v4 = !nat->nat;
 
 	for (;;) {
 		int an = anc < 0 ? 0 : plan_nat_node(p, anc);
 
-		if (an < 0 || route_add(&p->nodes[an], r->lan_net, hop) < 0 ||
+		if (an < 0 || (v4 && route_add(&p->nodes[an], r->lan_net, hop) < 0) ||
 		    (t->ipv6 && route_add(&p->nodes[an], r->lan_net6, hop6) < 0)) {
 			plan_err(b->err, b->errsize, t, nat->line, "too many routes");
 			return -EINVAL;
 		}
-		if (anc < 0 || t->nats[anc].nat)
+		if (anc >= 0 && t->nats[anc].nat)
+			v4 = false;
+		if (anc < 0 || (!v4 && !t->ipv6))
 			return 0;
 		hop = p->nodes[an].ip;
 		hop6 = p->nodes[an].ip6;
@@ -770,7 +775,7 @@ static int build_router(struct builder *b, int k)
 	if (attach(b->p, up, ni, "wan0", nat->wan_addr, b->err, b->errsize, b->t, nat->line) < 0 ||
 	    router_lan(b, k, r) < 0)
 		return -EINVAL;
-	if (!nat->nat)
+	if (!nat->nat || b->t->ipv6)
 		return route_from_above(b, nat, r);
 	return 0;
 }

@@ -14,8 +14,10 @@
  * first error reported is the first one a reader of the file would meet.
  */
 #include "client/defaults.h"
+#include "client/predict.h"
 #include "common/cidr.h"
 #include "common/duration.h"
+#include "common/num.h"
 #include "model/iniread.h"
 #include "model/rulesfile.h"
 #include "model/topo.h"
@@ -35,7 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_KEYS 16
+#define MAX_KEYS 32
 
 /* ---- names ---- */
 
@@ -84,6 +86,13 @@ static const struct word outcome_words[] = {
 	{ "direct", OUTCOME_DIRECT }, { "relayed", OUTCOME_RELAYED }, { "failed", OUTCOME_FAILED },
 	{ NULL, 0 },
 };
+static const struct word transport_words[] = {
+	{ "udp", 0 }, { "tcp", 1 }, { NULL, 0 },
+};
+static const struct word predict_words[] = {
+	{ "none", PREDICT_NONE }, { "sequential", PREDICT_SEQUENTIAL }, { "birthday", PREDICT_BIRTHDAY },
+	{ NULL, 0 },
+};
 static const struct word bool_words[] = {
 	{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 }, { "on", 1 }, { "off", 0 },
 	{ "1", 1 }, { "0", 0 }, { NULL, 0 },
@@ -112,18 +121,18 @@ struct preset {
 /* RFC 4787 terms. port-restricted is what Linux masquerade plus conntrack
  * gives by default; symmetric adds random ports (masquerade random). */
 static const struct preset presets[] = {
-	{ "open", { NULL }, false, { MAP_NONE, FILTER_OPEN, PORTS_PRESERVE, false, false, 0 } },
+	{ "open", { NULL }, false, { .mapping = MAP_NONE, .filtering = FILTER_OPEN } },
 	{ "firewall", { "outbound-only", NULL }, false,
-	  { MAP_NONE, FILTER_APDF, PORTS_PRESERVE, false, false, 0 } },
+	  { .mapping = MAP_NONE, .filtering = FILTER_APDF } },
 	{ "full-cone", { "full", "full-cone-nat", NULL }, true,
-	  { MAP_EIM, FILTER_EIF, PORTS_PRESERVE, false, false, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_EIF } },
 	{ "restricted-cone", { "restricted", "address-restricted-cone", "address-restricted" }, true,
-	  { MAP_EIM, FILTER_ADF, PORTS_PRESERVE, false, false, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_ADF } },
 	{ "port-restricted", { "port-restricted-cone", NULL }, true,
-	  { MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, false, 0 } },
-	{ "symmetric", { NULL }, true, { MAP_APDM, FILTER_APDF, PORTS_RANDOM, false, false, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_APDF } },
+	{ "symmetric", { NULL }, true, { .mapping = MAP_APDM, .filtering = FILTER_APDF, .ports = PORTS_RANDOM } },
 	{ "udp-blocked", { "blocked", NULL }, true,
-	  { MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, true, 0 } },
+	  { .mapping = MAP_EIM, .filtering = FILTER_APDF, .udp_blocked = true } },
 };
 #define N_PRESETS (sizeof(presets) / sizeof(presets[0]))
 
@@ -210,11 +219,15 @@ struct key {
 };
 
 enum { LK_DESCRIPTION, LK_EXPECT, LK_EXPECT_WHY, LK_MODE, LK_RELAY, LK_TIMEOUT, LK_PUNCH_TIMEOUT,
-       LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_EXPECT_RATE, LK_COUNT };
+       LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_EXPECT_RATE, LK_TRANSPORT, LK_PREDICT,
+       LK_PREDICT_PORTS, LK_COUNT };
 enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
 enum { PK_SERVER, PK_CLIENT, PK_SETUP, PK_CHECK, PK_SERVER_READY, PK_CLIENT_READY, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
-       NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK, NK_COUNT };
+       NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK,
+       NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE, NK_INBOUND_REPLY, NK_UNSOLICITED,
+       NK_COUNT };
+_Static_assert(NK_COUNT <= MAX_KEYS, "struct node_aux lines[] too small for the [nat] keys");
 enum { EK_BEHIND, EK_ADDRESS, EK_DELAY, EK_JITTER, EK_LOSS, EK_KEEPALIVE, EK_START_DELAY,
        EK_PROGRAM, EK_COUNT };
 
@@ -461,6 +474,37 @@ static int lab_internet6(struct parser *ps, const char *v)
 	return subnet_key(ps, "internet6", v, AF_INET6, ps->t->inet_subnet6);
 }
 
+static int lab_transport(struct parser *ps, const char *v)
+{
+	int tcp;
+
+	if (word_key(ps, transport_words, "transport", v, &tcp) < 0)
+		return -EINVAL;
+	ps->t->tcp = tcp;
+	return 0;
+}
+
+static int lab_predict(struct parser *ps, const char *v)
+{
+	return word_key(ps, predict_words, "predict", v, &ps->t->predict);
+}
+
+static int lab_predict_ports(struct parser *ps, const char *v)
+{
+	unsigned n = 0;
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 4 || strspn(v, "0123456789") != len)
+		return BAD(ps, "bad value '%s' for predict-ports: expected a whole number, 1 to %d", v,
+			   PREDICT_PORTS_MAX);
+	for (const char *p = v; *p; p++)
+		n = n * 10 + (unsigned)(*p - '0');
+	if (n < 1 || n > PREDICT_PORTS_MAX)
+		return BAD(ps, "predict-ports = %s is out of range: 1 to %d", v, PREDICT_PORTS_MAX);
+	ps->t->predict_ports = n;
+	return 0;
+}
+
 static const struct key lab_keys[] = {
 	[LK_DESCRIPTION] = { "description", lab_description },
 	[LK_EXPECT] = { "expect", lab_expect },
@@ -474,6 +518,9 @@ static const struct key lab_keys[] = {
 	[LK_INTERNET] = { "internet", lab_internet },
 	[LK_INTERNET6] = { "internet6", lab_internet6 },
 	[LK_EXPECT_RATE] = { "expect-rate", lab_expect_rate },
+	[LK_TRANSPORT] = { "transport", lab_transport },
+	[LK_PREDICT] = { "predict", lab_predict },
+	[LK_PREDICT_PORTS] = { "predict-ports", lab_predict_ports },
 	[LK_COUNT] = { NULL, NULL },
 };
 
@@ -811,6 +858,77 @@ static int nat_self_check(struct parser *ps, const char *v)
 	return 0;
 }
 
+/* A port number 1..65535, nothing else on the value. */
+static int port_number(const char *v, unsigned *out)
+{
+	unsigned long n;
+
+	if (num_parse_uint(v, 65535, &n) < 0 || n == 0)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int nat_port_range_key(struct parser *ps, const char *v)
+{
+	char lo[8], hi[8];
+	const char *dash = strchr(v, '-');
+	unsigned a, b;
+
+	if (!dash || (size_t)(dash - v) >= sizeof(lo) || strlen(dash + 1) >= sizeof(hi))
+		return BAD(ps, "bad value '%s' for port-range: expected LOW-HIGH, ports 1..65535", v);
+	memcpy(lo, v, (size_t)(dash - v));
+	lo[dash - v] = '\0';
+	strcpy(hi, dash + 1);
+	if (port_number(lo, &a) < 0 || port_number(hi, &b) < 0)
+		return BAD(ps, "bad value '%s' for port-range: expected LOW-HIGH, ports 1..65535", v);
+	if (a > b)
+		return BAD(ps, "port-range = %s: LOW is above HIGH", v);
+	NAUX(ps)->explicit_b.port_min = (uint16_t)a;
+	NAUX(ps)->explicit_b.port_max = (uint16_t)b;
+	return 0;
+}
+
+static int nat_u16_key(struct parser *ps, const char *key, const char *v, uint16_t *out)
+{
+	unsigned n;
+
+	if (port_number(v, &n) < 0)
+		return BAD(ps, "bad value '%s' for %s: expected a number 1..65535", v, key);
+	*out = (uint16_t)n;
+	return 0;
+}
+static int nat_port_step(struct parser *ps, const char *v)
+{
+	return nat_u16_key(ps, "port-step", v, &NAUX(ps)->explicit_b.port_step);
+}
+static int nat_port_start(struct parser *ps, const char *v)
+{
+	return nat_u16_key(ps, "port-start", v, &NAUX(ps)->explicit_b.port_start);
+}
+static int nat_block_size(struct parser *ps, const char *v)
+{
+	return nat_u16_key(ps, "block-size", v, &NAUX(ps)->explicit_b.block_size);
+}
+
+static int nat_inbound_reply(struct parser *ps, const char *v)
+{
+	int r = nat_inbound_reply_parse(v);
+
+	if (r < 0)
+		return BAD(ps, "bad value '%s' for inbound-reply: expected session | new-mapping", v);
+	NAUX(ps)->explicit_b.inbound_reply = (enum nat_inbound_reply)r;
+	return 0;
+}
+
+static int nat_unsolicited(struct parser *ps, const char *v)
+{
+	if (strcmp(v, "drop") && strcmp(v, "icmp-unreachable"))
+		return BAD(ps, "bad value '%s' for unsolicited: expected drop | icmp-unreachable", v);
+	NAUX(ps)->explicit_b.icmp_unreachable = strcmp(v, "icmp-unreachable") == 0;
+	return 0;
+}
+
 static const struct key nat_keys[] = {
 	[NK_PRESET] = { "preset", nat_preset },
 	[NK_MAPPING] = { "mapping", nat_mapping },
@@ -827,6 +945,12 @@ static const struct key nat_keys[] = {
 	[NK_JITTER] = { "jitter", impair_jitter },
 	[NK_LOSS] = { "loss", impair_loss },
 	[NK_SELF_CHECK] = { "self-check", nat_self_check },
+	[NK_PORT_RANGE] = { "port-range", nat_port_range_key },
+	[NK_PORT_STEP] = { "port-step", nat_port_step },
+	[NK_PORT_START] = { "port-start", nat_port_start },
+	[NK_BLOCK_SIZE] = { "block-size", nat_block_size },
+	[NK_INBOUND_REPLY] = { "inbound-reply", nat_inbound_reply },
+	[NK_UNSOLICITED] = { "unsolicited", nat_unsolicited },
 	[NK_COUNT] = { NULL, NULL },
 };
 
@@ -837,7 +961,7 @@ static int nat_finish(struct parser *ps)
 	struct topo_nat *n = NAT(ps);
 	struct node_aux *a = NAUX(ps);
 	const int *l = a->lines;
-	struct nat_behavior b = { MAP_EIM, FILTER_APDF, PORTS_PRESERVE, false, false, 0 };
+	struct nat_behavior b = { .mapping = MAP_EIM, .filtering = FILTER_APDF };
 
 	if (!a->preset && !l[NK_MAPPING] && !l[NK_FILTERING])
 		return fail(ps, ps->sect_line, "%s: give a preset or mapping and filtering "
@@ -856,6 +980,20 @@ static int nat_finish(struct parser *ps)
 		b.udp_blocked = a->explicit_b.udp_blocked;
 	if (l[NK_UDP_TIMEOUT])
 		b.udp_timeout_ms = a->explicit_b.udp_timeout_ms;
+	if (l[NK_PORT_RANGE]) {
+		b.port_min = a->explicit_b.port_min;
+		b.port_max = a->explicit_b.port_max;
+	}
+	if (l[NK_PORT_STEP])
+		b.port_step = a->explicit_b.port_step;
+	if (l[NK_PORT_START])
+		b.port_start = a->explicit_b.port_start;
+	if (l[NK_BLOCK_SIZE])
+		b.block_size = a->explicit_b.block_size;
+	if (l[NK_INBOUND_REPLY])
+		b.inbound_reply = a->explicit_b.inbound_reply;
+	if (l[NK_UNSOLICITED])
+		b.icmp_unreachable = a->explicit_b.icmp_unreachable;
 	n->behavior = b;
 	n->nat = b.mapping != MAP_NONE;
 	if (n->nat && b.filtering == FILTER_OPEN)
@@ -865,6 +1003,31 @@ static int nat_finish(struct parser *ps)
 	if (!n->nat && l[NK_PORTS])
 		return fail(ps, l[NK_PORTS], "%s: ports needs a translating NAT (mapping is none)",
 			    ps->label);
+	{
+		/* The allocation keys, checked where they were written. */
+		unsigned lo = b.port_min ? b.port_min : NAT_PORT_MIN_DEFAULT;
+		unsigned hi = b.port_max ? b.port_max : NAT_PORT_MAX_DEFAULT;
+		static const int akeys[] = { NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE };
+
+		for (size_t i = 0; i < sizeof(akeys) / sizeof(akeys[0]); i++)
+			if (!n->nat && l[akeys[i]])
+				return fail(ps, l[akeys[i]], "%s: %s needs a translating NAT (mapping is none)",
+					    ps->label, nat_keys[akeys[i]].name);
+		if ((l[NK_PORT_STEP] || l[NK_PORT_START]) && b.ports != PORTS_SEQUENTIAL)
+			return fail(ps, l[NK_PORT_STEP] ? l[NK_PORT_STEP] : l[NK_PORT_START],
+				    "%s: port-step and port-start are for ports = sequential", ps->label);
+		if (l[NK_BLOCK_SIZE] && b.ports != PORTS_BLOCK)
+			return fail(ps, l[NK_BLOCK_SIZE], "%s: block-size is for ports = block", ps->label);
+		if (b.port_step && b.port_step >= hi - lo + 1)
+			return fail(ps, l[NK_PORT_STEP], "%s: port-step %u is not smaller than the port range "
+				    "%u-%u", ps->label, b.port_step, lo, hi);
+		if (b.port_start && (b.port_start < lo || b.port_start > hi))
+			return fail(ps, l[NK_PORT_START], "%s: port-start %u is outside the port range %u-%u",
+				    ps->label, b.port_start, lo, hi);
+		if (b.block_size && b.block_size > hi - lo + 1)
+			return fail(ps, l[NK_BLOCK_SIZE], "%s: block-size %u is larger than the port range %u-%u",
+				    ps->label, b.block_size, lo, hi);
+	}
 	if (!n->nat && b.hairpin)
 		return fail(ps, l[NK_HAIRPIN], "%s: hairpin needs a translating NAT (mapping is none)",
 			    ps->label);
@@ -1161,6 +1324,23 @@ static int check_graph(struct parser *ps)
 	return 0;
 }
 
+/* transport and predict against the rest of [lab]. */
+static int check_lab_client(struct parser *ps)
+{
+	const struct topo *t = ps->t;
+
+	if (t->predict && t->mode == MODE_FIXED_PORT)
+		return fail(ps, ps->lab_lines[LK_PREDICT], "predict needs the server's two addresses; "
+			    "mode = fixed-port runs no server");
+	if (t->predict && t->tcp)
+		return fail(ps, ps->lab_lines[LK_PREDICT], "predict is for UDP; transport = tcp");
+	if (t->predict && t->ipv6)
+		return fail(ps, ps->lab_lines[LK_PREDICT], "predict is for IPv4 NATs; ipv6 = yes has none");
+	if (ps->lab_lines[LK_PREDICT_PORTS] && !t->predict)
+		return fail(ps, ps->lab_lines[LK_PREDICT_PORTS], "predict-ports without predict");
+	return 0;
+}
+
 /* [programs]: the keys that only mean something with a program under test,
  * and a program for each peer once any peer has one. */
 static int programs_finish(struct parser *ps)
@@ -1192,17 +1372,13 @@ static int programs_finish(struct parser *ps)
 	return 0;
 }
 
-
 static int check_lab(struct parser *ps)
 {
 	struct topo *t = ps->t;
 
-	if (t->ipv6)
-		for (int i = 0; i < t->n_nats; i++)
-			if (t->nats[i].nat)
-				return fail(ps, ps->lab_lines[LK_IPV6], "ipv6 = yes, but [nat %s] "
-					    "(line %d) translates addresses: there is no IPv6 NAT, use "
-					    "preset = firewall or open", t->nats[i].name, t->nats[i].line);
+	/* ipv6 = yes with a translating [nat]: a dual-stack router, NAT for IPv4
+	 * and a stateful firewall with the same filtering for IPv6 (there is no
+	 * IPv6 NAT); the pair meets over IPv6. */
 	if (t->mode == MODE_FIXED_PORT) {
 		if (ps->lab_lines[LK_RELAY] && t->relay)
 			return fail(ps, ps->lab_lines[LK_RELAY], "relay = yes, but mode = fixed-port "
@@ -1223,7 +1399,7 @@ static int check_lab(struct parser *ps)
 			return fail(ps, ps->peer_aux[i].lines[EK_START_DELAY], "start-delay of [peer %s] "
 				    "must be shorter than timeout (%ums)", t->peers[i].name,
 				    (unsigned)t->timeout_ms);
-	return 0;
+	return check_lab_client(ps);
 }
 
 /* An explicit host address, where it was given, for the duplicate check. */
@@ -1499,6 +1675,19 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 				nat_filtering_long(b->filtering));
 		if (b->udp_blocked)
 			fprintf(out, ", all UDP blocked");
+		/* the allocation and inbound-reply keys, when given */
+		if (n->nat && b->port_min)
+			fprintf(out, ", port-range %u-%u", b->port_min, b->port_max);
+		if (n->nat && b->port_step)
+			fprintf(out, ", port-step %u", b->port_step);
+		if (n->nat && b->port_start)
+			fprintf(out, ", port-start %u", b->port_start);
+		if (n->nat && b->ports == PORTS_BLOCK)
+			fprintf(out, ", block-size %u", b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT);
+		if (n->nat && b->inbound_reply != INBOUND_REPLY_SESSION)
+			fprintf(out, ", inbound-reply %s", nat_inbound_reply_name(b->inbound_reply));
+		if (b->icmp_unreachable)
+			fprintf(out, ", unsolicited UDP answered with ICMP port unreachable");
 		fprintf(out, ", UDP timeout %s", b->udp_timeout_ms ?
 			duration_fmt(b->udp_timeout_ms, tmo, sizeof(tmo)) : "kernel default");
 		fprintf(out, "; wan %s, lan %s", n->wan_addr[0] ? n->wan_addr : "auto",
@@ -1566,6 +1755,9 @@ int topo_describe(const struct topo *t, FILE *out)
 		duration_fmt(punch_ms, b, sizeof(b)),
 		punch_ms != t->punch_timeout_ms || limit_ms != t->timeout_ms ? " (the lab's: no delay or loss)" : "",
 		(unsigned)t->messages, t->ipv6 ? "IPv6" : "IPv4");
+	if (t->tcp || t->predict)
+		fprintf(out, "  transport %s%s%s\n", t->tcp ? "tcp" : "udp",
+			t->predict ? ", port prediction " : "", t->predict ? predict_method_name(t->predict) : "");
 	if (t->programs.server || t->programs.client || t->peers[0].program || t->peers[1].program) {
 		fprintf(out, "  programs: server %s; client %s\n",
 			t->mode == MODE_FIXED_PORT ? "none (fixed-port)" :

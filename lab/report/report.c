@@ -249,6 +249,8 @@ int report_tap(FILE *f, const struct result *s, size_t n)
 	size_t passed = 0;
 
 	fprintf(f, "TAP version 13\n1..%zu\n", n);
+	if (n)
+		fprintf(f, "# seed %llu\n", (unsigned long long)s[0].seed);
 	for (size_t i = 0; i < n; i++) {
 		const struct result *c = &s[i];
 		bool ok = c->verdict == VERDICT_PASS;
@@ -364,6 +366,9 @@ int report_junit(FILE *f, const struct result *s, size_t n)
 		n, failures, errors, total);
 	fprintf(f, "  <testsuite name=\"punchlab\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"0\" time=\"%.3f\">\n",
 		n, failures, errors, total);
+	if (n)
+		fprintf(f, "    <properties>\n      <property name=\"seed\" value=\"%llu\"/>\n    </properties>\n",
+			(unsigned long long)s[0].seed);
 	for (size_t i = 0; i < n; i++) {
 		const struct result *c = &s[i];
 		bool any_err = false;
@@ -667,6 +672,9 @@ int report_markdown(FILE *f, const struct result *s, size_t n)
 	if (errors)
 		fprintf(f, ", %zu error%s", errors, errors == 1 ? "" : "s");
 	fputs("**\n", f);
+	if (n)
+		fprintf(f, "\nSeed %llu (`punchlab run --seed %llu` hands out the same ports).\n",
+			(unsigned long long)s[0].seed, (unsigned long long)s[0].seed);
 	for (size_t i = 0; i < n; i++) {
 		const struct result *c = &s[i];
 		const char *text = c->verdict == VERDICT_ERROR ? c->error : c->detail;

@@ -38,13 +38,14 @@ int report_live_line(FILE *f, const struct result *s, bool color);
  * count line "N passed, N failed" (", N error(s)" added when there are any). */
 int report_summary(FILE *f, const struct result *s, size_t n, bool color);
 
-/* TAP version 13: plan, "ok N - name" lines, a YAML block (expected,
- * actual, error, detail, seconds) under each failure; the network's
- * evidence (network, evidence, explanation) in the block of every scenario
- * where it was counted. */
+/* TAP version 13: plan, "# seed N" (the run's, from the first result),
+ * "ok N - name" lines, a YAML block (expected, actual, error, detail,
+ * seconds) under each failure; the network's evidence (network, evidence,
+ * explanation) in the block of every scenario where it was counted. */
 int report_tap(FILE *f, const struct result *s, size_t n);
 
-/* JUnit XML: one <testsuites> with one <testsuite name="punchlab">; a
+/* JUnit XML: one <testsuites> with one <testsuite name="punchlab"> whose
+ * <properties> hold the run's seed; a
  * <testcase> per scenario with <failure> (mismatch) or <error> (could not
  * run), the peers' JSON reports in <system-out> and stderr tails in
  * <system-err>. */
@@ -62,7 +63,8 @@ int report_json(FILE *f, const struct result *s, size_t n);
 int report_json_read(const char *text, size_t len, struct result **out, size_t *n);
 void report_results_free(struct result *rs, size_t n);
 
-/* A Markdown table for CI job summaries, the count line, and the detail of
+/* A Markdown table for CI job summaries, the count line, the run's seed,
+ * and the detail of
  * each failure in a collapsed block. */
 int report_markdown(FILE *f, const struct result *s, size_t n);
 

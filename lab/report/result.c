@@ -98,6 +98,7 @@ void result_clear(struct result *r)
 	free(r->error);
 	free(r->detail);
 	free(r->routers);
+	free(r->conntrack);
 	result_evidence_clear(&r->evidence);
 	for (int k = 0; k < 2; k++) {
 		json_object_put(r->peers[k].report);
@@ -317,7 +318,8 @@ struct json_object *result_to_object(const struct result *r)
 	v = jevidence(r);
 	if ((r->evidence.counted && !v) || jadd(o, "evidence", v))
 		goto fail;
-	if (jadd(o, "seconds", jseconds(r->seconds)))
+	if (jadd(o, "seed", json_object_new_uint64(r->seed)) || jadd(o, "conntrack", jstr(r->conntrack)) ||
+	    jadd(o, "seconds", jseconds(r->seconds)))
 		goto fail;
 	v = jpeers(r);
 	if (!v || jadd(o, "peers", v))
@@ -645,6 +647,9 @@ int result_from_object(struct json_object *o, struct result *r)
 		rc = selfcheck_from(v, r, &bad);
 	if ((v = jget(o, "evidence", json_type_object, &bad)) != NULL)
 		evidence_from(v, &r->evidence, &bad);
+	if ((v = jget(o, "seed", json_type_int, &bad)) != NULL)
+		r->seed = json_object_get_uint64(v);
+	r->conntrack = jdup(o, "conntrack", &bad);
 	if (json_object_object_get_ex(o, "seconds", &v) && v) {
 		if (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int))
 			r->seconds = json_object_get_double(v);

@@ -28,6 +28,9 @@
  *                    sent_to_partner, endpoint (string | null) } x2 ],
  *         explanation: string | null,
  *         detail: the per-peer, per-router object of evidence_json() | null }
+ *   seed                           number: the run's seed (punchlab run --seed N replays its ports)
+ *   conntrack                      string: each router's UDP conntrack entries after the
+ *                                  pair ran, "ROUTER: ENTRY" lines; null when not taken
  *   seconds                        number, milliseconds' precision
  *   peers                          [ { name, outcome, exit_code, report, stderr_tail } ]
  *   repetition                     1..N with --repeat N, else null
@@ -129,6 +132,9 @@ struct result {
 	int n_routers;
 	bool selfcheck_ran;
 	struct result_evidence evidence;
+	uint64_t seed;          /* the run's seed: punchlab run --seed replays its ports */
+	char *conntrack;        /* evidence: each router's UDP conntrack entries after the pair
+				   ran, "ROUTER: ENTRY" lines (the kernel's text), or NULL */
 	double seconds;
 	struct result_peer peers[2];
 	int repetition;         /* 1..N of punchlab run --repeat N; 0: not repeated */

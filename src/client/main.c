@@ -5,7 +5,9 @@
  * machine and sends what it queues, until the machine is done. The result is
  * one JSON object on stdout; human logs go to stderr. */
 #include "client/defaults.h"
+#include "client/predict.h"
 #include "client/punch.h"
+#include "client/tcppunch.h"
 #include "common/addr.h"
 #include "common/cli.h"
 #include "common/duration.h"
@@ -23,6 +25,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -40,6 +44,9 @@
 #define EARLY_MAX 16 /* partner datagrams kept from before our own introduction */
 #define KEEPALIVE_MIN_MS 100 /* --keepalive: no faster, each one costs the server an answer */
 #define PROBE_FLOOR_MS 10    /* paced from the server RTT, but no faster than this */
+#define PREDICT_SEQ_PORTS 8      /* --predict sequential: the next 8 ports */
+#define PREDICT_BDAY_PORTS 256   /* --predict birthday: 256 each way, 64% over 1024-65535 */
+#define PREDICT_RATE 200         /* prediction probes per second */
 
 /* The partner may be introduced a moment before us and probe at once; its
  * first probes are kept and fed to the machine when it starts, rather than
@@ -60,6 +67,17 @@ struct opts {
 	int timeout_ms;
 	int keepalive_ms; /* 0: silent on UDP while waiting for the partner */
 	bool probe_set;   /* --probe-interval given: no pacing from the measured RTT */
+	bool tcp;         /* --tcp: punch TCP by simultaneous open from the control connection's port */
+	/* --predict: port prediction (client/predict.h) */
+	enum predict_method predict;
+	bool have_server2;
+	struct addr server2;      /* the server's second address, for the second observation */
+	unsigned predict_ports;   /* 0: the method's default */
+	unsigned predict_budget;  /* 0: twice the targets */
+	unsigned predict_rate;
+	uint16_t predict_lo, predict_hi;
+	bool have_seed;
+	uint64_t predict_seed;
 };
 
 struct client {
@@ -83,6 +101,18 @@ struct client {
 	struct early_dgram early[EARLY_MAX];
 	unsigned n_early;
 	struct punch *punch;
+	struct addr tcp_local;  /* --tcp: the port everything TCP is bound to */
+	bool registered2;       /* --predict: the REG_ACK from the second address came */
+	struct addr public2;    /* --predict: my endpoint as the second address saw it */
+	unsigned reg2_sent;
+	mtime_ms next_reg2;
+	int *spray_fd;          /* --predict birthday, hard side: the extra sockets */
+	unsigned n_spray_fd;
+	int my_step, peer_step; /* --predict: the port steps of my NAT and of the partner's */
+	bool have_my_step, have_peer_step;
+	uint64_t seed;          /* --predict birthday: the seed the ports were drawn with */
+	struct punch_config *pc; /* what punched, for the report */
+	struct tp *tp;          /* --tcp: the punching sockets */
 	enum punch_outcome outcome;
 	char reason[256];
 	int exit_code;
@@ -109,6 +139,10 @@ static void usage(FILE *f)
 		"                         concept); needs --local-port; the secret is derived from --session\n"
 		"                         and is NOT secret\n"
 		"  --advertise-local      ask the server to report my local port instead of the observed one\n"
+		"  --tcp                  punch TCP instead of UDP: simultaneous open from the port of the\n"
+		"                         control connection (--local-port, else ephemeral), which the server\n"
+		"                         observes and hands to the partner; both sides need --tcp; the\n"
+		"                         relay fallback stays on UDP\n"
 		"  --no-learn             do not probe addresses the partner is seen sending from\n"
 		"  --no-relay             never fall back to the server's relay\n"
 		"  --drop-direct          (testing) drop every packet not from the server\n"
@@ -121,6 +155,18 @@ static void usage(FILE *f)
 		"  --keepalive DUR        while waiting for the partner, re-send REGISTER to the server\n"
 		"                         every DUR (at least %dms) so that my NAT mapping stays alive\n"
 		"                         (default: silent on UDP until the introduction)\n"
+		"  --predict METHOD       port prediction for a partner behind an endpoint-dependent NAT\n"
+		"                         (UDP; needs --server2): 'sequential' probes the next ports of\n"
+		"                         its NAT by the step the server saw; 'birthday' probes random\n"
+		"                         ports of its address (the easy side) or opens many mappings\n"
+		"                         (the hard side): see punch-client(1) for what it costs\n"
+		"  --server2 HOST[:PORT]  the server's second address (default port: the server's);\n"
+		"                         a second REGISTER there shows my NAT's port step\n"
+		"  --predict-ports N      targets or sockets (default %d sequential, %d birthday; max %d)\n"
+		"  --predict-budget N     most prediction probes in all (default: twice the targets)\n"
+		"  --predict-rate N       most prediction probes per second (default %d)\n"
+		"  --predict-range LO-HI  the partner NAT's port range for birthday (default 1024-65535)\n"
+		"  --predict-seed N       seed of the random ports (default: from getrandom)\n"
 		"  -v, --verbose          debug logs;  -q, --quiet  warnings and errors only\n"
 		"  -h, --help\n"
 		"\n"
@@ -131,14 +177,15 @@ static void usage(FILE *f)
 		DEFAULT_PORT, CLIENT_MESSAGES, PUNCH_MSG_MAX, duration_fmt(CLIENT_PUNCH_TIMEOUT_MS, pt, sizeof(pt)),
 		duration_fmt(CLIENT_TIMEOUT_MS, to, sizeof(to)), duration_fmt(CLIENT_PROBE_MIN_MS, pmin, sizeof(pmin)),
 		duration_fmt(CLIENT_PROBE_MAX_MS, pmax, sizeof(pmax)), duration_fmt(CLIENT_LINGER_MS, linger, sizeof(linger)),
-		KEEPALIVE_MIN_MS);
+		KEEPALIVE_MIN_MS, PREDICT_SEQ_PORTS, PREDICT_BDAY_PORTS, PREDICT_PORTS_MAX, PREDICT_RATE);
 }
 
 
 enum {
 	OPT_SERVER = 256, OPT_SESSION, OPT_BIND, OPT_LOCAL_PORT, OPT_PEER, OPT_ADVERTISE, OPT_NO_LEARN,
 	OPT_NO_RELAY, OPT_DROP_DIRECT, OPT_MESSAGES, OPT_PUNCH_TIMEOUT, OPT_TIMEOUT, OPT_PROBE, OPT_LINGER,
-	OPT_KEEPALIVE,
+	OPT_KEEPALIVE, OPT_TCP, OPT_PREDICT, OPT_PREDICT_PORTS, OPT_PREDICT_BUDGET, OPT_PREDICT_RATE,
+	OPT_PREDICT_RANGE, OPT_PREDICT_SEED, OPT_SERVER2,
 };
 
 /* A duration option (common/duration.h) of min_ms up to a day into *ms.
@@ -222,6 +269,9 @@ static int opt_endpoint(int c, const char *arg, struct opts *o)
 	case OPT_ADVERTISE:
 		o->advertise_local = true;
 		return 0;
+	case OPT_TCP:
+		o->tcp = true;
+		return 0;
 	default:
 		return -ENOENT;
 	}
@@ -266,6 +316,73 @@ static int opt_tuning(int c, char *arg, struct opts *o)
 	}
 }
 
+/* The port prediction options. Returns 0, -ENOENT for an option of another
+ * kind, or -EINVAL after saying what is wrong. */
+static int opt_predict(int c, const char *arg, struct opts *o)
+{
+	unsigned long v, lo, hi;
+	char *end;
+
+	switch (c) {
+	case OPT_PREDICT:
+		if (predict_method_parse(arg, &o->predict) < 0) {
+			log_errx("--predict %s: sequential, birthday or none", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_PREDICT_PORTS:
+		if (num_parse_uint(arg, PREDICT_PORTS_MAX, &v) < 0 || !v) {
+			log_errx("--predict-ports %s: a number from 1 to %d", arg, PREDICT_PORTS_MAX);
+			return -EINVAL;
+		}
+		o->predict_ports = (unsigned)v;
+		return 0;
+	case OPT_PREDICT_BUDGET:
+		if (num_parse_uint(arg, 100000, &v) < 0 || !v) {
+			log_errx("--predict-budget %s: a number from 1 to 100000", arg);
+			return -EINVAL;
+		}
+		o->predict_budget = (unsigned)v;
+		return 0;
+	case OPT_PREDICT_RATE:
+		if (num_parse_uint(arg, 100000, &v) < 0 || !v) {
+			log_errx("--predict-rate %s: probes per second, 1 to 100000", arg);
+			return -EINVAL;
+		}
+		o->predict_rate = (unsigned)v;
+		return 0;
+	case OPT_PREDICT_RANGE:
+		errno = 0;
+		lo = strtoul(arg, &end, 10);
+		hi = *end == '-' ? strtoul(end + 1, &end, 10) : 0;
+		if (errno || *end || !lo || lo > hi || hi > 65535) {
+			log_errx("--predict-range %s: LO-HI, ports from 1 to 65535", arg);
+			return -EINVAL;
+		}
+		o->predict_lo = (uint16_t)lo;
+		o->predict_hi = (uint16_t)hi;
+		return 0;
+	case OPT_PREDICT_SEED:
+		errno = 0;
+		o->predict_seed = strtoull(arg, &end, 0);
+		if (errno || end == arg || *end) {
+			log_errx("--predict-seed %s: a number", arg);
+			return -EINVAL;
+		}
+		o->have_seed = true;
+		return 0;
+	case OPT_SERVER2:
+		if (addr_parse(arg, 0, &o->server2) < 0) {
+			log_errx("--server2 %s: not a numeric IP[:PORT]", arg);
+			return -EINVAL;
+		}
+		o->have_server2 = true;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
 /* What no single option can say wrong. Returns 0 or -EINVAL after saying what. */
 static int opts_check(const struct opts *o)
 {
@@ -285,6 +402,18 @@ static int opts_check(const struct opts *o)
 	}
 	if (o->keepalive_ms && !o->have_server) {
 		log_errx("--keepalive needs a server (it keeps the mapping the server observed alive)");
+		return -EINVAL;
+	}
+	if (o->predict && (!o->have_server || !o->have_server2)) {
+		log_errx("--predict needs --server and --server2 (two observations of my mapping)");
+		return -EINVAL;
+	}
+	if (o->predict && o->tcp) {
+		log_errx("--predict is for UDP only");
+		return -EINVAL;
+	}
+	if (o->have_server2 && o->have_server && addr_family(&o->server2) != addr_family(&o->server)) {
+		log_errx("--server2 and --server are of different address families");
 		return -EINVAL;
 	}
 	if (o->have_bind && addr_family(&o->bind) != addr_family(far)) {
@@ -313,6 +442,14 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *
 		{ "probe-interval", required_argument, NULL, OPT_PROBE },
 		{ "linger", required_argument, NULL, OPT_LINGER },
 		{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+		{ "tcp", no_argument, NULL, OPT_TCP },
+		{ "predict", required_argument, NULL, OPT_PREDICT },
+		{ "predict-ports", required_argument, NULL, OPT_PREDICT_PORTS },
+		{ "predict-budget", required_argument, NULL, OPT_PREDICT_BUDGET },
+		{ "predict-rate", required_argument, NULL, OPT_PREDICT_RATE },
+		{ "predict-range", required_argument, NULL, OPT_PREDICT_RANGE },
+		{ "predict-seed", required_argument, NULL, OPT_PREDICT_SEED },
+		{ "server2", required_argument, NULL, OPT_SERVER2 },
 		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -322,8 +459,13 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *
 	o->session = "";
 	punch_config_defaults(&o->pc);
 	o->timeout_ms = CLIENT_TIMEOUT_MS;
+	o->predict_rate = PREDICT_RATE;
+	o->predict_lo = 1024;
+	o->predict_hi = 65535;
 	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
 		r = opt_endpoint(c, optarg, o);
+		if (r == -ENOENT)
+			r = opt_predict(c, optarg, o);
 		if (r == -ENOENT)
 			r = opt_tuning(c, optarg, o);
 		if (r == -ENOENT)
@@ -333,6 +475,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *
 	}
 	if (cli_no_operands(argc, argv) < 0)
 		return -EINVAL;
+	if (o->have_server2 && !addr_port(&o->server2) && o->have_server)
+		addr_set_port(&o->server2, addr_port(&o->server));
 	return opts_check(o);
 }
 
@@ -374,10 +518,23 @@ static int open_tcp(struct client *cl)
 	socklen_t elen = sizeof(int);
 	int fd, err = 0, soerr = 0;
 
-	fd = socket(addr_family(&cl->o.server), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
+	if (cl->o.tcp) {
+		/* The control connection leaves from the port we punch from, so
+		 * that its source, as the server sees it, is our TCP mapping. */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		fd = tp_socket(&cl->tcp_local);
+		if (fd < 0)
+			return fd;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    addr_from_sa(&cl->tcp_local, (struct sockaddr *)&ss, sl) < 0) {
+			err = -errno;
+			goto cleanup;
+		}
+	} else if ((fd = socket(addr_family(&cl->o.server), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
 		return -errno;
-	if (cl->o.have_bind) {
+	} else if (cl->o.have_bind) {
 		a = cl->o.bind;
 		addr_set_port(&a, 0);
 		if (bind(fd, &a.u.sa, a.len) < 0) {
@@ -458,7 +615,7 @@ static void udp_send(struct client *cl, const struct addr *to, const uint8_t *bu
 		log_debug("sendto %s: %s", addr_fmt(to, s, sizeof(s)), strerror(errno));
 }
 
-static void send_register(struct client *cl)
+static void send_register_to(struct client *cl, const struct addr *to)
 {
 	struct wire_msg m;
 	uint8_t buf[WIRE_MSG_MAX];
@@ -469,7 +626,29 @@ static void send_register(struct client *cl)
 	memcpy(m.u.reg.token, cl->token, sizeof(cl->token));
 	n = wire_build(buf, sizeof(buf), &m, NULL);
 	if (n > 0)
-		udp_send(cl, &cl->server_udp, buf, (size_t)n);
+		udp_send(cl, to, buf, (size_t)n);
+}
+
+static void send_register(struct client *cl)
+{
+	send_register_to(cl, &cl->server_udp);
+}
+
+/* --predict: once registered at the first address, register at the second
+ * until it answers; the same socket, so a NAT that maps per destination gives
+ * it a new port. Returns when it wants to run again, or -1. */
+static mtime_ms register2_step(struct client *cl, mtime_ms now)
+{
+	if (!cl->o.predict || !cl->registered || cl->registered2)
+		return -1;
+	if (!cl->reg2_sent || now >= cl->next_reg2) {
+		int rto = REG_RTO_FIRST << (cl->reg2_sent < 4 ? cl->reg2_sent : 4);
+
+		cl->reg2_sent++;
+		send_register_to(cl, &cl->o.server2);
+		cl->next_reg2 = now + (rto > REG_RTO_MAX ? REG_RTO_MAX : rto);
+	}
+	return cl->next_reg2;
 }
 
 static int send_hello(struct client *cl)
@@ -479,8 +658,9 @@ static int send_hello(struct client *cl)
 
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_HELLO;
-	m.u.hello.flags = cl->o.advertise_local ? WIRE_HELLO_ADVERTISE_LOCAL : 0;
-	m.u.hello.local_port = addr_port(&cl->local);
+	m.u.hello.flags = (cl->o.advertise_local ? WIRE_HELLO_ADVERTISE_LOCAL : 0) | (cl->o.tcp ? WIRE_HELLO_TCP : 0) |
+			  (cl->o.predict ? WIRE_HELLO_PREDICT : 0);
+	m.u.hello.local_port = addr_port(cl->o.tcp ? &cl->tcp_local : &cl->local);
 	snprintf(m.u.hello.session, sizeof(m.u.hello.session), "%s", cl->o.session);
 	/* A wildcard-bound UDP socket has no address of its own to report; the
 	 * control connection's local address is the one that reaches the server. */
@@ -492,6 +672,8 @@ static int send_hello(struct client *cl)
 		    addr_from_sa(&priv, (struct sockaddr *)&ss, len) == 0)
 			addr_set_port(&priv, addr_port(&cl->local));
 	}
+	if (cl->o.tcp)
+		addr_set_port(&priv, addr_port(&cl->tcp_local));
 	addr_to_wire(&priv, &m.u.hello.private_eps[0]);
 	m.u.hello.n_private = 1;
 	return tcp_send(cl, &m);
@@ -598,6 +780,15 @@ static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len
 {
 	struct wire_msg m;
 
+	if (cl->o.predict && addr_equal(from, &cl->o.server2)) {
+		if (wire_parse_datagram(buf, len, &m) == 0 && m.type == WIRE_REG_ACK &&
+		    m.u.reg_ack.client_id == cl->client_id && !cl->registered2 &&
+		    addr_from_wire(&cl->public2, &m.u.reg_ack.observed) == 0) {
+			cl->registered2 = true;
+			log_debug("registered at the second address");
+		}
+		return;
+	}
 	if (!addr_equal(from, &cl->server_udp)) {
 		if (cl->n_early < EARLY_MAX && len <= sizeof(cl->early[0].buf)) {
 			cl->early[cl->n_early].from = *from;
@@ -616,10 +807,12 @@ static void on_udp_before_peer(struct client *cl, const uint8_t *buf, size_t len
 		 * retransmission nobody knows which one it answers. */
 		if (cl->reg_sent == 1 && (cl->srv_rtt < 0 || now - cl->reg_first_at < cl->srv_rtt))
 			cl->srv_rtt = now - cl->reg_first_at;
-		if (addr_from_wire(&cl->public, &m.u.reg_ack.observed) == 0)
+		/* With --tcp "public" is the TCP endpoint the introduction brings;
+		 * the UDP mapping only serves the relay. */
+		if (!cl->o.tcp && !cl->introduced && addr_from_wire(&cl->public, &m.u.reg_ack.observed) == 0)
 			cl->have_public = true;
 		log_debug("registered");
-	} else {
+	} else if (!cl->o.tcp) {
 		/* The answer to a keepalive: the server now has this endpoint. */
 		struct addr seen;
 		char s1[ADDR_STRLEN], s2[ADDR_STRLEN];
@@ -688,6 +881,8 @@ static int rendezvous(struct client *cl)
 				fail(cl, EXIT_SERVER, "no WELCOME from the server before the timeout");
 			else if (!cl->registered)
 				fail(cl, EXIT_SERVER, "the server did not answer REGISTER before the timeout");
+			else if (cl->o.predict && !cl->registered2)
+				fail(cl, EXIT_SERVER, "the server did not answer REGISTER at its second address (--server2)");
 			else
 				fail(cl, EXIT_FAILED, "no partner before the timeout");
 			return -1;
@@ -715,6 +910,12 @@ static int rendezvous(struct client *cl)
 			}
 			if (punch_keepalive_deadline(&ka) >= 0 && punch_keepalive_deadline(&ka) < wake)
 				wake = punch_keepalive_deadline(&ka);
+			{
+				mtime_ms r2 = register2_step(cl, now);
+
+				if (r2 >= 0 && r2 < wake)
+					wake = r2;
+			}
 		}
 		n = poll(pfd, 2, mtime_until(now, wake));
 		if (n < 0 && errno != EINTR) {
@@ -736,8 +937,29 @@ static void flush_tx(struct client *cl)
 {
 	static struct punch_tx tx;
 
-	while (punch_pop(cl->punch, &tx))
-		udp_send(cl, &tx.to, tx.buf, tx.len);
+	/* With --tcp everything for the partner goes on TCP; the server (the
+	 * relay) is still reached on UDP. */
+	while (punch_pop(cl->punch, &tx)) {
+		if (tx.sock) {
+			if (tx.sock <= cl->n_spray_fd &&
+			    sendto(cl->spray_fd[tx.sock - 1], tx.buf, tx.len, 0, &tx.to.u.sa, tx.to.len) < 0)
+				log_debug("sendto on prediction socket %u: %s", tx.sock, strerror(errno));
+			continue;
+		}
+		if (cl->tp && !(cl->o.have_server && addr_equal(&tx.to, &cl->server_udp)))
+			tp_send(cl->tp, &tx.to, tx.buf, tx.len);
+		else
+			udp_send(cl, &tx.to, tx.buf, tx.len);
+	}
+}
+
+/* A whole message arrived on a TCP connection to the partner. */
+static void on_tcp_punching(void *arg, const uint8_t *buf, size_t len, const struct addr *from)
+{
+	struct client *cl = arg;
+
+	punch_input(cl->punch, mtime_now(), buf, len, from);
+	flush_tx(cl);
 }
 
 static void on_udp_punching(struct client *cl, const uint8_t *buf, size_t len, const struct addr *from,
@@ -747,10 +969,32 @@ static void on_udp_punching(struct client *cl, const uint8_t *buf, size_t len, c
 	flush_tx(cl);
 }
 
+/* Read what prediction socket i (1-based) holds, at most 16 datagrams. */
+static void spray_drain(struct client *cl, unsigned i, mtime_ms now)
+{
+	static uint8_t buf[WIRE_MSG_MAX + 1];
+	struct sockaddr_storage ss;
+	struct addr from;
+	socklen_t flen;
+	ssize_t r;
+
+	for (int k = 0; k < 16; k++) {
+		flen = sizeof(ss);
+		r = recvfrom(cl->spray_fd[i - 1], buf, sizeof(buf), 0, (struct sockaddr *)&ss, &flen);
+		if (r < 0)
+			break;
+		if (addr_from_sa(&from, (struct sockaddr *)&ss, flen) == 0) {
+			punch_input_sock(cl->punch, now, buf, (size_t)r, &from, i);
+			flush_tx(cl);
+		}
+	}
+}
+
 /* Drive the machine until it is done. */
 static int punch_loop(struct client *cl, const struct punch_config *pc)
 {
 	bool tcp_open = cl->tcp >= 0;
+	struct pollfd *pfd;
 	int err;
 
 	if ((err = punch_create(pc, mtime_now(), &cl->punch)) < 0) {
@@ -762,20 +1006,38 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 		punch_input(cl->punch, mtime_now(), cl->early[i].buf, cl->early[i].len, &cl->early[i].from);
 		flush_tx(cl);
 	}
+	pfd = calloc(2 + TP_MAX_CONN + 1 + cl->n_spray_fd, sizeof(*pfd));
+	if (!pfd) {
+		fail(cl, EXIT_FAILED, "out of memory");
+		return -1;
+	}
 	while (punch_outcome(cl->punch, NULL) == PUNCH_RUNNING) {
-		struct pollfd pfd[2] = { { .fd = cl->udp, .events = POLLIN },
-					 { .fd = tcp_open ? cl->tcp : -1, .events = POLLIN } };
+		size_t ntp, base;
 		mtime_ms now = mtime_now();
-		int n = poll(pfd, 2, mtime_until(now, punch_deadline(cl->punch)));
+		int n;
+
+		pfd[0] = (struct pollfd){ .fd = cl->udp, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = tcp_open ? cl->tcp : -1, .events = POLLIN };
+		ntp = cl->tp ? tp_pollfds(cl->tp, pfd + 2, TP_MAX_CONN + 1) : 0;
+		base = 2 + ntp;
+		for (unsigned i = 0; i < cl->n_spray_fd; i++)
+			pfd[base + i] = (struct pollfd){ .fd = cl->spray_fd[i], .events = POLLIN };
+		n = poll(pfd, (nfds_t)(base + cl->n_spray_fd), mtime_until(now, punch_deadline(cl->punch)));
 
 		if (n < 0 && errno != EINTR) {
 			fail(cl, EXIT_FAILED, "poll: %s", strerror(errno));
+			free(pfd);
 			return -1;
 		}
 		now = mtime_now();
 		if (n > 0 && (pfd[0].revents & POLLIN)) {
 			udp_drain(cl, now, on_udp_punching);
 		}
+		if (n > 0 && ntp)
+			tp_service(cl->tp, pfd + 2, ntp, on_tcp_punching, cl);
+		for (unsigned i = 0; n > 0 && i < cl->n_spray_fd; i++)
+			if (pfd[base + i].revents & POLLIN)
+				spray_drain(cl, i + 1, now);
 		if (n > 0 && tcp_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			/* After the introduction the control connection is not needed;
 			 * a server that closes it or sends more is only worth a note. */
@@ -791,6 +1053,7 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 		punch_timer(cl->punch, now);
 		flush_tx(cl);
 	}
+	free(pfd);
 	flush_tx(cl); /* the last BYE */
 	{
 		const char *why;
@@ -802,6 +1065,102 @@ static int punch_loop(struct client *cl, const struct punch_config *pc)
 				: cl->outcome == PUNCH_RELAYED ? EXIT_RELAYED
 							      : EXIT_FAILED;
 	}
+	return 0;
+}
+
+/* --predict birthday, hard side: n more UDP sockets, each of which the NAT
+ * maps to a port of its own when it sends to the partner. Raises the soft
+ * descriptor limit when n needs it. Returns 0 or -errno. */
+static int open_spray_sockets(struct client *cl, unsigned n)
+{
+	struct rlimit rl;
+	struct addr a;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 64 && rl.rlim_max >= n + 64) {
+		rl.rlim_cur = n + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	cl->spray_fd = calloc(n, sizeof(*cl->spray_fd));
+	if (!cl->spray_fd)
+		return -ENOMEM;
+	if (cl->o.have_bind)
+		a = cl->o.bind;
+	else
+		addr_any(&a, addr_family(&cl->local), 0);
+	addr_set_port(&a, 0);
+	for (; cl->n_spray_fd < n; cl->n_spray_fd++) {
+		int fd = socket(addr_family(&a), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		if (fd < 0)
+			return -errno;
+		if (bind(fd, &a.u.sa, a.len) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		cl->spray_fd[cl->n_spray_fd] = fd;
+	}
+	return 0;
+}
+
+/* --predict: from my two observations and the partner's step (PEER), what
+ * to spray: the partner's next ports (sequential), random ports of its
+ * address when its NAT maps per destination and mine does not (birthday,
+ * easy side), or many sockets of my own when mine does (birthday, hard
+ * side). Returns 0, or -1 when the run ended (cl set). */
+static int predict_setup(struct client *cl, struct punch_config *pc)
+{
+	const struct opts *o = &cl->o;
+	unsigned n = o->predict_ports ? o->predict_ports
+			 : o->predict == PREDICT_SEQUENTIAL ? PREDICT_SEQ_PORTS : PREDICT_BDAY_PORTS;
+	int err;
+
+	if (cl->have_public && cl->registered2 && addr_family(&cl->public) == addr_family(&cl->public2)) {
+		struct addr x = cl->public2;
+
+		addr_set_port(&x, addr_port(&cl->public));
+		if (addr_equal(&x, &cl->public)) {
+			cl->have_my_step = true;
+			cl->my_step = predict_step(addr_port(&cl->public), addr_port(&cl->public2));
+		}
+	}
+	if (cl->peer.u.peer.flags & WIRE_PEER_PREDICT) {
+		cl->have_peer_step = true;
+		cl->peer_step = cl->peer.u.peer.peer_step;
+	}
+	if (!pc->n_cand)
+		return 0;
+	if (o->predict == PREDICT_SEQUENTIAL && cl->peer_step) {
+		/* Its two observations were port and port + step: the mapping
+		 * toward us comes next. */
+		uint16_t last = (uint16_t)(addr_port(&pc->cand[0]) + cl->peer_step);
+
+		pc->n_spray = predict_sequential(last, cl->peer_step, n, o->predict_lo, o->predict_hi, pc->spray_ports);
+	} else if (o->predict == PREDICT_BIRTHDAY) {
+		if (cl->peer_step && !cl->my_step) {
+			struct predict_rng r;
+
+			cl->seed = o->predict_seed;
+			if (!o->have_seed && getrandom(&cl->seed, sizeof(cl->seed), 0) != sizeof(cl->seed))
+				cl->seed = (uint64_t)mtime_now() ^ (uint64_t)getpid() << 32;
+			predict_rng_seed(&r, cl->seed);
+			pc->n_spray = predict_birthday(&r, n, o->predict_lo, o->predict_hi, pc->spray_ports);
+		}
+		if (cl->my_step) {
+			if ((err = open_spray_sockets(cl, n)) < 0) {
+				fail(cl, EXIT_FAILED, "cannot open %u prediction sockets (%u opened): %s", n,
+				     cl->n_spray_fd, strerror(-err));
+				return -1;
+			}
+			pc->spray_socks = n;
+		}
+	}
+	pc->spray_budget = o->predict_budget ? o->predict_budget : 2 * (unsigned)(pc->n_spray + pc->spray_socks);
+	pc->spray_rate = o->predict_rate;
+	log_info("prediction %s: my step %d, partner's step %d: %zu target ports, %u sockets, budget %u at %u/s",
+		 predict_method_name(o->predict), cl->my_step, cl->peer_step, pc->n_spray, pc->spray_socks,
+		 pc->spray_budget, pc->spray_rate);
 	return 0;
 }
 
@@ -846,6 +1205,39 @@ static json_object *json_addr(const struct addr *a, bool have)
 	return have ? json_object_new_string(addr_fmt(a, s, sizeof(s))) : NULL;
 }
 
+/* The "predict" object of the report: what was aimed at, what it cost, and
+ * for birthday the chance the formula gives for the pair (the partner
+ * assumed to use the same --predict-ports and range). */
+static json_object *json_predict(const struct client *cl, const struct punch_stats *st)
+{
+	json_object *o = json_object_new_object();
+	const struct punch_config *pc = cl->pc;
+	unsigned n = pc ? (unsigned)(pc->n_spray + pc->spray_socks) : 0;
+
+	/* The budget may stop a side before all its targets: it uses fewer. */
+	if (pc && n > pc->spray_budget)
+		n = pc->spray_budget;
+	bool pair = cl->have_my_step && cl->have_peer_step && (!cl->my_step) != (!cl->peer_step);
+
+	json_object_object_add(o, "method", json_object_new_string(predict_method_name(cl->o.predict)));
+	json_object_object_add(o, "my_step", cl->have_my_step ? json_object_new_int(cl->my_step) : NULL);
+	json_object_object_add(o, "peer_step", cl->have_peer_step ? json_object_new_int(cl->peer_step) : NULL);
+	json_object_object_add(o, "targets", json_object_new_int64(pc ? (int64_t)pc->n_spray : 0));
+	json_object_object_add(o, "sockets", json_object_new_int64(pc ? pc->spray_socks : 0));
+	json_object_object_add(o, "budget", json_object_new_int64(pc ? pc->spray_budget : 0));
+	json_object_object_add(o, "rate", json_object_new_int64(pc ? pc->spray_rate : 0));
+	json_object_object_add(o, "sent", json_object_new_int64(st ? st->spray_sent : 0));
+	json_object_object_add(o, "passes", json_object_new_int64(st ? st->spray_passes : 0));
+	json_object_object_add(o, "seed", pc && pc->n_spray && cl->o.predict == PREDICT_BIRTHDAY
+						  ? json_object_new_uint64(cl->seed) : NULL);
+	json_object_object_add(o, "p_expected",
+			       cl->o.predict == PREDICT_BIRTHDAY && pair && n
+				       ? json_object_new_double(predict_birthday_p(
+						 n, n, (unsigned)cl->o.predict_hi - cl->o.predict_lo + 1))
+				       : NULL);
+	return o;
+}
+
 static void print_result(const struct client *cl)
 {
 	const struct punch_stats *st = cl->punch ? punch_stats(cl->punch) : NULL;
@@ -857,11 +1249,13 @@ static void print_result(const struct client *cl)
 	json_object_object_add(o, "reason",
 			       cl->outcome == PUNCH_FAILED ? json_object_new_string(cl->reason) : NULL);
 	json_object_object_add(o, "mode", json_object_new_string(mode));
+	json_object_object_add(o, "transport", json_object_new_string(cl->o.tcp ? "tcp" : "udp"));
 	json_object_object_add(o, "session", json_object_new_string(cl->o.session));
 	json_object_object_add(o, "session_id",
 			       cl->introduced ? json_object_new_int64(cl->peer.u.peer.session_id) : NULL);
 	json_object_object_add(o, "role", cl->introduced ? json_object_new_int(cl->peer.u.peer.role) : NULL);
-	json_object_object_add(o, "local", json_addr(&cl->local, cl->udp >= 0));
+	json_object_object_add(o, "local", cl->o.tcp ? json_addr(&cl->tcp_local, addr_port(&cl->tcp_local))
+						       : json_addr(&cl->local, cl->udp >= 0));
 	json_object_object_add(o, "public", json_addr(&cl->public, cl->have_public));
 	json_object_object_add(o, "public_seen_by_peer",
 			       st ? json_addr(&st->seen_self, st->have_seen_self) : NULL);
@@ -892,6 +1286,21 @@ static void print_result(const struct client *cl)
 	json_object_object_add(o, "data_sent", json_object_new_int64(st ? st->data_sent : 0));
 	json_object_object_add(o, "relayed_out", json_object_new_int64(st ? st->relayed_out : 0));
 	json_object_object_add(o, "relayed_in", json_object_new_int64(st ? st->relayed_in : 0));
+	if (cl->tp) {
+		/* How the far network answered our SYNs: RST, ICMP or nothing. */
+		const struct tp_stats *ts = tp_stats(cl->tp);
+		json_object *t = json_object_new_object();
+
+		json_object_object_add(t, "connects", json_object_new_int64(ts->connects));
+		json_object_object_add(t, "established", json_object_new_int64(ts->established));
+		json_object_object_add(t, "accepted", json_object_new_int64(ts->accepted));
+		json_object_object_add(t, "refused", json_object_new_int64(ts->refused));
+		json_object_object_add(t, "unreachable", json_object_new_int64(ts->unreachable));
+		json_object_object_add(t, "other_errors", json_object_new_int64(ts->other_errors));
+		json_object_object_add(o, "tcp", t);
+	}
+	if (cl->o.predict)
+		json_object_object_add(o, "predict", json_predict(cl, st));
 	if (st && st->rtt_n) {
 		double avg = round(10.0 * (double)st->rtt_sum / st->rtt_n) / 10;
 		char avg_s[32];
@@ -909,6 +1318,33 @@ static void print_result(const struct client *cl)
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	fflush(stdout);
 	json_object_put(o);
+}
+
+/* --tcp: the address everything TCP is bound to: the same port number as
+ * UDP when --local-port is given, else one the kernel picks when the control
+ * connection binds (or, without a server, the --local-port). */
+static void tcp_local_init(struct client *cl)
+{
+	if (cl->o.have_bind)
+		cl->tcp_local = cl->o.bind;
+	else
+		addr_any(&cl->tcp_local, addr_family(&cl->local), 0);
+	addr_set_port(&cl->tcp_local, cl->o.local_port);
+}
+
+/* --tcp: the listener and the connection attempts' home, on tcp_local.
+ * Returns 0, or -1 when the run ended (cl set). */
+static int tcp_start(struct client *cl)
+{
+	char s[ADDR_STRLEN];
+	int err = tp_create(&cl->tcp_local, &cl->tp);
+
+	if (err < 0) {
+		fail(cl, cl->o.have_server ? EXIT_SERVER : EXIT_USAGE, "cannot listen on TCP %s: %s",
+		     addr_fmt(&cl->tcp_local, s, sizeof(s)), strerror(-err));
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -942,6 +1378,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE; /* a bad --bind or a busy --local-port */
 	}
 	cl.udp = err;
+	if (cl.o.tcp)
+		tcp_local_init(&cl);
 
 	pc = cl.o.pc;
 	pc.deadline = cl.deadline;
@@ -949,6 +1387,10 @@ int main(int argc, char **argv)
 	if (cl.o.have_server) {
 		if (rendezvous(&cl) < 0)
 			goto out;
+		if (cl.o.tcp && !(cl.peer.u.peer.flags & WIRE_PEER_TCP)) {
+			fail(&cl, EXIT_FAILED, "the partner does not punch TCP (both sides need --tcp)");
+			goto out;
+		}
 		pc.session_id = cl.peer.u.peer.session_id;
 		pc.role = cl.peer.u.peer.role;
 		memcpy(pc.secret, cl.peer.u.peer.secret, sizeof(pc.secret));
@@ -996,6 +1438,11 @@ int main(int argc, char **argv)
 			 pc.role);
 		cl.reason[0] = '\0';
 	}
+	if (cl.o.predict && predict_setup(&cl, &pc) < 0)
+		goto out;
+	cl.pc = &pc;
+	if (cl.o.tcp && tcp_start(&cl) < 0)
+		goto out;
 	punch_loop(&cl, &pc);
 out:
 	print_result(&cl);
@@ -1004,6 +1451,10 @@ out:
 	else
 		log_info("%s", punch_outcome_name(cl.outcome));
 	punch_destroy(cl.punch);
+	tp_destroy(cl.tp);
+	for (unsigned i = 0; i < cl.n_spray_fd; i++)
+		close(cl.spray_fd[i]);
+	free(cl.spray_fd);
 	if (cl.tcp >= 0)
 		close(cl.tcp);
 	if (cl.udp >= 0)

@@ -15,6 +15,7 @@ enum punch_path { PATH_NONE, PATH_DIRECT, PATH_RELAY };
 
 struct punch_cand {
 	struct addr a;
+	unsigned sock;  /* the socket we reach it from (punch_tx.sock) */
 	bool learned;
 	bool got_probe; /* an authenticated PROBE came from here */
 	bool got_ack;   /* a PROBE_ACK came from here for a probe sent here */
@@ -23,6 +24,9 @@ struct punch_cand {
 struct punch_sent {
 	uint32_t seq; /* 0: slot unused */
 	uint8_t cand;
+	bool spray;    /* a prediction probe: to the partner's address at port, from sock */
+	uint16_t port;
+	uint16_t sock;
 };
 
 struct punch_out {
@@ -53,6 +57,9 @@ struct punch {
 	struct punch_out out[PUNCH_MSG_MAX + 1]; /* indexed by seq, 1..messages */
 	uint8_t rx_seen[PUNCH_MSG_MAX / 8 + 1];  /* partner's DATA seqs received */
 	unsigned n_acked;
+	struct predict_budget spray_budget;
+	size_t spray_next;       /* the next target of the current pass */
+	mtime_ms next_spray;     /* when the next pass begins; -1: no spraying */
 	struct punch_tx q[PUNCH_QLEN];
 	size_t q_head, q_len;
 	struct punch_stats stats;
@@ -93,7 +100,7 @@ static uint8_t partner_role(const struct punch *p)
 	return (uint8_t)(3 - p->cfg.role);
 }
 
-static void enqueue(struct punch *p, const struct addr *to, const uint8_t *buf, size_t len)
+static void enqueue(struct punch *p, const struct addr *to, unsigned sock, const uint8_t *buf, size_t len)
 {
 	struct punch_tx *tx;
 
@@ -103,6 +110,7 @@ static void enqueue(struct punch *p, const struct addr *to, const uint8_t *buf, 
 	}
 	tx = &p->q[(p->q_head + p->q_len) % PUNCH_QLEN];
 	tx->to = *to;
+	tx->sock = sock;
 	tx->len = len;
 	memcpy(tx->buf, buf, len);
 	p->q_len++;
@@ -129,7 +137,7 @@ static void p2p_init(const struct punch *p, struct wire_msg *m, uint8_t type, ui
 	m->u.p2p.ts = ts;
 }
 
-static void send_direct(struct punch *p, const struct wire_msg *m, const struct addr *to)
+static void send_direct(struct punch *p, const struct wire_msg *m, const struct addr *to, unsigned sock)
 {
 	uint8_t buf[WIRE_MSG_MAX];
 	int n = wire_build(buf, sizeof(buf), m, p->cfg.secret);
@@ -139,7 +147,7 @@ static void send_direct(struct punch *p, const struct wire_msg *m, const struct 
 		log_warnx("cannot encode %s", wire_type_name(m->type));
 		return;
 	}
-	enqueue(p, to, buf, (size_t)n);
+	enqueue(p, to, sock, buf, (size_t)n);
 }
 
 /* Wrap an authenticated message in a RELAY to the server, which forwards it
@@ -165,7 +173,7 @@ static void send_relayed(struct punch *p, const struct wire_msg *inner)
 		return;
 	}
 	p->stats.relayed_out++;
-	enqueue(p, &p->cfg.server, buf, (size_t)n);
+	enqueue(p, &p->cfg.server, 0, buf, (size_t)n);
 }
 
 /* Send on the session's path: the direct address, or through the relay. */
@@ -174,7 +182,7 @@ static void send_path(struct punch *p, const struct wire_msg *m)
 	if (p->path == PATH_RELAY)
 		send_relayed(p, m);
 	else if (p->path == PATH_DIRECT)
-		send_direct(p, m, &p->cand[p->direct_cand].a);
+		send_direct(p, m, &p->cand[p->direct_cand].a, p->cand[p->direct_cand].sock);
 }
 
 static void rtt_sample(struct punch *p, mtime_ms now, uint64_t ts)
@@ -202,23 +210,95 @@ static void send_probe(struct punch *p, mtime_ms now, size_t ci)
 		seq = ++p->probe_seq;
 	p2p_init(p, &m, WIRE_PROBE, seq, (uint64_t)now);
 	addr_to_wire(&p->cand[ci].a, &m.u.p2p.ep);
-	p->sent[seq % PUNCH_SENT_RING].seq = seq;
-	p->sent[seq % PUNCH_SENT_RING].cand = (uint8_t)ci;
+	p->sent[seq % PUNCH_SENT_RING] = (struct punch_sent){ .seq = seq, .cand = (uint8_t)ci };
 	p->stats.probes_sent++;
-	send_direct(p, &m, &p->cand[ci].a);
+	send_direct(p, &m, &p->cand[ci].a, p->cand[ci].sock);
 }
 
-static int find_cand(const struct punch *p, const struct addr *a)
+static int find_cand(const struct punch *p, const struct addr *a, unsigned sock)
 {
 	for (size_t i = 0; i < p->n_cand; i++)
-		if (addr_equal(&p->cand[i].a, a))
+		if (addr_equal(&p->cand[i].a, a) && p->cand[i].sock == sock)
 			return (int)i;
 	return -1;
 }
 
+/* Spray target i of n_spray + spray_socks: the partner's public address at
+ * spray_ports[i], or its public endpoint from socket i - n_spray + 1. */
+static void spray_target(const struct punch *p, size_t i, struct addr *to, unsigned *sock)
+{
+	*to = p->cfg.cand[0];
+	if (i < p->cfg.n_spray) {
+		addr_set_port(to, p->cfg.spray_ports[i]);
+		*sock = 0;
+	} else {
+		*sock = (unsigned)(i - p->cfg.n_spray + 1);
+	}
+}
+
+static void send_spray(struct punch *p, mtime_ms now, size_t i)
+{
+	struct wire_msg m;
+	struct addr to;
+	unsigned sock;
+	uint32_t seq = ++p->probe_seq;
+
+	if (!seq)
+		seq = ++p->probe_seq;
+	spray_target(p, i, &to, &sock);
+	p2p_init(p, &m, WIRE_PROBE, seq, (uint64_t)now);
+	addr_to_wire(&to, &m.u.p2p.ep);
+	p->sent[seq % PUNCH_SENT_RING] = (struct punch_sent){
+		.seq = seq, .spray = true, .port = addr_port(&to), .sock = (uint16_t)sock
+	};
+	p->stats.probes_sent++;
+	p->stats.spray_sent++;
+	send_direct(p, &m, &to, sock);
+}
+
+/* Send what the budget allows of the current pass; a pass done, the next
+ * begins one probe interval later. No more once a direct path is found. */
+static void spray_pump(struct punch *p, mtime_ms now)
+{
+	size_t n_targets = p->cfg.n_spray + p->cfg.spray_socks;
+	unsigned allow;
+
+	if (p->next_spray < 0 || p->path != PATH_NONE || p->st != ST_PUNCH || now < p->next_spray)
+		return;
+	/* At most half the queue per call: the shell drains it after each call. */
+	allow = predict_budget_allow(&p->spray_budget, now, PUNCH_QLEN / 2);
+	for (unsigned k = 0; k < allow; k++) {
+		if (p->spray_next == 0)
+			p->stats.spray_passes++;
+		send_spray(p, now, p->spray_next);
+		if (++p->spray_next == n_targets) {
+			p->spray_next = 0;
+			p->next_spray = now + p->probe_iv;
+			predict_budget_spend(&p->spray_budget, k + 1);
+			if (p->spray_budget.sent >= p->spray_budget.budget)
+				p->next_spray = -1;
+			return;
+		}
+	}
+	predict_budget_spend(&p->spray_budget, allow);
+	if (p->spray_budget.sent >= p->spray_budget.budget)
+		p->next_spray = -1;
+}
+
+/* When spray_pump() next has something to do; -1: never. */
+static mtime_ms spray_deadline(const struct punch *p)
+{
+	mtime_ms t;
+
+	if (p->next_spray < 0 || p->path != PATH_NONE || p->st != ST_PUNCH)
+		return -1;
+	t = predict_budget_next(&p->spray_budget, p->next_spray);
+	return t < 0 ? -1 : t < p->next_spray ? p->next_spray : t;
+}
+
 /* The partner was seen at an address we did not know (an endpoint-dependent
  * mapping on its side, or an answer from another port): probe it too. */
-static int learn_cand(struct punch *p, mtime_ms now, const struct addr *a, const char *how)
+static int learn_cand(struct punch *p, mtime_ms now, const struct addr *a, unsigned sock, const char *how)
 {
 	char s[ADDR_STRLEN];
 
@@ -229,10 +309,15 @@ static int learn_cand(struct punch *p, mtime_ms now, const struct addr *a, const
 		return -1;
 	}
 	p->cand[p->n_cand].a = *a;
+	p->cand[p->n_cand].sock = sock;
 	p->cand[p->n_cand].learned = true;
 	p->n_cand++;
 	p->stats.learned++;
-	log_info("learned partner endpoint %s (%s)", addr_fmt(a, s, sizeof(s)), how);
+	if (sock)
+		log_info("learned partner endpoint %s on prediction socket %u (%s)", addr_fmt(a, s, sizeof(s)),
+			 sock, how);
+	else
+		log_info("learned partner endpoint %s (%s)", addr_fmt(a, s, sizeof(s)), how);
 	send_probe(p, now, p->n_cand - 1);
 	return (int)p->n_cand - 1;
 }
@@ -327,7 +412,8 @@ static void check_direct(struct punch *p, mtime_ms now, int ci)
 	}
 }
 
-static void on_probe(struct punch *p, mtime_ms now, const struct wire_msg *m, const struct addr *from)
+static void on_probe(struct punch *p, mtime_ms now, const struct wire_msg *m, const struct addr *from,
+		     unsigned sock)
 {
 	struct wire_msg ack;
 	int ci;
@@ -337,12 +423,12 @@ static void on_probe(struct punch *p, mtime_ms now, const struct wire_msg *m, co
 	p2p_init(p, &ack, WIRE_PROBE_ACK, m->u.p2p.seq, m->u.p2p.ts);
 	addr_to_wire(from, &ack.u.p2p.ep);
 	p->stats.acks_sent++;
-	send_direct(p, &ack, from);
+	send_direct(p, &ack, from, sock);
 
-	ci = find_cand(p, from);
+	ci = find_cand(p, from, sock);
 	if (ci < 0) {
 		/* learn_cand() probes the new address at once. */
-		ci = learn_cand(p, now, from, "probe source");
+		ci = learn_cand(p, now, from, sock, "probe source");
 	} else if (!p->cand[ci].got_ack && p->st == ST_PUNCH && p->path == PATH_NONE) {
 		/* A triggered check, as ICE does: the partner's probe got through,
 		 * so its NAT is open toward us now; our probe sent before may have
@@ -357,7 +443,8 @@ static void on_probe(struct punch *p, mtime_ms now, const struct wire_msg *m, co
 	check_direct(p, now, ci);
 }
 
-static void on_probe_ack(struct punch *p, mtime_ms now, const struct wire_msg *m, const struct addr *from)
+static void on_probe_ack(struct punch *p, mtime_ms now, const struct wire_msg *m, const struct addr *from,
+			 unsigned sock)
 {
 	const struct punch_sent *s = &p->sent[m->u.p2p.seq % PUNCH_SENT_RING];
 	int ci;
@@ -370,7 +457,23 @@ static void on_probe_ack(struct punch *p, mtime_ms now, const struct wire_msg *m
 	rtt_sample(p, now, m->u.p2p.ts);
 	if (addr_from_wire(&p->stats.seen_self, &m->u.p2p.ep) == 0)
 		p->stats.have_seen_self = true;
-	if (addr_equal(&p->cand[s->cand].a, from)) {
+	if (s->spray) {
+		/* A prediction probe hit: the answer from where it went, on the
+		 * socket it left from, makes that a candidate with its answer. */
+		struct addr to = p->cfg.cand[0];
+
+		addr_set_port(&to, s->port);
+		if (addr_equal(&to, from) && s->sock == sock) {
+			ci = find_cand(p, from, sock);
+			if (ci < 0)
+				ci = learn_cand(p, now, from, sock, "prediction answered");
+			if (ci >= 0) {
+				p->cand[ci].got_ack = true;
+				check_direct(p, now, ci);
+			}
+			return;
+		}
+	} else if (addr_equal(&p->cand[s->cand].a, from) && p->cand[s->cand].sock == sock) {
 		p->cand[s->cand].got_ack = true;
 		check_direct(p, now, s->cand);
 		return;
@@ -378,15 +481,15 @@ static void on_probe_ack(struct punch *p, mtime_ms now, const struct wire_msg *m
 	/* Answered from elsewhere than we probed: not a crossing on one address
 	 * pair, but the address it came from is worth probing. */
 	p->stats.unexpected_acks++;
-	ci = find_cand(p, from);
+	ci = find_cand(p, from, sock);
 	if (ci < 0)
-		learn_cand(p, now, from, "answer source");
+		learn_cand(p, now, from, sock, "answer source");
 	else if (p->st == ST_PUNCH)
 		send_probe(p, now, (size_t)ci);
 }
 
 static void on_data(struct punch *p, mtime_ms now, const struct wire_msg *m, const struct addr *from,
-		    bool via_relay)
+		    unsigned sock, bool via_relay)
 {
 	struct wire_msg ack;
 	uint32_t seq = m->u.p2p.seq;
@@ -402,13 +505,13 @@ static void on_data(struct punch *p, mtime_ms now, const struct wire_msg *m, con
 	if (via_relay)
 		send_relayed(p, &ack);
 	else
-		send_direct(p, &ack, from);
+		send_direct(p, &ack, from, sock);
 	/* The partner's own DATA straight from an address proves that way in as
 	 * well as its PROBE would: it stopped probing once it saw a path, and a
 	 * NAT may have answered our probes from that address while its probes
 	 * left from another (a crossing that made the NAT pick a new port). */
 	if (!via_relay) {
-		int ci = find_cand(p, from);
+		int ci = find_cand(p, from, sock);
 
 		if (ci >= 0) {
 			p->cand[ci].got_probe = true;
@@ -481,21 +584,21 @@ static void on_bye(struct punch *p, mtime_ms now)
 
 /* An authenticated peer-to-peer message with the right session and role. */
 static void on_p2p(struct punch *p, mtime_ms now, const struct wire_msg *m, const struct addr *from,
-		   bool via_relay)
+		   unsigned sock, bool via_relay)
 {
 	switch (m->type) {
 	case WIRE_PROBE:
 		if (via_relay)
 			break;
-		on_probe(p, now, m, from);
+		on_probe(p, now, m, from, sock);
 		return;
 	case WIRE_PROBE_ACK:
 		if (via_relay)
 			break;
-		on_probe_ack(p, now, m, from);
+		on_probe_ack(p, now, m, from, sock);
 		return;
 	case WIRE_DATA:
-		on_data(p, now, m, from, via_relay);
+		on_data(p, now, m, from, sock, via_relay);
 		return;
 	case WIRE_DATA_ACK:
 		on_data_ack(p, now, m);
@@ -564,15 +667,21 @@ static void on_relay(struct punch *p, mtime_ms now, const uint8_t *buf, size_t l
 	if (authenticate(p, m->u.relay.inner, m->u.relay.inner_len, &inner) < 0)
 		return;
 	p->stats.relayed_in++;
-	on_p2p(p, now, &inner, from, true);
+	on_p2p(p, now, &inner, from, 0, true);
 }
 
 void punch_input(struct punch *p, mtime_ms now, const uint8_t *buf, size_t len, const struct addr *from)
 {
+	punch_input_sock(p, now, buf, len, from, 0);
+}
+
+void punch_input_sock(struct punch *p, mtime_ms now, const uint8_t *buf, size_t len, const struct addr *from,
+		      unsigned sock)
+{
 	/* Large (about 1 KiB payload plus relay copy) but bounded; kept off the
 	 * shell's stack frame by living here only for the call. */
 	struct wire_msg m;
-	bool from_server = p->cfg.have_server && addr_equal(from, &p->cfg.server);
+	bool from_server = sock == 0 && p->cfg.have_server && addr_equal(from, &p->cfg.server);
 
 	if (p->st == ST_DONE)
 		return;
@@ -599,7 +708,7 @@ void punch_input(struct punch *p, mtime_ms now, const uint8_t *buf, size_t len, 
 			p->stats.stray++;
 		return;
 	}
-	on_p2p(p, now, &m, from, false);
+	on_p2p(p, now, &m, from, sock, false);
 }
 
 void punch_timer(struct punch *p, mtime_ms now)
@@ -643,6 +752,7 @@ void punch_timer(struct punch *p, mtime_ms now)
 			if (p->probe_iv > p->cfg.probe_max_ms)
 				p->probe_iv = p->cfg.probe_max_ms;
 		}
+		spray_pump(p, now);
 		break;
 	case ST_EXCHANGE:
 		pump_data(p, now);
@@ -670,6 +780,7 @@ mtime_ms punch_deadline(const struct punch *p)
 		if (p->n_cand)
 			d = mtime_earliest(d, p->next_probe);
 		d = mtime_earliest(d, p->punch_deadline);
+		d = mtime_earliest(d, spray_deadline(p));
 		break;
 	case ST_EXCHANGE:
 		for (unsigned seq = 1; seq <= p->cfg.messages && inflight < PUNCH_WINDOW; seq++) {
@@ -712,6 +823,9 @@ int punch_create(const struct punch_config *cfg, mtime_ms now, struct punch **ou
 		return -EINVAL;
 	if (cfg->n_cand == 0 && !(cfg->relay && cfg->have_server))
 		return -EINVAL;
+	if (cfg->n_spray > PREDICT_PORTS_MAX || cfg->spray_socks > PREDICT_PORTS_MAX ||
+	    ((cfg->n_spray || cfg->spray_socks) && cfg->n_cand == 0))
+		return -EINVAL;
 	for (size_t i = 0; i < cfg->n_cand; i++)
 		if (addr_family(&cfg->cand[i]) != AF_INET && addr_family(&cfg->cand[i]) != AF_INET6)
 			return -EINVAL;
@@ -725,10 +839,12 @@ int punch_create(const struct punch_config *cfg, mtime_ms now, struct punch **ou
 	p->probe_iv = cfg->probe_min_ms;
 	p->next_probe = now;
 	p->punch_deadline = now + cfg->punch_timeout_ms;
+	predict_budget_init(&p->spray_budget, cfg->spray_budget, cfg->spray_rate);
+	p->next_spray = (cfg->n_spray || cfg->spray_socks) && cfg->spray_budget ? now : -1;
 	/* Candidates may repeat (a private endpoint equal to the public one when
 	 * there is no NAT); probe each once. */
 	for (size_t i = 0; i < cfg->n_cand; i++) {
-		if (find_cand(p, &cfg->cand[i]) >= 0)
+		if (find_cand(p, &cfg->cand[i], 0) >= 0)
 			continue;
 		p->cand[p->n_cand++].a = cfg->cand[i];
 	}

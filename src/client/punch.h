@@ -26,6 +26,7 @@
 #ifndef PUNCH_PUNCH_H
 #define PUNCH_PUNCH_H
 
+#include "client/predict.h"
 #include "common/addr.h"
 #include "common/mtime.h"
 #include "proto/wire.h"
@@ -59,6 +60,18 @@ struct punch_config {
 	int rto_ms;            /* first DATA retransmission timeout; doubles up to PUNCH_RTO_MAX_MS */
 	int linger_ms;         /* how long to keep answering after BYE */
 	mtime_ms deadline;     /* absolute: fail when not finished by then */
+	/* Port prediction (predict.h; off unless set): while punching, probe
+	 * "spray targets" too, in passes one probe interval apart, within a
+	 * budget and a rate. Targets are the partner's public address (cand[0])
+	 * at each port of spray_ports (the easy side aiming at an endpoint-
+	 * dependent NAT's next or random ports), then its public endpoint as it
+	 * is from each of sockets 1..spray_socks (the hard side opening many
+	 * mappings; the shell owns those sockets, see punch_tx.sock). */
+	uint16_t spray_ports[PREDICT_PORTS_MAX];
+	size_t n_spray;
+	unsigned spray_socks;  /* <= PREDICT_PORTS_MAX */
+	unsigned spray_budget; /* most spray probes in all */
+	unsigned spray_rate;   /* most spray probes per second; 0: no limit */
 };
 
 /* Fill cfg with the defaults (client/defaults.h; learning and relay on); the
@@ -80,6 +93,8 @@ struct punch_stats {
 	unsigned learned;                          /* candidates added from observed sources */
 	unsigned unexpected_acks;                  /* PROBE_ACK from elsewhere than probed */
 	unsigned tx_overflow;                      /* datagrams not queued: queue full */
+	unsigned spray_sent;                       /* prediction probes (also in probes_sent) */
+	unsigned spray_passes;                     /* passes over the targets begun (one sent at least) */
 	bool have_path;                            /* direct path found (even if relay carried) */
 	struct addr path;                          /* the partner endpoint used directly */
 	mtime_ms direct_ms;                        /* creation to direct path */
@@ -93,6 +108,7 @@ struct punch;
 
 /* One datagram the machine wants sent. */
 struct punch_tx {
+	unsigned sock; /* 0: the main socket; 1..spray_socks: the prediction sockets */
 	struct addr to;
 	size_t len;
 	uint8_t buf[WIRE_MSG_MAX];
@@ -106,6 +122,11 @@ void punch_destroy(struct punch *p);
 /* A datagram arrived on the UDP socket from "from". Any content is safe. */
 void punch_input(struct punch *p, mtime_ms now, const uint8_t *buf, size_t len,
 		 const struct addr *from);
+/* The same for a datagram that arrived on socket sock (see punch_tx.sock):
+ * its answers leave from that socket, and a partner address seen on two
+ * sockets is two candidates. */
+void punch_input_sock(struct punch *p, mtime_ms now, const uint8_t *buf, size_t len,
+		      const struct addr *from, unsigned sock);
 /* Time has come to now: run whatever is due (probes, retransmissions, fallback, deadlines). */
 void punch_timer(struct punch *p, mtime_ms now);
 /* The absolute time punch_timer() next wants to run; -1 when done. */

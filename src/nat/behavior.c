@@ -28,6 +28,12 @@ static const struct spelling ports[] = {
 	[PORTS_PRESERVE] = { "preserve", "preserve", NULL },
 	[PORTS_RANDOM] = { "random", "random", NULL },
 	[PORTS_SEQUENTIAL] = { "sequential", "sequential", NULL },
+	[PORTS_BLOCK] = { "block", "block", NULL },
+};
+
+static const struct spelling inbound_replies[] = {
+	[INBOUND_REPLY_SESSION] = { "session", "session", NULL },
+	[INBOUND_REPLY_NEW_MAPPING] = { "new-mapping", "new-mapping", NULL },
 };
 
 #define COUNT(t) (sizeof(t) / sizeof((t)[0]))
@@ -54,8 +60,10 @@ static int spelling_parse(const struct spelling *t, size_t n, const char *s)
 const char *nat_mapping_name(enum nat_mapping m) { return NAME(mappings, m); }
 const char *nat_filtering_name(enum nat_filtering f) { return NAME(filterings, f); }
 const char *nat_ports_name(enum nat_ports p) { return NAME(ports, p); }
+const char *nat_inbound_reply_name(enum nat_inbound_reply r) { return NAME(inbound_replies, r); }
 const char *nat_mapping_long(enum nat_mapping m) { return LONG(mappings, m); }
 const char *nat_filtering_long(enum nat_filtering f) { return LONG(filterings, f); }
 int nat_mapping_parse(const char *s) { return spelling_parse(mappings, COUNT(mappings), s); }
 int nat_filtering_parse(const char *s) { return spelling_parse(filterings, COUNT(filterings), s); }
 int nat_ports_parse(const char *s) { return spelling_parse(ports, COUNT(ports), s); }
+int nat_inbound_reply_parse(const char *s) { return spelling_parse(inbound_replies, COUNT(inbound_replies), s); }

@@ -37,7 +37,21 @@ enum nat_ports {
 	PORTS_PRESERVE = 0, /* keep the internal port when free (Linux masquerade default) */
 	PORTS_RANDOM,       /* a random port per mapping */
 	PORTS_SEQUENTIAL,   /* the next free port of a range */
+	PORTS_BLOCK,        /* RFC 7422: each subscriber (internal address) a block, random within it */
 };
+
+/* Which mapping a reply to an admitted inbound packet leaves from. RFC 4787
+ * does not say; NATs that keep sessions answer on the session the packet
+ * arrived on (the newest one winning), per-destination mapping tables make a
+ * mapping for the destination as for any outbound packet. */
+enum nat_inbound_reply {
+	INBOUND_REPLY_SESSION = 0, /* from the mapping the packet arrived on, newest session wins */
+	INBOUND_REPLY_NEW_MAPPING, /* from the mapping towards the sender, made as for any packet */
+};
+
+/* Default external port range: every port above the well-known ones. */
+#define NAT_PORT_MIN_DEFAULT 1024
+#define NAT_PORT_MAX_DEFAULT 65535
 
 /* The whole behaviour of one NAT or firewall. Presets are expressed in these terms. */
 struct nat_behavior {
@@ -47,13 +61,26 @@ struct nat_behavior {
 	bool hairpin;           /* RFC 4787 REQ-9: internal hosts reach each other via the external address */
 	bool udp_blocked;       /* drop all forwarded UDP (overrides mapping/filtering for UDP) */
 	uint32_t udp_timeout_ms; /* mapping lifetime; 0 = kernel default (30 s unreplied, 120 s replied) */
+	uint16_t port_min;      /* external port range (port-range = LOW-HIGH); 0, 0: the defaults above */
+	uint16_t port_max;
+	uint16_t port_step;     /* sequential: distance between consecutive ports; 0: 1 */
+	uint16_t port_start;    /* sequential: the first port; 0: a port drawn from the seed */
+	uint16_t block_size;    /* ports = block: ports per subscriber; 0: NAT_BLOCK_SIZE_DEFAULT */
+	enum nat_inbound_reply inbound_reply;
+	bool icmp_unreachable;  /* answer unsolicited UDP from outside with ICMP port unreachable
+				   instead of dropping it silently */
 };
+
+/* RFC 7422's examples use blocks of a few hundred to a few thousand ports. */
+#define NAT_BLOCK_SIZE_DEFAULT 512
 
 /* Short names: "none" "eim" "adm" "apdm"; "open" "eif" "adf" "apdf";
  * "preserve" "random" "sequential". NULL for a value out of range. */
 const char *nat_mapping_name(enum nat_mapping m);
 const char *nat_filtering_name(enum nat_filtering f);
 const char *nat_ports_name(enum nat_ports p);
+/* "session" "new-mapping"; NULL for a value out of range. */
+const char *nat_inbound_reply_name(enum nat_inbound_reply r);
 
 /* Long names, the RFC's words: "none" "endpoint-independent" "address-dependent"
  * "address-and-port-dependent" (mapping and filtering alike, filtering's first
@@ -65,5 +92,6 @@ const char *nat_filtering_long(enum nat_filtering f);
 int nat_mapping_parse(const char *s);
 int nat_filtering_parse(const char *s);
 int nat_ports_parse(const char *s);
+int nat_inbound_reply_parse(const char *s);
 
 #endif

@@ -27,7 +27,8 @@
 #include "nat/behavior.h"
 
 #define CLASSIFY_SAMPLES 3 /* port samples besides the mapping socket */
-#define CLASSIFY_MAX_DIFFS 6
+#define CLASSIFY_MAX_DIFFS 8
+#define CLASSIFY_MAX_STEP 16 /* a larger distance between fresh ports is not "sequential" */
 
 enum classify_dest { CLASSIFY_A1P1 = 0, CLASSIFY_A2P1, CLASSIFY_A2P2, CLASSIFY_NDEST };
 
@@ -50,6 +51,11 @@ struct classify_obs {
 	/* hairpin: tested only when T1 gave a mapping */
 	enum classify_tri hairpin;
 	bool hairpin_from_mapped; /* the hairpinned packet came from the sender's own mapping */
+	/* inbound-reply: after an answer from another address (and port), or
+	 * else another port, got in, the filtering socket asks that server
+	 * socket directly; the mapping it saw (answered: false when not asked). */
+	struct classify_mapped reply;
+	bool reply_other_address; /* the admitted answer came from another address, not only port */
 };
 
 struct classify_result {
@@ -61,6 +67,17 @@ struct classify_result {
 	enum nat_filtering filtering; /* never FILTER_OPEN: from inside, open looks like EIF */
 	bool ports_known;
 	enum nat_ports ports;
+	/* Port allocation as seen: whether T1 kept its local port, the distance
+	 * between the external ports of consecutive fresh sockets when it is the
+	 * same each time (sequential; 0: none), and the lowest and highest
+	 * external port that was not a preserved one, of the sockets on the
+	 * mapping socket's address (n_alloc of them). */
+	bool inbound_reply_known; /* only an endpoint-dependent mapping can show it */
+	enum nat_inbound_reply inbound_reply;
+	bool port_preserving;
+	unsigned port_step;
+	unsigned alloc_lo, alloc_hi;
+	int n_alloc;
 	enum classify_tri hairpin;
 };
 
@@ -75,7 +92,9 @@ struct classify_diff {
 void classify_decide(const struct classify_obs *obs, struct classify_result *res);
 
 /* Compare a declared behaviour (nat false: a firewall or open router with
- * routed addresses) with a classification. Declared filtering "open" is taken
+ * routed addresses) with a classification. For a translating NAT also the
+ * port allocation: a sequential NAT's step (port-step, default 1) and every
+ * allocated (not preserved) port inside the declared port-range. Declared filtering "open" is taken
  * as EIF, hairpin is compared for translating NATs only, and nothing but
  * udp_blocked is compared for a NAT declared or found to block UDP.
  * Fills diffs[0..n) (at most CLASSIFY_MAX_DIFFS) and returns n: 0 = matches.
@@ -83,11 +102,19 @@ void classify_decide(const struct classify_obs *obs, struct classify_result *res
 int classify_compare(const struct nat_behavior *declared, bool nat, const struct classify_result *res,
 		     struct classify_diff *diffs);
 
+/* One --expect-WHAT VALUE of punch-probe classify into b: "port-step" (1..
+ * CLASSIFY_MAX_STEP), "port-range" (LO-HI), "block-size" (1..65535) or
+ * "inbound-reply" (session | new-mapping). Returns 0, or -EINVAL for anything
+ * else. A NAT declared ports = block matches random ports that all lie
+ * within one block-size span. */
+int classify_parse_expect(const char *what, const char *v, struct nat_behavior *b);
+
 /* "preserve"... as nat.h names them, or "unknown". */
 const char *classify_mapping_name(const struct classify_result *res);
 const char *classify_filtering_name(const struct classify_result *res);
 const char *classify_ports_name(const struct classify_result *res);
 const char *classify_tri_name(enum classify_tri t); /* "yes" "no" "unknown" */
+const char *classify_inbound_reply_name(const struct classify_result *res); /* or "unknown" */
 
 /* The classification and the raw observations as one JSON object (see
  * punch-probe(1) for its fields). Returns a new object, or NULL when out of

@@ -33,6 +33,7 @@
 #include "common/mtime.h"
 #include "nat/behavior.h"
 #include "probe/classify.h"
+#include "probe/knock.h"
 #include "probe/probemsg.h"
 
 #define PROG "punch-probe"
@@ -54,8 +55,11 @@ static void usage(FILE *f)
 		"       " PROG " classify --server A1 --server2 A2 [--port P1] [--port2 P2] --bind IP\n"
 		"                   [--local-port N] [--hairpin-bind IP] [--timeout-ms N] [--tries N]\n"
 		"                   [--expect-mapping none|eim|adm|apdm] [--expect-filtering open|eif|adf|apdf]\n"
-		"                   [--expect-ports preserve|random|sequential] [--expect-hairpin yes|no]\n"
-		"                   [--expect-udp-blocked]\n"
+		"                   [--expect-ports preserve|random|sequential|block] [--expect-hairpin yes|no]\n"
+		"                   [--expect-udp-blocked] [--expect-port-step N] [--expect-port-range LO-HI]\n"
+		"                   [--expect-inbound-reply session|new-mapping] [--expect-block-size N]\n"
+		"       " PROG " knock --to IP:PORT [--bind IP] [--timeout-ms N] [--tries N]\n"
+		"                   [--expect-unsolicited drop|icmp-unreachable]\n"
 		"Classifies the NAT between a host and a probe server (RFC 5780 / RFC 4787).\n"
 		"\n"
 		"  server:\n"
@@ -633,6 +637,14 @@ static int classify_run(struct probe_client *cl, struct classify_obs *obs)
 	cl->hairpin_refused = q[nq - 1].refused;
 	obs->hairpin_from_mapped = obs->hairpin == CLASSIFY_YES && obs->samples[1].answered &&
 				   addr_equal(&q[nq - 1].from, &obs->samples[1].mapped);
+	/* inbound-reply: answer the server socket whose packet got in (classify.h) */
+	if (obs->filter_change_ip_port == CLASSIFY_YES || obs->filter_change_port == CLASSIFY_YES) {
+		obs->reply_other_address = obs->filter_change_ip_port == CLASSIFY_YES;
+		if ((r = q_request(cl, &q[0], SK_FILT, obs->reply_other_address ? 3 : 1, 0)) < 0 ||
+		    (r = ask(cl, q, 1)) < 0)
+			return r;
+		take_mapped(&obs->reply, &q[0], &cl->local[SK_FILT]);
+	}
 	return 0;
 }
 
@@ -703,6 +715,21 @@ static int classify_opt_expect(int opt, const char *arg, struct classify_opts *o
 		x = 0;
 		o->want.udp_blocked = true;
 		break;
+	case 'W':
+	case 'X':
+	case 'Y':
+	case 'Z': {
+		const char *what = opt == 'W' ? "block-size" : opt == 'X' ? "inbound-reply" : opt == 'Y' ? "port-range"
+													 : "port-step";
+
+		if (classify_parse_expect(what, arg, &o->want) < 0) {
+			log_errx("--expect-%s %s: not %s", what, arg,
+				 opt == 'X' ? "session or new-mapping" : opt == 'Y' ? "LO-HI" : "a number in range");
+			return -EINVAL;
+		}
+		o->expect = true;
+		return 0;
+	}
 	default:
 		return -ENOENT;
 	}
@@ -759,6 +786,10 @@ static int classify_parse(int argc, char **argv, struct classify_opts *o, struct
 		{ "expect-ports", required_argument, NULL, 'o' },
 		{ "expect-hairpin", required_argument, NULL, 'a' },
 		{ "expect-udp-blocked", no_argument, NULL, 'U' },
+		{ "expect-port-step", required_argument, NULL, 'Z' },
+		{ "expect-port-range", required_argument, NULL, 'Y' },
+		{ "expect-inbound-reply", required_argument, NULL, 'X' },
+		{ "expect-block-size", required_argument, NULL, 'W' },
 		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -917,6 +948,8 @@ int main(int argc, char **argv)
 		return server_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "classify") == 0)
 		return classify_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "knock") == 0)
+		return knock_main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;

@@ -344,7 +344,7 @@ static void parse_body(struct rd *r, struct wire_msg *m)
 	switch (m->type) {
 	case WIRE_HELLO:
 		m->u.hello.flags = rd_u8(r);
-		rd_fail_if(r, m->u.hello.flags & ~WIRE_HELLO_ADVERTISE_LOCAL);
+		rd_fail_if(r, m->u.hello.flags & ~WIRE_HELLO_FLAGS);
 		m->u.hello.n_private = rd_u8(r);
 		rd_fail_if(r, m->u.hello.n_private > WIRE_MAX_PRIVATE);
 		m->u.hello.local_port = rd_u16(r);
@@ -361,7 +361,8 @@ static void parse_body(struct rd *r, struct wire_msg *m)
 		m->u.peer.role = rd_u8(r);
 		rd_fail_if(r, !role_ok(m->u.peer.role));
 		m->u.peer.flags = rd_u8(r);
-		rd_zero(r, 2);
+		m->u.peer.peer_step = (int16_t)rd_u16(r);
+		rd_fail_if(r, !(m->u.peer.flags & WIRE_PEER_PREDICT) && m->u.peer.peer_step);
 		rd_bytes(r, m->u.peer.secret, WIRE_KEY_LEN);
 		rd_ep(r, &m->u.peer.self_public);
 		rd_ep(r, &m->u.peer.peer_public);
@@ -495,7 +496,7 @@ static void build_body(struct wr *w, const struct wire_msg *m)
 {
 	switch (m->type) {
 	case WIRE_HELLO:
-		wr_fail_if(w, m->u.hello.flags & ~WIRE_HELLO_ADVERTISE_LOCAL);
+		wr_fail_if(w, m->u.hello.flags & ~WIRE_HELLO_FLAGS);
 		wr_fail_if(w, m->u.hello.n_private > WIRE_MAX_PRIVATE);
 		wr_u8(w, m->u.hello.flags);
 		wr_u8(w, m->u.hello.n_private);
@@ -514,7 +515,8 @@ static void build_body(struct wr *w, const struct wire_msg *m)
 		wr_u32(w, m->u.peer.session_id);
 		wr_u8(w, m->u.peer.role);
 		wr_u8(w, m->u.peer.flags);
-		wr_zero(w, 2);
+		wr_fail_if(w, !(m->u.peer.flags & WIRE_PEER_PREDICT) && m->u.peer.peer_step);
+		wr_u16(w, (uint16_t)m->u.peer.peer_step);
 		wr_bytes(w, m->u.peer.secret, WIRE_KEY_LEN);
 		wr_ep(w, &m->u.peer.self_public);
 		wr_ep(w, &m->u.peer.peer_public);

@@ -31,7 +31,7 @@
  *   HELLO     1  flags 1 | n_private 1 | local_port 2 | session str8 (0..64) | ep * n_private (0..4)
  *  TCP server -> client
  *   WELCOME   2  client_id 4 | token 16
- *   PEER      3  session_id 4 | role 1 | flags 1 | reserved 2 | secret 16 |
+ *   PEER      3  session_id 4 | role 1 | flags 1 | peer_step 2 | secret 16 |
  *                self_public ep | peer_public ep | n_private 1 | reserved 3 | ep * n_private (0..4)
  *   ERROR     4  code 2 | reason str8 (0..200)
  *  UDP client -> server
@@ -58,6 +58,20 @@
  *
  * ts is the sender's monotonic clock in milliseconds; an ACK echoes the ts of
  * what it answers so that the sender measures the round trip on its own clock.
+ * TCP punching (HELLO flag TCP, both partners): the peer-to-peer messages
+ * above travel on a TCP connection between the partners, one after the other
+ * on the stream as on the control connection, still tagged; the server then
+ * introduces each by the source endpoint of its control connection (PEER flag
+ * TCP), which the client opened from the port it punches from. REGISTER and
+ * RELAY stay on UDP: the relay is the fallback for both transports.
+ *
+ * Port prediction (HELLO flag PREDICT): the client REGISTERs at the server's
+ * first address, then at a second one; the server keeps the first as the
+ * client's endpoint and hands the partner peer_step, the signed difference
+ * second port - first port (PEER flag PREDICT; 0 without the flag), so that
+ * the partner can aim at the next ports of an endpoint-dependent NAT
+ * (client/predict.h).
+ *
  * "to" is the endpoint a probe was sent to; "seen_from" is the source address
  * the answerer saw the probe come from (how a peer learns its own mapping).
  */
@@ -87,6 +101,15 @@
 
 /* HELLO flags */
 #define WIRE_HELLO_ADVERTISE_LOCAL 0x01 /* report my public endpoint as observed IP + my local_port */
+#define WIRE_HELLO_TCP 0x02 /* I punch TCP from this connection's local port: introduce me by the
+			       source endpoint of this control connection, not of my REGISTER */
+#define WIRE_HELLO_PREDICT 0x04 /* I will REGISTER at a second server address too: keep that
+				   observation apart and tell my partner my NAT's port step */
+#define WIRE_HELLO_FLAGS (WIRE_HELLO_ADVERTISE_LOCAL | WIRE_HELLO_TCP | WIRE_HELLO_PREDICT)
+
+/* PEER flags */
+#define WIRE_PEER_TCP 0x01 /* both punch TCP: the public endpoints are the control connections' sources */
+#define WIRE_PEER_PREDICT 0x02 /* peer_step is set: the partner registered at two server addresses */
 
 enum wire_type {
 	WIRE_HELLO = 1,
@@ -137,6 +160,7 @@ struct wire_msg {
 			uint32_t session_id;
 			uint8_t role; /* 1 or 2 */
 			uint8_t flags;
+			int16_t peer_step; /* with WIRE_PEER_PREDICT: the partner's NAT's port step */
 			uint8_t secret[WIRE_KEY_LEN];
 			struct wire_endpoint self_public;
 			struct wire_endpoint peer_public;

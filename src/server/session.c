@@ -40,6 +40,7 @@ struct sess_client {
 	uint8_t flags;
 	bool hello;
 	bool registered;
+	bool alt_registered; /* HELLO PREDICT: a REGISTER came on another socket too */
 	uint8_t n_private;
 	uint8_t reg_sock;
 	uint16_t local_port;
@@ -47,6 +48,8 @@ struct sess_client {
 	struct sess_session *sess;
 	struct theap_node timer; /* the deadline, when queued */
 	struct wire_endpoint observed;
+	struct wire_endpoint tcp_observed; /* the control connection's source; family 0: unknown */
+	struct wire_endpoint alt_observed; /* HELLO PREDICT: the source of the REGISTER on another socket */
 	uint8_t token[WIRE_TOKEN_LEN];
 	struct wire_endpoint private_eps[WIRE_MAX_PRIVATE];
 	struct sess_src *src_ip, *src_net;
@@ -548,6 +551,33 @@ static const char *session_label(const struct sess_session *s, char *buf, size_t
 	return buf;
 }
 
+/* Registered, and for a client predicting ports at the second address too. */
+static bool client_ready(const struct sess_client *c)
+{
+	return c->registered && (!(c->flags & WIRE_HELLO_PREDICT) || c->alt_registered);
+}
+
+/* The partner's NAT's port step, from its two observations: set in m when it
+ * registered at both addresses from the same IP address (from another, a
+ * multi-address NAT, nothing can be predicted from ports alone). */
+static void peer_step(const struct sess_client *other, struct wire_msg *m)
+{
+	int d;
+
+	if (!(other->flags & WIRE_HELLO_PREDICT) || !other->alt_registered ||
+	    other->alt_observed.family != other->observed.family ||
+	    memcmp(other->alt_observed.addr, other->observed.addr, sizeof(other->observed.addr)))
+		return;
+	/* The short way round the 16-bit port space (client/predict.c does the same). */
+	d = (int)other->alt_observed.port - (int)other->observed.port;
+	if (d > 32767)
+		d -= 65536;
+	else if (d < -32767)
+		d += 65536;
+	m->u.peer.flags |= WIRE_PEER_PREDICT;
+	m->u.peer.peer_step = (int16_t)d;
+}
+
 /* Both partners are there and registered: tell each the other's endpoints,
  * one right after the other in the same drain, so that both start punching
  * at the same instant. */
@@ -556,10 +586,15 @@ static void session_try_introduce(struct sess_table *t, mtime_ms now, struct ses
 	struct sess_client *a = s->c[0], *b = s->c[1];
 	char lbl[96], ea[ADDR_STRLEN], eb[ADDR_STRLEN];
 	struct addr oa, ob;
+	bool tcp;
 
-	if (s->introduced || !a || !b || !a->registered || !b->registered)
+	if (s->introduced || !a || !b || !client_ready(a) || !client_ready(b))
 		return;
 	s->introduced = true;
+	/* TCP punching needs both sides at it, and the endpoints they punch from:
+	 * their control connections' sources. A pair with one TCP side gets the
+	 * UDP endpoints and no TCP flag, and the TCP side says it cannot punch. */
+	tcp = (a->flags & b->flags & WIRE_HELLO_TCP) && a->tcp_observed.family && b->tcp_observed.family;
 	for (int i = 0; i < 2; i++) {
 		struct sess_client *me = s->c[i], *other = s->c[!i];
 		struct wire_msg m;
@@ -569,24 +604,26 @@ static void session_try_introduce(struct sess_table *t, mtime_ms now, struct ses
 		m.u.peer.session_id = s->id;
 		m.u.peer.role = (uint8_t)(i + 1);
 		memcpy(m.u.peer.secret, s->secret, WIRE_KEY_LEN);
-		m.u.peer.self_public = me->observed;
-		m.u.peer.peer_public = other->observed;
+		m.u.peer.flags = tcp ? WIRE_PEER_TCP : 0;
+		m.u.peer.self_public = tcp ? me->tcp_observed : me->observed;
+		m.u.peer.peer_public = tcp ? other->tcp_observed : other->observed;
 		/* The classic proof of concept trusts the port the client says it
 		 * bound; a client can ask for that behaviour, to show why it fails
 		 * behind a NAT that rewrites ports. */
 		if (other->flags & WIRE_HELLO_ADVERTISE_LOCAL)
 			m.u.peer.peer_public.port = other->local_port;
+		peer_step(other, &m);
 		m.u.peer.n_private = other->n_private;
 		memcpy(m.u.peer.peer_private, other->private_eps, sizeof(m.u.peer.peer_private));
 		out_tcp(t, me->id, me->ctx, &m);
 		client_deadline(t, me, -1);
 	}
 	t->st.introduced++;
-	oa = ep_addr(&a->observed);
-	ob = ep_addr(&b->observed);
-	SLOG(t, now, LOGC_SESS, "session %s: introduced client %u (%s) and client %u (%s)%s",
+	oa = ep_addr(tcp ? &a->tcp_observed : &a->observed);
+	ob = ep_addr(tcp ? &b->tcp_observed : &b->observed);
+	SLOG(t, now, LOGC_SESS, "session %s: introduced client %u (%s) and client %u (%s)%s%s",
 	     session_label(s, lbl, sizeof(lbl)), a->id, addr_fmt(&oa, ea, sizeof(ea)), b->id,
-	     addr_fmt(&ob, eb, sizeof(eb)),
+	     addr_fmt(&ob, eb, sizeof(eb)), tcp ? " for TCP" : "",
 	     (a->flags | b->flags) & WIRE_HELLO_ADVERTISE_LOCAL ? ", advertising local ports as asked" : "");
 }
 
@@ -879,6 +916,8 @@ uint32_t sess_client_open(struct sess_table *t, mtime_ms now, void *ctx, const s
 	}
 	c->id = id;
 	c->ctx = ctx;
+	if (from)
+		addr_to_wire(from, &c->tcp_observed);
 	src_attach(t, c, ip, net);
 	/* A client that never says HELLO, or says it slowly, is dropped soon. */
 	client_deadline(t, c, now + t->cfg.hello_timeout);
@@ -991,20 +1030,53 @@ void sess_client_msg(struct sess_table *t, mtime_ms now, uint32_t id, const stru
 	client_hello(t, now, c, msg);
 }
 
+/* REG_ACK to a REGISTER's source: client id and the endpoint observed. */
+static void reg_ack(struct sess_table *t, int sock, const struct addr *to, uint32_t id,
+		    const struct wire_endpoint *observed)
+{
+	struct wire_msg m;
+	uint8_t buf[WIRE_HDR_LEN + 4 + WIRE_EP_LEN];
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	m.type = WIRE_REG_ACK;
+	m.u.reg_ack.client_id = id;
+	m.u.reg_ack.observed = *observed;
+	n = wire_build(buf, sizeof(buf), &m, NULL);
+	if (n > 0)
+		out_udp(t, sock, to, buf, (size_t)n);
+}
+
 static void udp_register(struct sess_table *t, mtime_ms now, int sock, const struct addr *from,
 			 const struct wire_msg *msg)
 {
 	struct sess_client *c = client_find_token(t, msg->u.reg.token);
 	char ea[ADDR_STRLEN], eb[ADDR_STRLEN];
-	struct wire_msg m;
 	struct addr was;
-	uint8_t buf[WIRE_HDR_LEN + 4 + WIRE_EP_LEN];
-	int n;
 
 	if (!c) {
 		/* Unknown token: whoever sent it gets nothing back. */
 		t->st.reg_bad++;
 		log_debug("REGISTER with an unknown token from %s dropped", addr_fmt(from, ea, sizeof(ea)));
+		return;
+	}
+	if (c->registered && sock != c->reg_sock && (c->flags & WIRE_HELLO_PREDICT)) {
+		/* The second observation of a client predicting ports: kept apart,
+		 * its endpoint stays the first one (the relay sends there). */
+		if (c->sess && c->sess->introduced) {
+			t->st.reg_ignored++;
+			return;
+		}
+		if (!c->alt_registered)
+			SLOG(t, now, LOGC_UDP, "client %u registered at a second address: observed %s", c->id,
+			     addr_fmt(from, ea, sizeof(ea)));
+		c->alt_registered = true;
+		memset(&c->alt_observed, 0, sizeof(c->alt_observed));
+		addr_to_wire(from, &c->alt_observed);
+		t->st.registers++;
+		reg_ack(t, sock, from, c->id, &c->alt_observed);
+		if (c->sess)
+			session_try_introduce(t, now, c->sess);
 		return;
 	}
 	if (!c->registered) {
@@ -1027,14 +1099,7 @@ static void udp_register(struct sess_table *t, mtime_ms now, int sock, const str
 	addr_to_wire(from, &c->observed);
 	c->reg_sock = (uint8_t)sock;
 	t->st.registers++;
-
-	memset(&m, 0, sizeof(m));
-	m.type = WIRE_REG_ACK;
-	m.u.reg_ack.client_id = c->id;
-	m.u.reg_ack.observed = c->observed;
-	n = wire_build(buf, sizeof(buf), &m, NULL);
-	if (n > 0)
-		out_udp(t, sock, from, buf, (size_t)n);
+	reg_ack(t, sock, from, c->id, &c->observed);
 	if (c->sess)
 		session_try_introduce(t, now, c->sess);
 }

@@ -10,7 +10,11 @@
  * passes in, so unit tests run it with a fake clock and fake randomness.
  *
  * Rules it enforces: the public endpoint of a client is the source address of
- * its REGISTER as observed; the table only ever sends UDP to an address that
+ * its first REGISTER as observed (for a pair that both said HELLO with the TCP flag,
+ * the source of its control connection, as sess_client_open() was told); a
+ * client that said HELLO with the PREDICT flag is introduced only once it
+ * registered on a second UDP socket too, and its partner learns the port step
+ * between the two observations (PEER peer_step); the table only ever sends UDP to an address that
  * proved it holds a token (REG_ACK) or that registered for a session (relay);
  * an unknown or malformed datagram gets no answer at all. The relay forwards
  * only while both partners' control connections live, and each RELAY seq at

@@ -141,6 +141,8 @@ int main(int argc, char **argv)
 	m.u.hello.private_eps[0] = seed_ep(4, 10, 40000);
 	m.u.hello.private_eps[1] = seed_ep(6, 10, 40000);
 	rc |= write_seed(argv[1], "hello", &m);
+	m.u.hello.flags = WIRE_HELLO_TCP;
+	rc |= write_seed(argv[1], "hello_tcp", &m);
 
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_WELCOME;
@@ -158,6 +160,11 @@ int main(int argc, char **argv)
 	m.u.peer.n_private = 1;
 	m.u.peer.peer_private[0] = seed_ep(6, 3, 4096);
 	rc |= write_seed(argv[1], "peer", &m);
+	m.u.peer.flags = WIRE_PEER_TCP;
+	rc |= write_seed(argv[1], "peer_tcp", &m);
+	m.u.peer.flags = WIRE_PEER_PREDICT;
+	m.u.peer.peer_step = -2;
+	rc |= write_seed(argv[1], "peer_predict", &m);
 
 	memset(&m, 0, sizeof(m));
 	m.type = WIRE_ERROR;

@@ -182,6 +182,27 @@ for g in "eim adf sequential yes" "adm eif preserve no" "apdm apdf sequential no
 	add "lossy: $1-$2-$3${h:+-hairpin}" "--mapping $1 --filtering $2 --ports $3$h" 10.0.1.2 \
 		"--expect-mapping $1 --expect-filtering $2 --expect-ports $3 --expect-hairpin $4" 0 "" lossy
 done
+# Port allocation as declared: a sequential NAT's step, the port range.
+add "step 2" "--mapping apdm --filtering apdf --ports sequential --port-step 2" 10.0.1.2 \
+	"--expect-mapping apdm --expect-filtering apdf --expect-ports sequential --expect-hairpin no --expect-port-step 2" 0 ""
+add "block 256" "--mapping apdm --filtering adf --ports block --block-size 256" 10.0.1.2 \
+	"--expect-mapping apdm --expect-filtering adf --expect-ports block --expect-hairpin no --expect-block-size 256" 0 ""
+add "range 20000-20999" "--mapping eim --filtering apdf --ports random --port-range 20000-20999" 10.0.1.2 \
+	"--expect-mapping eim --expect-filtering apdf --expect-ports random --expect-hairpin no --expect-port-range 20000-20999" 0 ""
+add "wrong: step 1 declared, step 2 loaded" "--mapping eim --filtering apdf --ports sequential --port-step 2" 10.0.1.2 \
+	"--expect-mapping eim --expect-filtering apdf --expect-ports sequential --expect-hairpin no" 3 "port_step"
+add "wrong: range declared, another loaded" "--mapping apdm --filtering apdf --ports random --port-range 30000-30999" 10.0.1.2 \
+	"--expect-mapping apdm --expect-filtering apdf --expect-ports random --expect-hairpin no --expect-port-range 20000-20999" 3 "port_range"
+# inbound-reply as declared: session (the default, every case above) or new-mapping.
+for g in "apdm eif" "adm eif" "apdm adf"; do
+	set -- $g
+	add "new-mapping: $1-$2" "--mapping $1 --filtering $2 --ports random --inbound-reply new-mapping" 10.0.1.2 \
+		"--expect-mapping $1 --expect-filtering $2 --expect-ports random --expect-hairpin no --expect-inbound-reply new-mapping" 0 ""
+done
+add "wrong: session declared, new-mapping loaded" "--mapping apdm --filtering eif --ports random --inbound-reply new-mapping" 10.0.1.2 \
+	"--expect-mapping apdm --expect-filtering eif --expect-ports random --expect-hairpin no" 3 "inbound_reply"
+add "wrong: new-mapping declared, session loaded" "--mapping adm --filtering eif --ports random" 10.0.1.2 \
+	"--expect-mapping adm --expect-filtering eif --expect-ports random --expect-hairpin no --expect-inbound-reply new-mapping" 3 "inbound_reply"
 # Declared one thing, built another: each must be caught, naming what differs.
 add "wrong: full cone declared, symmetric loaded" "--mapping apdm --filtering apdf --ports random" 10.0.1.2 \
 	"--expect-mapping eim --expect-filtering eif --expect-ports preserve --expect-hairpin no" 3 \
@@ -224,7 +245,7 @@ while [ $i -le "$n" ]; do
 	fi
 	i=$((i + 1))
 done
-[ "$n" -eq 52 ] || { echo "FAIL: $n cases, want 52 (36 NATs, 4 firewalls, 2 UDP-blocked, 4 lossy, 6 wrong)"; fail=$((fail + 1)); }
+[ "$n" -eq 62 ] || { echo "FAIL: $n cases, want 62 (36 NATs, 4 firewalls, 2 UDP-blocked, 4 lossy, 3 port allocation, 3 new-mapping, 10 wrong)"; fail=$((fail + 1)); }
 left=$(ip netns list | grep -c "^$NS-" || true)
 [ "$left" -eq 0 ] || { echo "FAIL: $left namespaces left behind by the cases"; fail=$((fail + 1)); }
 echo "classify-nats: $n cases in $(( $(date +%s) - start )) s"

@@ -105,6 +105,9 @@ extra() {
 extra eim-apdf-t5 --mapping eim --filtering apdf --timeout-ms 5000 --wan-ip $WANIP --lan-net $LANNET
 extra eim-eif-hairpin-t5 --mapping eim --filtering eif --hairpin --timeout-ms 5000 --wan-ip $WANIP --lan-net $LANNET
 extra eim-apdf-udpblocked --mapping eim --filtering apdf --udp-blocked --wan-ip $WANIP --lan-net $LANNET
+for m in eim adm apdm; do
+	extra $m-eif-block --mapping $m --filtering eif --ports block --wan-ip $WANIP --lan-net $LANNET
+done
 for f in open eif adf apdf; do
 	extra none-$f --mapping none --filtering $f --wan-ip $WANIP --lan-net 198.51.100.0/24
 	extra none-$f-v6 --mapping none --filtering $f --wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64
@@ -185,7 +188,66 @@ def hairpin(a, b, base):
             return
     print("NO")
 
-{"server": lambda: server(), "client": client, "hairpin": hairpin}[sys.argv[1]](*sys.argv[2:])
+# The tuple clash of doc/nat-notes.md item 10, provoked every time: an
+# outbound flow LOCAL:BASE -> S2:P2 (mapping E1), then S2:P2 sends, unsolicited,
+# to the mapping S1:P1 saw (E0). The inside reply tuple of that inbound flow is
+# the outbound flow's own tuple. Prints where the inbound packet came from as
+# delivered to the host, and which mapping the host's next packet to S2:P2
+# leaves from ("session": E0, "mapping": E1).
+# HOW "ip": E0 is the mapping towards S1:P1 (answered from S2:P2, another
+# address); "port": towards S2:P1 (answered from S2:P2, another port).
+# "fresh": no flow to S2:P2 before; "new" then says the reply took a new
+# mapping (neither E0 nor E1).
+def clash(local, base, how):
+    s = sock(local, int(base))
+    fresh = how == "fresh"
+    if fresh: how = "ip"
+    e1 = "none" if fresh else ask(s, (S2, P2), "same")
+    e0 = None
+    for _ in range(3):
+        s.sendto(b"req both" if how == "ip" else b"req port", (S1 if how == "ip" else S2, P1))
+        if select.select([s], [], [], 0.5)[0]:
+            data, src = s.recvfrom(2048)
+            e0 = data.decode()
+            break
+    if e1 is None or e0 is None:
+        print("NOREPLY %s %s" % (e1, e0)); return
+    via = ask(s, (S2, P2), "same")
+    how = "session" if via == e0 else "mapping" if via == e1 else "new" if fresh and via else "other"
+    print("FROM %s:%d %s e0 %s e1 %s next %s" % (src[0], src[1], how, e0, e1, via))
+
+# COUNT internal endpoints LOCAL:BASE.. each ask S1:P1 once: the external
+# ports, in order.
+def many(local, base, count):
+    out = []
+    for i in range(int(count)):
+        s = sock(local, int(base) + i)
+        got = ask(s, (S1, P1), "same")
+        out.append(got.split(":")[1] if got else "NOREPLY")
+        s.close()
+    print(" ".join(out))
+
+# From outside: one unsolicited datagram to IP:PORT; "REFUSED" when an ICMP
+# port unreachable comes back (a connected socket reports it), "SILENT" when
+# nothing does within a second.
+def knock(ip, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((S2, 0))
+    s.connect((ip, int(port)))
+    s.settimeout(1.0)
+    for _ in range(3):
+        try:
+            s.send(b"knock")
+            s.recv(2048)
+            print("ANSWERED"); return
+        except ConnectionRefusedError:
+            print("REFUSED"); return
+        except socket.timeout:
+            pass
+    print("SILENT")
+
+{"server": lambda: server(), "client": client, "hairpin": hairpin, "clash": clash, "many": many,
+ "knock": knock}[sys.argv[1]](*sys.argv[2:])
 EOF
 
 # A fresh lab per ruleset: conntrack entries and numgen counters must not carry
@@ -248,20 +310,30 @@ expect eim-adf-preserve 10.0.1.2 "EIM ADF $WANIP:40000 "
 expect eim-eif-preserve 10.0.1.2 "EIM EIF $WANIP:40000 "
 c=$(counter udp_fwd_in)
 [ "${c:-0}" -ge 5 ] && echo "ok: udp_fwd_in counted $c" || bad "udp_fwd_in did not count ($c)"
-expect eim-apdf-random 10.0.1.2 "EIM APDF $WANIP:2"
-expect eim-eif-sequential 10.0.1.2 "EIM EIF $WANIP:30000 "
-expect eim-apdf-sequential 10.0.1.2 "EIM APDF $WANIP:30000 "
+# Ports come from the router's pool, drawn from the seed (natgen --seed 0
+# --router router here), handed out in turn: pool N is the Nth.
+pool() {
+	sed -n '/map port_pool {/,/}/p' "$tmp/$2.nft" | tr ',' '\n' |
+		sed -n "s/^[[:space:]]*$1 : \([0-9]*\)$/\1/p"
+}
+p1=$(pool 1 eim-apdf-random)
+[ -n "$p1" ] && [ "$p1" != 40000 ] || bad "eim-apdf-random: no pool port 1 ($p1)"
+expect eim-apdf-random 10.0.1.2 "EIM APDF $WANIP:$p1 $WANIP:$p1 $WANIP:$p1"
+p1=$(pool 1 eim-eif-sequential)
+expect eim-eif-sequential 10.0.1.2 "EIM EIF $WANIP:$p1 "
+expect eim-apdf-sequential 10.0.1.2 "EIM APDF $WANIP:$p1 "
 # ADM: a pool index per (endpoint, remote address) in turn, the same port again
-# for the other port of a known address: the scattered pool's 0th and 1st, or
-# the sequential pool's. APDM below: the next index per flow.
-expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:10000 $WANIP:10613 $WANIP:10000"
-expect adm-apdf-sequential 10.0.1.2 "ADM APDF $WANIP:30000 $WANIP:30001 $WANIP:30000"
-expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 $WANIP:10000 $WANIP:40000"
+# for the other port of a known address. APDM below: the next index per flow.
+expect adm-apdf-random 10.0.1.2 "ADM APDF $WANIP:$(pool 1 adm-apdf-random) $WANIP:$(pool 2 adm-apdf-random) $WANIP:$(pool 1 adm-apdf-random)"
+p1=$(pool 1 adm-apdf-sequential)
+expect adm-apdf-sequential 10.0.1.2 "ADM APDF $WANIP:$p1 $WANIP:$((p1 + 1)) $WANIP:$p1"
+expect adm-adf-preserve 10.0.1.2 "ADM ADF $WANIP:40000 $WANIP:$(pool 1 adm-adf-preserve) $WANIP:40000"
 expect adm-eif-random 10.0.1.2 "ADM EIF"
-expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 $WANIP:10000 $WANIP:10613"
-expect apdm-apdf-random 10.0.1.2 "APDM APDF $WANIP:10000 $WANIP:10613 $WANIP:10202"
-expect apdm-eif-sequential 10.0.1.2 "APDM EIF $WANIP:30000 $WANIP:30001 $WANIP:30002"
-expect apdm-adf-random 10.0.1.2 "APDM ADF $WANIP:10000 $WANIP:10613 $WANIP:10202"
+expect apdm-apdf-preserve 10.0.1.2 "APDM APDF $WANIP:40000 $WANIP:$(pool 1 apdm-apdf-preserve) $WANIP:$(pool 2 apdm-apdf-preserve)"
+expect apdm-apdf-random 10.0.1.2 "APDM APDF $WANIP:$(pool 1 apdm-apdf-random) $WANIP:$(pool 2 apdm-apdf-random) $WANIP:$(pool 3 apdm-apdf-random)"
+p1=$(pool 1 apdm-eif-sequential)
+expect apdm-eif-sequential 10.0.1.2 "APDM EIF $WANIP:$p1 $WANIP:$((p1 + 1)) $WANIP:$((p1 + 2))"
+expect apdm-adf-random 10.0.1.2 "APDM ADF $WANIP:$(pool 1 apdm-adf-random) $WANIP:$(pool 2 apdm-adf-random) $WANIP:$(pool 3 apdm-adf-random)"
 expect eim-apdf-udpblocked 10.0.1.2 "NOREPLY BLOCKED"
 c=$(counter udp_dropped_out)
 [ "${c:-0}" -ge 3 ] && echo "ok: udp_dropped_out counted $c" || bad "udp_dropped_out did not count ($c)"
@@ -284,6 +356,109 @@ c=$(counter udp_hairpin)
 [ "${c:-0}" -ge 1 ] && echo "ok: udp_hairpin counted $c" || bad "udp_hairpin did not count ($c)"
 hp eim-adf-sequential-hairpin YES
 hp eim-apdf-preserve NO
+
+# The remote endpoint is what the sender's NAT used, always (doc/nat-notes.md
+# item 10): the inbound flow's inside tuple is made to equal an outbound flow's
+# on every run, and the host must see 203.0.113.31:3479, then its reply must
+# leave from the mapping the packet arrived on (inbound-reply = session).
+clash() {
+	topo_up "$1" > "$tmp/up" 2>&1 || { bad "$1: lab setup: $(cat "$tmp/up")"; return 1; }
+	got=$(ip netns exec $NS-cli python3 "$tmp/probe.py" clash 10.0.1.2 40000 $2)
+	case "$got" in
+	"FROM 203.0.113.31:3479 $3 "*) echo "ok: $1: clash: $got" ;;
+	*) bad "$1: clash: want FROM 203.0.113.31:3479 $3, got $got" ;;
+	esac
+}
+for p in preserve random sequential; do
+	clash apdm-eif-$p ip session
+	clash adm-eif-$p ip session
+	clash apdm-adf-$p port session
+done
+clash eim-eif-random ip session
+clash eim-adf-random port session
+# unsolicited = icmp-unreachable: an unsolicited datagram is refused out loud,
+# to the NAT's address and to a port it filters; the default stays silent;
+# the mapping works the same.
+gen eim-apdf-icmp --mapping eim --filtering apdf --icmp-unreachable --wan-ip $WANIP --lan-net $LANNET ||
+	bad "eim-apdf-icmp: natgen: $(cat "$tmp/eim-apdf-icmp.err")"
+load eim-apdf-icmp "$tmp/eim-apdf-icmp.nft"
+for r in eim-apdf-icmp eim-apdf-preserve; do
+	want=SILENT
+	[ $r = eim-apdf-icmp ] && want=REFUSED
+	expect $r 10.0.1.2 "EIM APDF $WANIP:40000 " || continue
+	got=$(ip netns exec $NS-srv python3 "$tmp/probe.py" knock $WANIP 40000)
+	[ "$got" = $want ] && echo "ok: $r: unsolicited to a filtered mapping: $got" ||
+		bad "$r: unsolicited to a filtered mapping: want $want, got $got"
+	got=$(ip netns exec $NS-srv python3 "$tmp/probe.py" knock $WANIP 5555)
+	[ "$got" = $want ] && echo "ok: $r: unsolicited to no mapping: $got" ||
+		bad "$r: unsolicited to no mapping: want $want, got $got"
+done
+
+# inbound-reply, declared: "session" answers from the mapping the packet
+# arrived on; "new-mapping" from the mapping towards the sender, the existing
+# one or a new one; the sender's endpoint arrives unchanged either way.
+for m in adm apdm; do
+	for f in eif adf; do
+		gen $m-$f-nm --mapping $m --filtering $f --ports random --inbound-reply new-mapping \
+			--wan-ip $WANIP --lan-net $LANNET || bad "$m-$f-nm: natgen: $(cat "$tmp/$m-$f-nm.err")"
+		load $m-$f-nm "$tmp/$m-$f-nm.nft"
+	done
+	clash $m-eif-nm ip mapping
+	clash $m-eif-nm fresh new
+	clash $m-eif-random fresh session
+done
+clash apdm-adf-nm port mapping
+
+# 200 internal endpoints through an EIM ports = random NAT (range 1024-65535):
+# 200 distinct ports (no two endpoints meet on one), spread over the range
+# (chi-square over 16 bins below 37.7, p = 0.001), the pool's first 200 in
+# turn; another seed gives others, the same seed the same.
+spread() {
+	"$NATGEN" --mapping eim --filtering apdf --ports random --seed $2 --wan-ip $WANIP \
+		--lan-net $LANNET > "$tmp/$1.nft" || { bad "$1: natgen"; return 1; }
+	topo_up "$1" > "$tmp/up" 2>&1 || { bad "$1: lab setup: $(cat "$tmp/up")"; return 1; }
+	ip netns exec $NS-cli python3 "$tmp/probe.py" many 10.0.1.2 42000 200 > "$tmp/$1.ports"
+	want=$(i=1; while [ $i -le 200 ]; do pool $i "$1"; i=$((i + 1)); done | tr '\n' ' ')
+	[ "$(cat "$tmp/$1.ports") " = "$want" ] || bad "$1: ports are not the pool's in turn"
+	python3 - "$tmp/$1.ports" <<-'PYEOF' || bad "$1: ports not distinct or not spread"
+	import sys
+	p = [int(x) for x in open(sys.argv[1]).read().split()]
+	bins = [0] * 16
+	for x in p: bins[(x - 1024) * 16 // 64512] += 1
+	chi = sum((b - len(p) / 16) ** 2 / (len(p) / 16) for b in bins)
+	print("ok: %d ports, %d distinct, %d..%d, chi-square %.1f" % (len(p), len(set(p)), min(p), max(p), chi))
+	sys.exit(0 if len(p) == 200 and len(set(p)) == 200 and chi < 37.7 else 1)
+	PYEOF
+}
+# ports = block (RFC 7422): two subscribers, 10 endpoints each, through
+# blocks of 64 ports: each subscriber's ports in one aligned block of its own.
+blocks() {
+	"$NATGEN" --mapping apdm --filtering apdf --ports block --block-size 64 --port-range 20000-29999 \
+		--seed 4 --wan-ip $WANIP --lan-net $LANNET > "$tmp/block.nft" || { bad "block: natgen"; return 1; }
+	topo_up block > "$tmp/up" 2>&1 || { bad "block: lab setup: $(cat "$tmp/up")"; return 1; }
+	for h in 2 3; do
+		ip netns exec $NS-cli python3 "$tmp/probe.py" many 10.0.1.$h 43000 10 > "$tmp/block.$h"
+	done
+	python3 - "$tmp/block.2" "$tmp/block.3" <<-'PYEOF' || bad "block: subscribers' ports not one block each"
+	import sys
+	blk = []
+	for f in sys.argv[1:]:
+	    p = [int(x) for x in open(f).read().split()]
+	    b = {(x - 20000) // 64 for x in p}
+	    print("ok: subscriber %d: %d ports, distinct %d, block(s) %s" % (len(blk) + 1, len(p), len(set(p)), sorted(b)))
+	    if len(p) != 10 or len(set(p)) != 10 or len(b) != 1: sys.exit(1)
+	    blk.append(b.pop())
+	sys.exit(0 if blk[0] != blk[1] else 1)
+	PYEOF
+}
+blocks
+spread seed11 11
+spread seed12 12
+spread seed11again 11
+cmp -s "$tmp/seed11.ports" "$tmp/seed11again.ports" && echo "ok: --seed 11 twice: the same 200 ports" ||
+	bad "--seed 11 twice gave different ports"
+cmp -s "$tmp/seed11.ports" "$tmp/seed12.ports" && bad "--seed 11 and 12 gave the same ports" ||
+	echo "ok: --seed 11 and 12: different ports"
 topo_down
 
 if [ $fail -ne 0 ]; then

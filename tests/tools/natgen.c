@@ -3,6 +3,10 @@
  *   natgen --mapping eim --filtering apdf --ports preserve [--hairpin] [--udp-blocked]
  *          [--timeout-ms N] --wan-ip 203.0.113.20 --lan-net 10.0.1.0/24
  *          [--wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64] [--wan-if wan0] [--lan-if lan0]
+ *          [--seed N] [--router NAME] [--port-range LO-HI] [--port-step N] [--port-start N]
+ *          [--inbound-reply session|new-mapping] [--block-size N] [--icmp-unreachable]
+ *
+ * The router's seed is nat_router_seed(--seed, --router), as punchlab makes it.
  *
  * --mapping none means no translation (a firewall, or an open router with
  * --filtering open). Exit status: 0 printed, 2 the combination cannot be built
@@ -20,9 +24,11 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: natgen --mapping none|eim|adm|apdm --filtering open|eif|adf|apdf\n"
-		"              [--ports preserve|random|sequential] [--hairpin] [--udp-blocked]\n"
+		"              [--ports preserve|random|sequential|block] [--hairpin] [--udp-blocked]\n"
 		"              [--timeout-ms N] [--wan-if IF] [--lan-if IF] [--wan-ip A] [--lan-net N]\n"
-		"              [--wan-ip6 A] [--lan-net6 N]\n");
+		"              [--wan-ip6 A] [--lan-net6 N] [--seed N] [--router NAME]\n"
+		"              [--port-range LO-HI] [--port-step N] [--port-start N]\n"
+		"              [--inbound-reply session|new-mapping] [--block-size N] [--icmp-unreachable]\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +46,14 @@ int main(int argc, char **argv)
 		{ "lan-net", required_argument, NULL, 'n' },
 		{ "wan-ip6", required_argument, NULL, 'A' },
 		{ "lan-net6", required_argument, NULL, 'N' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "router", required_argument, NULL, 'r' },
+		{ "port-range", required_argument, NULL, 'R' },
+		{ "port-step", required_argument, NULL, 'S' },
+		{ "port-start", required_argument, NULL, 'B' },
+		{ "inbound-reply", required_argument, NULL, 'I' },
+		{ "block-size", required_argument, NULL, 'K' },
+		{ "icmp-unreachable", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -48,6 +62,10 @@ int main(int argc, char **argv)
 	char err[256];
 	char *text = NULL;
 	int c, v, ret;
+	unsigned long long seed = 0;
+	const char *router = "router";
+	unsigned lo, hi, n;
+	char tail;
 
 	log_init("natgen", LOG_LVL_INFO);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -88,6 +106,36 @@ int main(int argc, char **argv)
 		case 'n': ifc.lan_net = optarg; break;
 		case 'A': ifc.wan_ip6 = optarg; break;
 		case 'N': ifc.lan_net6 = optarg; break;
+		case 's':
+			if (sscanf(optarg, "%llu%c", &seed, &tail) != 1)
+				goto bad;
+			break;
+		case 'r': router = optarg; break;
+		case 'I':
+			if ((v = nat_inbound_reply_parse(optarg)) < 0)
+				goto bad;
+			b.inbound_reply = (enum nat_inbound_reply)v;
+			break;
+		case 'R':
+			if (sscanf(optarg, "%u-%u%c", &lo, &hi, &tail) != 2 || lo > 65535 || hi > 65535)
+				goto bad;
+			b.port_min = (uint16_t)lo;
+			b.port_max = (uint16_t)hi;
+			break;
+		case 'C':
+			b.icmp_unreachable = true;
+			break;
+		case 'K':
+			if (sscanf(optarg, "%u%c", &n, &tail) != 1 || n > 65535)
+				goto bad;
+			b.block_size = (uint16_t)n;
+			break;
+		case 'S':
+		case 'B':
+			if (sscanf(optarg, "%u%c", &n, &tail) != 1 || n > 65535)
+				goto bad;
+			*(c == 'S' ? &b.port_step : &b.port_start) = (uint16_t)n;
+			break;
 		case 'h':
 			usage();
 			return 0;
@@ -100,6 +148,7 @@ int main(int argc, char **argv)
 		usage();
 		return 1;
 	}
+	ifc.seed = nat_router_seed(seed, router);
 	ret = nat_ruleset(&b, b.mapping != MAP_NONE, &ifc, &text, err, sizeof(err));
 	if (ret == -EINVAL) {
 		log_warnx("cannot build: %s", err);
@@ -114,7 +163,7 @@ int main(int argc, char **argv)
 	free(text);
 	return fflush(stdout) == 0 ? 0 : 1;
 bad:
-	log_warnx("bad value for --%s: \"%s\"", opts[c == 'm' ? 0 : c == 'f' ? 1 : c == 'p' ? 2 : 5].name, optarg);
+	log_warnx("bad value for -%c: \"%s\"", c, optarg);
 	usage();
 	return 1;
 }

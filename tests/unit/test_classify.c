@@ -379,6 +379,26 @@ static void test_ports(void **state)
 	r = decide(obs_of(W "21234", W "21234", W "21234", 27001, 0, 0, Y, N, N, N));
 	assert_false(r.ports_known);
 	assert_string_equal(classify_ports_name(&r), "unknown");
+	/* the step is reported: one apart, two apart (real NATs use both) */
+	r = decide(obs_of(W "30000", W "30000", W "30000", 30001, 30002, 30003, Y, N, N, N));
+	assert_int_equal(r.port_step, 1);
+	assert_false(r.port_preserving);
+	assert_int_equal(r.n_alloc, 5); /* not the sample from 10.0.1.3: another subscriber */
+	assert_int_equal(r.alloc_lo, 30000);
+	assert_int_equal(r.alloc_hi, 30003);
+	r = decide(obs_of(W "30000", W "30000", W "30000", 30002, 30004, 30006, Y, N, N, N));
+	assert_int_equal(r.ports, PORTS_SEQUENTIAL);
+	assert_int_equal(r.port_step, 2);
+	/* seventeen apart is too far to be a step: random */
+	r = decide(obs_of(W "30000", W "30000", W "30000", 30017, 30034, 30051, Y, N, N, N));
+	assert_int_equal(r.ports, PORTS_RANDOM);
+	assert_int_equal(r.port_step, 0);
+	/* preserving: T1 kept its port; the spread counts only allocated ports */
+	r = decide(obs_of(W "61000", W "33000", W "47000", -1, -1, -1, Y, N, N, N));
+	assert_true(r.port_preserving);
+	assert_int_equal(r.n_alloc, 2);
+	assert_int_equal(r.alloc_lo, 33000);
+	assert_int_equal(r.alloc_hi, 47000);
 	/* no translation: ports are the host's own */
 	r = decide(obs_of("10.0.1.2:61000", "10.0.1.2:61000", "10.0.1.2:61000", 0, 0, 0, Y, N, N, Y));
 	assert_true(r.ports_known);
@@ -465,11 +485,94 @@ static void test_compare(void **state)
 	assert_string_equal(props(d, n), "mapping,ports");
 	assert_string_equal(d[0].observed, "unknown");
 	r.mapping_known = r.ports_known = true;
+	/* port allocation: a sequential NAT's step, the declared range */
+	b.ports = PORTS_SEQUENTIAL;
+	r.ports = PORTS_SEQUENTIAL;
+	r.port_step = 1;
+	assert_int_equal(classify_compare(&b, true, &r, d), 0);
+	b.port_step = 2;
+	n = classify_compare(&b, true, &r, d);
+	assert_string_equal(props(d, n), "port_step");
+	assert_string_equal(d[0].declared, "2");
+	assert_string_equal(d[0].observed, "1");
+	r.port_step = 2;
+	r.n_alloc = 3;
+	r.alloc_lo = 20000;
+	r.alloc_hi = 20004;
+	assert_int_equal(classify_compare(&b, true, &r, d), 0);
+	b.port_min = 20001;
+	b.port_max = 29999;
+	n = classify_compare(&b, true, &r, d);
+	assert_string_equal(props(d, n), "port_range");
+	assert_string_equal(d[0].observed, "outside");
+	/* ports = block: random ports inside one block-size span */
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_BLOCK,
+				   .block_size = 64 };
+	r.ports = PORTS_RANDOM;
+	r.port_step = 0;
+	r.alloc_lo = 20003;
+	r.alloc_hi = 20060;
+	assert_int_equal(classify_compare(&b, true, &r, d), 0);
+	r.alloc_hi = 20070;
+	n = classify_compare(&b, true, &r, d);
+	assert_string_equal(props(d, n), "ports");
+	assert_string_equal(d[0].observed, "random, wider than a block");
+	r.ports = PORTS_SEQUENTIAL;
+	n = classify_compare(&b, true, &r, d);
+	assert_string_equal(d[0].observed, "sequential");
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_PRESERVE };
 	/* everything wrong at once */
 	r = res(false, true, MAP_APDM, FILTER_EIF, PORTS_RANDOM, Y);
 	n = classify_compare(&b, true, &r, d);
 	assert_string_equal(props(d, n), "mapping,filtering,ports,hairpin");
 	assert_true(n <= CLASSIFY_MAX_DIFFS);
+}
+
+/* inbound-reply: the filtering socket's answer to the server socket whose
+ * packet got in leaves from its own mapping (session) or another one. */
+static void test_inbound_reply(void **state)
+{
+	struct classify_obs o;
+	struct classify_result r;
+	struct nat_behavior b = { .mapping = MAP_APDM, .filtering = FILTER_EIF, .ports = PORTS_RANDOM };
+	struct classify_diff d[CLASSIFY_MAX_DIFFS];
+	int n;
+
+	(void)state;
+	/* APDM + EIF: sample 0 (the filtering socket) at :30001 */
+	o = obs_of(W "30000", W "30004", W "30005", 30001, 41234, 22222, Y, Y, Y, N);
+	mapped(&o.reply, "10.0.1.2:45001", W "30001");
+	o.reply_other_address = true;
+	r = decide(o);
+	assert_true(r.inbound_reply_known);
+	assert_int_equal(r.inbound_reply, INBOUND_REPLY_SESSION);
+	assert_int_equal(classify_compare(&b, true, &r, d), 0);
+	mapped(&o.reply, "10.0.1.2:45001", W "30006");
+	r = decide(o);
+	assert_int_equal(r.inbound_reply, INBOUND_REPLY_NEW_MAPPING);
+	assert_string_equal(classify_inbound_reply_name(&r), "new-mapping");
+	n = classify_compare(&b, true, &r, d);
+	assert_string_equal(props(d, n), "inbound_reply");
+	assert_string_equal(d[0].declared, "session");
+	/* not asked: unknown, and unknown is no mismatch (EIM cannot show it) */
+	o.reply.answered = false;
+	r = decide(o);
+	assert_false(r.inbound_reply_known);
+	assert_string_equal(classify_inbound_reply_name(&r), "unknown");
+	/* ADM, answer from another port only: the mapping towards that address
+	 * is the same either way, so it cannot tell */
+	o = obs_of(W "30000", W "30004", W "30004", 30001, 30002, 30003, Y, Y, N, N);
+	mapped(&o.reply, "10.0.1.2:45001", W "30001");
+	o.reply_other_address = false;
+	r = decide(o);
+	assert_int_equal(r.mapping, MAP_ADM);
+	assert_false(r.inbound_reply_known);
+	/* EIM: never */
+	o = obs_of(W "30000", W "30000", W "30000", 30001, 30002, 30003, Y, Y, Y, N);
+	mapped(&o.reply, "10.0.1.2:45001", W "30001");
+	o.reply_other_address = true;
+	r = decide(o);
+	assert_false(r.inbound_reply_known);
 }
 
 static void test_compare_special(void **state)
@@ -587,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_filtering),
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_hairpin),
+		cmocka_unit_test(test_inbound_reply),
 		cmocka_unit_test(test_compare),
 		cmocka_unit_test(test_compare_special),
 		cmocka_unit_test(test_json),

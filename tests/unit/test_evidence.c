@@ -38,6 +38,11 @@ static const char *const two_cones =
 	"[nat home-a]\npreset = port-restricted\n\n[nat home-b]\npreset = port-restricted\n\n"
 	"[peer alice]\nbehind = home-a\n\n[peer bob]\nbehind = home-b\n";
 
+/* transport = tcp: the direct path counts TCP on a connection only. */
+static const char *const tcp_cones =
+	"[lab]\ntransport = tcp\n\n[nat home-a]\npreset = port-restricted\n\n[nat home-b]\npreset = port-restricted\n\n"
+	"[peer alice]\nbehind = home-a\n\n[peer bob]\nbehind = home-b\n";
+
 static const char *const cgn =
 	"[nat cgn]\npreset = port-restricted\nhairpin = yes\nlan = 100.64.0.0/10\n\n"
 	"[nat home-a]\npreset = port-restricted\nbehind = cgn\n\n[nat home-b]\npreset = port-restricted\nbehind = cgn\n\n"
@@ -107,6 +112,7 @@ static void test_rulesets_golden(void **state)
 	golden_peer(v6_firewalls, 0, true, "peer-alice-v6.nft");
 	golden_router(v6_firewalls, 0, "router-fw-a-v6.nft");
 	golden_peer(cgn, 0, true, "peer-alice-cgn.nft");
+	golden_peer(tcp_cones, 0, true, "peer-alice-tcp.nft");
 }
 
 /* The relay is matched by WIRE_RELAY and the wire magic, and only for the built-in pair. */

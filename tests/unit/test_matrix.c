@@ -280,7 +280,7 @@ static void test_errors(void **state)
 		  "a profile is one router straight on the internet with automatic addresses");
 	parse_err("[profile a]\nfoo = 1\n", "t.matrix:2: unknown key 'foo' in [profile a] (known: "
 		  "preset, mapping, filtering, ports, hairpin, udp-timeout, block-udp, rules, delay, "
-		  "jitter, loss)");
+		  "jitter, loss, port-range, port-step, port-start, block-size, inbound-reply, unsolicited)");
 	parse_err("[profile a]\npreset = open\npreset = open\n",
 		  "t.matrix:3: preset given twice in [profile a] (first on line 2)");
 	parse_err("[profile a]\npreset = open\n[profile a]\n",
@@ -332,9 +332,6 @@ static void test_errors(void **state)
 		  "t.matrix:1: [profile a]: give a preset or mapping and filtering (see topologies/README.md)");
 	parse_err("[profile b]\npreset = firewall\nports = random\n",
 		  "t.matrix:3: [profile b]: ports needs a translating NAT (mapping is none)");
-	parse_err("[matrix]\nipv6 = yes\n[profile a]\npreset = full-cone\n",
-		  "t.matrix:2: ipv6 = yes, but [profile a] (line 3) translates addresses: there is no "
-		  "IPv6 NAT, use preset = firewall or open");
 	parse_err("[matrix]\ntimeout = 1s\npunch-timeout = 2s\n[profile internet]\n",
 		  "t.matrix:3: punch-timeout (2000ms) must be shorter than timeout (1000ms)");
 	parse_err("[profile a]\npreset = open\nrules = no-such-file.nft\n",

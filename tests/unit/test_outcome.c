@@ -114,6 +114,10 @@ static void ipv6_cells(void **state)
 	EXPECT_CELL("firewall", "firewall", "ipv6 = yes\nmode = fixed-port", OUTCOME_DIRECT);
 	EXPECT_CELL("firewall", "preset=firewall,block-udp=yes", "ipv6 = yes", OUTCOME_FAILED);
 	EXPECT_CELL("firewall", "preset=firewall,block-udp=yes", "ipv6 = yes\nrelay = no", OUTCOME_FAILED);
+	/* mixed dual stack: over IPv6 a NAT is a firewall with its filtering */
+	EXPECT_CELL("port-restricted", "firewall", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("symmetric", "symmetric", "ipv6 = yes", OUTCOME_DIRECT);
+	EXPECT_CELL("symmetric", "port-restricted", "ipv6 = yes", OUTCOME_DIRECT);
 }
 
 static void address_dependent_cells(void **state)
@@ -126,8 +130,8 @@ static void address_dependent_cells(void **state)
 	EXPECT_CELL("mapping=address-dependent,filtering=address-dependent", "restricted-cone", NULL,
 		    OUTCOME_DIRECT);
 	/* An endpoint-dependent NAT with endpoint-independent filtering takes the cone's
-	 * probe in on the mapping the server saw, and answers through that flow (measured:
-	 * direct, for ADM and APDM, ports preserved or random). */
+	 * probe in on the mapping the server saw, and answers through that session
+	 * (inbound-reply = session, the default; ports preserved or random). */
 	EXPECT_CELL("mapping=address-dependent,filtering=endpoint-independent,ports=random", "port-restricted",
 		    NULL, OUTCOME_DIRECT);
 	EXPECT_CELL("mapping=address-and-port-dependent,filtering=endpoint-independent,ports=random",
@@ -137,6 +141,270 @@ static void address_dependent_cells(void **state)
 	/* Endpoint-independent filtering on the ADM side lets the first probe in. */
 	EXPECT_CELL("mapping=address-dependent,filtering=endpoint-independent",
 		    "mapping=address-dependent,filtering=address-dependent", NULL, OUTCOME_DIRECT);
+}
+
+/* Every pair of the nine RFC 4787 mapping x filtering NATs, under both
+ * declared inbound-reply rules: the outcome as reasoned from the RFC's text
+ * (section 4.1 mapping, section 5 filtering, applied to the mapping a packet
+ * arrives on) and the rule, for peers that register with a server, probe the
+ * endpoint it saw, answer every probe where it came from and probe that too.
+ * Written by hand, cell by cell, not taken from runs: D direct, R relayed. */
+static const struct {
+	const char *a, *b;
+	char session, new_mapping;
+	const char *why;
+} rfc4787_table[] = {
+	{ "eim-eif", "eim-eif", 'D', 'D',
+	  "EIM both sides: each probe leaves from the endpoint the server saw, the one the "
+	  "other side probes; once each side has sent, every filtering admits the other "
+	  "(RFC 4787 4.1, 5)" },
+	{ "eim-eif", "eim-adf", 'D', 'D',
+	  "EIM both sides: each probe leaves from the endpoint the server saw, the one the "
+	  "other side probes; once each side has sent, every filtering admits the other "
+	  "(RFC 4787 4.1, 5)" },
+	{ "eim-eif", "eim-apdf", 'D', 'D',
+	  "EIM both sides: each probe leaves from the endpoint the server saw, the one the "
+	  "other side probes; once each side has sent, every filtering admits the other "
+	  "(RFC 4787 4.1, 5)" },
+	{ "eim-eif", "adm-eif", 'D', 'D',
+	  "the ADM side's probes come from a new port of its address; the cone's EIF "
+	  "filtering admits that address (5), the cone learns the port and answers from its "
+	  "one mapping, which the new port's mapping has sent to" },
+	{ "eim-eif", "adm-adf", 'D', 'D',
+	  "the ADM side's probes come from a new port of its address, which the cone's EIF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-eif", "adm-apdf", 'D', 'D',
+	  "the ADM side's probes come from a new port of its address, which the cone's EIF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-eif", "apdm-eif", 'D', 'D',
+	  "the APDM side's probes come from a new port of its address; the cone's EIF "
+	  "filtering admits that address (5), the cone learns the port and answers from its "
+	  "one mapping, which the new port's mapping has sent to" },
+	{ "eim-eif", "apdm-adf", 'D', 'D',
+	  "the APDM side's probes come from a new port of its address, which the cone's EIF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-eif", "apdm-apdf", 'D', 'D',
+	  "the APDM side's probes come from a new port of its address, which the cone's EIF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-adf", "eim-adf", 'D', 'D',
+	  "EIM both sides: each probe leaves from the endpoint the server saw, the one the "
+	  "other side probes; once each side has sent, every filtering admits the other "
+	  "(RFC 4787 4.1, 5)" },
+	{ "eim-adf", "eim-apdf", 'D', 'D',
+	  "EIM both sides: each probe leaves from the endpoint the server saw, the one the "
+	  "other side probes; once each side has sent, every filtering admits the other "
+	  "(RFC 4787 4.1, 5)" },
+	{ "eim-adf", "adm-eif", 'D', 'D',
+	  "the ADM side's probes come from a new port of its address; the cone's ADF "
+	  "filtering admits that address (5), the cone learns the port and answers from its "
+	  "one mapping, which the new port's mapping has sent to" },
+	{ "eim-adf", "adm-adf", 'D', 'D',
+	  "the ADM side's probes come from a new port of its address, which the cone's ADF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-adf", "adm-apdf", 'D', 'D',
+	  "the ADM side's probes come from a new port of its address, which the cone's ADF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-adf", "apdm-eif", 'D', 'D',
+	  "the APDM side's probes come from a new port of its address; the cone's ADF "
+	  "filtering admits that address (5), the cone learns the port and answers from its "
+	  "one mapping, which the new port's mapping has sent to" },
+	{ "eim-adf", "apdm-adf", 'D', 'D',
+	  "the APDM side's probes come from a new port of its address, which the cone's ADF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-adf", "apdm-apdf", 'D', 'D',
+	  "the APDM side's probes come from a new port of its address, which the cone's ADF "
+	  "filtering admits; the cone learns it and answers from its one mapping, which "
+	  "that port has sent to" },
+	{ "eim-apdf", "eim-apdf", 'D', 'D',
+	  "EIM both sides: each probe leaves from the endpoint the server saw, the one the "
+	  "other side probes; once each side has sent, every filtering admits the other "
+	  "(RFC 4787 4.1, 5)" },
+	{ "eim-apdf", "adm-eif", 'D', 'R',
+	  "the EIF side admits the cone's probe on the mapping the server saw (5); the "
+	  "session rule sends its answers and later probes from that mapping, which the "
+	  "APDF cone has sent to; new-mapping: the EIF side admits the cone's probe, but "
+	  "answers leave from its mapping towards the cone (4.1), a port the APDF cone "
+	  "never sent to; its own probes come from that port too" },
+	{ "eim-apdf", "adm-adf", 'R', 'R',
+	  "the ADM side's probes come from a port the APDF cone never sent to (4.1, 5), and "
+	  "the cone's probes reach the mapping the server saw, which has sent only to the "
+	  "server" },
+	{ "eim-apdf", "adm-apdf", 'R', 'R',
+	  "the ADM side's probes come from a port the APDF cone never sent to (4.1, 5), and "
+	  "the cone's probes reach the mapping the server saw, which has sent only to the "
+	  "server" },
+	{ "eim-apdf", "apdm-eif", 'D', 'R',
+	  "the EIF side admits the cone's probe on the mapping the server saw (5); the "
+	  "session rule sends its answers and later probes from that mapping, which the "
+	  "APDF cone has sent to; new-mapping: the EIF side admits the cone's probe, but "
+	  "answers leave from its mapping towards the cone (4.1), a port the APDF cone "
+	  "never sent to; its own probes come from that port too" },
+	{ "eim-apdf", "apdm-adf", 'R', 'R',
+	  "the APDM side's probes come from a port the APDF cone never sent to (4.1, 5), "
+	  "and the cone's probes reach the mapping the server saw, which has sent only to "
+	  "the server" },
+	{ "eim-apdf", "apdm-apdf", 'R', 'R',
+	  "the APDM side's probes come from a port the APDF cone never sent to (4.1, 5), "
+	  "and the cone's probes reach the mapping the server saw, which has sent only to "
+	  "the server" },
+	{ "adm-eif", "adm-eif", 'D', 'D',
+	  "both endpoint-dependent: each side's first probe leaves from a new mapping, but "
+	  "the other side's EIF filtering admits it on the mapping the server saw (5); the "
+	  "session rule answers from there, which the prober's new mapping has sent to; "
+	  "new-mapping: answers leave from the mapping towards the prober (4.1); the ADM "
+	  "side uses one mapping for the other's address, so once each has learned the "
+	  "other's new port, probes and answers meet on the same two endpoints" },
+	{ "adm-eif", "adm-adf", 'D', 'D',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the ADF side admits answers from that address (5); "
+	  "new-mapping: answers leave from the mapping towards the prober (4.1); the ADM "
+	  "side uses one mapping for the other's address, so once each has learned the "
+	  "other's new port, probes and answers meet on the same two endpoints" },
+	{ "adm-eif", "adm-apdf", 'D', 'R',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the APDF side admits answers from that address (5); "
+	  "new-mapping: answers and probes towards the APDF side leave from the EIF side's "
+	  "mapping towards it (4.1), whose port is not the one the APDF side sent to" },
+	{ "adm-eif", "apdm-eif", 'D', 'D',
+	  "both endpoint-dependent: each side's first probe leaves from a new mapping, but "
+	  "the other side's EIF filtering admits it on the mapping the server saw (5); the "
+	  "session rule answers from there, which the prober's new mapping has sent to; "
+	  "new-mapping: answers leave from the mapping towards the prober (4.1); the ADM "
+	  "side uses one mapping for the other's address, so once each has learned the "
+	  "other's new port, probes and answers meet on the same two endpoints" },
+	{ "adm-eif", "apdm-adf", 'D', 'D',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the ADF side admits answers from that address (5); "
+	  "new-mapping: answers leave from the mapping towards the prober (4.1); the ADM "
+	  "side uses one mapping for the other's address, so once each has learned the "
+	  "other's new port, probes and answers meet on the same two endpoints" },
+	{ "adm-eif", "apdm-apdf", 'D', 'R',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the APDF side admits answers from that address (5); "
+	  "new-mapping: answers and probes towards the APDF side leave from the EIF side's "
+	  "mapping towards it (4.1), whose port is not the one the APDF side sent to" },
+	{ "adm-adf", "adm-adf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "adm-adf", "adm-apdf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "adm-adf", "apdm-eif", 'D', 'D',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the ADF side admits answers from that address (5); "
+	  "new-mapping: answers leave from the mapping towards the prober (4.1); the ADM "
+	  "side uses one mapping for the other's address, so once each has learned the "
+	  "other's new port, probes and answers meet on the same two endpoints" },
+	{ "adm-adf", "apdm-adf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "adm-adf", "apdm-apdf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "adm-apdf", "adm-apdf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "adm-apdf", "apdm-eif", 'D', 'R',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the APDF side admits answers from that address (5); "
+	  "new-mapping: answers and probes towards the APDF side leave from the EIF side's "
+	  "mapping towards it (4.1), whose port is not the one the APDF side sent to" },
+	{ "adm-apdf", "apdm-adf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "adm-apdf", "apdm-apdf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "apdm-eif", "apdm-eif", 'D', 'R',
+	  "both endpoint-dependent: each side's first probe leaves from a new mapping, but "
+	  "the other side's EIF filtering admits it on the mapping the server saw (5); the "
+	  "session rule answers from there, which the prober's new mapping has sent to; "
+	  "new-mapping: answers leave from the mapping towards the prober (4.1); both APDM, "
+	  "every newly learned port gets a new mapping, so no answer ever comes from the "
+	  "endpoint that was probed" },
+	{ "apdm-eif", "apdm-adf", 'D', 'R',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the ADF side admits answers from that address (5); "
+	  "new-mapping: answers leave from the mapping towards the prober (4.1); both APDM, "
+	  "every newly learned port gets a new mapping, so no answer ever comes from the "
+	  "endpoint that was probed" },
+	{ "apdm-eif", "apdm-apdf", 'D', 'R',
+	  "the EIF side admits the other's probe on the mapping the server saw, the session "
+	  "rule answers from there; the APDF side admits answers from that address (5); "
+	  "new-mapping: answers and probes towards the APDF side leave from the EIF side's "
+	  "mapping towards it (4.1), whose port is not the one the APDF side sent to" },
+	{ "apdm-adf", "apdm-adf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "apdm-adf", "apdm-apdf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+	{ "apdm-apdf", "apdm-apdf", 'R', 'R',
+	  "both endpoint-dependent and neither filters independently of the endpoint: each "
+	  "first probe leaves from a new mapping and reaches the mapping the server saw, "
+	  "which has sent only to the server (4.1, 5)" },
+};
+
+static void rfc4787_pairs(void **state)
+{
+	static const char *const rules[] = { "session", "new-mapping" };
+	int differ = 0;
+	(void)state;
+
+	assert_int_equal(sizeof(rfc4787_table) / sizeof(rfc4787_table[0]), 45);
+	for (size_t i = 0; i < sizeof(rfc4787_table) / sizeof(rfc4787_table[0]); i++) {
+		char want_c[2] = { rfc4787_table[i].session, rfc4787_table[i].new_mapping };
+
+		differ += want_c[0] != want_c[1];
+		for (int r = 0; r < 2; r++) {
+			enum outcome want = want_c[r] == 'D' ? OUTCOME_DIRECT : OUTCOME_RELAYED;
+			char a[160], b[160];
+			char ma[8], fa[8], mb[8], fb[8];
+
+			assert_int_equal(sscanf(rfc4787_table[i].a, "%7[a-z]-%7[a-z]", ma, fa), 2);
+			assert_int_equal(sscanf(rfc4787_table[i].b, "%7[a-z]-%7[a-z]", mb, fb), 2);
+			snprintf(a, sizeof(a), "mapping=%s,filtering=%s,inbound-reply=%s", ma, fa, rules[r]);
+			snprintf(b, sizeof(b), "mapping=%s,filtering=%s,inbound-reply=%s", mb, fb, rules[r]);
+			/* both orders: the outcome is the pair's, not the order's */
+			for (int o = 0; o < 2; o++) {
+				enum outcome got = derive(o ? b : a, o ? a : b, NULL);
+
+				if (got != want)
+					fail_msg("%s x %s, inbound-reply = %s: derived %s, the table says %s (%s)",
+						 rfc4787_table[i].a, rfc4787_table[i].b, rules[r],
+						 topo_outcome_name(got), topo_outcome_name(want), rfc4787_table[i].why);
+			}
+			{
+				/* the reasoning of this rule: a "; new-mapping: " part is new-mapping's */
+				const char *why = rfc4787_table[i].why, *nm = strstr(why, "; new-mapping: ");
+				int len = nm && r == 0 ? (int)(nm - why) : (int)strlen(why);
+
+				if (nm && r == 1)
+					why = nm + strlen("; new-mapping: "), len = (int)strlen(why);
+				printf("ok %-9s x %-9s %-11s %-7s %.*s\n", rfc4787_table[i].a, rfc4787_table[i].b,
+				       rules[r], topo_outcome_name(want), len, why);
+			}
+		}
+	}
+	/* the rule decides exactly the pairs with an endpoint-dependent,
+	 * endpoint-independently filtering side */
+	assert_int_equal(differ, 8);
 }
 
 static void learning_matters(void **state)
@@ -348,6 +616,7 @@ int main(void)
 		cmocka_unit_test(classic_cells),     cmocka_unit_test(address_dependent_cells),
 		cmocka_unit_test(learning_matters),  cmocka_unit_test(classic_modes),
 		cmocka_unit_test(shared_routers),    cmocka_unit_test(plan_addresses),
+		cmocka_unit_test(rfc4787_pairs),
 		cmocka_unit_test(plan_rejects),      cmocka_unit_test(plan_steps_around_given),
 		cmocka_unit_test(mapping_timeout),
 		cmocka_unit_test(ipv6_cells),

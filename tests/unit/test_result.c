@@ -54,6 +54,8 @@ static void fill(struct result *r)
 		.explanation = strdup("alice's router home-a (line 3) dropped 5 datagrams \"<&>\" caf\xc3\xa9"),
 		.detail = json_tokener_parse("{\"routers\":[{\"name\":\"home-a\",\"line\":3,\"dropped\":5}]}"),
 	};
+	r->seed = UINT64_MAX; /* above INT64_MAX: the codec keeps all 64 bits */
+	r->conntrack = strdup("home: udp      17 29 src=10.0.1.10 dst=203.0.113.10 sport=4000 dport=3478\n");
 	r->seconds = 12.345;
 	snprintf(r->peers[0].name, sizeof(r->peers[0].name), "alice");
 	r->peers[0].outcome = RESULT_RELAYED;
@@ -114,6 +116,9 @@ static void assert_same(const struct result *a, const struct result *b)
 	}
 	assert_string_equal(a->evidence.explanation, b->evidence.explanation);
 	assert_true(json_object_equal(a->evidence.detail, b->evidence.detail));
+	assert_true(a->seed == b->seed);
+	if (a->conntrack || b->conntrack)
+		assert_string_equal(a->conntrack, b->conntrack);
 	assert_true(a->seconds > b->seconds - 0.0005 && a->seconds < b->seconds + 0.0005);
 	assert_int_equal(a->repetition, b->repetition);
 	assert_true(a->expect_rate == b->expect_rate);

@@ -157,8 +157,10 @@ static size_t build_register(uint8_t *buf, const uint8_t *token)
 	return (size_t)n;
 }
 
-/* REGISTER from `from` and check the REG_ACK that must come back to it. */
-static void do_register(struct fx *fx, mtime_ms now, uint32_t id, const uint8_t *token, const char *from)
+/* REGISTER from `from` on UDP socket sock and check the REG_ACK that must
+ * come back to it from the same socket. */
+static void do_register_sock(struct fx *fx, mtime_ms now, int sock, uint32_t id, const uint8_t *token,
+			     const char *from)
 {
 	uint8_t buf[WIRE_MSG_MAX];
 	struct addr a = mkaddr(from), seen;
@@ -166,8 +168,9 @@ static void do_register(struct fx *fx, mtime_ms now, uint32_t id, const uint8_t 
 	struct sess_out o;
 	struct wire_msg m;
 
-	sess_udp_input(fx->t, now, 0, &a, buf, n);
+	sess_udp_input(fx->t, now, sock, &a, buf, n);
 	o = pop(fx, SESS_OUT_UDP);
+	assert_int_equal(o.sock, sock);
 	assert_true(addr_equal(&o.to, &a));
 	assert_true(o.len < n); /* never more bytes back than came in */
 	assert_int_equal(wire_parse_datagram(o.buf, o.len, &m), 0);
@@ -175,6 +178,11 @@ static void do_register(struct fx *fx, mtime_ms now, uint32_t id, const uint8_t 
 	assert_int_equal(m.u.reg_ack.client_id, id);
 	assert_int_equal(addr_from_wire(&seen, &m.u.reg_ack.observed), 0);
 	assert_true(addr_equal(&seen, &a));
+}
+
+static void do_register(struct fx *fx, mtime_ms now, uint32_t id, const uint8_t *token, const char *from)
+{
+	do_register_sock(fx, now, 0, id, token, from);
 }
 
 static void assert_ep(const struct wire_endpoint *ep, const char *want)
@@ -481,6 +489,99 @@ static void test_advertise_local(void **state)
 	m = pop_msg(fx, b, WIRE_PEER);
 	/* b is told a's observed IP with the port a claimed: the classic flaw. */
 	assert_ep(&m.u.peer.peer_public, "198.51.100.1:4000");
+}
+
+/* Open a client from a TCP source and say HELLO with flags; returns its id. */
+static uint32_t join_from(struct fx *fx, mtime_ms now, const char *name, uint8_t flags, const char *src,
+			  uint8_t token[WIRE_TOKEN_LEN])
+{
+	struct addr a = mkaddr(src);
+	uint32_t id = sess_client_open(fx->t, now, NULL, &a);
+	struct wire_msg m;
+
+	hello(fx, now, id, name, flags, 4000);
+	m = pop_msg(fx, id, WIRE_WELCOME);
+	memcpy(token, m.u.welcome.token, WIRE_TOKEN_LEN);
+	return id;
+}
+
+static void test_tcp_introduction(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t ta[16], tb[16], tc[16], td[16];
+	uint32_t a = join_from(fx, 0, "tcp", WIRE_HELLO_TCP, "198.51.100.1:40001", ta);
+	uint32_t b = join_from(fx, 0, "tcp", WIRE_HELLO_TCP, "203.0.113.2:40002", tb);
+	uint32_t c, d;
+	struct wire_msg m;
+
+	/* Still introduced only after both REGISTERs (the relay needs them),
+	 * but by the control connections' sources. */
+	do_register(fx, 1, a, ta, "198.51.100.1:61000");
+	assert_no_output(fx);
+	do_register(fx, 1, b, tb, "203.0.113.2:62000");
+	m = pop_msg(fx, a, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, WIRE_PEER_TCP);
+	assert_ep(&m.u.peer.self_public, "198.51.100.1:40001");
+	assert_ep(&m.u.peer.peer_public, "203.0.113.2:40002");
+	m = pop_msg(fx, b, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, WIRE_PEER_TCP);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.1:40001");
+	/* One TCP side and one UDP side: UDP endpoints, no TCP flag. */
+	c = join_from(fx, 2, "mixed", WIRE_HELLO_TCP, "198.51.100.3:40003", tc);
+	d = join_from(fx, 2, "mixed", 0, "203.0.113.4:40004", td);
+	do_register(fx, 3, c, tc, "198.51.100.3:61003");
+	do_register(fx, 3, d, td, "203.0.113.4:62004");
+	m = pop_msg(fx, c, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, 0);
+	assert_ep(&m.u.peer.peer_public, "203.0.113.4:62004");
+	m = pop_msg(fx, d, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, 0);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.3:61003");
+}
+
+static void test_predict_step(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t ta[16], tb[16];
+	uint32_t a = join(fx, 0, "pred", WIRE_HELLO_PREDICT, ta);
+	uint32_t b = join(fx, 0, "pred", 0, tb);
+	struct wire_msg m;
+
+	do_register(fx, 1, a, ta, "198.51.100.1:40000");
+	do_register(fx, 1, b, tb, "203.0.113.2:62000");
+	/* a said it predicts: no introduction before its second registration */
+	assert_no_output(fx);
+	do_register_sock(fx, 2, 1, a, ta, "198.51.100.1:39998");
+	m = pop_msg(fx, a, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, 0); /* b did not predict */
+	assert_int_equal(m.u.peer.peer_step, 0);
+	assert_ep(&m.u.peer.self_public, "198.51.100.1:40000"); /* the first one stays */
+	m = pop_msg(fx, b, WIRE_PEER);
+	assert_int_equal(m.u.peer.flags, WIRE_PEER_PREDICT);
+	assert_int_equal(m.u.peer.peer_step, -2);
+	assert_ep(&m.u.peer.peer_public, "198.51.100.1:40000");
+	assert_no_output(fx);
+	/* a late one after the introduction changes nothing and gets no answer */
+	{
+		uint8_t buf[WIRE_MSG_MAX];
+		struct addr x = mkaddr("198.51.100.1:39000");
+
+		sess_udp_input(fx->t, 3, 1, &x, buf, build_register(buf, ta));
+		assert_no_output(fx);
+	}
+	/* Without the flag a REGISTER on another socket moves the endpoint, as before. */
+	{
+		uint8_t tc[16], td[16];
+		uint32_t c = join(fx, 4, "nopred", 0, tc), d = join(fx, 4, "nopred", 0, td);
+
+		do_register(fx, 5, c, tc, "198.51.100.3:40000");
+		do_register_sock(fx, 5, 1, c, tc, "198.51.100.3:40002");
+		do_register(fx, 5, d, td, "203.0.113.4:40000");
+		m = pop_msg(fx, c, WIRE_PEER);
+		m = pop_msg(fx, d, WIRE_PEER);
+		assert_int_equal(m.u.peer.flags, 0);
+		assert_ep(&m.u.peer.peer_public, "198.51.100.3:40002");
+	}
 }
 
 static size_t build_relay_seq(uint8_t *buf, const struct wire_msg *peer, uint8_t role, const uint8_t *key,
@@ -944,6 +1045,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partner_leaves_before_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_advertise_local, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_introduction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_predict_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_randomness, setup, teardown),

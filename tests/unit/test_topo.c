@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "client/predict.h"
 #include "model/rulesfile.h"
 #include "model/topo.h"
 
@@ -540,6 +541,54 @@ static void test_expect_rate(void **state)
 	parse_bad("[lab]\nexpect-rate = 0\n" PEERS, 2, "expect-rate = 0 is out of range: 0.01 to 1");
 }
 
+/* The port allocation, inbound-reply and unsolicited keys of [nat]. */
+static void test_port_keys(void **state)
+{
+	struct topo *t;
+	const struct nat_behavior *b;
+
+	(void)state;
+	t = parse_ok("[nat a]\npreset = symmetric\nports = sequential\nport-range = 20000-29999\n"
+		     "port-step = 2\nport-start = 20100\ninbound-reply = new-mapping\n"
+		     "unsolicited = icmp-unreachable\n[nat b]\npreset = port-restricted\nports = block\n"
+		     "block-size = 256\n[peer alice]\nbehind = a\n[peer bob]\nbehind = b\n");
+	b = &t->nats[0].behavior;
+	assert_int_equal(b->port_min, 20000);
+	assert_int_equal(b->port_max, 29999);
+	assert_int_equal(b->port_step, 2);
+	assert_int_equal(b->port_start, 20100);
+	assert_int_equal(b->inbound_reply, INBOUND_REPLY_NEW_MAPPING);
+	assert_true(b->icmp_unreachable);
+	b = &t->nats[1].behavior;
+	assert_int_equal(b->ports, PORTS_BLOCK);
+	assert_int_equal(b->block_size, 256);
+	assert_int_equal(b->port_min, 0); /* the default range */
+	assert_int_equal(b->inbound_reply, INBOUND_REPLY_SESSION);
+	assert_false(b->icmp_unreachable);
+	topo_free(t);
+
+	parse_bad("[nat a]\npreset = symmetric\nport-range = 20000\n", 3,
+		  "bad value '20000' for port-range: expected LOW-HIGH");
+	parse_bad("[nat a]\npreset = symmetric\nport-range = 0-100\n", 3, "bad value '0-100' for port-range");
+	parse_bad("[nat a]\npreset = symmetric\nport-range = 100-70000\n", 3, "bad value");
+	parse_bad("[nat a]\npreset = symmetric\nport-range = 300-200\n", 3, "LOW is above HIGH");
+	parse_bad("[nat a]\npreset = symmetric\nport-step = 2\n" PEERS, 3,
+		  "port-step and port-start are for ports = sequential");
+	parse_bad("[nat a]\npreset = symmetric\nports = sequential\nport-range = 100-101\nport-step = 2\n" PEERS,
+		  5, "port-step 2 is not smaller than the port range 100-101");
+	parse_bad("[nat a]\npreset = symmetric\nports = sequential\nport-start = 80\n" PEERS, 4,
+		  "port-start 80 is outside the port range 1024-65535");
+	parse_bad("[nat a]\npreset = symmetric\nblock-size = 64\n" PEERS, 3, "block-size is for ports = block");
+	parse_bad("[nat a]\npreset = symmetric\nports = block\nport-range = 2000-2099\nblock-size = 200\n" PEERS,
+		  5, "block-size 200 is larger than the port range 2000-2099");
+	parse_bad("[nat a]\npreset = firewall\nport-range = 2000-2099\n" PEERS, 3,
+		  "port-range needs a translating NAT");
+	parse_bad("[nat a]\npreset = symmetric\ninbound-reply = sometimes\n", 3,
+		  "bad value 'sometimes' for inbound-reply: expected session | new-mapping");
+	parse_bad("[nat a]\npreset = symmetric\nunsolicited = reject\n", 3,
+		  "bad value 'reject' for unsolicited: expected drop | icmp-unreachable");
+}
+
 static void test_value_errors(void **state)
 {
 	(void)state;
@@ -601,6 +650,38 @@ static void test_value_errors(void **state)
 	parse_bad("[peer a]\nkeepalive = sometimes\n", 2, "bad value 'sometimes' for keepalive");
 }
 
+/* transport, predict and predict-ports: values, defaults and what they exclude. */
+static void test_transport_and_predict(void **state)
+{
+	struct topo *t;
+
+	(void)state;
+	t = parse_ok("[lab]\n" PEERS);
+	assert_false(t->tcp);
+	assert_int_equal(t->predict, PREDICT_NONE);
+	assert_int_equal(t->predict_ports, 0);
+	topo_free(t);
+	t = parse_ok("[lab]\ntransport = tcp\n" PEERS);
+	assert_true(t->tcp);
+	topo_free(t);
+	t = parse_ok("[lab]\npredict = birthday\npredict-ports = 400\n" PEERS);
+	assert_int_equal(t->predict, PREDICT_BIRTHDAY);
+	assert_int_equal(t->predict_ports, 400);
+	topo_free(t);
+	t = parse_ok("[lab]\npredict = sequential\n" PEERS);
+	assert_int_equal(t->predict, PREDICT_SEQUENTIAL);
+	topo_free(t);
+	parse_bad("[lab]\ntransport = sctp\n", 2, "bad value 'sctp' for transport: expected udp | tcp");
+	parse_bad("[lab]\npredict = guess\n", 2,
+		  "bad value 'guess' for predict: expected none | sequential | birthday");
+	parse_bad("[lab]\npredict = birthday\npredict-ports = 0\n", 3, "predict-ports = 0 is out of range: 1 to 1024");
+	parse_bad("[lab]\npredict = birthday\npredict-ports = 1025\n", 3, "out of range");
+	parse_bad("[lab]\npredict = birthday\npredict-ports = x\n", 3, "bad value 'x' for predict-ports");
+	parse_bad("[lab]\npredict-ports = 8\n" PEERS, 2, "predict-ports without predict");
+	parse_bad("[lab]\npredict = sequential\nmode = fixed-port\n" PEERS, 2, "mode = fixed-port runs no server");
+	parse_bad("[lab]\ntransport = tcp\npredict = birthday\n" PEERS, 3, "predict is for UDP");
+}
+
 static void test_semantic_errors(void **state)
 {
 	(void)state;
@@ -625,8 +706,9 @@ static void test_semantic_errors(void **state)
 	parse_bad("[nat n]\npreset = open\nbehind = n\n" PEERS, 3, "behind = n makes a cycle");
 	parse_bad("[nat a]\npreset=open\nbehind=c\n[nat b]\npreset=open\nbehind=a\n"
 		  "[nat c]\npreset=open\nbehind=b\n" PEERS, 3, "behind = c makes a cycle: [nat a]");
-	parse_bad("[lab]\nipv6 = yes\n[nat fw]\npreset = firewall\n[nat n]\npreset = full-cone\n"
-		  PEERS, 2, "ipv6 = yes, but [nat n] (line 5) translates addresses");
+	/* ipv6 = yes with a NAT: a dual-stack router (NAT44, IPv6 firewall), accepted */
+	topo_free(parse_ok("[lab]\nipv6 = yes\n[nat fw]\npreset = firewall\n[nat n]\n"
+			   "preset = full-cone\n" PEERS));
 	parse_bad("[lab]\nmode = fixed-port\nrelay = yes\n" PEERS, 3,
 		  "relay = yes, but mode = fixed-port runs no server, so there is no relay");
 	parse_bad("[lab]\nmode = fixed-port\n[programs]\nserver = x\n" PEERS, 4,
@@ -960,7 +1042,9 @@ int main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_expect_rate),
 		cmocka_unit_test(test_value_errors),
+		cmocka_unit_test(test_port_keys),
 		cmocka_unit_test(test_semantic_errors),
+		cmocka_unit_test(test_transport_and_predict),
 		cmocka_unit_test(test_address_errors),
 		cmocka_unit_test(test_same_private_addresses),
 		cmocka_unit_test(test_rules_file),

@@ -132,7 +132,7 @@ static size_t sample(int i, struct wire_msg *m)
 		return 8 + 5;
 	case 1: /* largest HELLO */
 		m->type = WIRE_HELLO;
-		m->u.hello.flags = WIRE_HELLO_ADVERTISE_LOCAL;
+		m->u.hello.flags = WIRE_HELLO_FLAGS; /* both defined bits */
 		m->u.hello.local_port = 65535;
 		memset(m->u.hello.session, 'x', WIRE_SESSION_MAX);
 		memcpy(m->u.hello.session, "Az09._-", 7);
@@ -168,6 +168,7 @@ static size_t sample(int i, struct wire_msg *m)
 		m->u.peer.session_id = 0xffffffff;
 		m->u.peer.role = 2;
 		m->u.peer.flags = 0xff;
+		m->u.peer.peer_step = -32768;
 		memcpy(m->u.peer.secret, other_key, WIRE_KEY_LEN);
 		m->u.peer.self_public = ep6(12, 65535);
 		m->u.peer.peer_public = ep4(13, 1);
@@ -567,11 +568,18 @@ static void expect_build_rejected(const struct wire_msg *m)
 
 static void test_reserved_and_padding_bytes(void **state)
 {
-	/* PEER reserved after flags and after n_private */
+	/* PEER: peer_step without the PREDICT flag, reserved after n_private */
 	expect_byte_rejected(4, 8 + 6, 1);
 	expect_byte_rejected(4, 8 + 7, 0x80);
 	expect_byte_rejected(4, 8 + 65, 1);
 	expect_byte_rejected(4, 8 + 67, 1);
+	{
+		struct wire_msg m;
+
+		sample(4, &m);
+		m.u.peer.peer_step = 1;
+		expect_build_rejected(&m);
+	}
 	/* REGISTER padding, every byte */
 	for (size_t off = 8 + 16; off < 8 + 64; off++)
 		expect_byte_rejected(8, off, 0x01);
@@ -770,8 +778,8 @@ static void test_count_and_length_rules(void **state)
 	expect_byte_rejected(5, 8 + 64, 5);
 	expect_byte_rejected(5, 8 + 64, 3);
 	expect_byte_rejected(4, 8 + 64, 1);
-	/* HELLO flags: only the defined bit */
-	for (int bit = 1; bit < 8; bit++) {
+	/* HELLO flags: only the defined bits (ADVERTISE_LOCAL, TCP, PREDICT) */
+	for (int bit = 3; bit < 8; bit++) {
 		expect_byte_rejected(2, 8, (uint8_t)(1 << bit));
 		sample(2, &m);
 		m.u.hello.flags = (uint8_t)(1 << bit);
