@@ -29,21 +29,9 @@
 #include "kernel/nft.h"
 #include "model/plan.h"
 #include "model/topo.h"
+#include "bench.h"
 
 #define NS_PREFIX "plbench"
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void script_node(FILE *f, const struct plan *p, int i)
 {
@@ -217,7 +205,7 @@ static int bench_preamble(const struct topo *t, const struct plan *p, int rounds
 		if (load_once(with, &a[r]) < 0 || load_once(without, &b[r]) < 0)
 			goto cleanup;
 	{
-		double ma = median(a, rounds), mb = median(b, rounds);
+		double ma = bench_median(a, rounds), mb = bench_median(b, rounds);
 
 		printf("  router ruleset load (%s), as generated:      %8.1f ms\n", p->nodes[node].name, ma);
 		printf("  the same without its table/delete preamble:  %8.1f ms  (the preamble costs %.1f ms a load)\n",
@@ -290,7 +278,7 @@ int main(int argc, char **argv)
 		theirs[r] = (double)(mtime_now() - t0);
 	}
 	{
-		double a = median(ours, rounds), b = median(theirs, rounds);
+		double a = bench_median(ours, rounds), b = bench_median(theirs, rounds);
 
 		printf("bench_lab: %s, %d nodes, %d links, %d rounds (medians)\n", path, p->n_nodes, p->n_links,
 		       rounds);

@@ -28,21 +28,9 @@
 #include <unistd.h>
 
 #include "common/mtime.h"
+#include "bench.h"
 
 #define NCONF 3
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* $(O)/punchlab: beside the parent of this binary's directory. */
 static int punchlab_path(char *buf, size_t size)
@@ -180,7 +168,7 @@ int main(int argc, char **argv)
 		double m[NCONF];
 
 		for (int c = 0; c < NCONF; c++)
-			m[c] = median(ms[c], rounds);
+			m[c] = bench_median(ms[c], rounds);
 		printf("bench_matrix: %s, %d rounds (medians; every run gave the same outcome in every cell)\n", matrix,
 		       rounds);
 		for (int c = 0; c < NCONF; c++)

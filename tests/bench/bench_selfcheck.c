@@ -24,19 +24,7 @@
 #include "model/plan.h"
 #include "model/topo.h"
 #include "selfcheck.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+#include "bench.h"
 
 /* $(O)/, where punch-probe is: the parent of this binary's directory. */
 static int bindir_of_self(char *buf, size_t size)
@@ -131,7 +119,7 @@ int main(int argc, char **argv)
 		}
 	}
 	{
-		double a = median(fast, rounds), b = median(slow, rounds);
+		double a = bench_median(fast, rounds), b = bench_median(slow, rounds);
 
 		printf("bench_selfcheck: %s, %d routers, %d rounds (medians, the same behaviour observed in every run)\n",
 		       path, t->n_nats, rounds);
