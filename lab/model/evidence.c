@@ -905,9 +905,22 @@ cleanup:
 	return rc;
 }
 
+#define EVIDENCE_TICK_SLACK_MS 20
+
 void evidence_stamp(struct evidence_elem *v, int n, int64_t listed_ms)
 {
-	for (int i = 0; i < n; i++)
-		v[i].first_ms = v[i].expires_ms >= 0 ? listed_ms - (EVIDENCE_TIMEOUT_MS - v[i].expires_ms) : INT64_MIN;
+	for (int i = 0; i < n; i++) {
+		int64_t first = listed_ms - (EVIDENCE_TIMEOUT_MS - v[i].expires_ms);
+
+		/* The kernel keeps an element's timeout and expiry in jiffies, so
+		 * the time left reads up to a tick short and a datagram of the
+		 * first milliseconds can come out a few ms before the start,
+		 * which nothing can be (the sets are armed before the programs
+		 * run): such a time is the start, to within that tick (a tick is
+		 * at most 10 ms, HZ >= 100, and the reading rounds twice). */
+		if (first < 0 && first >= -EVIDENCE_TICK_SLACK_MS)
+			first = 0;
+		v[i].first_ms = v[i].expires_ms >= 0 ? first : INT64_MIN;
+	}
 }
 

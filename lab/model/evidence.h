@@ -163,7 +163,9 @@ struct json_object *evidence_json(const struct topo *t, const struct evidence *e
 int evidence_parse_set(const char *text, struct evidence_elem **out, int *n);
 
 /* Set first_ms of the n elements from their expires_ms, read listed_ms after
- * the pair started: listed_ms - (EVIDENCE_TIMEOUT_MS - expires_ms). */
+ * the pair started: listed_ms - (EVIDENCE_TIMEOUT_MS - expires_ms), accurate
+ * to a kernel tick; a time up to 20 ms before the start (the tick's rounding)
+ * is the start. */
 void evidence_stamp(struct evidence_elem *v, int n, int64_t listed_ms);
 
 /* A mappings element as read (five keys: internal addr, port, external

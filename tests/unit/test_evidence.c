@@ -484,7 +484,14 @@ static void test_parse_set(void **state)
 	evidence_stamp(v, n, 5000);
 	assert_int_equal(v[0].first_ms, 4988);
 	assert_int_equal(v[1].first_ms, 5000);
+	assert_true(v[2].first_ms < -1000000); /* far before the start: kept, not hidden */
 	assert_true(v[3].first_ms == INT64_MIN);
+	/* a tick's rounding just before the start is the start; more is kept */
+	v[0].expires_ms = 86399988;
+	evidence_stamp(v, 1, 10);
+	assert_int_equal(v[0].first_ms, 0);
+	evidence_stamp(v, 1, -30);
+	assert_int_equal(v[0].first_ms, -42);
 	free(v);
 	/* an empty set */
 	assert_int_equal(evidence_parse_set("table ip t {\n\tset x {\n\t\ttype ipv4_addr\n\t}\n}\n", &v, &n), 0);
