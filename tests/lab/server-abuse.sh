@@ -10,37 +10,10 @@
 # The server must not crash or stall, and exits 0 on SIGTERM. A second server
 # with a tiny --max-clients checks ERROR(SESSION), ERROR(FULL), ERROR(TIMEOUT).
 set -u
-O=${O:-build}
-srv=$O/punch-server
-cli=$O/punch-client
-abuse=$O/tools/punch-abuse
-tmp=
-spid=
-apid=
-cpids=
-
-cleanup() {
-	for p in $cpids $apid $spid; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	[ -n "$tmp" ] && rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*"
-	for f in server.log abuse.out c1.json c2.json r1.json r2.json c1.err r1.err; do
-		[ -n "$tmp" ] && [ -s "$tmp/$f" ] && { echo "--- $f"; tail -n 30 "$tmp/$f"; }
-	done
-	exit 1
-}
-
-for b in "$srv" "$cli" "$abuse"; do
-	[ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }
-done
-tmp=$(mktemp -d /tmp/srv-abuse.XXXXXX) || exit 1
+fail_logs="server.log abuse.out c1.json c2.json r1.json r2.json c1.err r1.err"
+# shellcheck source=lib/server.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/server.sh"
+server_setup srv-abuse
 
 # Start a server on 127.0.0.1 with an ephemeral port; wait on its ready fd
 # (no sleeping), then read the port it printed. Sets spid and port.

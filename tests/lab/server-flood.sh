@@ -9,35 +9,10 @@
 #    runs out, must say so a bounded number of times (not once per
 #    connection), keep running and exit 0 on SIGTERM.
 set -u
-O=${O:-build}
-srv=$O/punch-server
-cli=$O/punch-client
-abuse=$O/tools/punch-abuse
-tmp=
-spid=
-apid=
-cpids=
-
-cleanup() {
-	for p in $cpids $apid $spid; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	[ -n "$tmp" ] && rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*"
-	[ -n "$tmp" ] && [ -s "$tmp/server.log" ] && { echo "--- server.log"; tail -n 30 "$tmp/server.log"; }
-	exit 1
-}
-
-for b in "$srv" "$cli" "$abuse"; do
-	[ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }
-done
-tmp=$(mktemp -d /tmp/srv-flood.XXXXXX) || exit 1
+fail_logs="server.log"
+# shellcheck source=lib/server.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/server.sh"
+server_setup srv-flood
 
 # Start a server on 127.0.0.1 (prefixed by "$wrap" if set); sets spid and port.
 start_server() {
