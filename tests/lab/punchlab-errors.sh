@@ -8,20 +8,10 @@
 # - a missing file, an unknown command, a bad option;
 # - bad --repeat, --shard, cell patterns; merge and diff of what is not a report.
 set -u
-O=${O:-build}
 D=tests/lab/data
-tmp=$(mktemp -d /tmp/punchlab-errors.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  /' "$tmp/out"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
-
-expect_exit() { # want cmd...: run, keep output in $tmp/out, check the exit status
-	want=$1; shift
-	"$@" >"$tmp/out" 2>&1
-	got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, want $want"
-}
-says() { grep -qF -- "$1" "$tmp/out" || fail "output lacks: $1"; }
+# shellcheck source=lib/expect.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/expect.sh"
+expect_setup punchlab-errors
 
 expect_exit 0 "$O/punchlab" check topologies/*.topo
 says "ok (expect"

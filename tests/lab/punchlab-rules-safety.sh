@@ -14,19 +14,9 @@
 # - under sudo (SUDO_UID/SUDO_GID) the file is read with that user's rights:
 #   a root-only file is refused, a readable one loads.
 set -u
-O=${O:-build}
-tmp=$(mktemp -d /tmp/punchlab-rules-safety.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  /' "$tmp/out"; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
-
-expect_exit() { # want cmd...: run, keep output in $tmp/out, check the exit status
-	want=$1; shift
-	"$@" >"$tmp/out" 2>&1
-	got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, want $want"
-}
-says() { grep -qF -- "$1" "$tmp/out" || fail "output lacks: $1"; }
+# shellcheck source=lib/expect.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/expect.sh"
+expect_setup punchlab-rules-safety
 never() { # file: no SECRET line of the rules file in it
 	grep -q "SECRET" "$1" && { cp "$1" "$tmp/out"; fail "secret text in $1"; }
 	grep -q "root:" "$1" && { cp "$1" "$tmp/out"; fail "a line of /etc/shadow in $1"; }
