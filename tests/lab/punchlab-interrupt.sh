@@ -24,23 +24,11 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  | /' "$tmp/out"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+# shellcheck source=lib/killtest.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/killtest.sh"
 
-marked() {
-	grep -lszxF "PUNCHLAB_KILLTEST=$1" /proc/[0-9]*/environ | while read -r e; do
-		pid=${e#/proc/}; pid=${pid%/environ}
-		printf '%s %s %s\n' "$pid" "$(cat /proc/"$pid"/comm 2>/dev/null)" \
-			"$(readlink /proc/"$pid"/ns/net 2>/dev/null)"
-	done
-}
-now_ms() { date +%s%3N; }
 
-# The slow scenarios as they were written before the lab picked its own
-# shorter timers (topologies/README.md): with timeout = 10s given, each runs
-# its whole 10 s, whatever the machine's load.
-mkdir "$tmp/slow"
-for f in udp-blocked ipv6-udp-blocked; do
-	sed '/^\[lab\]$/a timeout = 10s' "topologies/$f.topo" > "$tmp/slow/$f.topo"
-done
+slow_copies "$tmp/slow" udp-blocked ipv6-udp-blocked || fail "copying the slow scenarios"
 
 # One run, interrupted by signal $1 once the fast scenario has reported.
 interrupted_run() {

@@ -25,32 +25,18 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
+# shellcheck source=lib/killtest.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/killtest.sh"
 
 ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.before"
 nft list ruleset >"$tmp/nft.before" 2>&1
 
-# "PID COMM NETNS" of every live process whose environment holds $1.
-marked() {
-	grep -lszxF "PUNCHLAB_KILLTEST=$1" /proc/[0-9]*/environ | while read -r e; do
-		pid=${e#/proc/}; pid=${pid%/environ}
-		printf '%s %s %s\n' "$pid" "$(cat /proc/"$pid"/comm 2>/dev/null)" \
-			"$(readlink /proc/"$pid"/ns/net 2>/dev/null)"
-	done
-}
 
-# Milliseconds since the epoch.
-now_ms() { date +%s%3N; }
 
 # A random number of milliseconds in [0, $1).
 random_ms() { echo $(( $(od -An -N4 -tu4 /dev/urandom) % $1 )); }
 
-# The slow scenarios as they were written before the lab picked its own
-# shorter timers (topologies/README.md): with timeout = 10s given, each runs
-# its whole 10 s, whatever the machine's load.
-mkdir "$tmp/slow"
-for f in udp-blocked advertise-local-rewriting; do
-	sed '/^\[lab\]$/a timeout = 10s' "topologies/$f.topo" > "$tmp/slow/$f.topo"
-done
+slow_copies "$tmp/slow" udp-blocked advertise-local-rewriting || fail "copying the slow scenarios"
 
 total_procs=0 total_ns=0
 i=1
