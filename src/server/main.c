@@ -896,7 +896,9 @@ static int parse_opts(int argc, char **argv, struct srv_opts *o)
 		case 'l': r = opt_listen(optarg, o); break;
 		case 'p': r = opt_count("port", optarg, 0, 65535, &port); break;
 		case 'P': r = opt_duration("pair-timeout", optarg, &o->cfg.pair_timeout); break;
-		case 'S': r = opt_duration("session-timeout", optarg, &o->cfg.session_timeout); break;
+		case 'S': /* accepted and checked, then ignored: sessions end with their last client */
+			r = opt_duration("session-timeout", optarg, &(mtime_ms){ 0 });
+			break;
 		case 'H': r = opt_duration("hello-timeout", optarg, &o->cfg.hello_timeout); break;
 		case 'T': r = opt_duration("stats", optarg, &o->stats_every); break;
 		case 'I': r = opt_count("max-per-ip", optarg, 0, 1000000, &o->cfg.max_per_ip); break;
@@ -940,7 +942,6 @@ int main(int argc, char **argv)
 		.cfg = {
 			.max_clients = DEFAULT_MAX_CLIENTS,
 			.pair_timeout = 30000,
-			.session_timeout = 120000,
 			.hello_timeout = DEFAULT_HELLO_MS,
 			.max_per_ip = DEFAULT_PER_IP,
 			.max_per_net = DEFAULT_PER_NET,

@@ -759,8 +759,7 @@ int sess_create(const struct sess_config *cfg, struct sess_table **out)
 	struct sess_table *t;
 	int r = -ENOMEM;
 
-	if (!cfg || !cfg->rand || cfg->max_clients == 0 || cfg->pair_timeout < 0 || cfg->session_timeout < 0 ||
-	    cfg->hello_timeout < 0)
+	if (!cfg || !cfg->rand || cfg->max_clients == 0 || cfg->pair_timeout < 0 || cfg->hello_timeout < 0)
 		return -EINVAL;
 	t = calloc(1, sizeof(*t));
 	if (!t)

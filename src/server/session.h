@@ -48,8 +48,6 @@ typedef int (*sess_rand_fn)(void *arg, void *buf, size_t len);
 struct sess_config {
 	unsigned max_clients;     /* connected clients at once; more get ERROR(FULL) */
 	mtime_ms pair_timeout;    /* ms a client may wait for a partner and its registration */
-	mtime_ms session_timeout; /* unused: sessions now end with their last client (kept for
-				     configuration compatibility) */
 	mtime_ms hello_timeout;   /* ms a new connection has to say HELLO; 0: pair_timeout */
 	unsigned max_per_ip;      /* connections per IP address; 0: no limit */
 	unsigned max_per_net;     /* connections per IPv6 /64; 0: no limit */

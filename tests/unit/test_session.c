@@ -17,7 +17,6 @@
 #include "server/session.h"
 
 #define PAIR_MS 30000
-#define SESSION_MS 120000
 
 struct fake_rand {
 	uint8_t next;
@@ -47,7 +46,6 @@ static int setup_n(void **state, unsigned max_clients)
 	struct sess_config cfg = {
 		.max_clients = max_clients,
 		.pair_timeout = PAIR_MS,
-		.session_timeout = SESSION_MS,
 		.rand = fake_rand,
 	};
 
@@ -1020,7 +1018,7 @@ static void test_destroy_with_state(void **state)
 
 static void test_create_rejects(void **state)
 {
-	struct sess_config cfg = { .max_clients = 1, .pair_timeout = 1, .session_timeout = 1 };
+	struct sess_config cfg = { .max_clients = 1, .pair_timeout = 1 };
 	struct sess_table *t = NULL;
 	struct fake_rand fr = { .fail = 1 };
 
