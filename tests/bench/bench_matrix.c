@@ -35,20 +35,12 @@
 /* $(O)/punchlab: beside the parent of this binary's directory. */
 static int punchlab_path(char *buf, size_t size)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
+	char dir[PATH_MAX];
+	int rc = bench_bindir(dir, sizeof(dir));
 
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	for (int i = 0; i < 2; i++) {
-		slash = strrchr(self, '/');
-		if (!slash)
-			return -ENOENT;
-		*slash = '\0';
-	}
-	return snprintf(buf, size, "%s/punchlab", self) < (int)size ? 0 : -ENAMETOOLONG;
+	if (rc < 0)
+		return rc;
+	return snprintf(buf, size, "%s/punchlab", dir) < (int)size ? 0 : -ENAMETOOLONG;
 }
 
 /* Run punchlab with argv (its output to /dev/null); the wall time in *ms.

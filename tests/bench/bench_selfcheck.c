@@ -26,24 +26,6 @@
 #include "selfcheck.h"
 #include "bench.h"
 
-/* $(O)/, where punch-probe is: the parent of this binary's directory. */
-static int bindir_of_self(char *buf, size_t size)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-	char *slash;
-
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	for (int i = 0; i < 2; i++) {
-		slash = strrchr(buf, '/');
-		if (!slash)
-			return -ENOENT;
-		*slash = '\0';
-	}
-	return 0;
-}
-
 /* One self-check on a fresh lab: its time in *ms, what it observed of every
  * router into seen ("name observed; ..."). Returns 0, or -1 after saying why. */
 static int one(const struct topo *t, const struct plan *p, const char *bindir, bool long_wait, double *ms,
@@ -99,7 +81,7 @@ int main(int argc, char **argv)
 		rounds = 5;
 	fast = calloc((size_t)rounds, sizeof(*fast));
 	slow = calloc((size_t)rounds, sizeof(*slow));
-	if (!fast || !slow || bindir_of_self(bindir, sizeof(bindir)) < 0)
+	if (!fast || !slow || bench_bindir(bindir, sizeof(bindir)) < 0)
 		goto cleanup;
 	if (topo_parse_file(path, &t, err, sizeof(err)) < 0 || plan_build(t, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_selfcheck: %s\n", err);
