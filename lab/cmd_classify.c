@@ -193,8 +193,12 @@ int cmd_classify(int nfiles, char **files, const struct lab_opts *o)
 
 	for (int f = 0; rc == 0 && f < nfiles; f++)
 		rc = classify_add_file(&c, files[f]);
-	if (rc == 0)
+	if (rc == 0) {
+		/* random port pools depend on it: a surprise is replayed with --seed */
+		log_info("seed %llu (--seed %llu hands out the same ports again)", (unsigned long long)o->seed,
+			 (unsigned long long)o->seed);
 		rc = pool_run(c.n, o->jobs, &ops, &interrupted);
+	}
 	if (rc < 0) {
 		log_errx("classify: %s", strerror(-rc));
 		c.status = EXIT_SETUP;
