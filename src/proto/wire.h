@@ -1,4 +1,4 @@
-/* The punchlab wire protocol, version 1.
+/* The punchlab wire protocol, version 2 (1 had RELAY without a seq).
  *
  * One message format serves the TCP control connection (client <-> server),
  * UDP registration (client -> server), the relay (client -> server -> partner)
@@ -9,7 +9,7 @@
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- *  |  magic 'P' (0x50) | 'L' (0x4C)|  version = 1  |     type      |
+ *  |  magic 'P' (0x50) | 'L' (0x4C)|  version = 2  |     type      |
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *  |      body length (bytes)      |         reserved = 0          |
  *  +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
@@ -84,7 +84,7 @@
 
 #define WIRE_MAGIC0 0x50
 #define WIRE_MAGIC1 0x4C
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2 /* 2: RELAY carries a seq (the relay forwards each once) */
 #define WIRE_HDR_LEN 8
 #define WIRE_EP_LEN 20
 #define WIRE_TAG_LEN 8

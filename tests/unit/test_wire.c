@@ -323,13 +323,13 @@ static void test_round_trip_every_sample(void **state)
 static void test_golden_encodings(void **state)
 {
 	static const uint8_t reg_ack[] = {
-		0x50, 0x4c, 0x01, 17, 0x00, 24, 0x00, 0x00, /* header */
+		0x50, 0x4c, 0x02, 17, 0x00, 24, 0x00, 0x00, /* header */
 		0x00, 0x00, 0x00, 0x05,			    /* client_id */
 		4,    0,    0xd4, 0x31,			    /* family, reserved, port 54321 */
 		198,  51,   100,  200,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	};
 	uint8_t probe[] = {
-		0x50, 0x4c, 0x01, 32, 0x00, 48, 0x00, 0x00, /* header */
+		0x50, 0x4c, 0x02, 32, 0x00, 48, 0x00, 0x00, /* header */
 		0xa1, 0xb2, 0xc3, 0xd4,			    /* session_id */
 		2,    0,    0,	  0,			    /* role, reserved */
 		0x01, 0x02, 0x03, 0x04,			    /* seq */
@@ -501,7 +501,7 @@ static void test_header_corruption(void **state)
 
 static void test_impossible_lengths_fail_at_once(void **state)
 {
-	uint8_t hdr[WIRE_HDR_LEN] = { 0x50, 0x4c, 1, WIRE_RELAY, 0, 0, 0, 0 };
+	uint8_t hdr[WIRE_HDR_LEN] = { 0x50, 0x4c, WIRE_VERSION, WIRE_RELAY, 0, 0, 0, 0 };
 	struct wire_msg out;
 
 	set_body_len(hdr, WIRE_BODY_MAX + 1);
@@ -706,7 +706,7 @@ static void test_text_rules(void **state)
 		uint8_t hello[8 + 5 + 65];
 
 		memset(hello, 'a', sizeof(hello));
-		memcpy(hello, (const uint8_t[]){ 0x50, 0x4c, 1, WIRE_HELLO, 0, 70, 0, 0, 0, 0, 0, 0, 65 },
+		memcpy(hello, (const uint8_t[]){ 0x50, 0x4c, WIRE_VERSION, WIRE_HELLO, 0, 70, 0, 0, 0, 0, 0, 0, 65 },
 		       13);
 		assert_int_equal(wire_parse(hello, sizeof(hello), &out), -1);
 		hello[12] = 64; /* 64 is fine, with one byte too many in the body */
@@ -758,7 +758,7 @@ static void test_count_and_length_rules(void **state)
 		uint8_t hello[8 + 5 + 5 * WIRE_EP_LEN];
 
 		memset(hello, 0, sizeof(hello));
-		memcpy(hello, (const uint8_t[]){ 0x50, 0x4c, 1, WIRE_HELLO }, 4);
+		memcpy(hello, (const uint8_t[]){ 0x50, 0x4c, WIRE_VERSION, WIRE_HELLO }, 4);
 		for (int k = 0; k < 5; k++) {
 			hello[8 + 5 + k * WIRE_EP_LEN] = 4;
 			hello[8 + 5 + k * WIRE_EP_LEN + 4] = 192;
