@@ -794,8 +794,8 @@ static int birthday_predict(const struct topo *t, const struct sim_peer peers[2]
 	}
 	*direct = true;
 	*rate = pr;
-	set_why(note, notesize, "birthday: %s aims at %u random ports of %u-%u, %s's NAT %s gives %u of its "
-		"mappings towards %s random ports of %u-%u: they meet with P = %.7g (a miss %.2g)",
+	set_why(note, notesize, "birthday: %s aims at %u random ports of %u-%u; %s's NAT %s gives his %u "
+		"mappings towards %s random ports of %u-%u: one in both is a path, P = %.7g (a miss %.2g)",
 		t->peers[easy].name, n, clo, chi, t->peers[hard].name, t->nats[h].name, n + 1, t->peers[easy].name,
 		rlo, rhi, pr, 1 - pr);
 	return 0;
@@ -884,8 +884,11 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 		}
 	if (direct) {
 		*out = OUTCOME_DIRECT;
-		set_why(why, whysize, "%s%seach peer's probes reach the other and are answered on the same endpoints",
-			note, *note ? "; " : "");
+		if (*rate < 1) /* the birthday note says it all */
+			set_why(why, whysize, "%s", note);
+		else
+			set_why(why, whysize, "%s%seach peer's probes reach the other and are answered on the same "
+				"endpoints", note, *note ? "; " : "");
 		return 0;
 	}
 	if (t->mode != MODE_FIXED_PORT && t->relay && peers[0].registered && peers[1].registered) {
