@@ -16,6 +16,12 @@
 #   address at ports of 40000-49999, at most 400 ports, and bob's at most 800
 #   from his extra sockets; each side at least one full pass (400), so the
 #   count is of something.
+# - topologies/predict-sequential.topo once, on the wire: bob's NAT mapped
+#   his registrations at the server's two addresses 2 ports apart (port-step)
+#   and his first probe towards alice on one of the next ports; alice's NAT
+#   passed her datagrams to the 8 ports after the second registration's, and
+#   the direct path alice received is from one of them: the prediction from
+#   what the server observed is what reached her.
 # --no-self-check: make lab checks these NATs; here the 50 runs are about
 # the pair. Nothing of the labs remains after.
 set -u
@@ -48,6 +54,45 @@ sed '/^predict/d; /^expect /d' "$topo" >"$tmp/nopredict.topo"
 sed 's/^predict-range = .*/predict-range = 40000-49999/; /^expect /d' "$topo" >"$tmp/miss.topo"
 "$O/punchlab" run --no-color --no-self-check --json "$tmp/miss.json" "$tmp/miss.topo" >"$tmp/miss.out" 2>&1 ||
 	fail "the missing prediction: $(tail -5 "$tmp/miss.out")"
+
+# Sequential, on the wire.
+"$O/punchlab" list topologies/predict-sequential.topo >"$tmp/seq.list" 2>&1 || fail "list: $(cat "$tmp/seq.list")"
+servers=$(sed -n 's/^  server *eth0=\([0-9.]*\)\/[0-9]*,\([0-9.]*\)\/.*/\1 \2/p' "$tmp/seq.list")
+[ -n "$servers" ] || fail "no server addresses in punchlab list: $(cat "$tmp/seq.list")"
+"$O/punchlab" run --no-color --no-self-check --json "$tmp/seq.json" topologies/predict-sequential.topo \
+	>"$tmp/seq.out" 2>&1 || fail "predict-sequential: $(tail -5 "$tmp/seq.out")"
+python3 - "$tmp/seq.json" "$alice" "$bob" "$servers" <<'PY' || fail "sequential prediction on the wire, see above"
+import json, sys
+run = json.load(open(sys.argv[1]))["scenarios"][0]
+a_ip, a_port, a_pub = sys.argv[2].split()
+b_ip, b_port, b_pub = sys.argv[3].split()
+s1, s2 = sys.argv[4].split()
+rt = {r["name"]: r for r in run["evidence"]["detail"]["routers"]}
+maps = {m["remote"]: int(m["external"].rsplit(":", 1)[1]) for m in rt["home-b"]["mappings"]
+        if m["internal"] == "%s:%s" % (b_ip, b_port)}
+step = lambda p, k: (p - 1024 + 2 * k) % 64512 + 1024  # port-step 2 in 1024-65535
+p1 = next(v for k, v in maps.items() if k.startswith(s1 + ":"))
+p2 = next(v for k, v in maps.items() if k.startswith(s2 + ":"))
+pa = maps.get("%s:%s" % (a_pub, a_port))
+sent = {int(f["to"].rsplit(":", 1)[1]) for f in rt["home-a"]["outbound"]
+        if f["from"] == "%s:%s" % (a_ip, a_port) and f["to"].startswith(b_pub + ":") and f["passed"]}
+path = [e["from"] for p in run["evidence"]["detail"]["peers"] if p["name"] == "alice" for e in p["partner_endpoints"]]
+print("sequential: bob's NAT mapped %d (server), %d (second address), %s (alice); alice's NAT passed datagrams "
+      "to bob's ports %s; alice's direct path from %s; outcome %s"
+      % (p1, p2, pa, sorted(sent), path, run["actual"]))
+bad = []
+if p2 != step(p1, 1):
+    bad.append("the two registrations are not one step apart")
+if pa not in (step(p2, 1), step(p2, 2)):
+    bad.append("bob's mapping towards alice is not among the NAT's next ports")
+if not {step(p2, k) for k in range(1, 9)} <= sent:
+    bad.append("alice did not probe the 8 ports after the second registration's")
+if run["actual"] != "direct" or path != ["%s:%d" % (b_pub, pa or 0)]:
+    bad.append("alice's direct path is not from bob's predicted mapping")
+for b in bad:
+    print("FAIL:", b)
+sys.exit(1 if bad else 0)
+PY
 
 "$O/punchlab" run --no-color --no-self-check -j 2 --repeat 50 --json "$tmp/rate.json" "$topo" >"$tmp/rate.out" 2>&1
 rc=$?
