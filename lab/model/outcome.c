@@ -254,8 +254,9 @@ static bool outbound(struct sim_node *r, struct pkt *pk)
 		else if (b->ports == PORTS_SEQUENTIAL)
 			m->ext = next_sequential(r);
 		else
-			/* Random and sequential differ in the field, not for this rule:
-			 * either way the port is new and unpredictable to the peer. */
+			/* random, block, or a preserving NAT whose port is taken: a new
+			 * port the peer cannot know (prediction's chance of meeting it
+			 * is worked out apart: seq_predict(), birthday_predict()). */
 			do
 				m->ext = r->next_port++;
 			while (port_used(r, m->ext));
@@ -425,10 +426,14 @@ static void sim_register(struct sim *s, struct sim_peer *x)
  * show the NAT's step. */
 static void sim_register2(struct sim *s, struct sim_peer *x)
 {
-	struct sim_ep server2 = { s->nodes[s->p->server_node].ip2, s->p->server_port };
-	struct pkt pk = { x->local, server2 };
+	struct sim_ep server2;
+	struct pkt pk;
 
-	if (!x->registered || !server2.ip || route(s, x->node, &pk) != s->p->server_node)
+	if (!x->registered || s->p->server_node < 0 || !(server2.ip = s->nodes[s->p->server_node].ip2))
+		return;
+	server2.port = s->p->server_port;
+	pk = (struct pkt){ x->local, server2 };
+	if (route(s, x->node, &pk) != s->p->server_node)
 		return;
 	x->observed2 = pk.src;
 	pk = (struct pkt){ server2, x->observed2 };

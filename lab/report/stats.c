@@ -211,7 +211,6 @@ bool stats_any_rates(const struct stats_agg *a, size_t n)
 	return false;
 }
 
-/* "18/20 90% [69.9%, 97.2%]" */
 /* A rate for people: %g, except that a derived rate within 1e-4 of 1 (the
  * birthday method's, outcome.h) shows its distance from 1 instead of
  * rounding to a 1 that means "every run". */
@@ -224,6 +223,7 @@ static const char *rate_text(double r, char *buf, size_t size)
 	return buf;
 }
 
+/* "18/20 90% [69.9%, 97.2%]" */
 static void put_rate(FILE *f, const struct stats_agg *a)
 {
 	fprintf(f, "%u/%u %.0f%% [%.1f%%, %.1f%%]", a->passed, a->runs, a->runs ? 100.0 * a->passed / a->runs : 0.0,
