@@ -8,6 +8,7 @@
 
 #include "kernel/build.h"
 #include "model/matrix.h"
+#include "model/outcome.h"
 #include "model/plan.h"
 #include "model/topo.h"
 #include "scenario.h"
@@ -40,7 +41,12 @@ static int check_topo(struct topo *t, const char *path, bool describe)
 		goto cleanup;
 	}
 	if (!describe) {
-		printf("%s: ok (expect %s)\n", path, topo_outcome_name(expected));
+		double rate = t->expect_rate > 0 ? 0 : outcome_topo_rate(t);
+
+		if (rate > 0) /* predict = birthday: a chance, judged over --repeat */
+			printf("%s: ok (expect %s, derived rate %.7g)\n", path, topo_outcome_name(expected), rate);
+		else
+			printf("%s: ok (expect %s)\n", path, topo_outcome_name(expected));
 		if (scenario_unsupported(t))
 			printf("%s: note: valid, but punchlab run refuses it: %s\n", path, scenario_unsupported(t));
 		goto cleanup;

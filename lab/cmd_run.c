@@ -17,6 +17,7 @@
 #include "common/mtime.h"
 #include "kernel/build.h"
 #include "model/matrix.h"
+#include "model/outcome.h"
 #include "model/topo.h"
 #include "pool.h"
 #include "report/matrix_report.h"
@@ -125,8 +126,9 @@ static int job_select(struct run *r, int *cap, size_t *seen, const char *path, i
 	return 0;
 }
 
-/* A topology's expect-rate (0 when none, or when it does not parse: the
- * worker reports that). */
+/* A topology's expect-rate, or the rate the model derives for it
+ * (outcome_topo_rate()); 0 when none, or when it does not parse: the
+ * worker reports that. */
 static double topo_rate(const char *path)
 {
 	struct topo *t = NULL;
@@ -134,7 +136,7 @@ static double topo_rate(const char *path)
 	double rate = 0;
 
 	if (topo_parse_file(path, &t, err, sizeof(err)) == 0)
-		rate = t->expect_rate;
+		rate = outcome_topo_rate(t);
 	topo_free(t);
 	return rate;
 }
@@ -263,7 +265,7 @@ static int run_body(int fd, int index, void *ctx)
 	else
 		result_set_error(&res, j->name, j->path, err);
 	if (t)
-		res.expect_rate = t->expect_rate;
+		res.expect_rate = outcome_topo_rate(t);
 	else if (j->cell < 0)
 		res.expect_rate = j->expect_rate;
 	res.repetition = j->rep;

@@ -195,6 +195,10 @@ static void client_argv(struct argv_buf *a, const struct scenario_opts *o, const
 			argv_add(a, "--predict-ports");
 			argv_add(a, "%u", (unsigned)t->predict_ports);
 		}
+		if (t->predict_lo) {
+			argv_add(a, "--predict-range");
+			argv_add(a, "%u-%u", (unsigned)t->predict_lo, (unsigned)t->predict_hi);
+		}
 	}
 	if (o->verbose)
 		argv_add(a, "-v");

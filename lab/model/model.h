@@ -110,6 +110,7 @@ struct topo {
 	bool tcp;               /* transport = tcp: the clients punch TCP (punch-client --tcp) */
 	int predict;            /* predict = ...: an enum predict_method (client/predict.h), 0 = none */
 	uint32_t predict_ports; /* predict-ports: 0 = the client's default */
+	uint16_t predict_lo, predict_hi; /* predict-range: 0 = the client's default */
 	struct topo_server server;
 	struct topo_programs programs;
 	struct topo_nat *nats;

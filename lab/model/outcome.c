@@ -2,16 +2,23 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/defaults.h"
+#include "client/predict.h"
+#include "model/nat.h"
+#include "model/topo.h"
+
 const struct outcome_abilities outcome_punch_client = { .learn = true, .privates = true };
 
 #define SIM_MAPS 64
 #define SIM_CONTACTS 16
-#define SIM_CANDS 8
+#define SIM_CANDS 32
+#define SIM_PREDICTED 16 /* --predict sequential: the first predicted ports the simulation probes */
 #define SIM_ROUNDS 8
 #define SIM_NODES 80 /* 2 + 2 * TOPO_MAX_NATS + 2: every node of the largest plan */
 
@@ -45,6 +52,7 @@ struct sim_flow {
 struct sim_node {
 	enum plan_kind kind;
 	uint32_t ip;            /* host address or router WAN address */
+	uint32_t ip2;           /* the server's second address (predict), else 0 */
 	int parent;             /* segment owner: inet or a router; -1 for inet */
 	const struct topo_nat *nat;
 	bool v6;                /* ipv6 = yes: the pair's packets are IPv6 */
@@ -53,6 +61,7 @@ struct sim_node {
 	struct sim_flow flows[SIM_MAPS];
 	int n_flows;
 	uint16_t next_port;
+	unsigned lo, hi, step;  /* ports = sequential: the range and the step */
 	bool overflow;          /* more mappings than modelled */
 };
 
@@ -67,6 +76,8 @@ struct sim_peer {
 	int n_acked;
 	bool registered;
 	struct sim_ep observed;
+	bool registered2;       /* predict: also registered at the server's second address */
+	struct sim_ep observed2;
 	bool expired;           /* its mapping died while it waited for the partner */
 };
 
@@ -128,7 +139,7 @@ static int find_in_segment(const struct sim *s, int seg, uint32_t ip, int depth)
 	if (depth > SIM_NODES)
 		return -1;
 	for (int i = 0; i < s->n; i++)
-		if (s->nodes[i].parent == seg && s->nodes[i].ip == ip)
+		if (s->nodes[i].parent == seg && (s->nodes[i].ip == ip || (s->nodes[i].ip2 && s->nodes[i].ip2 == ip)))
 			return i;
 	for (int i = 0; i < s->n; i++)
 		if (s->nodes[i].parent == seg && s->nodes[i].kind == PLAN_ROUTER && !translating(&s->nodes[i]) &&
@@ -177,6 +188,27 @@ static bool flow_add(struct sim_node *r, struct sim_ep in, struct sim_ep remote,
 	return true;
 }
 
+/* ports = sequential: the next free port from port-start (the range's
+ * lowest when not declared) by port-step, round the range, as the
+ * generated ruleset's pool hands them out (nat.c nat_port_pool()). Where
+ * the run starts does not matter when the start is not declared: only the
+ * differences between ports do, and the model refuses a prediction that
+ * could wrap differently from the NAT (seq_predict()). */
+static uint16_t next_sequential(struct sim_node *r)
+{
+	unsigned n = r->hi - r->lo + 1;
+
+	for (unsigned tries = 0; tries < n; tries++) {
+		uint16_t p = r->next_port;
+
+		r->next_port = (uint16_t)(r->lo + (r->next_port - r->lo + r->step) % n);
+		if (!port_used(r, p))
+			return p;
+	}
+	r->overflow = true;
+	return r->next_port;
+}
+
 /* Outbound through router r: find or create the mapping (RFC 4787 section 4.1),
  * note the destination for filtering, rewrite the source. */
 static bool outbound(struct sim_node *r, struct pkt *pk)
@@ -219,9 +251,12 @@ static bool outbound(struct sim_node *r, struct pkt *pk)
 			m->ext = pk->src.port;
 		else if (b->ports == PORTS_PRESERVE && !port_used(r, pk->src.port))
 			m->ext = pk->src.port;
+		else if (b->ports == PORTS_SEQUENTIAL)
+			m->ext = next_sequential(r);
 		else
-			/* Random and sequential differ in the field, not for this rule:
-			 * either way the port is new and unpredictable to the peer. */
+			/* random, block, or a preserving NAT whose port is taken: a new
+			 * port the peer cannot know (prediction's chance of meeting it
+			 * is worked out apart: seq_predict(), birthday_predict()). */
 			do
 				m->ext = r->next_port++;
 			while (port_used(r, m->ext));
@@ -358,9 +393,16 @@ static void sim_init(struct sim *s, const struct topo *t, const struct plan *p)
 		n->parent = -1;
 		n->next_port = 20000;
 		n->v6 = t->ipv6;
-		if (n->kind == PLAN_ROUTER)
+		if (n->kind == PLAN_ROUTER) {
 			n->nat = &t->nats[p->nodes[i].index];
+			nat_port_range(&n->nat->behavior, &n->lo, &n->hi);
+			n->step = n->nat->behavior.port_step ? n->nat->behavior.port_step : 1;
+			if (n->nat->behavior.ports == PORTS_SEQUENTIAL)
+				n->next_port = (uint16_t)(n->nat->behavior.port_start ? n->nat->behavior.port_start : n->lo);
+		}
 	}
+	if (t->predict && p->server_node >= 0 && p->server_node < p->n_nodes)
+		s->nodes[p->server_node].ip2 = ip_parse(p->server_ip2);
 	for (int k = 0; k < p->n_links; k++)
 		s->nodes[p->links[k].b].parent = p->links[k].a;
 }
@@ -377,6 +419,26 @@ static void sim_register(struct sim *s, struct sim_peer *x)
 	pk = (struct pkt){ server, x->observed };
 	if (route(s, s->p->server_node, &pk) == x->node && ep_eq(pk.dst, x->local))
 		x->registered = true;
+}
+
+/* predict: once registered, register at the server's second address too,
+ * from the same socket (punch-client --server2): the two observed ports
+ * show the NAT's step. */
+static void sim_register2(struct sim *s, struct sim_peer *x)
+{
+	struct sim_ep server2;
+	struct pkt pk;
+
+	if (!x->registered || s->p->server_node < 0 || !(server2.ip = s->nodes[s->p->server_node].ip2))
+		return;
+	server2.port = s->p->server_port;
+	pk = (struct pkt){ x->local, server2 };
+	if (route(s, x->node, &pk) != s->p->server_node)
+		return;
+	x->observed2 = pk.src;
+	pk = (struct pkt){ server2, x->observed2 };
+	if (route(s, s->p->server_node, &pk) == x->node && ep_eq(pk.dst, x->local))
+		x->registered2 = true;
 }
 
 /* The kernel's lifetime of a registration's mapping when no udp-timeout is
@@ -491,11 +553,265 @@ static void set_why(char *why, size_t whysize, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* ---- Port prediction (punch-client --predict, client/predict.h) ----
+ *
+ * What the client does, in the model's terms. Each peer registers at the
+ * server's two addresses from one socket; the difference of the two observed
+ * ports is its NAT's step (0 for an endpoint-independent mapping), which the
+ * server passes to the partner.
+ *
+ * sequential: a peer whose partner's step is not 0 also probes the partner's
+ * address at the next ports, second observation + step, + 2 step, ... (n of
+ * them, wrapped in the client's range). The simulation adds those
+ * candidates and lets the NAT of the partner allocate its ports by its
+ * declared start and step, so whether the partner's mapping towards us lands
+ * on a predicted port comes out of the same rounds as everything else. A
+ * NAT that draws ports afresh (random, preserve's second mapping, block) is
+ * met only by chance: under 1% is taken as a miss, more is refused.
+ *
+ * birthday: the side whose step is 0 (easy) aims at n ports drawn uniformly,
+ * without repeats, from the client's range C (predict-range, default
+ * 1024-65535); the other (hard) opens n more sockets, each sending to the
+ * easy side's observed endpoint, so that with its first socket m = n + 1 of
+ * its NAT's mappings point at the easy side. The generated ruleset hands out
+ * a uniform sample of the NAT's port-range R without replacement (nat.c
+ * nat_port_pool()), so those m ports are, whatever else the NAT allocated
+ * (registrations, a probe to a private address), a uniform m-subset of R,
+ * independent of the easy side's draw. One common port is a path: the easy
+ * side's datagram to it opened its own filter for that endpoint, and the
+ * hard NAT's mapping there was made towards the easy side. Let c = |C|,
+ * r = |R|, o = |C & R| and j the easy ports that fall in R, hypergeometric:
+ *     P(j) = C(o, j) C(c - o, n - j) / C(c, n)
+ * Given j, none of them is one of the m (the hypergeometric chance of no
+ * common element of a j-subset and an m-subset of r):
+ *     P(miss | j) = C(r - m, j) / C(r, j) = prod_{i<j} (r - m - i) / (r - i)
+ * and so
+ *     P(direct) = 1 - sum_j P(j) P(miss | j)
+ * With C = R this is predict_birthday_p(n, m, r), ~ 1 - exp(-n m / r). It
+ * assumes that the easy side's first pass and the hard side's sockets are
+ * all out before either relays (the lab's punch timeout allows for both
+ * passes of the budget: topo_predict_ms()), and no loss. */
+
+double outcome_birthday_p(unsigned n, unsigned m, unsigned c_lo, unsigned c_hi, unsigned r_lo, unsigned r_hi)
+{
+	unsigned c, r, o, lo, hi;
+	double miss = 0, lcn;
+
+	if (c_lo > c_hi || r_lo > r_hi || !n || !m)
+		return 0;
+	c = c_hi - c_lo + 1;
+	r = r_hi - r_lo + 1;
+	lo = c_lo > r_lo ? c_lo : r_lo;
+	hi = c_hi < r_hi ? c_hi : r_hi;
+	o = lo <= hi ? hi - lo + 1 : 0;
+	if (n > c)
+		n = c; /* the client draws at most its whole range */
+	if (m > r)
+		m = r;
+	lcn = lgamma(c + 1.0) - lgamma(n + 1.0) - lgamma(c - n + 1.0);
+	for (unsigned j = 0; j <= n && j <= o; j++) {
+		double lpj, lmiss = 0;
+
+		if (n - j > c - o)
+			continue;
+		if (j + m > r)
+			continue; /* j ports of r cannot all avoid m of them */
+		lpj = lgamma(o + 1.0) - lgamma(j + 1.0) - lgamma(o - j + 1.0) + lgamma(c - o + 1.0) -
+		      lgamma(n - j + 1.0) - lgamma(c - o - (n - j) + 1.0) - lcn;
+		for (unsigned i = 0; i < j; i++)
+			lmiss += log((double)(r - m - i)) - log((double)(r - i));
+		miss += exp(lpj + lmiss);
+	}
+	return miss >= 1 ? 0 : 1 - miss;
+}
+
+/* The one translating router on peer k's way out whose mapping depends on
+ * the destination (*hard, -1: none), and how many translate (*nats). */
+static void peer_nats(const struct topo *t, int k, int *hard, int *nats)
+{
+	*hard = -1;
+	*nats = 0;
+	for (int n = t->peers[k].behind, hops = 0; n >= 0 && hops <= t->n_nats; n = t->nats[n].uplink, hops++) {
+		if (!t->nats[n].nat)
+			continue;
+		(*nats)++;
+		if (t->nats[n].behavior.mapping != MAP_EIM)
+			*hard = n;
+	}
+}
+
+/* The ports the client predicts within: predict-range or its default. */
+static void client_range(const struct topo *t, unsigned *lo, unsigned *hi)
+{
+	*lo = t->predict_lo ? t->predict_lo : CLIENT_PREDICT_LO;
+	*hi = t->predict_lo ? t->predict_hi : CLIENT_PREDICT_HI;
+}
+
+/* Each peer's step as the server saw it (0: not registered twice). */
+static void peer_steps(const struct sim_peer peers[2], int steps[2])
+{
+	for (int k = 0; k < 2; k++)
+		steps[k] = peers[k].registered && peers[k].registered2
+				   ? predict_step(peers[k].observed.port, peers[k].observed2.port)
+				   : 0;
+}
+
+/* The only hard peer's NAT, with nested NATs refused. Returns its index,
+ * or -EINVAL with why set. */
+static int hard_nat(const struct topo *t, int k, char *why, size_t whysize)
+{
+	int hard, nats;
+
+	peer_nats(t, k, &hard, &nats);
+	if (hard < 0 || nats != 1) {
+		set_why(why, whysize, "%s's port step comes from %d translating routers: prediction through nested "
+			"NATs is not modelled", t->peers[k].name, nats);
+		return -EINVAL;
+	}
+	return hard;
+}
+
+/* predict = sequential: add each peer's predicted candidates (see above).
+ * note receives why a prediction misses. Returns 0, or -EINVAL with why set. */
+static int seq_predict(const struct topo *t, struct sim_peer peers[2], char *note, size_t notesize, char *why,
+		       size_t whysize)
+{
+	unsigned clo, chi, rlo, rhi, n = topo_predict_ports(t);
+	int steps[2];
+
+	client_range(t, &clo, &chi);
+	peer_steps(peers, steps);
+	if (steps[0] && steps[1]) {
+		set_why(why, whysize, "both peers' NATs map per destination: whether their sequential predictions meet "
+			"depends on the order of their probes: not modelled");
+		return -EINVAL;
+	}
+	for (int k = 0; k < 2; k++) {
+		struct sim_peer *x = &peers[k], *y = &peers[1 - k];
+		const struct nat_behavior *b;
+		uint16_t ports[SIM_PREDICTED];
+		size_t got;
+		int h;
+
+		if (!steps[1 - k] || !x->registered)
+			continue;
+		if ((h = hard_nat(t, 1 - k, why, whysize)) < 0)
+			return h;
+		b = &t->nats[h].behavior;
+		nat_port_range(b, &rlo, &rhi);
+		if (b->ports != PORTS_SEQUENTIAL) {
+			/* A port drawn afresh from size ports is one of n predictions
+			 * with a chance of about n / size. */
+			unsigned size = b->ports == PORTS_BLOCK ? (b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT)
+								: rhi - rlo + 1;
+			double chance = size > 3 ? (double)n / (size - 3) : 1;
+
+			if (chance > 0.01) {
+				set_why(why, whysize, "%s's NAT %s hands out %s ports among %u: the %u sequential "
+					"predictions meet its mapping with a chance of about %.2g: not modelled",
+					t->peers[1 - k].name, t->nats[h].name, nat_ports_name(b->ports), size, n, chance);
+				return -EINVAL;
+			}
+			set_why(note, notesize, "%s's NAT %s hands out %s ports: %s's %u sequential predictions meet "
+				"its mapping with a chance under %.2g, taken as a miss",
+				t->peers[1 - k].name, t->nats[h].name, nat_ports_name(b->ports), t->peers[k].name, n,
+				chance);
+			continue;
+		}
+		if (!b->port_start && (rlo != clo || rhi != chi)) {
+			set_why(why, whysize, "%s's NAT %s wraps its ports in %u-%u and the client predicts in %u-%u: "
+				"where it starts decides the outcome (give port-start, or predict-range = %u-%u)",
+				t->peers[1 - k].name, t->nats[h].name, rlo, rhi, clo, chi, rlo, rhi);
+			return -EINVAL;
+		}
+		/* The client's own arithmetic (predict.c): the next ports after
+		 * the second observation. The first few decide: the partner's
+		 * mapping towards us is among its next allocations. */
+		got = predict_sequential(y->observed2.port, steps[1 - k], n < SIM_PREDICTED ? n : SIM_PREDICTED,
+					 (uint16_t)clo, (uint16_t)chi, ports);
+		for (size_t i = 0; i < got; i++)
+			ep_add(x->cands, &x->n_cands, SIM_CANDS, (struct sim_ep){ y->observed.ip, ports[i] });
+		set_why(note, notesize, "%s also probes %s's next %u ports by the step %d of %s (sequential)",
+			t->peers[k].name, t->peers[1 - k].name, n, steps[1 - k], t->nats[h].name);
+	}
+	return 0;
+}
+
+static bool lossy(const struct topo *t)
+{
+	for (int i = 0; i < t->n_nats; i++)
+		if (t->nats[i].uplink_impair.loss_ppm)
+			return true;
+	for (int k = 0; k < t->n_peers; k++)
+		if (t->peers[k].uplink_impair.loss_ppm)
+			return true;
+	return false;
+}
+
+/* predict = birthday, when the simulation found no direct path: the
+ * chance that the two sides' ports meet (see above). Sets *rate and
+ * *direct when they may; note says why. Returns 0, or -EINVAL with why set. */
+static int birthday_predict(const struct topo *t, const struct sim_peer peers[2], bool *direct, double *rate,
+			    char *note, size_t notesize, char *why, size_t whysize)
+{
+	unsigned clo, chi, rlo, rhi, n = topo_predict_ports(t);
+	uint32_t punch_ms, limit_ms;
+	const struct nat_behavior *b;
+	int steps[2], hard, easy, h;
+	double pr;
+
+	peer_steps(peers, steps);
+	if (!steps[0] && !steps[1])
+		return 0; /* nothing maps per destination: the simulation's outcome stands */
+	if (steps[0] && steps[1]) {
+		set_why(note, notesize, "both NATs map per destination: with --predict birthday each side opens "
+			"sockets and neither aims at ports, so nothing meets");
+		return 0;
+	}
+	hard = steps[0] ? 0 : 1;
+	easy = 1 - hard;
+	if ((h = hard_nat(t, hard, why, whysize)) < 0)
+		return h;
+	b = &t->nats[h].behavior;
+	if (b->ports != PORTS_RANDOM) {
+		set_why(why, whysize, "birthday against %s's NAT %s with ports = %s: the formula needs ports drawn "
+			"uniformly from the range (ports = random)", t->peers[hard].name, t->nats[h].name,
+			nat_ports_name(b->ports));
+		return -EINVAL;
+	}
+	if (lossy(t)) {
+		set_why(why, whysize, "birthday with loss: which probes arrive changes the chance; not modelled");
+		return -EINVAL;
+	}
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
+	if (punch_ms < topo_predict_ms(t) || limit_ms < punch_ms) {
+		set_why(why, whysize, "punch-timeout %u ms (time limit %u ms) is shorter than the prediction's two "
+			"passes, %u ms at %d probes/s: how many go out before relaying is not modelled",
+			punch_ms, limit_ms, topo_predict_ms(t), CLIENT_PREDICT_RATE);
+		return -EINVAL;
+	}
+	client_range(t, &clo, &chi);
+	nat_port_range(b, &rlo, &rhi);
+	pr = outcome_birthday_p(n, n + 1, clo, chi, rlo, rhi);
+	if (pr <= 0) {
+		set_why(note, notesize, "%s aims at %u-%u and %s's NAT %s hands out %u-%u: they never meet", t->peers[easy].name, clo, chi, t->peers[hard].name, t->nats[h].name, rlo, rhi);
+		return 0;
+	}
+	*direct = true;
+	*rate = pr;
+	set_why(note, notesize, "birthday: %s aims at %u random ports of %u-%u; %s's NAT %s gives his %u "
+		"mappings towards %s random ports of %u-%u: one in both is a path, P = %.7g (a miss %.2g)",
+		t->peers[easy].name, n, clo, chi, t->peers[hard].name, t->nats[h].name, n + 1, t->peers[easy].name,
+		rlo, rhi, pr, 1 - pr);
+	return 0;
+}
+
 /* outcome_derive() on the simulation s, which it initialises. */
 static int derive(struct sim *s, const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
-		  enum outcome *out, char *why, size_t whysize)
+		  enum outcome *out, double *rate, char *why, size_t whysize)
 {
 	struct sim_peer peers[2];
+	char note[256] = "";
 	bool direct;
 
 	/* ipv6 = yes: no router translates IPv6 (a dual-stack NAT firewalls it
@@ -519,6 +835,8 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 			int k = i ? 1 - first : first;
 
 			sim_register(s, &peers[k]);
+			if (t->predict)
+				sim_register2(s, &peers[k]);
 			if (sim_expire(s, t, &peers[k], k, why, whysize) < 0)
 				return -EINVAL;
 		}
@@ -544,6 +862,8 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 		if (ab->privates)
 			ep_add(x->cands, &x->n_cands, SIM_CANDS, y->local);
 	}
+	if (t->predict == PREDICT_SEQUENTIAL && seq_predict(t, peers, note, sizeof(note), why, whysize) < 0)
+		return -EINVAL;
 	for (int r = 0; r < SIM_ROUNDS; r++) {
 		sim_round(s, &peers[0], &peers[1], ab);
 		sim_round(s, &peers[1], &peers[0], ab);
@@ -554,6 +874,9 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 			return -EINVAL;
 		}
 	direct = sim_direct(&peers[0]) && sim_direct(&peers[1]);
+	if (!direct && t->predict == PREDICT_BIRTHDAY &&
+	    birthday_predict(t, peers, &direct, rate, note, sizeof(note), why, whysize) < 0)
+		return -EINVAL;
 	for (int k = 0; k < 2; k++)
 		if (!direct && peers[k].expired && peers[k].registered && !sim_still_registered(s, &peers[k])) {
 			/* The server introduced a dead endpoint, and relays only to it. */
@@ -566,12 +889,17 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 		}
 	if (direct) {
 		*out = OUTCOME_DIRECT;
-		set_why(why, whysize, "each peer's probes reach the other and are answered on the same endpoints");
+		if (*rate < 1) /* the birthday note says it all */
+			set_why(why, whysize, "%s", note);
+		else
+			set_why(why, whysize, "%s%seach peer's probes reach the other and are answered on the same "
+				"endpoints", note, *note ? "; " : "");
 		return 0;
 	}
 	if (t->mode != MODE_FIXED_PORT && t->relay && peers[0].registered && peers[1].registered) {
 		*out = OUTCOME_RELAYED;
-		set_why(why, whysize, "no endpoint pair passes both routers' mapping and filtering; the server relays");
+		set_why(why, whysize, "%s%sno endpoint pair passes both routers' mapping and filtering; the server relays",
+			note, *note ? "; " : "");
 		return 0;
 	}
 	*out = OUTCOME_FAILED;
@@ -588,10 +916,39 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 int outcome_derive(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
 		  enum outcome *out, char *why, size_t whysize)
 {
+	double rate;
+
+	return outcome_derive_rate(t, p, ab, out, &rate, why, whysize);
+}
+
+double outcome_topo_rate(const struct topo *t)
+{
+	struct plan *p = NULL;
+	enum outcome o;
+	double rate = 0;
+	char buf[256];
+
+	if (t->expect_rate > 0)
+		return t->expect_rate;
+	if (t->predict != PREDICT_BIRTHDAY || plan_build(t, &p, buf, sizeof(buf)) < 0)
+		return 0;
+	/* An expectation written over the derived one (expect-why) is not
+	 * the derived one's rate: every run must then end as written. */
+	if (outcome_derive_rate(t, p, &outcome_punch_client, &o, &rate, buf, sizeof(buf)) < 0 || rate >= 1 ||
+	    (t->expect != OUTCOME_UNSET && t->expect != o))
+		rate = 0;
+	plan_free(p);
+	return rate;
+}
+
+int outcome_derive_rate(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
+			enum outcome *out, double *rate, char *why, size_t whysize)
+{
 	struct sim *s;
 	int rc;
 
 	*out = OUTCOME_UNSET;
+	*rate = 1;
 	if (p->n_nodes > SIM_NODES) {
 		set_why(why, whysize, "more than %d nodes: not modelled", SIM_NODES);
 		return -EINVAL;
@@ -603,7 +960,7 @@ int outcome_derive(const struct topo *t, const struct plan *p, const struct outc
 		set_why(why, whysize, "out of memory");
 		return -ENOMEM;
 	}
-	rc = derive(s, t, p, ab, out, why, whysize);
+	rc = derive(s, t, p, ab, out, rate, why, whysize);
 	free(s);
 	return rc;
 }

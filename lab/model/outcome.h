@@ -57,4 +57,25 @@ extern const struct outcome_abilities outcome_punch_client;
 int outcome_derive(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
 		  enum outcome *out, char *why, size_t whysize);
 
+/* outcome_derive(), and in *rate the share of runs expected to end so: 1
+ * for every outcome but a direct one through predict = birthday, whose
+ * chance is outcome_birthday_p() of the topology's numbers (outcome.c says
+ * how it follows from what the client and the lab's NAT do). */
+int outcome_derive_rate(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
+			enum outcome *out, double *rate, char *why, size_t whysize);
+
+/* The share of t's runs that must end as expected (report/stats.h): its
+ * expect-rate, else the derived rate of predict = birthday when below 1
+ * and expect (if given) is the derived outcome; 0 (every run) otherwise,
+ * including a topology the model cannot derive (the run reports why). */
+double outcome_topo_rate(const struct topo *t);
+
+/* The birthday method's chance (punch-client --predict birthday): the easy
+ * side aims at n distinct ports drawn uniformly from c_lo..c_hi, the hard
+ * NAT's m mappings towards it are m distinct ports drawn uniformly from
+ * r_lo..r_hi; the chance that a port is in both. Exact (hypergeometric, see
+ * outcome.c); with equal ranges 1 - C(r - m, n) / C(r, n). 0 when n or m
+ * is 0 or the ranges do not overlap. */
+double outcome_birthday_p(unsigned n, unsigned m, unsigned c_lo, unsigned c_hi, unsigned r_lo, unsigned r_hi);
+
 #endif

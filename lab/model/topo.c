@@ -220,7 +220,7 @@ struct key {
 
 enum { LK_DESCRIPTION, LK_EXPECT, LK_EXPECT_WHY, LK_MODE, LK_RELAY, LK_TIMEOUT, LK_PUNCH_TIMEOUT,
        LK_MESSAGES, LK_IPV6, LK_INTERNET, LK_INTERNET6, LK_EXPECT_RATE, LK_TRANSPORT, LK_PREDICT,
-       LK_PREDICT_PORTS, LK_COUNT };
+       LK_PREDICT_PORTS, LK_PREDICT_RANGE, LK_COUNT };
 enum { SK_ADDRESS, SK_ADDRESS2, SK_COUNT };
 enum { PK_SERVER, PK_CLIENT, PK_SETUP, PK_CHECK, PK_SERVER_READY, PK_CLIENT_READY, PK_COUNT };
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
@@ -505,6 +505,29 @@ static int lab_predict_ports(struct parser *ps, const char *v)
 	return 0;
 }
 
+static int port_number(const char *s, unsigned *out);
+
+/* predict-range = LO-HI: the ports the client aims at (--predict-range). */
+static int lab_predict_range(struct parser *ps, const char *v)
+{
+	char lo[8], hi[8];
+	const char *dash = strchr(v, '-');
+	unsigned a, b;
+
+	if (!dash || (size_t)(dash - v) >= sizeof(lo) || strlen(dash + 1) >= sizeof(hi))
+		return BAD(ps, "bad value '%s' for predict-range: expected LOW-HIGH, ports 1..65535", v);
+	memcpy(lo, v, (size_t)(dash - v));
+	lo[dash - v] = '\0';
+	strcpy(hi, dash + 1);
+	if (port_number(lo, &a) < 0 || port_number(hi, &b) < 0)
+		return BAD(ps, "bad value '%s' for predict-range: expected LOW-HIGH, ports 1..65535", v);
+	if (a > b)
+		return BAD(ps, "predict-range = %s: LOW is above HIGH", v);
+	ps->t->predict_lo = (uint16_t)a;
+	ps->t->predict_hi = (uint16_t)b;
+	return 0;
+}
+
 static const struct key lab_keys[] = {
 	[LK_DESCRIPTION] = { "description", lab_description },
 	[LK_EXPECT] = { "expect", lab_expect },
@@ -521,6 +544,7 @@ static const struct key lab_keys[] = {
 	[LK_TRANSPORT] = { "transport", lab_transport },
 	[LK_PREDICT] = { "predict", lab_predict },
 	[LK_PREDICT_PORTS] = { "predict-ports", lab_predict_ports },
+	[LK_PREDICT_RANGE] = { "predict-range", lab_predict_range },
 	[LK_COUNT] = { NULL, NULL },
 };
 
@@ -1338,6 +1362,13 @@ static int check_lab_client(struct parser *ps)
 		return fail(ps, ps->lab_lines[LK_PREDICT], "predict is for IPv4 NATs; ipv6 = yes has none");
 	if (ps->lab_lines[LK_PREDICT_PORTS] && !t->predict)
 		return fail(ps, ps->lab_lines[LK_PREDICT_PORTS], "predict-ports without predict");
+	if (ps->lab_lines[LK_PREDICT_RANGE] && !t->predict)
+		return fail(ps, ps->lab_lines[LK_PREDICT_RANGE], "predict-range without predict");
+	/* The model derives the birthday method's rate (outcome.h); a declared
+	 * one would be a second, unchecked expectation. */
+	if (t->predict == PREDICT_BIRTHDAY && ps->lab_lines[LK_EXPECT_RATE])
+		return fail(ps, ps->lab_lines[LK_EXPECT_RATE], "expect-rate with predict = birthday: "
+			    "the rate is derived from the birthday formula");
 	return 0;
 }
 
@@ -1720,6 +1751,22 @@ static bool impaired(const struct impairment *im)
 	return im->delay_ms || im->jitter_ms || im->loss_ppm;
 }
 
+unsigned topo_predict_ports(const struct topo *t)
+{
+	if (!t->predict)
+		return 0;
+	if (t->predict_ports)
+		return t->predict_ports;
+	return t->predict == PREDICT_SEQUENTIAL ? CLIENT_PREDICT_SEQ_PORTS : CLIENT_PREDICT_BDAY_PORTS;
+}
+
+uint32_t topo_predict_ms(const struct topo *t)
+{
+	/* The client sends a pass of n probes at its rate and its budget is
+	 * two passes (punch-client(1)); both must fit before it relays. */
+	return (uint32_t)(2 * (((uint64_t)topo_predict_ports(t) * 1000 + CLIENT_PREDICT_RATE - 1) / CLIENT_PREDICT_RATE));
+}
+
 void topo_client_timeouts(const struct topo *t, uint32_t *punch_ms, uint32_t *limit_ms)
 {
 	bool quick = true;
@@ -1728,7 +1775,7 @@ void topo_client_timeouts(const struct topo *t, uint32_t *punch_ms, uint32_t *li
 		quick = quick && !impaired(&t->nats[i].uplink_impair);
 	for (int k = 0; k < t->n_peers; k++)
 		quick = quick && !impaired(&t->peers[k].uplink_impair) && !t->peers[k].start_delay_ms;
-	*punch_ms = quick && !t->punch_timeout_set ? TOPO_LAB_PUNCH_MS : t->punch_timeout_ms;
+	*punch_ms = quick && !t->punch_timeout_set ? TOPO_LAB_PUNCH_MS + topo_predict_ms(t) : t->punch_timeout_ms;
 	*limit_ms = quick && !t->timeout_set ? *punch_ms + TOPO_LAB_EXCHANGE_MS : t->timeout_ms;
 	if (*limit_ms > t->timeout_ms)
 		*limit_ms = t->timeout_ms;

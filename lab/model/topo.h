@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "model/model.h"
@@ -58,6 +59,16 @@ int topo_describe(const struct topo *t, FILE *out);
  * within tens of them, so the defaults would only wait for nothing. */
 #define TOPO_LAB_PUNCH_MS 1000    /* before relaying */
 #define TOPO_LAB_EXCHANGE_MS 3000 /* after that, before failing */
+
+/* The ports (easy side) or sockets (hard side) t's predicting clients use:
+ * predict-ports, else the client's default for the method; 0 without predict. */
+unsigned topo_predict_ports(const struct topo *t);
+
+/* How long the prediction probes of t's clients take at the client's rate
+ * (CLIENT_PREDICT_RATE): the two passes of its budget. 0 without predict.
+ * The lab's own punch timeout (below) adds it, so that the whole budget
+ * goes out before a client relays. */
+uint32_t topo_predict_ms(const struct topo *t);
 
 /* The punch timeout and the time limit t's clients get: the file's, or in a
  * lab without delay, loss or start-delay, for what the file leaves out, the

@@ -211,6 +211,18 @@ bool stats_any_rates(const struct stats_agg *a, size_t n)
 	return false;
 }
 
+/* A rate for people: %g, except that a derived rate within 1e-4 of 1 (the
+ * birthday method's, outcome.h) shows its distance from 1 instead of
+ * rounding to a 1 that means "every run". */
+static const char *rate_text(double r, char *buf, size_t size)
+{
+	if (r < 1 && r > 0.9999)
+		snprintf(buf, size, "1 - %.2g", 1 - r);
+	else
+		snprintf(buf, size, "%g", r);
+	return buf;
+}
+
 /* "18/20 90% [69.9%, 97.2%]" */
 static void put_rate(FILE *f, const struct stats_agg *a)
 {
@@ -260,13 +272,13 @@ int stats_table(FILE *f, const struct stats_agg *a, size_t n, bool color)
 		const struct stats_agg *s = &a[i];
 		const char *on = s->verdict == VERDICT_PASS ? COLOR_GREEN :
 				 s->verdict == VERDICT_FAIL ? COLOR_RED : COLOR_YELLOW;
-		char rate[64] = "";
+		char rate[64] = "", num[32];
 
 		fprintf(f, "%s%-5s%s  ", color ? on : "", verdict_word(s->verdict), color ? COLOR_OFF : "");
 		text_pad(f, text_put_term(f, s->name, false, ""), w + 2);
 		put_rate(f, s);
 		if (s->expect_rate > 0)
-			snprintf(rate, sizeof(rate), " (expect-rate %g)", s->expect_rate);
+			snprintf(rate, sizeof(rate), " (expect-rate %s)", rate_text(s->expect_rate, num, sizeof(num)));
 		fprintf(f, "%s  D%u R%u F%u", rate, s->direct, s->relayed, s->failed);
 		if (s->other)
 			fprintf(f, " other%u", s->other);
@@ -290,8 +302,10 @@ int stats_markdown(FILE *f, const struct stats_agg *a, size_t n)
 		text_put_md(f, s->name, false);
 		fprintf(f, " | %s | %u/%u | %.1f%% – %.1f%% | ", verdict_word(s->verdict), s->passed, s->runs,
 			100 * s->lo, 100 * s->hi);
+		char num[32];
+
 		if (s->expect_rate > 0)
-			fprintf(f, "%g", s->expect_rate);
+			fputs(rate_text(s->expect_rate, num, sizeof(num)), f);
 		else
 			fputs("–", f);
 		fprintf(f, " | %u | %u | %u | %u | ", s->direct, s->relayed, s->failed, s->other);

@@ -13,4 +13,12 @@
 #define CLIENT_RTO_MS 250             /* first DATA retransmission timeout */
 #define CLIENT_LINGER_MS 1000         /* answering after BYE */
 
+/* --predict (client/predict.h): what the lab's expected-outcome model
+ * (lab/model/outcome.c) must assume when a topology leaves them out. */
+#define CLIENT_PREDICT_SEQ_PORTS 8    /* sequential: the next 8 ports */
+#define CLIENT_PREDICT_BDAY_PORTS 256 /* birthday: 256 each way, 64% over 1024-65535 */
+#define CLIENT_PREDICT_RATE 200       /* prediction probes per second */
+#define CLIENT_PREDICT_LO 1024        /* the partner NAT's port range birthday draws from */
+#define CLIENT_PREDICT_HI 65535
+
 #endif

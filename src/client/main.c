@@ -44,9 +44,9 @@
 #define EARLY_MAX 16 /* partner datagrams kept from before our own introduction */
 #define KEEPALIVE_MIN_MS 100 /* --keepalive: no faster, each one costs the server an answer */
 #define PROBE_FLOOR_MS 10    /* paced from the server RTT, but no faster than this */
-#define PREDICT_SEQ_PORTS 8      /* --predict sequential: the next 8 ports */
-#define PREDICT_BDAY_PORTS 256   /* --predict birthday: 256 each way, 64% over 1024-65535 */
-#define PREDICT_RATE 200         /* prediction probes per second */
+#define PREDICT_SEQ_PORTS CLIENT_PREDICT_SEQ_PORTS
+#define PREDICT_BDAY_PORTS CLIENT_PREDICT_BDAY_PORTS
+#define PREDICT_RATE CLIENT_PREDICT_RATE
 
 /* The partner may be introduced a moment before us and probe at once; its
  * first probes are kept and fed to the machine when it starts, rather than
@@ -460,8 +460,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *
 	punch_config_defaults(&o->pc);
 	o->timeout_ms = CLIENT_TIMEOUT_MS;
 	o->predict_rate = PREDICT_RATE;
-	o->predict_lo = 1024;
-	o->predict_hi = 65535;
+	o->predict_lo = CLIENT_PREDICT_LO;
+	o->predict_hi = CLIENT_PREDICT_HI;
 	while ((c = getopt_long(argc, argv, "vqh", longopts, NULL)) != -1) {
 		r = opt_endpoint(c, optarg, o);
 		if (r == -ENOENT)
