@@ -1069,6 +1069,11 @@ static int nat_finish(struct parser *ps)
 	if (l[NK_TCP_TRANSITORY])
 		b.tcp_transitory_ms = a->explicit_b.tcp_transitory_ms;
 	n->behavior = b;
+	n->nat = b.mapping != MAP_NONE;
+	if (n->nat && b.filtering == FILTER_OPEN)
+		return fail(ps, l[NK_FILTERING] ? l[NK_FILTERING] : ps->sect_line,
+			    "%s: filtering = none needs mapping = none: a NAT cannot forward what it "
+			    "has no mapping for (use endpoint-independent)", ps->label);
 	if ((nat_tcp_mapping(&b) == MAP_NONE) != (b.mapping == MAP_NONE))
 		return fail(ps, l[NK_TCP_MAPPING], "%s: tcp-mapping = %s with mapping = %s: a router translates "
 			    "both protocols or neither", ps->label, nat_mapping_long(nat_tcp_mapping(&b)),
@@ -1076,11 +1081,10 @@ static int nat_finish(struct parser *ps)
 	if (b.mapping != MAP_NONE && nat_tcp_filtering(&b) == FILTER_OPEN)
 		return fail(ps, l[NK_TCP_FILTERING], "%s: tcp-filtering = none needs mapping = none: a NAT "
 			    "cannot forward what it has no mapping for (use endpoint-independent)", ps->label);
-	n->nat = b.mapping != MAP_NONE;
-	if (n->nat && b.filtering == FILTER_OPEN)
-		return fail(ps, l[NK_FILTERING] ? l[NK_FILTERING] : ps->sect_line,
-			    "%s: filtering = none needs mapping = none: a NAT cannot forward what it "
-			    "has no mapping for (use endpoint-independent)", ps->label);
+	if (b.filtering == FILTER_OPEN && nat_tcp_filtering(&b) != FILTER_OPEN)
+		return fail(ps, l[NK_TCP_FILTERING], "%s: an open router (filtering = open) with tcp-filtering = %s "
+			    "is not built: make it a firewall (filtering) with tcp-filtering = open instead", ps->label,
+			    nat_filtering_long(nat_tcp_filtering(&b)));
 	if (!n->nat && l[NK_PORTS])
 		return fail(ps, l[NK_PORTS], "%s: ports needs a translating NAT (mapping is none)",
 			    ps->label);
