@@ -165,12 +165,11 @@ static void test_shipped_classic(void **state)
 static void test_shipped_tcp(void **state)
 {
 	char *table = NULL;
-	struct matrix *m = check_shipped("matrices/tcp.matrix", 10, &table);
+	struct matrix *m = check_shipped("matrices/tcp.matrix", 7, &table);
 
 	check_golden("expect-tcp.txt", table);
 	expect_cell(table, "tcp/eim-apdf-x-eim-apdf", "direct");
-	expect_cell(table, "tcp/eim-apdf-x-eim-apdf-rst", "direct");
-	expect_cell(table, "tcp/eim-apdf-rst-x-eim-apdf-rst", "relayed");
+	expect_cell(table, "tcp/eim-apdf-x-adm-apdf", "relayed");
 	expect_cell(table, "tcp/eim-apdf-x-apdm-apdf", "relayed");
 	expect_cell(table, "tcp/eim-apdf-x-apdm-eif", "direct");
 	free(table);

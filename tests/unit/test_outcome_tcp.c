@@ -87,7 +87,9 @@ static enum outcome derive(const char *a, const char *b, const char *extra)
 				 topo_outcome_name(want));                                      \
 	} while (0)
 
-/* The profiles of matrices/tcp.matrix. */
+/* The profiles of matrices/tcp.matrix and RST-answering variants of three
+ * (tcp-unsolicited = rst; the matrix leaves them out, as two of them facing
+ * each other make a race: topologies/tcp-rst-vs-rst.topo). */
 static const struct {
 	const char *name, *keys;
 } profiles[] = {
@@ -121,7 +123,8 @@ static const char *keys_of(const char *name)
 		 "SYN, whose socket retransmits it, and punch-client connects again at its next probe; " \
 		 "once both SYNs have left they cross (RFC 5382 section 5)"
 #define BOTH_LOUD "both sides answer an early SYN with a RST at once (against REQ-4): each SYN is refused " \
-		  "by the far router, whose own connection the earlier RST closed: relayed"
+		  "by the far router, whose own connection the earlier RST closed, unless two connect()s " \
+		  "happen within a round trip of each other (a race, measured in some runs): relayed"
 #define ED_SYN "the endpoint-dependent side's SYN leaves from a new port; the partner's filtering " \
 	       "admits only the endpoint it sent to (APDF), and the partner's SYN goes to the port " \
 	       "mapped for the server only: no connection, relayed"
@@ -132,8 +135,9 @@ static const char *keys_of(const char *name)
 		 "partner's EIF/ADF filtering admits it (ADF: it sent to that address), the partner's " \
 		 "listener accepts it and answers on that connection"
 
-/* Every cell of matrices/tcp.matrix, reasoned from RFC 5382 and written by
- * hand (not taken from runs): D direct, R relayed. */
+/* Every pair of those profiles, reasoned from RFC 5382 and written by hand
+ * (not taken from runs): D direct, R relayed. For two RST-answering routers
+ * R is the outcome of most runs, not of all (BOTH_LOUD). */
 static const struct {
 	const char *a, *b;
 	char want;
