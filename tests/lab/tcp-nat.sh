@@ -12,7 +12,8 @@
 #               is dropped with apdf
 #   unsolicited a SYN to an unmapped port of the NAT (and to a firewall's
 #               host) is dropped silently, answered with a RST, or with ICMP
-#               port unreachable, as tcp-unsolicited says (REQ-4)
+#               port unreachable, as tcp-unsolicited says (REQ-4), seen by a
+#               raw ICMP socket and by punch-probe knock --tcp
 #   timeouts    tcp-timeout / tcp-transitory-timeout: the ct timeout object is
 #               on the connection (its conntrack entry counts down from it)
 set -u
@@ -206,6 +207,11 @@ unsolicited_case() { # NAME TARGET WANT NATGEN-ARGS...
 	got=$(py $NS-srv syn "$target" 5555)
 	[ "$got" = "$want" ] && echo "ok: $name: an unsolicited SYN to $target: $got" ||
 		bad "$name: an unsolicited SYN to $target: $got, want $want"
+	# punch-probe's view from outside (knock --tcp), against the declaration
+	case $want in silent) decl=drop ;; *) decl=$want ;; esac
+	out=$(ip netns exec $NS-srv "$O/punch-probe" knock --tcp --to "$target:5556" --timeout-ms 1500 \
+		--expect-unsolicited $decl)
+	[ $? -eq 0 ] && echo "ok: $name: punch-probe knock --tcp: $out" || bad "$name: punch-probe knock --tcp: $out"
 	n=$(ip netns exec $NS-rtr nft list counter ip punchlab tcp_unsolicited_in | awk '/packets/ {print $2}')
 	[ "${n:-0}" -ge 1 ] && echo "ok: $name: counted in tcp_unsolicited_in ($n)" || bad "$name: tcp_unsolicited_in is ${n:-?}"
 }
@@ -215,6 +221,15 @@ unsolicited_case nat-icmp 203.0.113.20 icmp --mapping eim --filtering apdf --tcp
 unsolicited_case fw-drop 198.51.100.2 silent --mapping none --filtering apdf
 unsolicited_case fw-rst 198.51.100.2 rst --mapping none --filtering apdf --tcp-unsolicited rst
 unsolicited_case fw-icmp 198.51.100.2 icmp --mapping none --filtering apdf --tcp-unsolicited icmp
+# a wrong declaration is a mismatch (exit 3), a UDP word with --tcp a usage error (2)
+ip netns exec $NS-srv "$O/punch-probe" knock --tcp --to 198.51.100.2:5557 --expect-unsolicited rst > "$tmp/k" 2>&1
+rc=$?
+[ $rc -eq 3 ] && grep -q '"match":false' "$tmp/k" && echo "ok: knock --tcp: rst declared, ICMP seen: mismatch" ||
+	bad "knock --tcp with a wrong declaration: exit $rc: $(cat "$tmp/k")"
+"$O/punch-probe" knock --tcp --to 127.0.0.1:9 --expect-unsolicited icmp-unreachable > "$tmp/k" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q 'drop, rst or icmp' "$tmp/k" && echo "ok: knock --tcp: icmp-unreachable is UDP's word" ||
+	bad "knock --tcp --expect-unsolicited icmp-unreachable: exit $rc: $(cat "$tmp/k")"
 
 # --- timeouts ----------------------------------------------------------------------
 up timeouts --mapping eim --filtering apdf --tcp-timeout-ms 7440000 --tcp-transitory-ms 240000 && serve && {
