@@ -588,6 +588,69 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 /* The kernel's established TCP timeout (nf_conntrack_tcp_timeout_established). */
 #define SIM_KERNEL_TCP_TIMEOUT_MS (432000U * 1000U)
 
+/* Does a router with behaviour b refuse a partner's early SYN out loud? */
+static bool tcp_refuses(const struct nat_behavior *b)
+{
+	enum nat_filtering f = nat_tcp_filtering(b);
+
+	return b->tcp_unsolicited != TCP_UNSOL_DROP && (f == FILTER_ADF || f == FILTER_APDF);
+}
+
+/* Is router i between peer k and the internet? */
+static bool tcp_on_path_of(const struct topo *t, int k, int i)
+{
+	for (int n = t->peers[k].behind, hops = 0; n >= 0 && hops <= t->n_nats; hops++, n = t->nats[n].uplink)
+		if (n == i)
+			return true;
+	return false;
+}
+
+/* Is router i between a peer and the internet? */
+static bool tcp_on_path(const struct topo *t, int i)
+{
+	return t->n_peers >= 2 && (tcp_on_path_of(t, 0, i) || tcp_on_path_of(t, 1, i));
+}
+
+/* Does a router on peer k's side alone (not also the partner's: SYNs between
+ * two hosts behind one router do not cross it from outside) refuse SYNs out loud? */
+static bool tcp_side_refuses(const struct topo *t, int k)
+{
+	for (int i = 0; i < t->n_nats; i++)
+		if (tcp_on_path_of(t, k, i) && !tcp_on_path_of(t, 1 - k, i) && tcp_refuses(&t->nats[i].behavior))
+			return true;
+	return false;
+}
+
+static int tcp_prepare(const struct topo *t, const struct outcome_abilities *ab, struct topo *tt,
+		       struct topo_nat *nats, char *why, size_t whysize)
+{
+	*tt = *t;
+	tt->nats = nats;
+	for (int i = 0; i < t->n_nats; i++) {
+		struct nat_behavior *b = &nats[i].behavior;
+
+		nats[i] = t->nats[i];
+		if (b->udp_blocked && tcp_on_path(t, i)) {
+			set_why(why, whysize, "%s blocks UDP and transport = tcp: TCP passes where the UDP relay "
+				"cannot, not modelled", t->nats[i].name);
+			return -EINVAL;
+		}
+		if (tcp_refuses(b) && tcp_on_path(t, i) && !(tcp_on_path_of(t, 0, i) && tcp_on_path_of(t, 1, i)) &&
+		    (!ab->tcp_retry || b->tcp_unsolicited == TCP_UNSOL_ICMP)) {
+			set_why(why, whysize, "%s answers an unsolicited SYN at once %s: which SYN leaves first "
+				"decides, not modelled", t->nats[i].name, ab->tcp_retry ? "with ICMP, which leaves "
+				"the far connection half-open" : "and the client does not connect again");
+			return -EINVAL;
+		}
+		b->mapping = nat_tcp_mapping(b);
+		b->filtering = nat_tcp_filtering(b);
+		b->inbound_reply = INBOUND_REPLY_SESSION;
+		b->hairpin = false; /* hairpinning is built for UDP only (nat.c) */
+		b->udp_timeout_ms = b->tcp_timeout_ms ? b->tcp_timeout_ms : SIM_KERNEL_TCP_TIMEOUT_MS;
+	}
+	return 0;
+}
+
 /* transport = tcp (RFC 5382). TCP hole punching is simultaneous open (RFC 793
  * section 3.4, RFC 5382 section 5): each client connect()s from the port its
  * control connection to the server left from, to the endpoint the server saw
@@ -629,63 +692,6 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
  *   refused SYN (no tcp_retry): which SYN leaves first decides.
  * - the idle time a peer waits for its partner is held against the
  *   established timeout (tcp-timeout, else the kernel's 5 days). */
-/* Does a router with behaviour b refuse a partner's early SYN out loud? */
-static bool tcp_refuses(const struct nat_behavior *b)
-{
-	enum nat_filtering f = nat_tcp_filtering(b);
-
-	return b->tcp_unsolicited != TCP_UNSOL_DROP && (f == FILTER_ADF || f == FILTER_APDF);
-}
-
-/* Does a router between peer k and the internet refuse SYNs out loud? */
-static bool tcp_side_refuses(const struct topo *t, int k)
-{
-	int n = t->peers[k].behind;
-
-	for (int hops = 0; n >= 0 && hops <= t->n_nats; hops++, n = t->nats[n].uplink)
-		if (tcp_refuses(&t->nats[n].behavior))
-			return true;
-	return false;
-}
-
-/* Is router i between a peer and the internet? */
-static bool tcp_on_path(const struct topo *t, int i)
-{
-	for (int k = 0; k < t->n_peers && k < 2; k++)
-		for (int n = t->peers[k].behind, hops = 0; n >= 0 && hops <= t->n_nats; hops++, n = t->nats[n].uplink)
-			if (n == i)
-				return true;
-	return false;
-}
-
-static int tcp_prepare(const struct topo *t, const struct outcome_abilities *ab, struct topo *tt,
-		       struct topo_nat *nats, char *why, size_t whysize)
-{
-	*tt = *t;
-	tt->nats = nats;
-	for (int i = 0; i < t->n_nats; i++) {
-		struct nat_behavior *b = &nats[i].behavior;
-
-		nats[i] = t->nats[i];
-		if (b->udp_blocked) {
-			set_why(why, whysize, "%s blocks UDP and transport = tcp: TCP passes where the UDP relay "
-				"cannot, not modelled", t->nats[i].name);
-			return -EINVAL;
-		}
-		if (tcp_refuses(b) && tcp_on_path(t, i) && (!ab->tcp_retry || b->tcp_unsolicited == TCP_UNSOL_ICMP)) {
-			set_why(why, whysize, "%s answers an unsolicited SYN at once %s: which SYN leaves first "
-				"decides, not modelled", t->nats[i].name, ab->tcp_retry ? "with ICMP, which leaves "
-				"the far connection half-open" : "and the client does not connect again");
-			return -EINVAL;
-		}
-		b->mapping = nat_tcp_mapping(b);
-		b->filtering = nat_tcp_filtering(b);
-		b->inbound_reply = INBOUND_REPLY_SESSION;
-		b->hairpin = false; /* hairpinning is built for UDP only (nat.c) */
-		b->udp_timeout_ms = b->tcp_timeout_ms ? b->tcp_timeout_ms : SIM_KERNEL_TCP_TIMEOUT_MS;
-	}
-	return 0;
-}
 
 /* outcome_derive() for transport = tcp: the simulation over a copy of the
  * topology whose routers behave as they do for TCP (tcp_prepare()). */

@@ -244,6 +244,24 @@ static void tcp_declared_apart(void **state)
 	/* inbound-reply = new-mapping is UDP's: a SYN-ACK is on the SYN's connection */
 	EXPECT_CELL("mapping=apdm,filtering=eif,inbound-reply=new-mapping", "preset=port-restricted", NULL,
 		    OUTCOME_DIRECT);
+	/* two hosts behind one RST-answering router reach each other on its LAN */
+	{
+		enum outcome o = OUTCOME_UNSET;
+		char why[256], err[256];
+		struct topo *t = NULL;
+		struct plan *p = NULL;
+		static const char text[] = "[lab]\ndescription = test\ntransport = tcp\n"
+					   "[nat home]\npreset = port-restricted\ntcp-unsolicited = rst\n"
+					   "[peer p0]\nbehind = home\n[peer p1]\nbehind = home\n";
+
+		if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0 ||
+		    plan_build(t, &p, err, sizeof(err)) < 0)
+			fail_msg("%s", err);
+		assert_int_equal(outcome_derive(t, p, &outcome_punch_client, &o, why, sizeof(why)), 0);
+		assert_int_equal(o, OUTCOME_DIRECT);
+		plan_free(p);
+		topo_free(t);
+	}
 	/* a peer on the internet has no router to refuse anything */
 	EXPECT_CELL("internet", "preset=firewall,tcp-unsolicited=rst", NULL, OUTCOME_DIRECT);
 }
