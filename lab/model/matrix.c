@@ -89,12 +89,13 @@ struct parser {
  * the same address twice, and a profile is one router, not a chain. */
 static const char *const matrix_keys[] = {
 	"description", "mode", "relay", "timeout", "punch-timeout", "messages", "ipv6", "internet",
-	"internet6", "expect-rate", NULL,
+	"internet6", "expect-rate", "transport", NULL,
 };
 static const char *const profile_keys[] = {
 	"preset", "mapping", "filtering", "ports", "hairpin", "udp-timeout", "block-udp", "rules",
 	"delay", "jitter", "loss", "port-range", "port-step", "port-start", "block-size", "inbound-reply",
-	"unsolicited",
+	"unsolicited", "tcp-mapping", "tcp-filtering", "tcp-unsolicited", "tcp-timeout",
+	"tcp-transitory-timeout",
 	NULL,
 };
 static const char *const cell_keys[] = { "expect", "expect-why", NULL };

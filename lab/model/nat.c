@@ -90,6 +90,14 @@ struct nat_gen {
 	bool zoned;             /* inbound sessions admitted by the filtering: LAN flows in zone 1 */
 	bool sess;              /* ... and replies ride an admitted session (set @sess) */
 	bool stateless;         /* inbound-reply new-mapping: admitted packets pass untracked */
+	/* TCP (RFC 5382), its own sets and chains (tcp_*), named apart from UDP's. */
+	enum nat_mapping tmap;  /* nat_tcp_mapping(b) */
+	enum nat_filtering tfilt; /* nat_tcp_filtering(b) */
+	bool tcp_nat;           /* TCP gets the declared mapping (IPv4 table of a NAT) */
+	bool tcp_eif, tcp_adf;  /* ... and unsolicited SYNs admitted through learned cone maps */
+	bool tcp_zoned;         /* ... with a non-EIM mapping: LAN connections in zone 1, sessions (tcp_sess) */
+	unsigned tcp_est_s, tcp_tr_s; /* ct timeout policy, 0 = kernel default */
+	unsigned tcp_map_s;     /* lifetime of the learned TCP maps */
 };
 
 /* The common name of a combination, "" when it has none. */
@@ -215,6 +223,22 @@ static int check(const struct nat_behavior *b, bool nat, const struct nat_ifaces
 		if (!nat_inbound_reply_name(b->inbound_reply))
 			return fail(err, errsize, "inbound-reply value %d out of range", (int)b->inbound_reply);
 	}
+	if (!nat_mapping_name(nat_tcp_mapping(b)) || !nat_filtering_name(nat_tcp_filtering(b)) ||
+	    !nat_tcp_unsolicited_name(b->tcp_unsolicited))
+		return fail(err, errsize, "TCP behaviour value out of range (mapping %d, filtering %d, "
+			    "unsolicited %d)", (int)nat_tcp_mapping(b), (int)nat_tcp_filtering(b),
+			    (int)b->tcp_unsolicited);
+	if ((nat_tcp_mapping(b) == MAP_NONE) != (b->mapping == MAP_NONE))
+		return fail(err, errsize, "TCP mapping %s with UDP mapping %s: a router translates both "
+			    "protocols or neither", nat_mapping_long(nat_tcp_mapping(b)), nat_mapping_long(b->mapping));
+	if (!nat && b->filtering == FILTER_OPEN && nat_tcp_filtering(b) != FILTER_OPEN)
+		return fail(err, errsize, "an open router (filtering open) with TCP filtering %s is not built: "
+			    "declare the router a firewall and open UDP or TCP instead",
+			    nat_filtering_long(nat_tcp_filtering(b)));
+	if (nat && nat_tcp_filtering(b) == FILTER_OPEN)
+		return fail(err, errsize, "TCP filtering \"open\" is not possible on a NAT");
+	if (b->tcp_timeout_ms > 7 * NAT_MAX_TIMEOUT_MS || b->tcp_transitory_ms > 7 * NAT_MAX_TIMEOUT_MS)
+		return fail(err, errsize, "a TCP timeout is more than a week");
 	if (b->udp_timeout_ms > NAT_MAX_TIMEOUT_MS)
 		return fail(err, errsize, "UDP timeout %u ms is more than a day", b->udp_timeout_ms);
 
@@ -290,6 +314,22 @@ static void header(struct nat_gen *g, const struct nat_ifaces *ifc)
 	else
 		put(t, "# UDP mapping lifetime: kernel default (30 s unreplied, 120 s replied); learned "
 		    "maps %u s.\n", g->map_timeout_s);
+	put(t, "# TCP (RFC 5382): ");
+	if (g->nat)
+		put(t, "mapping %s, filtering %s, ports %s; ", nat_mapping_long(g->tmap), nat_filtering_long(g->tfilt),
+		    b->ports == PORTS_PRESERVE ? "preserved when free, else random" : "random");
+	else
+		put(t, "filtering %s; ", nat_filtering_long(g->tfilt));
+	put(t, "an unsolicited SYN %s", b->tcp_unsolicited == TCP_UNSOL_RST    ? "answered with RST at once"
+				    : b->tcp_unsolicited == TCP_UNSOL_ICMP ? "answered with ICMP port unreachable at once"
+									   : "dropped silently");
+	if (g->tcp_est_s || g->tcp_tr_s)
+		put(t, "; timeouts (ct timeout object): established %s%u s, transitory %s%u s",
+		    g->tcp_est_s ? "" : "kernel default ", g->tcp_est_s ? g->tcp_est_s : 432000,
+		    g->tcp_tr_s ? "" : "kernel default ", g->tcp_tr_s ? g->tcp_tr_s : 120);
+	else
+		put(t, "; timeouts: kernel defaults (established 5 days)");
+	put(t, ".\n");
 	put(t, "# WAN \"%s\"", g->wan);
 	if (ifc->wan_ip)
 		put(t, " %s", ifc->wan_ip);
@@ -847,6 +887,224 @@ static void learn(struct nat_gen *g)
 	}
 }
 
+/* ---- TCP (RFC 5382) ----
+ *
+ * TCP gets the declared mapping and filtering with its own sets, maps and
+ * chains, all named tcp_*, so that a UDP and a TCP mapping of the same port
+ * numbers never meet. What differs from UDP and why:
+ * - ports: preserved when free (not held by another internal endpoint), else
+ *   nf_nat's random choice in the port range; sequential and block pools are
+ *   UDP's (port prediction is a UDP technique), TCP takes random there.
+ * - a reply to an admitted SYN is the SYN-ACK of the connection the SYN made:
+ *   always inbound-reply = session (new-mapping cannot be a TCP connection).
+ * - the nat chains run at srcnat - 1 and dstnat - 1, before UDP's: the first
+ *   chain that binds a connection's NAT wins, so UDP's catch-all masquerade
+ *   never sees a TCP connection.
+ * - an unsolicited SYN (one no connection and no filtering admits) is dropped,
+ *   or answered at once (tcp-unsolicited, RFC 5382 REQ-4). */
+
+static void tcp_objects(struct nat_gen *g, const struct nat_family *f)
+{
+	struct nat_text *t = &g->t;
+	const struct nat_behavior *b = g->b;
+
+	put(t, "\tcounter tcp_fwd_in { }\n\tcounter tcp_unsolicited_in { }\n");
+	if (g->tcp_est_s || g->tcp_tr_s) {
+		put(t, "\tct timeout tcp_timeout {\n\t\tprotocol tcp\n\t\tl3proto %s\n\t\tpolicy = { ", f->table);
+		if (g->tcp_est_s)
+			put(t, "established : %u%s", g->tcp_est_s, g->tcp_tr_s ? ", " : "");
+		if (g->tcp_tr_s)
+			put(t, "syn_sent : %u, syn_recv : %u, fin_wait : %u, close_wait : %u, last_ack : %u, "
+			    "time_wait : %u", g->tcp_tr_s, g->tcp_tr_s, g->tcp_tr_s, g->tcp_tr_s, g->tcp_tr_s, g->tcp_tr_s);
+		put(t, " }\n\t}\n");
+	}
+	if (!g->nat) {
+		char type[64];
+
+		/* A firewall's own sets, as UDP's fw_eif/fw_adf. */
+		if (g->tfilt == FILTER_EIF) {
+			snprintf(type, sizeof(type), "%s . inet_service", f->addr_type);
+			dynset(t, "set", "tcp_fw_eif", type, g->tcp_map_s);
+		} else if (g->tfilt == FILTER_ADF) {
+			snprintf(type, sizeof(type), "%s . inet_service . %s", f->addr_type, f->addr_type);
+			dynset(t, "set", "tcp_fw_adf", type, g->tcp_map_s);
+		}
+		return;
+	}
+	if (!g->tcp_nat)
+		return;
+	dynset(t, "set", "tcp_busy", "inet_service", g->tcp_map_s);
+	if (g->tmap == MAP_EIM)
+		dynset(t, "map", "tcp_eim", "ipv4_addr . inet_service : inet_service", g->tcp_map_s);
+	if (g->tmap == MAP_ADM)
+		dynset(t, "map", "tcp_adm", "ipv4_addr . inet_service . ipv4_addr : inet_service", g->tcp_map_s);
+	if (g->tmap != MAP_EIM && b->ports == PORTS_PRESERVE)
+		dynset(t, "set", "tcp_seen", "ipv4_addr . inet_service", g->tcp_map_s);
+	if (g->tcp_eif)
+		dynset(t, "map", "tcp_cone_eif", "inet_service : ipv4_addr . inet_service", g->tcp_map_s);
+	if (g->tcp_adf)
+		dynset(t, "map", "tcp_cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", g->tcp_map_s);
+	if (g->tcp_zoned)
+		dynset(t, "set", "tcp_sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", g->tcp_map_s);
+}
+
+/* The ct timeout policy on new TCP connections (as UDP's, pitfall 7), and
+ * for a NAT with a non-EIM mapping and admitted SYNs the zones of zone_chain():
+ * a LAN connection's original tuple in zone 1, unless it is the reply side of
+ * an admitted session (tcp_sess: the session wins, inbound-reply = session). */
+static void tcp_pre_chains(struct nat_gen *g)
+{
+	struct nat_text *t = &g->t;
+
+	if (g->tcp_est_s || g->tcp_tr_s)
+		put(t, "\tchain tcp_ct_timeout {\n\t\ttype filter hook prerouting priority filter; policy accept;\n"
+		    "\t\tct state new meta l4proto tcp ct timeout set \"tcp_timeout\"\n\t}\n");
+	if (!g->tcp_zoned)
+		return;
+	put(t, "\tchain tcp_zone {\n\t\ttype filter hook prerouting priority raw; policy accept;\n");
+	/* A SYN from the LAN opens a connection of its own, never a session's
+	 * reply; a session that ended (its host answered RST) must not capture
+	 * the host's next connect() to the same remote endpoint. */
+	put(t, "\t\tiifname \"%s\" tcp flags & (syn | ack) == syn ct original zone set 1 return\n", g->lan);
+	/* A RST ends the session: it leaves on it, and the host's next packets
+	 * to that remote endpoint belong to its own connections again. */
+	put(t, "\t\tiifname \"%s\" tcp flags rst ip saddr . tcp sport . ip daddr . tcp dport @tcp_sess "
+	    "delete @tcp_sess { ip saddr . tcp sport . ip daddr . tcp dport } return\n", g->lan);
+	put(t, "\t\tiifname \"%s\" meta l4proto tcp ip saddr . tcp sport . ip daddr . tcp dport @tcp_sess "
+	    "update @tcp_sess { ip saddr . tcp sport . ip daddr . tcp dport } return\n", g->lan);
+	put(t, "\t\tiifname \"%s\" meta l4proto tcp ct original zone set 1\n", g->lan);
+	put(t, "\t}\n");
+}
+
+/* An unsolicited SYN admitted by the filtering: to the internal endpoint the
+ * learned cone map names. Only SYNs: a connection exists from its SYN on. */
+static void tcp_prerouting(struct nat_gen *g, const char *wan_ip)
+{
+	struct nat_text *t = &g->t;
+
+	if (!g->tcp_eif && !g->tcp_adf)
+		return;
+	put(t, "\tchain tcp_prerouting {\n\t\ttype nat hook prerouting priority dstnat - 1; policy accept;\n");
+	if (g->tcp_eif)
+		put(t, "\t\tiifname \"%s\" ip daddr %s tcp flags & (syn | ack) == syn dnat ip to tcp dport "
+		    "map @tcp_cone_eif\n", g->wan, wan_ip);
+	if (g->tcp_adf)
+		put(t, "\t\tiifname \"%s\" ip daddr %s tcp flags & (syn | ack) == syn dnat ip to tcp dport . "
+		    "ip saddr map @tcp_cone_adf\n", g->wan, wan_ip);
+	put(t, "\t}\n");
+}
+
+/* The TCP mapping (RFC 5382 REQ-1 for EIM): a known internal endpoint (EIM),
+ * endpoint and remote address (ADM) keeps its external port; a new one keeps
+ * its own port when no other endpoint holds it (ports = preserve; for ADM and
+ * APDM only its first mapping), else gets nf_nat's random choice. */
+static void tcp_postrouting(struct nat_gen *g, const char *wan_ip)
+{
+	struct nat_text *t = &g->t;
+	char pfx[64];
+
+	if (!g->tcp_nat)
+		return;
+	snprintf(pfx, sizeof(pfx), "oifname \"%s\" meta l4proto tcp", g->wan);
+	put(t, "\tchain tcp_postrouting {\n\t\ttype nat hook postrouting priority srcnat - 1; policy accept;\n");
+	if (g->tcp_zoned)
+		/* An admitted connection keeps the remote endpoint (as UDP's zoned rule). */
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp ct status dnat snat ip to ip saddr : "
+		    "tcp sport\n", g->wan, g->lan);
+	if (g->tmap == MAP_EIM)
+		put(t, "\t\t%s ip saddr . tcp sport @tcp_eim snat ip to %s : ip saddr . tcp sport map @tcp_eim\n",
+		    pfx, wan_ip);
+	if (g->tmap == MAP_ADM)
+		put(t, "\t\t%s ip saddr . tcp sport . ip daddr @tcp_adm snat ip to %s : ip saddr . tcp sport . "
+		    "ip daddr map @tcp_adm\n", pfx, wan_ip);
+	if (g->b->ports == PORTS_PRESERVE)
+		put(t, "\t\t%s %stcp sport != @tcp_busy snat ip to %s : tcp sport\n", pfx,
+		    g->tmap == MAP_EIM ? "" : "ip saddr . tcp sport != @tcp_seen ", wan_ip);
+	put(t, "\t\t%s snat ip to %s : %u-%u random\n", pfx, wan_ip, g->lo, g->hi);
+	put(t, "\t}\n");
+}
+
+/* After the source NAT (srcnat + 10, where tcp sport is the external port):
+ * remember the mapping, the ports in use and what the filtering admits. */
+static void tcp_learn(struct nat_gen *g)
+{
+	struct nat_text *t = &g->t;
+	const char *w = g->wan, *o = "meta l4proto tcp ct direction original";
+	const char *in = "ct original ip saddr . ct original proto-src";
+
+	if (!g->tcp_nat)
+		return;
+	put(t, "\tchain tcp_learn {\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n");
+	put(t, "\t\toifname \"%s\" %s update @tcp_busy { tcp sport }\n", w, o);
+	put(t, "\t\toifname \"%s\" meta l4proto tcp ct direction reply update @tcp_busy { ct reply proto-dst }\n",
+	    g->lan);
+	/* Outbound connections only: an admitted one is the remote's mapping, not ours. */
+	put(t, "\t\toifname \"%s\" %s ct status dnat return\n", w, o);
+	if (g->tmap == MAP_EIM)
+		put(t, "\t\toifname \"%s\" %s update @tcp_eim { %s : tcp sport }\n", w, o, in);
+	if (g->tmap == MAP_ADM)
+		put(t, "\t\toifname \"%s\" %s update @tcp_adm { %s . ip daddr : tcp sport }\n", w, o, in);
+	if (g->tmap != MAP_EIM && g->b->ports == PORTS_PRESERVE)
+		put(t, "\t\toifname \"%s\" %s update @tcp_seen { %s }\n", w, o, in);
+	if (g->tcp_eif)
+		put(t, "\t\toifname \"%s\" %s update @tcp_cone_eif { tcp sport : %s }\n", w, o, in);
+	if (g->tcp_adf)
+		put(t, "\t\toifname \"%s\" %s update @tcp_cone_adf { tcp sport . ip daddr : %s }\n", w, o, in);
+	put(t, "\t}\n");
+}
+
+/* The forward chain's TCP rules before its LAN accept: admitted SYNs, and a
+ * firewall's own filtering (addresses are not translated: plain sets). */
+static void tcp_forward(struct nat_gen *g, const struct nat_family *f)
+{
+	struct nat_text *t = &g->t;
+	const char *w = g->wan, *l = g->lan;
+
+	if (g->tcp_zoned) {
+		put(t, "\t\tiifname \"%s\" tcp flags rst ct direction original ct status dnat delete @tcp_sess "
+		    "{ ct reply ip saddr . ct reply proto-src . ct reply ip daddr . ct reply proto-dst }\n", w);
+		put(t, "\t\tiifname \"%s\" tcp flags & rst == 0 ct direction original ct status dnat update @tcp_sess "
+		    "{ ct reply ip saddr . ct reply proto-src . ct reply ip daddr . ct reply proto-dst }\n", w);
+	}
+	if (g->tcp_eif || g->tcp_adf)
+		put(t, "\t\tiifname \"%s\" meta l4proto tcp ct status dnat counter name \"tcp_fwd_in\" accept\n", w);
+	if (g->nat) {
+		/* Conntrack skips NAT for a packet it finds invalid (out of window,
+		 * e.g. a listener's SYN-ACK on a connection a refused connect()
+		 * began): it must not leave untranslated. */
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp ct state invalid drop\n", l, w);
+		return;
+	}
+	if (g->tfilt == FILTER_OPEN) {
+		put(t, "\t\tiifname \"%s\" meta l4proto tcp counter name \"tcp_fwd_in\" accept\n", w);
+	} else if (g->tfilt == FILTER_EIF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp update @tcp_fw_eif { %s saddr . tcp sport }\n",
+		    l, w, f->sel);
+		put(t, "\t\tiifname \"%s\" meta l4proto tcp %s daddr . tcp dport @tcp_fw_eif counter name "
+		    "\"tcp_fwd_in\" accept\n", w, f->sel);
+	} else if (g->tfilt == FILTER_ADF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp update @tcp_fw_adf { %s saddr . "
+		    "tcp sport . %s daddr }\n", l, w, f->sel, f->sel);
+		put(t, "\t\tiifname \"%s\" meta l4proto tcp %s daddr . tcp dport . %s saddr @tcp_fw_adf counter "
+		    "name \"tcp_fwd_in\" accept\n", w, f->sel, f->sel);
+	}
+}
+
+/* What the router does with an unsolicited SYN from outside: for a NAT it is
+ * addressed to the router itself (input), for a firewall to a host (forward). */
+static void tcp_unsolicited(struct nat_gen *g, bool v6)
+{
+	static const char *const verdict[][2] = {
+		[TCP_UNSOL_DROP] = { "drop", "drop" },
+		[TCP_UNSOL_RST] = { "reject with tcp reset", "reject with tcp reset" },
+		[TCP_UNSOL_ICMP] = { "reject with icmp type port-unreachable",
+				     "reject with icmpv6 type port-unreachable" },
+	};
+
+	put(&g->t, "\t\tiifname \"%s\" tcp flags & (syn | ack) == syn counter name \"tcp_unsolicited_in\" %s\n",
+	    g->wan, verdict[g->b->tcp_unsolicited][v6]);
+}
+
 static void input(struct nat_gen *g, const struct nat_family *f)
 {
 	struct nat_text *t = &g->t;
@@ -868,6 +1126,7 @@ static void input(struct nat_gen *g, const struct nat_family *f)
 	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\"%s\n", g->wan,
 	    !g->b->icmp_unreachable ? "" : v6 ? " reject with icmpv6 type port-unreachable"
 					       : " reject with icmp type port-unreachable");
+	tcp_unsolicited(g, v6);
 	put(t, "\t}\n");
 }
 
@@ -930,6 +1189,7 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 	}
 	if (!g->nat && !b->udp_blocked)
 		fw_learn_rules(g, f);
+	tcp_forward(g, f);
 	put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp counter name \"udp_fwd_out\" accept\n", l, w);
 	put(t, "\t\tct state established,related accept\n");
 	if (v6) {
@@ -941,6 +1201,7 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 	put(t, "\t\tiifname \"%s\" meta l4proto udp counter name \"udp_dropped_in\" %s\n", w,
 	    !b->icmp_unreachable ? "drop" : v6 ? "reject with icmpv6 type port-unreachable"
 					   : "reject with icmp type port-unreachable");
+	tcp_unsolicited(g, v6);
 	put(t, "\t}\n");
 }
 
@@ -953,6 +1214,7 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	put(t, "\ntable %s punchlab\ndelete table %s punchlab\ntable %s punchlab {\n", f->table, f->table,
 	    f->table);
 	objects(g, f);
+	tcp_objects(g, f);
 	if (g->nat)
 		nat_sets(g);
 	if (!g->nat && !b->udp_blocked) {
@@ -967,12 +1229,16 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	}
 	ct_timeout_chain(g);
 	zone_chain(g);
+	tcp_pre_chains(g);
 	if (g->nat)
 		stateless_chain(g, f->wan_ip);
 	if (g->nat) {
 		prerouting(g, f->wan_ip);
 		postrouting(g, f->wan_ip, f->lan_net);
 		learn(g);
+		tcp_prerouting(g, f->wan_ip);
+		tcp_postrouting(g, f->wan_ip);
+		tcp_learn(g);
 	}
 	input(g, f);
 	forward(g, f);
@@ -985,6 +1251,7 @@ int nat_rebind_commands(const char *listing, char **out)
 		"eim_port", "eim_keep", "adm_port", "map_seen", "map_first", "sess", "sub_block", "out_rev",
 		"cone_eif", "cone_eif_own", "cone_eif_ip", "cone_eif_port",
 		"cone_adf", "cone_adf_own", "cone_adf_ip", "cone_adf_port",
+		"tcp_eim", "tcp_adm", "tcp_seen", "tcp_sess", "tcp_cone_eif", "tcp_cone_adf",
 	};
 	struct nat_text t = { 0 };
 	int n = 0;
@@ -1047,6 +1314,15 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.sess = g.zoned && b->mapping != MAP_EIM;
 	g.stateless = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
 
+	g.tmap = nat_tcp_mapping(b);
+	g.tfilt = nat_tcp_filtering(b);
+	g.tcp_nat = nat;
+	g.tcp_eif = nat && g.tfilt == FILTER_EIF;
+	g.tcp_adf = nat && g.tfilt == FILTER_ADF;
+	g.tcp_zoned = (g.tcp_eif || g.tcp_adf) && g.tmap != MAP_EIM;
+	g.tcp_est_s = b->tcp_timeout_ms / 1000;
+	g.tcp_tr_s = b->tcp_transitory_ms / 1000;
+	g.tcp_map_s = g.tcp_est_s ? g.tcp_est_s : NAT_TCP_DEFAULT_MAP_TIMEOUT_S;
 	nat_port_range(b, &g.lo, &g.hi);
 	g.bs = b->block_size ? b->block_size : NAT_BLOCK_SIZE_DEFAULT;
 	if (g.udp_nat) {
@@ -1076,6 +1352,7 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 		g.nat = false;
 		g.udp_nat = g.eif_map = g.eif_from_wan = g.adf_map = false;
 		g.zoned = g.sess = g.stateless = false;
+		g.tcp_nat = g.tcp_eif = g.tcp_adf = g.tcp_zoned = false;
 		table(&g, &f6);
 	}
 	free(g.pool);

@@ -68,6 +68,10 @@
 /* Default lifetime of learned maps and sets: the stock replied UDP conntrack timeout. */
 #define NAT_DEFAULT_MAP_TIMEOUT_S 120
 
+/* Default lifetime of learned TCP maps: the stock established TCP conntrack
+ * timeout (5 days; RFC 5382 REQ-5 asks for at least 2 h 4 min). */
+#define NAT_TCP_DEFAULT_MAP_TIMEOUT_S 432000
+
 struct nat_ifaces {
 	const char *wan_if;   /* e.g. "wan0" */
 	const char *lan_if;   /* e.g. "lan0" */

@@ -13,7 +13,7 @@
 #include "model/nat.h"
 #include "model/topo.h"
 
-const struct outcome_abilities outcome_punch_client = { .learn = true, .privates = true };
+const struct outcome_abilities outcome_punch_client = { .learn = true, .privates = true, .tcp_retry = true };
 
 #define SIM_MAPS 64
 #define SIM_CONTACTS 16
@@ -913,6 +913,143 @@ static int derive(struct sim *s, const struct topo *t, const struct plan *p, con
 	return 0;
 }
 
+/* The kernel's established TCP timeout (nf_conntrack_tcp_timeout_established). */
+#define SIM_KERNEL_TCP_TIMEOUT_MS (432000U * 1000U)
+
+/* Does a router with behaviour b refuse a partner's early SYN out loud? */
+static bool tcp_refuses(const struct nat_behavior *b)
+{
+	enum nat_filtering f = nat_tcp_filtering(b);
+
+	return b->tcp_unsolicited != TCP_UNSOL_DROP && (f == FILTER_ADF || f == FILTER_APDF);
+}
+
+/* Is router i between peer k and the internet? */
+static bool tcp_on_path_of(const struct topo *t, int k, int i)
+{
+	for (int n = t->peers[k].behind, hops = 0; n >= 0 && hops <= t->n_nats; hops++, n = t->nats[n].uplink)
+		if (n == i)
+			return true;
+	return false;
+}
+
+/* Is router i between a peer and the internet? */
+static bool tcp_on_path(const struct topo *t, int i)
+{
+	return t->n_peers >= 2 && (tcp_on_path_of(t, 0, i) || tcp_on_path_of(t, 1, i));
+}
+
+/* Does a router on peer k's side alone (not also the partner's: SYNs between
+ * two hosts behind one router do not cross it from outside) refuse SYNs out loud? */
+static bool tcp_side_refuses(const struct topo *t, int k)
+{
+	for (int i = 0; i < t->n_nats; i++)
+		if (tcp_on_path_of(t, k, i) && !tcp_on_path_of(t, 1 - k, i) && tcp_refuses(&t->nats[i].behavior))
+			return true;
+	return false;
+}
+
+static int tcp_prepare(const struct topo *t, const struct outcome_abilities *ab, struct topo *tt,
+		       struct topo_nat *nats, char *why, size_t whysize)
+{
+	*tt = *t;
+	tt->nats = nats;
+	for (int i = 0; i < t->n_nats; i++) {
+		struct nat_behavior *b = &nats[i].behavior;
+
+		nats[i] = t->nats[i];
+		if (b->udp_blocked && tcp_on_path(t, i)) {
+			set_why(why, whysize, "%s blocks UDP and transport = tcp: TCP passes where the UDP relay "
+				"cannot, not modelled", t->nats[i].name);
+			return -EINVAL;
+		}
+		if (tcp_refuses(b) && tcp_on_path(t, i) && !(tcp_on_path_of(t, 0, i) && tcp_on_path_of(t, 1, i)) &&
+		    (!ab->tcp_retry || b->tcp_unsolicited == TCP_UNSOL_ICMP)) {
+			set_why(why, whysize, "%s answers an unsolicited SYN at once %s: which SYN leaves first "
+				"decides, not modelled", t->nats[i].name, ab->tcp_retry ? "with ICMP, which leaves "
+				"the far connection half-open" : "and the client does not connect again");
+			return -EINVAL;
+		}
+		b->mapping = nat_tcp_mapping(b);
+		b->filtering = nat_tcp_filtering(b);
+		b->inbound_reply = INBOUND_REPLY_SESSION;
+		b->hairpin = false; /* hairpinning is built for UDP only (nat.c) */
+		b->udp_timeout_ms = b->tcp_timeout_ms ? b->tcp_timeout_ms : SIM_KERNEL_TCP_TIMEOUT_MS;
+	}
+	return 0;
+}
+
+/* transport = tcp (RFC 5382). TCP hole punching is simultaneous open (RFC 793
+ * section 3.4, RFC 5382 section 5): each client connect()s from the port its
+ * control connection to the server left from, to the endpoint the server saw
+ * for the partner's control connection, and keeps a listener on that port.
+ * It is UDP hole punching with a SYN as the probe and the SYN-ACK as its
+ * answer, so it is derived by the same simulation over each router's TCP
+ * behaviour:
+ * - mapping and filtering: tcp-mapping and tcp-filtering (UDP's unless
+ *   declared apart). REQ-1 asks for endpoint-independent mapping: then the
+ *   SYN to the partner leaves from the port the server saw. With an
+ *   endpoint-dependent mapping it leaves from another port, the partner's SYN
+ *   goes to one mapped for the server only, and no connection forms.
+ * - filtering applies to the SYN: APDF admits the partner's SYN once our own
+ *   SYN to it has left (conntrack takes it as the answer: simultaneous open);
+ *   EIF and ADF also admit an earlier one, which the listener accepts.
+ * - a reply to an admitted SYN is its SYN-ACK, on the connection the SYN
+ *   made: always inbound-reply = session.
+ * - the relay is UDP's, and TCP is not blocked where UDP is: a lab with
+ *   block-udp is not modelled (the relay would be unreachable while TCP passes).
+ * - an unsolicited SYN answered at once (tcp-unsolicited = rst or icmp,
+ *   against REQ-4's 6 s of silence) by a router whose filtering refuses the
+ *   partner's early SYN (ADF, APDF) aborts the connect() of whichever side's
+ *   SYN came first (tcp_refuses()). With a RST the refused side's own router
+ *   sees the RST and closes its connection, so the partner's SYN that follows
+ *   is no answer to anything there:
+ *   - one side refuses loudly: the quiet side drops the partner's SYN, the
+ *     partner's socket keeps retransmitting it, and a client that connects
+ *     again at its next probe (tcp_retry, punch-client) crosses it once both
+ *     SYNs have left: the outcome of drop.
+ *   - both sides refuse loudly: each side's SYN is answered with a RST by the
+ *     other's router, whose own connection the earlier RST closed, round after
+ *     round; only two connect()s within one round trip of each other cross
+ *     (the first ones may: both clients are introduced at once). relayed, as
+ *     in most runs but not all: a scenario of two such routers declares an
+ *     expect-rate (topologies/tcp-rst-vs-rst.topo).
+ *   - ICMP leaves the refused side's router with a half-open connection, and
+ *   whether the partner's SYN meets a new connect() or the listener is a race
+ *   (measured both ways): not modelled. So is a client that gives up after a
+ *   refused SYN (no tcp_retry): which SYN leaves first decides.
+ * - the idle time a peer waits for its partner is held against the
+ *   established timeout (tcp-timeout, else the kernel's 5 days). */
+
+/* outcome_derive() for transport = tcp: the simulation over a copy of the
+ * topology whose routers behave as they do for TCP (tcp_prepare()). */
+static int outcome_tcp(struct sim *s, const struct topo *t, const struct plan *p,
+		       const struct outcome_abilities *ab, enum outcome *out, double *rate, char *why, size_t whysize)
+{
+	struct topo tt;
+	struct topo_nat *nats = calloc(t->n_nats ? (size_t)t->n_nats : 1, sizeof(*nats));
+	int rc;
+
+	if (!nats) {
+		set_why(why, whysize, "out of memory");
+		return -ENOMEM;
+	}
+	rc = tcp_prepare(t, ab, &tt, nats, why, whysize);
+	if (rc == 0)
+		rc = derive(s, &tt, p, ab, out, rate, why, whysize);
+	free(nats);
+	if (rc == 0 && *out == OUTCOME_DIRECT && tcp_side_refuses(t, 0) && tcp_side_refuses(t, 1)) {
+		bool relay = t->mode != MODE_FIXED_PORT && t->relay;
+
+		*out = relay ? OUTCOME_RELAYED : OUTCOME_FAILED;
+		set_why(why, whysize, "both sides' routers answer an unsolicited SYN with a RST at once (RFC 5382 "
+			"REQ-4 asks for 6 s of silence): each SYN is refused by the other's router, whose own "
+			"connection the earlier RST closed (unless two connects cross within a round trip: a race)%s",
+			relay ? "; the server relays" : ", and there is no relay");
+	}
+	return rc;
+}
+
 int outcome_derive(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
 		  enum outcome *out, char *why, size_t whysize)
 {
@@ -960,7 +1097,8 @@ int outcome_derive_rate(const struct topo *t, const struct plan *p, const struct
 		set_why(why, whysize, "out of memory");
 		return -ENOMEM;
 	}
-	rc = derive(s, t, p, ab, out, rate, why, whysize);
+	rc = t->tcp ? outcome_tcp(s, t, p, ab, out, rate, why, whysize)
+		    : derive(s, t, p, ab, out, rate, why, whysize);
 	free(s);
 	return rc;
 }

@@ -27,6 +27,10 @@
  * resulting table for every pair of the nine mapping x filtering NATs under
  * both rules, each cell with its reasoning.
  *
+ * TCP (transport = tcp, RFC 5382): the same rules over each router's TCP
+ * mapping and filtering (tcp-mapping, tcp-filtering; UDP's unless declared),
+ * with a SYN as the probe and its SYN-ACK as the answer; outcome_tcp() below.
+ *
  * A router with its own ruleset (rules = FILE) is taken at its declared
  * behaviour. The outcome is direct when each peer has both received a probe and had a
  * probe answered on the same remote address; otherwise relayed when both can
@@ -45,6 +49,7 @@
 struct outcome_abilities {
 	bool learn;     /* answers and probes a partner whose packets arrive from an unexpected address */
 	bool privates;  /* also probes the partner's private endpoints */
+	bool tcp_retry; /* transport = tcp: connects again after its SYN was refused (RST, ICMP) */
 };
 
 /* The built-in punch-client's abilities. */

@@ -226,6 +226,7 @@ enum { PK_SERVER, PK_CLIENT, PK_SETUP, PK_CHECK, PK_SERVER_READY, PK_CLIENT_READ
 enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT, NK_BLOCK_UDP,
        NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK,
        NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE, NK_INBOUND_REPLY, NK_UNSOLICITED,
+       NK_TCP_MAPPING, NK_TCP_FILTERING, NK_TCP_UNSOLICITED, NK_TCP_TIMEOUT, NK_TCP_TRANSITORY,
        NK_COUNT };
 _Static_assert(NK_COUNT <= MAX_KEYS, "struct node_aux lines[] too small for the [nat] keys");
 enum { EK_BEHIND, EK_ADDRESS, EK_DELAY, EK_JITTER, EK_LOSS, EK_KEEPALIVE, EK_START_DELAY,
@@ -953,6 +954,60 @@ static int nat_unsolicited(struct parser *ps, const char *v)
 	return 0;
 }
 
+/* TCP (RFC 5382): the same vocabulary as UDP's keys, for TCP alone. */
+static int nat_tcp_mapping_key(struct parser *ps, const char *v)
+{
+	int m;
+
+	if (behavior_key(ps, "tcp-mapping", v, nat_mapping_parse, mapping_long_of, mapping_short_of, &m) < 0)
+		return -EINVAL;
+	NAUX(ps)->explicit_b.tcp_mapping = (enum nat_mapping)m;
+	return 0;
+}
+
+static int nat_tcp_filtering_key(struct parser *ps, const char *v)
+{
+	int f;
+
+	if (behavior_key(ps, "tcp-filtering", v, nat_filtering_parse, filtering_long_of, filtering_short_of,
+			 &f) < 0)
+		return -EINVAL;
+	NAUX(ps)->explicit_b.tcp_filtering = (enum nat_filtering)f;
+	return 0;
+}
+
+static int nat_tcp_unsolicited_key(struct parser *ps, const char *v)
+{
+	int u = nat_tcp_unsolicited_parse(v);
+
+	if (u < 0)
+		return BAD(ps, "bad value '%s' for tcp-unsolicited: expected drop | rst | icmp", v);
+	NAUX(ps)->explicit_b.tcp_unsolicited = (enum nat_tcp_unsolicited)u;
+	return 0;
+}
+
+/* A conntrack timeout: whole seconds, 1 s to a week (RFC 5382 REQ-5's
+ * minima are not enforced: a non-conformant NAT is worth modelling). */
+static int tcp_timeout_key(struct parser *ps, const char *key, const char *v, uint32_t *out)
+{
+	uint32_t ms;
+
+	if (duration_key(ps, key, v, 1000, 7 * 24 * 3600 * 1000, &ms) < 0)
+		return -EINVAL;
+	if (ms % 1000)
+		return BAD(ps, "%s = %s: conntrack timeouts are whole seconds", key, v);
+	*out = ms;
+	return 0;
+}
+static int nat_tcp_timeout(struct parser *ps, const char *v)
+{
+	return tcp_timeout_key(ps, "tcp-timeout", v, &NAUX(ps)->explicit_b.tcp_timeout_ms);
+}
+static int nat_tcp_transitory(struct parser *ps, const char *v)
+{
+	return tcp_timeout_key(ps, "tcp-transitory-timeout", v, &NAUX(ps)->explicit_b.tcp_transitory_ms);
+}
+
 static const struct key nat_keys[] = {
 	[NK_PRESET] = { "preset", nat_preset },
 	[NK_MAPPING] = { "mapping", nat_mapping },
@@ -975,6 +1030,11 @@ static const struct key nat_keys[] = {
 	[NK_BLOCK_SIZE] = { "block-size", nat_block_size },
 	[NK_INBOUND_REPLY] = { "inbound-reply", nat_inbound_reply },
 	[NK_UNSOLICITED] = { "unsolicited", nat_unsolicited },
+	[NK_TCP_MAPPING] = { "tcp-mapping", nat_tcp_mapping_key },
+	[NK_TCP_FILTERING] = { "tcp-filtering", nat_tcp_filtering_key },
+	[NK_TCP_UNSOLICITED] = { "tcp-unsolicited", nat_tcp_unsolicited_key },
+	[NK_TCP_TIMEOUT] = { "tcp-timeout", nat_tcp_timeout },
+	[NK_TCP_TRANSITORY] = { "tcp-transitory-timeout", nat_tcp_transitory },
 	[NK_COUNT] = { NULL, NULL },
 };
 
@@ -1018,12 +1078,37 @@ static int nat_finish(struct parser *ps)
 		b.inbound_reply = a->explicit_b.inbound_reply;
 	if (l[NK_UNSOLICITED])
 		b.icmp_unreachable = a->explicit_b.icmp_unreachable;
+	if (l[NK_TCP_MAPPING]) {
+		b.tcp_mapping_own = true;
+		b.tcp_mapping = a->explicit_b.tcp_mapping;
+	}
+	if (l[NK_TCP_FILTERING]) {
+		b.tcp_filtering_own = true;
+		b.tcp_filtering = a->explicit_b.tcp_filtering;
+	}
+	if (l[NK_TCP_UNSOLICITED])
+		b.tcp_unsolicited = a->explicit_b.tcp_unsolicited;
+	if (l[NK_TCP_TIMEOUT])
+		b.tcp_timeout_ms = a->explicit_b.tcp_timeout_ms;
+	if (l[NK_TCP_TRANSITORY])
+		b.tcp_transitory_ms = a->explicit_b.tcp_transitory_ms;
 	n->behavior = b;
 	n->nat = b.mapping != MAP_NONE;
 	if (n->nat && b.filtering == FILTER_OPEN)
 		return fail(ps, l[NK_FILTERING] ? l[NK_FILTERING] : ps->sect_line,
 			    "%s: filtering = none needs mapping = none: a NAT cannot forward what it "
 			    "has no mapping for (use endpoint-independent)", ps->label);
+	if ((nat_tcp_mapping(&b) == MAP_NONE) != (b.mapping == MAP_NONE))
+		return fail(ps, l[NK_TCP_MAPPING], "%s: tcp-mapping = %s with mapping = %s: a router translates "
+			    "both protocols or neither", ps->label, nat_mapping_long(nat_tcp_mapping(&b)),
+			    nat_mapping_long(b.mapping));
+	if (b.mapping != MAP_NONE && nat_tcp_filtering(&b) == FILTER_OPEN)
+		return fail(ps, l[NK_TCP_FILTERING], "%s: tcp-filtering = none needs mapping = none: a NAT "
+			    "cannot forward what it has no mapping for (use endpoint-independent)", ps->label);
+	if (b.filtering == FILTER_OPEN && nat_tcp_filtering(&b) != FILTER_OPEN)
+		return fail(ps, l[NK_TCP_FILTERING], "%s: an open router (filtering = open) with tcp-filtering = %s "
+			    "is not built: make it a firewall (filtering) with tcp-filtering = open instead", ps->label,
+			    nat_filtering_long(nat_tcp_filtering(&b)));
 	if (!n->nat && l[NK_PORTS])
 		return fail(ps, l[NK_PORTS], "%s: ports needs a translating NAT (mapping is none)",
 			    ps->label);
@@ -1721,6 +1806,18 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 			fprintf(out, ", unsolicited UDP answered with ICMP port unreachable");
 		fprintf(out, ", UDP timeout %s", b->udp_timeout_ms ?
 			duration_fmt(b->udp_timeout_ms, tmo, sizeof(tmo)) : "kernel default");
+		/* TCP only where it was declared apart from UDP's */
+		if (b->tcp_mapping_own || b->tcp_filtering_own)
+			fprintf(out, ", TCP mapping %s, filtering %s", nat_mapping_long(nat_tcp_mapping(b)),
+				nat_filtering_long(nat_tcp_filtering(b)));
+		if (b->tcp_unsolicited != TCP_UNSOL_DROP)
+			fprintf(out, ", unsolicited SYN answered with %s at once",
+				b->tcp_unsolicited == TCP_UNSOL_RST ? "RST" : "ICMP port unreachable");
+		if (b->tcp_timeout_ms)
+			fprintf(out, ", TCP established timeout %s", duration_fmt(b->tcp_timeout_ms, tmo, sizeof(tmo)));
+		if (b->tcp_transitory_ms)
+			fprintf(out, ", TCP transitory timeout %s",
+				duration_fmt(b->tcp_transitory_ms, tmo, sizeof(tmo)));
 		fprintf(out, "; wan %s, lan %s", n->wan_addr[0] ? n->wan_addr : "auto",
 			n->lan_subnet[0] ? n->lan_subnet : "auto");
 		if (n->rules_file)

@@ -36,6 +36,12 @@ static const struct spelling inbound_replies[] = {
 	[INBOUND_REPLY_NEW_MAPPING] = { "new-mapping", "new-mapping", NULL },
 };
 
+static const struct spelling tcp_unsolicited[] = {
+	[TCP_UNSOL_DROP] = { "drop", "drop", NULL },
+	[TCP_UNSOL_RST] = { "rst", "rst", NULL },
+	[TCP_UNSOL_ICMP] = { "icmp", "icmp", NULL },
+};
+
 #define COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
 static const struct spelling *spelling_of(const struct spelling *t, size_t n, int v)
@@ -67,3 +73,15 @@ int nat_mapping_parse(const char *s) { return spelling_parse(mappings, COUNT(map
 int nat_filtering_parse(const char *s) { return spelling_parse(filterings, COUNT(filterings), s); }
 int nat_ports_parse(const char *s) { return spelling_parse(ports, COUNT(ports), s); }
 int nat_inbound_reply_parse(const char *s) { return spelling_parse(inbound_replies, COUNT(inbound_replies), s); }
+const char *nat_tcp_unsolicited_name(enum nat_tcp_unsolicited u) { return NAME(tcp_unsolicited, u); }
+int nat_tcp_unsolicited_parse(const char *s) { return spelling_parse(tcp_unsolicited, COUNT(tcp_unsolicited), s); }
+
+enum nat_mapping nat_tcp_mapping(const struct nat_behavior *b)
+{
+	return b->tcp_mapping_own ? b->tcp_mapping : b->mapping;
+}
+
+enum nat_filtering nat_tcp_filtering(const struct nat_behavior *b)
+{
+	return b->tcp_filtering_own ? b->tcp_filtering : b->filtering;
+}

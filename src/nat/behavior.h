@@ -49,6 +49,15 @@ enum nat_inbound_reply {
 	INBOUND_REPLY_NEW_MAPPING, /* from the mapping towards the sender, made as for any packet */
 };
 
+/* RFC 5382 section 5 (REQ-4): what a NAT or firewall does with an
+ * unsolicited inbound SYN (one that no mapping and no filtering admits). */
+enum nat_tcp_unsolicited {
+	TCP_UNSOL_DROP = 0, /* silently (REQ-4a; Linux's default) */
+	TCP_UNSOL_RST,      /* a TCP reset at once: not conformant (REQ-4: nothing for 6 s) */
+	TCP_UNSOL_ICMP,     /* ICMP port unreachable at once: not conformant either (REQ-4
+			       allows it only after 6 s without an outbound SYN) */
+};
+
 /* Default external port range: every port above the well-known ones. */
 #define NAT_PORT_MIN_DEFAULT 1024
 #define NAT_PORT_MAX_DEFAULT 65535
@@ -69,7 +78,19 @@ struct nat_behavior {
 	enum nat_inbound_reply inbound_reply;
 	bool icmp_unreachable;  /* answer unsolicited UDP from outside with ICMP port unreachable
 				   instead of dropping it silently */
+	/* TCP (RFC 5382). Mapping and filtering are UDP's unless declared apart. */
+	bool tcp_mapping_own;   /* tcp_mapping was declared (tcp-mapping); else = mapping */
+	enum nat_mapping tcp_mapping;
+	bool tcp_filtering_own; /* tcp_filtering was declared (tcp-filtering); else = filtering */
+	enum nat_filtering tcp_filtering;
+	enum nat_tcp_unsolicited tcp_unsolicited;
+	uint32_t tcp_timeout_ms; /* established idle timeout; 0 = kernel default (5 days) */
+	uint32_t tcp_transitory_ms; /* SYN sent/received and closing states; 0 = kernel defaults */
 };
+
+/* The TCP mapping and filtering in effect: the declared TCP ones, else UDP's. */
+enum nat_mapping nat_tcp_mapping(const struct nat_behavior *b);
+enum nat_filtering nat_tcp_filtering(const struct nat_behavior *b);
 
 /* RFC 7422's examples use blocks of a few hundred to a few thousand ports. */
 #define NAT_BLOCK_SIZE_DEFAULT 512
@@ -81,6 +102,8 @@ const char *nat_filtering_name(enum nat_filtering f);
 const char *nat_ports_name(enum nat_ports p);
 /* "session" "new-mapping"; NULL for a value out of range. */
 const char *nat_inbound_reply_name(enum nat_inbound_reply r);
+/* "drop" "rst" "icmp"; NULL for a value out of range. */
+const char *nat_tcp_unsolicited_name(enum nat_tcp_unsolicited u);
 
 /* Long names, the RFC's words: "none" "endpoint-independent" "address-dependent"
  * "address-and-port-dependent" (mapping and filtering alike, filtering's first
@@ -93,5 +116,6 @@ int nat_mapping_parse(const char *s);
 int nat_filtering_parse(const char *s);
 int nat_ports_parse(const char *s);
 int nat_inbound_reply_parse(const char *s);
+int nat_tcp_unsolicited_parse(const char *s);
 
 #endif

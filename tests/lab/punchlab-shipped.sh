@@ -64,6 +64,7 @@ for m in matrices/*.matrix; do
 	grep -q '^| ' "$tmp/pictures/$name.md" || fail "$name.md has no table"
 done
 grep -q "45 cells: 45 passed, 0 failed" "$tmp/live" || fail "the RFC 4787 matrix is not 45 cells as expected"
+grep -q "28 cells: 28 passed, 0 failed" "$tmp/live" || fail "the TCP matrix is not 28 cells as expected"
 
 # Markdown: a table row per scenario.
 [ "$(grep -c '^| ' "$tmp/report.md")" -ge "$n" ] || fail "Markdown has fewer than $n rows"

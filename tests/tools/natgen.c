@@ -5,6 +5,8 @@
  *          [--wan-ip6 2001:db8::20 --lan-net6 2001:db8:1::/64] [--wan-if wan0] [--lan-if lan0]
  *          [--seed N] [--router NAME] [--port-range LO-HI] [--port-step N] [--port-start N]
  *          [--inbound-reply session|new-mapping] [--block-size N] [--icmp-unreachable]
+ *          [--tcp-mapping M] [--tcp-filtering F] [--tcp-unsolicited drop|rst|icmp]
+ *          [--tcp-timeout-ms N] [--tcp-transitory-ms N]
  *
  * The router's seed is nat_router_seed(--seed, --router), as punchlab makes it.
  *
@@ -28,7 +30,9 @@ static void usage(void)
 		"              [--timeout-ms N] [--wan-if IF] [--lan-if IF] [--wan-ip A] [--lan-net N]\n"
 		"              [--wan-ip6 A] [--lan-net6 N] [--seed N] [--router NAME]\n"
 		"              [--port-range LO-HI] [--port-step N] [--port-start N]\n"
-		"              [--inbound-reply session|new-mapping] [--block-size N] [--icmp-unreachable]\n");
+		"              [--inbound-reply session|new-mapping] [--block-size N] [--icmp-unreachable]\n"
+		"              [--tcp-mapping M] [--tcp-filtering F] [--tcp-unsolicited drop|rst|icmp]\n"
+		"              [--tcp-timeout-ms N] [--tcp-transitory-ms N]\n");
 }
 
 int main(int argc, char **argv)
@@ -54,6 +58,11 @@ int main(int argc, char **argv)
 		{ "inbound-reply", required_argument, NULL, 'I' },
 		{ "block-size", required_argument, NULL, 'K' },
 		{ "icmp-unreachable", no_argument, NULL, 'C' },
+		{ "tcp-mapping", required_argument, NULL, 'M' },
+		{ "tcp-filtering", required_argument, NULL, 'F' },
+		{ "tcp-unsolicited", required_argument, NULL, 'Q' },
+		{ "tcp-timeout-ms", required_argument, NULL, 'T' },
+		{ "tcp-transitory-ms", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -91,15 +100,35 @@ int main(int argc, char **argv)
 		case 'U':
 			b.udp_blocked = true;
 			break;
-		case 't': {
+		case 't':
+		case 'T':
+		case 'X': {
 			char *end;
 			errno = 0;
 			unsigned long ms = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || ms > UINT32_MAX || optarg[0] == '-')
 				goto bad;
-			b.udp_timeout_ms = (uint32_t)ms;
+			*(c == 't' ? &b.udp_timeout_ms : c == 'T' ? &b.tcp_timeout_ms : &b.tcp_transitory_ms) =
+				(uint32_t)ms;
 			break;
 		}
+		case 'M':
+			if ((v = nat_mapping_parse(optarg)) < 0)
+				goto bad;
+			b.tcp_mapping_own = true;
+			b.tcp_mapping = (enum nat_mapping)v;
+			break;
+		case 'F':
+			if ((v = nat_filtering_parse(optarg)) < 0)
+				goto bad;
+			b.tcp_filtering_own = true;
+			b.tcp_filtering = (enum nat_filtering)v;
+			break;
+		case 'Q':
+			if ((v = nat_tcp_unsolicited_parse(optarg)) < 0)
+				goto bad;
+			b.tcp_unsolicited = (enum nat_tcp_unsolicited)v;
+			break;
 		case 'w': ifc.wan_if = optarg; break;
 		case 'l': ifc.lan_if = optarg; break;
 		case 'a': ifc.wan_ip = optarg; break;

@@ -161,6 +161,21 @@ static void test_shipped_classic(void **state)
 	matrix_free(m);
 }
 
+/* RFC 5382: the TCP matrix, derived over each profile's TCP behaviour. */
+static void test_shipped_tcp(void **state)
+{
+	char *table = NULL;
+	struct matrix *m = check_shipped("matrices/tcp.matrix", 7, &table);
+
+	check_golden("expect-tcp.txt", table);
+	expect_cell(table, "tcp/eim-apdf-x-eim-apdf", "direct");
+	expect_cell(table, "tcp/eim-apdf-x-adm-apdf", "relayed");
+	expect_cell(table, "tcp/eim-apdf-x-apdm-apdf", "relayed");
+	expect_cell(table, "tcp/eim-apdf-x-apdm-eif", "direct");
+	free(table);
+	matrix_free(m);
+}
+
 /* ---- cells ---- */
 
 static void test_cells(void **state)
@@ -273,14 +288,14 @@ static void test_errors(void **state)
 	/* Our own checks. */
 	parse_err("", "t.matrix:1: end of file: a matrix needs at least one [profile NAME]");
 	parse_err("[matrix]\nfoo = 1\n", "t.matrix:2: unknown key 'foo' in [matrix] (known: "
-		  "description, mode, relay, timeout, punch-timeout, messages, ipv6, internet, internet6, expect-rate)");
+		  "description, mode, relay, timeout, punch-timeout, messages, ipv6, internet, internet6, expect-rate, transport)");
 	parse_err("[matrix]\nexpect = direct\n", "t.matrix:2: expect belongs in a [cell A B] section: "
 		  "each cell's expectation is derived, or overridden per cell");
 	parse_err("[profile a]\npreset = open\nbehind = x\n", "t.matrix:3: behind is not a profile key: "
 		  "a profile is one router straight on the internet with automatic addresses");
 	parse_err("[profile a]\nfoo = 1\n", "t.matrix:2: unknown key 'foo' in [profile a] (known: "
 		  "preset, mapping, filtering, ports, hairpin, udp-timeout, block-udp, rules, delay, "
-		  "jitter, loss, port-range, port-step, port-start, block-size, inbound-reply, unsolicited)");
+		  "jitter, loss, port-range, port-step, port-start, block-size, inbound-reply, unsolicited, tcp-mapping, tcp-filtering, tcp-unsolicited, tcp-timeout, tcp-transitory-timeout)");
 	parse_err("[profile a]\npreset = open\npreset = open\n",
 		  "t.matrix:3: preset given twice in [profile a] (first on line 2)");
 	parse_err("[profile a]\npreset = open\n[profile a]\n",
@@ -567,6 +582,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_rfc4787),
+		cmocka_unit_test(test_shipped_tcp),
 		cmocka_unit_test(test_shipped_classic),
 		cmocka_unit_test(test_cells),
 		cmocka_unit_test(test_file),

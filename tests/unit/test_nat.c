@@ -607,6 +607,104 @@ static void test_timeouts(void **state)
 	refuse(&b, true, &ifc4, "timeout");
 }
 
+/* TCP (RFC 5382): its own sets and chains beside UDP's, what an unsolicited
+ * SYN gets, and the ct timeout policy. */
+static void test_tcp_variants(void **state)
+{
+	struct nat_behavior b;
+
+	/* a port-restricted cone refusing SYNs with a RST, REQ-5's minimum timeouts */
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .port_min = 61000,
+				   .port_max = 61015, .tcp_unsolicited = TCP_UNSOL_RST,
+				   .tcp_timeout_ms = 7440000, .tcp_transitory_ms = 240000 };
+	golden("eim-apdf-tcp-rst-t7440", &b, true, &ifc4);
+	/* symmetric with EIF: admitted SYNs, zones and sessions for TCP too */
+	b = (struct nat_behavior){ .mapping = MAP_APDM, .filtering = FILTER_EIF, .ports = PORTS_RANDOM,
+				   .port_min = 61000, .port_max = 61015 };
+	golden("apdm-eif-random-tcp", &b, true, &ifc4);
+	/* TCP declared apart: a full cone for UDP, address-dependent for TCP */
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_EIF, .port_min = 61000,
+				   .port_max = 61015, .tcp_mapping_own = true, .tcp_mapping = MAP_ADM,
+				   .tcp_filtering_own = true, .tcp_filtering = FILTER_ADF,
+				   .tcp_unsolicited = TCP_UNSOL_ICMP };
+	golden("eim-eif-tcp-adm-adf-icmp", &b, true, &ifc4);
+	/* firewalls: TCP filtering of their own, IPv4 and IPv6 */
+	b = (struct nat_behavior){ .mapping = MAP_NONE, .filtering = FILTER_APDF, .tcp_filtering_own = true,
+				   .tcp_filtering = FILTER_EIF, .tcp_unsolicited = TCP_UNSOL_ICMP };
+	golden("none-apdf-tcp-eif-icmp-dual", &b, false, &ifc46);
+	b.tcp_filtering = FILTER_ADF;
+	b.tcp_unsolicited = TCP_UNSOL_RST;
+	golden("none-apdf-tcp-adf-rst-v6", &b, false, &ifc6);
+	b.tcp_filtering = FILTER_OPEN;
+	golden("none-apdf-tcp-open", &b, false, &ifc4);
+}
+
+/* The TCP rules, statement by statement, where a golden file would hide a
+ * regression in a large diff. */
+static void test_tcp_rules(void **state)
+{
+	struct nat_behavior b = { .mapping = MAP_EIM, .filtering = FILTER_APDF };
+	char err[256];
+	char *text = NULL;
+
+	assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
+	/* EIM for TCP (REQ-1): a known internal endpoint keeps its port; a new one its own when free */
+	assert_non_null(strstr(text, "ip saddr . tcp sport @tcp_eim snat ip to 203.0.113.20 : ip saddr . tcp sport "
+				     "map @tcp_eim"));
+	assert_non_null(strstr(text, "tcp sport != @tcp_busy snat ip to 203.0.113.20 : tcp sport"));
+	assert_non_null(strstr(text, "priority srcnat - 1;"));
+	/* the default: an unsolicited SYN dropped silently (REQ-4a), counted */
+	assert_non_null(strstr(text, "tcp flags & (syn | ack) == syn counter name \"tcp_unsolicited_in\" drop"));
+	/* APDF: no cone map, conntrack alone admits the partner's SYN (simultaneous open) */
+	assert_null(strstr(text, "tcp_cone_"));
+	assert_null(strstr(text, "ct timeout tcp_timeout"));
+	/* never an untranslated packet onto the WAN */
+	assert_non_null(strstr(text, "meta l4proto tcp ct state invalid drop"));
+	free(text);
+
+	b.mapping = MAP_APDM;
+	b.ports = PORTS_RANDOM;
+	b.tcp_unsolicited = TCP_UNSOL_RST;
+	b.tcp_timeout_ms = 3000;
+	assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
+	assert_null(strstr(text, "@tcp_eim"));
+	assert_null(strstr(text, "@tcp_busy snat"));
+	assert_non_null(strstr(text, "meta l4proto tcp snat ip to 203.0.113.20 : 1024-65535 random"));
+	assert_non_null(strstr(text, "counter name \"tcp_unsolicited_in\" reject with tcp reset"));
+	assert_non_null(strstr(text, "policy = { established : 3 }"));
+	assert_non_null(strstr(text, "ct timeout set \"tcp_timeout\""));
+	assert_non_null(strstr(text, "timeout 3s"));
+	free(text);
+
+	/* TCP's own declaration wins over UDP's */
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .tcp_filtering_own = true,
+				   .tcp_filtering = FILTER_EIF, .tcp_transitory_ms = 240000 };
+	assert_int_equal(nat_tcp_filtering(&b), FILTER_EIF);
+	assert_int_equal(nat_tcp_mapping(&b), MAP_EIM);
+	assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
+	assert_non_null(strstr(text, "tcp flags & (syn | ack) == syn dnat ip to tcp dport map @tcp_cone_eif"));
+	assert_null(strstr(text, "map cone_eif {")); /* UDP stays port-restricted */
+	assert_non_null(strstr(text, "policy = { syn_sent : 240, syn_recv : 240, fin_wait : 240, close_wait : 240, "
+				     "last_ack : 240, time_wait : 240 }"));
+	free(text);
+
+	/* refused */
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .tcp_mapping_own = true,
+				   .tcp_mapping = MAP_NONE };
+	refuse(&b, true, &ifc4, "both protocols or neither");
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .tcp_filtering_own = true,
+				   .tcp_filtering = FILTER_OPEN };
+	refuse(&b, true, &ifc4, "TCP filtering \"open\"");
+	b = (struct nat_behavior){ .mapping = MAP_NONE, .filtering = FILTER_OPEN, .tcp_filtering_own = true,
+				   .tcp_filtering = FILTER_APDF };
+	refuse(&b, false, &ifc4, "open router");
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF,
+				   .tcp_unsolicited = (enum nat_tcp_unsolicited)3 };
+	refuse(&b, true, &ifc4, "out of range");
+	b = (struct nat_behavior){ .mapping = MAP_EIM, .filtering = FILTER_APDF, .tcp_timeout_ms = UINT32_MAX };
+	refuse(&b, true, &ifc4, "more than a week");
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(nat_mapping_name(MAP_APDM), "apdm");
@@ -620,6 +718,10 @@ static void test_names(void **state)
 	assert_int_equal(nat_inbound_reply_parse("session"), INBOUND_REPLY_SESSION);
 	assert_int_equal(nat_inbound_reply_parse("sessions"), -1);
 	assert_null(nat_inbound_reply_name((enum nat_inbound_reply)2));
+	assert_string_equal(nat_tcp_unsolicited_name(TCP_UNSOL_RST), "rst");
+	assert_int_equal(nat_tcp_unsolicited_parse("ICMP"), TCP_UNSOL_ICMP);
+	assert_int_equal(nat_tcp_unsolicited_parse("reset"), -1);
+	assert_null(nat_tcp_unsolicited_name((enum nat_tcp_unsolicited)3));
 }
 
 /* Runs last: every golden file must have been produced by some case above. */
@@ -689,6 +791,8 @@ int main(void)
 		cmocka_unit_test(test_sequential_pool),
 		cmocka_unit_test(test_hostile_ifaces),
 		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_tcp_variants),
+		cmocka_unit_test(test_tcp_rules),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_no_stale_golden),
 	};

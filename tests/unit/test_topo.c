@@ -589,6 +589,45 @@ static void test_port_keys(void **state)
 		  "bad value 'reject' for unsolicited: expected drop | icmp-unreachable");
 }
 
+/* The TCP keys of [nat] (RFC 5382): UDP's mapping and filtering unless declared apart. */
+static void test_tcp_keys(void **state)
+{
+	struct topo *t;
+	const struct nat_behavior *b;
+
+	(void)state;
+	t = parse_ok("[nat a]\npreset = symmetric\ntcp-mapping = endpoint-independent\ntcp-filtering = eif\n"
+		     "tcp-unsolicited = rst\ntcp-timeout = 124m\ntcp-transitory-timeout = 4m\n"
+		     "[nat b]\npreset = port-restricted\n[peer alice]\nbehind = a\n[peer bob]\nbehind = b\n");
+	b = &t->nats[0].behavior;
+	assert_int_equal(b->mapping, MAP_APDM);
+	assert_int_equal(nat_tcp_mapping(b), MAP_EIM);
+	assert_int_equal(nat_tcp_filtering(b), FILTER_EIF);
+	assert_int_equal(b->tcp_unsolicited, TCP_UNSOL_RST);
+	assert_int_equal(b->tcp_timeout_ms, 7440000);
+	assert_int_equal(b->tcp_transitory_ms, 240000);
+	b = &t->nats[1].behavior;
+	assert_false(b->tcp_mapping_own);
+	assert_int_equal(nat_tcp_mapping(b), MAP_EIM);
+	assert_int_equal(nat_tcp_filtering(b), FILTER_APDF);
+	assert_int_equal(b->tcp_unsolicited, TCP_UNSOL_DROP);
+	assert_int_equal(b->tcp_timeout_ms, 0);
+	topo_free(t);
+
+	parse_bad("[nat a]\npreset = symmetric\ntcp-unsolicited = reset\n", 3,
+		  "bad value 'reset' for tcp-unsolicited: expected drop | rst | icmp");
+	parse_bad("[nat a]\npreset = symmetric\ntcp-mapping = cone\n", 3, "bad value 'cone' for tcp-mapping");
+	parse_bad("[nat a]\npreset = symmetric\ntcp-filtering = cone\n", 3, "bad value 'cone' for tcp-filtering");
+	parse_bad("[nat a]\npreset = symmetric\ntcp-mapping = none\n" PEERS, 3,
+		  "tcp-mapping = none with mapping = address-and-port-dependent: a router translates both");
+	parse_bad("[nat a]\npreset = firewall\ntcp-mapping = eim\n" PEERS, 3, "translates both protocols or neither");
+	parse_bad("[nat a]\npreset = symmetric\ntcp-filtering = none\n" PEERS, 3,
+		  "tcp-filtering = none needs mapping = none");
+	parse_bad("[nat a]\npreset = open\ntcp-filtering = apdf\n" PEERS, 3, "an open router (filtering = open)");
+	parse_bad("[nat a]\npreset = symmetric\ntcp-timeout = 1500ms\n", 3, "conntrack timeouts are whole seconds");
+	parse_bad("[nat a]\npreset = symmetric\ntcp-transitory-timeout = 0s\n", 3, "tcp-transitory-timeout");
+}
+
 static void test_value_errors(void **state)
 {
 	(void)state;
@@ -1043,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_expect_rate),
 		cmocka_unit_test(test_value_errors),
 		cmocka_unit_test(test_port_keys),
+		cmocka_unit_test(test_tcp_keys),
 		cmocka_unit_test(test_semantic_errors),
 		cmocka_unit_test(test_transport_and_predict),
 		cmocka_unit_test(test_address_errors),
