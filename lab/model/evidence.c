@@ -262,8 +262,9 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 		   "# translation or filter), the same flows passed into \"%s\" (keyed by the destination\n"
 		   "# they arrived with), and every UDP mapping it made going out. Arrived minus passed is\n"
 		   "# what its filter dropped. The same the other way: UDP from the LAN to elsewhere, and\n"
-		   "# what of it left by the WAN side (keyed by its source before translation).\n",
-		t->nats[nat].name, r->uplink, r->lan_if);
+		   "# what of it left by the WAN side (keyed by its source before translation). The deliv\n"
+		   "# sets: what it passed into \"%s\" by source, destination as arrived and as passed.\n",
+		t->nats[nat].name, r->uplink, r->lan_if, r->lan_if);
 	put_head(f, &fam);
 	{
 		char key4[128], key6[256];

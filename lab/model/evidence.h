@@ -167,7 +167,8 @@ int evidence_partner_addrs(const struct topo *t, const struct plan *p, int k,
 int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, bool wire, char **out);
 
 /* The ruleset for the router node of NAT nat: per-flow arrivals on its WAN
- * side, deliveries into its LAN and the mappings it made. Returns 0 and a
+ * side, deliveries into its LAN (per flow, and by the destination they
+ * arrived with and left with: the deliv sets) and the mappings it made. Returns 0 and a
  * malloc'd text, or -ENOMEM / -EINVAL. */
 int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat, char **out);
 

@@ -752,6 +752,17 @@ static void test_parse_set(void **state)
 		assert_int_equal(n, 0);
 	}
 	assert_int_equal(evidence_parse_set(NULL, &v, &n), -EBADMSG);
+	/* a mark as nft prints it (deliv_sl): a key like any other, "0x" and all */
+	assert_int_equal(evidence_parse_set("\tset deliv_sl {\n\t\telements = { 203.0.113.20 . 54889 . 0xd4540000 . "
+					    "192.168.2.10 . 40002 counter packets 8 bytes 400 }\n", &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].n_keys, 5);
+	assert_string_equal(v[0].key[2], "0xd4540000");
+	evidence_expand_delivery(&v[0], EVIDENCE_DELIV_STATELESS, "203.0.113.21");
+	assert_int_equal(v[0].n_keys, 6);
+	assert_string_equal(v[0].key[3], "21716"); /* 0x54d4 */
+	free(v);
+	assert_int_equal(evidence_parse_set("\tset x {\n\t\telements = { 0xzz }\n", &v, &n), -EBADMSG);
 }
 
 static void test_expand_mapping(void **state)
