@@ -405,35 +405,55 @@ static int arrived_as(const struct evidence_router *r, const char *saddr, const 
 	return n;
 }
 
-/* Add (from, to, packets) to pairs (n of max), merging a pair already there. */
-static int add_pair(struct evidence_pair *pairs, int n, int max, const char *from, const char *to, uint64_t packets)
+/* The pairs of a peer's deliveries, as many as there are (a storm of new
+ * mappings makes many): grown on the heap. */
+struct pair_list {
+	struct evidence_pair *v;
+	int n, cap;
+	bool oom;
+};
+
+/* Add (from, to, packets) to l, merging a pair already there. */
+static void add_pair(struct pair_list *l, const char *from, const char *to, uint64_t packets)
 {
-	for (int i = 0; i < n; i++)
-		if (strcmp(pairs[i].from, from) == 0 && strcmp(pairs[i].to, to) == 0) {
-			pairs[i].packets += packets;
-			return n;
+	for (int i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].from, from) == 0 && strcmp(l->v[i].to, to) == 0) {
+			l->v[i].packets += packets;
+			return;
 		}
-	if (n >= max)
-		return n;
-	snprintf(pairs[n].from, sizeof(pairs[n].from), "%s", from);
-	snprintf(pairs[n].to, sizeof(pairs[n].to), "%s", to);
-	pairs[n].packets = packets;
-	return n + 1;
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 16;
+		struct evidence_pair *v = realloc(l->v, (size_t)cap * sizeof(*v));
+
+		if (!v) {
+			l->oom = true;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n].from, sizeof(l->v[l->n].from), "%s", from);
+	snprintf(l->v[l->n].to, sizeof(l->v[l->n].to), "%s", to);
+	l->v[l->n++].packets = packets;
 }
 
 static int by_packets(const void *x, const void *y)
 {
 	const struct evidence_pair *a = x, *b = y;
+	int c = strcmp(a->from, b->from);
 
-	return a->packets < b->packets ? 1 : a->packets > b->packets ? -1 : strcmp(a->from, b->from);
+	if (a->packets != b->packets)
+		return a->packets < b->packets ? 1 : -1;
+	return c ? c : strcmp(a->to, b->to);
 }
 
-int evidence_delivered_pairs(const struct topo *t, const struct evidence *e, int k, struct evidence_pair *pairs,
-			     int max)
+/* Every pair peer k's deliveries came on, largest count first, into *l
+ * (free l->v). Returns 0 or -ENOMEM (l empty). */
+static int collect_pairs(const struct topo *t, const struct evidence *e, int k, struct pair_list *l)
 {
 	const struct evidence_peer *pk = &e->peers[k];
-	int n = 0;
 
+	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < pk->n_eps; i++) {
 		const struct evidence_elem *h = &pk->eps[i];
 		struct ev_ep cur[EV_TO_MAX], next[EV_TO_MAX];
@@ -469,31 +489,59 @@ int evidence_delivered_pairs(const struct topo *t, const struct evidence *e, int
 			char to[EVIDENCE_EP];
 
 			put_ep(to, sizeof(to), cur[c].addr, cur[c].port);
-			n = add_pair(pairs, n, max, from, to, h->packets);
+			add_pair(l, from, to, h->packets);
 		}
 	}
-	qsort(pairs, (size_t)n, sizeof(*pairs), by_packets);
+	if (l->oom) {
+		free(l->v);
+		memset(l, 0, sizeof(*l));
+		return -ENOMEM;
+	}
+	if (l->n)
+		qsort(l->v, (size_t)l->n, sizeof(*l->v), by_packets);
+	return 0;
+}
+
+int evidence_delivered_pairs(const struct topo *t, const struct evidence *e, int k, struct evidence_pair *pairs,
+			     int max)
+{
+	struct pair_list l;
+	int n;
+
+	if (collect_pairs(t, e, k, &l) < 0)
+		return -ENOMEM;
+	n = l.n < max ? l.n : max;
+	if (n > 0)
+		memcpy(pairs, l.v, (size_t)n * sizeof(*pairs));
+	free(l.v);
 	return n;
 }
 
-#define EV_PAIRS_MAX 64
+#define EV_PAIRS_MAX 64 /* in the JSON detail */
 
 bool evidence_direct_pair(const struct topo *t, const struct evidence *e, char *a, char *b)
 {
-	struct evidence_pair pa[EV_PAIRS_MAX], pb[EV_PAIRS_MAX];
-	int na = evidence_delivered_pairs(t, e, 0, pa, EV_PAIRS_MAX);
-	int nb = evidence_delivered_pairs(t, e, 1, pb, EV_PAIRS_MAX);
+	struct pair_list pa, pb;
+	bool found = false;
 
 	a[0] = b[0] = '\0';
+	if (collect_pairs(t, e, 0, &pa) < 0)
+		return false;
+	if (collect_pairs(t, e, 1, &pb) < 0) {
+		free(pa.v);
+		return false;
+	}
 	/* to alice from Y at X, to bob from X at Y: the largest first */
-	for (int i = 0; i < na; i++)
-		for (int j = 0; j < nb; j++)
-			if (strcmp(pa[i].from, pb[j].to) == 0 && strcmp(pa[i].to, pb[j].from) == 0) {
-				snprintf(a, EVIDENCE_EP, "%s", pa[i].to);
-				snprintf(b, EVIDENCE_EP, "%s", pb[j].to);
-				return true;
+	for (int i = 0; i < pa.n && !found; i++)
+		for (int j = 0; j < pb.n && !found; j++)
+			if (strcmp(pa.v[i].from, pb.v[j].to) == 0 && strcmp(pa.v[i].to, pb.v[j].from) == 0) {
+				snprintf(a, EVIDENCE_EP, "%s", pa.v[i].to);
+				snprintf(b, EVIDENCE_EP, "%s", pb.v[j].to);
+				found = true;
 			}
-	return false;
+	free(pa.v);
+	free(pb.v);
+	return found;
 }
 
 enum outcome evidence_verdict(const struct topo *t, const struct evidence *e)
@@ -752,15 +800,16 @@ static void put_no_common_pair(FILE *f, const struct topo *t, const struct evide
 {
 	fprintf(f, "Each host received the other's datagrams, but never both ways on one address pair:");
 	for (int k = 0; k < 2; k++) {
-		struct evidence_pair pairs[8];
-		int n = evidence_delivered_pairs(t, e, k, pairs, 8);
+		struct pair_list l;
+		int n = collect_pairs(t, e, k, &l) < 0 ? 0 : l.n;
 
 		fprintf(f, "%s %s received %s's", k ? ";" : "", t->peers[k].name, t->peers[1 - k].name);
 		for (int i = 0; i < n && i < 3; i++)
-			fprintf(f, "%s from %s at %s (%" PRIu64 ")", i ? "," : "", pairs[i].from, pairs[i].to,
-				pairs[i].packets);
+			fprintf(f, "%s from %s at %s (%" PRIu64 ")", i ? "," : "", l.v[i].from, l.v[i].to,
+				l.v[i].packets);
 		if (n > 3)
 			fprintf(f, " and on %d more pair%s", n - 3, n - 3 == 1 ? "" : "s");
+		free(l.v);
 	}
 	fprintf(f, "; no reply came back on the pair it answered.");
 }

@@ -177,13 +177,15 @@ enum outcome evidence_verdict(const struct topo *t, const struct evidence *e);
 
 /* The address pairs peer k's deliveries from its partner came on (see
  * above), at most max into pairs, one per distinct (from, to), largest count
- * first. Returns how many. */
+ * first. Returns how many, or -ENOMEM. */
 int evidence_delivered_pairs(const struct topo *t, const struct evidence *e, int k, struct evidence_pair *pairs,
 			     int max);
 
 /* The pair both ways that makes the verdict direct: alice's public endpoint
  * into a, bob's into b (each EVIDENCE_EP). Returns false (a, b empty) when
- * no delivery to alice from Y to X has one to bob from X to Y. */
+ * no delivery to alice from Y to X has one to bob from X to Y (or out of
+ * memory: then the verdict is not direct, a false negative, never a false
+ * direct). */
 bool evidence_direct_pair(const struct topo *t, const struct evidence *e, char *a, char *b);
 
 /* The partner endpoint peer k received most from, as "addr:port" or

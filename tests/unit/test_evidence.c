@@ -359,6 +359,42 @@ static void test_verdict_pairs(void **state)
 	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
 	evidence_clear(&e);
 
+	/* a storm of pairs (each of bob's answers from a new mapping) and the one
+	 * both-ways pair the smallest of all, after more than the JSON shows */
+	e = delivered_both_ways(&n, "14504");
+	for (int i = 0; i < 100; i++) {
+		char port[16];
+
+		snprintf(port, sizeof(port), "%d", 20000 + i);
+		router_passed(&e, 0, b_pub, port, a_pub, "40001", n.p->peers[0].ip, "40001", 50);
+		host_got(&e, 0, b_pub, port, n.p->peers[0].ip, "40001", 50);
+	}
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
+	router_passed(&e, 0, b_pub, "40002", a_pub, "40001", n.p->peers[0].ip, "40001", 1);
+	host_got(&e, 0, b_pub, "40002", n.p->peers[0].ip, "40001", 1);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_DIRECT);
+	{
+		struct evidence_pair top[3];
+
+		assert_int_equal(evidence_delivered_pairs(n.t, &e, 0, top, 3), 3);
+		assert_true(top[0].packets == 50 && top[2].packets == 50);
+	}
+	text = evidence_explain(n.t, n.p, &e);
+	assert_non_null(strstr(text, "both ways on one address pair"));
+	free(text);
+	evidence_clear(&e);
+	e = delivered_both_ways(&n, "14504");
+	for (int i = 0; i < 5; i++) {
+		char port[16];
+
+		snprintf(port, sizeof(port), "%d", 20000 + i);
+		host_got(&e, 0, b_pub, port, n.p->peers[0].ip, "40001", 1);
+	}
+	text = evidence_explain(n.t, n.p, &e);
+	assert_non_null(strstr(text, " and on 3 more pairs; bob received"));
+	free(text);
+	evidence_clear(&e);
+
 	/* via the server only */
 	e = with_routers(&n, true);
 	e.peers[0].relay = e.peers[0].from_server = 9;
