@@ -129,6 +129,39 @@ cleanup:
 	return rc;
 }
 
+/* What router nat passed into its LAN, from each of its delivery sets
+ * (evidence_delivery_sets()), expanded to one form into r->deliv. */
+static int read_deliveries(struct lab *l, const struct topo *t, const struct plan *p, int nat, mtime_ms started,
+			   struct evidence_router *r, char *err, size_t errsize)
+{
+	const char *names[3];
+	enum evidence_deliv_kind kinds[3];
+	int n_sets = evidence_delivery_sets(t, nat, names, kinds), node = plan_nat_node(p, nat);
+
+	for (int s = 0; s < n_sets; s++) {
+		struct evidence_elem *v = NULL, *all;
+		int n = 0, rc = read_set(l, t, p, node, names[s], started, &v, &n, err, errsize);
+
+		if (rc < 0)
+			return rc;
+		if (n == 0)
+			continue;
+		all = realloc(r->deliv, (size_t)(r->n_deliv + n) * sizeof(*all));
+		if (!all) {
+			free(v);
+			snprintf(err, errsize, "%s: reading %s: %s", p->nodes[node].name, names[s], strerror(ENOMEM));
+			return -ENOMEM;
+		}
+		r->deliv = all;
+		for (int i = 0; i < n; i++) {
+			evidence_expand_delivery(&v[i], kinds[s], p->nodes[node].ip);
+			r->deliv[r->n_deliv++] = v[i];
+		}
+		free(v);
+	}
+	return 0;
+}
+
 int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
 		 struct evidence *e, char *err, size_t errsize)
 {
@@ -166,6 +199,9 @@ int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool
 			goto cleanup;
 		for (int m = 0; m < r->n_maps; m++)
 			evidence_expand_mapping(&r->maps[m], p->nodes[node].ip);
+		rc = read_deliveries(l, t, p, i, started, r, err, errsize);
+		if (rc < 0)
+			goto cleanup;
 		rc = read_conntrack(l, t, p, node, r, err, errsize);
 		if (rc < 0)
 			goto cleanup;
@@ -180,7 +216,7 @@ int witness_fill(const struct topo *t, const struct plan *p, const struct eviden
 {
 	memset(re, 0, sizeof(*re));
 	re->counted = true;
-	re->verdict = result_outcome_of(evidence_verdict(e));
+	re->verdict = result_outcome_of(evidence_verdict(t, e));
 	for (int k = 0; k < 2; k++) {
 		re->peers[k].from_partner = e->peers[k].from_partner;
 		re->peers[k].from_server = e->peers[k].from_server;
@@ -207,7 +243,7 @@ int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, boo
 	rc = witness_read(l, t, p, wire, started, &e, err, errsize);
 	if (rc < 0)
 		return rc;
-	*verdict = evidence_verdict(&e);
+	*verdict = evidence_verdict(t, &e);
 	rc = witness_fill(t, p, &e, re);
 	evidence_clear(&e);
 	if (rc < 0)

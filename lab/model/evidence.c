@@ -110,7 +110,7 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	 * way). For TCP only what flows on a connection counts: neither a SYN
 	 * that a router may have dropped nor the RST it answers one with. */
 	const char *direct = t->tcp ? "tcp flags & (syn | rst) == 0" : "meta l4proto udp";
-	const char *sport = t->tcp ? "tcp sport" : "udp sport";
+	const char *sport = t->tcp ? "tcp sport" : "udp sport", *dport = t->tcp ? "tcp dport" : "udp dport";
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
@@ -133,7 +133,7 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	{
 		char type[64];
 
-		snprintf(type, sizeof(type), "%s . inet_service", fam.type);
+		snprintf(type, sizeof(type), "%s . inet_service . %s . inet_service", fam.type, fam.type);
 		put_set(f, "partner_eps", type);
 	}
 	fputs("\tchain input {\n\t\ttype filter hook input priority filter + 10; policy accept;\n", f);
@@ -146,8 +146,8 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 	fprintf(f, "\t\t%s saddr ", fam.table);
 	if (rc == 0)
 		rc = put_addr_set(f, fam.af, partner, n_partner);
-	fprintf(f, " %s counter name from_partner add @partner_eps { %s saddr . %s }\n", direct, fam.table,
-		sport);
+	fprintf(f, " %s counter name from_partner add @partner_eps { %s saddr . %s . %s daddr . %s }\n", direct,
+		fam.table, sport, fam.table, dport);
 	fputs("\t}\n\tchain output {\n\t\ttype filter hook output priority filter + 10; policy accept;\n", f);
 	fprintf(f, "\t\t%s daddr ", fam.table);
 	if (rc == 0)
@@ -158,6 +158,84 @@ int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, boo
 		rc = put_addr_set(f, fam.af, partner, n_partner);
 	fprintf(f, " %s counter name to_partner\n\t}\n}\n", direct);
 	return finish(f, &text, rc, out);
+}
+
+/* Does the router of NAT nat translate the pair's addresses (IPv4 NAT), and
+ * does it admit inbound packets statelessly (inbound-reply = new-mapping:
+ * nat.c's stateless_chain(), only for UDP and its own rules)? */
+static bool translates(const struct topo *t, int nat)
+{
+	return t->nats[nat].nat && !t->ipv6;
+}
+
+static bool stateless(const struct topo *t, int nat)
+{
+	const struct nat_behavior *b = &t->nats[nat].behavior;
+
+	return translates(t, nat) && !t->tcp && !t->nats[nat].rules_file && !b->udp_blocked &&
+	       (b->filtering == FILTER_EIF || b->filtering == FILTER_ADF) &&
+	       b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
+}
+
+int evidence_delivery_sets(const struct topo *t, int nat, const char *names[3], enum evidence_deliv_kind kinds[3])
+{
+	int n = 0;
+
+	names[n] = "deliv_plain", kinds[n++] = EVIDENCE_DELIV_PLAIN;
+	if (translates(t, nat))
+		names[n] = "deliv", kinds[n++] = EVIDENCE_DELIV_NAT;
+	if (stateless(t, nat))
+		names[n] = "deliv_sl", kinds[n++] = EVIDENCE_DELIV_STATELESS;
+	return n;
+}
+
+/* The sets of what the router passed into its LAN (evidence.h): source,
+ * destination as it arrived, destination as it left. */
+static void put_delivery_sets(FILE *f, const struct topo *t, const struct ev_family *fam, int nat)
+{
+	char type[160];
+
+	snprintf(type, sizeof(type), "%s . inet_service . %s . inet_service", fam->type, fam->type);
+	put_set(f, "deliv_plain", type);
+	if (!translates(t, nat))
+		return;
+	/* five fields at most (see the mappings): the arrival address is the
+	 * router's WAN address, left out */
+	snprintf(type, sizeof(type), "%s . inet_service . inet_service . %s . inet_service", fam->type, fam->type);
+	put_set(f, "deliv", type);
+	if (stateless(t, nat)) {
+		snprintf(type, sizeof(type), "%s . inet_service . mark . %s . inet_service", fam->type, fam->type);
+		put_set(f, "deliv_sl", type);
+	}
+}
+
+/* The rules filling them, in the postrouting chain (after every translation
+ * and filter of the router). The destination a datagram arrived with is its
+ * connection's: the original tuple's for one that started it (a DNAT map, a
+ * hairpin), the reply tuple's for a reply; an untracked one (stateless) has
+ * none, so prerouting put the port it arrived at in its mark. */
+static void put_delivery_rules(FILE *f, const struct topo *t, const struct ev_family *fam, int nat,
+			       const char *lan, const char *wan_ip)
+{
+	const char *l4 = t->tcp ? "tcp" : "udp", *x = fam->table;
+	static const char *const dirs[] = { "original", "reply" };
+
+	if (!translates(t, nat)) {
+		fprintf(f, "\t\toifname \"%s\" meta l4proto %s add @deliv_plain { %s saddr . %s sport . %s daddr . %s "
+			   "dport }\n", lan, l4, x, l4, x, l4);
+		return;
+	}
+	for (int d = 0; d < 2; d++) {
+		fprintf(f, "\t\toifname \"%s\" meta l4proto %s ct direction %s ct %s %s daddr %s add @deliv { %s saddr "
+			   ". %s sport . ct %s proto-dst . %s daddr . %s dport }\n",
+			lan, l4, dirs[d], dirs[d], x, wan_ip, x, l4, dirs[d], x, l4);
+		fprintf(f, "\t\toifname \"%s\" meta l4proto %s ct direction %s ct %s %s daddr != %s add @deliv_plain "
+			   "{ %s saddr . %s sport . %s daddr . %s dport }\n",
+			lan, l4, dirs[d], dirs[d], x, wan_ip, x, l4, x, l4);
+	}
+	if (stateless(t, nat))
+		fprintf(f, "\t\toifname \"%s\" meta l4proto udp ct state untracked add @deliv_sl { %s saddr . udp sport "
+			   ". meta mark . %s daddr . udp dport }\n", lan, x, x);
 }
 
 int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat, char **out)
@@ -175,6 +253,8 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 	r = &p->nodes[node];
 	if (!r->uplink[0] || !r->lan_if[0] || strpbrk(r->uplink, "\"\\ ") || strpbrk(r->lan_if, "\"\\ "))
 		return -EINVAL;
+	if (translates(t, nat) && !valid_addr(fam.af, r->ip))
+		return -EINVAL;
 	f = open_memstream(&text, &len);
 	if (!f)
 		return -ENOMEM;
@@ -182,8 +262,9 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 		   "# translation or filter), the same flows passed into \"%s\" (keyed by the destination\n"
 		   "# they arrived with), and every UDP mapping it made going out. Arrived minus passed is\n"
 		   "# what its filter dropped. The same the other way: UDP from the LAN to elsewhere, and\n"
-		   "# what of it left by the WAN side (keyed by its source before translation).\n",
-		t->nats[nat].name, r->uplink, r->lan_if);
+		   "# what of it left by the WAN side (keyed by its source before translation). The deliv\n"
+		   "# sets: what it passed into \"%s\" by source, destination as arrived and as passed.\n",
+		t->nats[nat].name, r->uplink, r->lan_if, r->lan_if);
 	put_head(f, &fam);
 	{
 		char key4[128], key6[256];
@@ -205,9 +286,15 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 				 fam.type, fam.type);
 		put_set(f, "mappings", key6);
 	}
-	/* raw + 1: after the netdev loss (impair.c), before conntrack, NAT and filter */
-	fprintf(f, "\tchain prerouting {\n\t\ttype filter hook prerouting priority raw + 1; policy accept;\n"
-		   "\t\tiifname \"%s\" meta l4proto udp add @wan_in { %s saddr . udp sport . %s daddr . udp dport }\n"
+	put_delivery_sets(f, t, &fam, nat);
+	/* raw - 1: after the netdev loss (impair.c), before conntrack, NAT and
+	 * filter, and before a stateless NAT rewrites the destination (its
+	 * chain is at raw), whose port the mark then carries to postrouting */
+	fprintf(f, "\tchain prerouting {\n\t\ttype filter hook prerouting priority raw - 1; policy accept;\n");
+	if (stateless(t, nat))
+		fprintf(f, "\t\tiifname \"%s\" %s daddr %s meta l4proto udp meta mark set @th,0,32 & 0x0000ffff\n",
+			r->uplink, fam.table, r->ip);
+	fprintf(f, "\t\tiifname \"%s\" meta l4proto udp add @wan_in { %s saddr . udp sport . %s daddr . udp dport }\n"
 		   /* not to the router itself: that is hairpinning (its WAN address) or its own */
 		   "\t\tiifname \"%s\" meta l4proto udp fib daddr type != local add @lan_in "
 		   "{ %s saddr . udp sport . %s daddr . udp dport }\n"
@@ -236,15 +323,233 @@ int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat,
 		r->uplink, fam.table, fam.table, r->lan_if, r->uplink, fam.table, fam.table, r->uplink, fam.table);
 	if (!t->ipv6)
 		fprintf(f, "udp sport . ");
-	fprintf(f, "%s daddr . udp dport }\n\t}\n}\n", fam.table);
+	fprintf(f, "%s daddr . udp dport }\n", fam.table);
+	put_delivery_rules(f, t, &fam, nat, r->lan_if, r->ip);
+	fputs("\t}\n}\n", f);
 	return finish(f, &text, 0, out);
 }
 
-enum outcome evidence_verdict(const struct evidence *e)
+/* "addr:port" or "[addr]:port" (put_ep() below). */
+static void put_ep(char *buf, size_t size, const char *addr, const char *port);
+
+void evidence_expand_delivery(struct evidence_elem *d, enum evidence_deliv_kind kind, const char *wan_ip)
+{
+	if (kind == EVIDENCE_DELIV_PLAIN && d->n_keys == 4) { /* source, passed: arrived the same */
+		memcpy(d->key[4], d->key[2], 2 * sizeof(d->key[0]));
+		d->n_keys = 6;
+		return;
+	}
+	if (kind == EVIDENCE_DELIV_PLAIN || d->n_keys != 5) {
+		d->n_keys = 0;
+		return;
+	}
+	if (kind == EVIDENCE_DELIV_STATELESS) {
+		/* The mark is the transport header's first 32 bits masked to the
+		 * destination port, in network order: nft prints the register as
+		 * a host-order number, 0xLLHH0000 on a little-endian host,
+		 * 0x0000HHLL on a big-endian one. */
+		char *end;
+		unsigned long m = strtoul(d->key[2], &end, 16);
+		unsigned port = (m & 0xffff) ? (unsigned)(m & 0xffff) : (unsigned)(((m >> 24) & 0xff) | ((m >> 8) & 0xff00));
+
+		if (*end || m > 0xffffffffUL || port == 0 || ((m & 0xffff) && (m >> 16))) {
+			d->n_keys = 0;
+			return;
+		}
+		snprintf(d->key[2], sizeof(d->key[2]), "%u", port);
+	}
+	/* source, arrived port, passed addr, port -> source, WAN addr, arrived port, passed */
+	memmove(d->key[3], d->key[2], 3 * sizeof(d->key[0]));
+	snprintf(d->key[2], sizeof(d->key[2]), "%s", wan_ip);
+	d->n_keys = 6;
+}
+
+/* The evidence of NAT nat's router, or NULL when it was not read. */
+static const struct evidence_router *router_of(const struct evidence *e, int nat)
+{
+	for (int r = 0; r < e->n_routers; r++)
+		if (e->routers[r].nat == nat)
+			return &e->routers[r];
+	return NULL;
+}
+
+/* Where a datagram delivered from (saddr, sport) to (daddr, dport) below
+ * router r was addressed when it arrived at r, into the endpoints to[] (at
+ * most max, no duplicates): one per delivery of r's that passed it there
+ * from that source; none when r passed nothing so (it did not come through
+ * r). Returns how many. */
+#define EV_TO_MAX 16
+
+struct ev_ep {
+	char addr[PLAN_ADDR], port[8];
+};
+
+static int arrived_as(const struct evidence_router *r, const char *saddr, const char *sport, const struct ev_ep *at,
+		      struct ev_ep *to, int n, int max)
+{
+	for (int i = 0; i < r->n_deliv; i++) {
+		const struct evidence_elem *d = &r->deliv[i];
+		bool dup = false;
+
+		if (d->n_keys != 6 || strcmp(d->key[0], saddr) || strcmp(d->key[1], sport) ||
+		    strcmp(d->key[4], at->addr) || strcmp(d->key[5], at->port))
+			continue;
+		for (int j = 0; j < n && !dup; j++)
+			dup = strcmp(to[j].addr, d->key[2]) == 0 && strcmp(to[j].port, d->key[3]) == 0;
+		if (dup || n >= max)
+			continue;
+		snprintf(to[n].addr, sizeof(to[n].addr), "%s", d->key[2]);
+		snprintf(to[n].port, sizeof(to[n].port), "%.7s", d->key[3]);
+		n++;
+	}
+	return n;
+}
+
+/* The pairs of a peer's deliveries, as many as there are (a storm of new
+ * mappings makes many): grown on the heap. */
+struct pair_list {
+	struct evidence_pair *v;
+	int n, cap;
+	bool oom;
+};
+
+/* Add (from, to, packets) to l, merging a pair already there. */
+static void add_pair(struct pair_list *l, const char *from, const char *to, uint64_t packets)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].from, from) == 0 && strcmp(l->v[i].to, to) == 0) {
+			l->v[i].packets += packets;
+			return;
+		}
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 16;
+		struct evidence_pair *v = realloc(l->v, (size_t)cap * sizeof(*v));
+
+		if (!v) {
+			l->oom = true;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n].from, sizeof(l->v[l->n].from), "%s", from);
+	snprintf(l->v[l->n].to, sizeof(l->v[l->n].to), "%s", to);
+	l->v[l->n++].packets = packets;
+}
+
+static int by_packets(const void *x, const void *y)
+{
+	const struct evidence_pair *a = x, *b = y;
+	int c = strcmp(a->from, b->from);
+
+	if (a->packets != b->packets)
+		return a->packets < b->packets ? 1 : -1;
+	return c ? c : strcmp(a->to, b->to);
+}
+
+/* Every pair peer k's deliveries came on, largest count first, into *l
+ * (free l->v). Returns 0 or -ENOMEM (l empty). */
+static int collect_pairs(const struct topo *t, const struct evidence *e, int k, struct pair_list *l)
+{
+	const struct evidence_peer *pk = &e->peers[k];
+
+	memset(l, 0, sizeof(*l));
+	for (int i = 0; i < pk->n_eps; i++) {
+		const struct evidence_elem *h = &pk->eps[i];
+		struct ev_ep cur[EV_TO_MAX], next[EV_TO_MAX];
+		int n_cur = 1;
+		char from[EVIDENCE_EP];
+
+		if (h->n_keys != 4 || h->packets == 0)
+			continue;
+		snprintf(cur[0].addr, sizeof(cur[0].addr), "%s", h->key[2]);
+		snprintf(cur[0].port, sizeof(cur[0].port), "%.7s", h->key[3]);
+		/* up k's chain, innermost router first: each endpoint the
+		 * datagrams reached below a router that passed them becomes the
+		 * one they arrived at it with; one it did not pass them to stays */
+		for (int up = t->peers[k].behind, guard = 0; up >= 0 && guard <= t->n_nats;
+		     up = t->nats[up].uplink, guard++) {
+			const struct evidence_router *r = router_of(e, up);
+			int n_next = 0;
+
+			for (int c = 0; r && c < n_cur; c++) {
+				int before = n_next;
+
+				n_next = arrived_as(r, h->key[0], h->key[1], &cur[c], next, n_next, EV_TO_MAX);
+				if (n_next == before && n_next < EV_TO_MAX)
+					next[n_next++] = cur[c];
+			}
+			if (r) {
+				memcpy(cur, next, (size_t)n_next * sizeof(cur[0]));
+				n_cur = n_next;
+			}
+		}
+		put_ep(from, sizeof(from), h->key[0], h->key[1]);
+		for (int c = 0; c < n_cur; c++) {
+			char to[EVIDENCE_EP];
+
+			put_ep(to, sizeof(to), cur[c].addr, cur[c].port);
+			add_pair(l, from, to, h->packets);
+		}
+	}
+	if (l->oom) {
+		free(l->v);
+		memset(l, 0, sizeof(*l));
+		return -ENOMEM;
+	}
+	if (l->n)
+		qsort(l->v, (size_t)l->n, sizeof(*l->v), by_packets);
+	return 0;
+}
+
+int evidence_delivered_pairs(const struct topo *t, const struct evidence *e, int k, struct evidence_pair *pairs,
+			     int max)
+{
+	struct pair_list l;
+	int n;
+
+	if (collect_pairs(t, e, k, &l) < 0)
+		return -ENOMEM;
+	n = l.n < max ? l.n : max;
+	if (n > 0)
+		memcpy(pairs, l.v, (size_t)n * sizeof(*pairs));
+	free(l.v);
+	return n;
+}
+
+#define EV_PAIRS_MAX 64 /* in the JSON detail */
+
+bool evidence_direct_pair(const struct topo *t, const struct evidence *e, char *a, char *b)
+{
+	struct pair_list pa, pb;
+	bool found = false;
+
+	a[0] = b[0] = '\0';
+	if (collect_pairs(t, e, 0, &pa) < 0)
+		return false;
+	if (collect_pairs(t, e, 1, &pb) < 0) {
+		free(pa.v);
+		return false;
+	}
+	/* to alice from Y at X, to bob from X at Y: the largest first */
+	for (int i = 0; i < pa.n && !found; i++)
+		for (int j = 0; j < pb.n && !found; j++)
+			if (strcmp(pa.v[i].from, pb.v[j].to) == 0 && strcmp(pa.v[i].to, pb.v[j].from) == 0) {
+				snprintf(a, EVIDENCE_EP, "%s", pa.v[i].to);
+				snprintf(b, EVIDENCE_EP, "%s", pb.v[j].to);
+				found = true;
+			}
+	free(pa.v);
+	free(pb.v);
+	return found;
+}
+
+enum outcome evidence_verdict(const struct topo *t, const struct evidence *e)
 {
 	const struct evidence_peer *a = &e->peers[0], *b = &e->peers[1];
+	char pa[EVIDENCE_EP], pb[EVIDENCE_EP];
 
-	if (a->from_partner > 0 && b->from_partner > 0)
+	if (a->from_partner > 0 && b->from_partner > 0 && evidence_direct_pair(t, e, pa, pb))
 		return OUTCOME_DIRECT;
 	if (e->wire ? a->relay > 0 && b->relay > 0 : a->from_server > 0 && b->from_server > 0)
 		return OUTCOME_RELAYED;
@@ -290,6 +595,25 @@ static uint64_t passed(const struct evidence_elem *out, int n, const struct evid
 	return 0;
 }
 
+/* How many of the datagrams of flow in, arrived on router r's WAN side, it
+ * passed into its LAN: lan_out knows the tracked ones, the deliveries also
+ * those a stateless NAT admitted (no conntrack entry, so none in lan_out). */
+static uint64_t passed_in(const struct evidence_router *r, const struct evidence_elem *in)
+{
+	uint64_t got = passed(r->out, r->n_out, in), sum = 0;
+
+	for (int i = 0; i < r->n_deliv; i++) {
+		const struct evidence_elem *d = &r->deliv[i];
+		bool same = d->n_keys == 6 && in->n_keys == 4;
+
+		for (int j = 0; same && j < 4; j++)
+			same = strcmp(d->key[j], in->key[j]) == 0;
+		if (same)
+			sum += d->packets;
+	}
+	return sum > got ? sum : got;
+}
+
 static bool in_list(char addrs[][PLAN_ADDR], int n, const char *a)
 {
 	for (int i = 0; i < n; i++)
@@ -325,7 +649,7 @@ static bool worst_drop(const struct topo *t, const struct plan *p, const struct 
 			int n_arr = dir ? er->n_lan_in : er->n_in, n_out = dir ? er->n_wan_out : er->n_out;
 
 			for (int i = 0; i < n_arr; i++) {
-				uint64_t got = passed(out, n_out, &arr[i]);
+				uint64_t got = dir ? passed(out, n_out, &arr[i]) : passed_in(er, &arr[i]);
 				uint64_t d = arr[i].packets > got ? arr[i].packets - got : 0;
 
 				if (arr[i].n_keys == 4 && d > *dropped && in_list(addrs, n, arr[i].key[0])) {
@@ -471,9 +795,28 @@ static void put_outbound_reason(FILE *f, const struct topo *t, const struct evid
 		fprintf(f, " on their way out");
 }
 
+/* Deliveries both ways, but on no one address pair: the pairs each way. */
+static void put_no_common_pair(FILE *f, const struct topo *t, const struct evidence *e)
+{
+	fprintf(f, "Each host received the other's datagrams, but never both ways on one address pair:");
+	for (int k = 0; k < 2; k++) {
+		struct pair_list l;
+		int n = collect_pairs(t, e, k, &l) < 0 ? 0 : l.n;
+
+		fprintf(f, "%s %s received %s's", k ? ";" : "", t->peers[k].name, t->peers[1 - k].name);
+		for (int i = 0; i < n && i < 3; i++)
+			fprintf(f, "%s from %s at %s (%" PRIu64 ")", i ? "," : "", l.v[i].from, l.v[i].to,
+				l.v[i].packets);
+		if (n > 3)
+			fprintf(f, " and on %d more pair%s", n - 3, n - 3 == 1 ? "" : "s");
+		free(l.v);
+	}
+	fprintf(f, "; no reply came back on the pair it answered.");
+}
+
 char *evidence_explain(const struct topo *t, const struct plan *p, const struct evidence *e)
 {
-	enum outcome v = evidence_verdict(e);
+	enum outcome v = evidence_verdict(t, e);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -500,9 +843,14 @@ char *evidence_explain(const struct topo *t, const struct plan *p, const struct 
 				strncat(at[k], ")", sizeof(at[k]) - strlen(at[k]) - 1);
 		}
 		fprintf(f, "%s received %" PRIu64 " datagrams from %s at %s%s and %s %" PRIu64 " from %s at %s%s, "
-			   "without the server.",
+			   "without the server",
 			t->peers[0].name, e->peers[0].from_partner, t->peers[1].name, ep[0], at[0], t->peers[1].name,
 			e->peers[1].from_partner, t->peers[0].name, ep[1], at[1]);
+		evidence_direct_pair(t, e, ep[0], ep[1]);
+		fprintf(f, ", both ways on one address pair: %s's %s and %s's %s.", t->peers[0].name, ep[0],
+			t->peers[1].name, ep[1]);
+	} else if (e->peers[0].from_partner > 0 && e->peers[1].from_partner > 0) {
+		put_no_common_pair(f, t, e);
 	}
 	for (int k = 0; k < 2 && v != OUTCOME_DIRECT; k++) {
 		const char *me = t->peers[k].name, *other = t->peers[1 - k].name;
@@ -587,11 +935,11 @@ static void jfirst(struct json_object *o, const char *key, int64_t ms)
 
 /* Each arrival of arr: from, to, how many arrived, were passed on, dropped, and the first's time. */
 static void put_flows(struct json_object *flows, const struct evidence_elem *arr, int n_arr,
-		      const struct evidence_elem *out, int n_out)
+		      const struct evidence_elem *out, int n_out, const struct evidence_router *inbound)
 {
 	for (int i = 0; i < n_arr; i++) {
 		const struct evidence_elem *in = &arr[i];
-		uint64_t got = passed(out, n_out, in);
+		uint64_t got = inbound ? passed_in(inbound, in) : passed(out, n_out, in);
 		struct json_object *x;
 
 		if (in->n_keys != 4)
@@ -607,6 +955,47 @@ static void put_flows(struct json_object *flows, const struct evidence_elem *arr
 	}
 }
 
+/* The address pairs peer k's deliveries came on: from, to (the public
+ * endpoint they were addressed to), how many. */
+static struct json_object *jpairs(const struct topo *t, const struct evidence *e, int k)
+{
+	struct evidence_pair pairs[EV_PAIRS_MAX];
+	int n = evidence_delivered_pairs(t, e, k, pairs, EV_PAIRS_MAX);
+	struct json_object *a = json_object_new_array();
+
+	for (int i = 0; a && i < n; i++) {
+		struct json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "from", json_object_new_string(pairs[i].from));
+		json_object_object_add(x, "to", json_object_new_string(pairs[i].to));
+		json_object_object_add(x, "packets", jcount(pairs[i].packets));
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
+/* What router er passed into its LAN: from, arrived as, passed as, how many. */
+static struct json_object *jdeliv(const struct evidence_router *er)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (int i = 0; a && i < er->n_deliv; i++) {
+		const struct evidence_elem *d = &er->deliv[i];
+		struct json_object *x;
+
+		if (d->n_keys != 6)
+			continue;
+		x = json_object_new_object();
+		json_object_object_add(x, "from", jep(d->key[0], d->key[1]));
+		json_object_object_add(x, "to", jep(d->key[2], d->key[3]));
+		json_object_object_add(x, "into", jep(d->key[4], d->key[5]));
+		json_object_object_add(x, "packets", jcount(d->packets));
+		jfirst(x, "first_ms", d->first_ms);
+		json_object_array_add(a, x);
+	}
+	return a;
+}
+
 struct json_object *evidence_json(const struct topo *t, const struct evidence *e)
 {
 	struct json_object *o = json_object_new_object(), *peers = json_object_new_array(),
@@ -617,7 +1006,18 @@ struct json_object *evidence_json(const struct topo *t, const struct evidence *e
 		o = NULL;
 		goto cleanup;
 	}
-	json_object_object_add(o, "verdict", json_object_new_string(topo_outcome_name(evidence_verdict(e))));
+	json_object_object_add(o, "verdict", json_object_new_string(topo_outcome_name(evidence_verdict(t, e))));
+	{
+		char a[EVIDENCE_EP], b[EVIDENCE_EP];
+
+		if (evidence_direct_pair(t, e, a, b)) {
+			struct json_object *pair = json_object_new_array();
+
+			json_object_array_add(pair, json_object_new_string(a));
+			json_object_array_add(pair, json_object_new_string(b));
+			json_object_object_add(o, "direct_pair", pair);
+		}
+	}
 	json_object_object_add(o, "times", json_object_new_string("ms after the programs started"));
 	json_object_object_add(o, "relay_counted_by", json_object_new_string(e->wire ? "RELAY type" : "any UDP from the server"));
 	for (int k = 0; k < 2; k++) {
@@ -637,11 +1037,14 @@ struct json_object *evidence_json(const struct topo *t, const struct evidence *e
 			if (pk->eps[i].n_keys < 2)
 				continue;
 			json_object_object_add(x, "from", jep(pk->eps[i].key[0], pk->eps[i].key[1]));
+			if (pk->eps[i].n_keys == 4)
+				json_object_object_add(x, "at", jep(pk->eps[i].key[2], pk->eps[i].key[3]));
 			json_object_object_add(x, "packets", jcount(pk->eps[i].packets));
 			jfirst(x, "first_ms", pk->eps[i].first_ms);
 			json_object_array_add(eps, x);
 		}
 		json_object_object_add(j, "partner_endpoints", eps);
+		json_object_object_add(j, "delivered_pairs", jpairs(t, e, k));
 		json_object_array_add(peers, j);
 	}
 	json_object_object_add(o, "peers", peers);
@@ -653,8 +1056,8 @@ struct json_object *evidence_json(const struct topo *t, const struct evidence *e
 
 		json_object_object_add(j, "name", json_object_new_string(t->nats[er->nat].name));
 		json_object_object_add(j, "line", json_object_new_int(t->nats[er->nat].line));
-		put_flows(flows, er->in, er->n_in, er->out, er->n_out);
-		put_flows(outflows, er->lan_in, er->n_lan_in, er->wan_out, er->n_wan_out);
+		put_flows(flows, er->in, er->n_in, er->out, er->n_out, er);
+		put_flows(outflows, er->lan_in, er->n_lan_in, er->wan_out, er->n_wan_out, NULL);
 		for (int i = 0; i < er->n_maps; i++) {
 			const struct evidence_elem *m = &er->maps[i];
 			struct json_object *x;
@@ -678,6 +1081,7 @@ struct json_object *evidence_json(const struct topo *t, const struct evidence *e
 		json_object_object_add(j, "inbound", flows);
 		json_object_object_add(j, "outbound", outflows);
 		json_object_object_add(j, "mappings", maps);
+		json_object_object_add(j, "delivered", jdeliv(er));
 		json_object_array_add(routers, j);
 	}
 	json_object_object_add(o, "routers", routers);
@@ -698,6 +1102,7 @@ void evidence_clear(struct evidence *e)
 		free(e->routers[r].maps);
 		free(e->routers[r].lan_in);
 		free(e->routers[r].wan_out);
+		free(e->routers[r].deliv);
 	}
 	free(e->routers);
 	memset(e, 0, sizeof(*e));
@@ -730,9 +1135,11 @@ static bool word_is(const char *w, size_t n, const char *lit)
 /* An address or a port as nft prints them numerically. */
 static bool key_word(const char *w, size_t n, char *buf, size_t size)
 {
+	size_t i = n > 2 && w[0] == '0' && w[1] == 'x' ? 2 : 0; /* a mark: 0x419c0000 */
+
 	if (n == 0 || n >= size)
 		return false;
-	for (size_t i = 0; i < n; i++)
+	for (; i < n; i++)
 		if (!strchr("0123456789abcdefABCDEF:.", w[i]))
 			return false;
 	memcpy(buf, w, n);

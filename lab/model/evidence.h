@@ -24,10 +24,27 @@
  * So the partner's addresses are its own and the WAN address of each
  * translating router on its way to the internet (evidence_partner_addrs).
  *
- * Verdict: direct when each host received UDP from the other (a path both
- * ways that did not go through the server); else relayed when each received
- * relayed data from the server (the built-in pair: RELAY messages; programs
- * whose protocol is unknown: any UDP from the server); else failed.
+ * Verdict: direct when datagrams were delivered both ways on one address
+ * pair of the two peers' public endpoints: a delivery to bob from endpoint X
+ * addressed to endpoint Y, and one to alice from Y addressed to X (a path
+ * both ways that did not go through the server, issue #8). Deliveries each
+ * way on different pairs (a NAT whose replies leave from a new mapping,
+ * inbound-reply = new-mapping) are no such path. Else relayed when each
+ * received relayed data from the server (the built-in pair: RELAY messages;
+ * programs whose protocol is unknown: any UDP from the server); else failed.
+ *
+ * The pair of a delivery: each host records its deliveries by source and its
+ * own endpoint they reached; each router records what it passed into its
+ * LAN by source, the destination it arrived with and the one it left with
+ * (set "deliv": translated, the arrival was the router's WAN address; set
+ * "deliv_plain": untranslated; set "deliv_sl": admitted statelessly by an
+ * inbound-reply = new-mapping NAT, which leaves no conntrack entry, so the
+ * port it arrived at is carried from prerouting in the packet's mark, which
+ * never leaves the router's namespace). From a host's delivery (X, own
+ * endpoint), walking up its chain of routers, each router that passed X's
+ * datagrams to that endpoint gives the destination they arrived with; the
+ * last one is the public endpoint they were addressed to
+ * (evidence_delivered_pairs).
  *
  * The explanation, for a verdict that is not the expected one, comes from the
  * routers: each counts, per flow (source endpoint, destination endpoint as it
@@ -92,7 +109,8 @@ struct evidence_peer {
 	uint64_t relay;         /* of those, RELAY messages (only with wire) */
 	uint64_t to_partner;    /* UDP it sent towards the partner's addresses (attempts) */
 	uint64_t to_server;     /* UDP it sent to the server */
-	struct evidence_elem *eps; /* partner endpoints delivered from: addr, port */
+	struct evidence_elem *eps; /* partner endpoints delivered from: addr, port, and the
+				      host's own endpoint they reached: addr, port */
 	int n_eps;
 };
 
@@ -111,6 +129,23 @@ struct evidence_router {
 					(after evidence_expand_mapping()) */
 	int n_maps;
 	bool ct_read;           /* its conntrack table was read: left_s of the maps is set */
+	struct evidence_elem *deliv; /* passed into its LAN (after evidence_expand_delivery()): source
+					addr, port, destination as arrived addr, port, as passed addr, port */
+	int n_deliv;
+};
+
+/* A delivery's address pair: where it came from, the public endpoint it was
+ * addressed to, and how many datagrams its host received so. */
+struct evidence_pair {
+	char from[EVIDENCE_EP], to[EVIDENCE_EP];
+	uint64_t packets;
+};
+
+/* How a router's delivery set keys its elements (evidence_expand_delivery()). */
+enum evidence_deliv_kind {
+	EVIDENCE_DELIV_NAT,       /* "deliv": source, arrived port (at the WAN address), passed addr, port */
+	EVIDENCE_DELIV_PLAIN,     /* "deliv_plain": source, passed addr, port (arrived the same) */
+	EVIDENCE_DELIV_STATELESS, /* "deliv_sl": as NAT, the arrived port as the mark nft prints */
 };
 
 struct evidence {
@@ -132,12 +167,26 @@ int evidence_partner_addrs(const struct topo *t, const struct plan *p, int k,
 int evidence_peer_ruleset(const struct topo *t, const struct plan *p, int k, bool wire, char **out);
 
 /* The ruleset for the router node of NAT nat: per-flow arrivals on its WAN
- * side, deliveries into its LAN and the mappings it made. Returns 0 and a
+ * side, deliveries into its LAN (per flow, and by the destination they
+ * arrived with and left with: the deliv sets) and the mappings it made. Returns 0 and a
  * malloc'd text, or -ENOMEM / -EINVAL. */
 int evidence_router_ruleset(const struct topo *t, const struct plan *p, int nat, char **out);
 
 /* The verdict the counters support (see above). */
-enum outcome evidence_verdict(const struct evidence *e);
+enum outcome evidence_verdict(const struct topo *t, const struct evidence *e);
+
+/* The address pairs peer k's deliveries from its partner came on (see
+ * above), at most max into pairs, one per distinct (from, to), largest count
+ * first. Returns how many, or -ENOMEM. */
+int evidence_delivered_pairs(const struct topo *t, const struct evidence *e, int k, struct evidence_pair *pairs,
+			     int max);
+
+/* The pair both ways that makes the verdict direct: alice's public endpoint
+ * into a, bob's into b (each EVIDENCE_EP). Returns false (a, b empty) when
+ * no delivery to alice from Y to X has one to bob from X to Y (or out of
+ * memory: then the verdict is not direct, a false negative, never a false
+ * direct). */
+bool evidence_direct_pair(const struct topo *t, const struct evidence *e, char *a, char *b);
 
 /* The partner endpoint peer k received most from, as "addr:port" or
  * "[addr]:port", into buf ("" when none). */
@@ -173,6 +222,18 @@ void evidence_stamp(struct evidence_elem *v, int n, int64_t listed_ms);
  * port, remote addr, port) expanded in place to six: internal, external
  * (the router's wan_ip), remote. Others are left alone. */
 void evidence_expand_mapping(struct evidence_elem *m, const char *wan_ip);
+
+/* The delivery sets the router of NAT nat has (evidence_router_ruleset()):
+ * their names and kinds into names[] and kinds[] (3 at most). Returns how
+ * many. */
+int evidence_delivery_sets(const struct topo *t, int nat, const char *names[3], enum evidence_deliv_kind kinds[3]);
+
+/* A delivery element as read from the set of kind (see enum
+ * evidence_deliv_kind) expanded in place to six keys: source addr, port,
+ * destination as arrived addr, port (the arrived address of a translated
+ * one is wan_ip), as passed addr, port. One that is not such an element is
+ * left with n_keys 0. */
+void evidence_expand_delivery(struct evidence_elem *d, enum evidence_deliv_kind kind, const char *wan_ip);
 
 /* Mark each of r's mappings (expanded) with the seconds its conntrack entry
  * has left, found among the n entries ct by all three endpoints (a mapping

@@ -55,6 +55,12 @@ static const char *const v6_firewalls =
 	"[lab]\nipv6 = yes\n\n[nat fw-a]\npreset = firewall\n\n[nat fw-b]\npreset = firewall\n\n"
 	"[peer alice]\nbehind = fw-a\n\n[peer bob]\nbehind = fw-b\n";
 
+/* inbound-reply = new-mapping: admitted packets pass untracked (nat.c) */
+static const char *const new_mapping =
+	"[nat home-a]\npreset = port-restricted\n\n[nat home-b]\nmapping = address-and-port-dependent\n"
+	"filtering = endpoint-independent\ninbound-reply = new-mapping\n\n"
+	"[peer alice]\nbehind = home-a\n\n[peer bob]\nbehind = home-b\n";
+
 static const char *const open_peer =
 	"[nat home-b]\npreset = symmetric\n\n[peer alice]\nbehind = internet\n\n[peer bob]\nbehind = home-b\n";
 
@@ -109,6 +115,8 @@ static void test_rulesets_golden(void **state)
 	golden_peer(two_cones, 0, true, "peer-alice-wire.nft");
 	golden_peer(two_cones, 1, false, "peer-bob-any-program.nft");
 	golden_router(two_cones, 1, "router-home-b.nft");
+	golden_router(new_mapping, 1, "router-home-b-new-mapping.nft");
+	golden_router(tcp_cones, 0, "router-home-a-tcp.nft");
 	golden_peer(v6_firewalls, 0, true, "peer-alice-v6.nft");
 	golden_router(v6_firewalls, 0, "router-fw-a-v6.nft");
 	golden_peer(cgn, 0, true, "peer-alice-cgn.nft");
@@ -206,34 +214,277 @@ static struct evidence_elem elem(int n, const char *k0, const char *k1, const ch
 	return e;
 }
 
+/* Host k received packets from (from_addr, from_port) at its own endpoint
+ * (at_addr, at_port): appended to its partner endpoints. */
+static void host_got(struct evidence *e, int k, const char *from_addr, const char *from_port, const char *at_addr,
+		     const char *at_port, uint64_t packets)
+{
+	struct evidence_peer *pk = &e->peers[k];
+
+	pk->eps = realloc(pk->eps, (size_t)(pk->n_eps + 1) * sizeof(*pk->eps));
+	assert_non_null(pk->eps);
+	pk->eps[pk->n_eps++] = elem(4, from_addr, from_port, at_addr, at_port, NULL, NULL, packets);
+	pk->from_partner += packets;
+}
+
+/* Router r passed packets from (from) that arrived at (to) into its LAN at (into). */
+static void router_passed(struct evidence *e, int r, const char *from_addr, const char *from_port,
+			  const char *to_addr, const char *to_port, const char *into_addr, const char *into_port,
+			  uint64_t packets)
+{
+	struct evidence_router *er = &e->routers[r];
+
+	er->deliv = realloc(er->deliv, (size_t)(er->n_deliv + 1) * sizeof(*er->deliv));
+	assert_non_null(er->deliv);
+	er->deliv[er->n_deliv++] = elem(6, from_addr, from_port, to_addr, to_port, into_addr, into_port, packets);
+}
+
+/* An evidence with one router per NAT of n, nothing counted. */
+static struct evidence with_routers(const struct net *n, bool wire)
+{
+	struct evidence e = { .wire = wire };
+
+	e.n_routers = n->t->n_nats;
+	e.routers = calloc((size_t)e.n_routers, sizeof(*e.routers));
+	assert_non_null(e.routers);
+	for (int r = 0; r < e.n_routers; r++)
+		e.routers[r].nat = r;
+	return e;
+}
+
 static void test_verdict(void **state)
 {
+	struct net n = build(two_cones);
 	struct evidence e = { .wire = true };
 
 	(void)state;
 	/* attempts both ways, nothing delivered: failed (the bridge counters said direct) */
 	e.peers[0].to_partner = 60;
 	e.peers[1].to_partner = 60;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_FAILED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
 	/* one way only: not direct */
 	e.peers[0].from_partner = 12;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_FAILED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
+	/* both ways by the counters, but no delivery on any address pair known: not direct */
 	e.peers[1].from_partner = 1;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_DIRECT);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
 	/* relayed: RELAY delivered to both, not merely UDP from the server */
 	e.peers[1].from_partner = 0;
 	e.peers[0].from_server = e.peers[1].from_server = 5;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_FAILED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
 	e.peers[0].relay = 3;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_FAILED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
 	e.peers[1].relay = 3;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_RELAYED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_RELAYED);
 	/* a program whose protocol is unknown: any UDP from the server both ways */
 	e.wire = false;
 	e.peers[0].relay = e.peers[1].relay = 0;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_RELAYED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_RELAYED);
 	e.peers[1].from_server = 0;
-	assert_int_equal(evidence_verdict(&e), OUTCOME_FAILED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
+	unbuild(&n);
+}
+
+/* Two port-restricted cones: alice 192.168.1.10:40001 is a_pub:40001 towards
+ * bob, bob 192.168.2.10:40002 is b_pub:40002 towards alice. Each router
+ * passed the other's datagrams into its LAN and each host received them. */
+static struct evidence delivered_both_ways(const struct net *n, const char *b_reply_port)
+{
+	struct evidence e = with_routers(n, true);
+	const char *a_pub = n->p->peers[0].public_ip, *b_pub = n->p->peers[1].public_ip;
+	const char *a_ip = n->p->peers[0].ip, *b_ip = n->p->peers[1].ip;
+
+	/* alice -> bob: from a_pub:40001 to b_pub:40002, into bob's 40002 */
+	router_passed(&e, 1, a_pub, "40001", b_pub, "40002", b_ip, "40002", 20);
+	host_got(&e, 1, a_pub, "40001", b_ip, "40002", 20);
+	/* bob -> alice: from b_pub:<b_reply_port> to a_pub:40001, into alice's 40001 */
+	router_passed(&e, 0, b_pub, b_reply_port, a_pub, "40001", a_ip, "40001", 18);
+	host_got(&e, 0, b_pub, b_reply_port, a_ip, "40001", 18);
+	return e;
+}
+
+/* Deliveries both ways on one pair = direct; on different pairs (bob's NAT
+ * answers from a new mapping, as inbound-reply = new-mapping does) = not;
+ * one way only = not; via the server only = relayed. */
+static void test_verdict_pairs(void **state)
+{
+	struct net n = build(two_cones);
+	struct evidence e = delivered_both_ways(&n, "40002");
+	char a[EVIDENCE_EP], b[EVIDENCE_EP], want[512], *text;
+	const char *a_pub = n.p->peers[0].public_ip, *b_pub = n.p->peers[1].public_ip;
+
+	(void)state;
+	/* the same pair both ways */
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_DIRECT);
+	assert_true(evidence_direct_pair(n.t, &e, a, b));
+	snprintf(want, sizeof(want), "%s:40001", a_pub);
+	assert_string_equal(a, want);
+	snprintf(want, sizeof(want), "%s:40002", b_pub);
+	assert_string_equal(b, want);
+	text = evidence_explain(n.t, n.p, &e);
+	snprintf(want, sizeof(want), "both ways on one address pair: alice's %s:40001 and bob's %s:40002.", a_pub,
+		 b_pub);
+	if (!strstr(text, want))
+		fail_msg("%s\nnot in\n%s", want, text);
+	free(text);
+	evidence_clear(&e);
+
+	/* both ways, but bob's answers come from another external port: two pairs, neither both ways */
+	e = delivered_both_ways(&n, "14504");
+	e.peers[0].relay = e.peers[1].relay = 11;
+	assert_false(evidence_direct_pair(n.t, &e, a, b));
+	assert_string_equal(a, "");
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_RELAYED);
+	text = evidence_explain(n.t, n.p, &e);
+	snprintf(want, sizeof(want), "never both ways on one address pair: alice received bob's from %s:14504 at "
+		 "%s:40001 (18); bob received alice's from %s:40001 at %s:40002 (20)", b_pub, a_pub, a_pub, b_pub);
+	if (!strstr(text, want))
+		fail_msg("%s\nnot in\n%s", want, text);
+	assert_non_null(strstr(text, "Their data went through the server (11 and 11 RELAY messages delivered)."));
+	free(text);
+	/* without the relay: failed */
+	e.peers[0].relay = 0;
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
+	evidence_clear(&e);
+
+	/* one way only: bob's datagrams never reached alice */
+	e = delivered_both_ways(&n, "40002");
+	e.peers[0].from_partner = 0;
+	e.peers[0].eps[0].packets = 0;
+	assert_false(evidence_direct_pair(n.t, &e, a, b));
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
+	/* ... and the router passed them, but they did not reach the host: still not */
+	e.peers[0].from_partner = 3; /* from some other endpoint of bob's */
+	e.peers[0].eps[0] = elem(4, n.p->peers[1].ip, "40002", n.p->peers[0].ip, "40001", NULL, NULL, 3);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
+	evidence_clear(&e);
+
+	/* a storm of pairs (each of bob's answers from a new mapping) and the one
+	 * both-ways pair the smallest of all, after more than the JSON shows */
+	e = delivered_both_ways(&n, "14504");
+	for (int i = 0; i < 100; i++) {
+		char port[16];
+
+		snprintf(port, sizeof(port), "%d", 20000 + i);
+		router_passed(&e, 0, b_pub, port, a_pub, "40001", n.p->peers[0].ip, "40001", 50);
+		host_got(&e, 0, b_pub, port, n.p->peers[0].ip, "40001", 50);
+	}
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
+	router_passed(&e, 0, b_pub, "40002", a_pub, "40001", n.p->peers[0].ip, "40001", 1);
+	host_got(&e, 0, b_pub, "40002", n.p->peers[0].ip, "40001", 1);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_DIRECT);
+	{
+		struct evidence_pair top[3];
+
+		assert_int_equal(evidence_delivered_pairs(n.t, &e, 0, top, 3), 3);
+		assert_true(top[0].packets == 50 && top[2].packets == 50);
+	}
+	text = evidence_explain(n.t, n.p, &e);
+	assert_non_null(strstr(text, "both ways on one address pair"));
+	free(text);
+	evidence_clear(&e);
+	e = delivered_both_ways(&n, "14504");
+	for (int i = 0; i < 5; i++) {
+		char port[16];
+
+		snprintf(port, sizeof(port), "%d", 20000 + i);
+		host_got(&e, 0, b_pub, port, n.p->peers[0].ip, "40001", 1);
+	}
+	text = evidence_explain(n.t, n.p, &e);
+	assert_non_null(strstr(text, " and on 3 more pairs; bob received"));
+	free(text);
+	evidence_clear(&e);
+
+	/* via the server only */
+	e = with_routers(&n, true);
+	e.peers[0].relay = e.peers[0].from_server = 9;
+	e.peers[1].relay = e.peers[1].from_server = 8;
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_RELAYED);
+	assert_int_equal(evidence_delivered_pairs(n.t, &e, 0, (struct evidence_pair[1]){ 0 }, 1), 0);
+	evidence_clear(&e);
+	unbuild(&n);
+}
+
+/* Nested NATs: the pair is the one at the outermost router the datagrams
+ * came through; a hairpin (same LAN) one is the host's own address. */
+static void test_pairs_nested(void **state)
+{
+	struct net n = build(cgn);
+	struct evidence e = with_routers(&n, false);
+	struct evidence_pair pairs[4];
+	const char *cgn_wan = n.p->nodes[plan_nat_node(n.p, 0)].ip;
+	const char *b_home_wan = n.p->nodes[plan_nat_node(n.p, 2)].ip;
+	char want[EVIDENCE_EP];
+	int np;
+
+	(void)state;
+	/* alice -> bob hairpinned by the cgn: from cgn:1111 to cgn:2222, into
+	 * home-b's WAN :3333, into bob's 40002 */
+	router_passed(&e, 0, cgn_wan, "1111", cgn_wan, "2222", b_home_wan, "3333", 5);
+	router_passed(&e, 2, cgn_wan, "1111", b_home_wan, "3333", n.p->peers[1].ip, "40002", 5);
+	host_got(&e, 1, cgn_wan, "1111", n.p->peers[1].ip, "40002", 5);
+	/* another router's delivery of the same source elsewhere does not count */
+	router_passed(&e, 1, cgn_wan, "1111", cgn_wan, "9999", n.p->peers[0].ip, "40001", 5);
+	np = evidence_delivered_pairs(n.t, &e, 1, pairs, 4);
+	assert_int_equal(np, 1);
+	snprintf(want, sizeof(want), "%s:2222", cgn_wan);
+	assert_string_equal(pairs[0].to, want);
+	snprintf(want, sizeof(want), "%s:1111", cgn_wan);
+	assert_string_equal(pairs[0].from, want);
+	assert_int_equal(pairs[0].packets, 5);
+	/* a delivery no router passed (the same LAN): the host's own endpoint */
+	host_got(&e, 1, "100.64.0.99", "7", n.p->peers[1].ip, "40002", 2);
+	np = evidence_delivered_pairs(n.t, &e, 1, pairs, 4);
+	assert_int_equal(np, 2);
+	snprintf(want, sizeof(want), "%s:40002", n.p->peers[1].ip);
+	assert_string_equal(pairs[1].to, want);
+	/* at most max pairs */
+	assert_int_equal(evidence_delivered_pairs(n.t, &e, 1, pairs, 1), 1);
+	evidence_clear(&e);
+	unbuild(&n);
+}
+
+static void test_expand_delivery(void **state)
+{
+	struct evidence_elem nat = elem(5, "203.0.113.20", "40001", "14504", "192.168.2.10", "40002", NULL, 3);
+	struct evidence_elem le = elem(5, "203.0.113.20", "40001", "0x419c0000", "192.168.2.10", "40002", NULL, 3);
+	struct evidence_elem be = elem(5, "203.0.113.20", "40001", "0x00009c41", "192.168.2.10", "40002", NULL, 3);
+	struct evidence_elem plain = elem(4, "2001:db8::20", "40001", "2001:db8:2::10", "40002", NULL, NULL, 3);
+	static const char *const want[] = { "203.0.113.20", "40001", "203.0.113.21", "40001", "192.168.2.10", "40002" };
+	static const char *const bad[] = { "0x419c0001", "0x0", "zz", "0x1419c0000" };
+
+	(void)state;
+	evidence_expand_delivery(&nat, EVIDENCE_DELIV_NAT, "203.0.113.21");
+	assert_int_equal(nat.n_keys, 6);
+	assert_string_equal(nat.key[2], "203.0.113.21");
+	assert_string_equal(nat.key[3], "14504");
+	assert_string_equal(nat.key[4], "192.168.2.10");
+	/* the mark (the port in network order) as a little- and a big-endian host prints it */
+	evidence_expand_delivery(&le, EVIDENCE_DELIV_STATELESS, "203.0.113.21");
+	evidence_expand_delivery(&be, EVIDENCE_DELIV_STATELESS, "203.0.113.21");
+	for (int i = 0; i < 6; i++) {
+		assert_string_equal(le.key[i], want[i]);
+		assert_string_equal(be.key[i], want[i]);
+	}
+	evidence_expand_delivery(&plain, EVIDENCE_DELIV_PLAIN, "unused");
+	assert_int_equal(plain.n_keys, 6);
+	assert_string_equal(plain.key[2], "2001:db8:2::10");
+	assert_string_equal(plain.key[3], "40002");
+	assert_string_equal(plain.key[5], "40002");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct evidence_elem x = elem(5, "203.0.113.20", "40001", bad[i], "192.168.2.10", "40002", NULL, 1);
+
+		evidence_expand_delivery(&x, EVIDENCE_DELIV_STATELESS, "203.0.113.21");
+		if (x.n_keys != 0)
+			fail_msg("accepted mark %s", bad[i]);
+	}
+	/* the wrong number of keys for its kind */
+	plain = elem(5, "1", "2", "3", "4", "5", NULL, 1);
+	evidence_expand_delivery(&plain, EVIDENCE_DELIV_PLAIN, "x");
+	assert_int_equal(plain.n_keys, 0);
+	nat = elem(4, "1", "2", "3", "4", NULL, NULL, 1);
+	evidence_expand_delivery(&nat, EVIDENCE_DELIV_NAT, "x");
+	assert_int_equal(nat.n_keys, 0);
 }
 
 /* alice -> bob all dropped by bob's router; bob -> alice delivered. */
@@ -247,7 +498,7 @@ static struct evidence far_nat_drops(const struct net *n, bool with_mapping)
 	e.peers[0].to_partner = 38;
 	e.peers[1].to_partner = 30;
 	e.peers[0].eps = calloc(1, sizeof(struct evidence_elem));
-	e.peers[0].eps[0] = elem(2, b_pub, "40002", NULL, NULL, NULL, NULL, 30);
+	e.peers[0].eps[0] = elem(4, b_pub, "40002", n->p->peers[0].ip, "40001", NULL, NULL, 30);
 	e.peers[0].n_eps = 1;
 	e.n_routers = 2;
 	e.routers = calloc(2, sizeof(*e.routers));
@@ -276,7 +527,7 @@ static void test_explain_far_nat(void **state)
 
 	(void)state;
 	assert_null(strstr(text, " ms")); /* no time where none was read */
-	assert_int_equal(evidence_verdict(&e), OUTCOME_FAILED);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_FAILED);
 	assert_non_null(text);
 	snprintf(want, sizeof(want), "bob's router home-b (line 4) dropped 38 datagrams from %s:40001 to %s:40002",
 		 n.p->peers[0].public_ip, n.p->peers[1].public_ip);
@@ -420,14 +671,18 @@ static void test_explain_direct_and_json(void **state)
 {
 	struct net n = build(two_cones);
 	struct evidence e = far_nat_drops(&n, true);
-	char *text, *json, want[128];
+	char *text, *json, want[256];
 
 	(void)state;
-	e.peers[1].from_partner = 7;
-	e.peers[1].eps = calloc(2, sizeof(struct evidence_elem));
-	e.peers[1].eps[0] = elem(2, n.p->peers[0].public_ip, "40001", NULL, NULL, NULL, NULL, 2);
-	e.peers[1].eps[1] = elem(2, n.p->peers[0].ip, "40001", NULL, NULL, NULL, NULL, 5);
-	e.peers[1].n_eps = 2;
+	/* bob got 2 from alice's public endpoint, 5 from her own address (no router passed those) */
+	host_got(&e, 1, n.p->peers[0].public_ip, "40001", n.p->peers[1].ip, "40002", 2);
+	host_got(&e, 1, n.p->peers[0].ip, "40001", n.p->peers[1].ip, "40002", 5);
+	router_passed(&e, 1, n.p->peers[0].public_ip, "40001", n.p->peers[1].public_ip, "40002", n.p->peers[1].ip,
+		      "40002", 2);
+	/* the 30 alice got from bob came through her router */
+	router_passed(&e, 0, n.p->peers[1].public_ip, "40002", n.p->peers[0].public_ip, "40001", n.p->peers[0].ip,
+		      "40001", 30);
+	assert_int_equal(evidence_verdict(n.t, &e), OUTCOME_DIRECT);
 	text = evidence_explain(n.t, n.p, &e);
 	snprintf(want, sizeof(want), "bob 7 from alice at %s:40001", n.p->peers[0].ip);
 	if (!strstr(text, want))
@@ -438,8 +693,23 @@ static void test_explain_direct_and_json(void **state)
 	json = json_text(evidence_json(n.t, &e));
 	assert_non_null(json);
 	assert_non_null(strstr(json, "\"verdict\":\"direct\""));
-	assert_non_null(strstr(json, "\"arrived\":38,\"passed\":0,\"dropped\":38"));
+	/* the deliveries count as passed too (a stateless NAT leaves lan_out empty) */
+	assert_non_null(strstr(json, "\"arrived\":38,\"passed\":2,\"dropped\":36"));
 	assert_non_null(strstr(json, "\"name\":\"home-b\",\"line\":4"));
+	snprintf(want, sizeof(want), "\"direct_pair\":[\"%s:40001\",\"%s:40002\"]", n.p->peers[0].public_ip,
+		 n.p->peers[1].public_ip);
+	if (!strstr(json, want))
+		fail_msg("%s\nnot in\n%s", want, json);
+	snprintf(want, sizeof(want), "\"delivered_pairs\":[{\"from\":\"%s:40001\",\"to\":\"%s:40002\",\"packets\":5}",
+		 n.p->peers[0].ip, n.p->peers[1].ip);
+	if (!strstr(json, want))
+		fail_msg("%s\nnot in\n%s", want, json);
+	snprintf(want, sizeof(want), "\"at\":\"%s:40001\"", n.p->peers[0].ip);
+	assert_non_null(strstr(json, want));
+	snprintf(want, sizeof(want), "\"delivered\":[{\"from\":\"%s:40001\",\"to\":\"%s:40002\",\"into\":\"%s:40002\","
+		 "\"packets\":2}]", n.p->peers[0].public_ip, n.p->peers[1].public_ip, n.p->peers[1].ip);
+	if (!strstr(json, want))
+		fail_msg("%s\nnot in\n%s", want, json);
 	snprintf(want, sizeof(want), "\"internal\":\"%s:40002\"", n.p->peers[1].ip);
 	assert_non_null(strstr(json, want));
 	free(text);
@@ -518,6 +788,17 @@ static void test_parse_set(void **state)
 		assert_int_equal(n, 0);
 	}
 	assert_int_equal(evidence_parse_set(NULL, &v, &n), -EBADMSG);
+	/* a mark as nft prints it (deliv_sl): a key like any other, "0x" and all */
+	assert_int_equal(evidence_parse_set("\tset deliv_sl {\n\t\telements = { 203.0.113.20 . 54889 . 0xd4540000 . "
+					    "192.168.2.10 . 40002 counter packets 8 bytes 400 }\n", &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].n_keys, 5);
+	assert_string_equal(v[0].key[2], "0xd4540000");
+	evidence_expand_delivery(&v[0], EVIDENCE_DELIV_STATELESS, "203.0.113.21");
+	assert_int_equal(v[0].n_keys, 6);
+	assert_string_equal(v[0].key[3], "21716"); /* 0x54d4 */
+	free(v);
+	assert_int_equal(evidence_parse_set("\tset x {\n\t\telements = { 0xzz }\n", &v, &n), -EBADMSG);
 }
 
 static void test_expand_mapping(void **state)
@@ -550,6 +831,8 @@ int main(void)
 		cmocka_unit_test(test_explain_nothing_sent), cmocka_unit_test(test_explain_direct_and_json),
 		cmocka_unit_test(test_parse_set),         cmocka_unit_test(test_expand_mapping),
 		cmocka_unit_test(test_mark_live),         cmocka_unit_test(test_explain_outbound),
+		cmocka_unit_test(test_verdict_pairs),     cmocka_unit_test(test_pairs_nested),
+		cmocka_unit_test(test_expand_delivery),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
