@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -55,6 +56,20 @@
 
 static char dir[4096];
 static unsigned gen; /* makes session names unique across phases */
+/* The CPU each server runs on, and the one this load generator runs on;
+ * -1: not pinned (fewer than two CPUs allowed, or --no-pin). */
+static int cpu_server = -1, cpu_load = -1;
+
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
+}
 
 /* --- servers --------------------------------------------------------------- */
 
@@ -102,6 +117,8 @@ static int start_server(struct server *s, const char *path, const char *const *e
 			av[i] = argv[i] ? strncpy(store[i], argv[i], sizeof(store[i]) - 1) : NULL;
 		dup2(logfd, 2);
 		dup2(pfd[1], 3);
+		if (pin_to(cpu_server) < 0)
+			_exit(126);
 		execv(path, av);
 		_exit(127);
 	}
@@ -167,11 +184,13 @@ static long rss_kib(pid_t pid)
 	return kib;
 }
 
-/* CPU time (user + system, all threads) of a process, in ms. */
-static double cpu_ms(pid_t pid)
+/* CPU time of a process (all its threads, live and gone), in ms: *user in
+ * its own code, *sys in the kernel on its behalf. Returns the sum, or -1. */
+static double cpu_ms2(pid_t pid, double *user, double *sys)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut = 0, st = 0;
+	double tck = (double)sysconf(_SC_CLK_TCK);
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -184,7 +203,16 @@ static double cpu_ms(pid_t pid)
 	p = strrchr(buf, ')');
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	if (user)
+		*user = (double)ut * 1000.0 / tck;
+	if (sys)
+		*sys = (double)st * 1000.0 / tck;
+	return (double)(ut + st) * 1000.0 / tck;
+}
+
+static double cpu_ms(pid_t pid)
+{
+	return cpu_ms2(pid, NULL, NULL);
 }
 
 /* The kernel's slab memory, in KiB: what sockets, files and epoll items cost. */
@@ -264,7 +292,7 @@ struct load {
 	struct pair pairs[INFLIGHT];
 	bool pairs_on;
 	bool bind_sources; /* pairs from 127.1.x.y rather than 127.0.0.1 */
-	uint64_t done, failed;
+	uint64_t done, failed, resent;
 	struct idle *idle;
 	unsigned n_idle, idle_opened, idle_welcomed, idle_failed;
 	struct hostile *hostile;
@@ -310,7 +338,8 @@ static void tcp_abort(int fd)
 	close(fd);
 }
 
-static void send_hello(int fd, const char *name)
+/* Send a HELLO for session `name`; returns 0 once the kernel took it all. */
+static int send_hello(int fd, const char *name)
 {
 	struct wire_msg m;
 	uint8_t buf[WIRE_MSG_MAX];
@@ -320,8 +349,7 @@ static void send_hello(int fd, const char *name)
 	m.type = WIRE_HELLO;
 	snprintf(m.u.hello.session, sizeof(m.u.hello.session), "%s", name);
 	n = wire_build(buf, sizeof(buf), &m, NULL);
-	if (n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
-		return; /* the pair then times out, and counts as failed */
+	return n > 0 && send(fd, buf, (size_t)n, MSG_NOSIGNAL) == n ? 0 : -1;
 }
 
 static void send_register(struct lc *c)
@@ -357,6 +385,14 @@ static void pair_start(struct load *l, struct pair *p, mtime_ms now)
 		c->connected = c->welcomed = c->done = false;
 		c->in_len = 0;
 		c->tcp = tcp_connect(l->srv, l->bind_sources ? src_ip(1, (unsigned)(p->slot * 2 + i)) : 0);
+		/* On loopback the handshake is over by the time connect()
+		 * returns (it runs in its softirq): say HELLO at once, and
+		 * wait for no EPOLLOUT. If the kernel is not there yet, the
+		 * HELLO goes out on the EPOLLOUT edge instead. */
+		if (c->tcp >= 0 && send_hello(c->tcp, p->name) == 0) {
+			c->connected = true;
+			e.events = EPOLLIN | EPOLLET;
+		}
 		if (c->tcp >= 0 && epoll_ctl(l->ep, EPOLL_CTL_ADD, c->tcp, &e) < 0) {
 			close(c->tcp);
 			c->tcp = -1;
@@ -408,7 +444,10 @@ static void lc_event(struct load *l, struct lc *c, uint32_t events, mtime_ms now
 	}
 	if (!c->connected && (events & EPOLLOUT)) {
 		c->connected = true;
-		send_hello(c->tcp, p->name);
+		if (send_hello(c->tcp, p->name) < 0) {
+			pair_end(l, p, false, now);
+			return;
+		}
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
@@ -465,8 +504,10 @@ static void pairs_sweep(struct load *l, mtime_ms now)
 		}
 		if (p->reg_at >= 0 && now - p->reg_at > REG_RETRY_MS) {
 			for (int k = 0; k < 2; k++)
-				if (p->c[k].welcomed && !p->c[k].done)
+				if (p->c[k].welcomed && !p->c[k].done) {
 					send_register(&p->c[k]);
+					l->resent++;
+				}
 			p->reg_at = now;
 		}
 	}
@@ -504,7 +545,7 @@ static void idle_event(struct load *l, struct idle *d, uint32_t events)
 
 		snprintf(name, sizeof(name), "idle%u-%u", gen, (unsigned)(d - l->idle));
 		epoll_ctl(l->ep, EPOLL_CTL_MOD, d->fd, &e);
-		send_hello(d->fd, name);
+		(void)send_hello(d->fd, name); /* if not, the client is counted as failed when the server drops it */
 		return;
 	}
 	n = recv(d->fd, d->in + d->in_len, sizeof(d->in) - d->in_len, 0);
@@ -723,6 +764,37 @@ struct slices {
 	double pairs, ms, cpu, self_cpu;
 };
 
+/* A process's CPU time, in ms, split into its own code and the kernel's. */
+struct split {
+	double user, sys;
+};
+
+static void split_now(pid_t pid, struct split *s)
+{
+	if (cpu_ms2(pid, &s->user, &s->sys) < 0)
+		s->user = s->sys = 0;
+}
+
+static void split_since(pid_t pid, const struct split *from, struct split *d)
+{
+	split_now(pid, d);
+	d->user -= from->user;
+	d->sys -= from->sys;
+}
+
+/* One server's line: pairs/s in its slices, CPU per pair over the phase
+ * with the user/system split, and how busy its core was in its slices. */
+static void print_server(const char *label, const struct load *l, const struct slices *sl, const struct split *c)
+{
+	double pairs = sl->pairs ? sl->pairs : 1, all = c->user + c->sys;
+
+	printf("%s %8.0f pairs/s (%llu failed, %llu REGISTERs resent); server CPU %.0f ms per 1000 pairs: user %.0f, "
+	       "system %.0f (%.0f%% in the kernel); its core %.0f%% busy in its slices\n",
+	       label, sl->pairs * 1000.0 / sl->ms, (unsigned long long)l->failed, (unsigned long long)l->resent,
+	       all * 1000.0 / pairs, c->user * 1000.0 / pairs, c->sys * 1000.0 / pairs, all > 0 ? 100.0 * c->sys / all : 0.0,
+	       100.0 * sl->cpu / sl->ms);
+}
+
 /* Drive l alone for ms, adding pairs done, time and server CPU to *acc. */
 static void slice(struct load *l, int ms, struct slices *acc)
 {
@@ -737,6 +809,10 @@ static void slice(struct load *l, int ms, struct slices *acc)
 	acc->ms += (double)(mtime_now() - t0);
 	acc->cpu += cpu_ms(l->srv->pid) - c0;
 	acc->self_cpu += cpu_ms(getpid()) - s0;
+	if (getenv("BENCH_VERBOSE"))
+		fprintf(stderr, "slice %s: %.0f pairs/s, server %.0f%% busy, load %.0f%%\n", l->srv->name,
+			(double)(l->done - d0) * 1000.0 / ms, (cpu_ms(l->srv->pid) - c0) * 100.0 / ms,
+			(cpu_ms(getpid()) - s0) * 100.0 / ms);
 }
 
 /* Open n idle clients (HELLO, then wait); returns how many were welcomed. */
@@ -753,6 +829,29 @@ static unsigned open_idle(struct load *l, unsigned n, int max_ms)
 		run_loop(l, mtime_now() + 100, NULL, 0);
 	l->pairs_on = was_on;
 	return l->idle_welcomed;
+}
+
+/* One CPU for the server under test, another for this load generator, when
+ * two are allowed: each server's capacity on one core is what is measured,
+ * and the load generator neither steals from it nor waits for it. */
+static void choose_cpus(void)
+{
+	cpu_set_t set;
+	int first = -1, second = -1;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	for (int i = 0; i < CPU_SETSIZE && second < 0; i++)
+		if (CPU_ISSET(i, &set)) {
+			if (first < 0)
+				first = i;
+			else
+				second = i;
+		}
+	if (second < 0 || pin_to(second) < 0)
+		return;
+	cpu_server = first;
+	cpu_load = second;
 }
 
 static int raise_nofile(rlim_t want)
@@ -774,6 +873,7 @@ int main(int argc, char **argv)
 		{ "long", no_argument, NULL, 'L' },	     { "idle", required_argument, NULL, 'i' },
 		{ "hold", required_argument, NULL, 'H' },   { "seconds", required_argument, NULL, 's' },
 		{ "profile", no_argument, NULL, 'p' },	     { "only", required_argument, NULL, 'o' },
+		{ "no-pin", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Sized for the run, as a deployment would be: the hash tables grow with --max-clients. */
@@ -782,7 +882,7 @@ int main(int argc, char **argv)
 	const char *hostile_args[] = { "--pair-timeout", "30", NULL };
 	unsigned n_idle = 10000, n_hold = 50000;
 	int secs = 5, flat_secs = 20, opt, rc = 0;
-	bool profile = false;
+	bool profile = false, pin = true;
 	const char *only = NULL;
 	struct server ps = { .name = "punch-server" }, tpc = { .name = "tpc-server" }, psi = { .name = "punch-idle" };
 	char ps_path[4200], tpc_path[4200];
@@ -810,12 +910,17 @@ int main(int argc, char **argv)
 		case 'o':
 			only = optarg;
 			break;
+		case 'n':
+			pin = false;
+			break;
 		default:
 			fprintf(stderr, "usage: bench_server [--long] [--idle N] [--hold N] [--seconds S] [--profile]\n");
 			return 2;
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (pin)
+		choose_cpus();
 	log_init("bench_server", LOG_LVL_WARN); /* the session table measured in-process is quiet */
 	snprintf(dir, sizeof(dir), "%s", argv[0]);
 	slash = strrchr(dir, '/');
@@ -842,6 +947,21 @@ int main(int argc, char **argv)
 
 	snprintf(maxc, sizeof(maxc), "%u", (n_hold > n_idle ? n_hold : n_idle) + 2000);
 	printf("== server: punch-server vs thread-per-client (tpc-server), loopback, %d pairs in flight\n", INFLIGHT);
+	/* Why pinned is fair: each server gets one whole core, the same one,
+	 * and the load generator another, so neither steals CPU from the
+	 * other and a server that needs less CPU per pair cannot win by
+	 * leaving more of a shared core to the load generator. On loopback
+	 * the kernel runs the receiving side of a packet in the sender's
+	 * system call, so the handshake and the server side of a client's
+	 * HELLO, REGISTER and reset are charged to the load generator's
+	 * core, and the client side of WELCOME, REG_ACK and PEER to the
+	 * server's: the same packets, so the same kernel work, for both
+	 * servers. What differs is each server's own cost around it. */
+	if (cpu_server >= 0)
+		printf("pinned: each server on CPU %d, this load generator on CPU %d (--no-pin: not)\n", cpu_server,
+		       cpu_load);
+	else
+		printf("not pinned: servers and load generator share the CPUs\n");
 	if (only && strcmp(only, "pairs") != 0)
 		goto hold;
 	/* 1. pairs/s of the baseline, of punch-server, and of a second
@@ -859,30 +979,39 @@ int main(int argc, char **argv)
 		mtime_ms t_open = mtime_now();
 		unsigned got = open_idle(&li, n_idle, 30000);
 		struct slices st = { 0 }, sp = { 0 }, si = { 0 };
+		struct split ct0, cp0, ci0, ct, cp, ci;
 
 		printf("%u idle clients connected, said HELLO and got WELCOME from the second punch-server in %lld ms\n",
 		       got, (long long)(mtime_now() - t_open));
-		/* Half-second slices: more of them average out the rest of the machine better. */
+		/* Half-second slices: more of them average out the rest of the
+		 * machine better. The server CPU per pair is taken over the
+		 * whole phase, gaps included: between its slices a server still
+		 * finishes what the load generator sent it last. */
+		split_now(tpc.pid, &ct0);
+		split_now(ps.pid, &cp0);
+		split_now(psi.pid, &ci0);
 		for (int r = 0; r < 2 * secs; r++) {
 			slice(&lt, 500, &st);
 			slice(&l, 500, &sp);
 			slice(&li, 500, &si);
 		}
+		split_since(tpc.pid, &ct0, &ct);
+		split_since(ps.pid, &cp0, &cp);
+		split_since(psi.pid, &ci0, &ci);
 		r_tpc = st.pairs * 1000.0 / st.ms;
 		r_ps = sp.pairs * 1000.0 / sp.ms;
 		r_idle = si.pairs * 1000.0 / si.ms;
-		cpu_tpc = st.cpu * 1000.0 / (st.pairs ? st.pairs : 1);
-		cpu_ps = sp.cpu * 1000.0 / (sp.pairs ? sp.pairs : 1);
-		cpu_idle = si.cpu * 1000.0 / (si.pairs ? si.pairs : 1);
-		printf("tpc-server:   %8.0f pairs/s (%llu failed), server CPU %.0f ms per 1000 pairs\n", r_tpc,
-		       (unsigned long long)lt.failed, cpu_tpc);
-		printf("punch-server: %8.0f pairs/s (%llu failed), server CPU %.0f ms per 1000 pairs\n", r_ps,
-		       (unsigned long long)l.failed, cpu_ps);
-		printf("ratio punch-server / tpc-server: %.2f in pairs/s (target >= 5); %.2f in server CPU per pair\n",
+		cpu_tpc = (ct.user + ct.sys) * 1000.0 / (st.pairs ? st.pairs : 1);
+		cpu_ps = (cp.user + cp.sys) * 1000.0 / (sp.pairs ? sp.pairs : 1);
+		cpu_idle = (ci.user + ci.sys) * 1000.0 / (si.pairs ? si.pairs : 1);
+		print_server("tpc-server:  ", &lt, &st, &ct);
+		print_server("punch-server:", &l, &sp, &cp);
+		printf("ratio punch-server / tpc-server: %.2f in pairs/s (target >= 5); %.2f in server CPU per pair "
+		       "(pairs per CPU-second of one core)\n",
 		       r_ps / r_tpc, cpu_ps > 0 ? cpu_tpc / cpu_ps : 0.0);
 		/* The load generator's own cost says whether it, not the server, set the pace. */
 		printf("load generator CPU per 1000 pairs: %.0f ms against tpc-server, %.0f against punch-server, %.0f "
-		       "against punch-server with idle clients; its CPU share: %.0f%%, %.0f%%, %.0f%%\n",
+		       "against punch-server with idle clients; its core busy %.0f%%, %.0f%%, %.0f%%\n",
 		       st.self_cpu * 1000.0 / (st.pairs ? st.pairs : 1), sp.self_cpu * 1000.0 / (sp.pairs ? sp.pairs : 1),
 		       si.self_cpu * 1000.0 / (si.pairs ? si.pairs : 1), 100.0 * st.self_cpu / st.ms,
 		       100.0 * sp.self_cpu / sp.ms, 100.0 * si.self_cpu / si.ms);
