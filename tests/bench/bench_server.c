@@ -2,12 +2,15 @@
  * (tests/bench/tpc-server.c), measured in the same run, on loopback.
  *
  *   bench_server [--long] [--idle N] [--hold N] [--seconds S] [--profile] [--only PHASE]
+ *                [--no-pin] [--verbose]
  *   (PHASE: pairs, hold or hostile)
  *
  * A single-threaded epoll load generator drives pairs of clients through the
  * whole rendezvous (connect, HELLO, WELCOME, REGISTER, PEER, close), 64 pairs
- * in flight, from many 127.x.y.z source addresses (bound before connect, so
- * neither ephemeral ports nor the per-address limits run out). It reports:
+ * in flight, from 127.0.0.1 (no bind: fewer system calls for the load
+ * generator; the servers run with no per-address limit) or, in the hostile
+ * phase, from many 127.x.y.z addresses bound before connect, so that the
+ * per-address limits do not bite the legitimate pairs. It reports:
  *   - pairs/s of punch-server and of the baseline, and their ratio;
  *   - pairs/s with N idle clients waiting (default 10,000) over pairs/s with none;
  *   - throughput over a longer run (20 s; 60 s with --long): last quarter over first;
@@ -17,10 +20,16 @@
  *   - pairing success of legitimate pairs while 1,000 hostile connections
  *     from one address stall, flood and send garbage, and the server's log
  *     lines per minute meanwhile.
+ * With two CPUs or more, each server runs on one CPU and the load generator
+ * on another (--no-pin: not); why that is fair is written at main's
+ * "pinned" line. --profile runs punch-server alone for 10 s more under
+ * `perf record` (when perf is there) and prints where its CPU went;
+ * --verbose prints each slice.
  * Every figure is a ratio or a count measured in this run; nothing is
  * compared against a stored absolute time. Each phase is bounded in time,
  * and the whole run takes about 70 s (about 110 s with --long).
  * The process raises its own descriptor limit (inherited by the servers). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -53,12 +62,17 @@
 #define REG_RETRY_MS 300
 #define HOSTILE 1000
 #define CONNECTS_IN_FLIGHT 1000
+/* Descriptors left over when the hard limit caps the hold: this load
+ * generator holds the other end of every client in the same limit, and
+ * needs its pair slots' UDP sockets (128) and a few more of its own. */
+#define HOLD_SPARE 200
 
 static char dir[4096];
 static unsigned gen; /* makes session names unique across phases */
 /* The CPU each server runs on, and the one this load generator runs on;
  * -1: not pinned (fewer than two CPUs allowed, or --no-pin). */
 static int cpu_server = -1, cpu_load = -1;
+static bool verbose; /* --verbose: a line per slice */
 
 static int pin_to(int cpu)
 {
@@ -760,6 +774,70 @@ static void table_hold(unsigned n)
 	sess_destroy(t);
 }
 
+static long count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Whether this process may raise its hard limits (CAP_SYS_RESOURCE, bit 24). */
+static bool have_sys_resource(void)
+{
+	char line[256];
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return eff >> 24 & 1;
+}
+
+/* What caps the number of waiting clients one punch-server holds, with the
+ * numbers of this run, and what 50,000 would cost at the measured rates. */
+static void hold_ceiling(pid_t pid, unsigned got, double rss_per_client, double kernel_per_client)
+{
+	struct rlimit rl = { 0, 0 };
+	long fds = count_fds(pid), nr_open = -1;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &nr_open) != 1)
+			nr_open = -1;
+		fclose(f);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	printf("punch-server's descriptors: %ld (%u clients + %ld of its own); its limit: %lu (hard %lu); "
+	       "CAP_SYS_RESOURCE here: %s; fs.nr_open %ld\n",
+	       fds, got, fds - (long)got, (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_max,
+	       have_sys_resource() ? "yes" : "no", nr_open);
+	/* One descriptor per client is the protocol's: a client waits on its
+	 * TCP control connection, and its UDP REGISTER needs the token the
+	 * WELCOME on that connection gave it. RLIMIT_NOFILE belongs to a
+	 * process, not to a namespace: a namespace of the benchmark's own
+	 * does not lift it; only CAP_SYS_RESOURCE (or a higher limit given
+	 * at start, as systemd's LimitNOFILE= does) does. */
+	printf("ceiling: one process, one descriptor per waiting client: at most the hard RLIMIT_NOFILE (%lu) less "
+	       "its own %ld; a deployment sets LimitNOFILE= (or ulimit -n) up to fs.nr_open and --max-clients; "
+	       "50,000 waiting clients would take about %.0f MiB of server RSS and %.0f MiB of kernel memory at the "
+	       "rates above\n",
+	       (unsigned long)rl.rlim_max, fds - (long)got, 50000.0 * rss_per_client / 1048576.0,
+	       50000.0 * kernel_per_client / 1048576.0);
+}
+
 struct slices {
 	double pairs, ms, cpu, self_cpu;
 };
@@ -809,7 +887,7 @@ static void slice(struct load *l, int ms, struct slices *acc)
 	acc->ms += (double)(mtime_now() - t0);
 	acc->cpu += cpu_ms(l->srv->pid) - c0;
 	acc->self_cpu += cpu_ms(getpid()) - s0;
-	if (getenv("BENCH_VERBOSE"))
+	if (verbose)
 		fprintf(stderr, "slice %s: %.0f pairs/s, server %.0f%% busy, load %.0f%%\n", l->srv->name,
 			(double)(l->done - d0) * 1000.0 / ms, (cpu_ms(l->srv->pid) - c0) * 100.0 / ms,
 			(cpu_ms(getpid()) - s0) * 100.0 / ms);
@@ -829,6 +907,79 @@ static unsigned open_idle(struct load *l, unsigned n, int max_ms)
 		run_loop(l, mtime_now() + 100, NULL, 0);
 	l->pairs_on = was_on;
 	return l->idle_welcomed;
+}
+
+/* Print the lines of `cmd`'s output that contain any of `keep` (NULL-ended). */
+static void print_filtered(const char *cmd, const char *const *keep)
+{
+	char line[512];
+	FILE *f = popen(cmd, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		for (int i = 0; keep[i]; i++)
+			if (strstr(line, keep[i])) {
+				fputs(line, stdout);
+				break;
+			}
+	if (f)
+		pclose(f);
+}
+
+/* --profile: drive punch-server alone for 10 s while `perf record` samples
+ * it, then print where its CPU went: the kernel against its own code and
+ * libc, and the kernel's share by system call (with what each call set off
+ * in the kernel, the loopback delivery of what it sent included). Without
+ * perf, the user/system split printed above is the profile. */
+static void profile_server(struct load *l)
+{
+	char data[128], pidarg[16], cmd[512];
+	struct split c0, c;
+	uint64_t d0 = l->done;
+	pid_t perf;
+	int st = 0;
+
+	snprintf(data, sizeof(data), "/tmp/bench-perf-%d.data", (int)getpid());
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)l->srv->pid);
+	printf("profiling: punch-server (pid %d) alone, %d pairs in flight, 10 s under perf record\n", (int)l->srv->pid,
+	       INFLIGHT);
+	fflush(stdout);
+	perf = fork();
+	if (perf == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("perf", "perf", "record", "-q", "-F", "1999", "-g", "-p", pidarg, "-o", data, "--", "sleep", "10",
+		       (char *)NULL);
+		_exit(127);
+	}
+	split_now(l->srv->pid, &c0);
+	l->pairs_on = true;
+	pairs_sweep(l, mtime_now());
+	run_loop(l, mtime_now() + 10000, NULL, 0);
+	split_since(l->srv->pid, &c0, &c);
+	if (perf > 0)
+		waitpid(perf, &st, 0);
+	printf("meanwhile: %llu pairs; server CPU %.0f ms per 1000 pairs, user %.0f, system %.0f\n",
+	       (unsigned long long)(l->done - d0), (c.user + c.sys) * 1000.0 / (double)(l->done - d0 ? l->done - d0 : 1),
+	       c.user * 1000.0 / (double)(l->done - d0 ? l->done - d0 : 1),
+	       c.sys * 1000.0 / (double)(l->done - d0 ? l->done - d0 : 1));
+	if (perf < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		printf("no perf profile (perf not installed, or not allowed): the user/system split is the profile\n");
+		unlink(data);
+		return;
+	}
+	printf("perf: share of punch-server's samples by where they ran ([kernel.kallsyms]: the kernel):\n");
+	snprintf(cmd, sizeof(cmd), "perf report -i %s --stdio --no-children --sort dso -g none 2>/dev/null", data);
+	print_filtered(cmd, (const char *const[]){ "%", NULL });
+	printf("perf: the kernel's share by system call, with all it set off (loopback delivery included):\n");
+	snprintf(cmd, sizeof(cmd), "perf report -i %s --stdio --children --sort sym -g none 2>/dev/null", data);
+	print_filtered(cmd, (const char *const[]){ "__x64_sys_", NULL });
+	printf("perf: punch-server's own functions over 0.5%% of its samples:\n");
+	snprintf(cmd, sizeof(cmd),
+		 "perf report -i %s --stdio --no-children --sort sym -g none --percent-limit 0.5 2>/dev/null", data);
+	print_filtered(cmd, (const char *const[]){ "[.]", NULL });
+	unlink(data);
 }
 
 /* One CPU for the server under test, another for this load generator, when
@@ -873,7 +1024,7 @@ int main(int argc, char **argv)
 		{ "long", no_argument, NULL, 'L' },	     { "idle", required_argument, NULL, 'i' },
 		{ "hold", required_argument, NULL, 'H' },   { "seconds", required_argument, NULL, 's' },
 		{ "profile", no_argument, NULL, 'p' },	     { "only", required_argument, NULL, 'o' },
-		{ "no-pin", no_argument, NULL, 'n' },
+		{ "no-pin", no_argument, NULL, 'n' },	     { "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Sized for the run, as a deployment would be: the hash tables grow with --max-clients. */
@@ -913,8 +1064,12 @@ int main(int argc, char **argv)
 		case 'n':
 			pin = false;
 			break;
+		case 'v':
+			verbose = true;
+			break;
 		default:
-			fprintf(stderr, "usage: bench_server [--long] [--idle N] [--hold N] [--seconds S] [--profile]\n");
+			fprintf(stderr, "usage: bench_server [--long] [--idle N] [--hold N] [--seconds S] [--profile] "
+					"[--only PHASE] [--no-pin] [--verbose]\n");
 			return 2;
 		}
 	}
@@ -937,11 +1092,11 @@ int main(int argc, char **argv)
 		/* Without CAP_SYS_RESOURCE the hard limit is the ceiling, for
 		 * the server (one process, one descriptor per client) and for
 		 * this load generator alike. */
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < n_hold + 1000) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < n_hold + HOLD_SPARE) {
 			printf("note: descriptor hard limit %lu cannot be raised here (no CAP_SYS_RESOURCE): holding %lu "
 			       "clients, not %u\n",
-			       (unsigned long)rl.rlim_max, (unsigned long)rl.rlim_max - 1000, n_hold);
-			n_hold = (unsigned)rl.rlim_max - 1000;
+			       (unsigned long)rl.rlim_max, (unsigned long)rl.rlim_max - HOLD_SPARE, n_hold);
+			n_hold = (unsigned)rl.rlim_max - HOLD_SPARE;
 		}
 	}
 
@@ -1024,12 +1179,8 @@ int main(int argc, char **argv)
 	stop_server(&tpc);
 	load_free(&li);
 	stop_server(&psi);
-	if (profile) {
-		printf("profiling: punch-server pid %d, 64 pairs in flight for 10 s\n", (int)ps.pid);
-		fflush(stdout);
-		l.pairs_on = true;
-		run_loop(&l, mtime_now() + 10000, NULL, 0);
-	}
+	if (profile)
+		profile_server(&l);
 	/* 3. flat over a longer run, on a fresh server: the first quarter
 	 * against the last, in pairs/s and in server CPU per pair; then the
 	 * aged server against a fresh one in interleaved slices, which the
@@ -1096,6 +1247,8 @@ hold:
 		       "server socket (not in the RSS above)\n",
 		       slab0, slab1, got ? (double)(slab1 - slab0) * 1024.0 / got : 0.0,
 		       got ? (double)(slab1 - slab0) * 512.0 / got : 0.0);
+		hold_ceiling(ps.pid, got, got ? (double)(after - before) * 1024.0 / got : 0.0,
+			     got ? (double)(slab1 - slab0) * 512.0 / got : 0.0);
 		if (got < n_hold)
 			rc = 1;
 		if (waitpid(ps.pid, NULL, WNOHANG) == ps.pid) {
