@@ -909,14 +909,15 @@ static unsigned open_idle(struct load *l, unsigned n, int max_ms)
 	return l->idle_welcomed;
 }
 
-/* Print the lines of `cmd`'s output that contain any of `keep` (NULL-ended). */
+/* Print the lines of `cmd`'s output that contain any of `keep` (NULL-ended),
+ * but no comment lines (perf's tips start with '#'). */
 static void print_filtered(const char *cmd, const char *const *keep)
 {
 	char line[512];
 	FILE *f = popen(cmd, "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		for (int i = 0; keep[i]; i++)
+		for (int i = 0; keep[i] && line[0] != '#'; i++)
 			if (strstr(line, keep[i])) {
 				fputs(line, stdout);
 				break;
@@ -925,7 +926,7 @@ static void print_filtered(const char *cmd, const char *const *keep)
 		pclose(f);
 }
 
-/* --profile: drive punch-server alone for 10 s while `perf record` samples
+/* --profile: drive one server alone for 10 s while `perf record` samples
  * it, then print where its CPU went: the kernel against its own code and
  * libc, and the kernel's share by system call (with what each call set off
  * in the kernel, the loopback delivery of what it sent included). Without
@@ -940,8 +941,8 @@ static void profile_server(struct load *l)
 
 	snprintf(data, sizeof(data), "/tmp/bench-perf-%d.data", (int)getpid());
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)l->srv->pid);
-	printf("profiling: punch-server (pid %d) alone, %d pairs in flight, 10 s under perf record\n", (int)l->srv->pid,
-	       INFLIGHT);
+	printf("profiling: %s (pid %d) alone, %d pairs in flight, 10 s under perf record\n", l->srv->name,
+	       (int)l->srv->pid, INFLIGHT);
 	fflush(stdout);
 	perf = fork();
 	if (perf == 0) {
@@ -969,13 +970,14 @@ static void profile_server(struct load *l)
 		unlink(data);
 		return;
 	}
-	printf("perf: share of punch-server's samples by where they ran ([kernel.kallsyms]: the kernel):\n");
+	printf("perf: share of %s's samples by where they ran ([kernel.kallsyms]: the kernel):\n", l->srv->name);
 	snprintf(cmd, sizeof(cmd), "perf report -i %s --stdio --no-children --sort dso -g none 2>/dev/null", data);
 	print_filtered(cmd, (const char *const[]){ "%", NULL });
-	printf("perf: the kernel's share by system call, with all it set off (loopback delivery included):\n");
+	printf("perf: the kernel's share by system call, with all it set off (loopback delivery included; "
+	       "send() is sendto):\n");
 	snprintf(cmd, sizeof(cmd), "perf report -i %s --stdio --children --sort sym -g none 2>/dev/null", data);
-	print_filtered(cmd, (const char *const[]){ "__x64_sys_", NULL });
-	printf("perf: punch-server's own functions over 0.5%% of its samples:\n");
+	print_filtered(cmd, (const char *const[]){ "__x64_sys_", "asm_exc_page_fault", NULL });
+	printf("perf: functions outside the kernel over 0.5%% of its samples:\n");
 	snprintf(cmd, sizeof(cmd),
 		 "perf report -i %s --stdio --no-children --sort sym -g none --percent-limit 0.5 2>/dev/null", data);
 	print_filtered(cmd, (const char *const[]){ "[.]", NULL });
@@ -1175,12 +1177,14 @@ int main(int argc, char **argv)
 		       got, r_idle, (unsigned long long)li.failed, cpu_idle, r_idle / r_ps,
 		       cpu_idle > 0 ? cpu_ps / cpu_idle : 0.0);
 	}
+	if (profile) {
+		profile_server(&lt);
+		profile_server(&l);
+	}
 	load_free(&lt);
 	stop_server(&tpc);
 	load_free(&li);
 	stop_server(&psi);
-	if (profile)
-		profile_server(&l);
 	/* 3. flat over a longer run, on a fresh server: the first quarter
 	 * against the last, in pairs/s and in server CPU per pair; then the
 	 * aged server against a fresh one in interleaved slices, which the
