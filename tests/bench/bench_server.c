@@ -873,7 +873,7 @@ static void print_server(const char *label, const struct load *l, const struct s
 	double pairs = sl->pairs ? sl->pairs : 1, all = c->user + c->sys;
 
 	printf("%s %8.0f pairs/s (%llu failed, %llu REGISTERs resent); server CPU %.0f ms per 1000 pairs: user %.0f, "
-	       "system %.0f (%.0f%% in the kernel); its core %.0f%% busy in its slices\n",
+	       "system %.0f (%.0f%% in the kernel); %.0f%% of one core used in its slices\n",
 	       label, sl->pairs * 1000.0 / sl->ms, (unsigned long long)l->failed, (unsigned long long)l->resent,
 	       all * 1000.0 / pairs, c->user * 1000.0 / pairs, c->sys * 1000.0 / pairs, all > 0 ? 100.0 * c->sys / all : 0.0,
 	       100.0 * sl->cpu / sl->ms);
@@ -1186,12 +1186,12 @@ int main(int argc, char **argv)
 		 * the rest of the machine delaying every wake-up), and only
 		 * the CPU per pair still compares the servers themselves. */
 		if (st.cpu < 0.8 * st.ms || sp.cpu < 0.8 * sp.ms)
-			printf("note: a server's core was under 80%% busy (tpc-server %.0f%%, punch-server %.0f%%): the "
+			printf("note: a server used under 80%% of a core (tpc-server %.0f%%, punch-server %.0f%%): the "
 			       "pairs/s ratio is not a ratio of capacities here; the CPU per pair one is\n",
 			       100.0 * st.cpu / st.ms, 100.0 * sp.cpu / sp.ms);
 		/* The load generator's own cost says whether it, not the server, set the pace. */
 		printf("load generator CPU per 1000 pairs: %.0f ms against tpc-server, %.0f against punch-server, %.0f "
-		       "against punch-server with idle clients; its core busy %.0f%%, %.0f%%, %.0f%%\n",
+		       "against punch-server with idle clients; it used %.0f%%, %.0f%%, %.0f%% of one core\n",
 		       st.self_cpu * 1000.0 / (st.pairs ? st.pairs : 1), sp.self_cpu * 1000.0 / (sp.pairs ? sp.pairs : 1),
 		       si.self_cpu * 1000.0 / (si.pairs ? si.pairs : 1), 100.0 * st.self_cpu / st.ms,
 		       100.0 * sp.self_cpu / sp.ms, 100.0 * si.self_cpu / si.ms);
