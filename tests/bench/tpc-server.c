@@ -9,7 +9,8 @@
  * beyond a 30 s wait for the partner. It exists only to be measured against
  * punch-server in the same run, so it is written the way such servers
  * usually are, not made slow on purpose: a hash table for sessions and
- * tokens, a condition variable per session, TCP_NODELAY. */
+ * tokens, a condition variable per session, TCP_NODELAY, small thread
+ * stacks that glibc reuses. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
