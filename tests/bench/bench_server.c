@@ -22,7 +22,7 @@
  *     lines per minute meanwhile.
  * With two CPUs or more, each server runs on one CPU and the load generator
  * on another (--no-pin: not); why that is fair is written at main's
- * "pinned" line. --profile runs punch-server alone for 10 s more under
+ * "pinned" line. --profile then runs each server alone for 10 s more under
  * `perf record` (when perf is there) and prints where its CPU went;
  * --verbose prints each slice.
  * Every figure is a ratio or a count measured in this run; nothing is
