@@ -174,6 +174,9 @@ static void stop_server(struct server *s)
 	kill(s->pid, SIGTERM);
 	while (mtime_now() < end) {
 		if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+			/* Stopped cleanly: its log has served (a server that
+			 * dies or hangs keeps its log for a look). */
+			unlink(s->log);
 			s->pid = 0;
 			return;
 		}
@@ -181,6 +184,7 @@ static void stop_server(struct server *s)
 	}
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, NULL, 0);
+	fprintf(stderr, "bench_server: %s did not stop on SIGTERM (log: %s)\n", s->name, s->log);
 	s->pid = 0;
 }
 
