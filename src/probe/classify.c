@@ -60,7 +60,8 @@ static void alloc_range(const struct classify_obs *obs, struct classify_result *
 
 static enum nat_ports decide_ports(const struct classify_obs *obs, bool *known, unsigned *step_out)
 {
-	int answered = 0, kept = 0, n = obs->n_samples;
+	const struct classify_mapped *t1 = &obs->mapping[CLASSIFY_A1P1];
+	int answered = 0, kept = 0, t1_kept = preserved(t1), n = obs->n_samples;
 	bool stepped = true;
 	unsigned step = 0;
 
@@ -90,7 +91,14 @@ static enum nat_ports decide_ports(const struct classify_obs *obs, bool *known, 
 	}
 	*step_out = stepped && n >= 2 ? step : 0;
 	*known = true;
-	if (preserved(&obs->mapping[CLASSIFY_A1P1]) && kept == answered)
+	/* A preserving NAT keeps a socket's port unless another internal
+	 * endpoint's mapping holds it already (no overloading, RFC 4787 REQ-3);
+	 * then it falls back to another port. The classifier's own flows put
+	 * a few such ports in use, so one socket of the four may meet one by
+	 * chance: three kept of four still means preserving, since a NAT that
+	 * does not preserve keeps a port by chance about once in its range. */
+	if ((t1_kept && kept == answered) ||
+	    (kept + t1_kept >= 3 && kept + t1_kept + 1 >= answered + (int)t1->answered))
 		return PORTS_PRESERVE;
 	/* Fresh sockets made one after the other got ports one apart: a NAT that
 	 * hands out the next port. Random ports do that by chance about once in

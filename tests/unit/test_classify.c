@@ -356,8 +356,19 @@ static void test_ports(void **state)
 	/* APDM that keeps the first flow's port: the later flows do not count */
 	r = decide(obs_of(W "61000", W "33000", W "47000", -1, -1, -1, Y, N, N, N));
 	assert_int_equal(r.ports, PORTS_PRESERVE);
-	/* a sample not preserved: not a preserving NAT */
+	/* one socket of four not preserved: its port was held by another
+	 * internal endpoint's mapping (the fallback of REQ-3), still preserving */
 	r = decide(obs_of(W "61000", W "61000", W "61000", -1, 22222, -1, Y, N, N, N));
+	assert_int_equal(r.ports, PORTS_PRESERVE);
+	r = decide(obs_of(W "33333", W "33333", W "33333", -1, -1, -1, Y, N, N, N));
+	assert_int_equal(r.ports, PORTS_PRESERVE);
+	/* two of four not preserved: not a preserving NAT */
+	r = decide(obs_of(W "61000", W "61000", W "61000", -1, 22222, 23456, Y, N, N, N));
+	assert_int_equal(r.ports, PORTS_RANDOM);
+	r = decide(obs_of(W "33333", W "33333", W "33333", -1, 22222, -1, Y, N, N, N));
+	assert_int_equal(r.ports, PORTS_RANDOM);
+	/* a random NAT that happened to keep one port */
+	r = decide(obs_of(W "33333", W "33333", W "33333", 21000, -1, 47000, Y, N, N, N));
 	assert_int_equal(r.ports, PORTS_RANDOM);
 	/* mapping port changed, samples one apart */
 	r = decide(obs_of(W "30000", W "30000", W "30000", 30001, 30002, 30003, Y, N, N, N));
