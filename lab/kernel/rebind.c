@@ -69,7 +69,8 @@ int rebind_timed(struct run_group *g, struct lab *l, const struct topo *t, const
 	for (int i = next_rebind(t, 0, -1); i >= 0; i = next_rebind(t, t->nats[i].rebind_after_ms, i)) {
 		const struct topo_nat *n = &t->nats[i];
 		char *errtext = NULL;
-		struct timespec wall;
+		struct timespec wall0, wall;
+		mtime_ms at;
 		int rc = run_wait_until_done(g, t0 + n->rebind_after_ms);
 
 		if (rc < 0) {
@@ -81,18 +82,21 @@ int rebind_timed(struct run_group *g, struct lab *l, const struct topo *t, const
 				 n->name, (unsigned)n->rebind_after_ms);
 			return done;
 		}
+		at = mtime_now();
+		clock_gettime(CLOCK_REALTIME, &wall0);
 		rc = rebind_router(lab_ns(l, plan_nat_node(p, i)), &errtext);
 		if (rc < 0) {
 			snprintf(err, errsize, "rebinding %s: %s", n->name, errtext ? errtext : strerror(-rc));
 			free(errtext);
 			return rc;
 		}
-		/* The wall clock too, the time base of --pcap's captures. */
+		/* The wall clock too, from before the flush to after it: the time
+		 * base of --pcap's captures, so the port change can be placed. */
 		clock_gettime(CLOCK_REALTIME, &wall);
-		log_info("%s: %s rebound %d ms after the start (rebind-after %u ms, wall clock %lld.%03ld): "
-			 "%d mapping sets and its conntrack table flushed", name, n->name,
-			 (int)(mtime_now() - t0), (unsigned)n->rebind_after_ms, (long long)wall.tv_sec,
-			 wall.tv_nsec / 1000000, rc);
+		log_info("%s: %s rebound %d ms after the start (rebind-after %u ms, wall clock %lld.%06ld to "
+			 "%lld.%06ld): %d mapping sets and its conntrack table flushed", name, n->name,
+			 (int)(at - t0), (unsigned)n->rebind_after_ms, (long long)wall0.tv_sec,
+			 wall0.tv_nsec / 1000, (long long)wall.tv_sec, wall.tv_nsec / 1000, rc);
 		done++;
 	}
 	return done;
