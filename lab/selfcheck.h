@@ -42,6 +42,24 @@
 #define SELFCHECK_FAST_MS 200
 #define SELFCHECK_FAST_TRIES 4
 
+/* Unsolicited UDP (unsolicited = drop | icmp-unreachable): seen from
+ * outside, where an ICMP error goes, by punch-probe knock from the router's
+ * probe server node to the router's external address, at a port no mapping
+ * holds. A short knock first where the lab has neither delay nor loss: its
+ * ICMP error is positive evidence; its silence counts only when the router's
+ * udp_dropped_in counter took every knock and the router is declared silent
+ * (an ICMP error merely late would look the same); otherwise a knock with
+ * SELFCHECK_ABSENT_MS, whose silence is the answer. */
+#define SELFCHECK_KNOCK_FAST_MS 100
+#define SELFCHECK_KNOCK_FAST_TRIES 2
+
+/* What a router did with a knock. */
+enum selfcheck_unsolicited {
+	SELFCHECK_UNSOL_DROP = 0,       /* nothing came back */
+	SELFCHECK_UNSOL_ICMP,           /* ICMP port unreachable */
+	SELFCHECK_UNSOL_ANSWERED,       /* a datagram came back: the port was mapped after all */
+};
+
 struct lab;
 
 struct selfcheck_nat {
@@ -57,6 +75,7 @@ struct selfcheck_nat {
 	struct result_behavior declared_b; /* the same as values */
 	struct result_behavior observed_b; /* valid when observed_valid */
 	bool observed_valid;
+	int unsolicited;        /* enum selfcheck_unsolicited observed, or -1: not knocked */
 };
 
 struct selfcheck {
@@ -86,6 +105,21 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
  * dropped: no answer was merely late) and the hairpin packet came back
  * hairpinned or refused by ICMP (no counter sees it). */
 bool selfcheck_fast_proven(const char *json, uint64_t dropped);
+
+/* Read punch-probe knock's JSON report ({"to":..,"answer":"silent" |
+ * "refused" | "answered"}) into *out. Returns 0 or -EBADMSG. */
+int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out);
+
+/* Does a short knock stand on evidence? An ICMP error does; silence only
+ * from a router declared silent (declared_icmp false) whose udp_dropped_in
+ * counter grew by every knock sent (dropped == tries). */
+bool selfcheck_knock_proven(enum selfcheck_unsolicited seen, bool declared_icmp, uint64_t dropped, int tries);
+
+/* Compare what the knock showed with the declaration: the observed words get
+ * " unsolicited=icmp-unreachable" (or "=answered") where not silent, a
+ * difference clears e->match and is added to e->differs as
+ * "unsolicited declared X, observed Y". */
+void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enum selfcheck_unsolicited seen);
 
 /* Classify every router of lab l (built from t as p) with the programs in
  * bindir. Returns 0 and *out (free with selfcheck_free) when every router
