@@ -251,6 +251,8 @@ struct sc_run {
 	bool long_wait;         /* no short wait at all (selfcheck_run_wait()) */
 	int *seen;              /* [entry]: enum selfcheck_unsolicited the knock showed, or -1 */
 	uint64_t *knock_drops;  /* [entry]: of the router's udp_dropped_in, the knocks' (until a reset) */
+	uint64_t *knock_base;   /* [entry]: udp_dropped_in before a knock round */
+	char (*knock_why)[256]; /* [entry]: why the knock failed, or "" */
 	char *err;
 	size_t errsize;
 };
@@ -528,7 +530,7 @@ static bool evidence_proven(struct sc_run *c, int k)
 			return false;
 		dropped += pk;
 	}
-	/* The knocks went before the classifier (knock_all()): not its drops. */
+	/* The knocks went before the classifier (knock_end()): not its drops. */
 	dropped = dropped >= c->knock_drops[k] ? dropped - c->knock_drops[k] : 0;
 	log_debug("self-check: router %s%s: %" PRIu64 " UDP packets dropped", c->t->nats[e->nat].name,
 		  e->family == 6 ? " over IPv6" : "", dropped);
@@ -633,16 +635,24 @@ static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool l
 	argv_add(a, c->verbose ? "-v" : "-q");
 }
 
-/* One knock round: every pending entry's knock at once, each from its probe
- * server's node; c->seen[k] gets the answer, or e->why what went wrong. */
-static int knock_round(struct sc_run *c, bool lossy)
+static bool lab_lossy(const struct sc_run *c)
 {
+	for (int node = 0; node < c->p->n_nodes; node++)
+		if (c->p->nodes[node].impair.loss_ppm)
+			return true;
+	return false;
+}
+
+/* Start the pending entries' knocks, each from its probe server's node; they
+ * hold at the barrier until the next run_release(). */
+static int knock_start(struct sc_run *c)
+{
+	bool lossy = lab_lossy(c);
 	struct argv_buf a;
-	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
 		const char *ip, *ip2;
-		int node;
+		int node, rc;
 
 		if (!c->pending[k])
 			continue;
@@ -658,7 +668,16 @@ static int knock_round(struct sc_run *c, bool lossy)
 			return rc;
 		}
 	}
-	rc = run_release(c->g);
+	return 0;
+}
+
+/* Release the knocks, wait for them, read what each saw into c->seen[k] (or
+ * e->why what went wrong), and add the router's drops since base[k] to
+ * c->knock_drops[k]. */
+static int knock_finish(struct sc_run *c, const uint64_t *base)
+{
+	int rc = run_release(c->g);
+
 	if (rc >= 0)
 		rc = run_wait(c->g, mtime_now() + 2 * SELFCHECK_ABSENT_MS + READY_MS);
 	if (rc < 0) {
@@ -668,68 +687,69 @@ static int knock_round(struct sc_run *c, bool lossy)
 	for (int k = 0; k < c->sc->n; k++) {
 		const struct run_result *r;
 		enum selfcheck_unsolicited u;
+		uint64_t now;
 		char how[256];
 
 		if (!c->pending[k])
 			continue;
 		r = run_result(c->cls[k]);
-		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u) < 0)
-			snprintf(c->sc->nats[k].why, sizeof(c->sc->nats[k].why), "punch-probe knock %s: %.160s",
+		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u) < 0) {
+			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock %s: %.160s",
 				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
-		else
+			c->seen[k] = -1;
+		} else {
 			c->seen[k] = (int)u;
+		}
+		now = dropped_in(c, k);
+		if (now != UINT64_MAX && base[k] != UINT64_MAX && now >= base[k])
+			c->knock_drops[k] += now - base[k];
 	}
 	return 0;
 }
 
-/* Before the classifier: how every router answers unsolicited UDP, short
- * knocks where the counters can prove silence, the long wait for the rest
- * and for what the short one did not prove. Each router's knock drops are
- * kept (c->knock_drops) so that the classifier's evidence leaves them out. */
-static int knock_all(struct sc_run *c)
+/* The first knocks, short where the counters can prove silence: started
+ * with the probe servers, so that their wait overlaps the servers' start
+ * (wait_servers() releases both). The routers are as lab_up() made them, so
+ * their counters start at 0 (base[k]): reading them would cost more than the
+ * knock (as the classifier's evidence, selfcheck_fast_proven(), assumes too). */
+static int knock_begin(struct sc_run *c, uint64_t *base)
 {
-	uint64_t *base = calloc((size_t)c->sc->n, sizeof(*base));
-	bool lossy = false;
-	int rc;
-
-	if (!base) {
-		snprintf(c->err, c->errsize, "self-check: out of memory");
-		return -ENOMEM;
-	}
-	for (int node = 0; node < c->p->n_nodes; node++)
-		lossy = lossy || c->p->nodes[node].impair.loss_ppm;
 	for (int k = 0; k < c->sc->n; k++) {
 		c->seen[k] = -1;
 		c->slow[k] = c->long_wait || !fast_possible(c, k);
 		c->pending[k] = c->sc->nats[k].checked;
-		base[k] = c->pending[k] ? dropped_in(c, k) : 0;
+		base[k] = 0;
 	}
-	rc = knock_round(c, lossy);
+	return knock_start(c);
+}
+
+/* Then the rest, before the classifier: the first knocks' answers, and again
+ * with the long wait where a short knock proved nothing. Each router's knock
+ * drops stay in c->knock_drops, so that the classifier's evidence leaves them
+ * out. */
+static int knock_end(struct sc_run *c, uint64_t *base)
+{
+	bool again = false;
+	int rc = knock_finish(c, base);
+
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
-		uint64_t now = c->pending[k] ? dropped_in(c, k) : UINT64_MAX;
 		bool icmp = c->t->nats[c->sc->nats[k].nat].behavior.icmp_unreachable;
 
-		if (now != UINT64_MAX && base[k] != UINT64_MAX && now >= base[k])
-			c->knock_drops[k] = now - base[k];
-		/* again, with the long wait: a short knock that proves nothing */
-		c->pending[k] = c->pending[k] && !c->slow[k] && !c->sc->nats[k].why[0] && c->seen[k] >= 0 &&
+		c->pending[k] = c->pending[k] && !c->slow[k] && c->seen[k] >= 0 &&
 				!selfcheck_knock_proven((enum selfcheck_unsolicited)c->seen[k], icmp,
 							c->knock_drops[k], SELFCHECK_KNOCK_FAST_TRIES);
 		c->slow[k] = c->pending[k];
-		base[k] = c->pending[k] ? now : 0;
-		if (c->pending[k])
+		if (c->pending[k]) {
 			log_debug("self-check: router %s%s: the short knock is not proven, knocking again",
 				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
+			base[k] = dropped_in(c, k);
+			again = true;
+		}
 	}
-	if (rc == 0)
-		rc = knock_round(c, lossy);
-	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
-		uint64_t now = c->pending[k] ? dropped_in(c, k) : UINT64_MAX;
-
-		if (now != UINT64_MAX && base[k] != UINT64_MAX && now >= base[k])
-			c->knock_drops[k] += now - base[k];
-	}
-	free(base);
+	if (rc == 0 && again)
+		rc = knock_start(c);
+	if (rc == 0 && again)
+		rc = knock_finish(c, base);
 	return rc;
 }
 
@@ -739,7 +759,11 @@ static void note_knocks(struct sc_run *c)
 	for (int k = 0; k < c->sc->n; k++) {
 		struct selfcheck_nat *e = &c->sc->nats[k];
 
-		if (e->checked && !e->why[0] && e->observed_valid && c->seen[k] >= 0)
+		if (!e->checked || e->why[0] || !e->observed_valid)
+			continue;
+		if (c->seen[k] < 0) /* the knock failed: the router is not classified either */
+			snprintf(e->why, sizeof(e->why), "%s", c->knock_why[k][0] ? c->knock_why[k] : "not knocked");
+		else
 			selfcheck_note_unsolicited(e, c->t->nats[e->nat].behavior.icmp_unreachable,
 						   (enum selfcheck_unsolicited)c->seen[k]);
 	}
@@ -770,7 +794,10 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	c.pending = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.pending));
 	c.seen = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.seen));
 	c.knock_drops = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_drops));
-	if (!c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops) {
+	c.knock_base = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_base));
+	c.knock_why = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_why));
+	if (!c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
+	    !c.knock_base || !c.knock_why) {
 		snprintf(err, errsize, "self-check: out of memory");
 		goto cleanup;
 	}
@@ -782,9 +809,11 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	}
 	rc = start_servers(&c);
 	if (rc == 0)
+		rc = knock_begin(&c, c.knock_base);
+	if (rc == 0)
 		rc = wait_servers(&c);
 	if (rc == 0)
-		rc = knock_all(&c);
+		rc = knock_end(&c, c.knock_base);
 	if (rc == 0)
 		rc = classify_all(&c);
 	if (rc < 0)
@@ -806,6 +835,8 @@ cleanup:
 	free(c.pending);
 	free(c.seen);
 	free(c.knock_drops);
+	free(c.knock_base);
+	free(c.knock_why);
 	return rc;
 }
 

@@ -50,7 +50,7 @@
  * udp_dropped_in counter took every knock and the router is declared silent
  * (an ICMP error merely late would look the same); otherwise a knock with
  * SELFCHECK_ABSENT_MS, whose silence is the answer. */
-#define SELFCHECK_KNOCK_FAST_MS 100
+#define SELFCHECK_KNOCK_FAST_MS 50
 #define SELFCHECK_KNOCK_FAST_TRIES 2
 
 /* What a router did with a knock. */
