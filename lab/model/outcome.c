@@ -618,12 +618,10 @@ static int rebind_outside_pair(const struct topo *t, char *why, size_t whysize)
 		uint32_t at = t->nats[i].rebind_after_ms;
 
 		if (at && at < limit_ms + OUTCOME_REBIND_MARGIN_MS) {
-			snprintf(why, whysize, "%s rebinds %u ms after the start, within the pair's %u ms (and a "
-				 "second's margin): whether the pair is done before its mappings move depends on the "
-				 "machine's speed, and after the rebind the partner sends to an endpoint that no "
-				 "longer exists; not modelled (give rebind-after of at least %u ms, or expect and "
-				 "expect-why for your own programs)", t->nats[i].name, (unsigned)at,
-				 (unsigned)limit_ms, (unsigned)(limit_ms + OUTCOME_REBIND_MARGIN_MS));
+			snprintf(why, whysize, "%s rebinds %u ms in, within the pair's %u ms and a second: whether "
+				 "the pair is done first is the machine's speed (not modelled); give rebind-after >= "
+				 "%u ms, or expect and expect-why", t->nats[i].name, (unsigned)at, (unsigned)limit_ms,
+				 (unsigned)(limit_ms + OUTCOME_REBIND_MARGIN_MS));
 			return -EINVAL;
 		}
 	}
