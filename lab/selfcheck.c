@@ -43,7 +43,6 @@ int selfcheck_expect_args(const struct topo_nat *nat, const char *out[9])
 void selfcheck_describe_declared(const struct topo_nat *nat, char *buf, size_t size)
 {
 	const struct nat_behavior *b = &nat->behavior;
-
 	const char *icmp = b->icmp_unreachable ? " unsolicited=icmp-unreachable" : "";
 
 	if (b->udp_blocked)
