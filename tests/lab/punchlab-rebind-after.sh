@@ -53,7 +53,7 @@ dump() {
 
 # Alice's datagrams after the carrier's NAT.
 dump nat-carrier-wan0.pcap "udp and src host $carrier" >"$tmp/wan"
-awk -v c="$carrier" -v dst="$b_pub.$b_port" -v w0="$w0" -v w1="$w1" -v next_s="$NEXT_S" '
+awk -v c="$carrier" -v dst="$b_pub.$b_port" -v w0="$w0" -v w1="$w1" -v next_s="$NEXT_S" -v at="$at_ms" '
 	{
 		n = split($2, s, "."); port = s[n]; ip = s[1] "." s[2] "." s[3] "." s[4]
 		if (ip != c) { print "source address changed: " $2; bad = 1 }
@@ -70,6 +70,11 @@ awk -v c="$carrier" -v dst="$b_pub.$b_port" -v w0="$w0" -v w1="$w1" -v next_s="$
 		if (first[new] < w0) { print "new port " new " used at " first[new] ", before the rebind (" w0 ")"; exit 1 }
 		if (first[new] - w1 > next_s) { print "new port first seen " first[new] - w1 " s after the rebind"; exit 1 }
 		if (count[new] < 5) { print "only " count[new] " datagrams from the new port"; exit 1 }
+		# alice cannot send before the start: on the wire, too, the change
+		# comes no later than the runner says it rebound (plus her period)
+		if (first[new] - first[old] > at / 1000 + next_s) {
+			print "new port " first[new] - first[old] " s after alice'"'"'s first datagram, the rebind was at " at " ms"; exit 1
+		}
 		printf "ok: %d datagrams from %s:%s, then %d from :%s, switched %.3f s after the rebind ended\n",
 			count[old], c, old, count[new], new, first[new] - w1
 	}' "$tmp/wan" >"$tmp/wan.ok" || fail "alice's external port: $(cat "$tmp/wan.ok")"
