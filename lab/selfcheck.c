@@ -170,9 +170,9 @@ cleanup:
 	return ok;
 }
 
-int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out)
+int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out, int *sent)
 {
-	json_object *o = json ? json_tokener_parse(json) : NULL;
+	json_object *o = json ? json_tokener_parse(json) : NULL, *v;
 	const char *a = o && json_object_is_type(o, json_type_object) ? jstr(o, "answer") : NULL;
 	int rc = 0;
 
@@ -184,15 +184,20 @@ int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out)
 		*out = SELFCHECK_UNSOL_ANSWERED;
 	else
 		rc = -EBADMSG;
+	if (rc == 0 && (!json_object_object_get_ex(o, "sent", &v) || !json_object_is_type(v, json_type_int) ||
+			json_object_get_int64(v) < 0 || json_object_get_int64(v) > 1000))
+		rc = -EBADMSG;
+	if (rc == 0)
+		*sent = (int)json_object_get_int64(v);
 	json_object_put(o);
 	return rc;
 }
 
-bool selfcheck_knock_proven(enum selfcheck_unsolicited seen, bool declared_icmp, uint64_t dropped, int tries)
+enum selfcheck_knock_next selfcheck_knock_next(enum selfcheck_unsolicited seen, bool declared_icmp)
 {
-	if (seen == SELFCHECK_UNSOL_ICMP)
-		return true;
-	return seen == SELFCHECK_UNSOL_DROP && !declared_icmp && tries > 0 && dropped == (uint64_t)tries;
+	if (seen != SELFCHECK_UNSOL_DROP)
+		return SELFCHECK_KNOCK_FINAL;
+	return declared_icmp ? SELFCHECK_KNOCK_AGAIN : SELFCHECK_KNOCK_COUNTS;
 }
 
 static const char *unsolicited_word(enum selfcheck_unsolicited u)
@@ -250,7 +255,8 @@ struct sc_run {
 	bool long_wait;         /* no short wait at all (selfcheck_run_wait()) */
 	int *seen;              /* [entry]: enum selfcheck_unsolicited the knock showed, or -1 */
 	uint64_t *knock_drops;  /* [entry]: of the router's udp_dropped_in, the knocks' (until a reset) */
-	uint64_t *knock_base;   /* [entry]: udp_dropped_in before a knock round */
+	bool *kpend, *kslow;    /* [entry]: to knock in the next round; with the long wait */
+	bool *kcounts;          /* [entry]: a short knock's silence, proven with the classifier's counts */
 	char (*knock_why)[256]; /* [entry]: why the knock failed, or "" */
 	char *err;
 	size_t errsize;
@@ -529,7 +535,9 @@ static bool evidence_proven(struct sc_run *c, int k)
 			return false;
 		dropped += pk;
 	}
-	/* The knocks went before the classifier (knock_end()): not its drops. */
+	/* The knocks went before the classifier: their datagrams are not its
+	 * drops. Leaving out what they sent, the counts prove a silent knock
+	 * as well (knock_end(): every datagram it sent was dropped). */
 	dropped = dropped >= c->knock_drops[k] ? dropped - c->knock_drops[k] : 0;
 	log_debug("self-check: router %s%s: %" PRIu64 " UDP packets dropped", c->t->nats[e->nat].name,
 		  e->family == 6 ? " over IPv6" : "", dropped);
@@ -547,13 +555,16 @@ static int classify_round(struct sc_run *c)
 	return rc;
 }
 
+static int knock_start(struct sc_run *c);
+static int knock_finish(struct sc_run *c);
+
 /* First every router with the short wait where it can be proven; then, on
  * routers as fresh as lab_up() made them, the long wait for each router whose
  * short-wait answer the counters do not prove (a loaded machine's late
  * answer), and for those that could not try. */
 static int classify_all(struct sc_run *c)
 {
-	bool again = false;
+	bool again = false, kagain = false;
 	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
@@ -571,29 +582,26 @@ static int classify_all(struct sc_run *c)
 		}
 		c->slow[k] = redo;
 		c->pending[k] = redo;
+		/* The same counts proved a short knock's silence, or it goes
+		 * again with the long wait, first on the reset router. */
+		if (c->kcounts[k] && redo)
+			c->kpend[k] = c->kslow[k] = kagain = true;
+		c->kcounts[k] = false;
 	}
 	if (rc == 0 && again) {
 		rc = lab_reset_routers(c->l, c->t, c->p, c->err, c->errsize);
 		memset(c->knock_drops, 0, (size_t)c->sc->n * sizeof(*c->knock_drops)); /* counters reloaded */
 	}
+	if (rc == 0 && kagain)
+		rc = knock_start(c);
+	if (rc == 0 && kagain)
+		rc = knock_finish(c);
 	if (rc == 0)
 		rc = classify_round(c);
 	return rc;
 }
 
 /* ---- unsolicited UDP: punch-probe knock from outside (selfcheck.h) ---- */
-
-/* The router's udp_dropped_in counter for entry k, or UINT64_MAX. */
-static uint64_t dropped_in(struct sc_run *c, int k)
-{
-	const struct selfcheck_nat *e = &c->sc->nats[k];
-	uint64_t pk, bytes;
-
-	if (nft_counter(lab_ns(c->l, plan_nat_node(c->p, e->nat)), e->family == 6 ? "ip6" : "ip", "punchlab",
-			"udp_dropped_in", &pk, &bytes) < 0)
-		return UINT64_MAX;
-	return pk;
-}
 
 /* A port of the router's external address that no mapping holds: the knocks
  * go before the classifier, to routers as fresh as lab_up() made them, and
@@ -642,8 +650,8 @@ static bool lab_lossy(const struct sc_run *c)
 	return false;
 }
 
-/* Start the pending entries' knocks, each from its probe server's node; they
- * hold at the barrier until the next run_release(). */
+/* Start the pending entries' knocks (c->kpend), each from its probe server's
+ * node; they hold at the barrier until the next run_release(). */
 static int knock_start(struct sc_run *c)
 {
 	bool lossy = lab_lossy(c);
@@ -653,10 +661,10 @@ static int knock_start(struct sc_run *c)
 		const char *ip, *ip2;
 		int node, rc;
 
-		if (!c->pending[k])
+		if (!c->kpend[k])
 			continue;
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
-		knock_argv(&a, c, k, lossy, c->slow[k]);
+		knock_argv(&a, c, k, lossy, c->kslow[k]);
 		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
 						   &c->cls[k]);
 		if (rc == 0)
@@ -670,10 +678,10 @@ static int knock_start(struct sc_run *c)
 	return 0;
 }
 
-/* Release the knocks, wait for them, read what each saw into c->seen[k] (or
- * e->why what went wrong), and add the router's drops since base[k] to
- * c->knock_drops[k]. */
-static int knock_finish(struct sc_run *c, const uint64_t *base)
+/* Release the knocks, wait for them, and read what each saw into c->seen[k]
+ * (or c->knock_why[k] what went wrong); the datagrams each sent go to
+ * c->knock_drops[k], which the router's drop counters hold too. */
+static int knock_finish(struct sc_run *c)
 {
 	int rc = run_release(c->g);
 
@@ -686,69 +694,63 @@ static int knock_finish(struct sc_run *c, const uint64_t *base)
 	for (int k = 0; k < c->sc->n; k++) {
 		const struct run_result *r;
 		enum selfcheck_unsolicited u;
-		uint64_t now;
 		char how[256];
+		int sent;
 
-		if (!c->pending[k])
+		if (!c->kpend[k])
 			continue;
+		c->kpend[k] = false;
 		r = run_result(c->cls[k]);
-		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u) < 0) {
+		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
 			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock %s: %.160s",
 				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
 			c->seen[k] = -1;
 		} else {
 			c->seen[k] = (int)u;
+			c->knock_drops[k] += (uint64_t)sent;
 		}
-		now = dropped_in(c, k);
-		if (now != UINT64_MAX && base[k] != UINT64_MAX && now >= base[k])
-			c->knock_drops[k] += now - base[k];
 	}
 	return 0;
 }
 
-/* The first knocks, short where the counters can prove silence: started
- * with the probe servers, so that their wait overlaps the servers' start
- * (wait_servers() releases both). The routers are as lab_up() made them, so
- * their counters start at 0 (base[k]): reading them would cost more than the
- * knock (as the classifier's evidence, selfcheck_fast_proven(), assumes too). */
-static int knock_begin(struct sc_run *c, uint64_t *base)
+/* The first knocks, short where counters can prove silence: started with
+ * the probe servers, so that their wait overlaps the servers' start
+ * (wait_servers() releases both). */
+static int knock_begin(struct sc_run *c)
 {
 	for (int k = 0; k < c->sc->n; k++) {
 		c->seen[k] = -1;
-		c->slow[k] = c->long_wait || !fast_possible(c, k);
-		c->pending[k] = c->sc->nats[k].checked;
-		base[k] = 0;
+		c->kslow[k] = c->long_wait || !fast_possible(c, k);
+		c->kpend[k] = c->sc->nats[k].checked;
 	}
 	return knock_start(c);
 }
 
-/* Then the rest, before the classifier: the first knocks' answers, and again
- * with the long wait where a short knock proved nothing. Each router's knock
- * drops stay in c->knock_drops, so that the classifier's evidence leaves them
- * out. */
-static int knock_end(struct sc_run *c, uint64_t *base)
+/* Then, before the classifier, their answers: final, left to the
+ * classifier's counts (c->kcounts), or knocked again with the long wait. */
+static int knock_end(struct sc_run *c)
 {
 	bool again = false;
-	int rc = knock_finish(c, base);
+	int rc = knock_finish(c);
 
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
 		bool icmp = c->t->nats[c->sc->nats[k].nat].behavior.icmp_unreachable;
+		enum selfcheck_knock_next next;
 
-		c->pending[k] = c->pending[k] && !c->slow[k] && c->seen[k] >= 0 &&
-				!selfcheck_knock_proven((enum selfcheck_unsolicited)c->seen[k], icmp,
-							c->knock_drops[k], SELFCHECK_KNOCK_FAST_TRIES);
-		c->slow[k] = c->pending[k];
-		if (c->pending[k]) {
-			log_debug("self-check: router %s%s: the short knock is not proven, knocking again",
+		if (c->kslow[k] || c->seen[k] < 0)
+			continue;
+		next = selfcheck_knock_next((enum selfcheck_unsolicited)c->seen[k], icmp);
+		c->kcounts[k] = next == SELFCHECK_KNOCK_COUNTS;
+		if (next == SELFCHECK_KNOCK_AGAIN) {
+			log_debug("self-check: router %s%s: a short knock's silence proves nothing here, knocking again",
 				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
-			base[k] = dropped_in(c, k);
-			again = true;
+			c->kpend[k] = c->kslow[k] = again = true;
 		}
 	}
 	if (rc == 0 && again)
 		rc = knock_start(c);
 	if (rc == 0 && again)
-		rc = knock_finish(c, base);
+		rc = knock_finish(c);
 	return rc;
 }
 
@@ -793,10 +795,12 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	c.pending = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.pending));
 	c.seen = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.seen));
 	c.knock_drops = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_drops));
-	c.knock_base = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_base));
+	c.kpend = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kpend));
+	c.kslow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kslow));
+	c.kcounts = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kcounts));
 	c.knock_why = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_why));
 	if (!c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
-	    !c.knock_base || !c.knock_why) {
+	    !c.kpend || !c.kslow || !c.kcounts || !c.knock_why) {
 		snprintf(err, errsize, "self-check: out of memory");
 		goto cleanup;
 	}
@@ -808,11 +812,11 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	}
 	rc = start_servers(&c);
 	if (rc == 0)
-		rc = knock_begin(&c, c.knock_base);
+		rc = knock_begin(&c);
 	if (rc == 0)
 		rc = wait_servers(&c);
 	if (rc == 0)
-		rc = knock_end(&c, c.knock_base);
+		rc = knock_end(&c);
 	if (rc == 0)
 		rc = classify_all(&c);
 	if (rc < 0)
@@ -834,7 +838,9 @@ cleanup:
 	free(c.pending);
 	free(c.seen);
 	free(c.knock_drops);
-	free(c.knock_base);
+	free(c.kpend);
+	free(c.kslow);
+	free(c.kcounts);
 	free(c.knock_why);
 	return rc;
 }

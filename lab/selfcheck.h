@@ -45,11 +45,13 @@
 /* Unsolicited UDP (unsolicited = drop | icmp-unreachable): seen from
  * outside, where an ICMP error goes, by punch-probe knock from the router's
  * probe server node to the router's external address, at a port no mapping
- * holds. A short knock first where the lab has neither delay nor loss: its
- * ICMP error is positive evidence; its silence counts only when the router's
- * udp_dropped_in counter took every knock and the router is declared silent
- * (an ICMP error merely late would look the same); otherwise a knock with
- * SELFCHECK_ABSENT_MS, whose silence is the answer. */
+ * holds, before the classifier. A short knock first where the lab has
+ * neither delay nor loss: its ICMP error is positive evidence; its silence
+ * counts only from a router declared silent (an ICMP error merely late would
+ * look the same), and only when the router's drop counters, read for the
+ * classifier's own short wait, account for every knock too
+ * (selfcheck_fast_proven() with the knocks' datagrams left out); otherwise
+ * a knock with SELFCHECK_ABSENT_MS, whose silence is the answer. */
 #define SELFCHECK_KNOCK_FAST_MS 50
 #define SELFCHECK_KNOCK_FAST_TRIES 2
 
@@ -107,13 +109,20 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
 bool selfcheck_fast_proven(const char *json, uint64_t dropped);
 
 /* Read punch-probe knock's JSON report ({"to":..,"answer":"silent" |
- * "refused" | "answered"}) into *out. Returns 0 or -EBADMSG. */
-int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out);
+ * "refused" | "answered","sent":N}) into *out and *sent. Returns 0 or
+ * -EBADMSG. */
+int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out, int *sent);
 
-/* Does a short knock stand on evidence? An ICMP error does; silence only
- * from a router declared silent (declared_icmp false) whose udp_dropped_in
- * counter grew by every knock sent (dropped == tries). */
-bool selfcheck_knock_proven(enum selfcheck_unsolicited seen, bool declared_icmp, uint64_t dropped, int tries);
+/* What a short knock's answer is worth: final (an ICMP error, or an
+ * answer), to be proven with the classifier's counts (silence from a router
+ * declared silent), or to be knocked again with the long wait (silence from
+ * a router declared to refuse: the ICMP error may only be late). */
+enum selfcheck_knock_next {
+	SELFCHECK_KNOCK_FINAL = 0,
+	SELFCHECK_KNOCK_COUNTS,
+	SELFCHECK_KNOCK_AGAIN,
+};
+enum selfcheck_knock_next selfcheck_knock_next(enum selfcheck_unsolicited seen, bool declared_icmp);
 
 /* Compare what the knock showed with the declaration: the observed words get
  * " unsolicited=icmp-unreachable" (or "=answered") where not silent, a

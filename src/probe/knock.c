@@ -29,7 +29,8 @@ const char *knock_answer_name(enum knock_answer a)
 	return "?";
 }
 
-int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int tries, enum knock_answer *out)
+int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int tries, enum knock_answer *out,
+	  int *sent_out)
 {
 	static const char msg[] = "punch-probe knock";
 	mtime_ms start = mtime_now(), deadline = start + timeout_ms;
@@ -83,6 +84,8 @@ int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int
 	}
 cleanup:
 	close(fd);
+	if (sent_out)
+		*sent_out = sent;
 	return rc;
 }
 
@@ -148,6 +151,7 @@ int knock_main(int argc, char **argv)
 	int opt, rc;
 	enum knock_answer got;
 	char b[ADDR_STRLEN];
+	int sent = 0;
 
 	while ((opt = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		rc = knock_opt(opt, optarg, &o);
@@ -168,12 +172,13 @@ int knock_main(int argc, char **argv)
 		log_errx("usage: punch-probe knock --to IP:PORT [options]");
 		return 2;
 	}
-	rc = knock(&o.to, o.have_bind ? &o.bind_to : NULL, o.timeout_ms, o.tries, &got);
+	rc = knock(&o.to, o.have_bind ? &o.bind_to : NULL, o.timeout_ms, o.tries, &got, &sent);
 	if (rc < 0) {
 		log_errx("knock %s: %s", addr_fmt(&o.to, b, sizeof(b)), strerror(-rc));
 		return 1;
 	}
-	printf("{\"to\":\"%s\",\"answer\":\"%s\"", addr_fmt(&o.to, b, sizeof(b)), knock_answer_name(got));
+	printf("{\"to\":\"%s\",\"answer\":\"%s\",\"sent\":%d", addr_fmt(&o.to, b, sizeof(b)),
+	       knock_answer_name(got), sent);
 	if (o.expect) {
 		bool match = strcmp(o.expect, "drop") == 0 ? got == KNOCK_SILENT : got == KNOCK_REFUSED;
 

@@ -40,11 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)selfcheck_fast_proven(text, UINT64_MAX);
 	{
 		enum selfcheck_unsolicited u = (enum selfcheck_unsolicited)-1;
+		int sent = -1;
 
-		rc = selfcheck_read_knock(text, &u);
+		rc = selfcheck_read_knock(text, &u, &sent);
 		if (rc != 0 && rc != -EBADMSG)
 			abort();
-		if (rc == 0 && u != SELFCHECK_UNSOL_DROP && u != SELFCHECK_UNSOL_ICMP && u != SELFCHECK_UNSOL_ANSWERED)
+		if (rc == 0 && ((u != SELFCHECK_UNSOL_DROP && u != SELFCHECK_UNSOL_ICMP && u != SELFCHECK_UNSOL_ANSWERED) ||
+				sent < 0 || sent > 1000))
 			abort();
 	}
 	free(text);
