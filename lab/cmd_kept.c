@@ -11,10 +11,8 @@
 
 #include "common/log.h"
 #include "kernel/build.h"
-#include "kernel/ct.h"
 #include "kernel/netns.h"
-#include "kernel/nft.h"
-#include "model/nat.h"
+#include "kernel/rebind.h"
 #include "report/result.h"
 #include "scenario.h"
 
@@ -120,9 +118,9 @@ int cmd_down(int argc, char **argv)
  * are flushed, so each flow's next packet takes a new external port. */
 int cmd_rebind(int argc, char **argv)
 {
-	char path[512], node[64], *listing = NULL, *cmds = NULL, *err = NULL;
+	char path[512], node[64], *err = NULL;
 	struct netns *ns = NULL;
-	int n, rc = EXIT_SETUP;
+	int n;
 
 	if (argc != 2) {
 		log_errx("usage: punchlab rebind NAME ROUTER  (ROUTER: a [nat] of the kept lab)");
@@ -134,21 +132,12 @@ int cmd_rebind(int argc, char **argv)
 		log_err("%s (is lab '%s' kept, with a router '%s'?)", path, argv[0], argv[1]);
 		return EXIT_USAGE;
 	}
-	if (nft_query(ns, "list table ip punchlab", false, &listing, &err) < 0) {
-		log_errx("%s: no generated NAT ruleset to rebind: %s", node, err ? err : "?");
-		goto cleanup;
-	}
-	n = nat_rebind_commands(listing, &cmds);
-	if (n < 0 || (n > 0 && nft_load(ns, cmds, &err) < 0) || ct_flush(ns) < 0) {
-		log_errx("%s: rebinding: %s", node, err ? err : "failed");
-		goto cleanup;
-	}
-	log_info("%s rebound: %d learned mapping sets and its conntrack table flushed", node, n);
-	rc = EXIT_PASS;
-cleanup:
-	free(listing);
-	free(cmds);
+	n = rebind_router(ns, &err);
+	if (n < 0)
+		log_errx("%s: rebinding (is its ruleset the generated one?): %s", node, err ? err : strerror(-n));
+	else
+		log_info("%s rebound: %d learned mapping sets and its conntrack table flushed", node, n);
 	free(err);
 	netns_destroy(ns); /* opened by path: only closes our handle */
-	return rc;
+	return n < 0 ? EXIT_SETUP : EXIT_PASS;
 }

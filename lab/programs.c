@@ -17,6 +17,7 @@
 #include "common/mtime.h"
 #include "kernel/build.h"
 #include "kernel/netns.h"
+#include "kernel/rebind.h"
 #include "kernel/run.h"
 #include "model/placeholders.h"
 
@@ -546,7 +547,10 @@ int programs_run(struct programs *pg, const struct topo *t, const struct plan *p
 			goto judged; /* a program was not ready: out->why says which */
 		}
 	}
-	rc = run_wait(g, t0 + t->timeout_ms);
+	/* rebind-after: at its time while the programs run. */
+	rc = rebind_timed(g, l, t, p, t0, res->name, err, sizeof(err));
+	if (rc >= 0)
+		rc = run_wait(g, t0 + t->timeout_ms);
 	if (rc < 0)
 		goto cleanup;
 	out->success = true;

@@ -23,6 +23,7 @@
 #include "model/progverdict.h"
 #include "programs.h"
 #include "proto/wire.h"
+#include "kernel/rebind.h"
 #include "kernel/run.h"
 #include "kernel/witness.h"
 #include "selfcheck.h"
@@ -446,6 +447,15 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 			goto cleanup;
 	}
 	topo_client_timeouts(t, &punch_ms, &limit_ms);
+	{
+		char rerr[512]; /* rebind-after: at its time while the pair runs */
+
+		rc = rebind_timed(g, l, t, p, t0, res->name, rerr, sizeof(rerr));
+		if (rc < 0) {
+			res->error = xasprintf("%s", rerr);
+			goto cleanup;
+		}
+	}
 	rc = run_wait(g, t0 + limit_ms + GRACE_MS);
 	if (rc < 0)
 		goto cleanup;

@@ -43,14 +43,15 @@ int selfcheck_expect_args(const struct topo_nat *nat, const char *out[9])
 void selfcheck_describe_declared(const struct topo_nat *nat, char *buf, size_t size)
 {
 	const struct nat_behavior *b = &nat->behavior;
+	const char *icmp = b->icmp_unreachable ? " unsolicited=icmp-unreachable" : "";
 
 	if (b->udp_blocked)
-		snprintf(buf, size, "udp-blocked");
+		snprintf(buf, size, "udp-blocked%s", icmp);
 	else if (!nat->nat)
-		snprintf(buf, size, "firewall %s", nat_filtering_name(b->filtering));
+		snprintf(buf, size, "firewall %s%s", nat_filtering_name(b->filtering), icmp);
 	else
-		snprintf(buf, size, "%s %s %s hairpin=%s", nat_mapping_name(b->mapping),
-			 nat_filtering_name(b->filtering), nat_ports_name(b->ports), b->hairpin ? "yes" : "no");
+		snprintf(buf, size, "%s %s %s hairpin=%s%s", nat_mapping_name(b->mapping),
+			 nat_filtering_name(b->filtering), nat_ports_name(b->ports), b->hairpin ? "yes" : "no", icmp);
 }
 
 void selfcheck_declared(const struct topo_nat *nat, struct result_behavior *out)
@@ -169,6 +170,56 @@ cleanup:
 	return ok;
 }
 
+int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out, int *sent)
+{
+	json_object *o = json ? json_tokener_parse(json) : NULL, *v;
+	const char *a = o && json_object_is_type(o, json_type_object) ? jstr(o, "answer") : NULL;
+	int rc = 0;
+
+	if (a && strcmp(a, "silent") == 0)
+		*out = SELFCHECK_UNSOL_DROP;
+	else if (a && strcmp(a, "refused") == 0)
+		*out = SELFCHECK_UNSOL_ICMP;
+	else if (a && strcmp(a, "answered") == 0)
+		*out = SELFCHECK_UNSOL_ANSWERED;
+	else
+		rc = -EBADMSG;
+	if (rc == 0 && (!json_object_object_get_ex(o, "sent", &v) || !json_object_is_type(v, json_type_int) ||
+			json_object_get_int64(v) < 0 || json_object_get_int64(v) > 1000))
+		rc = -EBADMSG;
+	if (rc == 0)
+		*sent = (int)json_object_get_int64(v);
+	json_object_put(o);
+	return rc;
+}
+
+enum selfcheck_knock_next selfcheck_knock_next(enum selfcheck_unsolicited seen, bool declared_icmp)
+{
+	if (seen != SELFCHECK_UNSOL_DROP)
+		return SELFCHECK_KNOCK_FINAL;
+	return declared_icmp ? SELFCHECK_KNOCK_AGAIN : SELFCHECK_KNOCK_COUNTS;
+}
+
+static const char *unsolicited_word(enum selfcheck_unsolicited u)
+{
+	return u == SELFCHECK_UNSOL_ICMP ? "icmp-unreachable" : u == SELFCHECK_UNSOL_ANSWERED ? "answered" : "drop";
+}
+
+void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enum selfcheck_unsolicited seen)
+{
+	enum selfcheck_unsolicited want = declared_icmp ? SELFCHECK_UNSOL_ICMP : SELFCHECK_UNSOL_DROP;
+	size_t len = strlen(e->observed), dl = strlen(e->differs);
+
+	e->unsolicited = (int)seen;
+	if (seen != SELFCHECK_UNSOL_DROP)
+		snprintf(e->observed + len, sizeof(e->observed) - len, " unsolicited=%s", unsolicited_word(seen));
+	if (seen == want)
+		return;
+	e->match = false;
+	snprintf(e->differs + dl, sizeof(e->differs) - dl, "%sunsolicited declared %s, observed %s", dl ? "; " : "",
+		 unsolicited_word(want), unsolicited_word(seen));
+}
+
 /* Where the probe server for router i runs: node and two addresses of the
  * family. -1 when the router above has no probe host. */
 static int server_for(const struct topo *t, const struct plan *p, int i, int family, const char **ip,
@@ -202,6 +253,11 @@ struct sc_run {
 	bool *slow;             /* [entry]: classify with the long waits (no evidence to end them early) */
 	bool *pending;          /* [entry]: to classify in the next round */
 	bool long_wait;         /* no short wait at all (selfcheck_run_wait()) */
+	int *seen;              /* [entry]: enum selfcheck_unsolicited the knock showed, or -1 */
+	uint64_t *knock_drops;  /* [entry]: of the router's udp_dropped_in, the knocks' (until a reset) */
+	bool *kpend, *kslow;    /* [entry]: to knock in the next round; with the long wait */
+	bool *kcounts;          /* [entry]: a short knock's silence, proven with the classifier's counts */
+	char (*knock_why)[256]; /* [entry]: why the knock failed, or "" */
 	char *err;
 	size_t errsize;
 };
@@ -234,6 +290,7 @@ static int entry_init(struct sc_run *c, int k, const char **ip, const char **ip2
 
 	e->nat = i;
 	e->family = fam;
+	e->unsolicited = -1;
 	selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
 	selfcheck_declared(&t->nats[i], &e->declared_b);
 	if (t->nats[i].unchecked) {
@@ -478,6 +535,10 @@ static bool evidence_proven(struct sc_run *c, int k)
 			return false;
 		dropped += pk;
 	}
+	/* The knocks went before the classifier: their datagrams are not its
+	 * drops. Leaving out what they sent, the counts prove a silent knock
+	 * as well (knock_end(): every datagram it sent was dropped). */
+	dropped = dropped >= c->knock_drops[k] ? dropped - c->knock_drops[k] : 0;
 	log_debug("self-check: router %s%s: %" PRIu64 " UDP packets dropped", c->t->nats[e->nat].name,
 		  e->family == 6 ? " over IPv6" : "", dropped);
 	return selfcheck_fast_proven(e->report, dropped);
@@ -494,13 +555,16 @@ static int classify_round(struct sc_run *c)
 	return rc;
 }
 
+static int knock_start(struct sc_run *c);
+static int knock_finish(struct sc_run *c);
+
 /* First every router with the short wait where it can be proven; then, on
  * routers as fresh as lab_up() made them, the long wait for each router whose
  * short-wait answer the counters do not prove (a loaded machine's late
  * answer), and for those that could not try. */
 static int classify_all(struct sc_run *c)
 {
-	bool again = false;
+	bool again = false, kagain = false;
 	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
@@ -518,12 +582,192 @@ static int classify_all(struct sc_run *c)
 		}
 		c->slow[k] = redo;
 		c->pending[k] = redo;
+		/* The same counts proved a short knock's silence, or it goes
+		 * again with the long wait, first on the reset router. */
+		if (c->kcounts[k] && redo)
+			c->kpend[k] = c->kslow[k] = kagain = true;
+		c->kcounts[k] = false;
 	}
-	if (rc == 0 && again)
+	if (rc == 0 && again) {
 		rc = lab_reset_routers(c->l, c->t, c->p, c->err, c->errsize);
+		memset(c->knock_drops, 0, (size_t)c->sc->n * sizeof(*c->knock_drops)); /* counters reloaded */
+	}
+	if (rc == 0 && kagain)
+		rc = knock_start(c);
+	if (rc == 0 && kagain)
+		rc = knock_finish(c);
 	if (rc == 0)
 		rc = classify_round(c);
 	return rc;
+}
+
+/* ---- unsolicited UDP: punch-probe knock from outside (selfcheck.h) ---- */
+
+/* A port of the router's external address that no mapping holds: the knocks
+ * go before the classifier, to routers as fresh as lab_up() made them, and
+ * below the port range where there is room (no pool hands it out, and no host
+ * of the lab binds it), so no mapping can answer in place of the router. */
+static unsigned knock_port(const struct topo_nat *nat)
+{
+	unsigned lo, hi;
+
+	nat_port_range(&nat->behavior, &lo, &hi);
+	return lo > 1 ? lo - 1 : hi < 65535 ? hi + 1 : 9;
+}
+
+static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow)
+{
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+	const struct topo_nat *nat = &c->t->nats[e->nat];
+	/* A NAT's unsolicited UDP is addressed to the NAT (its external
+	 * address); a firewall's (and a dual-stack NAT's IPv6 side, a firewall)
+	 * to a host behind it, here the probe host, which binds nothing yet. An
+	 * open router lets that through: the router's own address then. */
+	bool through = (!nat->nat || e->family == 6) && nat->behavior.filtering != FILTER_OPEN;
+	const struct plan_node *r = &c->p->nodes[through ? plan_probe_node(c->p, e->nat) : plan_nat_node(c->p, e->nat)];
+	const char *ip = "", *ip2 = "", *to = e->family == 6 ? r->ip6 : r->ip;
+
+	server_for(c->t, c->p, e->nat, e->family, &ip, &ip2);
+	argv_init(a);
+	argv_add(a, "%s/punch-probe", c->bindir);
+	argv_add(a, "knock");
+	argv_add(a, "--to");
+	argv_add(a, e->family == 6 ? "[%s]:%u" : "%s:%u", to, knock_port(&c->t->nats[e->nat]));
+	argv_add(a, "--bind");
+	argv_add(a, "%s", ip);
+	argv_add(a, "--timeout-ms");
+	argv_add(a, "%u", !slow ? SELFCHECK_KNOCK_FAST_MS : lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+	argv_add(a, "--tries");
+	argv_add(a, "%d", !slow ? SELFCHECK_KNOCK_FAST_TRIES : lossy ? 10 : 5);
+	argv_add(a, c->verbose ? "-v" : "-q");
+}
+
+static bool lab_lossy(const struct sc_run *c)
+{
+	for (int node = 0; node < c->p->n_nodes; node++)
+		if (c->p->nodes[node].impair.loss_ppm)
+			return true;
+	return false;
+}
+
+/* Start the pending entries' knocks (c->kpend), each from its probe server's
+ * node; they hold at the barrier until the next run_release(). */
+static int knock_start(struct sc_run *c)
+{
+	bool lossy = lab_lossy(c);
+	struct argv_buf a;
+
+	for (int k = 0; k < c->sc->n; k++) {
+		const char *ip, *ip2;
+		int node, rc;
+
+		if (!c->kpend[k])
+			continue;
+		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
+		knock_argv(&a, c, k, lossy, c->kslow[k]);
+		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
+						   &c->cls[k]);
+		if (rc == 0)
+			rc = run_start(c->g, c->cls[k]);
+		if (rc < 0) {
+			snprintf(c->err, c->errsize, "self-check: starting the knock on %s: %s", c->p->nodes[node].name,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Release the knocks, wait for them, and read what each saw into c->seen[k]
+ * (or c->knock_why[k] what went wrong); the datagrams each sent go to
+ * c->knock_drops[k], which the router's drop counters hold too. */
+static int knock_finish(struct sc_run *c)
+{
+	int rc = run_release(c->g);
+
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + 2 * SELFCHECK_ABSENT_MS + READY_MS);
+	if (rc < 0) {
+		snprintf(c->err, c->errsize, "self-check: waiting for the knocks: %s", strerror(-rc));
+		return rc;
+	}
+	for (int k = 0; k < c->sc->n; k++) {
+		const struct run_result *r;
+		enum selfcheck_unsolicited u;
+		char how[256];
+		int sent;
+
+		if (!c->kpend[k])
+			continue;
+		c->kpend[k] = false;
+		r = run_result(c->cls[k]);
+		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
+			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock %s: %.160s",
+				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
+			c->seen[k] = -1;
+		} else {
+			c->seen[k] = (int)u;
+			c->knock_drops[k] += (uint64_t)sent;
+		}
+	}
+	return 0;
+}
+
+/* The first knocks, short where counters can prove silence: started with
+ * the probe servers, so that their wait overlaps the servers' start
+ * (wait_servers() releases both). */
+static int knock_begin(struct sc_run *c)
+{
+	for (int k = 0; k < c->sc->n; k++) {
+		c->seen[k] = -1;
+		c->kslow[k] = c->long_wait || !fast_possible(c, k);
+		c->kpend[k] = c->sc->nats[k].checked;
+	}
+	return knock_start(c);
+}
+
+/* Then, before the classifier, their answers: final, left to the
+ * classifier's counts (c->kcounts), or knocked again with the long wait. */
+static int knock_end(struct sc_run *c)
+{
+	bool again = false;
+	int rc = knock_finish(c);
+
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		bool icmp = c->t->nats[c->sc->nats[k].nat].behavior.icmp_unreachable;
+		enum selfcheck_knock_next next;
+
+		if (c->kslow[k] || c->seen[k] < 0)
+			continue;
+		next = selfcheck_knock_next((enum selfcheck_unsolicited)c->seen[k], icmp);
+		c->kcounts[k] = next == SELFCHECK_KNOCK_COUNTS;
+		if (next == SELFCHECK_KNOCK_AGAIN) {
+			log_debug("self-check: router %s%s: a short knock's silence proves nothing here, knocking again",
+				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
+			c->kpend[k] = c->kslow[k] = again = true;
+		}
+	}
+	if (rc == 0 && again)
+		rc = knock_start(c);
+	if (rc == 0 && again)
+		rc = knock_finish(c);
+	return rc;
+}
+
+/* After the classifier: the knock's answer against the declaration. */
+static void note_knocks(struct sc_run *c)
+{
+	for (int k = 0; k < c->sc->n; k++) {
+		struct selfcheck_nat *e = &c->sc->nats[k];
+
+		if (!e->checked || e->why[0] || !e->observed_valid)
+			continue;
+		if (c->seen[k] < 0) /* the knock failed: the router is not classified either */
+			snprintf(e->why, sizeof(e->why), "%s", c->knock_why[k][0] ? c->knock_why[k] : "not knocked");
+		else
+			selfcheck_note_unsolicited(e, c->t->nats[e->nat].behavior.icmp_unreachable,
+						   (enum selfcheck_unsolicited)c->seen[k]);
+	}
 }
 
 int selfcheck_run(const struct topo *t, const struct plan *p, struct lab *l, const char *bindir, bool verbose,
@@ -549,7 +793,14 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	c.cls = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.cls));
 	c.slow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.slow));
 	c.pending = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.pending));
-	if (!c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending) {
+	c.seen = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.seen));
+	c.knock_drops = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_drops));
+	c.kpend = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kpend));
+	c.kslow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kslow));
+	c.kcounts = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kcounts));
+	c.knock_why = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_why));
+	if (!c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
+	    !c.kpend || !c.kslow || !c.kcounts || !c.knock_why) {
 		snprintf(err, errsize, "self-check: out of memory");
 		goto cleanup;
 	}
@@ -561,11 +812,16 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	}
 	rc = start_servers(&c);
 	if (rc == 0)
+		rc = knock_begin(&c);
+	if (rc == 0)
 		rc = wait_servers(&c);
+	if (rc == 0)
+		rc = knock_end(&c);
 	if (rc == 0)
 		rc = classify_all(&c);
 	if (rc < 0)
 		goto cleanup;
+	note_knocks(&c);
 	for (int s = 0; s < 2 * p->n_nodes; s++)
 		if (c.srv[s])
 			run_stop(c.g, c.srv[s]);
@@ -580,6 +836,12 @@ cleanup:
 	free(c.cls);
 	free(c.slow);
 	free(c.pending);
+	free(c.seen);
+	free(c.knock_drops);
+	free(c.kpend);
+	free(c.kslow);
+	free(c.kcounts);
+	free(c.knock_why);
 	return rc;
 }
 

@@ -42,6 +42,26 @@
 #define SELFCHECK_FAST_MS 200
 #define SELFCHECK_FAST_TRIES 4
 
+/* Unsolicited UDP (unsolicited = drop | icmp-unreachable): seen from
+ * outside, where an ICMP error goes, by punch-probe knock from the router's
+ * probe server node to the router's external address, at a port no mapping
+ * holds, before the classifier. A short knock first where the lab has
+ * neither delay nor loss: its ICMP error is positive evidence; its silence
+ * counts only from a router declared silent (an ICMP error merely late would
+ * look the same), and only when the router's drop counters, read for the
+ * classifier's own short wait, account for every knock too
+ * (selfcheck_fast_proven() with the knocks' datagrams left out); otherwise
+ * a knock with SELFCHECK_ABSENT_MS, whose silence is the answer. */
+#define SELFCHECK_KNOCK_FAST_MS 50
+#define SELFCHECK_KNOCK_FAST_TRIES 2
+
+/* What a router did with a knock. */
+enum selfcheck_unsolicited {
+	SELFCHECK_UNSOL_DROP = 0,       /* nothing came back */
+	SELFCHECK_UNSOL_ICMP,           /* ICMP port unreachable */
+	SELFCHECK_UNSOL_ANSWERED,       /* a datagram came back: the port was mapped after all */
+};
+
 struct lab;
 
 struct selfcheck_nat {
@@ -57,6 +77,7 @@ struct selfcheck_nat {
 	struct result_behavior declared_b; /* the same as values */
 	struct result_behavior observed_b; /* valid when observed_valid */
 	bool observed_valid;
+	int unsolicited;        /* enum selfcheck_unsolicited observed, or -1: not knocked */
 };
 
 struct selfcheck {
@@ -86,6 +107,28 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
  * dropped: no answer was merely late) and the hairpin packet came back
  * hairpinned or refused by ICMP (no counter sees it). */
 bool selfcheck_fast_proven(const char *json, uint64_t dropped);
+
+/* Read punch-probe knock's JSON report ({"to":..,"answer":"silent" |
+ * "refused" | "answered","sent":N}) into *out and *sent. Returns 0 or
+ * -EBADMSG. */
+int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out, int *sent);
+
+/* What a short knock's answer is worth: final (an ICMP error, or an
+ * answer), to be proven with the classifier's counts (silence from a router
+ * declared silent), or to be knocked again with the long wait (silence from
+ * a router declared to refuse: the ICMP error may only be late). */
+enum selfcheck_knock_next {
+	SELFCHECK_KNOCK_FINAL = 0,
+	SELFCHECK_KNOCK_COUNTS,
+	SELFCHECK_KNOCK_AGAIN,
+};
+enum selfcheck_knock_next selfcheck_knock_next(enum selfcheck_unsolicited seen, bool declared_icmp);
+
+/* Compare what the knock showed with the declaration: the observed words get
+ * " unsolicited=icmp-unreachable" (or "=answered") where not silent, a
+ * difference clears e->match and is added to e->differs as
+ * "unsolicited declared X, observed Y". */
+void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enum selfcheck_unsolicited seen);
 
 /* Classify every router of lab l (built from t as p) with the programs in
  * bindir. Returns 0 and *out (free with selfcheck_free) when every router

@@ -940,6 +940,15 @@ int run_wait_until(struct run_group *g, mtime_ms when)
 	return r == -ETIMEDOUT ? 0 : r;
 }
 
+int run_wait_until_done(struct run_group *g, mtime_ms when)
+{
+	int r = run_pump(g, when, done_foreground, NULL);
+
+	if (r == 0 || r == -ECHILD)
+		return 1;
+	return r == -ETIMEDOUT ? 0 : r;
+}
+
 int run_start_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline)
 {
 	int rc;

@@ -140,6 +140,11 @@ int run_wait(struct run_group *g, mtime_ms deadline);
  * from poll. */
 int run_wait_until(struct run_group *g, mtime_ms when);
 
+/* run_wait_until(), but over as soon as every started foreground process has
+ * exited (a timed event while programs run: punchlab's rebind-after).
+ * Returns 0 at when, 1 when they all exited first, or -errno from poll. */
+int run_wait_until_done(struct run_group *g, mtime_ms when);
+
 /* A background process (a server) started alone, released, and waited for
  * until it is ready (run_wait_ready()) or deadline. Returns 0 or -errno. */
 int run_start_ready(struct run_group *g, struct run_proc *p, mtime_ms deadline);

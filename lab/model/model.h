@@ -48,6 +48,8 @@ struct topo_nat {
 	char lan_subnet[48];    /* "" = assign automatically */
 	struct impairment uplink_impair;
 	bool unchecked;         /* self-check = no: the user's rules do what no declaration can say */
+	uint32_t rebind_after_ms; /* rebind-after: every mapping moves to a new port this long after
+				   * the pair starts (as punchlab rebind does); 0 = never */
 };
 
 struct topo_peer {

@@ -1050,6 +1050,47 @@ static int outcome_tcp(struct sim *s, const struct topo *t, const struct plan *p
 	return rc;
 }
 
+/* rebind-after, with the built-in pair. RFC 4787 has no word for a NAT that
+ * moves a mapping in use; to the hosts it is the mapping lost and a new one
+ * made: the next outbound packet of the flow finds no mapping and gets a new
+ * one (section 4.1) on a new port (the old one is still busy). Then:
+ *  - the partner still sends to the old external endpoint, which no mapping
+ *    holds any more: dropped (or refused with ICMP), whatever the filtering;
+ *  - the partner's NAT admits the peer's packets from the new port only if it
+ *    filters endpoint-independently, or address-dependently (same address);
+ *    address-and-port-dependent filtering drops them (section 5);
+ *  - punch-client follows a partner's new source only while it punches, not
+ *    once it has chosen a path, and the server relays only between the
+ *    endpoints it recorded.
+ * So a rebind that falls while the pair punches, exchanges its messages or
+ * relays breaks it, and whether it falls there or after the exchange is done
+ * is the machine's speed (the pair is done in milliseconds when unloaded):
+ * not derivable, refused. A rebind after the pair's time limit (the clients'
+ * --timeout), with a second's margin for a loaded machine's late start,
+ * cannot change what the pair did: the outcome is the one without it (and
+ * the runner does not rebind a router once the programs are gone).
+ * Returns 0, or -EINVAL with why set. */
+#define OUTCOME_REBIND_MARGIN_MS 1000
+
+static int rebind_outside_pair(const struct topo *t, char *why, size_t whysize)
+{
+	uint32_t punch_ms, limit_ms;
+
+	topo_client_timeouts(t, &punch_ms, &limit_ms);
+	for (int i = 0; i < t->n_nats; i++) {
+		uint32_t at = t->nats[i].rebind_after_ms;
+
+		if (at && at < limit_ms + OUTCOME_REBIND_MARGIN_MS) {
+			snprintf(why, whysize, "%s rebinds %u ms in, within the pair's %u ms and a second: whether "
+				 "the pair is done first is the machine's speed (not modelled); give rebind-after >= "
+				 "%u ms, or expect and expect-why", t->nats[i].name, (unsigned)at, (unsigned)limit_ms,
+				 (unsigned)(limit_ms + OUTCOME_REBIND_MARGIN_MS));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int outcome_derive(const struct topo *t, const struct plan *p, const struct outcome_abilities *ab,
 		  enum outcome *out, char *why, size_t whysize)
 {
@@ -1085,6 +1126,8 @@ int outcome_derive_rate(const struct topo *t, const struct plan *p, const struct
 	int rc;
 
 	*out = OUTCOME_UNSET;
+	if (rebind_outside_pair(t, why, whysize) < 0)
+		return -EINVAL;
 	*rate = 1;
 	if (p->n_nodes > SIM_NODES) {
 		set_why(why, whysize, "more than %d nodes: not modelled", SIM_NODES);

@@ -227,7 +227,7 @@ enum { NK_PRESET, NK_MAPPING, NK_FILTERING, NK_PORTS, NK_HAIRPIN, NK_UDP_TIMEOUT
        NK_BEHIND, NK_WAN, NK_LAN, NK_RULES, NK_DELAY, NK_JITTER, NK_LOSS, NK_SELF_CHECK,
        NK_PORT_RANGE, NK_PORT_STEP, NK_PORT_START, NK_BLOCK_SIZE, NK_INBOUND_REPLY, NK_UNSOLICITED,
        NK_TCP_MAPPING, NK_TCP_FILTERING, NK_TCP_UNSOLICITED, NK_TCP_TIMEOUT, NK_TCP_TRANSITORY,
-       NK_COUNT };
+       NK_REBIND_AFTER, NK_COUNT };
 _Static_assert(NK_COUNT <= MAX_KEYS, "struct node_aux lines[] too small for the [nat] keys");
 enum { EK_BEHIND, EK_ADDRESS, EK_DELAY, EK_JITTER, EK_LOSS, EK_KEEPALIVE, EK_START_DELAY,
        EK_PROGRAM, EK_COUNT };
@@ -1008,6 +1008,13 @@ static int nat_tcp_transitory(struct parser *ps, const char *v)
 	return tcp_timeout_key(ps, "tcp-transitory-timeout", v, &NAUX(ps)->explicit_b.tcp_transitory_ms);
 }
 
+/* A timed rebind, not a behaviour of RFC 4787's: the time after the pair's
+ * start at which the router moves every mapping to a new port. */
+static int nat_rebind_after(struct parser *ps, const char *v)
+{
+	return duration_key(ps, "rebind-after", v, 100, 3600 * 1000, &NAT(ps)->rebind_after_ms);
+}
+
 static const struct key nat_keys[] = {
 	[NK_PRESET] = { "preset", nat_preset },
 	[NK_MAPPING] = { "mapping", nat_mapping },
@@ -1035,6 +1042,7 @@ static const struct key nat_keys[] = {
 	[NK_TCP_UNSOLICITED] = { "tcp-unsolicited", nat_tcp_unsolicited_key },
 	[NK_TCP_TIMEOUT] = { "tcp-timeout", nat_tcp_timeout },
 	[NK_TCP_TRANSITORY] = { "tcp-transitory-timeout", nat_tcp_transitory },
+	[NK_REBIND_AFTER] = { "rebind-after", nat_rebind_after },
 	[NK_COUNT] = { NULL, NULL },
 };
 
@@ -1140,6 +1148,12 @@ static int nat_finish(struct parser *ps)
 	if (!n->nat && b.hairpin)
 		return fail(ps, l[NK_HAIRPIN], "%s: hairpin needs a translating NAT (mapping is none)",
 			    ps->label);
+	if (!n->nat && l[NK_REBIND_AFTER])
+		return fail(ps, l[NK_REBIND_AFTER], "%s: rebind-after needs a translating NAT (mapping is "
+			    "none): a router without mappings has nothing to rebind", ps->label);
+	if (n->rules_file && l[NK_REBIND_AFTER])
+		return fail(ps, l[NK_REBIND_AFTER], "%s: rebind-after needs the generated ruleset: which sets "
+			    "of your rules = FILE hold mappings is not known", ps->label);
 	if (n->uplink_impair.jitter_ms > n->uplink_impair.delay_ms)
 		return fail(ps, l[NK_JITTER], "%s: jitter must not exceed delay", ps->label);
 	if (n->unchecked && !n->rules_file)
@@ -1515,6 +1529,23 @@ static int check_lab(struct parser *ps)
 			return fail(ps, ps->peer_aux[i].lines[EK_START_DELAY], "start-delay of [peer %s] "
 				    "must be shorter than timeout (%ums)", t->peers[i].name,
 				    (unsigned)t->timeout_ms);
+	for (int i = 0; i < t->n_nats; i++) {
+		const struct topo_nat *n = &t->nats[i];
+		int line = ps->nat_aux[i].lines[NK_REBIND_AFTER];
+
+		/* The rebind is timed from the pair's start: it must fall while
+		 * the pair runs, after both peers have started. */
+		if (n->rebind_after_ms && n->rebind_after_ms >= t->timeout_ms)
+			return fail(ps, line, "rebind-after of [nat %s] (%ums) must be shorter than timeout "
+				    "(%ums): the scenario ends before it", n->name, (unsigned)n->rebind_after_ms,
+				    (unsigned)t->timeout_ms);
+		for (int k = 0; n->rebind_after_ms && k < t->n_peers; k++)
+			if (t->peers[k].start_delay_ms >= n->rebind_after_ms)
+				return fail(ps, line, "rebind-after of [nat %s] (%ums) must be later than the "
+					    "start-delay of [peer %s] (%ums)", n->name,
+					    (unsigned)n->rebind_after_ms, t->peers[k].name,
+					    (unsigned)t->peers[k].start_delay_ms);
+	}
 	return check_lab_client(ps);
 }
 
@@ -1804,6 +1835,8 @@ static void describe_node(const struct topo *t, int nat, int depth, FILE *out)
 			fprintf(out, ", inbound-reply %s", nat_inbound_reply_name(b->inbound_reply));
 		if (b->icmp_unreachable)
 			fprintf(out, ", unsolicited UDP answered with ICMP port unreachable");
+		if (n->rebind_after_ms)
+			fprintf(out, ", rebinds %s after the start", duration_fmt(n->rebind_after_ms, tmo, sizeof(tmo)));
 		fprintf(out, ", UDP timeout %s", b->udp_timeout_ms ?
 			duration_fmt(b->udp_timeout_ms, tmo, sizeof(tmo)) : "kernel default");
 		/* TCP only where it was declared apart from UDP's */

@@ -34,7 +34,8 @@ const char *knock_answer_name(enum knock_answer a)
 	return "?";
 }
 
-int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int tries, enum knock_answer *out)
+int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int tries, enum knock_answer *out,
+	  int *sent_out)
 {
 	static const char msg[] = "punch-probe knock";
 	mtime_ms start = mtime_now(), deadline = start + timeout_ms;
@@ -88,6 +89,8 @@ int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int
 	}
 cleanup:
 	close(fd);
+	if (sent_out)
+		*sent_out = sent;
 	return rc;
 }
 
@@ -234,6 +237,7 @@ int knock_main(int argc, char **argv)
 	int opt, rc;
 	enum knock_answer got;
 	char b[ADDR_STRLEN];
+	int sent = 0;
 
 	while ((opt = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		rc = knock_opt(opt, optarg, &o);
@@ -262,13 +266,15 @@ int knock_main(int argc, char **argv)
 									 : "drop or icmp-unreachable");
 		return 2;
 	}
+	sent = 1; /* TCP: one connect(), whose SYNs the kernel repeats */
 	rc = o.tcp ? knock_tcp(&o.to, o.have_bind ? &o.bind_to : NULL, o.timeout_ms, &got)
-		   : knock(&o.to, o.have_bind ? &o.bind_to : NULL, o.timeout_ms, o.tries, &got);
+		   : knock(&o.to, o.have_bind ? &o.bind_to : NULL, o.timeout_ms, o.tries, &got, &sent);
 	if (rc < 0) {
 		log_errx("knock %s: %s", addr_fmt(&o.to, b, sizeof(b)), strerror(-rc));
 		return 1;
 	}
-	printf("{\"to\":\"%s\",\"answer\":\"%s\"", addr_fmt(&o.to, b, sizeof(b)), knock_answer_name(got));
+	printf("{\"to\":\"%s\",\"answer\":\"%s\",\"sent\":%d", addr_fmt(&o.to, b, sizeof(b)),
+	       knock_answer_name(got), sent);
 	if (o.expect) {
 		bool match = strcmp(o.expect, "drop") == 0  ? got == KNOCK_SILENT
 			     : strcmp(o.expect, "rst") == 0 ? got == KNOCK_RESET

@@ -21,8 +21,11 @@ const char *knock_answer_name(enum knock_answer a);
 
 /* Send to `to` (from bind_to, or any address) `tries` times spread over
  * timeout_ms, and wait at most that long for an answer or a refusal.
- * Returns 0 with *out, or -errno for a local failure. */
-int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int tries, enum knock_answer *out);
+ * Returns 0 with *out and, when sent is not NULL, how many datagrams left
+ * (fewer than tries when the answer came first: the self-check counts the
+ * router's drops against it), or -errno for a local failure. */
+int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int tries, enum knock_answer *out,
+	  int *sent);
 
 /* The same with a TCP SYN (RFC 5382 REQ-4): a connect() to `to`, whose
  * refusal is told apart by the ICMP error queued for it (IP_RECVERR): ICMP
@@ -31,7 +34,8 @@ int knock(const struct addr *to, const struct addr *bind_to, int timeout_ms, int
 int knock_tcp(const struct addr *to, const struct addr *bind_to, int timeout_ms, enum knock_answer *out);
 
 /* punch-probe knock --to IP:PORT [--bind IP] [--timeout-ms N] [--tries N]
- * [--expect-unsolicited drop|icmp-unreachable] [--tcp]: prints one JSON line, exit 0,
+ * [--expect-unsolicited drop|icmp-unreachable] [--tcp]: prints one JSON line
+ * ({"to":..,"answer":..,"sent":N (TCP: 1, one connect)[,"expected":..,"match":..]}), exit 0,
  * or 3 when the expectation does not hold, 1 on a local failure, 2 on usage. */
 int knock_main(int argc, char **argv);
 

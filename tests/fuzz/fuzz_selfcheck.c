@@ -2,7 +2,9 @@
  * bytes give either a classification or -EBADMSG with a reason, never a
  * crash, a leak, an unterminated string, or "match" with differences; and
  * the short wait's evidence check (selfcheck_fast_proven) reads the same
- * bytes without a crash, proving nothing from a report without its counts. */
+ * bytes without a crash, proving nothing from a report without its counts;
+ * and a knock's report (selfcheck_read_knock) is one of its three answers or
+ * -EBADMSG. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!strstr(text, "absent_requests") && selfcheck_fast_proven(text, 0))
 		abort();
 	(void)selfcheck_fast_proven(text, UINT64_MAX);
+	{
+		enum selfcheck_unsolicited u = (enum selfcheck_unsolicited)-1;
+		int sent = -1;
+
+		rc = selfcheck_read_knock(text, &u, &sent);
+		if (rc != 0 && rc != -EBADMSG)
+			abort();
+		if (rc == 0 && ((u != SELFCHECK_UNSOL_DROP && u != SELFCHECK_UNSOL_ICMP && u != SELFCHECK_UNSOL_ANSWERED) ||
+				sent < 0 || sent > 1000))
+			abort();
+	}
 	free(text);
 	return 0;
 }

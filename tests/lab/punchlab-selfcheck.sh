@@ -47,6 +47,10 @@ grep -q 'home-b .*observed apdm apdf random hairpin=no *ok' "$tmp/fcs" || fail "
 grep -A2 '^topologies/udp-blocked.topo$' "$tmp/out" | grep -q 'office-b .*observed udp-blocked *ok' ||
 	fail "udp-blocked router not observed as blocking UDP"
 grep -A1 'profile firewall$' "$tmp/out" | grep -q 'observed firewall apdf *ok' || fail "firewall profile not observed"
+grep -A2 '^topologies/icmp-unreachable-cones.topo$' "$tmp/out" >"$tmp/icmp"
+grep -q 'home-a .*observed eim apdf preserve hairpin=no unsolicited=icmp-unreachable *ok' "$tmp/icmp" ||
+	fail "icmp-unreachable router not observed answering with ICMP"
+grep -q 'home-b .*observed eim apdf preserve hairpin=no *ok' "$tmp/icmp" || fail "silent router not observed silent"
 echo "ok: classify: $routers shipped routers behave as declared"
 
 # 2. declared one thing, built another: refused before the pair runs
@@ -76,6 +80,19 @@ rc=$?
 says "over IPv6 does not behave as declared: mapping declared none, observed unknown"
 grep -q 'router fw-a (line [0-9]*) does not behave' "$tmp/out" && fail "fw-a's IPv4 side reported as differing"
 echo "ok: wrong declarations refused, naming router, line and property (IPv4 and IPv6); unnoticed without the check"
+
+# 2b. unsolicited UDP answered otherwise than declared (knocked from outside)
+"$O/punchlab" run --no-color "$D/wrong-unsolicited.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "run of a router with the wrong unsolicited exited $rc, want 1"
+says "router home-a (line 11) does not behave as declared: unsolicited declared icmp-unreachable, observed drop"
+says "router home-b (line 16) does not behave as declared: unsolicited declared drop, observed icmp-unreachable"
+"$O/punchlab" classify --no-color "$D/wrong-unsolicited.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "classify of a router with the wrong unsolicited exited $rc, want 1"
+says "MISMATCH: unsolicited declared icmp-unreachable, observed drop"
+says "MISMATCH: unsolicited declared drop, observed icmp-unreachable"
+echo "ok: a router declared icmp-unreachable but silent, and one declared silent but refusing, are refused"
 
 # 3. the routers are reset after the check: the pair gets the first sequential port
 cat >"$tmp/seq.topo" <<'EOT'

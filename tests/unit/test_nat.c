@@ -331,6 +331,45 @@ static void test_random_pool(void **state)
 	assert_true(nat_router_seed(1, "home-a") != nat_router_seed(2, "home-a"));
 }
 
+/* Past the pool: a range larger than NAT_POOL_MAX gets a pool of
+ * NAT_POOL_MAX distinct ports of the range (nat.h says why no larger), and
+ * the mapping that finds its pool port busy (the pool came round while the
+ * port is still in use) falls to nf_nat's own random choice in exactly the
+ * configured range, never outside it; a range that fits is the pool whole. */
+static void test_pool_beyond(void **state)
+{
+	static uint16_t a[NAT_POOL_MAX];
+	struct nat_behavior b = { .mapping = MAP_EIM, .filtering = FILTER_APDF, .ports = PORTS_RANDOM,
+				  .port_min = 20000, .port_max = 29999 };
+	static unsigned ports[NAT_POOL_MAX + 1];
+	static bool taken[65536];
+	char err[256], *text = NULL;
+	int n;
+
+	(void)state;
+	assert_int_equal(nat_ruleset(&b, true, &ifc4, &text, err, sizeof(err)), 0);
+	n = pool_ports(text, ports, NAT_POOL_MAX + 1);
+	assert_int_equal(n, NAT_POOL_MAX);
+	for (int i = 0; i < n; i++) {
+		assert_true(ports[i] >= 20000 && ports[i] <= 29999);
+		assert_false(taken[ports[i]]);
+		taken[ports[i]] = true;
+	}
+	assert_non_null(strstr(text, "meta mark set numgen inc mod 2048 offset 1\n"));
+	assert_non_null(strstr(text, "meta mark @busy_idx snat ip to 203.0.113.20 : 20000-29999 random\n"));
+	free(text);
+	/* 100 ports: the pool is the range, every port once */
+	b.port_min = 40000;
+	b.port_max = 40099;
+	assert_int_equal(nat_port_pool(&b, 3, a, NAT_POOL_MAX), 100);
+	memset(taken, 0, sizeof(taken));
+	for (int i = 0; i < 100; i++) {
+		assert_true(a[i] >= 40000 && a[i] <= 40099);
+		assert_false(taken[a[i]]);
+		taken[a[i]] = true;
+	}
+}
+
 /* ports = sequential: port-step apart from port-start, round the range. */
 static void test_sequential_pool(void **state)
 {
@@ -788,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_random_pool),
 		cmocka_unit_test(test_block_pool),
 		cmocka_unit_test(test_rebind),
+		cmocka_unit_test(test_pool_beyond),
 		cmocka_unit_test(test_sequential_pool),
 		cmocka_unit_test(test_hostile_ifaces),
 		cmocka_unit_test(test_timeouts),

@@ -334,6 +334,73 @@ static void argv_limits(void **state)
 	assert_null(a.v[ARGV_MAX]);
 }
 
+/* Unsolicited UDP: the knock's report read, its short-wait evidence, and the
+ * comparison with the declaration. */
+static void knock_unsolicited(void **state)
+{
+	struct topo *t = parse("[nat n]\npreset = port-restricted\nunsolicited = icmp-unreachable\n[nat f]\n"
+			       "preset = firewall\nunsolicited = icmp-unreachable\n[peer a]\nbehind = n\n[peer b]\nbehind = f\n");
+	static const char *const bad[] = { NULL, "", "[]", "{}", "{\"answer\":1}", "{\"answer\":\"maybe\"}",
+					   "{\"answer\":\"silent\"", "\"silent\"", "{\"answer\":\"silent\"}",
+					   "{\"answer\":\"silent\",\"sent\":-1}", "{\"answer\":\"silent\",\"sent\":\"2\"}" };
+	enum selfcheck_unsolicited u = SELFCHECK_UNSOL_ANSWERED;
+	struct selfcheck_nat e = { 0 };
+	int sent = -1;
+	char d[96];
+
+	(void)state;
+	selfcheck_describe_declared(&t->nats[0], d, sizeof(d));
+	assert_string_equal(d, "eim apdf preserve hairpin=no unsolicited=icmp-unreachable");
+	selfcheck_describe_declared(&t->nats[1], d, sizeof(d));
+	assert_string_equal(d, "firewall apdf unsolicited=icmp-unreachable");
+
+	assert_int_equal(selfcheck_read_knock("{\"to\":\"203.0.113.20:1023\",\"answer\":\"silent\",\"sent\":2}", &u,
+					      &sent), 0);
+	assert_int_equal(u, SELFCHECK_UNSOL_DROP);
+	assert_int_equal(sent, 2);
+	assert_int_equal(selfcheck_read_knock("{\"answer\":\"refused\",\"sent\":1,\"expected\":\"drop\",\"match\":false}",
+					      &u, &sent), 0);
+	assert_int_equal(u, SELFCHECK_UNSOL_ICMP);
+	assert_int_equal(sent, 1);
+	assert_int_equal(selfcheck_read_knock("{\"answer\":\"answered\",\"sent\":0}", &u, &sent), 0);
+	assert_int_equal(u, SELFCHECK_UNSOL_ANSWERED);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(selfcheck_read_knock(bad[i], &u, &sent), -EBADMSG);
+
+	/* an ICMP error or an answer is final; silence is proven by the
+	 * classifier's counts where the router is declared silent, and knocked
+	 * again with the long wait where it is declared to refuse (a late ICMP
+	 * error looks the same) */
+	assert_int_equal(selfcheck_knock_next(SELFCHECK_UNSOL_ICMP, false), SELFCHECK_KNOCK_FINAL);
+	assert_int_equal(selfcheck_knock_next(SELFCHECK_UNSOL_ICMP, true), SELFCHECK_KNOCK_FINAL);
+	assert_int_equal(selfcheck_knock_next(SELFCHECK_UNSOL_ANSWERED, false), SELFCHECK_KNOCK_FINAL);
+	assert_int_equal(selfcheck_knock_next(SELFCHECK_UNSOL_DROP, false), SELFCHECK_KNOCK_COUNTS);
+	assert_int_equal(selfcheck_knock_next(SELFCHECK_UNSOL_DROP, true), SELFCHECK_KNOCK_AGAIN);
+
+	/* as declared: nothing added but the observed word */
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	selfcheck_note_unsolicited(&e, true, SELFCHECK_UNSOL_ICMP);
+	assert_true(e.match);
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no unsolicited=icmp-unreachable");
+	assert_string_equal(e.differs, "");
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	selfcheck_note_unsolicited(&e, false, SELFCHECK_UNSOL_DROP);
+	assert_true(e.match);
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no");
+	/* otherwise: a mismatch, after any the classifier found */
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	selfcheck_note_unsolicited(&e, true, SELFCHECK_UNSOL_DROP);
+	assert_false(e.match);
+	assert_string_equal(e.differs, "unsolicited declared icmp-unreachable, observed drop");
+	assert_int_equal(selfcheck_read_report(REPORT("false", "{\"property\":\"mapping\",\"declared\":\"eim\","
+						      "\"observed\":\"apdm\"}"), &e), 0);
+	selfcheck_note_unsolicited(&e, false, SELFCHECK_UNSOL_ANSWERED);
+	assert_false(e.match);
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no unsolicited=answered");
+	assert_string_equal(e.differs, "mapping declared eim, observed apdm; unsolicited declared drop, observed answered");
+	topo_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +408,7 @@ int main(void)
 		cmocka_unit_test(probes_ipv6),     cmocka_unit_test(self_check_key),   cmocka_unit_test(argv_limits),
 		cmocka_unit_test(read_match),      cmocka_unit_test(read_mismatch),    cmocka_unit_test(read_other_kinds),
 		cmocka_unit_test(read_rejects),    cmocka_unit_test(read_long_mismatch), cmocka_unit_test(fast_proven),
+		cmocka_unit_test(knock_unsolicited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -776,6 +776,19 @@ static void test_semantic_errors(void **state)
 		  3, "start-delay of [peer a] must be shorter than timeout");
 	parse_bad("[nat n]\npreset = open\nrules = does-not-exist.nft\n" PEERS, 3,
 		  "rules file 'does-not-exist.nft': No such file or directory");
+	/* rebind-after: a translating router, a generated ruleset, within the run */
+	topo_free(parse_ok("[nat n]\npreset = full-cone\nrebind-after = 3s\n" PEERS));
+	parse_bad("[nat n]\npreset = firewall\nrebind-after = 3s\n" PEERS, 3,
+		  "[nat n]: rebind-after needs a translating NAT");
+	parse_bad("[nat n]\npreset = full-cone\nrebind-after = 10s\n" PEERS, 3,
+		  "rebind-after of [nat n] (10000ms) must be shorter than timeout (10000ms)");
+	parse_bad("[nat n]\npreset = full-cone\nrebind-after = 50ms\n" PEERS, 3,
+		  "rebind-after = 50ms is out of range: 100ms to 3600s");
+	parse_bad("[nat n]\npreset = full-cone\nrebind-after = soon\n" PEERS, 3,
+		  "bad duration 'soon' for rebind-after");
+	parse_bad("[nat n]\npreset = full-cone\nrebind-after = 2s\n[peer a]\nbehind = n\n"
+		  "start-delay = 2s\n[peer b]\nbehind = internet\n", 3,
+		  "rebind-after of [nat n] (2000ms) must be later than the start-delay of [peer a] (2000ms)");
 }
 
 static void test_address_errors(void **state)
