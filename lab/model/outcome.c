@@ -1013,7 +1013,7 @@ static int tcp_prepare(const struct topo *t, const struct outcome_abilities *ab,
  *     round; only two connect()s within one round trip of each other cross
  *     (the first ones may: both clients are introduced at once). relayed, as
  *     in most runs but not all: a scenario of two such routers declares an
- *     expect-rate (topologies/tcp-rst-vs-rst.topo).
+ *     expect-rate (tests/lab/data/tcp-rst-vs-rst.topo).
  *   - ICMP leaves the refused side's router with a half-open connection, and
  *   whether the partner's SYN meets a new connect() or the listener is a race
  *   (measured both ways): not modelled. So is a client that gives up after a

@@ -89,7 +89,7 @@ static enum outcome derive(const char *a, const char *b, const char *extra)
 
 /* The profiles of matrices/tcp.matrix and RST-answering variants of three
  * (tcp-unsolicited = rst; the matrix leaves them out, as two of them facing
- * each other make a race: topologies/tcp-rst-vs-rst.topo). */
+ * each other make a race: tests/lab/data/tcp-rst-vs-rst.topo). */
 static const struct {
 	const char *name, *keys;
 } profiles[] = {
