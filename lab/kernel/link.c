@@ -195,6 +195,47 @@ int link_open(struct netns *ns, struct link_ctx **out)
 	return 0;
 }
 
+struct open_many {
+	struct netns *const *ns;
+	struct link_ctx **lc;
+};
+
+static int open_one(void *arg, int i)
+{
+	struct open_many *om = arg;
+	struct link_ctx *lc = calloc(1, sizeof(*lc));
+	int err;
+
+	if (lc == NULL)
+		return -ENOMEM;
+	lc->ns = om->ns[i];
+	err = open_in_ns(lc);
+	if (err < 0) {
+		errno = -err;
+		log_warn("netns %s: opening an rtnetlink socket%s%s", netns_name(lc->ns), lc->err[0] ? ": " : "",
+			 lc->err);
+		link_close(lc);
+		return err;
+	}
+	om->lc[i] = lc;
+	return 0;
+}
+
+int link_open_many(struct netns *const *ns, int n, struct link_ctx **out)
+{
+	struct open_many om = { .ns = ns, .lc = out };
+	int err;
+
+	for (int i = 0; i < n; i++)
+		out[i] = NULL;
+	err = netns_run_each(ns, n, open_one, &om);
+	for (int i = 0; err < 0 && i < n; i++) {
+		link_close(out[i]);
+		out[i] = NULL;
+	}
+	return err;
+}
+
 void link_close(struct link_ctx *lc)
 {
 	if (lc == NULL)

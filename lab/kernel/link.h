@@ -18,6 +18,9 @@ struct link_ctx;
 /* Open an rtnetlink socket inside ns. lc keeps a pointer to ns: destroy ns
  * only after link_close(lc). Returns 0 or -errno. */
 int link_open(struct netns *ns, struct link_ctx **out);
+/* link_open() of ns[0..n) into out[0..n), every socket opened from one
+ * thread (netns_run_each()). Returns 0, or -errno with every out[i] NULL. */
+int link_open_many(struct netns *const *ns, int n, struct link_ctx **out);
 /* NULL is fine. */
 void link_close(struct link_ctx *lc);
 
