@@ -613,6 +613,7 @@ static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_
 		return 0;
 	}
 	log_debug("%s: no netem: %s becomes a delay line", n->name, n->uplink);
+	link_forget(l->lc[other], other_if); /* the peer goes too; taps take both names */
 	rc = link_delete(l->lc[node], n->uplink);
 	if (rc < 0) {
 		lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[node]));
@@ -795,7 +796,10 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		int i = lk->a;
 		const struct plan_node *n = &p->nodes[i];
 
-		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if));
+		const struct plan_iface *fa = node_iface(p, i, lk->a_if);
+
+		STEP(link_veth_up(l->lc[i], lk->a_if, fa && fa->master[0] ? fa->master : NULL, l->lc[lk->b],
+				  lk->b_if));
 		rc = uplink_impair(l, p, lk, err, errsize);
 		if (rc < 0)
 			goto cleanup;
