@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/bench_lab.XXXXXX", err[512];
 	struct topo *t = NULL;
 	struct plan *p = NULL;
-	double *ours, *theirs;
+	double *ours, *theirs, *up, *down;
 	int rc = 1;
 
 	if (geteuid() != 0) {
@@ -253,7 +253,9 @@ int main(int argc, char **argv)
 		rounds = 9;
 	ours = calloc((size_t)rounds, sizeof(*ours));
 	theirs = calloc((size_t)rounds, sizeof(*theirs));
-	if (!ours || !theirs || !mkdtemp(dir))
+	up = calloc((size_t)rounds, sizeof(*up));
+	down = calloc((size_t)rounds, sizeof(*down));
+	if (!ours || !theirs || !up || !down || !mkdtemp(dir))
 		goto cleanup;
 	if (topo_parse_file(path, &t, err, sizeof(err)) < 0 || plan_build(t, &p, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_lab: %s\n", err);
@@ -265,14 +267,17 @@ int main(int argc, char **argv)
 	}
 	for (int r = 0; r < rounds; r++) {
 		struct lab *l = NULL;
-		mtime_ms t0 = mtime_now();
+		mtime_ms t0 = mtime_now(), t1;
 
 		if (lab_up(t, p, &l, err, sizeof(err)) < 0) {
 			fprintf(stderr, "bench_lab: lab_up: %s\n", err);
 			goto cleanup;
 		}
+		t1 = mtime_now();
 		lab_down(l);
 		ours[r] = (double)(mtime_now() - t0);
+		up[r] = (double)(t1 - t0);
+		down[r] = (double)(mtime_now() - t1);
 
 		t0 = mtime_now();
 		if (sh(dir, "up.sh") < 0) {
@@ -289,7 +294,8 @@ int main(int argc, char **argv)
 
 		printf("bench_lab: %s, %d nodes, %d links, %d rounds (medians)\n", path, p->n_nodes, p->n_links,
 		       rounds);
-		printf("  punchlab lab_up + lab_down:           %8.1f ms\n", a);
+		printf("  punchlab lab_up + lab_down:           %8.1f ms  (up %.1f, down %.1f)\n", a,
+		       bench_median(up, rounds), bench_median(down, rounds));
 		printf("  hand-written ip/nft script, up + down: %8.1f ms  (baseline, %s/up.sh)\n", b, dir);
 		printf("  ratio: punchlab is %.1fx faster\n", a > 0 ? b / a : 0.0);
 	}
@@ -310,5 +316,7 @@ cleanup:
 	topo_free(t);
 	free(ours);
 	free(theirs);
+	free(up);
+	free(down);
 	return rc;
 }
