@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/netlink.h>
@@ -136,7 +137,14 @@ static void loader_main(struct netns *ns, const char *ruleset, int wfd, pid_t pa
 	/* Gone with the lab's process, never left behind loading (netns.c's holders do the same). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
-	rc = setns(netns_fd(ns), CLONE_NEWNET) < 0 ? -errno : nft_in_ns(&c);
+	rc = setns(netns_fd(ns), CLONE_NEWNET) < 0 ? -errno : 0;
+	/* Nothing of the parent's held open meanwhile (its output pipes, other
+	 * namespaces): only the report pipe. */
+	if (wfd > 3)
+		syscall(SYS_close_range, 3U, (unsigned)wfd - 1, 0U);
+	syscall(SYS_close_range, (unsigned)wfd + 1, ~0U, 0U);
+	if (rc == 0)
+		rc = nft_in_ns(&c);
 	if (fd_write_all(wfd, &rc, sizeof(rc)) == 0 && c.err)
 		fd_write_all(wfd, c.err, strlen(c.err));
 	_exit(0);
@@ -146,6 +154,7 @@ int nft_load_start(struct netns *ns, const char *ruleset, struct nft_async **out
 {
 	struct nft_async *a = calloc(1, sizeof(*a));
 	int pfd[2];
+	pid_t parent;
 
 	*out = NULL;
 	if (a == NULL)
@@ -159,10 +168,11 @@ int nft_load_start(struct netns *ns, const char *ruleset, struct nft_async **out
 		*out = a;
 		return 0;
 	}
+	parent = getpid();
 	a->pid = fork();
 	if (a->pid == 0) {
 		close(pfd[0]);
-		loader_main(ns, ruleset, pfd[1], getppid());
+		loader_main(ns, ruleset, pfd[1], parent);
 	}
 	close(pfd[1]);
 	if (a->pid < 0) {
