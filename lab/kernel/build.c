@@ -795,7 +795,6 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		const struct plan_link *lk = &p->links[k];
 		int i = lk->a;
 		const struct plan_node *n = &p->nodes[i];
-
 		const struct plan_iface *fa = node_iface(p, i, lk->a_if);
 
 		STEP(link_veth_up(l->lc[i], lk->a_if, fa && fa->master[0] ? fa->master : NULL, l->lc[lk->b],
