@@ -485,13 +485,13 @@ static int routers_finish(struct lab *l, const struct topo *t, const struct plan
 	return rc;
 }
 
-/* Router node i's generated ruleset loading afresh (into l->load[i]):
- * everything flushed, the loss table and the ruleset, in one transaction.
- * Returns 0 or -errno with err set. */
-static int router_reload_start(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
-			       size_t errsize)
+/* Router node i's generated ruleset loaded afresh: everything flushed, the
+ * loss table and the ruleset, in one transaction. Returns 0 or -errno with
+ * err set. */
+static int router_reload(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
+			 size_t errsize)
 {
-	char msg[512], *ruleset = NULL, *text = NULL;
+	char msg[512], *nfterr = NULL, *ruleset = NULL, *text = NULL;
 	int rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
 
 	if (rc < 0) {
@@ -501,69 +501,51 @@ static int router_reload_start(struct lab *l, const struct topo *t, const struct
 	if (asprintf(&text, "%s%s", l->loss[i] ? l->loss[i] : "flush ruleset\n", ruleset) < 0) {
 		text = NULL;
 		rc = -ENOMEM;
-		lab_err(err, errsize, "out of memory");
 	} else {
-		rc = nft_load_start(l->ns[i], text, &l->load[i]);
+		rc = nft_load(l->ns[i], text, &nfterr);
 	}
+	if (rc < 0)
+		lab_err(err, errsize, "%s: loading the ruleset afresh: %s", p->nodes[i].name,
+			nfterr ? nfterr : strerror(-rc));
+	free(nfterr);
 	free(text);
 	free(ruleset);
 	return rc;
 }
 
-/* A router with the user's own rules file: flushed, then loaded again. */
-static int router_reload_own(struct lab *l, const struct topo *t, const struct plan *p, int i, char *err,
-			     size_t errsize)
-{
-	char *nfterr = NULL;
-	int rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
-
-	if (rc < 0) {
-		lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
-			nfterr ? nfterr : strerror(-rc));
-		free(nfterr);
-		return rc;
-	}
-	return router_load(l, t, p, i, err, errsize);
-}
-
 int lab_reset_routers(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
 {
-	int rc = 0;
-
-	/* Everything the lab loaded here is its own: the ruleset and the loss
-	 * table. Flush it all (the loss table comes back in the same
-	 * transaction, so the uplink is never lossless), then the ruleset: a
-	 * generated one in that transaction too (one commit, not two), every
-	 * router's at once (each flush waits for a grace period: they overlap). */
-	for (int i = 0; rc == 0 && i < p->n_nodes; i++)
-		if (p->nodes[i].kind == PLAN_ROUTER && !t->nats[p->nodes[i].index].rules_file)
-			rc = router_reload_start(l, t, p, i, err, errsize);
-	for (int i = 0; rc == 0 && i < p->n_nodes; i++)
-		if (p->nodes[i].kind == PLAN_ROUTER && t->nats[p->nodes[i].index].rules_file)
-			rc = router_reload_own(l, t, p, i, err, errsize);
 	for (int i = 0; i < p->n_nodes; i++) {
 		char *nfterr = NULL;
-		int r;
+		int rc;
 
-		if (!l->load[i])
-			continue;
-		r = nft_load_finish(l->load[i], &nfterr);
-		l->load[i] = NULL;
-		if (r < 0 && rc == 0) {
-			lab_err(err, errsize, "%s: loading the ruleset afresh: %s", p->nodes[i].name,
-				nfterr ? nfterr : strerror(-r));
-			rc = r;
-		}
-		free(nfterr);
-	}
-	for (int i = 0; rc == 0 && i < p->n_nodes; i++) {
 		if (p->nodes[i].kind != PLAN_ROUTER)
 			continue;
-		rc = ct_flush(l->ns[i]);
+		/* Everything the lab loaded here is its own: the ruleset and the loss
+		 * table. Flush it all (the loss table comes back in the same
+		 * transaction, so the uplink is never lossless), then the ruleset:
+		 * a generated one in that transaction too (one commit, not two). */
+		if (!t->nats[p->nodes[i].index].rules_file) {
+			rc = router_reload(l, t, p, i, err, errsize);
+		} else {
+			rc = nft_load(l->ns[i], l->loss[i] ? l->loss[i] : "flush ruleset\n", &nfterr);
+			if (rc < 0) {
+				lab_err(err, errsize, "%s: removing the ruleset: %s", p->nodes[i].name,
+					nfterr ? nfterr : strerror(-rc));
+				free(nfterr);
+				return rc;
+			}
+			rc = router_load(l, t, p, i, err, errsize);
+		}
 		if (rc < 0)
+			return rc;
+		rc = ct_flush(l->ns[i]);
+		if (rc < 0) {
 			lab_err(err, errsize, "%s: flushing connection tracking: %s", p->nodes[i].name, strerror(-rc));
+			return rc;
+		}
 	}
-	return rc;
+	return 0;
 }
 
 /* The loss on node n's uplink that netem does not do: where netem is on it
