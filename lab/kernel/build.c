@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -759,120 +758,6 @@ cleanup:
 	return rc;
 }
 
-/* Node i's links: its bridges, then every veth it is the first end of. */
-static int node_links(struct lab *l, const struct plan *p, int i, char *err, size_t errsize)
-{
-	const struct plan_node *n = &p->nodes[i];
-	int rc = 0;
-
-	for (int k = 0; k < n->n_ifs; k++)
-		if (n->ifs[k].bridge)
-			STEP(link_bridge(l->lc[i], n->ifs[k].name));
-	for (int k = 0; k < p->n_links; k++) {
-		const struct plan_link *lk = &p->links[k];
-		const struct plan_iface *fa = node_iface(p, i, lk->a_if);
-
-		if (lk->a != i)
-			continue;
-		STEP(link_veth_up(l->lc[i], lk->a_if, fa && fa->master[0] ? fa->master : NULL, l->lc[lk->b],
-				  lk->b_if));
-	}
-cleanup:
-	return rc;
-}
-
-/* Node i's interfaces (bridge, addresses, up), routes and uplink loss. */
-static int node_config(struct lab *l, const struct plan *p, int i, char *err, size_t errsize)
-{
-	const struct plan_node *n = &p->nodes[i];
-	int rc = 0;
-
-	for (int k = 0; k < n->n_ifs; k++) {
-		const struct plan_iface *f = &n->ifs[k];
-
-		if (f->master[0])
-			STEP(link_set_master(l->lc[i], f->name, f->master));
-		if (f->addr[0])
-			STEP(link_addr(l->lc[i], f->name, f->addr));
-		if (f->addr2[0])
-			STEP(link_addr(l->lc[i], f->name, f->addr2));
-		if (f->addr6[0])
-			STEP(link_addr(l->lc[i], f->name, f->addr6));
-		if (f->addr2_6[0])
-			STEP(link_addr(l->lc[i], f->name, f->addr2_6));
-		STEP(link_up(l->lc[i], f->name));
-	}
-	for (int k = 0; k < n->n_routes; k++)
-		STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL));
-	if (n->impair.loss_ppm)
-		rc = uplink_loss(l, n, i, err, errsize);
-cleanup:
-	return rc;
-}
-
-struct node_job {
-	struct lab *l;
-	const struct plan *p;
-	int i;
-	int (*fn)(struct lab *l, const struct plan *p, int i, char *err, size_t errsize);
-	int rc;
-	char err[512];
-};
-
-static void *node_thread(void *arg)
-{
-	struct node_job *j = arg;
-
-	j->rc = j->fn(j->l, j->p, j->i, j->err, sizeof(j->err));
-	return NULL;
-}
-
-/* fn for every node at once, one thread each, the calling thread waiting:
- * each node has its own netlink socket, and the requests' waits for the
- * kernel's RTNL lock (held by every namespace on the machine in turn)
- * overlap instead of queueing one behind the other. Returns 0, or the
- * lowest node's failure with its message in err. */
-static int nodes_at_once(struct lab *l, const struct plan *p,
-			 int (*fn)(struct lab *l, const struct plan *p, int i, char *err, size_t errsize),
-			 char *err, size_t errsize)
-{
-	struct node_job *j = calloc((size_t)p->n_nodes + 1, sizeof(*j));
-	pthread_t *t = calloc((size_t)p->n_nodes + 1, sizeof(*t));
-	bool *started = calloc((size_t)p->n_nodes + 1, sizeof(*started));
-	sigset_t all, old;
-	int rc = 0;
-
-	if (!j || !t || !started) {
-		free(j);
-		free(t);
-		free(started);
-		lab_err(err, errsize, "out of memory");
-		return -ENOMEM;
-	}
-	/* Signals stay with the calling thread (as in netns_run()). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (int i = 0; i < p->n_nodes; i++) {
-		j[i] = (struct node_job){ .l = l, .p = p, .i = i, .fn = fn };
-		started[i] = pthread_create(&t[i], NULL, node_thread, &j[i]) == 0;
-		if (!started[i])      /* no thread: done here, in turn */
-			node_thread(&j[i]);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	for (int i = 0; i < p->n_nodes; i++) {
-		if (started[i])
-			pthread_join(t[i], NULL);
-		if (j[i].rc < 0 && rc == 0) {
-			lab_err(err, errsize, "%s", j[i].err);
-			rc = j[i].rc;
-		}
-	}
-	free(j);
-	free(t);
-	free(started);
-	return rc;
-}
-
 int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *err, size_t errsize)
 {
 	struct lab *l;
@@ -894,22 +779,60 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	}
 	l->n = p->n_nodes;
 
-	/* The namespaces, and the routers' rulesets loading in children
-	 * (forked while this process has no other thread). */
 	rc = create_namespaces(l, p, err, errsize);
 	if (rc == 0)
 		rc = routers_start(l, t, p, err, errsize);
-	if (rc == 0)
-		rc = nodes_at_once(l, p, node_links, err, errsize);
-	/* Impairments in turn: a delay line replaces a veth, in both its nodes. */
-	for (int k = 0; rc == 0 && k < p->n_links; k++)
-		rc = uplink_impair(l, p, &p->links[k], err, errsize);
-	if (rc == 0)
-		rc = nodes_at_once(l, p, node_config, err, errsize);
-	if (rc == 0)
-		rc = inet_neighbours(l, p, err, errsize);
-	if (rc == 0)
-		rc = routers_finish(l, t, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+
+		for (int k = 0; k < n->n_ifs; k++)
+			if (n->ifs[k].bridge)
+				STEP(link_bridge(l->lc[i], n->ifs[k].name));
+	}
+	for (int k = 0; k < p->n_links; k++) {
+		const struct plan_link *lk = &p->links[k];
+		int i = lk->a;
+		const struct plan_node *n = &p->nodes[i];
+		const struct plan_iface *fa = node_iface(p, i, lk->a_if);
+
+		STEP(link_veth_up(l->lc[i], lk->a_if, fa && fa->master[0] ? fa->master : NULL, l->lc[lk->b],
+				  lk->b_if));
+		rc = uplink_impair(l, p, lk, err, errsize);
+		if (rc < 0)
+			goto cleanup;
+	}
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *n = &p->nodes[i];
+
+		for (int k = 0; k < n->n_ifs; k++) {
+			const struct plan_iface *f = &n->ifs[k];
+
+			if (f->master[0])
+				STEP(link_set_master(l->lc[i], f->name, f->master));
+			if (f->addr[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr));
+			if (f->addr2[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr2));
+			if (f->addr6[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr6));
+			if (f->addr2_6[0])
+				STEP(link_addr(l->lc[i], f->name, f->addr2_6));
+			STEP(link_up(l->lc[i], f->name));
+		}
+		for (int k = 0; k < n->n_routes; k++)
+			STEP(link_route(l->lc[i], n->routes[k].dst, n->routes[k].via, NULL));
+		if (n->impair.loss_ppm) {
+			rc = uplink_loss(l, n, i, err, errsize);
+			if (rc < 0)
+				goto cleanup;
+		}
+	}
+	rc = inet_neighbours(l, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
+	rc = routers_finish(l, t, p, err, errsize);
 	if (rc < 0)
 		goto cleanup;
 	*out = l;
