@@ -38,6 +38,7 @@ struct lab {
 	char **loss;    /* the loss table loaded on a node's uplink (impair.h), or NULL */
 	struct delay_line **dl; /* a node's uplink as a delay line (no netem), or NULL */
 	bool *netem;    /* netem is on a node's uplink (uplink_impair()) */
+	struct nft_async **load; /* a router's generated ruleset, loading (routers_start()) */
 	bool kept;      /* lab_keep() succeeded: the delay lines outlive us */
 };
 
@@ -282,6 +283,9 @@ void lab_down(struct lab *l)
 {
 	if (!l)
 		return;
+	/* A loader still at work in a namespace is waited for, not left behind. */
+	for (int i = 0; l->load && i < l->n; i++)
+		nft_load_finish(l->load[i], NULL);
 	/* Anything a program under test left in our namespaces (one that left its process
 	 * group), unless the lab is kept: then what runs in it is the user's until down. */
 	if (!l->kept && l->n > 0) {
@@ -315,22 +319,25 @@ void lab_down(struct lab *l)
 	}
 	for (int i = l->n - 1; i >= 0; i--) {
 		link_close(l->lc[i]);
-		netns_destroy(l->ns[i]);
 		free(l->loss[i]);
 	}
+	netns_destroy_many(l->ns, l->n);
 	free(l->ns);
 	free(l->lc);
 	free(l->loss);
 	free(l->dl);
 	free(l->netem);
+	free(l->load);
 	free(l);
 }
 
 /* Settings every node gets before its interfaces exist, so that "default"
  * applies to them. Bridge netfilter would send bridged frames through our
  * NAT hooks (NAT-NOTES pitfall 4); rp_filter is inherited from the host and
- * would drop asymmetric lab traffic; the internet router must not redirect. */
-static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *err, size_t errsize)
+ * would drop asymmetric lab traffic; the internet router must not redirect.
+ * Fills set (room for NODE_SYSCTL_MAX) and returns how many. */
+#define NODE_SYSCTL_MAX 16
+static int node_sysctls(const struct plan_node *n, struct netns_sysctl_set *set)
 {
 	static const char *const common[] = {
 		"net.ipv4.conf.all.rp_filter", "net.ipv4.conf.default.rp_filter",
@@ -346,8 +353,7 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 		"net.bridge.bridge-nf-call-ip6tables",
 		"net.bridge.bridge-nf-call-arptables",
 	};
-	struct netns_sysctl_set set[16];
-	int n_set = 0, failed, rc;
+	int n_set = 0;
 
 	/* A key the kernel lacks (IPv6 off) is no error; ENOENT for bridge
 	 * netfilter means br_netfilter is not loaded, nothing to turn off. */
@@ -360,11 +366,7 @@ static int node_sysctls(struct lab *l, const struct plan_node *n, int i, char *e
 		set[n_set++] = (struct netns_sysctl_set){ "net.ipv4.ip_forward", "1", false };
 		set[n_set++] = (struct netns_sysctl_set){ "net.ipv6.conf.all.forwarding", "1", false };
 	}
-	rc = netns_sysctl_many(l->ns[i], set, n_set, &failed);
-	if (rc < 0)
-		lab_err(err, errsize, "%s: sysctl %s: %s", n->name, failed >= 0 ? set[failed].key : "(all)",
-			strerror(-rc));
-	return rc;
+	return n_set;
 }
 
 /* Load router node i's own rules file: read as rules_read() says, handed
@@ -430,6 +432,55 @@ static int router_load(struct lab *l, const struct topo *t, const struct plan *p
 	if (rc < 0)
 		lab_err(err, errsize, "%s: loading the ruleset: %s", n->name, nfterr ? nfterr : strerror(-rc));
 	free(nfterr);
+	return rc;
+}
+
+/* Every router's generated ruleset, loading in the background while the
+ * links are made: it names interfaces only by name (iifname/oifname), so it
+ * loads before they exist. A user's own file waits for routers_finish(). */
+static int routers_start(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
+{
+	for (int i = 0; i < p->n_nodes; i++) {
+		char msg[512], *ruleset = NULL;
+		int rc;
+
+		if (p->nodes[i].kind != PLAN_ROUTER || t->nats[p->nodes[i].index].rules_file)
+			continue;
+		rc = lab_router_ruleset(t, p, i, &ruleset, msg, sizeof(msg));
+		if (rc == 0)
+			rc = nft_load_start(l->ns[i], ruleset, &l->load[i]);
+		else
+			lab_err(err, errsize, "%s: ruleset: %s", p->nodes[i].name, msg);
+		free(ruleset);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The loads routers_start() began, waited for; then each user's own file. */
+static int routers_finish(struct lab *l, const struct topo *t, const struct plan *p, char *err, size_t errsize)
+{
+	int rc = 0;
+
+	for (int i = 0; i < p->n_nodes; i++) {
+		char *nfterr = NULL;
+		int r;
+
+		if (!l->load[i])
+			continue;
+		r = nft_load_finish(l->load[i], &nfterr);
+		l->load[i] = NULL;
+		if (r < 0 && rc == 0) {
+			lab_err(err, errsize, "%s: loading the ruleset: %s", p->nodes[i].name,
+				nfterr ? nfterr : strerror(-r));
+			rc = r;
+		}
+		free(nfterr);
+	}
+	for (int i = 0; rc == 0 && i < p->n_nodes; i++)
+		if (p->nodes[i].kind == PLAN_ROUTER && t->nats[p->nodes[i].index].rules_file)
+			rc = router_load_own(l, t, p, i, err, errsize);
 	return rc;
 }
 
@@ -562,6 +613,7 @@ static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_
 		return 0;
 	}
 	log_debug("%s: no netem: %s becomes a delay line", n->name, n->uplink);
+	link_forget(l->lc[other], other_if); /* the peer goes too; taps take both names */
 	rc = link_delete(l->lc[node], n->uplink);
 	if (rc < 0) {
 		lab_err(err, errsize, "%s: %s", n->name, link_error(l->lc[node]));
@@ -665,22 +717,44 @@ static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_
 		}                                                                               \
 	} while (0)
 
-/* Every node's namespace, made side by side (netns_create_many()). */
+/* Every node's namespace, made side by side with its sysctls
+ * (netns_create_many_sysctl()). */
 static int create_namespaces(struct lab *l, const struct plan *p, char *err, size_t errsize)
 {
 	const char **names = calloc((size_t)p->n_nodes + 1, sizeof(*names));
-	int rc;
+	struct netns_sysctls *sys = calloc((size_t)p->n_nodes + 1, sizeof(*sys));
+	struct netns_sysctl_set (*set)[NODE_SYSCTL_MAX] = calloc((size_t)p->n_nodes + 1, sizeof(*set));
+	int rc = -ENOMEM;
 
-	if (!names) {
+	if (!names || !sys || !set) {
 		lab_err(err, errsize, "out of memory");
-		return -ENOMEM;
+		goto cleanup;
 	}
-	for (int i = 0; i < p->n_nodes; i++)
+	for (int i = 0; i < p->n_nodes; i++) {
 		names[i] = p->nodes[i].name;
-	rc = netns_create_many(names, p->n_nodes, l->ns);
+		sys[i].set = set[i];
+		sys[i].n = node_sysctls(&p->nodes[i], set[i]);
+	}
+	rc = netns_create_many_sysctl(names, sys, p->n_nodes, l->ns);
+	if (rc < 0) {
+		int i = 0;
+
+		while (i < p->n_nodes && sys[i].failed < 0)
+			i++;
+		if (i < p->n_nodes)
+			lab_err(err, errsize, "%s: sysctl %s: %s", p->nodes[i].name, set[i][sys[i].failed].key,
+				strerror(-rc));
+		else
+			lab_err(err, errsize, "creating the %d network namespaces: %s", p->n_nodes, strerror(-rc));
+		goto cleanup;
+	}
+	rc = link_open_many(l->ns, p->n_nodes, l->lc);
 	if (rc < 0)
-		lab_err(err, errsize, "creating the %d network namespaces: %s", p->n_nodes, strerror(-rc));
+		lab_err(err, errsize, "opening netlink in the namespaces: %s", strerror(-rc));
+cleanup:
 	free(names);
+	free(sys);
+	free(set);
 	return rc;
 }
 
@@ -698,26 +772,21 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	l->loss = calloc((size_t)p->n_nodes, sizeof(*l->loss));
 	l->dl = calloc((size_t)p->n_nodes, sizeof(*l->dl));
 	l->netem = calloc((size_t)p->n_nodes, sizeof(*l->netem));
-	if (!l->ns || !l->lc || !l->loss || !l->dl || !l->netem) {
+	l->load = calloc((size_t)p->n_nodes, sizeof(*l->load));
+	if (!l->ns || !l->lc || !l->loss || !l->dl || !l->netem || !l->load) {
 		lab_err(err, errsize, "out of memory");
 		goto cleanup;
 	}
 	l->n = p->n_nodes;
 
 	rc = create_namespaces(l, p, err, errsize);
+	if (rc == 0)
+		rc = routers_start(l, t, p, err, errsize);
 	if (rc < 0)
 		goto cleanup;
 	for (int i = 0; i < p->n_nodes; i++) {
 		const struct plan_node *n = &p->nodes[i];
 
-		rc = link_open(l->ns[i], &l->lc[i]);
-		if (rc < 0) {
-			lab_err(err, errsize, "%s: opening netlink in the namespace: %s", n->name, strerror(-rc));
-			goto cleanup;
-		}
-		rc = node_sysctls(l, n, i, err, errsize);
-		if (rc < 0)
-			goto cleanup;
 		for (int k = 0; k < n->n_ifs; k++)
 			if (n->ifs[k].bridge)
 				STEP(link_bridge(l->lc[i], n->ifs[k].name));
@@ -726,8 +795,10 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		const struct plan_link *lk = &p->links[k];
 		int i = lk->a;
 		const struct plan_node *n = &p->nodes[i];
+		const struct plan_iface *fa = node_iface(p, i, lk->a_if);
 
-		STEP(link_veth(l->lc[i], lk->a_if, l->ns[lk->b], lk->b_if));
+		STEP(link_veth_up(l->lc[i], lk->a_if, fa && fa->master[0] ? fa->master : NULL, l->lc[lk->b],
+				  lk->b_if));
 		rc = uplink_impair(l, p, lk, err, errsize);
 		if (rc < 0)
 			goto cleanup;
@@ -761,13 +832,9 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	rc = inet_neighbours(l, p, err, errsize);
 	if (rc < 0)
 		goto cleanup;
-	for (int i = 0; i < p->n_nodes; i++) {
-		if (p->nodes[i].kind != PLAN_ROUTER)
-			continue;
-		rc = router_load(l, t, p, i, err, errsize);
-		if (rc < 0)
-			goto cleanup;
-	}
+	rc = routers_finish(l, t, p, err, errsize);
+	if (rc < 0)
+		goto cleanup;
 	*out = l;
 	return 0;
 cleanup:

@@ -42,9 +42,25 @@
 
 #define NETEM_MS_MAX 60000u     /* keeps delay/jitter in µs well inside an int */
 
+#define LINK_KNOWN_MAX 32
+
+/* What this context made or looked up: an interface's index (0: not known
+ * yet), whether we set it up, and the master we put it in (0: none known),
+ * so that asking again costs no request. Each request that changes a link
+ * takes the kernel's RTNL lock, for which every namespace on the machine
+ * queues. */
+struct link_known {
+	char name[IFNAMSIZ];
+	int index;
+	int master;
+	bool up;
+};
+
 struct link_ctx {
 	struct netns *ns;
 	struct nl_sock *sk;
+	struct link_known known[LINK_KNOWN_MAX];
+	int n_known;
 	int kerr;               /* errno of the kernel's last NLMSG_ERROR, 0 if none */
 	char ext[256];          /* its extended-ack message, "" if none */
 	char err[448];          /* what link_error() returns */
@@ -195,6 +211,47 @@ int link_open(struct netns *ns, struct link_ctx **out)
 	return 0;
 }
 
+struct open_many {
+	struct netns *const *ns;
+	struct link_ctx **lc;
+};
+
+static int open_one(void *arg, int i)
+{
+	struct open_many *om = arg;
+	struct link_ctx *lc = calloc(1, sizeof(*lc));
+	int err;
+
+	if (lc == NULL)
+		return -ENOMEM;
+	lc->ns = om->ns[i];
+	err = open_in_ns(lc);
+	if (err < 0) {
+		errno = -err;
+		log_warn("netns %s: opening an rtnetlink socket%s%s", netns_name(lc->ns), lc->err[0] ? ": " : "",
+			 lc->err);
+		link_close(lc);
+		return err;
+	}
+	om->lc[i] = lc;
+	return 0;
+}
+
+int link_open_many(struct netns *const *ns, int n, struct link_ctx **out)
+{
+	struct open_many om = { .ns = ns, .lc = out };
+	int err;
+
+	for (int i = 0; i < n; i++)
+		out[i] = NULL;
+	err = netns_run_each(ns, n, open_one, &om);
+	for (int i = 0; err < 0 && i < n; i++) {
+		link_close(out[i]);
+		out[i] = NULL;
+	}
+	return err;
+}
+
 void link_close(struct link_ctx *lc)
 {
 	if (lc == NULL)
@@ -220,14 +277,48 @@ static bool ifname_ok(const char *name)
 	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
+static struct link_known *known_find(struct link_ctx *lc, const char *name)
+{
+	for (int i = 0; i < lc->n_known; i++)
+		if (strcmp(lc->known[i].name, name) == 0)
+			return &lc->known[i];
+	return NULL;
+}
+
+/* name's entry, made if there is none (NULL when the table is full: then
+ * nothing is remembered and every call asks the kernel). */
+static struct link_known *known_add(struct link_ctx *lc, const char *name)
+{
+	struct link_known *k = known_find(lc, name);
+
+	if (k || lc->n_known == LINK_KNOWN_MAX)
+		return k;
+	k = &lc->known[lc->n_known++];
+	memset(k, 0, sizeof(*k));
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	return k;
+}
+
+void link_forget(struct link_ctx *lc, const char *ifname)
+{
+	struct link_known *k = known_find(lc, ifname);
+
+	if (k)
+		*k = lc->known[--lc->n_known];
+}
+
 /* The ifindex of name; records the failure in lc. */
 static int lookup_index(struct link_ctx *lc, const char *name)
 {
 	struct rtnl_link *link = NULL;
+	struct link_known *k;
 	int err, idx;
 
 	if (!ifname_ok(name))
 		return lc_invalid(lc, EINVAL, "bad interface name \"%s\"", name ? name : "(null)");
+	k = known_find(lc, name);
+	if (k && k->index > 0)
+		return k->index;
 	err = rtnl_link_get_kernel(lc->sk, 0, name, &link);
 	if (err < 0) {
 		if (lc->kerr == ENODEV || err == -NLE_OBJ_NOTFOUND || err == -NLE_NODEV) {
@@ -238,12 +329,20 @@ static int lookup_index(struct link_ctx *lc, const char *name)
 	}
 	idx = rtnl_link_get_ifindex(link);
 	rtnl_link_put(link);
+	if (idx > 0 && (k = known_add(lc, name)))
+		k->index = idx;
 	return idx;
 }
 
 int link_index(struct link_ctx *lc, const char *ifname)
 {
+	struct link_known *k;
+
 	lc_reset(lc);
+	/* Asked of the kernel: this is how a caller finds out whether a device
+	 * is still there, e.g. after its peer's namespace went away. */
+	if (ifname_ok(ifname) && (k = known_find(lc, ifname)))
+		k->index = 0;
 	return lookup_index(lc, ifname);
 }
 
@@ -275,6 +374,47 @@ int link_veth(struct link_ctx *lc, const char *name, struct netns *peer_ns, cons
 	return err;
 }
 
+int link_veth_up(struct link_ctx *lc, const char *name, const char *master, struct link_ctx *peer_lc,
+		 const char *peer_name)
+{
+	struct rtnl_link *link = NULL, *peer = NULL;
+	struct link_known *k;
+	int err, midx = 0;
+
+	lc_reset(lc);
+	if (!ifname_ok(name) || !ifname_ok(peer_name) || peer_lc == NULL)
+		return lc_invalid(lc, EINVAL, "bad veth names \"%s\"/\"%s\"", name ? name : "(null)",
+				  peer_name ? peer_name : "(null)");
+	if (master && (midx = lookup_index(lc, master)) < 0)
+		return midx;
+	link = rtnl_link_veth_alloc();
+	if (link == NULL)
+		return lc_invalid(lc, ENOMEM, "veth %s: out of memory", name);
+	peer = rtnl_link_veth_get_peer(link);
+	rtnl_link_set_name(link, name);
+	rtnl_link_set_name(peer, peer_name);
+	/* Up and in its bridge in the request that makes it. Not the peer: the
+	 * kernel would open it before the pair is joined (ENOTCONN). */
+	rtnl_link_set_flags(link, IFF_UP);
+	if (midx > 0)
+		rtnl_link_set_master(link, midx);
+	if (peer_lc->ns != lc->ns)
+		rtnl_link_set_ns_fd(peer, netns_fd(peer_lc->ns));
+	err = rtnl_link_add(lc->sk, link, NLM_F_CREATE | NLM_F_EXCL);
+	if (err < 0) {
+		err = lc_fail(lc, err, "creating veth %s (peer %s in %s)%s%s", name, peer_name,
+			      netns_name(peer_lc->ns), master ? " in bridge " : "", master ? master : "");
+	} else {
+		if ((k = known_add(lc, name))) {
+			k->up = true;
+			k->master = midx;
+		}
+	}
+	rtnl_link_put(peer);
+	rtnl_link_put(link);
+	return err;
+}
+
 int link_bridge(struct link_ctx *lc, const char *name)
 {
 	struct rtnl_link *link;
@@ -287,11 +427,18 @@ int link_bridge(struct link_ctx *lc, const char *name)
 	if (link == NULL)
 		return lc_invalid(lc, ENOMEM, "bridge %s: out of memory", name);
 	rtnl_link_set_name(link, name);
+	rtnl_link_set_flags(link, IFF_UP);      /* up as it is made: no second request */
 	err = rtnl_link_set_type(link, "bridge");
 	if (err >= 0)
 		err = rtnl_link_add(lc->sk, link, NLM_F_CREATE | NLM_F_EXCL);
-	if (err < 0)
+	if (err < 0) {
 		err = lc_fail(lc, err, "creating bridge %s", name);
+	} else {
+		struct link_known *k = known_add(lc, name);
+
+		if (k)
+			k->up = true;
+	}
 	rtnl_link_put(link);
 	return err;
 }
@@ -312,12 +459,14 @@ int link_delete(struct link_ctx *lc, const char *ifname)
 	err = rtnl_link_delete(lc->sk, link);
 	if (err < 0)
 		err = lc_fail(lc, err, "deleting %s", ifname);
+	link_forget(lc, ifname);
 	rtnl_link_put(link);
 	return err;
 }
 
 int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 {
+	struct link_known *k;
 	int idx, master, err;
 
 	lc_reset(lc);
@@ -327,18 +476,27 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 	master = lookup_index(lc, bridge);
 	if (master < 0)
 		return master;
+	k = known_find(lc, ifname);
+	if (k && k->master == master)
+		return 0;
 	err = rtnl_link_enslave_ifindex(lc->sk, master, idx);
 	if (err < 0)
 		return lc_fail(lc, err, "adding %s to bridge %s", ifname, bridge);
+	if ((k = known_add(lc, ifname)))
+		k->master = master;
 	return 0;
 }
 
 int link_up(struct link_ctx *lc, const char *ifname)
 {
 	struct rtnl_link *orig = NULL, *change = NULL;
+	struct link_known *k;
 	int idx, err;
 
 	lc_reset(lc);
+	k = ifname_ok(ifname) ? known_find(lc, ifname) : NULL;
+	if (k && k->up)
+		return 0;
 	idx = lookup_index(lc, ifname);
 	if (idx < 0)
 		return idx;
@@ -353,6 +511,8 @@ int link_up(struct link_ctx *lc, const char *ifname)
 	err = rtnl_link_change(lc->sk, orig, change, 0);
 	if (err < 0)
 		err = lc_fail(lc, err, "setting %s up", ifname);
+	else if ((k = known_add(lc, ifname)))
+		k->up = true;
 cleanup:
 	if (orig)
 		rtnl_link_put(orig);

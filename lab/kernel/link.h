@@ -18,6 +18,9 @@ struct link_ctx;
 /* Open an rtnetlink socket inside ns. lc keeps a pointer to ns: destroy ns
  * only after link_close(lc). Returns 0 or -errno. */
 int link_open(struct netns *ns, struct link_ctx **out);
+/* link_open() of ns[0..n) into out[0..n), every socket opened from one
+ * thread (netns_run_each()). Returns 0, or -errno with every out[i] NULL. */
+int link_open_many(struct netns *const *ns, int n, struct link_ctx **out);
 /* NULL is fine. */
 void link_close(struct link_ctx *lc);
 
@@ -25,10 +28,20 @@ void link_close(struct link_ctx *lc);
  * inside peer_ns (NULL: lc's own namespace), never in the host namespace.
  * Both ends start down. Returns 0, -EEXIST, or -errno. */
 int link_veth(struct link_ctx *lc, const char *name, struct netns *peer_ns, const char *peer_name);
-/* Create a bridge. Returns 0 or -errno. */
+/* link_veth() with name up and in bridge master (NULL: none), in the one
+ * request that makes the pair; peer_name goes into peer_lc's namespace, down
+ * (the kernel cannot open it before the pair is joined). lc remembers name
+ * as up and in master, so that link_up() and link_set_master() of it send
+ * nothing. Returns 0, -EEXIST, or -errno. */
+int link_veth_up(struct link_ctx *lc, const char *name, const char *master, struct link_ctx *peer_lc,
+		 const char *peer_name);
+/* Create a bridge, up. Returns 0 or -errno. */
 int link_bridge(struct link_ctx *lc, const char *name);
-/* Delete ifname (a veth takes its peer along). Returns 0, -ENODEV, or -errno. */
+/* Delete ifname (a veth takes its peer along: link_forget() it in the
+ * peer's context). Returns 0, -ENODEV, or -errno. */
 int link_delete(struct link_ctx *lc, const char *ifname);
+/* Forget what lc knew of ifname (gone, or replaced behind lc's back). */
+void link_forget(struct link_ctx *lc, const char *ifname);
 /* Enslave ifname to bridge. Returns 0, -ENODEV if either is missing, or -errno. */
 int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge);
 /* Set ifname up. Returns 0, -ENODEV, or -errno. */
@@ -49,7 +62,8 @@ int link_netem(struct link_ctx *lc, const char *ifname, const struct impairment 
 /* Read back the netem root qdisc on ifname. Returns 0, -ENOENT when the root
  * qdisc is not netem, or -errno. Values are rounded to whole ms and ppm. */
 int link_netem_get(struct link_ctx *lc, const char *ifname, struct impairment *imp);
-/* The ifindex of ifname in lc's namespace, or -ENODEV / -errno. */
+/* The ifindex of ifname in lc's namespace, or -ENODEV / -errno: always asked
+ * of the kernel (whether the device is still there). */
 int link_index(struct link_ctx *lc, const char *ifname);
 
 #define LINK_MAC_LEN 6

@@ -40,12 +40,47 @@ struct netns {
 	unsigned long inode;
 };
 
-/* The holder: everything here must be a plain system call (we may have been
- * forked from a multi-threaded process). Reports 0 or an errno through wfd,
- * then waits for SIGKILL, from us or from the kernel when our parent dies. */
-static void holder_main(int wfd, pid_t parent)
+static int sysctl_path(const char *key, char *path, size_t size);
+
+/* What a holder writes in its namespace as it starts: sysctl files (paths
+ * made by sysctl_path() before the fork) and their values. */
+struct holder_sysctls {
+	char (*paths)[SYSCTL_KEY_MAX + 32];
+	const struct netns_sysctl_set *set;
+	int n;
+};
+
+/* hs's sysctls written in the caller's namespace. Returns 0 or an errno,
+ * with *failed the index of the key that failed. Plain system calls only. */
+static int holder_sysctls(const struct holder_sysctls *hs, int *failed)
 {
-	int err = 0;
+	for (int i = 0; hs && i < hs->n; i++) {
+		size_t len = strlen(hs->set[i].value);
+		int fd = open(hs->paths[i], O_WRONLY | O_CLOEXEC), err = 0;
+		ssize_t n;
+
+		if (fd < 0) {
+			err = errno;
+		} else {
+			n = write(fd, hs->set[i].value, len);
+			err = n < 0 ? errno : (size_t)n != len ? EIO : 0;
+			close(fd);
+		}
+		if (err && !(err == ENOENT && hs->set[i].optional)) {
+			*failed = i;
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The holder: everything here must be a plain system call (we may have been
+ * forked from a multi-threaded process). Sets lo up and hs's sysctls, reports
+ * 0 or an errno (and the index of a sysctl that failed, else -1) through wfd,
+ * then waits for SIGKILL, from us or from the kernel when our parent dies. */
+static void holder_main(int wfd, pid_t parent, const struct holder_sysctls *hs)
+{
+	int err = 0, report[2];
 	int devnull, s;
 	struct ifreq ifr;
 
@@ -96,8 +131,12 @@ static void holder_main(int wfd, pid_t parent)
 			err = errno;
 	}
 	close(s);
+	report[1] = -1;
+	if (!err)
+		err = holder_sysctls(hs, &report[1]);
 report:
-	if (write(wfd, &err, sizeof(err)) != (ssize_t)sizeof(err))
+	report[0] = err;
+	if (write(wfd, report, sizeof(report)) != (ssize_t)sizeof(report))
 		_exit(1);
 	close(wfd);
 	if (err)
@@ -142,7 +181,7 @@ static struct netns *ns_alloc(const char *name)
 
 /* First half of netns_create(): the holder forked, *rfd the pipe on which it
  * reports. Returns 0 and *out (with a holder) or -errno. */
-static int ns_spawn(const char *name, struct netns **out, int *rfd)
+static int ns_spawn(const char *name, const struct holder_sysctls *hs, struct netns **out, int *rfd)
 {
 	struct netns *ns = NULL;
 	int pipefd[2] = { -1, -1 };
@@ -177,7 +216,7 @@ static int ns_spawn(const char *name, struct netns **out, int *rfd)
 	}
 	if (ns->pid == 0) {
 		close(pipefd[0]);
-		holder_main(pipefd[1], parent);
+		holder_main(pipefd[1], parent, hs);
 		_exit(1);
 	}
 	close(pipefd[1]);
@@ -205,25 +244,29 @@ cleanup:
 /* Second half: the holder's report read from rfd (closed here), the
  * namespace opened. Returns 0, or -errno (ns is then still the caller's to
  * destroy). */
-static int ns_ready(struct netns *ns, int rfd)
+static int ns_ready(struct netns *ns, int rfd, int *failed)
 {
-	int err = 0, cerr = 0;
+	int err = 0, report[2] = { 0, -1 }, cerr;
 	char path[64];
 	struct stat st;
 	ssize_t n;
 
 	do
-		n = read(rfd, &cerr, sizeof(cerr));
+		n = read(rfd, report, sizeof(report));
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(cerr)) {
+	if (n != (ssize_t)sizeof(report)) {
 		err = n < 0 ? -errno : -ECHILD;
 		log_warnx("netns %s: the holder process died before it was ready", ns->name);
 		goto cleanup;
 	}
+	cerr = report[0];
 	if (cerr != 0) {
 		err = -cerr;
 		errno = cerr;
-		log_warn("netns %s: creating the network namespace", ns->name);
+		if (failed)
+			*failed = report[1];
+		if (report[1] < 0)
+			log_warn("netns %s: creating the network namespace", ns->name);
 		goto cleanup;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)ns->pid);
@@ -248,11 +291,11 @@ cleanup:
 int netns_create(const char *name, struct netns **out)
 {
 	struct netns *ns;
-	int rfd, err = ns_spawn(name, &ns, &rfd);
+	int rfd, err = ns_spawn(name, NULL, &ns, &rfd);
 
 	if (err < 0)
 		return err;
-	err = ns_ready(ns, rfd);
+	err = ns_ready(ns, rfd, NULL);
 	if (err < 0) {
 		netns_destroy(ns);
 		return err;
@@ -261,19 +304,48 @@ int netns_create(const char *name, struct netns **out)
 	return 0;
 }
 
-int netns_create_many(const char *const *names, int n, struct netns **out)
+/* sys's keys as holder_sysctls (hs->paths malloc'd). Returns 0, or -EINVAL
+ * with sys->failed the bad key's index. */
+static int holder_sysctls_prepare(struct netns_sysctls *sys, const char *name, struct holder_sysctls *hs)
+{
+	hs->set = sys->set;
+	hs->n = sys->n;
+	hs->paths = calloc((size_t)sys->n + 1, sizeof(*hs->paths));
+	if (!hs->paths)
+		return -ENOMEM;
+	for (int i = 0; i < sys->n; i++) {
+		if (!sys->set[i].value || sysctl_path(sys->set[i].key, hs->paths[i], sizeof(hs->paths[i])) < 0) {
+			log_warnx("netns %s: bad sysctl key \"%s\" (only net.* keys, no \"..\")", name,
+				  sys->set[i].key ? sys->set[i].key : "(null)");
+			sys->failed = i;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int netns_create_many_sysctl(const char *const *names, struct netns_sysctls *sys, int n, struct netns **out)
 {
 	int *rfd = calloc((size_t)n + 1, sizeof(*rfd)), err = 0, k;
+	struct holder_sysctls *hs = calloc((size_t)n + 1, sizeof(*hs));
 
-	if (!rfd)
+	if (!rfd || !hs) {
+		free(rfd);
+		free(hs);
 		return -ENOMEM;
-	for (k = 0; k < n; k++)
+	}
+	for (k = 0; k < n; k++) {
 		out[k] = NULL;
-	/* Every holder forked first: their unshare() calls then run at once. */
+		if (sys)
+			sys[k].failed = -1;
+	}
+	for (k = 0; sys && k < n && err == 0; k++)
+		err = holder_sysctls_prepare(&sys[k], names[k], &hs[k]);
+	/* Every holder forked first: their unshare() calls (and sysctl writes) then run at once. */
 	for (k = 0; k < n && err == 0; k++)
-		err = ns_spawn(names[k], &out[k], &rfd[k]);
+		err = ns_spawn(names[k], sys ? &hs[k] : NULL, &out[k], &rfd[k]);
 	for (int i = 0; i < k; i++) {
-		int r = out[i] ? ns_ready(out[i], rfd[i]) : 0;
+		int r = out[i] ? ns_ready(out[i], rfd[i], sys ? &sys[i].failed : NULL) : 0;
 
 		if (r < 0 && err == 0)
 			err = r;
@@ -283,8 +355,16 @@ int netns_create_many(const char *const *names, int n, struct netns **out)
 		netns_destroy(out[i]);
 		out[i] = NULL;
 	}
+	for (int i = 0; i < n; i++)
+		free(hs[i].paths);
+	free(hs);
 	free(rfd);
 	return err;
+}
+
+int netns_create_many(const char *const *names, int n, struct netns **out)
+{
+	return netns_create_many_sysctl(names, NULL, n, out);
 }
 
 int netns_open_path(const char *path, const char *name, struct netns **out)
@@ -334,6 +414,24 @@ void netns_destroy(struct netns *ns)
 	else if (ns->pidfd >= 0)
 		close(ns->pidfd);
 	free(ns);
+}
+
+void netns_destroy_many(struct netns **ns, int n)
+{
+	/* Every holder killed first, then reaped: their exits (and the kernel's
+	 * release of each namespace, which then goes on in the background)
+	 * overlap instead of queueing behind one another. */
+	for (int i = 0; i < n; i++) {
+		if (!ns[i] || ns[i]->pid <= 0)
+			continue;
+		if (ns[i]->pidfd >= 0 ? pidfd_send_signal(ns[i]->pidfd, SIGKILL, NULL, 0) < 0
+				      : kill(ns[i]->pid, SIGKILL) < 0) {
+			if (errno != ESRCH)
+				log_warn("netns: killing holder %d", (int)ns[i]->pid);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		netns_destroy(ns[i]);
 }
 
 int netns_fd(const struct netns *ns)
@@ -395,6 +493,51 @@ int netns_run(struct netns *ns, int (*fn)(void *arg), void *arg)
 	}
 	pthread_join(t, NULL);
 	return rc.ret;
+}
+
+struct run_each {
+	struct netns *const *ns;
+	int n;
+	int (*fn)(void *arg, int i);
+	void *arg;
+	int ret;
+};
+
+static void *run_each_thread(void *p)
+{
+	struct run_each *re = p;
+
+	for (int i = 0; i < re->n && re->ret == 0; i++) {
+		if (setns(re->ns[i]->fd, CLONE_NEWNET) < 0)
+			re->ret = -errno;
+		else
+			re->ret = re->fn(re->arg, i);
+	}
+	return NULL;
+}
+
+int netns_run_each(struct netns *const *ns, int n, int (*fn)(void *arg, int i), void *arg)
+{
+	struct run_each re = { .ns = ns, .n = n, .fn = fn, .arg = arg, .ret = 0 };
+	sigset_t all, old;
+	pthread_t t;
+	int err;
+
+	if (n <= 0)
+		return 0;
+	/* One thread for them all, as in netns_run(): under load every thread
+	 * started and joined is a wait for the scheduler. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&t, NULL, run_each_thread, &re);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err != 0) {
+		errno = err;
+		log_warn("netns: pthread_create");
+		return -err;
+	}
+	pthread_join(t, NULL);
+	return re.ret;
 }
 
 /* "net.ipv4.ip_forward" or "net/ipv4/conf/all/rp_filter" to

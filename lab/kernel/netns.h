@@ -34,10 +34,26 @@ int netns_create(const char *name, struct netns **out);
  * out[i] NULL (none is left). */
 int netns_create_many(const char *const *names, int n, struct netns **out);
 
+/* netns_create_many(), with sys[i]'s sysctls (as netns_sysctl_many() would
+ * write them) written by namespace i's holder as soon as it has made it:
+ * the namespaces' settings too are written side by side, with no thread
+ * sent into each. sys may be NULL. On failure sys[i].failed is the index
+ * of namespace i's key that failed (a bad key gives -EINVAL), else -1. */
+struct netns_sysctls {
+	const struct netns_sysctl_set *set;
+	int n;
+	int failed;
+};
+int netns_create_many_sysctl(const char *const *names, struct netns_sysctls *sys, int n, struct netns **out);
+
 /* Open an existing network namespace by path (e.g. /run/netns/NAME, or
  * /proc/PID/ns/net) without a holder: destroying it only closes our fd.
  * Returns 0 or -errno (-EINVAL if path is not a network namespace). */
 int netns_open_path(const char *path, const char *name, struct netns **out);
+
+/* netns_destroy() of ns[0..n) (NULL entries skipped), every holder killed
+ * before any is waited for. */
+void netns_destroy_many(struct netns **ns, int n);
 
 /* Kill and reap the holder and close our handle on the namespace. The
  * namespace disappears once nothing else (a socket opened in it, another
@@ -57,6 +73,11 @@ unsigned long netns_inode(const struct netns *ns);
  * opens stay in ns. Returns fn's return value, or -errno if the thread could
  * not be started or could not enter ns (fn is then not called). */
 int netns_run(struct netns *ns, int (*fn)(void *arg), void *arg);
+
+/* fn(arg, i) inside ns[i] for i = 0..n-1 in turn, all on one short-lived
+ * thread. Stops at the first failure and returns it (fn's, or -errno of
+ * entering ns[i]); 0 when every call returned 0. */
+int netns_run_each(struct netns *const *ns, int n, int (*fn)(void *arg, int i), void *arg);
 
 /* Write a sysctl inside ns. key: "net.ipv4.ip_forward" (dots become slashes)
  * or "net/ipv4/conf/all/rp_filter" (taken as is, for names with dots). Only

@@ -1,15 +1,22 @@
 /* nftables through libnftables inside a namespace. See nft.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/netlink.h>
 
 #include <json-c/json.h>
 #include <nftables/libnftables.h>
 
+#include "common/fdio.h"
 #include "common/log.h"
 #include "kernel/nft.h"
 
@@ -110,6 +117,122 @@ int nft_load_file(struct netns *ns, const char *path, const char *const *vars, c
 	err = nft_call_run(ns, &c, errtext);
 	free(c.out);
 	return err;
+}
+
+struct nft_async {
+	pid_t pid;              /* the loader, or -1 when the load was done at once */
+	int fd;                 /* its report: an int (0 or -errno), then libnftables' error text */
+	int rc;                 /* the result of a load done at once */
+	char *err;
+};
+
+/* The loader child: into ns, load, report on wfd, exit. It was forked from a
+ * single-threaded process, so libnftables (with its process-wide state) runs
+ * here as it would in its own program. */
+static void loader_main(struct netns *ns, const char *ruleset, int wfd, pid_t parent)
+{
+	struct nft_call c = { .cmd = ruleset };
+	int rc;
+
+	/* Gone with the lab's process, never left behind loading (netns.c's holders do the same). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
+	rc = setns(netns_fd(ns), CLONE_NEWNET) < 0 ? -errno : 0;
+	/* Nothing of the parent's held open meanwhile (its output pipes, other
+	 * namespaces): only the report pipe. */
+	if (wfd > 3)
+		syscall(SYS_close_range, 3U, (unsigned)wfd - 1, 0U);
+	syscall(SYS_close_range, (unsigned)wfd + 1, ~0U, 0U);
+	if (rc == 0)
+		rc = nft_in_ns(&c);
+	if (fd_write_all(wfd, &rc, sizeof(rc)) == 0 && c.err)
+		fd_write_all(wfd, c.err, strlen(c.err));
+	_exit(0);
+}
+
+int nft_load_start(struct netns *ns, const char *ruleset, struct nft_async **out)
+{
+	struct nft_async *a = calloc(1, sizeof(*a));
+	int pfd[2];
+	pid_t parent;
+
+	*out = NULL;
+	if (a == NULL)
+		return -ENOMEM;
+	a->pid = -1;
+	a->fd = -1;
+	/* From the main thread only: PR_SET_PDEATHSIG follows the thread that
+	 * forked, not the process. Elsewhere (or without a pipe), load now. */
+	if (ruleset == NULL || gettid() != getpid() || pipe2(pfd, O_CLOEXEC) < 0) {
+		a->rc = nft_load(ns, ruleset, &a->err);
+		*out = a;
+		return 0;
+	}
+	parent = getpid();
+	a->pid = fork();
+	if (a->pid == 0) {
+		close(pfd[0]);
+		loader_main(ns, ruleset, pfd[1], parent);
+	}
+	close(pfd[1]);
+	if (a->pid < 0) {
+		close(pfd[0]);
+		a->pid = -1;
+		a->rc = nft_load(ns, ruleset, &a->err);
+	} else {
+		a->fd = pfd[0];
+	}
+	*out = a;
+	return 0;
+}
+
+int nft_load_finish(struct nft_async *a, char **errtext)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc, status;
+
+	if (errtext)
+		*errtext = NULL;
+	if (a == NULL)
+		return 0;
+	if (a->pid < 0) {
+		rc = a->rc;
+		text = a->err;
+	} else {
+		FILE *m = open_memstream(&text, &len);
+		char buf[4096];
+		ssize_t n;
+		size_t got = 0;
+
+		rc = -ECHILD;   /* the loader died before it reported */
+		while (m && ((n = read(a->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))) {
+			size_t skip = 0;
+
+			if (n < 0)
+				continue;
+			for (; got < sizeof(rc) && skip < (size_t)n; skip++, got++)
+				((char *)&rc)[got] = buf[skip];
+			fwrite(buf + skip, 1, (size_t)n - skip, m);
+		}
+		if (m)
+			fclose(m);
+		if (got < sizeof(rc))
+			rc = -ECHILD;
+		close(a->fd);
+		while (waitpid(a->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (text && !text[0]) {
+			free(text);
+			text = NULL;
+		}
+	}
+	if (errtext && rc < 0)
+		*errtext = text;
+	else
+		free(text);
+	free(a);
+	return rc;
 }
 
 int nft_query(struct netns *ns, const char *cmd, bool json, char **out, char **errtext)

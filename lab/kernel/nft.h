@@ -25,6 +25,20 @@ int nft_load(struct netns *ns, const char *ruleset, char **errtext);
  * messages point at the user's own file and line. */
 int nft_load_file(struct netns *ns, const char *path, const char *const *vars, char **errtext);
 
+/* A ruleset being loaded by nft_load_start(). */
+struct nft_async;
+
+/* Start loading ruleset into ns as nft_load() does, in a child process that
+ * dies with this one, so that the caller can go on meanwhile (the kernel
+ * work and libnftables' parsing then use another CPU). From a process with
+ * other threads, or when fork() fails, the load is done at once. Returns 0
+ * with *out, or -ENOMEM. Every start must be finished. */
+int nft_load_start(struct netns *ns, const char *ruleset, struct nft_async **out);
+
+/* Wait for the load started as a, and free a. Returns what nft_load() would
+ * have (-ECHILD when the child died before it said), with *errtext as there. */
+int nft_load_finish(struct nft_async *a, char **errtext);
+
 /* Run one nft command in ns ("list ruleset", "list counters", ...), output
  * as JSON or as text into *out (malloc'd, "" when there is none). Returns 0,
  * or -EINVAL (or -errno) with *errtext as for nft_load; *out is then NULL. */

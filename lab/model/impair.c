@@ -53,11 +53,11 @@ int impair_loss_ruleset(const char *ifname, uint32_t loss_ppm, unsigned dirs, ch
 	f = open_memstream(&text, &len);
 	if (!f)
 		return -ENOMEM;
-	/* "table ...; delete table ...": the usual idiom for create-or-replace in one transaction. */
+	/* No "table; delete table" to replace an older one: the delete waits for
+	 * a grace period, and the lab loads this into a fresh namespace or after
+	 * "flush ruleset" (lab_reset_routers()). */
 	fprintf(f,
 		"# punchlab: %u.%04u%% loss on %s (%s)\n"
-		"table " IMPAIR_FAMILY " " IMPAIR_TABLE "\n"
-		"delete table " IMPAIR_FAMILY " " IMPAIR_TABLE "\n"
 		"table " IMPAIR_FAMILY " " IMPAIR_TABLE " {\n",
 		loss_ppm / 10000, loss_ppm % 10000, ifname,
 		dirs == (IMPAIR_IN | IMPAIR_OUT) ? "both ways" : dirs == IMPAIR_IN ? "inbound" : "outbound");

@@ -601,6 +601,74 @@ static void test_create_many(void **state)
 		assert_null(ns[i]);
 }
 
+/* Sysctls written by the holders as they start: each namespace has its own
+ * values; a bad key is refused before anything is made, a missing optional
+ * key is no error, a missing required one names its namespace and index. */
+static void test_create_many_sysctl(void **state)
+{
+	static const char *const names[] = { "sys-a", "sys-b" };
+	static const struct netns_sysctl_set fwd[] = {
+		{ "net.ipv4.ip_forward", "1", false }, { "net.nosuch.key", "0", true },
+	};
+	static const struct netns_sysctl_set none[] = { { "net.ipv4.conf.default.rp_filter", "0", false } };
+	static const struct netns_sysctl_set bad[] = { { "kernel.hostname", "x", false } };
+	static const struct netns_sysctl_set missing[] = {
+		{ "net.ipv4.ip_forward", "1", false }, { "net.nosuch.key", "0", false },
+	};
+	struct netns_sysctls sys[2] = { { fwd, 2, 7 }, { none, 1, 7 } };
+	struct netns *ns[2];
+	char v[16];
+
+	(void)state;
+	assert_int_equal(netns_create_many_sysctl(names, sys, 2, ns), 0);
+	assert_int_equal(sys[0].failed, -1);
+	assert_int_equal(netns_sysctl_get(ns[0], "net.ipv4.ip_forward", v, sizeof(v)), 0);
+	assert_string_equal(v, "1");
+	assert_int_equal(netns_sysctl_get(ns[1], "net.ipv4.ip_forward", v, sizeof(v)), 0);
+	assert_string_equal(v, "0");
+	netns_destroy_many(ns, 2);
+
+	sys[1] = (struct netns_sysctls){ bad, 1, 7 };
+	assert_int_equal(netns_create_many_sysctl(names, sys, 2, ns), -EINVAL);
+	assert_int_equal(sys[0].failed, -1);
+	assert_int_equal(sys[1].failed, 0);
+	assert_null(ns[0]);
+	assert_null(ns[1]);
+
+	sys[1] = (struct netns_sysctls){ missing, 2, 7 };
+	assert_int_equal(netns_create_many_sysctl(names, sys, 2, ns), -ENOENT);
+	assert_int_equal(sys[0].failed, -1);
+	assert_int_equal(sys[1].failed, 1);
+	assert_null(ns[0]);
+	assert_null(ns[1]);
+}
+
+/* A load in a child process: the same result and error text as nft_load(),
+ * and the ruleset is there once it is finished. */
+static void test_nft_load_async(void **state)
+{
+	struct nft_async *a = NULL, *b = NULL;
+	struct netns *ns = NULL;
+	char *errtext = NULL, *out = NULL;
+
+	(void)state;
+	assert_int_equal(netns_create("async", &ns), 0);
+	assert_int_equal(nft_load_start(ns, "table ip t {\n\tcounter c { }\n}\n", &a), 0);
+	assert_int_equal(nft_load_start(ns, "table ip u {\n\tchain c {\n\t\tfrobnicate\n\t}\n}\n", &b), 0);
+	assert_int_equal(nft_load_finish(a, &errtext), 0);
+	assert_null(errtext);
+	assert_int_equal(nft_load_finish(b, &errtext), -EINVAL);
+	assert_non_null(errtext);
+	assert_non_null(strstr(errtext, "Error: syntax error"));
+	free(errtext);
+	assert_int_equal(nft_query(ns, "list tables", false, &out, NULL), 0);
+	assert_non_null(strstr(out, "table ip t"));
+	assert_null(strstr(out, "table ip u"));
+	free(out);
+	assert_int_equal(nft_load_finish(NULL, NULL), 0);
+	netns_destroy(ns);
+}
+
 /* What a rootless start says under AppArmor's user namespace restriction,
  * from the sysctl's value (pure: runs without privileges too). */
 static void test_apparmor_why(void **state)
@@ -636,6 +704,8 @@ int main(void)
 		cmocka_unit_test(test_delay_line),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_create_many),
+		cmocka_unit_test(test_create_many_sysctl),
+		cmocka_unit_test(test_nft_load_async),
 		cmocka_unit_test(test_destroy_leaves_nothing),
 	};
 
