@@ -659,8 +659,13 @@ static void prerouting(struct nat_gen *g, const char *wan_ip)
  * range, which never takes a port in use. A one-port "snat to" whose port is
  * taken would lose the packet at conntrack confirmation; the busy check
  * keeps the pool from ever asking for one. add: a statement remembering the
- * index for the mapping's key, or "". */
-static void alloc(struct nat_gen *g, const char *pfx, const char *wan_ip, const char *add)
+ * index for the mapping's key, or "". reread: what reads the index back from
+ * that map, or "": two first packets of one mapping can cross the router on
+ * two CPUs at once (a loaded machine defers a veth's packets to ksoftirqd),
+ * both miss the lookup and both draw; "add" keeps the element that was
+ * first, so reading it back gives the loser the winner's port instead of a
+ * second mapping (an EIM or ADM router seen as APDM). */
+static void alloc(struct nat_gen *g, const char *pfx, const char *wan_ip, const char *add, const char *reread)
 {
 	struct nat_text *t = &g->t;
 
@@ -687,12 +692,13 @@ static void alloc(struct nat_gen *g, const char *pfx, const char *wan_ip, const 
 			put(t, "\t\t%s ct mark %zu meta mark @busy_idx snat ip to %s : %u-%u random\n", pfx, k + 1,
 			    wan_ip, blo, bhi);
 		}
-		put(t, "\t\t%s %sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, wan_ip);
+		put(t, "\t\t%s %s%sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, reread,
+		    wan_ip);
 		return;
 	}
 	put(t, "\t\t%s meta mark set numgen inc mod %zu offset 1\n", pfx, g->npool);
 	put(t, "\t\t%s meta mark @busy_idx snat ip to %s : %u-%u random\n", pfx, wan_ip, g->lo, g->hi);
-	put(t, "\t\t%s %sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, wan_ip);
+	put(t, "\t\t%s %s%sct mark set meta mark snat ip to %s : meta mark map @port_pool\n", pfx, add, reread, wan_ip);
 }
 
 /* The source NAT. UDP gets the mapping behaviour; everything else (TCP, ICMP)
@@ -736,7 +742,8 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 				put(t, "\t\t%s udp sport != @busy_port add @eim_keep { ip saddr . udp sport } snat ip to "
 				    "%s : udp sport\n", pfx, wan_ip);
 			}
-			alloc(g, pfx, wan_ip, "add @eim_port { ip saddr . udp sport : meta mark } ");
+			alloc(g, pfx, wan_ip, "add @eim_port { ip saddr . udp sport : meta mark } ",
+			      "meta mark set ip saddr . udp sport map @eim_port ");
 			break;
 		case MAP_ADM:
 			if (b->ports == PORTS_PRESERVE) {
@@ -757,7 +764,8 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 			put(t, "\t\t%s ip saddr . udp sport . ip daddr @adm_port meta mark set ip saddr . "
 			    "udp sport . ip daddr map @adm_port ct mark set meta mark snat ip to %s : "
 			    "meta mark map @port_pool\n", pfx, wan_ip);
-			alloc(g, pfx, wan_ip, "add @adm_port { ip saddr . udp sport . ip daddr : meta mark } ");
+			alloc(g, pfx, wan_ip, "add @adm_port { ip saddr . udp sport . ip daddr : meta mark } ",
+			      "meta mark set ip saddr . udp sport . ip daddr map @adm_port ");
 			break;
 		case MAP_APDM:
 			/* Every flow the next pool port: never the port of another
@@ -767,7 +775,7 @@ static void postrouting(struct nat_gen *g, const char *wan_ip, const char *lan_n
 			if (b->ports == PORTS_PRESERVE)
 				put(t, "\t\t%s ip saddr . udp sport != @map_seen udp sport != @busy_port add @map_seen "
 				    "{ ip saddr . udp sport } snat ip to %s : udp sport\n", pfx, wan_ip);
-			alloc(g, pfx, wan_ip, "");
+			alloc(g, pfx, wan_ip, "", "");
 			break;
 		case MAP_NONE:
 			break;
