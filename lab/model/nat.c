@@ -1337,10 +1337,12 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	if (g.udp_nat) {
 		ssize_t k;
 
-		g.pool = malloc(NAT_POOL_MAX * sizeof(*g.pool));
+		size_t cap = b->ports == PORTS_PRESERVE ? NAT_POOL_PRESERVE : NAT_POOL_MAX;
+
+		g.pool = malloc(cap * sizeof(*g.pool));
 		if (!g.pool)
 			return -ENOMEM;
-		k = nat_port_pool(b, ifc->seed, g.pool, NAT_POOL_MAX);
+		k = nat_port_pool(b, ifc->seed, g.pool, cap);
 		if (k <= 0) {
 			free(g.pool);
 			return k < 0 ? (int)k : -EINVAL;
