@@ -182,6 +182,8 @@ int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out, int 
 		*out = SELFCHECK_UNSOL_ICMP;
 	else if (a && strcmp(a, "answered") == 0)
 		*out = SELFCHECK_UNSOL_ANSWERED;
+	else if (a && strcmp(a, "reset") == 0)
+		*out = SELFCHECK_UNSOL_RST;
 	else
 		rc = -EBADMSG;
 	if (rc == 0 && (!json_object_object_get_ex(o, "sent", &v) || !json_object_is_type(v, json_type_int) ||
@@ -202,7 +204,8 @@ enum selfcheck_knock_next selfcheck_knock_next(enum selfcheck_unsolicited seen, 
 
 static const char *unsolicited_word(enum selfcheck_unsolicited u)
 {
-	return u == SELFCHECK_UNSOL_ICMP ? "icmp-unreachable" : u == SELFCHECK_UNSOL_ANSWERED ? "answered" : "drop";
+	return u == SELFCHECK_UNSOL_ICMP ? "icmp-unreachable" : u == SELFCHECK_UNSOL_ANSWERED ? "answered"
+		: u == SELFCHECK_UNSOL_RST ? "rst" : "drop";
 }
 
 void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enum selfcheck_unsolicited seen)
@@ -218,6 +221,45 @@ void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enu
 	e->match = false;
 	snprintf(e->differs + dl, sizeof(e->differs) - dl, "%sunsolicited declared %s, observed %s", dl ? "; " : "",
 		 unsolicited_word(want), unsolicited_word(seen));
+}
+
+bool selfcheck_tcp_wanted(const struct topo_nat *nat, bool tcp)
+{
+	const struct nat_behavior *b = &nat->behavior;
+
+	return tcp || b->tcp_mapping_own || b->tcp_filtering_own || b->tcp_unsolicited != TCP_UNSOL_DROP;
+}
+
+enum selfcheck_knock_next selfcheck_tcp_knock_next(enum selfcheck_unsolicited seen, int declared, uint64_t counted)
+{
+	if (seen != SELFCHECK_UNSOL_DROP)
+		return SELFCHECK_KNOCK_FINAL;
+	/* Silence: the SYN met the router's rule, and that rule drops (a
+	 * rejecting rule's answer may only be late). */
+	return declared == TCP_UNSOL_DROP && counted >= 1 ? SELFCHECK_KNOCK_FINAL : SELFCHECK_KNOCK_AGAIN;
+}
+
+/* The words of the TCP knock's answers, as tcp-unsolicited spells them. */
+static const char *tcp_word(enum selfcheck_unsolicited u)
+{
+	return u == SELFCHECK_UNSOL_ICMP ? "icmp" : u == SELFCHECK_UNSOL_RST ? "rst"
+		: u == SELFCHECK_UNSOL_ANSWERED ? "answered" : "drop";
+}
+
+void selfcheck_note_tcp_unsolicited(struct selfcheck_nat *e, int declared, enum selfcheck_unsolicited seen)
+{
+	enum selfcheck_unsolicited want = declared == TCP_UNSOL_RST ? SELFCHECK_UNSOL_RST
+					  : declared == TCP_UNSOL_ICMP ? SELFCHECK_UNSOL_ICMP : SELFCHECK_UNSOL_DROP;
+	size_t len = strlen(e->observed), dl = strlen(e->differs), cl = strlen(e->declared);
+
+	e->tcp_unsolicited = (int)seen;
+	snprintf(e->declared + cl, sizeof(e->declared) - cl, " tcp=%s", tcp_word(want));
+	snprintf(e->observed + len, sizeof(e->observed) - len, " tcp=%s", tcp_word(seen));
+	if (seen == want)
+		return;
+	e->match = false;
+	snprintf(e->differs + dl, sizeof(e->differs) - dl, "%stcp-unsolicited declared %s, observed %s",
+		 dl ? "; " : "", tcp_word(want), tcp_word(seen));
 }
 
 /* Where the probe server for router i runs: node and two addresses of the
@@ -258,6 +300,8 @@ struct sc_run {
 	bool *kpend, *kslow;    /* [entry]: to knock in the next round; with the long wait */
 	bool *kcounts;          /* [entry]: a short knock's silence, proven with the classifier's counts */
 	char (*knock_why)[256]; /* [entry]: why the knock failed, or "" */
+	bool *tpend, *tslow;    /* [entry]: to knock with a TCP SYN in the next round; with the long wait */
+	uint64_t *tcount;       /* [entry]: the router's tcp_unsolicited_in before the short TCP knock */
 	char *err;
 	size_t errsize;
 };
@@ -290,7 +334,7 @@ static int entry_init(struct sc_run *c, int k, const char **ip, const char **ip2
 
 	e->nat = i;
 	e->family = fam;
-	e->unsolicited = -1;
+	e->unsolicited = e->tcp_unsolicited = -1;
 	selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
 	selfcheck_declared(&t->nats[i], &e->declared_b);
 	if (t->nats[i].unchecked) {
@@ -615,7 +659,7 @@ static unsigned knock_port(const struct topo_nat *nat)
 	return lo > 1 ? lo - 1 : hi < 65535 ? hi + 1 : 9;
 }
 
-static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow)
+static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow, bool tcp)
 {
 	const struct selfcheck_nat *e = &c->sc->nats[k];
 	const struct topo_nat *nat = &c->t->nats[e->nat];
@@ -623,7 +667,8 @@ static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool l
 	 * address); a firewall's (and a dual-stack NAT's IPv6 side, a firewall)
 	 * to a host behind it, here the probe host, which binds nothing yet. An
 	 * open router lets that through: the router's own address then. */
-	bool through = (!nat->nat || e->family == 6) && nat->behavior.filtering != FILTER_OPEN;
+	enum nat_filtering filt = tcp ? nat_tcp_filtering(&nat->behavior) : nat->behavior.filtering;
+	bool through = (!nat->nat || e->family == 6) && filt != FILTER_OPEN;
 	const struct plan_node *r = &c->p->nodes[through ? plan_probe_node(c->p, e->nat) : plan_nat_node(c->p, e->nat)];
 	const char *ip = "", *ip2 = "", *to = e->family == 6 ? r->ip6 : r->ip;
 
@@ -636,9 +681,15 @@ static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool l
 	argv_add(a, "--bind");
 	argv_add(a, "%s", ip);
 	argv_add(a, "--timeout-ms");
-	argv_add(a, "%u", !slow ? SELFCHECK_KNOCK_FAST_MS : lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
-	argv_add(a, "--tries");
-	argv_add(a, "%d", !slow ? SELFCHECK_KNOCK_FAST_TRIES : lossy ? 10 : 5);
+	if (tcp) {
+		/* One connect(): the kernel sends the SYN again after 1 s, 3 s, ... */
+		argv_add(a, "%u", !slow ? SELFCHECK_TCP_KNOCK_FAST_MS : lossy ? 4 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+		argv_add(a, "--tcp");
+	} else {
+		argv_add(a, "%u", !slow ? SELFCHECK_KNOCK_FAST_MS : lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+		argv_add(a, "--tries");
+		argv_add(a, "%d", !slow ? SELFCHECK_KNOCK_FAST_TRIES : lossy ? 10 : 5);
+	}
 	argv_add(a, c->verbose ? "-v" : "-q");
 }
 
@@ -664,7 +715,7 @@ static int knock_start(struct sc_run *c)
 		if (!c->kpend[k])
 			continue;
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
-		knock_argv(&a, c, k, lossy, c->kslow[k]);
+		knock_argv(&a, c, k, lossy, c->kslow[k], false);
 		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
 						   &c->cls[k]);
 		if (rc == 0)
@@ -754,6 +805,127 @@ static int knock_end(struct sc_run *c)
 	return rc;
 }
 
+/* ---- unsolicited TCP: punch-probe knock --tcp (selfcheck.h) ---- */
+
+/* The router's tcp_unsolicited_in count for entry k, or UINT64_MAX when it
+ * cannot be read (a router with its own rules may have none). */
+static uint64_t tcp_unsolicited_count(struct sc_run *c, int k)
+{
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+	uint64_t pk, bytes;
+
+	if (nft_counter(lab_ns(c->l, plan_nat_node(c->p, e->nat)), e->family == 6 ? "ip6" : "ip", "punchlab",
+			"tcp_unsolicited_in", &pk, &bytes) < 0)
+		return UINT64_MAX;
+	return pk;
+}
+
+/* One round of TCP knocks (c->tpend), all at once; each answer read into
+ * c->seen / c->knock_why, a short one judged by the counter. Returns 0 and
+ * *again when some must knock again with the long wait. */
+static int tcp_knock_round(struct sc_run *c, bool *again)
+{
+	bool lossy = lab_lossy(c);
+	struct argv_buf a;
+	int rc = 0;
+
+	*again = false;
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		const char *ip, *ip2;
+		int node;
+
+		if (!c->tpend[k])
+			continue;
+		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
+		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
+		knock_argv(&a, c, k, lossy, c->tslow[k], true);
+		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
+						   &c->cls[k]);
+		if (rc == 0)
+			rc = run_start(c->g, c->cls[k]);
+		if (rc < 0)
+			snprintf(c->err, c->errsize, "self-check: starting the TCP knock on %s: %s",
+				 c->p->nodes[node].name, strerror(-rc));
+	}
+	if (rc == 0)
+		rc = run_release(c->g);
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + 4 * SELFCHECK_ABSENT_MS + READY_MS);
+	if (rc < 0) {
+		if (!c->err[0])
+			snprintf(c->err, c->errsize, "self-check: waiting for the TCP knocks: %s", strerror(-rc));
+		return rc;
+	}
+	for (int k = 0; k < c->sc->n; k++) {
+		const struct run_result *r;
+		enum selfcheck_unsolicited u;
+		uint64_t now;
+		char how[256];
+		int sent;
+
+		if (!c->tpend[k])
+			continue;
+		c->tpend[k] = false;
+		r = run_result(c->cls[k]);
+		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
+			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock --tcp %s: %.150s",
+				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
+			c->seen[k] = -1;
+			continue;
+		}
+		c->seen[k] = (int)u;
+		if (c->tslow[k])
+			continue;
+		now = tcp_unsolicited_count(c, k);
+		if (selfcheck_tcp_knock_next(u, (int)c->t->nats[c->sc->nats[k].nat].behavior.tcp_unsolicited,
+					     now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k]
+						     ? 0 : now - c->tcount[k]) == SELFCHECK_KNOCK_AGAIN) {
+			log_debug("self-check: router %s%s: a short TCP knock's silence is not proven, knocking again",
+				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
+			c->tpend[k] = c->tslow[k] = *again = true;
+		}
+	}
+	return 0;
+}
+
+/* After the classifier (the UDP knocks' answers already noted, c->seen free
+ * again): the TCP knocks of the routers whose TCP is in question, against
+ * their tcp-unsolicited. */
+static int tcp_knocks(struct sc_run *c)
+{
+	bool again = false, any = false;
+	int rc;
+
+	for (int k = 0; k < c->sc->n; k++) {
+		const struct selfcheck_nat *e = &c->sc->nats[k];
+
+		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
+			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tslow[k] = c->long_wait || !fast_possible(c, k);
+		c->seen[k] = -1;
+		c->knock_why[k][0] = '\0';
+		any |= c->tpend[k];
+	}
+	if (!any)
+		return 0;
+	rc = tcp_knock_round(c, &again);
+	if (rc == 0 && again)
+		rc = tcp_knock_round(c, &again);
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		struct selfcheck_nat *e = &c->sc->nats[k];
+
+		if (!e->checked || e->why[0] || !e->observed_valid ||
+		    !selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+			continue;
+		if (c->seen[k] < 0)
+			snprintf(e->why, sizeof(e->why), "%s", c->knock_why[k][0] ? c->knock_why[k] : "not knocked");
+		else
+			selfcheck_note_tcp_unsolicited(e, (int)c->t->nats[e->nat].behavior.tcp_unsolicited,
+						       (enum selfcheck_unsolicited)c->seen[k]);
+	}
+	return rc;
+}
+
 /* After the classifier: the knock's answer against the declaration. */
 static void note_knocks(struct sc_run *c)
 {
@@ -799,7 +971,11 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	c.kslow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kslow));
 	c.kcounts = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kcounts));
 	c.knock_why = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_why));
-	if (!c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
+	c.tpend = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tpend));
+	c.tslow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tslow));
+	c.tcount = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tcount));
+	if (!c.tpend || !c.tslow || !c.tcount ||
+	    !c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
 	    !c.kpend || !c.kslow || !c.kcounts || !c.knock_why) {
 		snprintf(err, errsize, "self-check: out of memory");
 		goto cleanup;
@@ -822,6 +998,9 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	if (rc < 0)
 		goto cleanup;
 	note_knocks(&c);
+	rc = tcp_knocks(&c);
+	if (rc < 0)
+		goto cleanup;
 	for (int s = 0; s < 2 * p->n_nodes; s++)
 		if (c.srv[s])
 			run_stop(c.g, c.srv[s]);
@@ -842,6 +1021,9 @@ cleanup:
 	free(c.kslow);
 	free(c.kcounts);
 	free(c.knock_why);
+	free(c.tpend);
+	free(c.tslow);
+	free(c.tcount);
 	return rc;
 }
 
