@@ -3,8 +3,8 @@
  * crash, a leak, an unterminated string, or "match" with differences; and
  * the short wait's evidence check (selfcheck_fast_proven) reads the same
  * bytes without a crash, proving nothing from a report without its counts;
- * and a knock's report (selfcheck_read_knock) is one of its three answers or
- * -EBADMSG. */
+ * and a knock's report (selfcheck_read_knock) is one of its four answers (a
+ * reset from knock --tcp) or -EBADMSG. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = selfcheck_read_knock(text, &u, &sent);
 		if (rc != 0 && rc != -EBADMSG)
 			abort();
-		if (rc == 0 && ((u != SELFCHECK_UNSOL_DROP && u != SELFCHECK_UNSOL_ICMP && u != SELFCHECK_UNSOL_ANSWERED) ||
+		if (rc == 0 && ((u != SELFCHECK_UNSOL_DROP && u != SELFCHECK_UNSOL_ICMP && u != SELFCHECK_UNSOL_ANSWERED &&
+				  u != SELFCHECK_UNSOL_RST) ||
 				sent < 0 || sent > 1000))
 			abort();
 	}
