@@ -251,15 +251,75 @@ void selfcheck_note_tcp_unsolicited(struct selfcheck_nat *e, int declared, enum 
 	enum selfcheck_unsolicited want = declared == TCP_UNSOL_RST ? SELFCHECK_UNSOL_RST
 					  : declared == TCP_UNSOL_ICMP ? SELFCHECK_UNSOL_ICMP : SELFCHECK_UNSOL_DROP;
 	size_t len = strlen(e->observed), dl = strlen(e->differs), cl = strlen(e->declared);
+	const char *dsep = strstr(e->declared, " tcp=") ? "/" : " tcp=", *osep = strstr(e->observed, " tcp=") ? "/" : " tcp=";
 
 	e->tcp_unsolicited = (int)seen;
-	snprintf(e->declared + cl, sizeof(e->declared) - cl, " tcp=%s", tcp_word(want));
-	snprintf(e->observed + len, sizeof(e->observed) - len, " tcp=%s", tcp_word(seen));
+	snprintf(e->declared + cl, sizeof(e->declared) - cl, "%s%s", dsep, tcp_word(want));
+	snprintf(e->observed + len, sizeof(e->observed) - len, "%s%s", osep, tcp_word(seen));
 	if (seen == want)
 		return;
 	e->match = false;
 	snprintf(e->differs + dl, sizeof(e->differs) - dl, "%stcp-unsolicited declared %s, observed %s",
 		 dl ? "; " : "", tcp_word(want), tcp_word(seen));
+}
+
+int selfcheck_read_tcp_report(const char *json, const char *declared, struct selfcheck_nat *e, int *absent)
+{
+	json_object *o = json ? json_tokener_parse(json) : NULL, *mis, *v;
+	const char *mapping = NULL, *filtering = NULL, *tr;
+	int nat = -1, match = -1, rc = -EBADMSG;
+	size_t len = strlen(e->differs), ol = strlen(e->observed), cl = strlen(e->declared);
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		goto cleanup;
+	tr = jstr(o, "transport");
+	mapping = jstr(o, "mapping");
+	filtering = jstr(o, "filtering");
+	nat = jbool(o, "nat");
+	match = jbool(o, "match");
+	if (!tr || strcmp(tr, "tcp") != 0 || !mapping || !filtering || nat < 0 || match < 0 ||
+	    (nat_mapping_parse(mapping) < 0 && strcmp(mapping, "unknown") != 0) ||
+	    (nat_filtering_parse(filtering) < 0 && strcmp(filtering, "unknown") != 0) ||
+	    !json_object_object_get_ex(o, "absent_backs", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0 || json_object_get_int64(v) > 2 ||
+	    !json_object_object_get_ex(o, "mismatches", &mis) || !json_object_is_type(mis, json_type_array) ||
+	    (match != 0) != (json_object_array_length(mis) == 0))
+		goto cleanup;
+	for (size_t i = 0; i < json_object_array_length(mis); i++) {
+		json_object *d = json_object_array_get_idx(mis, i);
+
+		if (!jstr(d, "property") || !jstr(d, "declared") || !jstr(d, "observed"))
+			goto cleanup;
+	}
+	for (size_t i = 0; i < json_object_array_length(mis); i++) {
+		json_object *d = json_object_array_get_idx(mis, i);
+		int w = snprintf(e->differs + len, sizeof(e->differs) - len, "%s%s declared %s, observed %s",
+				 len ? "; " : "", jstr(d, "property"), jstr(d, "declared"), jstr(d, "observed"));
+
+		if (w < 0 || (size_t)w >= sizeof(e->differs) - len) {
+			e->differs[len] = '\0'; /* whole entries only */
+			break;
+		}
+		len += (size_t)w;
+	}
+	*absent = (int)json_object_get_int64(v);
+	e->tcp_valid = true;
+	e->tcp_mapping = nat_mapping_parse(mapping);
+	e->tcp_filtering = nat_filtering_parse(filtering);
+	if (!match)
+		e->match = false;
+	snprintf(e->declared + cl, sizeof(e->declared) - cl, " tcp=%s", declared);
+	if (strcmp(mapping, "none") == 0)
+		snprintf(e->observed + ol, sizeof(e->observed) - ol, " tcp=%s", filtering);
+	else
+		snprintf(e->observed + ol, sizeof(e->observed) - ol, " tcp=%s/%s", mapping, filtering);
+	rc = 0;
+cleanup:
+	if (rc < 0)
+		snprintf(e->why, sizeof(e->why), "punch-probe tcp-classify's report is not what it documents: %.160s",
+			 json ? json : "(nothing)");
+	json_object_put(o);
+	return rc;
 }
 
 /* Where the probe server for router i runs: node and two addresses of the
@@ -302,6 +362,7 @@ struct sc_run {
 	char (*knock_why)[256]; /* [entry]: why the knock failed, or "" */
 	bool *tpend, *tslow;    /* [entry]: to knock with a TCP SYN in the next round; with the long wait */
 	uint64_t *tcount;       /* [entry]: the router's tcp_unsolicited_in before the short TCP knock */
+	bool any_tcp;           /* some router's TCP is in question: the probe servers serve TCP too */
 	char *err;
 	size_t errsize;
 };
@@ -321,6 +382,8 @@ static void probe_server_argv(struct argv_buf *a, const struct sc_run *c, const 
 	argv_add(a, "%u", SELFCHECK_PORT2);
 	argv_add(a, "--ready-fd");
 	argv_add(a, "3");
+	if (c->any_tcp)
+		argv_add(a, "--tcp");
 	argv_add(a, c->verbose ? "-v" : "-q");
 }
 
@@ -334,7 +397,7 @@ static int entry_init(struct sc_run *c, int k, const char **ip, const char **ip2
 
 	e->nat = i;
 	e->family = fam;
-	e->unsolicited = e->tcp_unsolicited = -1;
+	e->unsolicited = e->tcp_unsolicited = e->tcp_mapping = e->tcp_filtering = -1;
 	selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
 	selfcheck_declared(&t->nats[i], &e->declared_b);
 	if (t->nats[i].unchecked) {
@@ -888,6 +951,157 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 	return 0;
 }
 
+/* ---- TCP mapping and filtering: punch-probe tcp-classify (selfcheck.h) ---- */
+
+/* The declared TCP behaviour as tcp-classify's --expect-* words: over IPv6 a
+ * dual-stack NAT is a firewall. */
+static void tcp_declared(const struct topo_nat *nat, int fam, const char **mapping, const char **filtering)
+{
+	enum nat_filtering f = nat_tcp_filtering(&nat->behavior);
+
+	*mapping = nat_mapping_name(nat->nat && fam == 4 ? nat_tcp_mapping(&nat->behavior) : MAP_NONE);
+	*filtering = nat_filtering_name(f == FILTER_OPEN ? FILTER_EIF : f);
+}
+
+static void tcp_classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, int attempt)
+{
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+	const struct plan_node *probe = &c->p->nodes[plan_probe_node(c->p, e->nat)];
+	const char *ip = "", *ip2 = "", *m, *f;
+
+	server_for(c->t, c->p, e->nat, e->family, &ip, &ip2);
+	tcp_declared(&c->t->nats[e->nat], e->family, &m, &f);
+	argv_init(a);
+	argv_add(a, "%s/punch-probe", c->bindir);
+	argv_add(a, "tcp-classify");
+	argv_add(a, "--server");
+	argv_add(a, "%s", ip);
+	argv_add(a, "--server2");
+	argv_add(a, "%s", ip2);
+	argv_add(a, "--port");
+	argv_add(a, "%u", SELFCHECK_PORT);
+	argv_add(a, "--port2");
+	argv_add(a, "%u", SELFCHECK_PORT2);
+	argv_add(a, "--bind");
+	argv_add(a, "%s", e->family == 6 ? probe->ip6 : probe->ip);
+	/* a second try from fresh ports: the first one's connections may linger */
+	argv_add(a, "--local-port");
+	argv_add(a, "%u", SELFCHECK_TCP_LOCAL_PORT + 2 * attempt);
+	argv_add(a, "--timeout-ms");
+	argv_add(a, "%u", !c->tslow[k] ? SELFCHECK_FAST_MS : lab_lossy(c) ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+	argv_add(a, "--expect-mapping");
+	argv_add(a, "%s", m);
+	argv_add(a, "--expect-filtering");
+	argv_add(a, "%s", f);
+	argv_add(a, c->verbose ? "-v" : "-q");
+}
+
+/* One round of TCP classifiers (c->tpend), all at once, each report read;
+ * a short one whose absent connect-backs the counter does not account for
+ * is set to go again with the long wait (*again). */
+static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
+{
+	struct argv_buf a;
+	int rc = 0;
+
+	*again = false;
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		int probe = plan_probe_node(c->p, c->sc->nats[k].nat);
+
+		if (!c->tpend[k])
+			continue;
+		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
+		tcp_classifier_argv(&a, c, k, attempt);
+		rc = a.overflow ? -E2BIG
+				: run_add(c->g, c->p->nodes[probe].name, netns_fd(lab_ns(c->l, probe)), a.v, &c->cls[k]);
+		if (rc == 0)
+			rc = run_start(c->g, c->cls[k]);
+		if (rc < 0)
+			snprintf(c->err, c->errsize, "self-check: starting the TCP classifier on %s: %s",
+				 c->p->nodes[probe].name, strerror(-rc));
+	}
+	if (rc == 0)
+		rc = run_release(c->g);
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + 4 * SELFCHECK_ABSENT_MS + READY_MS);
+	if (rc < 0) {
+		if (!c->err[0])
+			snprintf(c->err, c->errsize, "self-check: waiting for the TCP classifiers: %s", strerror(-rc));
+		return rc;
+	}
+	for (int k = 0; k < c->sc->n; k++) {
+		struct selfcheck_nat *e = &c->sc->nats[k];
+		const struct run_result *r;
+		char how[256];
+		uint64_t now;
+		int absent;
+
+		if (!c->tpend[k])
+			continue;
+		c->tpend[k] = false;
+		r = run_result(c->cls[k]);
+		if (r->exit_code != 0 && r->exit_code != 3) {
+			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe tcp-classify %s: %.150s",
+				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
+			continue;
+		}
+		/* read into a copy: a report the counts do not prove is not noted */
+		struct selfcheck_nat tmp = *e;
+		const char *m, *f;
+		char dw[48];
+
+		tmp.report = NULL;
+		tcp_declared(&c->t->nats[e->nat], e->family, &m, &f);
+		snprintf(dw, sizeof(dw), strcmp(m, "none") ? "%s/%s" : "%.0s%s", m, f);
+		if (selfcheck_read_tcp_report(r->out, dw, &tmp, &absent) < 0) {
+			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "%s", tmp.why);
+			continue;
+		}
+		now = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
+		if (!c->tslow[k] && (now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ||
+				     now - c->tcount[k] != (uint64_t)absent)) {
+			log_debug("self-check: router %s%s: the short TCP classification is not proven, again",
+				  c->t->nats[e->nat].name, e->family == 6 ? " over IPv6" : "");
+			c->tpend[k] = c->tslow[k] = *again = true;
+			continue;
+		}
+		tmp.report = e->report;
+		*e = tmp;
+	}
+	return 0;
+}
+
+/* TCP's mapping and filtering of the routers whose TCP is in question. */
+static int tcp_classify(struct sc_run *c)
+{
+	bool again = false, any = false;
+	int rc;
+
+	for (int k = 0; k < c->sc->n; k++) {
+		const struct selfcheck_nat *e = &c->sc->nats[k];
+
+		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
+			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tslow[k] = c->long_wait || !fast_possible(c, k);
+		c->knock_why[k][0] = '\0';
+		any |= c->tpend[k];
+	}
+	if (!any)
+		return 0;
+	rc = tcp_classify_round(c, 0, &again);
+	if (rc == 0 && again)
+		rc = tcp_classify_round(c, 1, &again);
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		struct selfcheck_nat *e = &c->sc->nats[k];
+
+		if (e->checked && !e->why[0] && e->observed_valid && !e->tcp_valid &&
+		    selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+			snprintf(e->why, sizeof(e->why), "%s",
+				 c->knock_why[k][0] ? c->knock_why[k] : "TCP not classified");
+	}
+	return rc;
+}
+
 /* After the classifier (the UDP knocks' answers already noted, c->seen free
  * again): the TCP knocks of the routers whose TCP is in question, against
  * their tcp-unsolicited. */
@@ -981,6 +1195,8 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 		goto cleanup;
 	}
 	c.sc->n = t->ipv6 ? 2 * t->n_nats : t->n_nats;
+	for (int i = 0; i < t->n_nats; i++)
+		c.any_tcp |= !t->nats[i].unchecked && selfcheck_tcp_wanted(&t->nats[i], t->tcp);
 	rc = run_group_create(&c.g);
 	if (rc < 0) {
 		snprintf(err, errsize, "self-check: %s", strerror(-rc));
@@ -998,7 +1214,9 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	if (rc < 0)
 		goto cleanup;
 	note_knocks(&c);
-	rc = tcp_knocks(&c);
+	rc = tcp_classify(&c);
+	if (rc == 0)
+		rc = tcp_knocks(&c);
 	if (rc < 0)
 		goto cleanup;
 	for (int s = 0; s < 2 * p->n_nodes; s++)

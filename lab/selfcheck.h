@@ -70,9 +70,16 @@ enum selfcheck_unsolicited {
  * RST or ICMP error counts at once and whose silence counts when the
  * router's tcp_unsolicited_in counter rose by it and the router's rule drops
  * (tcp-unsolicited = drop); otherwise a knock with SELFCHECK_ABSENT_MS (the
- * kernel sends the SYN again after 1 s). TCP mapping and filtering are not
- * classified yet. A UDP-only lab's routers are not knocked with TCP. */
+ * kernel sends the SYN again after 1 s). Before the knock, TCP's mapping and
+ * filtering: punch-probe tcp-classify on the probe host against the probe
+ * server (started with --tcp then), from local ports SELFCHECK_TCP_LOCAL_PORT
+ * and the next (two more on a second try); with the short wait where the lab
+ * has neither delay nor loss, whose connect-backs that did not get in count
+ * only when the router's tcp_unsolicited_in rose by exactly as many meanwhile
+ * (each met the router's unsolicited-SYN rule; none was merely late), else
+ * again with the long wait. A UDP-only lab's other routers get no TCP probe. */
 #define SELFCHECK_TCP_KNOCK_FAST_MS 50
+#define SELFCHECK_TCP_LOCAL_PORT 61010
 
 struct lab;
 
@@ -91,6 +98,9 @@ struct selfcheck_nat {
 	bool observed_valid;
 	int unsolicited;        /* enum selfcheck_unsolicited observed, or -1: not knocked */
 	int tcp_unsolicited;    /* what an unsolicited SYN got (enum selfcheck_unsolicited), or -1: not knocked */
+	bool tcp_valid;         /* tcp-classify's report was read: tcp_mapping, tcp_filtering */
+	int tcp_mapping;        /* enum nat_mapping observed for TCP, or -1: unknown */
+	int tcp_filtering;      /* enum nat_filtering observed for TCP, or -1: unknown */
 };
 
 struct selfcheck {
@@ -153,9 +163,19 @@ bool selfcheck_tcp_wanted(const struct topo_nat *nat, bool tcp);
  * be knocked again with the long wait. */
 enum selfcheck_knock_next selfcheck_tcp_knock_next(enum selfcheck_unsolicited seen, int declared, uint64_t counted);
 
+/* Read punch-probe tcp-classify's JSON report ({"transport":"tcp","nat":..,
+ * "mapping":..,"filtering":..,"absent_backs":N,"match":..,"mismatches":[..]})
+ * into e: tcp_mapping, tcp_filtering, " tcp=MAPPING/FILTERING" (a router that
+ * does not translate: " tcp=FILTERING") added to e->observed, and declared
+ * (the same words) to e->declared, each mismatch added to e->differs and
+ * clearing e->match; *absent the connect-backs that did not get in. Returns
+ * 0, or -EBADMSG (e->why set) when it is not such a report. */
+int selfcheck_read_tcp_report(const char *json, const char *declared, struct selfcheck_nat *e, int *absent);
+
 /* Compare what the TCP knock showed with the declared tcp-unsolicited
  * (enum nat_tcp_unsolicited): " tcp=drop|rst|icmp|answered" goes to the
- * observed words (and the declared word to e->declared), a difference clears
+ * observed words (and the declared word to e->declared; "/WORD" after a
+ * " tcp=" the TCP classifier wrote), a difference clears
  * e->match and is added to e->differs as "tcp-unsolicited declared X,
  * observed Y". */
 void selfcheck_note_tcp_unsolicited(struct selfcheck_nat *e, int declared, enum selfcheck_unsolicited seen);
