@@ -996,6 +996,41 @@ static void tcp_classifier_argv(struct argv_buf *a, const struct sc_run *c, int 
 	argv_add(a, c->verbose ? "-v" : "-q");
 }
 
+/* What TCP classifier k said, noted into its entry unless it was a short
+ * one whose absent connect-backs the router's counter does not account for:
+ * then false, and nothing noted. A failure goes to c->knock_why[k]. */
+static bool tcp_classification(struct sc_run *c, int k)
+{
+	struct selfcheck_nat *e = &c->sc->nats[k], tmp = *e;
+	const struct run_result *r = run_result(c->cls[k]);
+	const char *m, *f;
+	char how[256], dw[48];
+	uint64_t now;
+	int absent;
+
+	if (r->exit_code != 0 && r->exit_code != 3) {
+		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe tcp-classify %s: %.150s",
+			 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
+		return true;
+	}
+	/* into a copy: a report the counts do not prove is not noted */
+	tcp_declared(&c->t->nats[e->nat], e->family, &m, &f);
+	if (strcmp(m, "none") == 0)
+		snprintf(dw, sizeof(dw), "%s", f);
+	else
+		snprintf(dw, sizeof(dw), "%s/%s", m, f);
+	if (selfcheck_read_tcp_report(r->out, dw, &tmp, &absent) < 0) {
+		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "%s", tmp.why);
+		return true;
+	}
+	now = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
+	if (!c->tslow[k] && (now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ||
+			     now - c->tcount[k] != (uint64_t)absent))
+		return false;
+	*e = tmp;
+	return true;
+}
+
 /* One round of TCP classifiers (c->tpend), all at once, each report read;
  * a short one whose absent connect-backs the counter does not account for
  * is set to go again with the long wait (*again). */
@@ -1030,43 +1065,14 @@ static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
 		return rc;
 	}
 	for (int k = 0; k < c->sc->n; k++) {
-		struct selfcheck_nat *e = &c->sc->nats[k];
-		const struct run_result *r;
-		char how[256];
-		uint64_t now;
-		int absent;
-
 		if (!c->tpend[k])
 			continue;
 		c->tpend[k] = false;
-		r = run_result(c->cls[k]);
-		if (r->exit_code != 0 && r->exit_code != 3) {
-			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe tcp-classify %s: %.150s",
-				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
-			continue;
-		}
-		/* read into a copy: a report the counts do not prove is not noted */
-		struct selfcheck_nat tmp = *e;
-		const char *m, *f;
-		char dw[48];
-
-		tmp.report = NULL;
-		tcp_declared(&c->t->nats[e->nat], e->family, &m, &f);
-		snprintf(dw, sizeof(dw), strcmp(m, "none") ? "%s/%s" : "%.0s%s", m, f);
-		if (selfcheck_read_tcp_report(r->out, dw, &tmp, &absent) < 0) {
-			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "%s", tmp.why);
-			continue;
-		}
-		now = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
-		if (!c->tslow[k] && (now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ||
-				     now - c->tcount[k] != (uint64_t)absent)) {
+		if (!tcp_classification(c, k)) {
 			log_debug("self-check: router %s%s: the short TCP classification is not proven, again",
-				  c->t->nats[e->nat].name, e->family == 6 ? " over IPv6" : "");
+				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
 			c->tpend[k] = c->tslow[k] = *again = true;
-			continue;
 		}
-		tmp.report = e->report;
-		*e = tmp;
 	}
 	return 0;
 }
