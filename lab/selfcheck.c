@@ -1057,8 +1057,10 @@ static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
 	}
 	if (rc == 0)
 		rc = run_release(c->g);
+	/* tcp-classify's longest: four connections of timeout + 1 s each, and
+	 * the connect-backs' timeout (tcpprobe.c) */
 	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + 4 * SELFCHECK_ABSENT_MS + READY_MS);
+		rc = run_wait(c->g, mtime_now() + 5 * (2 * SELFCHECK_ABSENT_MS + 1000) + READY_MS);
 	if (rc < 0) {
 		if (!c->err[0])
 			snprintf(c->err, c->errsize, "self-check: waiting for the TCP classifiers: %s", strerror(-rc));
