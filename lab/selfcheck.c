@@ -182,6 +182,8 @@ int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out, int 
 		*out = SELFCHECK_UNSOL_ICMP;
 	else if (a && strcmp(a, "answered") == 0)
 		*out = SELFCHECK_UNSOL_ANSWERED;
+	else if (a && strcmp(a, "reset") == 0)
+		*out = SELFCHECK_UNSOL_RST;
 	else
 		rc = -EBADMSG;
 	if (rc == 0 && (!json_object_object_get_ex(o, "sent", &v) || !json_object_is_type(v, json_type_int) ||
@@ -202,7 +204,8 @@ enum selfcheck_knock_next selfcheck_knock_next(enum selfcheck_unsolicited seen, 
 
 static const char *unsolicited_word(enum selfcheck_unsolicited u)
 {
-	return u == SELFCHECK_UNSOL_ICMP ? "icmp-unreachable" : u == SELFCHECK_UNSOL_ANSWERED ? "answered" : "drop";
+	return u == SELFCHECK_UNSOL_ICMP ? "icmp-unreachable" : u == SELFCHECK_UNSOL_ANSWERED ? "answered"
+		: u == SELFCHECK_UNSOL_RST ? "rst" : "drop";
 }
 
 void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enum selfcheck_unsolicited seen)
@@ -218,6 +221,105 @@ void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enu
 	e->match = false;
 	snprintf(e->differs + dl, sizeof(e->differs) - dl, "%sunsolicited declared %s, observed %s", dl ? "; " : "",
 		 unsolicited_word(want), unsolicited_word(seen));
+}
+
+bool selfcheck_tcp_wanted(const struct topo_nat *nat, bool tcp)
+{
+	const struct nat_behavior *b = &nat->behavior;
+
+	return tcp || b->tcp_mapping_own || b->tcp_filtering_own || b->tcp_unsolicited != TCP_UNSOL_DROP;
+}
+
+enum selfcheck_knock_next selfcheck_tcp_knock_next(enum selfcheck_unsolicited seen, int declared, uint64_t counted)
+{
+	if (seen != SELFCHECK_UNSOL_DROP)
+		return SELFCHECK_KNOCK_FINAL;
+	/* Silence: the SYN met the router's rule, and that rule drops (a
+	 * rejecting rule's answer may only be late). */
+	return declared == TCP_UNSOL_DROP && counted >= 1 ? SELFCHECK_KNOCK_FINAL : SELFCHECK_KNOCK_AGAIN;
+}
+
+/* The words of the TCP knock's answers, as tcp-unsolicited spells them. */
+static const char *tcp_word(enum selfcheck_unsolicited u)
+{
+	return u == SELFCHECK_UNSOL_ICMP ? "icmp" : u == SELFCHECK_UNSOL_RST ? "rst"
+		: u == SELFCHECK_UNSOL_ANSWERED ? "answered" : "drop";
+}
+
+void selfcheck_note_tcp_unsolicited(struct selfcheck_nat *e, int declared, enum selfcheck_unsolicited seen)
+{
+	enum selfcheck_unsolicited want = declared == TCP_UNSOL_RST ? SELFCHECK_UNSOL_RST
+					  : declared == TCP_UNSOL_ICMP ? SELFCHECK_UNSOL_ICMP : SELFCHECK_UNSOL_DROP;
+	size_t len = strlen(e->observed), dl = strlen(e->differs), cl = strlen(e->declared);
+	const char *dsep = strstr(e->declared, " tcp=") ? "/" : " tcp=", *osep = strstr(e->observed, " tcp=") ? "/" : " tcp=";
+
+	e->tcp_unsolicited = (int)seen;
+	snprintf(e->declared + cl, sizeof(e->declared) - cl, "%s%s", dsep, tcp_word(want));
+	snprintf(e->observed + len, sizeof(e->observed) - len, "%s%s", osep, tcp_word(seen));
+	if (seen == want)
+		return;
+	e->match = false;
+	snprintf(e->differs + dl, sizeof(e->differs) - dl, "%stcp-unsolicited declared %s, observed %s",
+		 dl ? "; " : "", tcp_word(want), tcp_word(seen));
+}
+
+int selfcheck_read_tcp_report(const char *json, const char *declared, struct selfcheck_nat *e, int *absent)
+{
+	json_object *o = json ? json_tokener_parse(json) : NULL, *mis, *v;
+	const char *mapping = NULL, *filtering = NULL, *tr;
+	int nat = -1, match = -1, rc = -EBADMSG;
+	size_t len = strlen(e->differs), ol = strlen(e->observed), cl = strlen(e->declared);
+
+	if (!o || !json_object_is_type(o, json_type_object))
+		goto cleanup;
+	tr = jstr(o, "transport");
+	mapping = jstr(o, "mapping");
+	filtering = jstr(o, "filtering");
+	nat = jbool(o, "nat");
+	match = jbool(o, "match");
+	if (!tr || strcmp(tr, "tcp") != 0 || !mapping || !filtering || nat < 0 || match < 0 ||
+	    (nat_mapping_parse(mapping) < 0 && strcmp(mapping, "unknown") != 0) ||
+	    (nat_filtering_parse(filtering) < 0 && strcmp(filtering, "unknown") != 0) ||
+	    !json_object_object_get_ex(o, "absent_backs", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0 || json_object_get_int64(v) > 2 ||
+	    !json_object_object_get_ex(o, "mismatches", &mis) || !json_object_is_type(mis, json_type_array) ||
+	    (match != 0) != (json_object_array_length(mis) == 0))
+		goto cleanup;
+	for (size_t i = 0; i < json_object_array_length(mis); i++) {
+		json_object *d = json_object_array_get_idx(mis, i);
+
+		if (!jstr(d, "property") || !jstr(d, "declared") || !jstr(d, "observed"))
+			goto cleanup;
+	}
+	for (size_t i = 0; i < json_object_array_length(mis); i++) {
+		json_object *d = json_object_array_get_idx(mis, i);
+		int w = snprintf(e->differs + len, sizeof(e->differs) - len, "%s%s declared %s, observed %s",
+				 len ? "; " : "", jstr(d, "property"), jstr(d, "declared"), jstr(d, "observed"));
+
+		if (w < 0 || (size_t)w >= sizeof(e->differs) - len) {
+			e->differs[len] = '\0'; /* whole entries only */
+			break;
+		}
+		len += (size_t)w;
+	}
+	*absent = (int)json_object_get_int64(v);
+	e->tcp_valid = true;
+	e->tcp_mapping = nat_mapping_parse(mapping);
+	e->tcp_filtering = nat_filtering_parse(filtering);
+	if (!match)
+		e->match = false;
+	snprintf(e->declared + cl, sizeof(e->declared) - cl, " tcp=%s", declared);
+	if (strcmp(mapping, "none") == 0)
+		snprintf(e->observed + ol, sizeof(e->observed) - ol, " tcp=%s", filtering);
+	else
+		snprintf(e->observed + ol, sizeof(e->observed) - ol, " tcp=%s/%s", mapping, filtering);
+	rc = 0;
+cleanup:
+	if (rc < 0)
+		snprintf(e->why, sizeof(e->why), "punch-probe tcp-classify's report is not what it documents: %.160s",
+			 json ? json : "(nothing)");
+	json_object_put(o);
+	return rc;
 }
 
 /* Where the probe server for router i runs: node and two addresses of the
@@ -258,6 +360,9 @@ struct sc_run {
 	bool *kpend, *kslow;    /* [entry]: to knock in the next round; with the long wait */
 	bool *kcounts;          /* [entry]: a short knock's silence, proven with the classifier's counts */
 	char (*knock_why)[256]; /* [entry]: why the knock failed, or "" */
+	bool *tpend, *tslow;    /* [entry]: to knock with a TCP SYN in the next round; with the long wait */
+	uint64_t *tcount;       /* [entry]: the router's tcp_unsolicited_in before the short TCP knock */
+	bool any_tcp;           /* some router's TCP is in question: the probe servers serve TCP too */
 	char *err;
 	size_t errsize;
 };
@@ -277,6 +382,8 @@ static void probe_server_argv(struct argv_buf *a, const struct sc_run *c, const 
 	argv_add(a, "%u", SELFCHECK_PORT2);
 	argv_add(a, "--ready-fd");
 	argv_add(a, "3");
+	if (c->any_tcp)
+		argv_add(a, "--tcp");
 	argv_add(a, c->verbose ? "-v" : "-q");
 }
 
@@ -290,7 +397,7 @@ static int entry_init(struct sc_run *c, int k, const char **ip, const char **ip2
 
 	e->nat = i;
 	e->family = fam;
-	e->unsolicited = -1;
+	e->unsolicited = e->tcp_unsolicited = e->tcp_mapping = e->tcp_filtering = -1;
 	selfcheck_describe_declared(&t->nats[i], e->declared, sizeof(e->declared));
 	selfcheck_declared(&t->nats[i], &e->declared_b);
 	if (t->nats[i].unchecked) {
@@ -615,7 +722,7 @@ static unsigned knock_port(const struct topo_nat *nat)
 	return lo > 1 ? lo - 1 : hi < 65535 ? hi + 1 : 9;
 }
 
-static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow)
+static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow, bool tcp)
 {
 	const struct selfcheck_nat *e = &c->sc->nats[k];
 	const struct topo_nat *nat = &c->t->nats[e->nat];
@@ -623,7 +730,8 @@ static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool l
 	 * address); a firewall's (and a dual-stack NAT's IPv6 side, a firewall)
 	 * to a host behind it, here the probe host, which binds nothing yet. An
 	 * open router lets that through: the router's own address then. */
-	bool through = (!nat->nat || e->family == 6) && nat->behavior.filtering != FILTER_OPEN;
+	enum nat_filtering filt = tcp ? nat_tcp_filtering(&nat->behavior) : nat->behavior.filtering;
+	bool through = (!nat->nat || e->family == 6) && filt != FILTER_OPEN;
 	const struct plan_node *r = &c->p->nodes[through ? plan_probe_node(c->p, e->nat) : plan_nat_node(c->p, e->nat)];
 	const char *ip = "", *ip2 = "", *to = e->family == 6 ? r->ip6 : r->ip;
 
@@ -636,9 +744,15 @@ static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool l
 	argv_add(a, "--bind");
 	argv_add(a, "%s", ip);
 	argv_add(a, "--timeout-ms");
-	argv_add(a, "%u", !slow ? SELFCHECK_KNOCK_FAST_MS : lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
-	argv_add(a, "--tries");
-	argv_add(a, "%d", !slow ? SELFCHECK_KNOCK_FAST_TRIES : lossy ? 10 : 5);
+	if (tcp) {
+		/* One connect(): the kernel sends the SYN again after 1 s, 3 s, ... */
+		argv_add(a, "%u", !slow ? SELFCHECK_TCP_KNOCK_FAST_MS : lossy ? 4 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+		argv_add(a, "--tcp");
+	} else {
+		argv_add(a, "%u", !slow ? SELFCHECK_KNOCK_FAST_MS : lossy ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+		argv_add(a, "--tries");
+		argv_add(a, "%d", !slow ? SELFCHECK_KNOCK_FAST_TRIES : lossy ? 10 : 5);
+	}
 	argv_add(a, c->verbose ? "-v" : "-q");
 }
 
@@ -664,7 +778,7 @@ static int knock_start(struct sc_run *c)
 		if (!c->kpend[k])
 			continue;
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
-		knock_argv(&a, c, k, lossy, c->kslow[k]);
+		knock_argv(&a, c, k, lossy, c->kslow[k], false);
 		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
 						   &c->cls[k]);
 		if (rc == 0)
@@ -754,6 +868,286 @@ static int knock_end(struct sc_run *c)
 	return rc;
 }
 
+/* ---- unsolicited TCP: punch-probe knock --tcp (selfcheck.h) ---- */
+
+/* The router's tcp_unsolicited_in count for entry k, or UINT64_MAX when it
+ * cannot be read (a router with its own rules may have none). */
+static uint64_t tcp_unsolicited_count(struct sc_run *c, int k)
+{
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+	uint64_t pk, bytes;
+
+	if (nft_counter(lab_ns(c->l, plan_nat_node(c->p, e->nat)), e->family == 6 ? "ip6" : "ip", "punchlab",
+			"tcp_unsolicited_in", &pk, &bytes) < 0)
+		return UINT64_MAX;
+	return pk;
+}
+
+/* One round of TCP knocks (c->tpend), all at once; each answer read into
+ * c->seen / c->knock_why, a short one judged by the counter. Returns 0 and
+ * *again when some must knock again with the long wait. */
+static int tcp_knock_round(struct sc_run *c, bool *again)
+{
+	bool lossy = lab_lossy(c);
+	struct argv_buf a;
+	int rc = 0;
+
+	*again = false;
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		const char *ip, *ip2;
+		int node;
+
+		if (!c->tpend[k])
+			continue;
+		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
+		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
+		knock_argv(&a, c, k, lossy, c->tslow[k], true);
+		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
+						   &c->cls[k]);
+		if (rc == 0)
+			rc = run_start(c->g, c->cls[k]);
+		if (rc < 0)
+			snprintf(c->err, c->errsize, "self-check: starting the TCP knock on %s: %s",
+				 c->p->nodes[node].name, strerror(-rc));
+	}
+	if (rc == 0)
+		rc = run_release(c->g);
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + 4 * SELFCHECK_ABSENT_MS + READY_MS);
+	if (rc < 0) {
+		if (!c->err[0])
+			snprintf(c->err, c->errsize, "self-check: waiting for the TCP knocks: %s", strerror(-rc));
+		return rc;
+	}
+	for (int k = 0; k < c->sc->n; k++) {
+		const struct run_result *r;
+		enum selfcheck_unsolicited u;
+		uint64_t now;
+		char how[256];
+		int sent;
+
+		if (!c->tpend[k])
+			continue;
+		c->tpend[k] = false;
+		r = run_result(c->cls[k]);
+		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
+			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock --tcp %s: %.150s",
+				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
+			c->seen[k] = -1;
+			continue;
+		}
+		c->seen[k] = (int)u;
+		if (c->tslow[k])
+			continue;
+		now = tcp_unsolicited_count(c, k);
+		if (selfcheck_tcp_knock_next(u, (int)c->t->nats[c->sc->nats[k].nat].behavior.tcp_unsolicited,
+					     now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k]
+						     ? 0 : now - c->tcount[k]) == SELFCHECK_KNOCK_AGAIN) {
+			log_debug("self-check: router %s%s: a short TCP knock's silence is not proven, knocking again",
+				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
+			c->tpend[k] = c->tslow[k] = *again = true;
+		}
+	}
+	return 0;
+}
+
+/* ---- TCP mapping and filtering: punch-probe tcp-classify (selfcheck.h) ---- */
+
+/* The declared TCP behaviour as tcp-classify's --expect-* words: over IPv6 a
+ * dual-stack NAT is a firewall. */
+static void tcp_declared(const struct topo_nat *nat, int fam, const char **mapping, const char **filtering)
+{
+	enum nat_filtering f = nat_tcp_filtering(&nat->behavior);
+
+	*mapping = nat_mapping_name(nat->nat && fam == 4 ? nat_tcp_mapping(&nat->behavior) : MAP_NONE);
+	*filtering = nat_filtering_name(f == FILTER_OPEN ? FILTER_EIF : f);
+}
+
+static void tcp_classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, int attempt)
+{
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+	const struct plan_node *probe = &c->p->nodes[plan_probe_node(c->p, e->nat)];
+	const char *ip = "", *ip2 = "", *m, *f;
+
+	server_for(c->t, c->p, e->nat, e->family, &ip, &ip2);
+	tcp_declared(&c->t->nats[e->nat], e->family, &m, &f);
+	argv_init(a);
+	argv_add(a, "%s/punch-probe", c->bindir);
+	argv_add(a, "tcp-classify");
+	argv_add(a, "--server");
+	argv_add(a, "%s", ip);
+	argv_add(a, "--server2");
+	argv_add(a, "%s", ip2);
+	argv_add(a, "--port");
+	argv_add(a, "%u", SELFCHECK_PORT);
+	argv_add(a, "--port2");
+	argv_add(a, "%u", SELFCHECK_PORT2);
+	argv_add(a, "--bind");
+	argv_add(a, "%s", e->family == 6 ? probe->ip6 : probe->ip);
+	/* a second try from fresh ports: the first one's connections may linger */
+	argv_add(a, "--local-port");
+	argv_add(a, "%u", SELFCHECK_TCP_LOCAL_PORT + 2 * attempt);
+	argv_add(a, "--timeout-ms");
+	argv_add(a, "%u", !c->tslow[k] ? SELFCHECK_FAST_MS : lab_lossy(c) ? 2 * SELFCHECK_ABSENT_MS : SELFCHECK_ABSENT_MS);
+	argv_add(a, "--expect-mapping");
+	argv_add(a, "%s", m);
+	argv_add(a, "--expect-filtering");
+	argv_add(a, "%s", f);
+	argv_add(a, c->verbose ? "-v" : "-q");
+}
+
+/* What TCP classifier k said, noted into its entry unless it was a short
+ * one whose absent connect-backs the router's counter does not account for:
+ * then false, and nothing noted. A failure goes to c->knock_why[k]. */
+static bool tcp_classification(struct sc_run *c, int k)
+{
+	struct selfcheck_nat *e = &c->sc->nats[k], tmp = *e;
+	const struct run_result *r = run_result(c->cls[k]);
+	const char *m, *f;
+	char how[256], dw[48];
+	uint64_t now;
+	int absent;
+
+	if (r->exit_code != 0 && r->exit_code != 3) {
+		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe tcp-classify %s: %.150s",
+			 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
+		return true;
+	}
+	/* into a copy: a report the counts do not prove is not noted */
+	tcp_declared(&c->t->nats[e->nat], e->family, &m, &f);
+	if (strcmp(m, "none") == 0)
+		snprintf(dw, sizeof(dw), "%s", f);
+	else
+		snprintf(dw, sizeof(dw), "%s/%s", m, f);
+	if (selfcheck_read_tcp_report(r->out, dw, &tmp, &absent) < 0) {
+		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "%s", tmp.why);
+		return true;
+	}
+	now = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
+	if (!c->tslow[k] && (now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ||
+			     now - c->tcount[k] != (uint64_t)absent))
+		return false;
+	*e = tmp;
+	return true;
+}
+
+/* One round of TCP classifiers (c->tpend), all at once, each report read;
+ * a short one whose absent connect-backs the counter does not account for
+ * is set to go again with the long wait (*again). */
+static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
+{
+	struct argv_buf a;
+	int rc = 0;
+
+	*again = false;
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		int probe = plan_probe_node(c->p, c->sc->nats[k].nat);
+
+		if (!c->tpend[k])
+			continue;
+		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
+		tcp_classifier_argv(&a, c, k, attempt);
+		rc = a.overflow ? -E2BIG
+				: run_add(c->g, c->p->nodes[probe].name, netns_fd(lab_ns(c->l, probe)), a.v, &c->cls[k]);
+		if (rc == 0)
+			rc = run_start(c->g, c->cls[k]);
+		if (rc < 0)
+			snprintf(c->err, c->errsize, "self-check: starting the TCP classifier on %s: %s",
+				 c->p->nodes[probe].name, strerror(-rc));
+	}
+	if (rc == 0)
+		rc = run_release(c->g);
+	/* tcp-classify's longest: four connections of timeout + 1 s each, and
+	 * the connect-backs' timeout (tcpprobe.c) */
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + 5 * (2 * SELFCHECK_ABSENT_MS + 1000) + READY_MS);
+	if (rc < 0) {
+		if (!c->err[0])
+			snprintf(c->err, c->errsize, "self-check: waiting for the TCP classifiers: %s", strerror(-rc));
+		return rc;
+	}
+	for (int k = 0; k < c->sc->n; k++) {
+		if (!c->tpend[k])
+			continue;
+		c->tpend[k] = false;
+		if (!tcp_classification(c, k)) {
+			log_debug("self-check: router %s%s: the short TCP classification is not proven, again",
+				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
+			c->tpend[k] = c->tslow[k] = *again = true;
+		}
+	}
+	return 0;
+}
+
+/* TCP's mapping and filtering of the routers whose TCP is in question. */
+static int tcp_classify(struct sc_run *c)
+{
+	bool again = false, any = false;
+	int rc;
+
+	for (int k = 0; k < c->sc->n; k++) {
+		const struct selfcheck_nat *e = &c->sc->nats[k];
+
+		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
+			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tslow[k] = c->long_wait || !fast_possible(c, k);
+		c->knock_why[k][0] = '\0';
+		any |= c->tpend[k];
+	}
+	if (!any)
+		return 0;
+	rc = tcp_classify_round(c, 0, &again);
+	if (rc == 0 && again)
+		rc = tcp_classify_round(c, 1, &again);
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		struct selfcheck_nat *e = &c->sc->nats[k];
+
+		if (e->checked && !e->why[0] && e->observed_valid && !e->tcp_valid &&
+		    selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+			snprintf(e->why, sizeof(e->why), "%s",
+				 c->knock_why[k][0] ? c->knock_why[k] : "TCP not classified");
+	}
+	return rc;
+}
+
+/* After the classifier (the UDP knocks' answers already noted, c->seen free
+ * again): the TCP knocks of the routers whose TCP is in question, against
+ * their tcp-unsolicited. */
+static int tcp_knocks(struct sc_run *c)
+{
+	bool again = false, any = false;
+	int rc;
+
+	for (int k = 0; k < c->sc->n; k++) {
+		const struct selfcheck_nat *e = &c->sc->nats[k];
+
+		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
+			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tslow[k] = c->long_wait || !fast_possible(c, k);
+		c->seen[k] = -1;
+		c->knock_why[k][0] = '\0';
+		any |= c->tpend[k];
+	}
+	if (!any)
+		return 0;
+	rc = tcp_knock_round(c, &again);
+	if (rc == 0 && again)
+		rc = tcp_knock_round(c, &again);
+	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+		struct selfcheck_nat *e = &c->sc->nats[k];
+
+		if (!e->checked || e->why[0] || !e->observed_valid ||
+		    !selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+			continue;
+		if (c->seen[k] < 0)
+			snprintf(e->why, sizeof(e->why), "%s", c->knock_why[k][0] ? c->knock_why[k] : "not knocked");
+		else
+			selfcheck_note_tcp_unsolicited(e, (int)c->t->nats[e->nat].behavior.tcp_unsolicited,
+						       (enum selfcheck_unsolicited)c->seen[k]);
+	}
+	return rc;
+}
+
 /* After the classifier: the knock's answer against the declaration. */
 static void note_knocks(struct sc_run *c)
 {
@@ -799,12 +1193,18 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	c.kslow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kslow));
 	c.kcounts = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.kcounts));
 	c.knock_why = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knock_why));
-	if (!c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
+	c.tpend = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tpend));
+	c.tslow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tslow));
+	c.tcount = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tcount));
+	if (!c.tpend || !c.tslow || !c.tcount ||
+	    !c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
 	    !c.kpend || !c.kslow || !c.kcounts || !c.knock_why) {
 		snprintf(err, errsize, "self-check: out of memory");
 		goto cleanup;
 	}
 	c.sc->n = t->ipv6 ? 2 * t->n_nats : t->n_nats;
+	for (int i = 0; i < t->n_nats; i++)
+		c.any_tcp |= !t->nats[i].unchecked && selfcheck_tcp_wanted(&t->nats[i], t->tcp);
 	rc = run_group_create(&c.g);
 	if (rc < 0) {
 		snprintf(err, errsize, "self-check: %s", strerror(-rc));
@@ -822,6 +1222,11 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	if (rc < 0)
 		goto cleanup;
 	note_knocks(&c);
+	rc = tcp_classify(&c);
+	if (rc == 0)
+		rc = tcp_knocks(&c);
+	if (rc < 0)
+		goto cleanup;
 	for (int s = 0; s < 2 * p->n_nodes; s++)
 		if (c.srv[s])
 			run_stop(c.g, c.srv[s]);
@@ -842,6 +1247,9 @@ cleanup:
 	free(c.kslow);
 	free(c.kcounts);
 	free(c.knock_why);
+	free(c.tpend);
+	free(c.tslow);
+	free(c.tcount);
 	return rc;
 }
 

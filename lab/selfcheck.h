@@ -60,7 +60,26 @@ enum selfcheck_unsolicited {
 	SELFCHECK_UNSOL_DROP = 0,       /* nothing came back */
 	SELFCHECK_UNSOL_ICMP,           /* ICMP port unreachable */
 	SELFCHECK_UNSOL_ANSWERED,       /* a datagram came back: the port was mapped after all */
+	SELFCHECK_UNSOL_RST,            /* TCP: a reset came back */
 };
+
+/* TCP (RFC 5382): where a router's TCP behaviour is in question (the lab's
+ * transport is tcp, or the router declares tcp-mapping, tcp-filtering or a
+ * tcp-unsolicited other than drop), punch-probe knock --tcp from the same
+ * place as the UDP knock, after the classifier: an unsolicited SYN, whose
+ * RST or ICMP error counts at once and whose silence counts when the
+ * router's tcp_unsolicited_in counter rose by it and the router's rule drops
+ * (tcp-unsolicited = drop); otherwise a knock with SELFCHECK_ABSENT_MS (the
+ * kernel sends the SYN again after 1 s). Before the knock, TCP's mapping and
+ * filtering: punch-probe tcp-classify on the probe host against the probe
+ * server (started with --tcp then), from local ports SELFCHECK_TCP_LOCAL_PORT
+ * and the next (two more on a second try); with the short wait where the lab
+ * has neither delay nor loss, whose connect-backs that did not get in count
+ * only when the router's tcp_unsolicited_in rose by exactly as many meanwhile
+ * (each met the router's unsolicited-SYN rule; none was merely late), else
+ * again with the long wait. A UDP-only lab's other routers get no TCP probe. */
+#define SELFCHECK_TCP_KNOCK_FAST_MS 50
+#define SELFCHECK_TCP_LOCAL_PORT 61010
 
 struct lab;
 
@@ -78,6 +97,10 @@ struct selfcheck_nat {
 	struct result_behavior observed_b; /* valid when observed_valid */
 	bool observed_valid;
 	int unsolicited;        /* enum selfcheck_unsolicited observed, or -1: not knocked */
+	int tcp_unsolicited;    /* what an unsolicited SYN got (enum selfcheck_unsolicited), or -1: not knocked */
+	bool tcp_valid;         /* tcp-classify's report was read: tcp_mapping, tcp_filtering */
+	int tcp_mapping;        /* enum nat_mapping observed for TCP, or -1: unknown */
+	int tcp_filtering;      /* enum nat_filtering observed for TCP, or -1: unknown */
 };
 
 struct selfcheck {
@@ -109,7 +132,7 @@ int selfcheck_read_report(const char *json, struct selfcheck_nat *e);
 bool selfcheck_fast_proven(const char *json, uint64_t dropped);
 
 /* Read punch-probe knock's JSON report ({"to":..,"answer":"silent" |
- * "refused" | "answered","sent":N}) into *out and *sent. Returns 0 or
+ * "refused" | "answered" | "reset" (--tcp),"sent":N}) into *out and *sent. Returns 0 or
  * -EBADMSG. */
 int selfcheck_read_knock(const char *json, enum selfcheck_unsolicited *out, int *sent);
 
@@ -129,6 +152,33 @@ enum selfcheck_knock_next selfcheck_knock_next(enum selfcheck_unsolicited seen, 
  * difference clears e->match and is added to e->differs as
  * "unsolicited declared X, observed Y". */
 void selfcheck_note_unsolicited(struct selfcheck_nat *e, bool declared_icmp, enum selfcheck_unsolicited seen);
+
+/* Is router nat's TCP behaviour checked (see SELFCHECK_TCP_KNOCK_FAST_MS)?
+ * tcp: the lab's transport is tcp. */
+bool selfcheck_tcp_wanted(const struct topo_nat *nat, bool tcp);
+
+/* What a short TCP knock's answer is worth: final (a RST, an ICMP error, an
+ * accepted connection, or silence from a router whose rule drops the SYN and
+ * whose tcp_unsolicited_in counter rose by `counted` >= 1 meanwhile), else to
+ * be knocked again with the long wait. */
+enum selfcheck_knock_next selfcheck_tcp_knock_next(enum selfcheck_unsolicited seen, int declared, uint64_t counted);
+
+/* Read punch-probe tcp-classify's JSON report ({"transport":"tcp","nat":..,
+ * "mapping":..,"filtering":..,"absent_backs":N,"match":..,"mismatches":[..]})
+ * into e: tcp_mapping, tcp_filtering, " tcp=MAPPING/FILTERING" (a router that
+ * does not translate: " tcp=FILTERING") added to e->observed, and declared
+ * (the same words) to e->declared, each mismatch added to e->differs and
+ * clearing e->match; *absent the connect-backs that did not get in. Returns
+ * 0, or -EBADMSG (e->why set) when it is not such a report. */
+int selfcheck_read_tcp_report(const char *json, const char *declared, struct selfcheck_nat *e, int *absent);
+
+/* Compare what the TCP knock showed with the declared tcp-unsolicited
+ * (enum nat_tcp_unsolicited): " tcp=drop|rst|icmp|answered" goes to the
+ * observed words (and the declared word to e->declared; "/WORD" after a
+ * " tcp=" the TCP classifier wrote), a difference clears
+ * e->match and is added to e->differs as "tcp-unsolicited declared X,
+ * observed Y". */
+void selfcheck_note_tcp_unsolicited(struct selfcheck_nat *e, int declared, enum selfcheck_unsolicited seen);
 
 /* Classify every router of lab l (built from t as p) with the programs in
  * bindir. Returns 0 and *out (free with selfcheck_free) when every router

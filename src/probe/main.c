@@ -35,6 +35,7 @@
 #include "probe/classify.h"
 #include "probe/knock.h"
 #include "probe/probemsg.h"
+#include "probe/tcpprobe.h"
 
 #define PROG "punch-probe"
 #define PROG_VERSION "0.1"
@@ -51,7 +52,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " server --listen A1 --listen2 A2 [--port P1] [--port2 P2] [--ready-fd N]\n"
+		"usage: " PROG " server --listen A1 --listen2 A2 [--port P1] [--port2 P2] [--tcp] [--ready-fd N]\n"
 		"       " PROG " classify --server A1 --server2 A2 [--port P1] [--port2 P2] --bind IP\n"
 		"                   [--local-port N] [--hairpin-bind IP] [--timeout-ms N] [--tries N]\n"
 		"                   [--expect-mapping none|eim|adm|apdm] [--expect-filtering open|eif|adf|apdf]\n"
@@ -60,11 +61,14 @@ static void usage(FILE *f)
 		"                   [--expect-inbound-reply session|new-mapping] [--expect-block-size N]\n"
 		"       " PROG " knock --to IP:PORT [--bind IP] [--timeout-ms N] [--tries N]\n"
 		"                   [--expect-unsolicited drop|icmp-unreachable]\n"
+		"       " PROG " tcp-classify --server A1 --server2 A2 [--port P1] [--port2 P2] --bind IP\n"
+		"                   --local-port N [--timeout-ms N] [--expect-mapping M --expect-filtering F]\n"
 		"Classifies the NAT between a host and a probe server (RFC 5780 / RFC 4787).\n"
 		"\n"
 		"  server:\n"
 		"    --listen A1, --listen2 A2  the server's two IP addresses (same family)\n"
 		"    --port P1, --port2 P2      its two UDP ports (default %d, %d)\n"
+		"    --tcp                      also TCP on the four endpoints, for tcp-classify\n"
 		"    --ready-fd N               write \"ready\\n\" to descriptor N once listening\n"
 		"  classify:\n"
 		"    --server A1, --server2 A2  the probe server's addresses; --port/--port2 its ports\n"
@@ -113,6 +117,7 @@ static int local_addr(int fd, struct addr *out)
 
 struct probe_server {
 	int fd[4]; /* address index * 2 + port index */
+	int tfd[4]; /* --tcp: the listening sockets, the same way (epoll data 5 + i) */
 	struct addr a[4];
 	int ep, sigfd;
 	bool stop;
@@ -202,6 +207,7 @@ struct server_opts {
 	struct addr ip[2];
 	bool have[2];
 	uint16_t port[2];
+	bool tcp;               /* --tcp: serve tcp-classify too (tcpprobe.h) */
 	struct cli_common cc;
 };
 
@@ -213,6 +219,7 @@ static int server_parse(int argc, char **argv, struct server_opts *o)
 		{ "listen2", required_argument, NULL, 'L' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "port2", required_argument, NULL, 'P' },
+		{ "tcp", no_argument, NULL, 't' },
 		CLI_OPT_READY_FD,
 		CLI_OPTS_LOG,
 		{ NULL, 0, NULL, 0 },
@@ -233,6 +240,9 @@ static int server_parse(int argc, char **argv, struct server_opts *o)
 		case 'P':
 			if (port_opt(opt == 'P' ? "port2" : "port", optarg, false, &o->port[opt == 'P']) < 0)
 				return -EINVAL;
+			break;
+		case 't':
+			o->tcp = true;
 			break;
 		default:
 			if ((r = common_opt(opt, optarg, &o->cc)) != 0)
@@ -286,6 +296,15 @@ static int server_open(struct probe_server *s, const struct server_opts *o)
 			return -1;
 		}
 		fprintf(stderr, PROG ": listening on %s udp\n", addr_fmt(&s->a[i], buf, sizeof(buf)));
+		if (!o->tcp)
+			continue;
+		e.data.u32 = 5 + (uint32_t)i;
+		s->tfd[i] = r = tcpprobe_listen(&s->a[i]);
+		if (r < 0 || epoll_ctl(s->ep, EPOLL_CTL_ADD, s->tfd[i], &e) < 0) {
+			errno = r < 0 ? -r : errno;
+			log_err("cannot listen on %s tcp", addr_fmt(&s->a[i], buf, sizeof(buf)));
+			return -1;
+		}
 	}
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &sig) < 0) {
 		log_err("epoll_ctl");
@@ -311,6 +330,11 @@ static int server_loop(struct probe_server *s)
 		for (int k = 0; k < n; k++) {
 			if (evs[k].data.u32 < 4) {
 				server_read(s, (int)evs[k].data.u32);
+			} else if (evs[k].data.u32 >= 5) {
+				int c = accept4(s->tfd[evs[k].data.u32 - 5], NULL, NULL, SOCK_CLOEXEC);
+
+				if (c >= 0 && tcpprobe_serve(c, s->a) < 0)
+					log_warnx("tcp: cannot serve a connection");
 			} else {
 				struct signalfd_siginfo si;
 
@@ -327,7 +351,7 @@ static int server_loop(struct probe_server *s)
 static int server_main(int argc, char **argv)
 {
 	struct server_opts o = { .port = { DEFAULT_PORT, DEFAULT_PORT2 }, .cc = { LOG_LVL_INFO, -1 } };
-	struct probe_server s = { .ep = -1, .sigfd = -1, .fd = { -1, -1, -1, -1 } };
+	struct probe_server s = { .ep = -1, .sigfd = -1, .fd = { -1, -1, -1, -1 }, .tfd = { -1, -1, -1, -1 } };
 	int r, rc = 1;
 
 	r = server_parse(argc, argv, &o);
@@ -343,9 +367,12 @@ static int server_main(int argc, char **argv)
 	rc = 0;
 	log_info("totals: %llu answered, %llu dropped, %llu send errors", s.answered, s.dropped, s.send_errors);
 cleanup:
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		if (s.fd[i] >= 0)
 			close(s.fd[i]);
+		if (s.tfd[i] >= 0)
+			close(s.tfd[i]);
+	}
 	if (s.ep >= 0)
 		close(s.ep);
 	if (s.sigfd >= 0)
@@ -950,6 +977,8 @@ int main(int argc, char **argv)
 		return classify_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "knock") == 0)
 		return knock_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "tcp-classify") == 0)
+		return tcpprobe_classify_main(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
 		usage(stdout);
 		return 0;

@@ -3,8 +3,10 @@
  * crash, a leak, an unterminated string, or "match" with differences; and
  * the short wait's evidence check (selfcheck_fast_proven) reads the same
  * bytes without a crash, proving nothing from a report without its counts;
- * and a knock's report (selfcheck_read_knock) is one of its three answers or
- * -EBADMSG. */
+ * and a knock's report (selfcheck_read_knock) is one of its four answers (a
+ * reset from knock --tcp) or -EBADMSG; and tcp-classify's report
+ * (selfcheck_read_tcp_report) is read or refused without a crash, leaves
+ * terminated strings, and on -EBADMSG changes neither match nor the words. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,8 +47,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = selfcheck_read_knock(text, &u, &sent);
 		if (rc != 0 && rc != -EBADMSG)
 			abort();
-		if (rc == 0 && ((u != SELFCHECK_UNSOL_DROP && u != SELFCHECK_UNSOL_ICMP && u != SELFCHECK_UNSOL_ANSWERED) ||
+		if (rc == 0 && ((u != SELFCHECK_UNSOL_DROP && u != SELFCHECK_UNSOL_ICMP && u != SELFCHECK_UNSOL_ANSWERED &&
+				  u != SELFCHECK_UNSOL_RST) ||
 				sent < 0 || sent > 1000))
+			abort();
+	}
+	{
+		struct selfcheck_nat t;
+		int absent = -1;
+
+		memset(&t, 0, sizeof(t));
+		t.match = true;
+		rc = selfcheck_read_tcp_report(text, "eim/apdf", &t, &absent);
+		if (rc != 0 && rc != -EBADMSG)
+			abort();
+		if (memchr(t.observed, '\0', sizeof(t.observed)) == NULL ||
+		    memchr(t.differs, '\0', sizeof(t.differs)) == NULL ||
+		    memchr(t.declared, '\0', sizeof(t.declared)) == NULL || memchr(t.why, '\0', sizeof(t.why)) == NULL)
+			abort();
+		if (rc != 0 && (!t.match || t.tcp_valid || t.observed[0] || t.differs[0]))
+			abort();
+		if (rc == 0 && (absent < 0 || absent > 2 || !t.tcp_valid))
 			abort();
 	}
 	free(text);

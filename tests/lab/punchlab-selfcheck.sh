@@ -7,7 +7,10 @@
 # - rulesets that do something else than declared (tests/lab/data/
 #   wrong-declared.topo) make `run` refuse, naming router, line and property,
 #   before any client starts; `classify` says MISMATCH; with --no-self-check
-#   the same file passes unnoticed (which is why the check exists);
+#   the same file passes unnoticed (which is why the check exists); likewise
+#   unsolicited UDP and, knocked with a SYN, tcp-unsolicited (data/
+#   wrong-unsolicited.topo, wrong-tcp-unsolicited.topo), and TCP's mapping
+#   and filtering (wrong-tcp-declared.topo);
 # - after the check, a sequential-port NAT hands the pair the first port of
 #   its pool: the probe's mappings were flushed;
 # - nothing is left behind.
@@ -51,6 +54,17 @@ grep -A2 '^topologies/icmp-unreachable-cones.topo$' "$tmp/out" >"$tmp/icmp"
 grep -q 'home-a .*observed eim apdf preserve hairpin=no unsolicited=icmp-unreachable *ok' "$tmp/icmp" ||
 	fail "icmp-unreachable router not observed answering with ICMP"
 grep -q 'home-b .*observed eim apdf preserve hairpin=no *ok' "$tmp/icmp" || fail "silent router not observed silent"
+# TCP (transport = tcp): an unsolicited SYN knocked from outside; a UDP lab's routers get no TCP knock (above: no tcp=)
+grep -A2 '^topologies/tcp-rst-vs-pr-cone.topo$' "$tmp/out" >"$tmp/tcp"
+grep -q 'home-a .*declared eim apdf preserve hairpin=no tcp=eim/apdf/rst *observed eim apdf preserve hairpin=no tcp=eim/apdf/rst *ok' \
+	"$tmp/tcp" || fail "tcp-unsolicited = rst router not observed resetting an unsolicited SYN"
+grep -q 'home-b .*observed eim apdf preserve hairpin=no tcp=eim/apdf/drop *ok' "$tmp/tcp" ||
+	fail "silent TCP router not observed dropping an unsolicited SYN"
+# TCP's own mapping and filtering (tcp-classify): each kind seen
+for p in eim-eif:eim/eif eim-adf:eim/adf adm-apdf:adm/apdf apdm-eif:apdm/eif apdm-apdf:apdm/apdf firewall:apdf; do
+	grep -A1 "^matrices/tcp.matrix: profile ${p%%:*}\$" "$tmp/out" | grep -q "observed .* tcp=${p#*:}/drop *ok\$" ||
+		fail "tcp.matrix's ${p%%:*} profile not observed as tcp=${p#*:}/drop"
+done
 echo "ok: classify: $routers shipped routers behave as declared"
 
 # 2. declared one thing, built another: refused before the pair runs
@@ -93,6 +107,31 @@ rc=$?
 says "MISMATCH: unsolicited declared icmp-unreachable, observed drop"
 says "MISMATCH: unsolicited declared drop, observed icmp-unreachable"
 echo "ok: a router declared icmp-unreachable but silent, and one declared silent but refusing, are refused"
+
+# 2c. an unsolicited SYN answered otherwise than declared (knock --tcp from outside)
+"$O/punchlab" run --no-color "$D/wrong-tcp-unsolicited.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "run of a router with the wrong tcp-unsolicited exited $rc, want 1"
+says "router home-a (line 12) does not behave as declared: tcp-unsolicited declared rst, observed drop"
+says "router home-b (line 17) does not behave as declared: tcp-unsolicited declared drop, observed rst"
+"$O/punchlab" classify --no-color "$D/wrong-tcp-unsolicited.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "classify of a router with the wrong tcp-unsolicited exited $rc, want 1"
+says "MISMATCH: tcp-unsolicited declared rst, observed drop"
+says "MISMATCH: tcp-unsolicited declared drop, observed rst"
+echo "ok: a router declared to reset an unsolicited SYN but silent, and one declared silent but resetting, are refused"
+# 2d. TCP mapping and filtering not as declared, in a UDP lab (its routers' TCP declaration differs from UDP's)
+"$O/punchlab" run --no-color "$D/wrong-tcp-declared.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "run of routers with the wrong tcp-mapping/tcp-filtering exited $rc, want 1"
+says "router home-a (line 13) does not behave as declared: tcp-filtering declared eif, observed apdf"
+says "router home-b (line 18) does not behave as declared: tcp-mapping declared apdm, observed eim"
+"$O/punchlab" classify --no-color "$D/wrong-tcp-declared.topo" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "classify of routers with the wrong tcp-mapping/tcp-filtering exited $rc, want 1"
+says "declared eim apdf preserve hairpin=no tcp=eim/eif/drop observed eim apdf preserve hairpin=no tcp=eim/apdf/drop MISMATCH: tcp-filtering declared eif, observed apdf"
+says "MISMATCH: tcp-mapping declared apdm, observed eim"
+echo "ok: TCP mapping and filtering not as declared are refused, naming tcp-mapping and tcp-filtering"
 
 # 3. the routers are reset after the check: the pair gets the first sequential port
 cat >"$tmp/seq.topo" <<'EOT'

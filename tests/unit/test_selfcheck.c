@@ -401,6 +401,145 @@ static void knock_unsolicited(void **state)
 	topo_free(t);
 }
 
+/* Unsolicited TCP: which routers are knocked with a SYN, the reset read
+ * from the knock's report, when a short knock's silence counts, and the
+ * comparison with tcp-unsolicited. */
+static void knock_tcp_unsolicited(void **state)
+{
+	struct topo *t = parse("[nat plain]\npreset = port-restricted\n[nat rst]\npreset = port-restricted\n"
+			       "tcp-unsolicited = rst\n[nat map]\npreset = port-restricted\ntcp-mapping = apdm\n"
+			       "[nat filt]\npreset = port-restricted\ntcp-filtering = eif\n"
+			       "[peer a]\nbehind = plain\n[peer b]\nbehind = rst\n");
+	enum selfcheck_unsolicited u = SELFCHECK_UNSOL_DROP;
+	struct selfcheck_nat e = { 0 };
+	int sent = -1;
+
+	(void)state;
+	/* a UDP lab knocks only the routers whose TCP differs from UDP's; a
+	 * TCP lab every router */
+	assert_false(selfcheck_tcp_wanted(&t->nats[0], false));
+	assert_true(selfcheck_tcp_wanted(&t->nats[0], true));
+	assert_true(selfcheck_tcp_wanted(&t->nats[1], false));
+	assert_true(selfcheck_tcp_wanted(&t->nats[2], false));
+	assert_true(selfcheck_tcp_wanted(&t->nats[3], false));
+
+	assert_int_equal(selfcheck_read_knock("{\"to\":\"203.0.113.20:1023\",\"answer\":\"reset\",\"sent\":1}", &u,
+					      &sent), 0);
+	assert_int_equal(u, SELFCHECK_UNSOL_RST);
+	assert_int_equal(sent, 1);
+
+	/* a reset, an ICMP error or an accepted connection is final; silence
+	 * only from a dropping router whose counter saw the SYN */
+	assert_int_equal(selfcheck_tcp_knock_next(SELFCHECK_UNSOL_RST, TCP_UNSOL_DROP, 0), SELFCHECK_KNOCK_FINAL);
+	assert_int_equal(selfcheck_tcp_knock_next(SELFCHECK_UNSOL_ICMP, TCP_UNSOL_RST, 0), SELFCHECK_KNOCK_FINAL);
+	assert_int_equal(selfcheck_tcp_knock_next(SELFCHECK_UNSOL_ANSWERED, TCP_UNSOL_DROP, 0), SELFCHECK_KNOCK_FINAL);
+	assert_int_equal(selfcheck_tcp_knock_next(SELFCHECK_UNSOL_DROP, TCP_UNSOL_DROP, 1), SELFCHECK_KNOCK_FINAL);
+	assert_int_equal(selfcheck_tcp_knock_next(SELFCHECK_UNSOL_DROP, TCP_UNSOL_DROP, 0), SELFCHECK_KNOCK_AGAIN);
+	assert_int_equal(selfcheck_tcp_knock_next(SELFCHECK_UNSOL_DROP, TCP_UNSOL_RST, 1), SELFCHECK_KNOCK_AGAIN);
+	assert_int_equal(selfcheck_tcp_knock_next(SELFCHECK_UNSOL_DROP, TCP_UNSOL_ICMP, 3), SELFCHECK_KNOCK_AGAIN);
+
+	/* as declared: the tcp word on both sides, nothing differs */
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	snprintf(e.declared, sizeof(e.declared), "apdm apdf random hairpin=no");
+	selfcheck_note_tcp_unsolicited(&e, TCP_UNSOL_RST, SELFCHECK_UNSOL_RST);
+	assert_true(e.match);
+	assert_int_equal(e.tcp_unsolicited, SELFCHECK_UNSOL_RST);
+	assert_string_equal(e.declared, "apdm apdf random hairpin=no tcp=rst");
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no tcp=rst");
+	assert_string_equal(e.differs, "");
+	/* otherwise a mismatch, after the UDP ones */
+	assert_int_equal(selfcheck_read_report(REPORT("false", "{\"property\":\"mapping\",\"declared\":\"eim\","
+						      "\"observed\":\"apdm\"}"), &e), 0);
+	snprintf(e.declared, sizeof(e.declared), "eim apdf random hairpin=no");
+	selfcheck_note_tcp_unsolicited(&e, TCP_UNSOL_DROP, SELFCHECK_UNSOL_ICMP);
+	assert_false(e.match);
+	assert_string_equal(e.declared, "eim apdf random hairpin=no tcp=drop");
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no tcp=icmp");
+	assert_string_equal(e.differs, "mapping declared eim, observed apdm; tcp-unsolicited declared drop, observed icmp");
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	selfcheck_note_tcp_unsolicited(&e, TCP_UNSOL_ICMP, SELFCHECK_UNSOL_DROP);
+	assert_false(e.match);
+	assert_string_equal(e.differs, "tcp-unsolicited declared icmp, observed drop");
+	topo_free(t);
+}
+
+/* tcp-classify's report read: the tcp= words on both sides, its mismatches
+ * after the UDP ones, the connect-backs that did not get in; the TCP knock's
+ * word then joins the same tcp= word. */
+static void read_tcp(void **state)
+{
+#define TCPREP(nat, m, f, absent, match, mis)                                                          \
+	"{\"transport\":\"tcp\",\"nat\":" nat ",\"mapping\":\"" m "\",\"filtering\":\"" f "\","            \
+	"\"mapped\":[\"203.0.113.10:61010\",\"\",\"\"],\"absent_backs\":" absent ",\"match\":" match \
+	",\"mismatches\":[" mis "]}"
+	static const char *const bad[] = {
+		NULL, "", "[]", "{}",
+		/* not TCP's report: UDP's */
+		REPORT("true", ""),
+		TCPREP("true", "eim", "apdf", "3", "true", ""),
+		TCPREP("true", "eim", "apdf", "-1", "true", ""),
+		TCPREP("true", "sideways", "apdf", "0", "true", ""),
+		TCPREP("true", "eim", "apdf", "0", "false", ""),
+		TCPREP("true", "eim", "apdf", "0", "true", "{\"property\":\"tcp-mapping\",\"declared\":\"eim\","
+							     "\"observed\":\"apdm\"}"),
+		TCPREP("true", "eim", "apdf", "0", "false", "{\"property\":\"tcp-mapping\"}"),
+		"{\"transport\":\"udp\",\"nat\":true,\"mapping\":\"eim\",\"filtering\":\"apdf\",\"absent_backs\":0,"
+		"\"match\":true,\"mismatches\":[]}",
+	};
+	struct selfcheck_nat e;
+	int absent = -1;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	snprintf(e.declared, sizeof(e.declared), "apdm apdf random hairpin=no");
+	assert_int_equal(selfcheck_read_tcp_report(TCPREP("true", "apdm", "apdf", "2", "true", ""), "apdm/apdf", &e,
+						   &absent), 0);
+	assert_true(e.match);
+	assert_true(e.tcp_valid);
+	assert_int_equal(e.tcp_mapping, MAP_APDM);
+	assert_int_equal(e.tcp_filtering, FILTER_APDF);
+	assert_int_equal(absent, 2);
+	assert_string_equal(e.declared, "apdm apdf random hairpin=no tcp=apdm/apdf");
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no tcp=apdm/apdf");
+	selfcheck_note_tcp_unsolicited(&e, TCP_UNSOL_DROP, SELFCHECK_UNSOL_DROP);
+	assert_string_equal(e.declared, "apdm apdf random hairpin=no tcp=apdm/apdf/drop");
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no tcp=apdm/apdf/drop");
+	assert_true(e.match);
+
+	/* a firewall: only the filtering; a mismatch after the UDP ones */
+	assert_int_equal(selfcheck_read_report(REPORT("false", "{\"property\":\"hairpin\",\"declared\":\"yes\","
+						      "\"observed\":\"no\"}"), &e), 0);
+	e.declared[0] = '\0';
+	assert_int_equal(selfcheck_read_tcp_report(TCPREP("false", "none", "apdf", "2", "false",
+							  "{\"property\":\"tcp-filtering\",\"declared\":\"eif\","
+							  "\"observed\":\"apdf\"}"), "eif", &e, &absent), 0);
+	assert_false(e.match);
+	assert_int_equal(e.tcp_mapping, MAP_NONE);
+	assert_string_equal(e.declared, " tcp=eif");
+	assert_string_equal(e.observed, "apdm apdf random hairpin=no tcp=apdf");
+	assert_string_equal(e.differs, "hairpin declared yes, observed no; tcp-filtering declared eif, observed apdf");
+	/* unknown words are words */
+	assert_int_equal(selfcheck_read_report(REPORT("true", ""), &e), 0);
+	assert_int_equal(selfcheck_read_tcp_report(TCPREP("true", "unknown", "unknown", "0", "false",
+							  "{\"property\":\"tcp-mapping\",\"declared\":\"eim\","
+							  "\"observed\":\"unknown\"}"), "eim/apdf", &e, &absent), 0);
+	assert_int_equal(e.tcp_mapping, -1);
+	assert_false(e.match);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		e.match = true;
+		assert_int_equal(selfcheck_read_tcp_report(bad[i], "eim/apdf", &e, &absent), -EBADMSG);
+		assert_false(e.tcp_valid);
+		assert_true(e.match);
+		assert_string_equal(e.observed, "");
+		assert_string_equal(e.differs, "");
+		assert_non_null(strstr(e.why, "tcp-classify"));
+	}
+#undef TCPREP
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,7 +547,7 @@ int main(void)
 		cmocka_unit_test(probes_ipv6),     cmocka_unit_test(self_check_key),   cmocka_unit_test(argv_limits),
 		cmocka_unit_test(read_match),      cmocka_unit_test(read_mismatch),    cmocka_unit_test(read_other_kinds),
 		cmocka_unit_test(read_rejects),    cmocka_unit_test(read_long_mismatch), cmocka_unit_test(fast_proven),
-		cmocka_unit_test(knock_unsolicited),
+		cmocka_unit_test(knock_unsolicited), cmocka_unit_test(knock_tcp_unsolicited), cmocka_unit_test(read_tcp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
