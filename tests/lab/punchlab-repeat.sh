@@ -12,8 +12,9 @@
 #   interval of those counts worked out here independently (python3), and the
 #   verdict and exit status follow the documented rule (pass when the upper
 #   bound reaches 0.5). The outcome is chance; the checks are not.
-# - tests/lab/data/tcp-rst-vs-rst.topo (a TCP race, expect-rate = 0.5) 20
-#   times: every run direct or relayed, the verdict by the same rule.
+# - tests/lab/data/tcp-rst-vs-rst.topo (a TCP race, expect-rate = 0.5) and
+#   tcp-rst-vs-pr-cone.topo (one rarely lost, 0.75) 20 times each: the
+#   verdict by the same rule.
 # Nothing of the labs remains after.
 set -u
 O=${O:-build}
@@ -94,6 +95,11 @@ rc=$?
 [ "$(jq '[.scenarios[] | select(.actual == "relayed" or .actual == "direct")] | length' "$tmp/rst.json")" -eq 20 ] ||
 	{ tail -5 "$tmp/rst.out"; fail "tcp-rst-vs-rst: a run neither direct nor relayed"; }
 rule "$tmp/rst.json" "$rc" tcp-rst-vs-rst
+"$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rstpc.json" tests/lab/data/tcp-rst-vs-pr-cone.topo \
+	>"$tmp/rstpc.out" 2>&1
+rc=$?
+[ "$(jq '.scenarios | length' "$tmp/rstpc.json")" -eq 20 ] || fail "tcp-rst-vs-pr-cone: not 20 runs"
+rule "$tmp/rstpc.json" "$rc" tcp-rst-vs-pr-cone
 
 ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.after"
 cmp -s "$tmp/links.before" "$tmp/links.after" || fail "links left behind"
