@@ -407,18 +407,25 @@ static void sim_init(struct sim *s, const struct topo *t, const struct plan *p)
 		s->nodes[p->links[k].b].parent = p->links[k].a;
 }
 
-/* Register with the server: the request must arrive, and the answer come back. */
-static void sim_register(struct sim *s, struct sim_peer *x)
+/* One registration round trip from x to server: the request must arrive, and
+ * the answer to the source the server saw (*seen) come back to x's socket. */
+static bool sim_round_trip(struct sim *s, const struct sim_peer *x, struct sim_ep server, struct sim_ep *seen)
 {
-	struct sim_ep server = { ip_parse(s->p->server_ip), s->p->server_port };
 	struct pkt pk = { x->local, server };
 
 	if (route(s, x->node, &pk) != s->p->server_node)
-		return;
-	x->observed = pk.src;
-	pk = (struct pkt){ server, x->observed };
-	if (route(s, s->p->server_node, &pk) == x->node && ep_eq(pk.dst, x->local))
-		x->registered = true;
+		return false;
+	*seen = pk.src;
+	pk = (struct pkt){ server, *seen };
+	return route(s, s->p->server_node, &pk) == x->node && ep_eq(pk.dst, x->local);
+}
+
+/* Register with the server. */
+static void sim_register(struct sim *s, struct sim_peer *x)
+{
+	struct sim_ep server = { ip_parse(s->p->server_ip), s->p->server_port };
+
+	x->registered = sim_round_trip(s, x, server, &x->observed);
 }
 
 /* predict: once registered, register at the server's second address too,
@@ -427,18 +434,11 @@ static void sim_register(struct sim *s, struct sim_peer *x)
 static void sim_register2(struct sim *s, struct sim_peer *x)
 {
 	struct sim_ep server2;
-	struct pkt pk;
 
 	if (!x->registered || s->p->server_node < 0 || !(server2.ip = s->nodes[s->p->server_node].ip2))
 		return;
 	server2.port = s->p->server_port;
-	pk = (struct pkt){ x->local, server2 };
-	if (route(s, x->node, &pk) != s->p->server_node)
-		return;
-	x->observed2 = pk.src;
-	pk = (struct pkt){ server2, x->observed2 };
-	if (route(s, s->p->server_node, &pk) == x->node && ep_eq(pk.dst, x->local))
-		x->registered2 = true;
+	x->registered2 = sim_round_trip(s, x, server2, &x->observed2);
 }
 
 /* The kernel's lifetime of a registration's mapping when no udp-timeout is
@@ -506,13 +506,9 @@ static int sim_expire(struct sim *s, const struct topo *t, struct sim_peer *x, i
  * both ways? The relay forwards only between recorded endpoints. */
 static bool sim_still_registered(struct sim *s, struct sim_peer *x)
 {
-	struct sim_ep server = { ip_parse(s->p->server_ip), s->p->server_port };
-	struct pkt pk = { x->local, server };
+	struct sim_ep server = { ip_parse(s->p->server_ip), s->p->server_port }, seen;
 
-	if (route(s, x->node, &pk) != s->p->server_node || !ep_eq(pk.src, x->observed))
-		return false;
-	pk = (struct pkt){ server, x->observed };
-	return route(s, s->p->server_node, &pk) == x->node && ep_eq(pk.dst, x->local);
+	return sim_round_trip(s, x, server, &seen) && ep_eq(seen, x->observed);
 }
 
 /* x probes every candidate; y answers each probe it gets, to where it came from. */
