@@ -12,58 +12,19 @@
 #include "model/outcome.h"
 #include "model/plan.h"
 #include "model/topo.h"
-
-/* Build a two-peer topology text: each side is "internet", a preset, or a
- * "k=v,k=v" list of nat keys; extra is appended to [lab]. */
-static char *topo_text(const char *a, const char *b, const char *extra)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	const char *sides[2] = { a, b };
-
-	assert_non_null(f);
-	fprintf(f, "[lab]\ndescription = test\n%s\n", extra ? extra : "");
-	for (int k = 0; k < 2; k++) {
-		if (strcmp(sides[k], "internet") == 0)
-			continue;
-		fprintf(f, "[nat r%d]\n", k);
-		if (strchr(sides[k], '=')) {
-			char *dup = strdup(sides[k]), *save = NULL;
-
-			for (char *kv = strtok_r(dup, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
-				fprintf(f, "%s\n", kv);
-			free(dup);
-		} else {
-			fprintf(f, "preset = %s\n", sides[k]);
-		}
-	}
-	for (int k = 0; k < 2; k++)
-		fprintf(f, "[peer p%d]\nbehind = %s\n", k, strcmp(sides[k], "internet") ? (k ? "r1" : "r0") : "internet");
-	fclose(f);
-	return text;
-}
+#include "outcome_derive.h"
 
 static enum outcome derive_text(const char *text, char *why, size_t whysize)
 {
-	struct topo *t = NULL;
-	struct plan *p = NULL;
-	char err[256];
 	enum outcome o = OUTCOME_UNSET;
 
-	if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
-		fail_msg("parse: %s\n%s", err, text);
-	if (plan_build(t, &p, err, sizeof(err)) < 0)
-		fail_msg("plan: %s", err);
-	assert_int_equal(outcome_derive(t, p, &outcome_punch_client, &o, why, whysize), 0);
-	plan_free(p);
-	topo_free(t);
+	assert_int_equal(outcome_derive_text(text, &outcome_punch_client, &o, NULL, why, whysize), 0);
 	return o;
 }
 
 static enum outcome derive(const char *a, const char *b, const char *extra)
 {
-	char *text = topo_text(a, b, extra), why[256];
+	char *text = outcome_pair_text(a, b, extra), why[256];
 	enum outcome o = derive_text(text, why, sizeof(why));
 
 	free(text);
@@ -410,7 +371,7 @@ static void rfc4787_pairs(void **state)
 static void learning_matters(void **state)
 {
 	struct outcome_abilities no_learn = { .learn = false, .privates = true };
-	char *text = topo_text("full-cone", "symmetric", NULL), err[256], why[256];
+	char *text = outcome_pair_text("full-cone", "symmetric", NULL), err[256], why[256];
 	struct topo *t = NULL;
 	struct plan *p = NULL;
 	enum outcome o;
@@ -468,23 +429,14 @@ static void shared_routers(void **state)
 static int derive_wait(const char *r0, const char *p0_keys, const char *delay, const char *extra, enum outcome *o,
 		       char *why, size_t whysize)
 {
-	struct topo *t = NULL;
-	struct plan *p = NULL;
-	char err[256], *text = NULL;
+	char *text = NULL;
 	int rc;
 
 	assert_true(asprintf(&text,
 			     "[lab]\ntimeout = 2m\n%s\n[nat r0]\n%s\n[nat r1]\npreset = port-restricted\n"
 			     "[peer p0]\nbehind = r0\n%s\n[peer p1]\nbehind = r1\nstart-delay = %s\n",
 			     extra, r0, p0_keys, delay) > 0);
-	if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
-		fail_msg("parse: %s\n%s", err, text);
-	if (plan_build(t, &p, err, sizeof(err)) < 0)
-		fail_msg("plan: %s", err);
-	*o = OUTCOME_UNSET;
-	rc = outcome_derive(t, p, &outcome_punch_client, o, why, whysize);
-	plan_free(p);
-	topo_free(t);
+	rc = outcome_derive_text(text, &outcome_punch_client, o, NULL, why, whysize);
 	free(text);
 	return rc;
 }
@@ -545,21 +497,12 @@ static void mapping_timeout(void **state)
  * the outcome as it is without (the runner then finds the pair gone). */
 static int derive_rebind(const char *after, enum outcome *o, char *why, size_t whysize)
 {
-	struct topo *t = NULL;
-	struct plan *p = NULL;
-	char err[256], *text = NULL;
+	char *text = NULL;
 	int rc;
 
 	assert_true(asprintf(&text, "[nat a]\npreset = port-restricted\nrebind-after = %s\n[nat b]\n"
 			     "preset = port-restricted\n[peer x]\nbehind = a\n[peer y]\nbehind = b\n", after) > 0);
-	if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
-		fail_msg("parse: %s\n%s", err, text);
-	if (plan_build(t, &p, err, sizeof(err)) < 0)
-		fail_msg("plan: %s", err);
-	*o = OUTCOME_UNSET;
-	rc = outcome_derive(t, p, &outcome_punch_client, o, why, whysize);
-	plan_free(p);
-	topo_free(t);
+	rc = outcome_derive_text(text, &outcome_punch_client, o, NULL, why, whysize);
 	free(text);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "model/outcome.h"
 #include "model/plan.h"
 #include "model/topo.h"
+#include "outcome_derive.h"
 
 #define CLOSE(got, want) assert_true(fabs((got) - (want)) < 1e-12)
 
@@ -84,22 +85,12 @@ static void birthday_brute_force(void **state)
 static int derive(const char *a, const char *b, const char *extra, enum outcome *o, double *rate, char *why,
 		  size_t whysize)
 {
-	char text[1024], err[256];
-	struct topo *t = NULL;
-	struct plan *p = NULL;
-	int rc;
+	char text[1024];
 
 	snprintf(text, sizeof(text),
 		 "[lab]\ndescription = t\n%s\n[nat a]\n%s\n[nat b]\n%s\n[peer alice]\nbehind = a\n"
 		 "[peer bob]\nbehind = b\n", extra, a, b);
-	if (topo_parse_buffer("t.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
-		fail_msg("parse: %s\n%s", err, text);
-	if (plan_build(t, &p, err, sizeof(err)) < 0)
-		fail_msg("plan: %s", err);
-	rc = outcome_derive_rate(t, p, &outcome_punch_client, o, rate, why, whysize);
-	plan_free(p);
-	topo_free(t);
-	return rc;
+	return outcome_derive_text(text, &outcome_punch_client, o, rate, why, whysize);
 }
 
 #define PRC "preset = port-restricted"

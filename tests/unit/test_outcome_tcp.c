@@ -14,53 +14,21 @@
 #include "model/outcome.h"
 #include "model/plan.h"
 #include "model/topo.h"
+#include "outcome_derive.h"
 
-/* A two-peer topology: each side "internet" or a "k=v,k=v" list of [nat]
- * keys; extra is appended to [lab] (transport = tcp is always there). */
-static char *topo_text(const char *a, const char *b, const char *extra)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	const char *sides[2] = { a, b };
-
-	assert_non_null(f);
-	fprintf(f, "[lab]\ndescription = test\ntransport = tcp\n%s\n", extra ? extra : "");
-	for (int k = 0; k < 2; k++) {
-		char *dup, *save = NULL;
-
-		if (strcmp(sides[k], "internet") == 0)
-			continue;
-		fprintf(f, "[nat r%d]\n", k);
-		dup = strdup(sides[k]);
-		for (char *kv = strtok_r(dup, ",", &save); kv; kv = strtok_r(NULL, ",", &save))
-			fprintf(f, "%s\n", kv);
-		free(dup);
-	}
-	for (int k = 0; k < 2; k++)
-		fprintf(f, "[peer p%d]\nbehind = %s\n", k, strcmp(sides[k], "internet") ? (k ? "r1" : "r0") : "internet");
-	fclose(f);
-	return text;
-}
-
-/* outcome_derive()'s code for a x b; *o and why as it leaves them. */
+/* outcome_derive()'s code for a x b (outcome_pair_text(), with transport =
+ * tcp first in [lab]); *o and why as it leaves them. */
 static int derive_ab(const char *a, const char *b, const char *extra, const struct outcome_abilities *ab,
 		     enum outcome *o, char *why, size_t whysize)
 {
-	char *text = topo_text(a, b, extra);
-	struct topo *t = NULL;
-	struct plan *p = NULL;
-	char err[256];
+	char *lab = NULL, *text;
 	int rc;
 
-	if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
-		fail_msg("parse: %s\n%s", err, text);
-	if (plan_build(t, &p, err, sizeof(err)) < 0)
-		fail_msg("plan: %s", err);
-	rc = outcome_derive(t, p, ab, o, why, whysize);
-	plan_free(p);
-	topo_free(t);
+	assert_true(asprintf(&lab, "transport = tcp\n%s", extra ? extra : "") > 0);
+	text = outcome_pair_text(a, b, lab);
+	rc = outcome_derive_text(text, ab, o, NULL, why, whysize);
 	free(text);
+	free(lab);
 	return rc;
 }
 
@@ -247,20 +215,13 @@ static void tcp_declared_apart(void **state)
 	/* two hosts behind one RST-answering router reach each other on its LAN */
 	{
 		enum outcome o = OUTCOME_UNSET;
-		char why[256], err[256];
-		struct topo *t = NULL;
-		struct plan *p = NULL;
+		char why[256];
 		static const char text[] = "[lab]\ndescription = test\ntransport = tcp\n"
 					   "[nat home]\npreset = port-restricted\ntcp-unsolicited = rst\n"
 					   "[peer p0]\nbehind = home\n[peer p1]\nbehind = home\n";
 
-		if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0 ||
-		    plan_build(t, &p, err, sizeof(err)) < 0)
-			fail_msg("%s", err);
-		assert_int_equal(outcome_derive(t, p, &outcome_punch_client, &o, why, sizeof(why)), 0);
+		assert_int_equal(outcome_derive_text(text, &outcome_punch_client, &o, NULL, why, sizeof(why)), 0);
 		assert_int_equal(o, OUTCOME_DIRECT);
-		plan_free(p);
-		topo_free(t);
 	}
 	/* a peer on the internet has no router to refuse anything */
 	EXPECT_CELL("internet", "preset=firewall,tcp-unsolicited=rst", NULL, OUTCOME_DIRECT);
@@ -299,22 +260,11 @@ static void tcp_not_modelled(void **state)
 static int derive_wait(const char *transport, const char *timeouts, enum outcome *o, char *why, size_t whysize)
 {
 	char text[512];
-	struct topo *t = NULL;
-	struct plan *p = NULL;
-	char err[256];
-	int rc;
 
 	snprintf(text, sizeof(text), "[lab]\ndescription = test\ntransport = %s\ntimeout = 60s\n"
 		 "[nat r0]\npreset = port-restricted\nports = random\n%s\n[nat r1]\npreset = port-restricted\n"
 		 "[peer p0]\nbehind = r0\n[peer p1]\nbehind = r1\nstart-delay = 30s\n", transport, timeouts);
-	if (topo_parse_buffer("test.topo", text, strlen(text), &t, err, sizeof(err)) < 0)
-		fail_msg("parse: %s\n%s", err, text);
-	if (plan_build(t, &p, err, sizeof(err)) < 0)
-		fail_msg("plan: %s", err);
-	rc = outcome_derive(t, p, &outcome_punch_client, o, why, whysize);
-	plan_free(p);
-	topo_free(t);
-	return rc;
+	return outcome_derive_text(text, &outcome_punch_client, o, NULL, why, whysize);
 }
 
 static void tcp_timeouts(void **state)
