@@ -212,6 +212,19 @@ static void test_defaults(void **state)
 	topo_free(t);
 }
 
+/* text's clients' timers (topo_client_timeouts()) must be punch and limit. */
+static void client_timeouts_are(const char *text, uint32_t punch, uint32_t limit)
+{
+	struct topo *t = parse_ok(text);
+	uint32_t got_punch, got_limit;
+
+	topo_client_timeouts(t, &got_punch, &got_limit);
+	topo_free(t);
+	if (got_punch != punch || got_limit != limit)
+		fail_msg("punch %u ms, limit %u ms; want %u, %u\n--- input:\n%s", (unsigned)got_punch,
+			 (unsigned)got_limit, (unsigned)punch, (unsigned)limit, text);
+}
+
 /* The clients' timers: the lab's own where nothing delays or loses and the
  * file says nothing; what the file says, always. */
 static void test_client_timeouts(void **state)
@@ -219,47 +232,21 @@ static void test_client_timeouts(void **state)
 	static const char *const pair = "[nat a]\npreset = full-cone\n[nat b]\npreset = full-cone\n"
 					"[peer x]\nbehind = a\n[peer y]\nbehind = b\n";
 	char text[512];
-	struct topo *t;
-	uint32_t punch, limit;
 
 	(void)state;
-	t = parse_ok(pair);
-	topo_client_timeouts(t, &punch, &limit);
-	assert_int_equal(punch, TOPO_LAB_PUNCH_MS);
-	assert_int_equal(limit, TOPO_LAB_PUNCH_MS + TOPO_LAB_EXCHANGE_MS);
-	topo_free(t);
+	client_timeouts_are(pair, TOPO_LAB_PUNCH_MS, TOPO_LAB_PUNCH_MS + TOPO_LAB_EXCHANGE_MS);
 	/* given in the file: kept, the other one still the lab's */
 	snprintf(text, sizeof(text), "[lab]\npunch-timeout = 2s\n%s", pair);
-	t = parse_ok(text);
-	topo_client_timeouts(t, &punch, &limit);
-	assert_int_equal(punch, 2000);
-	assert_int_equal(limit, 2000 + TOPO_LAB_EXCHANGE_MS);
-	topo_free(t);
+	client_timeouts_are(text, 2000, 2000 + TOPO_LAB_EXCHANGE_MS);
 	snprintf(text, sizeof(text), "[lab]\ntimeout = 20s\n%s", pair);
-	t = parse_ok(text);
-	topo_client_timeouts(t, &punch, &limit);
-	assert_int_equal(punch, TOPO_LAB_PUNCH_MS);
-	assert_int_equal(limit, 20000);
-	topo_free(t);
+	client_timeouts_are(text, TOPO_LAB_PUNCH_MS, 20000);
 	/* a delay, a loss or a start-delay: the client's defaults */
 	snprintf(text, sizeof(text), "%s%s", pair, "delay = 10ms\n");
-	t = parse_ok(text);
-	topo_client_timeouts(t, &punch, &limit);
-	assert_int_equal(punch, 3000);
-	assert_int_equal(limit, 10000);
-	topo_free(t);
+	client_timeouts_are(text, 3000, 10000);
 	snprintf(text, sizeof(text), "%s%s", pair, "loss = 1%\n");
-	t = parse_ok(text);
-	topo_client_timeouts(t, &punch, &limit);
-	assert_int_equal(punch, 3000);
-	assert_int_equal(limit, 10000);
-	topo_free(t);
+	client_timeouts_are(text, 3000, 10000);
 	snprintf(text, sizeof(text), "%s%s", pair, "start-delay = 1s\n");
-	t = parse_ok(text);
-	topo_client_timeouts(t, &punch, &limit);
-	assert_int_equal(punch, 3000);
-	assert_int_equal(limit, 10000);
-	topo_free(t);
+	client_timeouts_are(text, 3000, 10000);
 }
 
 static void test_ipv6_fixed_port(void **state)
