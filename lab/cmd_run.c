@@ -33,7 +33,6 @@ struct job {
 	int matrix;             /* index into the run's matrices, or -1 */
 	char *name;
 	int rep;                /* 1..--repeat, or 0 */
-	double expect_rate;     /* the topology's, 0: none */
 };
 
 struct run {
@@ -100,8 +99,7 @@ static bool job_wanted(const struct lab_opts *o, const char *name, const char *c
 
 /* A wanted scenario: in this shard (counted over all wanted scenarios, so
  * that every shard sees the same order), then once per repetition. */
-static int job_select(struct run *r, int *cap, size_t *seen, const char *path, int matrix, int cell, char *name,
-		      double rate)
+static int job_select(struct run *r, int *cap, size_t *seen, const char *path, int matrix, int cell, char *name)
 {
 	const struct lab_opts *o = r->o;
 	int reps = o->repeat > 1 ? o->repeat : 1;
@@ -121,7 +119,6 @@ static int job_select(struct run *r, int *cap, size_t *seen, const char *path, i
 			return -ENOMEM;
 		}
 		r->jobs[r->n_jobs - 1].rep = o->repeat > 1 ? k + 1 : 0;
-		r->jobs[r->n_jobs - 1].expect_rate = rate;
 	}
 	return 0;
 }
@@ -209,7 +206,7 @@ static int jobs_expand(struct run *r, int nfiles, char **files)
 				free(sname);
 				continue;
 			}
-			if (job_select(r, &cap, &seen, files[f], -1, -1, sname, topo_rate(files[f])) < 0)
+			if (job_select(r, &cap, &seen, files[f], -1, -1, sname) < 0)
 				return -ENOMEM;
 			continue;
 		}
@@ -224,7 +221,7 @@ static int jobs_expand(struct run *r, int nfiles, char **files)
 			matched++;
 			if (job_known(r, files[f], mi, c, name))
 				continue;
-			if (job_select(r, &cap, &seen, files[f], mi, c, strdup(name), 0) < 0)
+			if (job_select(r, &cap, &seen, files[f], mi, c, strdup(name)) < 0)
 				return -ENOMEM;
 		}
 		if (pattern && !matched && !r->o->only) {
@@ -267,7 +264,7 @@ static int run_body(int fd, int index, void *ctx)
 	if (t)
 		res.expect_rate = outcome_topo_rate(t);
 	else if (j->cell < 0)
-		res.expect_rate = j->expect_rate;
+		res.expect_rate = topo_rate(j->path);
 	res.repetition = j->rep;
 	topo_free(t);
 	json = result_to_json(&res);
