@@ -935,12 +935,25 @@ static bool tcp_on_path(const struct topo *t, int i)
 	return t->n_peers >= 2 && (tcp_on_path_of(t, 0, i) || tcp_on_path_of(t, 1, i));
 }
 
-/* Does a router on peer k's side alone (not also the partner's: SYNs between
- * two hosts behind one router do not cross it from outside) refuse SYNs out loud? */
+/* The peer whose way out alone crosses router i (0 or 1), or -1: neither
+ * peer's, or both (SYNs between two hosts behind one router do not cross it
+ * from outside). */
+static int tcp_side_of(const struct topo *t, int i)
+{
+	bool a, b;
+
+	if (t->n_peers < 2)
+		return -1;
+	a = tcp_on_path_of(t, 0, i);
+	b = tcp_on_path_of(t, 1, i);
+	return a == b ? -1 : a ? 0 : 1;
+}
+
+/* Does a router on peer k's side alone refuse SYNs out loud? */
 static bool tcp_side_refuses(const struct topo *t, int k)
 {
 	for (int i = 0; i < t->n_nats; i++)
-		if (tcp_on_path_of(t, k, i) && !tcp_on_path_of(t, 1 - k, i) && tcp_refuses(&t->nats[i].behavior))
+		if (tcp_side_of(t, i) == k && tcp_refuses(&t->nats[i].behavior))
 			return true;
 	return false;
 }
@@ -959,7 +972,7 @@ static int tcp_prepare(const struct topo *t, const struct outcome_abilities *ab,
 				"cannot, not modelled", t->nats[i].name);
 			return -EINVAL;
 		}
-		if (tcp_refuses(b) && tcp_on_path(t, i) && !(tcp_on_path_of(t, 0, i) && tcp_on_path_of(t, 1, i)) &&
+		if (tcp_refuses(b) && tcp_side_of(t, i) >= 0 &&
 		    (!ab->tcp_retry || b->tcp_unsolicited == TCP_UNSOL_ICMP)) {
 			set_why(why, whysize, "%s answers an unsolicited SYN at once %s: which SYN leaves first "
 				"decides, not modelled", t->nats[i].name, ab->tcp_retry ? "with ICMP, which leaves "
