@@ -485,8 +485,6 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct cli_common *
 static int open_udp(struct client *cl, int family)
 {
 	struct addr a;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	int fd, err;
 
 	fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -498,11 +496,11 @@ static int open_udp(struct client *cl, int family)
 	} else {
 		addr_any(&a, family, cl->o.local_port);
 	}
-	if (bind(fd, &a.u.sa, a.len) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+	if (bind(fd, &a.u.sa, a.len) < 0) {
 		err = -errno;
 		goto cleanup;
 	}
-	if ((err = addr_from_sa(&cl->local, (struct sockaddr *)&ss, len)) < 0)
+	if ((err = addr_local(fd, &cl->local)) < 0)
 		goto cleanup;
 	return fd;
 cleanup:
@@ -521,17 +519,11 @@ static int open_tcp(struct client *cl)
 	if (cl->o.tcp) {
 		/* The control connection leaves from the port we punch from, so
 		 * that its source, as the server sees it, is our TCP mapping. */
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-
 		fd = tp_socket(&cl->tcp_local);
 		if (fd < 0)
 			return fd;
-		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-		    addr_from_sa(&cl->tcp_local, (struct sockaddr *)&ss, sl) < 0) {
-			err = -errno;
+		if ((err = addr_local(fd, &cl->tcp_local)) < 0)
 			goto cleanup;
-		}
 	} else if ((fd = socket(addr_family(&cl->o.server), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
 		return -errno;
 	} else if (cl->o.have_bind) {
@@ -664,14 +656,8 @@ static int send_hello(struct client *cl)
 	snprintf(m.u.hello.session, sizeof(m.u.hello.session), "%s", cl->o.session);
 	/* A wildcard-bound UDP socket has no address of its own to report; the
 	 * control connection's local address is the one that reaches the server. */
-	if (!cl->o.have_bind) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-
-		if (getsockname(cl->tcp, (struct sockaddr *)&ss, &len) == 0 &&
-		    addr_from_sa(&priv, (struct sockaddr *)&ss, len) == 0)
-			addr_set_port(&priv, addr_port(&cl->local));
-	}
+	if (!cl->o.have_bind && addr_local(cl->tcp, &priv) == 0)
+		addr_set_port(&priv, addr_port(&cl->local));
 	if (cl->o.tcp)
 		addr_set_port(&priv, addr_port(&cl->tcp_local));
 	addr_to_wire(&priv, &m.u.hello.private_eps[0]);

@@ -89,6 +89,16 @@ int addr_from_sa(struct addr *out, const struct sockaddr *sa, socklen_t len)
 	return -EAFNOSUPPORT;
 }
 
+int addr_local(int fd, struct addr *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	return addr_from_sa(out, (struct sockaddr *)&ss, len);
+}
+
 const char *addr_fmt_ip(const struct addr *a, char *buf, size_t size)
 {
 	const void *src = a->u.sa.sa_family == AF_INET6 ? (const void *)&a->u.in6.sin6_addr

@@ -24,6 +24,8 @@ struct addr {
 int addr_parse(const char *s, uint16_t default_port, struct addr *out);
 /* Copy a kernel-provided sockaddr; returns 0 or -EAFNOSUPPORT for anything but IPv4/IPv6. */
 int addr_from_sa(struct addr *out, const struct sockaddr *sa, socklen_t len);
+/* The local address of socket fd (getsockname). Returns 0, -errno or -EAFNOSUPPORT. */
+int addr_local(int fd, struct addr *out);
 /* Format as "IP:PORT" or "[IPv6]:PORT" into buf (at least ADDR_STRLEN); returns buf. */
 const char *addr_fmt(const struct addr *a, char *buf, size_t size);
 /* Format only the IP part. */

@@ -269,13 +269,10 @@ static int open_listeners(struct server *srv, const struct addr *addrs, int n, u
 				break;
 			}
 			if (p == 0) {
-				struct sockaddr_storage ss;
-				socklen_t len = sizeof(ss);
 				struct addr got;
 
-				if (getsockname(tfd, (struct sockaddr *)&ss, &len) < 0 ||
-				    addr_from_sa(&got, (struct sockaddr *)&ss, len) < 0) {
-					r = -errno;
+				r = addr_local(tfd, &got);
+				if (r < 0) {
 					close(tfd);
 					break;
 				}

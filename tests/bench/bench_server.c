@@ -56,6 +56,7 @@
 #include "common/mtime.h"
 #include "proto/wire.h"
 #include "server/session.h"
+#include "bench.h"
 
 #define INFLIGHT 64 /* pairs in flight by default (--inflight N) */
 #define INFLIGHT_MAX 2048
@@ -68,7 +69,6 @@
  * needs its pair slots' UDP sockets (two a slot) and a few more of its own. */
 #define HOLD_SPARE (2 * n_inflight + 72)
 
-static char dir[4096];
 static unsigned gen; /* makes session names unique across phases */
 /* The CPU each server runs on, and the one this load generator runs on;
  * -1: not pinned (fewer than two CPUs allowed, or --no-pin). */
@@ -1049,10 +1049,9 @@ int main(int argc, char **argv)
 	bool profile = false, pin = true;
 	const char *only = NULL;
 	struct server ps = { .name = "punch-server" }, tpc = { .name = "tpc-server" }, psi = { .name = "punch-idle" };
-	char ps_path[4200], tpc_path[4200];
+	char dir[4096], ps_path[4200], tpc_path[4200];
 	struct load l, lt, li;
 	double r_tpc, r_ps, r_idle, cpu_tpc = 0, cpu_ps = 0, cpu_idle = 0;
-	char *slash;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -1098,15 +1097,13 @@ int main(int argc, char **argv)
 	if (pin)
 		choose_cpus();
 	log_init("bench_server", LOG_LVL_WARN); /* the session table measured in-process is quiet */
-	snprintf(dir, sizeof(dir), "%s", argv[0]);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
 	/* $(O)/bench/bench_server: the servers are $(O)/punch-server and $(O)/bench/tpc-server. */
-	snprintf(ps_path, sizeof(ps_path), "%s/../punch-server", dir);
-	snprintf(tpc_path, sizeof(tpc_path), "%s/tpc-server", dir);
+	if (bench_bindir(dir, sizeof(dir)) < 0) {
+		fprintf(stderr, "bench_server: cannot tell where the programs are\n");
+		return 1;
+	}
+	snprintf(ps_path, sizeof(ps_path), "%s/punch-server", dir);
+	snprintf(tpc_path, sizeof(tpc_path), "%s/bench/tpc-server", dir);
 	if (raise_nofile(4 * (rlim_t)(n_hold > n_idle ? n_hold : n_idle) + 20000) < 0) {
 		struct rlimit rl;
 

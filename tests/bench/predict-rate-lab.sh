@@ -29,19 +29,16 @@ for n in $ports; do
 		topologies/predict-birthday-symmetric-vs-pr-cone.topo >"$tmp/p$n.topo"
 	"$O/punchlab" run --no-color --no-self-check -j 2 --repeat "$runs" --json "$tmp/p$n.json" "$tmp/p$n.topo" \
 		>"$tmp/p$n.out" 2>&1
-	python3 - "$tmp/p$n.json" "$n" <<'PY'
-import json, math, sys
+	PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$(dirname "$0")/../lab/lib" python3 - "$tmp/p$n.json" "$n" <<'PY'
+import json, sys
+from wilson import wilson95
 doc = json.load(open(sys.argv[1]))
 runs = doc["scenarios"]
 N = len(runs)
 d = sum(1 for s in runs if s["actual"] == "direct")
 p = runs[0].get("expect_rate") or 1.0
-z = 1.959963984540054
 ph = d / N
-den = 1 + z * z / N
-mid = (ph + z * z / (2 * N)) / den
-half = z * math.sqrt(ph * (1 - ph) / N + z * z / (4 * N * N)) / den
-lo, hi = (0.0 if d == 0 else mid - half), (1.0 if d == N else mid + half)
+lo, hi = wilson95(d, N)
 other = sum(1 for s in runs if s["actual"] not in ("direct", "relayed"))
 print("predict-ports %s: derived %.4f; measured %d/%d direct = %.2f (95%% interval %.2f-%.2f), %d neither: %s"
       % (sys.argv[2], p, d, N, ph, lo, hi, other, "inside" if lo <= p <= hi else "OUTSIDE"))

@@ -43,16 +43,7 @@ jqf() { jq -r "$2" "$1"; }
 pair() {
 	name=$1
 	shift
-	ip netns exec "$ns-a" "$O/punch-client" --server 198.51.100.1:3478 --server2 198.51.100.3 \
-		--session "$name" --timeout 8 "$@" >"$tmp/$name-a.json" 2>"$tmp/$name-a.err" &
-	pa=$!
-	pids="$pids $pa"
-	ip netns exec "$ns-b" "$O/punch-client" --server 198.51.100.1:3478 --server2 198.51.100.3 \
-		--session "$name" --timeout 8 "$@" >"$tmp/$name-b.json" 2>"$tmp/$name-b.err" &
-	pb=$!
-	pids="$pids $pb"
-	wait "$pa"; ra=$?
-	wait "$pb"; rb=$?
+	ns_pair "$name" --server2 198.51.100.3 --timeout 8 "$@"
 }
 
 ns_start_server 198.51.100.3

@@ -97,8 +97,9 @@ PY
 "$O/punchlab" run --no-color --no-self-check -j 2 --repeat 50 --json "$tmp/rate.json" "$topo" >"$tmp/rate.out" 2>&1
 rc=$?
 
-python3 - "$tmp/rate.json" "$tmp/miss.json" "$rc" "$alice" "$bob" <<'PY' || fail "see above"
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$(dirname "$0")/lib" python3 - "$tmp/rate.json" "$tmp/miss.json" "$rc" "$alice" "$bob" <<'PY' || fail "see above"
 import json, math, sys
+from wilson import wilson95
 
 rate, miss = (json.load(open(f)) for f in sys.argv[1:3])
 rc = int(sys.argv[3])
@@ -135,13 +136,9 @@ if len(runs) != 50:
     bad.append("%d runs, not 50" % len(runs))
 direct = sum(1 for s in runs if s["actual"] == "direct")
 k = sum(1 for s in runs if s["verdict"] == "pass")
-z = 1.959963984540054
 N = len(runs) or 1
 ph = direct / N
-den = 1 + z * z / N
-mid = (ph + z * z / (2 * N)) / den
-half = z * math.sqrt(ph * (1 - ph) / N + z * z / (4 * N * N)) / den
-lo, hi = (0.0 if direct == 0 else mid - half), (1.0 if direct == N else mid + half)
+lo, hi = wilson95(direct, N)
 rt = rate["rates"][0]
 print("birthday, 50 runs: %d direct (%.0f%%), 95%% interval [%.4f, %.4f]; predicted %.9f (report: %.9f); "
       "verdict %s, exit %d" % (direct, 100 * ph, lo, hi, p, runs[0].get("expect_rate") or 0, rt["verdict"], rc))

@@ -57,8 +57,9 @@ rc=$?
 # rule FILE.json RC NAME: the rate, interval, verdict and exit status of a
 # repeated scenario with an expect-rate, worked out here independently
 rule() {
-python3 - "$1" "$2" "$3" <<'PY' || fail "$3's rate, interval or verdict is not the documented rule"
-import json, math, sys
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$(dirname "$0")/lib" python3 - "$1" "$2" "$3" <<'PY' || fail "$3's rate, interval or verdict is not the documented rule"
+import json, sys
+from wilson import wilson95
 doc = json.load(open(sys.argv[1]))
 rc = int(sys.argv[2])
 runs = doc["scenarios"]
@@ -66,12 +67,7 @@ k = sum(1 for r in runs if r["verdict"] == "pass")
 n = len(runs)
 errors = sum(1 for r in runs if r["verdict"] == "error")
 r = doc["rates"][0]
-z = 1.959963984540054
-p = k / n
-den = 1 + z * z / n
-mid = (p + z * z / (2 * n)) / den
-half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-lo, hi = (0.0 if k == 0 else mid - half), (1.0 if k == n else mid + half)
+lo, hi = wilson95(k, n)
 assert r["runs"] == n and r["passed"] == k, r
 e = r["expect_rate"]
 assert e > 0, r

@@ -15,19 +15,6 @@ fail_logs="server.log abuse.out c1.json c2.json r1.json r2.json c1.err r1.err"
 . "$(dirname "$0")/lib/server.sh"
 server_setup srv-abuse
 
-# Start a server on 127.0.0.1 with an ephemeral port; wait on its ready fd
-# (no sleeping), then read the port it printed. Sets spid and port.
-start_server() {
-	rm -f "$tmp/ready"
-	mkfifo "$tmp/ready" || fail "mkfifo"
-	"$srv" --listen 127.0.0.1 --port 0 --ready-fd 3 "$@" 3>"$tmp/ready" 2>"$tmp/server.log" &
-	spid=$!
-	r=$(timeout 20 head -n 1 "$tmp/ready")
-	[ "$r" = ready ] || fail "server did not become ready"
-	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) tcp\/udp.*/\1/p' "$tmp/server.log" | head -n 1)
-	[ -n "$port" ] || fail "no port in the server's log"
-}
-
 # SIGTERM must end the server with status 0 within a deadline.
 stop_server() {
 	kill -0 "$spid" 2>/dev/null || fail "server died"

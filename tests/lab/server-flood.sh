@@ -14,17 +14,6 @@ fail_logs="server.log"
 . "$(dirname "$0")/lib/server.sh"
 server_setup srv-flood
 
-# Start a server on 127.0.0.1 (prefixed by "$wrap" if set); sets spid and port.
-start_server() {
-	rm -f "$tmp/ready"
-	mkfifo "$tmp/ready" || fail "mkfifo"
-	$wrap "$srv" --listen 127.0.0.1 --port 0 --ready-fd 3 "$@" 3>"$tmp/ready" 2>"$tmp/server.log" &
-	spid=$!
-	[ "$(timeout 20 head -n 1 "$tmp/ready")" = ready ] || fail "server did not become ready"
-	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) tcp\/udp.*/\1/p' "$tmp/server.log" | head -n 1)
-	[ -n "$port" ] || fail "no port in the server's log"
-}
-
 stop_server() {
 	kill -0 "$spid" 2>/dev/null || fail "server died"
 	kill -TERM "$spid"

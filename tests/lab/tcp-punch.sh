@@ -77,25 +77,11 @@ rm -f "$tmp"/*.json "$tmp"/*.err
 . "$(dirname "$0")/lib/nsnat.sh"
 nsnat_setup htcp
 
-# ns_pair NAME: one --tcp client in a and one in b; exit codes in ra, rb.
-ns_pair() {
-	ip netns exec "$ns-a" "$O/punch-client" --server 198.51.100.1:3478 --session "$1" --tcp --timeout 8 \
-		>"$tmp/$1-a.json" 2>"$tmp/$1-a.err" &
-	pa=$!
-	pids="$pids $pa"
-	ip netns exec "$ns-b" "$O/punch-client" --server 198.51.100.1:3478 --session "$1" --tcp --timeout 8 \
-		>"$tmp/$1-b.json" 2>"$tmp/$1-b.err" &
-	pb=$!
-	pids="$pids $pb"
-	wait "$pa"; ra=$?
-	wait "$pb"; rb=$?
-}
-
 ns_start_server
 
 nat na drop masquerade
 nat nb drop masquerade
-ns_pair dropdrop
+ns_pair dropdrop --tcp --timeout 8
 [ "$ra $rb" = "0 0" ] || fail "drop/drop: exits $ra $rb, want 0 0 (direct)"
 for s in a b; do
 	j="$tmp/dropdrop-$s.json"
@@ -107,11 +93,11 @@ done
 	fail "drop/drop: a did not reach b on b's own port through its port-preserving NAT"
 
 nat nb "reject with tcp reset" masquerade
-ns_pair droprst
+ns_pair droprst --tcp --timeout 8
 [ "$ra $rb" = "0 0" ] || fail "drop/rst: exits $ra $rb, want 0 0 (direct)"
 
 nat nb drop "masquerade random"
-ns_pair random
+ns_pair random --tcp --timeout 8
 [ "$ra $rb" = "1 1" ] || fail "random: exits $ra $rb, want 1 1 (relayed)"
 for s in a b; do
 	j="$tmp/random-$s.json"

@@ -192,8 +192,6 @@ static void hello_msg(struct wire_msg *m, const char *name)
 static int udp_open(struct addr *local)
 {
 	struct addr b = bind_ip;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	int fd = socket(addr_family(&server), SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -204,8 +202,7 @@ static int udp_open(struct addr *local)
 	if (bind(fd, &b.u.sa, b.len) < 0)
 		die("bind");
 	/* Connected: the kernel fills in the source IP we need to compare. */
-	if (connect(fd, &server.u.sa, server.len) < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    addr_from_sa(local, (struct sockaddr *)&ss, len) < 0)
+	if (connect(fd, &server.u.sa, server.len) < 0 || addr_local(fd, local) < 0)
 		die("udp connect");
 	return fd;
 }

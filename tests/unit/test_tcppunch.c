@@ -39,15 +39,12 @@ static void deliver(void *arg, const uint8_t *buf, size_t len, const struct addr
 static struct addr free_port(const char *ip)
 {
 	struct addr a;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
 	int fd;
 
 	assert_int_equal(addr_parse(ip, 0, &a), 0);
 	fd = tp_socket(&a);
 	assert_true(fd >= 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
-	assert_int_equal(addr_from_sa(&a, (struct sockaddr *)&ss, len), 0);
+	assert_int_equal(addr_local(fd, &a), 0);
 	close(fd);
 	return a;
 }

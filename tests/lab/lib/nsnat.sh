@@ -1,11 +1,12 @@
 # shellcheck shell=sh disable=SC2154  # $tmp, $O, $pids come from lib/punch.sh
 # Two clients behind two NATs and a server that also routes between the
 # NATs' public sides, in namespaces named $ns-{s,na,nb,a,b} (tcp-punch.sh,
-# predict.sh); sourced after lib/punch.sh, never run on its own.
+# predict.sh, tests/bench/predict-rate.sh); sourced after lib/punch.sh, never run on its own.
 #
 #   nsnat_setup PREFIX      the namespaces and links, deleted on exit
 #   nat NS UNSOLICITED MASQ the NAT and stateful firewall of na or nb
 #   ns_start_server [ADDR2] punch-server on 198.51.100.1 (and ADDR2), port 3478
+#   ns_pair NAME ARGS...    punch-client in a and in b, session NAME; exits in ra, rb
 #
 # Addresses: a 10.0.1.2 behind na (10.0.1.1, public 198.51.100.2), b 10.0.2.2
 # behind nb (10.0.2.1, public 203.0.113.2); the server's side 198.51.100.1
@@ -95,4 +96,22 @@ ns_start_server() {
 		--ready-fd 3 3>"$tmp/ready" 2>"$tmp/server.err" &
 	pids="$pids $!"
 	[ "$(timeout 10 head -n 1 "$tmp/ready")" = ready ] || fail "server in $ns-s did not get ready"
+}
+
+# ns_pair NAME ARGS...: a client in a and one in b, both with the server
+# 198.51.100.1:3478, session NAME and the same ARGS; their output in
+# $tmp/NAME-{a,b}.{json,err}, their exit codes in ra and rb.
+ns_pair() {
+	name=$1
+	shift
+	ip netns exec "$ns-a" "$O/punch-client" --server 198.51.100.1:3478 --session "$name" "$@" \
+		>"$tmp/$name-a.json" 2>"$tmp/$name-a.err" &
+	pa=$!
+	pids="$pids $pa"
+	ip netns exec "$ns-b" "$O/punch-client" --server 198.51.100.1:3478 --session "$name" "$@" \
+		>"$tmp/$name-b.json" 2>"$tmp/$name-b.err" &
+	pb=$!
+	pids="$pids $pb"
+	wait "$pa"; ra=$?
+	wait "$pb"; rb=$?
 }

@@ -5,6 +5,7 @@
 #   . "$(dirname "$0")/lib/server.sh"
 #   server_setup NAME                   $O, $srv, $cli, $abuse, a private $tmp, the traps
 #   fail MESSAGE                        says FAIL, shows the logs, exits 1
+#   start_server ARGS...                punch-server on 127.0.0.1 with ARGS; sets $spid, $port
 #
 # The server's PID goes into $spid, punch-abuse's into $apid, the clients'
 # into $cpids: on any exit they are killed and reaped and $tmp is removed.
@@ -41,4 +42,18 @@ server_setup() {
 		[ -x "$b" ] || { echo "FAIL: $b not built"; exit 1; }
 	done
 	tmp=$(mktemp -d "/tmp/$1.XXXXXX") || exit 1
+}
+
+# start_server ARGS...: punch-server on 127.0.0.1 with a port of its choosing
+# and ARGS (prefixed by $wrap if set); waits on its ready fd (no sleeping),
+# then reads the port it printed. Sets spid and port; its log is
+# $tmp/server.log.
+start_server() {
+	rm -f "$tmp/ready"
+	mkfifo "$tmp/ready" || fail "mkfifo"
+	${wrap-} "$srv" --listen 127.0.0.1 --port 0 --ready-fd 3 "$@" 3>"$tmp/ready" 2>"$tmp/server.log" &
+	spid=$!
+	[ "$(timeout 20 head -n 1 "$tmp/ready")" = ready ] || fail "server did not become ready"
+	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) tcp\/udp.*/\1/p' "$tmp/server.log" | head -n 1)
+	[ -n "$port" ] || fail "no port in the server's log"
 }
