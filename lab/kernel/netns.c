@@ -641,56 +641,6 @@ int netns_sysctl(struct netns *ns, const char *key, const char *value)
 	return err;
 }
 
-struct sysctl_many {
-	const struct netns_sysctl_set *set;
-	int n;
-	char (*paths)[SYSCTL_KEY_MAX + 32];
-	int failed;
-};
-
-static int sysctl_many_in_ns(void *arg)
-{
-	struct sysctl_many *m = arg;
-
-	for (int i = 0; i < m->n; i++) {
-		struct sysctl_call sc = { .path = m->paths[i], .value = m->set[i].value };
-		int err = sysctl_in_ns(&sc);
-
-		if (err < 0 && !(err == -ENOENT && m->set[i].optional)) {
-			m->failed = i;
-			return err;
-		}
-	}
-	return 0;
-}
-
-int netns_sysctl_many(struct netns *ns, const struct netns_sysctl_set *set, int n, int *failed)
-{
-	struct sysctl_many m = { .set = set, .n = n, .failed = -1 };
-	int err;
-
-	*failed = -1;
-	if (n <= 0)
-		return 0;
-	m.paths = calloc((size_t)n, sizeof(*m.paths));
-	if (!m.paths)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		if (!set[i].value || sysctl_path(set[i].key, m.paths[i], sizeof(m.paths[i])) < 0) {
-			log_warnx("netns %s: bad sysctl key \"%s\" (only net.* keys, no \"..\")", ns->name,
-				  set[i].key ? set[i].key : "(null)");
-			*failed = i;
-			free(m.paths);
-			return -EINVAL;
-		}
-	}
-	/* One visit for them all: a thread per key cost more than the writes. */
-	err = netns_run(ns, sysctl_many_in_ns, &m);
-	*failed = m.failed;
-	free(m.paths);
-	return err;
-}
-
 int netns_sysctl_get(struct netns *ns, const char *key, char *buf, size_t size)
 {
 	char path[SYSCTL_KEY_MAX + 32];
