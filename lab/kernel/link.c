@@ -456,7 +456,10 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 	int idx, master, err;
 
 	lc_reset(lc);
-	idx = lookup_index(lc, ifname);
+	k = ifname_ok(ifname) ? known_find(lc, ifname) : NULL;
+	/* One we put in a bridge as it was made (link_veth_up()) needs no
+	 * lookup of its own index to be found already there. */
+	idx = k && k->master > 0 ? 0 : lookup_index(lc, ifname);
 	if (idx < 0)
 		return idx;
 	master = lookup_index(lc, bridge);
@@ -465,6 +468,8 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 	k = known_find(lc, ifname);
 	if (k && k->master == master)
 		return 0;
+	if (idx == 0 && (idx = lookup_index(lc, ifname)) < 0)
+		return idx;
 	err = rtnl_link_enslave_ifindex(lc->sk, master, idx);
 	if (err < 0)
 		return lc_fail(lc, err, "adding %s to bridge %s", ifname, bridge);
