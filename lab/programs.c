@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,17 +40,6 @@ bool programs_wanted(const struct topo *t)
 bool programs_speak_punch(const struct topo *t)
 {
 	return !t->programs.client && !(t->n_peers == 2 && (t->peers[0].program || t->peers[1].program));
-}
-
-static void say(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
 }
 
 /* The last max bytes of s, from a line start where there is one. */
@@ -134,14 +122,14 @@ static int prog_add(struct programs *pg, struct run_group *g, const char *what, 
 
 	rc = ph_argv(cmd, v, &argv, why, sizeof(why));
 	if (rc < 0) {
-		say(err, errsize, "%s: %s", what, why);
+		snprintf(err, errsize, "%s: %s", what, why);
 		goto cleanup;
 	}
 	rc = run_which(argv[0], pg->path_env + 5, path, sizeof(path));
 	if (rc < 0) {
-		say(err, errsize, "%s: program '%s' %s", what, argv[0],
-		    rc == -EACCES ? "is not executable" : strchr(argv[0], '/') ? "does not exist" :
-		    "is not on PATH (nor in the lab's own directory)");
+		snprintf(err, errsize, "%s: program '%s' %s", what, argv[0],
+			 rc == -EACCES ? "is not executable" : strchr(argv[0], '/') ? "does not exist" :
+			 "is not on PATH (nor in the lab's own directory)");
 		goto cleanup;
 	}
 	free(argv[0]);
@@ -172,7 +160,7 @@ static int prog_add(struct programs *pg, struct run_group *g, const char *what, 
 	if (rc == 0 && ready && ready->kind == READY_PORT)
 		run_set_ready_port(*out, ready->port ? ready->port : own_port, ready->proto);
 	if (rc < 0)
-		say(err, errsize, "%s: %s", what, strerror(-rc));
+		snprintf(err, errsize, "%s: %s", what, strerror(-rc));
 cleanup:
 	ph_argv_free(argv);
 	ph_argv_free(env);
@@ -212,7 +200,7 @@ int programs_prepare(const struct topo *t, const struct plan *p, const char *nam
 		     path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") >=
 	    (int)sizeof(pg->path_env)) {
 		rc = -ENAMETOOLONG;
-		say(err, errsize, "PATH is too long");
+		snprintf(err, errsize, "PATH is too long");
 		goto cleanup;
 	}
 	/* {dir}: a matrix cell's path is "FILE[row x col]". */
@@ -231,7 +219,7 @@ int programs_prepare(const struct topo *t, const struct plan *p, const char *nam
 			*c = '_';
 	if (!mkdtemp(pg->workdir)) {
 		rc = -errno;
-		say(err, errsize, "work directory %s: %s", pg->workdir, strerror(errno));
+		snprintf(err, errsize, "work directory %s: %s", pg->workdir, strerror(errno));
 		pg->workdir[0] = '\0';
 		goto cleanup;
 	}
@@ -255,7 +243,8 @@ int programs_prepare(const struct topo *t, const struct plan *p, const char *nam
 					 "is not on PATH (nor in the lab's own directory)");
 			ph_argv_free(argv);
 			if (rc < 0) {
-				say(err, errsize, "%s: %s", c ? "check" : k < 0 ? "server" : t->peers[k].name, why);
+				snprintf(err, errsize, "%s: %s", c ? "check" : k < 0 ? "server" : t->peers[k].name,
+					 why);
 				goto cleanup;
 			}
 		}
@@ -281,13 +270,14 @@ int programs_prepare(const struct topo *t, const struct plan *p, const char *nam
 			const struct run_result *r = run_result(sp);
 			char *et = tail(r->err, r->err_len, 0, 1024);
 
-			say(err, errsize, "setup failed: %s\n%s", run_describe(sp, how, sizeof(how)), et ? et : "");
+			snprintf(err, errsize, "setup failed: %s\n%s", run_describe(sp, how, sizeof(how)),
+				 et ? et : "");
 			free(et);
 			rc = -ECANCELED;
 		} else if (rc < 0 && why[0]) {
-			say(err, errsize, "%s", why);
+			snprintf(err, errsize, "%s", why);
 		} else if (rc < 0) {
-			say(err, errsize, "setup: %s", strerror(-rc));
+			snprintf(err, errsize, "setup: %s", strerror(-rc));
 		}
 		run_group_destroy(g);
 		if (rc < 0)
@@ -337,10 +327,10 @@ static bool prog_ok(struct run_proc *proc, const char *what, int limit_ms, char 
 	if (r->state == RUN_EXITED && r->exit_code == 0 && !r->timed_out)
 		return true;
 	if (r->timed_out)
-		say(why, size, "%s did not finish within its time limit (%d ms): %s", what, limit_ms,
-		    run_describe(proc, how, sizeof(how)));
+		snprintf(why, size, "%s did not finish within its time limit (%d ms): %s", what, limit_ms,
+			 run_describe(proc, how, sizeof(how)));
 	else
-		say(why, size, "%s %s", what, run_describe(proc, how, sizeof(how)));
+		snprintf(why, size, "%s %s", what, run_describe(proc, how, sizeof(how)));
 	return false;
 }
 
@@ -381,11 +371,11 @@ static int start_server(struct programs *pg, const struct topo *t, const struct 
 		char *et = tail(r->err, r->err_len, 0, 1024), *ot = tail(r->out, r->out_len, 0, 512);
 
 		if (rc == -ETIMEDOUT)
-			say(err, errsize, "server not ready within %d ms (%s); say how it shows it is ready "
-			    "with server-ready = stdout PATTERN or port N", SERVER_READY_MS,
-			    rd.kind == READY_PORT ? "no socket on its port" : "no stdout line matched");
+			snprintf(err, errsize, "server not ready within %d ms (%s); say how it shows it is ready "
+				 "with server-ready = stdout PATTERN or port N", SERVER_READY_MS,
+				 rd.kind == READY_PORT ? "no socket on its port" : "no stdout line matched");
 		else
-			say(err, errsize, "server %s before it was ready", run_describe(srv, how, sizeof(how)));
+			snprintf(err, errsize, "server %s before it was ready", run_describe(srv, how, sizeof(how)));
 		res->error = NULL;
 		if (asprintf(&res->error, "%s\n%s%s%s%s", err, et ? "stderr:\n" : "", et ? et : "",
 			     ot ? "stdout:\n" : "", ot ? ot : "") < 0)
@@ -470,11 +460,11 @@ static int start_checks(struct programs *pg, const struct topo *t, const struct 
 		if (rc < 0) {
 			snprintf(what, sizeof(what), "%s's program", t->peers[k].name);
 			if (rc == -ETIMEDOUT)
-				say(out->why, sizeof(out->why), "%s was not ready within the time limit (%u ms)", what,
-				    (unsigned)t->timeout_ms);
+				snprintf(out->why, sizeof(out->why), "%s was not ready within the time limit (%u ms)",
+					 what, (unsigned)t->timeout_ms);
 			else
-				say(out->why, sizeof(out->why), "%s %s before it was ready", what,
-				    run_describe(cli[k], how, sizeof(how)));
+				snprintf(out->why, sizeof(out->why), "%s %s before it was ready", what,
+					 run_describe(cli[k], how, sizeof(how)));
 			return 1;
 		}
 	}
@@ -563,8 +553,8 @@ int programs_run(struct programs *pg, const struct topo *t, const struct plan *p
 		const struct run_result *r = run_result(cli[k]);
 
 		if (r->state == RUN_EXITED && r->exit_code != 0) {
-			say(out->why, sizeof(out->why), "%s's program %s during the check", t->peers[k].name,
-			    run_describe(cli[k], how, sizeof(how)));
+			snprintf(out->why, sizeof(out->why), "%s's program %s during the check", t->peers[k].name,
+				 run_describe(cli[k], how, sizeof(how)));
 			out->success = false;
 		}
 	}

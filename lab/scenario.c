@@ -537,8 +537,6 @@ static int self_check(const struct topo *t, const struct plan *p, struct lab *l,
 	return lab_reset_routers(l, t, p, err, errsize);
 }
 
-/* run_pair, with --pcap captured from before the programs start until after
- * they end; with --pcap-on-failure the capture of a verdict as expected goes. */
 /* The programs of the scenario: the user's ([programs]) or the built-in pair. */
 static int run_programs(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
 			struct programs *pg, struct result *res, const char *why)
@@ -546,6 +544,8 @@ static int run_programs(const struct topo *t, const struct plan *p, struct lab *
 	return pg ? run_user_programs(pg, t, p, l, o, res, why) : run_pair(t, p, l, o, res, why);
 }
 
+/* run_programs(), with --pcap captured from before the programs start until after
+ * they end; with --pcap-on-failure the capture of a verdict as expected goes. */
 static int capture_pair(const struct topo *t, const struct plan *p, struct lab *l, const struct scenario_opts *o,
 			struct programs *pg, struct result *res, const char *why, char *err, size_t errsize)
 {

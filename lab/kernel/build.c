@@ -631,8 +631,6 @@ static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_
 	return rc;
 }
 
-/* One netlink step of node n (index i); link_error() already says which
- * operation failed on what, with the kernel's own message. */
 /* The interface of node ni named name, or NULL. */
 static const struct plan_iface *node_iface(const struct plan *p, int ni, const char *name)
 {
@@ -708,6 +706,8 @@ static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_
 	return rc;
 }
 
+/* One netlink step of node n (index i); link_error() already says which
+ * operation failed on what, with the kernel's own message. */
 #define STEP(call)                                                                              \
 	do {                                                                                    \
 		rc = (call);                                                                    \

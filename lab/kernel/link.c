@@ -346,43 +346,19 @@ int link_index(struct link_ctx *lc, const char *ifname)
 	return lookup_index(lc, ifname);
 }
 
-int link_veth(struct link_ctx *lc, const char *name, struct netns *peer_ns, const char *peer_name)
-{
-	struct rtnl_link *link = NULL, *peer = NULL;
-	int err;
-
-	lc_reset(lc);
-	if (!ifname_ok(name) || !ifname_ok(peer_name))
-		return lc_invalid(lc, EINVAL, "bad veth names \"%s\"/\"%s\"", name ? name : "(null)",
-				  peer_name ? peer_name : "(null)");
-	link = rtnl_link_veth_alloc();
-	if (link == NULL)
-		return lc_invalid(lc, ENOMEM, "veth %s: out of memory", name);
-	peer = rtnl_link_veth_get_peer(link);
-	rtnl_link_set_name(link, name);
-	rtnl_link_set_name(peer, peer_name);
-	/* IFLA_NET_NS_FD inside VETH_INFO_PEER: the kernel creates the peer
-	 * directly in peer_ns. */
-	if (peer_ns != NULL && peer_ns != lc->ns)
-		rtnl_link_set_ns_fd(peer, netns_fd(peer_ns));
-	err = rtnl_link_add(lc->sk, link, NLM_F_CREATE | NLM_F_EXCL);
-	if (err < 0)
-		err = lc_fail(lc, err, "creating veth %s (peer %s in %s)", name, peer_name,
-			      peer_ns ? netns_name(peer_ns) : netns_name(lc->ns));
-	rtnl_link_put(peer);
-	rtnl_link_put(link);
-	return err;
-}
-
-int link_veth_up(struct link_ctx *lc, const char *name, const char *master, struct link_ctx *peer_lc,
-		 const char *peer_name)
+/* The veth pair name/peer_name, peer_name made straight inside peer_ns
+ * (IFLA_NET_NS_FD inside VETH_INFO_PEER; NULL: a bad call). With up, name is
+ * up and in bridge master (NULL: none) in the request that makes it, and lc
+ * remembers so. */
+static int veth_add(struct link_ctx *lc, const char *name, const char *master, bool up, struct netns *peer_ns,
+		    const char *peer_name)
 {
 	struct rtnl_link *link = NULL, *peer = NULL;
 	struct link_known *k;
 	int err, midx = 0;
 
 	lc_reset(lc);
-	if (!ifname_ok(name) || !ifname_ok(peer_name) || peer_lc == NULL)
+	if (!ifname_ok(name) || !ifname_ok(peer_name) || peer_ns == NULL)
 		return lc_invalid(lc, EINVAL, "bad veth names \"%s\"/\"%s\"", name ? name : "(null)",
 				  peer_name ? peer_name : "(null)");
 	if (master && (midx = lookup_index(lc, master)) < 0)
@@ -393,26 +369,36 @@ int link_veth_up(struct link_ctx *lc, const char *name, const char *master, stru
 	peer = rtnl_link_veth_get_peer(link);
 	rtnl_link_set_name(link, name);
 	rtnl_link_set_name(peer, peer_name);
-	/* Up and in its bridge in the request that makes it. Not the peer: the
-	 * kernel would open it before the pair is joined (ENOTCONN). */
-	rtnl_link_set_flags(link, IFF_UP);
+	/* Not the peer up: the kernel would open it before the pair is joined
+	 * (ENOTCONN). */
+	if (up)
+		rtnl_link_set_flags(link, IFF_UP);
 	if (midx > 0)
 		rtnl_link_set_master(link, midx);
-	if (peer_lc->ns != lc->ns)
-		rtnl_link_set_ns_fd(peer, netns_fd(peer_lc->ns));
+	if (peer_ns != lc->ns)
+		rtnl_link_set_ns_fd(peer, netns_fd(peer_ns));
 	err = rtnl_link_add(lc->sk, link, NLM_F_CREATE | NLM_F_EXCL);
 	if (err < 0) {
-		err = lc_fail(lc, err, "creating veth %s (peer %s in %s)%s%s", name, peer_name,
-			      netns_name(peer_lc->ns), master ? " in bridge " : "", master ? master : "");
-	} else {
-		if ((k = known_add(lc, name))) {
-			k->up = true;
-			k->master = midx;
-		}
+		err = lc_fail(lc, err, "creating veth %s (peer %s in %s)%s%s", name, peer_name, netns_name(peer_ns),
+			      master ? " in bridge " : "", master ? master : "");
+	} else if (up && (k = known_add(lc, name))) {
+		k->up = true;
+		k->master = midx;
 	}
 	rtnl_link_put(peer);
 	rtnl_link_put(link);
 	return err;
+}
+
+int link_veth(struct link_ctx *lc, const char *name, struct netns *peer_ns, const char *peer_name)
+{
+	return veth_add(lc, name, NULL, false, peer_ns ? peer_ns : lc->ns, peer_name);
+}
+
+int link_veth_up(struct link_ctx *lc, const char *name, const char *master, struct link_ctx *peer_lc,
+		 const char *peer_name)
+{
+	return veth_add(lc, name, master, true, peer_lc ? peer_lc->ns : NULL, peer_name);
 }
 
 int link_bridge(struct link_ctx *lc, const char *name)
@@ -470,7 +456,10 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 	int idx, master, err;
 
 	lc_reset(lc);
-	idx = lookup_index(lc, ifname);
+	k = ifname_ok(ifname) ? known_find(lc, ifname) : NULL;
+	/* One we put in a bridge as it was made (link_veth_up()) needs no
+	 * lookup of its own index to be found already there. */
+	idx = k && k->master > 0 ? 0 : lookup_index(lc, ifname);
 	if (idx < 0)
 		return idx;
 	master = lookup_index(lc, bridge);
@@ -479,6 +468,8 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 	k = known_find(lc, ifname);
 	if (k && k->master == master)
 		return 0;
+	if (idx == 0 && (idx = lookup_index(lc, ifname)) < 0)
+		return idx;
 	err = rtnl_link_enslave_ifindex(lc->sk, master, idx);
 	if (err < 0)
 		return lc_fail(lc, err, "adding %s to bridge %s", ifname, bridge);

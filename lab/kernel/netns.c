@@ -473,9 +473,11 @@ static void *run_thread(void *p)
 	return NULL;
 }
 
-int netns_run(struct netns *ns, int (*fn)(void *arg), void *arg)
+/* start(arg) in a thread of its own, waited for: the thread may setns()
+ * without moving the caller. name (NULL: none) is for the warning. Returns
+ * 0 or -errno of pthread_create. */
+static int thread_run(void *(*start)(void *), void *arg, const char *name)
 {
-	struct run_call rc = { .fd = ns->fd, .fn = fn, .arg = arg, .ret = 0 };
 	sigset_t all, old;
 	pthread_t t;
 	int err;
@@ -484,15 +486,23 @@ int netns_run(struct netns *ns, int (*fn)(void *arg), void *arg)
 	 * them blocked. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&t, NULL, run_thread, &rc);
+	err = pthread_create(&t, NULL, start, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err != 0) {
 		errno = err;
-		log_warn("netns %s: pthread_create", ns->name);
+		log_warn("netns%s%s: pthread_create", name ? " " : "", name ? name : "");
 		return -err;
 	}
 	pthread_join(t, NULL);
-	return rc.ret;
+	return 0;
+}
+
+int netns_run(struct netns *ns, int (*fn)(void *arg), void *arg)
+{
+	struct run_call rc = { .fd = ns->fd, .fn = fn, .arg = arg, .ret = 0 };
+	int err = thread_run(run_thread, &rc, ns->name);
+
+	return err < 0 ? err : rc.ret;
 }
 
 struct run_each {
@@ -519,25 +529,14 @@ static void *run_each_thread(void *p)
 int netns_run_each(struct netns *const *ns, int n, int (*fn)(void *arg, int i), void *arg)
 {
 	struct run_each re = { .ns = ns, .n = n, .fn = fn, .arg = arg, .ret = 0 };
-	sigset_t all, old;
-	pthread_t t;
 	int err;
 
 	if (n <= 0)
 		return 0;
 	/* One thread for them all, as in netns_run(): under load every thread
 	 * started and joined is a wait for the scheduler. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&t, NULL, run_each_thread, &re);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err != 0) {
-		errno = err;
-		log_warn("netns: pthread_create");
-		return -err;
-	}
-	pthread_join(t, NULL);
-	return re.ret;
+	err = thread_run(run_each_thread, &re, NULL);
+	return err < 0 ? err : re.ret;
 }
 
 /* "net.ipv4.ip_forward" or "net/ipv4/conf/all/rp_filter" to
@@ -638,56 +637,6 @@ int netns_sysctl(struct netns *ns, const char *key, const char *value)
 		errno = -err;
 		log_warn("netns %s: sysctl %s = %s", ns->name, key, value);
 	}
-	return err;
-}
-
-struct sysctl_many {
-	const struct netns_sysctl_set *set;
-	int n;
-	char (*paths)[SYSCTL_KEY_MAX + 32];
-	int failed;
-};
-
-static int sysctl_many_in_ns(void *arg)
-{
-	struct sysctl_many *m = arg;
-
-	for (int i = 0; i < m->n; i++) {
-		struct sysctl_call sc = { .path = m->paths[i], .value = m->set[i].value };
-		int err = sysctl_in_ns(&sc);
-
-		if (err < 0 && !(err == -ENOENT && m->set[i].optional)) {
-			m->failed = i;
-			return err;
-		}
-	}
-	return 0;
-}
-
-int netns_sysctl_many(struct netns *ns, const struct netns_sysctl_set *set, int n, int *failed)
-{
-	struct sysctl_many m = { .set = set, .n = n, .failed = -1 };
-	int err;
-
-	*failed = -1;
-	if (n <= 0)
-		return 0;
-	m.paths = calloc((size_t)n, sizeof(*m.paths));
-	if (!m.paths)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		if (!set[i].value || sysctl_path(set[i].key, m.paths[i], sizeof(m.paths[i])) < 0) {
-			log_warnx("netns %s: bad sysctl key \"%s\" (only net.* keys, no \"..\")", ns->name,
-				  set[i].key ? set[i].key : "(null)");
-			*failed = i;
-			free(m.paths);
-			return -EINVAL;
-		}
-	}
-	/* One visit for them all: a thread per key cost more than the writes. */
-	err = netns_run(ns, sysctl_many_in_ns, &m);
-	*failed = m.failed;
-	free(m.paths);
 	return err;
 }
 

@@ -34,11 +34,19 @@ int netns_create(const char *name, struct netns **out);
  * out[i] NULL (none is left). */
 int netns_create_many(const char *const *names, int n, struct netns **out);
 
-/* netns_create_many(), with sys[i]'s sysctls (as netns_sysctl_many() would
- * write them) written by namespace i's holder as soon as it has made it:
- * the namespaces' settings too are written side by side, with no thread
- * sent into each. sys may be NULL. On failure sys[i].failed is the index
- * of namespace i's key that failed (a bad key gives -EINVAL), else -1. */
+/* One sysctl to write (keys as for netns_sysctl()). An optional key may be
+ * missing (-ENOENT: e.g. bridge netfilter not loaded). */
+struct netns_sysctl_set {
+	const char *key;
+	const char *value;
+	bool optional;
+};
+
+/* netns_create_many(), with sys[i]'s sysctls written by namespace i's
+ * holder as soon as it has made it: the namespaces' settings too are
+ * written side by side, with no thread sent into each. sys may be NULL. On
+ * failure sys[i].failed is the index of namespace i's key that failed (a
+ * bad key gives -EINVAL), else -1. */
 struct netns_sysctls {
 	const struct netns_sysctl_set *set;
 	int n;
@@ -85,16 +93,6 @@ int netns_run_each(struct netns *const *ns, int n, int (*fn)(void *arg, int i), 
  * change the host. Returns 0, -EINVAL for a bad key, or -errno of the write. */
 int netns_sysctl(struct netns *ns, const char *key, const char *value);
 
-/* Several sysctls written inside ns in one visit of the namespace. An
- * optional key may be missing (-ENOENT: e.g. bridge netfilter not loaded).
- * Returns 0, or the first failure's -errno with *failed its index (-1 when
- * the visit itself failed). */
-struct netns_sysctl_set {
-	const char *key;
-	const char *value;
-	bool optional;
-};
-int netns_sysctl_many(struct netns *ns, const struct netns_sysctl_set *set, int n, int *failed);
 
 /* Read a sysctl inside ns into buf (trailing newline removed). Same keys as
  * netns_sysctl. Returns 0 or -errno. */
