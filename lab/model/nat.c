@@ -367,6 +367,68 @@ static void dynset(struct nat_text *t, const char *kind, const char *name, const
 	    type, timeout_s);
 }
 
+/* The sets and maps in which a router learns its mappings, sessions, port
+ * blocks and what its cone filtering admits: the one list both the generator
+ * declares them from (learned_set()) and nat_rebind_commands() flushes. The
+ * busy sets and a firewall's fw_* sets are no mapping state and stay out. */
+enum learned {
+	L_EIM_PORT,
+	L_EIM_KEEP,
+	L_ADM_PORT,
+	L_MAP_SEEN,
+	L_MAP_FIRST,
+	L_SESS,
+	L_SUB_BLOCK,
+	L_OUT_REV,
+	L_CONE_EIF,
+	L_CONE_EIF_OWN,
+	L_CONE_EIF_IP,
+	L_CONE_EIF_PORT,
+	L_CONE_ADF,
+	L_CONE_ADF_OWN,
+	L_CONE_ADF_IP,
+	L_CONE_ADF_PORT,
+	L_TCP_EIM,
+	L_TCP_ADM,
+	L_TCP_SEEN,
+	L_TCP_SESS,
+	L_TCP_CONE_EIF,
+	L_TCP_CONE_ADF,
+	L_COUNT
+};
+
+static const struct {
+	const char *kind, *name, *type;
+} learned[L_COUNT] = {
+	[L_EIM_PORT] = { "map", "eim_port", "ipv4_addr . inet_service : mark" },
+	[L_EIM_KEEP] = { "set", "eim_keep", "ipv4_addr . inet_service" },
+	[L_ADM_PORT] = { "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark" },
+	[L_MAP_SEEN] = { "set", "map_seen", "ipv4_addr . inet_service" },
+	[L_MAP_FIRST] = { "set", "map_first", "ipv4_addr . inet_service . ipv4_addr" },
+	[L_SESS] = { "set", "sess", "ipv4_addr . inet_service . ipv4_addr . inet_service" },
+	[L_SUB_BLOCK] = { "map", "sub_block", "ipv4_addr : mark" },
+	[L_OUT_REV] = { "set", "out_rev", "inet_service . ipv4_addr . inet_service" },
+	[L_CONE_EIF] = { "map", "cone_eif", "inet_service : ipv4_addr . inet_service" },
+	[L_CONE_EIF_OWN] = { "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service" },
+	[L_CONE_EIF_IP] = { "map", "cone_eif_ip", "inet_service : ipv4_addr" },
+	[L_CONE_EIF_PORT] = { "map", "cone_eif_port", "inet_service : inet_service" },
+	[L_CONE_ADF] = { "map", "cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service" },
+	[L_CONE_ADF_OWN] = { "set", "cone_adf_own", "inet_service . ipv4_addr . ipv4_addr . inet_service" },
+	[L_CONE_ADF_IP] = { "map", "cone_adf_ip", "inet_service . ipv4_addr : ipv4_addr" },
+	[L_CONE_ADF_PORT] = { "map", "cone_adf_port", "inet_service . ipv4_addr : inet_service" },
+	[L_TCP_EIM] = { "map", "tcp_eim", "ipv4_addr . inet_service : inet_service" },
+	[L_TCP_ADM] = { "map", "tcp_adm", "ipv4_addr . inet_service . ipv4_addr : inet_service" },
+	[L_TCP_SEEN] = { "set", "tcp_seen", "ipv4_addr . inet_service" },
+	[L_TCP_SESS] = { "set", "tcp_sess", "ipv4_addr . inet_service . ipv4_addr . inet_service" },
+	[L_TCP_CONE_EIF] = { "map", "tcp_cone_eif", "inet_service : ipv4_addr . inet_service" },
+	[L_TCP_CONE_ADF] = { "map", "tcp_cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service" },
+};
+
+static void learned_set(struct nat_text *t, enum learned l, unsigned timeout_s)
+{
+	dynset(t, learned[l].kind, learned[l].name, learned[l].type, timeout_s);
+}
+
 /* splitmix64: a small, well-mixed generator; the run's seed makes every
  * router's ports, and the same seed makes them again. */
 static uint64_t mix64(uint64_t *state)
@@ -529,39 +591,39 @@ static void nat_sets(struct nat_gen *g)
 	dynset(t, "set", "busy_port", "inet_service", to);
 	dynset(t, "set", "busy_idx", "mark", to);
 	if (b->ports == PORTS_BLOCK)
-		dynset(t, "map", "sub_block", "ipv4_addr : mark", to);
+		learned_set(t, L_SUB_BLOCK, to);
 	if (b->mapping == MAP_EIM)
-		dynset(t, "map", "eim_port", "ipv4_addr . inet_service : mark", to);
+		learned_set(t, L_EIM_PORT, to);
 	if (b->mapping == MAP_EIM && b->ports == PORTS_PRESERVE)
-		dynset(t, "set", "eim_keep", "ipv4_addr . inet_service", to);
+		learned_set(t, L_EIM_KEEP, to);
 	if (b->mapping == MAP_ADM)
-		dynset(t, "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark", to);
+		learned_set(t, L_ADM_PORT, to);
 	if (b->mapping == MAP_ADM && b->ports == PORTS_PRESERVE) {
-		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
-		dynset(t, "set", "map_first", "ipv4_addr . inet_service . ipv4_addr", to);
+		learned_set(t, L_MAP_SEEN, to);
+		learned_set(t, L_MAP_FIRST, to);
 	}
 	if (b->mapping == MAP_APDM && b->ports == PORTS_PRESERVE)
-		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
+		learned_set(t, L_MAP_SEEN, to);
 	if (g->eif_map) {
-		dynset(t, "map", "cone_eif", "inet_service : ipv4_addr . inet_service", to);
-		dynset(t, "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service", to);
+		learned_set(t, L_CONE_EIF, to);
+		learned_set(t, L_CONE_EIF_OWN, to);
 	}
 	if (g->stateless) {
-		dynset(t, "set", "out_rev", "inet_service . ipv4_addr . inet_service", to);
+		learned_set(t, L_OUT_REV, to);
 		if (g->eif_map) {
-			dynset(t, "map", "cone_eif_ip", "inet_service : ipv4_addr", to);
-			dynset(t, "map", "cone_eif_port", "inet_service : inet_service", to);
+			learned_set(t, L_CONE_EIF_IP, to);
+			learned_set(t, L_CONE_EIF_PORT, to);
 		}
 		if (g->adf_map) {
-			dynset(t, "map", "cone_adf_ip", "inet_service . ipv4_addr : ipv4_addr", to);
-			dynset(t, "map", "cone_adf_port", "inet_service . ipv4_addr : inet_service", to);
+			learned_set(t, L_CONE_ADF_IP, to);
+			learned_set(t, L_CONE_ADF_PORT, to);
 		}
 	}
 	if (g->sess)
-		dynset(t, "set", "sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", to);
+		learned_set(t, L_SESS, to);
 	if (g->adf_map) {
-		dynset(t, "map", "cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", to);
-		dynset(t, "set", "cone_adf_own", "inet_service . ipv4_addr . ipv4_addr . inet_service", to);
+		learned_set(t, L_CONE_ADF, to);
+		learned_set(t, L_CONE_ADF_OWN, to);
 	}
 }
 
@@ -943,17 +1005,17 @@ static void tcp_objects(struct nat_gen *g, const struct nat_family *f)
 		return;
 	dynset(t, "set", "tcp_busy", "inet_service", g->tcp_map_s);
 	if (g->tmap == MAP_EIM)
-		dynset(t, "map", "tcp_eim", "ipv4_addr . inet_service : inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_EIM, g->tcp_map_s);
 	if (g->tmap == MAP_ADM)
-		dynset(t, "map", "tcp_adm", "ipv4_addr . inet_service . ipv4_addr : inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_ADM, g->tcp_map_s);
 	if (g->tmap != MAP_EIM && b->ports == PORTS_PRESERVE)
-		dynset(t, "set", "tcp_seen", "ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_SEEN, g->tcp_map_s);
 	if (g->tcp_eif)
-		dynset(t, "map", "tcp_cone_eif", "inet_service : ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_CONE_EIF, g->tcp_map_s);
 	if (g->tcp_adf)
-		dynset(t, "map", "tcp_cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_CONE_ADF, g->tcp_map_s);
 	if (g->tcp_zoned)
-		dynset(t, "set", "tcp_sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_SESS, g->tcp_map_s);
 }
 
 /* The ct timeout policy on new TCP connections (as UDP's, pitfall 7), and
@@ -1256,12 +1318,6 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 
 int nat_rebind_commands(const char *listing, char **out)
 {
-	static const char *const state[] = {
-		"eim_port", "eim_keep", "adm_port", "map_seen", "map_first", "sess", "sub_block", "out_rev",
-		"cone_eif", "cone_eif_own", "cone_eif_ip", "cone_eif_port",
-		"cone_adf", "cone_adf_own", "cone_adf_ip", "cone_adf_port",
-		"tcp_eim", "tcp_adm", "tcp_seen", "tcp_sess", "tcp_cone_eif", "tcp_cone_adf",
-	};
 	struct nat_text t = { 0 };
 	int n = 0;
 
@@ -1274,8 +1330,8 @@ int nat_rebind_commands(const char *listing, char **out)
 		while (*p == '\t' || *p == ' ')
 			p++;
 		if (sscanf(p, "%7s %31s {", kind, name) == 2 && (!strcmp(kind, "set") || !strcmp(kind, "map")))
-			for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
-				if (!strcmp(name, state[i])) {
+			for (size_t i = 0; i < L_COUNT; i++)
+				if (!strcmp(name, learned[i].name)) {
 					put(&t, "flush %s ip punchlab %s\n", kind, name);
 					n++;
 				}
