@@ -429,6 +429,24 @@ static void learned_set(struct nat_text *t, enum learned l, unsigned timeout_s)
 	dynset(t, learned[l].kind, learned[l].name, learned[l].type, timeout_s);
 }
 
+/* A firewall's set for filtering filt of one protocol (pfx "" for UDP, "tcp_"
+ * for TCP): <pfx>fw_eif of inside endpoints, <pfx>fw_adf of inside endpoint
+ * and remote address; none for other filterings. */
+static void fw_set(struct nat_text *t, const char *addr_type, enum nat_filtering filt, const char *pfx,
+		   unsigned timeout_s)
+{
+	char name[16], type[64];
+
+	if (filt == FILTER_EIF)
+		snprintf(type, sizeof(type), "%s . inet_service", addr_type);
+	else if (filt == FILTER_ADF)
+		snprintf(type, sizeof(type), "%s . inet_service . %s", addr_type, addr_type);
+	else
+		return;
+	snprintf(name, sizeof(name), "%sfw_%s", pfx, filt == FILTER_EIF ? "eif" : "adf");
+	dynset(t, "set", name, type, timeout_s);
+}
+
 /* splitmix64: a small, well-mixed generator; the run's seed makes every
  * router's ports, and the same seed makes them again. */
 static uint64_t mix64(uint64_t *state)
@@ -989,16 +1007,8 @@ static void tcp_objects(struct nat_gen *g, const struct nat_family *f)
 		put(t, " }\n\t}\n");
 	}
 	if (!g->nat) {
-		char type[64];
-
 		/* A firewall's own sets, as UDP's fw_eif/fw_adf. */
-		if (g->tfilt == FILTER_EIF) {
-			snprintf(type, sizeof(type), "%s . inet_service", f->addr_type);
-			dynset(t, "set", "tcp_fw_eif", type, g->tcp_map_s);
-		} else if (g->tfilt == FILTER_ADF) {
-			snprintf(type, sizeof(type), "%s . inet_service . %s", f->addr_type, f->addr_type);
-			dynset(t, "set", "tcp_fw_adf", type, g->tcp_map_s);
-		}
+		fw_set(t, f->addr_type, g->tfilt, "tcp_", g->tcp_map_s);
 		return;
 	}
 	if (!g->tcp_nat)
@@ -1123,6 +1133,29 @@ static void tcp_learn(struct nat_gen *g)
 	put(t, "\t}\n");
 }
 
+/* Firewall without NAT, endpoint-independent or address-dependent filtering
+ * filt of proto ("udp" or "tcp", its sets fw_set()'s with prefix pfx, its
+ * counter <proto>_fwd_in): addresses are not translated, so plain sets of what
+ * the inside sent out do. */
+static void fw_learn_rules(struct nat_gen *g, const struct nat_family *f, enum nat_filtering filt,
+			   const char *proto, const char *pfx)
+{
+	struct nat_text *t = &g->t;
+	const char *w = g->wan, *l = g->lan;
+
+	if (filt == FILTER_EIF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto %s update @%sfw_eif { %s saddr . %s sport }\n",
+		    l, w, proto, pfx, f->sel, proto);
+		put(t, "\t\tiifname \"%s\" meta l4proto %s %s daddr . %s dport @%sfw_eif counter name "
+		    "\"%s_fwd_in\" accept\n", w, proto, f->sel, proto, pfx, proto);
+	} else if (filt == FILTER_ADF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto %s update @%sfw_adf { %s saddr . "
+		    "%s sport . %s daddr }\n", l, w, proto, pfx, f->sel, proto, f->sel);
+		put(t, "\t\tiifname \"%s\" meta l4proto %s %s daddr . %s dport . %s saddr @%sfw_adf counter "
+		    "name \"%s_fwd_in\" accept\n", w, proto, f->sel, proto, f->sel, pfx, proto);
+	}
+}
+
 /* The forward chain's TCP rules before its LAN accept: admitted SYNs, and a
  * firewall's own filtering (addresses are not translated: plain sets). */
 static void tcp_forward(struct nat_gen *g, const struct nat_family *f)
@@ -1145,19 +1178,10 @@ static void tcp_forward(struct nat_gen *g, const struct nat_family *f)
 		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp ct state invalid drop\n", l, w);
 		return;
 	}
-	if (g->tfilt == FILTER_OPEN) {
+	if (g->tfilt == FILTER_OPEN)
 		put(t, "\t\tiifname \"%s\" meta l4proto tcp counter name \"tcp_fwd_in\" accept\n", w);
-	} else if (g->tfilt == FILTER_EIF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp update @tcp_fw_eif { %s saddr . tcp sport }\n",
-		    l, w, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto tcp %s daddr . tcp dport @tcp_fw_eif counter name "
-		    "\"tcp_fwd_in\" accept\n", w, f->sel);
-	} else if (g->tfilt == FILTER_ADF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp update @tcp_fw_adf { %s saddr . "
-		    "tcp sport . %s daddr }\n", l, w, f->sel, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto tcp %s daddr . tcp dport . %s saddr @tcp_fw_adf counter "
-		    "name \"tcp_fwd_in\" accept\n", w, f->sel, f->sel);
-	}
+	else
+		fw_learn_rules(g, f, g->tfilt, "tcp", "tcp_");
 }
 
 /* What the router does with an unsolicited SYN from outside: for a NAT it is
@@ -1200,26 +1224,6 @@ static void input(struct nat_gen *g, const struct nat_family *f)
 	put(t, "\t}\n");
 }
 
-/* Firewall without NAT, endpoint-independent or address-dependent filtering:
- * addresses are not translated, so plain sets of what the inside sent out do. */
-static void fw_learn_rules(struct nat_gen *g, const struct nat_family *f)
-{
-	struct nat_text *t = &g->t;
-	const char *w = g->wan, *l = g->lan;
-
-	if (g->b->filtering == FILTER_EIF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp update @fw_eif { %s saddr . udp sport }\n",
-		    l, w, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto udp %s daddr . udp dport @fw_eif counter name "
-		    "\"udp_fwd_in\" accept\n", w, f->sel);
-	} else if (g->b->filtering == FILTER_ADF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp update @fw_adf { %s saddr . "
-		    "udp sport . %s daddr }\n", l, w, f->sel, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto udp %s daddr . udp dport . %s saddr @fw_adf counter "
-		    "name \"udp_fwd_in\" accept\n", w, f->sel, f->sel);
-	}
-}
-
 static void forward(struct nat_gen *g, const struct nat_family *f)
 {
 	const struct nat_behavior *b = g->b;
@@ -1258,7 +1262,7 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 		put(t, "\t\tiifname \"%s\" meta l4proto udp ct status dnat counter name \"udp_fwd_in\" accept\n", w);
 	}
 	if (!g->nat && !b->udp_blocked)
-		fw_learn_rules(g, f);
+		fw_learn_rules(g, f, b->filtering, "udp", "");
 	tcp_forward(g, f);
 	put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp counter name \"udp_fwd_out\" accept\n", l, w);
 	put(t, "\t\tct state established,related accept\n");
@@ -1288,16 +1292,8 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	tcp_objects(g, f);
 	if (g->nat)
 		nat_sets(g);
-	if (!g->nat && !b->udp_blocked) {
-		char type[64];
-		if (b->filtering == FILTER_EIF) {
-			snprintf(type, sizeof(type), "%s . inet_service", f->addr_type);
-			dynset(t, "set", "fw_eif", type, g->map_timeout_s);
-		} else if (b->filtering == FILTER_ADF) {
-			snprintf(type, sizeof(type), "%s . inet_service . %s", f->addr_type, f->addr_type);
-			dynset(t, "set", "fw_adf", type, g->map_timeout_s);
-		}
-	}
+	if (!g->nat && !b->udp_blocked)
+		fw_set(t, f->addr_type, b->filtering, "", g->map_timeout_s);
 	ct_timeout_chain(g);
 	zone_chain(g);
 	tcp_pre_chains(g);
