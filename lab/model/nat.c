@@ -1312,6 +1312,12 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	put(t, "}\n");
 }
 
+bool nat_stateless_inbound(const struct nat_behavior *b, bool nat)
+{
+	return nat && !b->udp_blocked && (b->filtering == FILTER_EIF || b->filtering == FILTER_ADF) &&
+	       b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
+}
+
 int nat_rebind_commands(const char *listing, char **out)
 {
 	struct nat_text t = { 0 };
@@ -1373,7 +1379,7 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.adf_map = g.udp_nat && b->filtering == FILTER_ADF;
 	g.zoned = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_SESSION;
 	g.sess = g.zoned && b->mapping != MAP_EIM;
-	g.stateless = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
+	g.stateless = nat_stateless_inbound(b, nat);
 
 	g.tmap = nat_tcp_mapping(b);
 	g.tfilt = nat_tcp_filtering(b);
