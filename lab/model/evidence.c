@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/nat.h"
 #include "model/topo.h"
 #include "nat/behavior.h"
 #include "proto/wire.h"
@@ -173,11 +174,8 @@ static bool translates(const struct topo *t, int nat)
 
 static bool stateless(const struct topo *t, int nat)
 {
-	const struct nat_behavior *b = &t->nats[nat].behavior;
-
-	return translates(t, nat) && !t->tcp && !t->nats[nat].rules_file && !b->udp_blocked &&
-	       (b->filtering == FILTER_EIF || b->filtering == FILTER_ADF) &&
-	       b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
+	return translates(t, nat) && !t->tcp && !t->nats[nat].rules_file &&
+	       nat_stateless_inbound(&t->nats[nat].behavior, t->nats[nat].nat);
 }
 
 int evidence_delivery_sets(const struct topo *t, int nat, const char *names[3], enum evidence_deliv_kind kinds[3])

@@ -367,6 +367,86 @@ static void dynset(struct nat_text *t, const char *kind, const char *name, const
 	    type, timeout_s);
 }
 
+/* The sets and maps in which a router learns its mappings, sessions, port
+ * blocks and what its cone filtering admits: the one list both the generator
+ * declares them from (learned_set()) and nat_rebind_commands() flushes. The
+ * busy sets and a firewall's fw_* sets are no mapping state and stay out. */
+enum learned {
+	L_EIM_PORT,
+	L_EIM_KEEP,
+	L_ADM_PORT,
+	L_MAP_SEEN,
+	L_MAP_FIRST,
+	L_SESS,
+	L_SUB_BLOCK,
+	L_OUT_REV,
+	L_CONE_EIF,
+	L_CONE_EIF_OWN,
+	L_CONE_EIF_IP,
+	L_CONE_EIF_PORT,
+	L_CONE_ADF,
+	L_CONE_ADF_OWN,
+	L_CONE_ADF_IP,
+	L_CONE_ADF_PORT,
+	L_TCP_EIM,
+	L_TCP_ADM,
+	L_TCP_SEEN,
+	L_TCP_SESS,
+	L_TCP_CONE_EIF,
+	L_TCP_CONE_ADF,
+	L_COUNT
+};
+
+static const struct {
+	const char *kind, *name, *type;
+} learned[L_COUNT] = {
+	[L_EIM_PORT] = { "map", "eim_port", "ipv4_addr . inet_service : mark" },
+	[L_EIM_KEEP] = { "set", "eim_keep", "ipv4_addr . inet_service" },
+	[L_ADM_PORT] = { "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark" },
+	[L_MAP_SEEN] = { "set", "map_seen", "ipv4_addr . inet_service" },
+	[L_MAP_FIRST] = { "set", "map_first", "ipv4_addr . inet_service . ipv4_addr" },
+	[L_SESS] = { "set", "sess", "ipv4_addr . inet_service . ipv4_addr . inet_service" },
+	[L_SUB_BLOCK] = { "map", "sub_block", "ipv4_addr : mark" },
+	[L_OUT_REV] = { "set", "out_rev", "inet_service . ipv4_addr . inet_service" },
+	[L_CONE_EIF] = { "map", "cone_eif", "inet_service : ipv4_addr . inet_service" },
+	[L_CONE_EIF_OWN] = { "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service" },
+	[L_CONE_EIF_IP] = { "map", "cone_eif_ip", "inet_service : ipv4_addr" },
+	[L_CONE_EIF_PORT] = { "map", "cone_eif_port", "inet_service : inet_service" },
+	[L_CONE_ADF] = { "map", "cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service" },
+	[L_CONE_ADF_OWN] = { "set", "cone_adf_own", "inet_service . ipv4_addr . ipv4_addr . inet_service" },
+	[L_CONE_ADF_IP] = { "map", "cone_adf_ip", "inet_service . ipv4_addr : ipv4_addr" },
+	[L_CONE_ADF_PORT] = { "map", "cone_adf_port", "inet_service . ipv4_addr : inet_service" },
+	[L_TCP_EIM] = { "map", "tcp_eim", "ipv4_addr . inet_service : inet_service" },
+	[L_TCP_ADM] = { "map", "tcp_adm", "ipv4_addr . inet_service . ipv4_addr : inet_service" },
+	[L_TCP_SEEN] = { "set", "tcp_seen", "ipv4_addr . inet_service" },
+	[L_TCP_SESS] = { "set", "tcp_sess", "ipv4_addr . inet_service . ipv4_addr . inet_service" },
+	[L_TCP_CONE_EIF] = { "map", "tcp_cone_eif", "inet_service : ipv4_addr . inet_service" },
+	[L_TCP_CONE_ADF] = { "map", "tcp_cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service" },
+};
+
+static void learned_set(struct nat_text *t, enum learned l, unsigned timeout_s)
+{
+	dynset(t, learned[l].kind, learned[l].name, learned[l].type, timeout_s);
+}
+
+/* A firewall's set for filtering filt of one protocol (pfx "" for UDP, "tcp_"
+ * for TCP): <pfx>fw_eif of inside endpoints, <pfx>fw_adf of inside endpoint
+ * and remote address; none for other filterings. */
+static void fw_set(struct nat_text *t, const char *addr_type, enum nat_filtering filt, const char *pfx,
+		   unsigned timeout_s)
+{
+	char name[16], type[64];
+
+	if (filt == FILTER_EIF)
+		snprintf(type, sizeof(type), "%s . inet_service", addr_type);
+	else if (filt == FILTER_ADF)
+		snprintf(type, sizeof(type), "%s . inet_service . %s", addr_type, addr_type);
+	else
+		return;
+	snprintf(name, sizeof(name), "%sfw_%s", pfx, filt == FILTER_EIF ? "eif" : "adf");
+	dynset(t, "set", name, type, timeout_s);
+}
+
 /* splitmix64: a small, well-mixed generator; the run's seed makes every
  * router's ports, and the same seed makes them again. */
 static uint64_t mix64(uint64_t *state)
@@ -529,39 +609,39 @@ static void nat_sets(struct nat_gen *g)
 	dynset(t, "set", "busy_port", "inet_service", to);
 	dynset(t, "set", "busy_idx", "mark", to);
 	if (b->ports == PORTS_BLOCK)
-		dynset(t, "map", "sub_block", "ipv4_addr : mark", to);
+		learned_set(t, L_SUB_BLOCK, to);
 	if (b->mapping == MAP_EIM)
-		dynset(t, "map", "eim_port", "ipv4_addr . inet_service : mark", to);
+		learned_set(t, L_EIM_PORT, to);
 	if (b->mapping == MAP_EIM && b->ports == PORTS_PRESERVE)
-		dynset(t, "set", "eim_keep", "ipv4_addr . inet_service", to);
+		learned_set(t, L_EIM_KEEP, to);
 	if (b->mapping == MAP_ADM)
-		dynset(t, "map", "adm_port", "ipv4_addr . inet_service . ipv4_addr : mark", to);
+		learned_set(t, L_ADM_PORT, to);
 	if (b->mapping == MAP_ADM && b->ports == PORTS_PRESERVE) {
-		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
-		dynset(t, "set", "map_first", "ipv4_addr . inet_service . ipv4_addr", to);
+		learned_set(t, L_MAP_SEEN, to);
+		learned_set(t, L_MAP_FIRST, to);
 	}
 	if (b->mapping == MAP_APDM && b->ports == PORTS_PRESERVE)
-		dynset(t, "set", "map_seen", "ipv4_addr . inet_service", to);
+		learned_set(t, L_MAP_SEEN, to);
 	if (g->eif_map) {
-		dynset(t, "map", "cone_eif", "inet_service : ipv4_addr . inet_service", to);
-		dynset(t, "set", "cone_eif_own", "inet_service . ipv4_addr . inet_service", to);
+		learned_set(t, L_CONE_EIF, to);
+		learned_set(t, L_CONE_EIF_OWN, to);
 	}
 	if (g->stateless) {
-		dynset(t, "set", "out_rev", "inet_service . ipv4_addr . inet_service", to);
+		learned_set(t, L_OUT_REV, to);
 		if (g->eif_map) {
-			dynset(t, "map", "cone_eif_ip", "inet_service : ipv4_addr", to);
-			dynset(t, "map", "cone_eif_port", "inet_service : inet_service", to);
+			learned_set(t, L_CONE_EIF_IP, to);
+			learned_set(t, L_CONE_EIF_PORT, to);
 		}
 		if (g->adf_map) {
-			dynset(t, "map", "cone_adf_ip", "inet_service . ipv4_addr : ipv4_addr", to);
-			dynset(t, "map", "cone_adf_port", "inet_service . ipv4_addr : inet_service", to);
+			learned_set(t, L_CONE_ADF_IP, to);
+			learned_set(t, L_CONE_ADF_PORT, to);
 		}
 	}
 	if (g->sess)
-		dynset(t, "set", "sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", to);
+		learned_set(t, L_SESS, to);
 	if (g->adf_map) {
-		dynset(t, "map", "cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", to);
-		dynset(t, "set", "cone_adf_own", "inet_service . ipv4_addr . ipv4_addr . inet_service", to);
+		learned_set(t, L_CONE_ADF, to);
+		learned_set(t, L_CONE_ADF_OWN, to);
 	}
 }
 
@@ -927,33 +1007,25 @@ static void tcp_objects(struct nat_gen *g, const struct nat_family *f)
 		put(t, " }\n\t}\n");
 	}
 	if (!g->nat) {
-		char type[64];
-
 		/* A firewall's own sets, as UDP's fw_eif/fw_adf. */
-		if (g->tfilt == FILTER_EIF) {
-			snprintf(type, sizeof(type), "%s . inet_service", f->addr_type);
-			dynset(t, "set", "tcp_fw_eif", type, g->tcp_map_s);
-		} else if (g->tfilt == FILTER_ADF) {
-			snprintf(type, sizeof(type), "%s . inet_service . %s", f->addr_type, f->addr_type);
-			dynset(t, "set", "tcp_fw_adf", type, g->tcp_map_s);
-		}
+		fw_set(t, f->addr_type, g->tfilt, "tcp_", g->tcp_map_s);
 		return;
 	}
 	if (!g->tcp_nat)
 		return;
 	dynset(t, "set", "tcp_busy", "inet_service", g->tcp_map_s);
 	if (g->tmap == MAP_EIM)
-		dynset(t, "map", "tcp_eim", "ipv4_addr . inet_service : inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_EIM, g->tcp_map_s);
 	if (g->tmap == MAP_ADM)
-		dynset(t, "map", "tcp_adm", "ipv4_addr . inet_service . ipv4_addr : inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_ADM, g->tcp_map_s);
 	if (g->tmap != MAP_EIM && b->ports == PORTS_PRESERVE)
-		dynset(t, "set", "tcp_seen", "ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_SEEN, g->tcp_map_s);
 	if (g->tcp_eif)
-		dynset(t, "map", "tcp_cone_eif", "inet_service : ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_CONE_EIF, g->tcp_map_s);
 	if (g->tcp_adf)
-		dynset(t, "map", "tcp_cone_adf", "inet_service . ipv4_addr : ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_CONE_ADF, g->tcp_map_s);
 	if (g->tcp_zoned)
-		dynset(t, "set", "tcp_sess", "ipv4_addr . inet_service . ipv4_addr . inet_service", g->tcp_map_s);
+		learned_set(t, L_TCP_SESS, g->tcp_map_s);
 }
 
 /* The ct timeout policy on new TCP connections (as UDP's, pitfall 7), and
@@ -1061,6 +1133,29 @@ static void tcp_learn(struct nat_gen *g)
 	put(t, "\t}\n");
 }
 
+/* Firewall without NAT, endpoint-independent or address-dependent filtering
+ * filt of proto ("udp" or "tcp", its sets fw_set()'s with prefix pfx, its
+ * counter <proto>_fwd_in): addresses are not translated, so plain sets of what
+ * the inside sent out do. */
+static void fw_learn_rules(struct nat_gen *g, const struct nat_family *f, enum nat_filtering filt,
+			   const char *proto, const char *pfx)
+{
+	struct nat_text *t = &g->t;
+	const char *w = g->wan, *l = g->lan;
+
+	if (filt == FILTER_EIF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto %s update @%sfw_eif { %s saddr . %s sport }\n",
+		    l, w, proto, pfx, f->sel, proto);
+		put(t, "\t\tiifname \"%s\" meta l4proto %s %s daddr . %s dport @%sfw_eif counter name "
+		    "\"%s_fwd_in\" accept\n", w, proto, f->sel, proto, pfx, proto);
+	} else if (filt == FILTER_ADF) {
+		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto %s update @%sfw_adf { %s saddr . "
+		    "%s sport . %s daddr }\n", l, w, proto, pfx, f->sel, proto, f->sel);
+		put(t, "\t\tiifname \"%s\" meta l4proto %s %s daddr . %s dport . %s saddr @%sfw_adf counter "
+		    "name \"%s_fwd_in\" accept\n", w, proto, f->sel, proto, f->sel, pfx, proto);
+	}
+}
+
 /* The forward chain's TCP rules before its LAN accept: admitted SYNs, and a
  * firewall's own filtering (addresses are not translated: plain sets). */
 static void tcp_forward(struct nat_gen *g, const struct nat_family *f)
@@ -1083,19 +1178,10 @@ static void tcp_forward(struct nat_gen *g, const struct nat_family *f)
 		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp ct state invalid drop\n", l, w);
 		return;
 	}
-	if (g->tfilt == FILTER_OPEN) {
+	if (g->tfilt == FILTER_OPEN)
 		put(t, "\t\tiifname \"%s\" meta l4proto tcp counter name \"tcp_fwd_in\" accept\n", w);
-	} else if (g->tfilt == FILTER_EIF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp update @tcp_fw_eif { %s saddr . tcp sport }\n",
-		    l, w, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto tcp %s daddr . tcp dport @tcp_fw_eif counter name "
-		    "\"tcp_fwd_in\" accept\n", w, f->sel);
-	} else if (g->tfilt == FILTER_ADF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto tcp update @tcp_fw_adf { %s saddr . "
-		    "tcp sport . %s daddr }\n", l, w, f->sel, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto tcp %s daddr . tcp dport . %s saddr @tcp_fw_adf counter "
-		    "name \"tcp_fwd_in\" accept\n", w, f->sel, f->sel);
-	}
+	else
+		fw_learn_rules(g, f, g->tfilt, "tcp", "tcp_");
 }
 
 /* What the router does with an unsolicited SYN from outside: for a NAT it is
@@ -1138,26 +1224,6 @@ static void input(struct nat_gen *g, const struct nat_family *f)
 	put(t, "\t}\n");
 }
 
-/* Firewall without NAT, endpoint-independent or address-dependent filtering:
- * addresses are not translated, so plain sets of what the inside sent out do. */
-static void fw_learn_rules(struct nat_gen *g, const struct nat_family *f)
-{
-	struct nat_text *t = &g->t;
-	const char *w = g->wan, *l = g->lan;
-
-	if (g->b->filtering == FILTER_EIF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp update @fw_eif { %s saddr . udp sport }\n",
-		    l, w, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto udp %s daddr . udp dport @fw_eif counter name "
-		    "\"udp_fwd_in\" accept\n", w, f->sel);
-	} else if (g->b->filtering == FILTER_ADF) {
-		put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp update @fw_adf { %s saddr . "
-		    "udp sport . %s daddr }\n", l, w, f->sel, f->sel);
-		put(t, "\t\tiifname \"%s\" meta l4proto udp %s daddr . udp dport . %s saddr @fw_adf counter "
-		    "name \"udp_fwd_in\" accept\n", w, f->sel, f->sel);
-	}
-}
-
 static void forward(struct nat_gen *g, const struct nat_family *f)
 {
 	const struct nat_behavior *b = g->b;
@@ -1196,7 +1262,7 @@ static void forward(struct nat_gen *g, const struct nat_family *f)
 		put(t, "\t\tiifname \"%s\" meta l4proto udp ct status dnat counter name \"udp_fwd_in\" accept\n", w);
 	}
 	if (!g->nat && !b->udp_blocked)
-		fw_learn_rules(g, f);
+		fw_learn_rules(g, f, b->filtering, "udp", "");
 	tcp_forward(g, f);
 	put(t, "\t\tiifname \"%s\" oifname \"%s\" meta l4proto udp counter name \"udp_fwd_out\" accept\n", l, w);
 	put(t, "\t\tct state established,related accept\n");
@@ -1226,16 +1292,8 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	tcp_objects(g, f);
 	if (g->nat)
 		nat_sets(g);
-	if (!g->nat && !b->udp_blocked) {
-		char type[64];
-		if (b->filtering == FILTER_EIF) {
-			snprintf(type, sizeof(type), "%s . inet_service", f->addr_type);
-			dynset(t, "set", "fw_eif", type, g->map_timeout_s);
-		} else if (b->filtering == FILTER_ADF) {
-			snprintf(type, sizeof(type), "%s . inet_service . %s", f->addr_type, f->addr_type);
-			dynset(t, "set", "fw_adf", type, g->map_timeout_s);
-		}
-	}
+	if (!g->nat && !b->udp_blocked)
+		fw_set(t, f->addr_type, b->filtering, "", g->map_timeout_s);
 	ct_timeout_chain(g);
 	zone_chain(g);
 	tcp_pre_chains(g);
@@ -1254,14 +1312,14 @@ static void table(struct nat_gen *g, const struct nat_family *f)
 	put(t, "}\n");
 }
 
+bool nat_stateless_inbound(const struct nat_behavior *b, bool nat)
+{
+	return nat && !b->udp_blocked && (b->filtering == FILTER_EIF || b->filtering == FILTER_ADF) &&
+	       b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
+}
+
 int nat_rebind_commands(const char *listing, char **out)
 {
-	static const char *const state[] = {
-		"eim_port", "eim_keep", "adm_port", "map_seen", "map_first", "sess", "sub_block", "out_rev",
-		"cone_eif", "cone_eif_own", "cone_eif_ip", "cone_eif_port",
-		"cone_adf", "cone_adf_own", "cone_adf_ip", "cone_adf_port",
-		"tcp_eim", "tcp_adm", "tcp_seen", "tcp_sess", "tcp_cone_eif", "tcp_cone_adf",
-	};
 	struct nat_text t = { 0 };
 	int n = 0;
 
@@ -1274,8 +1332,8 @@ int nat_rebind_commands(const char *listing, char **out)
 		while (*p == '\t' || *p == ' ')
 			p++;
 		if (sscanf(p, "%7s %31s {", kind, name) == 2 && (!strcmp(kind, "set") || !strcmp(kind, "map")))
-			for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++)
-				if (!strcmp(name, state[i])) {
+			for (size_t i = 0; i < L_COUNT; i++)
+				if (!strcmp(name, learned[i].name)) {
 					put(&t, "flush %s ip punchlab %s\n", kind, name);
 					n++;
 				}
@@ -1321,7 +1379,7 @@ int nat_ruleset(const struct nat_behavior *b, bool nat, const struct nat_ifaces 
 	g.adf_map = g.udp_nat && b->filtering == FILTER_ADF;
 	g.zoned = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_SESSION;
 	g.sess = g.zoned && b->mapping != MAP_EIM;
-	g.stateless = (g.eif_from_wan || g.adf_map) && b->inbound_reply == INBOUND_REPLY_NEW_MAPPING;
+	g.stateless = nat_stateless_inbound(b, nat);
 
 	g.tmap = nat_tcp_mapping(b);
 	g.tfilt = nat_tcp_filtering(b);

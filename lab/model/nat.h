@@ -116,6 +116,12 @@ void nat_port_range(const struct nat_behavior *b, unsigned *lo, unsigned *hi);
  * empty range or a bad step/start, -ENOMEM. */
 ssize_t nat_port_pool(const struct nat_behavior *b, uint64_t seed, uint16_t *out, size_t max);
 
+/* Does the ruleset of a router with behaviour b ("nat" as for nat_ruleset())
+ * admit inbound UDP statelessly on its IPv4 side: inbound-reply = new-mapping
+ * with EIF or ADF filtering, the admitted packets rewritten and taken out of
+ * conntrack before it (its "inbound" chain)? The IPv6 side never does. */
+bool nat_stateless_inbound(const struct nat_behavior *b, bool nat);
+
 /* NAT rebinding: the nft commands that make a router forget every mapping it
  * made, from its listing ("nft list table ip punchlab"): a flush of each
  * learned mapping set and map it holds (eim_port, adm_port, cone maps,

@@ -50,6 +50,10 @@ def bound(ip, port):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.bind((ip, port))
     return s
+def port_unreachable(icmp):
+    pkt = icmp.recv(2048)
+    ihl = (pkt[0] & 15) * 4
+    return pkt[ihl] == 3 and pkt[ihl + 1] == 3
 if cmd == "syn":
     icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -60,11 +64,8 @@ if cmd == "syn":
     answer = "silent"
     while time.monotonic() < deadline:
         r, w, _ = select.select([icmp], [s], [], max(0.0, deadline - time.monotonic()))
-        if icmp in r:
-            pkt = icmp.recv(2048)
-            ihl = (pkt[0] & 15) * 4
-            if pkt[ihl] == 3 and pkt[ihl + 1] == 3:
-                seen_icmp = True
+        if icmp in r and port_unreachable(icmp):
+            seen_icmp = True
         if s in w:
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err == 0:
@@ -72,9 +73,7 @@ if cmd == "syn":
             elif err == errno.ECONNREFUSED:
                 time.sleep(0.1)
                 while select.select([icmp], [], [], 0)[0]:
-                    pkt = icmp.recv(2048)
-                    ihl = (pkt[0] & 15) * 4
-                    seen_icmp = seen_icmp or (pkt[ihl] == 3 and pkt[ihl + 1] == 3)
+                    seen_icmp = port_unreachable(icmp) or seen_icmp
                 answer = "icmp" if seen_icmp else "rst"
             else:
                 answer = os.strerror(err)

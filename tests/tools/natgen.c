@@ -16,11 +16,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/num.h"
 #include "model/nat.h"
 
 static void usage(void)
@@ -73,7 +75,8 @@ int main(int argc, char **argv)
 	int c, v, ret;
 	unsigned long long seed = 0;
 	const char *router = "router";
-	unsigned lo, hi, n;
+	unsigned long num;
+	unsigned lo, hi;
 	char tail;
 
 	log_init("natgen", LOG_LVL_INFO);
@@ -102,16 +105,12 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 		case 'T':
-		case 'X': {
-			char *end;
-			errno = 0;
-			unsigned long ms = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || ms > UINT32_MAX || optarg[0] == '-')
+		case 'X':
+			if (num_parse_uint(optarg, UINT32_MAX, &num) < 0)
 				goto bad;
 			*(c == 't' ? &b.udp_timeout_ms : c == 'T' ? &b.tcp_timeout_ms : &b.tcp_transitory_ms) =
-				(uint32_t)ms;
+				(uint32_t)num;
 			break;
-		}
 		case 'M':
 			if ((v = nat_mapping_parse(optarg)) < 0)
 				goto bad;
@@ -136,8 +135,9 @@ int main(int argc, char **argv)
 		case 'A': ifc.wan_ip6 = optarg; break;
 		case 'N': ifc.lan_net6 = optarg; break;
 		case 's':
-			if (sscanf(optarg, "%llu%c", &seed, &tail) != 1)
+			if (num_parse_uint(optarg, ULONG_MAX, &num) < 0)
 				goto bad;
+			seed = num;
 			break;
 		case 'r': router = optarg; break;
 		case 'I':
@@ -155,15 +155,15 @@ int main(int argc, char **argv)
 			b.icmp_unreachable = true;
 			break;
 		case 'K':
-			if (sscanf(optarg, "%u%c", &n, &tail) != 1 || n > 65535)
+			if (num_parse_uint(optarg, 65535, &num) < 0)
 				goto bad;
-			b.block_size = (uint16_t)n;
+			b.block_size = (uint16_t)num;
 			break;
 		case 'S':
 		case 'B':
-			if (sscanf(optarg, "%u%c", &n, &tail) != 1 || n > 65535)
+			if (num_parse_uint(optarg, 65535, &num) < 0)
 				goto bad;
-			*(c == 'S' ? &b.port_step : &b.port_start) = (uint16_t)n;
+			*(c == 'S' ? &b.port_step : &b.port_start) = (uint16_t)num;
 			break;
 		case 'h':
 			usage();

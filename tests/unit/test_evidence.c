@@ -490,7 +490,7 @@ static void test_expand_delivery(void **state)
 /* alice -> bob all dropped by bob's router; bob -> alice delivered. */
 static struct evidence far_nat_drops(const struct net *n, bool with_mapping)
 {
-	struct evidence e = { .wire = true };
+	struct evidence e = with_routers(n, true);
 	const char *a_pub = n->p->peers[0].public_ip, *b_pub = n->p->peers[1].public_ip;
 	const char *b_ip = n->p->peers[1].ip;
 
@@ -500,10 +500,6 @@ static struct evidence far_nat_drops(const struct net *n, bool with_mapping)
 	e.peers[0].eps = calloc(1, sizeof(struct evidence_elem));
 	e.peers[0].eps[0] = elem(4, b_pub, "40002", n->p->peers[0].ip, "40001", NULL, NULL, 30);
 	e.peers[0].n_eps = 1;
-	e.n_routers = 2;
-	e.routers = calloc(2, sizeof(*e.routers));
-	e.routers[0].nat = 0;
-	e.routers[1].nat = 1;
 	e.routers[1].in = calloc(2, sizeof(struct evidence_elem));
 	e.routers[1].in[0] = elem(4, a_pub, "40001", b_pub, "40002", NULL, NULL, 38);
 	e.routers[1].in[1] = elem(4, "203.0.113.10", "3478", b_pub, "40002", NULL, NULL, 4);
@@ -621,15 +617,11 @@ static void test_explain_outbound(void **state)
 {
 	struct net n = build("[nat home-a]\npreset = port-restricted\n\n[nat office-b]\npreset = udp-blocked\n\n"
 			     "[peer alice]\nbehind = home-a\n\n[peer bob]\nbehind = office-b\n");
-	struct evidence e = { .wire = true };
+	struct evidence e = with_routers(&n, true);
 	char *text, *json, want[256];
 
 	(void)state;
 	e.peers[1].to_server = 13;
-	e.n_routers = 2;
-	e.routers = calloc(2, sizeof(*e.routers));
-	e.routers[0].nat = 0;
-	e.routers[1].nat = 1;
 	e.routers[1].lan_in = calloc(1, sizeof(struct evidence_elem));
 	e.routers[1].lan_in[0] = elem(4, n.p->peers[1].ip, "40002", "203.0.113.10", "3478", NULL, NULL, 13);
 	e.routers[1].lan_in[0].first_ms = 2;
