@@ -541,16 +541,22 @@ static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, b
 		argv_add(a, "-v");
 }
 
+/* Is some node of the lab losing packets? Then every probe waits longer. */
+static bool lab_lossy(const struct sc_run *c)
+{
+	for (int node = 0; node < c->p->n_nodes; node++)
+		if (c->p->nodes[node].impair.loss_ppm)
+			return true;
+	return false;
+}
+
 /* Then every pending classifier at once; returns when all have ended. */
 static int run_classifiers(struct sc_run *c)
 {
 	struct argv_buf a;
-	bool lossy = false;
+	bool lossy = lab_lossy(c);
 	int rc;
 
-	for (int node = 0; node < c->p->n_nodes; node++)
-		if (c->p->nodes[node].impair.loss_ppm)
-			lossy = true;
 	for (int k = 0; k < c->sc->n; k++) {
 		int probe = plan_probe_node(c->p, c->sc->nats[k].nat);
 
@@ -754,14 +760,6 @@ static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool l
 		argv_add(a, "%d", !slow ? SELFCHECK_KNOCK_FAST_TRIES : lossy ? 10 : 5);
 	}
 	argv_add(a, c->verbose ? "-v" : "-q");
-}
-
-static bool lab_lossy(const struct sc_run *c)
-{
-	for (int node = 0; node < c->p->n_nodes; node++)
-		if (c->p->nodes[node].impair.loss_ppm)
-			return true;
-	return false;
 }
 
 /* Start the pending entries' knocks (c->kpend), each from its probe server's
