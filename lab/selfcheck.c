@@ -541,6 +541,36 @@ static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, b
 		argv_add(a, "-v");
 }
 
+/* Start argv a in node's namespace into *slot, held at the barrier until
+ * the next release_wait(); on failure c->err says starting what, where. */
+static int start_probe(struct sc_run *c, int node, const struct argv_buf *a, struct run_proc **slot,
+		       const char *what)
+{
+	int rc = a->overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a->v, slot);
+
+	if (rc == 0)
+		rc = run_start(c->g, *slot);
+	if (rc < 0)
+		snprintf(c->err, c->errsize, "self-check: starting the %s on %s: %s", what, c->p->nodes[node].name,
+			 strerror(-rc));
+	return rc;
+}
+
+/* Release the started probes and wait, at most limit_ms, until all have
+ * ended; on failure c->err says waiting for what. */
+static int release_wait(struct sc_run *c, mtime_ms limit_ms, const char *what)
+{
+	int rc = run_release(c->g);
+
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + limit_ms);
+	if (rc < 0) {
+		snprintf(c->err, c->errsize, "self-check: waiting for the %s: %s", what, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 /* Is some node of the lab losing packets? Then every probe waits longer. */
 static bool lab_lossy(const struct sc_run *c)
 {
@@ -563,24 +593,11 @@ static int run_classifiers(struct sc_run *c)
 		if (!c->pending[k])
 			continue;
 		classifier_argv(&a, c, k, lossy, c->slow[k]);
-		rc = a.overflow ? -E2BIG
-				: run_add(c->g, c->p->nodes[probe].name, netns_fd(lab_ns(c->l, probe)), a.v, &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
-		if (rc < 0) {
-			snprintf(c->err, c->errsize, "self-check: starting the classifier on %s: %s",
-				 c->p->nodes[probe].name, strerror(-rc));
+		rc = start_probe(c, probe, &a, &c->cls[k], "classifier");
+		if (rc < 0)
 			return rc;
-		}
 	}
-	rc = run_release(c->g);
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + CLASSIFY_LIMIT_MS);
-	if (rc < 0) {
-		snprintf(c->err, c->errsize, "self-check: waiting for the classifiers: %s", strerror(-rc));
-		return rc;
-	}
-	return 0;
+	return release_wait(c, CLASSIFY_LIMIT_MS, "classifiers");
 }
 
 /* What classifier k said: its report read, or why there is none. */
@@ -777,15 +794,9 @@ static int knock_start(struct sc_run *c)
 			continue;
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
 		knock_argv(&a, c, k, lossy, c->kslow[k], false);
-		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
-						   &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
-		if (rc < 0) {
-			snprintf(c->err, c->errsize, "self-check: starting the knock on %s: %s", c->p->nodes[node].name,
-				 strerror(-rc));
+		rc = start_probe(c, node, &a, &c->cls[k], "knock");
+		if (rc < 0)
 			return rc;
-		}
 	}
 	return 0;
 }
@@ -795,14 +806,10 @@ static int knock_start(struct sc_run *c)
  * c->knock_drops[k], which the router's drop counters hold too. */
 static int knock_finish(struct sc_run *c)
 {
-	int rc = run_release(c->g);
+	int rc = release_wait(c, 2 * SELFCHECK_ABSENT_MS + READY_MS, "knocks");
 
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + 2 * SELFCHECK_ABSENT_MS + READY_MS);
-	if (rc < 0) {
-		snprintf(c->err, c->errsize, "self-check: waiting for the knocks: %s", strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
 	for (int k = 0; k < c->sc->n; k++) {
 		const struct run_result *r;
 		enum selfcheck_unsolicited u;
@@ -888,10 +895,10 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 {
 	bool lossy = lab_lossy(c);
 	struct argv_buf a;
-	int rc = 0;
+	int rc;
 
 	*again = false;
-	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+	for (int k = 0; k < c->sc->n; k++) {
 		const char *ip, *ip2;
 		int node;
 
@@ -900,23 +907,13 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
 		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
 		knock_argv(&a, c, k, lossy, c->tslow[k], true);
-		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
-						   &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
+		rc = start_probe(c, node, &a, &c->cls[k], "TCP knock");
 		if (rc < 0)
-			snprintf(c->err, c->errsize, "self-check: starting the TCP knock on %s: %s",
-				 c->p->nodes[node].name, strerror(-rc));
+			return rc;
 	}
-	if (rc == 0)
-		rc = run_release(c->g);
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + 4 * SELFCHECK_ABSENT_MS + READY_MS);
-	if (rc < 0) {
-		if (!c->err[0])
-			snprintf(c->err, c->errsize, "self-check: waiting for the TCP knocks: %s", strerror(-rc));
+	rc = release_wait(c, 4 * SELFCHECK_ABSENT_MS + READY_MS, "TCP knocks");
+	if (rc < 0)
 		return rc;
-	}
 	for (int k = 0; k < c->sc->n; k++) {
 		const struct run_result *r;
 		enum selfcheck_unsolicited u;
@@ -1035,35 +1032,25 @@ static bool tcp_classification(struct sc_run *c, int k)
 static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
 {
 	struct argv_buf a;
-	int rc = 0;
+	int rc;
 
 	*again = false;
-	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+	for (int k = 0; k < c->sc->n; k++) {
 		int probe = plan_probe_node(c->p, c->sc->nats[k].nat);
 
 		if (!c->tpend[k])
 			continue;
 		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
 		tcp_classifier_argv(&a, c, k, attempt);
-		rc = a.overflow ? -E2BIG
-				: run_add(c->g, c->p->nodes[probe].name, netns_fd(lab_ns(c->l, probe)), a.v, &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
+		rc = start_probe(c, probe, &a, &c->cls[k], "TCP classifier");
 		if (rc < 0)
-			snprintf(c->err, c->errsize, "self-check: starting the TCP classifier on %s: %s",
-				 c->p->nodes[probe].name, strerror(-rc));
+			return rc;
 	}
-	if (rc == 0)
-		rc = run_release(c->g);
 	/* tcp-classify's longest: four connections of timeout + 1 s each, and
 	 * the connect-backs' timeout (tcpprobe.c) */
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + 5 * (2 * SELFCHECK_ABSENT_MS + 1000) + READY_MS);
-	if (rc < 0) {
-		if (!c->err[0])
-			snprintf(c->err, c->errsize, "self-check: waiting for the TCP classifiers: %s", strerror(-rc));
+	rc = release_wait(c, 5 * (2 * SELFCHECK_ABSENT_MS + 1000) + READY_MS, "TCP classifiers");
+	if (rc < 0)
 		return rc;
-	}
 	for (int k = 0; k < c->sc->n; k++) {
 		if (!c->tpend[k])
 			continue;
