@@ -1064,6 +1064,15 @@ static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
 	return 0;
 }
 
+/* Is entry k's TCP in question now: a router classified over UDP (no
+ * reason against it so far) whose TCP the lab or its declaration asks about? */
+static bool tcp_in_question(const struct sc_run *c, int k)
+{
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+
+	return e->checked && !e->why[0] && e->observed_valid && selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+}
+
 /* TCP's mapping and filtering of the routers whose TCP is in question. */
 static int tcp_classify(struct sc_run *c)
 {
@@ -1071,10 +1080,7 @@ static int tcp_classify(struct sc_run *c)
 	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct selfcheck_nat *e = &c->sc->nats[k];
-
-		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
-			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tpend[k] = tcp_in_question(c, k);
 		c->tslow[k] = c->long_wait || !fast_possible(c, k);
 		c->knock_why[k][0] = '\0';
 		any |= c->tpend[k];
@@ -1087,8 +1093,7 @@ static int tcp_classify(struct sc_run *c)
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
 		struct selfcheck_nat *e = &c->sc->nats[k];
 
-		if (e->checked && !e->why[0] && e->observed_valid && !e->tcp_valid &&
-		    selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+		if (tcp_in_question(c, k) && !e->tcp_valid)
 			snprintf(e->why, sizeof(e->why), "%s",
 				 c->knock_why[k][0] ? c->knock_why[k] : "TCP not classified");
 	}
@@ -1104,10 +1109,7 @@ static int tcp_knocks(struct sc_run *c)
 	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct selfcheck_nat *e = &c->sc->nats[k];
-
-		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
-			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tpend[k] = tcp_in_question(c, k);
 		c->tslow[k] = c->long_wait || !fast_possible(c, k);
 		c->seen[k] = -1;
 		c->knock_why[k][0] = '\0';
@@ -1121,8 +1123,7 @@ static int tcp_knocks(struct sc_run *c)
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
 		struct selfcheck_nat *e = &c->sc->nats[k];
 
-		if (!e->checked || e->why[0] || !e->observed_valid ||
-		    !selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+		if (!tcp_in_question(c, k))
 			continue;
 		if (c->seen[k] < 0)
 			snprintf(e->why, sizeof(e->why), "%s", c->knock_why[k][0] ? c->knock_why[k] : "not knocked");
