@@ -888,6 +888,15 @@ static uint64_t tcp_unsolicited_count(struct sc_run *c, int k)
 	return pk;
 }
 
+/* How much entry k's tcp_unsolicited_in grew since c->tcount[k] was read,
+ * or UINT64_MAX when either count is unknown or the counter went back. */
+static uint64_t tcp_unsolicited_since(struct sc_run *c, int k)
+{
+	uint64_t now = tcp_unsolicited_count(c, k);
+
+	return now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ? UINT64_MAX : now - c->tcount[k];
+}
+
 /* One round of TCP knocks (c->tpend), all at once; each answer read into
  * c->seen / c->knock_why, a short one judged by the counter. Returns 0 and
  * *again when some must knock again with the long wait. */
@@ -917,7 +926,7 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 	for (int k = 0; k < c->sc->n; k++) {
 		const struct run_result *r;
 		enum selfcheck_unsolicited u;
-		uint64_t now;
+		uint64_t grew;
 		char how[256];
 		int sent;
 
@@ -934,10 +943,9 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 		c->seen[k] = (int)u;
 		if (c->tslow[k])
 			continue;
-		now = tcp_unsolicited_count(c, k);
+		grew = tcp_unsolicited_since(c, k);
 		if (selfcheck_tcp_knock_next(u, (int)c->t->nats[c->sc->nats[k].nat].behavior.tcp_unsolicited,
-					     now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k]
-						     ? 0 : now - c->tcount[k]) == SELFCHECK_KNOCK_AGAIN) {
+					     grew == UINT64_MAX ? 0 : grew) == SELFCHECK_KNOCK_AGAIN) {
 			log_debug("self-check: router %s%s: a short TCP knock's silence is not proven, knocking again",
 				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
 			c->tpend[k] = c->tslow[k] = *again = true;
@@ -1000,7 +1008,6 @@ static bool tcp_classification(struct sc_run *c, int k)
 	const struct run_result *r = run_result(c->cls[k]);
 	const char *m, *f;
 	char how[256], dw[48];
-	uint64_t now;
 	int absent;
 
 	if (r->exit_code != 0 && r->exit_code != 3) {
@@ -1018,9 +1025,7 @@ static bool tcp_classification(struct sc_run *c, int k)
 		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "%s", tmp.why);
 		return true;
 	}
-	now = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
-	if (!c->tslow[k] && (now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ||
-			     now - c->tcount[k] != (uint64_t)absent))
+	if (!c->tslow[k] && (absent < 0 || tcp_unsolicited_since(c, k) != (uint64_t)absent))
 		return false;
 	*e = tmp;
 	return true;
