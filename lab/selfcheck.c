@@ -801,6 +801,25 @@ static int knock_start(struct sc_run *c)
 	return 0;
 }
 
+/* Knock k's report (knock --tcp's with tcp) into c->seen[k] and *sent; or,
+ * when it failed or its report is unreadable, c->seen[k] = -1 and
+ * c->knock_why[k] why. Returns whether it was read. */
+static bool knock_result(struct sc_run *c, int k, bool tcp, int *sent)
+{
+	const struct run_result *r = run_result(c->cls[k]);
+	enum selfcheck_unsolicited u;
+	char how[256];
+
+	if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, sent) < 0) {
+		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock%s %s: %.*s", tcp ? " --tcp" : "",
+			 run_describe(c->cls[k], how, sizeof(how)), tcp ? 150 : 160, r->err_len ? r->err : r->out);
+		c->seen[k] = -1;
+		return false;
+	}
+	c->seen[k] = (int)u;
+	return true;
+}
+
 /* Release the knocks, wait for them, and read what each saw into c->seen[k]
  * (or c->knock_why[k] what went wrong); the datagrams each sent go to
  * c->knock_drops[k], which the router's drop counters hold too. */
@@ -811,23 +830,13 @@ static int knock_finish(struct sc_run *c)
 	if (rc < 0)
 		return rc;
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct run_result *r;
-		enum selfcheck_unsolicited u;
-		char how[256];
 		int sent;
 
 		if (!c->kpend[k])
 			continue;
 		c->kpend[k] = false;
-		r = run_result(c->cls[k]);
-		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
-			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock %s: %.160s",
-				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
-			c->seen[k] = -1;
-		} else {
-			c->seen[k] = (int)u;
+		if (knock_result(c, k, false, &sent))
 			c->knock_drops[k] += (uint64_t)sent;
-		}
 	}
 	return 0;
 }
@@ -924,27 +933,17 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 	if (rc < 0)
 		return rc;
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct run_result *r;
-		enum selfcheck_unsolicited u;
 		uint64_t grew;
-		char how[256];
 		int sent;
 
 		if (!c->tpend[k])
 			continue;
 		c->tpend[k] = false;
-		r = run_result(c->cls[k]);
-		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
-			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock --tcp %s: %.150s",
-				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
-			c->seen[k] = -1;
-			continue;
-		}
-		c->seen[k] = (int)u;
-		if (c->tslow[k])
+		if (!knock_result(c, k, true, &sent) || c->tslow[k])
 			continue;
 		grew = tcp_unsolicited_since(c, k);
-		if (selfcheck_tcp_knock_next(u, (int)c->t->nats[c->sc->nats[k].nat].behavior.tcp_unsolicited,
+		if (selfcheck_tcp_knock_next((enum selfcheck_unsolicited)c->seen[k],
+					     (int)c->t->nats[c->sc->nats[k].nat].behavior.tcp_unsolicited,
 					     grew == UINT64_MAX ? 0 : grew) == SELFCHECK_KNOCK_AGAIN) {
 			log_debug("self-check: router %s%s: a short TCP knock's silence is not proven, knocking again",
 				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
