@@ -541,40 +541,63 @@ static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, b
 		argv_add(a, "-v");
 }
 
+/* Start argv a in node's namespace into *slot, held at the barrier until
+ * the next release_wait(); on failure c->err says starting what, where. */
+static int start_probe(struct sc_run *c, int node, const struct argv_buf *a, struct run_proc **slot,
+		       const char *what)
+{
+	int rc = a->overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a->v, slot);
+
+	if (rc == 0)
+		rc = run_start(c->g, *slot);
+	if (rc < 0)
+		snprintf(c->err, c->errsize, "self-check: starting the %s on %s: %s", what, c->p->nodes[node].name,
+			 strerror(-rc));
+	return rc;
+}
+
+/* Release the started probes and wait, at most limit_ms, until all have
+ * ended; on failure c->err says waiting for what. */
+static int release_wait(struct sc_run *c, mtime_ms limit_ms, const char *what)
+{
+	int rc = run_release(c->g);
+
+	if (rc >= 0)
+		rc = run_wait(c->g, mtime_now() + limit_ms);
+	if (rc < 0) {
+		snprintf(c->err, c->errsize, "self-check: waiting for the %s: %s", what, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* Is some node of the lab losing packets? Then every probe waits longer. */
+static bool lab_lossy(const struct sc_run *c)
+{
+	for (int node = 0; node < c->p->n_nodes; node++)
+		if (c->p->nodes[node].impair.loss_ppm)
+			return true;
+	return false;
+}
+
 /* Then every pending classifier at once; returns when all have ended. */
 static int run_classifiers(struct sc_run *c)
 {
 	struct argv_buf a;
-	bool lossy = false;
+	bool lossy = lab_lossy(c);
 	int rc;
 
-	for (int node = 0; node < c->p->n_nodes; node++)
-		if (c->p->nodes[node].impair.loss_ppm)
-			lossy = true;
 	for (int k = 0; k < c->sc->n; k++) {
 		int probe = plan_probe_node(c->p, c->sc->nats[k].nat);
 
 		if (!c->pending[k])
 			continue;
 		classifier_argv(&a, c, k, lossy, c->slow[k]);
-		rc = a.overflow ? -E2BIG
-				: run_add(c->g, c->p->nodes[probe].name, netns_fd(lab_ns(c->l, probe)), a.v, &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
-		if (rc < 0) {
-			snprintf(c->err, c->errsize, "self-check: starting the classifier on %s: %s",
-				 c->p->nodes[probe].name, strerror(-rc));
+		rc = start_probe(c, probe, &a, &c->cls[k], "classifier");
+		if (rc < 0)
 			return rc;
-		}
 	}
-	rc = run_release(c->g);
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + CLASSIFY_LIMIT_MS);
-	if (rc < 0) {
-		snprintf(c->err, c->errsize, "self-check: waiting for the classifiers: %s", strerror(-rc));
-		return rc;
-	}
-	return 0;
+	return release_wait(c, CLASSIFY_LIMIT_MS, "classifiers");
 }
 
 /* What classifier k said: its report read, or why there is none. */
@@ -756,14 +779,6 @@ static void knock_argv(struct argv_buf *a, const struct sc_run *c, int k, bool l
 	argv_add(a, c->verbose ? "-v" : "-q");
 }
 
-static bool lab_lossy(const struct sc_run *c)
-{
-	for (int node = 0; node < c->p->n_nodes; node++)
-		if (c->p->nodes[node].impair.loss_ppm)
-			return true;
-	return false;
-}
-
 /* Start the pending entries' knocks (c->kpend), each from its probe server's
  * node; they hold at the barrier until the next run_release(). */
 static int knock_start(struct sc_run *c)
@@ -779,17 +794,30 @@ static int knock_start(struct sc_run *c)
 			continue;
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
 		knock_argv(&a, c, k, lossy, c->kslow[k], false);
-		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
-						   &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
-		if (rc < 0) {
-			snprintf(c->err, c->errsize, "self-check: starting the knock on %s: %s", c->p->nodes[node].name,
-				 strerror(-rc));
+		rc = start_probe(c, node, &a, &c->cls[k], "knock");
+		if (rc < 0)
 			return rc;
-		}
 	}
 	return 0;
+}
+
+/* Knock k's report (knock --tcp's with tcp) into c->seen[k] and *sent; or,
+ * when it failed or its report is unreadable, c->seen[k] = -1 and
+ * c->knock_why[k] why. Returns whether it was read. */
+static bool knock_result(struct sc_run *c, int k, bool tcp, int *sent)
+{
+	const struct run_result *r = run_result(c->cls[k]);
+	enum selfcheck_unsolicited u;
+	char how[256];
+
+	if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, sent) < 0) {
+		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock%s %s: %.*s", tcp ? " --tcp" : "",
+			 run_describe(c->cls[k], how, sizeof(how)), tcp ? 150 : 160, r->err_len ? r->err : r->out);
+		c->seen[k] = -1;
+		return false;
+	}
+	c->seen[k] = (int)u;
+	return true;
 }
 
 /* Release the knocks, wait for them, and read what each saw into c->seen[k]
@@ -797,32 +825,18 @@ static int knock_start(struct sc_run *c)
  * c->knock_drops[k], which the router's drop counters hold too. */
 static int knock_finish(struct sc_run *c)
 {
-	int rc = run_release(c->g);
+	int rc = release_wait(c, 2 * SELFCHECK_ABSENT_MS + READY_MS, "knocks");
 
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + 2 * SELFCHECK_ABSENT_MS + READY_MS);
-	if (rc < 0) {
-		snprintf(c->err, c->errsize, "self-check: waiting for the knocks: %s", strerror(-rc));
+	if (rc < 0)
 		return rc;
-	}
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct run_result *r;
-		enum selfcheck_unsolicited u;
-		char how[256];
 		int sent;
 
 		if (!c->kpend[k])
 			continue;
 		c->kpend[k] = false;
-		r = run_result(c->cls[k]);
-		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
-			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock %s: %.160s",
-				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
-			c->seen[k] = -1;
-		} else {
-			c->seen[k] = (int)u;
+		if (knock_result(c, k, false, &sent))
 			c->knock_drops[k] += (uint64_t)sent;
-		}
 	}
 	return 0;
 }
@@ -883,6 +897,15 @@ static uint64_t tcp_unsolicited_count(struct sc_run *c, int k)
 	return pk;
 }
 
+/* How much entry k's tcp_unsolicited_in grew since c->tcount[k] was read,
+ * or UINT64_MAX when either count is unknown or the counter went back. */
+static uint64_t tcp_unsolicited_since(struct sc_run *c, int k)
+{
+	uint64_t now = tcp_unsolicited_count(c, k);
+
+	return now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ? UINT64_MAX : now - c->tcount[k];
+}
+
 /* One round of TCP knocks (c->tpend), all at once; each answer read into
  * c->seen / c->knock_why, a short one judged by the counter. Returns 0 and
  * *again when some must knock again with the long wait. */
@@ -890,10 +913,10 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 {
 	bool lossy = lab_lossy(c);
 	struct argv_buf a;
-	int rc = 0;
+	int rc;
 
 	*again = false;
-	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+	for (int k = 0; k < c->sc->n; k++) {
 		const char *ip, *ip2;
 		int node;
 
@@ -902,47 +925,26 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
 		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
 		knock_argv(&a, c, k, lossy, c->tslow[k], true);
-		rc = a.overflow ? -E2BIG : run_add(c->g, c->p->nodes[node].name, netns_fd(lab_ns(c->l, node)), a.v,
-						   &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
+		rc = start_probe(c, node, &a, &c->cls[k], "TCP knock");
 		if (rc < 0)
-			snprintf(c->err, c->errsize, "self-check: starting the TCP knock on %s: %s",
-				 c->p->nodes[node].name, strerror(-rc));
+			return rc;
 	}
-	if (rc == 0)
-		rc = run_release(c->g);
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + 4 * SELFCHECK_ABSENT_MS + READY_MS);
-	if (rc < 0) {
-		if (!c->err[0])
-			snprintf(c->err, c->errsize, "self-check: waiting for the TCP knocks: %s", strerror(-rc));
+	rc = release_wait(c, 4 * SELFCHECK_ABSENT_MS + READY_MS, "TCP knocks");
+	if (rc < 0)
 		return rc;
-	}
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct run_result *r;
-		enum selfcheck_unsolicited u;
-		uint64_t now;
-		char how[256];
+		uint64_t grew;
 		int sent;
 
 		if (!c->tpend[k])
 			continue;
 		c->tpend[k] = false;
-		r = run_result(c->cls[k]);
-		if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, &sent) < 0) {
-			snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock --tcp %s: %.150s",
-				 run_describe(c->cls[k], how, sizeof(how)), r->err_len ? r->err : r->out);
-			c->seen[k] = -1;
+		if (!knock_result(c, k, true, &sent) || c->tslow[k])
 			continue;
-		}
-		c->seen[k] = (int)u;
-		if (c->tslow[k])
-			continue;
-		now = tcp_unsolicited_count(c, k);
-		if (selfcheck_tcp_knock_next(u, (int)c->t->nats[c->sc->nats[k].nat].behavior.tcp_unsolicited,
-					     now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k]
-						     ? 0 : now - c->tcount[k]) == SELFCHECK_KNOCK_AGAIN) {
+		grew = tcp_unsolicited_since(c, k);
+		if (selfcheck_tcp_knock_next((enum selfcheck_unsolicited)c->seen[k],
+					     (int)c->t->nats[c->sc->nats[k].nat].behavior.tcp_unsolicited,
+					     grew == UINT64_MAX ? 0 : grew) == SELFCHECK_KNOCK_AGAIN) {
 			log_debug("self-check: router %s%s: a short TCP knock's silence is not proven, knocking again",
 				  c->t->nats[c->sc->nats[k].nat].name, c->sc->nats[k].family == 6 ? " over IPv6" : "");
 			c->tpend[k] = c->tslow[k] = *again = true;
@@ -1005,7 +1007,6 @@ static bool tcp_classification(struct sc_run *c, int k)
 	const struct run_result *r = run_result(c->cls[k]);
 	const char *m, *f;
 	char how[256], dw[48];
-	uint64_t now;
 	int absent;
 
 	if (r->exit_code != 0 && r->exit_code != 3) {
@@ -1023,9 +1024,7 @@ static bool tcp_classification(struct sc_run *c, int k)
 		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "%s", tmp.why);
 		return true;
 	}
-	now = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
-	if (!c->tslow[k] && (now == UINT64_MAX || c->tcount[k] == UINT64_MAX || now < c->tcount[k] ||
-			     now - c->tcount[k] != (uint64_t)absent))
+	if (!c->tslow[k] && (absent < 0 || tcp_unsolicited_since(c, k) != (uint64_t)absent))
 		return false;
 	*e = tmp;
 	return true;
@@ -1037,35 +1036,25 @@ static bool tcp_classification(struct sc_run *c, int k)
 static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
 {
 	struct argv_buf a;
-	int rc = 0;
+	int rc;
 
 	*again = false;
-	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
+	for (int k = 0; k < c->sc->n; k++) {
 		int probe = plan_probe_node(c->p, c->sc->nats[k].nat);
 
 		if (!c->tpend[k])
 			continue;
 		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
 		tcp_classifier_argv(&a, c, k, attempt);
-		rc = a.overflow ? -E2BIG
-				: run_add(c->g, c->p->nodes[probe].name, netns_fd(lab_ns(c->l, probe)), a.v, &c->cls[k]);
-		if (rc == 0)
-			rc = run_start(c->g, c->cls[k]);
+		rc = start_probe(c, probe, &a, &c->cls[k], "TCP classifier");
 		if (rc < 0)
-			snprintf(c->err, c->errsize, "self-check: starting the TCP classifier on %s: %s",
-				 c->p->nodes[probe].name, strerror(-rc));
+			return rc;
 	}
-	if (rc == 0)
-		rc = run_release(c->g);
 	/* tcp-classify's longest: four connections of timeout + 1 s each, and
 	 * the connect-backs' timeout (tcpprobe.c) */
-	if (rc >= 0)
-		rc = run_wait(c->g, mtime_now() + 5 * (2 * SELFCHECK_ABSENT_MS + 1000) + READY_MS);
-	if (rc < 0) {
-		if (!c->err[0])
-			snprintf(c->err, c->errsize, "self-check: waiting for the TCP classifiers: %s", strerror(-rc));
+	rc = release_wait(c, 5 * (2 * SELFCHECK_ABSENT_MS + 1000) + READY_MS, "TCP classifiers");
+	if (rc < 0)
 		return rc;
-	}
 	for (int k = 0; k < c->sc->n; k++) {
 		if (!c->tpend[k])
 			continue;
@@ -1079,6 +1068,15 @@ static int tcp_classify_round(struct sc_run *c, int attempt, bool *again)
 	return 0;
 }
 
+/* Is entry k's TCP in question now: a router classified over UDP (no
+ * reason against it so far) whose TCP the lab or its declaration asks about? */
+static bool tcp_in_question(const struct sc_run *c, int k)
+{
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+
+	return e->checked && !e->why[0] && e->observed_valid && selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+}
+
 /* TCP's mapping and filtering of the routers whose TCP is in question. */
 static int tcp_classify(struct sc_run *c)
 {
@@ -1086,10 +1084,7 @@ static int tcp_classify(struct sc_run *c)
 	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct selfcheck_nat *e = &c->sc->nats[k];
-
-		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
-			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tpend[k] = tcp_in_question(c, k);
 		c->tslow[k] = c->long_wait || !fast_possible(c, k);
 		c->knock_why[k][0] = '\0';
 		any |= c->tpend[k];
@@ -1102,8 +1097,7 @@ static int tcp_classify(struct sc_run *c)
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
 		struct selfcheck_nat *e = &c->sc->nats[k];
 
-		if (e->checked && !e->why[0] && e->observed_valid && !e->tcp_valid &&
-		    selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+		if (tcp_in_question(c, k) && !e->tcp_valid)
 			snprintf(e->why, sizeof(e->why), "%s",
 				 c->knock_why[k][0] ? c->knock_why[k] : "TCP not classified");
 	}
@@ -1119,10 +1113,7 @@ static int tcp_knocks(struct sc_run *c)
 	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
-		const struct selfcheck_nat *e = &c->sc->nats[k];
-
-		c->tpend[k] = e->checked && !e->why[0] && e->observed_valid &&
-			      selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
+		c->tpend[k] = tcp_in_question(c, k);
 		c->tslow[k] = c->long_wait || !fast_possible(c, k);
 		c->seen[k] = -1;
 		c->knock_why[k][0] = '\0';
@@ -1136,8 +1127,7 @@ static int tcp_knocks(struct sc_run *c)
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
 		struct selfcheck_nat *e = &c->sc->nats[k];
 
-		if (!e->checked || e->why[0] || !e->observed_valid ||
-		    !selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp))
+		if (!tcp_in_question(c, k))
 			continue;
 		if (c->seen[k] < 0)
 			snprintf(e->why, sizeof(e->why), "%s", c->knock_why[k][0] ? c->knock_why[k] : "not knocked");

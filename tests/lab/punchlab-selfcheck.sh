@@ -23,6 +23,21 @@ fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  /' "$tmp/out" | head -
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 command -v jq >/dev/null || fail "jq not found"
 says() { grep -qF -- "$1" "$tmp/out" || fail "output lacks: $1"; }
+# refused WHAT FILE RUN1 RUN2 CLASSIFY1 CLASSIFY2: `run` of FILE (WHAT, for
+# the failure) exits 1 saying RUN1 and RUN2, and `classify` exits 1 saying
+# CLASSIFY1 and CLASSIFY2
+refused() {
+	"$O/punchlab" run --no-color "$2" >"$tmp/out" 2>&1
+	rc=$?
+	[ $rc -eq 1 ] || fail "run of $1 exited $rc, want 1"
+	says "$3"
+	says "$4"
+	"$O/punchlab" classify --no-color "$2" >"$tmp/out" 2>&1
+	rc=$?
+	[ $rc -eq 1 ] || fail "classify of $1 exited $rc, want 1"
+	says "$5"
+	says "$6"
+}
 
 # 1. every shipped router classifies as declared
 "$O/punchlab" classify --no-color topologies/*.topo matrices/*.matrix "$D/tcp-rst-vs-pr-cone.topo" >"$tmp/out" 2>&1
@@ -96,41 +111,26 @@ grep -q 'router fw-a (line [0-9]*) does not behave' "$tmp/out" && fail "fw-a's I
 echo "ok: wrong declarations refused, naming router, line and property (IPv4 and IPv6); unnoticed without the check"
 
 # 2b. unsolicited UDP answered otherwise than declared (knocked from outside)
-"$O/punchlab" run --no-color "$D/wrong-unsolicited.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "run of a router with the wrong unsolicited exited $rc, want 1"
-says "router home-a (line 11) does not behave as declared: unsolicited declared icmp-unreachable, observed drop"
-says "router home-b (line 16) does not behave as declared: unsolicited declared drop, observed icmp-unreachable"
-"$O/punchlab" classify --no-color "$D/wrong-unsolicited.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "classify of a router with the wrong unsolicited exited $rc, want 1"
-says "MISMATCH: unsolicited declared icmp-unreachable, observed drop"
-says "MISMATCH: unsolicited declared drop, observed icmp-unreachable"
+refused "a router with the wrong unsolicited" "$D/wrong-unsolicited.topo" \
+	"router home-a (line 11) does not behave as declared: unsolicited declared icmp-unreachable, observed drop" \
+	"router home-b (line 16) does not behave as declared: unsolicited declared drop, observed icmp-unreachable" \
+	"MISMATCH: unsolicited declared icmp-unreachable, observed drop" \
+	"MISMATCH: unsolicited declared drop, observed icmp-unreachable"
 echo "ok: a router declared icmp-unreachable but silent, and one declared silent but refusing, are refused"
 
 # 2c. an unsolicited SYN answered otherwise than declared (knock --tcp from outside)
-"$O/punchlab" run --no-color "$D/wrong-tcp-unsolicited.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "run of a router with the wrong tcp-unsolicited exited $rc, want 1"
-says "router home-a (line 12) does not behave as declared: tcp-unsolicited declared rst, observed drop"
-says "router home-b (line 17) does not behave as declared: tcp-unsolicited declared drop, observed rst"
-"$O/punchlab" classify --no-color "$D/wrong-tcp-unsolicited.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "classify of a router with the wrong tcp-unsolicited exited $rc, want 1"
-says "MISMATCH: tcp-unsolicited declared rst, observed drop"
-says "MISMATCH: tcp-unsolicited declared drop, observed rst"
+refused "a router with the wrong tcp-unsolicited" "$D/wrong-tcp-unsolicited.topo" \
+	"router home-a (line 12) does not behave as declared: tcp-unsolicited declared rst, observed drop" \
+	"router home-b (line 17) does not behave as declared: tcp-unsolicited declared drop, observed rst" \
+	"MISMATCH: tcp-unsolicited declared rst, observed drop" \
+	"MISMATCH: tcp-unsolicited declared drop, observed rst"
 echo "ok: a router declared to reset an unsolicited SYN but silent, and one declared silent but resetting, are refused"
 # 2d. TCP mapping and filtering not as declared, in a UDP lab (its routers' TCP declaration differs from UDP's)
-"$O/punchlab" run --no-color "$D/wrong-tcp-declared.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "run of routers with the wrong tcp-mapping/tcp-filtering exited $rc, want 1"
-says "router home-a (line 13) does not behave as declared: tcp-filtering declared eif, observed apdf"
-says "router home-b (line 18) does not behave as declared: tcp-mapping declared apdm, observed eim"
-"$O/punchlab" classify --no-color "$D/wrong-tcp-declared.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "classify of routers with the wrong tcp-mapping/tcp-filtering exited $rc, want 1"
-says "declared eim apdf preserve hairpin=no tcp=eim/eif/drop observed eim apdf preserve hairpin=no tcp=eim/apdf/drop MISMATCH: tcp-filtering declared eif, observed apdf"
-says "MISMATCH: tcp-mapping declared apdm, observed eim"
+refused "routers with the wrong tcp-mapping/tcp-filtering" "$D/wrong-tcp-declared.topo" \
+	"router home-a (line 13) does not behave as declared: tcp-filtering declared eif, observed apdf" \
+	"router home-b (line 18) does not behave as declared: tcp-mapping declared apdm, observed eim" \
+	"declared eim apdf preserve hairpin=no tcp=eim/eif/drop observed eim apdf preserve hairpin=no tcp=eim/apdf/drop MISMATCH: tcp-filtering declared eif, observed apdf" \
+	"MISMATCH: tcp-mapping declared apdm, observed eim"
 echo "ok: TCP mapping and filtering not as declared are refused, naming tcp-mapping and tcp-filtering"
 
 # 3. the routers are reset after the check: the pair gets the first sequential port
