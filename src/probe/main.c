@@ -103,16 +103,6 @@ static int udp_socket(const struct addr *a)
 	return fd;
 }
 
-static int local_addr(int fd, struct addr *out)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	return addr_from_sa(out, (struct sockaddr *)&ss, len);
-}
-
 /* --- server ---------------------------------------------------------------- */
 
 struct probe_server {
@@ -878,7 +868,7 @@ static int classify_open(struct probe_client *cl, const struct classify_opts *o)
 		cl->fd[i] = r = udp_socket(&a);
 		if (r >= 0)
 			r = recv_errors(cl->fd[i], addr_family(&a));
-		if (r < 0 || (r = local_addr(cl->fd[i], &cl->local[i])) < 0) {
+		if (r < 0 || (r = addr_local(cl->fd[i], &cl->local[i])) < 0) {
 			errno = -r;
 			log_err("cannot bind %s", addr_fmt(&a, buf, sizeof(buf)));
 			return -1;
