@@ -504,16 +504,20 @@ static void classifier_expect_argv(struct argv_buf *a, const struct topo_nat *na
 	}
 }
 
-static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow)
+/* The start of a classifier's argv for entry k: punch-probe MODE against
+ * the probe servers above its router, bound at its probe host. Returns the
+ * probe host. */
+static const struct plan_node *probe_client_argv(struct argv_buf *a, const struct sc_run *c, int k,
+						 const char *mode)
 {
-	const struct plan *p = c->p;
+	const struct selfcheck_nat *e = &c->sc->nats[k];
+	const struct plan_node *probe = &c->p->nodes[plan_probe_node(c->p, e->nat)];
 	const char *ip = "", *ip2 = "";
-	int i = c->sc->nats[k].nat, fam = c->sc->nats[k].family, probe = plan_probe_node(p, i);
 
-	server_for(c->t, p, i, fam, &ip, &ip2);
+	server_for(c->t, c->p, e->nat, e->family, &ip, &ip2);
 	argv_init(a);
 	argv_add(a, "%s/punch-probe", c->bindir);
-	argv_add(a, "classify");
+	argv_add(a, "%s", mode);
 	argv_add(a, "--server");
 	argv_add(a, "%s", ip);
 	argv_add(a, "--server2");
@@ -523,9 +527,17 @@ static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, b
 	argv_add(a, "--port2");
 	argv_add(a, "%u", SELFCHECK_PORT2);
 	argv_add(a, "--bind");
-	argv_add(a, "%s", fam == 6 ? p->nodes[probe].ip6 : p->nodes[probe].ip);
+	argv_add(a, "%s", e->family == 6 ? probe->ip6 : probe->ip);
+	return probe;
+}
+
+static void classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, bool lossy, bool slow)
+{
+	int i = c->sc->nats[k].nat, fam = c->sc->nats[k].family;
+	const struct plan_node *probe = probe_client_argv(a, c, k, "classify");
+
 	argv_add(a, "--hairpin-bind");
-	argv_add(a, "%s", fam == 6 ? p->nodes[probe].ip2_6 : p->nodes[probe].ip2);
+	argv_add(a, "%s", fam == 6 ? probe->ip2_6 : probe->ip2);
 	argv_add(a, "--local-port");
 	argv_add(a, "%u", SELFCHECK_LOCAL_PORT);
 	/* On a lossy lab, twice the wait and the requests: all of 5 round trips
@@ -968,24 +980,10 @@ static void tcp_declared(const struct topo_nat *nat, int fam, const char **mappi
 static void tcp_classifier_argv(struct argv_buf *a, const struct sc_run *c, int k, int attempt)
 {
 	const struct selfcheck_nat *e = &c->sc->nats[k];
-	const struct plan_node *probe = &c->p->nodes[plan_probe_node(c->p, e->nat)];
-	const char *ip = "", *ip2 = "", *m, *f;
+	const char *m, *f;
 
-	server_for(c->t, c->p, e->nat, e->family, &ip, &ip2);
 	tcp_declared(&c->t->nats[e->nat], e->family, &m, &f);
-	argv_init(a);
-	argv_add(a, "%s/punch-probe", c->bindir);
-	argv_add(a, "tcp-classify");
-	argv_add(a, "--server");
-	argv_add(a, "%s", ip);
-	argv_add(a, "--server2");
-	argv_add(a, "%s", ip2);
-	argv_add(a, "--port");
-	argv_add(a, "%u", SELFCHECK_PORT);
-	argv_add(a, "--port2");
-	argv_add(a, "%u", SELFCHECK_PORT2);
-	argv_add(a, "--bind");
-	argv_add(a, "%s", e->family == 6 ? probe->ip6 : probe->ip);
+	probe_client_argv(a, c, k, "tcp-classify");
 	/* a second try from fresh ports: the first one's connections may linger */
 	argv_add(a, "--local-port");
 	argv_add(a, "%u", SELFCHECK_TCP_LOCAL_PORT + 2 * attempt);
