@@ -676,14 +676,15 @@ static void proc_read(struct run_proc *p, int *fd, bool drain)
 }
 
 /* Signal the process's whole group while the leader is unreaped (so the
- * group id cannot have been reused), and the leader itself in case the
- * group could not be made. */
+ * group id cannot have been reused), or the leader itself when there is no
+ * such group (it could not be made). Not both: the leader would get the
+ * signal twice, and a TERM trap ran twice under load (test_run's "bye"). */
 static void proc_kill(struct run_proc *p, int sig)
 {
 	if (p->pid <= 0 || p->res.state == RUN_EXITED || p->res.state == RUN_ADDED)
 		return;
-	kill(-p->pid, sig);
-	kill(p->pid, sig);
+	if (kill(-p->pid, sig) < 0)
+		kill(p->pid, sig);
 }
 
 /* The pidfd said the leader exited: take its stragglers down, reap it, and
