@@ -19,13 +19,16 @@ export O tmp
 # one TEST: run it, then print its output and its result in one piece
 one() {
 	name=$(basename "$1" .sh)
+	t0=$(date +%s%N)
 	if sh "$1" < /dev/null > "$tmp/$name.log" 2>&1; then r=ok; else r=FAILED; fi
 	echo "$r" > "$tmp/$name.rc"
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	{
 		flock 9
 		echo "== $1"
 		cat "$tmp/$name.log"
 		[ "$r" = ok ] || echo "FAILED: $1"
+		echo "-- $1: $r in $ms ms"
 	} 9>"$tmp/lock"
 }
 
