@@ -162,7 +162,22 @@ style:
 	@tests/style/func-length-test.sh
 	@tests/style/func-length.sh
 
-check: style unit fuzz-replay labtest
+# check builds what it runs in parallel (unless make was given its own -j),
+# then runs the unit tests and fuzz replay beside the lab tests, which mostly
+# wait; their output is printed whole after the lab's, and either failing
+# fails check.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+check:
+	@case "$(MAKEFLAGS)" in *-j*) j= ;; *) j=-j$(NPROC) ;; esac; \
+		$(MAKE) --no-print-directory $$j $(PROGS) $(TOOL_BINS) $(UNIT_BINS) $(REPLAY_BINS)
+	@$(MAKE) --no-print-directory style
+	@mkdir -p $(O)
+	@{ $(MAKE) --no-print-directory unit fuzz-replay > $(O)/check-unit.log 2>&1; echo $$? > $(O)/check-unit.rc; } & \
+		$(MAKE) --no-print-directory labtest; lab=$$?; wait; \
+		echo "== unit tests and fuzz replay (beside the lab tests)"; cat $(O)/check-unit.log; \
+		unit=$$(cat $(O)/check-unit.rc); \
+		if [ "$$unit" != 0 ]; then echo "FAILED: unit tests or fuzz replay"; fi; \
+		[ "$$lab" = 0 ] && [ "$$unit" = 0 ]
 
 lab: $(PROGS)
 	@ci/install-deps.sh lab

@@ -3,7 +3,10 @@
 # wait (on timers, on the kernel). Those on network namespaces each take a
 # slot; those on the host's loopback share 127.0.0.1 and run one after the
 # other in one slot, queued last, so that they meet the fewest others
-# (loopback-punch-time measures milliseconds). Each test's output is printed
+# (loopback-punch-time measures milliseconds). The others start longest
+# first, by tests/lab/times (a test not listed there counts as the longest),
+# so that no long test starts last and runs alone: the slots end together.
+# Each test's output is printed
 # whole when it ends, under its name. A test that fails is named; the exit
 # status is 0 only when every test passed.
 #
@@ -43,9 +46,16 @@ item() {
 
 : > "$tmp/ns"
 : > "$tmp/lo"
+times=$(dirname "$0")/lab/times
 for t in "$@"; do
-	if grep -q '127\.0\.0\.' "$t"; then echo "$t" >> "$tmp/lo"; else echo "$t" >> "$tmp/ns"; fi
+	if grep -q '127\.0\.0\.' "$t"; then
+		echo "$t" >> "$tmp/lo"
+	else
+		ms=$(awk -v n="$(basename "$t" .sh)" '$2 == n { print $1; exit }' "$times" 2>/dev/null)
+		echo "${ms:-999999999} $t" >> "$tmp/ns.w"
+	fi
 done
+[ -s "$tmp/ns.w" ] && sort -k1,1rn -k2 "$tmp/ns.w" | cut -d' ' -f2- > "$tmp/ns"
 [ -s "$tmp/lo" ] && echo @loopback >> "$tmp/ns"
 # xargs runs a fresh sh per item: hand it the functions' text.
 body=$(sed -n '/^one() {$/,/^}$/p; /^item() {$/,/^}$/p' "$0")
