@@ -3,7 +3,8 @@
 # netem (a TAP delay line): topologies/lossy-high-latency.topo (150 ms +/- 20
 # ms and 2% loss on home-a's uplink) is run under another name with --keep
 # and must end direct; then 40 UDP round trips from the delayed router to the
-# server each take at least delay - jitter (the line never releases a frame
+# server (paced, numbered, beside 10 from the other router) each take at
+# least delay - jitter (the line never releases a frame
 # earlier: a bound that cannot flake), spread over more than 10 ms (40
 # uniform samples over 40 ms all within 10 ms: about 1e-22), with a median
 # under two delays (only one direction is delayed); the undelayed router
@@ -17,7 +18,9 @@ name=punchlab-delay-$$
 tmp=$(mktemp -d /tmp/punchlab-delay.XXXXXX) || exit 1
 echo_pid=
 run_pid=
+rtt_b=
 cleanup() {
+	[ -n "$rtt_b" ] && kill "$rtt_b" 2>/dev/null && wait "$rtt_b" 2>/dev/null
 	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
 	[ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
 	"$O/punchlab" down "$name" >/dev/null 2>&1
@@ -62,10 +65,16 @@ ip netns exec "punchlab-$name.server" "$O/tools/udp-count" echo 203.0.113.10 999
 echo_pid=$!
 read -r line <"$tmp/ready"
 [ "$line" = ready ] || fail "echo server: $(cat "$tmp/echo.err")"
-ip netns exec "punchlab-$name.nat-home-a" "$O/tools/udp-count" rtt 203.0.113.10 9999 40 >"$tmp/rtt-a" ||
+# Paced 2 * jitter + 10 ms apart: the line never reorders, so a frame waits
+# behind the one ahead only when it came less than 2 * jitter after it;
+# farther apart, every sample is the line's own, as if sent one at a time.
+gap=$((2 * jitter / 1000 + 10))
+ip netns exec "punchlab-$name.nat-home-b" "$O/tools/udp-count" rtt 203.0.113.10 9999 10 "$gap" >"$tmp/rtt-b" &
+rtt_b=$!
+ip netns exec "punchlab-$name.nat-home-a" "$O/tools/udp-count" rtt 203.0.113.10 9999 40 "$gap" >"$tmp/rtt-a" ||
 	fail "udp-count rtt: $(cat "$tmp/rtt-a")"
-ip netns exec "punchlab-$name.nat-home-b" "$O/tools/udp-count" rtt 203.0.113.10 9999 10 >"$tmp/rtt-b" ||
-	fail "udp-count rtt: $(cat "$tmp/rtt-b")"
+wait "$rtt_b" || { rtt_b=; fail "udp-count rtt: $(cat "$tmp/rtt-b")"; }
+rtt_b=
 kill "$echo_pid" && wait "$echo_pid" 2>/dev/null
 echo_pid=
 
