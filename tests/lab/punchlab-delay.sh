@@ -42,7 +42,12 @@ grep -q '^delay  = 150ms$' topologies/lossy-high-latency.topo &&
 	grep -q '^jitter = 20ms$' topologies/lossy-high-latency.topo || fail "the topology's delay is not 150ms +/- 20ms"
 cp topologies/lossy-high-latency.topo "$tmp/$name.topo"
 
-"$O/punchlab" run --keep --json "$tmp/run.json" "$tmp/$name.topo" >"$tmp/out" 2>&1
+# --no-self-check: classifying these routers through the delay line (6 to 8
+# s of probes and their timeouts) is what punchlab-shipped.sh (this topology
+# run with its self-check, every router as declared) and
+# punchlab-selfcheck.sh (punchlab classify of every shipped topology)
+# already check; here it is the delay that is measured.
+"$O/punchlab" run --no-self-check --keep --json "$tmp/run.json" "$tmp/$name.topo" >"$tmp/out" 2>&1
 jq -e '.scenarios[0].actual == "direct" and .scenarios[0].pass == true' "$tmp/run.json" >/dev/null ||
 	{ cat "$tmp/out"; fail "the verdict is not direct"; }
 
