@@ -19,7 +19,9 @@ tmp=$(mktemp -d /tmp/punchlab-delay.XXXXXX) || exit 1
 echo_pid=
 run_pid=
 rtt_b=
+rl_pid=
 cleanup() {
+	[ -n "$rl_pid" ] && kill "$rl_pid" 2>/dev/null && wait "$rl_pid" 2>/dev/null
 	[ -n "$rtt_b" ] && kill "$rtt_b" 2>/dev/null && wait "$rtt_b" 2>/dev/null
 	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
 	[ -n "$run_pid" ] && kill -9 "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null
@@ -117,6 +119,20 @@ if [ -n "$fwd" ]; then
 	done
 fi
 
+# Rootless: a delay line needs /dev/net/tun; either it works or the error
+# says why. Its own lab, beside the kill -9 run below; judged at the end.
+rl_pid=
+if command -v setpriv >/dev/null; then
+	mkdir "$tmp/rl"
+	cp "$O/punchlab" "$O/punch-server" "$O/punch-client" "$O/punch-probe" "$tmp/$name.topo" "$tmp/rl/"
+	chmod 755 "$tmp"
+	chmod 1777 "$tmp/rl"
+	chmod a+r "$tmp/rl"/*
+	(cd "$tmp/rl" && exec setpriv --reuid=65534 --regid=65534 --clear-groups ./punchlab run --json run.json \
+		"$name.topo") >"$tmp/rl.out" 2>&1 &
+	rl_pid=$!
+fi
+
 # kill -9 of punchlab mid-run: its forwarder dies with it (PR_SET_PDEATHSIG).
 if [ -n "$fwd" ]; then
 	"$O/punchlab" run "$tmp/$name.topo" >"$tmp/out9" 2>&1 &
@@ -147,16 +163,10 @@ else
 	killed="(netem: no forwarder to kill)"
 fi
 
-# Rootless: a delay line needs /dev/net/tun; either it works or the error says why.
 rootless=skipped
-if command -v setpriv >/dev/null; then
-	mkdir "$tmp/rl"
-	cp "$O/punchlab" "$O/punch-server" "$O/punch-client" "$O/punch-probe" "$tmp/$name.topo" "$tmp/rl/"
-	chmod 755 "$tmp"
-	chmod 1777 "$tmp/rl"
-	chmod a+r "$tmp/rl"/*
-	(cd "$tmp/rl" && setpriv --reuid=65534 --regid=65534 --clear-groups ./punchlab run --json run.json \
-		"$name.topo") >"$tmp/rl.out" 2>&1
+if [ -n "$rl_pid" ]; then
+	wait "$rl_pid"
+	rl_pid=
 	if grep -q "rootless mode is not possible here" "$tmp/rl.out"; then
 		rootless="rootless mode impossible here"
 	elif jq -e '.scenarios[0].actual == "direct"' "$tmp/rl/run.json" >/dev/null 2>&1; then
