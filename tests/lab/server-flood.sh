@@ -14,7 +14,8 @@
 #
 # Each flood lasts until the server's log shows what it is there for (the
 # first line that says how many lines were left out comes when the log's
-# rate limit lets one more through), polled; at most 15 s, and a flood that
+# rate limit lets one more through), polled; at most 30 s (part 1: the pairs too
+# must end during it) or 15 s (part 2), and a flood that
 # ends before that evidence fails the test. The two parts run side by side,
 # each with its own server and flood.
 set -u
@@ -67,7 +68,7 @@ stop_flood() {
 part1() {
 	wrap=
 	start_server --pair-timeout 10
-	"$abuse" --server "127.0.0.1:$port" --bind 127.0.0.66 --flood 1000 --seconds 15 >"$tmp/abuse.out" 2>&1 &
+	"$abuse" --server "127.0.0.1:$port" --bind 127.0.0.66 --flood 1000 --seconds 30 >"$tmp/abuse.out" 2>&1 &
 	apid=$!
 	wait_log 'refused: too many connections from your address' "the flood never reached the per-address limit"
 	i=0
