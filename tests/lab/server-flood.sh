@@ -14,10 +14,10 @@
 #
 # Each flood lasts until the server's log shows what it is there for (the
 # first line that says how many lines were left out comes when the log's
-# rate limit lets one more through), polled; at most 30 s (part 1: the pairs too
-# must end during it) or 15 s (part 2), and a flood that
-# ends before that evidence fails the test. The two parts run side by side,
-# each with its own server and flood.
+# rate limit lets one more through), polled; at most 30 s (part 1: the
+# pairs must end during it too) or 15 s (part 2), and a flood that ends
+# before that evidence fails the test. The two parts run side by side, each
+# with its own server and flood.
 set -u
 fail_logs="server.log"
 # shellcheck source=lib/server.sh source-path=SCRIPTDIR
