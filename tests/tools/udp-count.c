@@ -7,10 +7,10 @@
  *                                   until 2 s after the last one for answers,
  *                                   print "sent N received R" (each number
  *                                   counted once)
- *   udp-count rtt ADDR PORT N       send N numbered datagrams one at a time,
- *                                   each 100 ms after the previous answer
- *                                   (or 2 s without one), and print
- *                                   "rtt SEQ MICROSECONDS" per answer, then
+ *   udp-count rtt ADDR PORT N [GAP] send N numbered datagrams GAP ms apart
+ *                                   (default 100), and print "rtt SEQ
+ *                                   MICROSECONDS" per answer, until all are
+ *                                   answered or 2 s after the last one, then
  *                                   "sent N received R min US max US"
  *
  * tests/lab/punchlab-loss.sh compares R with the loss table's counters;
@@ -49,7 +49,7 @@ static long long now_us(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: udp-count echo ADDR PORT | udp-count send|rtt ADDR PORT N\n");
+	fprintf(stderr, "usage: udp-count echo ADDR PORT | udp-count send ADDR PORT N | udp-count rtt ADDR PORT N [GAP_MS]\n");
 	return 2;
 }
 
@@ -116,42 +116,56 @@ static int do_send(int s, const struct sockaddr_in *sa, long n)
 	return 0;
 }
 
-/* One datagram in flight at a time, so every answer is that datagram's (a
- * late answer to an earlier one is told apart by its number). */
-static int do_rtt(int s, const struct sockaddr_in *sa, long n)
+/* Datagram i sent gap_ms after datagram i - 1, every answer matched to its
+ * datagram by its number, so several may be in flight: a delay line that
+ * never reorders holds a frame back only behind one that came less than
+ * 2 * jitter before it, so with gap_ms above that each sample is the line's
+ * own, as if one at a time. Ends when every datagram is answered, or
+ * DRAIN_MS after the last was sent (each had at least that long). */
+static int do_rtt(int s, const struct sockaddr_in *sa, long n, long gap_ms)
 {
-	long received = 0;
-	long long min = -1, max = -1;
+	static long long sent_at[MAX_N]; /* µs, 0 once answered */
+	long sent = 0, received = 0;
+	long long min = -1, max = -1, next = now_us(), end = -1;
 
 	if (connect(s, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
 		perror("connect");
 		return 1;
 	}
-	for (long i = 0; i < n; i++) {
-		uint32_t seq = htonl((uint32_t)i), got;
-		long long t0 = now_us(), end = t0 + DRAIN_MS * 1000LL, t;
+	while (received < n && (end < 0 || now_us() < end)) {
+		struct pollfd pfd = { .fd = s, .events = POLLIN };
+		long long t = now_us(), wake = sent < n ? next : end;
+		uint32_t seq;
 
-		if (send(s, &seq, sizeof(seq), 0) != sizeof(seq)) {
-			perror("send");
-			return 1;
+		if (sent < n && t >= next) {
+			/* the clock before the send: the answer may be in before send() returns */
+			seq = htonl((uint32_t)sent);
+			sent_at[sent] = now_us();
+			if (send(s, &seq, sizeof(seq), 0) != sizeof(seq)) {
+				perror("send");
+				return 1;
+			}
+			next = sent_at[sent++] + gap_ms * 1000;
+			if (sent == n)
+				end = sent_at[n - 1] + DRAIN_MS * 1000LL;
+			continue;
 		}
-		while ((t = now_us()) < end) {
-			struct pollfd pfd = { .fd = s, .events = POLLIN };
-
-			if (poll(&pfd, 1, (int)((end - t + 999) / 1000)) <= 0 || !(pfd.revents & POLLIN))
-				continue;
-			if (recv(s, &got, sizeof(got), 0) != sizeof(got) || got != seq)
-				continue;
-			t = now_us() - t0;
-			printf("rtt %ld %lld\n", i, t);
-			received++;
-			if (min < 0 || t < min)
-				min = t;
-			if (t > max)
-				max = t;
-			break;
-		}
-		usleep(100000);
+		if (poll(&pfd, 1, (int)(wake > t ? (wake - t + 999) / 1000 : 0)) <= 0 || !(pfd.revents & POLLIN))
+			continue;
+		/* ICMP errors show up as ECONNREFUSED: not an answer. */
+		if (recv(s, &seq, sizeof(seq), 0) != sizeof(seq))
+			continue;
+		seq = ntohl(seq);
+		if (seq >= (uint32_t)sent || !sent_at[seq])
+			continue;
+		t = now_us() - sent_at[seq];
+		sent_at[seq] = 0;
+		printf("rtt %lu %lld\n", (unsigned long)seq, t);
+		received++;
+		if (min < 0 || t < min)
+			min = t;
+		if (t > max)
+			max = t;
 	}
 	printf("sent %ld received %ld min %lld max %lld\n", n, received, min, max);
 	return 0;
@@ -161,7 +175,7 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	char *end;
-	long port, n = 0;
+	long port, n = 0, gap = 100;
 	int s;
 
 	if (argc < 4 || inet_pton(AF_INET, argv[2], &sa.sin_addr) != 1)
@@ -171,11 +185,16 @@ int main(int argc, char **argv)
 		return usage();
 	sa.sin_port = htons((uint16_t)port);
 	if (strcmp(argv[1], "send") == 0 || strcmp(argv[1], "rtt") == 0) {
-		if (argc != 5)
+		if (argc != 5 + (strcmp(argv[1], "rtt") == 0 && argc == 6))
 			return usage();
 		n = strtol(argv[4], &end, 10);
 		if (*end || n < 1 || n > MAX_N)
 			return usage();
+		if (argc == 6) {
+			gap = strtol(argv[5], &end, 10);
+			if (*end || gap < 1 || gap > 10000)
+				return usage();
+		}
 	} else if (strcmp(argv[1], "echo") != 0 || argc != 4) {
 		return usage();
 	}
@@ -185,6 +204,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (n && strcmp(argv[1], "rtt") == 0)
-		return do_rtt(s, &sa, n);
+		return do_rtt(s, &sa, n, gap);
 	return n ? do_send(s, &sa, n) : do_echo(s, &sa);
 }
