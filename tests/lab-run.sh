@@ -1,7 +1,8 @@
 #!/bin/sh
 # Run lab tests (make labtest): LABTEST_JOBS at a time, since they mostly
 # wait (on timers, on the kernel). Those on network namespaces each take a
-# slot; those on the host's loopback share 127.0.0.1 and run one after the
+# slot; those on the host's loopback (marked "# lab-run: loopback" in their
+# head) share 127.0.0.x and fixed ports, and run one after the
 # other in one slot, queued last, so that they meet the fewest others
 # (loopback-punch-time measures milliseconds). The others start longest
 # first, by tests/lab/times (a test not listed there counts as the longest),
@@ -48,7 +49,7 @@ item() {
 : > "$tmp/lo"
 times=$(dirname "$0")/lab/times
 for t in "$@"; do
-	if grep -q '127\.0\.0\.' "$t"; then
+	if grep -q '^# lab-run: loopback' "$t"; then
 		echo "$t" >> "$tmp/lo"
 	else
 		ms=$(awk -v n="$(basename "$t" .sh)" '$2 == n { print $1; exit }' "$times" 2>/dev/null)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # The classic serverless proof of concept: two punch-clients on loopback,
 # each with a fixed --local-port and the other's address in --peer, must both
 # report a direct path and every message exchanged. Then the same with

@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # punch-server on 127.0.0.1 and two punch-clients on 127.0.0.2 and 127.0.0.3
 # in one session: both must report a direct path to each other and every
 # message exchanged. Also: a client whose server is not there exits 4.

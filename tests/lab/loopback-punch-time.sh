@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # Time from introduction to a proven direct path, on loopback (0 RTT).
 #
 # Runs 20 pairs of punch-clients one after the other through one

@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # Like loopback-direct, but both punch-clients drop every direct packet
 # (--drop-direct): after the punch timeout both must fall back to the
 # server's relay, report "relayed" and still exchange every message.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # punch-probe tcp-classify against punch-probe server --tcp with no router
 # between them (the loopback of a namespace of its own, two addresses): the
 # endpoints seen are the local ones (mapping none) and both connect-backs get

@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # punch-server under abuse, on loopback only.
 #
 # $O/tools/punch-abuse throws garbage, truncated and oversized messages (TCP

@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # punch-server while one address floods it, on loopback only.
 #
 # 1. $O/tools/punch-abuse --flood keeps 1,000 connections from 127.0.0.66

@@ -1,4 +1,5 @@
 #!/bin/sh
+# lab-run: loopback (shares 127.0.0.x with the other loopback tests: tests/lab-run.sh runs them in turn)
 # TCP hole punching (punch-client --tcp), first on loopback, then through
 # namespaces this script builds itself (prefix htcp-<pid>-): two clients
 # behind two NATs with stateful firewalls written here in nftables, and a
