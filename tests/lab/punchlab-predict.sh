@@ -30,22 +30,8 @@
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-predict.XXXXXX) || exit 1
-pids="" # the punchlab runs in the background not yet reaped
-# A punchlab still running when the test ends (a failure, an interrupt) is
-# stopped: it takes its labs down on TERM.
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-# reap PID: wait for that background run; its exit status in rc
-reap() {
-	wait "$1"
-	rc=$?
-	pids=$(echo "$pids" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
-}
+# shellcheck source=lib/bg.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/bg.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 command -v jq >/dev/null || { echo "SKIP: no jq"; exit 0; }
@@ -61,15 +47,13 @@ bob=$(sed -n 's/^peer bob: \([0-9.]*\) port \([0-9]*\), seen on the internet as 
 grep -q '^expected outcome: direct[^:]*: birthday: ' "$tmp/list.out" ||
 	fail "the expectation is not the birthday derivation: $(grep '^expected' "$tmp/list.out")"
 
-"$O/punchlab" run --no-color --no-self-check -j 4 --repeat 50 --json "$tmp/rate.json" "$topo" >"$tmp/rate.out" 2>&1 &
-rate_pid=$!
-pids="$pids $rate_pid"
+bg_run "$O/punchlab" run --no-color --no-self-check -j 4 --repeat 50 --json "$tmp/rate.json" "$topo" >"$tmp/rate.out" 2>&1
+rate_pid=$bg_pid
 
 # A prediction that cannot meet: both sides spend their whole budget.
 sed 's/^predict-range = .*/predict-range = 40000-49999/; /^expect /d' "$topo" >"$tmp/miss.topo"
-"$O/punchlab" run --no-color --no-self-check --json "$tmp/miss.json" "$tmp/miss.topo" >"$tmp/miss.out" 2>&1 &
-miss_pid=$!
-pids="$pids $miss_pid"
+bg_run "$O/punchlab" run --no-color --no-self-check --json "$tmp/miss.json" "$tmp/miss.topo" >"$tmp/miss.out" 2>&1
+miss_pid=$bg_pid
 
 # Without prediction: relayed.
 sed '/^predict/d; /^expect /d' "$topo" >"$tmp/nopredict.topo"

@@ -22,43 +22,26 @@
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-repeat.XXXXXX) || exit 1
-pids="" # the punchlab runs in the background not yet reaped
-# A punchlab still running when the test ends (a failure, an interrupt) is
-# stopped: it takes its labs down on TERM.
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	wait
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-# reap PID: wait for that background run; its exit status in rc
-reap() {
-	wait "$1"
-	rc=$?
-	pids=$(echo "$pids" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
-}
+# shellcheck source=lib/bg.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/bg.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 command -v jq >/dev/null || { echo "SKIP: no jq"; exit 0; }
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
 ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.before"
 
-"$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rstpc.json" tests/lab/data/tcp-rst-vs-pr-cone.topo \
-	>"$tmp/rstpc.out" 2>&1 &
-rstpc_pid=$!
-pids="$pids $rstpc_pid"
+bg_run "$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rstpc.json" tests/lab/data/tcp-rst-vs-pr-cone.topo \
+	>"$tmp/rstpc.out" 2>&1
+rstpc_pid=$bg_pid
 # A race of the network, not of the lab: two routers that answer an
 # unsolicited SYN with a RST. Whatever the race gives, 20 runs, no errors,
 # and the verdict by the rule.
-"$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rst.json" tests/lab/data/tcp-rst-vs-rst.topo \
-	>"$tmp/rst.out" 2>&1 &
-rst_pid=$!
-pids="$pids $rst_pid"
-"$O/punchlab" run --no-color --no-self-check -j 10 --repeat 10 --json "$tmp/coin.json" \
-	tests/lab/data/coin-flip.topo >"$tmp/coin.out" 2>&1 &
-coin_pid=$!
-pids="$pids $coin_pid"
+bg_run "$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rst.json" tests/lab/data/tcp-rst-vs-rst.topo \
+	>"$tmp/rst.out" 2>&1
+rst_pid=$bg_pid
+bg_run "$O/punchlab" run --no-color --no-self-check -j 10 --repeat 10 --json "$tmp/coin.json" \
+	tests/lab/data/coin-flip.topo >"$tmp/coin.out" 2>&1
+coin_pid=$bg_pid
 "$O/punchlab" run --no-color --no-self-check -j 2 --repeat 20 --json "$tmp/lossy.json" --junit "$tmp/lossy.xml" \
 	--markdown "$tmp/lossy.md" topologies/lossy-link.topo >"$tmp/lossy.out" 2>&1
 rc=$?
