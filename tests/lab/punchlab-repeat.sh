@@ -16,16 +16,32 @@
 #   tcp-rst-vs-pr-cone.topo (one rarely lost, 0.75) 20 times each: the
 #   verdict by the same rule.
 # Nothing of the labs remains after.
+# The four punchlab runs go side by side, each in its own labs (they mostly
+# wait: coin-flip's runs on its lossy link, all 10 at once; the TCP races at
+# -j 4 each, as before). Each is checked once it is done.
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-repeat.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=lib/bg.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/bg.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 command -v jq >/dev/null || { echo "SKIP: no jq"; exit 0; }
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
 ip -o link show | awk -F': ' '{print $2}' | sort >"$tmp/links.before"
 
+bg_run "$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rstpc.json" tests/lab/data/tcp-rst-vs-pr-cone.topo \
+	>"$tmp/rstpc.out" 2>&1
+rstpc_pid=$bg_pid
+# A race of the network, not of the lab: two routers that answer an
+# unsolicited SYN with a RST. Whatever the race gives, 20 runs, no errors,
+# and the verdict by the rule.
+bg_run "$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rst.json" tests/lab/data/tcp-rst-vs-rst.topo \
+	>"$tmp/rst.out" 2>&1
+rst_pid=$bg_pid
+bg_run "$O/punchlab" run --no-color --no-self-check -j 10 --repeat 10 --json "$tmp/coin.json" \
+	tests/lab/data/coin-flip.topo >"$tmp/coin.out" 2>&1
+coin_pid=$bg_pid
 "$O/punchlab" run --no-color --no-self-check -j 2 --repeat 20 --json "$tmp/lossy.json" --junit "$tmp/lossy.xml" \
 	--markdown "$tmp/lossy.md" topologies/lossy-link.topo >"$tmp/lossy.out" 2>&1
 rc=$?
@@ -50,10 +66,6 @@ else
 fi
 echo "lossy-link: $line"
 
-"$O/punchlab" run --no-color --no-self-check -j 2 --repeat 10 --json "$tmp/coin.json" \
-	tests/lab/data/coin-flip.topo >"$tmp/coin.out" 2>&1
-rc=$?
-[ "$(jq '.scenarios | length' "$tmp/coin.json")" -eq 10 ] || fail "not exactly 10 runs of coin-flip: a retry?"
 # rule FILE.json RC NAME: the rate, interval, verdict and exit status of a
 # repeated scenario with an expect-rate, worked out here independently
 rule() {
@@ -79,21 +91,17 @@ assert rc == (0 if want == "pass" else 1), (rc, want)
 print("%s: %d of %d as expected, 95%% interval [%.3f, %.3f], expect-rate %g: %s" % (sys.argv[3], k, n, lo, hi, e, want))
 PY
 }
-rule "$tmp/coin.json" "$rc" coin-flip
-
-# A race of the network, not of the lab: two routers that answer an
-# unsolicited SYN with a RST. Whatever the race gives, 20 runs, no errors,
-# and the verdict by the rule.
-"$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rst.json" tests/lab/data/tcp-rst-vs-rst.topo \
-	>"$tmp/rst.out" 2>&1
-rc=$?
+reap $rst_pid
 [ "$(jq '.scenarios | length' "$tmp/rst.json")" -eq 20 ] || fail "tcp-rst-vs-rst: not 20 runs"
 [ "$(jq '[.scenarios[] | select(.actual == "relayed" or .actual == "direct")] | length' "$tmp/rst.json")" -eq 20 ] ||
 	{ tail -5 "$tmp/rst.out"; fail "tcp-rst-vs-rst: a run neither direct nor relayed"; }
 rule "$tmp/rst.json" "$rc" tcp-rst-vs-rst
-"$O/punchlab" run --no-color -j 4 --repeat 20 --json "$tmp/rstpc.json" tests/lab/data/tcp-rst-vs-pr-cone.topo \
-	>"$tmp/rstpc.out" 2>&1
-rc=$?
+
+reap $coin_pid
+[ "$(jq '.scenarios | length' "$tmp/coin.json")" -eq 10 ] || fail "not exactly 10 runs of coin-flip: a retry?"
+rule "$tmp/coin.json" "$rc" coin-flip
+
+reap $rstpc_pid
 [ "$(jq '.scenarios | length' "$tmp/rstpc.json")" -eq 20 ] || fail "tcp-rst-vs-pr-cone: not 20 runs"
 rule "$tmp/rstpc.json" "$rc" tcp-rst-vs-pr-cone
 
