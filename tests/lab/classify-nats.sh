@@ -105,7 +105,7 @@ LOSSY_RULES='table inet lossy {
 # proven N: case N's short-wait report ($tmp/N.json) stands on its router's
 # counts (see SHORT_ARGS).
 proven() {
-	d=$(ip netns exec $NS-$1-r nft -j list counters 2>/dev/null | jq '[.nftables[] | select(.counter) |
+	d=$(ip netns exec "$NS-$1-r" nft -j list counters 2>/dev/null | jq '[.nftables[] | select(.counter) |
 		.counter | select(.name == "udp_dropped_in" or .name == "udp_dropped_out") | .packets] | add // -1')
 	[ -n "$d" ] && jq -e --argjson d "$d" '.absent_requests == $d and
 		(.udp_blocked or .hairpin_refused or .observations.hairpin == "yes")' "$tmp/$1.json" > /dev/null 2>&1

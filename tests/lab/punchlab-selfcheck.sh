@@ -44,18 +44,20 @@ start() {
 }
 # result NAME: its output into $tmp/out (what says() and fail() read), its exit status into rc
 result() {
-	cp "$tmp/$1.out" "$tmp/out" && rc=$(cat "$tmp/$1.rc") || fail "$1 did not finish"
+	if ! cp "$tmp/$1.out" "$tmp/out" || ! rc=$(cat "$tmp/$1.rc"); then
+		fail "$1 did not finish"
+	fi
 }
 # refused WHAT NAME RUN1 RUN2 CLASSIFY1 CLASSIFY2: `run` of the file started
 # as NAME-run (WHAT, for the failure) exited 1 saying RUN1 and RUN2, and its
 # `classify`, NAME-classify, exited 1 saying CLASSIFY1 and CLASSIFY2
 refused() {
 	result "$2-run"
-	[ $rc -eq 1 ] || fail "run of $1 exited $rc, want 1"
+	[ "$rc" -eq 1 ] || fail "run of $1 exited $rc, want 1"
 	says "$3"
 	says "$4"
 	result "$2-classify"
-	[ $rc -eq 1 ] || fail "classify of $1 exited $rc, want 1"
+	[ "$rc" -eq 1 ] || fail "classify of $1 exited $rc, want 1"
 	says "$5"
 	says "$6"
 }
@@ -101,7 +103,7 @@ wait
 
 # 1. every shipped router classifies as declared
 result shipped
-if [ $rc -ne 0 ]; then
+if [ "$rc" -ne 0 ]; then
 	# the whole output is long: show what did not classify as declared
 	grep -vE ' ok$|^topologies/|^matrices/|^$' "$tmp/out" | head -40
 	grep -B3 -A12 -E 'MISMATCH|ERROR|error' "$tmp/out" | head -60
@@ -143,22 +145,22 @@ echo "ok: classify: $routers shipped routers behave as declared"
 
 # 2. declared one thing, built another: refused before the pair runs
 result declared-run
-[ $rc -eq 1 ] || fail "run of a wrongly declared lab exited $rc, want 1"
+[ "$rc" -eq 1 ] || fail "run of a wrongly declared lab exited $rc, want 1"
 says "self-check: refusing to run the pair"
 says "router home-a (line 10) does not behave as declared: filtering declared eif, observed apdf"
 says "router home-b (line 14) does not behave as declared: mapping declared apdm, observed eim; ports declared random, observed preserve"
 [ "$(jq -r '.scenarios[0].actual' "$tmp/w.json")" = error ] || fail "not reported as an error"
 [ "$(jq '.scenarios[0].peers | length' "$tmp/w.json")" -eq 0 ] || fail "the clients ran anyway"
 result declared-classify
-[ $rc -eq 1 ] || fail "classify of a wrongly declared lab exited $rc, want 1"
+[ "$rc" -eq 1 ] || fail "classify of a wrongly declared lab exited $rc, want 1"
 says "MISMATCH: filtering declared eif, observed apdf"
 says "MISMATCH: mapping declared apdm, observed eim; ports declared random, observed preserve"
 result unchecked-run
-[ $rc -eq 0 ] || fail "--no-self-check: exited $rc (the pair of port-restricted cones should go direct)"
+[ "$rc" -eq 0 ] || fail "--no-self-check: exited $rc (the pair of port-restricted cones should go direct)"
 says "PASS   wrong-declared"
 # over IPv6 too: ipv6-server-only's firewall without its opt-out is caught on its IPv6 side only
 result v6-run
-[ $rc -eq 1 ] || fail "run of an IPv6 router that is not as declared exited $rc, want 1"
+[ "$rc" -eq 1 ] || fail "run of an IPv6 router that is not as declared exited $rc, want 1"
 says "over IPv6 does not behave as declared: mapping declared none, observed unknown"
 grep -q 'router fw-a (line [0-9]*) does not behave' "$tmp/out" && fail "fw-a's IPv4 side reported as differing"
 echo "ok: wrong declarations refused, naming router, line and property (IPv4 and IPv6); unnoticed without the check"
