@@ -21,6 +21,8 @@
 /* A classification asks its questions one after the other; the slowest waits
  * out SELFCHECK_ABSENT_MS for each of a few absent answers. */
 #define CLASSIFY_LIMIT_MS (24 * SELFCHECK_ABSENT_MS)
+/* A knock's longest: its long wait on a lossy lab, and a start. */
+#define KNOCK_LIMIT_MS (2 * SELFCHECK_ABSENT_MS + READY_MS)
 
 int selfcheck_expect_args(const struct topo_nat *nat, const char *out[9])
 {
@@ -352,6 +354,8 @@ struct sc_run {
 	struct run_group *g;
 	struct run_proc **srv;  /* [2 * node + (IPv6)]: the probe servers */
 	struct run_proc **cls;  /* [entry]: the classifiers */
+	struct run_proc **knk;  /* [entry]: the knocks (UDP, then TCP), beside a classifier of the slow */
+	bool *early;            /* [entry]: classified with the long wait beside the first knocks */
 	bool *slow;             /* [entry]: classify with the long waits (no evidence to end them early) */
 	bool *pending;          /* [entry]: to classify in the next round */
 	bool long_wait;         /* no short wait at all (selfcheck_run_wait()) */
@@ -698,7 +702,7 @@ static int classify_round(struct sc_run *c)
 }
 
 static int knock_start(struct sc_run *c);
-static int knock_finish(struct sc_run *c);
+static int knock_finish(struct sc_run *c, mtime_ms limit_ms);
 
 /* First every router with the short wait where it can be proven; then, on
  * routers as fresh as lab_up() made them, the long wait for each router whose
@@ -712,10 +716,12 @@ static int classify_all(struct sc_run *c)
 	for (int k = 0; k < c->sc->n; k++) {
 		c->slow[k] = c->long_wait || !fast_possible(c, k);
 		c->pending[k] = c->sc->nats[k].checked && !c->slow[k];
+		if (c->early[k])
+			read_classification(c, k);
 	}
 	rc = classify_round(c);
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
-		bool redo = c->sc->nats[k].checked && (c->slow[k] || !evidence_proven(c, k));
+		bool redo = c->sc->nats[k].checked && !c->early[k] && (c->slow[k] || !evidence_proven(c, k));
 
 		if (redo && !c->slow[k]) {
 			log_debug("self-check: router %s%s: the short wait is not proven, classifying again",
@@ -737,7 +743,7 @@ static int classify_all(struct sc_run *c)
 	if (rc == 0 && kagain)
 		rc = knock_start(c);
 	if (rc == 0 && kagain)
-		rc = knock_finish(c);
+		rc = knock_finish(c, KNOCK_LIMIT_MS);
 	if (rc == 0)
 		rc = classify_round(c);
 	return rc;
@@ -806,7 +812,7 @@ static int knock_start(struct sc_run *c)
 			continue;
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
 		knock_argv(&a, c, k, lossy, c->kslow[k], false);
-		rc = start_probe(c, node, &a, &c->cls[k], "knock");
+		rc = start_probe(c, node, &a, &c->knk[k], "knock");
 		if (rc < 0)
 			return rc;
 	}
@@ -818,13 +824,13 @@ static int knock_start(struct sc_run *c)
  * c->knock_why[k] why. Returns whether it was read. */
 static bool knock_result(struct sc_run *c, int k, bool tcp, int *sent)
 {
-	const struct run_result *r = run_result(c->cls[k]);
+	const struct run_result *r = run_result(c->knk[k]);
 	enum selfcheck_unsolicited u;
 	char how[256];
 
 	if (r->exit_code != 0 || selfcheck_read_knock(r->out, &u, sent) < 0) {
 		snprintf(c->knock_why[k], sizeof(c->knock_why[k]), "punch-probe knock%s %s: %.*s", tcp ? " --tcp" : "",
-			 run_describe(c->cls[k], how, sizeof(how)), tcp ? 150 : 160, r->err_len ? r->err : r->out);
+			 run_describe(c->knk[k], how, sizeof(how)), tcp ? 150 : 160, r->err_len ? r->err : r->out);
 		c->seen[k] = -1;
 		return false;
 	}
@@ -832,12 +838,13 @@ static bool knock_result(struct sc_run *c, int k, bool tcp, int *sent)
 	return true;
 }
 
-/* Release the knocks, wait for them, and read what each saw into c->seen[k]
+/* Release the knocks, wait for them (and for whatever else was started
+ * with them: so at most limit_ms), and read what each saw into c->seen[k]
  * (or c->knock_why[k] what went wrong); the datagrams each sent go to
  * c->knock_drops[k], which the router's drop counters hold too. */
-static int knock_finish(struct sc_run *c)
+static int knock_finish(struct sc_run *c, mtime_ms limit_ms)
 {
-	int rc = release_wait(c, 2 * SELFCHECK_ABSENT_MS + READY_MS, "knocks");
+	int rc = release_wait(c, limit_ms, "knocks");
 
 	if (rc < 0)
 		return rc;
@@ -866,12 +873,41 @@ static int knock_begin(struct sc_run *c)
 	return knock_start(c);
 }
 
+/* The classifiers of the routers that have only the long wait (a lab with
+ * loss or delay, a router with its own rules): started now, after the probe
+ * servers are ready, to run beside the first knocks (knock_end() releases
+ * them). A knock does not disturb a classification, nor the other way round:
+ * the knock's port is one no mapping holds (knock_port()), and neither
+ * depends on the router's counters with the long wait. */
+static int early_classifiers(struct sc_run *c)
+{
+	bool lossy = lab_lossy(c);
+	struct argv_buf a;
+
+	for (int k = 0; k < c->sc->n; k++) {
+		int rc;
+
+		if (!c->sc->nats[k].checked || !(c->long_wait || !fast_possible(c, k)))
+			continue;
+		classifier_argv(&a, c, k, lossy, true);
+		rc = start_probe(c, plan_probe_node(c->p, c->sc->nats[k].nat), &a, &c->cls[k], "classifier");
+		if (rc < 0)
+			return rc;
+		c->early[k] = true;
+	}
+	return 0;
+}
+
 /* Then, before the classifier, their answers: final, left to the
  * classifier's counts (c->kcounts), or knocked again with the long wait. */
 static int knock_end(struct sc_run *c)
 {
-	bool again = false;
-	int rc = knock_finish(c);
+	bool again = false, early = false;
+	int rc;
+
+	for (int k = 0; k < c->sc->n; k++)
+		early |= c->early[k];
+	rc = knock_finish(c, early ? CLASSIFY_LIMIT_MS : KNOCK_LIMIT_MS);
 
 	for (int k = 0; rc == 0 && k < c->sc->n; k++) {
 		bool icmp = c->t->nats[c->sc->nats[k].nat].behavior.icmp_unreachable;
@@ -890,7 +926,7 @@ static int knock_end(struct sc_run *c)
 	if (rc == 0 && again)
 		rc = knock_start(c);
 	if (rc == 0 && again)
-		rc = knock_finish(c);
+		rc = knock_finish(c, KNOCK_LIMIT_MS);
 	return rc;
 }
 
@@ -937,7 +973,7 @@ static int tcp_knock_round(struct sc_run *c, bool *again)
 		node = server_for(c->t, c->p, c->sc->nats[k].nat, c->sc->nats[k].family, &ip, &ip2);
 		c->tcount[k] = c->tslow[k] ? 0 : tcp_unsolicited_count(c, k);
 		knock_argv(&a, c, k, lossy, c->tslow[k], true);
-		rc = start_probe(c, node, &a, &c->cls[k], "TCP knock");
+		rc = start_probe(c, node, &a, &c->knk[k], "TCP knock");
 		if (rc < 0)
 			return rc;
 	}
@@ -1173,6 +1209,8 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 		c.sc->nats = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.sc->nats));
 	c.srv = calloc(2 * (size_t)p->n_nodes, sizeof(*c.srv));
 	c.cls = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.cls));
+	c.knk = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.knk));
+	c.early = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.early));
 	c.slow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.slow));
 	c.pending = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.pending));
 	c.seen = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.seen));
@@ -1184,7 +1222,7 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 	c.tpend = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tpend));
 	c.tslow = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tslow));
 	c.tcount = calloc(2 * (size_t)t->n_nats + 1, sizeof(*c.tcount));
-	if (!c.tpend || !c.tslow || !c.tcount ||
+	if (!c.tpend || !c.tslow || !c.tcount || !c.knk || !c.early ||
 	    !c.sc || !c.sc->nats || !c.srv || !c.cls || !c.slow || !c.pending || !c.seen || !c.knock_drops ||
 	    !c.kpend || !c.kslow || !c.kcounts || !c.knock_why) {
 		snprintf(err, errsize, "self-check: out of memory");
@@ -1203,6 +1241,8 @@ int selfcheck_run_wait(const struct topo *t, const struct plan *p, struct lab *l
 		rc = knock_begin(&c);
 	if (rc == 0)
 		rc = wait_servers(&c);
+	if (rc == 0)
+		rc = early_classifiers(&c);
 	if (rc == 0)
 		rc = knock_end(&c);
 	if (rc == 0)
@@ -1227,6 +1267,8 @@ cleanup:
 	selfcheck_free(c.sc);
 	free(c.srv);
 	free(c.cls);
+	free(c.knk);
+	free(c.early);
 	free(c.slow);
 	free(c.pending);
 	free(c.seen);

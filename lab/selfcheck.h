@@ -45,7 +45,10 @@
 /* Unsolicited UDP (unsolicited = drop | icmp-unreachable): seen from
  * outside, where an ICMP error goes, by punch-probe knock from the router's
  * probe server node to the router's external address, at a port no mapping
- * holds, before the classifier. A short knock first where the lab has
+ * holds, before the classifier (beside it where the router has only the long
+ * wait: a lab with loss or delay, a router with its own rules; neither
+ * disturbs the other, and each has a long wait of its own to overlap). A
+ * short knock first where the lab has
  * neither delay nor loss: its ICMP error is positive evidence; its silence
  * counts only from a router declared silent (an ICMP error merely late would
  * look the same), and only when the router's drop counters, read for the

@@ -6,15 +6,19 @@
 # direction at the configured rates (within six standard deviations) and
 # account for every datagram that did not come back. The lab is then taken
 # down and nothing of it remains. Also: delay runs, with or without netem
-# (tests/lab/punchlab-delay.sh measures it).
+# (tests/lab/punchlab-delay.sh measures it). The delay run is a lab of its
+# own that mostly waits (its self-check's long waits on a lossy lab): it runs
+# beside the loss measurement.
 set -u
 O=${O:-build}
 # with our PID: kept labs are host-wide, and other runs of this test may share the host
 name=punchlab-loss-$$
 tmp=$(mktemp -d /tmp/punchlab-loss.XXXXXX) || exit 1
 echo_pid=
+delay_pid=
 cleanup() {
 	[ -n "$echo_pid" ] && kill "$echo_pid" 2>/dev/null && wait "$echo_pid" 2>/dev/null
+	[ -n "$delay_pid" ] && kill "$delay_pid" 2>/dev/null && wait "$delay_pid" 2>/dev/null
 	"$O/punchlab" down "$name" >/dev/null 2>&1
 	"$O/punchlab" down "$name-delay" >/dev/null 2>&1
 	rm -rf "$tmp"
@@ -44,6 +48,11 @@ loss = 10%
 [peer bob]
 behind = home-b
 TOPO
+
+# delay on home-a next to loss on alice: netem, or without it a delay line.
+sed 's/^loss = 20%/delay = 10ms/' "$tmp/$name.topo" >"$tmp/$name-delay.topo"
+"$O/punchlab" run --json "$tmp/delay.json" "$tmp/$name-delay.topo" >"$tmp/delay.out" 2>&1 &
+delay_pid=$!
 
 # The scenario itself must run (its verdict at this much loss is not the point;
 # nor is the self-check, whose probes would cross the same lossy links).
@@ -111,9 +120,9 @@ echo_pid=
 "$O/punchlab" down "$name" >/dev/null || fail "down"
 ip netns list | grep -q "^punchlab-$name\." && fail "namespaces left after down"
 
-# delay on home-a next to loss on alice: netem, or without it a delay line.
-sed 's/^loss = 20%/delay = 10ms/' "$tmp/$name.topo" >"$tmp/$name-delay.topo"
-"$O/punchlab" run --json "$tmp/delay.json" "$tmp/$name-delay.topo" >"$tmp/out" 2>&1
+# the delay run, started above
+wait "$delay_pid"
+delay_pid=
 jq -e '.scenarios[0].actual != "error"' "$tmp/delay.json" >/dev/null ||
 	fail "delay: $(jq -r '.scenarios[0].error' "$tmp/delay.json")"
 msg="delay ran"

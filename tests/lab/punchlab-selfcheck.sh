@@ -14,35 +14,96 @@
 # - after the check, a sequential-port NAT hands the pair the first port of
 #   its pool: the probe's mappings were flushed;
 # - nothing is left behind.
+# Every punchlab command here builds a lab of its own and mostly waits (on
+# the probes' waits, on the pair): they all start at once, the classification
+# of the shipped files beside at most JOBS others (default 4), and their
+# outputs are checked afterwards, in the order below.
 set -u
 O=${O:-build}
 D=tests/lab/data
+JOBS=${JOBS:-4}
 tmp=$(mktemp -d /tmp/punchlab-selfcheck.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+pids=
+trap 'for p in $pids; do kill "$p" 2>/dev/null; done; wait; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -f "$tmp/out" ] && sed 's/^/  /' "$tmp/out" | head -40; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 command -v jq >/dev/null || fail "jq not found"
 says() { grep -qF -- "$1" "$tmp/out" || fail "output lacks: $1"; }
-# refused WHAT FILE RUN1 RUN2 CLASSIFY1 CLASSIFY2: `run` of FILE (WHAT, for
-# the failure) exits 1 saying RUN1 and RUN2, and `classify` exits 1 saying
-# CLASSIFY1 and CLASSIFY2
+# start NAME CMD...: run CMD in the background, its output into $tmp/NAME.out
+# and its exit status into $tmp/NAME.rc, once one of JOBS slots is free.
+mkfifo "$tmp/slots" || exit 1
+exec 3<>"$tmp/slots"
+i=0
+while [ $i -lt "$JOBS" ]; do echo >&3; i=$((i + 1)); done
+start() {
+	name=$1
+	shift
+	read -r _ <&3
+	( "$@" >"$tmp/$name.out" 2>&1 3>&-; echo $? >"$tmp/$name.rc"; echo >&3 ) &
+	pids="$pids $!"
+}
+# result NAME: its output into $tmp/out (what says() and fail() read), its exit status into rc
+result() {
+	if ! cp "$tmp/$1.out" "$tmp/out" || ! rc=$(cat "$tmp/$1.rc"); then
+		fail "$1 did not finish"
+	fi
+}
+# refused WHAT NAME RUN1 RUN2 CLASSIFY1 CLASSIFY2: `run` of the file started
+# as NAME-run (WHAT, for the failure) exited 1 saying RUN1 and RUN2, and its
+# `classify`, NAME-classify, exited 1 saying CLASSIFY1 and CLASSIFY2
 refused() {
-	"$O/punchlab" run --no-color "$2" >"$tmp/out" 2>&1
-	rc=$?
-	[ $rc -eq 1 ] || fail "run of $1 exited $rc, want 1"
+	result "$2-run"
+	[ "$rc" -eq 1 ] || fail "run of $1 exited $rc, want 1"
 	says "$3"
 	says "$4"
-	"$O/punchlab" classify --no-color "$2" >"$tmp/out" 2>&1
-	rc=$?
-	[ $rc -eq 1 ] || fail "classify of $1 exited $rc, want 1"
+	result "$2-classify"
+	[ "$rc" -eq 1 ] || fail "classify of $1 exited $rc, want 1"
 	says "$5"
 	says "$6"
 }
 
+# The labs, all started here and checked below.
+"$O/punchlab" classify --no-color topologies/*.topo matrices/*.matrix "$D/tcp-rst-vs-pr-cone.topo" \
+	>"$tmp/shipped.out" 2>&1 3>&- &
+shipped_pid=$!
+pids="$pids $shipped_pid"
+# over IPv6 too: ipv6-server-only's firewall without its opt-out
+sed 's/^self-check = no.*$//' topologies/ipv6-server-only.topo >"$tmp/v6-wrong.topo"
+cp topologies/ipv6-server-only.nft "$tmp/"
+cat >"$tmp/seq.topo" <<'EOT'
+[lab]
+description = sequential ports after the self-check
+[nat seq]
+mapping   = eim
+filtering = apdf
+ports     = sequential
+port-start = 30000
+[nat other]
+preset = port-restricted
+[peer alice]
+behind = seq
+[peer bob]
+behind = other
+EOT
+# the slowest first (routers with their own rules: the long waits)
+start tcp-declared-run "$O/punchlab" run --no-color "$D/wrong-tcp-declared.topo"
+start tcp-declared-classify "$O/punchlab" classify --no-color "$D/wrong-tcp-declared.topo"
+start tcp-unsolicited-run "$O/punchlab" run --no-color "$D/wrong-tcp-unsolicited.topo"
+start tcp-unsolicited-classify "$O/punchlab" classify --no-color "$D/wrong-tcp-unsolicited.topo"
+start declared-run "$O/punchlab" run --no-color --json "$tmp/w.json" "$D/wrong-declared.topo"
+start declared-classify "$O/punchlab" classify --no-color "$D/wrong-declared.topo"
+start v6-run "$O/punchlab" run --no-color "$tmp/v6-wrong.topo"
+start unsolicited-run "$O/punchlab" run --no-color "$D/wrong-unsolicited.topo"
+start unsolicited-classify "$O/punchlab" classify --no-color "$D/wrong-unsolicited.topo"
+start unchecked-run "$O/punchlab" run --no-color --no-self-check "$D/wrong-declared.topo"
+start seq-run "$O/punchlab" run --no-color --seed 5 --json "$tmp/seq.json" "$tmp/seq.topo"
+wait "$shipped_pid"
+echo $? >"$tmp/shipped.rc"
+wait
+
 # 1. every shipped router classifies as declared
-"$O/punchlab" classify --no-color topologies/*.topo matrices/*.matrix "$D/tcp-rst-vs-pr-cone.topo" >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -ne 0 ]; then
+result shipped
+if [ "$rc" -ne 0 ]; then
 	# the whole output is long: show what did not classify as declared
 	grep -vE ' ok$|^topologies/|^matrices/|^$' "$tmp/out" | head -40
 	grep -B3 -A12 -E 'MISMATCH|ERROR|error' "$tmp/out" | head -60
@@ -83,35 +144,29 @@ done
 echo "ok: classify: $routers shipped routers behave as declared"
 
 # 2. declared one thing, built another: refused before the pair runs
-"$O/punchlab" run --no-color --json "$tmp/w.json" "$D/wrong-declared.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "run of a wrongly declared lab exited $rc, want 1"
+result declared-run
+[ "$rc" -eq 1 ] || fail "run of a wrongly declared lab exited $rc, want 1"
 says "self-check: refusing to run the pair"
 says "router home-a (line 10) does not behave as declared: filtering declared eif, observed apdf"
 says "router home-b (line 14) does not behave as declared: mapping declared apdm, observed eim; ports declared random, observed preserve"
 [ "$(jq -r '.scenarios[0].actual' "$tmp/w.json")" = error ] || fail "not reported as an error"
 [ "$(jq '.scenarios[0].peers | length' "$tmp/w.json")" -eq 0 ] || fail "the clients ran anyway"
-"$O/punchlab" classify --no-color "$D/wrong-declared.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "classify of a wrongly declared lab exited $rc, want 1"
+result declared-classify
+[ "$rc" -eq 1 ] || fail "classify of a wrongly declared lab exited $rc, want 1"
 says "MISMATCH: filtering declared eif, observed apdf"
 says "MISMATCH: mapping declared apdm, observed eim; ports declared random, observed preserve"
-"$O/punchlab" run --no-color --no-self-check "$D/wrong-declared.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 0 ] || fail "--no-self-check: exited $rc (the pair of port-restricted cones should go direct)"
+result unchecked-run
+[ "$rc" -eq 0 ] || fail "--no-self-check: exited $rc (the pair of port-restricted cones should go direct)"
 says "PASS   wrong-declared"
 # over IPv6 too: ipv6-server-only's firewall without its opt-out is caught on its IPv6 side only
-sed 's/^self-check = no.*$//' topologies/ipv6-server-only.topo >"$tmp/v6-wrong.topo"
-cp topologies/ipv6-server-only.nft "$tmp/"
-"$O/punchlab" run --no-color "$tmp/v6-wrong.topo" >"$tmp/out" 2>&1
-rc=$?
-[ $rc -eq 1 ] || fail "run of an IPv6 router that is not as declared exited $rc, want 1"
+result v6-run
+[ "$rc" -eq 1 ] || fail "run of an IPv6 router that is not as declared exited $rc, want 1"
 says "over IPv6 does not behave as declared: mapping declared none, observed unknown"
 grep -q 'router fw-a (line [0-9]*) does not behave' "$tmp/out" && fail "fw-a's IPv4 side reported as differing"
 echo "ok: wrong declarations refused, naming router, line and property (IPv4 and IPv6); unnoticed without the check"
 
 # 2b. unsolicited UDP answered otherwise than declared (knocked from outside)
-refused "a router with the wrong unsolicited" "$D/wrong-unsolicited.topo" \
+refused "a router with the wrong unsolicited" unsolicited \
 	"router home-a (line 11) does not behave as declared: unsolicited declared icmp-unreachable, observed drop" \
 	"router home-b (line 16) does not behave as declared: unsolicited declared drop, observed icmp-unreachable" \
 	"MISMATCH: unsolicited declared icmp-unreachable, observed drop" \
@@ -119,14 +174,14 @@ refused "a router with the wrong unsolicited" "$D/wrong-unsolicited.topo" \
 echo "ok: a router declared icmp-unreachable but silent, and one declared silent but refusing, are refused"
 
 # 2c. an unsolicited SYN answered otherwise than declared (knock --tcp from outside)
-refused "a router with the wrong tcp-unsolicited" "$D/wrong-tcp-unsolicited.topo" \
+refused "a router with the wrong tcp-unsolicited" tcp-unsolicited \
 	"router home-a (line 12) does not behave as declared: tcp-unsolicited declared rst, observed drop" \
 	"router home-b (line 17) does not behave as declared: tcp-unsolicited declared drop, observed rst" \
 	"MISMATCH: tcp-unsolicited declared rst, observed drop" \
 	"MISMATCH: tcp-unsolicited declared drop, observed rst"
 echo "ok: a router declared to reset an unsolicited SYN but silent, and one declared silent but resetting, are refused"
 # 2d. TCP mapping and filtering not as declared, in a UDP lab (its routers' TCP declaration differs from UDP's)
-refused "routers with the wrong tcp-mapping/tcp-filtering" "$D/wrong-tcp-declared.topo" \
+refused "routers with the wrong tcp-mapping/tcp-filtering" tcp-declared \
 	"router home-a (line 13) does not behave as declared: tcp-filtering declared eif, observed apdf" \
 	"router home-b (line 18) does not behave as declared: tcp-mapping declared apdm, observed eim" \
 	"declared eim apdf preserve hairpin=no tcp=eim/eif/drop observed eim apdf preserve hairpin=no tcp=eim/apdf/drop MISMATCH: tcp-filtering declared eif, observed apdf" \
@@ -134,22 +189,8 @@ refused "routers with the wrong tcp-mapping/tcp-filtering" "$D/wrong-tcp-declare
 echo "ok: TCP mapping and filtering not as declared are refused, naming tcp-mapping and tcp-filtering"
 
 # 3. the routers are reset after the check: the pair gets the first sequential port
-cat >"$tmp/seq.topo" <<'EOT'
-[lab]
-description = sequential ports after the self-check
-[nat seq]
-mapping   = eim
-filtering = apdf
-ports     = sequential
-port-start = 30000
-[nat other]
-preset = port-restricted
-[peer alice]
-behind = seq
-[peer bob]
-behind = other
-EOT
-"$O/punchlab" run --no-color --seed 5 --json "$tmp/seq.json" "$tmp/seq.topo" >"$tmp/out" 2>&1 || fail "sequential-port lab failed"
+result seq-run
+[ "$rc" -eq 0 ] || fail "sequential-port lab failed"
 public=$(jq -r '.scenarios[0].peers[] | select(.name == "alice") | .report.public' "$tmp/seq.json")
 [ "${public##*:}" = 30000 ] || fail "alice was mapped to $public, want port 30000 (the probe's mappings were not flushed)"
 jq -e '[.scenarios[0].selfcheck[] | select(.name == "seq" and .family == 4 and .checked and .match and
