@@ -32,12 +32,7 @@ done
 
 tmp=$(mktemp -d /tmp/nat-rulesets.XXXXXX) || exit 1
 NS=nat-$$
-srvpid=
 cleanup() {
-	if [ -n "$srvpid" ]; then
-		kill "$srvpid" 2>/dev/null
-		wait "$srvpid" 2>/dev/null
-	fi
 	for n in cli rtr srv; do ip netns del $NS-$n 2>/dev/null; done
 	rm -rf "$tmp"
 }
@@ -124,23 +119,32 @@ echo "nat-rulesets: $built rulesets loaded and listed, $refused combinations ref
 # concluded once the router has counted its drop, not after a timeout.
 PYTHONPATH=$(cd "$(dirname "$0")/lib" && pwd) || exit 1
 NATLAB_RTR=$NS-rtr
+NATLAB_SRV=$NS-srv
 NATLAB_TAINT=$tmp/taint
 waited=0
-export PYTHONPATH NATLAB_RTR NATLAB_TAINT
+export PYTHONPATH NATLAB_RTR NATLAB_SRV NATLAB_TAINT
 
 cat > "$tmp/probe.py" <<'EOF'
-import socket, sys, select, time
+import os, socket, sys, select, threading, time
 import natlab
 S1, S2, P1, P2 = "203.0.113.30", "203.0.113.31", 3478, 3479
 
-def server():
-    socks = {}
-    for ip in (S1, S2):
-        for p in (P1, P2):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind((ip, p))
-            socks[(ip, p)] = s
-    print("ready", flush=True)
+# The server: S1 and S2, ports P1 and P2, made in the server's namespace
+# (NATLAB_SRV) and answered from a thread of the probe's own process: one
+# python per measurement instead of two, ready once its sockets are bound.
+def serve():
+    def bind_all():
+        socks = {}
+        for ip in (S1, S2):
+            for p in (P1, P2):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind((ip, p))
+                socks[(ip, p)] = s
+        return socks
+    socks = natlab.in_netns(os.environ["NATLAB_SRV"], bind_all)
+    threading.Thread(target=server, args=(socks,), daemon=True).start()
+
+def server(socks):
     while True:
         for s in select.select(list(socks.values()), [], [])[0]:
             data, peer = s.recvfrom(2048)
@@ -292,23 +296,21 @@ def knock(ip, port):
         d.give_up()
     print("SILENT")
 
-{"server": lambda: server(), "client": client, "hairpin": hairpin, "clash": clash, "many": many,
+if sys.argv[1] != "knock":
+    serve()
+{"client": client, "hairpin": hairpin, "clash": clash, "many": many,
  "knock": knock}[sys.argv[1]](*sys.argv[2:])
 EOF
 
 # A fresh lab per ruleset: conntrack entries and numgen counters must not carry
 # over from one measurement to the next (NAT-NOTES pitfall 7).
 topo_down() {
-	if [ -n "$srvpid" ]; then
-		kill "$srvpid" 2>/dev/null
-		wait "$srvpid" 2>/dev/null
-		srvpid=
-	fi
 	for n in cli rtr srv; do ip netns del $NS-$n 2>/dev/null; done
 	return 0
 }
 
 # topo_up RULESET: client(s) - router with RULESET - server with two addresses
+# (its program is in each probe: serve() in probe.py)
 topo_up() {
 	topo_down
 	natlab_net $NS-cli $NS-rtr $NS-srv $WANIP 203.0.113.30 203.0.113.31 || return 1
@@ -320,19 +322,6 @@ topo_up() {
 	# a lab whose probes had to wait their full time (lib/natlab.py): counted
 	[ -e "$NATLAB_TAINT" ] && waited=$((waited + 1))
 	rm -f "$NATLAB_TAINT"
-	: > "$tmp/server.out"
-	ip netns exec $NS-srv python3 -u "$tmp/probe.py" server > "$tmp/server.out" 2>&1 &
-	srvpid=$!
-	# wait for the server's sockets (its "ready" line), at most 10 s
-	i=0
-	until grep -q ready "$tmp/server.out" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 $srvpid 2>/dev/null; then
-			echo "probe server did not start: $(cat "$tmp/server.out")"
-			return 1
-		fi
-		sleep 0.1
-	done
 }
 
 counter() {
@@ -365,6 +354,12 @@ c=$(counter udp_fwd_in)
 pool() {
 	sed -n '/map port_pool {/,/}/p' "$tmp/$2.nft" | tr ',' '\n' |
 		sed -n "s/^[[:space:]]*$1 : \([0-9]*\)$/\1/p"
+}
+# pools N NAME: pool 1..N of NAME, one a line (pool() N times, in one pass)
+pools() {
+	sed -n '/map port_pool {/,/}/p' "$tmp/$2.nft" | tr ',' '\n' |
+		sed -n 's/^[[:space:]]*\([0-9]*\) : \([0-9]*\)$/\1 \2/p' |
+		awk -v n="$1" '{ p[$1] = $2 } END { for (i = 1; i <= n; i++) print p[i] }'
 }
 p1=$(pool 1 eim-apdf-random)
 [ -n "$p1" ] && [ "$p1" != 40000 ] || bad "eim-apdf-random: no pool port 1 ($p1)"
@@ -468,7 +463,7 @@ spread() {
 		--lan-net $LANNET > "$tmp/$1.nft" || { bad "$1: natgen"; return 1; }
 	topo_up "$1" > "$tmp/up" 2>&1 || { bad "$1: lab setup: $(cat "$tmp/up")"; return 1; }
 	ip netns exec $NS-cli python3 "$tmp/probe.py" many 10.0.1.2 42000 200 > "$tmp/$1.ports"
-	want=$(i=1; while [ $i -le 200 ]; do pool $i "$1"; i=$((i + 1)); done | tr '\n' ' ')
+	want=$(pools 200 "$1" | tr '\n' ' ')
 	[ "$(cat "$tmp/$1.ports") " = "$want" ] || bad "$1: ports are not the pool's in turn"
 	python3 - "$tmp/$1.ports" <<-'PYEOF' || bad "$1: ports not distinct or not spread"
 	import sys

@@ -8,11 +8,33 @@
 # the drop. The environment names the router (NATLAB_RTR) and a marker file
 # (NATLAB_TAINT, see Drops); without them every probe waits its full time,
 # as it did before.
+import ctypes
 import json
 import os
 import select
 import subprocess
 import time
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def in_netns(name, fn):
+    """fn() run in network namespace NAME (/run/netns/NAME), then back: the
+    sockets it makes stay in NAME. Only while the process has one thread."""
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    fd = os.open("/run/netns/" + name, os.O_RDONLY)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + name)
+        try:
+            return fn()
+        finally:
+            if _libc.setns(own, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back from " + name)
+    finally:
+        os.close(fd)
+        os.close(own)
 
 # How often a waiting probe looks at the counts: one read is a line to a
 # running nft, a few ms.
@@ -102,14 +124,16 @@ class Drops:
             return True
         return False
 
-    def later_rise(self):
-        """How much the ALSO counters rose, as read after the read that
-        proved the drop (a counter the same drop increments just after the
-        drop counter, e.g. a reject's ICMP, shows on a later read), or None
-        while there is no such read yet."""
-        if self.proven_at is None or self.r.reads <= self.proven_at:
-            return None
-        return self._rise(self.last, self.also)
+    def silent(self, sent):
+        """all_gone(SENT), and on a read after the one that proved it the
+        ALSO counters have not risen since the baseline: the router sent
+        nothing back (a reject increments the drop counter first, then sends
+        its ICMP or RST, which a later read shows)."""
+        if not self.all_gone(sent):
+            return False
+        if self.r.reads <= self.proven_at:
+            return False
+        return self._rise(self.last, self.also) == 0
 
     def give_up(self):
         """The probe waited its full time, or was answered only after sending
@@ -122,8 +146,8 @@ class Drops:
 
 def wait(socks, drops, sent, end, icmp_too=False):
     """Wait until a socket of SOCKS is readable (returns it), DROPS proves all
-    SENT gone (returns "gone"; with icmp_too only once a later read shows no
-    ICMP the router sent since: returns "gone"), or time END passes (None)."""
+    SENT gone (returns "gone"; with icmp_too, Drops.silent()), or time END
+    passes (None)."""
     while True:
         left = end - time.monotonic()
         if left <= 0:
@@ -131,9 +155,5 @@ def wait(socks, drops, sent, end, icmp_too=False):
         r = select.select(socks, [], [], min(left, POLL) if drops.r else left)[0]
         if r:
             return r[0]
-        if drops.r and drops.all_gone(sent):
-            if not icmp_too:
-                return "gone"
-            later = drops.later_rise()
-            if later == 0:
-                return "gone"
+        if drops.r and (drops.silent(sent) if icmp_too else drops.all_gone(sent)):
+            return "gone"
