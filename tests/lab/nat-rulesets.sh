@@ -66,7 +66,7 @@ load_all() {
 			fi
 			nft flush ruleset || exit 1
 		done < "$1/loadq"' sh "$tmp" > "$tmp/loaded" 2> "$tmp/err" || bad "loading: $(head -3 "$tmp/err")"
-	while read -r name file; do
+	while read -r name _; do
 		if ! grep -qx "$name" "$tmp/loaded"; then
 			bad "$name does not load: $(head -3 "$tmp/$name.lerr" 2>/dev/null)"
 			continue
