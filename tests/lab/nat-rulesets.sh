@@ -36,7 +36,7 @@ NS0=nat-$$
 lanes=""
 cleanup() {
 	for p in $lanes; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for n in $(ip netns list | awk '{print $1}' | grep "^$NS0-"); do ip netns del "$n"; done
+	for n in /run/netns/"$NS0"-*; do [ -e "$n" ] && ip netns del "${n##*/}"; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -151,6 +151,8 @@ echo "nat-rulesets: $built rulesets loaded and listed, $refused combinations ref
 # The probes read the router's counters (lib/natlab.py): a missing answer is
 # concluded once the router has counted its drop, not after a timeout.
 # Each lane below sets NATLAB_RTR, NATLAB_SRV and NATLAB_TAINT for its labs.
+# Pythons start with -S (no site: its .pth files cost ~25 ms of CPU a start
+# here, ~60 starts): the probes need the standard library and lib/ only.
 PYTHONPATH=$(cd "$(dirname "$0")/lib" && pwd) || exit 1
 waited=0
 export PYTHONPATH NATLAB_RTR NATLAB_SRV NATLAB_TAINT
@@ -375,7 +377,7 @@ pools() {
 # expect RULESET SOURCE EXPECTED: the mapping and filtering seen from SOURCE:40000
 expect() {
 	topo_up "$1" > "$lab/up" 2>&1 || { bad "$1: lab setup: $(cat "$lab/up")"; return 1; }
-	got=$(ip netns exec $NS-cli python3 "$tmp/probe.py" client $2 40000)
+	got=$(ip netns exec $NS-cli python3 -S "$tmp/probe.py" client $2 40000)
 	case "$got" in
 	"$3"*) echo "ok: $1: $got" ;;
 	*) bad "$1: want $3, got $got"; return 1 ;;
@@ -387,7 +389,7 @@ expect() {
 # the sender's external address; only where asked for
 hp() {
 	topo_up "$1" > "$lab/up" 2>&1 || { bad "$1: lab setup: $(cat "$lab/up")"; return 1; }
-	got=$(ip netns exec $NS-cli python3 "$tmp/probe.py" hairpin 10.0.1.2 10.0.1.3 41000)
+	got=$(ip netns exec $NS-cli python3 -S "$tmp/probe.py" hairpin 10.0.1.2 10.0.1.3 41000)
 	[ "$got" = "$2" ] && echo "ok: $1: hairpin $got" || bad "$1: hairpin want $2, got $got"
 }
 
@@ -397,7 +399,7 @@ hp() {
 # leave from the mapping the packet arrived on (inbound-reply = session).
 clash() {
 	topo_up "$1" > "$lab/up" 2>&1 || { bad "$1: lab setup: $(cat "$lab/up")"; return 1; }
-	got=$(ip netns exec $NS-cli python3 "$tmp/probe.py" clash 10.0.1.2 40000 $2)
+	got=$(ip netns exec $NS-cli python3 -S "$tmp/probe.py" clash 10.0.1.2 40000 $2)
 	case "$got" in
 	"FROM 203.0.113.31:3479 $3 "*) echo "ok: $1: clash: $got" ;;
 	*) bad "$1: clash: want FROM 203.0.113.31:3479 $3, got $got" ;;
@@ -411,10 +413,10 @@ spread() {
 	"$NATGEN" --mapping eim --filtering apdf --ports random --seed $2 --wan-ip $WANIP \
 		--lan-net $LANNET > "$tmp/$1.nft" || { bad "$1: natgen"; return 1; }
 	topo_up "$1" > "$lab/up" 2>&1 || { bad "$1: lab setup: $(cat "$lab/up")"; return 1; }
-	ip netns exec $NS-cli python3 "$tmp/probe.py" many 10.0.1.2 42000 200 > "$tmp/$1.ports"
+	ip netns exec $NS-cli python3 -S "$tmp/probe.py" many 10.0.1.2 42000 200 > "$tmp/$1.ports"
 	want=$(pools 200 "$1" | tr '\n' ' ')
 	[ "$(cat "$tmp/$1.ports") " = "$want" ] || bad "$1: ports are not the pool's in turn"
-	python3 - "$tmp/$1.ports" <<-'PYEOF' || bad "$1: ports not distinct or not spread"
+	python3 -S - "$tmp/$1.ports" <<-'PYEOF' || bad "$1: ports not distinct or not spread"
 	import sys
 	p = [int(x) for x in open(sys.argv[1]).read().split()]
 	bins = [0] * 16
@@ -431,9 +433,9 @@ blocks() {
 		--seed 4 --wan-ip $WANIP --lan-net $LANNET > "$tmp/block.nft" || { bad "block: natgen"; return 1; }
 	topo_up block > "$lab/up" 2>&1 || { bad "block: lab setup: $(cat "$lab/up")"; return 1; }
 	for h in 2 3; do
-		ip netns exec $NS-cli python3 "$tmp/probe.py" many 10.0.1.$h 43000 10 > "$tmp/block.$h"
+		ip netns exec $NS-cli python3 -S "$tmp/probe.py" many 10.0.1.$h 43000 10 > "$tmp/block.$h"
 	done
-	python3 - "$tmp/block.2" "$tmp/block.3" <<-'PYEOF' || bad "block: subscribers' ports not one block each"
+	python3 -S - "$tmp/block.2" "$tmp/block.3" <<-'PYEOF' || bad "block: subscribers' ports not one block each"
 	import sys
 	blk = []
 	for f in sys.argv[1:]:
@@ -509,10 +511,10 @@ lane_hairpin_clash() {
 		want=SILENT
 		[ $r = eim-apdf-icmp ] && want=REFUSED
 		expect $r 10.0.1.2 "EIM APDF $WANIP:40000 " || continue
-		got=$(ip netns exec $NS-srv python3 "$tmp/probe.py" knock $WANIP 40000)
+		got=$(ip netns exec $NS-srv python3 -S "$tmp/probe.py" knock $WANIP 40000)
 		[ "$got" = $want ] && echo "ok: $r: unsolicited to a filtered mapping: $got" ||
 			bad "$r: unsolicited to a filtered mapping: want $want, got $got"
-		got=$(ip netns exec $NS-srv python3 "$tmp/probe.py" knock $WANIP 5555)
+		got=$(ip netns exec $NS-srv python3 -S "$tmp/probe.py" knock $WANIP 5555)
 		[ "$got" = $want ] && echo "ok: $r: unsolicited to no mapping: $got" ||
 			bad "$r: unsolicited to no mapping: want $want, got $got"
 	done

@@ -128,10 +128,11 @@ class Drops:
         """all_gone(SENT), and on a read after the one that proved it the
         ALSO counters have not risen since the baseline: the router sent
         nothing back (a reject increments the drop counter first, then sends
-        its ICMP or RST, which a later read shows)."""
+        its ICMP or RST, which a later read shows). Never without the ALSO
+        counters (no natlab table: nothing proves the router silent)."""
         if not self.all_gone(sent):
             return False
-        if self.r.reads <= self.proven_at:
+        if self.r.reads <= self.proven_at or any(n not in self.last for n in self.also):
             return False
         return self._rise(self.last, self.also) == 0
 
