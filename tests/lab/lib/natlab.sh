@@ -1,5 +1,6 @@
 # The three-namespace NAT lab of the ruleset tests (nat-rulesets.sh,
-# classify-nats.sh); sourced, never run on its own.
+# classify-nats.sh, tcp-nat.sh, punch-probe-knock.sh); sourced, never run on
+# its own.
 #
 #   . "$(dirname "$0")/lib/natlab.sh"
 #   natlab_net CLI RTR SRV WANIP S1 S2
@@ -42,4 +43,31 @@ natlab_net() {
 	route add 198.51.100.0/24 via $4
 	EOT
 	ip netns exec "$2" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# natlab_evidence RTR: the test's own counters in the router RTR (made by
+# natlab_net), in a table of their own beside the ruleset under test; they
+# count and accept, nothing else. natlab_icmp_unreach: ICMP destination
+# unreachable the router sends itself (a reject's, or its stack's for a port
+# nobody binds); natlab_tcp_rst: TCP resets it sends itself (a reject's);
+# natlab_udp_local: UDP from the LAN delivered to the router itself (the
+# input hook after every filter of the ruleset). lib/natlab.py reads them
+# with the ruleset's own.
+natlab_evidence() {
+	ip netns exec "$1" nft -f - <<-'EOT'
+	table ip natlab {
+		counter natlab_icmp_unreach { }
+		counter natlab_tcp_rst { }
+		counter natlab_udp_local { }
+		chain output {
+			type filter hook output priority filter; policy accept;
+			icmp type destination-unreachable counter name "natlab_icmp_unreach"
+			tcp flags & rst == rst counter name "natlab_tcp_rst"
+		}
+		chain input {
+			type filter hook input priority filter + 100; policy accept;
+			iifname "lan0" meta l4proto udp counter name "natlab_udp_local"
+		}
+	}
+	EOT
 }
