@@ -4,10 +4,10 @@
 # namespace holder, no delay line, no punch-server, -client or -probe, and no
 # namespace of the labs; the host's links and ruleset are as they were.
 #
-# KILLS runs (default 5; KILLS=50 by hand), side by side: each has its own
-# marker, its own labs and its own clock, and mostly waits (for its moment, on
-# its scenarios' timers), so one after the other they only added up their
-# waits. The first is killed while both scenarios' clients run (the deepest
+# KILLS runs (default 5; KILLS=50 by hand), KILL_JOBS (default 5) side by
+# side: each has its own marker, its own labs and its own clock, and mostly
+# waits (for its moment, on its scenarios' timers), so one after the other
+# they only added up their waits. The first is killed while both scenarios' clients run (the deepest
 # moment: every kind of process exists); the others after a random 0-16 s (the
 # run takes about 16), wherever it is: setting up, in a scenario, between two
 # (the third starts in the slot of the first to end), tearing down.
@@ -18,6 +18,7 @@
 set -u
 O=${O:-build}
 KILLS=${KILLS:-5}
+KILL_JOBS=${KILL_JOBS:-5}
 tmp=$(mktemp -d /tmp/punchlab-kill9.XXXXXX) || exit 1
 cleanup() {
 	# the runs still going (a failure), and the punchlab each started
@@ -88,24 +89,32 @@ one_run() {
 	echo "$n $(wc -l <"$tmp/ns-$i")" >"$tmp/res-$i"
 }
 
-i=1
-while [ "$i" -le "$KILLS" ]; do
-	( one_run "$i" ) >"$tmp/log-$i" 2>&1 &
-	echo $! >"$tmp/sh-$i"
-	i=$((i + 1))
-done
+# At most KILL_JOBS runs at a time (KILLS=50 by hand would otherwise start 100
+# scenarios at once): a batch starts, then its runs are collected in order.
 total_procs=0 total_ns=0 failed=
-i=1
-while [ "$i" -le "$KILLS" ]; do
-	wait "$(cat "$tmp/sh-$i")" || failed="$failed $i"
-	: >"$tmp/sh-$i"
-	cat "$tmp/log-$i"
-	if [ -s "$tmp/res-$i" ]; then
-		read -r n ns <"$tmp/res-$i"
-		total_procs=$((total_procs + n))
-		total_ns=$((total_ns + ns))
-	fi
-	i=$((i + 1))
+first=1
+while [ "$first" -le "$KILLS" ]; do
+	last=$((first + KILL_JOBS - 1))
+	[ "$last" -le "$KILLS" ] || last=$KILLS
+	i=$first
+	while [ "$i" -le "$last" ]; do
+		( one_run "$i" ) >"$tmp/log-$i" 2>&1 &
+		echo $! >"$tmp/sh-$i"
+		i=$((i + 1))
+	done
+	i=$first
+	while [ "$i" -le "$last" ]; do
+		wait "$(cat "$tmp/sh-$i")" || failed="$failed $i"
+		: >"$tmp/sh-$i"
+		cat "$tmp/log-$i"
+		if [ -s "$tmp/res-$i" ]; then
+			read -r n ns <"$tmp/res-$i"
+			total_procs=$((total_procs + n))
+			total_ns=$((total_ns + ns))
+		fi
+		i=$((i + 1))
+	done
+	first=$((last + 1))
 done
 [ -z "$failed" ] || fail "run(s)$failed failed"
 
