@@ -2,8 +2,9 @@
 # Every shipped topology and every cell of every shipped matrix runs with the
 # verdict it declares, at punchlab's default -j, as `make lab` runs them (8 jobs
 # per CPU: more jobs than cores, and a verdict must not depend on parallelism
-# or load; -j 4 left the run waiting on timers with the cores idle, 67 s
-# against 30), and every report format is well-formed: TAP through
+# or load; -j 4 left the run waiting on timers with the cores idle: 88 s
+# against 51, one after the other on a loaded 2-core machine), and every
+# report format is well-formed: TAP through
 # prove, JUnit and the matrix SVGs through xmllint, JSON and Markdown through
 # jq and grep. Nothing of the labs remains after.
 set -u
