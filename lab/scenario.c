@@ -268,6 +268,9 @@ static char *mismatch_detail(const struct result *res, struct run_proc *procs[2]
 	return text;
 }
 
+static char *routers_conntrack(const struct topo *t, const struct plan *p, struct lab *l,
+			       const struct witness_ct *kept);
+
 /* The path programs under test took, from the network alone (what they
  * printed is not trusted): the deliveries the witness counted in each
  * peer's namespace (witness_arm() ran before the programs), decided by
@@ -278,14 +281,17 @@ static int judge_by_network(const struct topo *t, const struct plan *p, struct l
 			    const struct programs_result *pr, struct result *res, char *why, size_t size)
 {
 	struct evidence e;
+	struct witness_ct kept;
 	int rc;
 
-	rc = witness_read(l, t, p, wire, pr->started, &e, why, size);
+	rc = witness_read(l, t, p, wire, pr->started, &e, &kept, why, size);
 	if (rc < 0)
 		return rc;
 	res->actual = result_outcome_parse(progverdict(&e, t->peers[0].name, t->peers[1].name, pr->checked, why, size));
 	rc = witness_fill(t, p, &e, &res->evidence);
 	evidence_clear(&e);
+	res->conntrack = routers_conntrack(t, p, l, &kept);
+	witness_ct_free(&kept);
 	/* What the counts support for programs whose protocol is not known is
 	 * progverdict's (server traffic alone is not a relay), not the raw rule. */
 	if (rc == 0)
@@ -403,6 +409,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 {
 	struct run_group *g = NULL;
 	struct run_proc *srv = NULL, *cli[2] = { NULL, NULL };
+	struct witness_ct kept = { 0 };
 	struct argv_buf a;
 	char session[WIRE_SESSION_MAX + 1];
 	uint32_t punch_ms, limit_ms;
@@ -470,11 +477,12 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 		mtime_ms read_start = mtime_now();
 		char werr[512];
 
-		rc = witness_judge(l, t, p, true, t0, &seen, &res->evidence, werr, sizeof(werr));
+		rc = witness_judge(l, t, p, true, t0, &seen, &res->evidence, &kept, werr, sizeof(werr));
 		if (rc < 0) {
 			res->error = xasprintf("reading the evidence: %s", werr);
 			goto cleanup;
 		}
+		res->conntrack = routers_conntrack(t, p, l, &kept);
 		log_debug("%s: evidence read in %d ms", res->name, (int)(mtime_now() - read_start));
 		res->actual = result_outcome_of(seen);
 	}
@@ -498,6 +506,7 @@ static int run_pair(const struct topo *t, const struct plan *p, struct lab *l, c
 cleanup:
 	if (rc < 0 && !res->error)
 		res->error = xasprintf("running the programs: %s", strerror(-rc));
+	witness_ct_free(&kept);
 	run_group_destroy(g);
 	return rc;
 }
@@ -588,8 +597,13 @@ static int capture_pair(const struct topo *t, const struct plan *p, struct lab *
 /* Evidence: what each router's conntrack holds after the pair ran, the
  * IPv4 UDP mappings as the kernel made them, one "ROUTER: ENTRY" line each in
  * the kernel's own notation ("udp 17 TTL src= dst= sport= dport= src= dst=
- * sport= dport= [ASSURED] [zone=N]", as conntrack -L writes them), or NULL. */
-static char *routers_conntrack(const struct plan *p, struct lab *l)
+ * sport= dport= [ASSURED] [zone=N]", as conntrack -L writes them), or NULL.
+ * A router's IPv4 listing the witness already made (kept, for a pair over
+ * IPv4) is used as it is: a listing walks the kernel's whole conntrack table,
+ * every namespace's, the dearest call of a scenario (a fifth of make lab's
+ * CPU, two per router). */
+static char *routers_conntrack(const struct topo *t, const struct plan *p, struct lab *l,
+			       const struct witness_ct *kept)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -598,11 +612,19 @@ static char *routers_conntrack(const struct plan *p, struct lab *l)
 	if (!m)
 		return NULL;
 	for (int i = 0; i < p->n_nodes; i++) {
-		struct ct_udp *ct = NULL;
-		int n = 0;
+		struct ct_udp *ct = NULL, *mine = NULL;
+		int n = 0, nat = p->nodes[i].index;
 
-		if (p->nodes[i].kind != PLAN_ROUTER || ct_list_udp(lab_ns(l, i), AF_INET, &ct, &n) < 0)
+		if (p->nodes[i].kind != PLAN_ROUTER)
 			continue;
+		if (kept && !t->ipv6 && nat >= 0 && nat < kept->n_nats && plan_nat_node(p, nat) == i) {
+			ct = kept->ct[nat];
+			n = kept->n[nat];
+		} else if (ct_list_udp(lab_ns(l, i), AF_INET, &mine, &n) == 0) {
+			ct = mine;
+		} else {
+			continue;
+		}
 		for (int j = 0; j < n; j++) {
 			const struct ct_udp *e = &ct[j];
 
@@ -614,7 +636,7 @@ static char *routers_conntrack(const struct plan *p, struct lab *l)
 				fprintf(m, " zone=%u", (unsigned)e->zone);
 			fputc('\n', m);
 		}
-		free(ct);
+		free(mine);
 	}
 	if (fclose(m) != 0) {
 		free(text);
@@ -679,7 +701,8 @@ static int run_topo(const struct topo *t, const struct scenario_opts *o, struct 
 	if (rc < 0)
 		goto done;
 	rc = capture_pair(t, p, l, o, pg, res, why, err, errsize);
-	res->conntrack = routers_conntrack(p, l);
+	if (!res->conntrack) /* not read with the evidence: an error came first */
+		res->conntrack = routers_conntrack(t, p, l, NULL);
 keep:
 	if (o->keep) {
 		int krc = lab_keep(l, p, res->name, err, errsize);

@@ -98,9 +98,19 @@ static int read_peer(struct lab *l, const struct topo *t, const struct plan *p, 
 	return read_set(l, t, p, node, "partner_eps", started, &ep->eps, &ep->n_eps, err, errsize);
 }
 
-/* Which mappings conntrack still holds now that the pair has ended. */
+void witness_ct_free(struct witness_ct *c)
+{
+	for (int i = 0; c->ct && i < c->n_nats; i++)
+		free(c->ct[i]);
+	free(c->ct);
+	free(c->n);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Which mappings conntrack still holds now that the pair has ended; the
+ * listing goes to *keep (when not NULL) rather than away. */
 static int read_conntrack(struct lab *l, const struct topo *t, const struct plan *p, int node,
-			  struct evidence_router *r, char *err, size_t errsize)
+			  struct evidence_router *r, struct ct_udp **keep, int *keep_n, char *err, size_t errsize)
 {
 	struct ct_udp *ct = NULL;
 	struct evidence_ct *v = NULL;
@@ -123,6 +133,11 @@ static int read_conntrack(struct lab *l, const struct topo *t, const struct plan
 		v[i].left_s = ct[i].timeout_s;
 	}
 	evidence_mark_live(r, v, n);
+	if (keep) {
+		*keep = ct;
+		*keep_n = n;
+		ct = NULL;
+	}
 cleanup:
 	free(v);
 	free(ct);
@@ -163,11 +178,20 @@ static int read_deliveries(struct lab *l, const struct topo *t, const struct pla
 }
 
 int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
-		 struct evidence *e, char *err, size_t errsize)
+		 struct evidence *e, struct witness_ct *keep, char *err, size_t errsize)
 {
 	int rc;
 
 	memset(e, 0, sizeof(*e));
+	if (keep) {
+		memset(keep, 0, sizeof(*keep));
+		if (t->n_nats && (!(keep->ct = calloc((size_t)t->n_nats, sizeof(*keep->ct))) ||
+				  !(keep->n = calloc((size_t)t->n_nats, sizeof(*keep->n))))) {
+			witness_ct_free(keep);
+			return -ENOMEM;
+		}
+		keep->n_nats = t->n_nats;
+	}
 	e->wire = wire;
 	for (int k = 0; k < 2; k++) {
 		rc = read_peer(l, t, p, k, started, &e->peers[k], err, errsize);
@@ -202,13 +226,16 @@ int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool
 		rc = read_deliveries(l, t, p, i, started, r, err, errsize);
 		if (rc < 0)
 			goto cleanup;
-		rc = read_conntrack(l, t, p, node, r, err, errsize);
+		rc = read_conntrack(l, t, p, node, r, keep ? &keep->ct[i] : NULL, keep ? &keep->n[i] : NULL, err,
+				    errsize);
 		if (rc < 0)
 			goto cleanup;
 	}
 	return 0;
 cleanup:
 	evidence_clear(e);
+	if (keep)
+		witness_ct_free(keep);
 	return rc;
 }
 
@@ -234,13 +261,14 @@ int witness_fill(const struct topo *t, const struct plan *p, const struct eviden
 }
 
 int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
-		  enum outcome *verdict, struct result_evidence *re, char *err, size_t errsize)
+		  enum outcome *verdict, struct result_evidence *re, struct witness_ct *keep, char *err,
+		  size_t errsize)
 {
 	struct evidence e;
 	int rc;
 
 	memset(re, 0, sizeof(*re));
-	rc = witness_read(l, t, p, wire, started, &e, err, errsize);
+	rc = witness_read(l, t, p, wire, started, &e, keep, err, errsize);
 	if (rc < 0)
 		return rc;
 	*verdict = evidence_verdict(t, &e);

@@ -20,6 +20,20 @@
 #include "report/result.h"
 
 struct lab;
+struct ct_udp;
+
+/* The routers' UDP conntrack entries as witness_read() listed them (the
+ * family the pair ran over), kept for a caller that reports them too: each
+ * listing walks the kernel's whole conntrack table (every namespace's), so it
+ * is made once. ct[i] holds n[i] entries of [nat] i; free with witness_ct_free(). */
+struct witness_ct {
+	int n_nats;
+	struct ct_udp **ct;
+	int *n;
+};
+
+/* Free what c holds and empty it. */
+void witness_ct_free(struct witness_ct *c);
 
 /* Load the evidence ruleset into both peers' namespaces and into every
  * router's. Returns 0, or -errno with "node: what nft said" in err. */
@@ -27,21 +41,23 @@ int witness_arm(struct lab *l, const struct topo *t, const struct plan *p, bool 
 
 /* Read every counter and set witness_arm() loaded, and the routers'
  * conntrack, into *e (free with evidence_clear()); times are in ms after
- * started (the mtime_now() at which the programs were released). Returns 0,
- * or -errno with err set. */
+ * started (the mtime_now() at which the programs were released). The
+ * conntrack listings go to *keep too when it is not NULL (empty on error).
+ * Returns 0, or -errno with err set. */
 int witness_read(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
-		 struct evidence *e, char *err, size_t errsize);
+		 struct evidence *e, struct witness_ct *keep, char *err, size_t errsize);
 
 /* What e says into *re, the result's evidence: the network's verdict, the
  * numbers, the endpoints, the explanation and the JSON detail
  * (result_evidence_clear() frees it). Returns 0 or -ENOMEM (*re empty). */
 int witness_fill(const struct topo *t, const struct plan *p, const struct evidence *e, struct result_evidence *re);
 
-/* witness_read(), then the verdict, the numbers, the endpoints, the
- * explanation and the JSON detail into *re, the result's evidence
- * (result_evidence_clear() frees it); *verdict is the network's verdict.
- * Returns 0, or -errno with err set (*re is then empty). */
+/* witness_read() (keep as there), then the verdict, the numbers, the
+ * endpoints, the explanation and the JSON detail into *re, the result's
+ * evidence (result_evidence_clear() frees it); *verdict is the network's
+ * verdict. Returns 0, or -errno with err set (*re is then empty). */
 int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
-		  enum outcome *verdict, struct result_evidence *re, char *err, size_t errsize);
+		  enum outcome *verdict, struct result_evidence *re, struct witness_ct *keep, char *err,
+		  size_t errsize);
 
 #endif

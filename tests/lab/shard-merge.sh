@@ -41,16 +41,48 @@ set -f
 set -- 'matrices/classic.matrix:*-x-symmetric' topologies/pr-cone-vs-pr-cone.topo \
 	topologies/pr-cone-vs-symmetric.topo
 args="-j 2 --no-self-check --only classic/*-x-symmetric --only classic/*-x-port-restr --only pr-cone-*"
-"$O/punchlab" run --no-color $args --json "$tmp/whole.json" "$@" >"$tmp/whole.out" 2>&1
-rc=$?
-[ $rc -eq 0 ] || { cat "$tmp/whole.out"; fail "the unsharded run exited $rc"; }
+
+# A deliberately broken scenario: pr-cone-vs-pr-cone with bob's NAT made
+# symmetric, still expecting direct: relayed, a regression against the base.
+mkdir "$tmp/broken"
+grep -q '^expect *= *direct$' topologies/pr-cone-vs-pr-cone.topo || fail "pr-cone-vs-pr-cone no longer expects direct"
+sed -e 's/^\[nat home-b\]$/[nat home-b]\nmapping = apdm/' \
+	-e 's/^\[lab\]$/[lab]\nexpect-why = deliberately broken by tests\/lab\/shard-merge.sh/' \
+	topologies/pr-cone-vs-pr-cone.topo >"$tmp/broken/pr-cone-vs-pr-cone.topo"
+"$O/punchlab" check "$tmp/broken/pr-cone-vs-pr-cone.topo" >"$tmp/check.out" 2>&1 || {
+	cat "$tmp/check.out"
+	fail "the broken topology does not parse"
+}
+
+# Every run below is independent of the others and mostly waits on its
+# scenarios' timers: they all start here, side by side (bg NAME CMD... runs
+# CMD with its output in $tmp/NAME.out and its status in $tmp/NAME.rc), and
+# each is checked below as it was when they ran one after the other.
+bg() {
+	name=$1; shift
+	{ "$@" >"$tmp/$name.out" 2>&1; echo $? >"$tmp/$name.rc"; } &
+}
+bg whole "$O/punchlab" run --no-color $args --json "$tmp/whole.json" "$@"
+for i in 1 2 3; do
+	bg "shard-$i" env PUNCHLAB="$O/punchlab" PUNCHLAB_ARGS="$args" ci/punchlab-shard.sh "$i" 3 "$tmp/out" "$@"
+done
+bg new "$O/punchlab" run --no-color -j 2 --no-self-check --json "$tmp/new.json" \
+	"$tmp/broken/pr-cone-vs-pr-cone.topo" topologies/pr-cone-vs-symmetric.topo
+bg twice "$O/punchlab" run --no-color --no-self-check --json "$tmp/twice.json" 'matrices/classic.matrix:open-x-open' \
+	'matrices/classic.matrix:open-x-op*' topologies/pr-cone-vs-pr-cone.topo topologies/pr-cone-vs-pr-cone.topo
+bg rep "$O/punchlab" run --no-color -j 2 --no-self-check --repeat 3 --junit "$tmp/rep.xml" --json "$tmp/rep.json" \
+	topologies/pr-cone-vs-pr-cone.topo
+wait
+
+rc=$(cat "$tmp/whole.rc")
+[ "$rc" -eq 0 ] || { cat "$tmp/whole.out"; fail "the unsharded run exited $rc"; }
 total=$(jq '.scenarios | length' "$tmp/whole.json")
 # the cell pattern leaves 6 symmetric cells, --only keeps them and both topologies
 [ "$total" -eq 8 ] || fail "the unsharded run has $total scenarios, want 8 (6 cells, 2 topologies)"
 
 for i in 1 2 3; do
-	PUNCHLAB=$O/punchlab PUNCHLAB_ARGS="$args" ci/punchlab-shard.sh "$i" 3 "$tmp/out" "$@" \
-		>"$tmp/shard-$i.out" 2>&1 || { cat "$tmp/shard-$i.out"; fail "shard $i/3 exited $?"; }
+	rc=$(cat "$tmp/shard-$i.rc")
+	[ "$rc" -eq 0 ] || { cat "$tmp/shard-$i.out"; fail "shard $i/3 exited $rc"; }
 	n=$(jq '.scenarios | length' "$tmp/out/shard-$i.json")
 	# round robin: 8 over 3 gives 3, 3, 2
 	[ "$n" -eq $((i < 3 ? 3 : 2)) ] || fail "shard $i/3 ran $n scenarios"
@@ -86,20 +118,8 @@ rc=$?
 [ $rc -eq 2 ] || fail "merging a shard twice exited $rc, want 2"
 grep -q "is in two of the reports" "$tmp/dup.out" || fail "no word on overlapping shards"
 
-# A deliberately broken scenario: pr-cone-vs-pr-cone with bob's NAT made
-# symmetric, still expecting direct: relayed, a regression against the base.
-mkdir "$tmp/broken"
-grep -q '^expect *= *direct$' topologies/pr-cone-vs-pr-cone.topo || fail "pr-cone-vs-pr-cone no longer expects direct"
-sed -e 's/^\[nat home-b\]$/[nat home-b]\nmapping = apdm/' \
-	-e 's/^\[lab\]$/[lab]\nexpect-why = deliberately broken by tests\/lab\/shard-merge.sh/' \
-	topologies/pr-cone-vs-pr-cone.topo >"$tmp/broken/pr-cone-vs-pr-cone.topo"
-"$O/punchlab" check "$tmp/broken/pr-cone-vs-pr-cone.topo" >"$tmp/check.out" 2>&1 || {
-	cat "$tmp/check.out"
-	fail "the broken topology does not parse"
-}
-"$O/punchlab" run --no-color -j 2 --no-self-check --json "$tmp/new.json" "$tmp/broken/pr-cone-vs-pr-cone.topo" \
-	topologies/pr-cone-vs-symmetric.topo >"$tmp/new.out" 2>&1
-[ $? -eq 1 ] || { cat "$tmp/new.out"; fail "the broken scenario did not fail its run"; }
+# The broken scenario (above) fails its run and is a regression against the base.
+[ "$(cat "$tmp/new.rc")" -eq 1 ] || { cat "$tmp/new.out"; fail "the broken scenario did not fail its run"; }
 "$O/punchlab" diff "$tmp/whole.json" "$tmp/new.json" >"$tmp/diff.out" 2>&1
 rc=$?
 [ $rc -eq 1 ] || { cat "$tmp/diff.out"; fail "diff exited $rc on a regression, want 1"; }
@@ -114,16 +134,13 @@ grep -q '^improved   pr-cone-vs-pr-cone' "$tmp/diff2.out" || fail "the fix is no
 [ $? -eq 2 ] || fail "diff of a missing report did not exit 2"
 
 # One cell named by two patterns, and one file twice: each runs once, one picture.
-"$O/punchlab" run --no-color --no-self-check --json "$tmp/twice.json" 'matrices/classic.matrix:open-x-open' \
-	'matrices/classic.matrix:open-x-op*' topologies/pr-cone-vs-pr-cone.topo topologies/pr-cone-vs-pr-cone.topo \
-	>"$tmp/twice.out" 2>&1 || { cat "$tmp/twice.out"; fail "the run of a cell named twice failed"; }
+[ "$(cat "$tmp/twice.rc")" -eq 0 ] || { cat "$tmp/twice.out"; fail "the run of a cell named twice failed"; }
 [ "$(jq -c '[.scenarios[].name]' "$tmp/twice.json")" = '["classic/open-x-open","pr-cone-vs-pr-cone"]' ] ||
 	fail "a scenario named twice did not run once: $(jq -c '[.scenarios[].name]' "$tmp/twice.json")"
 [ "$(grep -c '^classic: ' "$tmp/twice.out")" -eq 1 ] || fail "not one picture of the matrix named twice"
 
 # Repetitions: unique JUnit names, a rate and an interval.
-"$O/punchlab" run --no-color -j 2 --no-self-check --repeat 3 --junit "$tmp/rep.xml" --json "$tmp/rep.json" \
-	topologies/pr-cone-vs-pr-cone.topo >"$tmp/rep.out" 2>&1 || { cat "$tmp/rep.out"; fail "--repeat 3 failed"; }
+[ "$(cat "$tmp/rep.rc")" -eq 0 ] || { cat "$tmp/rep.out"; fail "--repeat 3 failed"; }
 for k in 1 2 3; do
 	grep -q "<testcase name=\"pr-cone-vs-pr-cone#$k\"" "$tmp/rep.xml" || fail "no JUnit test pr-cone-vs-pr-cone#$k"
 done
