@@ -24,7 +24,13 @@ export O tmp
 one() {
 	name=$(basename "$1" .sh)
 	t0=$(date +%s%N)
-	if sh "$1" < /dev/null > "$tmp/$name.log" 2>&1; then r=ok; else r=FAILED; fi
+	# with its CPU time (user + system, all its processes) where time(1) is
+	cpu=
+	if [ -x /usr/bin/time ]; then
+		if /usr/bin/time -f %U+%S -o "$tmp/$name.cpu" sh "$1" < /dev/null > "$tmp/$name.log" 2>&1; then
+			r=ok; else r=FAILED; fi
+		cpu=$(tail -n 1 "$tmp/$name.cpu" | grep -x '[0-9.]*+[0-9.]*' | awk -F+ '{ printf ", %.1f s CPU", $1 + $2 }')
+	elif sh "$1" < /dev/null > "$tmp/$name.log" 2>&1; then r=ok; else r=FAILED; fi
 	echo "$r" > "$tmp/$name.rc"
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	{
@@ -32,7 +38,7 @@ one() {
 		echo "== $1"
 		cat "$tmp/$name.log"
 		[ "$r" = ok ] || echo "FAILED: $1"
-		echo "-- $1: $r in $ms ms"
+		echo "-- $1: $r in $ms ms$cpu"
 	} 9>"$tmp/lock"
 }
 
