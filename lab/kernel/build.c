@@ -759,17 +759,22 @@ static int links_wait_up(struct lab *l, const struct plan *p, char *err, size_t 
 		lab_err(err, errsize, "out of memory");
 		return -ENOMEM;
 	}
+	/* The bridges last: a bridge gets its carrier only once a port is
+	 * operationally up, so settling the ports first lets the bridge be
+	 * settled in the same pass. */
 	n = 0;
-	for (int i = 0; i < p->n_nodes; i++) {
-		const struct plan_node *pn = &p->nodes[i];
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < p->n_nodes; i++) {
+			const struct plan_node *pn = &p->nodes[i];
 
-		for (int k = 0; k < pn->n_ifs; k++) {
-			const struct plan_iface *f = &pn->ifs[k];
+			for (int k = 0; k < pn->n_ifs; k++) {
+				const struct plan_iface *f = &pn->ifs[k];
 
-			if (f->bridge && !bridge_has_port(pn, f->name))
-				continue;
-			node[n] = i;
-			want[n++] = (struct link_want){ l->lc[i], f->name, iface_is_tap(l, p, i, f->name) };
+				if (f->bridge != (pass == 1) || (f->bridge && !bridge_has_port(pn, f->name)))
+					continue;
+				node[n] = i;
+				want[n++] = (struct link_want){ l->lc[i], f->name, iface_is_tap(l, p, i, f->name) };
+			}
 		}
 	}
 	rc = link_wait_up(want, n, LINKS_UP_MS, &bad);
