@@ -56,6 +56,9 @@ enum { OPER_UNKNOWN = 0, OPER_UP = 6 };  /* IF_OPER_* (RFC 2863) */
 #define NETEM_MS_MAX 60000u     /* keeps delay/jitter in µs well inside an int */
 
 #define LINK_KNOWN_MAX 32
+/* Links announced in one namespace: room for a node's most (PLAN_MAX_IFS,
+ * 40), lo and a few. */
+#define LINK_SEEN_MAX 64
 
 /* What this context made or looked up: an interface's index (0: not known
  * yet), whether we set it up, and the master we put it in (0: none known),
@@ -88,7 +91,7 @@ struct link_ctx {
 	 * link of ours exists, so that no announcement is missed
 	 * (link_wait_up()). -1: none. */
 	int mon;
-	struct link_seen seen[LINK_KNOWN_MAX];
+	struct link_seen seen[LINK_SEEN_MAX];
 	int n_seen;
 	int kerr;               /* errno of the kernel's last NLMSG_ERROR, 0 if none */
 	char ext[256];          /* its extended-ack message, "" if none */
@@ -837,15 +840,21 @@ cleanup:
 
 /* ---- waiting for links to carry packets (link_wait_up()) ---- */
 
-static struct link_seen *seen_get(struct link_ctx *lc, const char *name)
+static struct link_seen *seen_find(struct link_ctx *lc, const char *name)
 {
-	struct link_seen *s;
-
 	for (int i = 0; i < lc->n_seen; i++)
 		if (strcmp(lc->seen[i].name, name) == 0)
 			return &lc->seen[i];
-	if (lc->n_seen == LINK_KNOWN_MAX)
-		return NULL;
+	return NULL;
+}
+
+/* name's entry, made if there is none (NULL when the table is full). */
+static struct link_seen *seen_get(struct link_ctx *lc, const char *name)
+{
+	struct link_seen *s = seen_find(lc, name);
+
+	if (s || lc->n_seen == LINK_SEEN_MAX)
+		return s;
 	s = &lc->seen[lc->n_seen++];
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
@@ -928,7 +937,7 @@ static int mon_drain(struct link_ctx *lc)
  * up with carrier is its evidence. */
 static bool seen_running(struct link_ctx *lc, const struct link_want *w)
 {
-	struct link_seen *s = seen_get(lc, w->ifname);
+	struct link_seen *s = seen_find(lc, w->ifname);
 
 	if (!s || s->gone || !(s->flags & IFF_UP) || !(s->flags & IFF_LOWER_UP))
 		return false;
@@ -964,7 +973,7 @@ static const char *oper_name(unsigned char oper)
 /* Why w's link is not running, into its context's error. */
 static int not_running(const struct link_want *w, int timeout_ms)
 {
-	struct link_seen *s = seen_get(w->lc, w->ifname);
+	struct link_seen *s = seen_find(w->lc, w->ifname);
 
 	if (!s)
 		return lc_invalid(w->lc, ETIMEDOUT, "%s: not announced by the kernel within %d ms", w->ifname,
