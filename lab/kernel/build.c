@@ -45,6 +45,11 @@ struct lab {
 /* The jitter's PRNG seed of node i's delay line: fixed, so a lab's sequence
  * of samples is the same every run. Which frame gets which sample still
  * depends on timing, so no verdict may rest on it. */
+/* How long lab_up() waits for its links to be operationally up: the kernel
+ * takes well under a second even on a loaded machine; beyond this something
+ * is wrong, said with the link's state. */
+#define LINKS_UP_MS 5000
+
 #define DELAY_SCHED_SEED 0x70756e63686c6162ULL   /* "punchlab" */
 
 static void lab_err(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -591,11 +596,17 @@ static int uplink_loss(struct lab *l, const struct plan_node *n, int i, char *er
  * delay line instead, under the same names, so that the rest of lab_up()
  * does not see a difference. Asking the kernel is the only sure test for
  * netem, and it needs a device. */
+/* The node whose uplink link lk is, or -1. */
+static int uplink_node(const struct plan *p, const struct plan_link *lk)
+{
+	return strcmp(p->nodes[lk->b].uplink, lk->b_if) == 0 ? lk->b :
+	       strcmp(p->nodes[lk->a].uplink, lk->a_if) == 0 ? lk->a : -1;
+}
+
 static int uplink_impair(struct lab *l, const struct plan *p, const struct plan_link *lk, char *err,
 			 size_t errsize)
 {
-	int node = strcmp(p->nodes[lk->b].uplink, lk->b_if) == 0 ? lk->b :
-		   strcmp(p->nodes[lk->a].uplink, lk->a_if) == 0 ? lk->a : -1;
+	int node = uplink_node(p, lk);
 	const struct plan_node *n = node >= 0 ? &p->nodes[node] : NULL;
 	int other = node == lk->b ? lk->a : lk->b;
 	const char *other_if = node == lk->b ? lk->a_if : lk->b_if;
@@ -703,6 +714,76 @@ static int inet_neighbours(struct lab *l, const struct plan *p, char *err, size_
 		}
 	}
 	free(m);
+	return rc;
+}
+
+/* Is interface name of node ni one end of a delay line (a TAP)? */
+static bool iface_is_tap(const struct lab *l, const struct plan *p, int ni, const char *name)
+{
+	for (int k = 0; k < p->n_links; k++) {
+		const struct plan_link *lk = &p->links[k];
+		int up = uplink_node(p, lk);
+
+		if (((lk->a == ni && strcmp(lk->a_if, name) == 0) || (lk->b == ni && strcmp(lk->b_if, name) == 0)))
+			return up >= 0 && l->dl[up] != NULL;
+	}
+	return false;
+}
+
+/* Has bridge name of node ni a port in the plan? One without stays without
+ * carrier, as a real one would: nothing to wait for. */
+static bool bridge_has_port(const struct plan_node *n, const char *name)
+{
+	for (int k = 0; k < n->n_ifs; k++)
+		if (strcmp(n->ifs[k].master, name) == 0)
+			return true;
+	return false;
+}
+
+/* Every link lab_up() made, operationally up (link_wait_up()): the first
+ * packets must not be lost to a queue the kernel has not given the device
+ * yet, an artefact no real network has. */
+static int links_wait_up(struct lab *l, const struct plan *p, char *err, size_t errsize)
+{
+	struct link_want *want;
+	int *node, n = 0, bad, rc;
+	mtime_ms t0 = mtime_now();
+
+	for (int i = 0; i < p->n_nodes; i++)
+		n += p->nodes[i].n_ifs;
+	want = calloc((size_t)n + 1, sizeof(*want));
+	node = calloc((size_t)n + 1, sizeof(*node));
+	if (!want || !node) {
+		free(want);
+		free(node);
+		lab_err(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	/* The bridges last: a bridge gets its carrier only once a port is
+	 * operationally up, so settling the ports first lets the bridge be
+	 * settled in the same pass. */
+	n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < p->n_nodes; i++) {
+			const struct plan_node *pn = &p->nodes[i];
+
+			for (int k = 0; k < pn->n_ifs; k++) {
+				const struct plan_iface *f = &pn->ifs[k];
+
+				if (f->bridge != (pass == 1) || (f->bridge && !bridge_has_port(pn, f->name)))
+					continue;
+				node[n] = i;
+				want[n++] = (struct link_want){ l->lc[i], f->name, iface_is_tap(l, p, i, f->name) };
+			}
+		}
+	}
+	rc = link_wait_up(want, n, LINKS_UP_MS, &bad);
+	if (rc < 0)
+		lab_err(err, errsize, "%s: %s", p->nodes[node[bad]].name, link_error(want[bad].lc));
+	else
+		log_debug("lab: %d links operationally up after %lld ms", n, (long long)(mtime_now() - t0));
+	free(want);
+	free(node);
 	return rc;
 }
 
@@ -830,6 +911,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 		}
 	}
 	rc = inet_neighbours(l, p, err, errsize);
+	if (rc == 0)
+		rc = links_wait_up(l, p, err, errsize);
 	if (rc < 0)
 		goto cleanup;
 	rc = routers_finish(l, t, p, err, errsize);

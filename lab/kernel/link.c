@@ -8,16 +8,22 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
+#include <linux/sockios.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <netlink/attr.h>
 #include <netlink/errno.h>
@@ -34,15 +40,25 @@
 
 #include "common/cidr.h"
 #include "common/log.h"
+#include "common/mtime.h"
 #include "kernel/link.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
 
+/* linux/if.h has these but clashes with net/if.h. */
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000    /* carrier */
+#endif
+enum { OPER_UNKNOWN = 0, OPER_UP = 6 };  /* IF_OPER_* (RFC 2863) */
+
 #define NETEM_MS_MAX 60000u     /* keeps delay/jitter in µs well inside an int */
 
 #define LINK_KNOWN_MAX 32
+/* Links announced in one namespace: room for a node's most (PLAN_MAX_IFS,
+ * 40), lo and a few. */
+#define LINK_SEEN_MAX 64
 
 /* What this context made or looked up: an interface's index (0: not known
  * yet), whether we set it up, and the master we put it in (0: none known),
@@ -56,11 +72,27 @@ struct link_known {
 	bool up;
 };
 
+/* A link's state as the kernel last announced it (RTM_NEWLINK/RTM_DELLINK
+ * on the monitor socket), by name: a name may come back as another device
+ * (a veth replaced by a TAP of the same name), the last word counts. */
+struct link_seen {
+	char name[IFNAMSIZ];
+	unsigned flags;         /* ifi_flags: IFF_UP, IFF_LOWER_UP */
+	unsigned char oper;     /* IFLA_OPERSTATE (RFC 2863) */
+	bool gone;
+};
+
 struct link_ctx {
 	struct netns *ns;
 	struct nl_sock *sk;
 	struct link_known known[LINK_KNOWN_MAX];
 	int n_known;
+	/* Subscribed to RTNLGRP_LINK as the namespace is opened, before any
+	 * link of ours exists, so that no announcement is missed
+	 * (link_wait_up()). -1: none. */
+	int mon;
+	struct link_seen seen[LINK_SEEN_MAX];
+	int n_seen;
 	int kerr;               /* errno of the kernel's last NLMSG_ERROR, 0 if none */
 	char ext[256];          /* its extended-ack message, "" if none */
 	char err[448];          /* what link_error() returns */
@@ -167,6 +199,25 @@ static int lc_invalid(struct link_ctx *lc, int e, const char *fmt, ...)
 	return -e;
 }
 
+/* The monitor socket: link announcements of this namespace, queued until
+ * link_wait_up() reads them. A node's links make a few dozen announcements
+ * of a few kB each: room for them (more where we may, FORCE as root); an
+ * overflow is noticed (ENOBUFS) and made good with a dump. */
+static int mon_open(struct link_ctx *lc)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int size = 1 << 20;
+
+	lc->mon = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (lc->mon < 0 || bind(lc->mon, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(lc->err, sizeof(lc->err), "link monitor socket: %s", strerror(errno));
+		return -errno;
+	}
+	if (setsockopt(lc->mon, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(lc->mon, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return 0;
+}
+
 static int open_in_ns(void *arg)
 {
 	struct link_ctx *lc = arg;
@@ -186,7 +237,7 @@ static int open_in_ns(void *arg)
 	err = nl_socket_modify_err_cb(lc->sk, NL_CB_CUSTOM, on_nl_error, lc);
 	if (err < 0)
 		return -nlerr_errno(err);
-	return 0;
+	return mon_open(lc);
 }
 
 int link_open(struct netns *ns, struct link_ctx **out)
@@ -199,6 +250,7 @@ int link_open(struct netns *ns, struct link_ctx **out)
 	if (lc == NULL)
 		return -ENOMEM;
 	lc->ns = ns;
+	lc->mon = -1;
 	err = netns_run(ns, open_in_ns, lc);
 	if (err < 0) {
 		errno = -err;
@@ -225,6 +277,7 @@ static int open_one(void *arg, int i)
 	if (lc == NULL)
 		return -ENOMEM;
 	lc->ns = om->ns[i];
+	lc->mon = -1;
 	err = open_in_ns(lc);
 	if (err < 0) {
 		errno = -err;
@@ -257,6 +310,8 @@ void link_close(struct link_ctx *lc)
 	if (lc == NULL)
 		return;
 	nl_socket_free(lc->sk);
+	if (lc->mon >= 0)
+		close(lc->mon);
 	free(lc);
 }
 
@@ -781,4 +836,205 @@ cleanup:
 	nl_addr_put(ll);
 	nl_addr_put(dst);
 	return err;
+}
+
+/* ---- waiting for links to carry packets (link_wait_up()) ---- */
+
+static struct link_seen *seen_find(struct link_ctx *lc, const char *name)
+{
+	for (int i = 0; i < lc->n_seen; i++)
+		if (strcmp(lc->seen[i].name, name) == 0)
+			return &lc->seen[i];
+	return NULL;
+}
+
+/* name's entry, made if there is none (NULL when the table is full). */
+static struct link_seen *seen_get(struct link_ctx *lc, const char *name)
+{
+	struct link_seen *s = seen_find(lc, name);
+
+	if (s || lc->n_seen == LINK_SEEN_MAX)
+		return s;
+	s = &lc->seen[lc->n_seen++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return s;
+}
+
+/* One message from the monitor socket: an announcement or a dump's answer. */
+static void mon_note(struct link_ctx *lc, struct nlmsghdr *h)
+{
+	struct nlattr *tb[IFLA_MAX + 1];
+	struct ifinfomsg *ifi;
+	struct link_seen *s;
+
+	if ((h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) ||
+	    nlmsg_parse(h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_IFNAME])
+		return;
+	ifi = nlmsg_data(h);
+	s = seen_get(lc, nla_get_string(tb[IFLA_IFNAME]));
+	if (!s)
+		return;
+	s->gone = h->nlmsg_type == RTM_DELLINK;
+	s->flags = ifi->ifi_flags;
+	s->oper = tb[IFLA_OPERSTATE] ? nla_get_u8(tb[IFLA_OPERSTATE]) : OPER_UNKNOWN;
+}
+
+/* Ask for every link's state: after an overflow of the monitor socket, its
+ * answers (RTM_NEWLINK each) come in on it like announcements. */
+static int mon_dump(struct link_ctx *lc)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifinfomsg i;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.i = { .ifi_family = AF_UNSPEC },
+	};
+
+	log_debug("netns %s: link announcements overflowed: asking for every link's state", netns_name(lc->ns));
+	return send(lc->mon, &req, sizeof(req), 0) < 0 ? -errno : 0;
+}
+
+/* Read everything the monitor socket holds. Returns 0 or -errno. */
+static int mon_drain(struct link_ctx *lc)
+{
+	union {
+		struct nlmsghdr h;
+		char b[32768];
+	} buf;
+
+	for (;;) {
+		ssize_t n = recv(lc->mon, buf.b, sizeof(buf.b), MSG_DONTWAIT);
+		int len;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0 && errno == ENOBUFS) {
+			int rc = mon_dump(lc);
+
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		len = (int)n;
+		for (struct nlmsghdr *h = &buf.h; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+			mon_note(lc, h);
+	}
+}
+
+/* Does the kernel's last word on w's link prove that it carries packets?
+ * A veth or a bridge: operationally up (RFC 2863). The kernel sets that in
+ * the same step of its link watch (linkwatch_do_dev()) that gives the device
+ * its queue (dev_activate()), and announces it after: until then an end
+ * whose carrier came after it was opened has the noop qdisc, which drops
+ * everything it is given. A TAP's operstate stays unknown (no carrier event
+ * after it was made, which also means it had its queue when it was opened):
+ * up with carrier is its evidence. */
+static bool seen_running(struct link_ctx *lc, const struct link_want *w)
+{
+	struct link_seen *s = seen_find(lc, w->ifname);
+
+	if (!s || s->gone || !(s->flags & IFF_UP) || !(s->flags & IFF_LOWER_UP))
+		return false;
+	return s->oper == OPER_UP || (w->tap && s->oper == OPER_UNKNOWN);
+}
+
+/* Have the kernel do now what its link watch has pending for ifname: the
+ * ethtool link query runs it (linkwatch_sync_dev()) rather than wait for
+ * its work, which batches events and defers those it does not deem urgent
+ * by up to a second, and waits for the RTNL lock behind every other
+ * namespace's requests. Its answer does not matter: the announcement that
+ * follows is the evidence. A kernel without the sync just answers. */
+static void link_nudge(struct link_ctx *lc, const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GLINK };
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(nl_socket_get_fd(lc->sk), SIOCETHTOOL, &ifr) < 0)
+		log_debug("netns %s: ethtool link query of %s: %s", netns_name(lc->ns), ifname, strerror(errno));
+}
+
+static const char *oper_name(unsigned char oper)
+{
+	static const char *const names[] = { "unknown", "notpresent", "down", "lowerlayerdown", "testing",
+					     "dormant", "up" };
+
+	return oper < sizeof(names) / sizeof(names[0]) ? names[oper] : "?";
+}
+
+/* Why w's link is not running, into its context's error. */
+static int not_running(const struct link_want *w, int timeout_ms)
+{
+	struct link_seen *s = seen_find(w->lc, w->ifname);
+
+	if (!s)
+		return lc_invalid(w->lc, ETIMEDOUT, "%s: not announced by the kernel within %d ms", w->ifname,
+				  timeout_ms);
+	return lc_invalid(w->lc, ETIMEDOUT, "%s: not operationally up after %d ms: %s%s%s, operstate %s",
+			  w->ifname, timeout_ms, s->gone ? "deleted" : s->flags & IFF_UP ? "up" : "down",
+			  s->gone ? "" : s->flags & IFF_LOWER_UP ? ", carrier" : ", no carrier",
+			  w->tap ? " (TAP)" : "", oper_name(s->oper));
+}
+
+int link_wait_up(const struct link_want *want, int n, int timeout_ms, int *bad)
+{
+	mtime_ms deadline = mtime_now() + timeout_ms;
+	struct pollfd *pfd = calloc((size_t)n + 1, sizeof(*pfd));
+	bool nudged = false;
+	int rc = 0, first;
+
+	*bad = -1;
+	if (!pfd)
+		return -ENOMEM;
+	for (;;) {
+		int64_t left;
+
+		for (int i = 0; rc == 0 && i < n; i++) {
+			rc = mon_drain(want[i].lc);
+			if (rc < 0) {
+				*bad = i;
+				lc_invalid(want[i].lc, -rc, "reading link announcements: %s", strerror(-rc));
+			}
+		}
+		if (rc < 0)
+			break;
+		for (first = 0; first < n && seen_running(want[first].lc, &want[first]); first++)
+			;
+		if (first == n)
+			break;
+		if (!nudged) {
+			for (int i = first; i < n; i++)
+				if (!seen_running(want[i].lc, &want[i])) {
+					log_debug("netns %s: %s not yet up: settling it", netns_name(want[i].lc->ns),
+						  want[i].ifname);
+					link_nudge(want[i].lc, want[i].ifname);
+				}
+			nudged = true;
+			continue;
+		}
+		left = deadline - mtime_now();
+		if (left <= 0) {
+			*bad = first;
+			rc = not_running(&want[first], timeout_ms);
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ .fd = want[i].lc->mon, .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, (int)left) < 0 && errno != EINTR) {
+			rc = -errno;
+			*bad = first;
+			lc_invalid(want[first].lc, -rc, "waiting for link announcements: %s", strerror(-rc));
+			break;
+		}
+	}
+	free(pfd);
+	return rc;
 }

@@ -10,6 +10,8 @@
 #ifndef PUNCH_LINK_H
 #define PUNCH_LINK_H
 
+#include <stdbool.h>
+
 #include "model/model.h"
 #include "kernel/netns.h"
 
@@ -73,6 +75,23 @@ int link_mac(struct link_ctx *lc, const char *ifname, unsigned char mac[LINK_MAC
  * ifname, so the kernel never asks (ARP or neighbour discovery). Returns 0
  * or -errno. */
 int link_neigh(struct link_ctx *lc, const char *ifname, const char *ip, const unsigned char mac[LINK_MAC_LEN]);
+
+/* A link to wait for: ifname in lc's namespace; tap: a TAP device (its
+ * operstate stays unknown, its carrier is the evidence). */
+struct link_want {
+	struct link_ctx *lc;
+	const char *ifname;
+	bool tap;
+};
+/* Wait until every link of want[0..n) can carry packets: operationally up
+ * (RFC 2863) as the kernel announced it, which it does only once the device
+ * has its queue (until then a veth end whose carrier came after it was
+ * opened drops all it is given). Costs nothing when they are up already;
+ * a link still pending is nudged once (an ethtool link query, which has the
+ * kernel settle it at once). At most timeout_ms. Returns 0, or -ETIMEDOUT
+ * or -errno with *bad the index of a link that is not up and
+ * link_error(want[*bad].lc) saying its state. */
+int link_wait_up(const struct link_want *want, int n, int timeout_ms, int *bad);
 
 /* The last error text, "" if none. Valid until the next call on lc. */
 const char *link_error(const struct link_ctx *lc);

@@ -224,6 +224,28 @@ static int64_t udp_roundtrip(int tx, int rx, const char *ip, uint16_t port, cons
 
 /* ---- tests ---- */
 
+/* link_wait_up(): the links set up are announced operationally up; one
+ * never set up (w-a) and one that does not exist time out, each said so. */
+static void test_wait_up(void **state)
+{
+	struct link_want up[] = {
+		{ lab.lc[NS_A], "a-r", false }, { lab.lc[NS_R], "r-a", false },
+		{ lab.lc[NS_R], "r-b", false }, { lab.lc[NS_B], "b-r", false },
+	};
+	struct link_want down[] = { { lab.lc[NS_A], "a-r", false }, { lab.lc[NS_W], "w-a", false } };
+	struct link_want none[] = { { lab.lc[NS_W], "nosuch", false } };
+	int bad = 7;
+
+	(void)state;
+	CHECK0(link_wait_up(up, 4, 5000, &bad), bad >= 0 ? up[bad].lc : NULL);
+	assert_int_equal(link_wait_up(down, 2, 100, &bad), -ETIMEDOUT);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(link_error(lab.lc[NS_W]), "w-a: not operationally up after 100 ms: down"));
+	assert_int_equal(link_wait_up(none, 1, 50, &bad), -ETIMEDOUT);
+	assert_int_equal(bad, 0);
+	assert_string_equal(link_error(lab.lc[NS_W]), "nosuch: not announced by the kernel within 50 ms");
+}
+
 static void test_udp_forwarded_and_counted(void **state)
 {
 	static const char p4[] = "hello over IPv4";
@@ -696,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_apparmor_why),
 	};
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wait_up),
 		cmocka_unit_test(test_udp_forwarded_and_counted),
 		cmocka_unit_test(test_counter_lookup_errors),
 		cmocka_unit_test(test_bad_ruleset),
