@@ -444,8 +444,11 @@ static int run_reports(struct run *r, bool interrupted)
 
 static void run_free(struct run *r)
 {
+	/* rs is not there yet when the jobs failed to expand or a kept name
+	 * was taken */
 	for (int i = 0; i < r->n_jobs; i++) {
-		result_clear(&r->rs[i]);
+		if (r->rs)
+			result_clear(&r->rs[i]);
 		free(r->jobs[i].name);
 	}
 	for (int i = 0; i < r->n_mats; i++) {

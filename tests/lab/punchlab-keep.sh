@@ -29,7 +29,11 @@ grep -q "table ip punchlab" "$tmp/tables" || fail "nat-home-a has no punchlab ta
 "$O/punchlab" shell "$name" peer-alice ip route get 203.0.113.10 >"$tmp/route" || fail "route"
 grep -q "via 192.168.1.1 dev eth0" "$tmp/route" || fail "alice's route: $(cat "$tmp/route")"
 # A second lab of the same name is refused rather than mixed in.
-"$O/punchlab" run --keep "topologies/$name.topo" >"$tmp/out2" 2>&1 && fail "kept the same name twice"
+# (Exit status 2, usage: this refusal once crashed punchlab on its way out.)
+"$O/punchlab" run --keep "topologies/$name.topo" >"$tmp/out2" 2>&1
+rc=$?
+[ $rc -eq 0 ] && fail "kept the same name twice"
+[ $rc -eq 2 ] || fail "refusing a kept name: exit status $rc, want 2"
 grep -q "already kept\|punchlab down it first" "$tmp/out2" || fail "no clear refusal: $(cat "$tmp/out2")"
 
 "$O/punchlab" down "$name" || fail "down"
