@@ -787,6 +787,87 @@ static int links_wait_up(struct lab *l, const struct plan *p, char *err, size_t 
 	return rc;
 }
 
+/* node i's /proc/net/igmp6, read through its holder (a process in the
+ * namespace): a malloc'd string, or NULL. */
+static char *node_igmp6(const struct lab *l, int i)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", (int)netns_pid(l->ns[i]));
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+/* The first IPv6 address of node i that has no solicited-node group joined
+ * yet (on *ifname, its interface), or NULL when all have. */
+static const char *node_ip6_unjoined(const struct lab *l, const struct plan *p, int i, const char **ifname,
+				     char *ip, size_t ipsize)
+{
+	const struct plan_node *pn = &p->nodes[i];
+	char *text = NULL;
+	bool read = false;
+	const char *bad = NULL;
+
+	for (int k = 0; k < pn->n_ifs && !bad; k++) {
+		const struct plan_iface *f = &pn->ifs[k];
+		const char *addrs[2] = { f->addr6, f->addr2_6 };
+
+		for (int a = 0; a < 2 && !bad; a++) {
+			char *slash;
+
+			if (!addrs[a][0])
+				continue;
+			if (!read)
+				text = node_igmp6(l, i), read = true;
+			snprintf(ip, ipsize, "%s", addrs[a]);
+			if ((slash = strchr(ip, '/')))
+				*slash = '\0';
+			if (!link_solicited_joined(text, f->name, ip))
+				bad = ip, *ifname = f->name;
+		}
+	}
+	free(text);
+	return bad;
+}
+
+/* Every IPv6 address lab_up() gave, answerable: its interface has joined its
+ * solicited-node group. The kernel joins it in its address-configuration
+ * work, after the link is up, and on a machine whose netlink lock is busy
+ * that can take seconds; until then it drops every neighbour solicitation
+ * for the address, so a neighbour's first datagrams to it are lost after
+ * three unanswered solicitations, an artefact no real network has. */
+static int ip6_wait_joined(struct lab *l, const struct plan *p, char *err, size_t errsize)
+{
+	mtime_ms t0 = mtime_now(), deadline = t0 + LINKS_UP_MS;
+	char ip[PLAN_ADDR];
+	const char *ifname = NULL;
+	int i = 0;
+
+	for (;;) {
+		while (i < p->n_nodes && !node_ip6_unjoined(l, p, i, &ifname, ip, sizeof(ip)))
+			i++;
+		if (i == p->n_nodes)
+			break;
+		if (mtime_now() >= deadline) {
+			lab_err(err, errsize, "%s: %s: IPv6 address %s not answerable after %d ms (its solicited-node "
+				"group not joined)", p->nodes[i].name, ifname, ip, LINKS_UP_MS);
+			return -ETIMEDOUT;
+		}
+		poll(NULL, 0, 2);
+	}
+	log_debug("lab: IPv6 addresses answerable after %lld ms", (long long)(mtime_now() - t0));
+	return 0;
+}
+
 /* One netlink step of node n (index i); link_error() already says which
  * operation failed on what, with the kernel's own message. */
 #define STEP(call)                                                                              \
@@ -913,6 +994,8 @@ int lab_up(const struct topo *t, const struct plan *p, struct lab **out, char *e
 	rc = inet_neighbours(l, p, err, errsize);
 	if (rc == 0)
 		rc = links_wait_up(l, p, err, errsize);
+	if (rc == 0)
+		rc = ip6_wait_joined(l, p, err, errsize);
 	if (rc < 0)
 		goto cleanup;
 	rc = routers_finish(l, t, p, err, errsize);

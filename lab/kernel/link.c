@@ -1038,3 +1038,26 @@ int link_wait_up(const struct link_want *want, int n, int timeout_ms, int *bad)
 	free(pfd);
 	return rc;
 }
+
+bool link_solicited_joined(const char *igmp6, const char *ifname, const char *ip)
+{
+	struct in6_addr a;
+	char want[33], dev[IFNAMSIZ + 1], group[33];
+	const char *line = igmp6;
+
+	if (!igmp6 || !ifname || !ip || inet_pton(AF_INET6, ip, &a) != 1)
+		return false;
+	snprintf(want, sizeof(want), "ff0200000000000000000001ff%02x%02x%02x", a.s6_addr[13], a.s6_addr[14],
+		 a.s6_addr[15]);
+	while (line && *line) {
+		int idx;
+
+		if (sscanf(line, "%d %16s %32s", &idx, dev, group) == 3 && strcmp(dev, ifname) == 0 &&
+		    strcmp(group, want) == 0)
+			return true;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return false;
+}

@@ -93,6 +93,13 @@ struct link_want {
  * link_error(want[*bad].lc) saying its state. */
 int link_wait_up(const struct link_want *want, int n, int timeout_ms, int *bad);
 
+/* Has ifname joined the solicited-node multicast group of the IPv6 address
+ * ip (RFC 4291 2.7.1: ff02::1:ffXX:XXXX, its last 24 bits), as igmp6 (the
+ * text of a namespace's /proc/net/igmp6: "IDX DEV GROUP USERS FLAGS TIMER"
+ * lines) says? Until it has, the kernel drops every neighbour solicitation
+ * for ip: a neighbour asking for it gets no answer. false for a bad ip. */
+bool link_solicited_joined(const char *igmp6, const char *ifname, const char *ip);
+
 /* The last error text, "" if none. Valid until the next call on lc. */
 const char *link_error(const struct link_ctx *lc);
 

@@ -61,6 +61,29 @@ static const char ruleset_r[] =
 			fail_msg("%s = %d (%s)", #expr, rc_, (lc) ? link_error(lc) : ""); \
 	} while (0)
 
+/* As lab_up() does: wait (at most 5 s) until ifname in namespace i answers
+ * neighbour solicitations for ip, or a datagram to it may be lost. */
+static void wait_solicited(int i, const char *ifname, const char *ip)
+{
+	char path[64], buf[8192];
+	mtime_ms deadline = mtime_now() + 5000;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", (int)netns_pid(lab.ns[i]));
+	for (;;) {
+		FILE *f = fopen(path, "re");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if (link_solicited_joined(buf, ifname, ip))
+			return;
+		if (mtime_now() >= deadline)
+			fail_msg("%s in %s: solicited-node group of %s not joined after 5 s", ifname, ns_names[i], ip);
+		poll(NULL, 0, 2);
+	}
+}
+
 static void build_lab(void)
 {
 	struct link_ctx *a, *r, *b;
@@ -100,6 +123,11 @@ static void build_lab(void)
 
 	CHECK0(netns_sysctl(lab.ns[NS_R], "net.ipv4.ip_forward", "1"), NULL);
 	CHECK0(netns_sysctl(lab.ns[NS_R], "net/ipv6/conf/all/forwarding", "1"), NULL);
+
+	wait_solicited(NS_A, "a-r", "2001:db8:a::2");
+	wait_solicited(NS_R, "r-a", "2001:db8:a::1");
+	wait_solicited(NS_R, "r-b", "2001:db8:b::1");
+	wait_solicited(NS_B, "b-r", "2001:db8:b::2");
 
 	rc = nft_load(lab.ns[NS_R], ruleset_r, &errtext);
 	if (rc != 0)
@@ -244,6 +272,27 @@ static void test_wait_up(void **state)
 	assert_int_equal(link_wait_up(none, 1, 50, &bad), -ETIMEDOUT);
 	assert_int_equal(bad, 0);
 	assert_string_equal(link_error(lab.lc[NS_W]), "nosuch: not announced by the kernel within 50 ms");
+}
+
+/* The solicited-node group of an address is its last 24 bits under
+ * ff02::1:ff00:0/104, matched on the interface named, in igmp6's format. */
+static void test_solicited_joined(void **state)
+{
+	static const char igmp6[] =
+		"1    lo              ff020000000000000000000000000001     1 0000000C 0\n"
+		"2    r-a             ff0200000000000000000001ff000001     1 00000004 0\n"
+		"3    r-b             ff0200000000000000000001ffab12cd     1 00000004 0\n";
+
+	(void)state;
+	assert_true(link_solicited_joined(igmp6, "r-a", "2001:db8:a::1"));
+	assert_true(link_solicited_joined(igmp6, "r-b", "2001:db8:b::aa:ab:12cd"));
+	assert_false(link_solicited_joined(igmp6, "r-b", "2001:db8:a::1"));   /* joined on r-a only */
+	assert_false(link_solicited_joined(igmp6, "r-a", "2001:db8:a::2"));
+	assert_false(link_solicited_joined(igmp6, "r-a", "192.0.2.1"));
+	assert_false(link_solicited_joined(igmp6, "r-a", "not an address"));
+	assert_false(link_solicited_joined("", "r-a", "2001:db8:a::1"));
+	assert_false(link_solicited_joined(NULL, "r-a", "2001:db8:a::1"));
+	assert_false(link_solicited_joined("garbage\n\n2 r-a\n", "r-a", "2001:db8:a::1"));
 }
 
 static void test_udp_forwarded_and_counted(void **state)
@@ -719,6 +768,7 @@ int main(void)
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wait_up),
+		cmocka_unit_test(test_solicited_joined),
 		cmocka_unit_test(test_udp_forwarded_and_counted),
 		cmocka_unit_test(test_counter_lookup_errors),
 		cmocka_unit_test(test_bad_ruleset),
