@@ -239,11 +239,13 @@ cleanup:
 	return rc;
 }
 
-int witness_fill(const struct topo *t, const struct plan *p, const struct evidence *e, struct result_evidence *re)
+/* witness_fill() with the network's verdict v already worked out. */
+static int fill(const struct topo *t, const struct plan *p, const struct evidence *e, enum outcome v,
+		struct result_evidence *re)
 {
 	memset(re, 0, sizeof(*re));
 	re->counted = true;
-	re->verdict = result_outcome_of(evidence_verdict(t, e));
+	re->verdict = result_outcome_of(v);
 	for (int k = 0; k < 2; k++) {
 		re->peers[k].from_partner = e->peers[k].from_partner;
 		re->peers[k].from_server = e->peers[k].from_server;
@@ -260,6 +262,11 @@ int witness_fill(const struct topo *t, const struct plan *p, const struct eviden
 	return 0;
 }
 
+int witness_fill(const struct topo *t, const struct plan *p, const struct evidence *e, struct result_evidence *re)
+{
+	return fill(t, p, e, evidence_verdict(t, e), re);
+}
+
 int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, bool wire, mtime_ms started,
 		  enum outcome *verdict, struct result_evidence *re, struct witness_ct *keep, char *err,
 		  size_t errsize)
@@ -272,7 +279,7 @@ int witness_judge(struct lab *l, const struct topo *t, const struct plan *p, boo
 	if (rc < 0)
 		return rc;
 	*verdict = evidence_verdict(t, &e);
-	rc = witness_fill(t, p, &e, re);
+	rc = fill(t, p, &e, *verdict, re);
 	evidence_clear(&e);
 	if (rc < 0)
 		snprintf(err, errsize, "evidence: %s", strerror(-rc));
