@@ -596,8 +596,9 @@ static bool lab_lossy(const struct sc_run *c)
 	return false;
 }
 
-/* Then every pending classifier at once; returns when all have ended. */
-static int run_classifiers(struct sc_run *c)
+/* Start every pending classifier (c->pending, with c->slow's wait); they
+ * hold at the barrier until the next release_wait(). */
+static int start_classifiers(struct sc_run *c)
 {
 	struct argv_buf a;
 	bool lossy = lab_lossy(c);
@@ -613,7 +614,15 @@ static int run_classifiers(struct sc_run *c)
 		if (rc < 0)
 			return rc;
 	}
-	return release_wait(c, CLASSIFY_LIMIT_MS, "classifiers");
+	return 0;
+}
+
+/* Then every pending classifier at once; returns when all have ended. */
+static int run_classifiers(struct sc_run *c)
+{
+	int rc = start_classifiers(c);
+
+	return rc < 0 ? rc : release_wait(c, CLASSIFY_LIMIT_MS, "classifiers");
 }
 
 /* What classifier k said: its report read, or why there is none. */
@@ -881,21 +890,16 @@ static int knock_begin(struct sc_run *c)
  * depends on the router's counters with the long wait. */
 static int early_classifiers(struct sc_run *c)
 {
-	bool lossy = lab_lossy(c);
-	struct argv_buf a;
+	int rc;
 
 	for (int k = 0; k < c->sc->n; k++) {
-		int rc;
-
-		if (!c->sc->nats[k].checked || !(c->long_wait || !fast_possible(c, k)))
-			continue;
-		classifier_argv(&a, c, k, lossy, true);
-		rc = start_probe(c, plan_probe_node(c->p, c->sc->nats[k].nat), &a, &c->cls[k], "classifier");
-		if (rc < 0)
-			return rc;
-		c->early[k] = true;
+		c->slow[k] = c->long_wait || !fast_possible(c, k);
+		c->pending[k] = c->sc->nats[k].checked && c->slow[k];
 	}
-	return 0;
+	rc = start_classifiers(c);
+	for (int k = 0; rc == 0 && k < c->sc->n; k++)
+		c->early[k] = c->pending[k];
+	return rc;
 }
 
 /* Then, before the classifier, their answers: final, left to the
