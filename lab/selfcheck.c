@@ -1115,11 +1115,12 @@ static bool tcp_in_question(const struct sc_run *c, int k)
 	return e->checked && !e->why[0] && e->observed_valid && selfcheck_tcp_wanted(&c->t->nats[e->nat], c->t->tcp);
 }
 
-/* TCP's mapping and filtering of the routers whose TCP is in question. */
-static int tcp_classify(struct sc_run *c)
+/* Set the first TCP round going: every entry whose TCP is in question
+ * pending (c->tpend), short where counters can prove it (c->tslow), no why
+ * yet. Returns whether any is pending. */
+static bool tcp_begin(struct sc_run *c)
 {
-	bool again = false, any = false;
-	int rc;
+	bool any = false;
 
 	for (int k = 0; k < c->sc->n; k++) {
 		c->tpend[k] = tcp_in_question(c, k);
@@ -1127,7 +1128,16 @@ static int tcp_classify(struct sc_run *c)
 		c->knock_why[k][0] = '\0';
 		any |= c->tpend[k];
 	}
-	if (!any)
+	return any;
+}
+
+/* TCP's mapping and filtering of the routers whose TCP is in question. */
+static int tcp_classify(struct sc_run *c)
+{
+	bool again = false;
+	int rc;
+
+	if (!tcp_begin(c))
 		return 0;
 	rc = tcp_classify_round(c, 0, &again);
 	if (rc == 0 && again)
@@ -1147,17 +1157,12 @@ static int tcp_classify(struct sc_run *c)
  * their tcp-unsolicited. */
 static int tcp_knocks(struct sc_run *c)
 {
-	bool again = false, any = false;
+	bool again = false;
 	int rc;
 
-	for (int k = 0; k < c->sc->n; k++) {
-		c->tpend[k] = tcp_in_question(c, k);
-		c->tslow[k] = c->long_wait || !fast_possible(c, k);
+	for (int k = 0; k < c->sc->n; k++)
 		c->seen[k] = -1;
-		c->knock_why[k][0] = '\0';
-		any |= c->tpend[k];
-	}
-	if (!any)
+	if (!tcp_begin(c))
 		return 0;
 	rc = tcp_knock_round(c, &again);
 	if (rc == 0 && again)
