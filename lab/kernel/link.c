@@ -1061,3 +1061,47 @@ bool link_solicited_joined(const char *igmp6, const char *ifname, const char *ip
 	}
 	return false;
 }
+
+/* ns's /proc/net/igmp6, read through its holder (a process in the
+ * namespace): a malloc'd string, or NULL. */
+static char *ns_igmp6(const struct netns *ns)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", (int)netns_pid(ns));
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+int link_wait_solicited(const struct netns *ns, const struct link_solicit *want, int n, mtime_ms deadline,
+			int *bad)
+{
+	*bad = -1;
+	for (;;) {
+		char *text;
+		int i = 0;
+
+		if (n <= 0)
+			return 0;
+		text = ns_igmp6(ns);
+		while (i < n && link_solicited_joined(text, want[i].ifname, want[i].ip))
+			i++;
+		free(text);
+		if (i == n)
+			return 0;
+		if (mtime_now() >= deadline) {
+			*bad = i;
+			return -ETIMEDOUT;
+		}
+		poll(NULL, 0, 2);
+	}
+}
