@@ -787,58 +787,6 @@ static int links_wait_up(struct lab *l, const struct plan *p, char *err, size_t 
 	return rc;
 }
 
-/* node i's /proc/net/igmp6, read through its holder (a process in the
- * namespace): a malloc'd string, or NULL. */
-static char *node_igmp6(const struct lab *l, int i)
-{
-	char path[64], *text = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", (int)netns_pid(l->ns[i]));
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	if (getdelim(&text, &len, '\0', f) < 0) {
-		free(text);
-		text = NULL;
-	}
-	fclose(f);
-	return text;
-}
-
-/* The first IPv6 address of node i that has no solicited-node group joined
- * yet (on *ifname, its interface), or NULL when all have. */
-static const char *node_ip6_unjoined(const struct lab *l, const struct plan *p, int i, const char **ifname,
-				     char *ip, size_t ipsize)
-{
-	const struct plan_node *pn = &p->nodes[i];
-	char *text = NULL;
-	bool read = false;
-	const char *bad = NULL;
-
-	for (int k = 0; k < pn->n_ifs && !bad; k++) {
-		const struct plan_iface *f = &pn->ifs[k];
-		const char *addrs[2] = { f->addr6, f->addr2_6 };
-
-		for (int a = 0; a < 2 && !bad; a++) {
-			char *slash;
-
-			if (!addrs[a][0])
-				continue;
-			if (!read)
-				text = node_igmp6(l, i), read = true;
-			snprintf(ip, ipsize, "%s", addrs[a]);
-			if ((slash = strchr(ip, '/')))
-				*slash = '\0';
-			if (!link_solicited_joined(text, f->name, ip))
-				bad = ip, *ifname = f->name;
-		}
-	}
-	free(text);
-	return bad;
-}
-
 /* Every IPv6 address lab_up() gave, answerable: its interface has joined its
  * solicited-node group. The kernel joins it in its address-configuration
  * work, after the link is up, and on a machine whose netlink lock is busy
@@ -848,21 +796,30 @@ static const char *node_ip6_unjoined(const struct lab *l, const struct plan *p, 
 static int ip6_wait_joined(struct lab *l, const struct plan *p, char *err, size_t errsize)
 {
 	mtime_ms t0 = mtime_now(), deadline = t0 + LINKS_UP_MS;
-	char ip[PLAN_ADDR];
-	const char *ifname = NULL;
-	int i = 0;
+	struct link_solicit want[PLAN_MAX_IFS * 2];
+	char ip[PLAN_MAX_IFS * 2][PLAN_ADDR];
 
-	for (;;) {
-		while (i < p->n_nodes && !node_ip6_unjoined(l, p, i, &ifname, ip, sizeof(ip)))
-			i++;
-		if (i == p->n_nodes)
-			break;
-		if (mtime_now() >= deadline) {
-			lab_err(err, errsize, "%s: %s: IPv6 address %s not answerable after %d ms (its solicited-node "
-				"group not joined)", p->nodes[i].name, ifname, ip, LINKS_UP_MS);
-			return -ETIMEDOUT;
+	for (int i = 0; i < p->n_nodes; i++) {
+		const struct plan_node *pn = &p->nodes[i];
+		int n = 0, bad, rc;
+
+		for (int k = 0; k < pn->n_ifs; k++) {
+			const char *addrs[2] = { pn->ifs[k].addr6, pn->ifs[k].addr2_6 };
+
+			for (int a = 0; a < 2; a++) {
+				if (!addrs[a][0])
+					continue;
+				snprintf(ip[n], sizeof(ip[n]), "%.*s", (int)strcspn(addrs[a], "/"), addrs[a]);
+				want[n] = (struct link_solicit){ pn->ifs[k].name, ip[n] };
+				n++;
+			}
 		}
-		poll(NULL, 0, 2);
+		rc = link_wait_solicited(l->ns[i], want, n, deadline, &bad);
+		if (rc < 0) {
+			lab_err(err, errsize, "%s: %s: IPv6 address %s not answerable after %d ms (its solicited-node "
+				"group not joined)", pn->name, want[bad].ifname, want[bad].ip, LINKS_UP_MS);
+			return rc;
+		}
 	}
 	log_debug("lab: IPv6 addresses answerable after %lld ms", (long long)(mtime_now() - t0));
 	return 0;

@@ -55,28 +55,25 @@ enum { OPER_UNKNOWN = 0, OPER_UP = 6 };  /* IF_OPER_* (RFC 2863) */
 
 #define NETEM_MS_MAX 60000u     /* keeps delay/jitter in µs well inside an int */
 
-#define LINK_KNOWN_MAX 32
-/* Links announced in one namespace: room for a node's most (PLAN_MAX_IFS,
+/* Interfaces named in one namespace: room for a node's most (PLAN_MAX_IFS,
  * 40), lo and a few. */
-#define LINK_SEEN_MAX 64
+#define LINK_IFS_MAX 64
 
-/* What this context made or looked up: an interface's index (0: not known
- * yet), whether we set it up, and the master we put it in (0: none known),
- * so that asking again costs no request. Each request that changes a link
+/* One interface of the context's namespace, by name, in two parts.
+ * What this context made or looked up: its index (0: not known yet),
+ * whether we set it up, and the master we put it in (0: none known), so
+ * that asking again costs no request. Each request that changes a link
  * takes the kernel's RTNL lock, for which every namespace on the machine
- * queues. */
-struct link_known {
+ * queues. link_forget() clears this part.
+ * Its state as the kernel last announced it (RTM_NEWLINK/RTM_DELLINK on
+ * the monitor socket): a name may come back as another device (a veth
+ * replaced by a TAP of the same name), the last word counts. */
+struct link_if {
 	char name[IFNAMSIZ];
 	int index;
 	int master;
 	bool up;
-};
-
-/* A link's state as the kernel last announced it (RTM_NEWLINK/RTM_DELLINK
- * on the monitor socket), by name: a name may come back as another device
- * (a veth replaced by a TAP of the same name), the last word counts. */
-struct link_seen {
-	char name[IFNAMSIZ];
+	bool seen;              /* announced: the fields below are the kernel's */
 	unsigned flags;         /* ifi_flags: IFF_UP, IFF_LOWER_UP */
 	unsigned char oper;     /* IFLA_OPERSTATE (RFC 2863) */
 	bool gone;
@@ -85,14 +82,12 @@ struct link_seen {
 struct link_ctx {
 	struct netns *ns;
 	struct nl_sock *sk;
-	struct link_known known[LINK_KNOWN_MAX];
-	int n_known;
+	struct link_if ifs[LINK_IFS_MAX];
+	int n_ifs;
 	/* Subscribed to RTNLGRP_LINK as the namespace is opened, before any
 	 * link of ours exists, so that no announcement is missed
 	 * (link_wait_up()). -1: none. */
 	int mon;
-	struct link_seen seen[LINK_SEEN_MAX];
-	int n_seen;
 	int kerr;               /* errno of the kernel's last NLMSG_ERROR, 0 if none */
 	char ext[256];          /* its extended-ack message, "" if none */
 	char err[448];          /* what link_error() returns */
@@ -332,23 +327,23 @@ static bool ifname_ok(const char *name)
 	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-static struct link_known *known_find(struct link_ctx *lc, const char *name)
+static struct link_if *if_find(struct link_ctx *lc, const char *name)
 {
-	for (int i = 0; i < lc->n_known; i++)
-		if (strcmp(lc->known[i].name, name) == 0)
-			return &lc->known[i];
+	for (int i = 0; i < lc->n_ifs; i++)
+		if (strcmp(lc->ifs[i].name, name) == 0)
+			return &lc->ifs[i];
 	return NULL;
 }
 
 /* name's entry, made if there is none (NULL when the table is full: then
  * nothing is remembered and every call asks the kernel). */
-static struct link_known *known_add(struct link_ctx *lc, const char *name)
+static struct link_if *if_add(struct link_ctx *lc, const char *name)
 {
-	struct link_known *k = known_find(lc, name);
+	struct link_if *k = if_find(lc, name);
 
-	if (k || lc->n_known == LINK_KNOWN_MAX)
+	if (k || lc->n_ifs == LINK_IFS_MAX)
 		return k;
-	k = &lc->known[lc->n_known++];
+	k = &lc->ifs[lc->n_ifs++];
 	memset(k, 0, sizeof(*k));
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	return k;
@@ -356,22 +351,25 @@ static struct link_known *known_add(struct link_ctx *lc, const char *name)
 
 void link_forget(struct link_ctx *lc, const char *ifname)
 {
-	struct link_known *k = known_find(lc, ifname);
+	struct link_if *k = if_find(lc, ifname);
 
-	if (k)
-		*k = lc->known[--lc->n_known];
+	if (k) {
+		k->index = 0;
+		k->master = 0;
+		k->up = false;
+	}
 }
 
 /* The ifindex of name; records the failure in lc. */
 static int lookup_index(struct link_ctx *lc, const char *name)
 {
 	struct rtnl_link *link = NULL;
-	struct link_known *k;
+	struct link_if *k;
 	int err, idx;
 
 	if (!ifname_ok(name))
 		return lc_invalid(lc, EINVAL, "bad interface name \"%s\"", name ? name : "(null)");
-	k = known_find(lc, name);
+	k = if_find(lc, name);
 	if (k && k->index > 0)
 		return k->index;
 	err = rtnl_link_get_kernel(lc->sk, 0, name, &link);
@@ -384,19 +382,19 @@ static int lookup_index(struct link_ctx *lc, const char *name)
 	}
 	idx = rtnl_link_get_ifindex(link);
 	rtnl_link_put(link);
-	if (idx > 0 && (k = known_add(lc, name)))
+	if (idx > 0 && (k = if_add(lc, name)))
 		k->index = idx;
 	return idx;
 }
 
 int link_index(struct link_ctx *lc, const char *ifname)
 {
-	struct link_known *k;
+	struct link_if *k;
 
 	lc_reset(lc);
 	/* Asked of the kernel: this is how a caller finds out whether a device
 	 * is still there, e.g. after its peer's namespace went away. */
-	if (ifname_ok(ifname) && (k = known_find(lc, ifname)))
+	if (ifname_ok(ifname) && (k = if_find(lc, ifname)))
 		k->index = 0;
 	return lookup_index(lc, ifname);
 }
@@ -409,7 +407,7 @@ static int veth_add(struct link_ctx *lc, const char *name, const char *master, b
 		    const char *peer_name)
 {
 	struct rtnl_link *link = NULL, *peer = NULL;
-	struct link_known *k;
+	struct link_if *k;
 	int err, midx = 0;
 
 	lc_reset(lc);
@@ -436,7 +434,7 @@ static int veth_add(struct link_ctx *lc, const char *name, const char *master, b
 	if (err < 0) {
 		err = lc_fail(lc, err, "creating veth %s (peer %s in %s)%s%s", name, peer_name, netns_name(peer_ns),
 			      master ? " in bridge " : "", master ? master : "");
-	} else if (up && (k = known_add(lc, name))) {
+	} else if (up && (k = if_add(lc, name))) {
 		k->up = true;
 		k->master = midx;
 	}
@@ -475,7 +473,7 @@ int link_bridge(struct link_ctx *lc, const char *name)
 	if (err < 0) {
 		err = lc_fail(lc, err, "creating bridge %s", name);
 	} else {
-		struct link_known *k = known_add(lc, name);
+		struct link_if *k = if_add(lc, name);
 
 		if (k)
 			k->up = true;
@@ -507,11 +505,11 @@ int link_delete(struct link_ctx *lc, const char *ifname)
 
 int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 {
-	struct link_known *k;
+	struct link_if *k;
 	int idx, master, err;
 
 	lc_reset(lc);
-	k = ifname_ok(ifname) ? known_find(lc, ifname) : NULL;
+	k = ifname_ok(ifname) ? if_find(lc, ifname) : NULL;
 	/* One we put in a bridge as it was made (link_veth_up()) needs no
 	 * lookup of its own index to be found already there. */
 	idx = k && k->master > 0 ? 0 : lookup_index(lc, ifname);
@@ -520,7 +518,7 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 	master = lookup_index(lc, bridge);
 	if (master < 0)
 		return master;
-	k = known_find(lc, ifname);
+	k = if_find(lc, ifname);
 	if (k && k->master == master)
 		return 0;
 	if (idx == 0 && (idx = lookup_index(lc, ifname)) < 0)
@@ -528,7 +526,7 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 	err = rtnl_link_enslave_ifindex(lc->sk, master, idx);
 	if (err < 0)
 		return lc_fail(lc, err, "adding %s to bridge %s", ifname, bridge);
-	if ((k = known_add(lc, ifname)))
+	if ((k = if_add(lc, ifname)))
 		k->master = master;
 	return 0;
 }
@@ -536,11 +534,11 @@ int link_set_master(struct link_ctx *lc, const char *ifname, const char *bridge)
 int link_up(struct link_ctx *lc, const char *ifname)
 {
 	struct rtnl_link *orig = NULL, *change = NULL;
-	struct link_known *k;
+	struct link_if *k;
 	int idx, err;
 
 	lc_reset(lc);
-	k = ifname_ok(ifname) ? known_find(lc, ifname) : NULL;
+	k = ifname_ok(ifname) ? if_find(lc, ifname) : NULL;
 	if (k && k->up)
 		return 0;
 	idx = lookup_index(lc, ifname);
@@ -557,7 +555,7 @@ int link_up(struct link_ctx *lc, const char *ifname)
 	err = rtnl_link_change(lc->sk, orig, change, 0);
 	if (err < 0)
 		err = lc_fail(lc, err, "setting %s up", ifname);
-	else if ((k = known_add(lc, ifname)))
+	else if ((k = if_add(lc, ifname)))
 		k->up = true;
 cleanup:
 	if (orig)
@@ -840,25 +838,12 @@ cleanup:
 
 /* ---- waiting for links to carry packets (link_wait_up()) ---- */
 
-static struct link_seen *seen_find(struct link_ctx *lc, const char *name)
+/* name's entry if the kernel has announced it, else NULL. */
+static struct link_if *seen_find(struct link_ctx *lc, const char *name)
 {
-	for (int i = 0; i < lc->n_seen; i++)
-		if (strcmp(lc->seen[i].name, name) == 0)
-			return &lc->seen[i];
-	return NULL;
-}
+	struct link_if *s = if_find(lc, name);
 
-/* name's entry, made if there is none (NULL when the table is full). */
-static struct link_seen *seen_get(struct link_ctx *lc, const char *name)
-{
-	struct link_seen *s = seen_find(lc, name);
-
-	if (s || lc->n_seen == LINK_SEEN_MAX)
-		return s;
-	s = &lc->seen[lc->n_seen++];
-	memset(s, 0, sizeof(*s));
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	return s;
+	return s && s->seen ? s : NULL;
 }
 
 /* One message from the monitor socket: an announcement or a dump's answer. */
@@ -866,15 +851,16 @@ static void mon_note(struct link_ctx *lc, struct nlmsghdr *h)
 {
 	struct nlattr *tb[IFLA_MAX + 1];
 	struct ifinfomsg *ifi;
-	struct link_seen *s;
+	struct link_if *s;
 
 	if ((h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) ||
 	    nlmsg_parse(h, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0 || !tb[IFLA_IFNAME])
 		return;
 	ifi = nlmsg_data(h);
-	s = seen_get(lc, nla_get_string(tb[IFLA_IFNAME]));
+	s = if_add(lc, nla_get_string(tb[IFLA_IFNAME]));
 	if (!s)
 		return;
+	s->seen = true;
 	s->gone = h->nlmsg_type == RTM_DELLINK;
 	s->flags = ifi->ifi_flags;
 	s->oper = tb[IFLA_OPERSTATE] ? nla_get_u8(tb[IFLA_OPERSTATE]) : OPER_UNKNOWN;
@@ -937,7 +923,7 @@ static int mon_drain(struct link_ctx *lc)
  * up with carrier is its evidence. */
 static bool seen_running(struct link_ctx *lc, const struct link_want *w)
 {
-	struct link_seen *s = seen_find(lc, w->ifname);
+	struct link_if *s = seen_find(lc, w->ifname);
 
 	if (!s || s->gone || !(s->flags & IFF_UP) || !(s->flags & IFF_LOWER_UP))
 		return false;
@@ -973,7 +959,7 @@ static const char *oper_name(unsigned char oper)
 /* Why w's link is not running, into its context's error. */
 static int not_running(const struct link_want *w, int timeout_ms)
 {
-	struct link_seen *s = seen_find(w->lc, w->ifname);
+	struct link_if *s = seen_find(w->lc, w->ifname);
 
 	if (!s)
 		return lc_invalid(w->lc, ETIMEDOUT, "%s: not announced by the kernel within %d ms", w->ifname,
@@ -1060,4 +1046,48 @@ bool link_solicited_joined(const char *igmp6, const char *ifname, const char *ip
 			line++;
 	}
 	return false;
+}
+
+/* ns's /proc/net/igmp6, read through its holder (a process in the
+ * namespace): a malloc'd string, or NULL. */
+static char *ns_igmp6(const struct netns *ns)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", (int)netns_pid(ns));
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+int link_wait_solicited(const struct netns *ns, const struct link_solicit *want, int n, mtime_ms deadline,
+			int *bad)
+{
+	*bad = -1;
+	for (;;) {
+		char *text;
+		int i = 0;
+
+		if (n <= 0)
+			return 0;
+		text = ns_igmp6(ns);
+		while (i < n && link_solicited_joined(text, want[i].ifname, want[i].ip))
+			i++;
+		free(text);
+		if (i == n)
+			return 0;
+		if (mtime_now() >= deadline) {
+			*bad = i;
+			return -ETIMEDOUT;
+		}
+		poll(NULL, 0, 2);
+	}
 }

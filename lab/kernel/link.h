@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 
+#include "common/mtime.h"
 #include "model/model.h"
 #include "kernel/netns.h"
 
@@ -99,6 +100,19 @@ int link_wait_up(const struct link_want *want, int n, int timeout_ms, int *bad);
  * lines) says? Until it has, the kernel drops every neighbour solicitation
  * for ip: a neighbour asking for it gets no answer. false for a bad ip. */
 bool link_solicited_joined(const char *igmp6, const char *ifname, const char *ip);
+
+/* An IPv6 address to wait for: ip ("2001:db8::1", no prefix) on ifname. */
+struct link_solicit {
+	const char *ifname;
+	const char *ip;
+};
+/* Wait until every address of want[0..n) in ns is answerable: its interface
+ * has joined its solicited-node group (link_solicited_joined() of ns's
+ * /proc/net/igmp6, read through its holder), polled every 2 ms until
+ * deadline (mtime_now()). Nothing is read for n == 0. Returns 0, or
+ * -ETIMEDOUT with *bad the index of an address not joined. */
+int link_wait_solicited(const struct netns *ns, const struct link_solicit *want, int n, mtime_ms deadline,
+			int *bad);
 
 /* The last error text, "" if none. Valid until the next call on lc. */
 const char *link_error(const struct link_ctx *lc);

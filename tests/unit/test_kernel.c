@@ -65,23 +65,11 @@ static const char ruleset_r[] =
  * neighbour solicitations for ip, or a datagram to it may be lost. */
 static void wait_solicited(int i, const char *ifname, const char *ip)
 {
-	char path[64], buf[8192];
-	mtime_ms deadline = mtime_now() + 5000;
+	const struct link_solicit want = { ifname, ip };
+	int bad;
 
-	snprintf(path, sizeof(path), "/proc/%d/net/igmp6", (int)netns_pid(lab.ns[i]));
-	for (;;) {
-		FILE *f = fopen(path, "re");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-		if (f)
-			fclose(f);
-		buf[n] = '\0';
-		if (link_solicited_joined(buf, ifname, ip))
-			return;
-		if (mtime_now() >= deadline)
-			fail_msg("%s in %s: solicited-node group of %s not joined after 5 s", ifname, ns_names[i], ip);
-		poll(NULL, 0, 2);
-	}
+	if (link_wait_solicited(lab.ns[i], &want, 1, mtime_now() + 5000, &bad) < 0)
+		fail_msg("%s in %s: solicited-node group of %s not joined after 5 s", ifname, ns_names[i], ip);
 }
 
 static void build_lab(void)
@@ -293,6 +281,22 @@ static void test_solicited_joined(void **state)
 	assert_false(link_solicited_joined("", "r-a", "2001:db8:a::1"));
 	assert_false(link_solicited_joined(NULL, "r-a", "2001:db8:a::1"));
 	assert_false(link_solicited_joined("garbage\n\n2 r-a\n", "r-a", "2001:db8:a::1"));
+}
+
+/* link_wait_solicited(): joined addresses cost one read; one never given
+ * (second in the list) times out, named by its index. */
+static void test_wait_solicited(void **state)
+{
+	const struct link_solicit joined[] = { { "r-a", "2001:db8:a::1" }, { "r-b", "2001:db8:b::1" } };
+	const struct link_solicit missing[] = { { "r-a", "2001:db8:a::1" }, { "r-a", "2001:db8:a::99" } };
+	int bad = 7;
+
+	(void)state;
+	assert_int_equal(link_wait_solicited(lab.ns[NS_R], joined, 2, mtime_now() + 5000, &bad), 0);
+	assert_int_equal(bad, -1);
+	assert_int_equal(link_wait_solicited(lab.ns[NS_R], missing, 2, mtime_now() + 20, &bad), -ETIMEDOUT);
+	assert_int_equal(bad, 1);
+	assert_int_equal(link_wait_solicited(lab.ns[NS_R], missing, 0, 0, &bad), 0);
 }
 
 static void test_udp_forwarded_and_counted(void **state)
@@ -769,6 +773,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wait_up),
 		cmocka_unit_test(test_solicited_joined),
+		cmocka_unit_test(test_wait_solicited),
 		cmocka_unit_test(test_udp_forwarded_and_counted),
 		cmocka_unit_test(test_counter_lookup_errors),
 		cmocka_unit_test(test_bad_ruleset),
