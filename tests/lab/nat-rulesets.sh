@@ -37,8 +37,8 @@ lab=$tmp
 NS0=nat-$$
 lanes=""
 cleanup() {
-	for p in $lanes; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for n in /run/netns/"$NS0"-*; do [ -e "$n" ] && ip netns del "${n##*/}"; done
+	# shellcheck disable=SC2086 # one PID a word
+	natlab_end "$NS0" $lanes
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -18,31 +18,24 @@
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-prognebula.XXXXXX) || exit 1
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+# shellcheck source=lib/bg.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/bg.sh"
 fail() { echo "FAIL: $*"; sed 's/^/  /' "$tmp/out"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 command -v nebula >/dev/null || { : >"$tmp/out"; fail "nebula is not installed (ci/install-deps.sh lab)"; }
 
+runs=
 for run in 1 2 3; do
-	TMPDIR=$tmp "$O/punchlab" run --no-color -j 3 --json "$tmp/r$run.json" "matrices/nebula.matrix:*-x-symmetric" matrices/nebula.matrix >"$tmp/out$run" 2>&1 &
-	pids="$pids $!"
+	bg_run env TMPDIR="$tmp" "$O/punchlab" run --no-color -j 3 --json "$tmp/r$run.json" "matrices/nebula.matrix:*-x-symmetric" matrices/nebula.matrix >"$tmp/out$run" 2>&1
+	runs="$runs $bg_pid"
 done
 run=0
-for p in $pids; do
+for p in $runs; do
 	run=$((run + 1))
-	wait "$p"
-	st=$?
+	reap "$p"
 	cp "$tmp/out$run" "$tmp/out"
-	[ "$st" = 0 ] || fail "run $run: not every cell as expected (exit $st)"
+	[ "$rc" = 0 ] || fail "run $run: not every cell as expected (exit $rc)"
 done
-pids=
 for run in 1 2 3; do
 	cp "$tmp/out$run" "$tmp/out"
 	jq -r '.scenarios[] | "\(.name) \(.actual)"' "$tmp/r$run.json" | sort >"$tmp/v$run"

@@ -36,18 +36,13 @@ done
 ip netns add $NS || fail "netns add"
 in_ns ip link set lo up || fail "lo up"
 in_ns ip addr add 127.0.0.2/8 dev lo 2>/dev/null # 127.0.0.2 answers on lo anyway: no error if it is there
-: >"$tmp/ready"
+mkfifo "$tmp/ready" || fail "mkfifo"
 ip netns exec $NS "$O/punch-probe" server --listen 127.0.0.1 --listen2 127.0.0.2 --port 3479 --port2 3480 --tcp \
 	--ready-fd 3 -q 3>"$tmp/ready" 2>"$tmp/srv.err" &
 srv=$!
-# the server says when it listens: poll that, not the clock
-i=0
-until grep -q ready "$tmp/ready"; do
-	kill -0 "$srv" 2>/dev/null || fail "the server exited"
-	i=$((i + 1))
-	[ $i -le 500 ] || fail "the server did not become ready"
-	sleep 0.01
-done
+# the server says "ready" on a pipe once it listens: the read returns then,
+# or at EOF if it exited first (as lib/server.sh and classify-nats.sh wait)
+[ "$(timeout 10 head -n 1 "$tmp/ready")" = ready ] || { cp "$tmp/srv.err" "$tmp/out"; fail "the server did not become ready"; }
 
 in_ns "$O/punch-probe" tcp-classify --server 127.0.0.1 --server2 127.0.0.2 --bind 127.0.0.1 --local-port 40000 \
 	--timeout-ms 1500 --expect-mapping none --expect-filtering eif >"$tmp/out" 2>&1

@@ -13,7 +13,8 @@
 set -u
 O=${O:-build}
 tmp=$(mktemp -d /tmp/punchlab-far-nat.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=lib/bg.sh source-path=SCRIPTDIR
+. "$(dirname "$0")/lib/bg.sh"
 fail() { echo "FAIL: $*"; sed 's/^/  /' "$tmp/out"; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 0; }
 data=$(cd tests/lab/data && pwd)
@@ -24,13 +25,13 @@ sed -e 's/^expect      = failed/expect      = direct/' \
 	-e 's/^expect-why  = .*/expect-why  = deliberately wrong, to see the explanation/' \
 	"$data/far-nat-drops.topo" >"$tmp/wrong.topo"
 cp "$data/far-nat-drops.nft" "$tmp/" || fail "copying the rules file"
-"$O/punchlab" run --no-color --tap --json "$tmp/r.json" --junit "$tmp/r.xml" --markdown "$tmp/r.md" \
-	"$tmp/wrong.topo" >"$tmp/tap" 2>"$tmp/wrong.out" &
-wrong_pid=$!
+bg_run "$O/punchlab" run --no-color --tap --json "$tmp/r.json" --junit "$tmp/r.xml" --markdown "$tmp/r.md" \
+	"$tmp/wrong.topo" >"$tmp/tap" 2>"$tmp/wrong.out"
+wrong_pid=$bg_pid
 "$O/punchlab" run --no-color --json "$tmp/ok.json" "$data/far-nat-drops.topo" >"$tmp/out" 2>&1
 ok_rc=$?
-wait "$wrong_pid"
-wrong_rc=$?
+reap "$wrong_pid"
+wrong_rc=$rc
 [ "$ok_rc" -eq 0 ] || fail "the far NAT's drops did not make a failed pair"
 python3 - "$tmp/ok.json" <<'PY' >"$tmp/check" 2>&1 || { cat "$tmp/check"; fail "evidence in the JSON report"; }
 import json, sys

@@ -42,8 +42,8 @@ down() {
 }
 # the whole test: every case still running, and every lab of this run
 cleanup() {
-	for p in $cases; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	for n in /run/netns/"$NS0"-*; do [ -e "$n" ] && ip netns del "${n##*/}"; done
+	# shellcheck disable=SC2086 # one PID a word
+	natlab_end "$NS0" $cases
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -1,5 +1,6 @@
 # shellcheck shell=sh disable=SC2154,SC2034  # $tmp comes from the test, $rc goes to it
-# Runs side by side in a lab test (punchlab-repeat.sh, punchlab-predict.sh):
+# Runs side by side in a lab test (punchlab-repeat.sh, punchlab-predict.sh,
+# programs-nebula.sh, punchlab-far-nat.sh):
 # independent punchlab runs that mostly wait go in the background and each
 # is checked once it is done. Sourced after the test made $tmp, never run on
 # its own, so it lives below tests/lab/ where make labtest does not pick it up.

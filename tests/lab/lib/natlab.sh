@@ -45,6 +45,18 @@ natlab_net() {
 	ip netns exec "$2" sysctl -qw net.ipv4.ip_forward=1
 }
 
+# natlab_end PREFIX PID...: at the exit of a test whose labs are named
+# PREFIX-* and run side by side (nat-rulesets.sh's lanes, tcp-nat.sh's
+# cases): each PID is stopped and waited for, then every namespace PREFIX-*
+# still there is deleted, whatever state the labs were left in.
+natlab_end() {
+	natlab_pfx=$1
+	shift
+	for p in "$@"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	for n in /run/netns/"$natlab_pfx"-*; do [ -e "$n" ] && ip netns del "${n##*/}"; done
+	return 0
+}
+
 # natlab_evidence RTR: the test's own counters in the router RTR (made by
 # natlab_net), in a table of their own beside the ruleset under test; they
 # count and accept, nothing else. natlab_icmp_unreach: ICMP destination
